@@ -1,0 +1,90 @@
+// The error catalogue: every failure a caller can see has a stable reason
+// (google.rpc.ErrorInfo.reason) and a gRPC code. Use cases throw AppError;
+// grpc/errors.ts is the one place that turns it into a gRPC status.
+import { status } from "@grpc/grpc-js";
+
+/** Stable reasons and the gRPC code each one is answered with. */
+export const Reasons = {
+  VALIDATION_FAILED: status.INVALID_ARGUMENT,
+  DEPENDENCY_UNAVAILABLE: status.UNAVAILABLE,
+  NOT_IMPLEMENTED: status.UNIMPLEMENTED,
+  INTERNAL: status.INTERNAL,
+  DEADLINE_EXCEEDED: status.DEADLINE_EXCEEDED,
+  CANCELLED: status.CANCELLED,
+  OPERATOR_CREDENTIAL_MISSING: status.UNAUTHENTICATED,
+  OPERATOR_CREDENTIAL_INVALID: status.PERMISSION_DENIED,
+  // Events
+  EVENT_NOT_FOUND: status.NOT_FOUND,
+  EVENT_ALREADY_EXISTS: status.ALREADY_EXISTS,
+  REQUEST_ID_REUSED: status.ALREADY_EXISTS,
+  SALE_NOT_OPEN: status.FAILED_PRECONDITION,
+  SALE_PAUSED: status.FAILED_PRECONDITION,
+  SALE_CLOSED: status.FAILED_PRECONDITION,
+  INVENTORY_NOT_LOADED: status.UNAVAILABLE,
+  // Holds
+  SEAT_NOT_FOUND: status.INVALID_ARGUMENT,
+  SECTION_NOT_FOUND: status.INVALID_ARGUMENT,
+  SEATS_UNAVAILABLE: status.ABORTED,
+  INSUFFICIENT_CAPACITY: status.ABORTED,
+  LIMIT_EXCEEDED: status.RESOURCE_EXHAUSTED,
+  HOLD_NOT_FOUND: status.NOT_FOUND,
+  HOLD_EXPIRED: status.FAILED_PRECONDITION,
+  HOLD_NOT_ACTIVE: status.FAILED_PRECONDITION,
+  HOLD_NOT_OWNED: status.PERMISSION_DENIED,
+  EXTENSION_LIMIT_REACHED: status.FAILED_PRECONDITION,
+  // Waiting room
+  ADMISSION_TOKEN_MISSING: status.UNAUTHENTICATED,
+  ADMISSION_TOKEN_INVALID: status.PERMISSION_DENIED,
+} as const satisfies Record<string, status>;
+
+export type Reason = keyof typeof Reasons;
+
+export interface FieldViolation {
+  /** Proto field path, e.g. `event.sections[2].rows[0].seat_count`. */
+  field: string;
+  description: string;
+}
+
+export interface AppErrorOptions {
+  metadata?: Record<string, string>;
+  fieldViolations?: FieldViolation[];
+  /** Sent as google.rpc.RetryInfo: when a retry may succeed. */
+  retryAfterMs?: number;
+  cause?: unknown;
+}
+
+/** A failure the caller should see, with its stable reason. */
+export class AppError extends Error {
+  override name = "AppError";
+  readonly code: status;
+  readonly metadata: Record<string, string>;
+  readonly fieldViolations: FieldViolation[];
+  readonly retryAfterMs: number | undefined;
+
+  constructor(readonly reason: Reason, message: string, options: AppErrorOptions = {}) {
+    super(message, { cause: options.cause });
+    this.code = Reasons[reason];
+    this.metadata = options.metadata ?? {};
+    this.fieldViolations = options.fieldViolations ?? [];
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/** INVALID_ARGUMENT naming every bad field. */
+export function invalidArgument(violations: FieldViolation[]): AppError {
+  const summary = violations.map((v) => `${v.field}: ${v.description}`).join("; ");
+  return new AppError("VALIDATION_FAILED", `invalid request: ${summary}`, { fieldViolations: violations });
+}
+
+/** A dependency (Redis, MySQL, Temporal) could not be reached; safe to retry. */
+export function dependencyUnavailable(dependency: string, cause: unknown): AppError {
+  return new AppError("DEPENDENCY_UNAVAILABLE", `${dependency} is unavailable; retry shortly`, {
+    metadata: { dependency },
+    retryAfterMs: 1000,
+    cause,
+  });
+}
+
+export function notImplemented(what: string, issue: string): AppError {
+  return new AppError("NOT_IMPLEMENTED", `${what} is not implemented yet (${issue})`);
+}

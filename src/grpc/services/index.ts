@@ -1,0 +1,56 @@
+// Every Ticketing service, bound to its handlers. Methods whose issue has not
+// landed yet answer UNIMPLEMENTED naming that issue.
+import type { Config } from "../../config.js";
+import type { RedisClient } from "../../adapters/redis/client.js";
+import type { MysqlPool } from "../../adapters/mysql/pool.js";
+import { EventServiceService } from "../../gen/ticketing/v1/event_service.js";
+import { OrderServiceService } from "../../gen/ticketing/v1/order_service.js";
+import { QueueServiceService } from "../../gen/ticketing/v1/queue_service.js";
+import { ReservationServiceService } from "../../gen/ticketing/v1/reservation_service.js";
+import { TicketServiceService } from "../../gen/ticketing/v1/ticket_service.js";
+import type { Logger } from "../../logger.js";
+import { bindService } from "../bind.js";
+import type { CallPipeline } from "../handlers.js";
+import type { RegisteredService } from "../server.js";
+
+export interface ServiceDeps {
+  config: Config;
+  log: Logger;
+  redis: RedisClient;
+  mysql: MysqlPool;
+}
+
+export function createServices(pipeline: CallPipeline, _deps: ServiceDeps): RegisteredService[] {
+  return [
+    {
+      name: "ticketing.v1.EventService",
+      definition: EventServiceService,
+      implementation: bindService(pipeline, EventServiceService, {}, {
+        operatorMethods: ["createEvent", "openSale", "pauseSale", "closeSale", "rebuildInventory"],
+        pendingIssue: "issue #3, inventory and holds",
+      }),
+    },
+    {
+      name: "ticketing.v1.QueueService",
+      definition: QueueServiceService,
+      implementation: bindService(pipeline, QueueServiceService, {}, { pendingIssue: "issue #4, waiting room" }),
+    },
+    {
+      name: "ticketing.v1.ReservationService",
+      definition: ReservationServiceService,
+      implementation: bindService(pipeline, ReservationServiceService, {}, {
+        pendingIssue: "issue #3, inventory and holds",
+      }),
+    },
+    {
+      name: "ticketing.v1.OrderService",
+      definition: OrderServiceService,
+      implementation: bindService(pipeline, OrderServiceService, {}, { pendingIssue: "issue #5, checkout" }),
+    },
+    {
+      name: "ticketing.v1.TicketService",
+      definition: TicketServiceService,
+      implementation: bindService(pipeline, TicketServiceService, {}, { pendingIssue: "issue #5, checkout" }),
+    },
+  ];
+}

@@ -1,0 +1,61 @@
+// Prometheus metrics over HTTP (prom-client): per-method latency and codes,
+// plus the process defaults.
+import { createServer, type Server } from "node:http";
+import { status } from "@grpc/grpc-js";
+import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly handled: Counter<"grpc_service" | "grpc_method" | "grpc_code">;
+  private readonly latency: Histogram<"grpc_service" | "grpc_method">;
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+    this.handled = new Counter({
+      name: "grpc_server_handled_total",
+      help: "RPCs completed on the server, by method and gRPC status code.",
+      labelNames: ["grpc_service", "grpc_method", "grpc_code"],
+      registers: [this.registry],
+    });
+    this.latency = new Histogram({
+      name: "grpc_server_handling_seconds",
+      help: "Time from receiving an RPC to its status, by method.",
+      labelNames: ["grpc_service", "grpc_method"],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [this.registry],
+    });
+  }
+
+  observeCall(path: string, code: status, seconds: number): void {
+    const slash = path.lastIndexOf("/");
+    const labels = { grpc_service: path.slice(1, slash), grpc_method: path.slice(slash + 1) };
+    this.handled.inc({ ...labels, grpc_code: status[code] ?? String(code) });
+    this.latency.observe(labels, seconds);
+  }
+
+  /** Serves GET /metrics on host:port; resolves with the bound port. */
+  async serve(address: string): Promise<{ server: Server; port: number }> {
+    const [host, port] = splitHostPort(address);
+    const server = createServer((req, res) => {
+      if (req.url !== "/metrics") {
+        res.writeHead(404).end();
+        return;
+      }
+      this.registry.metrics().then(
+        (body) => res.writeHead(200, { "content-type": this.registry.contentType }).end(body),
+        (err: unknown) => res.writeHead(500).end(String(err)),
+      );
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host, () => resolve());
+    });
+    const bound = server.address();
+    return { server, port: typeof bound === "object" && bound ? bound.port : port };
+  }
+}
+
+export function splitHostPort(address: string): [string, number] {
+  const i = address.lastIndexOf(":");
+  return [address.slice(0, i), Number(address.slice(i + 1))];
+}
