@@ -6,6 +6,9 @@ import type { Config } from "./config.js";
 import { createRedis, type RedisClient } from "./adapters/redis/client.js";
 import { migrate } from "./adapters/mysql/migrate.js";
 import { createMysqlPool, type MysqlPool } from "./adapters/mysql/pool.js";
+import { Scripts } from "./adapters/redis/scripts.js";
+import { Inventory } from "./events/inventory.js";
+import { Holds } from "./holds/holds.js";
 import { CallPipeline } from "./grpc/handlers.js";
 import { buildServer, listen, serverCredentials, shutdownServer } from "./grpc/server.js";
 import { createServices } from "./grpc/services/index.js";
@@ -44,7 +47,10 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
   await health.start(config.HEALTH_CHECK_INTERVAL_MS);
 
   const pipeline = new CallPipeline({ log, metrics, operatorToken: config.OPERATOR_TOKEN });
-  const services = createServices(pipeline, { config, log, redis, mysql });
+  const scripts = new Scripts(redis);
+  const inventory = new Inventory(redis, scripts);
+  const holds = new Holds(redis, scripts, inventory);
+  const services = createServices(pipeline, { config, log, redis, mysql, scripts, inventory, holds });
   const server = buildServer(services, health.implementation);
   const grpcPort = await listen(server, config.GRPC_ADDRESS, serverCredentials(config));
 

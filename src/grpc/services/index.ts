@@ -3,6 +3,9 @@
 import type { Config } from "../../config.js";
 import type { RedisClient } from "../../adapters/redis/client.js";
 import type { MysqlPool } from "../../adapters/mysql/pool.js";
+import type { Scripts } from "../../adapters/redis/scripts.js";
+import type { Inventory } from "../../events/inventory.js";
+import type { Holds } from "../../holds/holds.js";
 import { EventServiceService } from "../../gen/ticketing/v1/event_service.js";
 import { OrderServiceService } from "../../gen/ticketing/v1/order_service.js";
 import { QueueServiceService } from "../../gen/ticketing/v1/queue_service.js";
@@ -12,15 +15,19 @@ import type { Logger } from "../../logger.js";
 import { bindService } from "../bind.js";
 import type { CallPipeline } from "../handlers.js";
 import type { RegisteredService } from "../server.js";
+import { reservationHandlers } from "./reservation-service.js";
 
 export interface ServiceDeps {
   config: Config;
   log: Logger;
   redis: RedisClient;
   mysql: MysqlPool;
+  scripts: Scripts;
+  inventory: Inventory;
+  holds: Holds;
 }
 
-export function createServices(pipeline: CallPipeline, _deps: ServiceDeps): RegisteredService[] {
+export function createServices(pipeline: CallPipeline, deps: ServiceDeps): RegisteredService[] {
   return [
     {
       name: "ticketing.v1.EventService",
@@ -38,9 +45,7 @@ export function createServices(pipeline: CallPipeline, _deps: ServiceDeps): Regi
     {
       name: "ticketing.v1.ReservationService",
       definition: ReservationServiceService,
-      implementation: bindService(pipeline, ReservationServiceService, {}, {
-        pendingIssue: "issue #3, inventory and holds",
-      }),
+      implementation: bindService(pipeline, ReservationServiceService, reservationHandlers(deps.holds)),
     },
     {
       name: "ticketing.v1.OrderService",

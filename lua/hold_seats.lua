@@ -1,0 +1,49 @@
+--[[
+  Holds specific reserved seats for one buyer, all or nothing.
+
+  KEYS[1] meta     {ev:E}:meta
+  KEYS[2] seats    {ev:E}:seats
+  KEYS[3] hold     {ev:E}:hold:<holdId>   (the new hold)
+  KEYS[4] req      {ev:E}:req:<buyerId>:<requestId>
+  KEYS[5] buyer    {ev:E}:buyer:<buyerId>
+  KEYS[6] exp      {ev:E}:exp
+  KEYS[7] version  {ev:E}:version
+  KEYS[8] changes  {ev:E}:changes
+  ARGV[1] holdId (new)   ARGV[2] buyerId   ARGV[3] requestId
+  ARGV[4..] seat ids (validated, distinct)
+
+  Returns one of
+    {'OK', holdId, createdMs, expiresMs}
+    {'REPLAY', holdId}             the request id already made this hold
+    {'NO_EVENT'}                   inventory not loaded
+    {'SALE', state}                sale not OPEN (SCHEDULED, PAUSED, CLOSED)
+    {'LIMIT', alreadyCounted, limit}
+    {'TAKEN', seatId...}           nothing changed; these seats are taken
+  A seat held by an expired hold counts as free.
+]]
+--@include common
+
+local k = { meta = KEYS[1], seats = KEYS[2], hold = KEYS[3], req = KEYS[4], buyer = KEYS[5],
+            exp = KEYS[6], version = KEYS[7], changes = KEYS[8] }
+local hold_id, buyer_id, request_id = ARGV[1], ARGV[2], ARGV[3]
+
+local existing = redis.call('GET', k.req)
+if existing then return {'REPLAY', existing} end
+local meta = read_meta(k.meta)
+if not meta then return {'NO_EVENT'} end
+if meta.state ~= 'OPEN' then return {'SALE', meta.state} end
+
+local now = now_ms()
+local seats = {unpack(ARGV, 4)}
+local count = buyer_count(k.buyer, meta.epoch, now)
+if count + #seats > meta.limit then return {'LIMIT', tostring(count), tostring(meta.limit)} end
+
+local values = redis.call('HMGET', k.seats, unpack(seats))
+local taken = {}
+for i = 1, #seats do
+  if seat_taken(values[i], now) then taken[#taken + 1] = seats[i] end
+end
+if #taken > 0 then return {'TAKEN', unpack(taken)} end
+
+local expires = hold_reserved(k, meta, now, hold_id, buyer_id, request_id, seats)
+return {'OK', hold_id, tostring(now), tostring(expires)}

@@ -1,0 +1,44 @@
+--[[
+  (Re)builds an event's live state: settings, layout, sold seats and
+  general-admission counts from the source of truth. Starts a new epoch, so
+  every hold made before is dropped (it reads as released) and buyers' counts
+  restart from what they bought.
+
+  KEYS[1] meta  KEYS[2] seats  KEYS[3] layout  KEYS[4] exp  KEYS[5] version  KEYS[6] changes
+  KEYS[7 .. 6+3g]   per general-admission section: ga, gaq, gaexp (g sections)
+  KEYS[7+3g ..]     per buyer with bought seats: {ev:E}:buyer:<buyerId>
+  ARGV[1] JSON {state, ttlMs, limit, maxExtensions, maxLifetimeMs,
+                soldSeats: [seatId...], ga: [[capacity, sold]...] (KEYS order),
+                buyers: [bought...] (KEYS order)}
+  ARGV[2] layout JSON (stored as is)
+
+  Returns {epoch, version}
+]]
+--@include common
+
+local cfg = cjson.decode(ARGV[1])
+local epoch = redis.call('HINCRBY', KEYS[1], 'epoch', 1)
+redis.call('HSET', KEYS[1], 'state', cfg.state, 'ttl', cfg.ttlMs, 'limit', cfg.limit,
+  'maxext', cfg.maxExtensions, 'maxlife', cfg.maxLifetimeMs)
+redis.call('SET', KEYS[3], ARGV[2])
+redis.call('DEL', KEYS[2], KEYS[4])
+
+local sold = {}
+for i = 1, #cfg.soldSeats do
+  sold[#sold + 1] = cfg.soldSeats[i]
+  sold[#sold + 1] = 'S|rebuild'
+end
+chunked('HSET', KEYS[2], sold)
+
+local g = #cfg.ga
+for i = 1, g do
+  local base = 7 + (i - 1) * 3
+  redis.call('DEL', KEYS[base + 1], KEYS[base + 2])
+  redis.call('HSET', KEYS[base], 'capacity', cfg.ga[i][1], 'held', 0, 'sold', cfg.ga[i][2])
+end
+for i = 1, #cfg.buyers do
+  redis.call('HSET', KEYS[6 + 3 * g + i], 's' .. epoch, cfg.buyers[i])
+end
+
+local version = log_change(KEYS[5], KEYS[6], {'t', 'R'})
+return {tostring(epoch), tostring(version)}

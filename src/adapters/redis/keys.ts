@@ -1,0 +1,37 @@
+// Every Redis key, built in one place. Each key of an event carries the hash
+// tag {ev:<eventId>}, so one script touches one cluster slot. Ids are
+// validated (domain/validation.ts) before they get here: a `}` in an id would
+// move the key to another slot.
+
+export function eventKeys(eventId: string) {
+  const tag = `{ev:${eventId}}`;
+  return {
+    /** HASH: state, ttl_ms, max_ext, max_life_ms, limit, epoch. */
+    meta: `${tag}:meta`,
+    /** STRING: the layout JSON (seat map, prices, settings). */
+    layout: `${tag}:layout`,
+    /** HASH seatId -> "<expiresMs>|<holdId>" while held, "S|<holdId>" when sold; absent when free. */
+    seats: `${tag}:seats`,
+    /** ZSET holdId -> expiresMs of every hold that may still be active. */
+    expiries: `${tag}:exp`,
+    /** STRING: the seat-map version, incremented with every change. */
+    version: `${tag}:version`,
+    /** STREAM of seat changes, entry id "<version>-0". */
+    changes: `${tag}:changes`,
+    hold: (holdId: string) => `${tag}:hold:${holdId}`,
+    /** HASH: s<epoch> -> seats bought; h<holdId> -> "<epoch>|<qty>|<expiresMs>". */
+    buyer: (buyerId: string) => `${tag}:buyer:${buyerId}`,
+    /** STRING holdId, for idempotent holds. */
+    holdRequest: (buyerId: string, requestId: string) => `${tag}:req:${buyerId}:${requestId}`,
+    /** STRING, for idempotent extensions. */
+    extendRequest: (holdId: string, requestId: string) => `${tag}:ext:${holdId}:${requestId}`,
+    /** General admission: HASH capacity, held, sold. */
+    ga: (sectionId: string) => `${tag}:ga:${sectionId}`,
+    /** HASH holdId -> quantity held in the section. */
+    gaQuantities: (sectionId: string) => `${tag}:ga:${sectionId}:q`,
+    /** ZSET holdId -> expiresMs of the section's holds. */
+    gaExpiries: (sectionId: string) => `${tag}:ga:${sectionId}:exp`,
+  };
+}
+
+export type EventKeys = ReturnType<typeof eventKeys>;

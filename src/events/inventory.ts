@@ -1,0 +1,140 @@
+// The live state of events in Redis: loading it from the source of truth,
+// the cached layout the hot path validates against, sale state, and the
+// seat map read at one instant.
+import { AppError } from "../domain/errors.js";
+import type { RedisClient } from "../adapters/redis/client.js";
+import { eventKeys } from "../adapters/redis/keys.js";
+import type { ScriptReply, Scripts } from "../adapters/redis/scripts.js";
+import { rowSeatIds, SeatIndex, type EventLayout, type SaleState } from "./layout.js";
+
+export type LiveSeatState = "F" | "H" | "S";
+
+/** What the source of truth says is sold, for (re)loading Redis. */
+export interface SoldState {
+  seatIds: string[];
+  /** General admission: sold quantity by section id. */
+  gaSold: Map<string, number>;
+  /** Seats bought per buyer, for the per-buyer limit. */
+  boughtByBuyer: Map<string, number>;
+}
+
+export interface SeatMapSnapshot {
+  nowMs: number;
+  version: bigint;
+  saleState: SaleState | "";
+  /** State of each reserved seat that is not free, with expired holds already free. */
+  seats: Map<string, LiveSeatState>;
+  /** General admission counts by section id (held excludes expired holds). */
+  ga: Map<string, { capacity: number; held: number; sold: number }>;
+}
+
+export class Inventory {
+  private readonly layouts = new Map<string, SeatIndex>();
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly scripts: Scripts,
+  ) {}
+
+  /** Writes settings, layout and sold state; drops every existing hold. */
+  async load(layout: EventLayout, saleState: SaleState, sold: SoldState): Promise<{ version: bigint }> {
+    const k = eventKeys(layout.eventId);
+    const gaSections = layout.sections.filter((s) => s.generalAdmission);
+    const buyers = [...sold.boughtByBuyer.entries()];
+    const keys = [
+      k.meta,
+      k.seats,
+      k.layout,
+      k.expiries,
+      k.version,
+      k.changes,
+      ...gaSections.flatMap((s) => [k.ga(s.sectionId), k.gaQuantities(s.sectionId), k.gaExpiries(s.sectionId)]),
+      ...buyers.map(([buyerId]) => k.buyer(buyerId)),
+    ];
+    const config = {
+      state: saleState,
+      ttlMs: layout.holdPolicy.ttlSeconds * 1000,
+      limit: layout.maxTicketsPerBuyer,
+      maxExtensions: layout.holdPolicy.maxExtensions,
+      maxLifetimeMs: layout.holdPolicy.maxLifetimeSeconds * 1000,
+      soldSeats: sold.seatIds,
+      ga: gaSections.map((s) => [s.generalAdmission?.capacity ?? 0, sold.gaSold.get(s.sectionId) ?? 0]),
+      buyers: buyers.map(([, n]) => n),
+    };
+    const reply = await this.scripts.run("load_inventory", keys, [JSON.stringify(config), JSON.stringify(layout)]);
+    this.layouts.set(layout.eventId, new SeatIndex(layout));
+    return { version: BigInt(String(reply[1])) };
+  }
+
+  /** The event's layout from this process's cache, else from Redis; undefined when not loaded. */
+  async index(eventId: string): Promise<SeatIndex | undefined> {
+    const cached = this.layouts.get(eventId);
+    if (cached) return cached;
+    const json = await this.redis.get(eventKeys(eventId).layout);
+    if (!json) return undefined;
+    const layout = JSON.parse(json, (key, value: unknown) =>
+      /Time$/.test(key) && typeof value === "string" ? new Date(value) : value,
+    ) as EventLayout;
+    const index = new SeatIndex(layout);
+    this.layouts.set(eventId, index);
+    return index;
+  }
+
+  /** Like index(), but a missing layout is an error the caller can act on. */
+  async requireIndex(eventId: string): Promise<SeatIndex> {
+    const index = await this.index(eventId);
+    if (!index) throw new AppError("INVENTORY_NOT_LOADED", `event ${eventId} has no live inventory`, { retryAfterMs: 1000 });
+    return index;
+  }
+
+  /** Sets the sale state where the live state exists; false when it does not. */
+  async setSaleState(eventId: string, state: SaleState): Promise<boolean> {
+    const k = eventKeys(eventId);
+    const updated = await this.scripts.run("set_sale_state", [k.meta], [state]);
+    return Number(updated) === 1;
+  }
+
+  async snapshot(index: SeatIndex): Promise<SeatMapSnapshot> {
+    const eventId = index.layout.eventId;
+    const k = eventKeys(eventId);
+    const gaSections = index.gaSections();
+    const keys = [
+      k.meta,
+      k.seats,
+      k.version,
+      ...gaSections.flatMap((s) => [k.ga(s.sectionId), k.gaQuantities(s.sectionId), k.gaExpiries(s.sectionId)]),
+    ];
+    const reply = await this.scripts.run("seat_map", keys, []);
+    const nowMs = Number(reply[0]);
+    const seats = new Map<string, LiveSeatState>();
+    const flat = reply[3] as ScriptReply;
+    for (let i = 0; i < flat.length; i += 2) {
+      const state = seatState(String(flat[i + 1]), nowMs);
+      if (state !== "F") seats.set(String(flat[i]), state);
+    }
+    const counts = (reply[4] as ScriptReply).map(Number);
+    const ga = new Map<string, { capacity: number; held: number; sold: number }>();
+    gaSections.forEach((s, i) => {
+      ga.set(s.sectionId, {
+        capacity: counts[i * 3] ?? 0,
+        held: counts[i * 3 + 1] ?? 0,
+        sold: counts[i * 3 + 2] ?? 0,
+      });
+    });
+    return { nowMs, version: BigInt(String(reply[1])), saleState: String(reply[2]) as SaleState | "", seats, ga };
+  }
+}
+
+/** Reads a seats-hash value at nowMs: an expired hold is free. */
+export function seatState(value: string, nowMs: number): LiveSeatState {
+  if (value.startsWith("S|")) return "S";
+  const expires = Number(value.slice(0, value.indexOf("|")));
+  return expires > nowMs ? "H" : "F";
+}
+
+/** One character per seat of a row ('F', 'H', 'S'), in seat-number order. */
+export function rowStates(snapshot: SeatMapSnapshot, sectionId: string, row: Parameters<typeof rowSeatIds>[1]): string {
+  return rowSeatIds(sectionId, row)
+    .map((id) => snapshot.seats.get(id) ?? "F")
+    .join("");
+}

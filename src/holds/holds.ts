@@ -1,0 +1,360 @@
+// Holds: the hot path. Validates against the cached layout, then one Lua
+// script decides atomically (lua/hold_*.lua); touches Redis only.
+import { randomBytes } from "node:crypto";
+import { AppError, type Reason } from "../domain/errors.js";
+import type { RedisClient } from "../adapters/redis/client.js";
+import { eventKeys } from "../adapters/redis/keys.js";
+import type { ScriptReply, Scripts } from "../adapters/redis/scripts.js";
+import type { Inventory } from "../events/inventory.js";
+import type { SeatIndex } from "../events/layout.js";
+import { Validator } from "../domain/validation.js";
+
+export type HoldState = "ACTIVE" | "PINNED" | "SOLD" | "RELEASED" | "EXPIRED";
+
+export interface Hold {
+  holdId: string;
+  eventId: string;
+  buyerId: string;
+  state: HoldState;
+  seatIds: string[];
+  /** General admission only. */
+  sectionId: string;
+  quantity: number;
+  createTime: Date;
+  expireTime: Date;
+  extensionsUsed: number;
+  maxExtensions: number;
+}
+
+/**
+ * The waiting-room seam: decides whether a buyer may hold for an event.
+ * Admission tokens arrive with the waiting-room issue (#4); until then the
+ * gate refuses every hold on an event whose waiting room is on (fail closed).
+ */
+export interface AdmissionGate {
+  check(index: SeatIndex, buyerId: string, token: string): Promise<void>;
+}
+
+export const waitingRoomNotYetAvailable: AdmissionGate = {
+  async check(index) {
+    if (index.layout.waitingRoom.enabled) {
+      throw new AppError(
+        "ADMISSION_TOKEN_INVALID",
+        "this event's waiting room is on, and admission tokens are not issued yet (issue #4)",
+      );
+    }
+  },
+};
+
+interface HoldTarget {
+  eventId: string;
+  buyerId: string;
+  requestId: string;
+  admissionToken: string;
+}
+
+const STATE_BY_CODE: Record<string, HoldState> = { A: "ACTIVE", P: "PINNED", S: "SOLD", R: "RELEASED", E: "EXPIRED" };
+const SALE_REASONS: Record<string, Reason> = { SCHEDULED: "SALE_NOT_OPEN", PAUSED: "SALE_PAUSED", CLOSED: "SALE_CLOSED" };
+
+export function newHoldId(): string {
+  return `h_${randomBytes(12).toString("base64url")}`;
+}
+
+export class Holds {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly scripts: Scripts,
+    private readonly inventory: Inventory,
+    private readonly gate: AdmissionGate = waitingRoomNotYetAvailable,
+    /** Explains an event with no live inventory: unknown, or being rebuilt. */
+    private readonly missingInventory: (eventId: string) => Promise<AppError> = async (eventId) =>
+      new AppError("EVENT_NOT_FOUND", `event ${eventId} not found`),
+  ) {}
+
+  /** Specific reserved seats, all or nothing. */
+  async holdSeats(target: HoldTarget, seatIds: string[]): Promise<Hold> {
+    const index = await this.admit(target);
+    const v = new Validator();
+    const seen = new Set<string>();
+    seatIds.forEach((id, i) => {
+      if (seen.has(id)) v.add(`seats.seat_ids[${i}]`, `duplicate seat ${id}`);
+      else if (!index.seat(id)) v.add(`seats.seat_ids[${i}]`, `no seat ${id} in this event`);
+      seen.add(id);
+    });
+    this.checkQuantity(v, "seats.seat_ids", seatIds.length, index);
+    if (!v.ok) {
+      const unknown = v.violations.some((x) => x.description.startsWith("no seat"));
+      if (unknown && v.violations.every((x) => x.description.startsWith("no seat"))) {
+        throw new AppError("SEAT_NOT_FOUND", v.violations.map((x) => x.description).join("; "), {
+          fieldViolations: v.violations,
+        });
+      }
+      v.check();
+    }
+    const holdId = newHoldId();
+    const k = eventKeys(target.eventId);
+    const reply = await this.scripts.run(
+      "hold_seats",
+      [k.meta, k.seats, k.hold(holdId), k.holdRequest(target.buyerId, target.requestId), k.buyer(target.buyerId), k.expiries, k.version, k.changes],
+      [holdId, target.buyerId, target.requestId, ...seatIds],
+    );
+    return this.holdResult(target, index, reply, { seatIds, sectionId: "", quantity: seatIds.length });
+  }
+
+  /** A quantity in a general-admission section. */
+  async holdQuantity(target: HoldTarget, sectionId: string, quantity: number): Promise<Hold> {
+    const index = await this.admit(target);
+    const section = index.section(sectionId);
+    if (!section?.generalAdmission) {
+      throw new AppError("SECTION_NOT_FOUND", `no general-admission section ${sectionId} in this event`, {
+        fieldViolations: [{ field: "general_admission.section_id", description: "no such general-admission section" }],
+      });
+    }
+    const v = new Validator();
+    this.checkQuantity(v, "general_admission.quantity", quantity, index);
+    v.check();
+    const holdId = newHoldId();
+    const k = eventKeys(target.eventId);
+    const reply = await this.scripts.run(
+      "hold_quantity",
+      [
+        k.meta,
+        k.ga(sectionId),
+        k.gaQuantities(sectionId),
+        k.gaExpiries(sectionId),
+        k.hold(holdId),
+        k.holdRequest(target.buyerId, target.requestId),
+        k.buyer(target.buyerId),
+        k.expiries,
+        k.version,
+        k.changes,
+      ],
+      [holdId, target.buyerId, target.requestId, sectionId, quantity],
+    );
+    return this.holdResult(target, index, reply, { seatIds: [], sectionId, quantity });
+  }
+
+  /** The best adjacent block of `quantity` seats, optionally in one category or section. */
+  async holdBestAvailable(
+    target: HoldTarget,
+    quantity: number,
+    filter: { priceCategoryId: string; sectionId: string },
+  ): Promise<Hold> {
+    const index = await this.admit(target);
+    const v = new Validator();
+    this.checkQuantity(v, "quantity", quantity, index);
+    if (filter.priceCategoryId && !index.layout.priceCategories.some((c) => c.priceCategoryId === filter.priceCategoryId)) {
+      v.add("price_category_id", "no such price category in this event");
+    }
+    if (filter.sectionId && !index.section(filter.sectionId)?.rows) {
+      v.add("section_id", "no such reserved-seating section in this event");
+    }
+    v.check();
+    const rows: string[] = [];
+    for (const section of index.layout.sections) {
+      if (!section.rows || (filter.sectionId && section.sectionId !== filter.sectionId)) continue;
+      for (const row of section.rows) {
+        if (filter.priceCategoryId && row.priceCategoryId !== filter.priceCategoryId) continue;
+        if (row.seatCount >= quantity) rows.push(`${section.sectionId}-${row.rowId}-|${row.firstSeatNumber}|${row.seatCount}`);
+      }
+    }
+    if (rows.length === 0) {
+      throw new AppError("SEATS_UNAVAILABLE", `no row has ${quantity} seats together`, { metadata: { quantity: String(quantity) } });
+    }
+    const holdId = newHoldId();
+    const k = eventKeys(target.eventId);
+    const reply = await this.scripts.run(
+      "hold_best_available",
+      [k.meta, k.seats, k.hold(holdId), k.holdRequest(target.buyerId, target.requestId), k.buyer(target.buyerId), k.expiries, k.version, k.changes],
+      [holdId, target.buyerId, target.requestId, quantity, ...rows],
+    );
+    if (reply[0] === "TAKEN") {
+      throw new AppError("SEATS_UNAVAILABLE", `no ${quantity} adjacent seats are free`, { metadata: { quantity: String(quantity) } });
+    }
+    const seatIds = reply.slice(4).map(String);
+    return this.holdResult(target, index, reply, { seatIds, sectionId: "", quantity });
+  }
+
+  async getHold(eventId: string, holdId: string): Promise<Hold> {
+    const k = eventKeys(eventId);
+    const [fields, epoch, now] = await Promise.all([
+      this.redis.hgetall(k.hold(holdId)),
+      this.redis.hget(k.meta, "epoch"),
+      this.nowMs(),
+    ]);
+    if (!fields.buyer) throw new AppError("HOLD_NOT_FOUND", `hold ${holdId} not found in event ${eventId}`);
+    return toHold(eventId, holdId, fields, epoch, now);
+  }
+
+  async extendHold(eventId: string, holdId: string, buyerId: string, requestId: string): Promise<Hold> {
+    const hold = await this.getHold(eventId, holdId);
+    const k = eventKeys(eventId);
+    const reply = await this.scripts.run(
+      "extend_hold",
+      [k.meta, k.hold(holdId), k.seats, k.buyer(buyerId), k.expiries, k.extendRequest(holdId, requestId), k.gaExpiries(hold.sectionId || "_")],
+      [holdId, buyerId],
+    );
+    const code = String(reply[0]);
+    if (code === "OK" || code === "REPLAY") return this.getHold(eventId, holdId);
+    throw holdError(code, String(reply[1] ?? ""), holdId);
+  }
+
+  /** Releases for the buyer (idempotent), or for the system (`buyerId` undefined: a failed checkout). */
+  async releaseHold(eventId: string, holdId: string, buyerId: string | undefined): Promise<Hold> {
+    const hold = await this.getHold(eventId, holdId);
+    if (buyerId !== undefined && hold.buyerId !== buyerId) throw holdError("NOT_OWNED", "", holdId);
+    await this.runRelease(hold, buyerId === undefined ? "system" : "buyer", buyerId ?? "");
+    return this.getHold(eventId, holdId);
+  }
+
+  /** Reclaims holds of the event that expired by now; returns how many were reclaimed. */
+  async reclaimExpired(eventId: string, batch = 500): Promise<number> {
+    const k = eventKeys(eventId);
+    const ids = await this.redis.zrangebyscore(k.expiries, "-inf", await this.nowMs(), "LIMIT", 0, batch);
+    let reclaimed = 0;
+    for (const holdId of ids) {
+      const hold = await this.getHold(eventId, holdId).catch(() => undefined);
+      if (!hold) {
+        await this.redis.zrem(k.expiries, holdId);
+        continue;
+      }
+      const reply = await this.runRelease(hold, "expire", "");
+      if (reply[0] === "ENDED") reclaimed++;
+    }
+    return reclaimed;
+  }
+
+  /** Redis's clock, the one the scripts judge expiry by. */
+  private async nowMs(): Promise<number> {
+    const [seconds, micros] = await this.redis.time();
+    return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+  }
+
+  private runRelease(hold: Hold, mode: "buyer" | "system" | "expire", asking: string): Promise<ScriptReply> {
+    const k = eventKeys(hold.eventId);
+    const keys = [k.meta, k.hold(hold.holdId), k.seats, k.buyer(hold.buyerId), k.expiries, k.version, k.changes];
+    if (hold.sectionId) keys.push(k.ga(hold.sectionId), k.gaQuantities(hold.sectionId), k.gaExpiries(hold.sectionId));
+    return this.scripts.run("release_hold", keys, [hold.holdId, asking, mode]).then((reply) => {
+      const code = String(reply[0]);
+      if (code === "ENDED" || code === "FINAL" || code === "ACTIVE") return reply;
+      throw holdError(code, "", hold.holdId);
+    });
+  }
+
+  private async admit(target: HoldTarget): Promise<SeatIndex> {
+    const index = await this.inventory.index(target.eventId);
+    if (!index) throw await this.missingInventory(target.eventId);
+    await this.gate.check(index, target.buyerId, target.admissionToken);
+    return index;
+  }
+
+  private checkQuantity(v: Validator, field: string, quantity: number, index: SeatIndex): void {
+    const limit = index.layout.maxTicketsPerBuyer;
+    if (!Number.isInteger(quantity) || quantity < 1) v.add(field, "must hold at least one seat");
+    else if (quantity > limit) v.add(field, `at most ${limit} tickets per buyer for this event`);
+  }
+
+  private async holdResult(
+    target: HoldTarget,
+    index: SeatIndex,
+    reply: ScriptReply,
+    what: { seatIds: string[]; sectionId: string; quantity: number },
+  ): Promise<Hold> {
+    const code = String(reply[0]);
+    switch (code) {
+      case "OK":
+        return {
+          holdId: String(reply[1]),
+          eventId: target.eventId,
+          buyerId: target.buyerId,
+          state: "ACTIVE",
+          ...what,
+          createTime: new Date(Number(reply[2])),
+          expireTime: new Date(Number(reply[3])),
+          extensionsUsed: 0,
+          maxExtensions: index.layout.holdPolicy.maxExtensions,
+        };
+      case "REPLAY":
+        return this.getHold(target.eventId, String(reply[1]));
+      case "NO_EVENT":
+        throw await this.missingInventory(target.eventId);
+      case "SALE": {
+        const state = String(reply[1]);
+        throw new AppError(SALE_REASONS[state] ?? "SALE_NOT_OPEN", `the sale is ${state.toLowerCase()}`, {
+          metadata: { sale_state: state },
+        });
+      }
+      case "LIMIT":
+        throw new AppError(
+          "LIMIT_EXCEEDED",
+          `buyer already holds or bought ${String(reply[1])} of at most ${String(reply[2])} tickets`,
+          {
+            metadata: { counted: String(reply[1]), limit: String(reply[2]) },
+            retryAfterMs: index.layout.holdPolicy.ttlSeconds * 1000,
+          },
+        );
+      case "TAKEN": {
+        const taken = reply.slice(1).map(String);
+        throw new AppError("SEATS_UNAVAILABLE", `seats already taken: ${taken.join(", ")}`, {
+          metadata: { taken_seats: taken.join(",") },
+        });
+      }
+      case "INSUFFICIENT":
+        throw new AppError("INSUFFICIENT_CAPACITY", `only ${String(reply[1])} places left in ${what.sectionId}`, {
+          metadata: { available: String(reply[1]) },
+        });
+      case "NO_SECTION":
+        throw new AppError("SECTION_NOT_FOUND", `no general-admission section ${what.sectionId}`);
+      default:
+        throw new Error(`unexpected hold script reply ${code}`);
+    }
+  }
+}
+
+function holdError(code: string, detail: string, holdId: string): AppError {
+  switch (code) {
+    case "NOT_FOUND":
+      return new AppError("HOLD_NOT_FOUND", `hold ${holdId} not found`);
+    case "NOT_OWNED":
+      return new AppError("HOLD_NOT_OWNED", `hold ${holdId} belongs to another buyer`);
+    case "EXPIRED":
+      return new AppError("HOLD_EXPIRED", `hold ${holdId} has expired`);
+    case "PINNED":
+      return new AppError("HOLD_NOT_ACTIVE", `hold ${holdId} is being paid for`, { metadata: { hold_state: "PINNED" } });
+    case "SOLD":
+      return new AppError("HOLD_NOT_ACTIVE", `hold ${holdId} is sold`, { metadata: { hold_state: "SOLD" } });
+    case "NOT_ACTIVE":
+      return new AppError("HOLD_NOT_ACTIVE", `hold ${holdId} is ${STATE_BY_CODE[detail]?.toLowerCase() ?? "not active"}`, {
+        metadata: { hold_state: STATE_BY_CODE[detail] ?? detail },
+      });
+    case "LIMIT":
+      return new AppError(
+        "EXTENSION_LIMIT_REACHED",
+        detail === "lifetime" ? `hold ${holdId} has reached its maximum lifetime` : `hold ${holdId} has no extensions left`,
+        { metadata: { limit: detail } },
+      );
+    default:
+      return new AppError("INTERNAL", `unexpected hold script reply ${code}`);
+  }
+}
+
+/** A hold hash read at nowMs: an active hold past its expiry is EXPIRED; one from an older epoch was dropped by a rebuild. */
+export function toHold(eventId: string, holdId: string, f: Record<string, string>, epoch: string | null, nowMs: number): Hold {
+  let state = STATE_BY_CODE[f.state ?? ""] ?? "RELEASED";
+  const expires = Number(f.expires);
+  if ((state === "ACTIVE" || state === "PINNED") && f.epoch !== epoch) state = "RELEASED";
+  else if ((state === "ACTIVE" || state === "PINNED") && expires <= nowMs) state = "EXPIRED";
+  return {
+    holdId,
+    eventId,
+    buyerId: f.buyer ?? "",
+    state,
+    seatIds: f.kind === "R" && f.seats ? f.seats.split(",") : [],
+    sectionId: f.kind === "G" ? (f.section ?? "") : "",
+    quantity: Number(f.qty ?? 0),
+    createTime: new Date(Number(f.created)),
+    expireTime: new Date(expires),
+    extensionsUsed: Number(f.ext ?? 0),
+    maxExtensions: Number(f.maxext ?? 0),
+  };
+}

@@ -1,0 +1,235 @@
+// Holds against real Redis (single node, and a cluster in the cluster run),
+// under real concurrency: many callers at once through the Lua scripts.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AppError } from "../../src/domain/errors.js";
+import { rowSeatIds } from "../../src/events/layout.js";
+import type { Hold } from "../../src/holds/holds.js";
+import { uid } from "../support/app.js";
+import { openEvent, randomSample, redisFixture, type Fixture } from "../support/inventory.js";
+
+let f: Fixture;
+beforeAll(() => {
+  f = redisFixture();
+});
+afterAll(async () => {
+  await f.close();
+});
+
+const target = (eventId: string, buyerId = uid("b"), requestId = uid("r")) => ({
+  eventId,
+  buyerId,
+  requestId,
+  admissionToken: "",
+});
+
+async function settle<T>(promises: Promise<T>[]) {
+  const results = await Promise.allSettled(promises);
+  const ok = results.filter((r): r is PromiseFulfilledResult<Awaited<T>> => r.status === "fulfilled").map((r) => r.value);
+  const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected").map((r) => r.reason as unknown);
+  return { ok, failed };
+}
+
+function reasons(errors: unknown[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const e of errors) {
+    const key = e instanceof AppError ? e.reason : String(e);
+    out[key] = (out[key] ?? 0) + 1;
+  }
+  return out;
+}
+
+const sleepUntil = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms - Date.now())));
+
+describe("holds", () => {
+  it("never holds a reserved seat twice under concurrent all-or-nothing requests", async () => {
+    const layout = await openEvent(f, { rows: 10, seatsPerRow: 10, limit: 4 });
+    const all = layout.sections[0]!.rows!.flatMap((r) => rowSeatIds("A", r));
+    const requests = Array.from({ length: 2000 }, () => randomSample(all, 1 + Math.floor(Math.random() * 4)));
+    const { ok, failed } = await settle(requests.map((seats) => f.holds.holdSeats(target(layout.eventId), seats)));
+
+    expect(ok.length + failed.length).toBe(requests.length);
+    expect(Object.keys(reasons(failed))).toEqual(["SEATS_UNAVAILABLE"]);
+    const held = ok.flatMap((h) => h.seatIds);
+    expect(new Set(held).size).toBe(held.length);
+    const snapshot = await f.inventory.snapshot((await f.inventory.index(layout.eventId))!);
+    expect([...snapshot.seats.keys()].sort()).toEqual([...held].sort());
+    // Every failure named seats that a successful hold owns.
+    for (const e of failed as AppError[]) {
+      for (const seat of e.metadata.taken_seats!.split(",")) expect(held).toContain(seat);
+    }
+  });
+
+  it("fills a general-admission section exactly to capacity and never past it", async () => {
+    const layout = await openEvent(f, { gaCapacity: 100, limit: 4 });
+    const ones = await settle(Array.from({ length: 400 }, () => f.holds.holdQuantity(target(layout.eventId), "FLOOR", 1)));
+    expect(ones.ok.length).toBe(100);
+    expect(reasons(ones.failed)).toEqual({ INSUFFICIENT_CAPACITY: 300 });
+
+    const mixed = await openEvent(f, { gaCapacity: 97, limit: 4 });
+    const quantities = Array.from({ length: 300 }, () => 1 + Math.floor(Math.random() * 4));
+    const res = await settle(quantities.map((q) => f.holds.holdQuantity(target(mixed.eventId), "FLOOR", q)));
+    const total = res.ok.reduce((sum, h) => sum + h.quantity, 0);
+    expect(total).toBeLessThanOrEqual(97);
+    const counts = (await f.inventory.snapshot((await f.inventory.index(mixed.eventId))!)).ga.get("FLOOR")!;
+    expect(counts.held).toBe(total);
+    // Free only shrinks, so whatever is left is smaller than every refused quantity.
+    expect(97 - total).toBeLessThan(Math.min(...(res.failed as AppError[]).map((e) => Number(e.metadata.available) + 1)));
+    expect(97 - total).toBeLessThanOrEqual(3);
+  });
+
+  it("keeps the per-buyer limit under concurrent requests from one buyer", async () => {
+    const layout = await openEvent(f, { rows: 5, seatsPerRow: 20, gaCapacity: 50, limit: 4 });
+    const buyer = uid("greedy");
+    const seats = layout.sections[0]!.rows!.flatMap((r) => rowSeatIds("A", r)).slice(0, 40);
+    const res = await settle(seats.map((s) => f.holds.holdSeats(target(layout.eventId, buyer), [s])));
+    expect(res.ok.length).toBe(4);
+    expect(reasons(res.failed)).toEqual({ LIMIT_EXCEEDED: 36 });
+    // Reserved and general admission count together.
+    const ga = await settle(Array.from({ length: 10 }, () => f.holds.holdQuantity(target(layout.eventId, buyer), "FLOOR", 1)));
+    expect(ga.ok.length).toBe(0);
+    // Releasing one frees room for exactly one more.
+    await f.holds.releaseHold(layout.eventId, res.ok[0]!.holdId, buyer);
+    const again = await settle(Array.from({ length: 10 }, () => f.holds.holdQuantity(target(layout.eventId, buyer), "FLOOR", 1)));
+    expect(again.ok.length).toBe(1);
+  });
+
+  it("frees seats and general-admission places at the exact expiry, with no other process", async () => {
+    const layout = await openEvent(f, { gaCapacity: 2, ttlSeconds: 1, limit: 4 });
+    const seat = "A-1-1";
+    const hold = await f.holds.holdSeats(target(layout.eventId), [seat]);
+    const ga = await f.holds.holdQuantity(target(layout.eventId), "FLOOR", 2);
+    const expiry = hold.expireTime.getTime();
+
+    await sleepUntil(expiry - 250);
+    await expect(f.holds.holdSeats(target(layout.eventId), [seat])).rejects.toMatchObject({ reason: "SEATS_UNAVAILABLE" });
+    await expect(f.holds.holdQuantity(target(layout.eventId), "FLOOR", 1)).rejects.toMatchObject({
+      reason: "INSUFFICIENT_CAPACITY",
+    });
+
+    await sleepUntil(Math.max(expiry, ga.expireTime.getTime()) + 5);
+    expect((await f.holds.getHold(layout.eventId, hold.holdId)).state).toBe("EXPIRED");
+    const snapshot = await f.inventory.snapshot((await f.inventory.index(layout.eventId))!);
+    expect(snapshot.seats.has(seat)).toBe(false);
+    expect(snapshot.ga.get("FLOOR")).toEqual({ capacity: 2, held: 0, sold: 0 });
+    const next = await f.holds.holdSeats(target(layout.eventId), [seat]);
+    expect(next.seatIds).toEqual([seat]);
+    const nextGa = await f.holds.holdQuantity(target(layout.eventId), "FLOOR", 2);
+    expect(nextGa.quantity).toBe(2);
+    // The old hold's late reclaim must not free the new holder's seat.
+    expect(await f.holds.reclaimExpired(layout.eventId)).toBeGreaterThanOrEqual(1);
+    expect((await f.holds.getHold(layout.eventId, next.holdId)).state).toBe("ACTIVE");
+    await expect(f.holds.holdSeats(target(layout.eventId), [seat])).rejects.toMatchObject({ reason: "SEATS_UNAVAILABLE" });
+  });
+
+  it("extends a hold within its extension count and lifetime, and no further", async () => {
+    const layout = await openEvent(f, { ttlSeconds: 1, maxExtensions: 2, maxLifetimeSeconds: 2, limit: 4 });
+    const buyer = uid("b");
+    const hold = await f.holds.holdSeats(target(layout.eventId, buyer), ["A-2-1", "A-2-2"]);
+    const first = await f.holds.extendHold(layout.eventId, hold.holdId, buyer, "x1");
+    expect(first.expireTime.getTime()).toBe(hold.expireTime.getTime() + 1000);
+    expect(first.extensionsUsed).toBe(1);
+    // Same request id: same result, no second extension.
+    const replay = await f.holds.extendHold(layout.eventId, hold.holdId, buyer, "x1");
+    expect(replay.extensionsUsed).toBe(1);
+    // The lifetime (2 s from creation) is already reached.
+    await expect(f.holds.extendHold(layout.eventId, hold.holdId, buyer, "x2")).rejects.toMatchObject({
+      reason: "EXTENSION_LIMIT_REACHED",
+    });
+    await expect(f.holds.extendHold(layout.eventId, hold.holdId, uid("other"), "x3")).rejects.toMatchObject({
+      reason: "HOLD_NOT_OWNED",
+    });
+    // The seats stay taken past the original expiry, then free at the extended one.
+    await sleepUntil(hold.expireTime.getTime() + 100);
+    await expect(f.holds.holdSeats(target(layout.eventId), ["A-2-1"])).rejects.toMatchObject({ reason: "SEATS_UNAVAILABLE" });
+    await sleepUntil(first.expireTime.getTime() + 5);
+    await expect(f.holds.extendHold(layout.eventId, hold.holdId, buyer, "x4")).rejects.toMatchObject({ reason: "HOLD_EXPIRED" });
+    expect((await f.holds.holdSeats(target(layout.eventId), ["A-2-1"])).state).toBe("ACTIVE");
+
+    const capped = await openEvent(f, { ttlSeconds: 10, maxExtensions: 1, maxLifetimeSeconds: 60 });
+    const h = await f.holds.holdSeats(target(capped.eventId, buyer), ["A-1-1"]);
+    await f.holds.extendHold(capped.eventId, h.holdId, buyer, "y1");
+    await expect(f.holds.extendHold(capped.eventId, h.holdId, buyer, "y2")).rejects.toMatchObject({
+      reason: "EXTENSION_LIMIT_REACHED",
+      metadata: { limit: "extensions" },
+    });
+  });
+
+  it("replays a hold request and a release idempotently, even concurrently", async () => {
+    const layout = await openEvent(f, { limit: 4 });
+    const t = target(layout.eventId);
+    const holds = await Promise.all(Array.from({ length: 20 }, () => f.holds.holdSeats(t, ["A-3-3", "A-3-4"])));
+    expect(new Set(holds.map((h) => h.holdId)).size).toBe(1);
+    const again = await f.holds.holdSeats(t, ["A-3-3", "A-3-4"]);
+    expect(again.holdId).toBe(holds[0]!.holdId);
+    // A replay does not count against the limit twice: 2 more seats still fit.
+    await f.holds.holdSeats({ ...t, requestId: uid("r") }, ["A-3-5", "A-3-6"]);
+
+    const released = await Promise.all(
+      Array.from({ length: 5 }, () => f.holds.releaseHold(layout.eventId, again.holdId, t.buyerId)),
+    );
+    expect(released.map((h) => h.state)).toEqual(Array(5).fill("RELEASED"));
+    const otherBuyer = await f.holds.holdSeats(target(layout.eventId), ["A-3-3", "A-3-4"]);
+    expect(otherBuyer.state).toBe("ACTIVE");
+    // Releasing the old hold again changes nothing for the new holder.
+    await f.holds.releaseHold(layout.eventId, again.holdId, t.buyerId);
+    expect((await f.holds.getHold(layout.eventId, otherBuyer.holdId)).state).toBe("ACTIVE");
+    await expect(f.holds.releaseHold(layout.eventId, otherBuyer.holdId, t.buyerId)).rejects.toMatchObject({
+      reason: "HOLD_NOT_OWNED",
+    });
+  });
+
+  it("holds best-available blocks that are adjacent and never overlap, under concurrency", async () => {
+    const layout = await openEvent(f, { rows: 10, seatsPerRow: 20, limit: 6 });
+    const quantities = Array.from({ length: 150 }, () => 2 + Math.floor(Math.random() * 3));
+    const res = await settle(
+      quantities.map((q) => f.holds.holdBestAvailable(target(layout.eventId), q, { priceCategoryId: "std", sectionId: "" })),
+    );
+    expect(reasons(res.failed)).toEqual(res.failed.length ? { SEATS_UNAVAILABLE: res.failed.length } : {});
+    const held = res.ok.flatMap((h) => h.seatIds);
+    expect(new Set(held).size).toBe(held.length);
+    for (const h of res.ok as Hold[]) {
+      const parts = h.seatIds.map((s) => s.split("-"));
+      expect(new Set(parts.map((p) => p[1])).size).toBe(1);
+      const numbers = parts.map((p) => Number(p[2])).sort((a, b) => a - b);
+      expect(numbers[numbers.length - 1]! - numbers[0]!).toBe(numbers.length - 1);
+    }
+    // 200 seats, blocks of 2-4: nearly everything sells before a request fails.
+    expect(held.length).toBeGreaterThan(180);
+  });
+
+  it("picks a block that strands no single seat when one exists", async () => {
+    const layout = await openEvent(f, { rows: 1, seatsPerRow: 6, limit: 6 });
+    // Seat 1 sold-like (held), leaving 2..6 free: a pair at 2-3 or 5-6 strands nothing; 3-4 would strand 2.
+    await f.holds.holdSeats(target(layout.eventId), ["A-1-1"]);
+    const pair = await f.holds.holdBestAvailable(target(layout.eventId), 2, { priceCategoryId: "", sectionId: "" });
+    const rest = new Set(["A-1-2", "A-1-3", "A-1-4", "A-1-5", "A-1-6"]);
+    for (const s of pair.seatIds) rest.delete(s);
+    const free = [...rest].map((s) => Number(s.split("-")[2])).sort();
+    // The free seats left form runs of length 0 or >= 2.
+    const runs: number[] = [];
+    for (const n of free) {
+      if (runs.length && free.includes(n - 1)) runs[runs.length - 1]!++;
+      else runs.push(1);
+    }
+    expect(runs.every((r) => r >= 2)).toBe(true);
+  });
+
+  it("refuses holds outside an open sale and names unknown seats", async () => {
+    const layout = await openEvent(f);
+    await f.inventory.setSaleState(layout.eventId, "PAUSED");
+    await expect(f.holds.holdSeats(target(layout.eventId), ["A-1-1"])).rejects.toMatchObject({ reason: "SALE_PAUSED" });
+    await f.inventory.setSaleState(layout.eventId, "CLOSED");
+    await expect(f.holds.holdSeats(target(layout.eventId), ["A-1-1"])).rejects.toMatchObject({ reason: "SALE_CLOSED" });
+    await f.inventory.setSaleState(layout.eventId, "OPEN");
+    const err = await f.holds.holdSeats(target(layout.eventId), ["A-1-1", "A-99-1", "A-1-01", "A-1-1"]).catch((e: AppError) => e);
+    expect(err).toBeInstanceOf(AppError);
+    expect((err as AppError).fieldViolations.map((v) => v.field)).toEqual([
+      "seats.seat_ids[1]",
+      "seats.seat_ids[2]",
+      "seats.seat_ids[3]",
+    ]);
+    await expect(f.holds.holdSeats(target(uid("nope")), ["A-1-1"])).rejects.toMatchObject({ reason: "EVENT_NOT_FOUND" });
+    // Nothing was held by the refused requests.
+    expect((await f.inventory.snapshot((await f.inventory.index(layout.eventId))!)).seats.size).toBe(0);
+  });
+});
