@@ -131,18 +131,23 @@ export class CallPipeline {
     call.sendMetadata(header);
 
     const controller = new AbortController();
-    const onShutdown = () => controller.abort(new Error("server shutting down"));
+    let finished = false;
+    const abort = (reason: string) => {
+      if (!finished) controller.abort(new Error(reason));
+    };
+    const onShutdown = () => abort("server shutting down");
     this.shutdown.signal.addEventListener("abort", onShutdown, { once: true });
-    call.once("cancelled", () => controller.abort(new Error("cancelled by client")));
+    call.once("cancelled", () => abort("cancelled by client"));
     const rawDeadline = call.getDeadline();
     const deadlineMs = rawDeadline instanceof Date ? rawDeadline.getTime() : rawDeadline;
     const deadline = Number.isFinite(deadlineMs) ? new Date(deadlineMs) : undefined;
     const timer = deadline
-      ? setTimeout(() => controller.abort(new Error("deadline exceeded")), Math.max(0, deadline.getTime() - Date.now()))
+      ? setTimeout(() => abort("deadline exceeded"), Math.max(0, deadline.getTime() - Date.now()))
       : undefined;
 
     const ctx: CallContext = { requestId, method, log, signal: controller.signal, deadline, metadata: call.metadata };
     const finish = (code: status) => {
+      finished = true;
       if (timer) clearTimeout(timer);
       this.shutdown.signal.removeEventListener("abort", onShutdown);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;

@@ -1,6 +1,6 @@
 // Starts the real API (src/app.ts) on a free port against the test stack, with
 // a fresh MySQL database, and gives generated clients for every service.
-import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
+import { credentials, Metadata, type CallOptions, type ServiceError } from "@grpc/grpc-js";
 import { startApp, type RunningApp } from "../../src/app.js";
 import { loadConfig, type Config } from "../../src/config.js";
 import { decodeStatus, type DecodedStatus } from "../../src/grpc/errors.js";
@@ -71,9 +71,11 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   };
 }
 
+// The four-argument overload: the one TypeScript infers from a generated method.
 type UnaryMethod<Req, Res> = (
   request: Req,
   metadata: Metadata,
+  options: Partial<CallOptions>,
   callback: (error: ServiceError | null, response: Res) => void,
 ) => unknown;
 
@@ -85,7 +87,7 @@ export function call<Req, Res>(
   metadata: Metadata = new Metadata(),
 ): Promise<Res> {
   return new Promise((resolve, reject) => {
-    method.call(client, request, metadata, (err, res) => (err ? reject(err) : resolve(res)));
+    method.call(client, request, metadata, {}, (err, res) => (err ? reject(err) : resolve(res)));
   });
 }
 

@@ -1,0 +1,37 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, DEVELOPMENT_OPERATOR_TOKEN, loadConfig } from "../../src/config.js";
+
+describe("configuration", () => {
+  it("has local defaults that work with nothing set", () => {
+    const c = loadConfig({});
+    expect(c.GRPC_ADDRESS).toBe("127.0.0.1:50051");
+    expect(c.METRICS_ADDRESS).toBe("127.0.0.1:9464");
+    expect(c.OPERATOR_TOKEN).toBe(DEVELOPMENT_OPERATOR_TOKEN);
+    expect(c.REDIS_CLUSTER_NODES).toBeUndefined();
+  });
+
+  it("names every bad variable and its value in one message", () => {
+    let error: unknown;
+    try {
+      loadConfig({ GRPC_ADDRESS: "nope", REDIS_URL: "http://x", MYSQL_POOL_SIZE: "0", REDIS_CLUSTER_NODES: "a:1,b" });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toContain('GRPC_ADDRESS="nope"');
+    expect(message).toContain('REDIS_URL="http://x"');
+    expect(message).toContain("MYSQL_POOL_SIZE");
+    expect(message).toContain('"b" is not host:port');
+  });
+
+  it("requires TLS files in pairs and an operator token in production", () => {
+    expect(() => loadConfig({ TLS_CERT_FILE: "/tmp/cert.pem" })).toThrow(/TLS_KEY_FILE/);
+    expect(() => loadConfig({ TLS_CLIENT_CA_FILE: "/tmp/ca.pem" })).toThrow(/mutual TLS/);
+    expect(() => loadConfig({ NODE_ENV: "production" })).toThrow(/OPERATOR_TOKEN.*required in production/);
+    expect(loadConfig({ REDIS_CLUSTER_NODES: "10.0.0.1:7000, 10.0.0.2:7001" }).REDIS_CLUSTER_NODES).toEqual([
+      { host: "10.0.0.1", port: 7000 },
+      { host: "10.0.0.2", port: 7001 },
+    ]);
+  });
+});
