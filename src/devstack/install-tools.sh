@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Installs the pinned Go tools that are not on npm (Temporal CLI, ghz, grpcurl)
-# into .tools/bin (git-ignored), skipping any binary that is already there.
+# into .tools/bin (git-ignored). For each tool, in order:
+#   1. already in .tools/bin at the pinned version: nothing to do;
+#   2. in the shared cache ${TICKETING_TOOLS_CACHE:-$HOME/.cache/ticketing-tools}
+#      (filled by earlier builds, e.g. of other clones or CI runs): copied;
+#   3. otherwise built with `go install` (minutes when cold), then copied into the cache.
+# Concurrent runs wait for each other (flock), so a tool is never built twice at once.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 bin="$root/.tools/bin"
+cache="${TICKETING_TOOLS_CACHE:-$HOME/.cache/ticketing-tools}"
 mkdir -p "$bin"
 export PATH="$PATH:/usr/local/go/bin"
 
@@ -12,19 +18,88 @@ tools=(
   "ghz github.com/bojand/ghz/cmd/ghz@v0.121.0"
   "grpcurl github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3"
 )
-missing=()
-for entry in "${tools[@]}"; do
-  [ -x "$bin/${entry%% *}" ] || missing+=("$entry")
-done
-[ ${#missing[@]} -eq 0 ] && exit 0
+platform="$(uname -s)-$(uname -m)"
 
-if ! command -v go >/dev/null 2>&1; then
-  echo "install-tools: Go 1.22+ is needed to build the Temporal CLI, ghz and grpcurl; install it from https://go.dev/dl or put it on PATH" >&2
-  exit 1
+# .tools/bin/.<name>.module records which module@version a binary was built from.
+installed() { # name module
+  [ -x "$bin/$1" ] || return 1
+  local stamp="$bin/.$1.module"
+  if [ ! -f "$stamp" ]; then
+    # built by an earlier version of this script: adopt it
+    echo "$2" >"$stamp"
+    return 0
+  fi
+  [ "$(cat "$stamp")" = "$2" ]
+}
+
+missing() {
+  local entry
+  for entry in "${tools[@]}"; do
+    installed "${entry%% *}" "${entry#* }" || echo "$entry"
+  done
+}
+
+# Binaries present here but not yet in the shared cache are copied there (cheap check).
+seed_cache() {
+  local entry name module key
+  for entry in "${tools[@]}"; do
+    name="${entry%% *}"
+    module="${entry#* }"
+    key="$name@${module##*@}-$platform"
+    if installed "$name" "$module" && [ ! -e "$cache/$key" ]; then
+      if mkdir -p "$cache" 2>/dev/null && cp "$bin/$name" "$cache/.$key.tmp.$$" 2>/dev/null; then
+        mv -f "$cache/.$key.tmp.$$" "$cache/$key"
+        echo "install-tools: cached $name as $cache/$key" >&2
+      else
+        rm -f "$cache/.$key.tmp.$$" 2>/dev/null || true
+      fi
+    fi
+  done
+}
+
+if [ -z "$(missing)" ]; then
+  seed_cache
+  exit 0
 fi
-for entry in "${missing[@]}"; do
+
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$bin/.install.lock"
+  if ! flock -n 9; then
+    echo "install-tools: another install-tools.sh is running; waiting for it" >&2
+    flock 9
+  fi
+fi
+
+start=$SECONDS
+mapfile -t todo < <(missing)
+[ ${#todo[@]} -eq 0 ] && exit 0 # another run installed them while we waited
+for entry in "${todo[@]}"; do
   name="${entry%% *}"
   module="${entry#* }"
+  key="$name@${module##*@}-$platform"
+  if [ -x "$cache/$key" ]; then
+    cp "$cache/$key" "$bin/.$name.tmp.$$"
+    mv -f "$bin/.$name.tmp.$$" "$bin/$name"
+    echo "$module" >"$bin/.$name.module"
+    echo "install-tools: $name copied from $cache/$key" >&2
+    continue
+  fi
+  if ! command -v go >/dev/null 2>&1; then
+    echo "install-tools: Go 1.22+ is needed to build the Temporal CLI, ghz and grpcurl; install it from https://go.dev/dl or put it on PATH" >&2
+    exit 1
+  fi
   echo "install-tools: building $name ($module); a cold build takes minutes and prints nothing meanwhile" >&2
+  t=$SECONDS
+  rm -f "$bin/$name"
   GOBIN="$bin" go install "$module"
+  echo "$module" >"$bin/.$name.module"
+  echo "install-tools: built $name in $((SECONDS - t)) s" >&2
+  if mkdir -p "$cache" 2>/dev/null && cp "$bin/$name" "$cache/.$key.tmp.$$" 2>/dev/null; then
+    mv -f "$cache/.$key.tmp.$$" "$cache/$key"
+    echo "install-tools: cached $name as $cache/$key" >&2
+  else
+    rm -f "$cache/.$key.tmp.$$" 2>/dev/null || true
+    echo "install-tools: could not write the cache $cache (continuing)" >&2
+  fi
 done
+echo "install-tools: done in $((SECONDS - start)) s" >&2
