@@ -1,0 +1,69 @@
+// The hold sweeper on a real Temporal dev server with the real worker.
+import { Client, Connection } from "@temporalio/client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventKeys } from "../../src/adapters/redis/keys.js";
+import { loadConfig } from "../../src/config.js";
+import { createLogger } from "../../src/logger.js";
+import { startWorker, type RunningWorker } from "../../src/worker.js";
+import { holdSweeper, holdSweeperWorkflowId } from "../../workflows/hold-sweeper.js";
+import { uid } from "../support/app.js";
+import { testEnv } from "../support/env.js";
+import { openEvent, redisFixture, type Fixture } from "../support/inventory.js";
+
+let f: Fixture;
+let worker: RunningWorker;
+let client: Client;
+let connection: Connection;
+const taskQueue = uid("sweeper");
+
+beforeAll(async () => {
+  const env = testEnv();
+  f = redisFixture();
+  const config = loadConfig({
+    REDIS_URL: env.redisUrl,
+    ...(env.redisClusterNodes ? { REDIS_CLUSTER_NODES: env.redisClusterNodes.map((n) => `${n.host}:${n.port}`).join(",") } : {}),
+    TEMPORAL_ADDRESS: env.temporalAddress,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    LOG_LEVEL: "silent",
+  });
+  worker = await startWorker(config, createLogger("silent", "test-worker"));
+  connection = await Connection.connect({ address: env.temporalAddress });
+  client = new Client({ connection });
+});
+
+afterAll(async () => {
+  await worker?.stop();
+  await connection?.close();
+  await f?.close();
+});
+
+describe("hold sweeper workflow", () => {
+  it("reclaims expired holds on its timer, publishes the release, and ends when the sale closes", async () => {
+    const layout = await openEvent(f, { ttlSeconds: 1, gaCapacity: 5 });
+    const seatHold = await f.holds.holdSeats({ eventId: layout.eventId, buyerId: uid("b"), requestId: uid("r"), admissionToken: "" }, ["A-1-1", "A-1-2"]);
+    const gaHold = await f.holds.holdQuantity({ eventId: layout.eventId, buyerId: uid("b"), requestId: uid("r"), admissionToken: "" }, "FLOOR", 3);
+    const k = eventKeys(layout.eventId);
+
+    const handle = await client.workflow.start(holdSweeper, {
+      taskQueue,
+      workflowId: holdSweeperWorkflowId(layout.eventId),
+      args: [{ eventId: layout.eventId }],
+    });
+
+    // Stored state turns EXPIRED only when the sweeper reclaims (reads compute it earlier).
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && (await f.redis.zcard(k.expiries)) > 0) await new Promise((r) => setTimeout(r, 200));
+    expect(await f.redis.zcard(k.expiries)).toBe(0);
+    expect(await f.redis.hget(k.hold(seatHold.holdId), "state")).toBe("E");
+    expect(await f.redis.hget(k.hold(gaHold.holdId), "state")).toBe("E");
+    expect(await f.redis.hgetall(k.seats)).toEqual({});
+    expect(await f.redis.hget(k.ga("FLOOR"), "held")).toBe("0");
+    const changes = await f.redis.xrange(k.changes, "-", "+");
+    expect(changes.some(([, fields]) => fields.join(" ") === "t F s A-1-1,A-1-2")).toBe(true);
+
+    await f.inventory.setSaleState(layout.eventId, "CLOSED");
+    await handle.result();
+    const description = await handle.describe();
+    expect(description.status.name).toBe("COMPLETED");
+  });
+});
