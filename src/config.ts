@@ -46,6 +46,8 @@ const schema = z
     // With a client CA, clients must present a certificate it signed (mutual TLS).
     TLS_CLIENT_CA_FILE: optionalFile,
     SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
+    // Serves ticketing.bench.v1.NoopService, the benchmarks' baseline.
+    BENCH_NOOP: z.enum(["on", "off"]).default("off"),
     HEALTH_CHECK_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(2_000),
   })
   .superRefine((c, ctx) => {

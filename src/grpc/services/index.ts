@@ -6,6 +6,7 @@ import type { MysqlPool } from "../../adapters/mysql/pool.js";
 import type { Scripts } from "../../adapters/redis/scripts.js";
 import type { Inventory } from "../../events/inventory.js";
 import type { Holds } from "../../holds/holds.js";
+import { NoopServiceService } from "../../gen/ticketing/bench/v1/noop_service.js";
 import { EventServiceService } from "../../gen/ticketing/v1/event_service.js";
 import { OrderServiceService } from "../../gen/ticketing/v1/order_service.js";
 import { QueueServiceService } from "../../gen/ticketing/v1/queue_service.js";
@@ -28,7 +29,18 @@ export interface ServiceDeps {
 }
 
 export function createServices(pipeline: CallPipeline, deps: ServiceDeps): RegisteredService[] {
+  const benchmarkBaseline: RegisteredService[] =
+    deps.config.BENCH_NOOP === "on"
+      ? [
+          {
+            name: "ticketing.bench.v1.NoopService",
+            definition: NoopServiceService,
+            implementation: bindService(pipeline, NoopServiceService, { noop: async () => ({}) }),
+          },
+        ]
+      : [];
   return [
+    ...benchmarkBaseline,
     {
       name: "ticketing.v1.EventService",
       definition: EventServiceService,

@@ -1,0 +1,24 @@
+// The benchmark baseline is served only when asked for.
+import { credentials, status } from "@grpc/grpc-js";
+import { describe, expect, it } from "vitest";
+import { NoopServiceClient } from "../../src/gen/ticketing/bench/v1/noop_service.js";
+import { call, startTestApp } from "../support/app.js";
+
+describe("NoopService", () => {
+  it("answers through the pipeline with BENCH_NOOP=on and does not exist otherwise", async () => {
+    const on = await startTestApp({ BENCH_NOOP: "on" });
+    const off = await startTestApp();
+    const onClient = new NoopServiceClient(on.address, credentials.createInsecure());
+    const offClient = new NoopServiceClient(off.address, credentials.createInsecure());
+    try {
+      expect(await call(onClient, onClient.noop, { payload: "x" })).toEqual({});
+      const err = await call(offClient, offClient.noop, { payload: "x" }).catch((e: { code: number }) => e);
+      expect((err as { code: number }).code).toBe(status.UNIMPLEMENTED);
+    } finally {
+      onClient.close();
+      offClient.close();
+      await on.stop();
+      await off.stop();
+    }
+  });
+});
