@@ -40,5 +40,8 @@ for i = 1, #cfg.buyers do
   redis.call('HSET', KEYS[6 + 3 * g + i], 's' .. epoch, cfg.buyers[i])
 end
 
+-- Start the change stream over: watchers resnapshot on the reset entry, and a
+-- version key lost without its stream cannot collide with old entries.
+redis.call('DEL', KEYS[6])
 local version = log_change(KEYS[5], KEYS[6], {'t', 'R'})
 return {tostring(epoch), tostring(version)}

@@ -21,7 +21,7 @@ import {
 } from "../src/devstack/stack.js";
 
 /** Suites that run a second time against a Redis Cluster (repo-relative directories). */
-export const REDIS_SUITE_DIRS = ["test/redis", "test/holds"] as const;
+export const REDIS_SUITE_DIRS = ["test/redis", "test/holds", "test/events"] as const;
 
 interface Started {
   name: string;
