@@ -33,7 +33,7 @@ if not h[1] then return {'NOT_FOUND'} end
 if mode == 'buyer' and asking ~= h[1] then return {'NOT_OWNED'} end
 local state = h[6]
 if state == 'S' then return {'SOLD'} end
-if state == 'R' or state == 'E' then return {'FINAL', state} end
+if state == 'R' or state == 'E' or state == 'U' then return {'FINAL', state == 'U' and 'R' or state} end
 if h[8] ~= redis.call('HGET', k.meta, 'epoch') then
   -- Dropped by an inventory rebuild: nothing of it is left to free.
   redis.call('HSET', k.hold, 'state', 'R')

@@ -1,3 +1,5 @@
 // Every workflow the worker runs. Deterministic code only: no Node built-ins,
 // no I/O; activities do that.
+export { checkout } from "./checkout.js";
 export { holdSweeper } from "./hold-sweeper.js";
+export { refundOrder } from "./refund-order.js";

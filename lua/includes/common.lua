@@ -5,7 +5,7 @@
   Values it understands:
     seats hash   seatId -> "<expiresMs>|<holdId>" (held or pinned), "S|<holdId>" (sold)
     buyer hash   s<epoch> -> seats bought; h<holdId> -> "<epoch>|<qty>|<expiresMs>"
-    hold hash    buyer kind(R|G) seats section qty state(A|P|S|R|E) created
+    hold hash    buyer kind(R|G) seats section qty state(A|P|S|R|E|U: sold then refunded) created
                  expires ext maxext deadline epoch req
   The clock is Redis TIME: one clock for every API instance.
 ]]

@@ -207,6 +207,41 @@ export class Holds {
     return this.getHold(eventId, holdId);
   }
 
+  /** Pins an active hold for checkout so it cannot expire while payment is in flight. */
+  async pinHold(eventId: string, holdId: string, buyerId: string, pinMs: number): Promise<Hold> {
+    const hold = await this.getHold(eventId, holdId);
+    const k = eventKeys(eventId);
+    const reply = await this.scripts.run(
+      "pin_hold",
+      [k.meta, k.hold(holdId), k.seats, k.buyer(buyerId), k.expiries, k.gaExpiries(hold.sectionId || "_")],
+      [holdId, buyerId, pinMs],
+    );
+    const code = String(reply[0]);
+    if (code !== "OK") throw holdError(code, String(reply[1] ?? ""), holdId);
+    return { ...hold, state: "PINNED", expireTime: new Date(Number(reply[1])) };
+  }
+
+  /**
+   * Marks a hold sold after MySQL committed the sale; "MISSING" when Redis no
+   * longer has the hold in this epoch (the caller rebuilds from MySQL).
+   */
+  async markSold(hold: Pick<Hold, "eventId" | "holdId" | "buyerId" | "sectionId">): Promise<"OK" | "MISSING"> {
+    const k = eventKeys(hold.eventId);
+    const keys = [k.meta, k.hold(hold.holdId), k.seats, k.buyer(hold.buyerId), k.expiries, k.version, k.changes];
+    if (hold.sectionId) keys.push(k.ga(hold.sectionId), k.gaQuantities(hold.sectionId), k.gaExpiries(hold.sectionId));
+    const reply = await this.scripts.run("sell_hold", keys, [hold.holdId]);
+    return reply[0] === "OK" ? "OK" : "MISSING";
+  }
+
+  /** Puts a refunded hold's seats back on sale; "MISSING" as for markSold. */
+  async markUnsold(hold: Pick<Hold, "eventId" | "holdId" | "buyerId" | "sectionId">): Promise<"OK" | "MISSING"> {
+    const k = eventKeys(hold.eventId);
+    const keys = [k.meta, k.hold(hold.holdId), k.seats, k.buyer(hold.buyerId), k.version, k.changes];
+    if (hold.sectionId) keys.push(k.ga(hold.sectionId));
+    const reply = await this.scripts.run("unsell_hold", keys, [hold.holdId]);
+    return reply[0] === "OK" ? "OK" : "MISSING";
+  }
+
   /** Reclaims holds of the event that expired by now; returns how many were reclaimed. */
   async reclaimExpired(eventId: string, batch = 500): Promise<number> {
     const k = eventKeys(eventId);

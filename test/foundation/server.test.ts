@@ -65,13 +65,6 @@ describe("the API server", () => {
     expect(err.badRequest?.fieldViolations.map((v) => v.field)).toEqual(["event_id", "buyer_id", "seats.seat_ids"]);
   });
 
-  it("answers UNIMPLEMENTED, naming the issue, for RPCs not built yet", async () => {
-    const err = await callError(t.orders, t.orders.getOrder, { orderId: "o1" });
-    expect(err.code).toBe(status.UNIMPLEMENTED);
-    expect(err.message).toMatch(/GetOrder is not implemented yet \(issue #5/);
-    expect(err.errorInfo?.reason).toBe("NOT_IMPLEMENTED");
-  });
-
   it("echoes the caller's request id and counts calls by method and code", async () => {
     const md = new Metadata();
     md.set("x-request-id", "req-abc-123");

@@ -2,31 +2,25 @@
 import { Client, Connection } from "@temporalio/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventKeys } from "../../src/adapters/redis/keys.js";
-import { loadConfig } from "../../src/config.js";
-import { createLogger } from "../../src/logger.js";
-import { startWorker, type RunningWorker } from "../../src/worker.js";
+import type { RunningWorker } from "../../src/worker.js";
 import { holdSweeper, holdSweeperWorkflowId } from "../../workflows/hold-sweeper.js";
 import { uid } from "../support/app.js";
-import { testEnv } from "../support/env.js";
+import { freshMysqlDatabase, testEnv, type FreshDatabase } from "../support/env.js";
 import { openEvent, redisFixture, type Fixture } from "../support/inventory.js";
+import { startTestWorker } from "../support/worker.js";
 
 let f: Fixture;
 let worker: RunningWorker;
 let client: Client;
 let connection: Connection;
+let db: FreshDatabase;
 const taskQueue = uid("sweeper");
 
 beforeAll(async () => {
   const env = testEnv();
   f = redisFixture();
-  const config = loadConfig({
-    REDIS_URL: env.redisUrl,
-    ...(env.redisClusterNodes ? { REDIS_CLUSTER_NODES: env.redisClusterNodes.map((n) => `${n.host}:${n.port}`).join(",") } : {}),
-    TEMPORAL_ADDRESS: env.temporalAddress,
-    TEMPORAL_TASK_QUEUE: taskQueue,
-    LOG_LEVEL: "silent",
-  });
-  worker = await startWorker(config, createLogger("silent", "test-worker"));
+  db = await freshMysqlDatabase("sweeper");
+  worker = (await startTestWorker(db.url, { TEMPORAL_TASK_QUEUE: taskQueue })).running;
   connection = await Connection.connect({ address: env.temporalAddress });
   client = new Client({ connection });
 });
@@ -35,6 +29,7 @@ afterAll(async () => {
   await worker?.stop();
   await connection?.close();
   await f?.close();
+  await db?.drop();
 });
 
 describe("hold sweeper workflow", () => {

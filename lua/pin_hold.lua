@@ -1,0 +1,49 @@
+--[[
+  Pins an active hold for checkout: it will not expire while payment is in
+  flight (its expiry moves to now + pinMs, a bound that outlives the
+  checkout's payment window). Idempotent: pinning a pinned hold keeps it.
+
+  KEYS[1] meta     {ev:E}:meta
+  KEYS[2] hold     {ev:E}:hold:<holdId>
+  KEYS[3] seats    {ev:E}:seats
+  KEYS[4] buyer    {ev:E}:buyer:<buyerId>
+  KEYS[5] exp      {ev:E}:exp
+  KEYS[6] gaexp    {ev:E}:ga:<sectionId>:exp (general admission; any key of the event otherwise)
+  ARGV[1] holdId   ARGV[2] buyerId   ARGV[3] pinMs
+
+  Returns one of
+    {'OK', expiresMs}
+    {'NOT_FOUND'}  {'NOT_OWNED'}  {'EXPIRED'}  {'SOLD'}  {'NOT_ACTIVE', state}
+]]
+--@include common
+
+local k = { meta = KEYS[1], hold = KEYS[2], seats = KEYS[3], buyer = KEYS[4], exp = KEYS[5], gaexp = KEYS[6] }
+local hold_id, buyer_id, pin_ms = ARGV[1], ARGV[2], tonumber(ARGV[3])
+
+local h = redis.call('HMGET', k.hold, 'buyer', 'kind', 'seats', 'qty', 'state', 'expires', 'epoch')
+if not h[1] then return {'NOT_FOUND'} end
+if h[1] ~= buyer_id then return {'NOT_OWNED'} end
+if h[7] ~= redis.call('HGET', k.meta, 'epoch') then return {'NOT_ACTIVE', 'R'} end
+local state, expires = h[5], tonumber(h[6])
+if state == 'S' then return {'SOLD'} end
+if state == 'R' or state == 'E' or state == 'U' then return {'NOT_ACTIVE', state} end
+local now = now_ms()
+if expires <= now then return {'EXPIRED'} end
+if state == 'P' then return {'OK', tostring(expires)} end
+
+local pinned = math.max(expires, now + pin_ms)
+if h[2] == 'R' then
+  local value = pinned .. '|' .. hold_id
+  local pairs_ = {}
+  for seat in string.gmatch(h[3], '[^,]+') do
+    pairs_[#pairs_ + 1] = seat
+    pairs_[#pairs_ + 1] = value
+  end
+  redis.call('HSET', k.seats, unpack(pairs_))
+else
+  redis.call('ZADD', k.gaexp, 'XX', pinned, hold_id)
+end
+redis.call('HSET', k.buyer, 'h' .. hold_id, h[7] .. '|' .. h[4] .. '|' .. pinned)
+redis.call('ZADD', k.exp, 'XX', pinned, hold_id)
+redis.call('HSET', k.hold, 'state', 'P', 'expires', pinned)
+return {'OK', tostring(pinned)}

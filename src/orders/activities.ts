@@ -1,0 +1,227 @@
+// The checkout's activities, built from their dependencies. Short steps whose
+// repetition is harmless (pin, MySQL writes, Redis updates) run as local
+// activities; calls to the payment provider run as normal activities with
+// their own retries (see workflows/checkout.ts).
+import { ApplicationFailure } from "@temporalio/activity";
+import { AppError } from "../domain/errors.js";
+import type { Inventory } from "../events/inventory.js";
+import type { Holds } from "../holds/holds.js";
+import type { Logger } from "../logger.js";
+import { PaymentStateError, type PaymentGateway } from "../payments/gateway.js";
+import type { OrderNotifier } from "./notifier.js";
+import type { FailureReason, Order, OrderState } from "./order.js";
+import { OrderStore, SeatsLostError, type NewOrder } from "./order-store.js";
+
+export interface CheckoutInput {
+  orderId: string;
+  eventId: string;
+  holdId: string;
+  buyerId: string;
+  idempotencyKey: string;
+  paymentMethodToken: string;
+  paymentWindowMs: number;
+}
+
+/** What the checkout sells, fixed when it begins. */
+export interface CheckoutPlan {
+  orderId: string;
+  eventId: string;
+  holdId: string;
+  buyerId: string;
+  idempotencyKey: string;
+  seatIds: string[];
+  sectionId: string;
+  quantity: number;
+  prices: [string, number][];
+  amountMinor: number;
+  currencyCode: string;
+}
+
+export interface OrderActivityDeps {
+  holds: Holds;
+  inventory: Inventory;
+  orders: OrderStore;
+  payments: PaymentGateway;
+  notifier: OrderNotifier;
+  /** Rebuilds an event's Redis state from MySQL (after Redis lost a hold). */
+  rebuildEvent: (eventId: string) => Promise<void>;
+  log: Logger;
+}
+
+/** How long past the payment window a pinned hold stays pinned, as a safety net. */
+const PIN_MARGIN_MS = 10 * 60_000;
+
+/** The payment of an order, as the gateway names it. */
+export const paymentKeyOf = (orderId: string) => `${orderId}:payment`;
+
+const toNewOrder = (plan: CheckoutPlan): NewOrder => ({ ...plan, prices: new Map(plan.prices) });
+
+function businessFailure(reason: FailureReason | string, message: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(message, reason);
+}
+
+export function createOrderActivities(deps: OrderActivityDeps) {
+  const { holds, inventory, orders, payments, notifier } = deps;
+
+  async function changed(orderId: string): Promise<void> {
+    await notifier.publish(orderId).catch((err: unknown) => deps.log.warn({ err, orderId }, "order update not published"));
+  }
+
+  return {
+    /** Pins the hold, prices it and records the order as PENDING_PAYMENT. */
+    async beginCheckout(input: CheckoutInput): Promise<CheckoutPlan> {
+      const existing = await orders.get(input.orderId);
+      let hold;
+      try {
+        hold = await holds.pinHold(input.eventId, input.holdId, input.buyerId, input.paymentWindowMs + PIN_MARGIN_MS);
+      } catch (err) {
+        // A retry after the pin and the insert both succeeded finds the order in place.
+        if (existing && err instanceof AppError && err.reason === "HOLD_NOT_ACTIVE") return planOf(existing);
+        if (err instanceof AppError && err.reason.startsWith("HOLD_")) throw businessFailure(err.reason, err.message);
+        throw err;
+      }
+      const index = await inventory.requireIndex(input.eventId);
+      const prices = new Map<string, number>();
+      if (hold.sectionId) {
+        const section = index.section(hold.sectionId);
+        prices.set(hold.sectionId, index.priceOf(section?.generalAdmission?.priceCategoryId ?? ""));
+      } else {
+        for (const seat of hold.seatIds) prices.set(seat, index.priceOf(index.seat(seat)?.priceCategoryId ?? ""));
+      }
+      const amountMinor = hold.sectionId
+        ? (prices.get(hold.sectionId) ?? 0) * hold.quantity
+        : [...prices.values()].reduce((a, b) => a + b, 0);
+      const plan: CheckoutPlan = {
+        orderId: input.orderId,
+        eventId: input.eventId,
+        holdId: input.holdId,
+        buyerId: input.buyerId,
+        idempotencyKey: input.idempotencyKey,
+        seatIds: hold.seatIds,
+        sectionId: hold.sectionId,
+        quantity: hold.quantity,
+        prices: [...prices.entries()],
+        amountMinor,
+        currencyCode: index.layout.currencyCode,
+      };
+      await orders.insertPending(toNewOrder(plan));
+      await changed(plan.orderId);
+      return plan;
+    },
+
+    /** Authorizes the amount; a decline is a business failure, provider trouble is retried. */
+    async authorizePayment(plan: CheckoutPlan, paymentMethodToken: string): Promise<string> {
+      const result = await payments.authorize({
+        paymentKey: paymentKeyOf(plan.orderId),
+        amountMinor: plan.amountMinor,
+        currencyCode: plan.currencyCode,
+        paymentMethodToken,
+      });
+      await orders.recordAuthorization(plan.orderId, result.authorizationId, plan.amountMinor, plan.currencyCode);
+      if (result.status === "DECLINED") {
+        await orders.setPaymentState(plan.orderId, "DECLINED");
+        throw businessFailure("PAYMENT_DECLINED", `payment declined: ${result.reason}`);
+      }
+      return result.authorizationId;
+    },
+
+    /** Claims the seats in MySQL; losing them to another order is a business failure. */
+    async commitSale(plan: CheckoutPlan): Promise<void> {
+      try {
+        await orders.commitSale(toNewOrder(plan));
+      } catch (err) {
+        if (err instanceof SeatsLostError) throw businessFailure("SEATS_LOST", err.message);
+        throw err;
+      }
+    },
+
+    /** Makes Redis agree that the seats are sold. */
+    async markSeatsSold(plan: CheckoutPlan): Promise<void> {
+      if ((await holds.markSold(plan)) === "MISSING") await deps.rebuildEvent(plan.eventId);
+    },
+
+    async capturePayment(plan: CheckoutPlan): Promise<void> {
+      await payments.capture(paymentKeyOf(plan.orderId));
+      await orders.setPaymentState(plan.orderId, "CAPTURED");
+    },
+
+    async confirmOrder(plan: CheckoutPlan): Promise<void> {
+      await orders.transition(plan.orderId, "CONFIRMED", ["PENDING_PAYMENT"]);
+      await changed(plan.orderId);
+    },
+
+    // --- compensation and cancellation (each idempotent) ---
+
+    /** Voids the order's authorization (harmless if none was made), or refunds it if it was captured. */
+    async cancelPayment(orderId: string): Promise<void> {
+      try {
+        await payments.void(paymentKeyOf(orderId));
+        await orders.setPaymentState(orderId, "VOIDED");
+      } catch (err) {
+        if (!(err instanceof PaymentStateError)) throw err;
+        await payments.refund(paymentKeyOf(orderId));
+        await orders.setPaymentState(orderId, "REFUNDED");
+      }
+    },
+
+    async releaseSale(orderId: string): Promise<void> {
+      await orders.releaseSale(orderId);
+    },
+
+    /** Frees the seats in Redis: releases a pinned hold, or puts sold seats back on sale. */
+    async releaseSeats(plan: CheckoutPlan): Promise<void> {
+      const hold = await holds.getHold(plan.eventId, plan.holdId).catch(() => undefined);
+      if (hold?.state === "SOLD") {
+        if ((await holds.markUnsold(plan)) === "MISSING") await deps.rebuildEvent(plan.eventId);
+      } else if (hold && (hold.state === "PINNED" || hold.state === "ACTIVE")) {
+        await holds.releaseHold(plan.eventId, plan.holdId, undefined);
+      } else if (!hold) {
+        // Redis lost it; the rebuild reads what MySQL says is sold.
+        await deps.rebuildEvent(plan.eventId);
+      }
+    },
+
+    async finishOrder(orderId: string, state: Extract<OrderState, "FAILED" | "CANCELLED">, reason: string): Promise<void> {
+      await orders.transition(orderId, state, ["PENDING_PAYMENT"], state === "FAILED" ? reason : undefined);
+      await changed(orderId);
+    },
+
+    // --- refund after confirmation ---
+
+    async refundPayment(orderId: string): Promise<void> {
+      await payments.refund(paymentKeyOf(orderId));
+      await orders.setPaymentState(orderId, "REFUNDED");
+    },
+
+    async revokeOrder(orderId: string): Promise<CheckoutPlan> {
+      const order = await orders.get(orderId);
+      if (!order) throw businessFailure("ORDER_NOT_FOUND", `order ${orderId} not found`);
+      await orders.revokeTickets(orderId);
+      await orders.releaseSale(orderId);
+      return planOf(order);
+    },
+
+    async markRefunded(orderId: string): Promise<void> {
+      await orders.transition(orderId, "REFUNDED", ["CONFIRMED"]);
+      await changed(orderId);
+    },
+  };
+}
+
+function planOf(order: Order): CheckoutPlan {
+  return {
+    orderId: order.orderId,
+    eventId: order.eventId,
+    holdId: order.holdId,
+    buyerId: order.buyerId,
+    idempotencyKey: "",
+    seatIds: order.seatIds,
+    sectionId: order.sectionId,
+    quantity: order.quantity,
+    prices: [],
+    amountMinor: order.amountMinor,
+    currencyCode: order.currencyCode,
+  };
+}
+
+export type OrderActivities = ReturnType<typeof createOrderActivities>;

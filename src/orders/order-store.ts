@@ -1,0 +1,214 @@
+// Orders, their items and payment records in MySQL, the source of truth.
+// The UNIQUE key on order_items (event_id, sold_seat_id) makes a double sale
+// impossible; a conditional UPDATE keeps general admission within capacity.
+import type { PoolConnection, ResultSetHeader, RowDataPacket } from "mysql2/promise";
+import { isDuplicateKey, type MysqlPool } from "../adapters/mysql/pool.js";
+import type { Order, OrderState, OrderTicket } from "./order.js";
+
+/** The seats were sold to someone else (Redis lost a hold) or GA capacity ran out. */
+export class SeatsLostError extends Error {
+  override name = "SeatsLostError";
+}
+
+export interface NewOrder {
+  orderId: string;
+  eventId: string;
+  holdId: string;
+  buyerId: string;
+  idempotencyKey: string;
+  seatIds: string[];
+  sectionId: string;
+  quantity: number;
+  /** Price per seat id (reserved) or per place (general admission). */
+  prices: Map<string, number>;
+  amountMinor: number;
+  currencyCode: string;
+}
+
+export class OrderStore {
+  constructor(private readonly mysql: MysqlPool) {}
+
+  /** Records the order as PENDING_PAYMENT; a second call for the same order changes nothing. */
+  async insertPending(o: NewOrder): Promise<void> {
+    await this.mysql.execute(
+      `INSERT IGNORE INTO orders (order_id, event_id, hold_id, buyer_id, state, failure_reason, section_id, quantity,
+         amount_minor, currency_code, created_at, updated_at, idempotency_key, seat_ids)
+       VALUES (?, ?, ?, ?, 'PENDING_PAYMENT', NULL, ?, ?, ?, ?, NOW(3), NOW(3), ?, ?)`,
+      [o.orderId, o.eventId, o.holdId, o.buyerId, o.sectionId || null, o.quantity, o.amountMinor, o.currencyCode, o.idempotencyKey, o.seatIds.join(",")],
+    );
+  }
+
+  async recordAuthorization(orderId: string, authorizationId: string, amountMinor: number, currencyCode: string): Promise<void> {
+    await this.mysql.execute(
+      `INSERT INTO payments (payment_id, order_id, provider_reference, state, amount_minor, currency_code, created_at, updated_at)
+       VALUES (?, ?, ?, 'AUTHORIZED', ?, ?, NOW(3), NOW(3))
+       ON DUPLICATE KEY UPDATE payment_id = payment_id`,
+      [`pay_${orderId}`, orderId, authorizationId, amountMinor, currencyCode],
+    );
+  }
+
+  async setPaymentState(orderId: string, state: "CAPTURED" | "VOIDED" | "REFUNDED" | "DECLINED"): Promise<void> {
+    await this.mysql.execute("UPDATE payments SET state = ?, updated_at = NOW(3) WHERE order_id = ?", [state, orderId]);
+  }
+
+  /**
+   * Claims the seats (or places) for the order in one transaction; throws
+   * SeatsLostError when another order owns a seat or capacity ran out.
+   * Idempotent: an order whose items exist is left as it is.
+   */
+  async commitSale(o: NewOrder): Promise<void> {
+    await this.transaction(async (conn) => {
+      const [existing] = await conn.execute<RowDataPacket[]>("SELECT 1 FROM order_items WHERE order_id = ? LIMIT 1", [o.orderId]);
+      if (existing.length > 0) return;
+      if (o.sectionId) {
+        const [r] = await conn.execute<ResultSetHeader>(
+          "UPDATE sections SET sold = sold + ? WHERE event_id = ? AND section_id = ? AND sold + ? <= capacity",
+          [o.quantity, o.eventId, o.sectionId, o.quantity],
+        );
+        if (r.affectedRows !== 1) throw new SeatsLostError(`section ${o.sectionId} has fewer than ${o.quantity} places left`);
+        await conn.execute(
+          "INSERT INTO order_items (order_id, event_id, seat_id, sold_seat_id, price_minor, quantity) VALUES (?, ?, ?, NULL, ?, ?)",
+          [o.orderId, o.eventId, o.sectionId, o.prices.get(o.sectionId) ?? 0, o.quantity],
+        );
+        return;
+      }
+      const values = o.seatIds.map(() => "(?, ?, ?, ?, ?, 1)").join(",");
+      const params = o.seatIds.flatMap((s) => [o.orderId, o.eventId, s, s, o.prices.get(s) ?? 0]);
+      try {
+        await conn.execute(`INSERT INTO order_items (order_id, event_id, seat_id, sold_seat_id, price_minor, quantity) VALUES ${values}`, params);
+      } catch (err) {
+        if (isDuplicateKey(err)) throw new SeatsLostError("a seat of this order was sold to another order");
+        throw err;
+      }
+    });
+  }
+
+  /** Gives the order's seats or places back (refund, compensation). Idempotent. */
+  async releaseSale(orderId: string): Promise<void> {
+    await this.transaction(async (conn) => {
+      const [items] = await conn.execute<RowDataPacket[]>(
+        "SELECT event_id, seat_id, sold_seat_id, quantity FROM order_items WHERE order_id = ? AND released_at IS NULL FOR UPDATE",
+        [orderId],
+      );
+      for (const item of items) {
+        if (item.sold_seat_id === null) {
+          await conn.execute("UPDATE sections SET sold = sold - ? WHERE event_id = ? AND section_id = ?", [
+            item.quantity,
+            item.event_id,
+            item.seat_id,
+          ]);
+        }
+      }
+      await conn.execute(
+        "UPDATE order_items SET sold_seat_id = NULL, released_at = NOW(3) WHERE order_id = ? AND released_at IS NULL",
+        [orderId],
+      );
+    });
+  }
+
+  /** Moves the order to `to` only from one of `from`; returns whether it moved. */
+  async transition(orderId: string, to: OrderState, from: OrderState[], failureReason?: string): Promise<boolean> {
+    const [r] = await this.mysql.execute<ResultSetHeader>(
+      `UPDATE orders SET state = ?, failure_reason = COALESCE(?, failure_reason), updated_at = NOW(3)
+        WHERE order_id = ? AND state IN (${from.map(() => "?").join(",")})`,
+      [to, failureReason ?? null, orderId, ...from],
+    );
+    return r.affectedRows === 1;
+  }
+
+  async insertTickets(orderId: string, eventId: string, tickets: OrderTicket[]): Promise<void> {
+    if (tickets.length === 0) return;
+    const values = tickets.map(() => "(?, ?, ?, ?, ?, 'VALID', NOW(3))").join(",");
+    await this.mysql.execute(
+      `INSERT IGNORE INTO tickets (ticket_id, event_id, order_id, seat_id, code, state, created_at) VALUES ${values}`,
+      tickets.flatMap((t) => [t.ticketId, eventId, orderId, t.seatId, t.code]),
+    );
+  }
+
+  async revokeTickets(orderId: string): Promise<void> {
+    await this.mysql.execute("UPDATE tickets SET state = 'REVOKED', revoked_at = NOW(3) WHERE order_id = ? AND revoked_at IS NULL", [
+      orderId,
+    ]);
+  }
+
+  async get(orderId: string): Promise<Order | undefined> {
+    const [rows] = await this.mysql.execute<RowDataPacket[]>("SELECT * FROM orders WHERE order_id = ?", [orderId]);
+    const row = rows[0];
+    if (!row) return undefined;
+    const [tickets] = await this.mysql.execute<RowDataPacket[]>(
+      "SELECT ticket_id, seat_id, code FROM tickets WHERE order_id = ? ORDER BY seat_id",
+      [orderId],
+    );
+    return toOrder(row, tickets);
+  }
+
+  /** The order a buyer made with an idempotency key, if any. */
+  async getByIdempotencyKey(buyerId: string, idempotencyKey: string): Promise<Order | undefined> {
+    const [rows] = await this.mysql.execute<RowDataPacket[]>(
+      "SELECT order_id FROM orders WHERE buyer_id = ? AND idempotency_key = ? LIMIT 1",
+      [buyerId, idempotencyKey],
+    );
+    return rows[0] ? this.get(String(rows[0].order_id)) : undefined;
+  }
+
+  async getByHold(eventId: string, holdId: string): Promise<Order | undefined> {
+    const [rows] = await this.mysql.execute<RowDataPacket[]>("SELECT order_id FROM orders WHERE event_id = ? AND hold_id = ?", [
+      eventId,
+      holdId,
+    ]);
+    return rows[0] ? this.get(String(rows[0].order_id)) : undefined;
+  }
+
+  /** A buyer's orders, newest first, by keyset on (created_at, order_id). */
+  async list(buyerId: string, eventId: string, pageSize: number, after?: { createdAt: Date; orderId: string }): Promise<Order[]> {
+    const params: unknown[] = [buyerId];
+    let where = "buyer_id = ?";
+    if (eventId) {
+      where += " AND event_id = ?";
+      params.push(eventId);
+    }
+    if (after) {
+      where += " AND (created_at < ? OR (created_at = ? AND order_id < ?))";
+      params.push(after.createdAt, after.createdAt, after.orderId);
+    }
+    const [rows] = await this.mysql.query<RowDataPacket[]>(
+      `SELECT * FROM orders WHERE ${where} ORDER BY created_at DESC, order_id DESC LIMIT ${Number(pageSize)}`,
+      params,
+    );
+    return rows.map((r) => toOrder(r, []));
+  }
+
+  private async transaction<T>(work: (conn: PoolConnection) => Promise<T>): Promise<T> {
+    const conn = await this.mysql.getConnection();
+    try {
+      await conn.beginTransaction();
+      const result = await work(conn);
+      await conn.commit();
+      return result;
+    } catch (err) {
+      await conn.rollback().catch(() => undefined);
+      throw err;
+    } finally {
+      conn.release();
+    }
+  }
+}
+
+function toOrder(row: RowDataPacket, tickets: RowDataPacket[]): Order {
+  return {
+    orderId: String(row.order_id),
+    eventId: String(row.event_id),
+    holdId: String(row.hold_id),
+    buyerId: String(row.buyer_id),
+    state: row.state as OrderState,
+    failureReason: row.failure_reason ? String(row.failure_reason) : "",
+    seatIds: row.seat_ids ? String(row.seat_ids).split(",").filter(Boolean) : [],
+    sectionId: row.section_id ? String(row.section_id) : "",
+    quantity: Number(row.quantity),
+    amountMinor: Number(row.amount_minor),
+    currencyCode: String(row.currency_code),
+    tickets: tickets.map((t) => ({ ticketId: String(t.ticket_id), seatId: String(t.seat_id), code: String(t.code) })),
+    createTime: new Date(row.created_at as Date),
+    updateTime: new Date(row.updated_at as Date),
+  };
+}

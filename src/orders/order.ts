@@ -1,0 +1,53 @@
+// Orders: a hold being paid for. Shared by the API, the activities and (as
+// plain data) the checkout workflow, so it imports nothing.
+
+export type OrderState = "PENDING_PAYMENT" | "CONFIRMED" | "FAILED" | "CANCELLED" | "REFUNDED";
+
+export const FINAL_ORDER_STATES: readonly OrderState[] = ["CONFIRMED", "FAILED", "CANCELLED", "REFUNDED"];
+
+/** Why an order failed; stable, shown as Order.failure_reason. */
+export type FailureReason =
+  | "PAYMENT_DECLINED"
+  | "PAYMENT_WINDOW_ELAPSED"
+  | "SEATS_LOST"
+  | "HOLD_EXPIRED"
+  | "HOLD_NOT_ACTIVE"
+  | "HOLD_NOT_FOUND"
+  | "HOLD_NOT_OWNED";
+
+export interface OrderTicket {
+  ticketId: string;
+  seatId: string;
+  code: string;
+}
+
+export interface Order {
+  orderId: string;
+  eventId: string;
+  holdId: string;
+  buyerId: string;
+  state: OrderState;
+  failureReason: string;
+  seatIds: string[];
+  /** General admission: the section and quantity. */
+  sectionId: string;
+  quantity: number;
+  amountMinor: number;
+  currencyCode: string;
+  tickets: OrderTicket[];
+  createTime: Date;
+  updateTime: Date;
+}
+
+/** One order per hold: the id derives from the hold's, so retries converge. */
+export function orderIdForHold(holdId: string): string {
+  return `o_${holdId.replace(/^h_/, "")}`;
+}
+
+export function checkoutWorkflowId(orderId: string): string {
+  return `checkout-${orderId}`;
+}
+
+export function refundWorkflowId(orderId: string): string {
+  return `refund-${orderId}`;
+}

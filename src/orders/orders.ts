@@ -1,0 +1,158 @@
+// Order use cases on the API side: CreateOrder starts (or finds) the checkout
+// workflow with Update-with-Start; reads come from MySQL; state changes are
+// pushed through Redis pub/sub.
+import {
+  WithStartWorkflowOperation,
+  WorkflowUpdateFailedError,
+  type Client,
+} from "@temporalio/client";
+import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from "@temporalio/common";
+import { AppError, dependencyUnavailable, type Reason } from "../domain/errors.js";
+import type { Holds } from "../holds/holds.js";
+import { isConnectionError } from "../grpc/errors.js";
+import { cancelOrderUpdate, checkout, createOrderUpdate } from "../../workflows/checkout.js";
+import { refundOrder } from "../../workflows/refund-order.js";
+import type { OrderNotifier } from "./notifier.js";
+import { checkoutWorkflowId, FINAL_ORDER_STATES, orderIdForHold, refundWorkflowId, type Order } from "./order.js";
+import type { OrderStore } from "./order-store.js";
+
+export interface CreateOrderRequest {
+  eventId: string;
+  holdId: string;
+  buyerId: string;
+  idempotencyKey: string;
+  paymentMethodToken: string;
+}
+
+export interface OrdersDeps {
+  store: OrderStore;
+  holds: Holds;
+  temporal: Client;
+  taskQueue: string;
+  notifier: OrderNotifier;
+  paymentWindowMs: number;
+}
+
+const HOLD_REASONS: Reason[] = ["HOLD_EXPIRED", "HOLD_NOT_ACTIVE", "HOLD_NOT_FOUND", "HOLD_NOT_OWNED"];
+
+export class Orders {
+  constructor(private readonly deps: OrdersDeps) {}
+
+  async createOrder(req: CreateOrderRequest): Promise<Order> {
+    const { store, holds } = this.deps;
+    const orderId = orderIdForHold(req.holdId);
+    const prior = await store.getByIdempotencyKey(req.buyerId, req.idempotencyKey);
+    if (prior && prior.holdId !== req.holdId) {
+      throw new AppError("IDEMPOTENCY_KEY_REUSED", `idempotency key already used for order ${prior.orderId} of another hold`, {
+        metadata: { order_id: prior.orderId },
+      });
+    }
+    const existing = prior ?? (await store.get(orderId));
+    if (existing) {
+      if (existing.buyerId !== req.buyerId) throw new AppError("HOLD_NOT_OWNED", `hold ${req.holdId} belongs to another buyer`);
+      return existing;
+    }
+    // Fail fast on holds that cannot be paid for; the workflow re-checks atomically when it pins.
+    const hold = await holds.getHold(req.eventId, req.holdId);
+    if (hold.buyerId !== req.buyerId) throw new AppError("HOLD_NOT_OWNED", `hold ${req.holdId} belongs to another buyer`);
+    if (hold.state === "EXPIRED") throw new AppError("HOLD_EXPIRED", `hold ${req.holdId} has expired`);
+    if (hold.state !== "ACTIVE" && hold.state !== "PINNED") {
+      throw new AppError("HOLD_NOT_ACTIVE", `hold ${req.holdId} is ${hold.state.toLowerCase()}`, { metadata: { hold_state: hold.state } });
+    }
+
+    try {
+      await this.deps.temporal.workflow.executeUpdateWithStart(createOrderUpdate, {
+        args: [req.idempotencyKey],
+        updateId: req.idempotencyKey,
+        startWorkflowOperation: new WithStartWorkflowOperation(checkout, {
+          workflowId: checkoutWorkflowId(orderId),
+          taskQueue: this.deps.taskQueue,
+          args: [{ ...req, orderId, paymentWindowMs: this.deps.paymentWindowMs }],
+          workflowIdConflictPolicy: "USE_EXISTING",
+          // One checkout per hold, ever: a finished one is answered from MySQL.
+          workflowIdReusePolicy: "REJECT_DUPLICATE",
+        }),
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw this.translate(err);
+    }
+    const order = await store.get(orderId);
+    if (!order) throw new AppError("HOLD_NOT_ACTIVE", `hold ${req.holdId} could not be checked out`);
+    return order;
+  }
+
+  async getOrder(orderId: string): Promise<Order> {
+    const order = await this.deps.store.get(orderId);
+    if (!order) throw new AppError("ORDER_NOT_FOUND", `order ${orderId} not found`);
+    return order;
+  }
+
+  async listOrders(buyerId: string, eventId: string, pageSize: number, after?: { createdAt: Date; orderId: string }) {
+    return this.deps.store.list(buyerId, eventId, pageSize, after);
+  }
+
+  /** Before confirmation: void and release. After: refund, revoke tickets, seats back on sale. Idempotent. */
+  async cancelOrder(orderId: string, buyerId: string): Promise<Order> {
+    let order = await this.getOrder(orderId);
+    if (order.buyerId !== buyerId) throw new AppError("ORDER_NOT_OWNED", `order ${orderId} belongs to another buyer`);
+    if (order.state === "FAILED") throw new AppError("ORDER_FINAL", `order ${orderId} failed; nothing to cancel`, { metadata: { order_state: order.state } });
+    try {
+      if (order.state === "PENDING_PAYMENT") {
+        const outcome = await this.deps.temporal.workflow.getHandle(checkoutWorkflowId(orderId)).executeUpdate(cancelOrderUpdate);
+        order = await this.getOrder(orderId);
+        if (outcome.status !== "CONFIRMED") return order;
+      }
+      if (order.state === "CONFIRMED") {
+        await this.deps.temporal.workflow.execute(refundOrder, {
+          workflowId: refundWorkflowId(orderId),
+          taskQueue: this.deps.taskQueue,
+          args: [orderId],
+          workflowIdConflictPolicy: "USE_EXISTING",
+        });
+      }
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw this.translate(err);
+    }
+    return this.getOrder(orderId);
+  }
+
+  /** Sends the order now and after every change until it is final or `signal` aborts. */
+  async watchOrder(orderId: string, signal: AbortSignal, send: (order: Order) => Promise<void>): Promise<void> {
+    let wake: () => void = () => undefined;
+    const stop = await this.deps.notifier.listen(orderId, () => wake());
+    try {
+      let last = "";
+      for (;;) {
+        const changed = new Promise<void>((resolve) => {
+          wake = resolve;
+          // A slow safety poll covers a missed message.
+          setTimeout(resolve, 2000).unref();
+          signal.addEventListener("abort", () => resolve(), { once: true });
+        });
+        const order = await this.getOrder(orderId);
+        const version = `${order.state}:${order.updateTime.getTime()}:${order.tickets.length}`;
+        if (version !== last) {
+          last = version;
+          await send(order);
+        }
+        if (FINAL_ORDER_STATES.includes(order.state) || signal.aborted) return;
+        await changed;
+        if (signal.aborted) return;
+      }
+    } finally {
+      await stop();
+    }
+  }
+
+  /** Workflow failures carry the business reason as their type; Temporal down is UNAVAILABLE. */
+  private translate(err: unknown): Error {
+    if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
+      const type = err.cause.type ?? "";
+      if ((HOLD_REASONS as string[]).includes(type)) return new AppError(type as Reason, err.cause.message);
+    }
+    if (isConnectionError(err) || (err instanceof Error && /UNAVAILABLE|Connection|connect/i.test(err.message) && !(err instanceof AppError))) {
+      return dependencyUnavailable("temporal", err);
+    }
+    return err instanceof Error ? err : new Error(String(err));
+  }
+}

@@ -1,0 +1,121 @@
+// A payment provider simulator with a ledger in MySQL: configurable latency,
+// decline ratio (the classic test: 20 % declined), and injected failures
+// (calls that fail before doing anything, and calls whose response is lost
+// after the operation happened, to exercise retries and idempotency).
+import { createHash } from "node:crypto";
+import type { ResultSetHeader, RowDataPacket } from "mysql2/promise";
+import type { MysqlPool } from "../adapters/mysql/pool.js";
+import {
+  PaymentStateError,
+  PaymentUnavailableError,
+  type AuthorizeRequest,
+  type AuthorizeResult,
+  type PaymentGateway,
+} from "./gateway.js";
+
+export interface SimulatorOptions {
+  /** Latency of every call, uniform in [min, max] milliseconds. */
+  latencyMs: { min: number; max: number };
+  /** Share of authorizations declined (0..1), decided once per idempotency key. */
+  declineRatio: number;
+  /** Share of calls that fail before doing anything. */
+  failureRatio: number;
+  /** Share of calls that do their work and then lose the response. */
+  lostResponseRatio: number;
+}
+
+/** Payment method tokens with a fixed outcome, for tests and demos. */
+export const ALWAYS_APPROVE = "tok_approve";
+export const ALWAYS_DECLINE = "tok_decline";
+
+export class PaymentSimulator implements PaymentGateway {
+  constructor(
+    private readonly mysql: MysqlPool,
+    private readonly options: SimulatorOptions,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  async authorize(request: AuthorizeRequest): Promise<AuthorizeResult> {
+    await this.enter();
+    const authorizationId = `auth_${createHash("sha256").update(request.paymentKey).digest("base64url").slice(0, 24)}`;
+    const declined =
+      request.paymentMethodToken === ALWAYS_DECLINE ||
+      (request.paymentMethodToken !== ALWAYS_APPROVE && this.random() < this.options.declineRatio);
+    // INSERT IGNORE: the first decision for a key stands; a retry reads it back.
+    await this.mysql.execute(
+      `INSERT IGNORE INTO simulated_payments
+         (authorization_id, idempotency_key, amount_minor, currency_code, state, decline_reason, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, NOW(3), NOW(3))`,
+      [
+        authorizationId,
+        request.paymentKey,
+        request.amountMinor,
+        request.currencyCode,
+        declined ? "DECLINED" : "AUTHORIZED",
+        declined ? "CARD_DECLINED" : null,
+      ],
+    );
+    const [rows] = await this.mysql.execute<RowDataPacket[]>(
+      "SELECT state, decline_reason FROM simulated_payments WHERE authorization_id = ?",
+      [authorizationId],
+    );
+    const row = rows[0];
+    if (!row) throw new PaymentUnavailableError("authorization vanished");
+    await this.leave();
+    return row.state === "DECLINED"
+      ? { status: "DECLINED", authorizationId, reason: String(row.decline_reason) }
+      : { status: "AUTHORIZED", authorizationId };
+  }
+
+  capture(paymentKey: string): Promise<void> {
+    return this.transition(paymentKey, "CAPTURED", ["AUTHORIZED"]);
+  }
+
+  void(paymentKey: string): Promise<void> {
+    return this.transition(paymentKey, "VOIDED", ["AUTHORIZED"]);
+  }
+
+  refund(paymentKey: string): Promise<void> {
+    return this.transition(paymentKey, "REFUNDED", ["CAPTURED"]);
+  }
+
+  /** Moves a payment to `to` from one of `from`; already at `to` is success (idempotent). */
+  private async transition(paymentKey: string, to: string, from: string[]): Promise<void> {
+    await this.enter();
+    const [result] = await this.mysql.execute<ResultSetHeader>(
+      `UPDATE simulated_payments SET state = ?, updated_at = NOW(3)
+        WHERE idempotency_key = ? AND state IN (${from.map(() => "?").join(",")})`,
+      [to, paymentKey, ...from],
+    );
+    if (result.affectedRows === 0) {
+      const [rows] = await this.mysql.execute<RowDataPacket[]>(
+        "SELECT state FROM simulated_payments WHERE idempotency_key = ?",
+        [paymentKey],
+      );
+      const state = rows[0]?.state as string | undefined;
+      // Voiding an authorization that never happened, or was declined, is harmless.
+      const harmless = to === "VOIDED" && (state === undefined || state === "DECLINED");
+      if (state !== to && !harmless) {
+        throw new PaymentStateError(`cannot move payment ${paymentKey} from ${state ?? "nothing"} to ${to}`);
+      }
+    }
+    await this.leave();
+  }
+
+  private async enter(): Promise<void> {
+    await this.delay();
+    if (this.random() < this.options.failureRatio) throw new PaymentUnavailableError("payment provider unavailable (simulated)");
+  }
+
+  private async leave(): Promise<void> {
+    if (this.random() < this.options.lostResponseRatio) {
+      throw new PaymentUnavailableError("payment provider response lost (simulated)");
+    }
+  }
+
+  private delay(): Promise<void> {
+    const { min, max } = this.options.latencyMs;
+    const ms = min + this.random() * (max - min);
+    return ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve();
+  }
+}

@@ -1,0 +1,145 @@
+// Checkout end to end: the real API, the real worker, the Temporal dev
+// server, MySQL, Redis and the payment simulator.
+import { status } from "@grpc/grpc-js";
+import type { RowDataPacket } from "mysql2/promise";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OrderState } from "../../src/gen/ticketing/v1/order_service.js";
+import { HoldState } from "../../src/gen/ticketing/v1/reservation_service.js";
+import { call, callError, uid } from "../support/app.js";
+import {
+  createOrder,
+  holdSeats,
+  ledgerState,
+  openSaleEvent,
+  startCheckoutStack,
+  watchUntilFinal,
+  type CheckoutStack,
+} from "../support/checkout.js";
+
+let s: CheckoutStack;
+beforeAll(async () => {
+  s = await startCheckoutStack();
+});
+afterAll(async () => {
+  await s?.stop();
+});
+
+async function seatStates(eventId: string): Promise<string> {
+  const map = await call(s.t.events, s.t.events.getSeatMap, { eventId });
+  return map.sections.find((x) => x.sectionId === "A")!.rows.map((r) => r.states).join("/");
+}
+
+describe("checkout", () => {
+  it("confirms a paid hold: order CONFIRMED, seats sold, payment captured", async () => {
+    const eventId = await openSaleEvent(s.t);
+    const hold = await holdSeats(s.t, eventId, uid("alice"), ["A-1-1", "A-1-2"]);
+    const order = await createOrder(s.t, hold, "tok_approve");
+    expect(order.state).toBe(OrderState.ORDER_STATE_PENDING_PAYMENT);
+    expect(order.amountMinor).toBe("10000");
+    const states = await watchUntilFinal(s.t, order.orderId);
+    expect(states[states.length - 1]!.state).toBe(OrderState.ORDER_STATE_CONFIRMED);
+    expect(await seatStates(eventId)).toBe("SSFFFFFFFF/FFFFFFFFFF");
+    expect(await ledgerState(s.t, order.orderId)).toBe("CAPTURED");
+    const h = await call(s.t.reservations, s.t.reservations.getHold, { eventId, holdId: hold.holdId });
+    expect(h.hold!.state).toBe(HoldState.HOLD_STATE_SOLD);
+    // The sold seats cannot be held again.
+    const err = await callError(s.t.reservations, s.t.reservations.holdSeats, {
+      eventId,
+      buyerId: uid("late"),
+      admissionToken: "",
+      requestId: uid("r"),
+      selection: { $case: "seats", value: { seatIds: ["A-1-1"] } },
+    });
+    expect(err.errorInfo?.reason).toBe("SEATS_UNAVAILABLE");
+  });
+
+  it("fails a declined payment: FAILED, seats free again, nothing charged", async () => {
+    const eventId = await openSaleEvent(s.t);
+    const hold = await holdSeats(s.t, eventId, uid("bob"), ["A-2-5", "A-2-6"]);
+    const order = await createOrder(s.t, hold, "tok_decline");
+    const states = await watchUntilFinal(s.t, order.orderId);
+    const last = states[states.length - 1]!;
+    expect(last.state).toBe(OrderState.ORDER_STATE_FAILED);
+    expect(last.failureReason).toBe("PAYMENT_DECLINED");
+    expect(await seatStates(eventId)).toBe("FFFFFFFFFF/FFFFFFFFFF");
+    expect(await ledgerState(s.t, order.orderId)).toBe("DECLINED");
+    const h = await call(s.t.reservations, s.t.reservations.getHold, { eventId, holdId: hold.holdId });
+    expect(h.hold!.state).toBe(HoldState.HOLD_STATE_RELEASED);
+  });
+
+  it("makes one order and one charge for the same idempotency key sent ten times at once", async () => {
+    const eventId = await openSaleEvent(s.t);
+    const hold = await holdSeats(s.t, eventId, uid("carol"), ["A-1-5"]);
+    const key = uid("key");
+    const orders = await Promise.all(Array.from({ length: 10 }, () => createOrder(s.t, hold, "tok_approve", key)));
+    expect(new Set(orders.map((o) => o.orderId)).size).toBe(1);
+    await watchUntilFinal(s.t, orders[0]!.orderId);
+    const [rows] = await s.t.app.mysql.query<RowDataPacket[]>(
+      "SELECT COUNT(*) AS n FROM simulated_payments WHERE idempotency_key LIKE ?",
+      [`${orders[0]!.orderId}%`],
+    );
+    expect(rows[0]!.n).toBe(1);
+    expect(await ledgerState(s.t, orders[0]!.orderId)).toBe("CAPTURED");
+    // The same key for another hold is refused and creates nothing.
+    const other = await holdSeats(s.t, eventId, hold.buyerId, ["A-1-6"]);
+    const err = await callError(s.t.orders, s.t.orders.createOrder, {
+      eventId,
+      holdId: other.holdId,
+      buyerId: other.buyerId,
+      idempotencyKey: key,
+      payment: { paymentMethodToken: "tok_approve" },
+    });
+    expect(err.code).toBe(status.ALREADY_EXISTS);
+    expect(err.errorInfo?.reason).toBe("IDEMPOTENCY_KEY_REUSED");
+  });
+
+  it("refunds after confirmation: REFUNDED, tickets revoked, seats back on sale", async () => {
+    const eventId = await openSaleEvent(s.t);
+    const hold = await holdSeats(s.t, eventId, uid("dave"), ["A-1-9", "A-1-10"]);
+    const order = await createOrder(s.t, hold, "tok_approve");
+    await watchUntilFinal(s.t, order.orderId);
+    const cancelled = await call(s.t.orders, s.t.orders.cancelOrder, { orderId: order.orderId, buyerId: hold.buyerId, requestId: uid("c") });
+    expect(cancelled.order!.state).toBe(OrderState.ORDER_STATE_REFUNDED);
+    expect(await ledgerState(s.t, order.orderId)).toBe("REFUNDED");
+    expect(await seatStates(eventId)).toBe("FFFFFFFFFF/FFFFFFFFFF");
+    // Idempotent: cancelling again changes nothing.
+    const again = await call(s.t.orders, s.t.orders.cancelOrder, { orderId: order.orderId, buyerId: hold.buyerId, requestId: uid("c") });
+    expect(again.order!.state).toBe(OrderState.ORDER_STATE_REFUNDED);
+    // The seats sell again, to someone else.
+    const next = await holdSeats(s.t, eventId, uid("erin"), ["A-1-9", "A-1-10"]);
+    const second = await createOrder(s.t, next, "tok_approve");
+    const final = await watchUntilFinal(s.t, second.orderId);
+    expect(final[final.length - 1]!.state).toBe(OrderState.ORDER_STATE_CONFIRMED);
+  });
+
+  it("refuses expired, foreign and unknown holds with stable reasons, creating nothing", async () => {
+    const eventId = await openSaleEvent(s.t);
+    const hold = await holdSeats(s.t, eventId, uid("frank"), ["A-2-1"]);
+    const foreign = await callError(s.t.orders, s.t.orders.createOrder, {
+      eventId,
+      holdId: hold.holdId,
+      buyerId: uid("mallory"),
+      idempotencyKey: uid("k"),
+      payment: { paymentMethodToken: "tok_approve" },
+    });
+    expect(foreign.errorInfo?.reason).toBe("HOLD_NOT_OWNED");
+    const unknown = await callError(s.t.orders, s.t.orders.createOrder, {
+      eventId,
+      holdId: "h_nope",
+      buyerId: hold.buyerId,
+      idempotencyKey: uid("k"),
+      payment: { paymentMethodToken: "tok_approve" },
+    });
+    expect(unknown.errorInfo?.reason).toBe("HOLD_NOT_FOUND");
+    const bad = await callError(s.t.orders, s.t.orders.createOrder, {
+      eventId,
+      holdId: hold.holdId,
+      buyerId: hold.buyerId,
+      idempotencyKey: "",
+      payment: { paymentMethodToken: "has spaces" },
+    });
+    expect(bad.badRequest?.fieldViolations.map((v) => v.field)).toEqual(["idempotency_key", "payment.payment_method_token"]);
+    const [rows] = await s.t.app.mysql.query<RowDataPacket[]>("SELECT COUNT(*) AS n FROM orders WHERE event_id = ?", [eventId]);
+    expect(rows[0]!.n).toBe(0);
+  });
+});

@@ -1,0 +1,33 @@
+// Starts the real Temporal worker (src/worker.ts) against the test stack on
+// its own task queue, so test files never take each other's tasks.
+import { loadConfig, type Config } from "../../src/config.js";
+import { createLogger } from "../../src/logger.js";
+import { startWorker, type RunningWorker } from "../../src/worker.js";
+import { uid } from "./app.js";
+import { testEnv } from "./env.js";
+
+export interface TestWorker {
+  running: RunningWorker;
+  config: Config;
+  taskQueue: string;
+}
+
+/** `mysqlUrl`: the database of the API the worker serves (startTestApp's). */
+export async function startTestWorker(mysqlUrl: string, env: Record<string, string> = {}): Promise<TestWorker> {
+  const stack = testEnv();
+  const taskQueue = env.TEMPORAL_TASK_QUEUE ?? uid("tq");
+  const config = loadConfig({
+    REDIS_URL: stack.redisUrl,
+    ...(stack.redisClusterNodes
+      ? { REDIS_CLUSTER_NODES: stack.redisClusterNodes.map((n) => `${n.host}:${n.port}`).join(",") }
+      : {}),
+    MYSQL_URL: mysqlUrl,
+    TEMPORAL_ADDRESS: stack.temporalAddress,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+    PAYMENT_SIM_LATENCY_MS: "0",
+    ...env,
+  });
+  const running = await startWorker(config, createLogger(config.LOG_LEVEL, "test-worker"));
+  return { running, config, taskQueue };
+}

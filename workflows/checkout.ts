@@ -1,0 +1,125 @@
+// The checkout of one hold (workflow id checkout-<orderId>, started by
+// CreateOrder with Update-with-Start): pin the hold, authorize payment, claim
+// the seats in MySQL, mark them sold in Redis, capture, confirm. Every step's
+// undo is registered before the step can leave effects and runs in reverse on
+// failure or cancellation, in a scope that cannot be cancelled.
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  defineQuery,
+  defineUpdate,
+  isCancellation,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+} from "@temporalio/workflow";
+import type { CheckoutInput, CheckoutPlan, OrderActivities } from "../src/orders/activities.js";
+
+/** Business failures: final, never retried. */
+const BUSINESS_FAILURES = [
+  "HOLD_EXPIRED",
+  "HOLD_NOT_ACTIVE",
+  "HOLD_NOT_FOUND",
+  "HOLD_NOT_OWNED",
+  "PAYMENT_DECLINED",
+  "PAYMENT_WINDOW_ELAPSED",
+  "SEATS_LOST",
+  "ORDER_NOT_FOUND",
+];
+
+const local = proxyLocalActivities<OrderActivities>({
+  startToCloseTimeout: "15 seconds",
+  retry: { initialInterval: "200 milliseconds", maximumInterval: "10 seconds", nonRetryableErrorTypes: BUSINESS_FAILURES },
+});
+
+const provider = proxyActivities<OrderActivities>({
+  startToCloseTimeout: "30 seconds",
+  retry: { initialInterval: "1 second", maximumInterval: "30 seconds", nonRetryableErrorTypes: BUSINESS_FAILURES },
+});
+
+export type CheckoutStatus = "PENDING_PAYMENT" | "CONFIRMED" | "FAILED" | "CANCELLED";
+
+export interface CheckoutOutcome {
+  status: CheckoutStatus;
+  failureReason: string;
+}
+
+/** CreateOrder: resolves once the order is recorded (or refused, e.g. an expired hold). */
+export const createOrderUpdate = defineUpdate<CheckoutOutcome, [idempotencyKey: string]>("createOrder");
+/** CancelOrder before confirmation: resolves with the final outcome. */
+export const cancelOrderUpdate = defineUpdate<CheckoutOutcome, []>("cancelOrder");
+export const checkoutStatusQuery = defineQuery<CheckoutOutcome>("status");
+
+class CancelledByBuyer extends Error {}
+
+export async function checkout(input: CheckoutInput): Promise<CheckoutOutcome> {
+  let outcome: CheckoutOutcome = { status: "PENDING_PAYMENT", failureReason: "" };
+  let begun = false;
+  let cancelRequested = false;
+  let confirming = false;
+
+  setHandler(createOrderUpdate, async () => {
+    await condition(() => begun || outcome.status !== "PENDING_PAYMENT");
+    if (!begun) throw ApplicationFailure.nonRetryable(`order refused: ${outcome.failureReason}`, outcome.failureReason);
+    return outcome;
+  });
+  setHandler(cancelOrderUpdate, async () => {
+    if (!confirming) cancelRequested = true;
+    await condition(() => outcome.status !== "PENDING_PAYMENT");
+    return outcome;
+  });
+  setHandler(checkoutStatusQuery, () => outcome);
+
+  const undo: (() => Promise<void>)[] = [];
+  const checkCancelled = () => {
+    if (cancelRequested) throw new CancelledByBuyer();
+  };
+  let plan: CheckoutPlan | undefined;
+  try {
+    plan = await local.beginCheckout(input);
+    const p = plan;
+    undo.unshift(() => local.releaseSeats(p));
+    begun = true;
+    checkCancelled();
+
+    // The authorization may happen even if the call fails: register its undo first.
+    undo.unshift(() => provider.cancelPayment(p.orderId));
+    try {
+      await CancellationScope.withTimeout(input.paymentWindowMs, () => provider.authorizePayment(p, input.paymentMethodToken));
+    } catch (err) {
+      if (isCancellation(err)) throw ApplicationFailure.nonRetryable("payment window elapsed", "PAYMENT_WINDOW_ELAPSED");
+      throw err;
+    }
+    checkCancelled();
+
+    confirming = true;
+    undo.unshift(() => local.releaseSale(p.orderId));
+    await local.commitSale(p);
+    await local.markSeatsSold(p);
+    await provider.capturePayment(p);
+    await local.confirmOrder(p);
+    outcome = { status: "CONFIRMED", failureReason: "" };
+    return outcome;
+  } catch (err) {
+    const cancelled = err instanceof CancelledByBuyer;
+    const reason = cancelled ? "" : failureType(err);
+    await CancellationScope.nonCancellable(async () => {
+      for (const step of undo) await step();
+      if (plan) await local.finishOrder(plan.orderId, cancelled ? "CANCELLED" : "FAILED", reason);
+    });
+    outcome = { status: cancelled ? "CANCELLED" : "FAILED", failureReason: reason };
+    return outcome;
+  }
+}
+
+/** The stable reason of a business failure; anything else is unexpected and rethrown. */
+function failureType(err: unknown): string {
+  let e: unknown = err;
+  // Activity failures wrap the ApplicationFailure raised inside the activity.
+  while (e && typeof e === "object") {
+    if (e instanceof ApplicationFailure && e.type && BUSINESS_FAILURES.includes(e.type)) return e.type;
+    e = (e as { cause?: unknown }).cause;
+  }
+  throw err;
+}
