@@ -1,6 +1,7 @@
 --[[
   (Re)builds an event's live state: settings, layout, sold seats and
-  general-admission counts from the source of truth. Starts a new epoch, so
+  general-admission counts from the source of truth. Starts a new epoch (a
+  millisecond timestamp, never reused), so
   every hold made before is dropped (it reads as released) and buyers' counts
   restart from what they bought.
 
@@ -17,7 +18,11 @@
 --@include common
 
 local cfg = cjson.decode(ARGV[1])
-local epoch = redis.call('HINCRBY', KEYS[1], 'epoch', 1)
+-- The epoch is a timestamp, not a counter: after Redis loses the event's keys
+-- a counter would start over and make surviving hold hashes look current.
+local previous = tonumber(redis.call('HGET', KEYS[1], 'epoch')) or 0
+local epoch = tostring(math.max(previous + 1, now_ms()))
+redis.call('HSET', KEYS[1], 'epoch', epoch)
 redis.call('HSET', KEYS[1], 'state', cfg.state, 'ttl', cfg.ttlMs, 'limit', cfg.limit,
   'maxext', cfg.maxExtensions, 'maxlife', cfg.maxLifetimeMs)
 redis.call('SET', KEYS[3], ARGV[2])

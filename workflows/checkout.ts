@@ -33,8 +33,9 @@ const local = proxyLocalActivities<OrderActivities>({
   retry: { initialInterval: "200 milliseconds", maximumInterval: "10 seconds", nonRetryableErrorTypes: BUSINESS_FAILURES },
 });
 
+// A provider call that outlives this is presumed lost (e.g. the worker died) and retried.
 const provider = proxyActivities<OrderActivities>({
-  startToCloseTimeout: "30 seconds",
+  startToCloseTimeout: "10 seconds",
   retry: { initialInterval: "1 second", maximumInterval: "30 seconds", nonRetryableErrorTypes: BUSINESS_FAILURES },
 });
 

@@ -9,8 +9,9 @@ const local = proxyLocalActivities<OrderActivities>({
   startToCloseTimeout: "15 seconds",
   retry: { initialInterval: "200 milliseconds", maximumInterval: "10 seconds", nonRetryableErrorTypes: ["ORDER_NOT_FOUND"] },
 });
+// A provider call that outlives this is presumed lost (e.g. the worker died) and retried.
 const provider = proxyActivities<OrderActivities>({
-  startToCloseTimeout: "30 seconds",
+  startToCloseTimeout: "10 seconds",
   retry: { initialInterval: "1 second", maximumInterval: "30 seconds", nonRetryableErrorTypes: ["ORDER_NOT_FOUND"] },
 });
 
