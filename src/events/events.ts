@@ -126,6 +126,8 @@ export interface EventsDeps {
   log: Logger;
   /** Fans seat-map changes out to WatchSeatMap (API processes only). */
   hub?: SeatMapWatchHub;
+  /** Called after a sale (re)opens, e.g. to start its hold sweeper. */
+  onSaleOpened?: (eventId: string) => Promise<void>;
 }
 
 export type SeatMapWatchUpdate = { kind: "snapshot"; seatMap: SeatMap } | { kind: "delta"; delta: SeatMapDelta };
@@ -150,6 +152,7 @@ export class Events {
   private readonly inventory: Inventory;
   private readonly log: Logger;
   private readonly hub: SeatMapWatchHub | undefined;
+  private readonly onSaleOpened: ((eventId: string) => Promise<void>) | undefined;
   /** One live-state repair per event at a time in this process (others wait for it). */
   private readonly repairs = new Map<string, Promise<void>>();
 
@@ -158,6 +161,7 @@ export class Events {
     this.inventory = deps.inventory;
     this.log = deps.log;
     this.hub = deps.hub;
+    this.onSaleOpened = deps.onSaleOpened;
   }
 
   // ---- create / read ------------------------------------------------------
@@ -176,6 +180,11 @@ export class Events {
     return stored;
   }
 
+  /** Events whose sale is not closed. */
+  openSaleIds(): Promise<string[]> {
+    return this.store.eventIdsWithOpenOrScheduledSales();
+  }
+
   async getEvent(eventId: string): Promise<StoredEvent> {
     return this.requireStored(eventId);
   }
@@ -190,10 +199,12 @@ export class Events {
   // ---- sale state ---------------------------------------------------------
 
   /** SCHEDULED or PAUSED → OPEN; OPEN stays OPEN; a CLOSED sale never reopens (SALE_CLOSED). */
-  openSale(eventId: string): Promise<StoredEvent> {
-    return this.transition(eventId, "OPEN", (from) => {
+  async openSale(eventId: string): Promise<StoredEvent> {
+    const opened = await this.transition(eventId, "OPEN", (from) => {
       if (from === "CLOSED") throw saleError("SALE_CLOSED", eventId, from, "the sale is closed and never reopens");
     });
+    await this.onSaleOpened?.(eventId);
+    return opened;
   }
 
   /** OPEN → PAUSED; PAUSED stays PAUSED; anything else is SALE_NOT_OPEN. */

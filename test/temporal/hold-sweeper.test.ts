@@ -62,3 +62,31 @@ describe("hold sweeper workflow", () => {
     expect(description.status.name).toBe("COMPLETED");
   });
 });
+
+describe("hold sweeper started by OpenSale", () => {
+  it("runs for the open sale and returns expired holds to sale, as the seat map shows", async () => {
+    const { startCheckoutStack, openSaleEvent, holdSeats } = await import("../support/checkout.js");
+    const { call } = await import("../support/app.js");
+    const s = await startCheckoutStack();
+    try {
+      const eventId = await openSaleEvent(s.t, { holdPolicy: { ttlSeconds: 10, maxExtensions: 0, maxLifetimeSeconds: 10 } });
+      const handle = client.workflow.getHandle(holdSweeperWorkflowId(eventId));
+      expect((await handle.describe()).status.name).toBe("RUNNING");
+      const hold = await holdSeats(s.t, eventId, uid("b"), ["A-1-1"]);
+      const k = eventKeys(eventId);
+      expect(await s.t.app.redis.zcard(k.expiries)).toBe(1);
+      const seatMap = async () => (await call(s.t.events, s.t.events.getSeatMap, { eventId })).sections[0]!.rows[0]!.states;
+      expect(await seatMap()).toBe("HFFFFFFFFF");
+      // After the expiry the sweeper reclaims the hold on its timer.
+      const deadline = hold.expireTime!.getTime() + 8_000;
+      while (Date.now() < deadline && (await s.t.app.redis.zcard(k.expiries)) > 0) await new Promise((r) => setTimeout(r, 250));
+      expect(await s.t.app.redis.zcard(k.expiries)).toBe(0);
+      expect(await s.t.app.redis.hget(k.hold(hold.holdId), "state")).toBe("E");
+      expect(await seatMap()).toBe("FFFFFFFFFF");
+      await call(s.t.events, s.t.events.closeSale, { eventId, requestId: uid("close") }, s.t.operator);
+      await handle.result();
+    } finally {
+      await s.stop();
+    }
+  });
+});
