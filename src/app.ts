@@ -1,14 +1,23 @@
 // The API's composition root: builds every dependency from the configuration,
 // wires the services, starts serving, and knows how to stop in order.
 import type { Server as HttpServer } from "node:http";
-import { Connection } from "@temporalio/client";
+import { Client, Connection } from "@temporalio/client";
 import type { Config } from "./config.js";
 import { createRedis, type RedisClient } from "./adapters/redis/client.js";
 import { migrate } from "./adapters/mysql/migrate.js";
 import { createMysqlPool, type MysqlPool } from "./adapters/mysql/pool.js";
 import { Scripts } from "./adapters/redis/scripts.js";
+import { EventStore } from "./events/event-store.js";
+import { Events } from "./events/events.js";
 import { Inventory } from "./events/inventory.js";
+import { SeatMapWatchHub } from "./events/seat-map-watch.js";
 import { Holds } from "./holds/holds.js";
+import { Sweepers } from "./holds/sweepers.js";
+import { createQueue } from "./queue/index.js";
+import { OrderNotifier } from "./orders/notifier.js";
+import { createTicketTokens, Tickets } from "./tickets/tickets.js";
+import { OrderStore } from "./orders/order-store.js";
+import { Orders } from "./orders/orders.js";
 import { CallPipeline } from "./grpc/handlers.js";
 import { buildServer, listen, serverCredentials, shutdownServer } from "./grpc/server.js";
 import { createServices } from "./grpc/services/index.js";
@@ -49,8 +58,52 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
   const pipeline = new CallPipeline({ log, metrics, operatorToken: config.OPERATOR_TOKEN });
   const scripts = new Scripts(redis);
   const inventory = new Inventory(redis, scripts);
-  const holds = new Holds(redis, scripts, inventory);
-  const services = createServices(pipeline, { config, log, redis, mysql, scripts, inventory, holds });
+  const hub: SeatMapWatchHub = new SeatMapWatchHub(redis, inventory, (eventId): Promise<number> => holds.reclaimExpired(eventId), log);
+  const temporalClient = new Client({ connection: temporal, namespace: config.TEMPORAL_NAMESPACE });
+  const sweepers = new Sweepers(temporalClient, config.TEMPORAL_TASK_QUEUE, log);
+  const events = new Events({ store: new EventStore(mysql), inventory, log, hub, onSaleOpened: (id) => sweepers.ensure(id) });
+  // The waiting room (#4): its gate guards the holds; it reclaims expired holds
+  // when they are all that keeps an event sold out.
+  const queue = createQueue({
+    config,
+    log,
+    redis,
+    mysql,
+    scripts,
+    inventory,
+    reclaim: (eventId) => holds.reclaimExpired(eventId),
+    missingInventory: (eventId) => events.explainMissingInventory(eventId),
+  });
+  const holds = new Holds(redis, scripts, inventory, queue.gate, (eventId) =>
+    events.explainMissingInventory(eventId),
+  );
+  await queue.start();
+  // Events whose live state Redis lost are loaded before serving; reads and sale
+  // changes repair any that remain (or that Redis loses later) on demand.
+  await events.rebuildMissing().catch((err: unknown) => log.warn({ err }, "start-up inventory rebuild failed"));
+  // Sweepers of sales that are not closed (started in the background; best effort).
+  void events
+    .openSaleIds()
+    .then((ids) => Promise.all(ids.map((id) => sweepers.ensure(id))))
+    .catch((err: unknown) => log.warn({ err }, "could not list sales to sweep"));
+  const ticketKeys = createTicketTokens(
+    mysql,
+    { rotateAfterSeconds: config.SIGNING_KEY_ROTATE_SECONDS, refreshMs: config.SIGNING_KEY_REFRESH_MS, threads: 0 },
+    log,
+  );
+  await ticketKeys.ring.start().catch((err: unknown) => log.warn({ err }, "ticket key ring not loaded yet; VerifyTicket answers UNAVAILABLE"));
+  ticketKeys.ring.startRefreshing();
+  const tickets = new Tickets(mysql, ticketKeys.tokens);
+  const notifier = new OrderNotifier(redis);
+  const orders = new Orders({
+    store: new OrderStore(mysql),
+    holds,
+    temporal: temporalClient,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    notifier,
+    paymentWindowMs: config.PAYMENT_WINDOW_SECONDS * 1000,
+  });
+  const services = createServices(pipeline, { config, log, redis, mysql, scripts, inventory, holds, events, orders, queue, tickets });
   const server = buildServer(services, health.implementation);
   const grpcPort = await listen(server, config.GRPC_ADDRESS, serverCredentials(config));
 
@@ -69,7 +122,10 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
       const how = await shutdownServer(server, config.SHUTDOWN_GRACE_MS);
       log.info({ how }, "grpc server stopped");
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
-      await Promise.allSettled([redis.quit(), mysql.end(), temporal.close()]);
+      await queue.stop();
+      ticketKeys.ring.stop();
+      await ticketKeys.pool.close();
+      await Promise.allSettled([notifier.close(), redis.quit(), mysql.end(), temporal.close()]);
     })());
 
   return { grpcPort, metricsPort, redis, mysql, health, stop };

@@ -46,6 +46,37 @@ const schema = z
     // With a client CA, clients must present a certificate it signed (mutual TLS).
     TLS_CLIENT_CA_FILE: optionalFile,
     SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
+    // The payment simulator (the shipped PaymentGateway).
+    PAYMENT_SIM_LATENCY_MS: z
+      .string()
+      .regex(/^\d+(-\d+)?$/, "must be N or MIN-MAX milliseconds")
+      .default("20-80")
+      .transform((v) => {
+        const [min = 0, max = min] = v.split("-").map(Number);
+        return { min, max: Math.max(min, max) };
+      }),
+    PAYMENT_SIM_DECLINE_RATIO: z.coerce.number().min(0).max(1).default(0.2),
+    PAYMENT_SIM_FAILURE_RATIO: z.coerce.number().min(0).max(1).default(0),
+    PAYMENT_SIM_LOST_RESPONSE_RATIO: z.coerce.number().min(0).max(1).default(0),
+    // How long a checkout may take to get a payment authorized before it fails.
+    PAYMENT_WINDOW_SECONDS: z.coerce.number().int().min(5).max(3600).default(300),
+    // Waiting room: how often each API instance advances admission for every
+    // event with a waiting room in use (the step is idempotent; more instances
+    // only step more often, never admit faster).
+    QUEUE_TICK_MS: z.coerce.number().int().min(10).max(10_000).default(100),
+    // A waiting buyer who has not asked where they stand (nor watched) for this
+    // long is skipped when their turn comes; 0 = never skip.
+    QUEUE_ABANDON_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
+    // Per-buyer rate limits of JoinQueue and GetQueuePosition: calls per window (0 = off).
+    QUEUE_RATE_WINDOW_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
+    QUEUE_JOIN_LIMIT: z.coerce.number().int().min(0).max(100_000).default(10),
+    QUEUE_POSITION_LIMIT: z.coerce.number().int().min(0).max(100_000).default(50),
+    // Token signing: Piscina worker threads (0 = sign on the event loop).
+    SIGNING_THREADS: z.coerce.number().int().min(0).max(64).default(1),
+    // Rotate the signing key when the newest is older than this (0 = never on its own).
+    SIGNING_KEY_ROTATE_SECONDS: z.coerce.number().int().min(0).default(7 * 86_400),
+    // How often every instance re-reads the key ring from MySQL.
+    SIGNING_KEY_REFRESH_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
     // Serves ticketing.bench.v1.NoopService, the benchmarks' baseline.
     BENCH_NOOP: z.enum(["on", "off"]).default("off"),
     HEALTH_CHECK_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(2_000),

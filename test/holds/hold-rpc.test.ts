@@ -43,7 +43,7 @@ describe("HoldSeats under contention", () => {
     const results = await Promise.allSettled(
       Array.from({ length: 10_000 }, (_, i) => {
         const client = clients[i % clients.length]!;
-        return call<unknown, HoldSeatsResponse>(client, client.holdSeats, {
+        return call(client, client.holdSeats, {
           eventId,
           buyerId: uid("b"),
           admissionToken: "",

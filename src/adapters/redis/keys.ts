@@ -35,3 +35,25 @@ export function eventKeys(eventId: string) {
 }
 
 export type EventKeys = ReturnType<typeof eventKeys>;
+
+/** An event's waiting room (lua/includes/queue.lua describes each key). */
+export function queueKeys(eventId: string) {
+  const tag = `{ev:${eventId}}`;
+  return {
+    /** HASH: seed, seed_hash, opened, seq, bucket, last, ver, soldout, may_return, rate... */
+    meta: `${tag}:q:meta`,
+    /** ZSET buyerId -> place (pre-queue: seed shuffle; after opening: 2^52 + join sequence). */
+    line: `${tag}:q:line`,
+    /** HASH buyerId -> "<state>|<joinMs>|<score>|<sessionExpiresMs>|<admittedMs>". */
+    recs: `${tag}:q:recs`,
+    /** ZSET buyerId -> session expiry of everyone shopping now. */
+    shop: `${tag}:q:shop`,
+    /** HASH buyerId -> ms the buyer last asked where they stand. */
+    seen: `${tag}:q:seen`,
+    /** STRING counter of a buyer's calls in the current rate-limit window (kind: j join, p position). */
+    rateLimit: (kind: "j" | "p", buyerId: string) => `${tag}:q:rl:${kind}:${buyerId}`,
+  };
+}
+
+/** SET of event ids whose waiting room may need admission steps (not event-tagged: one key). */
+export const WAITING_ROOMS_KEY = "ticketing:waiting-rooms";

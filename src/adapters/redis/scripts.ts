@@ -16,6 +16,14 @@ export const SCRIPT_NAMES = [
   "seat_map",
   "load_inventory",
   "set_sale_state",
+  "pin_hold",
+  "sell_hold",
+  "unsell_hold",
+  "queue_join",
+  "queue_position",
+  "queue_watch",
+  "queue_leave",
+  "queue_step",
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

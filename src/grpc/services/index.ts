@@ -4,8 +4,11 @@ import type { Config } from "../../config.js";
 import type { RedisClient } from "../../adapters/redis/client.js";
 import type { MysqlPool } from "../../adapters/mysql/pool.js";
 import type { Scripts } from "../../adapters/redis/scripts.js";
+import type { Events } from "../../events/events.js";
 import type { Inventory } from "../../events/inventory.js";
 import type { Holds } from "../../holds/holds.js";
+import type { Orders } from "../../orders/orders.js";
+import type { Tickets } from "../../tickets/tickets.js";
 import { NoopServiceService } from "../../gen/ticketing/bench/v1/noop_service.js";
 import { EventServiceService } from "../../gen/ticketing/v1/event_service.js";
 import { OrderServiceService } from "../../gen/ticketing/v1/order_service.js";
@@ -16,7 +19,11 @@ import type { Logger } from "../../logger.js";
 import { bindService } from "../bind.js";
 import type { CallPipeline } from "../handlers.js";
 import type { RegisteredService } from "../server.js";
+import { eventHandlers } from "./event-service.js";
+import { orderHandlers } from "./order-service.js";
 import { reservationHandlers } from "./reservation-service.js";
+import { ticketHandlers } from "./ticket-service.js";
+import { queueHandlers, type QueueServiceDeps } from "./queue-service.js";
 
 export interface ServiceDeps {
   config: Config;
@@ -26,6 +33,11 @@ export interface ServiceDeps {
   scripts: Scripts;
   inventory: Inventory;
   holds: Holds;
+  events: Events;
+  orders: Orders;
+  tickets: Tickets;
+  /** The waiting room, its watch hub and the admission token keys. */
+  queue: QueueServiceDeps;
 }
 
 export function createServices(pipeline: CallPipeline, deps: ServiceDeps): RegisteredService[] {
@@ -44,15 +56,14 @@ export function createServices(pipeline: CallPipeline, deps: ServiceDeps): Regis
     {
       name: "ticketing.v1.EventService",
       definition: EventServiceService,
-      implementation: bindService(pipeline, EventServiceService, {}, {
+      implementation: bindService(pipeline, EventServiceService, eventHandlers(deps.events), {
         operatorMethods: ["createEvent", "openSale", "pauseSale", "closeSale", "rebuildInventory"],
-        pendingIssue: "issue #3, inventory and holds",
       }),
     },
     {
       name: "ticketing.v1.QueueService",
       definition: QueueServiceService,
-      implementation: bindService(pipeline, QueueServiceService, {}, { pendingIssue: "issue #4, waiting room" }),
+      implementation: bindService(pipeline, QueueServiceService, queueHandlers(deps.queue)),
     },
     {
       name: "ticketing.v1.ReservationService",
@@ -62,12 +73,12 @@ export function createServices(pipeline: CallPipeline, deps: ServiceDeps): Regis
     {
       name: "ticketing.v1.OrderService",
       definition: OrderServiceService,
-      implementation: bindService(pipeline, OrderServiceService, {}, { pendingIssue: "issue #5, checkout" }),
+      implementation: bindService(pipeline, OrderServiceService, orderHandlers(deps.orders)),
     },
     {
       name: "ticketing.v1.TicketService",
       definition: TicketServiceService,
-      implementation: bindService(pipeline, TicketServiceService, {}, { pendingIssue: "issue #5, checkout" }),
+      implementation: bindService(pipeline, TicketServiceService, ticketHandlers(deps.tickets)),
     },
   ];
 }

@@ -41,6 +41,10 @@ export enum QueueState {
   QUEUE_STATE_SOLD_OUT = 5,
   /** QUEUE_STATE_LEFT - The buyer left. */
   QUEUE_STATE_LEFT = 6,
+  /** QUEUE_STATE_COMPLETED - The buyer's order completed; the shopping slot is free. */
+  QUEUE_STATE_COMPLETED = 7,
+  /** QUEUE_STATE_SALE_CLOSED - The sale closed before the buyer was let in. */
+  QUEUE_STATE_SALE_CLOSED = 8,
   UNRECOGNIZED = -1,
 }
 
@@ -67,6 +71,12 @@ export function queueStateFromJSON(object: any): QueueState {
     case 6:
     case "QUEUE_STATE_LEFT":
       return QueueState.QUEUE_STATE_LEFT;
+    case 7:
+    case "QUEUE_STATE_COMPLETED":
+      return QueueState.QUEUE_STATE_COMPLETED;
+    case 8:
+    case "QUEUE_STATE_SALE_CLOSED":
+      return QueueState.QUEUE_STATE_SALE_CLOSED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -90,6 +100,10 @@ export function queueStateToJSON(object: QueueState): string {
       return "QUEUE_STATE_SOLD_OUT";
     case QueueState.QUEUE_STATE_LEFT:
       return "QUEUE_STATE_LEFT";
+    case QueueState.QUEUE_STATE_COMPLETED:
+      return "QUEUE_STATE_COMPLETED";
+    case QueueState.QUEUE_STATE_SALE_CLOSED:
+      return "QUEUE_STATE_SALE_CLOSED";
     case QueueState.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -113,6 +127,28 @@ export interface QueueTicket {
     | undefined;
   /** With SOLD_OUT: true while held seats may still come back. */
   seatsMayReturn: boolean;
+  /** Waiting buyers ahead of this one (position - 1); 0 when not waiting. */
+  peopleAhead: string;
+  /**
+   * SHA-256 (hex) of the pre-queue shuffle seed, committed at the waiting
+   * room's first use (at the latest the first pre-queue join), before the
+   * sale opens.
+   */
+  shuffleSeedSha256: string;
+  /**
+   * The seed itself (hex), revealed once the sale opened and the pre-queue
+   * was shuffled: the pre-queue's order is its joiners sorted by the first
+   * 13 hex digits of SHA-1(seed + ":" + buyer_id) read as a number, then by
+   * buyer id. Empty before.
+   */
+  shuffleSeed: string;
+  /**
+   * Admissions per second measured over the last few seconds (the basis
+   * of estimated_wait_seconds; the configured rate until measured).
+   */
+  admissionRate: number;
+  /** The ticket budget the admission token carries (most tickets per buyer). */
+  maxTickets: number;
 }
 
 export interface JoinQueueRequest {
@@ -159,7 +195,10 @@ export interface SigningKey {
   crv: string;
   x: string;
   alg: string;
-  /** Tokens signed by this key are not accepted after this time. */
+  /**
+   * Tokens signed by this key are not accepted after this time; unset while
+   * the key is the one signing.
+   */
   retireTime?: Date | undefined;
 }
 
@@ -181,6 +220,11 @@ function createBaseQueueTicket(): QueueTicket {
     admissionExpireTime: undefined,
     joinTime: undefined,
     seatsMayReturn: false,
+    peopleAhead: "0",
+    shuffleSeedSha256: "",
+    shuffleSeed: "",
+    admissionRate: 0,
+    maxTickets: 0,
   };
 }
 
@@ -212,6 +256,21 @@ export const QueueTicket: MessageFns<QueueTicket> = {
     }
     if (message.seatsMayReturn !== false) {
       writer.uint32(72).bool(message.seatsMayReturn);
+    }
+    if (message.peopleAhead !== "0") {
+      writer.uint32(80).uint64(message.peopleAhead);
+    }
+    if (message.shuffleSeedSha256 !== "") {
+      writer.uint32(90).string(message.shuffleSeedSha256);
+    }
+    if (message.shuffleSeed !== "") {
+      writer.uint32(98).string(message.shuffleSeed);
+    }
+    if (message.admissionRate !== 0) {
+      writer.uint32(105).double(message.admissionRate);
+    }
+    if (message.maxTickets !== 0) {
+      writer.uint32(112).uint32(message.maxTickets);
     }
     return writer;
   },
@@ -301,6 +360,46 @@ export const QueueTicket: MessageFns<QueueTicket> = {
             message.seatsMayReturn = reader.bool();
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.peopleAhead = reader.uint64().toString();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.shuffleSeedSha256 = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.shuffleSeed = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 105) {
+              break;
+            }
+
+            message.admissionRate = reader.double();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.maxTickets = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -352,6 +451,31 @@ export const QueueTicket: MessageFns<QueueTicket> = {
         : isSet(object.seats_may_return)
         ? globalThis.Boolean(object.seats_may_return)
         : false,
+      peopleAhead: isSet(object.peopleAhead)
+        ? globalThis.String(object.peopleAhead)
+        : isSet(object.people_ahead)
+        ? globalThis.String(object.people_ahead)
+        : "0",
+      shuffleSeedSha256: isSet(object.shuffleSeedSha256)
+        ? globalThis.String(object.shuffleSeedSha256)
+        : isSet(object.shuffle_seed_sha256)
+        ? globalThis.String(object.shuffle_seed_sha256)
+        : "",
+      shuffleSeed: isSet(object.shuffleSeed)
+        ? globalThis.String(object.shuffleSeed)
+        : isSet(object.shuffle_seed)
+        ? globalThis.String(object.shuffle_seed)
+        : "",
+      admissionRate: isSet(object.admissionRate)
+        ? globalThis.Number(object.admissionRate)
+        : isSet(object.admission_rate)
+        ? globalThis.Number(object.admission_rate)
+        : 0,
+      maxTickets: isSet(object.maxTickets)
+        ? globalThis.Number(object.maxTickets)
+        : isSet(object.max_tickets)
+        ? globalThis.Number(object.max_tickets)
+        : 0,
     };
   },
 
@@ -384,6 +508,21 @@ export const QueueTicket: MessageFns<QueueTicket> = {
     if (message.seatsMayReturn !== false) {
       obj.seatsMayReturn = message.seatsMayReturn;
     }
+    if (message.peopleAhead !== "0") {
+      obj.peopleAhead = message.peopleAhead;
+    }
+    if (message.shuffleSeedSha256 !== "") {
+      obj.shuffleSeedSha256 = message.shuffleSeedSha256;
+    }
+    if (message.shuffleSeed !== "") {
+      obj.shuffleSeed = message.shuffleSeed;
+    }
+    if (message.admissionRate !== 0) {
+      obj.admissionRate = floatToJson(message.admissionRate);
+    }
+    if (message.maxTickets !== 0) {
+      obj.maxTickets = Math.round(message.maxTickets);
+    }
     return obj;
   },
 
@@ -401,6 +540,11 @@ export const QueueTicket: MessageFns<QueueTicket> = {
     message.admissionExpireTime = object.admissionExpireTime ?? undefined;
     message.joinTime = object.joinTime ?? undefined;
     message.seatsMayReturn = object.seatsMayReturn ?? false;
+    message.peopleAhead = object.peopleAhead ?? "0";
+    message.shuffleSeedSha256 = object.shuffleSeedSha256 ?? "";
+    message.shuffleSeed = object.shuffleSeed ?? "";
+    message.admissionRate = object.admissionRate ?? 0;
+    message.maxTickets = object.maxTickets ?? 0;
     return message;
   },
 };
@@ -1356,9 +1500,11 @@ export type QueueServiceService = typeof QueueServiceService;
 export const QueueServiceService = {
   /**
    * Puts a buyer in the event's waiting room. Idempotent per buyer: joining
-   * again returns the first place.
-   * Errors: EVENT_NOT_FOUND, WAITING_ROOM_DISABLED, SALE_CLOSED
-   * (FAILED_PRECONDITION).
+   * again while waiting or shopping returns the first place; a buyer who
+   * left, expired or completed joins again at the back. Before the sale
+   * opens, joiners wait in the pre-queue (shuffled when it opens).
+   * Errors: EVENT_NOT_FOUND (NOT_FOUND), WAITING_ROOM_DISABLED, SALE_CLOSED
+   * (FAILED_PRECONDITION), RATE_LIMITED (RESOURCE_EXHAUSTED, with RetryInfo).
    */
   joinQueue: {
     path: "/ticketing.v1.QueueService/JoinQueue" as const,
@@ -1369,7 +1515,13 @@ export const QueueServiceService = {
     responseSerialize: (value: JoinQueueResponse): Buffer => Buffer.from(JoinQueueResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): JoinQueueResponse => JoinQueueResponse.decode(value),
   },
-  /** Where a buyer stands. Errors: EVENT_NOT_FOUND, QUEUE_TICKET_NOT_FOUND. */
+  /**
+   * Where a buyer stands; an admitted buyer gets the admission token. Asking
+   * now and then also tells the waiting room the buyer is still there: a
+   * waiting buyer who stops asking (or watching) is skipped as abandoned.
+   * Errors: EVENT_NOT_FOUND, QUEUE_TICKET_NOT_FOUND (NOT_FOUND),
+   * WAITING_ROOM_DISABLED, RATE_LIMITED (RESOURCE_EXHAUSTED, with RetryInfo).
+   */
   getQueuePosition: {
     path: "/ticketing.v1.QueueService/GetQueuePosition" as const,
     requestStream: false as const,
@@ -1383,7 +1535,9 @@ export const QueueServiceService = {
   },
   /**
    * The buyer's place, pushed whenever it changes, ending with the admission
-   * token or a final state. Errors: as GetQueuePosition.
+   * token (ADMITTED) or a final state (EXPIRED, LEFT, COMPLETED, SALE_CLOSED,
+   * SOLD_OUT without seats_may_return). Errors: EVENT_NOT_FOUND,
+   * QUEUE_TICKET_NOT_FOUND, WAITING_ROOM_DISABLED.
    */
   watchQueue: {
     path: "/ticketing.v1.QueueService/WatchQueue" as const,
@@ -1395,8 +1549,8 @@ export const QueueServiceService = {
     responseDeserialize: (value: Buffer): WatchQueueResponse => WatchQueueResponse.decode(value),
   },
   /**
-   * Gives up the buyer's place or shopping slot. Idempotent.
-   * Errors: EVENT_NOT_FOUND.
+   * Gives up the buyer's place or shopping slot at once. Idempotent.
+   * Errors: EVENT_NOT_FOUND, WAITING_ROOM_DISABLED.
    */
   leaveQueue: {
     path: "/ticketing.v1.QueueService/LeaveQueue" as const,
@@ -1407,7 +1561,10 @@ export const QueueServiceService = {
     responseSerialize: (value: LeaveQueueResponse): Buffer => Buffer.from(LeaveQueueResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): LeaveQueueResponse => LeaveQueueResponse.decode(value),
   },
-  /** The public keys that verify admission tokens and ticket codes (JWKS). */
+  /**
+   * The public keys that verify admission tokens (JWKS, RFC 8037), newest
+   * first; the first one signs new tokens.
+   */
   getSigningKeys: {
     path: "/ticketing.v1.QueueService/GetSigningKeys" as const,
     requestStream: false as const,
@@ -1424,33 +1581,48 @@ export const QueueServiceService = {
 export interface QueueServiceServer extends UntypedServiceImplementation {
   /**
    * Puts a buyer in the event's waiting room. Idempotent per buyer: joining
-   * again returns the first place.
-   * Errors: EVENT_NOT_FOUND, WAITING_ROOM_DISABLED, SALE_CLOSED
-   * (FAILED_PRECONDITION).
+   * again while waiting or shopping returns the first place; a buyer who
+   * left, expired or completed joins again at the back. Before the sale
+   * opens, joiners wait in the pre-queue (shuffled when it opens).
+   * Errors: EVENT_NOT_FOUND (NOT_FOUND), WAITING_ROOM_DISABLED, SALE_CLOSED
+   * (FAILED_PRECONDITION), RATE_LIMITED (RESOURCE_EXHAUSTED, with RetryInfo).
    */
   joinQueue: handleUnaryCall<JoinQueueRequest, JoinQueueResponse>;
-  /** Where a buyer stands. Errors: EVENT_NOT_FOUND, QUEUE_TICKET_NOT_FOUND. */
+  /**
+   * Where a buyer stands; an admitted buyer gets the admission token. Asking
+   * now and then also tells the waiting room the buyer is still there: a
+   * waiting buyer who stops asking (or watching) is skipped as abandoned.
+   * Errors: EVENT_NOT_FOUND, QUEUE_TICKET_NOT_FOUND (NOT_FOUND),
+   * WAITING_ROOM_DISABLED, RATE_LIMITED (RESOURCE_EXHAUSTED, with RetryInfo).
+   */
   getQueuePosition: handleUnaryCall<GetQueuePositionRequest, GetQueuePositionResponse>;
   /**
    * The buyer's place, pushed whenever it changes, ending with the admission
-   * token or a final state. Errors: as GetQueuePosition.
+   * token (ADMITTED) or a final state (EXPIRED, LEFT, COMPLETED, SALE_CLOSED,
+   * SOLD_OUT without seats_may_return). Errors: EVENT_NOT_FOUND,
+   * QUEUE_TICKET_NOT_FOUND, WAITING_ROOM_DISABLED.
    */
   watchQueue: handleServerStreamingCall<WatchQueueRequest, WatchQueueResponse>;
   /**
-   * Gives up the buyer's place or shopping slot. Idempotent.
-   * Errors: EVENT_NOT_FOUND.
+   * Gives up the buyer's place or shopping slot at once. Idempotent.
+   * Errors: EVENT_NOT_FOUND, WAITING_ROOM_DISABLED.
    */
   leaveQueue: handleUnaryCall<LeaveQueueRequest, LeaveQueueResponse>;
-  /** The public keys that verify admission tokens and ticket codes (JWKS). */
+  /**
+   * The public keys that verify admission tokens (JWKS, RFC 8037), newest
+   * first; the first one signs new tokens.
+   */
   getSigningKeys: handleUnaryCall<GetSigningKeysRequest, GetSigningKeysResponse>;
 }
 
 export interface QueueServiceClient extends Client {
   /**
    * Puts a buyer in the event's waiting room. Idempotent per buyer: joining
-   * again returns the first place.
-   * Errors: EVENT_NOT_FOUND, WAITING_ROOM_DISABLED, SALE_CLOSED
-   * (FAILED_PRECONDITION).
+   * again while waiting or shopping returns the first place; a buyer who
+   * left, expired or completed joins again at the back. Before the sale
+   * opens, joiners wait in the pre-queue (shuffled when it opens).
+   * Errors: EVENT_NOT_FOUND (NOT_FOUND), WAITING_ROOM_DISABLED, SALE_CLOSED
+   * (FAILED_PRECONDITION), RATE_LIMITED (RESOURCE_EXHAUSTED, with RetryInfo).
    */
   joinQueue(
     request: JoinQueueRequest,
@@ -1467,7 +1639,13 @@ export interface QueueServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: JoinQueueResponse) => void,
   ): ClientUnaryCall;
-  /** Where a buyer stands. Errors: EVENT_NOT_FOUND, QUEUE_TICKET_NOT_FOUND. */
+  /**
+   * Where a buyer stands; an admitted buyer gets the admission token. Asking
+   * now and then also tells the waiting room the buyer is still there: a
+   * waiting buyer who stops asking (or watching) is skipped as abandoned.
+   * Errors: EVENT_NOT_FOUND, QUEUE_TICKET_NOT_FOUND (NOT_FOUND),
+   * WAITING_ROOM_DISABLED, RATE_LIMITED (RESOURCE_EXHAUSTED, with RetryInfo).
+   */
   getQueuePosition(
     request: GetQueuePositionRequest,
     callback: (error: ServiceError | null, response: GetQueuePositionResponse) => void,
@@ -1485,7 +1663,9 @@ export interface QueueServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * The buyer's place, pushed whenever it changes, ending with the admission
-   * token or a final state. Errors: as GetQueuePosition.
+   * token (ADMITTED) or a final state (EXPIRED, LEFT, COMPLETED, SALE_CLOSED,
+   * SOLD_OUT without seats_may_return). Errors: EVENT_NOT_FOUND,
+   * QUEUE_TICKET_NOT_FOUND, WAITING_ROOM_DISABLED.
    */
   watchQueue(request: WatchQueueRequest, options?: Partial<CallOptions>): ClientReadableStream<WatchQueueResponse>;
   watchQueue(
@@ -1494,8 +1674,8 @@ export interface QueueServiceClient extends Client {
     options?: Partial<CallOptions>,
   ): ClientReadableStream<WatchQueueResponse>;
   /**
-   * Gives up the buyer's place or shopping slot. Idempotent.
-   * Errors: EVENT_NOT_FOUND.
+   * Gives up the buyer's place or shopping slot at once. Idempotent.
+   * Errors: EVENT_NOT_FOUND, WAITING_ROOM_DISABLED.
    */
   leaveQueue(
     request: LeaveQueueRequest,
@@ -1512,7 +1692,10 @@ export interface QueueServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: LeaveQueueResponse) => void,
   ): ClientUnaryCall;
-  /** The public keys that verify admission tokens and ticket codes (JWKS). */
+  /**
+   * The public keys that verify admission tokens (JWKS, RFC 8037), newest
+   * first; the first one signs new tokens.
+   */
   getSigningKeys(
     request: GetSigningKeysRequest,
     callback: (error: ServiceError | null, response: GetSigningKeysResponse) => void,
@@ -1538,6 +1721,10 @@ export const QueueServiceClient = makeGenericClientConstructor(
   service: typeof QueueServiceService;
   serviceName: string;
 };
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 

@@ -1,0 +1,90 @@
+--[[
+  Shared by the waiting-room scripts (lua/queue_*.lua); pasted after
+  `--@include common` (it uses now_ms).
+
+  Keys of an event's waiting room (all tagged {ev:E}):
+    qmeta  HASH  seed, seed_hash   the pre-queue shuffle seed and its SHA-256 (hex),
+                                   committed at the first touch of the waiting room
+                 opened            ms when the sale was first seen OPEN: the pre-queue
+                                   is shuffled then and the seed revealed
+                 seq               FIFO counter of joins after opening
+                 bucket, last      token bucket of admissions and the ms it was filled
+                 ver               bumped whenever a waiting buyer's view may change
+                 soldout, may_return  '1'/'0'
+                 rate              measured admissions per second (last window)
+                 rate_start, rate_count  the window being measured
+    line   ZSET  buyer -> score of everyone waiting (pre-queue included):
+                 pre-queue: the first 52 bits of SHA1(seed ':' buyer), so the
+                 order at opening is the seed's shuffle; after opening:
+                 2^52 + seq (first come, first served). Ties: by buyer id.
+    recs   HASH  buyer -> "<state>|<joinMs>|<score>|<sessionExpiresMs>|<admittedMs>"
+                 state W waiting, A admitted (shopping until sessionExpiresMs),
+                 L left, E session expired, X skipped (abandoned), C completed
+    shop   ZSET  buyer -> sessionExpiresMs of everyone shopping now
+    seen   HASH  buyer -> ms the buyer last asked where they stand
+]]
+
+local FIFO_BASE = 4503599627370496 -- 2^52
+
+local function fmt(n) return string.format('%.0f', n) end
+
+local function parse_rec(value)
+  if not value then return nil end
+  local s, j, sc, x, a = string.match(value, '^(%a)|(%d+)|([%d%.e%+]+)|(%d+)|(%d+)$')
+  return { state = s, join = tonumber(j), score = tonumber(sc), exp = tonumber(x), admitted = tonumber(a) }
+end
+
+local function pack_rec(r)
+  return r.state .. '|' .. fmt(r.join) .. '|' .. fmt(r.score) .. '|' .. fmt(r.exp) .. '|' .. fmt(r.admitted)
+end
+
+-- Commits the shuffle seed (the first caller's candidate wins).
+local function commit_seed(qmeta, seed, seed_hash)
+  if seed and seed ~= '' then
+    if redis.call('HSETNX', qmeta, 'seed', seed) == 1 then redis.call('HSET', qmeta, 'seed_hash', seed_hash) end
+  end
+end
+
+-- Marks the waiting room open the first time the sale is seen OPEN (or past it).
+local function note_open(qmeta, sale_state, now)
+  if sale_state == 'OPEN' or sale_state == 'PAUSED' or sale_state == 'CLOSED' then
+    if redis.call('HSETNX', qmeta, 'opened', now) == 1 then redis.call('HINCRBY', qmeta, 'ver', 1) end
+  end
+end
+
+-- Fixed-window rate limit; returns the ms until the window resets when over it, else nil.
+local function over_limit(key, limit, window_ms)
+  if not limit or limit <= 0 then return nil end
+  local n = redis.call('INCR', key)
+  if n == 1 then redis.call('PEXPIRE', key, window_ms) end
+  if n > limit then
+    local ttl = redis.call('PTTL', key)
+    if ttl < 0 then redis.call('PEXPIRE', key, window_ms); ttl = window_ms end
+    return ttl
+  end
+  return nil
+end
+
+-- What the event's waiting room looks like to everyone: {saleState, opened, seedHash, seed
+-- (once opened), soldout, mayReturn, rate, ver, waiting}
+local function room_view(k, sale_state)
+  local m = redis.call('HMGET', k.qmeta, 'opened', 'seed_hash', 'seed', 'soldout', 'may_return', 'rate', 'ver')
+  local opened = m[1] or ''
+  return { sale_state or '', opened, m[2] or '', opened ~= '' and (m[3] or '') or '', m[4] or '0', m[5] or '0',
+           m[6] or '0', m[7] or '0', tostring(redis.call('ZCARD', k.line)) }
+end
+
+-- One buyer: {state, position, joinMs, sessionExpiresMs, admittedMs}; state '' when unknown.
+-- An admitted buyer whose session ran out reads as E before the step notices.
+local function buyer_view(k, buyer, now)
+  local r = parse_rec(redis.call('HGET', k.recs, buyer))
+  if not r then return {'', '0', '0', '0', '0'} end
+  local state, position = r.state, 0
+  if state == 'W' then
+    local rank = redis.call('ZRANK', k.line, buyer)
+    if rank then position = rank + 1 else state = 'E' end
+  elseif state == 'A' and r.exp <= now then
+    state = 'E'
+  end
+  return {state, tostring(position), fmt(r.join), fmt(r.exp), fmt(r.admitted)}
+end

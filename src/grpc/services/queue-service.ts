@@ -1,0 +1,80 @@
+// QueueService: the waiting room and the keys that verify its admission tokens.
+import {
+  QueueState as QueueStateMessage,
+  type QueueServiceService,
+  type QueueTicket as QueueTicketMessage,
+} from "../../gen/ticketing/v1/queue_service.js";
+import { Validator } from "../../domain/validation.js";
+import type { AdmissionTicker } from "../../queue/admission-ticker.js";
+import type { QueueWatchHub } from "../../queue/queue-watch.js";
+import type { QueueState, QueueTicket, WaitingRoom } from "../../queue/waiting-room.js";
+import type { TokenService } from "../../signing/tokens.js";
+import type { ServiceHandlers } from "../bind.js";
+
+const STATES: Record<QueueState, QueueStateMessage> = {
+  PRE_QUEUE: QueueStateMessage.QUEUE_STATE_PRE_QUEUE,
+  WAITING: QueueStateMessage.QUEUE_STATE_WAITING,
+  ADMITTED: QueueStateMessage.QUEUE_STATE_ADMITTED,
+  EXPIRED: QueueStateMessage.QUEUE_STATE_EXPIRED,
+  SOLD_OUT: QueueStateMessage.QUEUE_STATE_SOLD_OUT,
+  LEFT: QueueStateMessage.QUEUE_STATE_LEFT,
+  COMPLETED: QueueStateMessage.QUEUE_STATE_COMPLETED,
+  SALE_CLOSED: QueueStateMessage.QUEUE_STATE_SALE_CLOSED,
+};
+
+export function toQueueTicketMessage(t: QueueTicket): QueueTicketMessage {
+  return {
+    ...t,
+    state: STATES[t.state],
+    position: String(t.position),
+    peopleAhead: String(t.peopleAhead),
+  };
+}
+
+export interface QueueServiceDeps {
+  room: WaitingRoom;
+  watch: QueueWatchHub;
+  ticker: AdmissionTicker;
+  tokens: TokenService;
+}
+
+export function queueHandlers(deps: QueueServiceDeps): ServiceHandlers<typeof QueueServiceService> {
+  const { room, watch, ticker, tokens } = deps;
+  /** Mutating calls carry a request id (optional here: both are idempotent per buyer anyway). */
+  const checkRequestId = (requestId: string) => {
+    const v = new Validator();
+    v.optionalId("request_id", requestId);
+    v.check();
+  };
+  return {
+    async joinQueue(req) {
+      checkRequestId(req.requestId);
+      const { ticket, created } = await room.join(req.eventId, req.buyerId);
+      // Every instance's ticker steps the event from now on.
+      if (created) ticker.announce(req.eventId);
+      else ticker.track(req.eventId);
+      return { ticket: toQueueTicketMessage(ticket) };
+    },
+
+    async getQueuePosition(req) {
+      const ticket = await room.position(req.eventId, req.buyerId);
+      // A buyer asking is a nudge: this instance steps the event from now on.
+      ticker.track(req.eventId);
+      return { ticket: toQueueTicketMessage(ticket) };
+    },
+
+    async watchQueue(req, ctx, send) {
+      await watch.watch(req.eventId, req.buyerId, ctx.signal, (ticket) => send({ ticket: toQueueTicketMessage(ticket) }));
+    },
+
+    async leaveQueue(req) {
+      checkRequestId(req.requestId);
+      await room.leave(req.eventId, req.buyerId);
+      return {};
+    },
+
+    async getSigningKeys() {
+      return { keys: tokens.jwks() };
+    },
+  };
+}

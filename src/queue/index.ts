@@ -1,0 +1,92 @@
+// Builds the waiting room and its signing for the API process: the key ring
+// (MySQL), the signing pool (Piscina), tokens, the hold gate, the admission
+// ticker and the WatchQueue hub. app.ts calls createQueue, start and stop.
+import type { MysqlPool } from "../adapters/mysql/pool.js";
+import type { RedisClient } from "../adapters/redis/client.js";
+import type { Scripts } from "../adapters/redis/scripts.js";
+import type { Config } from "../config.js";
+import type { AppError } from "../domain/errors.js";
+import type { Inventory } from "../events/inventory.js";
+import type { Logger } from "../logger.js";
+import { KeyRing } from "../signing/key-ring.js";
+import { SigningPool } from "../signing/pool.js";
+import { TokenService } from "../signing/tokens.js";
+import { AdmissionTokens, TokenAdmissionGate } from "./admission.js";
+import { AdmissionTicker, type ExpiredHoldReclaimer } from "./admission-ticker.js";
+import { QueueWatchHub } from "./queue-watch.js";
+import { WaitingRoom } from "./waiting-room.js";
+
+/** Admission tokens live at most as long as the longest shopping session (LIMITS.sessionSeconds). */
+export const ADMISSION_MAX_TOKEN_SECONDS = 7200;
+
+export interface QueueDeps {
+  config: Config;
+  log: Logger;
+  redis: RedisClient;
+  mysql: MysqlPool;
+  scripts: Scripts;
+  inventory: Inventory;
+  /** Frees expired holds (Holds.reclaimExpired) when they are all that keeps an event sold out. */
+  reclaim: ExpiredHoldReclaimer;
+  missingInventory?: (eventId: string) => Promise<AppError>;
+}
+
+export function createQueue(deps: QueueDeps) {
+  const { config, log } = deps;
+  const ring = new KeyRing(
+    deps.mysql,
+    {
+      purpose: "admission",
+      maxTokenLifetimeSeconds: ADMISSION_MAX_TOKEN_SECONDS,
+      rotateAfterSeconds: config.SIGNING_KEY_ROTATE_SECONDS,
+      refreshMs: config.SIGNING_KEY_REFRESH_MS,
+    },
+    log,
+  );
+  const pool = new SigningPool({ threads: config.SIGNING_THREADS });
+  const tokens = new TokenService(ring, pool);
+  const admission = new AdmissionTokens(tokens);
+  const gate = new TokenAdmissionGate(admission);
+  const room = new WaitingRoom(
+    deps.redis,
+    deps.scripts,
+    deps.inventory,
+    admission,
+    {
+      abandonMs: config.QUEUE_ABANDON_SECONDS * 1000,
+      rateLimitWindowMs: config.QUEUE_RATE_WINDOW_MS,
+      joinLimit: config.QUEUE_JOIN_LIMIT,
+      positionLimit: config.QUEUE_POSITION_LIMIT,
+    },
+    deps.missingInventory,
+  );
+  const ticker = new AdmissionTicker(deps.redis, room, deps.reclaim, { intervalMs: config.QUEUE_TICK_MS }, log);
+  const watch = new QueueWatchHub(room, ticker, log, Math.max(1000, (config.QUEUE_ABANDON_SECONDS * 1000) / 3));
+  return {
+    ring,
+    pool,
+    tokens,
+    admission,
+    gate,
+    room,
+    ticker,
+    watch,
+    /** Loads (or creates) the key ring and starts stepping admission. */
+    async start(): Promise<void> {
+      ticker.start();
+      await ring.start().catch((err: unknown) => {
+        // MySQL may come up later: the ring's refresh timer keeps trying, and
+        // signing answers UNAVAILABLE until then.
+        log.warn({ err }, "signing key ring not loaded yet");
+        ring.startRefreshing();
+      });
+    },
+    async stop(): Promise<void> {
+      ticker.stop();
+      ring.stop();
+      await pool.close();
+    },
+  };
+}
+
+export type Queue = ReturnType<typeof createQueue>;

@@ -1,0 +1,308 @@
+// The waiting room against real Redis (single node, and the cluster in the
+// cluster run): order, the pre-queue shuffle, rate and cap with several
+// instances stepping at once, freed slots, and inventory-aware admission.
+import { createHash } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { queueKeys } from "../../src/adapters/redis/keys.js";
+import { rowSeatIds } from "../../src/events/layout.js";
+import { AdmissionTicker } from "../../src/queue/admission-ticker.js";
+import { preQueueOrder, type StepResult } from "../../src/queue/waiting-room.js";
+import { createLogger } from "../../src/logger.js";
+import { uid } from "../support/app.js";
+import { admittedOf, codes, instance, roomEvent, sleep, type Instance } from "./queue-fixture.js";
+
+let a: Instance;
+beforeAll(() => {
+  a = instance();
+});
+afterAll(async () => {
+  await a.close();
+});
+
+const buyers = (n: number, prefix = "b") => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(5, "0")}_${uid("x")}`);
+
+async function joinAll(i: Instance, eventId: string, ids: string[]): Promise<void> {
+  for (let k = 0; k < ids.length; k += 200) {
+    await Promise.all(ids.slice(k, k + 200).map((b) => i.room.join(eventId, b)));
+  }
+}
+
+describe("waiting room", () => {
+  it("admits buyers who join after the sale opened in exactly their join order, and a second join keeps the place", async () => {
+    const layout = await roomEvent(a, { rate: 40, maxShopping: 1000 });
+    const ids = buyers(40);
+    for (const b of ids) await a.room.join(layout.eventId, b); // one at a time: a known order
+    const again = await a.room.join(layout.eventId, ids[5]!);
+    expect(again.created).toBe(false);
+    expect(again.ticket.position).toBe(6);
+    expect(again.ticket.state).toBe("WAITING");
+
+    // Step until everyone is in; after every step the admitted are a prefix of the join order.
+    let admitted: string[] = [];
+    const seen: number[] = [];
+    while (admitted.length < ids.length) {
+      await a.room.step(layout.eventId);
+      admitted = await admittedOf(a.room, layout.eventId, ids);
+      expect(admitted).toEqual(ids.slice(0, admitted.length));
+      if (seen.at(-1) !== admitted.length) seen.push(admitted.length);
+      await sleep(20);
+    }
+    // It really went step by step, not all at once.
+    expect(seen.length).toBeGreaterThan(5);
+  });
+
+  it("shuffles the pre-queue at opening by the committed seed, which anyone can check once revealed", async () => {
+    const layout = await roomEvent(a, { state: "SCHEDULED", rate: 25 });
+    const early = buyers(60, "early");
+    await joinAll(a, layout.eventId, early);
+    const before = await a.room.position(layout.eventId, early[0]!);
+    expect(before.state).toBe("PRE_QUEUE");
+    expect(before.position).toBe(0);
+    expect(before.shuffleSeedSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(before.shuffleSeed).toBe("");
+    // Stepping before the sale opens admits nobody.
+    expect((await a.room.step(layout.eventId))?.admitted).toBe(0);
+
+    await a.inventory.setSaleState(layout.eventId, "OPEN");
+    const late = buyers(10, "late");
+    for (const b of late) await a.room.join(layout.eventId, b);
+    const after = await a.room.position(layout.eventId, early[0]!);
+    expect(after.shuffleSeedSha256).toBe(before.shuffleSeedSha256);
+    expect(createHash("sha256").update(after.shuffleSeed).digest("hex")).toBe(before.shuffleSeedSha256);
+
+    // The revealed seed reproduces the order: pre-queue shuffled, then the late joiners in order.
+    const expected = [...preQueueOrder(after.shuffleSeed, early), ...late];
+    expect(expected.slice(0, 60)).not.toEqual(early); // it is a shuffle
+    const positions = await Promise.all(expected.map((b) => a.room.position(layout.eventId, b)));
+    expect(positions.map((t) => t.position)).toEqual(expected.map((_, i) => i + 1));
+
+    let admitted: string[] = [];
+    while (admitted.length < expected.length) {
+      await a.room.step(layout.eventId);
+      admitted = await admittedOf(a.room, layout.eventId, expected);
+      expect(admitted).toEqual(expected.slice(0, admitted.length));
+      await sleep(25);
+    }
+  });
+
+  it("commits a new seed when Redis lost the room's, even in a process that saw the old one", async () => {
+    const layout = await roomEvent(a, { state: "SCHEDULED" });
+    const first = await a.room.join(layout.eventId, uid("p"));
+    await a.redis.del(queueKeys(layout.eventId).meta);
+    const second = await a.room.join(layout.eventId, uid("p"));
+    expect(second.ticket.state).toBe("PRE_QUEUE");
+    expect(second.ticket.shuffleSeedSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(second.ticket.shuffleSeedSha256).not.toBe(first.ticket.shuffleSeedSha256);
+  });
+
+  it("follows the configured rate and never exceeds max shopping with several instances stepping at once", async () => {
+    const instances = [a, instance(), instance(), instance()];
+    try {
+      // Rate: 20 per second, plenty waiting, no cap in the way.
+      const layout = await roomEvent(a, { rate: 20, maxShopping: 100_000 });
+      const ids = buyers(400, "r");
+      await joinAll(a, layout.eventId, ids);
+      // The first step spends what the bucket gathered since the opening (up to a second's worth).
+      const primed = (await a.room.step(layout.eventId))!;
+      const results: StepResult[] = [];
+      const until = Date.now() + 3000;
+      await Promise.all(
+        instances.map(async (inst) => {
+          while (Date.now() < until) {
+            results.push((await inst.room.step(layout.eventId))!);
+            await sleep(Math.random() * 30);
+          }
+        }),
+      );
+      const times = results.map((r) => r.nowMs);
+      const elapsedMs = Math.max(...times) - primed.nowMs;
+      const admitted = results.reduce((n, r) => n + r.admitted, 0);
+      expect((await admittedOf(a.room, layout.eventId, ids)).length).toBe(admitted + primed.admitted);
+      const expected = (20 * elapsedMs) / 1000;
+      expect(Math.abs(admitted - expected)).toBeLessThanOrEqual(Math.max(2, expected * 0.05));
+
+      // Cap: 300 per second, but at most 25 shopping at once.
+      const capped = await roomEvent(a, { rate: 300, maxShopping: 25 });
+      const more = buyers(200, "c");
+      await joinAll(a, capped.eventId, more);
+      const capResults: StepResult[] = [];
+      const end = Date.now() + 1000;
+      await Promise.all(
+        instances.map(async (inst) => {
+          while (Date.now() < end) {
+            capResults.push((await inst.room.step(capped.eventId))!);
+            await sleep(Math.random() * 10);
+          }
+        }),
+      );
+      expect(Math.max(...capResults.map((r) => r.shopping))).toBe(25);
+      expect(capResults.reduce((n, r) => n + r.admitted, 0)).toBe(25);
+      expect(await a.redis.zcard(queueKeys(capped.eventId).shop)).toBe(25);
+    } finally {
+      await Promise.all(instances.slice(1).map((i) => i.close()));
+    }
+  });
+
+  it("frees a slot at once when a buyer leaves or completes, and when a session expires", async () => {
+    const layout = await roomEvent(a, { rate: 1000, maxShopping: 2, sessionSeconds: 1 });
+    const [p, q, r, s, t] = buyers(5);
+    for (const b of [p!, q!, r!, s!]) await a.room.join(layout.eventId, b);
+    await sleep(5);
+    await a.room.step(layout.eventId);
+    expect(await admittedOf(a.room, layout.eventId, [p!, q!, r!, s!])).toEqual([p, q]);
+
+    await a.room.leave(layout.eventId, p!);
+    await a.room.leave(layout.eventId, p!); // idempotent
+    await a.room.step(layout.eventId);
+    expect(await admittedOf(a.room, layout.eventId, [p!, q!, r!, s!])).toEqual([q, r]);
+
+    await a.room.completeShopping(layout.eventId, q!);
+    await a.room.step(layout.eventId);
+    expect(await admittedOf(a.room, layout.eventId, [p!, q!, r!, s!])).toEqual([r, s]);
+    expect((await a.room.position(layout.eventId, p!)).state).toBe("LEFT");
+    expect((await a.room.position(layout.eventId, q!)).state).toBe("COMPLETED");
+
+    await a.room.join(layout.eventId, t!);
+    await a.room.step(layout.eventId);
+    expect((await a.room.position(layout.eventId, t!)).state).toBe("WAITING");
+    const admittedS = await a.room.position(layout.eventId, s!);
+    await sleep(admittedS.admissionExpireTime!.getTime() - Date.now() + 20);
+    // Read before any step: the expired session already reads as expired.
+    expect((await a.room.position(layout.eventId, r!)).state).toBe("EXPIRED");
+    const step = await a.room.step(layout.eventId);
+    expect(step?.expired).toBe(2);
+    expect(await admittedOf(a.room, layout.eventId, [r!, s!, t!])).toEqual([t]);
+
+    // A buyer who left joins again at the back.
+    const rejoined = await a.room.join(layout.eventId, p!);
+    expect(rejoined.created).toBe(true);
+    expect(rejoined.ticket.state).toBe("WAITING");
+  });
+
+  it("skips buyers who stopped asking where they stand, so abandoned places never stall the line", async () => {
+    const b = instance({ abandonMs: 300 });
+    try {
+      const layout = await roomEvent(b, { rate: 1000, maxShopping: 1 });
+      const [gone, here] = buyers(2);
+      await b.room.join(layout.eventId, gone!);
+      await b.room.join(layout.eventId, here!);
+      for (let k = 0; k < 4; k++) {
+        await sleep(100);
+        await b.room.position(layout.eventId, here!);
+      }
+      const step = await b.room.step(layout.eventId);
+      expect(step?.skipped).toBe(1);
+      expect(step?.admitted).toBe(1);
+      expect((await b.room.position(layout.eventId, here!)).state).toBe("ADMITTED");
+      expect((await b.room.position(layout.eventId, gone!)).state).toBe("EXPIRED");
+    } finally {
+      await b.close();
+    }
+  });
+
+  it("pauses admission when everything is held or sold, says whether seats may return, and resumes when they do", async () => {
+    const layout = await roomEvent(a, { rows: 1, seatsPerRow: 2, gaCapacity: 2, rate: 1000, maxShopping: 100 });
+    const ids = buyers(6);
+    await joinAll(a, layout.eventId, ids.slice(0, 1));
+    await sleep(5);
+    await a.room.step(layout.eventId);
+    // Everything held: by one buyer outside the queue, for the test's sake.
+    const holder = uid("holder");
+    const target = { eventId: layout.eventId, buyerId: holder, requestId: uid("r"), admissionToken: "" };
+    const seats = await a.holds.holdSeats(target, ["A-1-1", "A-1-2"]);
+    await a.holds.holdQuantity({ ...target, requestId: uid("r") }, "FLOOR", 2);
+    for (const b of ids.slice(1)) await a.room.join(layout.eventId, b);
+    await sleep(5);
+    const paused = await a.room.step(layout.eventId);
+    expect(paused).toMatchObject({ admitted: 0, soldOut: true, seatsMayReturn: true, free: 0 });
+    const waiting = await a.room.position(layout.eventId, ids[1]!);
+    expect(waiting).toMatchObject({ state: "SOLD_OUT", seatsMayReturn: true, position: 1 });
+    await sleep(20);
+    expect((await a.room.step(layout.eventId))?.admitted).toBe(0);
+
+    // Two seats come back: admission resumes, at most as many as there are free seats.
+    await a.holds.releaseHold(layout.eventId, seats.holdId, holder);
+    await sleep(20);
+    const resumed = await a.room.step(layout.eventId);
+    expect(resumed).toMatchObject({ soldOut: false, free: 2, admitted: 2 });
+    expect(await admittedOf(a.room, layout.eventId, ids)).toEqual(ids.slice(0, 3));
+    expect((await a.room.position(layout.eventId, ids[3]!)).state).toBe("WAITING");
+
+    // Sold with no hold pending: sold out for good.
+    const sold = await roomEvent(a, { rows: 1, seatsPerRow: 3, rate: 1000, soldSeats: rowSeatIds("A", { rowId: "1", firstSeatNumber: 1, seatCount: 3, priceCategoryId: "std" }) });
+    await a.room.join(sold.eventId, ids[0]!);
+    const final = await a.room.step(sold.eventId);
+    expect(final).toMatchObject({ soldOut: true, seatsMayReturn: false, admitted: 0 });
+    expect(await a.room.position(sold.eventId, ids[0]!)).toMatchObject({ state: "SOLD_OUT", seatsMayReturn: false });
+  });
+
+  it("drives admission from every instance's ticker, and reclaims expired holds that keep an event sold out", async () => {
+    const b = instance();
+    const log = createLogger("silent", "test");
+    const tickers = [a, b].map((i) => new AdmissionTicker(i.redis, i.room, (id) => i.holds.reclaimExpired(id), { intervalMs: 20 }, log));
+    try {
+      const layout = await roomEvent(a, { rows: 1, seatsPerRow: 2, ttlSeconds: 1, rate: 1000, maxShopping: 100 });
+      const holder = uid("holder");
+      const held = await a.holds.holdSeats({ eventId: layout.eventId, buyerId: holder, requestId: uid("r"), admissionToken: "" }, ["A-1-1", "A-1-2"]);
+      const ids = buyers(3);
+      for (const id of ids) await a.room.join(layout.eventId, id);
+      const steps: StepResult[] = [];
+      tickers.forEach((t) => t.onStep((id, r) => id === layout.eventId && steps.push(r)));
+      tickers[0]!.announce(layout.eventId); // the other finds it in the shared set of waiting rooms
+      tickers.forEach((t) => t.start());
+      await sleep(200);
+      expect(steps.length).toBeGreaterThan(4);
+      expect(steps.every((r) => r.soldOut && r.seatsMayReturn)).toBe(true);
+      expect(await admittedOf(a.room, layout.eventId, ids)).toEqual([]);
+
+      // The hold expires; nobody sweeps it, but the tickers reclaim it themselves and admission resumes.
+      await sleep(held.expireTime.getTime() - Date.now() + 300);
+      expect(await admittedOf(a.room, layout.eventId, ids)).toEqual(ids);
+      const resumed = steps.find((r) => r.admitted > 0)!;
+      // A step admits no more buyers than there are free seats.
+      expect(resumed).toMatchObject({ soldOut: false, free: 2, admitted: 2 });
+      expect((await a.holds.getHold(layout.eventId, held.holdId)).state).toBe("EXPIRED");
+    } finally {
+      tickers.forEach((t) => t.stop());
+      await b.close();
+    }
+  });
+
+  it("refuses bad input and changes nothing", async () => {
+    const layout = await roomEvent(a);
+    await expect(a.room.join(uid("nope"), "b1")).rejects.toMatchObject({ reason: "EVENT_NOT_FOUND" });
+    await expect(a.room.join(layout.eventId, "bad}id")).rejects.toMatchObject({ reason: "VALIDATION_FAILED" });
+    await expect(a.room.join(layout.eventId, "")).rejects.toMatchObject({ reason: "VALIDATION_FAILED" });
+    await expect(a.room.join(layout.eventId, "x".repeat(65))).rejects.toMatchObject({ reason: "VALIDATION_FAILED" });
+    await expect(a.room.position(layout.eventId, uid("never"))).rejects.toMatchObject({ reason: "QUEUE_TICKET_NOT_FOUND" });
+    await a.inventory.setSaleState(layout.eventId, "CLOSED");
+    await expect(a.room.join(layout.eventId, uid("late"))).rejects.toMatchObject({ reason: "SALE_CLOSED" });
+    expect(await codes(a.room, layout.eventId, ["bad}id"])).toEqual(new Map([["bad}id", ""]]));
+    expect(await a.redis.zcard(queueKeys(layout.eventId).line)).toBe(0);
+
+    const off = await roomEvent(a);
+    off.waitingRoom.enabled = false;
+    await a.inventory.load(off, "OPEN", { seatIds: [], gaSold: new Map(), boughtByBuyer: new Map() });
+    await expect(a.room.join(off.eventId, "b1")).rejects.toMatchObject({ reason: "WAITING_ROOM_DISABLED" });
+  });
+
+  it("rate-limits joins and position reads per buyer, with a retry delay", async () => {
+    const b = instance({ joinLimit: 2, positionLimit: 3, rateLimitWindowMs: 5000 });
+    try {
+      const layout = await roomEvent(b);
+      const buyer = uid("eager");
+      await b.room.join(layout.eventId, buyer);
+      await b.room.join(layout.eventId, buyer);
+      const err = await b.room.join(layout.eventId, buyer).catch((e: unknown) => e);
+      expect(err).toMatchObject({ reason: "RATE_LIMITED" });
+      expect((err as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(0);
+      expect((err as { retryAfterMs: number }).retryAfterMs).toBeLessThanOrEqual(5000);
+      for (let k = 0; k < 3; k++) await b.room.position(layout.eventId, buyer);
+      await expect(b.room.position(layout.eventId, buyer)).rejects.toMatchObject({ reason: "RATE_LIMITED" });
+      // Another buyer is not affected.
+      await b.room.join(layout.eventId, uid("calm"));
+    } finally {
+      await b.close();
+    }
+  });
+});
