@@ -15,6 +15,7 @@ import { createOrderActivities } from "./orders/activities.js";
 import { OrderNotifier } from "./orders/notifier.js";
 import { OrderStore } from "./orders/order-store.js";
 import { PaymentSimulator } from "./payments/simulator.js";
+import { createTicketTokens, Tickets } from "./tickets/tickets.js";
 import { Holds } from "./holds/holds.js";
 import { createLogger, type Logger } from "./logger.js";
 
@@ -44,6 +45,12 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
     failureRatio: config.PAYMENT_SIM_FAILURE_RATIO,
     lostResponseRatio: config.PAYMENT_SIM_LOST_RESPONSE_RATIO,
   });
+  const ticketKeys = createTicketTokens(
+    mysql,
+    { rotateAfterSeconds: config.SIGNING_KEY_ROTATE_SECONDS, refreshMs: config.SIGNING_KEY_REFRESH_MS, threads: config.SIGNING_THREADS },
+    log,
+  );
+  await ticketKeys.ring.start();
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const worker = await Worker.create({
     connection,
@@ -58,12 +65,15 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
         orders: new OrderStore(mysql),
         payments,
         notifier,
+        tickets: new Tickets(mysql, ticketKeys.tokens),
         rebuildEvent: async (eventId) => void (await events.rebuildInventory(eventId)),
         log,
       }),
     },
   });
   const done = worker.run().finally(async () => {
+    ticketKeys.ring.stop();
+    await ticketKeys.pool.close();
     await connection.close();
     await Promise.allSettled([redis.quit(), mysql.end()]);
   });

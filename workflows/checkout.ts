@@ -1,6 +1,7 @@
 // The checkout of one hold (workflow id checkout-<orderId>, started by
 // CreateOrder with Update-with-Start): pin the hold, authorize payment, claim
-// the seats in MySQL, mark them sold in Redis, capture, confirm. Every step's
+// the seats in MySQL, mark them sold in Redis, capture, sign the tickets,
+// confirm. Every step's
 // undo is registered before the step can leave effects and runs in reverse on
 // failure or cancellation, in a scope that cannot be cancelled.
 import {
@@ -10,6 +11,7 @@ import {
   defineQuery,
   defineUpdate,
   isCancellation,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -99,6 +101,8 @@ export async function checkout(input: CheckoutInput): Promise<CheckoutOutcome> {
     await local.commitSale(p);
     await local.markSeatsSold(p);
     await provider.capturePayment(p);
+    // Checkouts recorded before tickets existed replay without this step.
+    if (patched("issue-tickets")) await local.issueTickets(p);
     await local.confirmOrder(p);
     outcome = { status: "CONFIRMED", failureReason: "" };
     return outcome;

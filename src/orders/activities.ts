@@ -8,6 +8,7 @@ import type { Inventory } from "../events/inventory.js";
 import type { Holds } from "../holds/holds.js";
 import type { Logger } from "../logger.js";
 import { PaymentStateError, type PaymentGateway } from "../payments/gateway.js";
+import type { Tickets } from "../tickets/tickets.js";
 import type { OrderNotifier } from "./notifier.js";
 import type { FailureReason, Order, OrderState } from "./order.js";
 import { OrderStore, SeatsLostError, type NewOrder } from "./order-store.js";
@@ -43,6 +44,8 @@ export interface OrderActivityDeps {
   orders: OrderStore;
   payments: PaymentGateway;
   notifier: OrderNotifier;
+  /** Signs ticket codes. */
+  tickets: Tickets;
   /** Rebuilds an event's Redis state from MySQL (after Redis lost a hold). */
   rebuildEvent: (eventId: string) => Promise<void>;
   log: Logger;
@@ -143,6 +146,15 @@ export function createOrderActivities(deps: OrderActivityDeps) {
     async capturePayment(plan: CheckoutPlan): Promise<void> {
       await payments.capture(paymentKeyOf(plan.orderId));
       await orders.setPaymentState(plan.orderId, "CAPTURED");
+    },
+
+    /** Signs one ticket per seat (valid until a day after the event starts) and stores them; idempotent. */
+    async issueTickets(plan: CheckoutPlan): Promise<void> {
+      const index = await inventory.requireIndex(plan.eventId);
+      const start = index.layout.startTime?.getTime();
+      const validUntil = new Date(start !== undefined ? start + 86_400_000 : Date.now() + 365 * 86_400_000);
+      const tickets = await deps.tickets.sign(plan, validUntil);
+      await orders.insertTickets(plan.orderId, plan.eventId, tickets);
     },
 
     async confirmOrder(plan: CheckoutPlan): Promise<void> {

@@ -5,6 +5,7 @@ import type { RowDataPacket } from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderState } from "../../src/gen/ticketing/v1/order_service.js";
 import { HoldState } from "../../src/gen/ticketing/v1/reservation_service.js";
+import { TicketState } from "../../src/gen/ticketing/v1/ticket_service.js";
 import { call, callError, uid } from "../support/app.js";
 import {
   createOrder,
@@ -51,6 +52,31 @@ describe("checkout", () => {
       selection: { $case: "seats", value: { seatIds: ["A-1-1"] } },
     });
     expect(err.errorInfo?.reason).toBe("SEATS_UNAVAILABLE");
+
+    // One ticket per seat, each verifies and checks in exactly once.
+    const confirmed = (await call(s.t.orders, s.t.orders.getOrder, { orderId: order.orderId })).order!;
+    expect(confirmed.tickets.map((t) => t.seatId).sort()).toEqual(["A-1-1", "A-1-2"]);
+    const [first, second] = confirmed.tickets;
+    const verified = await call(s.t.tickets, s.t.tickets.verifyTicket, { code: first!.code });
+    expect(verified.ticket).toMatchObject({ ticketId: first!.ticketId, eventId, orderId: order.orderId, seatId: first!.seatId, state: TicketState.TICKET_STATE_VALID });
+    const scan = { code: first!.code, gateId: "north-1", requestId: uid("scan") };
+    expect((await call(s.t.tickets, s.t.tickets.checkIn, scan)).ticket!.state).toBe(TicketState.TICKET_STATE_CHECKED_IN);
+    // The scanner uploading the same scan again is harmless; a second scan is refused, saying where the first was.
+    expect((await call(s.t.tickets, s.t.tickets.checkIn, scan)).ticket!.checkInGate).toBe("north-1");
+    const twice = await callError(s.t.tickets, s.t.tickets.checkIn, { ...scan, gateId: "south-2", requestId: uid("scan") });
+    expect(twice.errorInfo?.reason).toBe("ALREADY_CHECKED_IN");
+    expect(twice.errorInfo?.metadata.gate_id).toBe("north-1");
+    // Concurrent scans of the other ticket at two gates: exactly one admits it.
+    const race = await Promise.allSettled(
+      ["east", "west", "east2", "west2"].map((gateId) => call(s.t.tickets, s.t.tickets.checkIn, { code: second!.code, gateId, requestId: uid("scan") })),
+    );
+    expect(race.filter((r) => r.status === "fulfilled").length).toBe(1);
+    // A forged code (its signature altered) is refused.
+    const forged = first!.code.slice(0, -4) + (first!.code.endsWith("AAAA") ? "BBBB" : "AAAA");
+    const bad = await callError(s.t.tickets, s.t.tickets.verifyTicket, { code: forged });
+    expect(bad.errorInfo?.reason).toBe("TICKET_CODE_INVALID");
+    const truncated = await callError(s.t.tickets, s.t.tickets.verifyTicket, { code: first!.code.slice(0, 40) });
+    expect(truncated.errorInfo?.reason).toBe("TICKET_CODE_INVALID");
   });
 
   it("fails a declined payment: FAILED, seats free again, nothing charged", async () => {
@@ -105,6 +131,15 @@ describe("checkout", () => {
     // Idempotent: cancelling again changes nothing.
     const again = await call(s.t.orders, s.t.orders.cancelOrder, { orderId: order.orderId, buyerId: hold.buyerId, requestId: uid("c") });
     expect(again.order!.state).toBe(OrderState.ORDER_STATE_REFUNDED);
+    // Its tickets are revoked: refused at the door and on the revocation list.
+    const refunded = (await call(s.t.orders, s.t.orders.getOrder, { orderId: order.orderId })).order!;
+    expect(refunded.tickets).toHaveLength(2);
+    const revoked = await callError(s.t.tickets, s.t.tickets.checkIn, { code: refunded.tickets[0]!.code, gateId: "g1", requestId: uid("scan") });
+    expect(revoked.errorInfo?.reason).toBe("TICKET_REVOKED");
+    const list = await call(s.t.tickets, s.t.tickets.listRevokedTickets, { eventId, pageSize: 0, pageToken: "" });
+    expect(list.ticketIds.sort()).toEqual(refunded.tickets.map((t) => t.ticketId).sort());
+    const since = await call(s.t.tickets, s.t.tickets.listRevokedTickets, { eventId, pageSize: 0, pageToken: list.nextPageToken });
+    expect(since.ticketIds).toEqual([]);
     // The seats sell again, to someone else.
     const next = await holdSeats(s.t, eventId, uid("erin"), ["A-1-9", "A-1-10"]);
     const second = await createOrder(s.t, next, "tok_approve");

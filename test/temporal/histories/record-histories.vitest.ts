@@ -2,6 +2,8 @@
 // the suite (its name does not end in .test.ts). Re-record after a deliberate,
 // versioned change to the workflows:
 //   TICKETING_VITEST_INCLUDE=test/temporal/histories/record-histories.vitest.ts npm test
+// Files are named <case>-<VERSION>.json; bump VERSION so older recordings stay
+// and keep proving that running checkouts of older code still replay.
 import { writeFileSync } from "node:fs";
 import { Client, Connection } from "@temporalio/client";
 import { historyToJSON } from "@temporalio/common/lib/proto-utils.js";
@@ -10,6 +12,9 @@ import { checkoutWorkflowId } from "../../../src/orders/order.js";
 import { call, uid } from "../../support/app.js";
 import { createOrder, holdSeats, openSaleEvent, startCheckoutStack, watchUntilFinal } from "../../support/checkout.js";
 import { testEnv } from "../../support/env.js";
+
+/** v1: before tickets; v2: tickets signed before confirmation (patched "issue-tickets"). */
+const VERSION = "v2";
 
 describe("record checkout histories", () => {
   it("records a confirmed, a declined and a cancelled checkout", async () => {
@@ -20,7 +25,7 @@ describe("record checkout histories", () => {
       const eventId = await openSaleEvent(s.t);
       const save = async (name: string, workflowId: string) => {
         const history = await client.workflow.getHandle(workflowId).fetchHistory();
-        writeFileSync(new URL(`./${name}.json`, import.meta.url), historyToJSON(history));
+        writeFileSync(new URL(`./${name}-${VERSION}.json`, import.meta.url), historyToJSON(history));
       };
       const confirmed = await createOrder(s.t, await holdSeats(s.t, eventId, uid("a"), ["A-1-1"]), "tok_approve");
       const declined = await createOrder(s.t, await holdSeats(s.t, eventId, uid("b"), ["A-1-2"]), "tok_decline");

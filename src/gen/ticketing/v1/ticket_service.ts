@@ -112,6 +112,7 @@ export interface ListRevokedTicketsRequest {
 
 export interface ListRevokedTicketsResponse {
   ticketIds: string[];
+  /** The position reached; empty only when nothing was ever revoked. */
   nextPageToken: string;
 }
 
@@ -828,8 +829,9 @@ export const ListRevokedTicketsResponse: MessageFns<ListRevokedTicketsResponse> 
 export type TicketServiceService = typeof TicketServiceService;
 export const TicketServiceService = {
   /**
-   * Checks a ticket code's signature, event and state without admitting it.
-   * Errors: TICKET_CODE_INVALID (INVALID_ARGUMENT, bad signature or form),
+   * Checks a ticket code's signature, expiry and key, and returns the
+   * ticket's state without admitting it. Errors: TICKET_CODE_INVALID
+   * (INVALID_ARGUMENT, bad signature, form or key; metadata `problem`),
    * TICKET_NOT_FOUND.
    */
   verifyTicket: {
@@ -843,9 +845,10 @@ export const TicketServiceService = {
     responseDeserialize: (value: Buffer): VerifyTicketResponse => VerifyTicketResponse.decode(value),
   },
   /**
-   * Admits a ticket once. Errors: TICKET_CODE_INVALID, TICKET_NOT_FOUND,
+   * Admits a ticket once. The same scan uploaded again (same request_id)
+   * answers like the first. Errors: TICKET_CODE_INVALID, TICKET_NOT_FOUND,
    * TICKET_REVOKED (FAILED_PRECONDITION), ALREADY_CHECKED_IN
-   * (FAILED_PRECONDITION, the metadata says when and at which gate).
+   * (FAILED_PRECONDITION, metadata gate_id and check_in_time of the first scan).
    */
   checkIn: {
     path: "/ticketing.v1.TicketService/CheckIn" as const,
@@ -857,8 +860,10 @@ export const TicketServiceService = {
     responseDeserialize: (value: Buffer): CheckInResponse => CheckInResponse.decode(value),
   },
   /**
-   * Ticket ids voided by refunds, for scanners that verify offline.
-   * Errors: EVENT_NOT_FOUND.
+   * Ticket ids voided by refunds, in revocation order, for scanners that
+   * verify offline. next_page_token is the position reached: pass it again
+   * later to get only the revocations since. An unknown event has none.
+   * Errors: VALIDATION_FAILED.
    */
   listRevokedTickets: {
     path: "/ticketing.v1.TicketService/ListRevokedTickets" as const,
@@ -875,28 +880,33 @@ export const TicketServiceService = {
 
 export interface TicketServiceServer extends UntypedServiceImplementation {
   /**
-   * Checks a ticket code's signature, event and state without admitting it.
-   * Errors: TICKET_CODE_INVALID (INVALID_ARGUMENT, bad signature or form),
+   * Checks a ticket code's signature, expiry and key, and returns the
+   * ticket's state without admitting it. Errors: TICKET_CODE_INVALID
+   * (INVALID_ARGUMENT, bad signature, form or key; metadata `problem`),
    * TICKET_NOT_FOUND.
    */
   verifyTicket: handleUnaryCall<VerifyTicketRequest, VerifyTicketResponse>;
   /**
-   * Admits a ticket once. Errors: TICKET_CODE_INVALID, TICKET_NOT_FOUND,
+   * Admits a ticket once. The same scan uploaded again (same request_id)
+   * answers like the first. Errors: TICKET_CODE_INVALID, TICKET_NOT_FOUND,
    * TICKET_REVOKED (FAILED_PRECONDITION), ALREADY_CHECKED_IN
-   * (FAILED_PRECONDITION, the metadata says when and at which gate).
+   * (FAILED_PRECONDITION, metadata gate_id and check_in_time of the first scan).
    */
   checkIn: handleUnaryCall<CheckInRequest, CheckInResponse>;
   /**
-   * Ticket ids voided by refunds, for scanners that verify offline.
-   * Errors: EVENT_NOT_FOUND.
+   * Ticket ids voided by refunds, in revocation order, for scanners that
+   * verify offline. next_page_token is the position reached: pass it again
+   * later to get only the revocations since. An unknown event has none.
+   * Errors: VALIDATION_FAILED.
    */
   listRevokedTickets: handleUnaryCall<ListRevokedTicketsRequest, ListRevokedTicketsResponse>;
 }
 
 export interface TicketServiceClient extends Client {
   /**
-   * Checks a ticket code's signature, event and state without admitting it.
-   * Errors: TICKET_CODE_INVALID (INVALID_ARGUMENT, bad signature or form),
+   * Checks a ticket code's signature, expiry and key, and returns the
+   * ticket's state without admitting it. Errors: TICKET_CODE_INVALID
+   * (INVALID_ARGUMENT, bad signature, form or key; metadata `problem`),
    * TICKET_NOT_FOUND.
    */
   verifyTicket(
@@ -915,9 +925,10 @@ export interface TicketServiceClient extends Client {
     callback: (error: ServiceError | null, response: VerifyTicketResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Admits a ticket once. Errors: TICKET_CODE_INVALID, TICKET_NOT_FOUND,
+   * Admits a ticket once. The same scan uploaded again (same request_id)
+   * answers like the first. Errors: TICKET_CODE_INVALID, TICKET_NOT_FOUND,
    * TICKET_REVOKED (FAILED_PRECONDITION), ALREADY_CHECKED_IN
-   * (FAILED_PRECONDITION, the metadata says when and at which gate).
+   * (FAILED_PRECONDITION, metadata gate_id and check_in_time of the first scan).
    */
   checkIn(
     request: CheckInRequest,
@@ -935,8 +946,10 @@ export interface TicketServiceClient extends Client {
     callback: (error: ServiceError | null, response: CheckInResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Ticket ids voided by refunds, for scanners that verify offline.
-   * Errors: EVENT_NOT_FOUND.
+   * Ticket ids voided by refunds, in revocation order, for scanners that
+   * verify offline. next_page_token is the position reached: pass it again
+   * later to get only the revocations since. An unknown event has none.
+   * Errors: VALIDATION_FAILED.
    */
   listRevokedTickets(
     request: ListRevokedTicketsRequest,
