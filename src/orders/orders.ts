@@ -120,15 +120,17 @@ export class Orders {
   async watchOrder(orderId: string, signal: AbortSignal, send: (order: Order) => Promise<void>): Promise<void> {
     let wake: () => void = () => undefined;
     const stop = await this.deps.notifier.listen(orderId, () => wake());
+    const onAbort = () => wake();
+    signal.addEventListener("abort", onAbort, { once: true });
     try {
       let last = "";
       for (;;) {
+        let timer: NodeJS.Timeout | undefined;
         const changed = new Promise<void>((resolve) => {
           wake = resolve;
           // A slow safety poll covers a missed message.
-          setTimeout(resolve, 2000).unref();
-          signal.addEventListener("abort", () => resolve(), { once: true });
-        });
+          timer = setTimeout(resolve, 2000);
+        }).finally(() => clearTimeout(timer));
         const order = await this.getOrder(orderId);
         const version = `${order.state}:${order.updateTime.getTime()}:${order.tickets.length}`;
         if (version !== last) {
@@ -140,6 +142,7 @@ export class Orders {
         if (signal.aborted) return;
       }
     } finally {
+      signal.removeEventListener("abort", onAbort);
       await stop();
     }
   }

@@ -177,4 +177,32 @@ describe("checkout", () => {
     const [rows] = await s.t.app.mysql.query<RowDataPacket[]>("SELECT COUNT(*) AS n FROM orders WHERE event_id = ?", [eventId]);
     expect(rows[0]!.n).toBe(0);
   });
+
+  it("lists a buyer's orders newest first, page by page, and refuses to cancel a failed one", async () => {
+    const eventId = await openSaleEvent(s.t);
+    const buyer = uid("lister");
+    const made = [];
+    for (const seat of ["A-2-7", "A-2-8", "A-2-9"]) {
+      made.push(await createOrder(s.t, await holdSeats(s.t, eventId, buyer, [seat]), seat === "A-2-9" ? "tok_decline" : "tok_approve"));
+    }
+    await Promise.all(made.map((o) => watchUntilFinal(s.t, o.orderId)));
+    const page1 = await call(s.t.orders, s.t.orders.listOrders, { buyerId: buyer, eventId, pageSize: 2, pageToken: "" });
+    expect(page1.orders.map((o) => o.orderId)).toEqual([made[2]!.orderId, made[1]!.orderId]);
+    expect(page1.nextPageToken).not.toBe("");
+    const page2 = await call(s.t.orders, s.t.orders.listOrders, { buyerId: buyer, eventId, pageSize: 2, pageToken: page1.nextPageToken });
+    expect(page2.orders.map((o) => o.orderId)).toEqual([made[0]!.orderId]);
+    expect(page2.nextPageToken).toBe("");
+    const other = await call(s.t.orders, s.t.orders.listOrders, { buyerId: uid("nobody"), eventId: "", pageSize: 0, pageToken: "" });
+    expect(other.orders).toEqual([]);
+    const badToken = await callError(s.t.orders, s.t.orders.listOrders, { buyerId: buyer, eventId, pageSize: 2, pageToken: "garbage" });
+    expect(badToken.badRequest?.fieldViolations.map((v) => v.field)).toEqual(["page_token"]);
+
+    const failed = await callError(s.t.orders, s.t.orders.cancelOrder, { orderId: made[2]!.orderId, buyerId: buyer, requestId: uid("c") });
+    expect(failed.code).toBe(status.FAILED_PRECONDITION);
+    expect(failed.errorInfo?.reason).toBe("ORDER_FINAL");
+    const foreign = await callError(s.t.orders, s.t.orders.cancelOrder, { orderId: made[0]!.orderId, buyerId: uid("mallory"), requestId: uid("c") });
+    expect(foreign.errorInfo?.reason).toBe("ORDER_NOT_OWNED");
+    const missing = await callError(s.t.orders, s.t.orders.getOrder, { orderId: "o_missing" });
+    expect(missing.errorInfo?.reason).toBe("ORDER_NOT_FOUND");
+  });
 });

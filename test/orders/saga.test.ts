@@ -98,3 +98,41 @@ describe("checkouts with a provider that takes a moment", () => {
     for (const seat of winner.seatIds) expect(row[Number(seat.split("-")[2]) - 1]).toBe("S");
   });
 });
+
+describe("a flaky payment provider (calls failing, responses lost)", () => {
+  let s: CheckoutStack;
+  beforeAll(async () => {
+    s = await startCheckoutStack({}, {
+      PAYMENT_SIM_LATENCY_MS: "0-20",
+      PAYMENT_SIM_FAILURE_RATIO: "0.3",
+      PAYMENT_SIM_LOST_RESPONSE_RATIO: "0.3",
+      PAYMENT_SIM_DECLINE_RATIO: "0.2",
+    });
+  });
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  it("retries to a final state for every order and charges exactly the confirmed ones once", async () => {
+    const eventId = await openSaleEvent(s.t);
+    const seats = Array.from({ length: 12 }, (_, i) => `A-${1 + Math.floor(i / 10)}-${1 + (i % 10)}`);
+    const orders = await Promise.all(
+      seats.map(async (seat) => createOrder(s.t, await holdSeats(s.t, eventId, uid("buyer"), [seat]), "tok_card")),
+    );
+    const finals = await Promise.all(orders.map((o) => final(s, o.orderId)));
+    const [ledger] = await s.t.app.mysql.query<RowDataPacket[]>(
+      "SELECT idempotency_key, state FROM simulated_payments WHERE idempotency_key IN (?)",
+      [orders.map((o) => `${o.orderId}:payment`)],
+    );
+    // One ledger entry per authorized order, whatever the retries.
+    expect(new Set(ledger.map((r) => r.idempotency_key)).size).toBe(ledger.length);
+    const state = new Map(ledger.map((r) => [String(r.idempotency_key).replace(/:payment$/, ""), String(r.state)]));
+    for (const o of finals) {
+      if (o.state === OrderState.ORDER_STATE_CONFIRMED) expect(state.get(o.orderId)).toBe("CAPTURED");
+      else {
+        expect(o.state).toBe(OrderState.ORDER_STATE_FAILED);
+        expect(["DECLINED", "VOIDED", undefined]).toContain(state.get(o.orderId));
+      }
+    }
+  });
+});

@@ -1,5 +1,6 @@
 // Starts the real Temporal worker (src/worker.ts) against the test stack on
 // its own task queue, so test files never take each other's tasks.
+import { DefaultLogger, Runtime } from "@temporalio/worker";
 import { loadConfig, type Config } from "../../src/config.js";
 import { createLogger } from "../../src/logger.js";
 import { startWorker, type RunningWorker } from "../../src/worker.js";
@@ -13,7 +14,23 @@ export interface TestWorker {
 }
 
 /** `mysqlUrl`: the database of the API the worker serves (startTestApp's). */
+let runtimeInstalled = false;
+
+/** The SDK logs every failed activity at WARN; expected business failures would flood test output. */
+function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    const wanted = (process.env.TEST_LOG_LEVEL ?? "").toUpperCase();
+    const level = (["TRACE", "DEBUG", "INFO", "WARN"] as const).find((l) => l === wanted) ?? "ERROR";
+    Runtime.install({ logger: new DefaultLogger(level) });
+  } catch {
+    // Already installed in this process.
+  }
+}
+
 export async function startTestWorker(mysqlUrl: string, env: Record<string, string> = {}): Promise<TestWorker> {
+  quietRuntime();
   const stack = testEnv();
   const taskQueue = env.TEMPORAL_TASK_QUEUE ?? uid("tq");
   const config = loadConfig({
