@@ -1,0 +1,584 @@
+// `npm run bench:holds`: HoldSeats over gRPC against its baselines, measured in
+// one run on one machine (see ../shared/BENCHMARKING.md):
+//   1. throughput: interleaved ghz rounds Noop, HoldSeats, Noop, HoldSeats, ...
+//      (median HoldSeats/Noop ratio; goal >= 0.65), with the CPU of ghz, the API
+//      and Redis per round;
+//   2. latency at load: both at --rps = 50 % of HoldSeats' median maximum;
+//   3. Redis: CPU per hold, and the ceiling of hold_seats.lua itself
+//      (redis-benchmark EVALSHA);
+//   4. contention: 100,000 HoldSeats for a 100-seat event, then the invariant
+//      check on the event's Redis state (a broken invariant fails the bench).
+// Writes bench/results/holds-<timestamp>.{json,md} (+ .html from ghz) and
+// updates bench/RESULTS.md. Starts its own Redis, MariaDB, Temporal and API
+// (REDIS_URL / MYSQL_URL / TEMPORAL_ADDRESS reuse existing ones) and stops
+// everything it started, also on failure and Ctrl-C.
+//
+// Knobs (env): BENCH_N (calls per throughput round, 30000), BENCH_ROUNDS (3),
+// BENCH_CONCURRENCY (64), BENCH_CONNECTIONS (4), BENCH_SKIP (2000),
+// BENCH_WARMUP (10000), BENCH_CONTENTION_CALLS (100000),
+// BENCH_CEILING_CALLS (200000), BENCH_CEILING_RUNS (3), BENCH_GHZ_CPUS (1:
+// ghz --cpus), BENCH_GHZ_GOGC (400), BENCH_HTML (on|off), BENCH_KEEP_TMP (1
+// keeps the temp dir), BENCH_API_NODE_ARGS (extra node flags for the API, e.g.
+// --cpu-prof), BENCH_OUT (where results/ and RESULTS.md go; default bench/),
+// BENCH_SOURCE_COMMIT (set by bench/run-at-commit.sh, which runs the bench on a
+// clean `git archive` snapshot of a commit while the tree is mid-edit).
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { repoRoot } from "../src/devstack/stack.js";
+import { SeatIndex, type EventLayout } from "../src/events/layout.js";
+import { HoldSeatsRequest } from "../src/gen/ticketing/v1/reservation_service.js";
+import { NoopRequest } from "../src/gen/ticketing/bench/v1/noop_service.js";
+import {
+  benchRedis,
+  gridCapacity,
+  gridLayout,
+  gridSeat,
+  loadOpenEvent,
+  writeContentionFile,
+  writeDistinctHoldsFile,
+  writeNoopFile,
+  type BenchRedis,
+  type GridShape,
+} from "./lib/events.js";
+import { runGhz, type GhzRun } from "./lib/ghz.js";
+import { readEventState, seatChecks, type Check } from "./lib/invariants.js";
+import { dropEvent, eventVersion, holdSeatsSha, redisCpuSeconds, runCeiling, scriptStats, type CeilingRun } from "./lib/redis.js";
+import { writeReports } from "./lib/report.js";
+import { apiLogTail, installSignalHandlers, run, say, startApi, startBenchStack, stopAll, type ApiProcess, type BenchStack } from "./lib/stack.js";
+import { machineCpuSeconds, machineInfo, processCpuSeconds, sourceInfo, type MachineInfo, type SourceInfo } from "./lib/sys.js";
+import { median, round } from "./lib/stats.js";
+
+const env = (name: string, fallback: number) => {
+  const v = process.env[name];
+  if (v === undefined || v === "") return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name}=${v}: not a number`);
+  return n;
+};
+
+export const settings = {
+  n: env("BENCH_N", 30_000),
+  rounds: env("BENCH_ROUNDS", 3),
+  concurrency: env("BENCH_CONCURRENCY", 64),
+  connections: env("BENCH_CONNECTIONS", 4),
+  skipFirst: env("BENCH_SKIP", 2_000),
+  warmupCalls: env("BENCH_WARMUP", 10_000),
+  contentionCalls: env("BENCH_CONTENTION_CALLS", 100_000),
+  contentionMaxSeats: 4,
+  ceilingCalls: env("BENCH_CEILING_CALLS", 200_000),
+  ceilingClients: 50,
+  ceilingRuns: env("BENCH_CEILING_RUNS", 3),
+  ghzCpus: env("BENCH_GHZ_CPUS", 1),
+  ghzGogc: env("BENCH_GHZ_GOGC", 400),
+  latencyTargetSeconds: 4,
+  latencyMaxCalls: 25_000,
+  htmlCalls: process.env.BENCH_HTML === "off" ? 0 : 2_000,
+  ratioGoal: 0.65,
+  ghzCpuFlag: 0.7,
+};
+
+const GHZ = path.join(repoRoot, ".tools/bin/ghz");
+const GRPCURL = path.join(repoRoot, ".tools/bin/grpcurl");
+const PROTOSET = path.join(repoRoot, "src/gen/descriptors.binpb");
+const NOOP = "ticketing.bench.v1.NoopService/Noop";
+const HOLD = "ticketing.v1.ReservationService/HoldSeats";
+
+/** 200 sections x 4 rows x 250 seats = 200,000 seats: S<s>-<row>-<seat>. */
+const BIG: GridShape = { sections: 200, rowsPerSection: 4, seatsPerRow: 250 };
+/** 4 rows x 25 seats = 100 seats in section A. */
+const CONTENTION: GridShape = { sections: 1, rowsPerSection: 4, seatsPerRow: 25 };
+
+export interface RoundResult {
+  phase: "warmup" | "throughput" | "latency" | "html" | "contention";
+  round: number;
+  call: "Noop" | "HoldSeats";
+  eventId?: string;
+  rpsTarget?: number;
+  ghz: GhzRun;
+  /** Calls sent (including the --skipFirst warm-up). */
+  sent: number;
+  apiCpuSeconds: number;
+  apiCpuUsPerCall: number;
+  apiCores: number;
+  redisCpuSeconds: number;
+  /** Redis process CPU per call sent (any reply). */
+  redisCpuUsPerCall: number;
+  /** Successful holds created in the round (version delta of the event). */
+  holdsCreated?: number;
+  redisCpuUsPerHold?: number;
+  /** Script execution time per script call in the round (INFO commandstats; no network I/O). */
+  scriptUsPerCall?: number;
+  machineBusyCores: number;
+  /** Busy CPU not used by ghz, the API or Redis, in cores: everything else on the machine. */
+  otherCores: number;
+  ghzCpuOverFlag: boolean;
+}
+
+export interface BenchResult {
+  kind: "holds";
+  schema: 1;
+  runId: string;
+  startedAt: string;
+  finishedAt: string;
+  durationSeconds: number;
+  ok: boolean;
+  failures: string[];
+  settings: typeof settings;
+  source: SourceInfo;
+  machine: MachineInfo & { ghz: string; redis: string; loadAvgAfter: number[] };
+  stack: { own: BenchStack["own"]; pids: Record<string, number>; redisUrl: string; mysqlUrl: string; temporalAddress: string; apiCommand: string; apiPid: number };
+  events: { role: string; eventId: string; capacity: number; limit: number; layout: string }[];
+  requestBytes: { holdSeats: number; noop: number };
+  warmup: RoundResult[];
+  throughput: {
+    rounds: RoundResult[];
+    medianNoopRps: number;
+    medianHoldRps: number;
+    pairRatios: number[];
+    medianRatio: number;
+    ratioOfMedians: number;
+    goal: number;
+    goalMet: boolean;
+    medianApiUsPerNoop: number;
+    medianApiUsPerHold: number;
+    /** API CPU per Noop / API CPU per HoldSeats: the ratio if the API alone were CPU-bound, independent of the generator. */
+    cpuRatio: number;
+    medianGhzCoresNoop: number;
+    medianGhzCoresHold: number;
+    generatorLimited: boolean;
+  };
+  latency: { rpsTarget: number; rounds: RoundResult[]; medianNoopP50: number; medianNoopP99: number; medianHoldP50: number; medianHoldP99: number };
+  html?: { file: string; round: RoundResult };
+  redis: {
+    cpuUsPerHold: number;
+    /** Script execution time per HoldSeats over gRPC (INFO commandstats), without network I/O. */
+    scriptUsPerHold: number;
+    holdsMeasured: number;
+    script: { name: string; sha: string };
+    ceiling: CeilingRun[];
+    medianCeilingRps: number;
+    medianCeilingCpuUsPerCall: number;
+    medianCeilingScriptUsPerCall: number;
+    grpcOverCeiling: number;
+  };
+  bigEvent: { checks: Check[]; holds: number; heldSeats: number; callsSent: number };
+  contention: {
+    eventId: string;
+    calls: number;
+    seed: number;
+    seatsRequested: number;
+    round: RoundResult;
+    codes: Record<string, number>;
+    errorKinds: Record<string, number>;
+    holds: number;
+    heldSeats: number;
+    checks: Check[];
+  };
+  ok_invariants: boolean;
+}
+
+function timestamp(d: Date): string {
+  return d.toISOString().replace(/\.\d+Z$/, "Z").replace(/:/g, "-");
+}
+
+async function measure(
+  phase: RoundResult["phase"],
+  roundNo: number,
+  call: RoundResult["call"],
+  o: { api: ApiProcess; b: BenchRedis; dataFile: string; total: number; outFile: string; skipFirst?: number; rps?: number; countErrors?: boolean; format?: "json" | "html"; eventId?: string; address: string },
+): Promise<RoundResult> {
+  const api0 = processCpuSeconds(o.api.pid) ?? NaN;
+  const redis0 = await redisCpuSeconds(o.b.redis);
+  const st0 = await scriptStats(o.b.redis);
+  const v0 = o.eventId ? await eventVersion(o.b.redis, o.eventId) : 0;
+  const m0 = machineCpuSeconds();
+  const ghz = await runGhz({
+    ghz: GHZ,
+    protoset: PROTOSET,
+    call: call === "Noop" ? NOOP : HOLD,
+    address: o.address,
+    dataFile: o.dataFile,
+    total: o.total,
+    concurrency: settings.concurrency,
+    connections: settings.connections,
+    skipFirst: o.skipFirst,
+    rps: o.rps,
+    countErrors: o.countErrors,
+    cpus: settings.ghzCpus || undefined,
+    gogc: settings.ghzGogc || undefined,
+    format: o.format ?? "json",
+    outFile: o.outFile,
+  });
+  const m1 = machineCpuSeconds();
+  const redis1 = await redisCpuSeconds(o.b.redis);
+  const st1 = await scriptStats(o.b.redis);
+  const api1 = processCpuSeconds(o.api.pid) ?? NaN;
+  const v1 = o.eventId ? await eventVersion(o.b.redis, o.eventId) : 0;
+  if (ghz.exitCode !== 0) {
+    throw new Error(`ghz exited with ${ghz.exitCode} (${call}, ${phase} ${roundNo}): ${ghz.stderr.slice(0, 2000)}\n--- api log:\n${apiLogTail(o.api)}`);
+  }
+  const apiCpu = api1 - api0;
+  const redisCpu = redis1 - redis0;
+  const wall = ghz.wallSeconds;
+  const busy = m1.busy - m0.busy;
+  const holdsCreated = o.eventId ? v1 - v0 : undefined;
+  const r: RoundResult = {
+    phase,
+    round: roundNo,
+    call,
+    eventId: o.eventId,
+    rpsTarget: o.rps,
+    ghz,
+    sent: o.total,
+    apiCpuSeconds: round(apiCpu, 3),
+    apiCpuUsPerCall: round((apiCpu / o.total) * 1e6, 1),
+    apiCores: round(apiCpu / wall, 3),
+    redisCpuSeconds: round(redisCpu, 3),
+    redisCpuUsPerCall: round((redisCpu / o.total) * 1e6, 2),
+    holdsCreated,
+    redisCpuUsPerHold: holdsCreated ? round((redisCpu / holdsCreated) * 1e6, 2) : undefined,
+    scriptUsPerCall: st1.calls > st0.calls ? round((st1.usec - st0.usec) / (st1.calls - st0.calls), 2) : undefined,
+    machineBusyCores: round(busy / wall, 3),
+    otherCores: round(Math.max(0, busy - apiCpu - redisCpu - ghz.cpuSeconds) / wall, 3),
+    ghzCpuOverFlag: ghz.cpuCores > settings.ghzCpuFlag,
+  };
+  const s = ghz.summary;
+  say(
+    `${phase} ${roundNo} ${call.padEnd(9)} ${s ? `${Math.round(s.rps)} calls/s p50 ${s.latencyMs.p50} ms p99 ${s.latencyMs.p99} ms codes ${JSON.stringify(s.codes)}` : `(${o.format})`}` +
+      ` | ghz ${round(ghz.cpuCores * 100)} % core, api ${r.apiCpuUsPerCall} µs/call (${round(r.apiCores * 100)} %), redis ${o.eventId ? `${r.redisCpuUsPerCall} µs/call (script ${r.scriptUsPerCall ?? "-"} µs)` : "-"}, other ${round(r.otherCores * 100)} %`,
+  );
+  return r;
+}
+
+async function main(): Promise<number> {
+  const started = new Date();
+  const runId = `b${started.getTime().toString(36)}`;
+  const stamp = timestamp(started);
+  const failures: string[] = [];
+  const machine = machineInfo();
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ticketing-bench-"));
+  let keepTmp = process.env.BENCH_KEEP_TMP === "1";
+  installSignalHandlers(() => say(`temp dir (logs): ${tmp}`));
+  for (const [tool, hint] of [
+    [GHZ, "npm run tools"],
+    [GRPCURL, "npm run tools"],
+  ] as const) {
+    if (!fs.existsSync(tool)) throw new Error(`${tool} is missing: ${hint}`);
+  }
+  const rb = await run("redis-benchmark", ["--version"]);
+  if (rb.code !== 0) throw new Error("redis-benchmark not found: apt-get install redis-tools");
+  const ghzVersion = "v0.121.0 (src/devstack/install-tools.sh; a go-install build reports 'dev')";
+  const perHoldRounds = settings.rounds * settings.n;
+  if (2 * perHoldRounds > gridCapacity(BIG)) {
+    throw new Error(`BENCH_ROUNDS x BENCH_N = ${perHoldRounds} HoldSeats calls need ${2 * perHoldRounds} seats: more than the ${gridCapacity(BIG)} of the throughput event`);
+  }
+  say(`run ${runId}; temp dir ${tmp}; ${machine.nproc} cores (${machine.cpuModel}), load ${machine.loadAvgBefore.join(" ")}`);
+
+  let b: BenchRedis | undefined;
+  let stack: BenchStack | undefined;
+  try {
+    stack = await startBenchStack(tmp);
+    const api = await startApi(stack, tmp, GRPCURL);
+    say(`api:      ${api.address} (pid ${api.pid}, log ${api.logFile})`);
+    b = benchRedis(stack.redisUrl);
+    const redisVersion = /redis_version:(\S+)/.exec(await b.redis.info("server"))?.[1] ?? "?";
+
+    // --- events
+    const tput = gridLayout(`${runId}_tput`, BIG, 4);
+    const aux = gridLayout(`${runId}_aux`, BIG, 4);
+    const cont = gridLayout(`${runId}_cont`, CONTENTION, settings.contentionMaxSeats, "A");
+    for (const layout of [tput, aux, cont]) await loadOpenEvent(b, layout);
+    const events = [
+      { role: "throughput rounds (every call holds 2 seats nobody else holds)", layout: tput },
+      { role: "warm-up, latency-at-load and HTML rounds (same shape)", layout: aux },
+      { role: "contention (100 seats)", layout: cont },
+    ].map(({ role, layout }) => ({
+      role,
+      eventId: layout.eventId,
+      capacity: layout.capacity,
+      limit: layout.maxTicketsPerBuyer,
+      layout: layout === cont ? "section A, rows 1-4 x seats 1-25" : `sections S0-S${BIG.sections - 1} x rows 1-${BIG.rowsPerSection} x seats 1-${BIG.seatsPerRow}`,
+    }));
+    say(`events loaded: ${events.map((e) => `${e.eventId} (${e.capacity} seats)`).join(", ")}`);
+
+    // --- data files
+    const data = path.join(tmp, "data");
+    fs.mkdirSync(data);
+    const out = path.join(tmp, "ghz");
+    fs.mkdirSync(out);
+    let auxCursor = 0;
+    const auxHolds = (count: number, name: string) => {
+      const file = path.join(data, `${name}.json`);
+      writeDistinctHoldsFile(file, { eventId: aux.eventId, grid: BIG, firstCall: auxCursor, count, idPrefix: `${runId}${name}` });
+      auxCursor += count;
+      return file;
+    };
+    const holdFiles: string[] = [];
+    for (let i = 0; i < settings.rounds; i++) {
+      const file = path.join(data, `holds-round${i + 1}.json`);
+      writeDistinctHoldsFile(file, { eventId: tput.eventId, grid: BIG, firstCall: i * settings.n, count: settings.n, idPrefix: `${runId}t${i + 1}` });
+      holdFiles.push(file);
+    }
+    // the Noop body is as large on the wire as a typical HoldSeats body
+    const sample = JSON.parse(fs.readFileSync(holdFiles[0]!, "utf8").split("\n")[1]!.replace(/,$/, "")) as { event_id: string; buyer_id: string; request_id: string; seats: { seat_ids: string[] } };
+    const holdBytes = HoldSeatsRequest.encode({
+      eventId: sample.event_id,
+      buyerId: sample.buyer_id,
+      requestId: sample.request_id,
+      admissionToken: "",
+      selection: { $case: "seats", value: { seatIds: sample.seats.seat_ids } },
+    }).finish().length;
+    const payloadChars = holdBytes - 2;
+    const noopFile = path.join(data, "noop.json");
+    writeNoopFile(noopFile, { count: Math.max(settings.n, settings.latencyMaxCalls, settings.warmupCalls), payloadChars, idPrefix: runId });
+    const noopBytes = NoopRequest.encode({ payload: "x".repeat(payloadChars) }).finish().length;
+    say(`request bodies: HoldSeats ${holdBytes} B, Noop ${noopBytes} B`);
+
+    const common = { api, b, address: api.address };
+    // --- warm-up (not tallied): JIT, connections, Redis script cache
+    const warmup: RoundResult[] = [];
+    if (settings.warmupCalls > 0) {
+      warmup.push(await measure("warmup", 1, "Noop", { ...common, dataFile: noopFile, total: settings.warmupCalls, outFile: path.join(out, "warmup-noop.json") }));
+      warmup.push(await measure("warmup", 1, "HoldSeats", { ...common, dataFile: auxHolds(settings.warmupCalls, "w"), total: settings.warmupCalls, outFile: path.join(out, "warmup-holds.json"), eventId: aux.eventId }));
+    }
+
+    // --- throughput: Noop, HoldSeats, Noop, HoldSeats, ...
+    const rounds: RoundResult[] = [];
+    for (let i = 0; i < settings.rounds; i++) {
+      rounds.push(await measure("throughput", i + 1, "Noop", { ...common, dataFile: noopFile, total: settings.n, skipFirst: settings.skipFirst, outFile: path.join(out, `noop-${i + 1}.json`) }));
+      rounds.push(
+        await measure("throughput", i + 1, "HoldSeats", { ...common, dataFile: holdFiles[i]!, total: settings.n, skipFirst: settings.skipFirst, outFile: path.join(out, `holds-${i + 1}.json`), eventId: tput.eventId }),
+      );
+    }
+    const noops = rounds.filter((r) => r.call === "Noop");
+    const holdsR = rounds.filter((r) => r.call === "HoldSeats");
+    const rps = (r: RoundResult) => r.ghz.summary?.rps ?? NaN;
+    const pairRatios = holdsR.map((h, i) => rps(h) / rps(noops[i]!));
+    const medianNoopRps = median(noops.map(rps));
+    const medianHoldRps = median(holdsR.map(rps));
+    const medianRatio = median(pairRatios);
+    const medianGhzCoresNoop = median(noops.map((r) => r.ghz.cpuCores));
+    const medianGhzCoresHold = median(holdsR.map((r) => r.ghz.cpuCores));
+    const throughput = {
+      rounds,
+      medianNoopRps: round(medianNoopRps),
+      medianHoldRps: round(medianHoldRps),
+      pairRatios: pairRatios.map((x) => round(x, 3)),
+      medianRatio: round(medianRatio, 3),
+      ratioOfMedians: round(medianHoldRps / medianNoopRps, 3),
+      goal: settings.ratioGoal,
+      goalMet: medianRatio >= settings.ratioGoal,
+      medianApiUsPerNoop: round(median(noops.map((r) => r.apiCpuUsPerCall)), 1),
+      medianApiUsPerHold: round(median(holdsR.map((r) => r.apiCpuUsPerCall)), 1),
+      cpuRatio: round(median(noops.map((r) => r.apiCpuUsPerCall)) / median(holdsR.map((r) => r.apiCpuUsPerCall)), 3),
+      medianGhzCoresNoop: round(medianGhzCoresNoop, 3),
+      medianGhzCoresHold: round(medianGhzCoresHold, 3),
+      generatorLimited: rounds.some((r) => r.ghzCpuOverFlag),
+    };
+    for (const r of rounds) {
+      const codes = r.ghz.summary?.codes ?? {};
+      const bad = Object.entries(codes).filter(([c]) => c !== "OK");
+      if (bad.length > 0) failures.push(`throughput ${r.call} round ${r.round}: non-OK codes ${JSON.stringify(Object.fromEntries(bad))}`);
+    }
+    say(`throughput: Noop ${throughput.medianNoopRps}/s, HoldSeats ${throughput.medianHoldRps}/s, median ratio ${throughput.medianRatio} (goal ${settings.ratioGoal})`);
+
+    // --- latency at load: both at 50 % of HoldSeats' median maximum
+    const rpsTarget = Math.max(100, Math.round(medianHoldRps * 0.5));
+    const latencyCalls = Math.min(settings.latencyMaxCalls, Math.max(4_000, Math.round(rpsTarget * settings.latencyTargetSeconds)));
+    const latencyRounds: RoundResult[] = [];
+    for (let i = 0; i < settings.rounds; i++) {
+      latencyRounds.push(await measure("latency", i + 1, "Noop", { ...common, dataFile: noopFile, total: latencyCalls, skipFirst: Math.round(latencyCalls * 0.05), rps: rpsTarget, outFile: path.join(out, `lat-noop-${i + 1}.json`) }));
+      latencyRounds.push(
+        await measure("latency", i + 1, "HoldSeats", {
+          ...common,
+          dataFile: auxHolds(latencyCalls, `l${i + 1}`),
+          total: latencyCalls,
+          skipFirst: Math.round(latencyCalls * 0.05),
+          rps: rpsTarget,
+          outFile: path.join(out, `lat-holds-${i + 1}.json`),
+          eventId: aux.eventId,
+        }),
+      );
+    }
+    const p = (r: RoundResult, k: "p50" | "p99") => r.ghz.summary?.latencyMs[k] ?? NaN;
+    const ln = latencyRounds.filter((r) => r.call === "Noop");
+    const lh = latencyRounds.filter((r) => r.call === "HoldSeats");
+    const latency = {
+      rpsTarget,
+      rounds: latencyRounds,
+      medianNoopP50: median(ln.map((r) => p(r, "p50"))),
+      medianNoopP99: median(ln.map((r) => p(r, "p99"))),
+      medianHoldP50: median(lh.map((r) => p(r, "p50"))),
+      medianHoldP99: median(lh.map((r) => p(r, "p99"))),
+    };
+    for (const r of latencyRounds) {
+      const bad = Object.entries(r.ghz.summary?.codes ?? {}).filter(([c]) => c !== "OK");
+      if (bad.length > 0) failures.push(`latency ${r.call} round ${r.round}: non-OK codes ${JSON.stringify(Object.fromEntries(bad))}`);
+    }
+
+    // --- one HoldSeats round as ghz's HTML report
+    let html: BenchResult["html"];
+    if (settings.htmlCalls > 0) {
+      const htmlOut = path.join(out, "holds.html");
+      const r = await measure("html", 1, "HoldSeats", { ...common, dataFile: auxHolds(settings.htmlCalls, "h"), total: settings.htmlCalls, skipFirst: 200, format: "html", outFile: htmlOut, eventId: aux.eventId });
+      html = { file: htmlOut, round: r };
+    }
+
+    // --- the throughput event: every call held 2 seats of its own
+    say("checking the throughput event's state");
+    const tputState = await readEventState(b, tput);
+    const tputChecks = seatChecks(tputState, new SeatIndex(tput));
+    const callsSent = holdsR.reduce((a, r) => a + r.sent, 0);
+    const created = holdsR.reduce((a, r) => a + (r.holdsCreated ?? 0), 0);
+    tputChecks.push({
+      name: "every call accounted for (each HoldSeats call made exactly one hold)",
+      ok: created === callsSent && tputState.holds.length === callsSent,
+      detail: `${callsSent} calls sent, ${created} holds created (version delta), ${tputState.holds.length} holds indexed`,
+    });
+    tputChecks.push({
+      name: "each hold has its 2 seats",
+      ok: tputState.holds.every((h) => h.seats.length === 2) && tputState.seatValues.size === 2 * tputState.holds.length,
+      detail: `${tputState.seatValues.size} seats in the seats hash for ${tputState.holds.length} holds`,
+    });
+    const bigEvent = { checks: tputChecks, holds: tputState.holds.length, heldSeats: tputState.seatValues.size, callsSent };
+
+    // --- Redis: CPU per hold over gRPC, and the script's own ceiling
+    const holdsMeasured = holdsR.reduce((a, r) => a + (r.holdsCreated ?? 0), 0);
+    const cpuUsPerHold = (holdsR.reduce((a, r) => a + r.redisCpuSeconds, 0) / holdsMeasured) * 1e6;
+    const { sha, source } = holdSeatsSha();
+    const loaded = String(await b.redis.script("LOAD", source));
+    if (loaded !== sha) throw new Error(`SCRIPT LOAD returned ${loaded}, expected ${sha}`);
+    const ceiling: CeilingRun[] = [];
+    for (let i = 0; i < settings.ceilingRuns; i++) {
+      const layout = gridLayout(`${runId}_ceil${i + 1}`, { sections: 1, rowsPerSection: 2, seatsPerRow: 10 }, 4, "C");
+      await loadOpenEvent(b, layout);
+      const c = await runCeiling({ redis: b.redis, host: stack.redisHost, port: stack.redisPort, eventId: layout.eventId, sha, calls: settings.ceilingCalls, clients: settings.ceilingClients });
+      if (c.exitCode !== 0) throw new Error(`redis-benchmark exited with ${c.exitCode}`);
+      say(`ceiling ${i + 1}: ${Math.round(c.rps)} EVALSHA/s, p50 ${c.p50Ms} ms p99 ${c.p99Ms} ms, ${c.ok} OK + ${c.notOk} not OK, redis ${round(c.redisCpuUsPerCall, 2)} µs/call (script ${round(c.scriptUsPerCall, 2)} µs)`);
+      ceiling.push(c);
+      await dropEvent(b.redis, layout.eventId);
+    }
+    const medianCeilingRps = median(ceiling.map((c) => c.rps));
+    const redisResult = {
+      cpuUsPerHold: round(cpuUsPerHold, 2),
+      scriptUsPerHold: round(median(holdsR.map((r) => r.scriptUsPerCall ?? NaN)), 2),
+      holdsMeasured,
+      script: { name: "lua/hold_seats.lua (+ includes/common.lua)", sha },
+      ceiling,
+      medianCeilingRps: round(medianCeilingRps),
+      medianCeilingCpuUsPerCall: round(median(ceiling.map((c) => c.redisCpuUsPerCall)), 2),
+      medianCeilingScriptUsPerCall: round(median(ceiling.map((c) => c.scriptUsPerCall)), 2),
+      grpcOverCeiling: round(medianHoldRps / medianCeilingRps, 3),
+    };
+
+    // --- contention: 100,000 calls for 100 seats
+    const seed = started.getTime() % 2 ** 31 || 1;
+    const contFile = path.join(data, "contention.json");
+    const contSeats = Array.from({ length: gridCapacity(CONTENTION) }, (_, i) => gridSeat(CONTENTION, i, "A"));
+    const { seatsRequested } = writeContentionFile(contFile, { eventId: cont.eventId, seats: contSeats, count: settings.contentionCalls, maxSeats: settings.contentionMaxSeats, idPrefix: `${runId}c`, seed });
+    const contRound = await measure("contention", 1, "HoldSeats", { ...common, dataFile: contFile, total: settings.contentionCalls, countErrors: true, outFile: path.join(out, "contention.json"), eventId: cont.eventId });
+    const cs = contRound.ghz.summary!;
+    const contState = await readEventState(b, cont);
+    const contChecks = seatChecks(contState, new SeatIndex(cont));
+    const okCalls = cs.codes.OK ?? 0;
+    const aborted = cs.codes.Aborted ?? 0;
+    const others = Object.entries(cs.codes).filter(([c]) => c !== "OK" && c !== "Aborted");
+    const otherCount = others.reduce((a, [, n]) => a + n, 0);
+    contChecks.push({
+      name: "every call accounted for",
+      ok: cs.count === settings.contentionCalls && okCalls + aborted + otherCount === settings.contentionCalls,
+      detail: `OK ${okCalls} + ABORTED ${aborted} + others ${otherCount}${others.length ? ` ${JSON.stringify(Object.fromEntries(others))}` : ""} = ${okCalls + aborted + otherCount} of ${settings.contentionCalls} sent (ghz tallied ${cs.count})`,
+    });
+    contChecks.push({
+      name: "successful calls = holds in Redis",
+      ok: okCalls === contState.holds.length && okCalls === (contRound.holdsCreated ?? -1),
+      detail: `${okCalls} OK replies, ${contState.holds.length} holds indexed, ${contRound.holdsCreated} version bumps`,
+    });
+    const buyers = new Set(contState.holds.map((h) => h.buyer));
+    contChecks.push({
+      name: "one hold per buyer, 1-4 seats each",
+      ok: buyers.size === contState.holds.length && contState.holds.every((h) => h.seats.length >= 1 && h.seats.length <= settings.contentionMaxSeats),
+      detail: `${contState.holds.length} holds, ${buyers.size} distinct buyers`,
+    });
+    contChecks.push({
+      name: "refusals are ABORTED (SEATS_UNAVAILABLE)",
+      ok: otherCount === 0 && Object.keys(cs.errorKinds).every((k) => /^Aborted: seats already taken/.test(k)),
+      detail: Object.entries(cs.errorKinds).map(([k, n]) => `${k} × ${n}`).join("; ") || "no refusals",
+    });
+    const heldSeats = [...contState.snapshotSeats.values()].filter((s) => s === "H").length;
+    const contention = {
+      eventId: cont.eventId,
+      calls: settings.contentionCalls,
+      seed,
+      seatsRequested,
+      round: contRound,
+      codes: cs.codes,
+      errorKinds: cs.errorKinds,
+      holds: contState.holds.length,
+      heldSeats,
+      checks: contChecks,
+    };
+    say(`contention: ${Math.round(cs.rps)} calls/s, p50 ${cs.latencyMs.p50} ms p99 ${cs.latencyMs.p99} ms, codes ${JSON.stringify(cs.codes)}, ${contention.holds} holds on ${heldSeats} seats`);
+
+    const allChecks = [...tputChecks, ...contChecks];
+    const broken = allChecks.filter((c) => !c.ok);
+    for (const c of broken) failures.push(`invariant broken: ${c.name}: ${c.detail}`);
+    for (const c of allChecks) say(`${c.ok ? "ok    " : "BROKEN"} ${c.name}: ${c.detail}`);
+
+    if (!stack.own.redis) {
+      for (const e of [tput, aux, cont]) await dropEvent(b.redis, e.eventId);
+    }
+
+    const finished = new Date();
+    const result: BenchResult = {
+      kind: "holds",
+      schema: 1,
+      runId,
+      startedAt: started.toISOString(),
+      finishedAt: finished.toISOString(),
+      durationSeconds: round((finished.getTime() - started.getTime()) / 1000, 1),
+      ok: failures.length === 0,
+      failures,
+      settings,
+      source: sourceInfo(repoRoot),
+      machine: { ...machine, ghz: ghzVersion, redis: redisVersion, loadAvgAfter: os.loadavg().map((x) => round(x, 2)) },
+      stack: { own: stack.own, pids: stack.pids, redisUrl: stack.redisUrl, mysqlUrl: stack.mysqlUrl, temporalAddress: stack.temporalAddress, apiCommand: api.command, apiPid: api.pid },
+      events,
+      requestBytes: { holdSeats: holdBytes, noop: noopBytes },
+      warmup,
+      throughput,
+      latency,
+      html,
+      redis: redisResult,
+      bigEvent,
+      contention,
+      ok_invariants: broken.length === 0,
+    };
+    const files = writeReports(result, stamp);
+    say(`wrote ${files.map((f) => path.relative(repoRoot, f)).join(", ")}`);
+    if (failures.length > 0) {
+      keepTmp = true;
+      say(`FAILED:\n  ${failures.join("\n  ")}`);
+      return 1;
+    }
+    return 0;
+  } catch (err) {
+    keepTmp = true;
+    say(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    return 1;
+  } finally {
+    if (b) await b.close().catch(() => {});
+    await stopAll();
+    if (keepTmp) say(`temp dir kept: ${tmp}`);
+    else fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    say(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    void stopAll().finally(() => process.exit(1));
+  },
+);
