@@ -1,6 +1,6 @@
 // Cross-cutting concerns for every call, in one place: request id, logging,
 // metrics, operator authentication, deadline/cancellation as an AbortSignal,
-// and error mapping. Service files hand plain async functions to `unary` and
+// and error mapping. The request id is echoed in the trailers. Service files hand plain async functions to `unary` and
 // `serverStream`; they never touch grpc-js call objects.
 import { randomUUID, timingSafeEqual } from "node:crypto";
 import {
@@ -10,6 +10,7 @@ import {
   type handleUnaryCall,
   type ServerUnaryCall,
   type ServerWritableStream,
+  type ServiceError,
 } from "@grpc/grpc-js";
 import { AppError } from "../domain/errors.js";
 import type { Logger } from "../logger.js";
@@ -60,21 +61,22 @@ export class CallPipeline {
   }
 
   unary<Req, Res>(method: string, handler: UnaryHandler<Req, Res>, policy: CallPolicy = {}): handleUnaryCall<Req, Res> {
+    const observe = this.deps.metrics.forMethod(method);
     return (call, callback) => {
-      const { ctx, finish } = this.begin(method, call, policy);
+      const ctx = new Call(this, method, call, policy, observe);
       const run = async (): Promise<Res> => {
         this.authorize(ctx, policy);
         return handler(call.request, ctx);
       };
       run().then(
         (response) => {
-          finish(status.OK);
-          callback(null, response);
+          ctx.finish(status.OK);
+          callback(null, response, ctx.trailers());
         },
         (err: unknown) => {
           const error = this.fail(ctx, err);
-          finish(error.code);
-          callback(toServiceError(error));
+          ctx.finish(error.code);
+          callback(ctx.withTrailers(toServiceError(error)));
         },
       );
     };
@@ -85,11 +87,13 @@ export class CallPipeline {
     handler: StreamHandler<Req, Res>,
     policy: CallPolicy = {},
   ): handleServerStreamingCall<Req, Res> {
+    const observe = this.deps.metrics.forMethod(method);
     return (call: ServerWritableStream<Req, Res>) => {
-      const { ctx, finish } = this.begin(method, call, policy);
+      const ctx = new Call(this, method, call, policy, observe);
+      const signal = ctx.signal;
       const send = (response: Res): Promise<void> =>
         new Promise((resolve) => {
-          if (ctx.signal.aborted) return resolve();
+          if (signal.aborted) return resolve();
           if (call.write(response)) resolve();
           else call.once("drain", () => resolve());
         });
@@ -104,58 +108,26 @@ export class CallPipeline {
       };
       run().then(
         () => {
-          finish(status.OK);
-          call.end();
+          ctx.finish(status.OK);
+          call.end(ctx.trailers());
         },
         (err: unknown) => {
           const error = this.fail(ctx, err);
-          finish(error.code);
-          call.emit("error", toServiceError(error));
+          ctx.finish(error.code);
+          call.emit("error", ctx.withTrailers(toServiceError(error)));
         },
       );
     };
   }
 
-  private begin(
-    method: string,
-    call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>,
-    policy: CallPolicy,
-  ) {
-    const started = process.hrtime.bigint();
-    const offered = call.metadata.get(REQUEST_ID_HEADER)[0];
-    const requestId =
-      typeof offered === "string" && REQUEST_ID_PATTERN.test(offered) ? offered : randomUUID();
-    const log = this.deps.log.child({ requestId, method });
-    const header = new Metadata();
-    header.set(REQUEST_ID_HEADER, requestId);
-    call.sendMetadata(header);
+  /** @internal the logger calls derive theirs from, and the shutdown signal. */
+  get baseLog(): Logger {
+    return this.deps.log;
+  }
 
-    const controller = new AbortController();
-    let finished = false;
-    const abort = (reason: string) => {
-      if (!finished) controller.abort(new Error(reason));
-    };
-    const onShutdown = () => abort("server shutting down");
-    this.shutdown.signal.addEventListener("abort", onShutdown, { once: true });
-    call.once("cancelled", () => abort("cancelled by client"));
-    const rawDeadline = call.getDeadline();
-    const deadlineMs = rawDeadline instanceof Date ? rawDeadline.getTime() : rawDeadline;
-    const deadline = Number.isFinite(deadlineMs) ? new Date(deadlineMs) : undefined;
-    const timer = deadline
-      ? setTimeout(() => abort("deadline exceeded"), Math.max(0, deadline.getTime() - Date.now()))
-      : undefined;
-
-    const ctx: CallContext = { requestId, method, log, signal: controller.signal, deadline, metadata: call.metadata };
-    const finish = (code: status) => {
-      finished = true;
-      if (timer) clearTimeout(timer);
-      this.shutdown.signal.removeEventListener("abort", onShutdown);
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      this.deps.metrics.observeCall(method, code, seconds);
-      if (policy.operator || code !== status.OK) log.info({ code: status[code], seconds }, "call finished");
-      else log.debug({ seconds }, "call finished");
-    };
-    return { ctx, finish };
+  /** @internal */
+  get shutdownSignal(): AbortSignal {
+    return this.shutdown.signal;
   }
 
   private authorize(ctx: CallContext, policy: CallPolicy): void {
@@ -174,5 +146,80 @@ export class CallPipeline {
     const { error, unexpected } = toAppError(err);
     if (unexpected) ctx.log.error({ err }, "call failed unexpectedly");
     return error;
+  }
+}
+
+/**
+ * One call's context. What most calls never use is made on first use: the
+ * child logger, and the AbortSignal with its listeners and deadline timer
+ * (the hold path uses neither, and it is the hottest path we have).
+ */
+class Call implements CallContext {
+  readonly requestId: string;
+  readonly metadata: Metadata;
+  private readonly started = process.hrtime.bigint();
+  private logger: Logger | undefined;
+  private controller: AbortController | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private onShutdown: (() => void) | undefined;
+  private finished = false;
+
+  constructor(
+    private readonly pipeline: CallPipeline,
+    readonly method: string,
+    private readonly call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>,
+    private readonly policy: CallPolicy,
+    private readonly observe: (code: status, seconds: number) => void,
+  ) {
+    this.metadata = call.metadata;
+    const offered = call.metadata.get(REQUEST_ID_HEADER)[0];
+    this.requestId = typeof offered === "string" && REQUEST_ID_PATTERN.test(offered) ? offered : randomUUID();
+  }
+
+  get log(): Logger {
+    return (this.logger ??= this.pipeline.baseLog.child({ requestId: this.requestId, method: this.method }));
+  }
+
+  get deadline(): Date | undefined {
+    const raw = this.call.getDeadline();
+    const ms = raw instanceof Date ? raw.getTime() : raw;
+    return Number.isFinite(ms) ? new Date(ms) : undefined;
+  }
+
+  get signal(): AbortSignal {
+    if (this.controller) return this.controller.signal;
+    const controller = (this.controller = new AbortController());
+    const abort = (reason: string) => {
+      if (!this.finished) controller.abort(new Error(reason));
+    };
+    this.onShutdown = () => abort("server shutting down");
+    this.pipeline.shutdownSignal.addEventListener("abort", this.onShutdown, { once: true });
+    this.call.once("cancelled", () => abort("cancelled by client"));
+    const deadline = this.deadline;
+    if (deadline) this.timer = setTimeout(() => abort("deadline exceeded"), Math.max(0, deadline.getTime() - Date.now()));
+    return controller.signal;
+  }
+
+  /** The request id goes back in the trailers (sending headers early costs every call). */
+  trailers(): Metadata {
+    const m = new Metadata();
+    m.set(REQUEST_ID_HEADER, this.requestId);
+    return m;
+  }
+
+  withTrailers(error: Partial<ServiceError>): Partial<ServiceError> {
+    const metadata = error.metadata ?? new Metadata();
+    metadata.set(REQUEST_ID_HEADER, this.requestId);
+    return { ...error, metadata };
+  }
+
+  finish(code: status): void {
+    this.finished = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.onShutdown) this.pipeline.shutdownSignal.removeEventListener("abort", this.onShutdown);
+    const seconds = Number(process.hrtime.bigint() - this.started) / 1e9;
+    this.observe(code, seconds);
+    if (this.policy.operator || code !== status.OK) this.log.info({ code: status[code], seconds }, "call finished");
+    else if (this.pipeline.baseLog.isLevelEnabled("debug")) this.log.debug({ seconds }, "call finished");
   }
 }

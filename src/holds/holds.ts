@@ -1,6 +1,6 @@
 // Holds: the hot path. Validates against the cached layout, then one Lua
 // script decides atomically (lua/hold_*.lua); touches Redis only.
-import { randomBytes } from "node:crypto";
+import { randomFillSync } from "node:crypto";
 import { AppError, type Reason } from "../domain/errors.js";
 import type { RedisClient } from "../adapters/redis/client.js";
 import { eventKeys } from "../adapters/redis/keys.js";
@@ -56,8 +56,19 @@ interface HoldTarget {
 const STATE_BY_CODE: Record<string, HoldState> = { A: "ACTIVE", P: "PINNED", S: "SOLD", R: "RELEASED", E: "EXPIRED" };
 const SALE_REASONS: Record<string, Reason> = { SCHEDULED: "SALE_NOT_OPEN", PAUSED: "SALE_PAUSED", CLOSED: "SALE_CLOSED" };
 
+// Hold ids take 12 random bytes each from a pooled buffer: one randomFillSync
+// per 341 holds instead of a randomBytes call per hold (measurable on the hot path).
+const ID_POOL = Buffer.alloc(4092);
+let idOffset = ID_POOL.length;
+
 export function newHoldId(): string {
-  return `h_${randomBytes(12).toString("base64url")}`;
+  if (idOffset + 12 > ID_POOL.length) {
+    randomFillSync(ID_POOL);
+    idOffset = 0;
+  }
+  const id = ID_POOL.toString("base64url", idOffset, idOffset + 12);
+  idOffset += 12;
+  return `h_${id}`;
 }
 
 export class Holds {

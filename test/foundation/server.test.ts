@@ -68,11 +68,11 @@ describe("the API server", () => {
   it("echoes the caller's request id and counts calls by method and code", async () => {
     const md = new Metadata();
     md.set("x-request-id", "req-abc-123");
-    const header = await new Promise<Metadata>((resolve) => {
+    const trailers = await new Promise<Metadata>((resolve) => {
       const c = t.reservations.getHold({ eventId: uid("e"), holdId: "h1" }, md, () => undefined);
-      c.on("metadata", resolve);
+      c.on("status", (s: { metadata: Metadata }) => resolve(s.metadata));
     });
-    expect(header.get("x-request-id")).toEqual(["req-abc-123"]);
+    expect(trailers.get("x-request-id")).toEqual(["req-abc-123"]);
     const body = await (await fetch(`http://127.0.0.1:${t.app.metricsPort}/metrics`)).text();
     expect(body).toMatch(/grpc_server_handled_total\{grpc_service="ticketing.v1.ReservationService",grpc_method="GetHold",grpc_code="NOT_FOUND"\} [1-9]/);
     expect(body).toContain("grpc_server_handling_seconds_bucket");

@@ -17,7 +17,15 @@ export function createRedis(options: RedisOptions): RedisClient {
     connectTimeout: 2000,
   };
   if (options.clusterNodes && options.clusterNodes.length > 0) {
+    // No auto-pipelining here: ioredis refuses a pipeline whose commands
+    // span slot groups ("All keys in the pipeline should belong to the same
+    // slots allocation group"), which auto-pipelining builds under load.
     return new Cluster(options.clusterNodes, { redisOptions: common, enableOfflineQueue: true, scaleReads: "master" });
   }
-  return new Redis(options.url, { ...common, retryStrategy: (attempt) => Math.min(attempt * 100, 2000) });
+  return new Redis(options.url, {
+    ...common,
+    // Commands issued in the same tick share one write: fewer syscalls on the hold path.
+    enableAutoPipelining: true,
+    retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
+  });
 }
