@@ -1,7 +1,8 @@
 // WatchQueue fan-out: one feed per event per process. The admission ticker
 // hands every step's result to the feed; when the room's version (or sale
 // state) moved, the feed reads all its watchers' views in one script call per
-// 2,000 watchers and pushes to each watcher whose ticket changed. Nothing
+// 2,000 watchers (at most one such read per minReadIntervalMs; changes in
+// between coalesce) and pushes to each watcher whose ticket changed. Nothing
 // polls per watcher. A slow watcher only ever gets the latest ticket (no
 // growing queue), and a stream ends with the admission token or a final state.
 import { AppError } from "../domain/errors.js";
@@ -47,11 +48,13 @@ class QueueFeed {
   private reading = false;
   private again = false;
   private lastReadMs = 0;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly index: SeatIndex,
     private readonly room: WaitingRoom,
     private readonly keepAliveMs: number,
+    private readonly minReadIntervalMs: number,
     private readonly log: Logger,
   ) {}
 
@@ -81,8 +84,31 @@ class QueueFeed {
     if (result.version !== this.version || result.status !== this.status || stale) {
       this.version = result.version;
       this.status = result.status;
-      void this.read();
+      this.readSoon();
     }
+  }
+
+  /**
+   * A full read now, or when the last one is minReadIntervalMs old: while
+   * admission runs, the version moves every tick, and thousands of watchers
+   * need no more than a few position updates per second.
+   */
+  private readSoon(): void {
+    if (this.timer) return;
+    const waitMs = this.lastReadMs + this.minReadIntervalMs - Date.now();
+    if (waitMs <= 0) {
+      void this.read();
+      return;
+    }
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.read();
+    }, waitMs);
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   /** Reads the views of every watcher (or of `only`) and pushes what changed. */
@@ -166,6 +192,8 @@ export class QueueWatchHub {
     private readonly log: Logger,
     /** How often a feed re-reads even when nothing moved (keeps its watchers from counting as abandoned). */
     private readonly keepAliveMs = 30_000,
+    /** Most full reads per feed: one per this interval (updates are coalesced in between). */
+    private readonly minReadIntervalMs = 200,
   ) {
     ticker.onStep((eventId, result) => this.feeds.get(eventId)?.onStep(result));
   }
@@ -190,7 +218,7 @@ export class QueueWatchHub {
     }
     let feed = this.feeds.get(eventId);
     if (!feed) {
-      feed = new QueueFeed(index, this.room, this.keepAliveMs, this.log);
+      feed = new QueueFeed(index, this.room, this.keepAliveMs, this.minReadIntervalMs, this.log);
       this.feeds.set(eventId, feed);
     }
     this.ticker.track(eventId);
@@ -208,11 +236,15 @@ export class QueueWatchHub {
       // Registered first, then read: a change after this read reaches the feed's next read.
       await feed.read([buyerId]);
       await finished;
-      // Let the last message go out before the stream ends.
-      while (watcher.busy) await new Promise((r) => setImmediate(r));
+      // Ended by a final ticket: let that last message go out before the
+      // stream ends. Cancelled: a write stuck on a gone client must not hold us.
+      while (watcher.busy && !signal.aborted) await new Promise((r) => setImmediate(r));
     } finally {
       signal.removeEventListener("abort", onAbort);
-      if (feed.remove(watcher) && this.feeds.get(eventId) === feed) this.feeds.delete(eventId);
+      if (feed.remove(watcher) && this.feeds.get(eventId) === feed) {
+        feed.close();
+        this.feeds.delete(eventId);
+      }
     }
   }
 

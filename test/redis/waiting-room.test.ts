@@ -258,9 +258,9 @@ describe("waiting room", () => {
       // The hold expires; nobody sweeps it, but the tickers reclaim it themselves and admission resumes.
       await sleep(held.expireTime.getTime() - Date.now() + 300);
       expect(await admittedOf(a.room, layout.eventId, ids)).toEqual(ids);
-      const resumed = steps.find((r) => r.admitted > 0)!;
-      // A step admits no more buyers than there are free seats.
-      expect(resumed).toMatchObject({ soldOut: false, free: 2, admitted: 2 });
+      // No step admits more buyers than there are free seats (whichever process ran it).
+      expect(steps.some((r) => r.admitted > 0)).toBe(true);
+      for (const r of steps.filter((x) => x.admitted > 0)) expect(r.admitted).toBeLessThanOrEqual(r.free);
       expect((await a.holds.getHold(layout.eventId, held.holdId)).state).toBe("EXPIRED");
     } finally {
       tickers.forEach((t) => t.stop());

@@ -1,0 +1,407 @@
+// `node --import tsx bench/queue.ts`: the waiting room's figures, measured in one
+// run on one machine (see ../shared/BENCHMARKING.md):
+//   1. throughput: interleaved ghz rounds Noop, JoinQueue, Noop, GetQueuePosition
+//      (median ratio of each against the Noop round before it; goal >= 0.75);
+//   2. absorbing a flood: BENCH_FLOOD (100,000) distinct joiners on one event,
+//      time and errors, then every OK accounted for in Redis;
+//   3. WatchQueue: BENCH_WATCHERS streams on one API process (its RSS per
+//      stream), and the delay from an admission step to each watcher's update
+//      (p50/p99/last), over BENCH_WATCH_ROUNDS steps;
+//   4. token signing throughput: Piscina pool with batches, the pool with one
+//      task per signature, and inline on the event loop; verification uncached
+//      and cached.
+// Writes bench/results/queue-<timestamp>.{json,md} and prepends the headline to
+// bench/QUEUE-RESULTS.md. Starts its own Redis, MariaDB, Temporal and API
+// (REDIS_URL / MYSQL_URL / TEMPORAL_ADDRESS reuse existing ones) and stops
+// everything it started, also on failure and Ctrl-C.
+//
+// Knobs (env): BENCH_N (calls per throughput round, 30000), BENCH_ROUNDS (3),
+// BENCH_CONCURRENCY (64), BENCH_CONNECTIONS (4), BENCH_SKIP (2000),
+// BENCH_FLOOD (100000), BENCH_WATCHERS (5000), BENCH_WATCH_ROUNDS (5),
+// BENCH_SIGN (20000 tokens per signing run), BENCH_GHZ_CPUS (1), BENCH_OUT.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
+import { migrate } from "../src/adapters/mysql/migrate.js";
+import { createMysqlPool } from "../src/adapters/mysql/pool.js";
+import { createRedis } from "../src/adapters/redis/client.js";
+import { queueKeys } from "../src/adapters/redis/keys.js";
+import { repoRoot } from "../src/devstack/stack.js";
+import {
+  SaleState,
+  EventServiceClient,
+  type CreateEventRequest,
+  type CreateEventResponse,
+  type Event,
+} from "../src/gen/ticketing/v1/event_service.js";
+import { QueueServiceClient, type QueueTicket, type WatchQueueResponse } from "../src/gen/ticketing/v1/queue_service.js";
+import { createLogger } from "../src/logger.js";
+import { AdmissionTokens } from "../src/queue/admission.js";
+import { KeyRing } from "../src/signing/key-ring.js";
+import { SigningPool } from "../src/signing/pool.js";
+import { TokenService } from "../src/signing/tokens.js";
+import { runGhz, type GhzRun } from "./lib/ghz.js";
+import { installSignalHandlers, say, startApi, startBenchStack, stopAll, type ApiProcess } from "./lib/stack.js";
+import { machineInfo, processCpuSeconds, sourceInfo } from "./lib/sys.js";
+import { median, round } from "./lib/stats.js";
+
+const env = (name: string, fallback: number) => {
+  const v = process.env[name];
+  if (v === undefined || v === "") return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name}=${v}: not a number`);
+  return n;
+};
+
+const settings = {
+  n: env("BENCH_N", 30_000),
+  rounds: env("BENCH_ROUNDS", 3),
+  concurrency: env("BENCH_CONCURRENCY", 64),
+  connections: env("BENCH_CONNECTIONS", 4),
+  skipFirst: env("BENCH_SKIP", 2_000),
+  flood: env("BENCH_FLOOD", 100_000),
+  watchers: env("BENCH_WATCHERS", 5_000),
+  watchRounds: env("BENCH_WATCH_ROUNDS", 5),
+  sign: env("BENCH_SIGN", 20_000),
+  ghzCpus: env("BENCH_GHZ_CPUS", 1),
+  ratioGoal: 0.75,
+};
+
+const GHZ = path.join(repoRoot, ".tools/bin/ghz");
+const GRPCURL = path.join(repoRoot, ".tools/bin/grpcurl");
+const PROTOSET = path.join(repoRoot, "src/gen/descriptors.binpb");
+const OUT = process.env.BENCH_OUT ?? path.join(repoRoot, "bench");
+const OPERATOR_TOKEN = "bench-operator-token-0123456789";
+const runId = Date.now().toString(36);
+
+type Unary<Req, Res> = (req: Req, md: Metadata, cb: (e: ServiceError | null, r: Res) => void) => unknown;
+function call<Req, Res>(client: object, method: Unary<Req, Res>, req: Req, md = new Metadata()): Promise<Res> {
+  return new Promise((resolve, reject) => method.call(client, req, md, (e, r) => (e ? reject(e) : resolve(r))));
+}
+
+function writeData(file: string, rows: object[]): void {
+  fs.writeFileSync(file, `[\n${rows.map((r) => JSON.stringify(r)).join(",\n")}\n]\n`);
+}
+
+async function createEvent(events: EventServiceClient, o: { rate: number; maxShopping: number }): Promise<string> {
+  const md = new Metadata();
+  md.set("authorization", `Bearer ${OPERATOR_TOKEN}`);
+  const event: Event = {
+    eventId: `q_${runId}_${Math.random().toString(36).slice(2, 8)}`,
+    name: "Queue bench",
+    venue: "Hall",
+    startTime: undefined,
+    saleOpenTime: undefined,
+    saleCloseTime: undefined,
+    saleState: SaleState.SALE_STATE_UNSPECIFIED,
+    holdPolicy: undefined,
+    maxTicketsPerBuyer: 4,
+    waitingRoom: { enabled: true, admissionsPerSecond: o.rate, maxShopping: o.maxShopping, sessionSeconds: 600 },
+    currencyCode: "EUR",
+    priceCategories: [{ priceCategoryId: "std", name: "Standard", priceMinor: "4500" }],
+    sections: [
+      { sectionId: "A", name: "Stalls", layout: { $case: "reserved", value: { rows: [{ rowId: "1", seatCount: 100, priceCategoryId: "std", firstSeatNumber: 1 }] } } },
+    ],
+    capacity: 0,
+    createTime: undefined,
+  };
+  const { event: created } = await call<CreateEventRequest, CreateEventResponse>(events, events.createEvent, { requestId: `c_${event.eventId}`, event }, md);
+  await call(events, events.openSale, { eventId: created!.eventId, requestId: `o_${event.eventId}` }, md);
+  return created!.eventId;
+}
+
+function ghz(api: ApiProcess, tmp: string, name: string, callName: string, rows: object[], total: number, skip = settings.skipFirst): Promise<GhzRun> {
+  const dataFile = path.join(tmp, `${name}.json`);
+  writeData(dataFile, rows);
+  return runGhz({
+    ghz: GHZ,
+    protoset: PROTOSET,
+    call: callName,
+    address: api.address,
+    dataFile,
+    total,
+    concurrency: settings.concurrency,
+    connections: settings.connections,
+    skipFirst: skip,
+    countErrors: true,
+    cpus: settings.ghzCpus,
+    gogc: 400,
+    format: "json",
+    outFile: path.join(tmp, `${name}.out.json`),
+  });
+}
+
+function summary(r: GhzRun, apiCpu: number | undefined) {
+  const s = r.summary;
+  return {
+    rps: round(s?.rps ?? NaN),
+    p50Ms: s?.latencyMs.p50,
+    p99Ms: s?.latencyMs.p99,
+    codes: s?.codes ?? {},
+    errors: s?.errorKinds ?? {},
+    ghzCores: round(r.cpuCores, 2),
+    apiCores: apiCpu === undefined ? undefined : round(apiCpu / r.wallSeconds, 2),
+    command: r.command,
+  };
+}
+
+async function measured(api: ApiProcess, run: () => Promise<GhzRun>) {
+  const before = processCpuSeconds(api.pid);
+  const r = await run();
+  const after = processCpuSeconds(api.pid);
+  return summary(r, before !== undefined && after !== undefined ? after - before : undefined);
+}
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+  return Number(m?.[1] ?? 0) / 1024;
+}
+
+function pct(xs: number[], p: number): number {
+  const v = [...xs].sort((a, b) => a - b);
+  return v[Math.min(v.length - 1, Math.floor((p / 100) * v.length))] ?? NaN;
+}
+
+async function throughput(api: ApiProcess, tmp: string, events: EventServiceClient) {
+  const eventId = await createEvent(events, { rate: 1, maxShopping: 1 }); // almost everyone keeps waiting
+  const noopRows = Array.from({ length: 1000 }, (_, i) => ({ payload: `${eventId}-b${i}-${"x".repeat(24)}` }));
+  const rounds: { noopJoin: ReturnType<typeof summary>; join: ReturnType<typeof summary>; noopPos: ReturnType<typeof summary>; position: ReturnType<typeof summary> }[] = [];
+  let joined = 0;
+  for (let r = 0; r < settings.rounds; r++) {
+    say(`throughput round ${r + 1}/${settings.rounds}`);
+    const noopJoin = await measured(api, () => ghz(api, tmp, `noop-a${r}`, "ticketing.bench.v1.NoopService/Noop", noopRows, settings.n));
+    const joinRows = Array.from({ length: settings.n }, (_, i) => ({ event_id: eventId, buyer_id: `r${r}_${i}`, request_id: `j${r}_${i}` }));
+    const join = await measured(api, () => ghz(api, tmp, `join${r}`, "ticketing.v1.QueueService/JoinQueue", joinRows, settings.n));
+    joined += settings.n;
+    const noopPos = await measured(api, () => ghz(api, tmp, `noop-b${r}`, "ticketing.bench.v1.NoopService/Noop", noopRows, settings.n));
+    const posRows = Array.from({ length: settings.n }, (_, i) => ({ event_id: eventId, buyer_id: `r${r}_${(i * 7919) % settings.n}` }));
+    const position = await measured(api, () => ghz(api, tmp, `pos${r}`, "ticketing.v1.QueueService/GetQueuePosition", posRows, settings.n));
+    rounds.push({ noopJoin, join, noopPos, position });
+    say(`  noop ${noopJoin.rps}/s, join ${join.rps}/s, noop ${noopPos.rps}/s, position ${position.rps}/s`);
+  }
+  return {
+    eventId,
+    joined,
+    rounds,
+    joinRatio: round(median(rounds.map((x) => x.join.rps / x.noopJoin.rps)), 3),
+    positionRatio: round(median(rounds.map((x) => x.position.rps / x.noopPos.rps)), 3),
+  };
+}
+
+async function flood(api: ApiProcess, tmp: string, events: EventServiceClient, redisUrl: string) {
+  const eventId = await createEvent(events, { rate: 50, maxShopping: 1000 });
+  say(`flood: ${settings.flood} joiners on ${eventId}`);
+  const rows = Array.from({ length: settings.flood }, (_, i) => ({ event_id: eventId, buyer_id: `f${i}`, request_id: `f${i}` }));
+  const started = Date.now();
+  const r = await measured(api, () => ghz(api, tmp, "flood", "ticketing.v1.QueueService/JoinQueue", rows, settings.flood, 0));
+  const seconds = (Date.now() - started) / 1000;
+  const redis = createRedis({ url: redisUrl });
+  const q = queueKeys(eventId);
+  const [inLine, shopping, records] = await Promise.all([redis.zcard(q.line), redis.zcard(q.shop), redis.hlen(q.recs)]);
+  await redis.quit();
+  const ok = r.codes.OK ?? 0;
+  return { eventId, seconds: round(seconds, 1), ...r, accountedFor: { ok, records, inLine, shopping, check: records === ok && inLine + shopping === ok } };
+}
+
+async function watchBench(api: ApiProcess, queueAt: () => QueueServiceClient) {
+  const events = new EventServiceClient(api.address, credentials.createInsecure());
+  const eventId = await createEvent(events, { rate: 10_000, maxShopping: 1 });
+  events.close();
+  const n = settings.watchers;
+  say(`watch: ${n} watchers on ${eventId}`);
+  const client = queueAt();
+  const ids = Array.from({ length: n + 1 }, (_, i) => `w${i}`);
+  for (let i = 0; i < ids.length; i += 500) {
+    await Promise.all(ids.slice(i, i + 500).map((b) => call(client, client.joinQueue, { eventId, buyerId: b, requestId: b })));
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  global.gc?.();
+  const rssBefore = rssMb(api.pid);
+  // Watchers spread over several channels, as many clients would be.
+  const clients = Array.from({ length: 8 }, () => queueAt());
+  const last = new Map<string, { at: number; ticket: QueueTicket }>();
+  const got: ((buyer: string) => void)[] = [];
+  const streams = ids.slice(1).map((b, i) => {
+    const c = clients[i % clients.length]!;
+    const s = c.watchQueue({ eventId, buyerId: b });
+    s.on("data", (m: WatchQueueResponse) => {
+      last.set(b, { at: performance.now(), ticket: m.ticket! });
+      for (const f of got) f(b);
+    });
+    s.on("error", () => undefined);
+    return s;
+  });
+  const until = async (pred: () => boolean, ms: number) => {
+    const end = Date.now() + ms;
+    while (!pred() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    return pred();
+  };
+  await until(() => last.size === n, 120_000);
+  await new Promise((r) => setTimeout(r, 1000));
+  const rssAfter = rssMb(api.pid);
+  const delays: number[][] = [];
+  for (let r = 0; r < settings.watchRounds && r < n - 1; r++) {
+    const leaving = ids[r]!;
+    const before = new Map([...last].map(([b, v]) => [b, v.at]));
+    const expect = ids.slice(r + 1).filter((b) => last.has(b));
+    const t0 = performance.now();
+    await call(client, client.leaveQueue, { eventId, buyerId: leaving, requestId: `l${r}` });
+    // Everyone still waiting moves up one place; the next in line gets the token.
+    await until(() => expect.every((b) => (last.get(b)?.at ?? 0) > (before.get(b) ?? 0)), 30_000);
+    delays.push(expect.map((b) => (last.get(b)?.at ?? NaN) - t0));
+  }
+  for (const s of streams) s.cancel();
+  for (const c of clients) c.close();
+  client.close();
+  const all = delays.flat();
+  return {
+    eventId,
+    watchers: n,
+    rssBeforeMb: round(rssBefore, 1),
+    rssAfterMb: round(rssAfter, 1),
+    kbPerStream: round(((rssAfter - rssBefore) * 1024) / n, 2),
+    delayMs: {
+      p50: round(pct(all, 50), 1),
+      p99: round(pct(all, 99), 1),
+      lastWatcherPerStep: delays.map((d) => round(Math.max(...d), 1)),
+    },
+    note: "delay from the LeaveQueue call to each waiting watcher's new position: includes up to one admission tick (QUEUE_TICK_MS)",
+  };
+}
+
+async function signing(mysqlUrl: string) {
+  const mysql = createMysqlPool(mysqlUrl, 4);
+  await migrate(mysql);
+  const log = createLogger("silent", "bench");
+  const ring = new KeyRing(mysql, { purpose: "admission", maxTokenLifetimeSeconds: 7200, rotateAfterSeconds: 0, refreshMs: 60_000 }, log);
+  await ring.start();
+  const out: Record<string, { tokensPerSecond: number; batches: number }> = {};
+  const variants: [string, { threads: number; maxBatch?: number }][] = [
+    ["pool, batched (1 thread)", { threads: 1 }],
+    ["pool, one task per signature (1 thread)", { threads: 1, maxBatch: 1 }],
+    ["inline on the event loop", { threads: 0 }],
+  ];
+  let sample: string[] = [];
+  let verify = { uncachedPerSecond: NaN, cachedPerSecond: NaN };
+  for (const [name, opts] of variants) {
+    const pool = new SigningPool(opts);
+    const admission = new AdmissionTokens(new TokenService(ring, pool));
+    await Promise.all(Array.from({ length: 500 }, (_, i) => admission.issue(tokenFor(`warm${i}`)))); // warm the worker
+    const before = pool.stats.batches;
+    const t0 = performance.now();
+    for (let i = 0; i < settings.sign; i += 2000) {
+      sample = await Promise.all(Array.from({ length: Math.min(2000, settings.sign - i) }, (_, j) => admission.issue(tokenFor(`b${i + j}`))));
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    out[name] = { tokensPerSecond: round(settings.sign / seconds), batches: pool.stats.batches - before };
+    await pool.close();
+  }
+  {
+    const tokens = new TokenService(ring, new SigningPool({ threads: 0 }));
+    const admission = new AdmissionTokens(tokens);
+    const t0 = performance.now();
+    for (let i = 0; i < sample.length; i++) await admission.check(sample[i]!, "ev", `b${settings.sign - sample.length + i}`);
+    const t1 = performance.now();
+    for (let k = 0; k < 5; k++) for (let i = 0; i < sample.length; i++) await admission.check(sample[i]!, "ev", `b${settings.sign - sample.length + i}`);
+    const t2 = performance.now();
+    verify = { uncachedPerSecond: round(sample.length / ((t1 - t0) / 1000)), cachedPerSecond: round((5 * sample.length) / ((t2 - t1) / 1000)) };
+  }
+  ring.stop();
+  await mysql.end();
+  return { sign: out, verify };
+}
+
+function tokenFor(buyerId: string) {
+  const admittedMs = Date.now();
+  return { eventId: "ev", buyerId, maxTickets: 4, admittedMs, expiresMs: admittedMs + 600_000 };
+}
+
+function markdown(r: Record<string, unknown> & { throughput: Awaited<ReturnType<typeof throughput>>; flood: Awaited<ReturnType<typeof flood>>; watch: Awaited<ReturnType<typeof watchBench>>; signing: Awaited<ReturnType<typeof signing>> }): string {
+  const t = r.throughput;
+  const lines = [
+    `# Waiting room bench, ${String(r.stamp)}`,
+    "",
+    `Machine: ${String((r.machine as { nproc: number }).nproc)} cores, ${(r.machine as { cpuModel: string }).cpuModel}; source ${(r.source as { commit: string }).commit.slice(0, 12)} (${(r.source as { note: string }).note}).`,
+    `Settings: ${JSON.stringify(r.settings)}`,
+    "",
+    "## Throughput (ghz, interleaved with Noop; ratio = median of per-round ratios)",
+    "",
+    `JoinQueue / Noop: **${t.joinRatio}** (goal >= ${settings.ratioGoal}); GetQueuePosition / Noop: **${t.positionRatio}**`,
+    "",
+    "| round | Noop/s | JoinQueue/s | p50/p99 ms | Noop/s | GetQueuePosition/s | p50/p99 ms | ghz cores | API cores (join/pos) |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ...t.rounds.map(
+      (x, i) =>
+        `| ${i + 1} | ${x.noopJoin.rps} | ${x.join.rps} | ${x.join.p50Ms}/${x.join.p99Ms} | ${x.noopPos.rps} | ${x.position.rps} | ${x.position.p50Ms}/${x.position.p99Ms} | ${x.join.ghzCores}/${x.position.ghzCores} | ${x.join.apiCores}/${x.position.apiCores} |`,
+    ),
+    "",
+    `Codes: join ${JSON.stringify(t.rounds.map((x) => x.join.codes))}, position ${JSON.stringify(t.rounds.map((x) => x.position.codes))}`,
+    "",
+    "## Flood",
+    "",
+    `${settings.flood} distinct joiners: ${r.flood.seconds} s, ${r.flood.rps} joins/s, p99 ${r.flood.p99Ms} ms; codes ${JSON.stringify(r.flood.codes)}; errors ${JSON.stringify(r.flood.errors)}.`,
+    `Accounted for in Redis: ${JSON.stringify(r.flood.accountedFor)}`,
+    "",
+    "## WatchQueue",
+    "",
+    `${r.watch.watchers} streams on one API process: RSS ${r.watch.rssBeforeMb} -> ${r.watch.rssAfterMb} MB, **${r.watch.kbPerStream} KB per stream**.`,
+    `Delay from a step to each watcher's update: p50 ${r.watch.delayMs.p50} ms, **p99 ${r.watch.delayMs.p99} ms**; last watcher per step ${JSON.stringify(r.watch.delayMs.lastWatcherPerStep)} ms (${r.watch.note}).`,
+    "",
+    "## Token signing (in-process)",
+    "",
+    "| variant | tokens/s | pool tasks |",
+    "| --- | --- | --- |",
+    ...Object.entries(r.signing.sign).map(([k, v]) => `| ${k} | ${v.tokensPerSecond} | ${v.batches} |`),
+    "",
+    `Verification: ${r.signing.verify.uncachedPerSecond}/s uncached (Ed25519 + jose), ${r.signing.verify.cachedPerSecond}/s cached.`,
+    "",
+  ];
+  return lines.join("\n");
+}
+
+async function main(): Promise<void> {
+  installSignalHandlers();
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ticketing-bench-queue-"));
+  const machine = machineInfo();
+  const source = sourceInfo(repoRoot);
+  try {
+    const stack = await startBenchStack(tmp);
+    Object.assign(process.env, {
+      OPERATOR_TOKEN,
+      QUEUE_JOIN_LIMIT: "0",
+      QUEUE_POSITION_LIMIT: "0",
+      // Buyers driven by ghz never come back to ask: do not skip them as abandoned.
+      QUEUE_ABANDON_SECONDS: "0",
+    });
+    const api = await startApi(stack, tmp, GRPCURL);
+    say(`api ${api.address} (pid ${api.pid})`);
+    const events = new EventServiceClient(api.address, credentials.createInsecure());
+    const t = await throughput(api, tmp, events);
+    const f = await flood(api, tmp, events, stack.redisUrl);
+    events.close();
+    const w = await watchBench(api, () => new QueueServiceClient(api.address, credentials.createInsecure()));
+    const s = await signing(stack.mysqlUrl);
+    const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+    const report = { stamp, machine, source, settings, throughput: t, flood: f, watch: w, signing: s };
+    fs.mkdirSync(path.join(OUT, "results"), { recursive: true });
+    const base = path.join(OUT, "results", `queue-${stamp}`);
+    fs.writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
+    const md = markdown(report);
+    fs.writeFileSync(`${base}.md`, md);
+    const summaryFile = path.join(OUT, "QUEUE-RESULTS.md");
+    const previous = fs.existsSync(summaryFile) ? fs.readFileSync(summaryFile, "utf8").replace(/^# Waiting room bench results\n+/, "") : "";
+    fs.writeFileSync(summaryFile, `# Waiting room bench results\n\nNewest first; every run's full report is in results/.\n\n${md.replace(/^# /, "## ").replace(/\n## /g, "\n### ")}\n${previous.replace(/^Newest first.*\n+/, "")}`);
+    process.stdout.write(md);
+    say(`wrote ${base}.{json,md} and ${summaryFile}`);
+  } finally {
+    await stopAll();
+    if (!process.env.BENCH_KEEP_TMP) fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().catch(async (err: unknown) => {
+  say(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  await stopAll();
+  process.exit(1);
+});
