@@ -38,7 +38,7 @@ const local = proxyLocalActivities<OrderActivities>({
 // A provider call that outlives this is presumed lost (e.g. the worker died) and retried.
 const provider = proxyActivities<OrderActivities>({
   startToCloseTimeout: "10 seconds",
-  retry: { initialInterval: "1 second", maximumInterval: "30 seconds", nonRetryableErrorTypes: BUSINESS_FAILURES },
+  retry: { initialInterval: "1 second", maximumInterval: "10 seconds", nonRetryableErrorTypes: BUSINESS_FAILURES },
 });
 
 export type CheckoutStatus = "PENDING_PAYMENT" | "CONFIRMED" | "FAILED" | "CANCELLED";

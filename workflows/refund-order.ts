@@ -12,7 +12,7 @@ const local = proxyLocalActivities<OrderActivities>({
 // A provider call that outlives this is presumed lost (e.g. the worker died) and retried.
 const provider = proxyActivities<OrderActivities>({
   startToCloseTimeout: "10 seconds",
-  retry: { initialInterval: "1 second", maximumInterval: "30 seconds", nonRetryableErrorTypes: ["ORDER_NOT_FOUND"] },
+  retry: { initialInterval: "1 second", maximumInterval: "10 seconds", nonRetryableErrorTypes: ["ORDER_NOT_FOUND"] },
 });
 
 export async function refundOrder(orderId: string): Promise<void> {
