@@ -61,7 +61,10 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
   const hub: SeatMapWatchHub = new SeatMapWatchHub(redis, inventory, (eventId): Promise<number> => holds.reclaimExpired(eventId), log);
   const temporalClient = new Client({ connection: temporal, namespace: config.TEMPORAL_NAMESPACE });
   const sweepers = new Sweepers(temporalClient, config.TEMPORAL_TASK_QUEUE, log);
-  const events = new Events({ store: new EventStore(mysql), inventory, log, hub, onSaleOpened: (id) => sweepers.ensure(id) });
+  const events = new Events({ store: new EventStore(mysql), inventory, log, hub, onSaleOpened: (id) => sweepers.ensure(id),
+    // A closure: the queue is built just below (its ticker needs the holds, which need its gate).
+    seedCommitment: async (id) => (await queue.room.commitment(id)).seedSha256,
+  });
   // The waiting room (#4): its gate guards the holds; it reclaims expired holds
   // when they are all that keeps an event sold out.
   const queue = createQueue({
@@ -103,7 +106,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     notifier,
     paymentWindowMs: config.PAYMENT_WINDOW_SECONDS * 1000,
   });
-  const services = createServices(pipeline, { config, log, redis, mysql, scripts, inventory, holds, events, orders, queue, tickets });
+  const services = createServices(pipeline, { config, log, redis, mysql, scripts, inventory, holds, events, orders, queue: { ...queue, ticketTokens: ticketKeys.tokens }, tickets });
   const server = buildServer(services, health.implementation);
   const grpcPort = await listen(server, config.GRPC_ADDRESS, serverCredentials(config));
 

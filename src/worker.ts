@@ -15,6 +15,7 @@ import { createOrderActivities } from "./orders/activities.js";
 import { OrderNotifier } from "./orders/notifier.js";
 import { OrderStore } from "./orders/order-store.js";
 import { PaymentSimulator } from "./payments/simulator.js";
+import { completeShopping } from "./queue/waiting-room.js";
 import { createTicketTokens, Tickets } from "./tickets/tickets.js";
 import { Holds } from "./holds/holds.js";
 import { createLogger, type Logger } from "./logger.js";
@@ -66,6 +67,7 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
         payments,
         notifier,
         tickets: new Tickets(mysql, ticketKeys.tokens),
+        completeShopping: (eventId, buyerId) => completeShopping(scripts, eventId, buyerId),
         rebuildEvent: async (eventId) => void (await events.rebuildInventory(eventId)),
         log,
       }),

@@ -16,6 +16,8 @@ const CREATE_EVENT_SCOPE = "CreateEvent";
 export interface StoredEvent {
   layout: EventLayout;
   saleState: SaleState;
+  /** With the waiting room on: the committed hash of the pre-queue shuffle seed. */
+  shuffleSeedSha256?: string;
 }
 
 export interface InsertResult {

@@ -128,6 +128,8 @@ export interface EventsDeps {
   hub?: SeatMapWatchHub;
   /** Called after a sale (re)opens, e.g. to start its hold sweeper. */
   onSaleOpened?: (eventId: string) => Promise<void>;
+  /** The waiting room's committed shuffle-seed hash for an event (committed on first ask). */
+  seedCommitment?: (eventId: string) => Promise<string>;
 }
 
 export type SeatMapWatchUpdate = { kind: "snapshot"; seatMap: SeatMap } | { kind: "delta"; delta: SeatMapDelta };
@@ -153,6 +155,7 @@ export class Events {
   private readonly log: Logger;
   private readonly hub: SeatMapWatchHub | undefined;
   private readonly onSaleOpened: ((eventId: string) => Promise<void>) | undefined;
+  private readonly seedCommitment: ((eventId: string) => Promise<string>) | undefined;
   /** One live-state repair per event at a time in this process (others wait for it). */
   private readonly repairs = new Map<string, Promise<void>>();
 
@@ -162,6 +165,7 @@ export class Events {
     this.log = deps.log;
     this.hub = deps.hub;
     this.onSaleOpened = deps.onSaleOpened;
+    this.seedCommitment = deps.seedCommitment;
   }
 
   // ---- create / read ------------------------------------------------------
@@ -172,12 +176,18 @@ export class Events {
     const { eventId, created } = await this.store.insertEvent(layout, "SCHEDULED", requestId, requestHash);
     if (created) {
       await this.ensureLive(eventId, layout);
-      return { layout, saleState: (await this.store.saleState(eventId)) ?? "SCHEDULED" };
+      return this.withCommitment({ layout, saleState: (await this.store.saleState(eventId)) ?? "SCHEDULED" });
     }
     // A retry: the first attempt may have written MySQL and then failed on Redis.
     const stored = await this.requireStored(eventId);
     await this.ensureLive(eventId, stored.layout);
-    return stored;
+    return this.withCommitment(stored);
+  }
+
+  /** Adds the pre-queue seed commitment to events with a waiting room (committed at creation, at the latest). */
+  private async withCommitment(stored: StoredEvent): Promise<StoredEvent> {
+    if (!stored.layout.waitingRoom.enabled || !this.seedCommitment) return stored;
+    return { ...stored, shuffleSeedSha256: await this.seedCommitment(stored.layout.eventId) };
   }
 
   /** Events whose sale is not closed. */
@@ -186,7 +196,7 @@ export class Events {
   }
 
   async getEvent(eventId: string): Promise<StoredEvent> {
-    return this.requireStored(eventId);
+    return this.withCommitment(await this.requireStored(eventId));
   }
 
   async listEvents(pageSize: number, pageToken: string): Promise<{ events: StoredEvent[]; nextPageToken: string }> {

@@ -46,6 +46,8 @@ export interface OrderActivityDeps {
   notifier: OrderNotifier;
   /** Signs ticket codes. */
   tickets: Tickets;
+  /** Frees the buyer's shopping slot in the event's waiting room once they bought. */
+  completeShopping: (eventId: string, buyerId: string) => Promise<void>;
   /** Rebuilds an event's Redis state from MySQL (after Redis lost a hold). */
   rebuildEvent: (eventId: string) => Promise<void>;
   log: Logger;
@@ -160,6 +162,8 @@ export function createOrderActivities(deps: OrderActivityDeps) {
     async confirmOrder(plan: CheckoutPlan): Promise<void> {
       await orders.transition(plan.orderId, "CONFIRMED", ["PENDING_PAYMENT"]);
       await changed(plan.orderId);
+      const index = await inventory.requireIndex(plan.eventId);
+      if (index.layout.waitingRoom.enabled) await deps.completeShopping(plan.eventId, plan.buyerId);
     },
 
     // --- compensation and cancellation (each idempotent) ---

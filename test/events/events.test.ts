@@ -145,7 +145,7 @@ describe("CreateEvent and GetEvent", () => {
       saleState: SaleState.SALE_STATE_SCHEDULED,
       holdPolicy: { ttlSeconds: 600, maxExtensions: 1, maxLifetimeSeconds: 1200 },
       maxTicketsPerBuyer: 8,
-      waitingRoom: { enabled: false, admissionsPerSecond: 50, maxShopping: 1000, sessionSeconds: 600 },
+      waitingRoom: { enabled: false, admissionsPerSecond: 50, maxShopping: 1000, sessionSeconds: 600, shuffleSeedSha256: "" },
       sections: [
         reserved("A", [
           ["1", 5, "vip", 1],
@@ -169,7 +169,7 @@ describe("CreateEvent and GetEvent", () => {
     const input = smallEvent({
       holdPolicy: { ttlSeconds: 300, maxExtensions: 0, maxLifetimeSeconds: 450 },
       maxTicketsPerBuyer: 4,
-      waitingRoom: { enabled: true, admissionsPerSecond: 200, maxShopping: 5000, sessionSeconds: 900 },
+      waitingRoom: { enabled: true, admissionsPerSecond: 200, maxShopping: 5000, sessionSeconds: 900, shuffleSeedSha256: "" },
     });
     const { event } = await create(input);
     expect(event).toMatchObject({
@@ -177,6 +177,8 @@ describe("CreateEvent and GetEvent", () => {
       maxTicketsPerBuyer: 4,
       waitingRoom: { enabled: true, admissionsPerSecond: 200, maxShopping: 5000, sessionSeconds: 900 },
     });
+    // The pre-queue shuffle's seed is committed (its hash published) from creation on, and stays the same.
+    expect(event!.waitingRoom!.shuffleSeedSha256).toMatch(/^[0-9a-f]{64}$/);
     expect((await getEvent(input.eventId)).event).toEqual(event);
   });
 
@@ -357,7 +359,7 @@ describe("CreateEvent validation", () => {
       saleCloseTime: new Date("2031-05-01T00:00:00Z"),
       holdPolicy: { ttlSeconds: 5, maxExtensions: 11, maxLifetimeSeconds: 8000 },
       maxTicketsPerBuyer: 101,
-      waitingRoom: { enabled: true, admissionsPerSecond: 20_000, maxShopping: 0, sessionSeconds: 30 },
+      waitingRoom: { enabled: true, admissionsPerSecond: 20_000, maxShopping: 0, sessionSeconds: 30, shuffleSeedSha256: "" },
       priceCategories: [
         { priceCategoryId: "std", name: "Standard", priceMinor: "-1" },
         { priceCategoryId: "std", name: "Again", priceMinor: "100" },

@@ -39,7 +39,7 @@ async function createEvent(o: RoomSettings = {}): Promise<string> {
     saleState: SaleState.SALE_STATE_UNSPECIFIED,
     holdPolicy: undefined,
     maxTicketsPerBuyer: 4,
-    waitingRoom: { enabled: o.enabled ?? true, admissionsPerSecond: o.rate ?? 50, maxShopping: o.maxShopping ?? 100, sessionSeconds: 60 },
+    waitingRoom: { enabled: o.enabled ?? true, admissionsPerSecond: o.rate ?? 50, maxShopping: o.maxShopping ?? 100, sessionSeconds: 60, shuffleSeedSha256: "" },
     currencyCode: "EUR",
     priceCategories: [{ priceCategoryId: "std", name: "Standard", priceMinor: "4500" }],
     sections: [

@@ -72,7 +72,7 @@ function toSectionMessage(s: SectionLayout): SectionMessage {
 }
 
 /** The proto Event for a stored event; ListEvents leaves the sections out. */
-export function toEventMessage({ layout, saleState }: StoredEvent, withSections = true): EventMessage {
+export function toEventMessage({ layout, saleState, shuffleSeedSha256 }: StoredEvent, withSections = true): EventMessage {
   const l: EventLayout = layout;
   return {
     eventId: l.eventId,
@@ -84,7 +84,7 @@ export function toEventMessage({ layout, saleState }: StoredEvent, withSections 
     saleState: toSaleStateMessage(saleState),
     holdPolicy: { ...l.holdPolicy },
     maxTicketsPerBuyer: l.maxTicketsPerBuyer,
-    waitingRoom: { ...l.waitingRoom },
+    waitingRoom: { ...l.waitingRoom, shuffleSeedSha256: shuffleSeedSha256 ?? "" },
     currencyCode: l.currencyCode,
     priceCategories: l.priceCategories.map((c) => ({
       priceCategoryId: c.priceCategoryId,

@@ -36,6 +36,8 @@ export interface QueueServiceDeps {
   watch: QueueWatchHub;
   ticker: AdmissionTicker;
   tokens: TokenService;
+  /** The ticket key ring's tokens, so scanners get the ticket keys from the same JWKS. */
+  ticketTokens?: TokenService;
 }
 
 export function queueHandlers(deps: QueueServiceDeps): ServiceHandlers<typeof QueueServiceService> {
@@ -74,7 +76,12 @@ export function queueHandlers(deps: QueueServiceDeps): ServiceHandlers<typeof Qu
     },
 
     async getSigningKeys() {
-      return { keys: tokens.jwks() };
+      return {
+        keys: [
+          ...tokens.jwks().map((k) => ({ ...k, purpose: "admission" })),
+          ...(deps.ticketTokens?.jwks() ?? []).map((k) => ({ ...k, purpose: "ticket" })),
+        ],
+      };
     },
   };
 }

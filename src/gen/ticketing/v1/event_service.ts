@@ -115,6 +115,12 @@ export interface WaitingRoomSettings {
   maxShopping: number;
   /** How long an admitted buyer may shop; 60..7200. */
   sessionSeconds: number;
+  /**
+   * Output only, in GetEvent and CreateEvent: SHA-256 (hex) of the seed that
+   * shuffles the pre-queue when the sale opens, committed before anyone can
+   * join; the seed itself is revealed in QueueTicket once the shuffle is done.
+   */
+  shuffleSeedSha256: string;
 }
 
 /** One row of numbered seats, all in one price category. */
@@ -574,7 +580,7 @@ export const HoldPolicy: MessageFns<HoldPolicy> = {
 };
 
 function createBaseWaitingRoomSettings(): WaitingRoomSettings {
-  return { enabled: false, admissionsPerSecond: 0, maxShopping: 0, sessionSeconds: 0 };
+  return { enabled: false, admissionsPerSecond: 0, maxShopping: 0, sessionSeconds: 0, shuffleSeedSha256: "" };
 }
 
 export const WaitingRoomSettings: MessageFns<WaitingRoomSettings> = {
@@ -590,6 +596,9 @@ export const WaitingRoomSettings: MessageFns<WaitingRoomSettings> = {
     }
     if (message.sessionSeconds !== 0) {
       writer.uint32(32).uint32(message.sessionSeconds);
+    }
+    if (message.shuffleSeedSha256 !== "") {
+      writer.uint32(42).string(message.shuffleSeedSha256);
     }
     return writer;
   },
@@ -639,6 +648,14 @@ export const WaitingRoomSettings: MessageFns<WaitingRoomSettings> = {
             message.sessionSeconds = reader.uint32();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.shuffleSeedSha256 = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -669,6 +686,11 @@ export const WaitingRoomSettings: MessageFns<WaitingRoomSettings> = {
         : isSet(object.session_seconds)
         ? globalThis.Number(object.session_seconds)
         : 0,
+      shuffleSeedSha256: isSet(object.shuffleSeedSha256)
+        ? globalThis.String(object.shuffleSeedSha256)
+        : isSet(object.shuffle_seed_sha256)
+        ? globalThis.String(object.shuffle_seed_sha256)
+        : "",
     };
   },
 
@@ -686,6 +708,9 @@ export const WaitingRoomSettings: MessageFns<WaitingRoomSettings> = {
     if (message.sessionSeconds !== 0) {
       obj.sessionSeconds = Math.round(message.sessionSeconds);
     }
+    if (message.shuffleSeedSha256 !== "") {
+      obj.shuffleSeedSha256 = message.shuffleSeedSha256;
+    }
     return obj;
   },
 
@@ -698,6 +723,7 @@ export const WaitingRoomSettings: MessageFns<WaitingRoomSettings> = {
     message.admissionsPerSecond = object.admissionsPerSecond ?? 0;
     message.maxShopping = object.maxShopping ?? 0;
     message.sessionSeconds = object.sessionSeconds ?? 0;
+    message.shuffleSeedSha256 = object.shuffleSeedSha256 ?? "";
     return message;
   },
 };

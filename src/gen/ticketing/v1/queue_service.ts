@@ -199,7 +199,14 @@ export interface SigningKey {
    * Tokens signed by this key are not accepted after this time; unset while
    * the key is the one signing.
    */
-  retireTime?: Date | undefined;
+  retireTime?:
+    | Date
+    | undefined;
+  /**
+   * What the key signs: "admission" (admission tokens, JWT typ "admission+jwt")
+   * or "ticket" (ticket codes, JWT typ "ticket", for door scanners).
+   */
+  purpose: string;
 }
 
 export interface GetSigningKeysRequest {
@@ -1221,7 +1228,7 @@ export const LeaveQueueResponse: MessageFns<LeaveQueueResponse> = {
 };
 
 function createBaseSigningKey(): SigningKey {
-  return { kid: "", kty: "", crv: "", x: "", alg: "", retireTime: undefined };
+  return { kid: "", kty: "", crv: "", x: "", alg: "", retireTime: undefined, purpose: "" };
 }
 
 export const SigningKey: MessageFns<SigningKey> = {
@@ -1243,6 +1250,9 @@ export const SigningKey: MessageFns<SigningKey> = {
     }
     if (message.retireTime !== undefined) {
       Timestamp.encode(toTimestamp(message.retireTime), writer.uint32(50).fork()).join();
+    }
+    if (message.purpose !== "") {
+      writer.uint32(58).string(message.purpose);
     }
     return writer;
   },
@@ -1308,6 +1318,14 @@ export const SigningKey: MessageFns<SigningKey> = {
             message.retireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.purpose = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1332,6 +1350,7 @@ export const SigningKey: MessageFns<SigningKey> = {
         : isSet(object.retire_time)
         ? fromJsonTimestamp(object.retire_time)
         : undefined,
+      purpose: isSet(object.purpose) ? globalThis.String(object.purpose) : "",
     };
   },
 
@@ -1355,6 +1374,9 @@ export const SigningKey: MessageFns<SigningKey> = {
     if (message.retireTime !== undefined) {
       obj.retireTime = message.retireTime.toISOString();
     }
+    if (message.purpose !== "") {
+      obj.purpose = message.purpose;
+    }
     return obj;
   },
 
@@ -1369,6 +1391,7 @@ export const SigningKey: MessageFns<SigningKey> = {
     message.x = object.x ?? "";
     message.alg = object.alg ?? "";
     message.retireTime = object.retireTime ?? undefined;
+    message.purpose = object.purpose ?? "";
     return message;
   },
 };
@@ -1562,8 +1585,9 @@ export const QueueServiceService = {
     responseDeserialize: (value: Buffer): LeaveQueueResponse => LeaveQueueResponse.decode(value),
   },
   /**
-   * The public keys that verify admission tokens (JWKS, RFC 8037), newest
-   * first; the first one signs new tokens.
+   * The public keys that verify admission tokens and ticket codes (JWKS,
+   * RFC 8037), each with its purpose, newest first within a purpose; the
+   * first of a purpose signs new tokens.
    */
   getSigningKeys: {
     path: "/ticketing.v1.QueueService/GetSigningKeys" as const,
@@ -1609,8 +1633,9 @@ export interface QueueServiceServer extends UntypedServiceImplementation {
    */
   leaveQueue: handleUnaryCall<LeaveQueueRequest, LeaveQueueResponse>;
   /**
-   * The public keys that verify admission tokens (JWKS, RFC 8037), newest
-   * first; the first one signs new tokens.
+   * The public keys that verify admission tokens and ticket codes (JWKS,
+   * RFC 8037), each with its purpose, newest first within a purpose; the
+   * first of a purpose signs new tokens.
    */
   getSigningKeys: handleUnaryCall<GetSigningKeysRequest, GetSigningKeysResponse>;
 }
@@ -1693,8 +1718,9 @@ export interface QueueServiceClient extends Client {
     callback: (error: ServiceError | null, response: LeaveQueueResponse) => void,
   ): ClientUnaryCall;
   /**
-   * The public keys that verify admission tokens (JWKS, RFC 8037), newest
-   * first; the first one signs new tokens.
+   * The public keys that verify admission tokens and ticket codes (JWKS,
+   * RFC 8037), each with its purpose, newest first within a purpose; the
+   * first of a purpose signs new tokens.
    */
   getSigningKeys(
     request: GetSigningKeysRequest,
