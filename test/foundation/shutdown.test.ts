@@ -1,7 +1,6 @@
 // Graceful shutdown: a call in flight finishes, new calls are refused, and
 // the real process exits 0 on SIGTERM.
 import { spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { credentials, Server, ServerCredentials, status } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 import { bindService } from "../../src/grpc/bind.js";
@@ -10,7 +9,7 @@ import { listen, shutdownServer } from "../../src/grpc/server.js";
 import { ReservationServiceClient, ReservationServiceService } from "../../src/gen/ticketing/v1/reservation_service.js";
 import { createLogger } from "../../src/logger.js";
 import { Metrics } from "../../src/metrics.js";
-import { call } from "../support/app.js";
+import { call, freePort } from "../support/app.js";
 import { freshMysqlDatabase, testEnv } from "../support/env.js";
 
 describe("graceful shutdown", () => {
@@ -73,13 +72,3 @@ describe("graceful shutdown", () => {
     await db.drop();
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => (typeof a === "object" && a ? resolve(a.port) : reject(new Error("no port"))));
-    });
-  });
-}

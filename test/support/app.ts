@@ -1,5 +1,6 @@
 // Starts the real API (src/app.ts) on a free port against the test stack, with
 // a fresh MySQL database, and gives generated clients for every service.
+import { createServer } from "node:net";
 import { credentials, Metadata, type CallOptions, type ServiceError } from "@grpc/grpc-js";
 import { startApp, type RunningApp } from "../../src/app.js";
 import { loadConfig, type Config } from "../../src/config.js";
@@ -110,4 +111,15 @@ let counter = 0;
 /** A unique id for this test run (events, buyers, request ids). */
 export function uid(prefix: string): string {
   return `${prefix}_${process.pid}_${Date.now().toString(36)}_${(counter++).toString(36)}`;
+}
+
+/** A port nothing listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      s.close(() => (typeof a === "object" && a ? resolve(a.port) : reject(new Error("no port"))));
+    });
+  });
 }
