@@ -38,21 +38,7 @@ if tonumber(h[8]) >= tonumber(h[9]) then return {'LIMIT', 'extensions'} end
 local new_expires = math.min(expires + tonumber(m[2]), tonumber(h[10]))
 if new_expires <= expires then return {'LIMIT', 'lifetime'} end
 
-if h[2] == 'R' then
-  local seats = {}
-  for seat in string.gmatch(h[3], '[^,]+') do seats[#seats + 1] = seat end
-  local value = new_expires .. '|' .. hold_id
-  local pairs_ = {}
-  for i = 1, #seats do
-    pairs_[#pairs_ + 1] = seats[i]
-    pairs_[#pairs_ + 1] = value
-  end
-  redis.call('HSET', k.seats, unpack(pairs_))
-else
-  redis.call('ZADD', k.gaexp, 'XX', new_expires, hold_id)
-end
-redis.call('HSET', k.buyer, 'h' .. hold_id, h[7] .. '|' .. h[4] .. '|' .. new_expires)
-redis.call('ZADD', k.exp, 'XX', new_expires, hold_id)
+retime_hold(k, hold_id, h[2], h[3], h[4], h[7], new_expires)
 redis.call('HSET', k.hold, 'expires', new_expires, 'ext', tonumber(h[8]) + 1)
 redis.call('SET', k.extreq, '1', 'PX', 86400000)
 return {'OK', tostring(new_expires)}

@@ -32,18 +32,6 @@ if expires <= now then return {'EXPIRED'} end
 if state == 'P' then return {'OK', tostring(expires)} end
 
 local pinned = math.max(expires, now + pin_ms)
-if h[2] == 'R' then
-  local value = pinned .. '|' .. hold_id
-  local pairs_ = {}
-  for seat in string.gmatch(h[3], '[^,]+') do
-    pairs_[#pairs_ + 1] = seat
-    pairs_[#pairs_ + 1] = value
-  end
-  redis.call('HSET', k.seats, unpack(pairs_))
-else
-  redis.call('ZADD', k.gaexp, 'XX', pinned, hold_id)
-end
-redis.call('HSET', k.buyer, 'h' .. hold_id, h[7] .. '|' .. h[4] .. '|' .. pinned)
-redis.call('ZADD', k.exp, 'XX', pinned, hold_id)
+retime_hold(k, hold_id, h[2], h[3], h[4], h[7], pinned)
 redis.call('HSET', k.hold, 'state', 'P', 'expires', pinned)
 return {'OK', tostring(pinned)}

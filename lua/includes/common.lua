@@ -109,3 +109,22 @@ local function hold_reserved(k, meta, now, hold_id, buyer_id, request_id, seats)
   log_change(k.version, k.changes, {'t', 'H', 's', table.concat(seats, ',')})
   return expires
 end
+
+-- Moves an active hold's expiry everywhere it is recorded: its seats (or its
+-- general-admission entry), the buyer's count and the event's expiry index.
+-- kind, seats, qty and epoch come from the hold hash, which the caller updates.
+local function retime_hold(k, hold_id, kind, seats, qty, epoch, expires)
+  if kind == 'R' then
+    local value = expires .. '|' .. hold_id
+    local pairs_ = {}
+    for seat in string.gmatch(seats, '[^,]+') do
+      pairs_[#pairs_ + 1] = seat
+      pairs_[#pairs_ + 1] = value
+    end
+    redis.call('HSET', k.seats, unpack(pairs_))
+  else
+    redis.call('ZADD', k.gaexp, 'XX', expires, hold_id)
+  end
+  redis.call('HSET', k.buyer, 'h' .. hold_id, epoch .. '|' .. qty .. '|' .. expires)
+  redis.call('ZADD', k.exp, 'XX', expires, hold_id)
+end

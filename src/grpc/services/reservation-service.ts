@@ -19,16 +19,21 @@ export function toHoldMessage(hold: Hold): HoldMessage {
 
 const MAX_SEATS_PER_REQUEST = 100;
 
+/** Who holds for which event, and under which request id and admission token. */
+function holdTarget(v: Validator, req: { eventId: string; buyerId: string; requestId: string; admissionToken: string }) {
+  return {
+    eventId: v.id("event_id", req.eventId),
+    buyerId: v.id("buyer_id", req.buyerId),
+    requestId: v.id("request_id", req.requestId),
+    admissionToken: v.text("admission_token", req.admissionToken, 4096, false),
+  };
+}
+
 export function reservationHandlers(holds: Holds): ServiceHandlers<typeof ReservationServiceService> {
   return {
     async holdSeats(req) {
       const v = new Validator();
-      const target = {
-        eventId: v.id("event_id", req.eventId),
-        buyerId: v.id("buyer_id", req.buyerId),
-        requestId: v.id("request_id", req.requestId),
-        admissionToken: v.text("admission_token", req.admissionToken, 4096, false),
-      };
+      const target = holdTarget(v, req);
       const selection = req.selection;
       if (!selection) {
         v.add("selection", "set seats or general_admission");
@@ -48,12 +53,7 @@ export function reservationHandlers(holds: Holds): ServiceHandlers<typeof Reserv
 
     async holdBestAvailable(req) {
       const v = new Validator();
-      const target = {
-        eventId: v.id("event_id", req.eventId),
-        buyerId: v.id("buyer_id", req.buyerId),
-        requestId: v.id("request_id", req.requestId),
-        admissionToken: v.text("admission_token", req.admissionToken, 4096, false),
-      };
+      const target = holdTarget(v, req);
       const priceCategoryId = v.optionalId("price_category_id", req.priceCategoryId);
       if (req.sectionId) v.shortId("section_id", req.sectionId);
       v.check();
