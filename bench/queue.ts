@@ -97,7 +97,7 @@ async function createEvent(events: EventServiceClient, o: { rate: number; maxSho
     saleState: SaleState.SALE_STATE_UNSPECIFIED,
     holdPolicy: undefined,
     maxTicketsPerBuyer: 4,
-    waitingRoom: { enabled: true, admissionsPerSecond: o.rate, maxShopping: o.maxShopping, sessionSeconds: 600 },
+    waitingRoom: { enabled: true, admissionsPerSecond: o.rate, maxShopping: o.maxShopping, sessionSeconds: 600, shuffleSeedSha256: "" },
     currencyCode: "EUR",
     priceCategories: [{ priceCategoryId: "std", name: "Standard", priceMinor: "4500" }],
     sections: [
