@@ -1,0 +1,103 @@
+// `npm run demo`: a small simulated on-sale you can watch, on the local stack.
+//
+// If an API already answers at GRPC_ADDRESS (default 127.0.0.1:50051, e.g. a
+// running `npm start`), the demo uses it; the audit then needs MYSQL_URL and
+// REDIS_URL (the ones `npm start` printed). Otherwise it starts the local
+// stack as `npm start` does (Redis, MariaDB and Temporal with its web UI, data
+// in .local/), then the API on GRPC_ADDRESS and the worker. It creates a demo
+// event, runs bench/sim/scenarios/demo.json with the live progress line,
+// prints the funnel and the audit, and then leaves the stack running with the
+// commands to explore it (Ctrl-C stops what the demo started).
+import fs from "node:fs";
+import path from "node:path";
+import { canConnect, repoRoot } from "../../src/devstack/stack.js";
+import { audit, type AuditResult } from "./audit.js";
+import { runSimulation, type Target } from "./driver.js";
+import { buildReport, summary, writeReport } from "./report.js";
+import { apiEnvFor, loadScenario, workerEnvFor } from "./scenario.js";
+import { installSignalHandlers, say, startApp, startStores, stopOwned } from "./stack.js";
+
+const grpcAddress = process.env.GRPC_ADDRESS || "127.0.0.1:50051";
+const localDir = path.join(repoRoot, ".local");
+
+async function answers(address: string): Promise<boolean> {
+  const [host, port] = [address.slice(0, address.lastIndexOf(":")), Number(address.slice(address.lastIndexOf(":") + 1))];
+  return canConnect(port, host);
+}
+
+async function main(): Promise<number> {
+  const scenario = loadScenario(process.argv[2] || "demo");
+  installSignalHandlers();
+  let target: Target;
+  let mysqlUrl = process.env.MYSQL_URL ?? "";
+  let redisUrl = process.env.REDIS_URL ?? "";
+  let uiUrl: string | undefined;
+  let startedHere = false;
+  if (await answers(grpcAddress)) {
+    say(`an API answers at ${grpcAddress}: using it (its worker's payment settings apply)`);
+    if (!mysqlUrl || !redisUrl) {
+      say("the audit reads MySQL and Redis: set MYSQL_URL and REDIS_URL to the ones `npm start` printed, e.g.");
+      say("  MYSQL_URL=mysql://root@127.0.0.1:<port>/ticketing REDIS_URL=redis://127.0.0.1:<port> npm run demo");
+      return 2;
+    }
+    target = { address: grpcAddress, operatorToken: process.env.OPERATOR_TOKEN || "local-operator-token" };
+  } else {
+    say(`starting the local stack (data in ${path.relative(process.cwd(), localDir) || localDir}/), as npm start does`);
+    fs.mkdirSync(localDir, { recursive: true });
+    const stores = await startStores(localDir, { persistentDir: localDir, ui: true });
+    uiUrl = stores.temporalUiUrl;
+    const metrics = (await canConnect(9464)) ? "off" : "127.0.0.1:9464";
+    const app = await startApp(stores, localDir, {
+      grpcAddress,
+      taskQueue: process.env.TEMPORAL_TASK_QUEUE || "ticketing",
+      apiEnv: { ...apiEnvFor(scenario), METRICS_ADDRESS: metrics },
+      workerEnv: workerEnvFor(scenario),
+    });
+    target = { address: app.address, operatorToken: app.operatorToken };
+    mysqlUrl = stores.mysqlUrl;
+    redisUrl = stores.redisUrl;
+    startedHere = true;
+  }
+
+  say(`demo on-sale: ${scenario.description}`);
+  const result = await runSimulation({ target, scenario });
+  say("buyers done; auditing (MySQL, Redis, the payment simulator's ledger, VerifyTicket)");
+  const a: AuditResult = await audit({ result, target, mysqlUrl, redisUrl });
+  const rep = buildReport(result, a, { command: "npm run demo" });
+  const files = writeReport(rep, path.join(localDir, "sim-results"));
+  process.stdout.write(`\n${summary(rep, files)}\n`);
+
+  const G = fs.existsSync(path.join(repoRoot, ".tools/bin/grpcurl")) ? ".tools/bin/grpcurl -plaintext" : "grpcurl -plaintext";
+  const ev = result.eventId;
+  const someOrder = result.records.flatMap((b) => b.orders).find((o) => o.state === "CONFIRMED");
+  const someBuyer = result.records.find((b) => b.orders.some((o) => o.state === "CONFIRMED"))?.id;
+  const lines = [
+    "",
+    "What to look at now:",
+    `  the event's seats and funnel:   ${G} -d '{"event_id": "${ev}"}' ${target.address} ticketing.v1.EventService/GetEventSummary`,
+    `  the live seat map:              ${G} -d '{"event_id": "${ev}"}' ${target.address} ticketing.v1.EventService/GetSeatMap`,
+    ...(someOrder ? [`  an order with its tickets:      ${G} -d '{"order_id": "${someOrder.orderId}"}' ${target.address} ticketing.v1.OrderService/GetOrder`] : []),
+    ...(someBuyer ? [`  a buyer's place in the queue:   ${G} -d '{"event_id": "${ev}", "buyer_id": "${someBuyer}"}' ${target.address} ticketing.v1.QueueService/GetQueuePosition`] : []),
+    ...(someOrder?.tickets[0] ? [`  scan a ticket at the door:      ${G} -d '{"code": "${someOrder.tickets[0].code}", "gate_id": "north-1", "request_id": "demo-scan-1"}' ${target.address} ticketing.v1.TicketService/CheckIn`] : []),
+    `  the ticket signing keys:        ${G} ${target.address} ticketing.v1.QueueService/GetSigningKeys`,
+    `  every service:                  ${G} ${target.address} list`,
+    uiUrl ? `  the checkout workflows:         ${uiUrl}/namespaces/default/workflows (checkout-…, one per hold; hold-sweeper-${ev})` : "  the checkout workflows:         the Temporal web UI of your stack (checkout-… workflows)",
+    `  the full report:                ${path.relative(process.cwd(), files.md)}`,
+  ];
+  process.stdout.write(`${lines.join("\n")}\n`);
+  if (!startedHere) return a.ok ? 0 : 1;
+  process.stdout.write(`\nThe stack keeps running (API ${target.address}, operator token local-operator-token). Ctrl-C stops it.\n`);
+  // Until Ctrl-C: the signal handler stops everything and exits.
+  setInterval(() => {}, 1 << 30);
+  await new Promise<never>(() => {});
+  return 0;
+}
+
+try {
+  process.exitCode = await main();
+} catch (err) {
+  say(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exitCode = 1;
+}
+await stopOwned();
+setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();

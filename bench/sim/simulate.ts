@@ -1,0 +1,101 @@
+// `npm run simulate -- <scenario>`: replays an on-sale (bench/sim/scenarios/<scenario>.json)
+// against the real services, audits every invariant, writes
+// bench/results/sim-<scenario>-<timestamp>.{json,md} and exits non-zero when
+// the audit fails.
+//
+// Starts its own Redis, MariaDB, Temporal dev server (in memory), API and
+// worker in a temp dir (REDIS_URL / MYSQL_URL / TEMPORAL_ADDRESS reuse running
+// stores); SIM_API_ADDRESS targets an API already running (then MYSQL_URL and
+// REDIS_URL are needed for the audit, and the scenario's payment settings
+// cannot reach that API's worker). SIM_BUYERS / SIM_MAX_SECONDS scale a
+// scenario down for a quick try; SIM_SEED makes its random choices repeatable.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { audit } from "./audit.js";
+import { runSimulation, seededRandom, type Target } from "./driver.js";
+import { buildReport, summary, writeReport } from "./report.js";
+import { apiEnvFor, listScenarios, loadScenario, workerEnvFor } from "./scenario.js";
+import { processCpuSeconds } from "../lib/sys.js";
+import { installSignalHandlers, say, startApp, startStores, stopOwned } from "./stack.js";
+
+function cpuNow(pids: Record<string, number>): { at: number; s: Record<string, number | undefined> } {
+  const s: Record<string, number | undefined> = {};
+  for (const [k, pid] of Object.entries(pids)) s[k] = processCpuSeconds(pid);
+  const u = process.cpuUsage();
+  s.simulator = (u.user + u.system) / 1e6;
+  return { at: Date.now(), s };
+}
+
+/** Average cores each process used over the run. */
+function cpuCores(a: ReturnType<typeof cpuNow>, b: ReturnType<typeof cpuNow>): Record<string, number> {
+  const wall = (b.at - a.at) / 1000;
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(b.s)) {
+    const x = a.s[k];
+    if (v !== undefined && x !== undefined) out[k] = Math.round(((v - x) / wall) * 100) / 100;
+  }
+  return out;
+}
+
+async function main(): Promise<number> {
+  const name = process.argv.slice(2).find((a) => !a.startsWith("-"));
+  if (!name) {
+    process.stderr.write(`usage: npm run simulate -- <scenario>   (scenarios: ${listScenarios().join(", ")}; see bench/sim/README.md)\n`);
+    return 2;
+  }
+  const scenario = loadScenario(name);
+  installSignalHandlers();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ticketing-sim-${scenario.name}-`));
+  let keepDir = false;
+  try {
+    let target: Target;
+    let mysqlUrl: string;
+    let redisUrl: string;
+    const processes: Record<string, string> = {};
+    const pids: Record<string, number> = {};
+    if (process.env.SIM_API_ADDRESS) {
+      if (!process.env.MYSQL_URL || !process.env.REDIS_URL) throw new Error("SIM_API_ADDRESS needs MYSQL_URL and REDIS_URL (for the audit)");
+      target = { address: process.env.SIM_API_ADDRESS, operatorToken: process.env.OPERATOR_TOKEN || "local-operator-token" };
+      mysqlUrl = process.env.MYSQL_URL;
+      redisUrl = process.env.REDIS_URL;
+      say(`using the API at ${target.address}; its worker's payment settings apply, not the scenario's (${JSON.stringify(scenario.payment)})`);
+      processes.api = `reused ${target.address}`;
+    } else {
+      say(`starting the stack in ${dir}`);
+      const stores = await startStores(dir);
+      const app = await startApp(stores, dir, { apiEnv: apiEnvFor(scenario), workerEnv: workerEnvFor(scenario) });
+      target = { address: app.address, operatorToken: app.operatorToken };
+      mysqlUrl = stores.mysqlUrl;
+      redisUrl = stores.redisUrl;
+      Object.assign(processes, app.commands);
+      processes.stores = `redis ${stores.redisUrl}, mariadb ${stores.mysqlUrl}, temporal ${stores.temporalAddress} (in memory)`;
+      processes.logs = dir;
+      Object.assign(pids, stores.pids, { api: app.api.pid, worker: app.worker.pid });
+    }
+    const seed = process.env.SIM_SEED ? Number(process.env.SIM_SEED) : undefined;
+    const cpu0 = cpuNow(pids);
+    const result = await runSimulation({ target, scenario, rnd: seed !== undefined ? seededRandom(seed) : undefined });
+    const cpu = cpuCores(cpu0, cpuNow(pids));
+    say(`buyers done in ${((result.endedMs - result.openedMs) / 1000).toFixed(1)} s after the open; auditing`);
+    const a = await audit({ result, target, mysqlUrl, redisUrl });
+    const command = `npm run simulate -- ${name}${process.env.SIM_BUYERS ? ` (SIM_BUYERS=${process.env.SIM_BUYERS})` : ""}${process.env.SIM_MAX_SECONDS ? ` (SIM_MAX_SECONDS=${process.env.SIM_MAX_SECONDS})` : ""}`;
+    const rep = buildReport(result, a, { command, processes, cpu });
+    const files = writeReport(rep);
+    process.stdout.write(`${summary(rep, files)}\n`);
+    if (!a.ok) keepDir = true;
+    return a.ok ? 0 : 1;
+  } catch (err) {
+    keepDir = true;
+    say(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    return 1;
+  } finally {
+    await stopOwned();
+    if (keepDir) say(`logs kept in ${dir}`);
+    else fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+process.exitCode = await main();
+// grpc-js and ioredis may hold the loop a little; everything we own is stopped.
+setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();

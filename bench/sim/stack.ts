@@ -1,0 +1,212 @@
+// The simulator's own stack: Redis, MariaDB and a Temporal dev server on free
+// ports (or what REDIS_URL / MYSQL_URL / TEMPORAL_ADDRESS point at), then the
+// API and the worker as separate processes with the scenario's env. Everything
+// started here is stopped by PID: at the end, on failure and on Ctrl-C.
+import path from "node:path";
+import { Connection } from "@temporalio/client";
+import { credentials, Metadata } from "@grpc/grpc-js";
+import {
+  freePort,
+  killAllSync,
+  launch,
+  repoRoot,
+  sleep,
+  startMysql,
+  startRedis,
+  startTemporal,
+  tail,
+  waitUntilReady,
+  type ManagedProcess,
+} from "../../src/devstack/stack.js";
+import { QueueServiceClient } from "../../src/gen/ticketing/v1/queue_service.js";
+
+export interface Owned {
+  name: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+const owned: Owned[] = [];
+
+export function say(msg: string): void {
+  process.stderr.write(`[sim ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+/** Stops what this module started, last started first. */
+export async function stopOwned(): Promise<void> {
+  for (const o of owned.splice(0).reverse()) {
+    try {
+      await o.stop();
+      say(`stopped ${o.name} (pid ${o.pid})`);
+    } catch (err) {
+      say(`stopping ${o.name} (pid ${o.pid}) failed: ${String(err)}`);
+    }
+  }
+}
+
+let signalled = false;
+export function installSignalHandlers(): void {
+  const handler = (sig: NodeJS.Signals) => {
+    if (signalled) {
+      killAllSync("SIGKILL");
+      process.exit(130);
+    }
+    signalled = true;
+    say(`${sig}: stopping everything the simulator started (again to kill)`);
+    void stopOwned().finally(() => process.exit(130));
+  };
+  process.on("SIGINT", handler);
+  process.on("SIGTERM", handler);
+  process.on("SIGHUP", handler);
+}
+
+export interface Stores {
+  redisUrl: string;
+  mysqlUrl: string;
+  temporalAddress: string;
+  temporalUiUrl?: string | undefined;
+  pids: Record<string, number>;
+}
+
+export interface StoreOptions {
+  /** Keep data here across runs (the demo: .local/) instead of a temp dir. */
+  persistentDir?: string;
+  /** Serve the Temporal web UI. */
+  ui?: boolean;
+}
+
+export async function startStores(dir: string, o: StoreOptions = {}): Promise<Stores> {
+  const pids: Record<string, number> = {};
+  const tasks: Promise<void>[] = [];
+  let redisUrl = process.env.REDIS_URL ?? "";
+  let mysqlUrl = process.env.MYSQL_URL ?? "";
+  let temporalAddress = process.env.TEMPORAL_ADDRESS ?? "";
+  let temporalUiUrl: string | undefined;
+  const p = o.persistentDir;
+  if (redisUrl) say(`redis: using REDIS_URL=${redisUrl}`);
+  else
+    tasks.push(
+      startRedis(p ? { dir: p, dataDir: path.join(p, "redis"), persistent: true } : { dir: path.join(dir, "redis") }).then((h) => {
+        owned.push({ name: "redis-server", pid: h.pid, stop: h.stop });
+        pids.redis = h.pid;
+        redisUrl = h.url;
+        say(`redis:    ${h.url} (pid ${h.pid})`);
+      }),
+    );
+  if (mysqlUrl) say(`mysql: using MYSQL_URL=${mysqlUrl}`);
+  else
+    tasks.push(
+      startMysql(p ? { dir: p, dataDir: path.join(p, "mysql"), durable: true } : { dir: path.join(dir, "mysql") }).then((h) => {
+        owned.push({ name: "mariadbd", pid: h.pid, stop: h.stop });
+        pids.mysql = h.pid;
+        mysqlUrl = h.url;
+        say(`mariadb:  ${h.url} (pid ${h.pid})`);
+      }),
+    );
+  if (temporalAddress) say(`temporal: using TEMPORAL_ADDRESS=${temporalAddress}`);
+  else
+    tasks.push(
+      startTemporal(p ? { dir: p, dbFile: path.join(p, "temporal.db"), ui: o.ui ?? false } : { dir: path.join(dir, "temporal"), ui: o.ui ?? false }).then((h) => {
+        owned.push({ name: "temporal dev server", pid: h.pid, stop: h.stop });
+        pids.temporal = h.pid;
+        temporalAddress = h.address;
+        temporalUiUrl = h.uiUrl;
+        say(`temporal: ${h.address} (pid ${h.pid}${p ? `, data ${path.join(p, "temporal.db")}` : ", in memory"}${h.uiUrl ? `, web UI ${h.uiUrl}` : ""})`);
+      }),
+    );
+  const results = await Promise.allSettled(tasks);
+  const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed.length > 0) throw new Error(`the stack did not start:\n${failed.map((f) => String(f.reason?.message ?? f.reason)).join("\n")}`);
+  return { redisUrl, mysqlUrl, temporalAddress, temporalUiUrl, pids };
+}
+
+export interface AppProcesses {
+  address: string;
+  operatorToken: string;
+  api: ManagedProcess;
+  worker: ManagedProcess;
+  apiLog: string;
+  workerLog: string;
+  taskQueue: string;
+  /** How each was started, for the report. */
+  commands: Record<string, string>;
+}
+
+/** Resolves once GetSigningKeys answers (the API is up with its key ring). */
+async function apiAnswers(address: string): Promise<boolean> {
+  const c = new QueueServiceClient(address, credentials.createInsecure());
+  try {
+    return await new Promise<boolean>((resolve) => c.getSigningKeys({}, new Metadata(), { deadline: Date.now() + 2000 }, (err) => resolve(!err)));
+  } finally {
+    c.close();
+  }
+}
+
+async function waitForPollers(temporalAddress: string, taskQueue: string, proc: ManagedProcess, logFile: string, timeoutMs = 180_000): Promise<void> {
+  const connection = await Connection.connect({ address: temporalAddress });
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (proc.exitInfo) throw new Error(`worker (pid ${proc.pid}) exited before polling:\n${tail(logFile, 30)}`);
+      let ready = true;
+      for (const taskQueueType of [1, 2]) {
+        const r = await connection.workflowService.describeTaskQueue({ namespace: "default", taskQueue: { name: taskQueue }, taskQueueType });
+        if (!r.pollers || r.pollers.length === 0) ready = false;
+      }
+      if (ready) return;
+      if (Date.now() > deadline) throw new Error(`worker not polling ${taskQueue} after ${timeoutMs / 1000} s:\n${tail(logFile, 30)}`);
+      await sleep(300);
+    }
+  } finally {
+    await connection.close();
+  }
+}
+
+export async function startApp(
+  stores: Stores,
+  dir: string,
+  o: { apiEnv: Record<string, string>; workerEnv: Record<string, string>; grpcAddress?: string; taskQueue?: string; inheritOutput?: boolean; logLevel?: string },
+): Promise<AppProcesses> {
+  const address = o.grpcAddress ?? `127.0.0.1:${await freePort()}`;
+  const operatorToken = process.env.OPERATOR_TOKEN || "local-operator-token";
+  const taskQueue = o.taskQueue ?? `sim-${Date.now().toString(36)}`;
+  const common: Record<string, string> = {
+    REDIS_URL: stores.redisUrl,
+    MYSQL_URL: stores.mysqlUrl,
+    TEMPORAL_ADDRESS: stores.temporalAddress,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    OPERATOR_TOKEN: operatorToken,
+    LOG_LEVEL: o.logLevel ?? "warn",
+  };
+  const base: NodeJS.ProcessEnv = { ...process.env };
+  delete base.REDIS_CLUSTER_NODES;
+  const apiEnv = { ...common, GRPC_ADDRESS: address, METRICS_ADDRESS: "off", ...o.apiEnv };
+  const workerEnv = { ...common, METRICS_ADDRESS: "off", ...o.workerEnv };
+  const apiLog = path.join(dir, "api.log");
+  const workerLog = path.join(dir, "worker.log");
+  const api = launch("api", process.execPath, ["--import", "tsx", "src/main.ts"], { logFile: apiLog, cwd: repoRoot, env: { ...base, ...apiEnv }, graceMs: 15_000 });
+  owned.push({ name: "api", pid: api.pid, stop: () => api.stop(15_000) });
+  const worker = launch("worker", process.execPath, ["--import", "tsx", "src/worker.ts"], { logFile: workerLog, cwd: repoRoot, env: { ...base, ...workerEnv }, graceMs: 20_000 });
+  owned.push({ name: "worker", pid: worker.pid, stop: () => worker.stop(20_000) });
+  await Promise.all([
+    waitUntilReady(api, "GetSigningKeys answering", () => apiAnswers(address), { timeoutMs: 120_000, intervalMs: 300 }),
+    waitForPollers(stores.temporalAddress, taskQueue, worker, workerLog),
+  ]);
+  say(`api:      ${address} (pid ${api.pid}, log ${apiLog})`);
+  say(`worker:   task queue ${taskQueue} (pid ${worker.pid}, log ${workerLog})`);
+  const show = (e: Record<string, string>) =>
+    Object.entries(e)
+      .filter(([k]) => k !== "OPERATOR_TOKEN")
+      .map(([k, v]) => `${k}=${v}`)
+      .join(" ");
+  return {
+    address,
+    operatorToken,
+    api,
+    worker,
+    apiLog,
+    workerLog,
+    taskQueue,
+    commands: { api: `${show(apiEnv)} node --import tsx src/main.ts`, worker: `${show(workerEnv)} node --import tsx src/worker.ts` },
+  };
+}
