@@ -3,6 +3,7 @@
 // and error mapping. The request id is echoed in the trailers. Service files hand plain async functions to `unary` and
 // `serverStream`; they never touch grpc-js call objects.
 import { randomUUID, timingSafeEqual } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import {
   Metadata,
   status,
@@ -53,6 +54,8 @@ export class CallPipeline {
     private readonly deps: { log: Logger; metrics: Metrics; operatorToken: string },
   ) {
     this.operatorToken = Buffer.from(deps.operatorToken);
+    // Every open stream listens for shutdown: thousands of listeners are expected here.
+    setMaxListeners(0, this.shutdown.signal);
   }
 
   /** Ends every open stream with UNAVAILABLE so clients reconnect elsewhere. */

@@ -1,6 +1,7 @@
 // WatchQueue's fan-out against real Redis: one feed per event per process,
 // one batched read per change (not one per watcher), the token to the
 // admitted watcher, and a slow watcher coalesced to the latest ticket.
+import { setMaxListeners } from "node:events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/logger.js";
 import { AdmissionTicker } from "../../src/queue/admission-ticker.js";
@@ -44,6 +45,7 @@ describe("WatchQueue fan-out", () => {
     ticker.track(layout.eventId);
     ticker.start();
     const controller = new AbortController();
+    setMaxListeners(0, controller.signal); // one signal for 1,000 watchers
     const got = new Map<string, QueueTicket[]>();
     let release!: () => void;
     const slow = ids[500]!;
