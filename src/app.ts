@@ -58,11 +58,18 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
   const pipeline = new CallPipeline({ log, metrics, operatorToken: config.OPERATOR_TOKEN });
   const scripts = new Scripts(redis);
   const inventory = new Inventory(redis, scripts);
+  // Events, the waiting room and the holds need each other (the holds pass the
+  // queue's gate, the queue reclaims expired holds, events show the queue's
+  // seed commitment): the later ones are reached through closures.
   const hub: SeatMapWatchHub = new SeatMapWatchHub(redis, inventory, (eventId): Promise<number> => holds.reclaimExpired(eventId), log);
   const temporalClient = new Client({ connection: temporal, namespace: config.TEMPORAL_NAMESPACE });
   const sweepers = new Sweepers(temporalClient, config.TEMPORAL_TASK_QUEUE, log);
-  const events = new Events({ store: new EventStore(mysql), inventory, log, hub, onSaleOpened: (id) => sweepers.ensure(id),
-    // A closure: the queue is built just below (its ticker needs the holds, which need its gate).
+  const events = new Events({
+    store: new EventStore(mysql),
+    inventory,
+    log,
+    hub,
+    onSaleOpened: (id) => sweepers.ensure(id),
     seedCommitment: async (id) => (await queue.room.commitment(id)).seedSha256,
   });
   // The waiting room (#4): its gate guards the holds; it reclaims expired holds
@@ -106,7 +113,19 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     notifier,
     paymentWindowMs: config.PAYMENT_WINDOW_SECONDS * 1000,
   });
-  const services = createServices(pipeline, { config, log, redis, mysql, scripts, inventory, holds, events, orders, queue: { ...queue, ticketTokens: ticketKeys.tokens }, tickets });
+  const services = createServices(pipeline, {
+    config,
+    log,
+    redis,
+    mysql,
+    scripts,
+    inventory,
+    holds,
+    events,
+    orders,
+    queue: { ...queue, ticketTokens: ticketKeys.tokens },
+    tickets,
+  });
   const server = buildServer(services, health.implementation);
   const grpcPort = await listen(server, config.GRPC_ADDRESS, serverCredentials(config));
 
