@@ -234,6 +234,24 @@ export class EventStore {
     };
   }
 
+  /** Orders of the event by state, and its tickets valid and checked in. */
+  async funnelCounts(eventId: string): Promise<{ orders: Map<string, number>; ticketsValid: number; checkedIn: number }> {
+    const [[orders], [tickets]] = await Promise.all([
+      this.pool.execute<RowDataPacket[]>("SELECT state, COUNT(*) AS n FROM orders WHERE event_id = ? GROUP BY state", [eventId]),
+      this.pool.execute<RowDataPacket[]>(
+        `SELECT COUNT(*) AS valid, COUNT(c.ticket_id) AS checked_in
+           FROM tickets t LEFT JOIN check_ins c ON c.ticket_id = t.ticket_id
+          WHERE t.event_id = ? AND t.revoked_at IS NULL`,
+        [eventId],
+      ),
+    ]);
+    return {
+      orders: new Map(orders.map((r) => [String(r.state), Number(r.n)])),
+      ticketsValid: Number(tickets[0]?.valid ?? 0),
+      checkedIn: Number(tickets[0]?.checked_in ?? 0),
+    };
+  }
+
   /** Events whose sale is not over (scheduled, open or paused): those that need live state. */
   async eventIdsWithOpenOrScheduledSales(): Promise<string[]> {
     const [rows] = await this.pool.execute<RowDataPacket[]>(

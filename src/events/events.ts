@@ -132,6 +132,20 @@ export interface EventsDeps {
   seedCommitment?: (eventId: string) => Promise<string>;
 }
 
+/** Where the event's buyers are, from the queue to the door. */
+export interface EventFunnel {
+  waiting: number;
+  shopping: number;
+  activeHolds: number;
+  ordersPending: number;
+  ordersConfirmed: number;
+  ordersFailed: number;
+  ordersCancelled: number;
+  ordersRefunded: number;
+  ticketsValid: number;
+  ticketsCheckedIn: number;
+}
+
 export type SeatMapWatchUpdate = { kind: "snapshot"; seatMap: SeatMap } | { kind: "delta"; delta: SeatMapDelta };
 
 /** The seat map of a snapshot: one state string per row, counts per section. */
@@ -275,9 +289,23 @@ export class Events {
     );
   }
 
-  async getEventSummary(eventId: string): Promise<EventSummary> {
+  async getEventSummary(eventId: string): Promise<EventSummary & { funnel: EventFunnel }> {
     const { index, snapshot } = await this.liveSnapshot(eventId);
-    return summarize(index, snapshot);
+    const [activity, counts] = await Promise.all([this.inventory.activity(eventId), this.store.funnelCounts(eventId)]);
+    const orders = (state: string) => counts.orders.get(state) ?? 0;
+    return {
+      ...summarize(index, snapshot),
+      funnel: {
+        ...activity,
+        ordersPending: orders("PENDING_PAYMENT"),
+        ordersConfirmed: orders("CONFIRMED"),
+        ordersFailed: orders("FAILED"),
+        ordersCancelled: orders("CANCELLED"),
+        ordersRefunded: orders("REFUNDED"),
+        ticketsValid: counts.ticketsValid,
+        ticketsCheckedIn: counts.checkedIn,
+      },
+    };
   }
 
   /** Rebuilds the event's Redis state from MySQL (holds are dropped); returns the counts after. */

@@ -3,7 +3,7 @@
 // seat map read at one instant.
 import { AppError } from "../domain/errors.js";
 import type { RedisClient } from "../adapters/redis/client.js";
-import { eventKeys } from "../adapters/redis/keys.js";
+import { eventKeys, queueKeys } from "../adapters/redis/keys.js";
 import type { ScriptReply, Scripts } from "../adapters/redis/scripts.js";
 import { rowSeatIds, SeatIndex, type EventLayout, type SaleState } from "./layout.js";
 
@@ -92,6 +92,17 @@ export class Inventory {
     const k = eventKeys(eventId);
     const updated = await this.scripts.run("set_sale_state", [k.meta], [state]);
     return Number(updated) === 1;
+  }
+
+  /** Buyers in the waiting room's line, shopping now, and holds not ended yet. */
+  async activity(eventId: string): Promise<{ waiting: number; shopping: number; activeHolds: number }> {
+    const q = queueKeys(eventId);
+    const [waiting, shopping, activeHolds] = await Promise.all([
+      this.redis.zcard(q.line),
+      this.redis.zcard(q.shop),
+      this.redis.zcard(eventKeys(eventId).expiries),
+    ]);
+    return { waiting, shopping, activeHolds };
   }
 
   async snapshot(index: SeatIndex): Promise<SeatMapSnapshot> {

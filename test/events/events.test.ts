@@ -590,6 +590,19 @@ describe("live counts and rebuilding", () => {
         { priceCategoryId: "vip", counts: counts(5, 2, 0) },
         { priceCategoryId: "std", counts: counts(109, 5, 0) },
       ],
+      // Three holds, no waiting room in use, no orders yet.
+      funnel: {
+        waiting: 0,
+        shopping: 0,
+        activeHolds: 3,
+        ordersPending: 0,
+        ordersConfirmed: 0,
+        ordersFailed: 0,
+        ordersCancelled: 0,
+        ordersRefunded: 0,
+        ticketsValid: 0,
+        ticketsCheckedIn: 0,
+      },
     });
 
     const map = await seatMap(id);

@@ -77,5 +77,21 @@ describe("an on-sale with the waiting room on", () => {
     expect(payload).toMatchObject({ eid: eventId, oid: order.orderId, tid: confirmed.tickets[0]!.ticketId });
     const scanned = await call(s.t.tickets, s.t.tickets.checkIn, { code, gateId: "main", requestId: uid("scan") });
     expect(scanned.ticket!.seatId).toBe(confirmed.tickets[0]!.seatId);
+
+    // The funnel in GetEventSummary: Bob shops, Alice bought two tickets and one is checked in.
+    const summary = await call(s.t.events, s.t.events.getEventSummary, { eventId });
+    expect(summary.funnel).toEqual({
+      waiting: 0,
+      shopping: 1,
+      activeHolds: 0,
+      ordersPending: 0,
+      ordersConfirmed: 1,
+      ordersFailed: 0,
+      ordersCancelled: 0,
+      ordersRefunded: 0,
+      ticketsValid: 2,
+      ticketsCheckedIn: 1,
+    });
+    expect(summary.total).toMatchObject({ sold: 2, held: 0 });
   });
 });

@@ -205,6 +205,7 @@ export function eventHandlers(events: Events): ServiceHandlers<typeof EventServi
         total: toCountsMessage(summary.total),
         sections: summary.sections.map((s) => ({ sectionId: s.sectionId, counts: toCountsMessage(s.counts) })),
         categories: summary.categories.map((c) => ({ priceCategoryId: c.priceCategoryId, counts: toCountsMessage(c.counts) })),
+        funnel: summary.funnel,
       };
     },
 

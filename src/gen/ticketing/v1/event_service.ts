@@ -339,12 +339,32 @@ export interface CategorySummary {
   counts?: InventoryCounts | undefined;
 }
 
+/** Where the event's buyers are, from the queue to the door. */
+export interface EventFunnel {
+  /** In the waiting room's line (pre-queue included). */
+  waiting: number;
+  /** Admitted and shopping now. */
+  shopping: number;
+  /** Holds not ended yet (active or being paid for). */
+  activeHolds: number;
+  /** Orders by state. */
+  ordersPending: number;
+  ordersConfirmed: number;
+  ordersFailed: number;
+  ordersCancelled: number;
+  ordersRefunded: number;
+  /** Tickets issued and not revoked, and of those checked in. */
+  ticketsValid: number;
+  ticketsCheckedIn: number;
+}
+
 export interface GetEventSummaryResponse {
   eventId: string;
   saleState: SaleState;
   total?: InventoryCounts | undefined;
   sections: SectionSummary[];
   categories: CategorySummary[];
+  funnel?: EventFunnel | undefined;
 }
 
 export interface RebuildInventoryRequest {
@@ -3605,8 +3625,264 @@ export const CategorySummary: MessageFns<CategorySummary> = {
   },
 };
 
+function createBaseEventFunnel(): EventFunnel {
+  return {
+    waiting: 0,
+    shopping: 0,
+    activeHolds: 0,
+    ordersPending: 0,
+    ordersConfirmed: 0,
+    ordersFailed: 0,
+    ordersCancelled: 0,
+    ordersRefunded: 0,
+    ticketsValid: 0,
+    ticketsCheckedIn: 0,
+  };
+}
+
+export const EventFunnel: MessageFns<EventFunnel> = {
+  encode(message: EventFunnel, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.waiting !== 0) {
+      writer.uint32(8).uint32(message.waiting);
+    }
+    if (message.shopping !== 0) {
+      writer.uint32(16).uint32(message.shopping);
+    }
+    if (message.activeHolds !== 0) {
+      writer.uint32(24).uint32(message.activeHolds);
+    }
+    if (message.ordersPending !== 0) {
+      writer.uint32(32).uint32(message.ordersPending);
+    }
+    if (message.ordersConfirmed !== 0) {
+      writer.uint32(40).uint32(message.ordersConfirmed);
+    }
+    if (message.ordersFailed !== 0) {
+      writer.uint32(48).uint32(message.ordersFailed);
+    }
+    if (message.ordersCancelled !== 0) {
+      writer.uint32(56).uint32(message.ordersCancelled);
+    }
+    if (message.ordersRefunded !== 0) {
+      writer.uint32(64).uint32(message.ordersRefunded);
+    }
+    if (message.ticketsValid !== 0) {
+      writer.uint32(72).uint32(message.ticketsValid);
+    }
+    if (message.ticketsCheckedIn !== 0) {
+      writer.uint32(80).uint32(message.ticketsCheckedIn);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EventFunnel {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEventFunnel();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.waiting = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.shopping = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.activeHolds = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.ordersPending = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.ordersConfirmed = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.ordersFailed = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.ordersCancelled = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.ordersRefunded = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.ticketsValid = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.ticketsCheckedIn = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EventFunnel {
+    return {
+      waiting: isSet(object.waiting) ? globalThis.Number(object.waiting) : 0,
+      shopping: isSet(object.shopping) ? globalThis.Number(object.shopping) : 0,
+      activeHolds: isSet(object.activeHolds)
+        ? globalThis.Number(object.activeHolds)
+        : isSet(object.active_holds)
+        ? globalThis.Number(object.active_holds)
+        : 0,
+      ordersPending: isSet(object.ordersPending)
+        ? globalThis.Number(object.ordersPending)
+        : isSet(object.orders_pending)
+        ? globalThis.Number(object.orders_pending)
+        : 0,
+      ordersConfirmed: isSet(object.ordersConfirmed)
+        ? globalThis.Number(object.ordersConfirmed)
+        : isSet(object.orders_confirmed)
+        ? globalThis.Number(object.orders_confirmed)
+        : 0,
+      ordersFailed: isSet(object.ordersFailed)
+        ? globalThis.Number(object.ordersFailed)
+        : isSet(object.orders_failed)
+        ? globalThis.Number(object.orders_failed)
+        : 0,
+      ordersCancelled: isSet(object.ordersCancelled)
+        ? globalThis.Number(object.ordersCancelled)
+        : isSet(object.orders_cancelled)
+        ? globalThis.Number(object.orders_cancelled)
+        : 0,
+      ordersRefunded: isSet(object.ordersRefunded)
+        ? globalThis.Number(object.ordersRefunded)
+        : isSet(object.orders_refunded)
+        ? globalThis.Number(object.orders_refunded)
+        : 0,
+      ticketsValid: isSet(object.ticketsValid)
+        ? globalThis.Number(object.ticketsValid)
+        : isSet(object.tickets_valid)
+        ? globalThis.Number(object.tickets_valid)
+        : 0,
+      ticketsCheckedIn: isSet(object.ticketsCheckedIn)
+        ? globalThis.Number(object.ticketsCheckedIn)
+        : isSet(object.tickets_checked_in)
+        ? globalThis.Number(object.tickets_checked_in)
+        : 0,
+    };
+  },
+
+  toJSON(message: EventFunnel): unknown {
+    const obj: any = {};
+    if (message.waiting !== 0) {
+      obj.waiting = Math.round(message.waiting);
+    }
+    if (message.shopping !== 0) {
+      obj.shopping = Math.round(message.shopping);
+    }
+    if (message.activeHolds !== 0) {
+      obj.activeHolds = Math.round(message.activeHolds);
+    }
+    if (message.ordersPending !== 0) {
+      obj.ordersPending = Math.round(message.ordersPending);
+    }
+    if (message.ordersConfirmed !== 0) {
+      obj.ordersConfirmed = Math.round(message.ordersConfirmed);
+    }
+    if (message.ordersFailed !== 0) {
+      obj.ordersFailed = Math.round(message.ordersFailed);
+    }
+    if (message.ordersCancelled !== 0) {
+      obj.ordersCancelled = Math.round(message.ordersCancelled);
+    }
+    if (message.ordersRefunded !== 0) {
+      obj.ordersRefunded = Math.round(message.ordersRefunded);
+    }
+    if (message.ticketsValid !== 0) {
+      obj.ticketsValid = Math.round(message.ticketsValid);
+    }
+    if (message.ticketsCheckedIn !== 0) {
+      obj.ticketsCheckedIn = Math.round(message.ticketsCheckedIn);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EventFunnel>, I>>(base?: I): EventFunnel {
+    return EventFunnel.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EventFunnel>, I>>(object: I): EventFunnel {
+    const message = createBaseEventFunnel();
+    message.waiting = object.waiting ?? 0;
+    message.shopping = object.shopping ?? 0;
+    message.activeHolds = object.activeHolds ?? 0;
+    message.ordersPending = object.ordersPending ?? 0;
+    message.ordersConfirmed = object.ordersConfirmed ?? 0;
+    message.ordersFailed = object.ordersFailed ?? 0;
+    message.ordersCancelled = object.ordersCancelled ?? 0;
+    message.ordersRefunded = object.ordersRefunded ?? 0;
+    message.ticketsValid = object.ticketsValid ?? 0;
+    message.ticketsCheckedIn = object.ticketsCheckedIn ?? 0;
+    return message;
+  },
+};
+
 function createBaseGetEventSummaryResponse(): GetEventSummaryResponse {
-  return { eventId: "", saleState: 0, total: undefined, sections: [], categories: [] };
+  return { eventId: "", saleState: 0, total: undefined, sections: [], categories: [], funnel: undefined };
 }
 
 export const GetEventSummaryResponse: MessageFns<GetEventSummaryResponse> = {
@@ -3625,6 +3901,9 @@ export const GetEventSummaryResponse: MessageFns<GetEventSummaryResponse> = {
     }
     for (const v of message.categories) {
       CategorySummary.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.funnel !== undefined) {
+      EventFunnel.encode(message.funnel, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -3682,6 +3961,14 @@ export const GetEventSummaryResponse: MessageFns<GetEventSummaryResponse> = {
             message.categories.push(CategorySummary.decode(reader, reader.uint32()));
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.funnel = EventFunnel.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3713,6 +4000,7 @@ export const GetEventSummaryResponse: MessageFns<GetEventSummaryResponse> = {
       categories: globalThis.Array.isArray(object?.categories)
         ? object.categories.map((e: any) => CategorySummary.fromJSON(e))
         : [],
+      funnel: isSet(object.funnel) ? EventFunnel.fromJSON(object.funnel) : undefined,
     };
   },
 
@@ -3733,6 +4021,9 @@ export const GetEventSummaryResponse: MessageFns<GetEventSummaryResponse> = {
     if (message.categories?.length) {
       obj.categories = message.categories.map((e) => CategorySummary.toJSON(e));
     }
+    if (message.funnel !== undefined) {
+      obj.funnel = EventFunnel.toJSON(message.funnel);
+    }
     return obj;
   },
 
@@ -3748,6 +4039,9 @@ export const GetEventSummaryResponse: MessageFns<GetEventSummaryResponse> = {
       : undefined;
     message.sections = object.sections?.map((e) => SectionSummary.fromPartial(e)) || [];
     message.categories = object.categories?.map((e) => CategorySummary.fromPartial(e)) || [];
+    message.funnel = (object.funnel !== undefined && object.funnel !== null)
+      ? EventFunnel.fromPartial(object.funnel)
+      : undefined;
     return message;
   },
 };
@@ -4032,8 +4326,9 @@ export const EventServiceService = {
     responseDeserialize: (value: Buffer): WatchSeatMapResponse => WatchSeatMapResponse.decode(value),
   },
   /**
-   * Seats by state for the event, per section and per price category.
-   * Errors: EVENT_NOT_FOUND.
+   * Seats by state for the event, per section and per price category, and
+   * the funnel: waiting, shopping, holds, orders by state, tickets valid and
+   * checked in. Errors: EVENT_NOT_FOUND.
    */
   getEventSummary: {
     path: "/ticketing.v1.EventService/GetEventSummary" as const,
@@ -4110,8 +4405,9 @@ export interface EventServiceServer extends UntypedServiceImplementation {
    */
   watchSeatMap: handleServerStreamingCall<WatchSeatMapRequest, WatchSeatMapResponse>;
   /**
-   * Seats by state for the event, per section and per price category.
-   * Errors: EVENT_NOT_FOUND.
+   * Seats by state for the event, per section and per price category, and
+   * the funnel: waiting, shopping, holds, orders by state, tickets valid and
+   * checked in. Errors: EVENT_NOT_FOUND.
    */
   getEventSummary: handleUnaryCall<GetEventSummaryRequest, GetEventSummaryResponse>;
   /**
@@ -4274,8 +4570,9 @@ export interface EventServiceClient extends Client {
     options?: Partial<CallOptions>,
   ): ClientReadableStream<WatchSeatMapResponse>;
   /**
-   * Seats by state for the event, per section and per price category.
-   * Errors: EVENT_NOT_FOUND.
+   * Seats by state for the event, per section and per price category, and
+   * the funnel: waiting, shopping, holds, orders by state, tickets valid and
+   * checked in. Errors: EVENT_NOT_FOUND.
    */
   getEventSummary(
     request: GetEventSummaryRequest,
