@@ -63,16 +63,11 @@ import { runGhz } from "./lib/ghz.js";
 import { readEventState, seatChecks, type Check } from "./lib/invariants.js";
 import { eventVersion } from "./lib/redis.js";
 import { installSignalHandlers, say, startApi, startBenchStack, stopAll } from "./lib/stack.js";
+import { envNumber } from "./lib/env.js";
 import { median, round } from "./lib/stats.js";
 import { machineInfo, sourceInfo } from "./lib/sys.js";
 
-const env = (name: string, fallback: number) => {
-  const v = process.env[name];
-  if (v === undefined || v === "") return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${name}=${v}: not a number`);
-  return n;
-};
+const env = envNumber;
 
 const temporalDb = (process.env.BENCH_TEMPORAL_DB ?? "file") as TemporalDb;
 if (temporalDb !== "file" && temporalDb !== "memory") throw new Error(`BENCH_TEMPORAL_DB=${String(temporalDb)}: file or memory`);

@@ -47,15 +47,10 @@ import { dropEvent, eventVersion, holdSeatsSha, redisCpuSeconds, runCeiling, scr
 import { writeReports } from "./lib/report.js";
 import { apiLogTail, installSignalHandlers, run, say, startApi, startBenchStack, stopAll, type ApiProcess, type BenchStack } from "./lib/stack.js";
 import { machineCpuSeconds, machineInfo, processCpuSeconds, sourceInfo, type MachineInfo, type SourceInfo } from "./lib/sys.js";
+import { envNumber } from "./lib/env.js";
 import { median, round } from "./lib/stats.js";
 
-const env = (name: string, fallback: number) => {
-  const v = process.env[name];
-  if (v === undefined || v === "") return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${name}=${v}: not a number`);
-  return n;
-};
+const env = envNumber;
 
 export const settings = {
   n: env("BENCH_N", 30_000),

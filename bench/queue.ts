@@ -44,15 +44,10 @@ import { TokenService } from "../src/signing/tokens.js";
 import { runGhz, type GhzRun } from "./lib/ghz.js";
 import { installSignalHandlers, say, startApi, startBenchStack, stopAll, type ApiProcess } from "./lib/stack.js";
 import { machineInfo, processCpuSeconds, sourceInfo } from "./lib/sys.js";
+import { envNumber } from "./lib/env.js";
 import { median, round } from "./lib/stats.js";
 
-const env = (name: string, fallback: number) => {
-  const v = process.env[name];
-  if (v === undefined || v === "") return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${name}=${v}: not a number`);
-  return n;
-};
+const env = envNumber;
 
 const settings = {
   n: env("BENCH_N", 30_000),
