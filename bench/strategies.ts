@@ -1,0 +1,353 @@
+// `npm run bench:strategies`: the usual ways to hold seats, side by side on the
+// same contention (../shared/BENCHMARKING.md, "Seed strategies"): a 100-seat
+// event, BENCH_STRATEGY_BUYERS buyers each wanting 1-4 random seats (the same
+// seeded workload for every strategy), issued at a fixed concurrency from this
+// process, all or nothing per buyer:
+//   - mysql-for-update   SELECT … FOR UPDATE, check, UPDATE, COMMIT
+//   - mysql-optimistic   version column, UPDATE … WHERE version = ?, retry
+//   - redis-setnx-lock   SET NX PX per-event lock + retry, HMGET/check/HSET
+//   - lua-hold           ours: the product's Holds.holdSeats + lua/hold_seats.lua
+//   - redis-naive-broken the same read-check-write with no lock: the broken
+//                        baseline, expected to oversell (reported, not failed)
+// Interleaved rounds (order rotated each round, store reset in between);
+// medians, and each strategy's throughput as a ratio against lua-hold in the
+// same round. After every round the store is read back and checked against
+// what the buyers were told: no seat promised twice, held seats = union of the
+// successful holds, all or nothing, held ≤ capacity, every call accounted for.
+// Writes bench/results/strategies-<timestamp>.{json,md} and
+// bench/STRATEGIES-RESULTS.md; exits non-zero when a strategy that claims to be
+// correct breaks an invariant (or the naive one loses track of a call).
+//
+// Starts its own Redis and MariaDB (REDIS_URL / MYSQL_URL reuse existing
+// ones; the tables then go into a database of their own, dropped at the end).
+//
+// Knobs (env): BENCH_STRATEGY_BUYERS (20000), BENCH_STRATEGY_CONCURRENCY (64),
+// BENCH_ROUNDS (3), BENCH_STRATEGY_WARMUP (2000 untallied calls per strategy),
+// BENCH_STRATEGY_SEED (default: from the clock), BENCH_STRATEGY_MYSQL_POOL (16),
+// BENCH_STRATEGY_FOR_UPDATE_ATTEMPTS (5), BENCH_STRATEGY_OPTIMISTIC_ATTEMPTS (10),
+// BENCH_STRATEGY_LOCK_ATTEMPTS (50), BENCH_STRATEGY_LOCK_TTL_MS (2000),
+// BENCH_STRATEGY_NAIVE (on|off), BENCH_STRATEGY_ONLY (comma-separated names),
+// BENCH_STRATEGY_ROUND_TIMEOUT_S (600), BENCH_KEEP_TMP (1 keeps the temp dir),
+// BENCH_OUT (where results/ and STRATEGIES-RESULTS.md go; default bench/).
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { repoRoot } from "../src/devstack/stack.js";
+import { envNumber } from "./lib/env.js";
+import { say } from "./lib/stack.js";
+import { median, round } from "./lib/stats.js";
+import { machineInfo, sourceInfo, type MachineInfo, type SourceInfo } from "./lib/sys.js";
+import { assertValidWorkload, makeVenue, makeWorkload, runRound, type RoundRun } from "./strategies/driver.js";
+import { LuaHold } from "./strategies/lua-hold.js";
+import { MysqlForUpdate } from "./strategies/mysql-for-update.js";
+import { MysqlOptimistic } from "./strategies/mysql-optimistic.js";
+import { RedisLock, RedisNaive } from "./strategies/redis-lock.js";
+import { writeStrategyReports } from "./strategies/report.js";
+import { installStoreSignalHandlers, startStores, stopStores, type Stores } from "./strategies/stores.js";
+import { BASELINE, type HoldStrategy } from "./strategies/types.js";
+
+const started = new Date();
+
+function onOff(name: string, fallback: boolean): boolean {
+  const v = process.env[name];
+  if (v === undefined || v === "") return fallback;
+  if (v === "on") return true;
+  if (v === "off") return false;
+  throw new Error(`${name}=${v}: expected on or off`);
+}
+
+function whole(name: string, fallback: number, min: number): number {
+  const n = envNumber(name, fallback);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name}=${n}: expected a whole number ≥ ${min}`);
+  return n;
+}
+
+function readSettings() {
+  return {
+    buyers: whole("BENCH_STRATEGY_BUYERS", 20_000, 1),
+    concurrency: whole("BENCH_STRATEGY_CONCURRENCY", 64, 1),
+    rounds: whole("BENCH_ROUNDS", 3, 1),
+    warmupCalls: whole("BENCH_STRATEGY_WARMUP", 2_000, 0),
+    seed: whole("BENCH_STRATEGY_SEED", started.getTime() % 2 ** 31 || 1, 1),
+    mysqlPool: whole("BENCH_STRATEGY_MYSQL_POOL", 16, 1),
+    forUpdateAttempts: whole("BENCH_STRATEGY_FOR_UPDATE_ATTEMPTS", 5, 1),
+    optimisticAttempts: whole("BENCH_STRATEGY_OPTIMISTIC_ATTEMPTS", 10, 1),
+    lockAttempts: whole("BENCH_STRATEGY_LOCK_ATTEMPTS", 50, 1),
+    lockTtlMs: whole("BENCH_STRATEGY_LOCK_TTL_MS", 2_000, 1),
+    lockBackoffBaseMs: 1,
+    lockBackoffCapMs: 16,
+    naive: onOff("BENCH_STRATEGY_NAIVE", true),
+    only: (process.env.BENCH_STRATEGY_ONLY ?? "").split(",").map((s) => s.trim()).filter(Boolean),
+    roundTimeoutS: whole("BENCH_STRATEGY_ROUND_TIMEOUT_S", 600, 1),
+    rows: 4,
+    seatsPerRow: 25,
+    maxSeatsPerBuyer: 4,
+  };
+}
+
+export type Settings = ReturnType<typeof readSettings>;
+
+// A bad knob stops the bench before anything starts, with the knob's name.
+let settings: Settings;
+try {
+  settings = readSettings();
+} catch (err) {
+  say(`bench:strategies: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(2);
+}
+
+/** Short codes for event ids (ids stay well under 64 characters). */
+const CODES: Record<string, string> = {
+  "mysql-for-update": "fu",
+  "mysql-optimistic": "op",
+  "redis-setnx-lock": "lk",
+  "lua-hold": "lua",
+  "redis-naive-broken": "nv",
+};
+
+export interface StrategySummary {
+  name: string;
+  label: string;
+  claimsCorrect: boolean;
+  settings: Record<string, string | number>;
+  rounds: number;
+  medianCallsPerSecond: number;
+  /** Median over rounds of (this strategy's calls/s ÷ lua-hold's calls/s in the same round). */
+  ratioVsLua: number;
+  medianP50Ms: number;
+  medianP99Ms: number;
+  medianHeld: number;
+  medianTaken: number;
+  medianFailed: number;
+  failedTotal: number;
+  failureReasons: Record<string, number>;
+  medianAttemptsPerCall: number;
+  medianNodeCpuUsPerCall: number;
+  medianStoreCpuUsPerCall: number;
+  medianSeatsHeld: number;
+  /** Most seats promised to two buyers in any round. */
+  maxOversoldSeats: number;
+  roundsWithBrokenInvariants: number;
+  invariantsOk: boolean;
+}
+
+export interface StrategiesResult {
+  kind: "strategies";
+  schema: 1;
+  runId: string;
+  startedAt: string;
+  finishedAt: string;
+  durationSeconds: number;
+  ok: boolean;
+  failures: string[];
+  command: string;
+  settings: Settings;
+  source: SourceInfo;
+  machine: MachineInfo & { loadAvgAfter: number[]; redis: string; mysql: Stores["mysql"] };
+  stores: { own: Stores["own"]; pids: Stores["pids"]; database: string; reused: { redisUrl?: string; mysqlUrl?: string } };
+  venue: { rows: number; seatsPerRow: number; capacity: number; maxSeatsPerBuyer: number };
+  workload: { buyers: number; seed: number; seatsRequested: number; concurrency: number };
+  order: string[][];
+  warmup: RoundRun[];
+  rounds: RoundRun[];
+  summary: StrategySummary[];
+}
+
+function timestamp(d: Date): string {
+  return d.toISOString().replace(/\.\d+Z$/, "Z").replace(/:/g, "-");
+}
+
+function commandLine(): string {
+  const knobs = Object.entries(process.env)
+    .filter(([k]) => /^(BENCH_(STRATEGY_\w+|ROUNDS|KEEP_TMP|OUT)|REDIS_URL|MYSQL_URL)$/.test(k))
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}=${v}`);
+  return [...knobs, "npm run bench:strategies"].join(" ");
+}
+
+function buildStrategies(stores: Stores): HoldStrategy[] {
+  const all: HoldStrategy[] = [
+    new MysqlForUpdate({ mysqlUrl: stores.mysqlUrl, poolSize: settings.mysqlPool, maxAttempts: settings.forUpdateAttempts }),
+    new MysqlOptimistic({ mysqlUrl: stores.mysqlUrl, poolSize: settings.mysqlPool, maxAttempts: settings.optimisticAttempts }),
+    new RedisLock({
+      redisUrl: stores.redisUrl,
+      maxAttempts: settings.lockAttempts,
+      lockTtlMs: settings.lockTtlMs,
+      backoffBaseMs: settings.lockBackoffBaseMs,
+      backoffCapMs: settings.lockBackoffCapMs,
+    }),
+    new LuaHold(stores.redisUrl),
+    ...(settings.naive ? [new RedisNaive(stores.redisUrl)] : []),
+  ];
+  const unknown = settings.only.filter((n) => !all.some((s) => s.name === n));
+  if (unknown.length) throw new Error(`BENCH_STRATEGY_ONLY: no strategy ${unknown.join(", ")} (there are ${all.map((s) => s.name).join(", ")})`);
+  return settings.only.length ? all.filter((s) => settings.only.includes(s.name)) : all;
+}
+
+function storePid(s: HoldStrategy, stores: Stores): number | undefined {
+  return s.name.startsWith("mysql") ? stores.pids.mysql : stores.pids.redis;
+}
+
+function line(r: RoundRun): string {
+  const reasons = Object.entries(r.failureReasons).map(([k, v]) => `${k} × ${v}`).join("; ");
+  return (
+    `${r.strategy.padEnd(18)} ${String(r.callsPerSecond).padStart(6)} calls/s  p50 ${r.latencyMs.p50} ms p99 ${r.latencyMs.p99} ms  ` +
+    `held ${r.held} taken ${r.taken} failed ${r.failed}${reasons ? ` (${reasons})` : ""}  seats ${r.seatsHeld}, oversold ${r.oversoldSeats}  ` +
+    `tries/call ${r.attemptsPerCall}  node ${r.nodeCpuUsPerCall} µs/call, store ${Number.isFinite(r.storeCpuUsPerCall) ? r.storeCpuUsPerCall : "–"} µs/call  invariants ${r.ok ? "ok" : "BROKEN"}`
+  );
+}
+
+function summarise(s: HoldStrategy, rounds: RoundRun[]): StrategySummary {
+  const mine = rounds.filter((r) => r.strategy === s.name);
+  const ratios = mine.map((r) => {
+    const base = rounds.find((b) => b.strategy === BASELINE && b.round === r.round);
+    return base ? r.callsPerSecond / base.callsPerSecond : NaN;
+  });
+  const reasons: Record<string, number> = {};
+  for (const r of mine) for (const [k, v] of Object.entries(r.failureReasons)) reasons[k] = (reasons[k] ?? 0) + v;
+  const med = (f: (r: RoundRun) => number) => median(mine.map(f));
+  return {
+    name: s.name,
+    label: s.label,
+    claimsCorrect: s.claimsCorrect,
+    settings: s.settings,
+    rounds: mine.length,
+    medianCallsPerSecond: round(med((r) => r.callsPerSecond)),
+    ratioVsLua: round(median(ratios), 3),
+    medianP50Ms: round(med((r) => r.latencyMs.p50), 3),
+    medianP99Ms: round(med((r) => r.latencyMs.p99), 3),
+    medianHeld: med((r) => r.held),
+    medianTaken: med((r) => r.taken),
+    medianFailed: med((r) => r.failed),
+    failedTotal: mine.reduce((a, r) => a + r.failed, 0),
+    failureReasons: reasons,
+    medianAttemptsPerCall: round(med((r) => r.attemptsPerCall), 3),
+    medianNodeCpuUsPerCall: round(med((r) => r.nodeCpuUsPerCall), 1),
+    medianStoreCpuUsPerCall: round(med((r) => r.storeCpuUsPerCall), 1),
+    medianSeatsHeld: med((r) => r.seatsHeld),
+    maxOversoldSeats: Math.max(0, ...mine.map((r) => r.oversoldSeats)),
+    roundsWithBrokenInvariants: mine.filter((r) => !r.ok).length,
+    invariantsOk: mine.every((r) => r.ok),
+  };
+}
+
+async function main(): Promise<number> {
+  const runId = `s${started.getTime().toString(36)}`;
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ticketing-strategies-"));
+  let keepTmp = process.env.BENCH_KEEP_TMP === "1";
+  installStoreSignalHandlers(() => say(`temp dir (logs): ${tmp}`));
+  const machine = machineInfo();
+  const failures: string[] = [];
+  const strategies: HoldStrategy[] = [];
+  say(`run ${runId}; temp dir ${tmp}; ${machine.nproc} cores (${machine.cpuModel}), load ${machine.loadAvgBefore.join(" ")}`);
+  try {
+    const stores = await startStores(tmp, runId);
+    strategies.push(...buildStrategies(stores));
+    const venueOf = (s: HoldStrategy, tag: string) => makeVenue(`${runId}_${CODES[s.name] ?? s.name}_${tag}`, settings.rows, settings.seatsPerRow, settings.maxSeatsPerBuyer);
+    const seatIds = venueOf(strategies[0]!, "x").seatIds;
+    const workload = makeWorkload({ buyers: settings.buyers, seatIds, maxSeats: settings.maxSeatsPerBuyer, seed: settings.seed });
+    assertValidWorkload(venueOf(strategies[0]!, "x"), workload);
+    say(`workload: ${settings.buyers.toLocaleString("en-US")} buyers for ${seatIds.length} seats, 1-${settings.maxSeatsPerBuyer} each (seed ${settings.seed}, ${workload.seatsRequested.toLocaleString("en-US")} seats asked for), concurrency ${settings.concurrency}`);
+    const common = (s: HoldStrategy, roundNo: number) => ({
+      concurrency: settings.concurrency,
+      round: roundNo,
+      storePid: storePid(s, stores),
+      timeoutMs: settings.roundTimeoutS * 1000,
+      onProgress: (done: number, ms: number) => say(`  ${s.name}: ${done.toLocaleString("en-US")} of ${settings.buyers.toLocaleString("en-US")} calls after ${Math.round(ms / 1000)} s`),
+    });
+
+    // Warm-up (untallied): JIT, connection pools, InnoDB buffer pool, script cache.
+    const warmup: RoundRun[] = [];
+    if (settings.warmupCalls > 0) {
+      const w = makeWorkload({ buyers: settings.warmupCalls, seatIds, maxSeats: settings.maxSeatsPerBuyer, seed: settings.seed + 1 });
+      for (const s of strategies) {
+        const r = await runRound(s, venueOf(s, "w"), w, common(s, 0));
+        say(`warm-up  ${line(r)}`);
+        warmup.push(r);
+      }
+    }
+
+    // Interleaved rounds; the order rotates so no strategy always runs first or last.
+    const rounds: RoundRun[] = [];
+    const order: string[][] = [];
+    for (let i = 0; i < settings.rounds; i++) {
+      const turn = strategies.map((_, j) => strategies[(i + j) % strategies.length]!);
+      order.push(turn.map((s) => s.name));
+      for (const s of turn) {
+        const r = await runRound(s, venueOf(s, `r${i + 1}`), workload, common(s, i + 1));
+        say(`round ${i + 1}  ${line(r)}`);
+        rounds.push(r);
+      }
+    }
+
+    const summary = strategies.map((s) => summarise(s, rounds));
+    for (const r of [...warmup, ...rounds]) {
+      const s = strategies.find((x) => x.name === r.strategy)!;
+      const what = r.round === 0 ? "warm-up" : `round ${r.round}`;
+      for (const c of r.checks.filter((x) => !x.ok)) {
+        const accounting = c.name.startsWith("every call accounted for");
+        if (s.claimsCorrect || accounting) failures.push(`${s.name} ${what}: invariant broken: ${c.name}: ${c.detail}`);
+      }
+    }
+    say("summary (medians of the rounds; ratio = calls/s ÷ lua-hold's in the same round):");
+    for (const x of summary) {
+      say(
+        `  ${x.name.padEnd(18)} ${String(x.medianCallsPerSecond).padStart(6)} calls/s  ratio ${x.ratioVsLua}  p50 ${x.medianP50Ms} ms p99 ${x.medianP99Ms} ms  ` +
+          `held ${x.medianHeld} taken ${x.medianTaken} failed ${x.medianFailed}  oversold seats (max) ${x.maxOversoldSeats}  invariants ${x.invariantsOk ? "ok" : x.claimsCorrect ? "BROKEN" : "broken (expected)"}`,
+      );
+    }
+
+    const finished = new Date();
+    const result: StrategiesResult = {
+      kind: "strategies",
+      schema: 1,
+      runId,
+      startedAt: started.toISOString(),
+      finishedAt: finished.toISOString(),
+      durationSeconds: round((finished.getTime() - started.getTime()) / 1000, 1),
+      ok: failures.length === 0,
+      failures,
+      command: commandLine(),
+      settings,
+      source: sourceInfo(repoRoot),
+      machine: { ...machine, loadAvgAfter: os.loadavg().map((x) => round(x, 2)), redis: stores.redisVersion, mysql: stores.mysql },
+      stores: {
+        own: stores.own,
+        pids: stores.pids,
+        database: stores.database,
+        reused: { ...(stores.own.redis ? {} : { redisUrl: stores.redisUrl }), ...(stores.own.mysql ? {} : { mysqlUrl: process.env.MYSQL_URL }) },
+      },
+      venue: { rows: settings.rows, seatsPerRow: settings.seatsPerRow, capacity: seatIds.length, maxSeatsPerBuyer: settings.maxSeatsPerBuyer },
+      workload: { buyers: settings.buyers, seed: settings.seed, seatsRequested: workload.seatsRequested, concurrency: settings.concurrency },
+      order,
+      warmup,
+      rounds,
+      summary,
+    };
+    const files = writeStrategyReports(result, timestamp(started));
+    say(`wrote ${files.map((f) => path.relative(repoRoot, f)).join(", ")}`);
+    if (failures.length > 0) {
+      keepTmp = true;
+      say(`FAILED:\n  ${failures.join("\n  ")}`);
+      return 1;
+    }
+    return 0;
+  } catch (err) {
+    keepTmp = true;
+    say(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    return 1;
+  } finally {
+    for (const s of strategies) await s.close().catch((err: unknown) => say(`closing ${s.name}: ${String(err)}`));
+    await stopStores();
+    if (keepTmp) say(`temp dir kept: ${tmp}`);
+    else fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    say(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    void stopStores().finally(() => process.exit(1));
+  },
+);

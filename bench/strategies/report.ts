@@ -1,0 +1,239 @@
+// Writes bench/results/strategies-<timestamp>.{json,md} and regenerates
+// bench/STRATEGIES-RESULTS.md (the latest run's tables, the exact command, the
+// machine, and every run's headline, newest first).
+import fs from "node:fs";
+import path from "node:path";
+import { repoRoot } from "../../src/devstack/stack.js";
+import type { StrategiesResult, StrategySummary } from "../strategies.js";
+import type { RoundRun } from "./driver.js";
+import { BASELINE } from "./types.js";
+
+const BENCH_DIR = path.resolve(process.env.BENCH_OUT || path.join(repoRoot, "bench"));
+const RESULTS_DIR = path.join(BENCH_DIR, "results");
+
+const n0 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? "–" : Math.round(x).toLocaleString("en-US"));
+const f = (x: number | undefined, d = 2) => (x === undefined || !Number.isFinite(x) ? "–" : (Math.round(x * 10 ** d) / 10 ** d).toString());
+const esc = (s: string) => s.replace(/\|/g, "\\|");
+const reasons = (r: Record<string, number>) =>
+  Object.keys(r).length ? Object.entries(r).map(([k, v]) => `${esc(k)} × ${v.toLocaleString("en-US")}`).join("; ") : "";
+
+function verdict(x: StrategySummary): string {
+  if (x.invariantsOk) return "ok";
+  return x.claimsCorrect ? "**BROKEN**" : "broken (expected: no lock)";
+}
+
+function summaryTable(r: StrategiesResult): string[] {
+  const L: string[] = [];
+  L.push("| strategy | claims correct | calls/s | ratio vs lua-hold | p50 ms | p99 ms | held | taken | failed | tries per call | oversold seats (worst round) | invariants |");
+  L.push("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+  for (const x of r.summary) {
+    L.push(
+      `| ${x.name === BASELINE ? `**${x.name}** (ours)` : x.name} | ${x.claimsCorrect ? "yes" : "no: broken baseline"} | ${n0(x.medianCallsPerSecond)} | ${x.name === BASELINE ? "1 (baseline)" : `**${f(x.ratioVsLua, 3)}**`} | ${f(x.medianP50Ms)} | ${f(x.medianP99Ms)} | ${n0(x.medianHeld)} | ${n0(x.medianTaken)} | ${n0(x.medianFailed)} | ${f(x.medianAttemptsPerCall)} | ${x.maxOversoldSeats} | ${verdict(x)} |`,
+    );
+  }
+  return L;
+}
+
+function roundsTable(r: StrategiesResult): string[] {
+  const L: string[] = [];
+  L.push("| round | strategy | calls/s | ratio vs lua-hold (this round) | p50 ms | p90 ms | p99 ms | max ms | held | taken | failed | tries per call | seats held | oversold seats | Node CPU µs/call | store CPU µs/call | invariants |");
+  L.push("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |");
+  for (const x of r.rounds) {
+    const base = r.rounds.find((b) => b.strategy === BASELINE && b.round === x.round);
+    const failed = x.failed ? `${n0(x.failed)} (${reasons(x.failureReasons)})` : "0";
+    L.push(
+      `| ${x.round} | ${x.strategy} | ${n0(x.callsPerSecond)} | ${base ? f(x.callsPerSecond / base.callsPerSecond, 3) : "–"} | ${f(x.latencyMs.p50)} | ${f(x.latencyMs.p90)} | ${f(x.latencyMs.p99)} | ${f(x.latencyMs.max, 1)} | ${n0(x.held)} | ${n0(x.taken)} | ${failed} | ${f(x.attemptsPerCall)} | ${x.seatsHeld} | ${x.oversoldSeats} | ${f(x.nodeCpuUsPerCall, 1)} | ${f(x.storeCpuUsPerCall, 1)} | ${x.ok ? "ok" : "BROKEN"} |`,
+    );
+  }
+  return L;
+}
+
+/** One table per strategy: each check's result in every round, with the detail of its last round (or of a round where it broke). */
+function checksTables(r: StrategiesResult): string[] {
+  const L: string[] = [];
+  for (const s of r.summary) {
+    const mine = r.rounds.filter((x) => x.strategy === s.name);
+    if (mine.length === 0) continue;
+    L.push(`### ${s.name}`);
+    L.push("");
+    L.push(`| check | ${mine.map((x) => `round ${x.round}`).join(" | ")} | detail |`);
+    L.push(`| --- | ${mine.map(() => "---").join(" | ")} | --- |`);
+    for (const c of mine[0]!.checks) {
+      const per = mine.map((x) => x.checks.find((y) => y.name === c.name));
+      const shown = [...per].reverse().find((y) => y && !y.ok) ?? per[per.length - 1];
+      L.push(`| ${esc(c.name)} | ${per.map((y) => (y ? (y.ok ? "ok" : "**BROKEN**") : "–")).join(" | ")} | ${esc(shown?.detail ?? "")} |`);
+    }
+    L.push("");
+  }
+  return L;
+}
+
+function machineLines(r: StrategiesResult): string[] {
+  const m = r.machine;
+  return [
+    "| | |",
+    "| --- | --- |",
+    `| cores (nproc) | ${m.nproc} |`,
+    `| CPU | ${m.cpuModel} |`,
+    `| memory | ${m.memTotalMb} MB |`,
+    `| kernel / Node | ${m.kernel} / ${m.node} |`,
+    `| Redis | ${m.redis}, ${r.stores.own.redis ? "started by the bench on a free port (no persistence)" : `reused: ${r.stores.reused.redisUrl}`} |`,
+    `| MySQL | ${m.mysql.version}, ${r.stores.own.mysql ? "started by the bench on a free port" : "reused (MYSQL_URL)"}; isolation ${m.mysql.isolation}, innodb_flush_log_at_trx_commit=${m.mysql.flushLogAtTrxCommit}${m.mysql.flushLogAtTrxCommit === "1" ? "" : " (no fsync per commit: kinder to the MySQL strategies than a durable server)"}, innodb_lock_wait_timeout=${m.mysql.lockWaitTimeoutS} s; database \`${r.stores.database}\` (dropped at the end) |`,
+    `| load average before / after | ${m.loadAvgBefore.join(" ")} / ${m.loadAvgAfter.join(" ")} |`,
+  ];
+}
+
+function setupLines(r: StrategiesResult): string[] {
+  const s = r.settings;
+  const L: string[] = [];
+  L.push(
+    `- Venue: one event per strategy and round, section A, ${r.venue.rows} rows × ${r.venue.seatsPerRow} seats = **${r.venue.capacity} seats**, at most ${r.venue.maxSeatsPerBuyer} per buyer. The store is reset between rounds (a fresh event id, every seat free).`,
+  );
+  L.push(
+    `- Workload: **${r.workload.buyers.toLocaleString("en-US")} buyers**, each asking for 1–${r.venue.maxSeatsPerBuyer} distinct random seats (xorshift32 seed ${r.workload.seed}; ${r.workload.seatsRequested.toLocaleString("en-US")} seats asked for in all), the same list for every strategy and round, issued from this Node process at a fixed concurrency of **${r.workload.concurrency}** calls in flight. Holds never expire during a run. Buyer ids are unique, so the per-buyer limit never refuses anyone.`,
+  );
+  L.push(
+    `- Rounds: ${s.rounds}, interleaved, the order rotated each round (${r.order.map((o, i) => `round ${i + 1}: ${o.join(" → ")}`).join("; ")}). Before them, ${s.warmupCalls.toLocaleString("en-US")} untallied calls per strategy on a venue of their own (JIT, pools, buffer pool, script cache; their invariants are checked too).`,
+  );
+  L.push(
+    "- calls/s = calls ÷ wall time from the first call issued to the last reply (held, taken and failed alike). Latency is per call as the buyer sees it, retries and backoff included. ratio vs lua-hold = calls/s ÷ lua-hold's calls/s in the same round; the summary shows the median of those per-round ratios and the medians of everything else.",
+  );
+  L.push(
+    "- Node CPU = `process.cpuUsage()` of the bench process per call (driver + client library + strategy logic); store CPU = utime+stime of redis-server or mariadbd from /proc per call (– when the store was reused: shared with others).",
+  );
+  L.push(
+    "- Failures are everything but held and taken: errors, lock waits or retries exhausted, deadlocks past the retry bound. **oversold seats** = seats more than one buyer was told they hold. After every round the store is read back and compared with what the buyers were told (tables below).",
+  );
+  L.push("");
+  L.push("| strategy | what it does | settings |");
+  L.push("| --- | --- | --- |");
+  for (const x of r.summary) L.push(`| ${x.name} | ${esc(x.label)} | ${esc(Object.entries(x.settings).map(([k, v]) => `${k}: ${v}`).join("; "))} |`);
+  return L;
+}
+
+export function headline(r: StrategiesResult): string {
+  return r.summary
+    .map((x) => `${x.name} ${n0(x.medianCallsPerSecond)}/s${x.name === BASELINE ? "" : ` (${f(x.ratioVsLua, 2)}×)`}, p99 ${f(x.medianP99Ms, 1)} ms, failed ${n0(x.medianFailed)}, oversold ${x.maxOversoldSeats}`)
+    .join("; ");
+}
+
+export function markdown(r: StrategiesResult): string {
+  const L: string[] = [];
+  L.push(`# Seat-hold strategies ${r.startedAt}`);
+  L.push("");
+  L.push(`Run \`${r.runId}\`, ${r.durationSeconds} s, \`${r.command}\`. Verdict: **${r.ok ? "passed" : "FAILED"}**.`);
+  if (r.failures.length) {
+    L.push("");
+    for (const x of r.failures) L.push(`- ${esc(x)}`);
+  }
+  L.push("");
+  L.push(`## Summary (medians of ${r.settings.rounds} rounds; ${r.workload.buyers.toLocaleString("en-US")} buyers for ${r.venue.capacity} seats at concurrency ${r.workload.concurrency})`);
+  L.push("");
+  L.push(...summaryTable(r));
+  L.push("");
+  const failures = r.summary.filter((x) => x.failedTotal > 0);
+  if (failures.length) {
+    L.push(`Failures over all rounds: ${failures.map((x) => `${x.name}: ${reasons(x.failureReasons)}`).join("; ")}.`);
+    L.push("");
+  }
+  L.push("## Setup");
+  L.push("");
+  L.push(`- Code under test: commit \`${r.source.commit.slice(0, 12)}\` (${r.source.note})${r.source.dirty.length ? `; uncommitted: ${r.source.dirty.join(", ")}` : ""}.`);
+  L.push(...setupLines(r));
+  L.push("");
+  L.push("## Rounds");
+  L.push("");
+  L.push(...roundsTable(r));
+  L.push("");
+  L.push("## Invariant checks (store read back after each round)");
+  L.push("");
+  L.push(...checksTables(r));
+  L.push("## Machine");
+  L.push("");
+  L.push(...machineLines(r));
+  L.push("");
+  L.push("<details><summary>What else ran (ps at start)</summary>");
+  L.push("");
+  L.push("```");
+  for (const s of r.machine.otherServices) L.push(s);
+  L.push("```");
+  L.push("");
+  L.push("</details>");
+  L.push("");
+  return L.join("\n");
+}
+
+export function writeStrategyReports(r: StrategiesResult, stamp: string): string[] {
+  fs.mkdirSync(RESULTS_DIR, { recursive: true });
+  const base = path.join(RESULTS_DIR, `strategies-${stamp}`);
+  const json = JSON.stringify(r, (_key, value: unknown) => (typeof value === "number" && !Number.isFinite(value) ? null : value), 2);
+  fs.writeFileSync(`${base}.json`, `${json}\n`);
+  fs.writeFileSync(`${base}.md`, markdown(r));
+  writeIndex();
+  return [`${base}.json`, `${base}.md`, path.join(BENCH_DIR, "STRATEGIES-RESULTS.md")];
+}
+
+/** bench/STRATEGIES-RESULTS.md from every results/strategies-*.json. */
+export function writeIndex(): void {
+  const runs = fs
+    .readdirSync(RESULTS_DIR)
+    .filter((x) => /^strategies-.*\.json$/.test(x))
+    .sort()
+    .reverse()
+    .map((file) => ({ file, r: JSON.parse(fs.readFileSync(path.join(RESULTS_DIR, file), "utf8")) as StrategiesResult }));
+  const L: string[] = [];
+  L.push("# Seat-hold strategies: results");
+  L.push("");
+  L.push(
+    "The usual ways to hold seats against our Lua hold on the same contention (100 seats, many buyers), as [`../../shared/BENCHMARKING.md`](../../shared/BENCHMARKING.md) asks for. Regenerated by `npm run bench:strategies` from `bench/results/strategies-*.json`; how it works: [`README.md`](README.md#npm-run-benchstrategies-benchstrategiests).",
+  );
+  L.push("");
+  const latest = runs[0];
+  if (latest) {
+    const r = latest.r;
+    const md = latest.file.replace(/\.json$/, ".md");
+    L.push(`## Latest — [${md}](results/${md})`);
+    L.push("");
+    L.push(
+      `${r.startedAt}, code at \`${r.source.commit.slice(0, 12)}\`${r.source.dirty.length ? " + uncommitted edits" : ""}, ${r.durationSeconds} s; verdict **${r.ok ? "passed" : "FAILED"}**.`,
+    );
+    L.push("");
+    L.push("```sh");
+    L.push(r.command);
+    L.push("```");
+    L.push("");
+    L.push(`Medians of ${r.settings.rounds} interleaved rounds; ${r.workload.buyers.toLocaleString("en-US")} buyers for ${r.venue.capacity} seats, 1–${r.venue.maxSeatsPerBuyer} seats each, ${r.workload.concurrency} calls in flight:`);
+    L.push("");
+    L.push(...summaryTable(r));
+    L.push("");
+    const failures = r.summary.filter((x) => x.failedTotal > 0);
+    if (failures.length) {
+      L.push(`Failures over all rounds: ${failures.map((x) => `${x.name}: ${reasons(x.failureReasons)}`).join("; ")}.`);
+      L.push("");
+    }
+    L.push("### Rounds");
+    L.push("");
+    L.push(...roundsTable(r));
+    L.push("");
+    L.push("### Setup");
+    L.push("");
+    L.push(...setupLines(r));
+    L.push("");
+    L.push("### Machine");
+    L.push("");
+    L.push(...machineLines(r));
+    L.push("");
+  }
+  L.push("## All runs");
+  L.push("");
+  L.push("| run | code | machine | buyers / concurrency | headline (medians) | verdict | report |");
+  L.push("| --- | --- | --- | --- | --- | --- | --- |");
+  for (const { file, r } of runs) {
+    const md = file.replace(/\.json$/, ".md");
+    L.push(
+      `| ${r.startedAt} | ${r.source.commit.slice(0, 7)}${r.source.dirty.length ? "+dirty" : ""} | ${r.machine.nproc} cores, load ${r.machine.loadAvgBefore[0]} | ${r.workload.buyers.toLocaleString("en-US")} / ${r.workload.concurrency} | ${esc(headline(r))} | ${r.ok ? "passed" : "FAILED"} | [md](results/${md}) |`,
+    );
+  }
+  L.push("");
+  fs.writeFileSync(path.join(BENCH_DIR, "STRATEGIES-RESULTS.md"), L.join("\n"));
+}
