@@ -5,7 +5,7 @@
   block closest to the row's centre. Only when no row has such a block is a
   block that strands a seat taken (the first one found).
 
-  KEYS[1..8] as hold_seats.lua: meta seats hold req buyer exp version changes
+  KEYS[1..9] as hold_seats.lua: meta seats hold req buyer exp version changes [fresh]
   ARGV[1] holdId (new)  ARGV[2] buyerId  ARGV[3] requestId  ARGV[4] quantity
   ARGV[5..] rows: "<seatIdPrefix>|<firstSeatNumber>|<seatCount>", e.g. "A-3-|1|30"
             for seats A-3-1 .. A-3-30, adjacent numbers adjacent seats
@@ -77,4 +77,5 @@ chosen = chosen or fallback
 if not chosen then return {'TAKEN'} end
 
 local expires = hold_reserved(k, meta, now, hold_id, buyer_id, request_id, chosen)
+if KEYS[9] then redis.call('ZREM', KEYS[9], buyer_id) end
 return {'OK', hold_id, tostring(now), tostring(expires), unpack(chosen)}

@@ -13,6 +13,8 @@
   KEYS[8] exp      {ev:E}:exp
   KEYS[9] version  {ev:E}:version
   KEYS[10] changes {ev:E}:changes
+  KEYS[11] fresh   {ev:E}:q:fresh  (only when the event has a waiting room: the buyer
+                   is no longer an admitted shopper without a hold)
   ARGV[1] holdId (new)  ARGV[2] buyerId  ARGV[3] requestId
   ARGV[4] sectionId     ARGV[5] quantity (>= 1)
 
@@ -53,4 +55,5 @@ redis.call('HINCRBY', k.ga, 'held', qty)
 redis.call('HSET', k.gaq, hold_id, qty)
 redis.call('ZADD', k.gaexp, expires, hold_id)
 log_change(k.version, k.changes, {'t', 'G', 'g', section_id, 'c', capacity .. ',' .. (held + qty) .. ',' .. sold})
+if KEYS[11] then redis.call('ZREM', KEYS[11], buyer_id) end
 return {'OK', hold_id, tostring(now), tostring(expires)}

@@ -9,6 +9,8 @@
   KEYS[6] exp      {ev:E}:exp
   KEYS[7] version  {ev:E}:version
   KEYS[8] changes  {ev:E}:changes
+  KEYS[9] fresh    {ev:E}:q:fresh  (only when the event has a waiting room: the buyer
+                   is no longer an admitted shopper without a hold)
   ARGV[1] holdId (new)   ARGV[2] buyerId   ARGV[3] requestId
   ARGV[4..] seat ids (validated, distinct)
 
@@ -46,4 +48,5 @@ end
 if #taken > 0 then return {'TAKEN', unpack(taken)} end
 
 local expires = hold_reserved(k, meta, now, hold_id, buyer_id, request_id, seats)
+if KEYS[9] then redis.call('ZREM', KEYS[9], buyer_id) end
 return {'OK', hold_id, tostring(now), tostring(expires)}

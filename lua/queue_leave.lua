@@ -8,6 +8,7 @@
   KEYS[2] line   {ev:E}:q:line
   KEYS[3] recs   {ev:E}:q:recs
   KEYS[4] shop   {ev:E}:q:shop
+  KEYS[5] fresh  {ev:E}:q:fresh
   ARGV[1] buyerId   ARGV[2] mode 'L' | 'C'
 
   Returns {'OK', previousState, newState}: states as in includes/queue.lua,
@@ -16,7 +17,7 @@
 --@include common
 --@include queue
 
-local k = { qmeta = KEYS[1], line = KEYS[2], recs = KEYS[3], shop = KEYS[4] }
+local k = { qmeta = KEYS[1], line = KEYS[2], recs = KEYS[3], shop = KEYS[4], fresh = KEYS[5] }
 local buyer, mode = ARGV[1], ARGV[2]
 local now = now_ms()
 local r = parse_rec(redis.call('HGET', k.recs, buyer))
@@ -27,6 +28,7 @@ if before == 'A' and r.exp <= now then before = 'E' end
 if (before == 'W' and mode == 'L') or before == 'A' then
   redis.call('ZREM', k.line, buyer)
   redis.call('ZREM', k.shop, buyer)
+  redis.call('ZREM', k.fresh, buyer)
   r.state = mode
   redis.call('HSET', k.recs, buyer, pack_rec(r))
   redis.call('HINCRBY', k.qmeta, 'ver', 1)

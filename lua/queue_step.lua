@@ -11,9 +11,13 @@
        entries of the seats hash, held or sold; general admission: capacity
        minus held minus sold). With nothing left, admission pauses and the
        room is marked sold out (may_return while holds are pending);
-    4. admits up to min(bucket, max_shopping - shopping, seats left) buyers
-       from the head of the line, skipping those who stopped asking where
-       they stand (abandoned) without counting them.
+    4. admits up to min(bucket, max_shopping - shopping, seats left - fresh)
+       buyers from the head of the line, skipping those who stopped asking
+       where they stand (abandoned) without counting them. `fresh` are the
+       shoppers admitted less than `grace` ms ago who hold nothing yet: each
+       will want at least one seat, so admission does not let in more buyers
+       than seats; one who does not hold within the grace stops counting, so
+       a buyer who walks away holds back the line for at most `grace`.
   The bucket fills at `rate` per second from the opening, up to `rate` (one
   second of burst), and does not fill while the sale is not open or nothing
   is left.
@@ -21,13 +25,15 @@
   KEYS[1] meta   {ev:E}:meta    KEYS[2] qmeta {ev:E}:q:meta   KEYS[3] line {ev:E}:q:line
   KEYS[4] recs   {ev:E}:q:recs  KEYS[5] shop  {ev:E}:q:shop   KEYS[6] seen {ev:E}:q:seen
   KEYS[7] seats  {ev:E}:seats   KEYS[8] exp   {ev:E}:exp
-  KEYS[9..]      ga hash of each general-admission section {ev:E}:ga:<sectionId>
+  KEYS[9] fresh  {ev:E}:q:fresh (buyer -> admittedMs; the hold scripts remove a buyer who holds)
+  KEYS[10..]     ga hash of each general-admission section {ev:E}:ga:<sectionId>
   ARGV[1] admissions per second   ARGV[2] max shopping at once   ARGV[3] session ms
   ARGV[4] abandon ms (a waiting buyer unseen this long is skipped; 0 = never)
   ARGV[5] reserved seats in the layout   ARGV[6] most buyers looked at per step
+  ARGV[7] grace ms: how long an admitted buyer without a hold counts against the seats left (0 = never)
 
   Returns {status, ver, admitted, expired, skipped, waiting, shopping, free,
-           soldout, mayReturn, expiredHolds, nowMs}
+           soldout, mayReturn, expiredHolds, nowMs, fresh}
     status: NO_EVENT (nothing else follows) | SCHEDULED | OPEN | PAUSED | CLOSED
             (CLOSED: the room's keys expire a week later)
     expiredHolds: holds past their expiry not reclaimed yet (seats about to return)
@@ -36,9 +42,11 @@
 --@include queue
 
 local k = { meta = KEYS[1], qmeta = KEYS[2], line = KEYS[3], recs = KEYS[4], shop = KEYS[5], seen = KEYS[6],
-            seats = KEYS[7], exp = KEYS[8] }
+            seats = KEYS[7], exp = KEYS[8], fresh = KEYS[9] }
+local FIRST_GA_KEY = 10
 local rate, max_shopping, session_ms = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local abandon_ms, reserved, max_scan = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local grace_ms = tonumber(ARGV[7])
 local CLOSED_ROOM_TTL_MS = 7 * 86400000
 
 local sale_state = redis.call('HGET', k.meta, 'state')
@@ -58,21 +66,25 @@ for i = 1, #ended do
 end
 if #ended > 0 then
   chunked('ZREM', k.shop, ended)
+  chunked('ZREM', k.fresh, ended)
   changed = true
 end
+-- admitted buyers past the grace no longer count against the seats left
+redis.call('ZREMRANGEBYSCORE', k.fresh, '-inf', now - grace_ms)
 
 local m = redis.call('HMGET', k.qmeta, 'bucket', 'last', 'soldout', 'may_return', 'rate_start', 'rate_count', 'opened')
 -- The bucket starts filling when the sale opens.
 local bucket, last = tonumber(m[1]) or 0, tonumber(m[2]) or tonumber(m[7]) or now
 local soldout, may_return = m[3] or '0', m[4] or '0'
 local admitted, skipped, free = 0, 0, 0
+local fresh = redis.call('ZCARD', k.fresh)
 local expired_holds = 0
 local shopping = redis.call('ZCARD', k.shop)
 
 if sale_state == 'OPEN' then
   -- 3. inventory
   free = reserved - redis.call('HLEN', k.seats)
-  for i = 9, #KEYS do
+  for i = FIRST_GA_KEY, #KEYS do
     local g = redis.call('HMGET', KEYS[i], 'capacity', 'held', 'sold')
     free = free + (tonumber(g[1]) or 0) - (tonumber(g[2]) or 0) - (tonumber(g[3]) or 0)
   end
@@ -90,7 +102,7 @@ if sale_state == 'OPEN' then
   else
     -- 4. admission
     bucket = math.min(math.max(1, rate), bucket + rate * math.max(0, now - last) / 1000)
-    local want = math.min(math.floor(bucket), max_shopping - shopping, free)
+    local want = math.min(math.floor(bucket), max_shopping - shopping, free - fresh)
     local scanned = 0
     while admitted < want and scanned < max_scan do
       local popped = redis.call('ZPOPMIN', k.line, math.min(want - admitted, max_scan - scanned))
@@ -107,6 +119,7 @@ if sale_state == 'OPEN' then
           else
             r.state, r.exp, r.admitted = 'A', now + session_ms, now
             redis.call('ZADD', k.shop, fmt(r.exp), buyer)
+            if grace_ms > 0 then redis.call('ZADD', k.fresh, fmt(now), buyer) end
             admitted = admitted + 1
           end
           redis.call('HSET', k.recs, buyer, pack_rec(r))
@@ -129,7 +142,7 @@ else
   bucket = 0
   if sale_state == 'CLOSED' and redis.call('TTL', k.qmeta) == -1 then
     -- A closed sale never reopens: its waiting room goes away a week later.
-    for _, key in ipairs({k.qmeta, k.line, k.recs, k.shop, k.seen}) do redis.call('PEXPIRE', key, CLOSED_ROOM_TTL_MS) end
+    for _, key in ipairs({k.qmeta, k.line, k.recs, k.shop, k.seen, k.fresh}) do redis.call('PEXPIRE', key, CLOSED_ROOM_TTL_MS) end
   end
 end
 
@@ -138,4 +151,4 @@ redis.call('HSET', k.qmeta, 'bucket', string.format('%.6f', bucket), 'last', fmt
 local ver = changed and redis.call('HINCRBY', k.qmeta, 'ver', 1) or (tonumber(redis.call('HGET', k.qmeta, 'ver')) or 0)
 return {sale_state, tostring(ver), tostring(admitted), tostring(#ended), tostring(skipped),
         tostring(redis.call('ZCARD', k.line)), tostring(shopping), tostring(free), soldout, may_return,
-        tostring(expired_holds), tostring(now)}
+        tostring(expired_holds), tostring(now), tostring(fresh + admitted)}

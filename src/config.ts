@@ -67,6 +67,10 @@ const schema = z
     // A waiting buyer who has not asked where they stand (nor watched) for this
     // long is skipped when their turn comes; 0 = never skip.
     QUEUE_ABANDON_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
+    // An admitted shopper who holds nothing yet counts against the seats left
+    // for this long (at most the session), so admission stops near the seats
+    // there are instead of letting in far more buyers than seats; 0 = do not count.
+    QUEUE_FIRST_HOLD_GRACE_SECONDS: z.coerce.number().int().min(0).max(3_600).default(30),
     // Per-buyer rate limits of JoinQueue and GetQueuePosition: calls per window (0 = off).
     QUEUE_RATE_WINDOW_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
     QUEUE_JOIN_LIMIT: z.coerce.number().int().min(0).max(100_000).default(10),

@@ -22,6 +22,8 @@
                  L left, E session expired, X skipped (abandoned), C completed
     shop   ZSET  buyer -> sessionExpiresMs of everyone shopping now
     seen   HASH  buyer -> ms the buyer last asked where they stand
+    fresh  ZSET  buyer -> admittedMs of shoppers admitted lately who hold nothing
+                 yet (the hold scripts remove a buyer once they hold)
 ]]
 
 local FIFO_BASE = 4503599627370496 -- 2^52

@@ -3,7 +3,7 @@
 import { randomFillSync } from "node:crypto";
 import { AppError, type Reason } from "../domain/errors.js";
 import type { RedisClient } from "../adapters/redis/client.js";
-import { eventKeys } from "../adapters/redis/keys.js";
+import { eventKeys, queueKeys } from "../adapters/redis/keys.js";
 import type { ScriptReply, Scripts } from "../adapters/redis/scripts.js";
 import type { Inventory } from "../events/inventory.js";
 import type { SeatIndex } from "../events/layout.js";
@@ -106,7 +106,7 @@ export class Holds {
     const k = eventKeys(target.eventId);
     const reply = await this.scripts.run(
       "hold_seats",
-      [k.meta, k.seats, k.hold(holdId), k.holdRequest(target.buyerId, target.requestId), k.buyer(target.buyerId), k.expiries, k.version, k.changes],
+      [k.meta, k.seats, k.hold(holdId), k.holdRequest(target.buyerId, target.requestId), k.buyer(target.buyerId), k.expiries, k.version, k.changes, ...firstHoldKeys(target.eventId, index)],
       [holdId, target.buyerId, target.requestId, ...seatIds],
     );
     return this.holdResult(target, index, reply, { seatIds, sectionId: "", quantity: seatIds.length });
@@ -139,6 +139,7 @@ export class Holds {
         k.expiries,
         k.version,
         k.changes,
+        ...firstHoldKeys(target.eventId, index),
       ],
       [holdId, target.buyerId, target.requestId, sectionId, quantity],
     );
@@ -176,7 +177,7 @@ export class Holds {
     const k = eventKeys(target.eventId);
     const reply = await this.scripts.run(
       "hold_best_available",
-      [k.meta, k.seats, k.hold(holdId), k.holdRequest(target.buyerId, target.requestId), k.buyer(target.buyerId), k.expiries, k.version, k.changes],
+      [k.meta, k.seats, k.hold(holdId), k.holdRequest(target.buyerId, target.requestId), k.buyer(target.buyerId), k.expiries, k.version, k.changes, ...firstHoldKeys(target.eventId, index)],
       [holdId, target.buyerId, target.requestId, quantity, ...rows],
     );
     if (reply[0] === "TAKEN") {
@@ -355,6 +356,15 @@ export class Holds {
         throw new Error(`unexpected hold script reply ${code}`);
     }
   }
+}
+
+/**
+ * With a waiting room, a hold also takes the buyer off the room's list of
+ * admitted shoppers who have not held yet (admission counts those against the
+ * seats left; lua/queue_step.lua). Without one, the scripts get no such key.
+ */
+function firstHoldKeys(eventId: string, index: SeatIndex): string[] {
+  return index.layout.waitingRoom.enabled ? [queueKeys(eventId).fresh] : [];
 }
 
 function holdError(code: string, detail: string, holdId: string): AppError {

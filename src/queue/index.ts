@@ -54,6 +54,7 @@ export function createQueue(deps: QueueDeps) {
     admission,
     {
       abandonMs: config.QUEUE_ABANDON_SECONDS * 1000,
+      firstHoldGraceMs: config.QUEUE_FIRST_HOLD_GRACE_SECONDS * 1000,
       rateLimitWindowMs: config.QUEUE_RATE_WINDOW_MS,
       joinLimit: config.QUEUE_JOIN_LIMIT,
       positionLimit: config.QUEUE_POSITION_LIMIT,

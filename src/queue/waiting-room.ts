@@ -54,12 +54,20 @@ export interface StepResult {
   seatsMayReturn: boolean;
   /** Holds past their expiry that nobody reclaimed yet: their seats are about to come back. */
   expiredHolds: number;
+  /** Shoppers admitted within the first-hold grace who hold nothing yet (counted against `free`). */
+  awaitingFirstHold: number;
   nowMs: number;
 }
 
 export interface WaitingRoomOptions {
   /** A waiting buyer unseen this long is skipped at the head of the line; 0 = never. */
   abandonMs: number;
+  /**
+   * How long an admitted shopper who holds nothing yet counts against the
+   * seats left (so admission does not let in more buyers than seats); after
+   * that they no longer hold back the line.
+   */
+  firstHoldGraceMs: number;
   rateLimitWindowMs: number;
   /** Per buyer and window; 0 = unlimited. */
   joinLimit: number;
@@ -178,8 +186,16 @@ export class WaitingRoom {
     for (const s of index.layout.sections) for (const r of s.rows ?? []) reserved += r.seatCount;
     const reply = await this.scripts.run(
       "queue_step",
-      [k.meta, q.meta, q.line, q.recs, q.shop, q.seen, k.seats, k.expiries, ...index.gaSections().map((s) => k.ga(s.sectionId))],
-      [wr.admissionsPerSecond, wr.maxShopping, wr.sessionSeconds * 1000, this.options.abandonMs, reserved, this.maxScan],
+      [k.meta, q.meta, q.line, q.recs, q.shop, q.seen, k.seats, k.expiries, q.fresh, ...index.gaSections().map((s) => k.ga(s.sectionId))],
+      [
+        wr.admissionsPerSecond,
+        wr.maxShopping,
+        wr.sessionSeconds * 1000,
+        this.options.abandonMs,
+        reserved,
+        this.maxScan,
+        Math.min(this.options.firstHoldGraceMs, wr.sessionSeconds * 1000),
+      ],
     );
     const n = (i: number) => Number(reply[i] ?? 0);
     return {
@@ -195,6 +211,7 @@ export class WaitingRoom {
       seatsMayReturn: reply[9] === "1",
       expiredHolds: n(10),
       nowMs: n(11),
+      awaitingFirstHold: n(12),
     };
   }
 
@@ -321,7 +338,7 @@ export class WaitingRoom {
 
   private async end(eventId: string, buyerId: string, mode: "L" | "C"): Promise<void> {
     const q = queueKeys(eventId);
-    await this.scripts.run("queue_leave", [q.meta, q.line, q.recs, q.shop], [buyerId, mode]);
+    await this.scripts.run("queue_leave", [q.meta, q.line, q.recs, q.shop, q.fresh], [buyerId, mode]);
   }
 }
 
@@ -333,7 +350,7 @@ export class WaitingRoom {
  */
 export async function completeShopping(scripts: Scripts, eventId: string, buyerId: string): Promise<void> {
   const q = queueKeys(eventId);
-  await scripts.run("queue_leave", [q.meta, q.line, q.recs, q.shop], [buyerId, "C"]);
+  await scripts.run("queue_leave", [q.meta, q.line, q.recs, q.shop, q.fresh], [buyerId, "C"]);
 }
 
 function roomView(r: ScriptReply, at: number): RoomView {

@@ -26,6 +26,8 @@ interface RoomSettings {
   rate?: number;
   maxShopping?: number;
   open?: boolean;
+  /** Seats in the one row (default 20). */
+  seats?: number;
 }
 
 async function createEvent(o: RoomSettings = {}): Promise<string> {
@@ -46,7 +48,7 @@ async function createEvent(o: RoomSettings = {}): Promise<string> {
       {
         sectionId: "A",
         name: "Stalls",
-        layout: { $case: "reserved", value: { rows: [{ rowId: "1", seatCount: 20, priceCategoryId: "std", firstSeatNumber: 1 }] } },
+        layout: { $case: "reserved", value: { rows: [{ rowId: "1", seatCount: o.seats ?? 20, priceCategoryId: "std", firstSeatNumber: 1 }] } },
       },
     ],
     capacity: 0,
@@ -232,7 +234,8 @@ describe("QueueService", () => {
   });
 
   it("admits at the configured rate with both instances' tickers advancing admission at once", async () => {
-    const eventId = await createEvent({ rate: 20, maxShopping: 10_000 });
+    // More seats than buyers: only the rate limits admission.
+    const eventId = await createEvent({ rate: 20, maxShopping: 10_000, seats: 200 });
     const ids = Array.from({ length: 120 }, (_, i) => `r${String(i).padStart(3, "0")}_${uid("x")}`);
     for (const b of ids) await join(eventId, b);
     await position(eventId, ids[0]!, t2); // the second instance steps this event from now on too

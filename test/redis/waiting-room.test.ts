@@ -220,13 +220,14 @@ describe("waiting room", () => {
     await sleep(20);
     expect((await a.room.step(layout.eventId))?.admitted).toBe(0);
 
-    // Two seats come back: admission resumes, at most as many as there are free seats.
+    // Two seats come back: admission resumes, but the first admitted buyer, who
+    // holds nothing yet, already has a claim on one of them.
     await a.holds.releaseHold(layout.eventId, seats.holdId, holder);
     await sleep(20);
     const resumed = await a.room.step(layout.eventId);
-    expect(resumed).toMatchObject({ soldOut: false, free: 2, admitted: 2 });
-    expect(await admittedOf(a.room, layout.eventId, ids)).toEqual(ids.slice(0, 3));
-    expect((await a.room.position(layout.eventId, ids[3]!)).state).toBe("WAITING");
+    expect(resumed).toMatchObject({ soldOut: false, free: 2, admitted: 1, awaitingFirstHold: 2 });
+    expect(await admittedOf(a.room, layout.eventId, ids)).toEqual(ids.slice(0, 2));
+    expect((await a.room.position(layout.eventId, ids[2]!)).state).toBe("WAITING");
 
     // Sold with no hold pending: sold out for good.
     const sold = await roomEvent(a, { rows: 1, seatsPerRow: 3, rate: 1000, soldSeats: rowSeatIds("A", { rowId: "1", firstSeatNumber: 1, seatCount: 3, priceCategoryId: "std" }) });
@@ -255,16 +256,69 @@ describe("waiting room", () => {
       expect(steps.every((r) => r.soldOut && r.seatsMayReturn)).toBe(true);
       expect(await admittedOf(a.room, layout.eventId, ids)).toEqual([]);
 
-      // The hold expires; nobody sweeps it, but the tickers reclaim it themselves and admission resumes.
+      // The hold expires; nobody sweeps it, but the tickers reclaim it themselves and admission
+      // resumes: two seats, two buyers in (the third waits for one of them to hold, leave or idle).
       await sleep(held.expireTime.getTime() - Date.now() + 300);
-      expect(await admittedOf(a.room, layout.eventId, ids)).toEqual(ids);
-      // No step admits more buyers than there are free seats (whichever process ran it).
+      expect(await admittedOf(a.room, layout.eventId, ids)).toEqual(ids.slice(0, 2));
+      expect((await a.room.position(layout.eventId, ids[2]!)).state).toBe("WAITING");
+      // No step lets in more buyers without a hold than there are free seats (whichever process ran it).
       expect(steps.some((r) => r.admitted > 0)).toBe(true);
-      for (const r of steps.filter((x) => x.admitted > 0)) expect(r.admitted).toBeLessThanOrEqual(r.free);
+      for (const r of steps) expect(r.awaitingFirstHold).toBeLessThanOrEqual(Math.max(0, r.free));
       expect((await a.holds.getHold(layout.eventId, held.holdId)).state).toBe("EXPIRED");
     } finally {
       tickers.forEach((t) => t.stop());
       await b.close();
+    }
+  });
+
+  it("lets in no more buyers than seats: an admitted buyer counts against the seats left until they hold, leave or idle past the grace", async () => {
+    const b = instance({ firstHoldGraceMs: 600 });
+    const others = [instance({ firstHoldGraceMs: 600 }), instance({ firstHoldGraceMs: 600 })];
+    try {
+      const layout = await roomEvent(b, { rows: 1, seatsPerRow: 4, gaCapacity: 2, rate: 1000, maxShopping: 100 });
+      const fresh = queueKeys(layout.eventId).fresh;
+      const ids = buyers(12);
+      await joinAll(b, layout.eventId, ids);
+      await sleep(20);
+      // Three instances step at once, again and again: six seats, six buyers in, however it interleaves.
+      const results = (
+        await Promise.all(
+          [b, ...others].map(async (inst) => {
+            const mine: StepResult[] = [];
+            for (let k = 0; k < 15; k++) mine.push((await inst.room.step(layout.eventId))!);
+            return mine;
+          }),
+        )
+      ).flat();
+      expect(results.reduce((n, r) => n + r.admitted, 0)).toBe(6);
+      expect(await admittedOf(b.room, layout.eventId, ids)).toEqual(ids.slice(0, 6));
+      expect(results.every((r) => r.awaitingFirstHold <= 6 && !r.soldOut)).toBe(true);
+
+      // Holding takes a buyer off the list whatever the kind of hold; their seats now count as held.
+      const target = (buyerId: string) => ({ eventId: layout.eventId, buyerId, requestId: uid("r"), admissionToken: "" });
+      await b.holds.holdSeats(target(ids[0]!), ["A-1-1"]);
+      await b.holds.holdBestAvailable(target(ids[1]!), 2, { priceCategoryId: "", sectionId: "" });
+      await b.holds.holdQuantity(target(ids[2]!), "FLOOR", 1);
+      expect(await b.redis.zrange(fresh, "0", "-1")).toEqual(expect.arrayContaining(ids.slice(3, 6)));
+      expect(await b.redis.zcard(fresh)).toBe(3);
+      // 6 - 4 held = 2 free, 3 admitted still to hold: nobody more comes in.
+      expect(await b.room.step(layout.eventId)).toMatchObject({ free: 2, admitted: 0, awaitingFirstHold: 3, soldOut: false });
+
+      // Two of those leave: one seat is unclaimed again, and the next buyer comes in.
+      await b.room.leave(layout.eventId, ids[3]!);
+      expect(await b.room.step(layout.eventId)).toMatchObject({ free: 2, admitted: 0, awaitingFirstHold: 2 });
+      await b.room.leave(layout.eventId, ids[4]!);
+      expect(await b.room.step(layout.eventId)).toMatchObject({ free: 2, admitted: 1, awaitingFirstHold: 2 });
+      expect(await admittedOf(b.room, layout.eventId, ids)).toEqual([...ids.slice(0, 3), ids[5], ids[6]]);
+
+      // The others never hold: past the grace they stop counting, and the line moves on.
+      await sleep(700);
+      expect(await b.room.step(layout.eventId)).toMatchObject({ free: 2, admitted: 2, awaitingFirstHold: 2 });
+      expect((await b.room.position(layout.eventId, ids[7]!)).state).toBe("ADMITTED");
+      expect((await b.room.position(layout.eventId, ids[8]!)).state).toBe("ADMITTED");
+      expect((await b.room.position(layout.eventId, ids[9]!)).state).toBe("WAITING");
+    } finally {
+      await Promise.all([b, ...others].map((i) => i.close()));
     }
   });
 

@@ -50,6 +50,8 @@ export function queueKeys(eventId: string) {
     shop: `${tag}:q:shop`,
     /** HASH buyerId -> ms the buyer last asked where they stand. */
     seen: `${tag}:q:seen`,
+    /** ZSET buyerId -> admittedMs of shoppers admitted lately who hold nothing yet (counted against the seats left). */
+    fresh: `${tag}:q:fresh`,
     /** STRING counter of a buyer's calls in the current rate-limit window (kind: j join, p position). */
     rateLimit: (kind: "j" | "p", buyerId: string) => `${tag}:q:rl:${kind}:${buyerId}`,
   };
