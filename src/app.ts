@@ -24,6 +24,9 @@ import { createServices } from "./grpc/services/index.js";
 import { HealthMonitor } from "./health.js";
 import type { Logger } from "./logger.js";
 import { Metrics } from "./metrics.js";
+import { DomainMetrics } from "./observability/metrics-domain.js";
+import { EventLabels } from "./observability/metrics-events.js";
+import { registerFunnelMetrics } from "./observability/metrics-funnel.js";
 
 export interface RunningApp {
   grpcPort: number;
@@ -84,8 +87,20 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     reclaim: (eventId) => holds.reclaimExpired(eventId),
     missingInventory: (eventId) => events.explainMissingInventory(eventId),
   });
-  const holds = new Holds(redis, scripts, inventory, queue.gate, (eventId) =>
-    events.explainMissingInventory(eventId),
+  // Metrics of the domain: events label values only while their sale is on (or recently was).
+  const eventLabels = new EventLabels(() => events.openSaleIds(), config.METRICS_EVENT_RETENTION_SECONDS * 1000);
+  const domainMetrics = new DomainMetrics(metrics.registry, eventLabels);
+  if (config.METRICS_FUNNEL === "on") {
+    registerFunnelMetrics(metrics.registry, { summary: (id) => events.getEventSummary(id), events: eventLabels, log });
+  }
+  queue.ticker.onStep((eventId, step) => domainMetrics.admissions(eventId, step.admitted));
+  const holds = new Holds(
+    redis,
+    scripts,
+    inventory,
+    queue.gate,
+    (eventId) => events.explainMissingInventory(eventId),
+    domainMetrics,
   );
   await queue.start();
   // Events whose live state Redis lost are loaded before serving; reads and sale

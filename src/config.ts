@@ -18,6 +18,25 @@ const schema = z
     METRICS_ADDRESS: z
       .union([hostPort, z.literal("off")])
       .default("127.0.0.1:9464"),
+    // The worker's own /metrics (its activities, payments, checkouts, and the
+    // Temporal SDK's metrics merged in from TEMPORAL_METRICS_ADDRESS).
+    WORKER_METRICS_ADDRESS: z
+      .union([hostPort, z.literal("off")])
+      .default("127.0.0.1:9465"),
+    // Where the Temporal SDK's own Prometheus exporter listens (loopback: the
+    // worker's /metrics serves its text too); off: no SDK metrics.
+    TEMPORAL_METRICS_ADDRESS: z
+      .union([hostPort, z.literal("off")])
+      .default("127.0.0.1:9466"),
+    // The funnel gauges (seats, queue, orders per event; read at scrape time):
+    // exactly one API process per deployment should export them.
+    METRICS_FUNNEL: z.enum(["on", "off"]).default("on"),
+    // How long a closed sale's event keeps its label values after it was last
+    // seen open or active.
+    METRICS_EVENT_RETENTION_SECONDS: z.coerce.number().int().min(0).max(7 * 86_400).default(3600),
+    // API processes sharing GRPC_ADDRESS (node:cluster); the primary serves
+    // the aggregated /metrics of all of them on METRICS_ADDRESS.
+    API_PROCESSES: z.coerce.number().int().min(1).max(64).default(1),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     REDIS_URL: z.url({ protocol: /^rediss?$/ }).default("redis://127.0.0.1:6379"),
     // Comma-separated host:port seeds; when set, Redis is used in cluster mode.

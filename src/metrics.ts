@@ -1,5 +1,6 @@
 // Prometheus metrics over HTTP (prom-client): per-method latency and codes,
-// plus the process defaults.
+// plus the process defaults. The domain's metrics register in the same
+// registry (src/observability/metrics-*.ts).
 import { createServer, type Server } from "node:http";
 import { status } from "@grpc/grpc-js";
 import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
@@ -43,26 +44,38 @@ export class Metrics {
     };
   }
 
-  /** Serves GET /metrics on host:port; resolves with the bound port. */
-  async serve(address: string): Promise<{ server: Server; port: number }> {
-    const [host, port] = splitHostPort(address);
-    const server = createServer((req, res) => {
-      if (req.url !== "/metrics") {
-        res.writeHead(404).end();
-        return;
-      }
-      this.registry.metrics().then(
-        (body) => res.writeHead(200, { "content-type": this.registry.contentType }).end(body),
-        (err: unknown) => res.writeHead(500).end(String(err)),
-      );
+  /** Serves GET /metrics on host:port; resolves with the bound port. `extra` appends text (e.g. the Temporal SDK's). */
+  serve(address: string, extra?: () => Promise<string>): Promise<{ server: Server; port: number }> {
+    return serveMetrics(address, this.registry.contentType, async () => {
+      const [own, more] = await Promise.all([this.registry.metrics(), extra?.() ?? ""]);
+      return more ? `${own}\n${more}` : own;
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, host, () => resolve());
-    });
-    const bound = server.address();
-    return { server, port: typeof bound === "object" && bound ? bound.port : port };
   }
+}
+
+/** Serves GET /metrics on host:port with `render`'s text; resolves with the bound port. */
+export async function serveMetrics(
+  address: string,
+  contentType: string,
+  render: () => Promise<string>,
+): Promise<{ server: Server; port: number }> {
+  const [host, port] = splitHostPort(address);
+  const server = createServer((req, res) => {
+    if (req.url !== "/metrics") {
+      res.writeHead(404).end();
+      return;
+    }
+    render().then(
+      (body) => res.writeHead(200, { "content-type": contentType }).end(body),
+      (err: unknown) => res.writeHead(500).end(String(err)),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  const bound = server.address();
+  return { server, port: typeof bound === "object" && bound ? bound.port : port };
 }
 
 export function splitHostPort(address: string): [string, number] {

@@ -1,5 +1,6 @@
 // Entry point of the Temporal worker process: the checkout and refund
 // workflows, the hold sweeper, and their activities.
+import type { Server as HttpServer } from "node:http";
 import { fileURLToPath } from "node:url";
 import { NativeConnection, Runtime, Worker } from "@temporalio/worker";
 import { ConfigError, loadConfig, type Config } from "./config.js";
@@ -19,6 +20,11 @@ import { completeShopping } from "./queue/waiting-room.js";
 import { createTicketTokens, Tickets } from "./tickets/tickets.js";
 import { Holds } from "./holds/holds.js";
 import { createLogger, type Logger } from "./logger.js";
+import { Metrics } from "./metrics.js";
+import { withActivityMetrics } from "./observability/metrics-activities.js";
+import { DomainMetrics } from "./observability/metrics-domain.js";
+import { EventLabels } from "./observability/metrics-events.js";
+import { MeteredPaymentGateway } from "./payments/metered.js";
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL("../workflows/index.ts", import.meta.url));
 
@@ -26,6 +32,8 @@ export interface RunningWorker {
   worker: Worker;
   /** Resolves when the worker has shut down. */
   done: Promise<void>;
+  /** Where this worker's /metrics is served; undefined when WORKER_METRICS_ADDRESS is off. */
+  metricsPort: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -37,8 +45,14 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
   await migrate(mysql);
   const scripts = new Scripts(redis);
   const inventory = new Inventory(redis, scripts);
-  const holds = new Holds(redis, scripts, inventory);
   const events = new Events({ store: new EventStore(mysql), inventory, log });
+  // This process's metrics (no funnel gauges: the API exports those once for all).
+  const metrics = new Metrics();
+  const domainMetrics = new DomainMetrics(
+    metrics.registry,
+    new EventLabels(() => events.openSaleIds(), config.METRICS_EVENT_RETENTION_SECONDS * 1000),
+  );
+  const holds = new Holds(redis, scripts, inventory, undefined, undefined, domainMetrics);
   const notifier = new OrderNotifier(redis);
   const payments = new PaymentSimulator(mysql, {
     latencyMs: config.PAYMENT_SIM_LATENCY_MS,
@@ -46,6 +60,8 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
     failureRatio: config.PAYMENT_SIM_FAILURE_RATIO,
     lostResponseRatio: config.PAYMENT_SIM_LOST_RESPONSE_RATIO,
   });
+  // Every provider call timed and counted by operation and result.
+  const meteredPayments = new MeteredPaymentGateway(payments, domainMetrics.payment);
   const ticketKeys = createTicketTokens(
     mysql,
     { rotateAfterSeconds: config.SIGNING_KEY_ROTATE_SECONDS, refreshMs: config.SIGNING_KEY_REFRESH_MS, threads: config.SIGNING_THREADS },
@@ -58,13 +74,14 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     workflowsPath: WORKFLOWS_PATH,
+    interceptors: withActivityMetrics(undefined, domainMetrics.activity),
     activities: {
       ...createHoldActivities({ redis, holds }),
       ...createOrderActivities({
         holds,
         inventory,
-        orders: new OrderStore(mysql),
-        payments,
+        orders: new OrderStore(mysql, (outcome, seconds) => domainMetrics.checkout.observe({ outcome }, seconds)),
+        payments: meteredPayments,
         notifier,
         tickets: new Tickets(mysql, ticketKeys.tokens),
         completeShopping: (eventId, buyerId) => completeShopping(scripts, eventId, buyerId),
@@ -73,21 +90,46 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
       }),
     },
   });
+  let metricsServer: HttpServer | undefined;
+  let metricsPort: number | undefined;
+  if (config.WORKER_METRICS_ADDRESS !== "off") {
+    const sdk = config.TEMPORAL_METRICS_ADDRESS;
+    ({ server: metricsServer, port: metricsPort } = await metrics.serve(
+      config.WORKER_METRICS_ADDRESS,
+      sdk === "off" ? undefined : () => temporalSdkMetrics(sdk, log),
+    ));
+  }
   const done = worker.run().finally(async () => {
+    await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
     ticketKeys.ring.stop();
     await ticketKeys.pool.close();
     await connection.close();
     await Promise.allSettled([redis.quit(), mysql.end()]);
   });
-  log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, "ticketing worker running");
+  log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, metricsPort }, "ticketing worker running");
   return {
     worker,
     done,
+    metricsPort,
     async stop() {
       if (worker.getState() === "RUNNING") worker.shutdown();
       await done;
     },
   };
+}
+
+/**
+ * The Temporal SDK's metrics text, from its own exporter (installed by main();
+ * absent when the process installed the runtime without it, as tests do).
+ */
+async function temporalSdkMetrics(address: string, log: Logger): Promise<string> {
+  try {
+    const res = await fetch(`http://${address}/metrics`, { signal: AbortSignal.timeout(2000) });
+    return res.ok ? await res.text() : "";
+  } catch (err) {
+    log.debug({ err, address }, "temporal sdk metrics not available");
+    return "";
+  }
 }
 
 async function main(): Promise<void> {
@@ -102,8 +144,20 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.LOG_LEVEL, "ticketing-worker");
-  // The worker's own signal handling: SIGTERM/SIGINT drain the worker.
-  Runtime.install({ shutdownSignals: ["SIGINT", "SIGTERM"] });
+  // The worker's own signal handling: SIGTERM/SIGINT drain the worker. The
+  // SDK's metrics go to its own Prometheus exporter; /metrics merges them in.
+  Runtime.install({
+    shutdownSignals: ["SIGINT", "SIGTERM"],
+    ...(config.TEMPORAL_METRICS_ADDRESS === "off"
+      ? {}
+      : {
+          telemetryOptions: {
+            metrics: {
+              prometheus: { bindAddress: config.TEMPORAL_METRICS_ADDRESS, countersTotalSuffix: true, useSecondsForDurations: true },
+            },
+          },
+        }),
+  });
   const running = await startWorker(config, log);
   await running.done;
   log.info("worker stopped");

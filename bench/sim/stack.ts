@@ -181,7 +181,7 @@ export async function startApp(
   const base: NodeJS.ProcessEnv = { ...process.env };
   delete base.REDIS_CLUSTER_NODES;
   const apiEnv = { ...common, GRPC_ADDRESS: address, METRICS_ADDRESS: "off", ...o.apiEnv };
-  const workerEnv = { ...common, METRICS_ADDRESS: "off", ...o.workerEnv };
+  const workerEnv = { ...common, WORKER_METRICS_ADDRESS: "off", TEMPORAL_METRICS_ADDRESS: "off", ...o.workerEnv };
   const apiLog = path.join(dir, "api.log");
   const workerLog = path.join(dir, "worker.log");
   const api = launch("api", process.execPath, ["--import", "tsx", "src/main.ts"], { logFile: apiLog, cwd: repoRoot, env: { ...base, ...apiEnv }, graceMs: 15_000 });

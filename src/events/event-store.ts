@@ -38,6 +38,15 @@ interface PageCursor {
   eventId: string;
 }
 
+export interface FunnelCounts {
+  orders: Map<string, number>;
+  ticketsValid: number;
+  checkedIn: number;
+  soldSeats: number;
+  paymentsAuthorized: number;
+  oldestAuthorizedSeconds: number;
+}
+
 export class EventStore {
   constructor(private readonly pool: MysqlPool) {}
 
@@ -234,9 +243,14 @@ export class EventStore {
     };
   }
 
-  /** Orders of the event by state, and its tickets valid and checked in. */
-  async funnelCounts(eventId: string): Promise<{ orders: Map<string, number>; ticketsValid: number; checkedIn: number }> {
-    const [[orders], [tickets]] = await Promise.all([
+  /**
+   * Orders of the event by state, its tickets valid and checked in, the seats
+   * MySQL says are sold (reserved seats claimed plus general-admission places:
+   * the oversell canary compares it with the capacity), and payments
+   * authorized but neither captured nor voided yet, with the oldest one's age.
+   */
+  async funnelCounts(eventId: string): Promise<FunnelCounts> {
+    const [[orders], [tickets], [sold], [payments]] = await Promise.all([
       this.pool.execute<RowDataPacket[]>("SELECT state, COUNT(*) AS n FROM orders WHERE event_id = ? GROUP BY state", [eventId]),
       this.pool.execute<RowDataPacket[]>(
         `SELECT COUNT(*) AS valid, COUNT(c.ticket_id) AS checked_in
@@ -244,11 +258,25 @@ export class EventStore {
           WHERE t.event_id = ? AND t.revoked_at IS NULL`,
         [eventId],
       ),
+      this.pool.execute<RowDataPacket[]>(
+        `SELECT (SELECT COUNT(*) FROM order_items WHERE event_id = ? AND sold_seat_id IS NOT NULL)
+              + (SELECT COALESCE(SUM(sold), 0) FROM sections WHERE event_id = ? AND kind = 'GA') AS sold`,
+        [eventId, eventId],
+      ),
+      this.pool.execute<RowDataPacket[]>(
+        `SELECT COUNT(*) AS n, COALESCE(TIMESTAMPDIFF(SECOND, MIN(p.created_at), NOW(3)), 0) AS oldest
+           FROM payments p JOIN orders o ON o.order_id = p.order_id
+          WHERE o.event_id = ? AND p.state = 'AUTHORIZED'`,
+        [eventId],
+      ),
     ]);
     return {
       orders: new Map(orders.map((r) => [String(r.state), Number(r.n)])),
       ticketsValid: Number(tickets[0]?.valid ?? 0),
       checkedIn: Number(tickets[0]?.checked_in ?? 0),
+      soldSeats: Number(sold[0]?.sold ?? 0),
+      paymentsAuthorized: Number(payments[0]?.n ?? 0),
+      oldestAuthorizedSeconds: Number(payments[0]?.oldest ?? 0),
     };
   }
 

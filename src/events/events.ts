@@ -146,6 +146,21 @@ export interface EventFunnel {
   ticketsCheckedIn: number;
 }
 
+/** What the metrics show beyond the summary, from the same reads (metrics-funnel.ts). */
+export interface EventHealth {
+  /** Of those waiting, how many are in the pre-queue (all of them until the room opens). */
+  preQueue: number;
+  /** Admissions per second the waiting room measured over its last window. */
+  admissionRate: number;
+  /** Holds past their expiry that the sweeper has not reclaimed yet. */
+  expiredHolds: number;
+  /** Seats MySQL says are sold (the oversell canary compares it with the capacity). */
+  soldSeatsInMysql: number;
+  /** Payments authorized and neither captured nor voided yet, and the oldest one's age. */
+  paymentsAuthorized: number;
+  oldestAuthorizedSeconds: number;
+}
+
 export type SeatMapWatchUpdate = { kind: "snapshot"; seatMap: SeatMap } | { kind: "delta"; delta: SeatMapDelta };
 
 /** The seat map of a snapshot: one state string per row, counts per section. */
@@ -289,14 +304,25 @@ export class Events {
     );
   }
 
-  async getEventSummary(eventId: string): Promise<EventSummary & { funnel: EventFunnel }> {
-    const { index, snapshot } = await this.liveSnapshot(eventId);
-    const [activity, counts] = await Promise.all([this.inventory.activity(eventId), this.store.funnelCounts(eventId)]);
+  /**
+   * GetEventSummary, and the metrics' funnel gauges (one source): seats by
+   * state, the funnel, and what the metrics show beyond it (`health`). The
+   * seat map and the Redis counts are read in one round trip, MySQL's counts
+   * meanwhile.
+   */
+  async getEventSummary(eventId: string): Promise<EventSummary & { funnel: EventFunnel; health: EventHealth }> {
+    const [{ index, snapshot }, activity, counts] = await Promise.all([
+      this.liveSnapshot(eventId),
+      this.inventory.activity(eventId),
+      this.store.funnelCounts(eventId),
+    ]);
     const orders = (state: string) => counts.orders.get(state) ?? 0;
     return {
       ...summarize(index, snapshot),
       funnel: {
-        ...activity,
+        waiting: activity.waiting,
+        shopping: activity.shopping,
+        activeHolds: activity.activeHolds,
         ordersPending: orders("PENDING_PAYMENT"),
         ordersConfirmed: orders("CONFIRMED"),
         ordersFailed: orders("FAILED"),
@@ -304,6 +330,14 @@ export class Events {
         ordersRefunded: orders("REFUNDED"),
         ticketsValid: counts.ticketsValid,
         ticketsCheckedIn: counts.checkedIn,
+      },
+      health: {
+        preQueue: activity.queueOpened ? 0 : activity.waiting,
+        admissionRate: activity.admissionRate,
+        expiredHolds: activity.expiredHolds,
+        soldSeatsInMysql: counts.soldSeats,
+        paymentsAuthorized: counts.paymentsAuthorized,
+        oldestAuthorizedSeconds: counts.oldestAuthorizedSeconds,
       },
     };
   }

@@ -28,6 +28,18 @@ export interface SeatMapSnapshot {
   ga: Map<string, { capacity: number; held: number; sold: number }>;
 }
 
+export interface EventActivity {
+  waiting: number;
+  shopping: number;
+  activeHolds: number;
+  /** Holds past their expiry still listed (the sweeper has not reclaimed them yet). */
+  expiredHolds: number;
+  /** The waiting room opened (before that, everyone waiting is in the pre-queue). */
+  queueOpened: boolean;
+  /** Admissions per second measured by the waiting room over its last window (0 before any). */
+  admissionRate: number;
+}
+
 export class Inventory {
   private readonly layouts = new Map<string, SeatIndex>();
 
@@ -94,15 +106,25 @@ export class Inventory {
     return Number(updated) === 1;
   }
 
-  /** Buyers in the waiting room's line, shopping now, and holds not ended yet. */
-  async activity(eventId: string): Promise<{ waiting: number; shopping: number; activeHolds: number }> {
+  /**
+   * Buyers in the waiting room's line (all of them in the pre-queue until the
+   * room opens), shopping now, the measured admission rate, holds not ended
+   * yet and those past their expiry that nobody reclaimed yet. Every command
+   * is issued at once: one round trip (one auto-pipelined write on a single
+   * Redis), and in the same write as a snapshot issued alongside.
+   */
+  async activity(eventId: string): Promise<EventActivity> {
     const q = queueKeys(eventId);
-    const [waiting, shopping, activeHolds] = await Promise.all([
+    const k = eventKeys(eventId);
+    const [waiting, shopping, activeHolds, expiredHolds, room] = await Promise.all([
       this.redis.zcard(q.line),
       this.redis.zcard(q.shop),
-      this.redis.zcard(eventKeys(eventId).expiries),
+      this.redis.zcard(k.expiries),
+      // The local clock is close enough here: the count only feeds the "sweeper behind" alert.
+      this.redis.zcount(k.expiries, "-inf", Date.now()),
+      this.redis.hmget(q.meta, "opened", "rate"),
     ]);
-    return { waiting, shopping, activeHolds };
+    return { waiting, shopping, activeHolds, expiredHolds, queueOpened: Boolean(room[0]), admissionRate: Number(room[1] ?? 0) };
   }
 
   async snapshot(index: SeatIndex): Promise<SeatMapSnapshot> {

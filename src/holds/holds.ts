@@ -46,6 +46,16 @@ export const waitingRoomNotYetAvailable: AdmissionGate = {
   },
 };
 
+/** Where the hold path reports script times and outcomes (metrics); a no-op by default. */
+export interface HoldObserver {
+  /** After a hold script answered; `code` is its first reply element (OK, REPLAY, TAKEN, LIMIT, ...). */
+  holdScriptDone(script: string, startedNs: bigint, eventId: string, kind: string, code: string): void;
+  /** A hold this process ended (a sale is counted by the checkout instead). */
+  holdEnded(eventId: string, reason: "released" | "checkout_failed" | "expired", count: number): void;
+}
+
+const UNOBSERVED: HoldObserver = { holdScriptDone: () => undefined, holdEnded: () => undefined };
+
 interface HoldTarget {
   eventId: string;
   buyerId: string;
@@ -80,6 +90,7 @@ export class Holds {
     /** Explains an event with no live inventory: unknown, or being rebuilt. */
     private readonly missingInventory: (eventId: string) => Promise<AppError> = async (eventId) =>
       new AppError("EVENT_NOT_FOUND", `event ${eventId} not found`),
+    private readonly observer: HoldObserver = UNOBSERVED,
   ) {}
 
   /** Specific reserved seats, all or nothing. */
@@ -104,11 +115,13 @@ export class Holds {
     }
     const holdId = newHoldId();
     const k = eventKeys(target.eventId);
+    const started = process.hrtime.bigint();
     const reply = await this.scripts.run(
       "hold_seats",
       [k.meta, k.seats, k.hold(holdId), k.holdRequest(target.buyerId, target.requestId), k.buyer(target.buyerId), k.expiries, k.version, k.changes, ...firstHoldKeys(target.eventId, index)],
       [holdId, target.buyerId, target.requestId, ...seatIds],
     );
+    this.observer.holdScriptDone("hold_seats", started, target.eventId, "seats", String(reply[0]));
     return this.holdResult(target, index, reply, { seatIds, sectionId: "", quantity: seatIds.length });
   }
 
@@ -126,6 +139,7 @@ export class Holds {
     v.check();
     const holdId = newHoldId();
     const k = eventKeys(target.eventId);
+    const started = process.hrtime.bigint();
     const reply = await this.scripts.run(
       "hold_quantity",
       [
@@ -143,6 +157,7 @@ export class Holds {
       ],
       [holdId, target.buyerId, target.requestId, sectionId, quantity],
     );
+    this.observer.holdScriptDone("hold_quantity", started, target.eventId, "quantity", String(reply[0]));
     return this.holdResult(target, index, reply, { seatIds: [], sectionId, quantity });
   }
 
@@ -175,11 +190,13 @@ export class Holds {
     }
     const holdId = newHoldId();
     const k = eventKeys(target.eventId);
+    const started = process.hrtime.bigint();
     const reply = await this.scripts.run(
       "hold_best_available",
       [k.meta, k.seats, k.hold(holdId), k.holdRequest(target.buyerId, target.requestId), k.buyer(target.buyerId), k.expiries, k.version, k.changes, ...firstHoldKeys(target.eventId, index)],
       [holdId, target.buyerId, target.requestId, quantity, ...rows],
     );
+    this.observer.holdScriptDone("hold_best_available", started, target.eventId, "best_available", String(reply[0]));
     if (reply[0] === "TAKEN") {
       throw new AppError("SEATS_UNAVAILABLE", `no ${quantity} adjacent seats are free`, { metadata: { quantity: String(quantity) } });
     }
@@ -215,7 +232,8 @@ export class Holds {
   async releaseHold(eventId: string, holdId: string, buyerId: string | undefined): Promise<Hold> {
     const hold = await this.getHold(eventId, holdId);
     if (buyerId !== undefined && hold.buyerId !== buyerId) throw holdError("NOT_OWNED", "", holdId);
-    await this.runRelease(hold, buyerId === undefined ? "system" : "buyer", buyerId ?? "");
+    const reply = await this.runRelease(hold, buyerId === undefined ? "system" : "buyer", buyerId ?? "");
+    if (reply[0] === "ENDED") this.observer.holdEnded(eventId, buyerId === undefined ? "checkout_failed" : "released", 1);
     return this.getHold(eventId, holdId);
   }
 
@@ -268,6 +286,7 @@ export class Holds {
       const reply = await this.runRelease(hold, "expire", "");
       if (reply[0] === "ENDED") reclaimed++;
     }
+    if (reclaimed > 0) this.observer.holdEnded(eventId, "expired", reclaimed);
     return reclaimed;
   }
 

@@ -26,7 +26,11 @@ export interface NewOrder {
 }
 
 export class OrderStore {
-  constructor(private readonly mysql: MysqlPool) {}
+  constructor(
+    private readonly mysql: MysqlPool,
+    /** Told how long each checkout took, from the order's creation to its final state (metrics). */
+    private readonly onCheckoutEnded?: (outcome: OrderState, seconds: number) => void,
+  ) {}
 
   /** Records the order as PENDING_PAYMENT; a second call for the same order changes nothing. */
   async insertPending(o: NewOrder): Promise<void> {
@@ -113,7 +117,16 @@ export class OrderStore {
         WHERE order_id = ? AND state IN (${from.map(() => "?").join(",")})`,
       [to, failureReason ?? null, orderId, ...from],
     );
-    return r.affectedRows === 1;
+    const moved = r.affectedRows === 1;
+    // Only the transition that ends a checkout, once (a retried activity finds it moved).
+    if (moved && this.onCheckoutEnded && from.includes("PENDING_PAYMENT")) {
+      const [rows] = await this.mysql.execute<RowDataPacket[]>(
+        "SELECT TIMESTAMPDIFF(MICROSECOND, created_at, updated_at) AS us FROM orders WHERE order_id = ?",
+        [orderId],
+      );
+      if (rows[0]) this.onCheckoutEnded(to, Number(rows[0].us) / 1e6);
+    }
+    return moved;
   }
 
   async insertTickets(orderId: string, eventId: string, tickets: OrderTicket[]): Promise<void> {

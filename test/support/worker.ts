@@ -43,6 +43,9 @@ export async function startTestWorker(mysqlUrl: string, env: Record<string, stri
     TEMPORAL_TASK_QUEUE: taskQueue,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     PAYMENT_SIM_LATENCY_MS: "0",
+    // Test workers share the machine: their /metrics on a free port, no SDK exporter (no Runtime here installs one).
+    WORKER_METRICS_ADDRESS: "127.0.0.1:0",
+    TEMPORAL_METRICS_ADDRESS: "off",
     ...env,
   });
   const running = await startWorker(config, createLogger(config.LOG_LEVEL, "test-worker"));

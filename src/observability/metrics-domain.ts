@@ -1,0 +1,102 @@
+// Counters and histograms of things that happen, incremented where they
+// happen, in whichever process does them (API or worker): holds and their
+// outcomes, admissions, checkout and activity durations, payment calls.
+// Label values are bounded: event ids only through EventLabels, never a
+// buyer, hold or order id. Counts that must agree with stored state (seats,
+// orders, tickets) are not here: metrics-funnel.ts reads them at scrape time.
+import { Gauge, Histogram, type Registry } from "prom-client";
+import type { HoldObserver } from "../holds/holds.js";
+import { EventCounter, EventLabels } from "./metrics-events.js";
+
+const FAST_BUCKETS = [0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+const SLOW_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+
+export class DomainMetrics implements HoldObserver {
+  private readonly holdAttempts: EventCounter<"kind" | "result">;
+  private readonly holdsEnded: EventCounter<"reason">;
+  private readonly admitted: EventCounter<never>;
+  private readonly holdScript: Histogram<"script">;
+  private readonly scriptChildren = new Map<string, Histogram.Internal<"script">>();
+  readonly checkout: Histogram<"outcome">;
+  readonly activity: Histogram<"activity" | "outcome">;
+  readonly payment: Histogram<"operation" | "result">;
+
+  constructor(
+    registry: Registry,
+    readonly events: EventLabels,
+  ) {
+    this.holdAttempts = new EventCounter(events, {
+      name: "ticketing_hold_attempts_total",
+      help: "Hold requests that reached the hold script, by kind (seats, quantity, best_available) and result (ok, replay, taken, limit, sale, ...).",
+      labelNames: ["kind", "result"],
+      registry,
+    });
+    this.holdsEnded = new EventCounter(events, {
+      name: "ticketing_holds_ended_total",
+      help: "Holds ended other than by a sale: released by the buyer, released by a failed checkout, or reclaimed after expiring.",
+      labelNames: ["reason"],
+      registry,
+    });
+    this.admitted = new EventCounter(events, {
+      name: "ticketing_queue_admitted_total",
+      help: "Buyers let in from the waiting room (counted by the process whose admission step let them in).",
+      labelNames: [],
+      registry,
+    });
+    this.holdScript = new Histogram({
+      name: "ticketing_hold_script_seconds",
+      help: "Time of a hold script call as the API sees it (EVALSHA round trip), by script.",
+      labelNames: ["script"],
+      buckets: FAST_BUCKETS,
+      registers: [registry],
+    });
+    this.checkout = new Histogram({
+      name: "ticketing_checkout_seconds",
+      help: "From the order's creation (the checkout's first step, right after CreateOrder) to its final state, by outcome.",
+      labelNames: ["outcome"],
+      buckets: SLOW_BUCKETS,
+      registers: [registry],
+    });
+    this.activity = new Histogram({
+      name: "ticketing_activity_seconds",
+      help: "Temporal activity executions in this worker (local and normal), by activity type and outcome (ok, failed).",
+      labelNames: ["activity", "outcome"],
+      buckets: SLOW_BUCKETS,
+      registers: [registry],
+    });
+    this.payment = new Histogram({
+      name: "ticketing_payment_gateway_seconds",
+      help: "Payment gateway calls by operation (authorize, capture, void, refund) and result (ok, declined, unavailable, state_error, error).",
+      labelNames: ["operation", "result"],
+      buckets: SLOW_BUCKETS,
+      registers: [registry],
+    });
+    new Gauge({
+      name: "ticketing_metrics_events",
+      help: "Events that currently have label values in this process (sale not closed, or closed within the retention).",
+      registers: [registry],
+      collect: async function (this: Gauge) {
+        this.set((await events.current()).length);
+      },
+    });
+  }
+
+  // ---- HoldObserver --------------------------------------------------------
+
+  holdScriptDone(script: string, startedNs: bigint, eventId: string, kind: string, code: string): void {
+    let child = this.scriptChildren.get(script);
+    if (!child) this.scriptChildren.set(script, (child = this.holdScript.labels({ script })));
+    child.observe(Number(process.hrtime.bigint() - startedNs) / 1e9);
+    this.holdAttempts.inc(eventId, { kind, result: code.toLowerCase() });
+  }
+
+  holdEnded(eventId: string, reason: "released" | "checkout_failed" | "expired", count: number): void {
+    this.holdsEnded.inc(eventId, { reason }, count);
+  }
+
+  // ---- waiting room ----------------------------------------------------------
+
+  admissions(eventId: string, n: number): void {
+    this.admitted.inc(eventId, {} as Record<never, string>, n);
+  }
+}
