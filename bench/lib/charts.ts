@@ -283,8 +283,9 @@ export function histogramChart(o: { title: string; series: { name: string; bins:
 export function barChart(o: { title: string; bars: { label: string; value: number; goal?: number; note?: string }[]; xLabel: string; width?: number }): string {
   const rowH = 24;
   const width = o.width ?? 640;
-  const left = 170;
-  const right = 120;
+  // margins from the longest label and note (about 6.5 px per character at 11 px)
+  const left = Math.min(width / 3, 12 + 6.5 * Math.max(8, ...o.bars.map((b) => b.label.length)));
+  const right = Math.min(width / 3, 12 + 6.5 * Math.max(6, ...o.bars.map((b) => (b.note ?? "0.000").length)));
   const top = 28;
   const height = top + o.bars.length * rowH + 34;
   const vals = o.bars.flatMap((b) => [b.value, b.goal ?? 0]).filter(Number.isFinite);
@@ -305,7 +306,8 @@ export function barChart(o: { title: string; bars: { label: string; value: numbe
     parts.push(`<text x="${left - 6}" y="${y + 15}" text-anchor="end">${esc(b.label)}</text>`);
     if (Number.isFinite(b.value)) parts.push(`<rect x="${left}" y="${y + 4}" width="${Math.max(1, sx(b.value) - left).toFixed(1)}" height="${rowH - 8}" fill="${color}"><title>${esc(`${b.label}: ${b.value}`)}</title></rect>`);
     if (b.goal !== undefined) parts.push(`<line x1="${sx(b.goal).toFixed(1)}" x2="${sx(b.goal).toFixed(1)}" y1="${y + 1}" y2="${y + rowH - 1}" stroke="#000" stroke-width="2"><title>goal ${b.goal}</title></line>`);
-    parts.push(`<text x="${(Number.isFinite(b.value) ? sx(b.value) : left) + 4}" y="${y + 15}">${esc(b.note ?? (Number.isFinite(b.value) ? fmt(b.value) : "–"))}</text>`);
+    const noteX = Math.max(Number.isFinite(b.value) ? sx(b.value) : left, b.goal !== undefined ? sx(b.goal) : left) + 4;
+    parts.push(`<text x="${noteX.toFixed(1)}" y="${y + 15}">${esc(b.note ?? (Number.isFinite(b.value) ? fmt(b.value) : "–"))}</text>`);
   });
   parts.push("</svg>");
   return parts.join("");
