@@ -1,5 +1,6 @@
 // The API's composition root: builds every dependency from the configuration,
 // wires the services, starts serving, and knows how to stop in order.
+import cluster from "node:cluster";
 import type { Server as HttpServer } from "node:http";
 import { Client, Connection } from "@temporalio/client";
 import type { Config } from "./config.js";
@@ -24,6 +25,7 @@ import { createServices } from "./grpc/services/index.js";
 import { HealthMonitor } from "./health.js";
 import type { Logger } from "./logger.js";
 import { Metrics } from "./metrics.js";
+import { shareMetricsWithPrimary } from "./observability/metrics-cluster.js";
 import { DomainMetrics } from "./observability/metrics-domain.js";
 import { EventLabels } from "./observability/metrics-events.js";
 import { registerFunnelMetrics } from "./observability/metrics-funnel.js";
@@ -146,7 +148,9 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
 
   let metricsServer: HttpServer | undefined;
   let metricsPort: number | undefined;
-  if (config.METRICS_ADDRESS !== "off") {
+  // In a cluster (API_PROCESSES > 1) the primary serves every process's metrics in one scrape.
+  if (cluster.isWorker) shareMetricsWithPrimary(metrics.registry);
+  else if (config.METRICS_ADDRESS !== "off") {
     ({ server: metricsServer, port: metricsPort } = await metrics.serve(config.METRICS_ADDRESS));
   }
   log.info({ grpcPort, metricsPort }, "ticketing api serving");

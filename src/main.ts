@@ -1,7 +1,9 @@
 // Entry point of the API process: configuration, then the app, then signals.
+import cluster from "node:cluster";
 import { ConfigError, loadConfig } from "./config.js";
 import { startApp } from "./app.js";
 import { createLogger } from "./logger.js";
+import { runApiPrimary } from "./observability/metrics-cluster.js";
 
 async function main(): Promise<void> {
   let config;
@@ -14,11 +16,18 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  // API_PROCESSES > 1: this process only forks the API processes and serves their metrics.
+  if (config.API_PROCESSES > 1 && cluster.isPrimary) {
+    await runApiPrimary(config, createLogger(config.LOG_LEVEL, "ticketing-api-primary"));
+    return;
+  }
   const log = createLogger(config.LOG_LEVEL, "ticketing-api");
   const app = await startApp(config, log);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     if (++signals > 1) {
+      // In a cluster the primary forwards the terminal's signal too; it kills us if it must.
+      if (cluster.isWorker) return;
       log.warn({ signal }, "second signal: exiting now");
       process.exit(1);
     }
