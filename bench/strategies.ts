@@ -62,6 +62,22 @@ function whole(name: string, fallback: number, min: number): number {
   return n;
 }
 
+/** Short codes for event ids (ids stay well under 64 characters). */
+const CODES: Record<string, string> = {
+  "mysql-for-update": "fu",
+  "mysql-optimistic": "op",
+  "redis-setnx-lock": "lk",
+  "lua-hold": "lua",
+  "redis-naive-broken": "nv",
+};
+
+function only(): string[] {
+  const names = (process.env.BENCH_STRATEGY_ONLY ?? "").split(",").map((x) => x.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !Object.hasOwn(CODES, n));
+  if (unknown.length) throw new Error(`BENCH_STRATEGY_ONLY: no strategy ${unknown.join(", ")} (there are ${Object.keys(CODES).join(", ")})`);
+  return names;
+}
+
 function readSettings() {
   return {
     buyers: whole("BENCH_STRATEGY_BUYERS", 20_000, 1),
@@ -77,7 +93,7 @@ function readSettings() {
     lockBackoffBaseMs: 1,
     lockBackoffCapMs: 16,
     naive: onOff("BENCH_STRATEGY_NAIVE", true),
-    only: (process.env.BENCH_STRATEGY_ONLY ?? "").split(",").map((s) => s.trim()).filter(Boolean),
+    only: only(),
     roundTimeoutS: whole("BENCH_STRATEGY_ROUND_TIMEOUT_S", 600, 1),
     rows: 4,
     seatsPerRow: 25,
@@ -96,14 +112,6 @@ try {
   process.exit(2);
 }
 
-/** Short codes for event ids (ids stay well under 64 characters). */
-const CODES: Record<string, string> = {
-  "mysql-for-update": "fu",
-  "mysql-optimistic": "op",
-  "redis-setnx-lock": "lk",
-  "lua-hold": "lua",
-  "redis-naive-broken": "nv",
-};
 
 export interface StrategySummary {
   name: string;
@@ -125,6 +133,8 @@ export interface StrategySummary {
   medianNodeCpuUsPerCall: number;
   medianStoreCpuUsPerCall: number;
   medianSeatsHeld: number;
+  /** When the last successful hold was answered, ms into the round (median): how long the race for the 100 seats lasted. */
+  medianLastHoldMs: number;
   /** Most seats promised to two buyers in any round. */
   maxOversoldSeats: number;
   roundsWithBrokenInvariants: number;
@@ -166,22 +176,26 @@ function commandLine(): string {
 }
 
 function buildStrategies(stores: Stores): HoldStrategy[] {
-  const all: HoldStrategy[] = [
-    new MysqlForUpdate({ mysqlUrl: stores.mysqlUrl, poolSize: settings.mysqlPool, maxAttempts: settings.forUpdateAttempts }),
-    new MysqlOptimistic({ mysqlUrl: stores.mysqlUrl, poolSize: settings.mysqlPool, maxAttempts: settings.optimisticAttempts }),
-    new RedisLock({
-      redisUrl: stores.redisUrl,
-      maxAttempts: settings.lockAttempts,
-      lockTtlMs: settings.lockTtlMs,
-      backoffBaseMs: settings.lockBackoffBaseMs,
-      backoffCapMs: settings.lockBackoffCapMs,
-    }),
-    new LuaHold(stores.redisUrl),
-    ...(settings.naive ? [new RedisNaive(stores.redisUrl)] : []),
+  const factories: [string, () => HoldStrategy][] = [
+    ["mysql-for-update", () => new MysqlForUpdate({ mysqlUrl: stores.mysqlUrl, poolSize: settings.mysqlPool, maxAttempts: settings.forUpdateAttempts })],
+    ["mysql-optimistic", () => new MysqlOptimistic({ mysqlUrl: stores.mysqlUrl, poolSize: settings.mysqlPool, maxAttempts: settings.optimisticAttempts })],
+    [
+      "redis-setnx-lock",
+      () =>
+        new RedisLock({
+          redisUrl: stores.redisUrl,
+          maxAttempts: settings.lockAttempts,
+          lockTtlMs: settings.lockTtlMs,
+          backoffBaseMs: settings.lockBackoffBaseMs,
+          backoffCapMs: settings.lockBackoffCapMs,
+        }),
+    ],
+    ["lua-hold", () => new LuaHold(stores.redisUrl)],
+    ...(settings.naive ? [["redis-naive-broken", () => new RedisNaive(stores.redisUrl)] as [string, () => HoldStrategy]] : []),
   ];
-  const unknown = settings.only.filter((n) => !all.some((s) => s.name === n));
-  if (unknown.length) throw new Error(`BENCH_STRATEGY_ONLY: no strategy ${unknown.join(", ")} (there are ${all.map((s) => s.name).join(", ")})`);
-  return settings.only.length ? all.filter((s) => settings.only.includes(s.name)) : all;
+  const chosen = factories.filter(([name]) => settings.only.length === 0 || settings.only.includes(name));
+  if (chosen.length === 0) throw new Error("no strategy left to run (BENCH_STRATEGY_ONLY names only redis-naive-broken, and BENCH_STRATEGY_NAIVE=off)");
+  return chosen.map(([, make]) => make());
 }
 
 function storePid(s: HoldStrategy, stores: Stores): number | undefined {
@@ -192,7 +206,7 @@ function line(r: RoundRun): string {
   const reasons = Object.entries(r.failureReasons).map(([k, v]) => `${k} × ${v}`).join("; ");
   return (
     `${r.strategy.padEnd(18)} ${String(r.callsPerSecond).padStart(6)} calls/s  p50 ${r.latencyMs.p50} ms p99 ${r.latencyMs.p99} ms  ` +
-    `held ${r.held} taken ${r.taken} failed ${r.failed}${reasons ? ` (${reasons})` : ""}  seats ${r.seatsHeld}, oversold ${r.oversoldSeats}  ` +
+    `held ${r.held} taken ${r.taken} failed ${r.failed}${reasons ? ` (${reasons})` : ""}  seats ${r.seatsHeld} (last at ${r.lastHoldMs} ms), oversold ${r.oversoldSeats}  ` +
     `tries/call ${r.attemptsPerCall}  node ${r.nodeCpuUsPerCall} µs/call, store ${Number.isFinite(r.storeCpuUsPerCall) ? r.storeCpuUsPerCall : "–"} µs/call  invariants ${r.ok ? "ok" : "BROKEN"}`
   );
 }
@@ -225,6 +239,7 @@ function summarise(s: HoldStrategy, rounds: RoundRun[]): StrategySummary {
     medianNodeCpuUsPerCall: round(med((r) => r.nodeCpuUsPerCall), 1),
     medianStoreCpuUsPerCall: round(med((r) => r.storeCpuUsPerCall), 1),
     medianSeatsHeld: med((r) => r.seatsHeld),
+    medianLastHoldMs: Math.round(med((r) => r.lastHoldMs)),
     maxOversoldSeats: Math.max(0, ...mine.map((r) => r.oversoldSeats)),
     roundsWithBrokenInvariants: mine.filter((r) => !r.ok).length,
     invariantsOk: mine.every((r) => r.ok),

@@ -94,6 +94,8 @@ export interface RoundRun {
   /** CPU of the store's server process (redis-server or mariadbd) per call; NaN when it is not ours to measure. */
   storeCpuUsPerCall: number;
   seatsHeld: number;
+  /** When the round's last successful hold was answered, in ms from its start: how long the race for the seats lasted. */
+  lastHoldMs: number;
   /** Seats that more than one buyer was told they hold. */
   oversoldSeats: number;
   checks: Check[];
@@ -129,6 +131,7 @@ export async function runRound(strategy: HoldStrategy, venue: Venue, w: Workload
   const latency = new Float64Array(n);
   let next = 0;
   let done = 0;
+  let lastHeldAt = NaN;
   const worker = async () => {
     for (;;) {
       const i = next++;
@@ -142,15 +145,17 @@ export async function runRound(strategy: HoldStrategy, venue: Venue, w: Workload
         // hold() reports failures as outcomes; a throw is a bug in the strategy, counted and named.
         out = { status: "failed", attempts: 1, reason: `threw: ${errorReason(err)}` };
       }
-      latency[i] = performance.now() - t0;
+      const end = performance.now();
+      latency[i] = end - t0;
+      if (out.status === "held") lastHeldAt = end;
       outcomes[i] = out;
       done++;
     }
   };
   const storeCpu0 = o.storePid ? processCpuSeconds(o.storePid) : undefined;
   const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  const progress = o.onProgress ? setInterval(() => o.onProgress!(done, performance.now() - t0), o.progressEveryMs ?? 10_000) : undefined;
+  const start = performance.now();
+  const progress = o.onProgress ? setInterval(() => o.onProgress!(done, performance.now() - start), o.progressEveryMs ?? 10_000) : undefined;
   let timer: NodeJS.Timeout | undefined;
   try {
     const all = Promise.all(Array.from({ length: Math.min(o.concurrency, n) }, worker));
@@ -164,7 +169,7 @@ export async function runRound(strategy: HoldStrategy, venue: Venue, w: Workload
     if (progress) clearInterval(progress);
     if (timer) clearTimeout(timer);
   }
-  const wallSeconds = (performance.now() - t0) / 1000;
+  const wallSeconds = (performance.now() - start) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const storeCpu1 = o.storePid ? processCpuSeconds(o.storePid) : undefined;
 
@@ -209,6 +214,7 @@ export async function runRound(strategy: HoldStrategy, venue: Venue, w: Workload
     nodeCpuUsPerCall: Math.round(((cpu.user + cpu.system) / n) * 10) / 10,
     storeCpuUsPerCall: storeCpu0 !== undefined && storeCpu1 !== undefined ? Math.round(((storeCpu1 - storeCpu0) / n) * 1e7) / 10 : NaN,
     seatsHeld: holders.size,
+    lastHoldMs: Math.round(lastHeldAt - start),
     oversoldSeats,
     checks,
     ok: checks.every((c) => c.ok),

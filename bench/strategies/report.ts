@@ -24,11 +24,11 @@ function verdict(x: StrategySummary): string {
 
 function summaryTable(r: StrategiesResult): string[] {
   const L: string[] = [];
-  L.push("| strategy | claims correct | calls/s | ratio vs lua-hold | p50 ms | p99 ms | held | taken | failed | tries per call | oversold seats (worst round) | invariants |");
-  L.push("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+  L.push("| strategy | claims correct | calls/s | ratio vs lua-hold | p50 ms | p99 ms | held | taken | failed | tries per call | last hold at ms | oversold seats (worst round) | invariants |");
+  L.push("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
   for (const x of r.summary) {
     L.push(
-      `| ${x.name === BASELINE ? `**${x.name}** (ours)` : x.name} | ${x.claimsCorrect ? "yes" : "no: broken baseline"} | ${n0(x.medianCallsPerSecond)} | ${x.name === BASELINE ? "1 (baseline)" : `**${f(x.ratioVsLua, 3)}**`} | ${f(x.medianP50Ms)} | ${f(x.medianP99Ms)} | ${n0(x.medianHeld)} | ${n0(x.medianTaken)} | ${n0(x.medianFailed)} | ${f(x.medianAttemptsPerCall)} | ${x.maxOversoldSeats} | ${verdict(x)} |`,
+      `| ${x.name === BASELINE ? `**${x.name}** (ours)` : x.name} | ${x.claimsCorrect ? "yes" : "no: broken baseline"} | ${n0(x.medianCallsPerSecond)} | ${x.name === BASELINE ? "1 (baseline)" : `**${f(x.ratioVsLua, 3)}**`} | ${f(x.medianP50Ms)} | ${f(x.medianP99Ms)} | ${n0(x.medianHeld)} | ${n0(x.medianTaken)} | ${n0(x.medianFailed)} | ${f(x.medianAttemptsPerCall)} | ${n0(x.medianLastHoldMs)} | ${x.maxOversoldSeats} | ${verdict(x)} |`,
     );
   }
   return L;
@@ -36,13 +36,13 @@ function summaryTable(r: StrategiesResult): string[] {
 
 function roundsTable(r: StrategiesResult): string[] {
   const L: string[] = [];
-  L.push("| round | strategy | calls/s | ratio vs lua-hold (this round) | p50 ms | p90 ms | p99 ms | max ms | held | taken | failed | tries per call | seats held | oversold seats | Node CPU µs/call | store CPU µs/call | invariants |");
-  L.push("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |");
+  L.push("| round | strategy | calls/s | ratio vs lua-hold (this round) | p50 ms | p90 ms | p99 ms | max ms | held | taken | failed | tries per call | seats held | last hold at ms | oversold seats | Node CPU µs/call | store CPU µs/call | invariants |");
+  L.push("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
   for (const x of r.rounds) {
     const base = r.rounds.find((b) => b.strategy === BASELINE && b.round === x.round);
     const failed = x.failed ? `${n0(x.failed)} (${reasons(x.failureReasons)})` : "0";
     L.push(
-      `| ${x.round} | ${x.strategy} | ${n0(x.callsPerSecond)} | ${base ? f(x.callsPerSecond / base.callsPerSecond, 3) : "–"} | ${f(x.latencyMs.p50)} | ${f(x.latencyMs.p90)} | ${f(x.latencyMs.p99)} | ${f(x.latencyMs.max, 1)} | ${n0(x.held)} | ${n0(x.taken)} | ${failed} | ${f(x.attemptsPerCall)} | ${x.seatsHeld} | ${x.oversoldSeats} | ${f(x.nodeCpuUsPerCall, 1)} | ${f(x.storeCpuUsPerCall, 1)} | ${x.ok ? "ok" : "BROKEN"} |`,
+      `| ${x.round} | ${x.strategy} | ${n0(x.callsPerSecond)} | ${base ? f(x.callsPerSecond / base.callsPerSecond, 3) : "–"} | ${f(x.latencyMs.p50)} | ${f(x.latencyMs.p90)} | ${f(x.latencyMs.p99)} | ${f(x.latencyMs.max, 1)} | ${n0(x.held)} | ${n0(x.taken)} | ${failed} | ${f(x.attemptsPerCall)} | ${x.seatsHeld} | ${n0(x.lastHoldMs)} | ${x.oversoldSeats} | ${f(x.nodeCpuUsPerCall, 1)} | ${f(x.storeCpuUsPerCall, 1)} | ${x.ok ? "ok" : "BROKEN"} |`,
     );
   }
   return L;
@@ -102,12 +102,45 @@ function setupLines(r: StrategiesResult): string[] {
     "- Node CPU = `process.cpuUsage()` of the bench process per call (driver + client library + strategy logic); store CPU = utime+stime of redis-server or mariadbd from /proc per call (– when the store was reused: shared with others).",
   );
   L.push(
+    "- last hold at = when the round's last successful hold was answered, in ms from the round's start: how long the race for the seats lasted (every later call is a refusal).",
+  );
+  L.push(
     "- Failures are everything but held and taken: errors, lock waits or retries exhausted, deadlocks past the retry bound. **oversold seats** = seats more than one buyer was told they hold. After every round the store is read back and compared with what the buyers were told (tables below).",
   );
   L.push("");
   L.push("| strategy | what it does | settings |");
   L.push("| --- | --- | --- |");
   for (const x of r.summary) L.push(`| ${x.name} | ${esc(x.label)} | ${esc(Object.entries(x.settings).map(([k, v]) => `${k}: ${v}`).join("; "))} |`);
+  return L;
+}
+
+/** What the figures of this run say, computed from it (the same sentences hold for any run). */
+function readingNotes(r: StrategiesResult): string[] {
+  const L: string[] = [];
+  const base = r.summary.find((x) => x.name === BASELINE);
+  if (base) {
+    const share = base.medianTaken / r.workload.buyers;
+    L.push(
+      `- The race for the ${r.venue.capacity} seats is over within about ${n0(base.medianLastHoldMs)} ms for ${BASELINE} (column "last hold at"); after that every call is a refusal. ${f(share * 100, 1)} % of ${BASELINE}'s calls were refusals, so calls/s mostly measures how cheaply a strategy says no under contention, p99 how long the slowest 1 % of buyers wait for their answer.`,
+    );
+  }
+  for (const x of r.summary.filter((y) => y.failedTotal > 0)) {
+    const calls = x.rounds * r.workload.buyers;
+    L.push(
+      `- ${x.name}: ${f((x.failedTotal / calls) * 100, 1)} % of its calls over all rounds got no answer, only an error (${reasons(x.failureReasons)}): buyers who must retry, with seats possibly still free.`,
+    );
+  }
+  for (const x of r.summary.filter((y) => !y.claimsCorrect)) {
+    L.push(
+      `- ${x.name} is fast because it is wrong: in its worst round ${x.maxOversoldSeats} of ${r.venue.capacity} seats were promised to more than one buyer (${n0(x.medianHeld)} buyers told "held" for ${r.venue.capacity} seats, median).`,
+    );
+  }
+  if (r.machine.mysql.flushLogAtTrxCommit !== "1") {
+    L.push(`- MariaDB ran with innodb_flush_log_at_trx_commit=${r.machine.mysql.flushLogAtTrxCommit} (no fsync per COMMIT): a durable MySQL would make both MySQL strategies slower still for every successful hold.`);
+  }
+  L.push(
+    `- Everything (driver, client libraries, strategy logic) runs in one Node process next to the stores on ${r.machine.nproc} shared cores (load ${r.machine.loadAvgBefore[0]} at start): absolute figures move between runs, the per-round ratios much less. Node and store CPU per call are in the rounds table.`,
+  );
   return L;
 }
 
@@ -131,11 +164,8 @@ export function markdown(r: StrategiesResult): string {
   L.push("");
   L.push(...summaryTable(r));
   L.push("");
-  const failures = r.summary.filter((x) => x.failedTotal > 0);
-  if (failures.length) {
-    L.push(`Failures over all rounds: ${failures.map((x) => `${x.name}: ${reasons(x.failureReasons)}`).join("; ")}.`);
-    L.push("");
-  }
+  L.push(...readingNotes(r));
+  L.push("");
   L.push("## Setup");
   L.push("");
   L.push(`- Code under test: commit \`${r.source.commit.slice(0, 12)}\` (${r.source.note})${r.source.dirty.length ? `; uncommitted: ${r.source.dirty.join(", ")}` : ""}.`);
@@ -206,11 +236,8 @@ export function writeIndex(): void {
     L.push("");
     L.push(...summaryTable(r));
     L.push("");
-    const failures = r.summary.filter((x) => x.failedTotal > 0);
-    if (failures.length) {
-      L.push(`Failures over all rounds: ${failures.map((x) => `${x.name}: ${reasons(x.failureReasons)}`).join("; ")}.`);
-      L.push("");
-    }
+    L.push(...readingNotes(r));
+    L.push("");
     L.push("### Rounds");
     L.push("");
     L.push(...roundsTable(r));
