@@ -4,6 +4,7 @@ import cluster from "node:cluster";
 import type { Server as HttpServer } from "node:http";
 import { Client, Connection } from "@temporalio/client";
 import type { Config } from "./config.js";
+import { temporalClientInterceptors } from "./observability/tracing.js";
 import { createRedis, type RedisClient } from "./adapters/redis/client.js";
 import { migrate } from "./adapters/mysql/migrate.js";
 import { createMysqlPool, type MysqlPool } from "./adapters/mysql/pool.js";
@@ -67,7 +68,8 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
   // queue's gate, the queue reclaims expired holds, events show the queue's
   // seed commitment): the later ones are reached through closures.
   const hub: SeatMapWatchHub = new SeatMapWatchHub(redis, inventory, (eventId): Promise<number> => holds.reclaimExpired(eventId), log);
-  const temporalClient = new Client({ connection: temporal, namespace: config.TEMPORAL_NAMESPACE });
+  // With tracing on, Temporal calls (CreateOrder's Update-with-Start) carry the call's trace into the workflow.
+  const temporalClient = new Client({ connection: temporal, namespace: config.TEMPORAL_NAMESPACE, interceptors: temporalClientInterceptors() });
   const sweepers = new Sweepers(temporalClient, config.TEMPORAL_TASK_QUEUE, log);
   const events = new Events({
     store: new EventStore(mysql),

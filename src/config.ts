@@ -103,6 +103,12 @@ const schema = z
     // Serves ticketing.bench.v1.NoopService, the benchmarks' baseline.
     BENCH_NOOP: z.enum(["on", "off"]).default("off"),
     HEALTH_CHECK_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(2_000),
+    // Traces (OpenTelemetry), off by default; what turns them on: observability/tracing.ts
+    // tracesExporter. The exporter reads the other OTEL_* variables itself.
+    OTEL_TRACES_EXPORTER: z.enum(["otlp", "console", "none"]).optional(),
+    OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url().optional(),
+    OTEL_SDK_DISABLED: z.enum(["true", "false"]).optional(),
   })
   .superRefine((c, ctx) => {
     if (Boolean(c.TLS_CERT_FILE) !== Boolean(c.TLS_KEY_FILE)) {

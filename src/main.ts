@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from "./config.js";
 import { startApp } from "./app.js";
 import { createLogger } from "./logger.js";
 import { runApiPrimary } from "./observability/metrics-cluster.js";
+import { startTracing, tracesExporter } from "./observability/tracing.js";
 
 async function main(): Promise<void> {
   let config;
@@ -21,7 +22,11 @@ async function main(): Promise<void> {
     await runApiPrimary(config, createLogger(config.LOG_LEVEL, "ticketing-api-primary"));
     return;
   }
+  // Before the logger and the app: both ask once whether tracing is on.
+  const exporter = tracesExporter(config);
+  const tracing = exporter && (await startTracing({ serviceName: "ticketing-api", exporter }));
   const log = createLogger(config.LOG_LEVEL, "ticketing-api");
+  if (exporter) log.info({ exporter }, "tracing on");
   const app = await startApp(config, log);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -32,13 +37,17 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     log.info({ signal }, "shutting down");
-    app.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err }, "shutdown failed");
-        process.exit(1);
-      },
-    );
+    app
+      .stop()
+      // Spans still buffered go out before the process ends.
+      .then(() => tracing?.shutdown())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err }, "shutdown failed");
+          process.exit(1);
+        },
+      );
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);

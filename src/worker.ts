@@ -4,6 +4,8 @@ import type { Server as HttpServer } from "node:http";
 import { fileURLToPath } from "node:url";
 import { NativeConnection, Runtime, Worker } from "@temporalio/worker";
 import { ConfigError, loadConfig, type Config } from "./config.js";
+import { startTracing, temporalWorkerTracing, tracesExporter, type Tracing } from "./observability/tracing.js";
+import { traceGateway } from "./payments/traced-gateway.js";
 import { createRedis } from "./adapters/redis/client.js";
 import { Scripts } from "./adapters/redis/scripts.js";
 import { Inventory } from "./events/inventory.js";
@@ -54,12 +56,14 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
   );
   const holds = new Holds(redis, scripts, inventory, undefined, undefined, domainMetrics);
   const notifier = new OrderNotifier(redis);
-  const payments = new PaymentSimulator(mysql, {
-    latencyMs: config.PAYMENT_SIM_LATENCY_MS,
-    declineRatio: config.PAYMENT_SIM_DECLINE_RATIO,
-    failureRatio: config.PAYMENT_SIM_FAILURE_RATIO,
-    lostResponseRatio: config.PAYMENT_SIM_LOST_RESPONSE_RATIO,
-  });
+  const payments = traceGateway(
+    new PaymentSimulator(mysql, {
+      latencyMs: config.PAYMENT_SIM_LATENCY_MS,
+      declineRatio: config.PAYMENT_SIM_DECLINE_RATIO,
+      failureRatio: config.PAYMENT_SIM_FAILURE_RATIO,
+      lostResponseRatio: config.PAYMENT_SIM_LOST_RESPONSE_RATIO,
+    }),
+  );
   // Every provider call timed and counted by operation and result.
   const meteredPayments = new MeteredPaymentGateway(payments, domainMetrics.payment);
   const ticketKeys = createTicketTokens(
@@ -69,12 +73,16 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
   );
   await ticketKeys.ring.start();
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  // With tracing on: workflow and activity spans, continuing the client's trace.
+  const traceOptions = temporalWorkerTracing();
   const worker = await Worker.create({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     workflowsPath: WORKFLOWS_PATH,
-    interceptors: withActivityMetrics(undefined, domainMetrics.activity),
+    ...traceOptions,
+    // Tracing's interceptors (when on) and the activity timer both run.
+    interceptors: withActivityMetrics(traceOptions.interceptors, domainMetrics.activity),
     activities: {
       ...createHoldActivities({ redis, holds }),
       ...createOrderActivities({
@@ -143,7 +151,11 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  // Before the logger and the worker: both ask once whether tracing is on.
+  const exporter = tracesExporter(config);
+  const tracing: Tracing | undefined = exporter && (await startTracing({ serviceName: "ticketing-worker", exporter }));
   const log = createLogger(config.LOG_LEVEL, "ticketing-worker");
+  if (exporter) log.info({ exporter }, "tracing on");
   // The worker's own signal handling: SIGTERM/SIGINT drain the worker. The
   // SDK's metrics go to its own Prometheus exporter; /metrics merges them in.
   Runtime.install({
@@ -160,6 +172,7 @@ async function main(): Promise<void> {
   });
   const running = await startWorker(config, log);
   await running.done;
+  await tracing?.shutdown();
   log.info("worker stopped");
 }
 

@@ -13,9 +13,11 @@ import {
   type ServerWritableStream,
   type ServiceError,
 } from "@grpc/grpc-js";
+import type { Span } from "@opentelemetry/api";
 import { AppError } from "../domain/errors.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
+import { activeTracer, endServerSpan, runInSpan, startServerSpan } from "../observability/tracing.js";
 import { toAppError, toServiceError } from "./errors.js";
 
 export interface CallContext {
@@ -71,17 +73,18 @@ export class CallPipeline {
         this.authorize(ctx, policy);
         return handler(call.request, ctx);
       };
-      run().then(
-        (response) => {
-          ctx.finish(status.OK);
-          callback(null, response, ctx.trailers());
-        },
-        (err: unknown) => {
-          const error = this.fail(ctx, err);
-          ctx.finish(error.code);
-          callback(ctx.withTrailers(toServiceError(error)));
-        },
-      );
+      const answer = (response: Res) => {
+        ctx.finish(status.OK);
+        callback(null, response, ctx.trailers());
+      };
+      const failed = (err: unknown) => {
+        const error = this.fail(ctx, err);
+        ctx.finish(error.code);
+        callback(ctx.withTrailers(toServiceError(error)));
+      };
+      // With tracing on, the handler and the call's last log lines run inside its server span.
+      if (ctx.span) void runInSpan(ctx.span, () => run().then(answer, failed));
+      else void run().then(answer, failed);
     };
   }
 
@@ -109,17 +112,17 @@ export class CallPipeline {
           });
         }
       };
-      run().then(
-        () => {
-          ctx.finish(status.OK);
-          call.end(ctx.trailers());
-        },
-        (err: unknown) => {
-          const error = this.fail(ctx, err);
-          ctx.finish(error.code);
-          call.emit("error", ctx.withTrailers(toServiceError(error)));
-        },
-      );
+      const ended = () => {
+        ctx.finish(status.OK);
+        call.end(ctx.trailers());
+      };
+      const failed = (err: unknown) => {
+        const error = this.fail(ctx, err);
+        ctx.finish(error.code);
+        call.emit("error", ctx.withTrailers(toServiceError(error)));
+      };
+      if (ctx.span) void runInSpan(ctx.span, () => run().then(ended, failed));
+      else void run().then(ended, failed);
     };
   }
 
@@ -160,6 +163,8 @@ export class CallPipeline {
 class Call implements CallContext {
   readonly requestId: string;
   readonly metadata: Metadata;
+  /** The server span, with tracing on. */
+  readonly span: Span | undefined;
   private readonly started = process.hrtime.bigint();
   private logger: Logger | undefined;
   private controller: AbortController | undefined;
@@ -177,6 +182,8 @@ class Call implements CallContext {
     this.metadata = call.metadata;
     const offered = call.metadata.get(REQUEST_ID_HEADER)[0];
     this.requestId = typeof offered === "string" && REQUEST_ID_PATTERN.test(offered) ? offered : randomUUID();
+    const tracer = activeTracer();
+    this.span = tracer && startServerSpan(tracer, method, call.metadata);
   }
 
   get log(): Logger {
@@ -224,5 +231,6 @@ class Call implements CallContext {
     this.observe(code, seconds);
     if (this.policy.operator || code !== status.OK) this.log.info({ code: status[code], seconds }, "call finished");
     else if (this.pipeline.baseLog.isLevelEnabled("debug")) this.log.debug({ seconds }, "call finished");
+    if (this.span) endServerSpan(this.span, code);
   }
 }

@@ -3,6 +3,7 @@
 // impossible; a conditional UPDATE keeps general admission within capacity.
 import type { PoolConnection, ResultSetHeader, RowDataPacket } from "mysql2/promise";
 import { isDuplicateKey, type MysqlPool } from "../adapters/mysql/pool.js";
+import { inSpan, tracerInTrace } from "../observability/tracing.js";
 import type { Order, OrderState, OrderTicket } from "./order.js";
 
 /** The seats were sold to someone else (Redis lost a hold) or GA capacity ran out. */
@@ -61,7 +62,7 @@ export class OrderStore {
    * Idempotent: an order whose items exist is left as it is.
    */
   async commitSale(o: NewOrder): Promise<void> {
-    await this.transaction(async (conn) => {
+    await this.transaction("commitSale", async (conn) => {
       const [existing] = await conn.execute<RowDataPacket[]>("SELECT 1 FROM order_items WHERE order_id = ? LIMIT 1", [o.orderId]);
       if (existing.length > 0) return;
       if (o.sectionId) {
@@ -89,7 +90,7 @@ export class OrderStore {
 
   /** Gives the order's seats or places back (refund, compensation). Idempotent. */
   async releaseSale(orderId: string): Promise<void> {
-    await this.transaction(async (conn) => {
+    await this.transaction("releaseSale", async (conn) => {
       const [items] = await conn.execute<RowDataPacket[]>(
         "SELECT event_id, seat_id, sold_seat_id, quantity FROM order_items WHERE order_id = ? AND released_at IS NULL FOR UPDATE",
         [orderId],
@@ -191,7 +192,14 @@ export class OrderStore {
     return rows.map((r) => toOrder(r, []));
   }
 
-  private async transaction<T>(work: (conn: PoolConnection) => Promise<T>): Promise<T> {
+  /** `name` names the transaction's span when tracing is on. */
+  private transaction<T>(name: string, work: (conn: PoolConnection) => Promise<T>): Promise<T> {
+    const tracer = tracerInTrace();
+    if (!tracer) return this.inTransaction(work);
+    return inSpan(tracer, `mysql transaction ${name}`, { "db.system": "mysql", "db.operation.name": name }, () => this.inTransaction(work));
+  }
+
+  private async inTransaction<T>(work: (conn: PoolConnection) => Promise<T>): Promise<T> {
     const conn = await this.mysql.getConnection();
     try {
       await conn.beginTransaction();

@@ -3,6 +3,7 @@
 // EVALSHA and falls back to EVAL once if the server lost the script).
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { inSpan, tracerInTrace } from "../../observability/tracing.js";
 import type { RedisClient } from "./client.js";
 
 const LUA_DIR = fileURLToPath(new URL("../../../lua/", import.meta.url));
@@ -47,6 +48,10 @@ export class Scripts {
 
   async run(name: ScriptName, keys: string[], args: (string | number)[]): Promise<ScriptReply> {
     const command = (this.redis as unknown as Record<ScriptName, (...a: (string | number)[]) => Promise<ScriptReply>>)[name];
-    return command.call(this.redis, keys.length, ...keys, ...args);
+    const tracer = tracerInTrace();
+    if (!tracer) return command.call(this.redis, keys.length, ...keys, ...args);
+    return inSpan(tracer, `EVALSHA ${name}`, { "db.system": "redis", "db.operation.name": "EVALSHA", "db.redis.script": name }, () =>
+      command.call(this.redis, keys.length, ...keys, ...args),
+    );
   }
 }
