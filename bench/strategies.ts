@@ -9,9 +9,9 @@
 //   - lua-hold           ours: the product's Holds.holdSeats + lua/hold_seats.lua
 //   - redis-naive-broken the same read-check-write with no lock: the broken
 //                        baseline, expected to oversell (reported, not failed)
-// Interleaved rounds (order rotated each round, store reset in between);
-// medians, and each strategy's throughput as a ratio against lua-hold in the
-// same round. After every round the store is read back and checked against
+// Rounds in which every strategy runs right next to a run of lua-hold (order
+// rotated, store reset before every run); medians, and each strategy's
+// throughput as a ratio against the lua-hold run next to it. After every round the store is read back and checked against
 // what the buyers were told: no seat promised twice, held seats = union of the
 // successful holds, all or nothing, held ≤ capacity, every call accounted for.
 // Writes bench/results/strategies-<timestamp>.{json,md} and
@@ -120,7 +120,7 @@ export interface StrategySummary {
   settings: Record<string, string | number>;
   rounds: number;
   medianCallsPerSecond: number;
-  /** Median over rounds of (this strategy's calls/s ÷ lua-hold's calls/s in the same round). */
+  /** Median over rounds of (this strategy's calls/s ÷ calls/s of the lua-hold run next to it). */
   ratioVsLua: number;
   medianP50Ms: number;
   medianP99Ms: number;
@@ -213,10 +213,7 @@ function line(r: RoundRun): string {
 
 function summarise(s: HoldStrategy, rounds: RoundRun[]): StrategySummary {
   const mine = rounds.filter((r) => r.strategy === s.name);
-  const ratios = mine.map((r) => {
-    const base = rounds.find((b) => b.strategy === BASELINE && b.round === r.round);
-    return base ? r.callsPerSecond / base.callsPerSecond : NaN;
-  });
+  const ratios = mine.map((r) => r.ratioVsBaseline ?? NaN);
   const reasons: Record<string, number> = {};
   for (const r of mine) for (const [k, v] of Object.entries(r.failureReasons)) reasons[k] = (reasons[k] ?? 0) + v;
   const med = (f: (r: RoundRun) => number) => median(mine.map(f));
@@ -227,7 +224,7 @@ function summarise(s: HoldStrategy, rounds: RoundRun[]): StrategySummary {
     settings: s.settings,
     rounds: mine.length,
     medianCallsPerSecond: round(med((r) => r.callsPerSecond)),
-    ratioVsLua: round(median(ratios), 3),
+    ratioVsLua: s.name === BASELINE ? 1 : round(median(ratios), 3),
     medianP50Ms: round(med((r) => r.latencyMs.p50), 3),
     medianP99Ms: round(med((r) => r.latencyMs.p99), 3),
     medianHeld: med((r) => r.held),
@@ -282,16 +279,33 @@ async function main(): Promise<number> {
       }
     }
 
-    // Interleaved rounds; the order rotates so no strategy always runs first or last.
+    // Rounds: every strategy runs right next to a run of the baseline (A L, L B, C L, ...), so
+    // each ratio compares two runs a few seconds apart on this shared machine; the order of
+    // the strategies rotates and which of a pair goes first alternates.
     const rounds: RoundRun[] = [];
     const order: string[][] = [];
+    const baseline = strategies.find((s) => s.name === BASELINE);
+    const others = strategies.filter((s) => s !== baseline);
     for (let i = 0; i < settings.rounds; i++) {
-      const turn = strategies.map((_, j) => strategies[(i + j) % strategies.length]!);
-      order.push(turn.map((s) => s.name));
-      for (const s of turn) {
-        const r = await runRound(s, venueOf(s, `r${i + 1}`), workload, common(s, i + 1));
-        say(`round ${i + 1}  ${line(r)}`);
-        rounds.push(r);
+      const turn = others.map((_, j) => others[(i + j) % others.length]!);
+      const sequence: HoldStrategy[][] = baseline ? (turn.length ? turn.map((s, j) => ((i + j) % 2 === 0 ? [baseline, s] : [s, baseline])) : [[baseline]]) : turn.map((s) => [s]);
+      order.push(sequence.flat().map((s) => s.name));
+      for (const pair of sequence) {
+        const partner = pair.find((s) => s !== baseline);
+        const runs: RoundRun[] = [];
+        for (const s of pair) {
+          const tag = `r${i + 1}${s === baseline && partner ? (CODES[partner.name] ?? "") : ""}`;
+          const r = await runRound(s, venueOf(s, tag), workload, common(s, i + 1));
+          if (partner) r.pairedWith = s === baseline ? partner.name : BASELINE;
+          runs.push(r);
+        }
+        const base = runs.find((r) => r.strategy === BASELINE);
+        const other = runs.find((r) => r.strategy !== BASELINE);
+        if (base && other) other.ratioVsBaseline = round(other.callsPerSecond / base.callsPerSecond, 3);
+        for (const r of runs) {
+          say(`round ${i + 1}  ${line(r)}${r.ratioVsBaseline !== undefined ? `  ratio ${r.ratioVsBaseline}` : ""}`);
+          rounds.push(r);
+        }
       }
     }
 
@@ -304,7 +318,7 @@ async function main(): Promise<number> {
         if (s.claimsCorrect || accounting) failures.push(`${s.name} ${what}: invariant broken: ${c.name}: ${c.detail}`);
       }
     }
-    say("summary (medians of the rounds; ratio = calls/s ÷ lua-hold's in the same round):");
+    say("summary (medians of the rounds; ratio = calls/s ÷ calls/s of the lua-hold run next to it):");
     for (const x of summary) {
       say(
         `  ${x.name.padEnd(18)} ${String(x.medianCallsPerSecond).padStart(6)} calls/s  ratio ${x.ratioVsLua}  p50 ${x.medianP50Ms} ms p99 ${x.medianP99Ms} ms  ` +

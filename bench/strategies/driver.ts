@@ -100,6 +100,10 @@ export interface RoundRun {
   oversoldSeats: number;
   checks: Check[];
   ok: boolean;
+  /** Rounds of the bench: the run this one was paired with (a lua-hold run names its partner, the partner names lua-hold). */
+  pairedWith?: string;
+  /** calls/s ÷ calls/s of the lua-hold run next to this one (not set on lua-hold's own runs). */
+  ratioVsBaseline?: number;
 }
 
 export function percentile(sorted: Float64Array | number[], p: number): number {

@@ -36,19 +36,18 @@ function summaryTable(r: StrategiesResult): string[] {
 
 function roundsTable(r: StrategiesResult): string[] {
   const L: string[] = [];
-  L.push("| round | strategy | calls/s | ratio vs lua-hold (this round) | p50 ms | p90 ms | p99 ms | max ms | held | taken | failed | tries per call | seats held | last hold at ms | oversold seats | Node CPU µs/call | store CPU µs/call | invariants |");
+  L.push("| round | strategy | calls/s | ratio vs the lua-hold run next to it | p50 ms | p90 ms | p99 ms | max ms | held | taken | failed | tries per call | seats held | last hold at ms | oversold seats | Node CPU µs/call | store CPU µs/call | invariants |");
   L.push("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
   for (const x of r.rounds) {
-    const base = r.rounds.find((b) => b.strategy === BASELINE && b.round === x.round);
     const failed = x.failed ? `${n0(x.failed)} (${reasons(x.failureReasons)})` : "0";
     L.push(
-      `| ${x.round} | ${x.strategy} | ${n0(x.callsPerSecond)} | ${base ? f(x.callsPerSecond / base.callsPerSecond, 3) : "–"} | ${f(x.latencyMs.p50)} | ${f(x.latencyMs.p90)} | ${f(x.latencyMs.p99)} | ${f(x.latencyMs.max, 1)} | ${n0(x.held)} | ${n0(x.taken)} | ${failed} | ${f(x.attemptsPerCall)} | ${x.seatsHeld} | ${n0(x.lastHoldMs)} | ${x.oversoldSeats} | ${f(x.nodeCpuUsPerCall, 1)} | ${f(x.storeCpuUsPerCall, 1)} | ${x.ok ? "ok" : "BROKEN"} |`,
+      `| ${x.round} | ${x.strategy} | ${n0(x.callsPerSecond)} | ${x.ratioVsBaseline !== undefined ? f(x.ratioVsBaseline, 3) : x.pairedWith ? `(baseline for ${x.pairedWith})` : "–"} | ${f(x.latencyMs.p50)} | ${f(x.latencyMs.p90)} | ${f(x.latencyMs.p99)} | ${f(x.latencyMs.max, 1)} | ${n0(x.held)} | ${n0(x.taken)} | ${failed} | ${f(x.attemptsPerCall)} | ${x.seatsHeld} | ${n0(x.lastHoldMs)} | ${x.oversoldSeats} | ${f(x.nodeCpuUsPerCall, 1)} | ${f(x.storeCpuUsPerCall, 1)} | ${x.ok ? "ok" : "BROKEN"} |`,
     );
   }
   return L;
 }
 
-/** One table per strategy: each check's result in every round, with the detail of its last round (or of a round where it broke). */
+/** One table per strategy: how many of its runs passed each check, with the detail of a run that broke it (else of its last run). */
 function checksTables(r: StrategiesResult): string[] {
   const L: string[] = [];
   for (const s of r.summary) {
@@ -56,12 +55,15 @@ function checksTables(r: StrategiesResult): string[] {
     if (mine.length === 0) continue;
     L.push(`### ${s.name}`);
     L.push("");
-    L.push(`| check | ${mine.map((x) => `round ${x.round}`).join(" | ")} | detail |`);
-    L.push(`| --- | ${mine.map(() => "---").join(" | ")} | --- |`);
+    L.push("| check | runs ok | detail |");
+    L.push("| --- | ---: | --- |");
     for (const c of mine[0]!.checks) {
-      const per = mine.map((x) => x.checks.find((y) => y.name === c.name));
-      const shown = [...per].reverse().find((y) => y && !y.ok) ?? per[per.length - 1];
-      L.push(`| ${esc(c.name)} | ${per.map((y) => (y ? (y.ok ? "ok" : "**BROKEN**") : "–")).join(" | ")} | ${esc(shown?.detail ?? "")} |`);
+      const per = mine.map((x) => ({ run: x, check: x.checks.find((y) => y.name === c.name) }));
+      const ok = per.filter((p) => p.check?.ok).length;
+      const broken = per.find((p) => p.check && !p.check.ok);
+      const shown = broken ?? per[per.length - 1]!;
+      const where = broken ? `round ${broken.run.round}${broken.run.pairedWith && s.name === BASELINE ? ` (next to ${broken.run.pairedWith})` : ""}: ` : "";
+      L.push(`| ${esc(c.name)} | ${ok === mine.length ? `${ok} of ${mine.length}` : `**${ok} of ${mine.length}**`} | ${esc(where + (shown.check?.detail ?? ""))} |`);
     }
     L.push("");
   }
@@ -93,10 +95,10 @@ function setupLines(r: StrategiesResult): string[] {
     `- Workload: **${r.workload.buyers.toLocaleString("en-US")} buyers**, each asking for 1–${r.venue.maxSeatsPerBuyer} distinct random seats (xorshift32 seed ${r.workload.seed}; ${r.workload.seatsRequested.toLocaleString("en-US")} seats asked for in all), the same list for every strategy and round, issued from this Node process at a fixed concurrency of **${r.workload.concurrency}** calls in flight. Holds never expire during a run. Buyer ids are unique, so the per-buyer limit never refuses anyone.`,
   );
   L.push(
-    `- Rounds: ${s.rounds}, interleaved, the order rotated each round (${r.order.map((o, i) => `round ${i + 1}: ${o.join(" → ")}`).join("; ")}). Before them, ${s.warmupCalls.toLocaleString("en-US")} untallied calls per strategy on a venue of their own (JIT, pools, buffer pool, script cache; their invariants are checked too).`,
+    `- Rounds: ${s.rounds}. In each, every strategy runs right next to a run of ${BASELINE} (the pair a few seconds apart; which goes first alternates, the order of the strategies rotates each round: ${r.order.map((o, i) => `round ${i + 1}: ${o.join(" → ")}`).join("; ")}). Before them, ${s.warmupCalls.toLocaleString("en-US")} untallied calls per strategy on a venue of their own (JIT, pools, buffer pool, script cache; their invariants are checked too).`,
   );
   L.push(
-    "- calls/s = calls ÷ wall time from the first call issued to the last reply (held, taken and failed alike). Latency is per call as the buyer sees it, retries and backoff included. ratio vs lua-hold = calls/s ÷ lua-hold's calls/s in the same round; the summary shows the median of those per-round ratios and the medians of everything else.",
+    "- calls/s = calls ÷ wall time from the first call issued to the last reply (held, taken and failed alike). Latency is per call as the buyer sees it, retries and backoff included. ratio vs lua-hold = calls/s ÷ calls/s of the lua-hold run next to it; the summary shows the median of those ratios and the medians of everything else (for lua-hold: over all its runs).",
   );
   L.push(
     "- Node CPU = `process.cpuUsage()` of the bench process per call (driver + client library + strategy logic); store CPU = utime+stime of redis-server or mariadbd from /proc per call (– when the store was reused: shared with others).",
@@ -139,7 +141,7 @@ function readingNotes(r: StrategiesResult): string[] {
     L.push(`- MariaDB ran with innodb_flush_log_at_trx_commit=${r.machine.mysql.flushLogAtTrxCommit} (no fsync per COMMIT): a durable MySQL would make both MySQL strategies slower still for every successful hold.`);
   }
   L.push(
-    `- Everything (driver, client libraries, strategy logic) runs in one Node process next to the stores on ${r.machine.nproc} shared cores (load ${r.machine.loadAvgBefore[0]} at start): absolute figures move between runs, the per-round ratios much less. Node and store CPU per call are in the rounds table.`,
+    `- Everything (driver, client libraries, strategy logic) runs in one Node process next to the stores on ${r.machine.nproc} shared cores (load ${r.machine.loadAvgBefore[0]} at start): absolute figures move between runs, the ratios of runs side by side much less. Node and store CPU per call are in the rounds table.`,
   );
   return L;
 }
