@@ -152,6 +152,8 @@ export interface EventHealth {
   preQueue: number;
   /** Admissions per second the waiting room measured over its last window. */
   admissionRate: number;
+  /** Most buyers shopping at once (the waiting room's setting); 0 without a waiting room. */
+  maxShopping: number;
   /** Holds past their expiry that the sweeper has not reclaimed yet. */
   expiredHolds: number;
   /** Seats MySQL says are sold (the oversell canary compares it with the capacity). */
@@ -334,6 +336,7 @@ export class Events {
       health: {
         preQueue: activity.queueOpened ? 0 : activity.waiting,
         admissionRate: activity.admissionRate,
+        maxShopping: index.layout.waitingRoom.enabled ? index.layout.waitingRoom.maxShopping : 0,
         expiredHolds: activity.expiredHolds,
         soldSeatsInMysql: counts.soldSeats,
         paymentsAuthorized: counts.paymentsAuthorized,

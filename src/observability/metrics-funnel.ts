@@ -94,6 +94,12 @@ export function registerFunnelMetrics(registry: Registry, deps: FunnelDeps): voi
     [],
     (s, set) => set({}, s.health.admissionRate),
   );
+  gauge(
+    "ticketing_queue_max_shopping",
+    "Most buyers shopping at once (the waiting room's setting); 0 when the event has no waiting room.",
+    [],
+    (s, set) => set({}, s.health.maxShopping),
+  );
   gauge("ticketing_seats", "Seats (general admission: places) by section and state: free, held, sold.", ["section_id", "state"], (s, set) => {
     for (const section of s.sections) {
       set({ section_id: section.sectionId, state: "free" }, section.counts.free);
