@@ -159,11 +159,14 @@ async function main() {
   }
 
   const grpc = process.env.GRPC_ADDRESS || "127.0.0.1:50051";
-  const metrics = process.env.METRICS_ADDRESS || "127.0.0.1:9464";
+  const metricsUrl = (address: string) => (address === "off" ? "off" : `http://${address}/metrics`);
+  const apiMetrics = metricsUrl(process.env.METRICS_ADDRESS || "127.0.0.1:9464");
+  const workerMetrics = metricsUrl(process.env.WORKER_METRICS_ADDRESS || "127.0.0.1:9465");
   const ui = depEnv.TICKETING_TEMPORAL_UI_URL ?? "(Temporal not started here: TEMPORAL_ADDRESS was set)";
   say(
-    `Ticketing: gRPC ${grpc} | metrics ${metrics === "off" ? "off" : `http://${metrics}/metrics`} | Temporal UI ${ui} | api pid ${apps[0]!.pid}, worker pid ${apps[1]!.pid} | Ctrl-C to stop`,
+    `Ticketing: gRPC ${grpc} | metrics: api ${apiMetrics}, worker ${workerMetrics} | Temporal UI ${ui} | api pid ${apps[0]!.pid}, worker pid ${apps[1]!.pid} | Ctrl-C to stop`,
   );
+  say("Prometheus with the shipped scrape config and alerts: see README, Observability (ops/prometheus/prometheus.yml)");
 }
 
 await main();
