@@ -50,7 +50,7 @@ import { runGhz } from "./lib/ghz.js";
 import { readEventState, seatChecks, type Check } from "./lib/invariants.js";
 import { eventVersion } from "./lib/redis.js";
 import { awaitOrders, bestAvailableRows, createOrderRows, prepareHolds, writeJsonArray, type PreparedCheckout } from "./lib/rpcs-prep.js";
-import { writeRpcsReports, type RpcResult, type RpcRound, type RpcsBenchResult } from "./lib/rpcs-report.js";
+import { collapseErrorKinds, writeRpcsReports, type RpcResult, type RpcRound, type RpcsBenchResult } from "./lib/rpcs-report.js";
 import { installSignalHandlers, say, startApi, startBenchStack, stopAll, type ApiProcess } from "./lib/stack.js";
 import { median, round } from "./lib/stats.js";
 import { machineInfo, sourceInfo } from "./lib/sys.js";
@@ -212,6 +212,7 @@ async function main(): Promise<number> {
       });
       const s1 = cpuSnapshot(pids);
       if (ghz.exitCode !== 0 || !ghz.summary) throw new Error(`ghz exited with ${ghz.exitCode} (${call} ${phase} ${roundNo}): ${ghz.stderr.slice(0, 2000)}`);
+      ghz.summary.errorKinds = collapseErrorKinds(ghz.summary.errorKinds);
       const cpu = cpuDelta(s0, s1, { ghz: ghz.cpuSeconds });
       const r: RpcRound = {
         call,

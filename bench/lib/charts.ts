@@ -335,10 +335,14 @@ export function roundCharts(call: string, rounds: ChartRound[], width = 560): st
   let baselines = 0;
   const color = (r: ChartRound) => (r.baseline ? shade(NOOP_GREY, baselines++) : PALETTE[measured++ % PALETTE.length]!);
   const styled = rounds.map((r) => ({ r, color: color(r) }));
+  // a call far slower than its baseline (CreateOrder vs Noop) would be a flat line at 0 on a linear axis
+  const peak = (base: boolean) => Math.max(0, ...rounds.filter((r) => !!r.baseline === base).flatMap((r) => r.series.points.map((p) => p.rps)));
+  const logRate = peak(false) > 0 && peak(false) < 0.05 * peak(true);
   const tput = lineChart({
     title: `${call}: throughput over time, per round`,
     xLabel: "seconds since the round's first call",
-    yLabel: "calls/s",
+    yLabel: logRate ? "calls/s (log)" : "calls/s",
+    logY: logRate,
     width,
     series: styled.map(({ r, color }) => ({ name: r.label, color, dashed: r.baseline, points: r.series.points.map((p) => [p.t, p.rps] as [number, number]) })),
   });

@@ -93,6 +93,19 @@ const pct = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ?
 const codes = (c: Record<string, number> | undefined) => (c && Object.keys(c).length ? Object.entries(c).map(([k, v]) => `${k} ${v.toLocaleString("en-US")}`).join(", ") : "–");
 const goalText = (r: RpcResult) => (r.goal === undefined ? `none (${r.goalNote})` : `≥ ${r.goal} (${r.goalNote}): ${r.goalMet ? "met" : "not met"}`);
 
+/**
+ * Error messages name the ticket, hold or gate; one kind per id would make a
+ * report of thousands of lines. Ids become <id>, gates <gate>.
+ */
+export function collapseErrorKinds(kinds: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(kinds)) {
+    const key = k.replace(/\b[a-z]_[A-Za-z0-9_-]{6,}/g, "<id>").replace(/\bgate-[A-Za-z0-9_-]+/g, "<gate>");
+    out[key] = (out[key] ?? 0) + v;
+  }
+  return out;
+}
+
 export function headline(r: RpcsBenchResult): string {
   const parts = r.rpcs.map((x) => `${x.name} ${f(x.medianRatio, 3)} (${n0(x.medianRps)}/s${x.goal !== undefined ? `, goal ${x.goal} ${x.goalMet ? "met" : "not met"}` : ""})`);
   return `ratio to Noop: ${parts.join("; ")}; invariants ${r.invariants.ok ? "ok" : "BROKEN"}`;
