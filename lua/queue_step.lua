@@ -18,6 +18,10 @@
        will want at least one seat, so admission does not let in more buyers
        than seats; one who does not hold within the grace stops counting, so
        a buyer who walks away holds back the line for at most `grace`.
+  A gap of `outage` ms or more since the previous step means no API instance
+  was stepping (they were down, or could not reach Redis): waiting buyers
+  could not say they were still there either, so nobody is skipped as
+  abandoned before a full `abandon` ms after the steps resumed.
   The bucket fills at `rate` per second from the opening, up to `rate` (one
   second of burst), and does not fill while the sale is not open or nothing
   is left.
@@ -31,6 +35,7 @@
   ARGV[4] abandon ms (a waiting buyer unseen this long is skipped; 0 = never)
   ARGV[5] reserved seats in the layout   ARGV[6] most buyers looked at per step
   ARGV[7] grace ms: how long an admitted buyer without a hold counts against the seats left (0 = never)
+  ARGV[8] outage ms: a gap between steps this long means an outage (see above)
 
   Returns {status, ver, admitted, expired, skipped, waiting, shopping, free,
            soldout, mayReturn, expiredHolds, nowMs, fresh}
@@ -46,7 +51,7 @@ local k = { meta = KEYS[1], qmeta = KEYS[2], line = KEYS[3], recs = KEYS[4], sho
 local FIRST_GA_KEY = 10
 local rate, max_shopping, session_ms = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local abandon_ms, reserved, max_scan = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local grace_ms = tonumber(ARGV[7])
+local grace_ms, outage_ms = tonumber(ARGV[7]), tonumber(ARGV[8])
 local CLOSED_ROOM_TTL_MS = 7 * 86400000
 
 local sale_state = redis.call('HGET', k.meta, 'state')
@@ -72,10 +77,16 @@ end
 -- admitted buyers past the grace no longer count against the seats left
 redis.call('ZREMRANGEBYSCORE', k.fresh, '-inf', now - grace_ms)
 
-local m = redis.call('HMGET', k.qmeta, 'bucket', 'last', 'soldout', 'may_return', 'rate_start', 'rate_count', 'opened')
+local m = redis.call('HMGET', k.qmeta, 'bucket', 'last', 'soldout', 'may_return', 'rate_start', 'rate_count', 'opened', 'resumed')
 -- The bucket starts filling when the sale opens.
 local bucket, last = tonumber(m[1]) or 0, tonumber(m[2]) or tonumber(m[7]) or now
 local soldout, may_return = m[3] or '0', m[4] or '0'
+-- after an outage, everyone waiting gets a full abandon time from now to be seen again
+local resumed = tonumber(m[8]) or 0
+if m[2] and now - tonumber(m[2]) >= outage_ms then
+  resumed = now
+  redis.call('HSET', k.qmeta, 'resumed', fmt(now))
+end
 local admitted, skipped, free = 0, 0, 0
 local fresh = redis.call('ZCARD', k.fresh)
 local expired_holds = 0
@@ -113,7 +124,7 @@ if sale_state == 'OPEN' then
         local r = parse_rec(redis.call('HGET', k.recs, buyer))
         local seen = tonumber(redis.call('HGET', k.seen, buyer)) or (r and r.join) or 0
         if r and r.state == 'W' then
-          if abandon_ms > 0 and seen + abandon_ms <= now then
+          if abandon_ms > 0 and math.max(seen, resumed) + abandon_ms <= now then
             r.state = 'X'
             skipped = skipped + 1
           else

@@ -13,6 +13,8 @@
                  soldout, may_return  '1'/'0'
                  rate              measured admissions per second (last window)
                  rate_start, rate_count  the window being measured
+                 resumed           ms when admission steps resumed after an outage
+                                   (nobody is skipped as abandoned for a while after it)
     line   ZSET  buyer -> score of everyone waiting (pre-queue included):
                  pre-queue: the first 52 bits of SHA1(seed ':' buyer), so the
                  order at opening is the seed's shuffle; after opening:

@@ -55,6 +55,8 @@ export function createQueue(deps: QueueDeps) {
     {
       abandonMs: config.QUEUE_ABANDON_SECONDS * 1000,
       firstHoldGraceMs: config.QUEUE_FIRST_HOLD_GRACE_SECONDS * 1000,
+      // Every instance steps each room every QUEUE_TICK_MS: no step for 50 ticks (at least 5 s) means none was running.
+      outageMs: Math.max(5_000, 50 * config.QUEUE_TICK_MS),
       rateLimitWindowMs: config.QUEUE_RATE_WINDOW_MS,
       joinLimit: config.QUEUE_JOIN_LIMIT,
       positionLimit: config.QUEUE_POSITION_LIMIT,

@@ -68,6 +68,12 @@ export interface WaitingRoomOptions {
    * that they no longer hold back the line.
    */
   firstHoldGraceMs: number;
+  /**
+   * A gap between admission steps this long means no API instance was
+   * stepping (an outage): waiting buyers then get a full `abandonMs` to be
+   * seen again before anyone is skipped as abandoned.
+   */
+  outageMs: number;
   rateLimitWindowMs: number;
   /** Per buyer and window; 0 = unlimited. */
   joinLimit: number;
@@ -195,6 +201,7 @@ export class WaitingRoom {
         reserved,
         this.maxScan,
         Math.min(this.options.firstHoldGraceMs, wr.sessionSeconds * 1000),
+        this.options.outageMs,
       ],
     );
     const n = (i: number) => Number(reply[i] ?? 0);

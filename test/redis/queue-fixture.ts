@@ -15,7 +15,7 @@ export const fakeAdmission = {
   issue: async (a: { eventId: string; buyerId: string; admittedMs: number }) => `token:${a.eventId}:${a.buyerId}:${a.admittedMs}`,
 } as unknown as AdmissionTokens;
 
-export const roomOptions: WaitingRoomOptions = { abandonMs: 0, firstHoldGraceMs: 30_000, rateLimitWindowMs: 10_000, joinLimit: 0, positionLimit: 0 };
+export const roomOptions: WaitingRoomOptions = { abandonMs: 0, firstHoldGraceMs: 30_000, outageMs: 5_000, rateLimitWindowMs: 10_000, joinLimit: 0, positionLimit: 0 };
 
 /** One "API instance": its own Redis connection, scripts, inventory cache and waiting room. */
 export interface Instance {

@@ -200,6 +200,32 @@ describe("waiting room", () => {
     }
   });
 
+  it("skips nobody as abandoned for not being seen while admission itself was down", async () => {
+    const b = instance({ abandonMs: 300, outageMs: 600 });
+    try {
+      const layout = await roomEvent(b, { rate: 1000, maxShopping: 1 });
+      const [shopper, back, silent] = buyers(3);
+      for (const id of [shopper!, back!, silent!]) await b.room.join(layout.eventId, id);
+      await sleep(5);
+      expect((await b.room.step(layout.eventId))?.admitted).toBe(1);
+      // No step and no position call for longer than both the abandon time and the outage gap:
+      // every API instance was down, and nobody could say they were still there.
+      await sleep(800);
+      await b.room.leave(layout.eventId, shopper!);
+      const afterOutage = await b.room.step(layout.eventId);
+      expect(afterOutage).toMatchObject({ skipped: 0, admitted: 1 });
+      expect((await b.room.position(layout.eventId, back!)).state).toBe("ADMITTED");
+      // Once steps run again, silence counts again.
+      await sleep(350);
+      await b.room.leave(layout.eventId, back!);
+      const later = await b.room.step(layout.eventId);
+      expect(later).toMatchObject({ skipped: 1, admitted: 0 });
+      expect((await b.room.position(layout.eventId, silent!)).state).toBe("EXPIRED");
+    } finally {
+      await b.close();
+    }
+  });
+
   it("pauses admission when everything is held or sold, says whether seats may return, and resumes when they do", async () => {
     const layout = await roomEvent(a, { rows: 1, seatsPerRow: 2, gaCapacity: 2, rate: 1000, maxShopping: 100 });
     const ids = buyers(6);
