@@ -1,6 +1,10 @@
 // The generated clients over a few shared HTTP/2 connections (many buyers per
 // channel keep the client's CPU sane), and one call helper that records the
-// latency, code and reason of every call in Metrics.
+// latency, code and reason of every call in Metrics, and sends a call again
+// while the server answers UNAVAILABLE (down, restarting, shutting down) or
+// the deadline passes, as a well-behaved client does: every request carries
+// its request id or idempotency key, so a retry can never do the thing twice
+// (and a CreateOrder whose answer was lost returns the same order).
 import { Channel, credentials, Metadata, status, type CallOptions, type ClientReadableStream, type ServiceError } from "@grpc/grpc-js";
 import { EventServiceClient } from "../../src/gen/ticketing/v1/event_service.js";
 import { OrderServiceClient } from "../../src/gen/ticketing/v1/order_service.js";
@@ -50,6 +54,8 @@ export class Clients {
     operatorToken: string,
     private readonly metrics: Metrics,
     private readonly deadlineMs: number,
+    /** How long a call keeps being retried after UNAVAILABLE or DEADLINE_EXCEEDED (0: never). */
+    private readonly unavailableRetryMs = 0,
   ) {
     this.operator.set("authorization", `Bearer ${operatorToken}`);
     const insecure = credentials.createInsecure();
@@ -79,8 +85,28 @@ export class Clients {
     return s;
   }
 
-  /** One unary call, recorded under `method`; rejects with RpcError. */
-  call<Req, Res>(method: string, client: object, fn: Unary<Req, Res>, request: Req, metadata = new Metadata(), deadlineMs = this.deadlineMs): Promise<Res> {
+  /**
+   * One unary call, recorded under `method` (each attempt); rejects with
+   * RpcError. UNAVAILABLE and DEADLINE_EXCEEDED are retried with jittered
+   * backoff (100 ms doubling to 2 s, or the server's RetryInfo) for up to
+   * `unavailableRetryMs`.
+   */
+  async call<Req, Res>(method: string, client: object, fn: Unary<Req, Res>, request: Req, metadata = new Metadata(), deadlineMs = this.deadlineMs): Promise<Res> {
+    const giveUpAt = Date.now() + this.unavailableRetryMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.once(method, client, fn, request, metadata, deadlineMs);
+      } catch (err) {
+        if (!(err instanceof RpcError) || (err.code !== status.UNAVAILABLE && err.code !== status.DEADLINE_EXCEEDED)) throw err;
+        const delay = err.retryAfterMs || Math.min(2000, 100 * 2 ** attempt) * (0.5 + Math.random());
+        if (Date.now() + delay > giveUpAt) throw err;
+        this.metrics.retried(method);
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  private once<Req, Res>(method: string, client: object, fn: Unary<Req, Res>, request: Req, metadata: Metadata, deadlineMs: number): Promise<Res> {
     const t0 = performance.now();
     return new Promise((resolve, reject) => {
       fn.call(client, request, metadata, { deadline: Date.now() + deadlineMs }, (err, res) => {

@@ -7,6 +7,7 @@ import { Event, SaleState } from "../../src/gen/ticketing/v1/event_service.js";
 import { Bot, Buyer, type BuyerRecord, type SimContext } from "./buyers.js";
 import { Clients } from "./clients.js";
 import { Progress } from "./display.js";
+import { FaultInjector, type FaultTargets } from "./faults.js";
 import { Metrics } from "./metrics.js";
 import { capacityOf, type Scenario } from "./scenario.js";
 import { LiveSeatMap } from "./seatmap.js";
@@ -45,6 +46,8 @@ export interface RunOptions {
   rnd?: () => number;
   eventId?: string;
   log?: (msg: string) => void;
+  /** What the scenario's faults act on; required when it has any. */
+  faultTargets?: FaultTargets;
 }
 
 /** mulberry32: a small seeded PRNG, so a scenario's choices can be replayed. */
@@ -108,11 +111,14 @@ export async function runSimulation(o: RunOptions): Promise<SimResult> {
   const runId = Date.now().toString(36) + Math.floor(rnd() * 1296).toString(36);
   const eventId = o.eventId ?? `sim-${s.name}-${runId}`.slice(0, 64);
   const metrics = new Metrics();
-  const clients = new Clients(o.target.address, s.run.channels, o.target.operatorToken, metrics, s.run.callDeadlineMs);
+  const clients = new Clients(o.target.address, s.run.channels, o.target.operatorToken, metrics, s.run.callDeadlineMs, s.run.unavailableRetrySeconds * 1000);
   const startedMs = Date.now();
   const cap = capacityOf(s);
   const progress = new Progress(metrics, (o.out ?? process.stderr) as NodeJS.WriteStream, startedMs, o.quiet);
   let seatMap: LiveSeatMap | undefined;
+  const faults = new FaultInjector(s.faults, o.faultTargets ?? { storePids: {} }, metrics, log);
+  const cannot = faults.check();
+  if (cannot.length > 0) throw new Error(`the scenario's faults cannot be injected here:\n  ${cannot.join("\n  ")}`);
   const loop = monitorEventLoopDelay({ resolution: 20 });
   loop.enable();
   try {
@@ -175,6 +181,7 @@ export async function runSimulation(o: RunOptions): Promise<SimResult> {
     const open = async () => {
       await clients.call("OpenSale", ev, ev.openSale, { eventId, requestId: `open-${eventId}`.slice(0, 64) }, clients.operator);
       opened = true;
+      faults.start(openedMs);
       progress.setPhase("");
       log(`sale open (${preQueueMs > 0 ? `${records.filter((r) => r.scheduledMs < 0).length.toLocaleString("en-US")} buyers scheduled before it` : "no pre-queue"})`);
       if (seatMap) await seatMap.start();
@@ -207,6 +214,8 @@ export async function runSimulation(o: RunOptions): Promise<SimResult> {
     // --- wait for the journeys, bounded
     let stoppedAtMaxSeconds = false;
     while (pending > 0 && Date.now() - openedMs < s.run.maxSeconds * 1000) await sleep(100);
+    // Faults not yet due are dropped; one under way finishes (the app back up, the store thawed).
+    await faults.stop();
     const closeSale = async () => {
       try {
         await clients.call("CloseSale", ev, ev.closeSale, { eventId, requestId: `close-${eventId}`.slice(0, 64) }, clients.operator);
@@ -250,6 +259,7 @@ export async function runSimulation(o: RunOptions): Promise<SimResult> {
       stoppedAtMaxSeconds,
     };
   } finally {
+    await faults.stop();
     loop.disable();
     const ms = (ns: number) => Math.round(ns / 1e4) / 100;
     metrics.loopDelayMs = { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) };

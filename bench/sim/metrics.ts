@@ -111,6 +111,10 @@ export class Metrics {
   readonly timeline: { t: number; calls: number; errors: number; waiting: number; admitted: number; holding: number; paid: number; confirmed: number; tickets: number }[] = [];
   totalCalls = 0;
   totalErrors = 0;
+  /** Calls sent again after UNAVAILABLE or DEADLINE_EXCEEDED, by method (each failed attempt is also in `rpc`). */
+  readonly retries: Record<string, number> = {};
+  /** Faults injected (bench/sim/faults.ts), in order. */
+  readonly faults: { kind: string; atSeconds: number; seconds: number; startedMs: number; endedMs?: number; note: string }[] = [];
   /** Arrivals that started later than scheduled (the client could not keep up), ms. */
   readonly arrivalLag = new Histogram();
   /** The simulator's own event-loop delay (client-side latencies include it). */
@@ -134,6 +138,10 @@ export class Metrics {
       const key = reason ? `${name}/${reason}` : name;
       s.reasons[key] = (s.reasons[key] ?? 0) + 1;
     }
+  }
+
+  retried(method: string): void {
+    this.retries[method] = (this.retries[method] ?? 0) + 1;
   }
 
   span(name: string, ms: number): void {

@@ -30,6 +30,10 @@ export interface SimReport {
   rpc: Record<string, { calls: number; p50: number; p90: number; p99: number; max: number; codes: Record<string, number>; reasons: Record<string, number> }>;
   spans: Record<string, { count: number; p50: number; p90: number; p99: number; max: number }>;
   errorsByCode: Record<string, number>;
+  /** Calls sent again after UNAVAILABLE, by method. */
+  retries: Record<string, number>;
+  /** Faults injected during the sale. */
+  faults: { kind: string; atSeconds: number; seconds: number; startedMs: number; endedMs?: number; note: string }[];
   totalCalls: number;
   callsPerSecond: number;
   arrivalLagMs: { p50: number; p99: number; max: number };
@@ -80,6 +84,8 @@ export function buildReport(r: SimResult, a: AuditResult, extra: { command: stri
     rpc,
     spans,
     errorsByCode: m.errorsByCode(),
+    retries: { ...m.retries },
+    faults: m.faults.map((x) => ({ ...x })),
     totalCalls: m.totalCalls,
     callsPerSecond: Math.round(m.totalCalls / Math.max(1, dur)),
     arrivalLagMs: { p50: lag.p50, p99: lag.p99, max: lag.max },
@@ -105,6 +111,17 @@ function funnelTable(rep: SimReport): string {
     ["tickets bought", f2.ticketsBought],
   ];
   return ["| step | buyers |", "| --- | ---: |", ...rows.map(([k, v]) => `| ${k} | ${n(v)} |`)].join("\n");
+}
+
+function faultTable(rep: SimReport): string {
+  return [
+    "| at (s after the open) | fault | planned | actual | what happened |",
+    "| ---: | --- | ---: | ---: | --- |",
+    ...rep.faults.map(
+      (x) =>
+        `| ${f(x.atSeconds)} | ${x.kind} | ${f(x.seconds)} s | ${x.endedMs !== undefined ? `${f((x.endedMs - x.startedMs) / 1000)} s` : "–"} | ${x.note} |`,
+    ),
+  ].join("\n");
 }
 
 function rpcTable(rep: SimReport): string {
@@ -156,6 +173,9 @@ export function markdown(rep: SimReport): string {
     "",
     `Errors by code: ${Object.entries(rep.errorsByCode).map(([k, v]) => `${k} ${n(v)}`).join(", ") || "none"}`,
     "",
+    `Calls sent again after UNAVAILABLE or DEADLINE_EXCEEDED (same request id or idempotency key): ${Object.entries(rep.retries).map(([k, v]) => `${k} ${n(v)}`).join(", ") || "none"}`,
+    "",
+    ...(rep.faults.length ? ["## Faults injected", "", faultTable(rep), ""] : []),
     "## Audit",
     "",
     auditTable(rep.audit),
@@ -194,6 +214,7 @@ export function summary(rep: SimReport, files?: { json: string; md: string }): s
     ...(Object.keys(rep.cpuCores).length ? [`  CPU (average cores): ${Object.entries(rep.cpuCores).map(([k, v]) => `${k} ${v}`).join(", ")}`] : []),
     `  simulator event-loop delay: p99 ${f(rep.simulatorLoopDelayMs.p99, 0)} ms, max ${f(rep.simulatorLoopDelayMs.max, 0)} ms (included in the client-side latencies)`,
     `  errors by code: ${Object.entries(rep.errorsByCode).map(([k, v]) => `${k} ${n(v)}`).join(", ") || "none"}`,
+    ...(rep.faults.length ? [`  faults: ${rep.faults.map((x) => `${x.kind} at ${f(x.atSeconds)} s (${x.note})`).join("; ")}`] : []),
     top,
     "  audit:",
     ...rep.audit.checks.map((c) => `    ${c.ok ? "ok    " : "BROKEN"} ${c.name}${c.ok ? "" : `: ${c.detail.slice(0, 300)}`}`),

@@ -25,6 +25,20 @@ const section = z
   })
   .refine((s) => Boolean(s.reserved) !== Boolean(s.generalAdmission), "a section is either reserved or generalAdmission");
 
+/**
+ * A fault injected while the sale runs, `atSeconds` after the open, lasting
+ * `seconds`: a process killed with SIGKILL and started again after that long
+ * (api-crash, worker-crash), or a store frozen with SIGSTOP and thawed with
+ * SIGCONT (redis-stall, mysql-stall, temporal-stall; only stores the
+ * simulator started itself).
+ */
+export const faultKinds = ["api-crash", "worker-crash", "redis-stall", "mysql-stall", "temporal-stall"] as const;
+const fault = z.object({
+  atSeconds: z.number().min(0),
+  kind: z.enum(faultKinds),
+  seconds: z.number().min(0.1).max(600),
+});
+
 export const scenarioSchema = z.object({
   name: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/),
   description: z.string().default(""),
@@ -128,6 +142,8 @@ export const scenarioSchema = z.object({
       lostResponseRatio: share.default(0),
     })
     .default({ latencyMs: "20-80", declineRatio: 0.2, failureRatio: 0, lostResponseRatio: 0 }),
+  /** Faults to inject, by time after the open (see `fault` above). */
+  faults: z.array(fault).max(100).default([]),
   /** Extra env for the API and worker processes the simulator starts (e.g. QUEUE_ABANDON_SECONDS). */
   serverEnv: z.record(z.string(), z.string()).default({}),
   run: z
@@ -144,8 +160,15 @@ export const scenarioSchema = z.object({
       verifyTickets: z.number().int().min(0).default(500),
       /** Deadline of each unary call, ms. */
       callDeadlineMs: z.number().int().min(100).default(30_000),
+      /**
+       * A call answered UNAVAILABLE (server down or restarting) or
+       * DEADLINE_EXCEEDED is sent again, the same request with the same
+       * request id or idempotency key, with backoff for up to this long;
+       * every attempt is counted.
+       */
+      unavailableRetrySeconds: z.number().min(0).max(600).default(30),
     })
-    .default({ channels: 8, maxSeconds: 300, settleSeconds: 120, closeSaleAtEnd: true, verifyTickets: 500, callDeadlineMs: 30_000 }),
+    .default({ channels: 8, maxSeconds: 300, settleSeconds: 120, closeSaleAtEnd: true, verifyTickets: 500, callDeadlineMs: 30_000, unavailableRetrySeconds: 30 }),
 });
 
 export type Scenario = z.infer<typeof scenarioSchema>;

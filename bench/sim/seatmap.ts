@@ -1,6 +1,7 @@
 // The seat map buyers look at before picking seats: one WatchSeatMap stream
 // for the whole simulation (as a front end would fan one stream out to its
-// users), kept current with the deltas.
+// users), kept current with the deltas, and opened again (a new snapshot)
+// when it breaks, as a front end would after a server restart.
 import { Metadata } from "@grpc/grpc-js";
 import { SeatState } from "../../src/gen/ticketing/v1/common.js";
 import type { GetSeatMapResponse, WatchSeatMapResponse } from "../../src/gen/ticketing/v1/event_service.js";
@@ -17,6 +18,8 @@ export class LiveSeatMap {
   private readonly bySeat = new Map<string, { row: RowMap; i: number }>();
   private stream: ReturnType<Clients["sets"][number]["events"]["watchSeatMap"]> | undefined;
   messages = 0;
+  /** Streams opened again after one broke. */
+  reconnects = 0;
   private stopped = false;
 
   constructor(
@@ -49,11 +52,22 @@ export class LiveSeatMap {
         if (this.stopped) return;
         this.clients.recordStream("WatchSeatMap", t0, err as never);
         if (first) reject(err);
+        else this.reopen();
       });
       stream.on("end", () => {
         if (!this.stopped) this.clients.recordStream("WatchSeatMap", t0, undefined);
       });
     });
+  }
+
+  /** After a broken stream: open a new one (its snapshot replaces the map), retrying every second. */
+  private reopen(): void {
+    const timer = setTimeout(() => {
+      if (this.stopped) return;
+      this.reconnects++;
+      this.start().catch(() => this.reopen());
+    }, 1000);
+    timer.unref();
   }
 
   private load(map: GetSeatMapResponse): void {

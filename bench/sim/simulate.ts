@@ -14,6 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import { audit } from "./audit.js";
 import { runSimulation, seededRandom, type Target } from "./driver.js";
+import type { FaultTargets } from "./faults.js";
 import { buildReport, summary, writeReport } from "./report.js";
 import { apiEnvFor, listScenarios, loadScenario, workerEnvFor } from "./scenario.js";
 import { processCpuSeconds } from "../lib/sys.js";
@@ -54,6 +55,7 @@ async function main(): Promise<number> {
     let redisUrl: string;
     const processes: Record<string, string> = {};
     const pids: Record<string, number> = {};
+    let faultTargets: FaultTargets = { storePids: {} };
     if (process.env.SIM_API_ADDRESS) {
       if (!process.env.MYSQL_URL || !process.env.REDIS_URL) throw new Error("SIM_API_ADDRESS needs MYSQL_URL and REDIS_URL (for the audit)");
       target = { address: process.env.SIM_API_ADDRESS, operatorToken: process.env.OPERATOR_TOKEN || "local-operator-token" };
@@ -72,10 +74,11 @@ async function main(): Promise<number> {
       processes.stores = `redis ${stores.redisUrl}, mariadb ${stores.mysqlUrl}, temporal ${stores.temporalAddress} (in memory)`;
       processes.logs = dir;
       Object.assign(pids, stores.pids, { api: app.api.pid, worker: app.worker.pid });
+      faultTargets = { app, storePids: stores.pids };
     }
     const seed = process.env.SIM_SEED ? Number(process.env.SIM_SEED) : undefined;
     const cpu0 = cpuNow(pids);
-    const result = await runSimulation({ target, scenario, rnd: seed !== undefined ? seededRandom(seed) : undefined });
+    const result = await runSimulation({ target, scenario, rnd: seed !== undefined ? seededRandom(seed) : undefined, faultTargets });
     const cpu = cpuCores(cpu0, cpuNow(pids));
     say(`buyers done in ${((result.endedMs - result.openedMs) / 1000).toFixed(1)} s after the open; auditing`);
     const a = await audit({ result, target, mysqlUrl, redisUrl });

@@ -120,11 +120,18 @@ export async function startStores(dir: string, o: StoreOptions = {}): Promise<St
   return { redisUrl, mysqlUrl, temporalAddress, temporalUiUrl, pids };
 }
 
+export type AppRole = "api" | "worker";
+
 export interface AppProcesses {
   address: string;
   operatorToken: string;
-  api: ManagedProcess;
-  worker: ManagedProcess;
+  /** The running process of each role (a new one after `restart`). */
+  readonly api: ManagedProcess;
+  readonly worker: ManagedProcess;
+  /** Kills the role's process with SIGKILL, as a crash would. */
+  crash(role: AppRole): Promise<void>;
+  /** Starts the role again as it was first started (same address, env, log) and waits until it answers or polls. */
+  restart(role: AppRole): Promise<void>;
   apiLog: string;
   workerLog: string;
   taskQueue: string;
@@ -184,16 +191,23 @@ export async function startApp(
   const workerEnv = { ...common, WORKER_METRICS_ADDRESS: "off", TEMPORAL_METRICS_ADDRESS: "off", ...o.workerEnv };
   const apiLog = path.join(dir, "api.log");
   const workerLog = path.join(dir, "worker.log");
-  const api = launch("api", process.execPath, ["--import", "tsx", "src/main.ts"], { logFile: apiLog, cwd: repoRoot, env: { ...base, ...apiEnv }, graceMs: 15_000 });
-  owned.push({ name: "api", pid: api.pid, stop: () => api.stop(15_000) });
-  const worker = launch("worker", process.execPath, ["--import", "tsx", "src/worker.ts"], { logFile: workerLog, cwd: repoRoot, env: { ...base, ...workerEnv }, graceMs: 20_000 });
-  owned.push({ name: "worker", pid: worker.pid, stop: () => worker.stop(20_000) });
-  await Promise.all([
-    waitUntilReady(api, "GetSigningKeys answering", () => apiAnswers(address), { timeoutMs: 120_000, intervalMs: 300 }),
-    waitForPollers(stores.temporalAddress, taskQueue, worker, workerLog),
-  ]);
-  say(`api:      ${address} (pid ${api.pid}, log ${apiLog})`);
-  say(`worker:   task queue ${taskQueue} (pid ${worker.pid}, log ${workerLog})`);
+  const start: Record<AppRole, () => ManagedProcess> = {
+    api: () => launch("api", process.execPath, ["--import", "tsx", "src/main.ts"], { logFile: apiLog, cwd: repoRoot, env: { ...base, ...apiEnv }, graceMs: 15_000 }),
+    worker: () => launch("worker", process.execPath, ["--import", "tsx", "src/worker.ts"], { logFile: workerLog, cwd: repoRoot, env: { ...base, ...workerEnv }, graceMs: 20_000 }),
+  };
+  const ready: Record<AppRole, (p: ManagedProcess) => Promise<void>> = {
+    api: (p) => waitUntilReady(p, "GetSigningKeys answering", () => apiAnswers(address), { timeoutMs: 120_000, intervalMs: 300 }),
+    worker: (p) => waitForPollers(stores.temporalAddress, taskQueue, p, workerLog),
+  };
+  const grace: Record<AppRole, number> = { api: 15_000, worker: 20_000 };
+  const running: Record<AppRole, ManagedProcess> = { api: start.api(), worker: start.worker() };
+  for (const role of ["api", "worker"] as const) {
+    // The entry follows restarts: it always stops the role's current process.
+    owned.push({ name: role, get pid() { return running[role].pid; }, stop: () => running[role].stop(grace[role]) });
+  }
+  await Promise.all([ready.api(running.api), ready.worker(running.worker)]);
+  say(`api:      ${address} (pid ${running.api.pid}, log ${apiLog})`);
+  say(`worker:   task queue ${taskQueue} (pid ${running.worker.pid}, log ${workerLog})`);
   const show = (e: Record<string, string>) =>
     Object.entries(e)
       .filter(([k]) => k !== "OPERATOR_TOKEN")
@@ -202,8 +216,23 @@ export async function startApp(
   return {
     address,
     operatorToken,
-    api,
-    worker,
+    get api() {
+      return running.api;
+    },
+    get worker() {
+      return running.worker;
+    },
+    async crash(role) {
+      const p = running[role];
+      if (p.exitInfo) return;
+      process.kill(p.pid, "SIGKILL");
+      await p.exited;
+    },
+    async restart(role) {
+      if (!running[role].exitInfo) throw new Error(`${role} (pid ${running[role].pid}) is still running`);
+      running[role] = start[role]();
+      await ready[role](running[role]);
+    },
     apiLog,
     workerLog,
     taskQueue,
