@@ -56,7 +56,8 @@ export class EventLabels {
  */
 export class EventCounter<L extends string> {
   private readonly counter: Counter<"event_id" | L>;
-  private readonly children = new Map<string, Map<string, Counter.Internal>>();
+  /** Event id -> label values joined -> the child and its labels (for removal). */
+  private readonly children = new Map<string, Map<string, { child: Counter.Internal; labels: Record<string, string> }>>();
 
   constructor(
     private readonly events: EventLabels,
@@ -72,7 +73,7 @@ export class EventCounter<L extends string> {
       const byLabels = this.children.get(eventId);
       if (!byLabels) return;
       this.children.delete(eventId);
-      for (const child of byLabels.keys()) this.counter.remove({ event_id: eventId, ...(JSON.parse(child) as object) } as never);
+      for (const { labels } of byLabels.values()) this.counter.remove(labels as never);
     });
   }
 
@@ -81,12 +82,14 @@ export class EventCounter<L extends string> {
     this.events.touch(eventId);
     let byLabels = this.children.get(eventId);
     if (!byLabels) this.children.set(eventId, (byLabels = new Map()));
-    const key = JSON.stringify(labels);
-    let child = byLabels.get(key);
-    if (!child) {
-      child = this.counter.labels({ event_id: eventId, ...labels } as never);
-      byLabels.set(key, child);
+    // Label values are short words (kind, result, reason): joined, they name the child.
+    const key = Object.values<string>(labels).join("\u0001");
+    let entry = byLabels.get(key);
+    if (!entry) {
+      const all = { event_id: eventId, ...labels };
+      entry = { child: this.counter.labels(all as never), labels: all };
+      byLabels.set(key, entry);
     }
-    child.inc(n);
+    entry.child.inc(n);
   }
 }

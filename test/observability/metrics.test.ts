@@ -4,7 +4,7 @@
 // carries a buyer, hold, order or ticket id.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderState } from "../../src/gen/ticketing/v1/order_service.js";
-import type { GetEventSummaryResponse } from "../../src/gen/ticketing/v1/event_service.js";
+import { SaleState, type GetEventSummaryResponse } from "../../src/gen/ticketing/v1/event_service.js";
 import { call, uid } from "../support/app.js";
 import { createOrder, holdSeats, openSaleEvent, startCheckoutStack, watchUntilFinal, type CheckoutStack } from "../support/checkout.js";
 import { allSamples, parseExposition, scrape, valueOf, type Family } from "./prom-text.js";
@@ -135,7 +135,53 @@ describe("metrics", () => {
     }
   });
 
-  it("no label anywhere is a buyer, hold, order or ticket id", () => {
+  it("follows a waiting room from the pre-queue to shopping: counts equal to GetEventSummary", async () => {
+    const roomEvent = uid("ev");
+    await call(s.t.events, s.t.events.createEvent, {
+      requestId: uid("create"),
+      event: {
+        eventId: roomEvent,
+        name: "Queue night",
+        venue: "Hall",
+        saleState: SaleState.SALE_STATE_UNSPECIFIED,
+        maxTicketsPerBuyer: 2,
+        waitingRoom: { enabled: true, admissionsPerSecond: 50, maxShopping: 100, sessionSeconds: 600, shuffleSeedSha256: "" },
+        currencyCode: "EUR",
+        priceCategories: [{ priceCategoryId: "std", name: "Standard", priceMinor: "4500" }],
+        sections: [{ sectionId: "A", name: "Stalls", layout: { $case: "reserved", value: { rows: [{ rowId: "1", firstSeatNumber: 1, seatCount: 20, priceCategoryId: "std" }] } } }],
+        capacity: 0,
+      },
+    }, s.t.operator);
+    const buyers = Array.from({ length: 5 }, () => uid("fan"));
+    for (const buyerId of buyers) {
+      secrets.add(buyerId);
+      await call(s.t.queue, s.t.queue.joinQueue, { eventId: roomEvent, buyerId, requestId: uid("j") });
+    }
+    const ev = { event_id: roomEvent };
+    const before = await apiScrape();
+    expect(valueOf(before, "ticketing_queue_buyers", { ...ev, state: "pre_queue" })).toBe(5);
+    expect(valueOf(before, "ticketing_queue_buyers", { ...ev, state: "waiting" })).toBe(0);
+    expect(valueOf(before, "ticketing_event_sale_state", { ...ev, state: "SCHEDULED" })).toBe(1);
+    expect(valueOf(before, "ticketing_queue_max_shopping", ev)).toBe(100);
+
+    await call(s.t.events, s.t.events.openSale, { eventId: roomEvent, requestId: uid("open") }, s.t.operator);
+    // The admission ticker lets all five in within a few steps (50 per second).
+    let after = await apiScrape();
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline; after = await apiScrape()) {
+      if (valueOf(after, "ticketing_queue_admitted_total", ev) === 5) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const roomSummary = await call(s.t.events, s.t.events.getEventSummary, { eventId: roomEvent });
+    expect(valueOf(after, "ticketing_queue_admitted_total", ev)).toBe(5);
+    expect(valueOf(after, "ticketing_queue_buyers", { ...ev, state: "shopping" })).toBe(5);
+    expect(roomSummary.funnel!.shopping).toBe(5);
+    expect(valueOf(after, "ticketing_queue_buyers", { ...ev, state: "pre_queue" })).toBe(0);
+    expect(valueOf(after, "ticketing_queue_buyers", { ...ev, state: "waiting" })).toBe(roomSummary.funnel!.waiting);
+    expect(roomSummary.funnel!.waiting).toBe(0);
+  });
+
+  it("no label anywhere is a buyer, hold, order or ticket id", async () => {
+    api = await apiScrape();
     expect(secrets.size).toBeGreaterThan(5);
     let labelled = 0;
     for (const sample of allSamples(api)) {
