@@ -87,16 +87,16 @@ export class DomainMetrics implements HoldObserver {
     let child = this.scriptChildren.get(script);
     if (!child) this.scriptChildren.set(script, (child = this.holdScript.labels({ script })));
     child.observe(Number(process.hrtime.bigint() - startedNs) / 1e9);
-    this.holdAttempts.inc(eventId, { kind, result: code.toLowerCase() });
+    this.holdAttempts.inc(eventId, [kind, code.toLowerCase()]);
   }
 
   holdEnded(eventId: string, reason: "released" | "checkout_failed" | "expired", count: number): void {
-    this.holdsEnded.inc(eventId, { reason }, count);
+    this.holdsEnded.inc(eventId, [reason], count);
   }
 
   // ---- waiting room ----------------------------------------------------------
 
   admissions(eventId: string, n: number): void {
-    this.admitted.inc(eventId, {} as Record<never, string>, n);
+    this.admitted.inc(eventId, [], n);
   }
 }

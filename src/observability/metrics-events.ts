@@ -18,6 +18,9 @@ export class EventLabels {
     private readonly retentionMs: number,
   ) {}
 
+  /** Events counted since the last scrape: their retention restarts then (no clock read per increment). */
+  readonly touched = new Set<string>();
+
   /** Something happened to the event: keep its labels for at least the retention from now. */
   touch(eventId: string, now = Date.now()): void {
     this.lastSeen.set(eventId, now);
@@ -41,6 +44,8 @@ export class EventLabels {
   private async refresh(): Promise<string[]> {
     const now = Date.now();
     for (const eventId of await this.listLive()) this.lastSeen.set(eventId, now);
+    for (const eventId of this.touched) this.lastSeen.set(eventId, now);
+    this.touched.clear();
     for (const [eventId, seen] of this.lastSeen) {
       if (seen + this.retentionMs >= now) continue;
       this.lastSeen.delete(eventId);
@@ -51,45 +56,55 @@ export class EventLabels {
 }
 
 /**
- * A counter with an event_id label whose children are cached (the hold path
- * is hot) and removed when the event leaves the label set.
+ * A counter with an event_id label, cheap on the hold path: increments add to
+ * plain numbers, and prom-client sees the totals only when scraped (its own
+ * label children hash their labels on every increment). An event's series
+ * go when the event leaves the label set.
  */
 export class EventCounter<L extends string> {
-  private readonly counter: Counter<"event_id" | L>;
-  /** Event id -> label values joined -> the child and its labels (for removal). */
-  private readonly children = new Map<string, Map<string, { child: Counter.Internal; labels: Record<string, string> }>>();
+  /** Event id -> first label value -> second label value ("" if none) -> series. */
+  private readonly counts = new Map<string, Map<string, Map<string, { labels: Record<string, string>; n: number }>>>();
 
   constructor(
     private readonly events: EventLabels,
-    options: { name: string; help: string; labelNames: L[]; registry: Registry },
+    private readonly options: { name: string; help: string; labelNames: L[]; registry: Registry },
   ) {
-    this.counter = new Counter({
+    if (options.labelNames.length > 2) throw new Error("EventCounter takes at most two labels besides event_id");
+    const counts = this.counts;
+    new Counter({
       name: options.name,
       help: options.help,
       labelNames: ["event_id", ...options.labelNames],
       registers: [options.registry],
+      collect() {
+        this.reset();
+        for (const byFirst of counts.values()) {
+          for (const bySecond of byFirst.values()) for (const { labels, n } of bySecond.values()) this.inc(labels as never, n);
+        }
+      },
     });
-    events.onDrop((eventId) => {
-      const byLabels = this.children.get(eventId);
-      if (!byLabels) return;
-      this.children.delete(eventId);
-      for (const { labels } of byLabels.values()) this.counter.remove(labels as never);
-    });
+    events.onDrop((eventId) => counts.delete(eventId));
   }
 
-  inc(eventId: string, labels: Record<L, string>, n = 1): void {
+  /** Adds n to the series of `eventId` and the label values, in labelNames order. */
+  inc(eventId: string, values: readonly string[], n = 1): void {
     if (n <= 0) return;
-    this.events.touch(eventId);
-    let byLabels = this.children.get(eventId);
-    if (!byLabels) this.children.set(eventId, (byLabels = new Map()));
-    // Label values are short words (kind, result, reason): joined, they name the child.
-    const key = Object.values<string>(labels).join("\u0001");
-    let entry = byLabels.get(key);
-    if (!entry) {
-      const all = { event_id: eventId, ...labels };
-      entry = { child: this.counter.labels(all as never), labels: all };
-      byLabels.set(key, entry);
+    const first = values[0] ?? "";
+    const second = values[1] ?? "";
+    let byFirst = this.counts.get(eventId);
+    if (!byFirst) {
+      this.counts.set(eventId, (byFirst = new Map()));
+      this.events.touch(eventId);
     }
-    entry.child.inc(n);
+    let bySecond = byFirst.get(first);
+    if (!bySecond) byFirst.set(first, (bySecond = new Map()));
+    const series = bySecond.get(second);
+    if (series) series.n += n;
+    else {
+      const labels: Record<string, string> = { event_id: eventId };
+      this.options.labelNames.forEach((name, i) => (labels[name] = values[i] ?? ""));
+      bySecond.set(second, { labels, n });
+    }
+    this.events.touched.add(eventId);
   }
 }
