@@ -72,7 +72,7 @@ export function createOrderActivities(deps: OrderActivityDeps) {
     await notifier.publish(orderId).catch((err: unknown) => deps.log.warn({ err, orderId }, "order update not published"));
   }
 
-  return {
+  const steps = {
     /** Pins the hold, prices it and records the order as PENDING_PAYMENT. */
     async beginCheckout(input: CheckoutInput): Promise<CheckoutPlan> {
       const existing = await orders.get(input.orderId);
@@ -220,6 +220,25 @@ export function createOrderActivities(deps: OrderActivityDeps) {
     async markRefunded(orderId: string): Promise<void> {
       await orders.transition(orderId, "REFUNDED", ["CONFIRMED"]);
       await changed(orderId);
+    },
+  };
+
+  return {
+    ...steps,
+    // Pairs of steps the checkout runs back to back, as one local activity each:
+    // every Temporal round trip costs more than the step itself. Each half is
+    // idempotent, so a retry of the pair redoes both safely.
+
+    /** commitSale then markSeatsSold: MySQL claims the seats, then Redis agrees. */
+    async sellSeats(plan: CheckoutPlan): Promise<void> {
+      await steps.commitSale(plan);
+      await steps.markSeatsSold(plan);
+    },
+
+    /** issueTickets then confirmOrder: the order is CONFIRMED with its tickets in place. */
+    async completeOrder(plan: CheckoutPlan): Promise<void> {
+      await steps.issueTickets(plan);
+      await steps.confirmOrder(plan);
     },
   };
 }

@@ -13,8 +13,11 @@ import { call, uid } from "../../support/app.js";
 import { createOrder, holdSeats, openSaleEvent, startCheckoutStack, watchUntilFinal } from "../../support/checkout.js";
 import { testEnv } from "../../support/env.js";
 
-/** v1: before tickets; v2: tickets signed before confirmation (patched "issue-tickets"). */
-const VERSION = "v2";
+/**
+ * v1: before tickets; v2: tickets signed before confirmation (patched "issue-tickets");
+ * v3: the lean shape (patched "lean-checkout": no window timer, paired local steps, local capture).
+ */
+const VERSION = "v3";
 
 describe("record checkout histories", () => {
   it("records a confirmed, a declined and a cancelled checkout", async () => {
