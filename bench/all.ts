@@ -6,7 +6,7 @@
 // the umbrella exits non-zero when any failed.
 //
 // Knobs (env): BENCH_ONLY (comma list of holds, rpcs, checkout, queue,
-// strategies; default all that exist), BENCH_OUT (where results/ goes; each
+// strategies, scaling; default all that exist), BENCH_OUT (where results/ goes; each
 // bench honours it too). Every other BENCH_* variable reaches every bench, so
 // a quick smoke of the whole suite is e.g.
 //   BENCH_OUT=/tmp/b BENCH_N=2000 BENCH_ROUNDS=1 BENCH_WARMUP=500 BENCH_SKIP=100 \
@@ -106,6 +106,20 @@ const BENCHES: Bench[] = [
           ratio: x.ratioVsLua,
           goalNote: "the usual alternatives beside our Lua hold",
         }));
+    },
+  },
+  {
+    name: "scaling",
+    script: "bench:scaling",
+    prefix: "scaling-",
+    // API_PROCESSES=N against one process in the same run (bench/scaling.ts: perN[], median ratios)
+    figures: (r: J) => {
+      const [one, many] = r.perN as J[];
+      const note = `no goal: ${r.machine.nproc} cores shared by ghz, Redis and the API cannot double throughput`;
+      return [
+        { bench: "scaling", measure: `HoldSeats, API_PROCESSES=${many!.n}`, value: `${n0(many!.medianHoldRps)}/s, ${many!.medianApiUsPerHold} µs Node CPU/call`, baseline: `1 process ${n0(one!.medianHoldRps)}/s, ${one!.medianApiUsPerHold} µs`, ratio: r.medianHoldRatio, goalNote: note },
+        { bench: "scaling", measure: `Noop, API_PROCESSES=${many!.n}`, value: `${n0(many!.medianNoopRps)}/s, ${many!.medianApiUsPerNoop} µs Node CPU/call`, baseline: `1 process ${n0(one!.medianNoopRps)}/s, ${one!.medianApiUsPerNoop} µs`, ratio: r.medianNoopRatio, goalNote: note },
+      ];
     },
   },
 ];

@@ -159,11 +159,15 @@ export interface ApiProcess {
   proc: ManagedProcess;
 }
 
-/** The API as its own process: `node --import tsx src/main.ts`, ready once ReservationService is SERVING. */
-export async function startApi(stack: BenchStack, dir: string, grpcurl: string): Promise<ApiProcess> {
+/**
+ * The API as its own process: `node --import tsx src/main.ts`, ready once ReservationService is SERVING.
+ * `opts.name` names its log file and its entry in stopAll (several APIs side by side); `opts.env` is added to its environment.
+ */
+export async function startApi(stack: BenchStack, dir: string, grpcurl: string, opts: { name?: string; env?: Record<string, string> } = {}): Promise<ApiProcess> {
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
-  const logFile = path.join(dir, "api.log");
+  const name = opts.name ?? "api";
+  const logFile = path.join(dir, `${name}.log`);
   const extraNodeArgs = (process.env.BENCH_API_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
   const args = [...extraNodeArgs, "--import", "tsx", "src/main.ts"];
   const env: NodeJS.ProcessEnv = {
@@ -175,10 +179,11 @@ export async function startApi(stack: BenchStack, dir: string, grpcurl: string):
     REDIS_URL: stack.redisUrl,
     MYSQL_URL: stack.mysqlUrl,
     TEMPORAL_ADDRESS: stack.temporalAddress,
+    ...opts.env,
   };
   delete env.REDIS_CLUSTER_NODES;
-  const proc = launch(`api :${port}`, process.execPath, args, { logFile, cwd: repoRoot, env, graceMs: 15_000 });
-  stoppables.push({ name: "api", pid: proc.pid, stop: () => proc.stop(15_000) });
+  const proc = launch(`${name} :${port}`, process.execPath, args, { logFile, cwd: repoRoot, env, graceMs: 15_000 });
+  stoppables.push({ name, pid: proc.pid, stop: () => proc.stop(15_000) });
   await waitUntilReady(
     proc,
     "ReservationService SERVING",
@@ -189,7 +194,8 @@ export async function startApi(stack: BenchStack, dir: string, grpcurl: string):
     },
     { timeoutMs: 90_000, intervalMs: 250 },
   );
-  const command = `GRPC_ADDRESS=${address} METRICS_ADDRESS=off LOG_LEVEL=warn BENCH_NOOP=on REDIS_URL=${stack.redisUrl} MYSQL_URL=${stack.mysqlUrl} TEMPORAL_ADDRESS=${stack.temporalAddress} node ${args.join(" ")}`;
+  const extraEnv = Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v} `).join("");
+  const command = `${extraEnv}GRPC_ADDRESS=${address} METRICS_ADDRESS=off LOG_LEVEL=warn BENCH_NOOP=on REDIS_URL=${stack.redisUrl} MYSQL_URL=${stack.mysqlUrl} TEMPORAL_ADDRESS=${stack.temporalAddress} node ${args.join(" ")}`;
   return { address, port, pid: proc.pid, logFile, command, proc };
 }
 
