@@ -162,7 +162,10 @@ async function main(): Promise<number> {
       REDIS_URL: stack.redisUrl,
       MYSQL_URL: stack.mysqlUrl,
       LOG_LEVEL: "warn",
+      // no exporters (their default ports are fixed and may be taken by another stack)
       METRICS_ADDRESS: "off",
+      WORKER_METRICS_ADDRESS: "off",
+      TEMPORAL_METRICS_ADDRESS: "off",
       PAYMENT_SIM_LATENCY_MS: "0",
       PAYMENT_SIM_DECLINE_RATIO: "0",
       PAYMENT_SIM_FAILURE_RATIO: "0",
