@@ -4,10 +4,12 @@
 //      (tok_approve) and follow WatchOrder until CONFIRMED, a fixed number per
 //      round at a fixed concurrency; rate from the first CreateOrder to the
 //      last CONFIRMED, CreateOrder->CONFIRMED p50/p99;
-//   2. interleaved with the bare baseline (A B A B A B): a workflow of the same
-//      Temporal shape with no work inside (bench/checkout-baseline/), started
-//      the same way by Update-with-Start, run by its own worker process on its
-//      own task queue; median checkout/bare ratio (goal >= 0.8);
+//   2. interleaved with the bare baseline (A B A B A B): a workflow of the
+//      product checkout's current Temporal shape (the lean one since 2e3c7da:
+//      4 local + 1 normal activity, no timer) with no work inside
+//      (bench/checkout-baseline/ bareCheckout), started the same way by
+//      Update-with-Start, run by its own worker process on its own task queue;
+//      median checkout/bare ratio (goal >= 0.8);
 //   3. HoldSeats throughput (ghz, a large Redis-only event) idle and while
 //      checkouts run, interleaved; median loaded/idle ratio (goal >= 0.9);
 //   4. CPU per checkout of the Temporal server, the worker, the API, MySQL and
@@ -22,9 +24,9 @@
 //
 // Knobs (env): BENCH_CHECKOUTS (per round, 200), BENCH_CHECKOUT_CONCURRENCY
 // (50), BENCH_ROUNDS (5), BENCH_WARMUP_CHECKOUTS (50), BENCH_SERIAL (20: one
-// at a time, for the unloaded latency), BENCH_LEAN (1: also interleave rounds
-// of the lean-shape experiment, bench/checkout-baseline/workflows.ts
-// leanCheckout; 0: skip them), BENCH_TEMPORAL_DB
+// at a time, for the unloaded latency), BENCH_PREVIOUS_SHAPE (0; 1: also
+// interleave rounds of previousShapeCheckout, the checkout's shape before
+// 2e3c7da with the window timer, as a comparison: a longer run), BENCH_TEMPORAL_DB
 // (file | memory; file = SQLite with WAL + synchronous=normal),
 // BENCH_TEMPORAL_ARGS (extra dev-server flags, e.g. "--dynamic-config-value
 // system.enableActivityEagerExecution=true"), BENCH_HOLD_N
@@ -78,7 +80,7 @@ export const settings: CheckoutSettings = {
   rounds: env("BENCH_ROUNDS", 5),
   warmupCheckouts: env("BENCH_WARMUP_CHECKOUTS", 50),
   serial: env("BENCH_SERIAL", 20),
-  lean: env("BENCH_LEAN", 1),
+  previousShape: env("BENCH_PREVIOUS_SHAPE", 0),
   temporalDb,
   temporalArgs: process.env.BENCH_TEMPORAL_ARGS ?? "",
   holdN: env("BENCH_HOLD_N", 15_000),
@@ -204,7 +206,7 @@ async function main(): Promise<number> {
     await driver.createAndOpen(checkoutEvent(eventId, shape));
     say(`checkout event ${eventId}: ${seats.capacity} seats (CreateEvent + OpenSale in ${Math.round(performance.now() - createStart)} ms)`);
     const bareDriver = new BareDriver(client, bareQueue, runId, settings.paymentWindowSeconds * 1000);
-    const leanDriver = new BareDriver(client, bareQueue, runId, settings.paymentWindowSeconds * 1000, "lean");
+    const previousDriver = new BareDriver(client, bareQueue, runId, settings.paymentWindowSeconds * 1000, "previous");
 
     // --- the HoldSeats event: Redis only, every call holds 2 seats nobody else holds
     const holdCalls = settings.holdWarmup + 2 * settings.rounds * settings.holdN;
@@ -235,7 +237,7 @@ async function main(): Promise<number> {
     const warmB = await bareDriver.round("warmup", settings.warmupCheckouts, settings.concurrency);
     allBare.push(warmB);
     say(`warm-up bare: ${warmB.completed}/${warmB.workflows}, ${warmB.rate}/s, p50 ${warmB.latencyMs.p50} ms`);
-    if (settings.lean) allBare.push(await leanDriver.round("warmup-lean", settings.warmupCheckouts, settings.concurrency));
+    if (settings.previousShape) allBare.push(await previousDriver.round("warmup-previous", settings.warmupCheckouts, settings.concurrency));
 
     // --- 0. one at a time (concurrency 1): the unloaded latency and where it goes
     say(`one at a time: ${settings.serial} checkouts, then ${settings.serial} bare workflows`);
@@ -243,17 +245,17 @@ async function main(): Promise<number> {
     allRecords.push(...serialC.records);
     const serialB = await bareDriver.round("serial-bare", settings.serial, 1);
     allBare.push(serialB);
-    const serialL = settings.lean ? await leanDriver.round("serial-lean", settings.serial, 1) : undefined;
-    if (serialL) allBare.push(serialL);
+    const serialP = settings.previousShape ? await previousDriver.round("serial-previous", settings.serial, 1) : undefined;
+    if (serialP) allBare.push(serialP);
     say(
       `one at a time: checkout p50 ${serialC.latencyMs.p50} ms p99 ${serialC.latencyMs.p99} ms (CreateOrder ${serialC.createOrderMs.p50} ms); bare p50 ${serialB.latencyMs.p50} ms p99 ${serialB.latencyMs.p99} ms (update ${serialB.updateMs.p50} ms)` +
-        (serialL ? `; lean p50 ${serialL.latencyMs.p50} ms p99 ${serialL.latencyMs.p99} ms` : ""),
+        (serialP ? `; previous shape p50 ${serialP.latencyMs.p50} ms p99 ${serialP.latencyMs.p99} ms` : ""),
     );
 
     // --- 1. checkout vs bare, interleaved A B A B A B
     const checkoutRounds: MeasuredCheckout[] = [];
     const bareRounds: MeasuredBare[] = [];
-    const leanRounds: MeasuredBare[] = [];
+    const previousRounds: MeasuredBare[] = [];
     for (let i = 1; i <= settings.rounds; i++) {
       let s0 = cpuSnapshot(pids);
       const c = await driver.round(`checkout-${i}`, settings.checkouts, settings.concurrency);
@@ -273,15 +275,15 @@ async function main(): Promise<number> {
       say(
         `bare ${i}:     ${bb.completed}/${bb.workflows} completed in ${bb.windowSeconds} s = ${bb.rate}/s, p50 ${bb.latencyMs.p50} ms p99 ${bb.latencyMs.p99} ms | cores: temporal ${bCpu.cores.temporal ?? "-"}, bare worker ${bCpu.cores.bareWorker}, bench ${bCpu.cores.bench}, other ${bCpu.otherCores}`,
       );
-      if (settings.lean) {
+      if (settings.previousShape) {
         s0 = cpuSnapshot(pids);
-        const ll = await leanDriver.round(`lean-${i}`, settings.checkouts, settings.concurrency);
+        const pp = await previousDriver.round(`previous-${i}`, settings.checkouts, settings.concurrency);
         s1 = cpuSnapshot(pids);
-        allBare.push(ll);
-        const lCpu = cpuDelta(s0, s1);
-        leanRounds.push({ round: i, stats: { ...ll, workflowIds: [] }, cpu: lCpu, cpuMsPerWorkflow: perItemMs(lCpu, ll.completed), workflowIds: ll.workflowIds });
+        allBare.push(pp);
+        const pCpu = cpuDelta(s0, s1);
+        previousRounds.push({ round: i, stats: { ...pp, workflowIds: [] }, cpu: pCpu, cpuMsPerWorkflow: perItemMs(pCpu, pp.completed), workflowIds: pp.workflowIds });
         say(
-          `lean ${i}:     ${ll.completed}/${ll.workflows} completed in ${ll.windowSeconds} s = ${ll.rate}/s, p50 ${ll.latencyMs.p50} ms p99 ${ll.latencyMs.p99} ms | cores: temporal ${lCpu.cores.temporal ?? "-"}, bare worker ${lCpu.cores.bareWorker}, bench ${lCpu.cores.bench}, other ${lCpu.otherCores}`,
+          `previous ${i}: ${pp.completed}/${pp.workflows} completed in ${pp.windowSeconds} s = ${pp.rate}/s, p50 ${pp.latencyMs.p50} ms p99 ${pp.latencyMs.p99} ms | cores: temporal ${pCpu.cores.temporal ?? "-"}, bare worker ${pCpu.cores.bareWorker}, bench ${pCpu.cores.bench}, other ${pCpu.otherCores}`,
         );
       }
     }
@@ -372,8 +374,8 @@ async function main(): Promise<number> {
       bare: await sampleHistories(client, lastB.workflowIds, settings.historySample),
       serialCheckout: await sampleHistories(client, serialC.workflowIds, settings.historySample),
       serialBare: await sampleHistories(client, serialB.workflowIds, settings.historySample),
-      lean: leanRounds.length ? await sampleHistories(client, leanRounds[leanRounds.length - 1]!.workflowIds, settings.historySample) : undefined,
-      serialLean: serialL ? await sampleHistories(client, serialL.workflowIds, settings.historySample) : undefined,
+      previousShape: previousRounds.length ? await sampleHistories(client, previousRounds[previousRounds.length - 1]!.workflowIds, settings.historySample) : undefined,
+      serialPreviousShape: serialP ? await sampleHistories(client, serialP.workflowIds, settings.historySample) : undefined,
     };
 
     // --- 4. invariants
@@ -411,7 +413,8 @@ async function main(): Promise<number> {
     const finished = new Date();
     const result: CheckoutBenchResult = {
       kind: "checkout",
-      schema: 1,
+      schema: 2,
+      baselineShape: "current",
       runId,
       startedAt: started.toISOString(),
       finishedAt: finished.toISOString(),
@@ -437,16 +440,16 @@ async function main(): Promise<number> {
         holds: { eventId: holdLayout.eventId, capacity: holdLayout.capacity },
       },
       warmup: { checkout: stripRecords(warmC), bare: { ...warmB, workflowIds: [] } },
-      serial: { checkout: stripRecords(serialC), bare: { ...serialB, workflowIds: [] }, lean: serialL ? { ...serialL, workflowIds: [] } : undefined },
-      lean: leanRounds.length
+      serial: { checkout: stripRecords(serialC), bare: { ...serialB, workflowIds: [] }, previousShape: serialP ? { ...serialP, workflowIds: [] } : undefined },
+      previousShape: previousRounds.length
         ? {
-            rounds: leanRounds.map((x) => ({ ...x, workflowIds: [] })),
-            medianRate: round(median(leanRounds.map((x) => x.stats.rate)), 2),
-            pairRatiosToBare: leanRounds.map((x, i) => round(x.stats.rate / bareRounds[i]!.stats.rate, 3)),
-            medianRatioToBare: round(median(leanRounds.map((x, i) => x.stats.rate / bareRounds[i]!.stats.rate)), 3),
-            medianP50: round(median(leanRounds.map((x) => x.stats.latencyMs.p50)), 1),
-            medianP99: round(median(leanRounds.map((x) => x.stats.latencyMs.p99)), 1),
-            cpuMsPerWorkflow: medianOfRecords(leanRounds.map((x) => x.cpuMsPerWorkflow)),
+            rounds: previousRounds.map((x) => ({ ...x, workflowIds: [] })),
+            medianRate: round(median(previousRounds.map((x) => x.stats.rate)), 2),
+            pairRatiosToBare: previousRounds.map((x, i) => round(x.stats.rate / bareRounds[i]!.stats.rate, 3)),
+            medianRatioToBare: round(median(previousRounds.map((x, i) => x.stats.rate / bareRounds[i]!.stats.rate)), 3),
+            medianP50: round(median(previousRounds.map((x) => x.stats.latencyMs.p50)), 1),
+            medianP99: round(median(previousRounds.map((x) => x.stats.latencyMs.p99)), 1),
+            cpuMsPerWorkflow: medianOfRecords(previousRounds.map((x) => x.cpuMsPerWorkflow)),
           }
         : undefined,
       checkout: {

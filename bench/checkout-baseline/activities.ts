@@ -1,6 +1,7 @@
-// The bare baseline's activities: the checkout's seven steps with no work
-// inside. They take and return values shaped like the real ones (a plan of
-// the order) so the payloads Temporal stores are about as large.
+// The bare workflows' activities: the checkout's steps with no work inside, for
+// both shapes (./workflows.ts). They take and return values shaped like the
+// real ones (a plan of the order) so the payloads Temporal stores are about as
+// large.
 export interface BareInput {
   orderId: string;
   eventId: string;
@@ -27,7 +28,7 @@ export interface BarePlan {
 
 export function createBareActivities() {
   return {
-    // local (5)
+    // both shapes: beginCheckout (local), authorizePayment (normal)
     async beginCheckout(input: BareInput): Promise<BarePlan> {
       const seatIds = [`${input.holdId.slice(0, 8)}-1`, `${input.holdId.slice(0, 8)}-2`];
       return {
@@ -44,18 +45,19 @@ export function createBareActivities() {
         currencyCode: "EUR",
       };
     },
+    async authorizePayment(plan: BarePlan, _paymentMethodToken: string): Promise<string> {
+      return `auth_${plan.orderId}`;
+    },
+    // the current shape's paired steps (local), named as in src/orders/activities.ts
+    async sellSeats(_plan: BarePlan): Promise<void> {},
+    async completeOrder(_plan: BarePlan): Promise<void> {},
+    // capture: local in the current shape, normal in the previous one
+    async capturePayment(_plan: BarePlan): Promise<void> {},
+    // the previous shape's separate steps (local)
     async commitSale(_plan: BarePlan): Promise<void> {},
     async markSeatsSold(_plan: BarePlan): Promise<void> {},
     async issueTickets(_plan: BarePlan): Promise<void> {},
     async confirmOrder(_plan: BarePlan): Promise<void> {},
-    // normal (2)
-    async authorizePayment(plan: BarePlan, _paymentMethodToken: string): Promise<string> {
-      return `auth_${plan.orderId}`;
-    },
-    async capturePayment(_plan: BarePlan): Promise<void> {},
-    // the lean variant's merged steps (local)
-    async commitAndMarkSold(_plan: BarePlan): Promise<void> {},
-    async issueAndConfirm(_plan: BarePlan): Promise<void> {},
   };
 }
 

@@ -1,7 +1,8 @@
 // Entry point of the bare baseline's Temporal worker process (bench/checkout.ts
 // starts it): `node --import tsx bench/checkout-baseline/worker.ts` with
-// TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and TEMPORAL_TASK_QUEUE. Default worker
-// options, as src/worker.ts uses; no database, no Redis.
+// TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and TEMPORAL_TASK_QUEUE. Runs both bare
+// shapes of ./workflows.ts. Default worker options, as src/worker.ts uses; no
+// database, no Redis.
 import { fileURLToPath } from "node:url";
 import { NativeConnection, Runtime, Worker } from "@temporalio/worker";
 import { createBareActivities } from "./activities.js";

@@ -1,7 +1,9 @@
 // Drives checkouts end to end for bench/checkout.ts: buyers that HoldSeats (one
 // or two seats), CreateOrder (tok_approve) and follow WatchOrder until a final
-// state, over the real gRPC API; and the bare baseline, started with
-// Update-with-Start straight on the Temporal client and awaited with result().
+// state, over the real gRPC API; and the bare workflows (the baseline of the
+// product's current shape, or the previous shape as a comparison), started
+// with Update-with-Start straight on the Temporal client and awaited with
+// result().
 // Every call's outcome is tallied by gRPC code, so every call is accounted for.
 import { performance } from "node:perf_hooks";
 import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
@@ -10,7 +12,7 @@ import { EventServiceClient, SaleState, type Event } from "../../src/gen/ticketi
 import { OrderServiceClient, OrderState, type Order } from "../../src/gen/ticketing/v1/order_service.js";
 import { ReservationServiceClient } from "../../src/gen/ticketing/v1/reservation_service.js";
 import { seatId } from "../../src/events/layout.js";
-import { bareCheckout, bareCreateOrderUpdate, leanCheckout } from "../checkout-baseline/workflows.js";
+import { bareCheckout, bareCreateOrderUpdate, previousShapeCheckout } from "../checkout-baseline/workflows.js";
 
 export const codeName = (code: number | undefined): string => (code === undefined ? "UNKNOWN" : (status[code] ?? `CODE_${code}`));
 
@@ -347,7 +349,7 @@ export class CheckoutDriver {
   }
 }
 
-// --- the bare baseline
+// --- the bare workflows: the baseline (current shape) and the previous shape
 
 export interface BareRecord {
   i: number;
@@ -381,15 +383,15 @@ export class BareDriver {
     readonly taskQueue: string,
     readonly runId: string,
     readonly paymentWindowMs: number,
-    /** "bare" (the baseline) or "lean" (the leaner-shape experiment) */
-    readonly kind: "bare" | "lean" = "bare",
+    /** "bare": the baseline, the product's current shape; "previous": the shape before 2e3c7da */
+    readonly kind: "bare" | "previous" = "bare",
   ) {}
 
   private async one(i: number, rec: BareRecord): Promise<void> {
     const k = this.kind;
     const orderId = `${this.runId}-${k}-o${i}`;
     const key = `${this.runId}-${k}-k${i}`;
-    const op = new WithStartWorkflowOperation(k === "lean" ? leanCheckout : bareCheckout, {
+    const op = new WithStartWorkflowOperation(k === "previous" ? previousShapeCheckout : bareCheckout, {
       workflowId: rec.workflowId,
       taskQueue: this.taskQueue,
       args: [

@@ -2,6 +2,9 @@
 // bench/CHECKOUT-RESULTS.md (the latest run's summary and every run's headline,
 // from bench/results/checkout-*.json). Text after the line
 // `<!-- notes: kept across runs -->` in CHECKOUT-RESULTS.md is kept as is.
+// Runs before schema 2 compared the checkout's previous shape (window timer,
+// 5 local + 2 normal activities) with a bare workflow of that shape; since
+// 2e3c7da both are the lean shape (4 local + 1 normal, no timer).
 import fs from "node:fs";
 import path from "node:path";
 import { repoRoot } from "../../src/devstack/stack.js";
@@ -55,7 +58,8 @@ export interface CheckoutSettings {
   rounds: number;
   warmupCheckouts: number;
   serial: number;
-  lean: number;
+  /** 1: previousShapeCheckout rounds too (BENCH_PREVIOUS_SHAPE) */
+  previousShape: number;
   temporalDb: TemporalDb;
   /** extra dev-server flags (BENCH_TEMPORAL_ARGS) */
   temporalArgs: string;
@@ -76,7 +80,10 @@ export interface CheckoutSettings {
 
 export interface CheckoutBenchResult {
   kind: "checkout";
-  schema: 1;
+  /** 2: the baseline is the current (lean) shape; 1: both were the previous shape */
+  schema: 1 | 2;
+  /** the Temporal shape of the checkout and its bare baseline; absent in schema 1 (= "previous") */
+  baselineShape?: "current";
   runId: string;
   startedAt: string;
   finishedAt: string;
@@ -103,9 +110,9 @@ export interface CheckoutBenchResult {
   };
   warmup: { checkout: CheckoutStats; bare: BareRoundStats };
   /** one at a time (concurrency 1) */
-  serial?: { checkout: CheckoutStats; bare: BareRoundStats; lean?: BareRoundStats };
-  /** the lean-shape experiment (bench/checkout-baseline/workflows.ts leanCheckout), interleaved with the rest */
-  lean?: {
+  serial?: { checkout: CheckoutStats; bare: BareRoundStats; previousShape?: BareRoundStats };
+  /** the checkout's shape before 2e3c7da (bench/checkout-baseline/workflows.ts previousShapeCheckout), a comparison, interleaved with the rest */
+  previousShape?: {
     rounds: MeasuredBare[];
     medianRate: number;
     pairRatiosToBare: number[];
@@ -157,8 +164,8 @@ export interface CheckoutBenchResult {
     bare: HistorySummary;
     serialCheckout?: HistorySummary;
     serialBare?: HistorySummary;
-    lean?: HistorySummary;
-    serialLean?: HistorySummary;
+    previousShape?: HistorySummary;
+    serialPreviousShape?: HistorySummary;
   };
   invariants: { ok: boolean; groups: { group: string; checks: Check[] }[]; facts: Record<string, number> };
 }
@@ -185,7 +192,7 @@ export function callCodes(r: CheckoutBenchResult): Record<string, Record<string,
   for (const h of r.holds.rounds) for (const [k, v] of Object.entries(h.ghz.summary?.codes ?? {})) ghz[k] = (ghz[k] ?? 0) + v;
   out["HoldSeats (ghz, tallied)"] = ghz;
   const bare: Record<string, number> = {};
-  for (const b of [r.warmup.bare, ...(r.serial ? [r.serial.bare] : []), ...(r.serial?.lean ? [r.serial.lean] : []), ...r.checkout.bareRounds.map((x) => x.stats), ...(r.lean?.rounds ?? []).map((x) => x.stats)]) for (const [k, v] of Object.entries(b.outcomes)) bare[k] = (bare[k] ?? 0) + v;
+  for (const b of [r.warmup.bare, ...(r.serial ? [r.serial.bare] : []), ...(r.serial?.previousShape ? [r.serial.previousShape] : []), ...r.checkout.bareRounds.map((x) => x.stats), ...(r.previousShape?.rounds ?? []).map((x) => x.stats)]) for (const [k, v] of Object.entries(b.outcomes)) bare[k] = (bare[k] ?? 0) + v;
   out["bare workflows (Temporal client)"] = bare;
   return out;
 }
@@ -200,6 +207,11 @@ export function headline(r: CheckoutBenchResult): string {
     `HoldSeats with/without checkouts **${f(h.medianRatio, 2)}** (goal ≥ ${h.goal}: ${h.goalMet ? "met" : "**not met**"}): ${n0(h.medianLoadedRps)} vs ${n0(h.medianIdleRps)} calls/s; ` +
     `invariants ${r.invariants.ok ? "ok" : "**BROKEN**"}`
   );
+}
+
+/** The Temporal shape a run measured (the checkout's and its bare baseline's). */
+export function shapeOf(r: CheckoutBenchResult): string {
+  return r.baselineShape === "current" ? "lean: 4 local + 1 normal, no timer" : "previous: timer, 5 local + 2 normal";
 }
 
 const PROC_ORDER = ["temporal", "worker", "bareWorker", "api", "mysql", "redis", "bench", "ghz"];
@@ -272,7 +284,7 @@ export function markdown(r: CheckoutBenchResult): string {
   L.push(`- Temporal dev server: ${tdb}; \`${r.stack.temporal.command}\``);
   L.push(`- API: \`${r.stack.apiCommand.replace(/\/tmp\/ticketing-bench-[A-Za-z0-9]+\//g, "")}\` with \`TEMPORAL_TASK_QUEUE=${r.stack.taskQueue}\`, \`PAYMENT_WINDOW_SECONDS\` default (${r.settings.paymentWindowSeconds} s)`);
   L.push(`- worker: \`${r.stack.workerCommand}\``);
-  L.push(`- bare worker: \`${r.stack.bareWorkerCommand}\` (bench/checkout-baseline/: the checkout's Temporal shape with empty activities)`);
+  L.push(`- bare worker: \`${r.stack.bareWorkerCommand}\` (bench/checkout-baseline/: \`bareCheckout\`, the checkout's current Temporal shape with empty activities${r.previousShape ? "; also \`previousShapeCheckout\`" : ""})`);
   L.push(`- Redis, MariaDB: own instances on free ports (\`${r.stack.redisUrl}\`, \`${r.stack.mysqlUrl}\`)`);
   L.push(
     `- checkout event \`${r.events.checkout.eventId}\`: ${r.events.checkout.capacity.toLocaleString("en-US")} seats created by CreateEvent + OpenSale (MySQL and Redis; its hold sweeper runs on the worker's queue), ${r.events.checkout.seatsUsed.toLocaleString("en-US")} used; HoldSeats event \`${r.events.holds.eventId}\`: ${r.events.holds.capacity.toLocaleString("en-US")} seats loaded straight into Redis`,
@@ -284,7 +296,7 @@ export function markdown(r: CheckoutBenchResult): string {
   L.push("");
   L.push(
     `Each round: ${r.settings.checkouts} buyers at a concurrency of ${r.settings.concurrency}; a checkout buyer calls HoldSeats (1 or 2 seats, alternately), CreateOrder (\`tok_approve\`) and follows WatchOrder until a final state; ` +
-      `rate = CONFIRMED / (first CreateOrder sent → last CONFIRMED seen). A bare workflow is started by Update-with-Start from the bench process's Temporal client (update returns after the first local activity) and awaited with \`result()\`; rate = completed / (first start → last completion). ` +
+      `rate = CONFIRMED / (first CreateOrder sent → last CONFIRMED seen). The bare baseline is the product checkout's current Temporal shape (${shapeOf(r)}: the payment window as the authorization's \`scheduleToCloseTimeout\`, then sellSeats, capturePayment and completeOrder as local activities) with empty activities. A bare workflow is started by Update-with-Start from the bench process's Temporal client (update returns after the first local activity) and awaited with \`result()\`; rate = completed / (first start → last completion). ` +
       `Rounds interleaved A B A B …, after a warm-up of ${r.settings.warmupCheckouts} of each (not tallied). Cores = CPU of each process over the round's wall time.`,
   );
   L.push("");
@@ -302,8 +314,8 @@ export function markdown(r: CheckoutBenchResult): string {
         `| ${x.round} | ${kind} | ${x.stats.workflows} | ${x.stats.completed} | ${f(x.stats.windowSeconds, 2)} | **${f(x.stats.rate, 2)}** | ${n0(x.stats.latencyMs.p50)} | ${n0(x.stats.latencyMs.p90)} | ${n0(x.stats.latencyMs.p99)} | update-with-start ${n0(x.stats.updateMs.p50)} / ${n0(x.stats.updateMs.p99)} | ${coresCell(x.cpu, keys)} | ${f(x.cpu.otherCores, 2)} |`,
       );
     if (b) bareRow("bare", b);
-    const lr = r.lean?.rounds[i];
-    if (lr) bareRow("lean (experiment)", lr);
+    const pr = r.previousShape?.rounds[i];
+    if (pr) bareRow("previous shape (comparison)", pr);
   }
   L.push("");
   L.push("| measure | checkout | bare | ratio |");
@@ -317,14 +329,14 @@ export function markdown(r: CheckoutBenchResult): string {
     L.push(`| one at a time (${r.settings.serial} each, concurrency 1): start → done p50 / p99, ms | ${n0(sc.latencyMs.p50)} / ${n0(sc.latencyMs.p99)} | ${n0(sb.latencyMs.p50)} / ${n0(sb.latencyMs.p99)} | |`);
     L.push(`| one at a time: the starting call p50 / p99, ms | ${n0(sc.createOrderMs.p50)} / ${n0(sc.createOrderMs.p99)} | ${n0(sb.updateMs.p50)} / ${n0(sb.updateMs.p99)} | |`);
   }
-  if (r.lean) {
-    const lean = r.lean;
+  if (r.previousShape) {
+    const prev = r.previousShape;
     L.push("");
     L.push(
-      `**Experiment, not a baseline — the lean shape** (\`leanCheckout\` in bench/checkout-baseline/workflows.ts, same bare worker, no work inside): the payment window as the authorization's \`scheduleToCloseTimeout\` instead of a durable timer, capture as a local activity, commitSale+markSeatsSold and issueTickets+confirmOrder merged: 4 local activities, 1 normal activity, no timer. ` +
-        `Median ${f(lean.medianRate, 2)}/s, lean / bare **${f(lean.medianRatioToBare, 3)}** (pairs ${lean.pairRatiosToBare.join(", ")}), p50 / p99 ${n0(lean.medianP50)} / ${n0(lean.medianP99)} ms` +
-        (r.serial?.lean ? `, one at a time p50 ${n0(r.serial.lean.latencyMs.p50)} ms (bare ${n0(r.serial.bare.latencyMs.p50)} ms)` : "") +
-        `; CPU per workflow: Temporal ${f(lean.cpuMsPerWorkflow.temporal, 1)} ms, worker ${f(lean.cpuMsPerWorkflow.bareWorker, 1)} ms (bare: ${f(c.cpuMsPerBare.temporal, 1)} / ${f(c.cpuMsPerBare.bareWorker, 1)} ms).`,
+      `**Comparison, not a baseline — the previous shape** (\`previousShapeCheckout\` in bench/checkout-baseline/workflows.ts, the product checkout before 2e3c7da, same bare worker, no work inside): the payment-window timer around the authorization, each step its own local activity, capture as a normal activity: 5 local activities, 2 normal activities, a timer. ` +
+        `Median ${f(prev.medianRate, 2)}/s, previous / bare **${f(prev.medianRatioToBare, 3)}** (pairs ${prev.pairRatiosToBare.join(", ")}), p50 / p99 ${n0(prev.medianP50)} / ${n0(prev.medianP99)} ms` +
+        (r.serial?.previousShape ? `, one at a time p50 ${n0(r.serial.previousShape.latencyMs.p50)} ms (bare ${n0(r.serial.bare.latencyMs.p50)} ms)` : "") +
+        `; CPU per workflow: Temporal ${f(prev.cpuMsPerWorkflow.temporal, 1)} ms, worker ${f(prev.cpuMsPerWorkflow.bareWorker, 1)} ms (bare: ${f(c.cpuMsPerBare.temporal, 1)} / ${f(c.cpuMsPerBare.bareWorker, 1)} ms).`,
     );
   }
   L.push("");
@@ -353,8 +365,8 @@ export function markdown(r: CheckoutBenchResult): string {
     [`bare, ${r.settings.concurrency} at a time`, r.histories.bare],
     ["checkout, one at a time", r.histories.serialCheckout],
     ["bare, one at a time", r.histories.serialBare],
-    [`lean (experiment), ${r.settings.concurrency} at a time`, r.histories.lean],
-    ["lean (experiment), one at a time", r.histories.serialLean],
+    [`previous shape, ${r.settings.concurrency} at a time`, r.histories.previousShape],
+    ["previous shape, one at a time", r.histories.serialPreviousShape],
   ];
   const cols = hs.filter((x): x is [string, HistorySummary] => x[1] !== undefined);
   L.push(
@@ -446,7 +458,7 @@ export function markdown(r: CheckoutBenchResult): string {
 
 /** The largest share of the machine used by processes outside the bench in any measured round. */
 export function maxRoundOther(r: CheckoutBenchResult): number {
-  const cpus = [...r.checkout.rounds.map((x) => x.cpu), ...r.checkout.bareRounds.map((x) => x.cpu), ...(r.lean?.rounds ?? []).map((x) => x.cpu), ...r.holds.rounds.map((x) => x.cpu)];
+  const cpus = [...r.checkout.rounds.map((x) => x.cpu), ...r.checkout.bareRounds.map((x) => x.cpu), ...(r.previousShape?.rounds ?? []).map((x) => x.cpu), ...r.holds.rounds.map((x) => x.cpu)];
   return Math.max(0, ...cpus.map((c) => c.otherCores));
 }
 
@@ -497,7 +509,7 @@ export function writeCheckoutIndex(): void {
     L.push("| measure | value |");
     L.push("| --- | --- |");
     L.push(`| checkouts/s (HoldSeats → CreateOrder → CONFIRMED), median of ${c.rounds.length} | ${f(c.medianCheckoutRate, 2)} |`);
-    L.push(`| bare workflows/s (same Temporal shape, no work), median of ${c.bareRounds.length} | ${f(c.medianBareRate, 2)} |`);
+    L.push(`| bare workflows/s (the checkout's Temporal shape, ${shapeOf(r)}; no work), median of ${c.bareRounds.length} | ${f(c.medianBareRate, 2)} |`);
     L.push(`| **checkout / bare** (median of interleaved pairs) | **${f(c.medianRatio, 3)}** (goal ≥ ${c.goal}: ${c.goalMet ? "met" : "not met"}) |`);
     L.push(`| CreateOrder → CONFIRMED p50 / p99 | ${n0(c.medianCheckoutP50)} / ${n0(c.medianCheckoutP99)} ms |`);
     L.push(`| bare start → completed p50 / p99 | ${n0(c.medianBareP50)} / ${n0(c.medianBareP99)} ms |`);
@@ -505,7 +517,8 @@ export function writeCheckoutIndex(): void {
     if (r.serial) L.push(`| one at a time (concurrency 1) p50: checkout / bare | ${n0(r.serial.checkout.latencyMs.p50)} / ${n0(r.serial.bare.latencyMs.p50)} ms |`);
     L.push(`| CPU ms per checkout: Temporal / worker / API / MariaDB / Redis | ${["temporal", "worker", "api", "mysql", "redis"].map((k) => f(c.cpuMsPerCheckout[k], 1)).join(" / ")} |`);
     L.push(`| CPU ms per bare workflow: Temporal / bare worker | ${f(c.cpuMsPerBare.temporal, 1)} / ${f(c.cpuMsPerBare.bareWorker, 1)} |`);
-    if (r.lean) L.push(`| experiment: lean shape (no timer, capture local, merged local steps) / bare, median of pairs | ${f(r.lean.medianRatioToBare, 3)} (${f(r.lean.medianRate, 2)}/s; CPU ms Temporal / worker ${f(r.lean.cpuMsPerWorkflow.temporal, 1)} / ${f(r.lean.cpuMsPerWorkflow.bareWorker, 1)}) |`);
+    if (r.previousShape)
+      L.push(`| comparison: previous shape (window timer, 5 local + 2 normal) / bare, median of pairs | ${f(r.previousShape.medianRatioToBare, 3)} (${f(r.previousShape.medianRate, 2)}/s; CPU ms Temporal / worker ${f(r.previousShape.cpuMsPerWorkflow.temporal, 1)} / ${f(r.previousShape.cpuMsPerWorkflow.bareWorker, 1)}) |`);
     L.push(`| HoldSeats idle / with checkouts, median of ${h.rounds.length / 2} | ${n0(h.medianIdleRps)} / ${n0(h.medianLoadedRps)} calls/s |`);
     L.push(`| **HoldSeats with / without checkouts** (median of pairs) | **${f(h.medianRatio, 3)}** (goal ≥ ${h.goal}: ${h.goalMet ? "met" : "not met"}); CPU-derived (API µs per call idle / loaded) ${f(h.cpuRatio, 3)} |`);
     L.push(`| Invariants (every order final, CAPTURED = CONFIRMED, no seat sold twice, Redis = MySQL, one ticket per seat, every call accounted for) | ${r.invariants.ok ? "ok" : "**BROKEN**"} |`);
@@ -513,14 +526,14 @@ export function writeCheckoutIndex(): void {
   }
   L.push("## All runs");
   L.push("");
-  L.push("| run | code | machine | Temporal DB | checkouts/s | bare/s | ratio | p50/p99 ms | HoldSeats idle → loaded/s | ratio | invariants | report |");
-  L.push("| --- | --- | --- | --- | ---: | ---: | ---: | --- | --- | ---: | --- | --- |");
+  L.push("| run | code | machine | Temporal DB | shape (checkout and bare) | checkouts/s | bare/s | ratio | p50/p99 ms | HoldSeats idle → loaded/s | ratio | invariants | report |");
+  L.push("| --- | --- | --- | --- | --- | ---: | ---: | ---: | --- | --- | ---: | --- | --- |");
   for (const { file, r } of runs) {
     const c = r.checkout;
     const h = r.holds;
     const md = file.replace(/\.json$/, ".md");
     L.push(
-      `| ${r.startedAt} | ${r.source.commit.slice(0, 7)}${r.source.dirty.length ? "+dirty" : ""} | ${r.machine.nproc} cores, load ${r.machine.loadAvgBefore[0]}, others ${f(r.machine.othersDuringRun.otherCores, 2)} (max ${f(maxRoundOther(r), 2)} in a round) | ${r.stack.temporal.db}${r.settings.temporalArgs ? ` + \`${r.settings.temporalArgs.replace(/--dynamic-config-value /g, "")}\`` : ""} | ${f(c.medianCheckoutRate, 2)} | ${f(c.medianBareRate, 2)} | ${f(c.medianRatio, 3)} | ${n0(c.medianCheckoutP50)} / ${n0(c.medianCheckoutP99)} | ${n0(h.medianIdleRps)} → ${n0(h.medianLoadedRps)} | ${f(h.medianRatio, 3)} | ${r.invariants.ok ? "ok" : "BROKEN"} | [md](results/${md}) |`,
+      `| ${r.startedAt} | ${r.source.commit.slice(0, 7)}${r.source.dirty.length ? "+dirty" : ""} | ${r.machine.nproc} cores, load ${r.machine.loadAvgBefore[0]}, others ${f(r.machine.othersDuringRun.otherCores, 2)} (max ${f(maxRoundOther(r), 2)} in a round) | ${r.stack.temporal.db}${r.settings.temporalArgs ? ` + \`${r.settings.temporalArgs.replace(/--dynamic-config-value /g, "")}\`` : ""} | ${shapeOf(r)} | ${f(c.medianCheckoutRate, 2)} | ${f(c.medianBareRate, 2)} | ${f(c.medianRatio, 3)} | ${n0(c.medianCheckoutP50)} / ${n0(c.medianCheckoutP99)} | ${n0(h.medianIdleRps)} → ${n0(h.medianLoadedRps)} | ${f(h.medianRatio, 3)} | ${r.invariants.ok ? "ok" : "BROKEN"} | [md](results/${md}) |`,
     );
   }
   L.push("");
