@@ -43,7 +43,10 @@ export class EventLabels {
 
   private async refresh(): Promise<string[]> {
     const now = Date.now();
-    for (const eventId of await this.listLive()) this.lastSeen.set(eventId, now);
+    // MySQL down: keep the events known so far (dropping them would reset their counters).
+    const live = await this.listLive().catch(() => undefined);
+    if (!live) return [...this.lastSeen.keys()];
+    for (const eventId of live) this.lastSeen.set(eventId, now);
     for (const eventId of this.touched) this.lastSeen.set(eventId, now);
     this.touched.clear();
     for (const [eventId, seen] of this.lastSeen) {

@@ -23,12 +23,26 @@ export interface FunnelDeps {
 
 /** At most this many events are read at once (each takes a MySQL connection per count). */
 const CONCURRENCY = 4;
+/** The funnel's share of a scrape (Prometheus' scrape timeout is at most its interval, 5 s here). */
+const READ_BUDGET_MS = 2500;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`funnel read took over ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
 
 export function registerFunnelMetrics(registry: Registry, deps: FunnelDeps): void {
   const readErrors = new Counter({
     name: "ticketing_funnel_read_errors_total",
     help: "Events whose funnel could not be read at a scrape (Redis or MySQL unavailable); their gauges are absent from that scrape.",
     registers: [registry],
+    // After this scrape's read, so that it counts that read's failures.
+    async collect() {
+      await read();
+    },
   });
 
   // One read per scrape, shared by every gauge's collect().
@@ -42,8 +56,16 @@ export function registerFunnelMetrics(registry: Registry, deps: FunnelDeps): voi
     const ids = await deps.events.current();
     const out: Summary[] = [];
     let failed = 0;
+    // With Redis or MySQL down every read would wait for its timeouts: a scrape
+    // answers within READ_BUDGET_MS whatever happens, without the unread events.
+    const deadline = Date.now() + READ_BUDGET_MS;
     for (let i = 0; i < ids.length; i += CONCURRENCY) {
-      const batch = await Promise.allSettled(ids.slice(i, i + CONCURRENCY).map((id) => deps.summary(id)));
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        failed += ids.length - i;
+        break;
+      }
+      const batch = await Promise.allSettled(ids.slice(i, i + CONCURRENCY).map((id) => withTimeout(deps.summary(id), left)));
       for (const r of batch) {
         if (r.status === "fulfilled") out.push(r.value);
         else {

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderState } from "../../src/gen/ticketing/v1/order_service.js";
 import { SaleState, type GetEventSummaryResponse } from "../../src/gen/ticketing/v1/event_service.js";
-import { call, uid } from "../support/app.js";
+import { call, freePort, startTestApp, uid } from "../support/app.js";
 import { createOrder, holdSeats, openSaleEvent, startCheckoutStack, watchUntilFinal, type CheckoutStack } from "../support/checkout.js";
 import { allSamples, parseExposition, scrape, valueOf, type Family } from "./prom-text.js";
 
@@ -127,7 +127,7 @@ describe("metrics", () => {
     expect(valueOf(worker, "ticketing_payment_gateway_seconds_count", { operation: "capture", result: "ok" })).toBe(1);
     expect(valueOf(worker, "ticketing_payment_gateway_seconds_count", { operation: "void" })).toBeUndefined();
     expect(valueOf(worker, "ticketing_activity_seconds_count", { activity: "authorizePayment", outcome: "ok" })).toBe(1);
-    expect(valueOf(worker, "ticketing_activity_seconds_count", { activity: "confirmOrder", outcome: "ok" })).toBe(1);
+    expect(valueOf(worker, "ticketing_activity_seconds_count", { activity: "beginCheckout", outcome: "ok" })).toBe(1);
     // No funnel gauges in the worker: the API exports them once.
     expect(worker.has("ticketing_seats")).toBe(false);
     for (const sample of allSamples(worker)) {
@@ -192,6 +192,19 @@ describe("metrics", () => {
       }
     }
     expect(labelled).toBeGreaterThan(100);
+  });
+
+  it("with Redis down the scrape still answers: the funnel is absent and its read errors counted", async () => {
+    // A second API on the same database, its Redis a port where nothing listens.
+    const down = await startTestApp({ REDIS_URL: `redis://127.0.0.1:${await freePort()}`, MYSQL_URL: s.t.config.MYSQL_URL });
+    try {
+      const { families } = await scrape(down.app.metricsPort!);
+      expect(families.has("process_cpu_user_seconds_total")).toBe(true);
+      expect(families.get("ticketing_seats")!.samples).toEqual([]);
+      expect(valueOf(families, "ticketing_funnel_read_errors_total")).toBeGreaterThanOrEqual(2);
+    } finally {
+      await down.stop();
+    }
   });
 
   it("a closed sale's event leaves every label once its retention has passed", async () => {
