@@ -271,7 +271,7 @@ async function main(): Promise<number> {
     const layout = gridLayout(`${runId}_holds`, grid, 4);
     await loadOpenEvent(b, layout);
     const loadedVersion = await eventVersion(b.redis, layout.eventId);
-    say(`event ${layout.eventId}: ${layout.capacity} seats for ${holdCalls / 2} HoldSeats calls of 2 seats`);
+    say(`event ${layout.eventId}: ${layout.capacity} seats for ${holdCalls} HoldSeats calls of 2 seats (both APIs, warm-up included)`);
 
     const data = path.join(tmp, "data");
     const out = path.join(tmp, "ghz");

@@ -86,8 +86,15 @@ function reading(r: ScalingResult): string[] {
     `Node CPU per call is the figure that carries over to a bigger machine: HoldSeats ${f(p1.medianApiUsPerHold, 1)} µs with one process, ${f(pN.medianApiUsPerHold, 1)} µs summed over the primary and ${n} workers (×${f(r.holdCpuPerCallRatio, 2)}); Noop ${f(p1.medianApiUsPerNoop, 1)} → ${f(pN.medianApiUsPerNoop, 1)} µs (×${f(r.noopCpuPerCallRatio, 2)}). ` +
       (r.holdCpuPerCallRatio <= 1.1
         ? `A call costs about the same Node CPU in either setup, so with a free core per worker the cluster's capacity would grow with N until Redis (one core, ${f(median(r.rounds.filter((x) => x.call === "HoldSeats").map((x) => x.redisCpuUsPerCall)), 1)} µs per hold here) or the network becomes the limit.`
-        : `A call costs more Node CPU in the cluster, and not because of the primary (it used ${pct(primaryShare)} of the tree's CPU: it only accepts the connections). Likely causes, not measured apart here: each worker sees half the calls, so fewer replies and Redis commands share a write per event-loop turn, and ${n + 1} busy processes on cores already shared switch and miss caches more. So N processes on N free cores would give less than N times one process, by about this factor.`),
+        : `A call costs more Node CPU in the cluster, and not because of the primary (it used ${pct(primaryShare)} of the tree's CPU: it only accepts the connections). Likely causes, not measured apart here: each worker sees half the calls, so fewer replies and Redis commands share a write per event-loop turn, and ${n} busy processes on cores already shared switch and miss caches more. So N processes on N free cores would give less than N times one process, by about this factor.`),
   );
+  const busyOthers = median(r.rounds.map((x) => x.otherCores));
+  const gained = pN.medianApiCoresHold / p1.medianApiCoresHold;
+  if (gained > 1.1) {
+    out.push(
+      `Where N=${n}'s throughput comes from: the cluster got more CPU, not a free core. Other work used a median ${f(busyOthers, 2)} cores during the rounds, and the API got ${f(p1.medianApiCoresHold, 2)} cores as one process but ${f(pN.medianApiCoresHold, 2)} as ${n} (HoldSeats): ${n} runnable processes win more time slices against the rest of the machine. A throughput ratio above 1 here is that, at a higher CPU cost per call; it is not a measure of parallel speed-up.`,
+    );
+  }
   if (pN.medianMaxWorkerCpuShare !== undefined) {
     out.push(
       `Load balance: the busiest of the ${n} workers did ${pct(pN.medianMaxWorkerCpuShare)} of the workers' CPU and about ${pct(pN.medianMaxWorkerCallShare)} of the calls (median over rounds; ${pct(1 / n)} is even). node:cluster hands out connections, not calls: with ${r.settings.connections} ghz connections each worker gets ${r.settings.connections / n}, and a client with fewer connections than workers would leave some idle.`,
@@ -172,10 +179,10 @@ function html(r: ScalingResult): string {
       title: `N=${n} ÷ N=1 in the same run (1 = no change)`,
       xLabel: "ratio",
       bars: [
-        { label: "HoldSeats calls/s", value: r.medianHoldRatio },
-        { label: "Noop calls/s", value: r.medianNoopRatio },
-        { label: "Node CPU per HoldSeats", value: r.holdCpuPerCallRatio },
-        { label: "Node CPU per Noop", value: r.noopCpuPerCallRatio },
+        { label: "HoldSeats calls/s", value: r.medianHoldRatio, note: f(r.medianHoldRatio, 3) },
+        { label: "Noop calls/s", value: r.medianNoopRatio, note: f(r.medianNoopRatio, 3) },
+        { label: "Node CPU per HoldSeats", value: r.holdCpuPerCallRatio, note: f(r.holdCpuPerCallRatio, 3) },
+        { label: "Node CPU per Noop", value: r.noopCpuPerCallRatio, note: f(r.noopCpuPerCallRatio, 3) },
       ],
     })}${barChart({
       title: `N=${n}: each worker's share of the workers' CPU per round (even: ${round(100 / n, 1)} %)`,
