@@ -8,8 +8,9 @@
 //      (redis-benchmark EVALSHA);
 //   4. contention: 100,000 HoldSeats for a 100-seat event, then the invariant
 //      check on the event's Redis state (a broken invariant fails the bench).
-// Writes bench/results/holds-<timestamp>.{json,md} (+ .html from ghz) and
-// updates bench/RESULTS.md. Starts its own Redis, MariaDB, Temporal and API
+// Writes bench/results/holds-<timestamp>.{json,md} (+ .html from ghz, and
+// -charts.html: throughput and latency over time per round, latency
+// histograms, from lib/charts.ts) and updates bench/RESULTS.md. Starts its own Redis, MariaDB, Temporal and API
 // (REDIS_URL / MYSQL_URL / TEMPORAL_ADDRESS reuse existing ones) and stops
 // everything it started, also on failure and Ctrl-C.
 //
@@ -42,6 +43,7 @@ import {
   type GridShape,
 } from "./lib/events.js";
 import { runGhz, type GhzRun } from "./lib/ghz.js";
+import { esc, ghzRoundSeries, htmlPage, roundCharts, type RoundSeries } from "./lib/charts.js";
 import { readEventState, seatChecks, type Check } from "./lib/invariants.js";
 import { dropEvent, eventVersion, holdSeatsSha, redisCpuSeconds, runCeiling, scriptStats, type CeilingRun } from "./lib/redis.js";
 import { writeReports } from "./lib/report.js";
@@ -108,6 +110,8 @@ export interface RoundResult {
   /** Busy CPU not used by ghz, the API or Redis, in cores: everything else on the machine. */
   otherCores: number;
   ghzCpuOverFlag: boolean;
+  /** Throughput and latency over time and the latency histogram, from ghz's per-call details (JSON rounds only). */
+  series?: RoundSeries;
 }
 
 export interface BenchResult {
@@ -237,6 +241,7 @@ async function measure(
     machineBusyCores: round(busy / wall, 3),
     otherCores: round(Math.max(0, busy - apiCpu - redisCpu - ghz.cpuSeconds) / wall, 3),
     ghzCpuOverFlag: ghz.cpuCores > settings.ghzCpuFlag,
+    series: (o.format ?? "json") === "json" ? ghzRoundSeries(o.outFile) : undefined,
   };
   const s = ghz.summary;
   say(
@@ -551,6 +556,7 @@ async function main(): Promise<number> {
       ok_invariants: broken.length === 0,
     };
     const files = writeReports(result, stamp);
+    files.push(writeChartsPage(result, files));
     say(`wrote ${files.map((f) => path.relative(repoRoot, f)).join(", ")}`);
     if (failures.length > 0) {
       keepTmp = true;
@@ -568,6 +574,26 @@ async function main(): Promise<number> {
     if (keepTmp) say(`temp dir kept: ${tmp}`);
     else fs.rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/** results/holds-<stamp>-charts.html: the rounds as charts (the .html beside it is ghz's own report of one round); linked from the .md. */
+function writeChartsPage(r: BenchResult, files: string[]): string {
+  const base = files.find((f) => f.endsWith(".json"))!.replace(/\.json$/, "");
+  const file = `${base}-charts.html`;
+  const charted = (rs: RoundResult[]) => rs.filter((x) => x.series).map((x) => ({ label: `${x.call} ${x.round}`, group: x.call, series: x.series!, baseline: x.call === "Noop" }));
+  const body = [
+    `<h1>HoldSeats vs Noop, ${esc(r.startedAt)}</h1>`,
+    `<p>Median HoldSeats/Noop ratio <b>${r.throughput.medianRatio}</b> (goal ${r.throughput.goal}); ${r.machine.nproc} cores (${esc(r.machine.cpuModel)}), load ${r.machine.loadAvgBefore.join(" ")} at start, shared. Full report: <a href="${esc(path.basename(base))}.md">${esc(path.basename(base))}.md</a>. Noop rounds dashed grey.</p>`,
+    `<h2>Throughput rounds (${r.settings.n.toLocaleString("en-US")} calls each)</h2>`,
+    roundCharts("HoldSeats vs Noop", charted(r.throughput.rounds)),
+    `<h2>Latency at load (--rps ${r.latency.rpsTarget})</h2>`,
+    roundCharts(`At ${r.latency.rpsTarget} calls/s`, charted(r.latency.rounds)),
+    `<h2>Contention (${r.contention.calls.toLocaleString("en-US")} calls for 100 seats; most end ABORTED)</h2>`,
+    roundCharts("HoldSeats, contention", charted([r.contention.round])),
+  ];
+  fs.writeFileSync(file, htmlPage(`HoldSeats vs Noop ${r.startedAt}`, body.join("\n")));
+  fs.appendFileSync(`${base}.md`, `\nCharts (throughput and latency over time per round, latency histograms): [${path.basename(file)}](${path.basename(file)}).\n`);
+  return file;
 }
 
 main().then(
