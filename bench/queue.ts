@@ -10,7 +10,8 @@
 //   4. token signing throughput: Piscina pool with batches, the pool with one
 //      task per signature, and inline on the event loop; verification uncached
 //      and cached.
-// Writes bench/results/queue-<timestamp>.{json,md} and prepends the headline to
+// Writes bench/results/queue-<timestamp>.{json,md,html} (the HTML: charts of the
+// ghz rounds from lib/charts.ts) and prepends the headline to
 // bench/QUEUE-RESULTS.md. Starts its own Redis, MariaDB, Temporal and API
 // (REDIS_URL / MYSQL_URL / TEMPORAL_ADDRESS reuse existing ones) and stops
 // everything it started, also on failure and Ctrl-C.
@@ -42,6 +43,7 @@ import { KeyRing } from "../src/signing/key-ring.js";
 import { SigningPool } from "../src/signing/pool.js";
 import { TokenService } from "../src/signing/tokens.js";
 import { runGhz, type GhzRun } from "./lib/ghz.js";
+import { esc, ghzRoundSeries, htmlPage, roundCharts, type ChartRound, type RoundSeries } from "./lib/charts.js";
 import { installSignalHandlers, say, startApi, startBenchStack, stopAll, type ApiProcess } from "./lib/stack.js";
 import { machineInfo, processCpuSeconds, sourceInfo } from "./lib/sys.js";
 import { envNumber } from "./lib/env.js";
@@ -106,9 +108,13 @@ async function createEvent(events: EventServiceClient, o: { rate: number; maxSho
   return created!.eventId;
 }
 
+/** Every ghz round's series by round name (noop-a0, join0, ...), for the HTML charts. */
+const seriesByRound = new Map<string, RoundSeries>();
+
 function ghz(api: ApiProcess, tmp: string, name: string, callName: string, rows: object[], total: number, skip = settings.skipFirst): Promise<GhzRun> {
   const dataFile = path.join(tmp, `${name}.json`);
   writeData(dataFile, rows);
+  const outFile = path.join(tmp, `${name}.out.json`);
   return runGhz({
     ghz: GHZ,
     protoset: PROTOSET,
@@ -123,8 +129,35 @@ function ghz(api: ApiProcess, tmp: string, name: string, callName: string, rows:
     cpus: settings.ghzCpus,
     gogc: 400,
     format: "json",
-    outFile: path.join(tmp, `${name}.out.json`),
+    outFile,
+  }).then((r) => {
+    const series = ghzRoundSeries(outFile);
+    if (series) seriesByRound.set(name, series);
+    return r;
   });
+}
+
+/** The HTML page: JoinQueue and GetQueuePosition rounds beside the Noop round before each (dashed), and the flood. */
+function chartsPage(stamp: string, t: { joinRatio: number; positionRatio: number }, mdName: string): string {
+  const rounds = (measured: string, call: string, noop: string): ChartRound[] =>
+    Array.from({ length: settings.rounds }, (_, r) => [
+      { name: `${noop}${r}`, label: `Noop ${r + 1}`, group: "Noop", baseline: true },
+      { name: `${measured}${r}`, label: `${call} ${r + 1}`, group: call },
+    ])
+      .flat()
+      .filter((x) => seriesByRound.has(x.name))
+      .map((x) => ({ label: x.label, group: x.group, baseline: x.baseline, series: seriesByRound.get(x.name)! }));
+  const flood = seriesByRound.get("flood");
+  const body = [
+    `<h1>Waiting room bench, ${esc(stamp)}</h1>`,
+    `<p>Median ratio to the Noop round before it: JoinQueue <b>${t.joinRatio}</b>, GetQueuePosition <b>${t.positionRatio}</b> (goal ${settings.ratioGoal}). Noop rounds dashed grey. Full report: <a href="${esc(mdName)}">${esc(mdName)}</a>.</p>`,
+    `<h2>JoinQueue</h2>`,
+    roundCharts("JoinQueue", rounds("join", "JoinQueue", "noop-a")),
+    `<h2>GetQueuePosition</h2>`,
+    roundCharts("GetQueuePosition", rounds("pos", "GetQueuePosition", "noop-b")),
+    ...(flood ? [`<h2>Flood: ${settings.flood.toLocaleString("en-US")} distinct joiners</h2>`, roundCharts("JoinQueue flood", [{ label: "flood", group: "JoinQueue", series: flood }])] : []),
+  ];
+  return htmlPage(`Waiting room bench ${stamp}`, body.join("\n"));
 }
 
 function summary(r: GhzRun, apiCpu: number | undefined) {
@@ -382,13 +415,15 @@ async function main(): Promise<void> {
     fs.mkdirSync(path.join(OUT, "results"), { recursive: true });
     const base = path.join(OUT, "results", `queue-${stamp}`);
     fs.writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
-    const md = markdown(report);
-    fs.writeFileSync(`${base}.md`, md);
+    const chartsLink = (dir: string) => `\nCharts (throughput and latency over time per round, latency histograms): [${path.basename(base)}.html](${dir}${path.basename(base)}.html).\n`;
+    const md = `${markdown(report)}${chartsLink("results/")}`;
+    fs.writeFileSync(`${base}.md`, `${markdown(report)}${chartsLink("")}`);
+    fs.writeFileSync(`${base}.html`, chartsPage(stamp, t, `${path.basename(base)}.md`));
     const summaryFile = path.join(OUT, "QUEUE-RESULTS.md");
     const previous = fs.existsSync(summaryFile) ? fs.readFileSync(summaryFile, "utf8").replace(/^# Waiting room bench results\n+/, "") : "";
     fs.writeFileSync(summaryFile, `# Waiting room bench results\n\nNewest first; every run's full report is in results/.\n\n${md.replace(/^# /, "## ").replace(/\n## /g, "\n### ")}\n${previous.replace(/^Newest first.*\n+/, "")}`);
     process.stdout.write(md);
-    say(`wrote ${base}.{json,md} and ${summaryFile}`);
+    say(`wrote ${base}.{json,md,html} and ${summaryFile}`);
   } finally {
     await stopAll();
     if (!process.env.BENCH_KEEP_TMP) fs.rmSync(tmp, { recursive: true, force: true });
