@@ -6,7 +6,7 @@
 // orders, tickets) are not here: metrics-funnel.ts reads them at scrape time.
 import { Gauge, Histogram, type Registry } from "prom-client";
 import type { HoldObserver } from "../holds/holds.js";
-import { EventCounter, EventLabels } from "./metrics-events.js";
+import { EventCounter, type EventLabels } from "./metrics-events.js";
 
 const FAST_BUCKETS = [0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 const SLOW_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
@@ -21,10 +21,7 @@ export class DomainMetrics implements HoldObserver {
   readonly activity: Histogram<"activity" | "outcome">;
   readonly payment: Histogram<"operation" | "result">;
 
-  constructor(
-    registry: Registry,
-    readonly events: EventLabels,
-  ) {
+  constructor(registry: Registry, events: EventLabels) {
     this.holdAttempts = new EventCounter(events, {
       name: "ticketing_hold_attempts_total",
       help: "Hold requests that reached the hold script, by kind (seats, quantity, best_available) and result (ok, replay, taken, limit, sale, ...).",

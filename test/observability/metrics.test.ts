@@ -74,6 +74,8 @@ describe("metrics", () => {
     expect(() => parseExposition('a_total{x="1"} 1\na_total{x="1"} 2\n')).toThrow(/duplicate series/);
     expect(() => parseExposition("# TYPE a counter\na -1\n")).toThrow(/negative/);
     expect(() => parseExposition('a{x="1} 1\n')).toThrow();
+    expect(() => parseExposition("# TYPE a gauge\na 1,5\n")).toThrow(/bad value/);
+    expect(parseExposition("# TYPE a gauge\na Nan\n").get("a")!.samples[0]!.value).toBeNaN();
     expect(() => parseExposition("# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n")).toThrow(/cumulative/);
     expect(() => parseExposition("# TYPE a gauge\na 1\n# TYPE b gauge\nb 1\na 2\n")).toThrow(/appears again/);
   });
@@ -165,19 +167,22 @@ describe("metrics", () => {
     expect(valueOf(before, "ticketing_queue_max_shopping", ev)).toBe(100);
 
     await call(s.t.events, s.t.events.openSale, { eventId: roomEvent, requestId: uid("open") }, s.t.operator);
-    // The admission ticker lets all five in within a few steps (50 per second).
+    // Admission lets all five in within a few steps (50 per second).
     let after = await apiScrape();
     for (const deadline = Date.now() + 30_000; Date.now() < deadline; after = await apiScrape()) {
-      if (valueOf(after, "ticketing_queue_admitted_total", ev) === 5) break;
+      if (valueOf(after, "ticketing_queue_buyers", { ...ev, state: "shopping" }) === 5) break;
       await new Promise((r) => setTimeout(r, 200));
     }
     const roomSummary = await call(s.t.events, s.t.events.getEventSummary, { eventId: roomEvent });
-    expect(valueOf(after, "ticketing_queue_admitted_total", ev)).toBe(5);
     expect(valueOf(after, "ticketing_queue_buyers", { ...ev, state: "shopping" })).toBe(5);
     expect(roomSummary.funnel!.shopping).toBe(5);
     expect(valueOf(after, "ticketing_queue_buyers", { ...ev, state: "pre_queue" })).toBe(0);
     expect(valueOf(after, "ticketing_queue_buyers", { ...ev, state: "waiting" })).toBe(roomSummary.funnel!.waiting);
     expect(roomSummary.funnel!.waiting).toBe(0);
+    // Admissions are counted by the process whose step let them in: any API
+    // on this Redis may step the room (other test files' APIs too), so this
+    // process counted at most the five, each once.
+    expect(valueOf(after, "ticketing_queue_admitted_total", ev) ?? 0).toBeLessThanOrEqual(5);
   });
 
   it("no label anywhere is a buyer, hold, order or ticket id", async () => {

@@ -132,9 +132,12 @@ function parseSample(line: string, fail: (why: string) => never): Sample {
   const rest = line.slice(i);
   const vm = /^ (\S+)(?: (-?\d+))?$/.exec(rest);
   if (!vm) fail("expected ' <value> [timestamp]'");
+  // As Prometheus reads it (Go's ParseFloat): Inf and NaN in any case; prom-client writes "Nan".
   const raw = vm![1]!;
-  const value = raw === "+Inf" ? Infinity : raw === "-Inf" ? -Infinity : raw === "NaN" ? NaN : Number(raw);
-  if (Number.isNaN(value) && raw !== "NaN") fail(`bad value ${raw}`);
+  const special = /^([+-]?)(inf|infinity)$/i.exec(raw);
+  const nan = /^nan$/i.test(raw);
+  const value = special ? (special[1] === "-" ? -Infinity : Infinity) : nan ? NaN : Number(raw);
+  if (Number.isNaN(value) && !nan) fail(`bad value ${raw}`);
   return { name, labels, value };
 }
 
