@@ -66,22 +66,36 @@ export interface AppErrorOptions {
   cause?: unknown;
 }
 
-/** A failure the caller should see, with its stable reason. */
+/**
+ * A failure the caller should see, with its stable reason. It carries no
+ * stack trace: its reason and message say where it comes from, and capturing
+ * a stack cost several microseconds per error, paid by every refused hold (a
+ * flash sale refuses almost every call). An unexpected failure is never an
+ * AppError (errors.ts logs those with their stack); its cause keeps its own.
+ */
 export class AppError extends Error {
-  override name = "AppError";
+  readonly reason: Reason;
   readonly code: status;
   readonly metadata: Record<string, string>;
   readonly fieldViolations: FieldViolation[];
   readonly retryAfterMs: number | undefined;
 
-  constructor(readonly reason: Reason, message: string, options: AppErrorOptions = {}) {
-    super(message, { cause: options.cause });
+  constructor(reason: Reason, message: string, options: AppErrorOptions = {}) {
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      super(message, { cause: options.cause });
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
+    }
+    this.reason = reason;
     this.code = Reasons[reason];
     this.metadata = options.metadata ?? {};
     this.fieldViolations = options.fieldViolations ?? [];
     this.retryAfterMs = options.retryAfterMs;
   }
 }
+AppError.prototype.name = "AppError";
 
 /** INVALID_ARGUMENT naming every bad field. */
 export function invalidArgument(violations: FieldViolation[]): AppError {
