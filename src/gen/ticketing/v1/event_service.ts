@@ -105,7 +105,14 @@ export interface HoldPolicy {
   maxLifetimeSeconds: number;
 }
 
-/** The waiting room in front of the sale. */
+/**
+ * The waiting room in front of the sale. Admission follows the line at
+ * admissions_per_second, never above max_shopping, and never lets in more
+ * buyers who hold nothing yet than there are seats left (an admitted buyer
+ * stops counting once they hold, leave, or stay idle past the server's
+ * QUEUE_FIRST_HOLD_GRACE_SECONDS). With nothing left to sell it pauses and
+ * waiting buyers see SOLD_OUT.
+ */
 export interface WaitingRoomSettings {
   /** With the waiting room on, holds need an admission token. */
   enabled: boolean;
