@@ -21,9 +21,8 @@ import { repoRoot } from "../src/devstack/stack.js";
 import { barChart, esc, htmlPage } from "./lib/charts.js";
 import { median, round } from "./lib/stats.js";
 import { machineInfo, sourceInfo } from "./lib/sys.js";
+import { BENCH_DIR, RESULTS_DIR, resultStamp } from "./lib/results.js";
 
-const BENCH_DIR = path.resolve(process.env.BENCH_OUT || path.join(repoRoot, "bench"));
-const RESULTS_DIR = path.join(BENCH_DIR, "results");
 
 /** One measured call against its baseline, as the summary shows it. */
 interface Figure {
@@ -136,10 +135,6 @@ interface Outcome {
   skipped?: string;
 }
 
-function timestamp(d: Date): string {
-  return d.toISOString().replace(/\.\d+Z$/, "Z").replace(/:/g, "-");
-}
-
 function say(msg: string): void {
   process.stderr.write(`[bench all ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 }
@@ -172,7 +167,7 @@ function listResults(): Set<string> {
 
 async function main(): Promise<number> {
   const started = new Date();
-  const stamp = timestamp(started);
+  const stamp = resultStamp(started);
   const scripts = (JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;
   const only = (process.env.BENCH_ONLY ?? "").split(",").map((s) => s.trim()).filter(Boolean);
   for (const o of only) if (!BENCHES.some((b) => b.name === o)) throw new Error(`BENCH_ONLY: no bench named ${o} (${BENCHES.map((b) => b.name).join(", ")})`);

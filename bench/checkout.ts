@@ -68,6 +68,7 @@ import { installSignalHandlers, say, startApi, startBenchStack, stopAll } from "
 import { envNumber } from "./lib/env.js";
 import { median, round } from "./lib/stats.js";
 import { machineInfo, sourceInfo } from "./lib/sys.js";
+import { resultStamp } from "./lib/results.js";
 
 const env = envNumber;
 
@@ -104,10 +105,6 @@ const PROTOSET = path.join(repoRoot, "src/gen/descriptors.binpb");
 const HOLD = "ticketing.v1.ReservationService/HoldSeats";
 const OPERATOR_TOKEN = process.env.OPERATOR_TOKEN || "local-operator-token";
 
-function timestamp(d: Date): string {
-  return d.toISOString().replace(/\.\d+Z$/, "Z").replace(/:/g, "-");
-}
-
 /** Per-checkout CPU in ms of each process, from a round's CPU delta. */
 function perItemMs(cpu: CpuDelta, items: number): Record<string, number> {
   return Object.fromEntries(Object.entries(cpu.seconds).map(([k, v]) => [k, round((v / Math.max(1, items)) * 1000, 2)]));
@@ -121,7 +118,7 @@ function stripRecords(s: CheckoutRoundStats): Omit<CheckoutRoundStats, "records"
 async function main(): Promise<number> {
   const started = new Date();
   const runId = `c${started.getTime().toString(36)}`;
-  const stamp = timestamp(started);
+  const stamp = resultStamp(started);
   const failures: string[] = [];
   const machine = machineInfo();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ticketing-bench-"));

@@ -51,6 +51,7 @@ import { apiLogTail, installSignalHandlers, run, say, startApi, startBenchStack,
 import { machineCpuSeconds, machineInfo, processCpuSeconds, sourceInfo, type MachineInfo, type SourceInfo } from "./lib/sys.js";
 import { envNumber } from "./lib/env.js";
 import { median, round } from "./lib/stats.js";
+import { resultStamp } from "./lib/results.js";
 
 const env = envNumber;
 
@@ -177,10 +178,6 @@ export interface BenchResult {
   ok_invariants: boolean;
 }
 
-function timestamp(d: Date): string {
-  return d.toISOString().replace(/\.\d+Z$/, "Z").replace(/:/g, "-");
-}
-
 async function measure(
   phase: RoundResult["phase"],
   roundNo: number,
@@ -254,7 +251,7 @@ async function measure(
 async function main(): Promise<number> {
   const started = new Date();
   const runId = `b${started.getTime().toString(36)}`;
-  const stamp = timestamp(started);
+  const stamp = resultStamp(started);
   const failures: string[] = [];
   const machine = machineInfo();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ticketing-bench-"));

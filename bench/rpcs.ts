@@ -54,6 +54,7 @@ import { collapseErrorKinds, writeRpcsReports, type RpcResult, type RpcRound, ty
 import { installSignalHandlers, say, startApi, startBenchStack, stopAll, type ApiProcess } from "./lib/stack.js";
 import { median, round } from "./lib/stats.js";
 import { machineInfo, sourceInfo } from "./lib/sys.js";
+import { resultStamp } from "./lib/results.js";
 
 const env = envNumber;
 const temporalDb = (process.env.BENCH_TEMPORAL_DB ?? "file") as TemporalDb;
@@ -108,10 +109,6 @@ const GOALS: Record<string, { goal?: number; note: string }> = {
   VerifyTicket: { note: "no goal set in the issues" },
 };
 
-function timestamp(d: Date): string {
-  return d.toISOString().replace(/\.\d+Z$/, "Z").replace(/:/g, "-");
-}
-
 interface MsgFns {
   fromJSON(o: unknown): unknown;
   encode(m: never): { finish(): Uint8Array };
@@ -131,7 +128,7 @@ function noopPayloadFor(bytes: number): number {
 async function main(): Promise<number> {
   const started = new Date();
   const runId = `r${started.getTime().toString(36)}`;
-  const stamp = timestamp(started);
+  const stamp = resultStamp(started);
   const failures: string[] = [];
   const machine = machineInfo();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ticketing-bench-"));

@@ -37,6 +37,7 @@ import { scalingCommand, writeScalingReports } from "./lib/scaling-report.js";
 import { apiLogTail, installSignalHandlers, say, startApi, startBenchStack, stopAll, type ApiProcess, type BenchStack } from "./lib/stack.js";
 import { median, round } from "./lib/stats.js";
 import { machineCpuSeconds, machineInfo, sourceInfo, type MachineInfo, type SourceInfo } from "./lib/sys.js";
+import { resultStamp } from "./lib/results.js";
 
 export const settings = {
   n: envNumber("BENCH_N", 30_000),
@@ -148,10 +149,6 @@ export interface ScalingResult {
   ok_invariants: boolean;
 }
 
-function timestamp(d: Date): string {
-  return d.toISOString().replace(/\.\d+Z$/, "Z").replace(/:/g, "-");
-}
-
 async function measure(
   phase: ScalingRound["phase"],
   roundNo: number,
@@ -238,7 +235,7 @@ async function measure(
 async function main(): Promise<number> {
   const started = new Date();
   const runId = `s${started.getTime().toString(36)}`;
-  const stamp = timestamp(started);
+  const stamp = resultStamp(started);
   const failures: string[] = [];
   const machine = machineInfo();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ticketing-scaling-"));

@@ -45,6 +45,7 @@ import { RedisLock, RedisNaive } from "./strategies/redis-lock.js";
 import { writeStrategyReports } from "./strategies/report.js";
 import { installStoreSignalHandlers, startStores, stopStores, type Stores } from "./strategies/stores.js";
 import { BASELINE, type HoldStrategy } from "./strategies/types.js";
+import { resultStamp } from "./lib/results.js";
 
 const started = new Date();
 
@@ -161,10 +162,6 @@ export interface StrategiesResult {
   warmup: RoundRun[];
   rounds: RoundRun[];
   summary: StrategySummary[];
-}
-
-function timestamp(d: Date): string {
-  return d.toISOString().replace(/\.\d+Z$/, "Z").replace(/:/g, "-");
 }
 
 function commandLine(): string {
@@ -353,7 +350,7 @@ async function main(): Promise<number> {
       rounds,
       summary,
     };
-    const files = writeStrategyReports(result, timestamp(started));
+    const files = writeStrategyReports(result, resultStamp(started));
     say(`wrote ${files.map((f) => path.relative(repoRoot, f)).join(", ")}`);
     if (failures.length > 0) {
       keepTmp = true;

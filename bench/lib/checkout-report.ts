@@ -15,9 +15,8 @@ import type { GhzRun } from "./ghz.js";
 import type { Check } from "./invariants.js";
 import { round } from "./stats.js";
 import type { MachineInfo, SourceInfo } from "./sys.js";
+import { BENCH_DIR, RESULTS_DIR, readRuns } from "./results.js";
 
-const BENCH_DIR = path.resolve(process.env.BENCH_OUT || path.join(repoRoot, "bench"));
-const RESULTS_DIR = path.join(BENCH_DIR, "results");
 const INDEX = path.join(BENCH_DIR, "CHECKOUT-RESULTS.md");
 const NOTES_MARK = "<!-- notes: kept across runs -->";
 
@@ -477,12 +476,7 @@ export function writeCheckoutReports(r: CheckoutBenchResult, stamp: string): str
 }
 
 export function writeCheckoutIndex(): void {
-  const runs = fs
-    .readdirSync(RESULTS_DIR)
-    .filter((x) => /^checkout-.*\.json$/.test(x))
-    .sort()
-    .reverse()
-    .map((file) => ({ file, r: JSON.parse(fs.readFileSync(path.join(RESULTS_DIR, file), "utf8")) as CheckoutBenchResult }));
+  const runs = readRuns<CheckoutBenchResult>("checkout");
   let notes = "";
   if (fs.existsSync(INDEX)) {
     const old = fs.readFileSync(INDEX, "utf8");

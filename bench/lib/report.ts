@@ -6,9 +6,8 @@ import { repoRoot } from "../../src/devstack/stack.js";
 import type { BenchResult, RoundResult } from "../holds.js";
 import type { Check } from "./invariants.js";
 import { round } from "./stats.js";
+import { BENCH_DIR, RESULTS_DIR, readRuns } from "./results.js";
 
-const BENCH_DIR = path.resolve(process.env.BENCH_OUT || path.join(repoRoot, "bench"));
-const RESULTS_DIR = path.join(BENCH_DIR, "results");
 
 const n0 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? "–" : Math.round(x).toLocaleString("en-US"));
 const f = (x: number | undefined, d = 1) => (x === undefined || !Number.isFinite(x) ? "–" : round(x, d).toString());
@@ -240,12 +239,7 @@ export function writeReports(r: BenchResult, stamp: string): string[] {
 
 /** bench/RESULTS.md: the latest run's summary and every run's headline, from bench/results/*.json. */
 export function writeIndex(): void {
-  const runs = fs
-    .readdirSync(RESULTS_DIR)
-    .filter((x) => /^holds-.*\.json$/.test(x))
-    .sort()
-    .reverse()
-    .map((file) => ({ file, r: JSON.parse(fs.readFileSync(path.join(RESULTS_DIR, file), "utf8")) as BenchResult }));
+  const runs = readRuns<BenchResult>("holds");
   const L: string[] = [];
   L.push("# Benchmark results");
   L.push("");

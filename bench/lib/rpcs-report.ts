@@ -11,9 +11,8 @@ import type { GhzSummary } from "./ghz.js";
 import type { Check } from "./invariants.js";
 import type { MachineInfo, SourceInfo } from "./sys.js";
 import { round } from "./stats.js";
+import { BENCH_DIR, RESULTS_DIR, readRuns } from "./results.js";
 
-const BENCH_DIR = path.resolve(process.env.BENCH_OUT || path.join(repoRoot, "bench"));
-const RESULTS_DIR = path.join(BENCH_DIR, "results");
 const NOTES_MARKER = "<!-- notes: kept across runs -->";
 
 export interface RpcRound {
@@ -280,12 +279,7 @@ export function writeRpcsIndex(): void {
   const file = path.join(BENCH_DIR, "RPCS-RESULTS.md");
   const old = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
   const notes = old.includes(NOTES_MARKER) ? old.slice(old.indexOf(NOTES_MARKER)) : `${NOTES_MARKER}\n`;
-  const runs = fs
-    .readdirSync(RESULTS_DIR)
-    .filter((x) => /^rpcs-.*\.json$/.test(x))
-    .sort()
-    .reverse()
-    .map((x) => ({ file: x, r: JSON.parse(fs.readFileSync(path.join(RESULTS_DIR, x), "utf8")) as RpcsBenchResult }));
+  const runs = readRuns<RpcsBenchResult>("rpcs");
   const L: string[] = [];
   L.push("# Hot-path RPC benchmark results");
   L.push("");

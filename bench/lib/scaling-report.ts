@@ -8,9 +8,8 @@ import { repoRoot } from "../../src/devstack/stack.js";
 import type { ScalingResult, ScalingRound } from "../scaling.js";
 import { barChart, esc, htmlPage, htmlTable, roundCharts } from "./charts.js";
 import { round } from "./stats.js";
+import { BENCH_DIR, RESULTS_DIR, readRuns } from "./results.js";
 
-const BENCH_DIR = path.resolve(process.env.BENCH_OUT || path.join(repoRoot, "bench"));
-const RESULTS_DIR = path.join(BENCH_DIR, "results");
 const NOTES_MARKER = "## Notes";
 
 const f = (x: number | undefined, d = 0) => (x === undefined || !Number.isFinite(x) ? "–" : round(x, d).toLocaleString("en-US"));
@@ -227,12 +226,7 @@ export function writeScalingIndex(): void {
   const file = path.join(BENCH_DIR, "SCALING-RESULTS.md");
   const old = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
   const notes = old.includes(NOTES_MARKER) ? old.slice(old.indexOf(NOTES_MARKER)) : `${NOTES_MARKER}\n`;
-  const runs = fs
-    .readdirSync(RESULTS_DIR)
-    .filter((x) => /^scaling-.*\.json$/.test(x))
-    .sort()
-    .reverse()
-    .map((x) => ({ file: x, r: JSON.parse(fs.readFileSync(path.join(RESULTS_DIR, x), "utf8")) as ScalingResult }));
+  const runs = readRuns<ScalingResult>("scaling");
   const L: string[] = [];
   L.push("# Scaling results: API_PROCESSES=N on one port");
   L.push("");

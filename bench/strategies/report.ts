@@ -3,13 +3,11 @@
 // machine, and every run's headline, newest first).
 import fs from "node:fs";
 import path from "node:path";
-import { repoRoot } from "../../src/devstack/stack.js";
 import type { StrategiesResult, StrategySummary } from "../strategies.js";
 import type { RoundRun } from "./driver.js";
 import { BASELINE } from "./types.js";
+import { BENCH_DIR, RESULTS_DIR, readRuns } from "../lib/results.js";
 
-const BENCH_DIR = path.resolve(process.env.BENCH_OUT || path.join(repoRoot, "bench"));
-const RESULTS_DIR = path.join(BENCH_DIR, "results");
 
 const n0 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? "–" : Math.round(x).toLocaleString("en-US"));
 const f = (x: number | undefined, d = 2) => (x === undefined || !Number.isFinite(x) ? "–" : (Math.round(x * 10 ** d) / 10 ** d).toString());
@@ -207,12 +205,7 @@ export function writeStrategyReports(r: StrategiesResult, stamp: string): string
 
 /** bench/STRATEGIES-RESULTS.md from every results/strategies-*.json. */
 export function writeIndex(): void {
-  const runs = fs
-    .readdirSync(RESULTS_DIR)
-    .filter((x) => /^strategies-.*\.json$/.test(x))
-    .sort()
-    .reverse()
-    .map((file) => ({ file, r: JSON.parse(fs.readFileSync(path.join(RESULTS_DIR, file), "utf8")) as StrategiesResult }));
+  const runs = readRuns<StrategiesResult>("strategies");
   const L: string[] = [];
   L.push("# Seat-hold strategies: results");
   L.push("");
