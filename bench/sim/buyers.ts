@@ -192,8 +192,9 @@ export class Buyer {
         this.rec.joins++;
         break;
       } catch (err) {
-        if (attempt < 5 && (isCode(err, status.RESOURCE_EXHAUSTED) || isCode(err, status.UNAVAILABLE) || isCode(err, status.DEADLINE_EXCEEDED))) {
-          await sleep((err as RpcError).retryAfterMs ?? 200 * 2 ** attempt);
+        // Rate-limited: wait as told. (UNAVAILABLE and deadlines are retried by clients.call.)
+        if (attempt < 5 && isCode(err, status.RESOURCE_EXHAUSTED)) {
+          await sleep(err.retryAfterMs ?? 200 * 2 ** attempt);
           continue;
         }
         this.markStarted();

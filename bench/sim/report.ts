@@ -30,7 +30,7 @@ export interface SimReport {
   rpc: Record<string, { calls: number; p50: number; p90: number; p99: number; max: number; codes: Record<string, number>; reasons: Record<string, number> }>;
   spans: Record<string, { count: number; p50: number; p90: number; p99: number; max: number }>;
   errorsByCode: Record<string, number>;
-  /** Calls sent again after UNAVAILABLE, by method. */
+  /** Calls sent again after UNAVAILABLE or DEADLINE_EXCEEDED, by method. */
   retries: Record<string, number>;
   /** Faults injected during the sale. */
   faults: { kind: string; atSeconds: number; seconds: number; startedMs: number; endedMs?: number; note: string }[];
