@@ -75,13 +75,16 @@ export function createOrderActivities(deps: OrderActivityDeps) {
   const steps = {
     /** Pins the hold, prices it and records the order as PENDING_PAYMENT. */
     async beginCheckout(input: CheckoutInput): Promise<CheckoutPlan> {
-      const existing = await orders.get(input.orderId);
       let hold;
       try {
         hold = await holds.pinHold(input.eventId, input.holdId, input.buyerId, input.paymentWindowMs + PIN_MARGIN_MS);
       } catch (err) {
-        // A retry after the pin and the insert both succeeded finds the order in place.
-        if (existing && err instanceof AppError && err.reason === "HOLD_NOT_ACTIVE") return planOf(existing);
+        // A retry after the pin and the insert both succeeded finds the order in
+        // place (read only then: only this checkout inserts it, before it returns).
+        if (err instanceof AppError && err.reason === "HOLD_NOT_ACTIVE") {
+          const existing = await orders.get(input.orderId);
+          if (existing) return planOf(existing);
+        }
         if (err instanceof AppError && err.reason.startsWith("HOLD_")) throw businessFailure(err.reason, err.message);
         throw err;
       }

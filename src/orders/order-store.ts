@@ -57,15 +57,15 @@ export class OrderStore {
   }
 
   /**
-   * Claims the seats (or places) for the order in one transaction; throws
-   * SeatsLostError when another order owns a seat or capacity ran out.
-   * Idempotent: an order whose items exist is left as it is.
+   * Claims the seats (or places) for the order; throws SeatsLostError when
+   * another order owns a seat or capacity ran out. Idempotent: an order whose
+   * items exist is left as it is.
    */
   async commitSale(o: NewOrder): Promise<void> {
-    await this.transaction("commitSale", async (conn) => {
-      const [existing] = await conn.execute<RowDataPacket[]>("SELECT 1 FROM order_items WHERE order_id = ? LIMIT 1", [o.orderId]);
-      if (existing.length > 0) return;
-      if (o.sectionId) {
+    if (o.sectionId) {
+      await this.transaction("commitSale", async (conn) => {
+        const [existing] = await conn.execute<RowDataPacket[]>("SELECT 1 FROM order_items WHERE order_id = ? LIMIT 1", [o.orderId]);
+        if (existing.length > 0) return;
         const [r] = await conn.execute<ResultSetHeader>(
           "UPDATE sections SET sold = sold + ? WHERE event_id = ? AND section_id = ? AND sold + ? <= capacity",
           [o.quantity, o.eventId, o.sectionId, o.quantity],
@@ -75,15 +75,24 @@ export class OrderStore {
           "INSERT INTO order_items (order_id, event_id, seat_id, sold_seat_id, price_minor, quantity) VALUES (?, ?, ?, NULL, ?, ?)",
           [o.orderId, o.eventId, o.sectionId, o.prices.get(o.sectionId) ?? 0, o.quantity],
         );
-        return;
-      }
+      });
+      return;
+    }
+    // Reserved seats: one INSERT of every item is atomic by itself (all rows or
+    // none), so no transaction and one round trip. A duplicate key is either a
+    // retry of this order (its items are there: the primary key (order_id,
+    // seat_id)) or a seat sold to another order (UNIQUE (event_id, sold_seat_id)).
+    // Traced under the same span name as the transaction it replaces (one unit of work, as before).
+    await this.traced("commitSale", async () => {
       const values = o.seatIds.map(() => "(?, ?, ?, ?, ?, 1)").join(",");
       const params = o.seatIds.flatMap((s) => [o.orderId, o.eventId, s, s, o.prices.get(s) ?? 0]);
       try {
-        await conn.execute(`INSERT INTO order_items (order_id, event_id, seat_id, sold_seat_id, price_minor, quantity) VALUES ${values}`, params);
+        await this.mysql.execute(`INSERT INTO order_items (order_id, event_id, seat_id, sold_seat_id, price_minor, quantity) VALUES ${values}`, params);
       } catch (err) {
-        if (isDuplicateKey(err)) throw new SeatsLostError("a seat of this order was sold to another order");
-        throw err;
+        if (!isDuplicateKey(err)) throw err;
+        const [existing] = await this.mysql.execute<RowDataPacket[]>("SELECT 1 FROM order_items WHERE order_id = ? LIMIT 1", [o.orderId]);
+        if (existing.length > 0) return;
+        throw new SeatsLostError("a seat of this order was sold to another order");
       }
     });
   }
@@ -145,15 +154,10 @@ export class OrderStore {
     ]);
   }
 
+  /** The order with its tickets, in one query. */
   async get(orderId: string): Promise<Order | undefined> {
-    const [rows] = await this.mysql.execute<RowDataPacket[]>("SELECT * FROM orders WHERE order_id = ?", [orderId]);
-    const row = rows[0];
-    if (!row) return undefined;
-    const [tickets] = await this.mysql.execute<RowDataPacket[]>(
-      "SELECT ticket_id, seat_id, code FROM tickets WHERE order_id = ? ORDER BY seat_id",
-      [orderId],
-    );
-    return toOrder(row, tickets);
+    const [rows] = await this.mysql.execute<RowDataPacket[]>(`${ORDER_WITH_TICKETS} WHERE o.order_id = ? ORDER BY t.seat_id`, [orderId]);
+    return ordersOf(rows)[0];
   }
 
   /** The order a buyer made with an idempotency key, if any. */
@@ -163,6 +167,23 @@ export class OrderStore {
       [buyerId, idempotencyKey],
     );
     return rows[0] ? this.get(String(rows[0].order_id)) : undefined;
+  }
+
+  /**
+   * What CreateOrder needs to know first, in one query: the order of the hold
+   * (`byId`), and an order the buyer already made with this idempotency key
+   * (`byKey`; often the same one).
+   */
+  async getForCreate(orderId: string, buyerId: string, idempotencyKey: string): Promise<{ byId?: Order; byKey?: Order }> {
+    const [rows] = await this.mysql.execute<RowDataPacket[]>(
+      `${ORDER_WITH_TICKETS} WHERE o.order_id = ? OR (o.buyer_id = ? AND o.idempotency_key = ?) ORDER BY o.order_id, t.seat_id`,
+      [orderId, buyerId, idempotencyKey],
+    );
+    const orders = ordersOf(rows);
+    return {
+      byId: orders.find((o) => o.orderId === orderId),
+      byKey: orders.find((o) => o.buyerId === buyerId && rowKey(rows, o.orderId) === idempotencyKey),
+    };
   }
 
   async getByHold(eventId: string, holdId: string): Promise<Order | undefined> {
@@ -194,9 +215,14 @@ export class OrderStore {
 
   /** `name` names the transaction's span when tracing is on. */
   private transaction<T>(name: string, work: (conn: PoolConnection) => Promise<T>): Promise<T> {
+    return this.traced(name, () => this.inTransaction(work));
+  }
+
+  /** `work` in a span "mysql transaction <name>" when tracing is on. */
+  private traced<T>(name: string, work: () => Promise<T>): Promise<T> {
     const tracer = tracerInTrace();
-    if (!tracer) return this.inTransaction(work);
-    return inSpan(tracer, `mysql transaction ${name}`, { "db.system": "mysql", "db.operation.name": name }, () => this.inTransaction(work));
+    if (!tracer) return work();
+    return inSpan(tracer, `mysql transaction ${name}`, { "db.system": "mysql", "db.operation.name": name }, work);
   }
 
   private async inTransaction<T>(work: (conn: PoolConnection) => Promise<T>): Promise<T> {
@@ -213,6 +239,32 @@ export class OrderStore {
       conn.release();
     }
   }
+}
+
+/** An order row with its tickets' columns (t_*), one row per ticket (one with NULLs when it has none). */
+const ORDER_WITH_TICKETS =
+  "SELECT o.*, t.ticket_id AS t_ticket_id, t.seat_id AS t_seat_id, t.code AS t_code FROM orders o LEFT JOIN tickets t ON t.order_id = o.order_id";
+
+/** Orders (in the rows' order) from ORDER_WITH_TICKETS rows. */
+function ordersOf(rows: RowDataPacket[]): Order[] {
+  const byId = new Map<string, { row: RowDataPacket; tickets: RowDataPacket[] }>();
+  for (const row of rows) {
+    const id = String(row.order_id);
+    let o = byId.get(id);
+    if (!o) {
+      o = { row, tickets: [] };
+      byId.set(id, o);
+    }
+    if (row.t_ticket_id !== null && row.t_ticket_id !== undefined) {
+      o.tickets.push({ ticket_id: row.t_ticket_id, seat_id: row.t_seat_id, code: row.t_code } as RowDataPacket);
+    }
+  }
+  return [...byId.values()].map((o) => toOrder(o.row, o.tickets));
+}
+
+function rowKey(rows: RowDataPacket[], orderId: string): string | undefined {
+  const row = rows.find((r) => String(r.order_id) === orderId);
+  return row ? String(row.idempotency_key) : undefined;
 }
 
 function toOrder(row: RowDataPacket, tickets: RowDataPacket[]): Order {

@@ -33,6 +33,9 @@ export interface OrdersDeps {
   paymentWindowMs: number;
 }
 
+/** How often WatchOrder re-reads an order that sent no change message. */
+const WATCH_SAFETY_POLL_MS = 5000;
+
 const HOLD_REASONS: Reason[] = ["HOLD_EXPIRED", "HOLD_NOT_ACTIVE", "HOLD_NOT_FOUND", "HOLD_NOT_OWNED"];
 
 export class Orders {
@@ -41,13 +44,14 @@ export class Orders {
   async createOrder(req: CreateOrderRequest): Promise<Order> {
     const { store, holds } = this.deps;
     const orderId = orderIdForHold(req.holdId);
-    const prior = await store.getByIdempotencyKey(req.buyerId, req.idempotencyKey);
+    // The hold's order and the buyer's order with this key, in one query.
+    const { byId, byKey: prior } = await store.getForCreate(orderId, req.buyerId, req.idempotencyKey);
     if (prior && prior.holdId !== req.holdId) {
       throw new AppError("IDEMPOTENCY_KEY_REUSED", `idempotency key already used for order ${prior.orderId} of another hold`, {
         metadata: { order_id: prior.orderId },
       });
     }
-    const existing = prior ?? (await store.get(orderId));
+    const existing = prior ?? byId;
     if (existing) {
       if (existing.buyerId !== req.buyerId) throw new AppError("HOLD_NOT_OWNED", `hold ${req.holdId} belongs to another buyer`);
       return existing;
@@ -128,8 +132,9 @@ export class Orders {
         let timer: NodeJS.Timeout | undefined;
         const changed = new Promise<void>((resolve) => {
           wake = resolve;
-          // A slow safety poll covers a missed message.
-          timer = setTimeout(resolve, 2000);
+          // A slow safety poll covers a message lost on the way (a publish that
+          // failed); a lost subscription wakes the watchers itself (notifier.ts).
+          timer = setTimeout(resolve, WATCH_SAFETY_POLL_MS);
         }).finally(() => clearTimeout(timer));
         const order = await this.getOrder(orderId);
         const version = `${order.state}:${order.updateTime.getTime()}:${order.tickets.length}`;

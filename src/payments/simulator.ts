@@ -42,7 +42,7 @@ export class PaymentSimulator implements PaymentGateway {
       request.paymentMethodToken === ALWAYS_DECLINE ||
       (request.paymentMethodToken !== ALWAYS_APPROVE && this.random() < this.options.declineRatio);
     // INSERT IGNORE: the first decision for a key stands; a retry reads it back.
-    await this.mysql.execute(
+    const [inserted] = await this.mysql.execute<ResultSetHeader>(
       `INSERT IGNORE INTO simulated_payments
          (authorization_id, idempotency_key, amount_minor, currency_code, state, decline_reason, created_at, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, NOW(3), NOW(3))`,
@@ -55,6 +55,11 @@ export class PaymentSimulator implements PaymentGateway {
         declined ? "CARD_DECLINED" : null,
       ],
     );
+    if (inserted.affectedRows === 1) {
+      // This call made the decision: no need to read it back.
+      await this.leave();
+      return declined ? { status: "DECLINED", authorizationId, reason: "CARD_DECLINED" } : { status: "AUTHORIZED", authorizationId };
+    }
     const [rows] = await this.mysql.execute<RowDataPacket[]>(
       "SELECT state, decline_reason FROM simulated_payments WHERE authorization_id = ?",
       [authorizationId],

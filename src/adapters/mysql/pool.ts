@@ -20,6 +20,10 @@ export function createMysqlPool(url: string, connectionLimit: number): MysqlPool
     supportBigNumbers: true,
     bigNumberStrings: false,
     multipleStatements: false,
+    // mysql2 captures a stack trace on every query by default (to show the
+    // caller in errors): a stack walk per query on the hot paths, for errors
+    // that carry their code and errno anyway.
+    trace: false,
   });
 }
 
