@@ -79,6 +79,10 @@ const schema = z
     PAYMENT_SIM_LOST_RESPONSE_RATIO: z.coerce.number().min(0).max(1).default(0),
     // How long a checkout may take to get a payment authorized before it fails.
     PAYMENT_WINDOW_SECONDS: z.coerce.number().int().min(5).max(3600).default(300),
+    // The worker's CPU niceness (0-19), set at its start: checkouts yield the CPU
+    // to holds on a shared machine (src/worker-priority.ts). The local stack
+    // starts the Temporal dev server at the same niceness. 0 = unchanged.
+    WORKER_NICE: z.coerce.number().int().min(0).max(19).default(10),
     // Waiting room: how often each API instance advances admission for every
     // event with a waiting room in use (the step is idempotent; more instances
     // only step more often, never admit faster).

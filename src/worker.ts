@@ -27,6 +27,7 @@ import { withActivityMetrics } from "./observability/metrics-activities.js";
 import { DomainMetrics } from "./observability/metrics-domain.js";
 import { EventLabels } from "./observability/metrics-events.js";
 import { MeteredPaymentGateway } from "./payments/metered.js";
+import { lowerPriority } from "./worker-priority.js";
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL("../workflows/index.ts", import.meta.url));
 
@@ -151,11 +152,23 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  // First, before any thread of the SDK, Piscina or the exporters starts: they
+  // inherit it. Checkouts yield the CPU to the API's hold path (WORKER_NICE,
+  // src/worker-priority.ts).
+  const priority = config.WORKER_NICE > 0 ? lowerPriority(config.WORKER_NICE) : undefined;
   // Before the logger and the worker: both ask once whether tracing is on.
   const exporter = tracesExporter(config);
   const tracing: Tracing | undefined = exporter && (await startTracing({ serviceName: "ticketing-worker", exporter }));
   const log = createLogger(config.LOG_LEVEL, "ticketing-worker");
   if (exporter) log.info({ exporter }, "tracing on");
+  if (priority) {
+    log.info(
+      { workerNice: config.WORKER_NICE, nice: priority.nice, threadsLowered: priority.threads, autogroupNice: priority.autogroup },
+      "worker cpu priority lowered",
+    );
+  } else {
+    log.info({ workerNice: 0 }, "worker cpu priority unchanged (WORKER_NICE=0)");
+  }
   // The worker's own signal handling: SIGTERM/SIGINT drain the worker. The
   // SDK's metrics go to its own Prometheus exporter; /metrics merges them in.
   Runtime.install({

@@ -17,6 +17,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { lowerPriority } from "../worker-priority.js";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -779,6 +780,13 @@ export interface StartTemporalOptions {
   logLevel?: "debug" | "info" | "warn" | "error";
   extraArgs?: string[];
   timeoutMs?: number;
+  /**
+   * CPU niceness to run the server at (default 0: unchanged). The local stack
+   * passes WORKER_NICE: checkout work is background work next to the API's
+   * holds (src/worker-priority.ts). Started through nice(1) so that every
+   * thread has it, and its session's autogroup gets it too.
+   */
+  nice?: number;
 }
 
 export async function startTemporal(opts: StartTemporalOptions = {}): Promise<TemporalHandle> {
@@ -807,7 +815,13 @@ export async function startTemporal(opts: StartTemporalOptions = {}): Promise<Te
       ...(opts.extraArgs ?? []),
     ];
     if (opts.dbFile) fs.mkdirSync(path.dirname(path.resolve(opts.dbFile)), { recursive: true });
-    const proc = launch(`temporal :${port}`, bin, args, { logFile, env, graceMs: 15_000 });
+    const nice = opts.nice ?? 0;
+    const viaNice = nice > 0 && isExecutable("/usr/bin/nice") ? "/usr/bin/nice" : undefined;
+    const proc = viaNice
+      ? launch(`temporal :${port}`, viaNice, ["-n", String(nice), bin, ...args], { logFile, env, graceMs: 15_000 })
+      : launch(`temporal :${port}`, bin, args, { logFile, env, graceMs: 15_000 });
+    // The threads (when nice(1) is missing) and the autogroup of its own session (launch detaches).
+    if (nice > 0) lowerPriority(nice, proc.pid);
     const address = `127.0.0.1:${port}`;
     try {
       await waitUntilReady(

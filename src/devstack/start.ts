@@ -4,7 +4,8 @@
 // dependency on a free port with its data kept under .local/ (git-ignored):
 //   Redis      .local/redis/ (appendonly), log .local/redis.log
 //   MariaDB    .local/mysql/ (datadir), log .local/mariadb.log
-//   Temporal   .local/temporal.db (SQLite, WAL), web UI on, log .local/temporal.log
+//   Temporal   .local/temporal.db (SQLite, WAL), web UI on, log .local/temporal.log,
+//              at the worker's CPU niceness (WORKER_NICE, default 10)
 // then runs the API (src/main.ts) and the worker (src/worker.ts) with those
 // addresses in their env. Ctrl-C / SIGTERM stops the API and the worker first,
 // then the dependencies it started.
@@ -19,6 +20,7 @@ import {
   startTemporal,
   type ManagedProcess,
 } from "./stack.js";
+import { workerNiceFromEnv } from "../worker-priority.js";
 
 const localDir = path.join(repoRoot, ".local");
 const t0 = Date.now();
@@ -96,12 +98,17 @@ async function startDependencies(): Promise<Record<string, string>> {
   if (process.env.TEMPORAL_ADDRESS) {
     say(`temporal: using ${process.env.TEMPORAL_ADDRESS}`);
   } else {
+    const temporalNice = workerNiceFromEnv();
     tasks.push(
-      startTemporal({ dir: localDir, dbFile: path.join(localDir, "temporal.db"), ui: true }).then((h) => {
+      // Checkout work is background work next to the API's holds: the server
+      // runs at the worker's niceness (WORKER_NICE; the worker sets its own).
+      startTemporal({ dir: localDir, dbFile: path.join(localDir, "temporal.db"), ui: true, nice: temporalNice }).then((h) => {
         deps.push({ name: "temporal", stop: h.stop });
         env.TEMPORAL_ADDRESS = h.address;
         uiUrl = h.uiUrl;
-        say(`temporal: ${h.address} (pid ${h.pid}, data ${rel(path.join(localDir, "temporal.db"))}, log ${rel(h.logFile)}), web UI ${h.uiUrl}`);
+        say(
+          `temporal: ${h.address} (pid ${h.pid}, nice ${temporalNice}, data ${rel(path.join(localDir, "temporal.db"))}, log ${rel(h.logFile)}), web UI ${h.uiUrl}`,
+        );
       }),
     );
   }
