@@ -36,7 +36,10 @@
 // run this long before ghz starts in a loaded round), BENCH_HISTORY_SAMPLE
 // (10), BENCH_KEEP_TMP (1 keeps the temp dir with every log),
 // BENCH_WORKER_NODE_ARGS (extra node flags for both workers, e.g. --cpu-prof
-// --cpu-prof-dir=/tmp/prof), BENCH_API_NODE_ARGS (the same for the API).
+// --cpu-prof-dir=/tmp/prof), BENCH_API_NODE_ARGS (the same for the API),
+// WORKER_NICE (10, as the product's default: the CPU niceness of both workers,
+// which set it themselves, and of our Temporal dev server, as `npm start` runs
+// it; 0 = everything at the bench's own priority).
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -45,13 +48,14 @@ import { Client, Connection } from "@temporalio/client";
 import { createMysqlPool } from "../src/adapters/mysql/pool.js";
 import { freePort, repoRoot, sleep } from "../src/devstack/stack.js";
 import { SeatIndex } from "../src/events/layout.js";
-import { BareDriver, CheckoutDriver, SeatAllocator, checkoutEvent, type BareRoundStats, type BuyerRecord, type CheckoutRoundStats } from "./lib/checkout-driver.js";
+import { BareDriver, CheckoutDriver, SeatAllocator, checkoutEvent, percentile, type BareRoundStats, type BuyerRecord, type CheckoutRoundStats } from "./lib/checkout-driver.js";
 import { sampleHistories } from "./lib/checkout-history.js";
 import { bareChecks, checkoutChecks } from "./lib/checkout-invariants.js";
 import {
   cpuDelta,
   cpuSnapshot,
   OtherProcessSampler,
+  processNiceness,
   startOwnTemporal,
   startWorkerProcess,
   stopOwned,
@@ -67,6 +71,7 @@ import { eventVersion } from "./lib/redis.js";
 import { installSignalHandlers, say, startApi, startBenchStack, stopAll } from "./lib/stack.js";
 import { envNumber } from "./lib/env.js";
 import { median, round } from "./lib/stats.js";
+import { workerNiceFromEnv } from "../src/worker-priority.js";
 import { machineInfo, sourceInfo } from "./lib/sys.js";
 import { resultStamp } from "./lib/results.js";
 
@@ -74,6 +79,10 @@ const env = envNumber;
 
 const temporalDb = (process.env.BENCH_TEMPORAL_DB ?? "file") as TemporalDb;
 if (temporalDb !== "file" && temporalDb !== "memory") throw new Error(`BENCH_TEMPORAL_DB=${String(temporalDb)}: file or memory`);
+
+// Checkout work yields the CPU to the hold path (src/worker-priority.ts): the
+// product worker, the bare worker and Temporal all run at this niceness.
+const workerNice = workerNiceFromEnv();
 
 export const settings: CheckoutSettings = {
   checkouts: env("BENCH_CHECKOUTS", 200),
@@ -94,6 +103,7 @@ export const settings: CheckoutSettings = {
   loadRampMs: env("BENCH_LOAD_RAMP_MS", 3_000),
   historySample: env("BENCH_HISTORY_SAMPLE", 10),
   paymentWindowSeconds: env("PAYMENT_WINDOW_SECONDS", 300),
+  workerNice,
   checkoutGoal: 0.8,
   holdGoal: 0.9,
   ghzCpuFlag: 0.7,
@@ -146,8 +156,8 @@ async function main(): Promise<number> {
       // startBenchStack sees TEMPORAL_ADDRESS and starts no (in-memory) Temporal of its own
       const port = await freePort();
       process.env.TEMPORAL_ADDRESS = `127.0.0.1:${port}`;
-      temporalStarting = startOwnTemporal(path.join(tmp, "temporal"), settings.temporalDb, port, settings.temporalArgs.split(/\s+/).filter(Boolean)).then((h) => {
-        say(`temporal: ${h.address} (pid ${h.pid}, ${settings.temporalDb === "file" ? "SQLite file, WAL + synchronous=normal" : "in memory"})`);
+      temporalStarting = startOwnTemporal(path.join(tmp, "temporal"), settings.temporalDb, port, settings.temporalArgs.split(/\s+/).filter(Boolean), settings.workerNice).then((h) => {
+        say(`temporal: ${h.address} (pid ${h.pid}, ${settings.temporalDb === "file" ? "SQLite file, WAL + synchronous=normal" : "in memory"}, nice ${settings.workerNice})`);
         return { address: h.address, pid: h.pid, command: h.command, own: true };
       });
     }
@@ -169,11 +179,12 @@ async function main(): Promise<number> {
       PAYMENT_SIM_DECLINE_RATIO: "0",
       PAYMENT_SIM_FAILURE_RATIO: "0",
       PAYMENT_SIM_LOST_RESPONSE_RATIO: "0",
+      WORKER_NICE: String(settings.workerNice),
     };
     // the API first (it migrates the database), the workers meanwhile
     const apiStarting = startApi(stack, tmp, GRPCURL);
     const worker = await startWorkerProcess({ name: "worker", script: "src/worker.ts", env: workerEnv, taskQueue, temporalAddress: t.address, dir: tmp });
-    const bare = await startWorkerProcess({ name: "bare-worker", script: "bench/checkout-baseline/worker.ts", env: {}, taskQueue: bareQueue, temporalAddress: t.address, dir: tmp });
+    const bare = await startWorkerProcess({ name: "bare-worker", script: "bench/checkout-baseline/worker.ts", env: { WORKER_NICE: String(settings.workerNice) }, taskQueue: bareQueue, temporalAddress: t.address, dir: tmp });
     const [api] = await Promise.all([apiStarting, waitForPollers(t.address, [worker, bare])]);
     say(`api:      ${api.address} (pid ${api.pid})`);
 
@@ -185,6 +196,9 @@ async function main(): Promise<number> {
       mysql: stack.pids.mysql,
       redis: stack.pids.redis,
     };
+    // What the scheduler sees: each process's nice value (main thread) and its session's autogroup.
+    const niceness = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, pid === undefined ? undefined : processNiceness(pid)]));
+    say(`niceness: ${Object.entries(niceness).map(([k, v]) => `${k} ${v ? `${v.nice} (autogroup ${v.autogroup ?? "-"})` : "-"}`).join(", ")}`);
     connection = await Connection.connect({ address: t.address });
     const client = new Client({ connection, namespace: "default" });
     mysql = createMysqlPool(stack.mysqlUrl, 4);
@@ -325,7 +339,9 @@ async function main(): Promise<number> {
       if (bgStats) allRecords.push(...bgStats.records);
       if (ghz.exitCode !== 0) throw new Error(`ghz exited with ${ghz.exitCode} (${label}): ${ghz.stderr.slice(0, 2000)}`);
       const cpu = cpuDelta(s0, s1, { ghz: ghz.cpuSeconds });
-      const during = bgStats ? bgStats.records.filter((r) => r.finalState === "CONFIRMED" && r.finalAt! >= g0 && r.finalAt! <= g1).length : 0;
+      const duringRecords = bgStats ? bgStats.records.filter((r) => r.finalState === "CONFIRMED" && r.finalAt! >= g0 && r.finalAt! <= g1) : [];
+      const during = duringRecords.length;
+      const duringLatency = duringRecords.map((r) => r.checkoutMs!).sort((a, b) => a - b);
       const r: HoldRound = {
         round: round_,
         loaded,
@@ -335,12 +351,15 @@ async function main(): Promise<number> {
         apiUsPerCall: round(((cpu.seconds.api ?? NaN) / settings.holdN) * 1e6, 1),
         checkoutsDuringGhz: bg ? during : undefined,
         checkoutRateDuringGhz: bg ? round(during / ((g1 - g0) / 1000), 2) : undefined,
+        checkoutLatencyDuringGhzMs: bg ? { p50: round(percentile(duringLatency, 50), 1), p99: round(percentile(duringLatency, 99), 1), max: round(duringLatency[duringLatency.length - 1] ?? NaN, 1) } : undefined,
         checkouts: bgStats ? stripRecords(bgStats) : undefined,
       };
       const s = ghz.summary;
       say(
         `HoldSeats ${label.padEnd(8)} ${s ? `${Math.round(s.rps)} calls/s p50 ${s.latencyMs.p50} ms p99 ${s.latencyMs.p99} ms codes ${JSON.stringify(s.codes)}` : "?"} | ghz ${Math.round(ghz.cpuCores * 100)} % core, api ${cpu.cores.api}, temporal ${cpu.cores.temporal ?? "-"}, worker ${cpu.cores.worker}, other ${cpu.otherCores}` +
-          (bgStats ? ` | checkouts meanwhile: ${during} CONFIRMED during ghz (${r.checkoutRateDuringGhz}/s), ${bgStats.confirmed}/${bgStats.buyers} in all` : ""),
+          (bgStats
+            ? ` | checkouts meanwhile: ${during} CONFIRMED during ghz (${r.checkoutRateDuringGhz}/s, CreateOrder→CONFIRMED p50 ${r.checkoutLatencyDuringGhzMs?.p50} ms p99 ${r.checkoutLatencyDuringGhzMs?.p99} ms), ${bgStats.confirmed}/${bgStats.buyers} in all`
+            : ""),
       );
       return r;
     };
@@ -429,6 +448,7 @@ async function main(): Promise<number> {
         apiCommand: api.command,
         workerCommand: worker.command,
         bareWorkerCommand: bare.command,
+        niceness,
         taskQueue,
         bareTaskQueue: bareQueue,
       },
@@ -481,6 +501,10 @@ async function main(): Promise<number> {
         goal: settings.holdGoal,
         goalMet: holdMedianRatio >= settings.holdGoal,
         medianCheckoutRateDuringGhz: round(median(loaded.map((r) => r.checkoutRateDuringGhz ?? NaN)), 2),
+        checkoutRateDuringGhzToAlone: round(median(loaded.map((r) => r.checkoutRateDuringGhz ?? NaN)) / medianCheckoutRate, 3),
+        medianCheckoutP50DuringGhz: round(median(loaded.map((r) => r.checkoutLatencyDuringGhzMs?.p50 ?? NaN)), 1),
+        medianCheckoutP99DuringGhz: round(median(loaded.map((r) => r.checkoutLatencyDuringGhzMs?.p99 ?? NaN)), 1),
+        maxCheckoutLatencyDuringGhz: round(Math.max(...loaded.map((r) => r.checkoutLatencyDuringGhzMs?.max ?? NaN)), 1),
         medianApiUsPerCallIdle: round(median(idle.map((r) => r.apiUsPerCall)), 1),
         medianApiUsPerCallLoaded: round(median(loaded.map((r) => r.apiUsPerCall)), 1),
         cpuRatio: round(median(idle.map((r) => r.apiUsPerCall)) / median(loaded.map((r) => r.apiUsPerCall)), 3),

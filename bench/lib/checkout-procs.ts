@@ -34,10 +34,12 @@ export async function stopOwned(filter: (o: Owned) => boolean = () => true): Pro
 
 export type TemporalDb = "file" | "memory";
 
-export async function startOwnTemporal(dir: string, db: TemporalDb, port: number, extraArgs: string[] = []): Promise<TemporalHandle & { command: string }> {
-  const h = await startTemporal({ dir, port, dbFile: db === "file" ? path.join(dir, "temporal.db") : undefined, logLevel: "warn", extraArgs });
+/** Our Temporal dev server, at CPU niceness `nice` (as `npm start` runs it next to the worker: src/devstack/start.ts). */
+export async function startOwnTemporal(dir: string, db: TemporalDb, port: number, extraArgs: string[] = [], nice = 0): Promise<TemporalHandle & { command: string }> {
+  const h = await startTemporal({ dir, port, dbFile: db === "file" ? path.join(dir, "temporal.db") : undefined, logLevel: "warn", extraArgs, nice });
   owned.push({ name: "temporal dev server", pid: h.pid, stop: h.stop });
   const command =
+    (nice > 0 ? `nice -n ${nice} ` : "") +
     `temporal server start-dev --headless --ip 127.0.0.1 --port ${port} --log-level warn` +
     (db === "file" ? ` --db-filename <tmp>/temporal.db --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal` : "") +
     (extraArgs.length ? ` ${extraArgs.join(" ")}` : "") +
@@ -102,6 +104,27 @@ export async function waitForPollers(temporalAddress: string, workers: WorkerPro
     }
   } finally {
     await connection.close();
+  }
+}
+
+// --- CPU priority
+
+/** A process's nice value (of its main thread) and its session's autogroup nice value, as the scheduler sees them. */
+export function processNiceness(pid: number): { nice: number; autogroup?: number } | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    // after "(comm) ": field 3 on; nice is field 19
+    const nice = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+    let autogroup: number | undefined;
+    try {
+      const m = /nice\s+(-?\d+)/.exec(fs.readFileSync(`/proc/${pid}/autogroup`, "utf8"));
+      if (m) autogroup = Number(m[1]);
+    } catch {
+      /* no autogroups */
+    }
+    return { nice, autogroup };
+  } catch {
+    return undefined;
   }
 }
 

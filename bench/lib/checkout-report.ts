@@ -48,6 +48,8 @@ export interface HoldRound {
   apiUsPerCall: number;
   checkoutsDuringGhz?: number;
   checkoutRateDuringGhz?: number;
+  /** CreateOrder -> CONFIRMED of the checkouts confirmed while ghz ran. */
+  checkoutLatencyDuringGhzMs?: { p50: number; p99: number; max: number };
   checkouts?: CheckoutStats;
 }
 
@@ -72,6 +74,8 @@ export interface CheckoutSettings {
   loadRampMs: number;
   historySample: number;
   paymentWindowSeconds: number;
+  /** CPU niceness of both workers and our Temporal (WORKER_NICE); absent before it existed (= 0). */
+  workerNice?: number;
   checkoutGoal: number;
   holdGoal: number;
   ghzCpuFlag: number;
@@ -100,6 +104,8 @@ export interface CheckoutBenchResult {
     apiCommand: string;
     workerCommand: string;
     bareWorkerCommand: string;
+    /** nice value (main thread) and autogroup nice of each process, read from /proc after start */
+    niceness?: Record<string, { nice: number; autogroup?: number } | undefined>;
     taskQueue: string;
     bareTaskQueue: string;
   };
@@ -152,6 +158,12 @@ export interface CheckoutBenchResult {
     goal: number;
     goalMet: boolean;
     medianCheckoutRateDuringGhz: number;
+    /** checkouts/s while ghz ran / checkouts/s alone (the checkout rounds' median) */
+    checkoutRateDuringGhzToAlone?: number;
+    /** CreateOrder -> CONFIRMED of the checkouts confirmed while ghz ran, median over the loaded rounds */
+    medianCheckoutP50DuringGhz?: number;
+    medianCheckoutP99DuringGhz?: number;
+    maxCheckoutLatencyDuringGhz?: number;
     medianApiUsPerCallIdle: number;
     medianApiUsPerCallLoaded: number;
     /** API µs per call idle / loaded: the ratio if the API had a core to itself. */
@@ -399,17 +411,18 @@ export function markdown(r: CheckoutBenchResult): string {
       `In a loaded round checkout buyers (concurrency ${r.settings.concurrency}) start ${r.settings.loadRampMs} ms before ghz and keep going until it ends; the buyers in flight then finish.`,
   );
   L.push("");
-  L.push("| round | mode | calls/s | p50 ms | p99 ms | codes (tallied) | ghz CPU | API CPU µs/call | cores: API / Temporal / worker / Redis | other | checkouts CONFIRMED during ghz (per s) |");
-  L.push("| ---: | --- | ---: | ---: | ---: | --- | ---: | ---: | --- | ---: | --- |");
+  L.push("| round | mode | calls/s | p50 ms | p99 ms | codes (tallied) | ghz CPU | API CPU µs/call | cores: API / Temporal / worker / Redis | other | checkouts CONFIRMED during ghz (per s) | their CreateOrder → CONFIRMED p50 / p99 ms |");
+  L.push("| ---: | --- | ---: | ---: | ---: | --- | ---: | ---: | --- | ---: | --- | --- |");
   for (const x of h.rounds) {
     const s = x.ghz.summary;
     L.push(
-      `| ${x.round} | ${x.loaded ? "with checkouts" : "idle"} | **${n0(s?.rps)}** | ${f(s?.latencyMs.p50, 2)} | ${f(s?.latencyMs.p99, 2)} | ${codes(s?.codes)} | ${pct(x.ghz.cpuCores)}${x.ghz.cpuCores > 0.7 ? " ⚠" : ""} | ${f(x.apiUsPerCall, 1)} | ${coresCell(x.cpu, ["api", "temporal", "worker", "redis"])} | ${f(x.cpu.otherCores, 2)} | ${x.loaded ? `${x.checkoutsDuringGhz} (${f(x.checkoutRateDuringGhz, 2)}/s)` : "–"} |`,
+      `| ${x.round} | ${x.loaded ? "with checkouts" : "idle"} | **${n0(s?.rps)}** | ${f(s?.latencyMs.p50, 2)} | ${f(s?.latencyMs.p99, 2)} | ${codes(s?.codes)} | ${pct(x.ghz.cpuCores)}${x.ghz.cpuCores > 0.7 ? " ⚠" : ""} | ${f(x.apiUsPerCall, 1)} | ${coresCell(x.cpu, ["api", "temporal", "worker", "redis"])} | ${f(x.cpu.otherCores, 2)} | ${x.loaded ? `${x.checkoutsDuringGhz} (${f(x.checkoutRateDuringGhz, 2)}/s)` : "–"} | ${x.checkoutLatencyDuringGhzMs ? `${n0(x.checkoutLatencyDuringGhzMs.p50)} / ${n0(x.checkoutLatencyDuringGhzMs.p99)}` : "–"} |`,
     );
   }
   L.push("");
   L.push(
-    `Median HoldSeats idle ${n0(h.medianIdleRps)}/s, with checkouts ${n0(h.medianLoadedRps)}/s: ratio **${f(h.medianRatio, 3)}** (median of the pairs ${h.pairRatios.join(", ")}; goal ≥ ${h.goal}: ${h.goalMet ? "met" : "**not met**"}). Checkouts meanwhile: median ${f(h.medianCheckoutRateDuringGhz, 2)}/s (alone: ${f(c.medianCheckoutRate, 2)}/s). ` +
+    `Median HoldSeats idle ${n0(h.medianIdleRps)}/s, with checkouts ${n0(h.medianLoadedRps)}/s: ratio **${f(h.medianRatio, 3)}** (median of the pairs ${h.pairRatios.join(", ")}; goal ≥ ${h.goal}: ${h.goalMet ? "met" : "**not met**"}). Checkouts meanwhile: median ${f(h.medianCheckoutRateDuringGhz, 2)}/s (alone: ${f(c.medianCheckoutRate, 2)}/s${h.checkoutRateDuringGhzToAlone !== undefined ? `: ${f(h.checkoutRateDuringGhzToAlone, 2)} of it` : ""})${h.medianCheckoutP50DuringGhz !== undefined ? `, CreateOrder → CONFIRMED p50 / p99 ${n0(h.medianCheckoutP50DuringGhz)} / ${n0(h.medianCheckoutP99DuringGhz)} ms (max ${n0(h.maxCheckoutLatencyDuringGhz)} ms; alone ${n0(c.medianCheckoutP50)} / ${n0(c.medianCheckoutP99)} ms)` : ""}. ` +
+      `Workers and Temporal at nice ${r.settings.workerNice ?? 0}${r.stack.niceness ? ` (seen: ${Object.entries(r.stack.niceness).map(([k, v]) => `${k} ${v ? v.nice : "-"}${v?.autogroup !== undefined ? `/${v.autogroup}` : ""}`).join(", ")}; nice / autogroup nice)` : ""}. ` +
       `API CPU per HoldSeats call idle / loaded: ${f(h.medianApiUsPerCallIdle, 1)} / ${f(h.medianApiUsPerCallLoaded, 1)} µs (loaded includes the API's share of the checkouts): CPU-derived ratio **${f(h.cpuRatio, 3)}**, what the ratio would be if the API kept a core to itself.`,
   );
   if (h.generatorLimited) L.push(`\n> ⚠ ghz used more than 70 % of a core in some round: the generator competed with the server for CPU.`);
@@ -515,19 +528,25 @@ export function writeCheckoutIndex(): void {
       L.push(`| comparison: previous shape (window timer, 5 local + 2 normal) / bare, median of pairs | ${f(r.previousShape.medianRatioToBare, 3)} (${f(r.previousShape.medianRate, 2)}/s; CPU ms Temporal / worker ${f(r.previousShape.cpuMsPerWorkflow.temporal, 1)} / ${f(r.previousShape.cpuMsPerWorkflow.bareWorker, 1)}) |`);
     L.push(`| HoldSeats idle / with checkouts, median of ${h.rounds.length / 2} | ${n0(h.medianIdleRps)} / ${n0(h.medianLoadedRps)} calls/s |`);
     L.push(`| **HoldSeats with / without checkouts** (median of pairs) | **${f(h.medianRatio, 3)}** (goal ≥ ${h.goal}: ${h.goalMet ? "met" : "not met"}); CPU-derived (API µs per call idle / loaded) ${f(h.cpuRatio, 3)} |`);
+    L.push(`| worker, bare worker and Temporal niceness (WORKER_NICE) | ${r.settings.workerNice ?? 0} |`);
+    L.push(
+      `| checkouts while ghz ran (loaded rounds): checkouts/s, vs alone | ${f(h.medianCheckoutRateDuringGhz, 2)}/s vs ${f(c.medianCheckoutRate, 2)}/s${h.checkoutRateDuringGhzToAlone !== undefined ? ` (${f(h.checkoutRateDuringGhzToAlone, 2)})` : ""} |`,
+    );
+    if (h.medianCheckoutP50DuringGhz !== undefined)
+      L.push(`| checkouts while ghz ran: CreateOrder → CONFIRMED p50 / p99 (max) | ${n0(h.medianCheckoutP50DuringGhz)} / ${n0(h.medianCheckoutP99DuringGhz)} ms (${n0(h.maxCheckoutLatencyDuringGhz)} ms) |`);
     L.push(`| Invariants (every order final, CAPTURED = CONFIRMED, no seat sold twice, Redis = MySQL, one ticket per seat, every call accounted for) | ${r.invariants.ok ? "ok" : "**BROKEN**"} |`);
     L.push("");
   }
   L.push("## All runs");
   L.push("");
-  L.push("| run | code | machine | Temporal DB | shape (checkout and bare) | checkouts/s | bare/s | ratio | p50/p99 ms | HoldSeats idle → loaded/s | ratio | invariants | report |");
-  L.push("| --- | --- | --- | --- | --- | ---: | ---: | ---: | --- | --- | ---: | --- | --- |");
+  L.push("| run | code | machine | Temporal DB | shape (checkout and bare) | nice | checkouts/s | bare/s | ratio | p50/p99 ms | HoldSeats idle → loaded/s | ratio | checkouts/s during ghz (p50 ms) | invariants | report |");
+  L.push("| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | --- | --- | ---: | --- | --- | --- |");
   for (const { file, r } of runs) {
     const c = r.checkout;
     const h = r.holds;
     const md = file.replace(/\.json$/, ".md");
     L.push(
-      `| ${r.startedAt} | ${r.source.commit.slice(0, 7)}${r.source.dirty.length ? "+dirty" : ""} | ${r.machine.nproc} cores, load ${r.machine.loadAvgBefore[0]}, others ${f(r.machine.othersDuringRun.otherCores, 2)} (max ${f(maxRoundOther(r), 2)} in a round) | ${r.stack.temporal.db}${r.settings.temporalArgs ? ` + \`${r.settings.temporalArgs.replace(/--dynamic-config-value /g, "")}\`` : ""} | ${shapeOf(r)} | ${f(c.medianCheckoutRate, 2)} | ${f(c.medianBareRate, 2)} | ${f(c.medianRatio, 3)} | ${n0(c.medianCheckoutP50)} / ${n0(c.medianCheckoutP99)} | ${n0(h.medianIdleRps)} → ${n0(h.medianLoadedRps)} | ${f(h.medianRatio, 3)} | ${r.invariants.ok ? "ok" : "BROKEN"} | [md](results/${md}) |`,
+      `| ${r.startedAt} | ${r.source.commit.slice(0, 7)}${r.source.dirty.length ? "+dirty" : ""} | ${r.machine.nproc} cores, load ${r.machine.loadAvgBefore[0]}, others ${f(r.machine.othersDuringRun.otherCores, 2)} (max ${f(maxRoundOther(r), 2)} in a round) | ${r.stack.temporal.db}${r.settings.temporalArgs ? ` + \`${r.settings.temporalArgs.replace(/--dynamic-config-value /g, "")}\`` : ""} | ${shapeOf(r)} | ${r.settings.workerNice ?? 0} | ${f(c.medianCheckoutRate, 2)} | ${f(c.medianBareRate, 2)} | ${f(c.medianRatio, 3)} | ${n0(c.medianCheckoutP50)} / ${n0(c.medianCheckoutP99)} | ${n0(h.medianIdleRps)} → ${n0(h.medianLoadedRps)} | ${f(h.medianRatio, 3)} | ${f(h.medianCheckoutRateDuringGhz, 2)}${h.medianCheckoutP50DuringGhz !== undefined ? ` (${n0(h.medianCheckoutP50DuringGhz)})` : ""} | ${r.invariants.ok ? "ok" : "BROKEN"} | [md](results/${md}) |`,
     );
   }
   L.push("");
