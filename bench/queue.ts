@@ -19,7 +19,12 @@
 // Knobs (env): BENCH_N (calls per throughput round, 30000), BENCH_ROUNDS (3),
 // BENCH_CONCURRENCY (64), BENCH_CONNECTIONS (4), BENCH_SKIP (2000),
 // BENCH_FLOOD (100000), BENCH_WATCHERS (5000), BENCH_WATCH_ROUNDS (5),
-// BENCH_SIGN (20000 tokens per signing run), BENCH_GHZ_CPUS (1), BENCH_OUT.
+// BENCH_SIGN (20000 tokens per signing run), BENCH_GHZ_CPUS (1), BENCH_OUT,
+// BENCH_PARTS (which parts run: "throughput,flood,watch,sign"; a run that
+// skips some is for iterating on one figure and writes nothing to bench/).
+// Each throughput round also reports the CPU each call cost the API, Redis
+// (the bench's own redis-server, from /proc; its EVALSHA time from INFO
+// commandstats) and ghz, in µs per call.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -64,6 +69,8 @@ const settings = {
   ghzCpus: env("BENCH_GHZ_CPUS", 1),
   ratioGoal: 0.75,
 };
+const PARTS = new Set((process.env.BENCH_PARTS ?? "throughput,flood,watch,sign").split(",").map((x) => x.trim()));
+const ALL_PARTS = ["throughput", "flood", "watch", "sign"].every((x) => PARTS.has(x));
 
 const GHZ = path.join(repoRoot, ".tools/bin/ghz");
 const GRPCURL = path.join(repoRoot, ".tools/bin/grpcurl");
@@ -160,9 +167,18 @@ function chartsPage(stamp: string, t: { joinRatio: number; positionRatio: number
   return htmlPage(`Waiting room bench ${stamp}`, body.join("\n"));
 }
 
-function summary(r: GhzRun, apiCpu: number | undefined) {
+/** What one round cost per call (CPU µs), from /proc and Redis INFO commandstats. */
+interface CallCost {
+  apiUs?: number;
+  redisUs?: number;
+  evalshaUs?: number;
+  ghzUs: number;
+}
+
+function summary(r: GhzRun, apiCpu: number | undefined, cost?: CallCost) {
   const s = r.summary;
   return {
+    cost,
     rps: round(s?.rps ?? NaN),
     p50Ms: s?.latencyMs.p50,
     p99Ms: s?.latencyMs.p99,
@@ -174,11 +190,34 @@ function summary(r: GhzRun, apiCpu: number | undefined) {
   };
 }
 
-async function measured(api: ApiProcess, run: () => Promise<GhzRun>) {
+/** The Redis server the bench started (its pid for /proc, a client for INFO commandstats). */
+let redisProbe: { pid: number | undefined; client: ReturnType<typeof createRedis> } | undefined;
+
+async function evalshaStats(): Promise<{ calls: number; usec: number } | undefined> {
+  if (!redisProbe) return undefined;
+  const info = await redisProbe.client.info("commandstats");
+  const m = /cmdstat_evalsha:calls=(\d+),usec=(\d+)/.exec(info);
+  return m ? { calls: Number(m[1]), usec: Number(m[2]) } : { calls: 0, usec: 0 };
+}
+
+async function measured(api: ApiProcess, run: () => Promise<GhzRun>, calls = settings.n) {
   const before = processCpuSeconds(api.pid);
+  const redisBefore = redisProbe?.pid ? processCpuSeconds(redisProbe.pid) : undefined;
+  const evalBefore = await evalshaStats();
   const r = await run();
   const after = processCpuSeconds(api.pid);
-  return summary(r, before !== undefined && after !== undefined ? after - before : undefined);
+  const redisAfter = redisProbe?.pid ? processCpuSeconds(redisProbe.pid) : undefined;
+  const evalAfter = await evalshaStats();
+  const us = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined ? round(((b - a) * 1e6) / calls, 1) : undefined);
+  const evalCalls = evalBefore && evalAfter ? evalAfter.calls - evalBefore.calls : 0;
+  const cost: CallCost = {
+    apiUs: us(before, after),
+    redisUs: us(redisBefore, redisAfter),
+    // per EVALSHA the round ran (the ticker's steps included), not per call
+    evalshaUs: evalBefore && evalAfter && evalCalls > 0 ? round((evalAfter.usec - evalBefore.usec) / evalCalls, 1) : undefined,
+    ghzUs: round((r.cpuCores * r.wallSeconds * 1e6) / calls, 1),
+  };
+  return summary(r, before !== undefined && after !== undefined ? after - before : undefined, cost);
 }
 
 function rssMb(pid: number): number {
@@ -222,7 +261,7 @@ async function flood(api: ApiProcess, tmp: string, events: EventServiceClient, r
   say(`flood: ${settings.flood} joiners on ${eventId}`);
   const rows = Array.from({ length: settings.flood }, (_, i) => ({ event_id: eventId, buyer_id: `f${i}`, request_id: `f${i}` }));
   const started = Date.now();
-  const r = await measured(api, () => ghz(api, tmp, "flood", "ticketing.v1.QueueService/JoinQueue", rows, settings.flood, 0));
+  const r = await measured(api, () => ghz(api, tmp, "flood", "ticketing.v1.QueueService/JoinQueue", rows, settings.flood, 0), settings.flood);
   const seconds = (Date.now() - started) / 1000;
   const redis = createRedis({ url: redisUrl });
   const q = queueKeys(eventId);
@@ -345,14 +384,8 @@ function tokenFor(buyerId: string) {
   return { eventId: "ev", buyerId, maxTickets: 4, admittedMs, expiresMs: admittedMs + 600_000 };
 }
 
-function markdown(r: Record<string, unknown> & { throughput: Awaited<ReturnType<typeof throughput>>; flood: Awaited<ReturnType<typeof flood>>; watch: Awaited<ReturnType<typeof watchBench>>; signing: Awaited<ReturnType<typeof signing>> }): string {
-  const t = r.throughput;
+function throughputMarkdown(t: Awaited<ReturnType<typeof throughput>>): string {
   const lines = [
-    `# Waiting room bench, ${String(r.stamp)}`,
-    "",
-    `Machine: ${String((r.machine as { nproc: number }).nproc)} cores, ${(r.machine as { cpuModel: string }).cpuModel}; source ${(r.source as { commit: string }).commit.slice(0, 12)} (${(r.source as { note: string }).note}).`,
-    `Settings: ${JSON.stringify(r.settings)}`,
-    "",
     "## Throughput (ghz, interleaved with Noop; ratio = median of per-round ratios)",
     "",
     `JoinQueue / Noop: **${t.joinRatio}** (goal >= ${settings.ratioGoal}); GetQueuePosition / Noop: **${t.positionRatio}**`,
@@ -364,7 +397,36 @@ function markdown(r: Record<string, unknown> & { throughput: Awaited<ReturnType<
         `| ${i + 1} | ${x.noopJoin.rps} | ${x.join.rps} | ${x.join.p50Ms}/${x.join.p99Ms} | ${x.noopPos.rps} | ${x.position.rps} | ${x.position.p50Ms}/${x.position.p99Ms} | ${x.join.ghzCores}/${x.position.ghzCores} | ${x.join.apiCores}/${x.position.apiCores} |`,
     ),
     "",
+    "CPU per call (µs; API and Redis from /proc, ghz from its own CPU time; EVALSHA from Redis INFO commandstats, per script run):",
+    "",
+    "| round | call | API µs | Redis µs | EVALSHA µs | ghz µs |",
+    "| --- | --- | --- | --- | --- | --- |",
+    ...t.rounds.flatMap((x, i) =>
+      (
+        [
+          ["Noop", x.noopJoin],
+          ["JoinQueue", x.join],
+          ["Noop", x.noopPos],
+          ["GetQueuePosition", x.position],
+        ] as const
+      ).map(([name, y]) => `| ${i + 1} | ${name} | ${y.cost?.apiUs ?? "-"} | ${y.cost?.redisUs ?? "-"} | ${y.cost?.evalshaUs ?? "-"} | ${y.cost?.ghzUs ?? "-"} |`),
+    ),
+    "",
     `Codes: join ${JSON.stringify(t.rounds.map((x) => x.join.codes))}, position ${JSON.stringify(t.rounds.map((x) => x.position.codes))}`,
+    "",
+  ];
+  return lines.join("\n");
+}
+
+function markdown(r: Record<string, unknown> & { throughput: Awaited<ReturnType<typeof throughput>>; flood: Awaited<ReturnType<typeof flood>>; watch: Awaited<ReturnType<typeof watchBench>>; signing: Awaited<ReturnType<typeof signing>> }): string {
+  const t = r.throughput;
+  const lines = [
+    `# Waiting room bench, ${String(r.stamp)}`,
+    "",
+    `Machine: ${String((r.machine as { nproc: number }).nproc)} cores, ${(r.machine as { cpuModel: string }).cpuModel}; source ${(r.source as { commit: string }).commit.slice(0, 12)} (${(r.source as { note: string }).note}).`,
+    `Settings: ${JSON.stringify(r.settings)}`,
+    "",
+    throughputMarkdown(t),
     "",
     "## Flood",
     "",
@@ -404,12 +466,28 @@ async function main(): Promise<void> {
     });
     const api = await startApi(stack, tmp, GRPCURL);
     say(`api ${api.address} (pid ${api.pid})`);
+    redisProbe = { pid: stack.own.redis ? stack.pids.redis : undefined, client: createRedis({ url: stack.redisUrl }) };
     const events = new EventServiceClient(api.address, credentials.createInsecure());
+    if (!ALL_PARTS) {
+      // Iterating on some figures: print them, write nothing to bench/.
+      const partial: Record<string, unknown> = { settings, parts: [...PARTS] };
+      if (PARTS.has("throughput")) partial.throughput = await throughput(api, tmp, events);
+      if (PARTS.has("flood")) partial.flood = await flood(api, tmp, events, stack.redisUrl);
+      events.close();
+      if (PARTS.has("watch")) partial.watch = await watchBench(api, () => new QueueServiceClient(api.address, credentials.createInsecure()));
+      if (PARTS.has("sign")) partial.signing = await signing(stack.mysqlUrl);
+      await redisProbe.client.quit();
+      const t = partial.throughput as Awaited<ReturnType<typeof throughput>> | undefined;
+      if (t) process.stdout.write(`${throughputMarkdown(t)}\n`);
+      process.stdout.write(`${JSON.stringify(partial, (k, v: unknown) => (k === "command" ? undefined : v), 2)}\n`);
+      return;
+    }
     const t = await throughput(api, tmp, events);
     const f = await flood(api, tmp, events, stack.redisUrl);
     events.close();
     const w = await watchBench(api, () => new QueueServiceClient(api.address, credentials.createInsecure()));
     const s = await signing(stack.mysqlUrl);
+    await redisProbe.client.quit();
     const stamp = new Date().toISOString().replace(/[:.]/g, "-");
     const report = { stamp, machine, source, settings, throughput: t, flood: f, watch: w, signing: s };
     fs.mkdirSync(path.join(OUT, "results"), { recursive: true });
