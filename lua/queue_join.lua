@@ -15,50 +15,55 @@
           committed ('' when the caller believes one is)
   ARGV[4] rate limit: joins per window (0 = none)   ARGV[5] window ms
 
-  Returns one of
-    {'OK', created(1|0), room_view..., buyer_view...}   (9 + 5 fields after the flag)
-    {'NO_EVENT'}            the event has no live state
-    {'CLOSED'}              the sale is closed
-    {'RATE', retryAfterMs}  over the rate limit; nothing changed
-    {'NEED_SEED'}           a pre-queue join without a committed seed and no
+  A new joiner needs no `seen` entry: the step reads an absent one as the
+  join time. A returning one (left, expired, completed) gets one, so an old
+  entry from before cannot make them look abandoned.
+
+  Returns one string, fields joined by '|':
+    'OK|' created (1|0) '|' room_brief (7 fields) '|' buyer_brief (5 fields)
+                            (as in queue_position.lua)
+    'NO_EVENT'              the event has no live state
+    'CLOSED'                the sale is closed
+    'RATE|<retryAfterMs>'   over the rate limit; nothing changed
+    'NEED_SEED'             a pre-queue join without a committed seed and no
                             candidate given; call again with one
 ]]
---@include common
 --@include queue
 
-local k = { meta = KEYS[1], qmeta = KEYS[2], line = KEYS[3], recs = KEYS[4], seen = KEYS[5], rl = KEYS[6] }
+local line, recs, seen = KEYS[3], KEYS[4], KEYS[5]
 local buyer = ARGV[1]
 
-local retry = over_limit(k.rl, tonumber(ARGV[4]), tonumber(ARGV[5]))
-if retry then return {'RATE', tostring(retry)} end
-local sale_state = redis.call('HGET', k.meta, 'state')
-if not sale_state then return {'NO_EVENT'} end
-if sale_state == 'CLOSED' then return {'CLOSED'} end
+local retry = over_limit(KEYS[6], tonumber(ARGV[4]), tonumber(ARGV[5]))
+if retry then return 'RATE|' .. fmt(retry) end
+local sale_state = redis.call('HGET', KEYS[1], 'state')
+if not sale_state then return 'NO_EVENT' end
+if sale_state == 'CLOSED' then return 'CLOSED' end
 
-local now = now_ms()
-commit_seed(k.qmeta, ARGV[2], ARGV[3])
-note_open(k.qmeta, sale_state, now)
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local room, opened, seed = room_brief(KEYS[2], sale_state, now, ARGV[2], ARGV[3])
 
 local created = 0
-local r = parse_rec(redis.call('HGET', k.recs, buyer))
-local active = r and ((r.state == 'W' and redis.call('ZSCORE', k.line, buyer)) or (r.state == 'A' and r.exp > now))
-if not active then
+local r = parse_rec(redis.call('HGET', recs, buyer))
+local rank = nil
+if r and r.state == 'W' then rank = redis.call('ZRANK', line, buyer) end
+if (r and r.state == 'W' and rank) or (r and r.state == 'A' and r.exp > now) then
+  redis.call('HSET', seen, buyer, now)
+else
   local score
-  if redis.call('HEXISTS', k.qmeta, 'opened') == 1 then
-    score = FIFO_BASE + redis.call('HINCRBY', k.qmeta, 'seq', 1)
+  if opened then
+    score = FIFO_BASE + redis.call('HINCRBY', KEYS[2], 'seq', 1)
   else
-    local seed = redis.call('HGET', k.qmeta, 'seed')
-    if not seed then return {'NEED_SEED'} end
+    if not seed then return 'NEED_SEED' end
     score = tonumber(string.sub(redis.sha1hex(seed .. ':' .. buyer), 1, 13), 16)
   end
-  redis.call('ZADD', k.line, fmt(score), buyer)
-  redis.call('HSET', k.recs, buyer, pack_rec({ state = 'W', join = now, score = score, exp = 0, admitted = 0 }))
+  redis.call('ZADD', line, fmt(score), buyer)
+  local returning = r ~= nil
+  r = { state = 'W', join = now, score = score, exp = 0, admitted = 0 }
+  redis.call('HSET', recs, buyer, pack_rec(r))
+  if returning then redis.call('HSET', seen, buyer, now) end
+  -- after the opening a joiner's score is the highest in the line (2^52 + seq)
+  if opened then rank = redis.call('ZCARD', line) - 1 else rank = redis.call('ZRANK', line, buyer) end
   created = 1
 end
-redis.call('HSET', k.seen, buyer, now)
-
-local out = {'OK', tostring(created)}
-for _, v in ipairs(room_view(k, sale_state)) do out[#out + 1] = v end
-for _, v in ipairs(buyer_view(k, buyer, now)) do out[#out + 1] = v end
-out[#out + 1] = tostring(now)
-return out
+return 'OK|' .. created .. '|' .. room .. '|' .. buyer_brief(r, rank, now)

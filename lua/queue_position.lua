@@ -12,33 +12,35 @@
   ARGV[2] candidate seed   ARGV[3] its SHA-256 (kept only if none is committed)
   ARGV[4] rate limit: calls per window (0 = none)   ARGV[5] window ms
 
-  Returns one of
-    {'OK', room_view (9 fields), buyer_view (5 fields), nowMs}
-      room_view:  saleState, openedMs|'', seedHash, seed|'' (until opened),
-                  soldout, mayReturn, measuredRate, ver, waiting
-      buyer_view: state (W A L E X C, '' unknown), position, joinMs,
-                  sessionExpiresMs, admittedMs
-    {'NO_EVENT'}
-    {'RATE', retryAfterMs}
+  Called on every poll of every waiting buyer, so it is kept to six commands
+  (HGET state, TIME, one HMGET of the room, HGET and HSET of the buyer, ZRANK;
+  plus INCR with a rate limit) and one string in reply.
+
+  Returns one string, fields joined by '|':
+    'OK|' room_brief (7 fields) '|' buyer_brief (5 fields)
+      room_brief:  saleState, openedMs|'', soldout, mayReturn, measuredRate, seedHash,
+                   seed|'' (until opened)
+      buyer_brief: state (W A L E X C, '' unknown), position, joinMs,
+                   sessionExpiresMs, admittedMs
+    'NO_EVENT'
+    'RATE|<retryAfterMs>'
 ]]
---@include common
 --@include queue
 
-local k = { meta = KEYS[1], qmeta = KEYS[2], line = KEYS[3], recs = KEYS[4], seen = KEYS[5], rl = KEYS[6] }
 local buyer = ARGV[1]
+local retry = over_limit(KEYS[6], tonumber(ARGV[4]), tonumber(ARGV[5]))
+if retry then return 'RATE|' .. fmt(retry) end
+local sale_state = redis.call('HGET', KEYS[1], 'state')
+if not sale_state then return 'NO_EVENT' end
 
-local retry = over_limit(k.rl, tonumber(ARGV[4]), tonumber(ARGV[5]))
-if retry then return {'RATE', tostring(retry)} end
-local sale_state = redis.call('HGET', k.meta, 'state')
-if not sale_state then return {'NO_EVENT'} end
-
-local now = now_ms()
-commit_seed(k.qmeta, ARGV[2], ARGV[3])
-note_open(k.qmeta, sale_state, now)
-if redis.call('HEXISTS', k.recs, buyer) == 1 then redis.call('HSET', k.seen, buyer, now) end
-
-local out = {'OK'}
-for _, v in ipairs(room_view(k, sale_state)) do out[#out + 1] = v end
-for _, v in ipairs(buyer_view(k, buyer, now)) do out[#out + 1] = v end
-out[#out + 1] = tostring(now)
-return out
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local room = room_brief(KEYS[2], sale_state, now, ARGV[2], ARGV[3])
+local rec = redis.call('HGET', KEYS[4], buyer)
+local r, rank = nil, nil
+if rec then
+  redis.call('HSET', KEYS[5], buyer, now)
+  r = parse_rec(rec)
+  if r.state == 'W' then rank = redis.call('ZRANK', KEYS[3], buyer) end
+end
+return 'OK|' .. room .. '|' .. buyer_brief(r, rank, now)

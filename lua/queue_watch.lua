@@ -16,6 +16,30 @@
 --@include common
 --@include queue
 
+-- What the event's waiting room looks like to everyone: {saleState, opened, seedHash, seed
+-- (once opened), soldout, mayReturn, rate, ver, waiting}
+local function room_view(k, sale_state)
+  local m = redis.call('HMGET', k.qmeta, 'opened', 'seed_hash', 'seed', 'soldout', 'may_return', 'rate', 'ver')
+  local opened = m[1] or ''
+  return { sale_state or '', opened, m[2] or '', opened ~= '' and (m[3] or '') or '', m[4] or '0', m[5] or '0',
+           m[6] or '0', m[7] or '0', tostring(redis.call('ZCARD', k.line)) }
+end
+
+-- One buyer: {state, position, joinMs, sessionExpiresMs, admittedMs}; state '' when unknown.
+-- An admitted buyer whose session ran out reads as E before the step notices.
+local function buyer_view(k, buyer, now)
+  local r = parse_rec(redis.call('HGET', k.recs, buyer))
+  if not r then return {'', '0', '0', '0', '0'} end
+  local state, position = r.state, 0
+  if state == 'W' then
+    local rank = redis.call('ZRANK', k.line, buyer)
+    if rank then position = rank + 1 else state = 'E' end
+  elseif state == 'A' and r.exp <= now then
+    state = 'E'
+  end
+  return {state, tostring(position), fmt(r.join), fmt(r.exp), fmt(r.admitted)}
+end
+
 local k = { meta = KEYS[1], qmeta = KEYS[2], line = KEYS[3], recs = KEYS[4], seen = KEYS[5] }
 local sale_state = redis.call('HGET', k.meta, 'state')
 if not sale_state then return {'NO_EVENT'} end

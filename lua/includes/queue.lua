@@ -1,6 +1,8 @@
 --[[
-  Shared by the waiting-room scripts (lua/queue_*.lua); pasted after
-  `--@include common` (it uses now_ms).
+  Shared by the waiting-room scripts (lua/queue_*.lua). Needs nothing from
+  common.lua: queue_position and queue_join, which run on every poll, leave
+  common out (each local function a script defines costs Redis time on every
+  call), and read the clock themselves.
 
   Keys of an event's waiting room (all tagged {ev:E}):
     qmeta  HASH  seed, seed_hash   the pre-queue shuffle seed and its SHA-256 (hex),
@@ -42,16 +44,24 @@ local function pack_rec(r)
   return r.state .. '|' .. fmt(r.join) .. '|' .. fmt(r.score) .. '|' .. fmt(r.exp) .. '|' .. fmt(r.admitted)
 end
 
--- Commits the shuffle seed (the first caller's candidate wins).
+-- Commits the shuffle seed (the first caller's candidate wins); true when this call committed it.
 local function commit_seed(qmeta, seed, seed_hash)
   if seed and seed ~= '' then
-    if redis.call('HSETNX', qmeta, 'seed', seed) == 1 then redis.call('HSET', qmeta, 'seed_hash', seed_hash) end
+    if redis.call('HSETNX', qmeta, 'seed', seed) == 1 then
+      redis.call('HSET', qmeta, 'seed_hash', seed_hash)
+      return true
+    end
   end
+  return false
+end
+
+local function is_open_state(sale_state)
+  return sale_state == 'OPEN' or sale_state == 'PAUSED' or sale_state == 'CLOSED'
 end
 
 -- Marks the waiting room open the first time the sale is seen OPEN (or past it).
 local function note_open(qmeta, sale_state, now)
-  if sale_state == 'OPEN' or sale_state == 'PAUSED' or sale_state == 'CLOSED' then
+  if is_open_state(sale_state) then
     if redis.call('HSETNX', qmeta, 'opened', now) == 1 then redis.call('HINCRBY', qmeta, 'ver', 1) end
   end
 end
@@ -69,26 +79,33 @@ local function over_limit(key, limit, window_ms)
   return nil
 end
 
--- What the event's waiting room looks like to everyone: {saleState, opened, seedHash, seed
--- (once opened), soldout, mayReturn, rate, ver, waiting}
-local function room_view(k, sale_state)
-  local m = redis.call('HMGET', k.qmeta, 'opened', 'seed_hash', 'seed', 'soldout', 'may_return', 'rate', 'ver')
+-- What JoinQueue and GetQueuePosition need of the room, as one string
+-- "saleState|openedMs|soldout|mayReturn|measuredRate|seedHash|seed" (openedMs ''
+-- before the opening; seed '' until then). Commits the candidate seed when none
+-- is committed, and notes the opening, each only when the one HMGET that reads
+-- the room says it is still needed (a hot path: no write on an ordinary call).
+local function room_brief(qmeta, sale_state, now, seed, seed_hash)
+  local m = redis.call('HMGET', qmeta, 'opened', 'seed_hash', 'seed', 'soldout', 'may_return', 'rate')
+  if not m[2] and commit_seed(qmeta, seed, seed_hash) then m[2], m[3] = seed_hash, seed end
+  if not m[1] and is_open_state(sale_state) then
+    note_open(qmeta, sale_state, now)
+    m[1] = fmt(now)
+  end
   local opened = m[1] or ''
-  return { sale_state or '', opened, m[2] or '', opened ~= '' and (m[3] or '') or '', m[4] or '0', m[5] or '0',
-           m[6] or '0', m[7] or '0', tostring(redis.call('ZCARD', k.line)) }
+  return sale_state .. '|' .. opened .. '|' .. (m[4] or '0') .. '|' .. (m[5] or '0') .. '|' .. (m[6] or '0') .. '|' ..
+    (m[2] or '') .. '|' .. (opened ~= '' and (m[3] or '') or ''), opened ~= '', m[3]
 end
 
--- One buyer: {state, position, joinMs, sessionExpiresMs, admittedMs}; state '' when unknown.
--- An admitted buyer whose session ran out reads as E before the step notices.
-local function buyer_view(k, buyer, now)
-  local r = parse_rec(redis.call('HGET', k.recs, buyer))
-  if not r then return {'', '0', '0', '0', '0'} end
+-- One buyer as one string "state|position|joinMs|sessionExpiresMs|admittedMs"
+-- from their record (parsed) and, when waiting, their rank in the line (nil:
+-- not in it); state '' when unknown. Like queue_watch.lua's buyer_view.
+local function buyer_brief(r, rank, now)
+  if not r then return '|0|0|0|0' end
   local state, position = r.state, 0
   if state == 'W' then
-    local rank = redis.call('ZRANK', k.line, buyer)
     if rank then position = rank + 1 else state = 'E' end
   elseif state == 'A' and r.exp <= now then
     state = 'E'
   end
-  return {state, tostring(position), fmt(r.join), fmt(r.exp), fmt(r.admitted)}
+  return state .. '|' .. position .. '|' .. fmt(r.join) .. '|' .. fmt(r.exp) .. '|' .. fmt(r.admitted)
 end

@@ -6,7 +6,7 @@ import type { RedisClient } from "../adapters/redis/client.js";
 import { eventKeys, queueKeys } from "../adapters/redis/keys.js";
 import type { ScriptReply, Scripts } from "../adapters/redis/scripts.js";
 import { AppError } from "../domain/errors.js";
-import { Validator } from "../domain/validation.js";
+import { ID_PATTERN, Validator } from "../domain/validation.js";
 import type { Inventory } from "../events/inventory.js";
 import type { SeatIndex } from "../events/layout.js";
 import type { AdmissionTokens } from "./admission.js";
@@ -82,8 +82,8 @@ export interface WaitingRoomOptions {
   maxScanPerStep?: number;
 }
 
-/** The views the scripts return (see lua/includes/queue.lua). */
-export interface RoomView {
+/** What a buyer's ticket needs of the room (room_brief in lua/includes/queue.lua). */
+export interface RoomBrief {
   saleState: string;
   openedMs: number | undefined;
   seedHash: string;
@@ -91,6 +91,10 @@ export interface RoomView {
   soldOut: boolean;
   seatsMayReturn: boolean;
   measuredRate: number;
+}
+
+/** The room as WatchQueue's feed sees it (room_view in lua/includes/queue.lua). */
+export interface RoomView extends RoomBrief {
   version: number;
   waiting: number;
 }
@@ -106,10 +110,23 @@ export interface BuyerView {
 
 const DEFAULT_MAX_SCAN = 5000;
 
+/** The keys JoinQueue and GetQueuePosition pass, built once per event (they run on every poll). */
+interface RoomKeys {
+  meta: string;
+  qmeta: string;
+  line: string;
+  recs: string;
+  seen: string;
+  /** Rate-limit key prefixes: + buyerId. */
+  rlJoin: string;
+  rlPosition: string;
+}
+
 export class WaitingRoom {
   private readonly maxScan: number;
   /** Events whose seed this process saw committed: no new candidate needed. */
   private readonly committed = new Set<string>();
+  private readonly keys = new Map<string, RoomKeys>();
 
   constructor(
     private readonly redis: RedisClient,
@@ -127,31 +144,32 @@ export class WaitingRoom {
   /** JoinQueue: the buyer's ticket, and whether this call created it. */
   async join(eventId: string, buyerId: string): Promise<{ ticket: QueueTicket; created: boolean }> {
     const index = await this.room(eventId, buyerId);
-    const q = queueKeys(eventId);
+    const k = this.roomKeys(eventId);
     const run = () => {
       const [seed, hash] = this.candidateSeed(eventId);
       return this.scripts.run(
         "queue_join",
-        [eventKeys(eventId).meta, q.meta, q.line, q.recs, q.seen, q.rateLimit("j", buyerId)],
+        [k.meta, k.qmeta, k.line, k.recs, k.seen, k.rlJoin + buyerId],
         [buyerId, seed, hash, this.options.joinLimit, this.options.rateLimitWindowMs],
-      );
+      ) as unknown as Promise<string>;
     };
     let reply = await run();
-    if (reply[0] === "NEED_SEED") {
+    if (reply === "NEED_SEED") {
       // Redis lost the room since this process saw its seed: commit a new one.
       this.committed.delete(eventId);
       reply = await run();
     }
-    const code = String(reply[0]);
-    if (code === "RATE") throw rateLimited("JoinQueue", Number(reply[1]));
-    if (code === "NO_EVENT") throw await this.missingInventory(eventId);
-    if (code === "CLOSED") {
-      throw new AppError("SALE_CLOSED", "the sale is closed", { metadata: { event_id: eventId, sale_state: "CLOSED" } });
+    const f = reply.split("|");
+    if (f[0] !== "OK") {
+      if (f[0] === "RATE") throw rateLimited("JoinQueue", Number(f[1]));
+      if (f[0] === "NO_EVENT") throw await this.missingInventory(eventId);
+      if (f[0] === "CLOSED") {
+        throw new AppError("SALE_CLOSED", "the sale is closed", { metadata: { event_id: eventId, sale_state: "CLOSED" } });
+      }
+      throw new Error(`queue_join answered ${reply}`);
     }
-    const created = String(reply[1]) === "1";
-    const room = this.noteCommitted(eventId, roomView(reply, 2));
-    const buyer = buyerView(reply, 11);
-    return { ticket: await this.ticket(index, buyerId, room, buyer), created };
+    const room = this.noteCommitted(eventId, roomBrief(f, 2));
+    return { ticket: await this.ticket(index, buyerId, room, buyerBrief(f, 9)), created: f[1] === "1" };
   }
 
   /** GetQueuePosition: the buyer's ticket (with the admission token once admitted). */
@@ -244,7 +262,7 @@ export class WaitingRoom {
   }
 
   /** The ticket a buyer sees, from the views; signs the admission token when admitted. */
-  async ticket(index: SeatIndex, buyerId: string, room: RoomView, buyer: BuyerView): Promise<QueueTicket> {
+  async ticket(index: SeatIndex, buyerId: string, room: RoomBrief, buyer: BuyerView): Promise<QueueTicket> {
     const layout = index.layout;
     const rate = room.measuredRate > 0 ? room.measuredRate : layout.waitingRoom.admissionsPerSecond;
     let state: QueueState;
@@ -300,10 +318,13 @@ export class WaitingRoom {
 
   /** The event's layout after checking the ids, that it exists and that its waiting room is on. */
   async room(eventId: string, buyerId: string): Promise<SeatIndex> {
-    const v = new Validator();
-    v.id("event_id", eventId);
-    v.id("buyer_id", buyerId);
-    v.check();
+    // The usual case first (on every poll): two pattern tests, no Validator.
+    if (!ID_PATTERN.test(eventId) || !ID_PATTERN.test(buyerId)) {
+      const v = new Validator();
+      v.id("event_id", eventId);
+      v.id("buyer_id", buyerId);
+      v.check();
+    }
     const index = await this.inventory.index(eventId);
     if (!index) throw await this.missingInventory(eventId);
     if (!index.layout.waitingRoom.enabled) {
@@ -314,18 +335,33 @@ export class WaitingRoom {
     return index;
   }
 
-  private async view(eventId: string, buyerId: string, limit: number): Promise<{ room: RoomView; buyer: BuyerView }> {
-    const q = queueKeys(eventId);
+  private async view(eventId: string, buyerId: string, limit: number): Promise<{ room: RoomBrief; buyer: BuyerView }> {
+    const k = this.roomKeys(eventId);
     const [seed, hash] = this.candidateSeed(eventId);
-    const reply = await this.scripts.run(
+    const reply = (await this.scripts.run(
       "queue_position",
-      [eventKeys(eventId).meta, q.meta, q.line, q.recs, q.seen, q.rateLimit("p", buyerId)],
+      [k.meta, k.qmeta, k.line, k.recs, k.seen, k.rlPosition + buyerId],
       [buyerId, seed, hash, limit, this.options.rateLimitWindowMs],
-    );
-    const code = String(reply[0]);
-    if (code === "RATE") throw rateLimited("GetQueuePosition", Number(reply[1]));
-    if (code === "NO_EVENT") throw await this.missingInventory(eventId);
-    return { room: this.noteCommitted(eventId, roomView(reply, 1)), buyer: buyerView(reply, 10) };
+    )) as unknown as string;
+    const f = reply.split("|");
+    if (f[0] !== "OK") {
+      if (f[0] === "RATE") throw rateLimited("GetQueuePosition", Number(f[1]));
+      if (f[0] === "NO_EVENT") throw await this.missingInventory(eventId);
+      throw new Error(`queue_position answered ${reply}`);
+    }
+    return { room: this.noteCommitted(eventId, roomBrief(f, 1)), buyer: buyerBrief(f, 8) };
+  }
+
+  /** The keys of an event's room, cached (ids were validated before they get here). */
+  private roomKeys(eventId: string): RoomKeys {
+    let k = this.keys.get(eventId);
+    if (!k) {
+      const q = queueKeys(eventId);
+      k = { meta: eventKeys(eventId).meta, qmeta: q.meta, line: q.line, recs: q.recs, seen: q.seen, rlJoin: q.rateLimit("j", ""), rlPosition: q.rateLimit("p", "") };
+      if (this.keys.size > 10_000) this.keys.clear();
+      this.keys.set(eventId, k);
+    }
+    return k;
   }
 
   /** A fresh seed and its SHA-256 while the event may have none; the scripts keep it only when it has none yet. */
@@ -335,7 +371,7 @@ export class WaitingRoom {
     return [seed, createHash("sha256").update(seed).digest("hex")];
   }
 
-  private noteCommitted(eventId: string, room: RoomView): RoomView {
+  private noteCommitted<R extends RoomBrief>(eventId: string, room: R): R {
     if (room.seedHash && !this.committed.has(eventId)) {
       if (this.committed.size > 10_000) this.committed.clear();
       this.committed.add(eventId);
@@ -372,6 +408,31 @@ function roomView(r: ScriptReply, at: number): RoomView {
     measuredRate: Number(s(6) || 0),
     version: Number(s(7) || 0),
     waiting: Number(s(8) || 0),
+  };
+}
+
+/** room_brief's 7 fields from a reply split at '|' (lua/includes/queue.lua). */
+function roomBrief(f: string[], at: number): RoomBrief {
+  const opened = f[at + 1];
+  return {
+    saleState: f[at] ?? "",
+    openedMs: opened ? Number(opened) : undefined,
+    soldOut: f[at + 2] === "1",
+    seatsMayReturn: f[at + 3] === "1",
+    measuredRate: Number(f[at + 4] || 0),
+    seedHash: f[at + 5] ?? "",
+    seed: f[at + 6] ?? "",
+  };
+}
+
+/** buyer_brief's 5 fields from a reply split at '|'. */
+function buyerBrief(f: string[], at: number): BuyerView {
+  return {
+    code: f[at] ?? "",
+    position: Number(f[at + 1] || 0),
+    joinMs: Number(f[at + 2] || 0),
+    sessionExpiresMs: Number(f[at + 3] || 0),
+    admittedMs: Number(f[at + 4] || 0),
   };
 }
 

@@ -200,6 +200,29 @@ describe("waiting room", () => {
     }
   });
 
+  it("judges a buyer who comes back by their new join, not by when they were last seen before they left", async () => {
+    const b = instance({ abandonMs: 300 });
+    try {
+      const layout = await roomEvent(b, { rate: 1000, maxShopping: 1 });
+      const [back, fresh] = buyers(2);
+      await b.room.join(layout.eventId, back!);
+      // seen now, then gone for longer than the abandon time
+      expect((await b.room.position(layout.eventId, back!)).state).toBe("WAITING");
+      await b.room.leave(layout.eventId, back!);
+      await sleep(400);
+      // A new joiner is never seen before they ask: their join time counts instead.
+      const rejoined = await b.room.join(layout.eventId, back!);
+      expect(rejoined).toMatchObject({ created: true, ticket: { state: "WAITING", position: 1 } });
+      expect((await b.room.join(layout.eventId, fresh!)).ticket.position).toBe(2);
+      const step = await b.room.step(layout.eventId);
+      expect(step).toMatchObject({ skipped: 0, admitted: 1 });
+      expect((await b.room.position(layout.eventId, back!)).state).toBe("ADMITTED");
+      expect((await b.room.position(layout.eventId, fresh!)).position).toBe(1);
+    } finally {
+      await b.close();
+    }
+  });
+
   it("skips nobody as abandoned for not being seen while admission itself was down", async () => {
     const b = instance({ abandonMs: 300, outageMs: 600 });
     try {

@@ -4,7 +4,7 @@ import {
   type QueueServiceService,
   type QueueTicket as QueueTicketMessage,
 } from "../../gen/ticketing/v1/queue_service.js";
-import { Validator } from "../../domain/validation.js";
+import { ID_PATTERN, Validator } from "../../domain/validation.js";
 import type { AdmissionTicker } from "../../queue/admission-ticker.js";
 import type { QueueWatchHub } from "../../queue/queue-watch.js";
 import type { QueueState, QueueTicket, WaitingRoom } from "../../queue/waiting-room.js";
@@ -44,6 +44,7 @@ export function queueHandlers(deps: QueueServiceDeps): ServiceHandlers<typeof Qu
   const { room, watch, ticker, tokens } = deps;
   /** Mutating calls carry a request id (optional here: both are idempotent per buyer anyway). */
   const checkRequestId = (requestId: string) => {
+    if (!requestId || ID_PATTERN.test(requestId)) return;
     const v = new Validator();
     v.optionalId("request_id", requestId);
     v.check();
