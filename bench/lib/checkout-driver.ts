@@ -91,6 +91,9 @@ export interface BuyerRecord {
   /** performance.now() when CreateOrder was sent. */
   createSentAt?: number;
   createMs?: number;
+  /** CreateOrder calls retried (UNAVAILABLE, DEADLINE_EXCEEDED) before the one counted in createCode, and their codes. */
+  createRetries?: number;
+  createRetryCodes?: string[];
   watchCode?: string;
   finalState?: string;
   failureReason?: string;
@@ -100,6 +103,9 @@ export interface BuyerRecord {
   checkoutMs?: number;
   tickets?: number;
 }
+
+/** CreateOrder attempts per buyer, the first included. */
+const CREATE_ATTEMPTS = 5;
 
 export interface CallTally {
   calls: number;
@@ -118,7 +124,7 @@ export interface CheckoutRoundStats {
   latencyMs: { p50: number; p90: number; p99: number; max: number };
   createOrderMs: { p50: number; p99: number };
   holdMs: { p50: number; p99: number };
-  calls: { HoldSeats: CallTally; CreateOrder: CallTally; WatchOrder: CallTally };
+  calls: { HoldSeats: CallTally; CreateOrder: CallTally; "CreateOrder (retried attempts)"?: CallTally; WatchOrder: CallTally };
   finalStates: Record<string, number>;
   failureReasons: Record<string, number>;
   seatsExhausted: boolean;
@@ -150,6 +156,19 @@ function tally(records: BuyerRecord[], key: "holdCode" | "createCode" | "watchCo
   return { calls, codes };
 }
 
+/** The CreateOrder attempts a buyer retried (same key) before its last one, by code. */
+function retriedTally(records: BuyerRecord[]): CallTally {
+  const codes: Record<string, number> = {};
+  let calls = 0;
+  for (const r of records) {
+    for (const c of r.createRetryCodes ?? []) {
+      calls++;
+      codes[c] = (codes[c] ?? 0) + 1;
+    }
+  }
+  return { calls, codes };
+}
+
 export function summarizeCheckouts(label: string, records: BuyerRecord[], seatsExhausted: boolean): CheckoutRoundStats {
   const done = records.filter((r) => r.finalAt !== undefined);
   const starts = records.map((r) => r.createSentAt).filter((x): x is number => x !== undefined);
@@ -175,7 +194,12 @@ export function summarizeCheckouts(label: string, records: BuyerRecord[], seatsE
     latencyMs: { p50: r2(percentile(lat, 50)), p90: r2(percentile(lat, 90)), p99: r2(percentile(lat, 99)), max: r2(lat[lat.length - 1] ?? NaN) },
     createOrderMs: { p50: r2(percentile(create, 50)), p99: r2(percentile(create, 99)) },
     holdMs: { p50: r2(percentile(hold, 50)), p99: r2(percentile(hold, 99)) },
-    calls: { HoldSeats: tally(records, "holdCode"), CreateOrder: tally(records, "createCode"), WatchOrder: tally(records, "watchCode") },
+    calls: {
+      HoldSeats: tally(records, "holdCode"),
+      CreateOrder: tally(records, "createCode"),
+      "CreateOrder (retried attempts)": retriedTally(records),
+      WatchOrder: tally(records, "watchCode"),
+    },
     finalStates,
     failureReasons,
     seatsExhausted,
@@ -254,21 +278,33 @@ export class CheckoutDriver {
     t = performance.now();
     rec.createSentAt = t;
     let order: Order;
-    try {
-      const res = await unary(this.orders, this.orders.createOrder, {
-        eventId: this.eventId,
-        holdId,
-        buyerId,
-        idempotencyKey: `${this.runId}-k${i}`,
-        payment: { paymentMethodToken: "tok_approve" },
-      });
-      rec.createCode = "OK";
-      rec.createMs = performance.now() - t;
-      order = res.order!;
-      rec.orderId = order.orderId;
-    } catch (err) {
-      rec.createCode = codeName((err as ServiceError).code);
-      return;
+    // As a client should: UNAVAILABLE and DEADLINE_EXCEEDED are retried with
+    // the same idempotency key (the same order comes back), a few times.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const res = await unary(this.orders, this.orders.createOrder, {
+          eventId: this.eventId,
+          holdId,
+          buyerId,
+          idempotencyKey: `${this.runId}-k${i}`,
+          payment: { paymentMethodToken: "tok_approve" },
+        });
+        rec.createCode = "OK";
+        rec.createMs = performance.now() - t;
+        order = res.order!;
+        rec.orderId = order.orderId;
+        break;
+      } catch (err) {
+        const code = (err as ServiceError).code;
+        if ((code === status.UNAVAILABLE || code === status.DEADLINE_EXCEEDED) && attempt < CREATE_ATTEMPTS) {
+          rec.createRetries = (rec.createRetries ?? 0) + 1;
+          (rec.createRetryCodes ??= []).push(codeName(code));
+          await new Promise((r) => setTimeout(r, 1000));
+          continue;
+        }
+        rec.createCode = codeName(code);
+        return;
+      }
     }
     await new Promise<void>((resolve) => {
       const stream = this.orders.watchOrder({ orderId: order.orderId }, new Metadata(), { deadline: Date.now() + 180_000 });

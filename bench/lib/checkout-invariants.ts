@@ -39,7 +39,7 @@ export async function checkoutChecks(o: {
       watchCalls.length === createOk.length &&
       finalSeen.length === watchOk.length &&
       watchOk.length === createOk.length,
-    `${records.length} buyers → ${holdCalls.length} HoldSeats (${holdsOk.length} OK) → ${createCalls.length} CreateOrder (${createOk.length} OK) → ${watchCalls.length} WatchOrder (${watchOk.length} ended on a final state)`,
+    `${records.length} buyers → ${holdCalls.length} HoldSeats (${holdsOk.length} OK) → ${createCalls.length} CreateOrder (${createOk.length} OK; ${records.reduce((a, r) => a + (r.createRetries ?? 0), 0)} earlier attempts retried with the same key) → ${watchCalls.length} WatchOrder (${watchOk.length} ended on a final state)`,
   );
   const unexpected = finalSeen.filter((r) => r.finalState !== "CONFIRMED");
   add(

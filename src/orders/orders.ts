@@ -4,6 +4,7 @@
 import {
   WithStartWorkflowOperation,
   WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
   type Client,
 } from "@temporalio/client";
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from "@temporalio/common";
@@ -157,6 +158,15 @@ export class Orders {
     if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
       const type = err.cause.type ?? "";
       if ((HOLD_REASONS as string[]).includes(type)) return new AppError(type as Reason, err.cause.message);
+    }
+    // The checkout is started (or will be, by a retry) but did not record the
+    // order within Temporal's long poll, e.g. a worker starved of CPU: the
+    // same idempotency key answers with the same order.
+    if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+      return new AppError("DEADLINE_EXCEEDED", "the checkout did not answer in time; retry with the same idempotency key", {
+        retryAfterMs: 1000,
+        cause: err,
+      });
     }
     if (isConnectionError(err) || (err instanceof Error && /UNAVAILABLE|Connection|connect/i.test(err.message) && !(err instanceof AppError))) {
       return dependencyUnavailable("temporal", err);
