@@ -145,19 +145,11 @@ export class WaitingRoom {
   async join(eventId: string, buyerId: string): Promise<{ ticket: QueueTicket; created: boolean }> {
     const index = await this.room(eventId, buyerId);
     const k = this.roomKeys(eventId);
-    const run = () => {
-      const [seed, hash] = this.candidateSeed(eventId);
-      return this.scripts.run(
-        "queue_join",
-        [k.meta, k.qmeta, k.line, k.recs, k.seen, k.rlJoin + buyerId],
-        [buyerId, seed, hash, this.options.joinLimit, this.options.rateLimitWindowMs],
-      ) as unknown as Promise<string>;
-    };
-    let reply = await run();
+    let reply = await this.runJoin(k, eventId, buyerId);
     if (reply === "NEED_SEED") {
       // Redis lost the room since this process saw its seed: commit a new one.
       this.committed.delete(eventId);
-      reply = await run();
+      reply = await this.runJoin(k, eventId, buyerId);
     }
     const f = reply.split("|");
     if (f[0] !== "OK") {
@@ -169,7 +161,18 @@ export class WaitingRoom {
       throw new Error(`queue_join answered ${reply}`);
     }
     const room = this.noteCommitted(eventId, roomBrief(f, 2));
-    return { ticket: await this.ticket(index, buyerId, room, buyerBrief(f, 9)), created: f[1] === "1" };
+    const buyer = buyerBrief(f, 9);
+    const ticket = this.unsignedTicket(index, buyerId, room, buyer);
+    return { ticket: ticket.state === "ADMITTED" ? await this.sign(index, ticket, buyer) : ticket, created: f[1] === "1" };
+  }
+
+  private runJoin(k: RoomKeys, eventId: string, buyerId: string): Promise<string> {
+    const [seed, hash] = this.candidateSeed(eventId);
+    return this.scripts.run(
+      "queue_join",
+      [k.meta, k.qmeta, k.line, k.recs, k.seen, k.rlJoin + buyerId],
+      [buyerId, seed, hash, this.options.joinLimit, this.options.rateLimitWindowMs],
+    ) as unknown as Promise<string>;
   }
 
   /** GetQueuePosition: the buyer's ticket (with the admission token once admitted). */
@@ -181,7 +184,8 @@ export class WaitingRoom {
         metadata: { event_id: eventId, buyer_id: buyerId },
       });
     }
-    return this.ticket(index, buyerId, room, buyer);
+    const ticket = this.unsignedTicket(index, buyerId, room, buyer);
+    return ticket.state === "ADMITTED" ? this.sign(index, ticket, buyer) : ticket;
   }
 
   /** LeaveQueue: gives up the place or the shopping slot at once. Idempotent. */
@@ -262,7 +266,13 @@ export class WaitingRoom {
   }
 
   /** The ticket a buyer sees, from the views; signs the admission token when admitted. */
-  async ticket(index: SeatIndex, buyerId: string, room: RoomBrief, buyer: BuyerView): Promise<QueueTicket> {
+  ticket(index: SeatIndex, buyerId: string, room: RoomBrief, buyer: BuyerView): Promise<QueueTicket> {
+    const ticket = this.unsignedTicket(index, buyerId, room, buyer);
+    return ticket.state === "ADMITTED" ? this.sign(index, ticket, buyer) : Promise.resolve(ticket);
+  }
+
+  /** The ticket without its admission token (the only part that needs the signing pool). */
+  private unsignedTicket(index: SeatIndex, buyerId: string, room: RoomBrief, buyer: BuyerView): QueueTicket {
     const layout = index.layout;
     const rate = room.measuredRate > 0 ? room.measuredRate : layout.waitingRoom.admissionsPerSecond;
     let state: QueueState;
@@ -303,16 +313,19 @@ export class WaitingRoom {
       admissionRate: rate,
       maxTickets: layout.maxTicketsPerBuyer,
     };
-    if (state === "ADMITTED") {
-      ticket.admissionExpireTime = new Date(buyer.sessionExpiresMs);
-      ticket.admissionToken = await this.admission.issue({
-        eventId: layout.eventId,
-        buyerId,
-        maxTickets: layout.maxTicketsPerBuyer,
-        admittedMs: buyer.admittedMs,
-        expiresMs: buyer.sessionExpiresMs,
-      });
-    }
+    return ticket;
+  }
+
+  private async sign(index: SeatIndex, ticket: QueueTicket, buyer: BuyerView): Promise<QueueTicket> {
+    const layout = index.layout;
+    ticket.admissionExpireTime = new Date(buyer.sessionExpiresMs);
+    ticket.admissionToken = await this.admission.issue({
+      eventId: layout.eventId,
+      buyerId: ticket.buyerId,
+      maxTickets: layout.maxTicketsPerBuyer,
+      admittedMs: buyer.admittedMs,
+      expiresMs: buyer.sessionExpiresMs,
+    });
     return ticket;
   }
 

@@ -23,11 +23,22 @@ const STATES: Record<QueueState, QueueStateMessage> = {
 };
 
 export function toQueueTicketMessage(t: QueueTicket): QueueTicketMessage {
+  // Field by field (no spread): built on every poll.
   return {
-    ...t,
+    eventId: t.eventId,
+    buyerId: t.buyerId,
     state: STATES[t.state],
     position: String(t.position),
+    estimatedWaitSeconds: t.estimatedWaitSeconds,
+    admissionToken: t.admissionToken,
+    admissionExpireTime: t.admissionExpireTime,
+    joinTime: t.joinTime,
+    seatsMayReturn: t.seatsMayReturn,
     peopleAhead: String(t.peopleAhead),
+    shuffleSeedSha256: t.shuffleSeedSha256,
+    shuffleSeed: t.shuffleSeed,
+    admissionRate: t.admissionRate,
+    maxTickets: t.maxTickets,
   };
 }
 
