@@ -5,26 +5,26 @@
   block closest to the row's centre. Only when no row has such a block is a
   block that strands a seat taken (the first one found).
 
-  KEYS[1..9] as hold_seats.lua: meta seats hold req buyer exp version changes [fresh]
-  ARGV[1] holdId (new)  ARGV[2] buyerId  ARGV[3] requestId  ARGV[4] quantity
-  ARGV[5..] rows: "<seatIdPrefix>|<firstSeatNumber>|<seatCount>", e.g. "A-3-|1|30"
+  KEYS[1..8] as hold_seats.lua: meta seats hold buyer exp version changes [fresh]
+  ARGV[1] holdId (derived from event, buyer and request id)  ARGV[2] buyerId  ARGV[3] quantity
+  ARGV[4..] rows: "<seatIdPrefix>|<firstSeatNumber>|<seatCount>", e.g. "A-3-|1|30"
             for seats A-3-1 .. A-3-30, adjacent numbers adjacent seats
 
   Returns one of
     {'OK', holdId, createdMs, expiresMs, seatId...}
-    {'REPLAY', holdId}  {'NO_EVENT'}  {'SALE', state}
+    {'REPLAY', holdId}  the hold exists: this request already made it
+    {'NO_EVENT'}  {'SALE', state}
     {'LIMIT', alreadyCounted, limit}
     {'TAKEN'}           no block of that size is free
 ]]
 --@include common
 
-local k = { meta = KEYS[1], seats = KEYS[2], hold = KEYS[3], req = KEYS[4], buyer = KEYS[5],
-            exp = KEYS[6], version = KEYS[7], changes = KEYS[8] }
-local hold_id, buyer_id, request_id = ARGV[1], ARGV[2], ARGV[3]
-local qty = tonumber(ARGV[4])
+local k = { meta = KEYS[1], seats = KEYS[2], hold = KEYS[3], buyer = KEYS[4],
+            exp = KEYS[5], version = KEYS[6], changes = KEYS[7] }
+local hold_id, buyer_id = ARGV[1], ARGV[2]
+local qty = tonumber(ARGV[3])
 
-local existing = redis.call('GET', k.req)
-if existing then return {'REPLAY', existing} end
+if redis.call('EXISTS', k.hold) == 1 then return {'REPLAY', hold_id} end
 local meta = read_meta(k.meta)
 if not meta then return {'NO_EVENT'} end
 if meta.state ~= 'OPEN' then return {'SALE', meta.state} end
@@ -40,7 +40,7 @@ local function block(ids, start)
 end
 
 local chosen, fallback = nil, nil
-for r = 5, #ARGV do
+for r = 4, #ARGV do
   local prefix, first, n = string.match(ARGV[r], '^(.*)|(%d+)|(%d+)$')
   first, n = tonumber(first), tonumber(n)
   if n >= qty then
@@ -76,6 +76,6 @@ end
 chosen = chosen or fallback
 if not chosen then return {'TAKEN'} end
 
-local expires = hold_reserved(k, meta, now, hold_id, buyer_id, request_id, chosen)
-if KEYS[9] then redis.call('ZREM', KEYS[9], buyer_id) end
+local expires = hold_reserved(k, meta, now, hold_id, buyer_id, chosen)
+if KEYS[8] then redis.call('ZREM', KEYS[8], buyer_id) end
 return {'OK', hold_id, tostring(now), tostring(expires), unpack(chosen)}

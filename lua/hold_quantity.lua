@@ -7,20 +7,18 @@
   KEYS[2] ga       {ev:E}:ga:<sectionId>       HASH capacity held sold
   KEYS[3] gaq      {ev:E}:ga:<sectionId>:q     HASH holdId -> quantity
   KEYS[4] gaexp    {ev:E}:ga:<sectionId>:exp   ZSET holdId -> expiresMs
-  KEYS[5] hold     {ev:E}:hold:<holdId>
-  KEYS[6] req      {ev:E}:req:<buyerId>:<requestId>
-  KEYS[7] buyer    {ev:E}:buyer:<buyerId>
-  KEYS[8] exp      {ev:E}:exp
-  KEYS[9] version  {ev:E}:version
-  KEYS[10] changes {ev:E}:changes
-  KEYS[11] fresh   {ev:E}:q:fresh  (only when the event has a waiting room: the buyer
+  KEYS[5] hold     {ev:E}:hold:<holdId>  (holdId derived from event, buyer and request id)
+  KEYS[6] buyer    {ev:E}:buyer:<buyerId>
+  KEYS[7] exp      {ev:E}:exp
+  KEYS[8] version  {ev:E}:version
+  KEYS[9] changes  {ev:E}:changes
+  KEYS[10] fresh   {ev:E}:q:fresh  (only when the event has a waiting room: the buyer
                    is no longer an admitted shopper without a hold)
-  ARGV[1] holdId (new)  ARGV[2] buyerId  ARGV[3] requestId
-  ARGV[4] sectionId     ARGV[5] quantity (>= 1)
+  ARGV[1] holdId  ARGV[2] buyerId  ARGV[3] sectionId  ARGV[4] quantity (>= 1)
 
   Returns one of
     {'OK', holdId, createdMs, expiresMs}
-    {'REPLAY', holdId}
+    {'REPLAY', holdId}             the hold exists: this request already made it
     {'NO_EVENT'}  {'NO_SECTION'}  {'SALE', state}
     {'LIMIT', alreadyCounted, limit}
     {'INSUFFICIENT', free}         nothing changed
@@ -28,12 +26,11 @@
 --@include common
 
 local k = { meta = KEYS[1], ga = KEYS[2], gaq = KEYS[3], gaexp = KEYS[4], hold = KEYS[5],
-            req = KEYS[6], buyer = KEYS[7], exp = KEYS[8], version = KEYS[9], changes = KEYS[10] }
-local hold_id, buyer_id, request_id, section_id = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local qty = tonumber(ARGV[5])
+            buyer = KEYS[6], exp = KEYS[7], version = KEYS[8], changes = KEYS[9] }
+local hold_id, buyer_id, section_id = ARGV[1], ARGV[2], ARGV[3]
+local qty = tonumber(ARGV[4])
 
-local existing = redis.call('GET', k.req)
-if existing then return {'REPLAY', existing} end
+if redis.call('EXISTS', k.hold) == 1 then return {'REPLAY', hold_id} end
 local meta = read_meta(k.meta)
 if not meta then return {'NO_EVENT'} end
 if redis.call('EXISTS', k.ga) == 0 then return {'NO_SECTION'} end
@@ -49,11 +46,11 @@ local capacity, held, sold = tonumber(g[1]), tonumber(g[2]), tonumber(g[3])
 local free = capacity - held - sold
 if qty > free then return {'INSUFFICIENT', tostring(free)} end
 
-local expires = create_hold(k, meta, now, hold_id, buyer_id, request_id,
+local expires = create_hold(k, meta, now, hold_id, buyer_id,
   {'kind', 'G', 'section', section_id}, qty)
 redis.call('HINCRBY', k.ga, 'held', qty)
 redis.call('HSET', k.gaq, hold_id, qty)
 redis.call('ZADD', k.gaexp, expires, hold_id)
 log_change(k.version, k.changes, {'t', 'G', 'g', section_id, 'c', capacity .. ',' .. (held + qty) .. ',' .. sold})
-if KEYS[11] then redis.call('ZREM', KEYS[11], buyer_id) end
+if KEYS[10] then redis.call('ZREM', KEYS[10], buyer_id) end
 return {'OK', hold_id, tostring(now), tostring(expires)}

@@ -3,20 +3,19 @@
 
   KEYS[1] meta     {ev:E}:meta
   KEYS[2] seats    {ev:E}:seats
-  KEYS[3] hold     {ev:E}:hold:<holdId>   (the new hold)
-  KEYS[4] req      {ev:E}:req:<buyerId>:<requestId>
-  KEYS[5] buyer    {ev:E}:buyer:<buyerId>
-  KEYS[6] exp      {ev:E}:exp
-  KEYS[7] version  {ev:E}:version
-  KEYS[8] changes  {ev:E}:changes
-  KEYS[9] fresh    {ev:E}:q:fresh  (only when the event has a waiting room: the buyer
+  KEYS[3] hold     {ev:E}:hold:<holdId>   (holdId derived from event, buyer and request id)
+  KEYS[4] buyer    {ev:E}:buyer:<buyerId>
+  KEYS[5] exp      {ev:E}:exp
+  KEYS[6] version  {ev:E}:version
+  KEYS[7] changes  {ev:E}:changes
+  KEYS[8] fresh    {ev:E}:q:fresh  (only when the event has a waiting room: the buyer
                    is no longer an admitted shopper without a hold)
-  ARGV[1] holdId (new)   ARGV[2] buyerId   ARGV[3] requestId
-  ARGV[4..] seat ids (validated, distinct)
+  ARGV[1] holdId   ARGV[2] buyerId
+  ARGV[3..] seat ids (validated, distinct)
 
   Returns one of
     {'OK', holdId, createdMs, expiresMs}
-    {'REPLAY', holdId}             the request id already made this hold
+    {'REPLAY', holdId}             the hold exists: this request already made it
     {'NO_EVENT'}                   inventory not loaded
     {'SALE', state}                sale not OPEN (SCHEDULED, PAUSED, CLOSED)
     {'LIMIT', alreadyCounted, limit}
@@ -25,18 +24,17 @@
 ]]
 --@include common
 
-local k = { meta = KEYS[1], seats = KEYS[2], hold = KEYS[3], req = KEYS[4], buyer = KEYS[5],
-            exp = KEYS[6], version = KEYS[7], changes = KEYS[8] }
-local hold_id, buyer_id, request_id = ARGV[1], ARGV[2], ARGV[3]
+local k = { meta = KEYS[1], seats = KEYS[2], hold = KEYS[3], buyer = KEYS[4],
+            exp = KEYS[5], version = KEYS[6], changes = KEYS[7] }
+local hold_id, buyer_id = ARGV[1], ARGV[2]
 
-local existing = redis.call('GET', k.req)
-if existing then return {'REPLAY', existing} end
+if redis.call('EXISTS', k.hold) == 1 then return {'REPLAY', hold_id} end
 local meta = read_meta(k.meta)
 if not meta then return {'NO_EVENT'} end
 if meta.state ~= 'OPEN' then return {'SALE', meta.state} end
 
 local now = now_ms()
-local seats = {unpack(ARGV, 4)}
+local seats = {unpack(ARGV, 3)}
 local count = buyer_count(k.buyer, meta.epoch, now)
 if count + #seats > meta.limit then return {'LIMIT', tostring(count), tostring(meta.limit)} end
 
@@ -47,6 +45,6 @@ for i = 1, #seats do
 end
 if #taken > 0 then return {'TAKEN', unpack(taken)} end
 
-local expires = hold_reserved(k, meta, now, hold_id, buyer_id, request_id, seats)
-if KEYS[9] then redis.call('ZREM', KEYS[9], buyer_id) end
+local expires = hold_reserved(k, meta, now, hold_id, buyer_id, seats)
+if KEYS[8] then redis.call('ZREM', KEYS[8], buyer_id) end
 return {'OK', hold_id, tostring(now), tostring(expires)}

@@ -72,10 +72,10 @@ export interface CeilingRun {
 }
 
 /**
- * `redis-benchmark -n N -c C -r 100000000 EVALSHA <sha> 8 <keys> <args>`: each
+ * `redis-benchmark -n N -c C -r 100000000 EVALSHA <sha> 7 <keys> <args>`: each
  * `__rand_int__` becomes an independent 12-digit random number per call, so
- * every call is a fresh 2-seat hold attempt for a new buyer with a new request
- * id and hold id.
+ * every call is a fresh 2-seat hold attempt for a new buyer with a new hold id
+ * (the id the API derives from the request).
  */
 export async function runCeiling(o: {
   redis: RedisClient;
@@ -88,9 +88,9 @@ export async function runCeiling(o: {
 }): Promise<CeilingRun> {
   const k = eventKeys(o.eventId);
   const R = "__rand_int__";
-  const keys = [k.meta, k.seats, k.hold(`h${R}`), k.holdRequest(`b${R}`, `q${R}`), k.buyer(`b${R}`), k.expiries, k.version, k.changes];
-  const args = [`h${R}`, `b${R}`, `q${R}`, `C-1-${R}`, `C-2-${R}`];
-  const cmd = ["-h", o.host, "-p", String(o.port), "-n", String(o.calls), "-c", String(o.clients), "-r", "100000000", "--csv", "EVALSHA", o.sha, "8", ...keys, ...args];
+  const keys = [k.meta, k.seats, k.hold(`h${R}`), k.buyer(`b${R}`), k.expiries, k.version, k.changes];
+  const args = [`h${R}`, `b${R}`, `C-1-${R}`, `C-2-${R}`];
+  const cmd = ["-h", o.host, "-p", String(o.port), "-n", String(o.calls), "-c", String(o.clients), "-r", "100000000", "--csv", "EVALSHA", o.sha, String(keys.length), ...keys, ...args];
   const v0 = await eventVersion(o.redis, o.eventId);
   const c0 = await redisCpuSeconds(o.redis);
   const s0 = await scriptStats(o.redis);

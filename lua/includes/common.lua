@@ -6,7 +6,9 @@
     seats hash   seatId -> "<expiresMs>|<holdId>" (held or pinned), "S|<holdId>" (sold)
     buyer hash   s<epoch> -> seats bought; h<holdId> -> "<epoch>|<qty>|<expiresMs>"
     hold hash    buyer kind(R|G) seats section qty state(A|P|S|R|E|U: sold then refunded) created
-                 expires ext maxext deadline epoch req
+                 expires ext maxext deadline epoch
+                 Its id derives from (event, buyer, request id) (src/holds/holds.ts), so
+                 the hold key is also the record that makes a hold request idempotent.
   The clock is Redis TIME: one clock for every API instance.
 ]]
 
@@ -82,22 +84,22 @@ local function read_meta(meta_key)
 end
 
 -- Records a new active hold and everything that indexes it.
-local function create_hold(k, meta, now, hold_id, buyer_id, request_id, fields, qty)
+local function create_hold(k, meta, now, hold_id, buyer_id, fields, qty)
   local expires = now + meta.ttl
   local deadline = now + meta.maxlife
   redis.call('HSET', k.hold, 'buyer', buyer_id, 'state', 'A', 'qty', qty, 'created', now,
     'expires', expires, 'ext', 0, 'maxext', meta.maxext, 'deadline', deadline,
-    'epoch', meta.epoch, 'req', request_id, unpack(fields))
+    'epoch', meta.epoch, unpack(fields))
+  -- Kept a day past its last possible end: retries of the request find it.
   redis.call('PEXPIREAT', k.hold, deadline + 86400000)
-  redis.call('SET', k.req, hold_id, 'PX', 86400000)
   redis.call('HSET', k.buyer, 'h' .. hold_id, meta.epoch .. '|' .. qty .. '|' .. expires)
   redis.call('ZADD', k.exp, expires, hold_id)
   return expires
 end
 
 -- Holds `seats` (all free) for a new hold; returns its expiry.
-local function hold_reserved(k, meta, now, hold_id, buyer_id, request_id, seats)
-  local expires = create_hold(k, meta, now, hold_id, buyer_id, request_id,
+local function hold_reserved(k, meta, now, hold_id, buyer_id, seats)
+  local expires = create_hold(k, meta, now, hold_id, buyer_id,
     {'kind', 'R', 'seats', table.concat(seats, ',')}, #seats)
   local value = expires .. '|' .. hold_id
   local pairs_ = {}

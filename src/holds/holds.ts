@@ -1,6 +1,6 @@
 // Holds: the hot path. Validates against the cached layout, then one Lua
 // script decides atomically (lua/hold_*.lua); touches Redis only.
-import { randomFillSync } from "node:crypto";
+import { createHash } from "node:crypto";
 import { AppError, type Reason } from "../domain/errors.js";
 import type { RedisClient } from "../adapters/redis/client.js";
 import { eventKeys, queueKeys } from "../adapters/redis/keys.js";
@@ -66,19 +66,16 @@ interface HoldTarget {
 const STATE_BY_CODE: Record<string, HoldState> = { A: "ACTIVE", P: "PINNED", S: "SOLD", R: "RELEASED", E: "EXPIRED" };
 const SALE_REASONS: Record<string, Reason> = { SCHEDULED: "SALE_NOT_OPEN", PAUSED: "SALE_PAUSED", CLOSED: "SALE_CLOSED" };
 
-// Hold ids take 12 random bytes each from a pooled buffer: one randomFillSync
-// per 341 holds instead of a randomBytes call per hold (measurable on the hot path).
-const ID_POOL = Buffer.alloc(4092);
-let idOffset = ID_POOL.length;
-
-export function newHoldId(): string {
-  if (idOffset + 12 > ID_POOL.length) {
-    randomFillSync(ID_POOL);
-    idOffset = 0;
-  }
-  const id = ID_POOL.toString("base64url", idOffset, idOffset + 12);
-  idOffset += 12;
-  return `h_${id}`;
+/**
+ * A hold's id is derived from the event, the buyer and the request id, so the
+ * hold itself is what makes a hold request idempotent: a retry addresses the
+ * same key and the script answers REPLAY (no separate request record to
+ * write). 96 bits of SHA-256: ids do not collide; request ids are meant to be
+ * single use (a UUID per attempt), and a retry finds its hold for a day past
+ * the hold's end (lua/includes/common.lua).
+ */
+export function holdIdFor(eventId: string, buyerId: string, requestId: string): string {
+  return `h_${createHash("sha256").update(`${eventId}\n${buyerId}\n${requestId}`).digest("base64url").slice(0, 16)}`;
 }
 
 export class Holds {
@@ -113,13 +110,13 @@ export class Holds {
       }
       v.check();
     }
-    const holdId = newHoldId();
+    const holdId = holdIdFor(target.eventId, target.buyerId, target.requestId);
     const k = eventKeys(target.eventId);
     const started = process.hrtime.bigint();
     const reply = await this.scripts.run(
       "hold_seats",
-      [k.meta, k.seats, k.hold(holdId), k.holdRequest(target.buyerId, target.requestId), k.buyer(target.buyerId), k.expiries, k.version, k.changes, ...firstHoldKeys(target.eventId, index)],
-      [holdId, target.buyerId, target.requestId, ...seatIds],
+      [k.meta, k.seats, k.hold(holdId), k.buyer(target.buyerId), k.expiries, k.version, k.changes, ...firstHoldKeys(target.eventId, index)],
+      [holdId, target.buyerId, ...seatIds],
     );
     this.observer.holdScriptDone("hold_seats", started, target.eventId, "seats", String(reply[0]));
     return this.holdResult(target, index, reply, { seatIds, sectionId: "", quantity: seatIds.length });
@@ -137,7 +134,7 @@ export class Holds {
     const v = new Validator();
     this.checkQuantity(v, "general_admission.quantity", quantity, index);
     v.check();
-    const holdId = newHoldId();
+    const holdId = holdIdFor(target.eventId, target.buyerId, target.requestId);
     const k = eventKeys(target.eventId);
     const started = process.hrtime.bigint();
     const reply = await this.scripts.run(
@@ -148,14 +145,13 @@ export class Holds {
         k.gaQuantities(sectionId),
         k.gaExpiries(sectionId),
         k.hold(holdId),
-        k.holdRequest(target.buyerId, target.requestId),
         k.buyer(target.buyerId),
         k.expiries,
         k.version,
         k.changes,
         ...firstHoldKeys(target.eventId, index),
       ],
-      [holdId, target.buyerId, target.requestId, sectionId, quantity],
+      [holdId, target.buyerId, sectionId, quantity],
     );
     this.observer.holdScriptDone("hold_quantity", started, target.eventId, "quantity", String(reply[0]));
     return this.holdResult(target, index, reply, { seatIds: [], sectionId, quantity });
@@ -188,13 +184,13 @@ export class Holds {
     if (rows.length === 0) {
       throw new AppError("SEATS_UNAVAILABLE", `no row has ${quantity} seats together`, { metadata: { quantity: String(quantity) } });
     }
-    const holdId = newHoldId();
+    const holdId = holdIdFor(target.eventId, target.buyerId, target.requestId);
     const k = eventKeys(target.eventId);
     const started = process.hrtime.bigint();
     const reply = await this.scripts.run(
       "hold_best_available",
-      [k.meta, k.seats, k.hold(holdId), k.holdRequest(target.buyerId, target.requestId), k.buyer(target.buyerId), k.expiries, k.version, k.changes, ...firstHoldKeys(target.eventId, index)],
-      [holdId, target.buyerId, target.requestId, quantity, ...rows],
+      [k.meta, k.seats, k.hold(holdId), k.buyer(target.buyerId), k.expiries, k.version, k.changes, ...firstHoldKeys(target.eventId, index)],
+      [holdId, target.buyerId, quantity, ...rows],
     );
     this.observer.holdScriptDone("hold_best_available", started, target.eventId, "best_available", String(reply[0]));
     if (reply[0] === "TAKEN") {

@@ -178,6 +178,28 @@ describe("holds", () => {
     });
   });
 
+  it("keys a replay to the event, the buyer and the request id together", async () => {
+    const layout = await openEvent(f, { limit: 4 });
+    const other = await openEvent(f, { limit: 4 });
+    const t = target(layout.eventId);
+    const first = await f.holds.holdSeats(t, ["A-1-1"]);
+    // Another buyer reusing the request id gets a hold of their own, not the first buyer's.
+    const otherBuyer = await f.holds.holdSeats({ ...target(layout.eventId), requestId: t.requestId }, ["A-1-2"]);
+    expect(otherBuyer.holdId).not.toBe(first.holdId);
+    expect(otherBuyer.buyerId).not.toBe(first.buyerId);
+    expect(otherBuyer.seatIds).toEqual(["A-1-2"]);
+    // The same buyer and request id on another event: another hold.
+    const otherEvent = await f.holds.holdSeats({ ...t, eventId: other.eventId }, ["A-1-1"]);
+    expect(otherEvent.holdId).not.toBe(first.holdId);
+    expect(otherEvent.state).toBe("ACTIVE");
+    // After a release, a retry of the request answers the released hold; it does not hold again.
+    await f.holds.releaseHold(layout.eventId, first.holdId, t.buyerId);
+    const retried = await f.holds.holdSeats(t, ["A-1-1"]);
+    expect(retried).toMatchObject({ holdId: first.holdId, state: "RELEASED" });
+    const seat = await f.redis.hget(`{ev:${layout.eventId}}:seats`, "A-1-1");
+    expect(seat).toBeNull();
+  });
+
   it("holds best-available blocks that are adjacent and never overlap, under concurrency", async () => {
     const layout = await openEvent(f, { rows: 10, seatsPerRow: 20, limit: 6 });
     const quantities = Array.from({ length: 150 }, () => 2 + Math.floor(Math.random() * 3));

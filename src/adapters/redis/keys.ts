@@ -18,11 +18,10 @@ export function eventKeys(eventId: string) {
     version: `${tag}:version`,
     /** STREAM of seat changes, entry id "<version>-0". */
     changes: `${tag}:changes`,
+    /** HASH: the hold (lua/includes/common.lua); its id derives from event, buyer and request id. */
     hold: (holdId: string) => `${tag}:hold:${holdId}`,
     /** HASH: s<epoch> -> seats bought; h<holdId> -> "<epoch>|<qty>|<expiresMs>". */
     buyer: (buyerId: string) => `${tag}:buyer:${buyerId}`,
-    /** STRING holdId, for idempotent holds. */
-    holdRequest: (buyerId: string, requestId: string) => `${tag}:req:${buyerId}:${requestId}`,
     /** STRING, for idempotent extensions. */
     extendRequest: (holdId: string, requestId: string) => `${tag}:ext:${holdId}:${requestId}`,
     /** General admission: HASH capacity, held, sold. */

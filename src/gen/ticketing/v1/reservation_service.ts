@@ -121,7 +121,11 @@ export interface HoldSeatsRequest {
   buyerId: string;
   /** Required with the waiting room on. */
   admissionToken: string;
-  /** Makes the call idempotent; `[A-Za-z0-9_-]{1,64}`. */
+  /**
+   * Makes the call idempotent; `[A-Za-z0-9_-]{1,64}`. The hold's id is
+   * derived from the event, the buyer and this id, so a retry returns the same
+   * hold for a day past the hold's end; use a new id (a UUID) per attempt.
+   */
   requestId: string;
   selection?:
     | { $case: "seats"; value: SeatSelection }
