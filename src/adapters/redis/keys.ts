@@ -3,7 +3,7 @@
 // validated (domain/validation.ts) before they get here: a `}` in an id would
 // move the key to another slot.
 
-export function eventKeys(eventId: string) {
+function buildEventKeys(eventId: string) {
   const tag = `{ev:${eventId}}`;
   return {
     /** HASH: state, ttl_ms, max_ext, max_life_ms, limit, epoch. */
@@ -33,10 +33,30 @@ export function eventKeys(eventId: string) {
   };
 }
 
+/**
+ * Builds each event's key set once per process: the hot path asks for it on
+ * every call, and building it costs a string per key and a closure per
+ * parameterised key (each named, under tsx) every time.
+ */
+function perEvent<T extends object>(build: (eventId: string) => T): (eventId: string) => Readonly<T> {
+  const cache = new Map<string, Readonly<T>>();
+  return (eventId) => {
+    let keys = cache.get(eventId);
+    if (!keys) {
+      if (cache.size >= 10_000) cache.clear(); // bounded; rebuilding is cheap
+      keys = Object.freeze(build(eventId));
+      cache.set(eventId, keys);
+    }
+    return keys;
+  };
+}
+
+export const eventKeys = perEvent(buildEventKeys);
+
 export type EventKeys = ReturnType<typeof eventKeys>;
 
 /** An event's waiting room (lua/includes/queue.lua describes each key). */
-export function queueKeys(eventId: string) {
+function buildQueueKeys(eventId: string) {
   const tag = `{ev:${eventId}}`;
   return {
     /** HASH: seed, seed_hash, opened, seq, bucket, last, ver, soldout, may_return, rate... */
@@ -55,6 +75,8 @@ export function queueKeys(eventId: string) {
     rateLimit: (kind: "j" | "p", buyerId: string) => `${tag}:q:rl:${kind}:${buyerId}`,
   };
 }
+
+export const queueKeys = perEvent(buildQueueKeys);
 
 /** SET of event ids whose waiting room may need admission steps (not event-tagged: one key). */
 export const WAITING_ROOMS_KEY = "ticketing:waiting-rooms";
