@@ -11,7 +11,8 @@
   KEYS[5] exp      {ev:E}:exp
   KEYS[6] version  {ev:E}:version
   KEYS[7] changes  {ev:E}:changes
-  KEYS[8..10]      ga, gaq, gaexp of the hold's section (general admission only)
+  KEYS[8] rowhints {ev:E}:rowhints  (freed seats' rows are forgotten)
+  KEYS[9..11]      ga, gaq, gaexp of the hold's section (general admission only)
   ARGV[1] holdId   ARGV[2] buyerId asking ('' for system and expire)
   ARGV[3] mode: 'buyer' | 'system' | 'expire'
 
@@ -25,7 +26,7 @@
 --@include common
 
 local k = { meta = KEYS[1], hold = KEYS[2], seats = KEYS[3], buyer = KEYS[4], exp = KEYS[5],
-            version = KEYS[6], changes = KEYS[7], ga = KEYS[8], gaq = KEYS[9], gaexp = KEYS[10] }
+            version = KEYS[6], changes = KEYS[7], rowhints = KEYS[8], ga = KEYS[9], gaq = KEYS[10], gaexp = KEYS[11] }
 local hold_id, asking, mode = ARGV[1], ARGV[2], ARGV[3]
 
 local h = redis.call('HMGET', k.hold, 'buyer', 'kind', 'seats', 'section', 'qty', 'state', 'expires', 'epoch')
@@ -59,6 +60,7 @@ if h[2] == 'R' then
   end
   if #freed > 0 then
     redis.call('HDEL', k.seats, unpack(freed))
+    forget_row_hints(k.rowhints, freed)
     log_change(k.version, k.changes, {'t', 'F', 's', table.concat(freed, ',')})
   end
 else

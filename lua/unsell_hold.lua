@@ -8,7 +8,8 @@
   KEYS[4] buyer    {ev:E}:buyer:<buyerId>
   KEYS[5] version  {ev:E}:version
   KEYS[6] changes  {ev:E}:changes
-  KEYS[7]          ga of the hold's section (general admission only)
+  KEYS[7] rowhints {ev:E}:rowhints  (freed seats' rows are forgotten)
+  KEYS[8]          ga of the hold's section (general admission only)
   ARGV[1] holdId
 
   Returns {'OK'}, or {'MISSING'} when the hold is gone or from an older
@@ -17,7 +18,7 @@
 --@include common
 
 local k = { meta = KEYS[1], hold = KEYS[2], seats = KEYS[3], buyer = KEYS[4], version = KEYS[5],
-            changes = KEYS[6], ga = KEYS[7] }
+            changes = KEYS[6], rowhints = KEYS[7], ga = KEYS[8] }
 local hold_id = ARGV[1]
 
 local h = redis.call('HMGET', k.hold, 'kind', 'seats', 'section', 'qty', 'state', 'epoch')
@@ -38,6 +39,7 @@ if h[1] == 'R' then
   end
   if #freed > 0 then
     redis.call('HDEL', k.seats, unpack(freed))
+    forget_row_hints(k.rowhints, freed)
     log_change(k.version, k.changes, {'t', 'F', 's', table.concat(freed, ',')})
   end
 else

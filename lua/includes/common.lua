@@ -59,6 +59,21 @@ local function log_change(version_key, changes_key, fields)
   return version
 end
 
+-- Seats freed other than by expiry (release, refund) may open blocks in their
+-- rows: forget those rows' best-available hints (see hold_best_available.lua).
+-- Seat ids are "<section>-<row>-<number>", the row's prefix is all but the number.
+local function forget_row_hints(hints_key, seats)
+  local rows, seen = {}, {}
+  for i = 1, #seats do
+    local prefix = string.match(seats[i], '^(.*%-)%d+$')
+    if prefix and not seen[prefix] then
+      seen[prefix] = true
+      rows[#rows + 1] = prefix
+    end
+  end
+  if #rows > 0 then chunked('HDEL', hints_key, rows) end
+end
+
 -- Frees general-admission quantity of holds that expired by `now`.
 local function reclaim_ga(ga_key, gaq_key, gaexp_key, now)
   local expired = redis.call('ZRANGEBYSCORE', gaexp_key, '-inf', now)

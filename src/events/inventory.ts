@@ -60,6 +60,7 @@ export class Inventory {
       k.expiries,
       k.version,
       k.changes,
+      k.rowHints,
       ...gaSections.flatMap((s) => [k.ga(s.sectionId), k.gaQuantities(s.sectionId), k.gaExpiries(s.sectionId)]),
       ...buyers.map(([buyerId]) => k.buyer(buyerId)),
     ];

@@ -173,14 +173,7 @@ export class Holds {
       v.add("section_id", "no such reserved-seating section in this event");
     }
     v.check();
-    const rows: string[] = [];
-    for (const section of index.layout.sections) {
-      if (!section.rows || (filter.sectionId && section.sectionId !== filter.sectionId)) continue;
-      for (const row of section.rows) {
-        if (filter.priceCategoryId && row.priceCategoryId !== filter.priceCategoryId) continue;
-        if (row.seatCount >= quantity) rows.push(`${section.sectionId}-${row.rowId}-|${row.firstSeatNumber}|${row.seatCount}`);
-      }
-    }
+    const rows = candidateRows(index, quantity, filter);
     if (rows.length === 0) {
       throw new AppError("SEATS_UNAVAILABLE", `no row has ${quantity} seats together`, { metadata: { quantity: String(quantity) } });
     }
@@ -189,7 +182,7 @@ export class Holds {
     const started = process.hrtime.bigint();
     const reply = await this.scripts.run(
       "hold_best_available",
-      [k.meta, k.seats, k.hold(holdId), k.buyer(target.buyerId), k.expiries, k.version, k.changes, ...firstHoldKeys(target.eventId, index)],
+      [k.meta, k.seats, k.hold(holdId), k.buyer(target.buyerId), k.expiries, k.version, k.changes, k.rowHints, ...firstHoldKeys(target.eventId, index)],
       [holdId, target.buyerId, quantity, ...rows],
     );
     this.observer.holdScriptDone("hold_best_available", started, target.eventId, "best_available", String(reply[0]));
@@ -262,7 +255,7 @@ export class Holds {
   /** Puts a refunded hold's seats back on sale; "MISSING" as for markSold. */
   async markUnsold(hold: Pick<Hold, "eventId" | "holdId" | "buyerId" | "sectionId">): Promise<"OK" | "MISSING"> {
     const k = eventKeys(hold.eventId);
-    const keys = [k.meta, k.hold(hold.holdId), k.seats, k.buyer(hold.buyerId), k.version, k.changes];
+    const keys = [k.meta, k.hold(hold.holdId), k.seats, k.buyer(hold.buyerId), k.version, k.changes, k.rowHints];
     if (hold.sectionId) keys.push(k.ga(hold.sectionId));
     const reply = await this.scripts.run("unsell_hold", keys, [hold.holdId]);
     return reply[0] === "OK" ? "OK" : "MISSING";
@@ -294,7 +287,7 @@ export class Holds {
 
   private runRelease(hold: Hold, mode: "buyer" | "system" | "expire", asking: string): Promise<ScriptReply> {
     const k = eventKeys(hold.eventId);
-    const keys = [k.meta, k.hold(hold.holdId), k.seats, k.buyer(hold.buyerId), k.expiries, k.version, k.changes];
+    const keys = [k.meta, k.hold(hold.holdId), k.seats, k.buyer(hold.buyerId), k.expiries, k.version, k.changes, k.rowHints];
     if (hold.sectionId) keys.push(k.ga(hold.sectionId), k.gaQuantities(hold.sectionId), k.gaExpiries(hold.sectionId));
     return this.scripts.run("release_hold", keys, [hold.holdId, asking, mode]).then((reply) => {
       const code = String(reply[0]);
@@ -378,6 +371,35 @@ export class Holds {
  * admitted shoppers who have not held yet (admission counts those against the
  * seats left; lua/queue_step.lua). Without one, the scripts get no such key.
  */
+// The rows a best-available hold may pick from, in order of preference, as
+// hold_best_available.lua takes them: the count, the seat-id prefixes, then
+// "<firstSeatNumber>|<seatCount>" for each. A stadium has ~1,000 rows: built
+// once per event, filter and quantity, not on every call.
+const rowArgsCache = new WeakMap<SeatIndex, Map<string, (string | number)[]>>();
+
+function candidateRows(index: SeatIndex, quantity: number, filter: { priceCategoryId: string; sectionId: string }): (string | number)[] {
+  let byFilter = rowArgsCache.get(index);
+  if (!byFilter) rowArgsCache.set(index, (byFilter = new Map()));
+  const key = `${quantity}|${filter.priceCategoryId}|${filter.sectionId}`;
+  let args = byFilter.get(key);
+  if (!args) {
+    const prefixes: string[] = [];
+    const spans: string[] = [];
+    for (const section of index.layout.sections) {
+      if (!section.rows || (filter.sectionId && section.sectionId !== filter.sectionId)) continue;
+      for (const row of section.rows) {
+        if (filter.priceCategoryId && row.priceCategoryId !== filter.priceCategoryId) continue;
+        if (row.seatCount < quantity) continue;
+        prefixes.push(`${section.sectionId}-${row.rowId}-`);
+        spans.push(`${row.firstSeatNumber}|${row.seatCount}`);
+      }
+    }
+    args = prefixes.length === 0 ? [] : [prefixes.length, ...prefixes, ...spans];
+    byFilter.set(key, args);
+  }
+  return args;
+}
+
 function firstHoldKeys(eventId: string, index: SeatIndex): string[] {
   return index.layout.waitingRoom.enabled ? [queueKeys(eventId).fresh] : [];
 }

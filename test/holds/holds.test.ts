@@ -219,6 +219,38 @@ describe("holds", () => {
     expect(held.length).toBeGreaterThan(180);
   });
 
+  it("best available skips rows it found full, and finds their seats again once released, refunded or expired", async () => {
+    const layout = await openEvent(f, { rows: 3, seatsPerRow: 4, limit: 4, ttlSeconds: 4 });
+    const row = (r: number) => [1, 2, 3, 4].map((n) => `A-${r}-${n}`);
+    const hints = `{ev:${layout.eventId}}:rowhints`;
+    const best4 = () => f.holds.holdBestAvailable(target(layout.eventId), 4, { priceCategoryId: "", sectionId: "" });
+    // Row 2's hold expires first; rows 1 and 3 are held 1.5 s later.
+    const expiring = await f.holds.holdSeats(target(layout.eventId), row(2));
+    await sleepUntil(Date.now() + 1500);
+    const released = await f.holds.holdSeats(target(layout.eventId), row(1));
+    const refunded = await f.holds.holdSeats(target(layout.eventId), row(3));
+    await f.holds.pinHold(layout.eventId, refunded.holdId, refunded.buyerId, 60_000);
+    expect(await f.holds.markSold(refunded)).toBe("OK");
+
+    await expect(best4()).rejects.toMatchObject({ reason: "SEATS_UNAVAILABLE" });
+    // The scan left a hint per row (largest free block * 10^13 + valid until): no free block, valid
+    // until the row's first hold expiry (for sold seats: until something frees them).
+    expect(await f.redis.hgetall(hints)).toEqual({
+      "A-1-": String(released.expireTime.getTime()),
+      "A-2-": String(expiring.expireTime.getTime()),
+      "A-3-": "9999999999999",
+    });
+
+    await f.holds.releaseHold(layout.eventId, released.holdId, released.buyerId);
+    expect((await best4()).seatIds).toEqual(row(1));
+    expect(await f.holds.markUnsold(refunded)).toBe("OK");
+    expect((await best4()).seatIds).toEqual(row(3));
+    await expect(best4()).rejects.toMatchObject({ reason: "SEATS_UNAVAILABLE" });
+
+    await sleepUntil(expiring.expireTime.getTime() + 5);
+    expect((await best4()).seatIds).toEqual(row(2));
+  });
+
   it("picks a block that strands no single seat when one exists", async () => {
     const layout = await openEvent(f, { rows: 1, seatsPerRow: 6, limit: 6 });
     // Seat 1 sold-like (held), leaving 2..6 free: a pair at 2-3 or 5-6 strands nothing; 3-4 would strand 2.

@@ -24,6 +24,12 @@ function buildEventKeys(eventId: string) {
     buyer: (buyerId: string) => `${tag}:buyer:${buyerId}`,
     /** STRING, for idempotent extensions. */
     extendRequest: (holdId: string, requestId: string) => `${tag}:ext:${holdId}:${requestId}`,
+    /**
+     * HASH rowPrefix -> "<largestFreeBlock>|<validUntilMs>": what the last
+     * best-available scan learned of a row, so later scans skip rows that
+     * cannot fit the quantity (lua/hold_best_available.lua).
+     */
+    rowHints: `${tag}:rowhints`,
     /** General admission: HASH capacity, held, sold. */
     ga: (sectionId: string) => `${tag}:ga:${sectionId}`,
     /** HASH holdId -> quantity held in the section. */
