@@ -300,9 +300,15 @@ export class Events {
    */
   async watchSeatMap(eventId: string, signal: AbortSignal, deliver: (update: SeatMapWatchUpdate) => Promise<void>): Promise<void> {
     if (!this.hub) throw new Error("Events was built without a SeatMapWatchHub");
-    const { index } = await this.liveSnapshot(eventId);
-    await this.hub.watch(index, signal, (update) =>
-      deliver(update.kind === "snapshot" ? { kind: "snapshot", seatMap: seatMapOf(index, update.snapshot) } : update),
+    const hub = this.hub;
+    // A process that already follows the event serves the snapshot from its feed.
+    const followed = hub.follows(eventId) ? await this.inventory.index(eventId) : undefined;
+    const { index, snapshot } = followed ? { index: followed, snapshot: undefined } : await this.liveSnapshot(eventId);
+    await hub.watch(
+      index,
+      signal,
+      (update) => deliver(update.kind === "snapshot" ? { kind: "snapshot", seatMap: seatMapOf(index, update.snapshot) } : update),
+      snapshot,
     );
   }
 
@@ -314,7 +320,7 @@ export class Events {
    */
   async getEventSummary(eventId: string): Promise<EventSummary & { funnel: EventFunnel; health: EventHealth }> {
     const [{ index, snapshot }, activity, counts] = await Promise.all([
-      this.liveSnapshot(eventId),
+      this.followedOrLiveSnapshot(eventId),
       this.inventory.activity(eventId),
       this.store.funnelCounts(eventId),
     ]);
@@ -394,6 +400,17 @@ export class Events {
     const stored = await this.store.getLayout(eventId);
     if (!stored) throw notFound(eventId);
     return stored;
+  }
+
+  /** The live state from this process's seat-map feed when it follows the event (no Redis read), else from Redis. */
+  private async followedOrLiveSnapshot(eventId: string): Promise<{ index: SeatIndex; snapshot: SeatMapSnapshot }> {
+    const followed = this.hub?.followed(eventId);
+    const index = followed && (await this.inventory.index(eventId));
+    if (followed && index) {
+      const saleState = await this.inventory.saleState(eventId);
+      if (saleState !== "") return { index, snapshot: { ...followed, saleState } };
+    }
+    return this.liveSnapshot(eventId);
   }
 
   /** The layout and a snapshot of the live state, rebuilding it first when Redis lost it. */

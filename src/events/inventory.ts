@@ -100,6 +100,11 @@ export class Inventory {
     return index;
   }
 
+  /** The sale state in the live state; "" when the event's inventory is not loaded. */
+  async saleState(eventId: string): Promise<SaleState | ""> {
+    return ((await this.redis.hget(eventKeys(eventId).meta, "state")) ?? "") as SaleState | "";
+  }
+
   /** Sets the sale state where the live state exists; false when it does not. */
   async setSaleState(eventId: string, state: SaleState): Promise<boolean> {
     const k = eventKeys(eventId);

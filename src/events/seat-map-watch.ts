@@ -2,6 +2,11 @@
 // change stream every tick (one Redis round trip per event, however many
 // watchers) and hands each watcher the changes merged since its last
 // message. A slow watcher gets bigger merged deltas, never a growing queue.
+// The feed keeps the live seat map itself (its first snapshot plus every
+// change it read), so a new watcher's snapshot, and everyone's after a
+// resync, comes from memory: reading a 50,000-seat map from Redis costs tens
+// of milliseconds of Redis time, which a thousand joining watchers must not
+// multiply.
 import type { RedisClient } from "../adapters/redis/client.js";
 import { eventKeys } from "../adapters/redis/keys.js";
 import type { Logger } from "../logger.js";
@@ -40,6 +45,9 @@ const READ_BATCH = 5000;
 class EventFeed {
   readonly watchers = new Set<Watcher>();
   private version = 0n;
+  /** The live seat map at `version`, kept current by every change read. */
+  private live: SeatMapSnapshot | undefined;
+  private loading: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
 
@@ -52,14 +60,40 @@ class EventFeed {
     private readonly log: Logger,
   ) {}
 
-  async add(watcher: Watcher): Promise<void> {
-    const snapshot = await this.inventory.snapshot(this.index);
+  /** Adds a watcher and sends it the snapshot; `seed` is a snapshot the caller just read (saves a read). */
+  async add(watcher: Watcher, seed?: SeatMapSnapshot): Promise<void> {
+    if (!this.live && seed) this.adopt(seed);
+    let saleState: SeatMapSnapshot["saleState"] | undefined;
+    if (this.live) saleState = await this.inventory.saleState(this.index.layout.eventId);
+    else await (this.loading ??= this.load().finally(() => (this.loading = undefined)));
+    // From here to the watcher's registration nothing awaits: no change can slip between.
+    const snapshot = this.current(saleState);
     watcher.version = snapshot.version;
     this.watchers.add(watcher);
-    if (this.version === 0n || snapshot.version < this.version) this.version = snapshot.version;
-    await this.send(watcher, { kind: "snapshot", snapshot });
     this.timer ??= setInterval(() => void this.tick(), this.intervalMs);
+    await this.send(watcher, { kind: "snapshot", snapshot });
   }
+
+  /** The live map, once loaded; undefined before. */
+  snapshot(): SeatMapSnapshot | undefined {
+    return this.live && this.current();
+  }
+
+  /** The live map as a snapshot (shared, not copied: deliver() reads it before it awaits). */
+  current(saleState?: SeatMapSnapshot["saleState"]): SeatMapSnapshot {
+    const live = this.live!;
+    return { ...live, nowMs: Date.now(), saleState: saleState ?? live.saleState };
+  }
+
+  private async load(): Promise<void> {
+    this.adopt(await this.inventory.snapshot(this.index));
+  }
+
+  private adopt(snapshot: SeatMapSnapshot): void {
+    this.live = snapshot;
+    this.version = snapshot.version;
+  }
+
 
   remove(watcher: Watcher): boolean {
     this.watchers.delete(watcher);
@@ -88,7 +122,7 @@ class EventFeed {
     if (entries.length === 0) {
       // A flushed or rebuilt Redis restarts versions: resynchronise.
       const current = BigInt((await this.redis.get(k.version)) ?? "0");
-      if (current < this.version) this.resnapshot();
+      if (current < this.version) await this.resnapshot();
       return;
     }
     const delta: SeatMapDelta = { fromVersion: this.version, toVersion: this.version, seats: new Map(), sections: new Map() };
@@ -98,8 +132,7 @@ class EventFeed {
       const f = fieldMap(fields);
       if (version !== expected || f.t === "R") {
         // Trimmed past us, or the inventory was rebuilt: everyone starts over.
-        this.version = version;
-        this.resnapshot();
+        await this.resnapshot();
         return;
       }
       expected = version + 1n;
@@ -112,6 +145,7 @@ class EventFeed {
       }
     }
     this.version = delta.toVersion;
+    if (this.live) applyDelta(this.live, delta);
     for (const w of this.watchers) {
       if (w.version >= delta.toVersion) continue;
       w.pending = mergeDelta(w.pending, { ...delta, fromVersion: w.pending?.fromVersion ?? w.version });
@@ -119,7 +153,9 @@ class EventFeed {
     }
   }
 
-  private resnapshot(): void {
+  /** Reads the map from Redis once, and sends it to every watcher. */
+  private async resnapshot(): Promise<void> {
+    await this.load();
     for (const w of this.watchers) {
       w.needsSnapshot = true;
       w.pending = undefined;
@@ -131,7 +167,7 @@ class EventFeed {
     if (w.busy) return;
     if (w.needsSnapshot) {
       w.needsSnapshot = false;
-      const snapshot = await this.inventory.snapshot(this.index);
+      const snapshot = this.current();
       w.version = snapshot.version;
       await this.send(w, { kind: "snapshot", snapshot });
     } else if (w.pending) {
@@ -164,8 +200,18 @@ export class SeatMapWatchHub {
     private readonly intervalMs = 100,
   ) {}
 
-  /** Streams updates to `deliver` until `signal` aborts: a snapshot first, then deltas. */
-  async watch(index: SeatIndex, signal: AbortSignal, deliver: (update: SeatMapUpdate) => Promise<void>): Promise<void> {
+  /**
+   * Streams updates to `deliver` until `signal` aborts: a snapshot first, then
+   * deltas. `seed`: a snapshot the caller just read, used when this process
+   * has no feed for the event yet. `deliver` must read a snapshot before it
+   * first awaits (the feed's live map is shared, not copied).
+   */
+  async watch(
+    index: SeatIndex,
+    signal: AbortSignal,
+    deliver: (update: SeatMapUpdate) => Promise<void>,
+    seed?: SeatMapSnapshot,
+  ): Promise<void> {
     const eventId = index.layout.eventId;
     let feed = this.feeds.get(eventId);
     if (!feed) {
@@ -175,11 +221,21 @@ export class SeatMapWatchHub {
     const watcher: Watcher = { version: 0n, pending: undefined, needsSnapshot: false, busy: false, deliver };
     try {
       if (signal.aborted) return;
-      await feed.add(watcher);
+      await feed.add(watcher, seed);
       await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
     } finally {
       if (feed.remove(watcher)) this.feeds.delete(eventId);
     }
+  }
+
+  /** Whether this process already follows the event (a new watcher then costs Redis no snapshot). */
+  follows(eventId: string): boolean {
+    return this.feeds.has(eventId);
+  }
+
+  /** The event's live map as this process's feed has it (at most a tick behind), if it follows the event. */
+  followed(eventId: string): SeatMapSnapshot | undefined {
+    return this.feeds.get(eventId)?.snapshot();
   }
 
   /** How many events have a live feed in this process (for tests and metrics). */
@@ -192,6 +248,15 @@ function fieldMap(fields: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (let i = 0; i + 1 < fields.length; i += 2) out[fields[i]!] = fields[i + 1]!;
   return out;
+}
+
+function applyDelta(live: SeatMapSnapshot, delta: SeatMapDelta): void {
+  for (const [seat, state] of delta.seats) {
+    if (state === "F") live.seats.delete(seat);
+    else live.seats.set(seat, state);
+  }
+  for (const [section, counts] of delta.sections) live.ga.set(section, counts);
+  live.version = delta.toVersion;
 }
 
 function mergeDelta(into: SeatMapDelta | undefined, next: SeatMapDelta): SeatMapDelta {

@@ -2,6 +2,7 @@
 // to GetSeatMap, for many watchers at once while holds come and go.
 import { Metadata } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Inventory } from "../../src/events/inventory.js";
 import { SeatState } from "../../src/gen/ticketing/v1/common.js";
 import type { GetSeatMapResponse, WatchSeatMapResponse } from "../../src/gen/ticketing/v1/event_service.js";
 import { call, startTestApp, uid, type TestApp } from "../support/app.js";
@@ -92,6 +93,85 @@ describe("WatchSeatMap", () => {
       expect(v.ga).toEqual(truth.ga);
     }
     for (const s of streams) s.cancel();
+  });
+
+  it("serves late watchers the feed's own map: 200 joins read nothing from Redis, and every view matches GetSeatMap", async () => {
+    const eventId = await openSaleEvent(t);
+    const hold = (seatIds: string[]) =>
+      call(t.reservations, t.reservations.holdSeats, {
+        eventId,
+        buyerId: uid("l"),
+        admissionToken: "",
+        requestId: uid("r"),
+        selection: { $case: "seats", value: { seatIds } },
+      });
+    const first = new View();
+    const firstStream = t.events.watchSeatMap({ eventId }, new Metadata());
+    firstStream.on("data", (msg: WatchSeatMapResponse) => first.apply(msg));
+    firstStream.on("error", () => undefined);
+    await waitFor(() => first.snapshots === 1);
+    const early = await hold(["A-1-1", "A-1-2"]);
+    await hold(["A-2-5"]);
+    await call(t.reservations, t.reservations.releaseHold, { eventId, holdId: early.hold!.holdId, buyerId: early.hold!.buyerId, requestId: uid("rel") });
+    const before = new View();
+    before.load(await call(t.events, t.events.getSeatMap, { eventId }));
+    await waitFor(() => first.version === before.version);
+
+    // Count the seat-map reads from Redis (the real method, counted) while 200 watchers join.
+    const snapshot = Inventory.prototype.snapshot;
+    let reads = 0;
+    Inventory.prototype.snapshot = function (...args: Parameters<typeof snapshot>) {
+      reads++;
+      return snapshot.apply(this, args);
+    };
+    const late = Array.from({ length: 200 }, () => new View());
+    let streams: ReturnType<typeof t.events.watchSeatMap>[] = [];
+    try {
+      streams = late.map((view) => {
+        const stream = t.events.watchSeatMap({ eventId }, new Metadata());
+        stream.on("data", (msg: WatchSeatMapResponse) => view.apply(msg));
+        stream.on("error", () => undefined);
+        return stream;
+      });
+      await waitFor(() => late.every((v) => v.snapshots === 1));
+    } finally {
+      Inventory.prototype.snapshot = snapshot;
+    }
+    expect(reads).toBe(0);
+    for (const v of late) {
+      expect(v.version).toBe(before.version);
+      expect(v.seats).toEqual(before.seats);
+    }
+    expect(before.seats.get("A-2-5")).toBe("H");
+    expect(before.seats.get("A-1-1")).toBe("F");
+
+    // And they follow later changes like everyone else.
+    await hold(["A-1-1", "A-2-7"]);
+    const after = new View();
+    after.load(await call(t.events, t.events.getSeatMap, { eventId }));
+    await waitFor(() => [first, ...late].every((v) => v.version === after.version));
+    for (const v of [first, ...late]) {
+      expect(v.gaps).toBe(0);
+      expect(v.seats).toEqual(after.seats);
+    }
+
+    // While the process follows the event, GetEventSummary counts from the feed too.
+    reads = 0;
+    Inventory.prototype.snapshot = function (...args: Parameters<typeof snapshot>) {
+      reads++;
+      return snapshot.apply(this, args);
+    };
+    let summary;
+    try {
+      summary = await call(t.events, t.events.getEventSummary, { eventId });
+    } finally {
+      Inventory.prototype.snapshot = snapshot;
+    }
+    expect(reads).toBe(0);
+    const heldInA = [...after.seats].filter(([seat, state]) => seat.startsWith("A-") && state === "H").length;
+    expect(heldInA).toBe(3);
+    expect(summary.sections.find((x) => x.sectionId === "A")?.counts).toMatchObject({ held: heldInA, sold: 0 });
+    for (const s of [firstStream, ...streams]) s.cancel();
   });
 
   it("refuses an unknown event", async () => {

@@ -4320,7 +4320,10 @@ export const EventServiceService = {
   /**
    * A snapshot of the seat map, then coalesced deltas as seats change. Each
    * message carries a version; a delta applies to the version before it.
-   * Errors: EVENT_NOT_FOUND.
+   * Each API process follows an event's changes once for all its watchers and
+   * keeps the map itself: a watcher joining a followed event gets its
+   * snapshot from that (at most one 100 ms tick behind Redis, and at its
+   * version), not from a fresh Redis read. Errors: EVENT_NOT_FOUND.
    */
   watchSeatMap: {
     path: "/ticketing.v1.EventService/WatchSeatMap" as const,
@@ -4335,7 +4338,8 @@ export const EventServiceService = {
   /**
    * Seats by state for the event, per section and per price category, and
    * the funnel: waiting, shopping, holds, orders by state, tickets valid and
-   * checked in. Errors: EVENT_NOT_FOUND.
+   * checked in. Seat counts come from the process's seat-map feed when it
+   * follows the event (see WatchSeatMap), else from Redis. Errors: EVENT_NOT_FOUND.
    */
   getEventSummary: {
     path: "/ticketing.v1.EventService/GetEventSummary" as const,
@@ -4408,13 +4412,17 @@ export interface EventServiceServer extends UntypedServiceImplementation {
   /**
    * A snapshot of the seat map, then coalesced deltas as seats change. Each
    * message carries a version; a delta applies to the version before it.
-   * Errors: EVENT_NOT_FOUND.
+   * Each API process follows an event's changes once for all its watchers and
+   * keeps the map itself: a watcher joining a followed event gets its
+   * snapshot from that (at most one 100 ms tick behind Redis, and at its
+   * version), not from a fresh Redis read. Errors: EVENT_NOT_FOUND.
    */
   watchSeatMap: handleServerStreamingCall<WatchSeatMapRequest, WatchSeatMapResponse>;
   /**
    * Seats by state for the event, per section and per price category, and
    * the funnel: waiting, shopping, holds, orders by state, tickets valid and
-   * checked in. Errors: EVENT_NOT_FOUND.
+   * checked in. Seat counts come from the process's seat-map feed when it
+   * follows the event (see WatchSeatMap), else from Redis. Errors: EVENT_NOT_FOUND.
    */
   getEventSummary: handleUnaryCall<GetEventSummaryRequest, GetEventSummaryResponse>;
   /**
@@ -4565,7 +4573,10 @@ export interface EventServiceClient extends Client {
   /**
    * A snapshot of the seat map, then coalesced deltas as seats change. Each
    * message carries a version; a delta applies to the version before it.
-   * Errors: EVENT_NOT_FOUND.
+   * Each API process follows an event's changes once for all its watchers and
+   * keeps the map itself: a watcher joining a followed event gets its
+   * snapshot from that (at most one 100 ms tick behind Redis, and at its
+   * version), not from a fresh Redis read. Errors: EVENT_NOT_FOUND.
    */
   watchSeatMap(
     request: WatchSeatMapRequest,
@@ -4579,7 +4590,8 @@ export interface EventServiceClient extends Client {
   /**
    * Seats by state for the event, per section and per price category, and
    * the funnel: waiting, shopping, holds, orders by state, tickets valid and
-   * checked in. Errors: EVENT_NOT_FOUND.
+   * checked in. Seat counts come from the process's seat-map feed when it
+   * follows the event (see WatchSeatMap), else from Redis. Errors: EVENT_NOT_FOUND.
    */
   getEventSummary(
     request: GetEventSummaryRequest,
