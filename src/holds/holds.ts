@@ -1,6 +1,6 @@
 // Holds: the hot path. Validates against the cached layout, then one Lua
 // script decides atomically (lua/hold_*.lua); touches Redis only.
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { AppError, type Reason } from "../domain/errors.js";
 import type { RedisClient } from "../adapters/redis/client.js";
 import { eventKeys, queueKeys } from "../adapters/redis/keys.js";
@@ -75,7 +75,7 @@ const SALE_REASONS: Record<string, Reason> = { SCHEDULED: "SALE_NOT_OPEN", PAUSE
  * the hold's end (lua/includes/common.lua).
  */
 export function holdIdFor(eventId: string, buyerId: string, requestId: string): string {
-  return `h_${createHash("sha256").update(`${eventId}\n${buyerId}\n${requestId}`).digest("base64url").slice(0, 16)}`;
+  return `h_${hash("sha256", `${eventId}\n${buyerId}\n${requestId}`, "base64url").slice(0, 16)}`;
 }
 
 export class Holds {
