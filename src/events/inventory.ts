@@ -80,6 +80,11 @@ export class Inventory {
   }
 
   /** The event's layout from this process's cache, else from Redis; undefined when not loaded. */
+  /** The event's layout if this process has it cached (no Redis read). */
+  cachedIndex(eventId: string): SeatIndex | undefined {
+    return this.layouts.get(eventId);
+  }
+
   async index(eventId: string): Promise<SeatIndex | undefined> {
     const cached = this.layouts.get(eventId);
     if (cached) return cached;

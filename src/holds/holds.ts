@@ -92,7 +92,8 @@ export class Holds {
 
   /** Specific reserved seats, all or nothing. */
   async holdSeats(target: HoldTarget, seatIds: string[]): Promise<Hold> {
-    const index = await this.admit(target);
+    const ready = this.admitNow(target);
+    const index = ready ?? (await this.admit(target));
     const v = new Validator();
     const seen = new Set<string>();
     seatIds.forEach((id, i) => {
@@ -124,7 +125,8 @@ export class Holds {
 
   /** A quantity in a general-admission section. */
   async holdQuantity(target: HoldTarget, sectionId: string, quantity: number): Promise<Hold> {
-    const index = await this.admit(target);
+    const ready = this.admitNow(target);
+    const index = ready ?? (await this.admit(target));
     const section = index.section(sectionId);
     if (!section?.generalAdmission) {
       throw new AppError("SECTION_NOT_FOUND", `no general-admission section ${sectionId} in this event`, {
@@ -163,7 +165,8 @@ export class Holds {
     quantity: number,
     filter: { priceCategoryId: string; sectionId: string },
   ): Promise<Hold> {
-    const index = await this.admit(target);
+    const ready = this.admitNow(target);
+    const index = ready ?? (await this.admit(target));
     const v = new Validator();
     this.checkQuantity(v, "quantity", quantity, index);
     if (filter.priceCategoryId && !index.layout.priceCategories.some((c) => c.priceCategoryId === filter.priceCategoryId)) {
@@ -296,10 +299,20 @@ export class Holds {
     });
   }
 
+  /**
+   * The hot path's shortcut: the event's layout is cached and it has no
+   * waiting room, so there is nothing to wait for (no promise, no await: each
+   * costs on every hold). Undefined: go through admit().
+   */
+  private admitNow(target: HoldTarget): SeatIndex | undefined {
+    const index = this.inventory.cachedIndex(target.eventId);
+    return index && !index.layout.waitingRoom.enabled ? index : undefined;
+  }
+
   private async admit(target: HoldTarget): Promise<SeatIndex> {
     const index = await this.inventory.index(target.eventId);
     if (!index) throw await this.missingInventory(target.eventId);
-    await this.gate.check(index, target.buyerId, target.admissionToken);
+    if (index.layout.waitingRoom.enabled) await this.gate.check(index, target.buyerId, target.admissionToken);
     return index;
   }
 
@@ -309,7 +322,30 @@ export class Holds {
     else if (quantity > limit) v.add(field, `at most ${limit} tickets per buyer for this event`);
   }
 
-  private async holdResult(
+  /** The new hold (synchronously: the common case), or the refusal's error. */
+  private holdResult(
+    target: HoldTarget,
+    index: SeatIndex,
+    reply: ScriptReply,
+    what: { seatIds: string[]; sectionId: string; quantity: number },
+  ): Hold | Promise<Hold> {
+    if (reply[0] !== "OK") return this.holdRefused(target, index, reply, what);
+    return {
+      holdId: String(reply[1]),
+      eventId: target.eventId,
+      buyerId: target.buyerId,
+      state: "ACTIVE",
+      seatIds: what.seatIds,
+      sectionId: what.sectionId,
+      quantity: what.quantity,
+      createTime: new Date(Number(reply[2])),
+      expireTime: new Date(Number(reply[3])),
+      extensionsUsed: 0,
+      maxExtensions: index.layout.holdPolicy.maxExtensions,
+    };
+  }
+
+  private async holdRefused(
     target: HoldTarget,
     index: SeatIndex,
     reply: ScriptReply,
@@ -317,18 +353,6 @@ export class Holds {
   ): Promise<Hold> {
     const code = String(reply[0]);
     switch (code) {
-      case "OK":
-        return {
-          holdId: String(reply[1]),
-          eventId: target.eventId,
-          buyerId: target.buyerId,
-          state: "ACTIVE",
-          ...what,
-          createTime: new Date(Number(reply[2])),
-          expireTime: new Date(Number(reply[3])),
-          extensionsUsed: 0,
-          maxExtensions: index.layout.holdPolicy.maxExtensions,
-        };
       case "REPLAY":
         return this.getHold(target.eventId, String(reply[1]));
       case "NO_EVENT":

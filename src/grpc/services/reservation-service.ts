@@ -14,7 +14,20 @@ const STATES: Record<Hold["state"], HoldState> = {
 };
 
 export function toHoldMessage(hold: Hold): HoldMessage {
-  return { ...hold, state: STATES[hold.state] };
+  // Field by field (no spread): built on every hold.
+  return {
+    holdId: hold.holdId,
+    eventId: hold.eventId,
+    buyerId: hold.buyerId,
+    state: STATES[hold.state],
+    seatIds: hold.seatIds,
+    sectionId: hold.sectionId,
+    quantity: hold.quantity,
+    createTime: hold.createTime,
+    expireTime: hold.expireTime,
+    extensionsUsed: hold.extensionsUsed,
+    maxExtensions: hold.maxExtensions,
+  };
 }
 
 const MAX_SEATS_PER_REQUEST = 100;
