@@ -82,8 +82,7 @@ export class OrderStore {
     // none), so no transaction and one round trip. A duplicate key is either a
     // retry of this order (its items are there: the primary key (order_id,
     // seat_id)) or a seat sold to another order (UNIQUE (event_id, sold_seat_id)).
-    // Traced under the same span name as the transaction it replaces (one unit of work, as before).
-    await this.traced("commitSale", async () => {
+    await this.traced("mysql commitSale", "commitSale", async () => {
       const values = o.seatIds.map(() => "(?, ?, ?, ?, ?, 1)").join(",");
       const params = o.seatIds.flatMap((s) => [o.orderId, o.eventId, s, s, o.prices.get(s) ?? 0]);
       try {
@@ -215,14 +214,14 @@ export class OrderStore {
 
   /** `name` names the transaction's span when tracing is on. */
   private transaction<T>(name: string, work: (conn: PoolConnection) => Promise<T>): Promise<T> {
-    return this.traced(name, () => this.inTransaction(work));
+    return this.traced(`mysql transaction ${name}`, name, () => this.inTransaction(work));
   }
 
-  /** `work` in a span "mysql transaction <name>" when tracing is on. */
-  private traced<T>(name: string, work: () => Promise<T>): Promise<T> {
+  /** `work` in a span `spanName` when tracing is on. */
+  private traced<T>(spanName: string, operation: string, work: () => Promise<T>): Promise<T> {
     const tracer = tracerInTrace();
     if (!tracer) return work();
-    return inSpan(tracer, `mysql transaction ${name}`, { "db.system": "mysql", "db.operation.name": name }, work);
+    return inSpan(tracer, spanName, { "db.system": "mysql", "db.operation.name": operation }, work);
   }
 
   private async inTransaction<T>(work: (conn: PoolConnection) => Promise<T>): Promise<T> {

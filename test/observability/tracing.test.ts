@@ -136,7 +136,7 @@ describe("traces", () => {
       ...activities.map((a) => `RunActivity:${a}`),
       "payment authorize",
       "payment capture",
-      "mysql transaction commitSale",
+      "mysql commitSale",
     ];
     const spans = await completeTrace(exporter, traceId, expected);
     const names = spans.map((s) => s.name);
@@ -159,7 +159,7 @@ describe("traces", () => {
     expect(parentOf("UpdateWithStartWorkflow:createOrder")).toBe("ticketing.v1.OrderService/CreateOrder");
     // The payment and the MySQL transaction happen inside their activities.
     expect(parentOf("payment authorize")).toBe("RunActivity:authorizePayment");
-    expect(parentOf("mysql transaction commitSale")).toBe("RunActivity:sellSeats");
+    expect(parentOf("mysql commitSale")).toBe("RunActivity:sellSeats");
     // Each activity descends from the workflow run.
     const descendsFrom = (span: ReadableSpan, ancestor: string): boolean => {
       for (let p = byId.get(span.parentSpanId ?? ""); p; p = byId.get(p.parentSpanId ?? "")) if (p.name === ancestor) return true;
