@@ -110,23 +110,10 @@ export interface BuyerView {
 
 const DEFAULT_MAX_SCAN = 5000;
 
-/** The keys JoinQueue and GetQueuePosition pass, built once per event (they run on every poll). */
-interface RoomKeys {
-  meta: string;
-  qmeta: string;
-  line: string;
-  recs: string;
-  seen: string;
-  /** Rate-limit key prefixes: + buyerId. */
-  rlJoin: string;
-  rlPosition: string;
-}
-
 export class WaitingRoom {
   private readonly maxScan: number;
   /** Events whose seed this process saw committed: no new candidate needed. */
   private readonly committed = new Set<string>();
-  private readonly keys = new Map<string, RoomKeys>();
 
   constructor(
     private readonly redis: RedisClient,
@@ -144,12 +131,11 @@ export class WaitingRoom {
   /** JoinQueue: the buyer's ticket, and whether this call created it. */
   async join(eventId: string, buyerId: string): Promise<{ ticket: QueueTicket; created: boolean }> {
     const index = await this.room(eventId, buyerId);
-    const k = this.roomKeys(eventId);
-    let reply = await this.runJoin(k, eventId, buyerId);
+    let reply = await this.runJoin(eventId, buyerId);
     if (reply === "NEED_SEED") {
       // Redis lost the room since this process saw its seed: commit a new one.
       this.committed.delete(eventId);
-      reply = await this.runJoin(k, eventId, buyerId);
+      reply = await this.runJoin(eventId, buyerId);
     }
     const f = reply.split("|");
     if (f[0] !== "OK") {
@@ -166,11 +152,12 @@ export class WaitingRoom {
     return { ticket: ticket.state === "ADMITTED" ? await this.sign(index, ticket, buyer) : ticket, created: f[1] === "1" };
   }
 
-  private runJoin(k: RoomKeys, eventId: string, buyerId: string): Promise<string> {
+  private runJoin(eventId: string, buyerId: string): Promise<string> {
+    const q = queueKeys(eventId);
     const [seed, hash] = this.candidateSeed(eventId);
     return this.scripts.run(
       "queue_join",
-      [k.meta, k.qmeta, k.line, k.recs, k.seen, k.rlJoin + buyerId],
+      [eventKeys(eventId).meta, q.meta, q.line, q.recs, q.seen, q.rateLimit("j", buyerId)],
       [buyerId, seed, hash, this.options.joinLimit, this.options.rateLimitWindowMs],
     ) as unknown as Promise<string>;
   }
@@ -349,11 +336,11 @@ export class WaitingRoom {
   }
 
   private async view(eventId: string, buyerId: string, limit: number): Promise<{ room: RoomBrief; buyer: BuyerView }> {
-    const k = this.roomKeys(eventId);
+    const q = queueKeys(eventId);
     const [seed, hash] = this.candidateSeed(eventId);
     const reply = (await this.scripts.run(
       "queue_position",
-      [k.meta, k.qmeta, k.line, k.recs, k.seen, k.rlPosition + buyerId],
+      [eventKeys(eventId).meta, q.meta, q.line, q.recs, q.seen, q.rateLimit("p", buyerId)],
       [buyerId, seed, hash, limit, this.options.rateLimitWindowMs],
     )) as unknown as string;
     const f = reply.split("|");
@@ -363,18 +350,6 @@ export class WaitingRoom {
       throw new Error(`queue_position answered ${reply}`);
     }
     return { room: this.noteCommitted(eventId, roomBrief(f, 1)), buyer: buyerBrief(f, 8) };
-  }
-
-  /** The keys of an event's room, cached (ids were validated before they get here). */
-  private roomKeys(eventId: string): RoomKeys {
-    let k = this.keys.get(eventId);
-    if (!k) {
-      const q = queueKeys(eventId);
-      k = { meta: eventKeys(eventId).meta, qmeta: q.meta, line: q.line, recs: q.recs, seen: q.seen, rlJoin: q.rateLimit("j", ""), rlPosition: q.rateLimit("p", "") };
-      if (this.keys.size > 10_000) this.keys.clear();
-      this.keys.set(eventId, k);
-    }
-    return k;
   }
 
   /** A fresh seed and its SHA-256 while the event may have none; the scripts keep it only when it has none yet. */
