@@ -18,7 +18,8 @@
 // BENCH_CONCURRENCY (64), BENCH_CONNECTIONS (4), BENCH_SKIP (2000),
 // BENCH_WARMUP (10000), BENCH_CONTENTION_CALLS (100000),
 // BENCH_CEILING_CALLS (200000), BENCH_CEILING_RUNS (3), BENCH_GHZ_CPUS (1:
-// ghz --cpus), BENCH_GHZ_GOGC (400), BENCH_HTML (on|off), BENCH_KEEP_TMP (1
+// ghz --cpus), BENCH_GHZ_GOGC (400), BENCH_GHZ_DATA (binary | json: how
+// requests reach ghz, lib/ghz.ts), BENCH_HTML (on|off), BENCH_KEEP_TMP (1
 // keeps the temp dir), BENCH_API_NODE_ARGS (extra node flags for the API, e.g.
 // --cpu-prof), BENCH_OUT (where results/ and RESULTS.md go; default bench/),
 // BENCH_SOURCE_COMMIT (set by bench/run-at-commit.sh, which runs the bench on a
