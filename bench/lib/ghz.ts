@@ -102,14 +102,14 @@ function requestSchema(protoset: string, call: string): DescMessage {
 
 /**
  * The data file as ghz gets it: the JSON file itself, or beside it
- * `<file>.<Method>.bin` with its messages length-delimited (made once per
- * file and method).
+ * `<file>.<Method>.bin` with its messages length-delimited (written before
+ * every run: it takes milliseconds, outside the measured window, and can
+ * never be stale).
  */
 export function ghzDataFile(o: Pick<GhzOptions, "protoset" | "call" | "dataFile">, encoding: GhzDataEncoding = ghzDataEncoding()): { file: string; binary: boolean } {
   if (encoding === "json") return { file: o.dataFile, binary: false };
   const schema = requestSchema(o.protoset, o.call);
   const bin = `${o.dataFile}.${schema.name}.bin`;
-  if (fs.existsSync(bin) && fs.statSync(bin).mtimeMs >= fs.statSync(o.dataFile).mtimeMs) return { file: bin, binary: true };
   const text = fs.readFileSync(o.dataFile, "utf8");
   // ghz fills template actions per call ({{.RequestNumber}}): only it can.
   if (text.includes("{{")) return { file: o.dataFile, binary: false };
