@@ -46,7 +46,7 @@ import {
 import { runGhz, type GhzRun } from "./lib/ghz.js";
 import { esc, ghzRoundSeries, htmlPage, roundCharts, type RoundSeries } from "./lib/charts.js";
 import { readEventState, seatChecks, type Check } from "./lib/invariants.js";
-import { dropEvent, eventVersion, holdSeatsSha, redisCpuSeconds, runCeiling, scriptStats, type CeilingRun } from "./lib/redis.js";
+import { dropEvent, eventVersion, holdSeatsSha, redisCpuSeconds, redisIoStats, runCeiling, scriptStats, type CeilingRun } from "./lib/redis.js";
 import { writeReports } from "./lib/report.js";
 import { apiLogTail, installSignalHandlers, run, say, startApi, startBenchStack, stopAll, type ApiProcess, type BenchStack } from "./lib/stack.js";
 import { machineCpuSeconds, machineInfo, processCpuSeconds, sourceInfo, type MachineInfo, type SourceInfo } from "./lib/sys.js";
@@ -108,6 +108,8 @@ export interface RoundResult {
   redisCpuUsPerHold?: number;
   /** Script execution time per script call in the round (INFO commandstats; no network I/O). */
   scriptUsPerCall?: number;
+  /** Calls per socket read Redis served in the round: how many commands the API's pipelining put in one write. */
+  callsPerRedisRead?: number;
   machineBusyCores: number;
   /** Busy CPU not used by ghz, the API or Redis, in cores: everything else on the machine. */
   otherCores: number;
@@ -145,6 +147,17 @@ export interface BenchResult {
     medianApiUsPerHold: number;
     /** API CPU per Noop / API CPU per HoldSeats: the ratio if the API alone were CPU-bound, independent of the generator. */
     cpuRatio: number;
+    /** Median CPU per call of each process in the rounds (µs): what one call costs the whole machine. */
+    machineUsPerNoop?: { ghz: number; api: number; redis: number };
+    machineUsPerHold?: { ghz: number; api: number; redis: number };
+    /** (ghz + API + Redis per Noop) / (the same per HoldSeats): the ratio if the cores were the only limit. */
+    machineCpuRatio?: number;
+    /**
+     * The same with the API charged only Noop's cost for a hold: the best the
+     * ratio can get on these cores even if the hold path cost the API nothing,
+     * because ghz and Redis share them.
+     */
+    ceilingIfApiFree?: number;
     medianGhzCoresNoop: number;
     medianGhzCoresHold: number;
     generatorLimited: boolean;
@@ -179,6 +192,25 @@ export interface BenchResult {
   ok_invariants: boolean;
 }
 
+/** Per-call CPU of ghz, the API and Redis in the throughput rounds, and the ratios they bound. */
+function machineShares(noops: RoundResult[], holds: RoundResult[]) {
+  const usPerCall = (rs: RoundResult[]) => ({
+    ghz: round(median(rs.map((r) => (r.ghz.cpuSeconds / r.sent) * 1e6)), 1),
+    api: round(median(rs.map((r) => r.apiCpuUsPerCall)), 1),
+    // Noop rounds touch Redis only for the bench's own INFO reads: count them as zero.
+    redis: round(median(rs.map((r) => (r.eventId ? r.redisCpuUsPerCall : 0))), 1),
+  });
+  const noop = usPerCall(noops);
+  const hold = usPerCall(holds);
+  const total = (x: { ghz: number; api: number; redis: number }) => x.ghz + x.api + x.redis;
+  return {
+    machineUsPerNoop: noop,
+    machineUsPerHold: hold,
+    machineCpuRatio: round(total(noop) / total(hold), 3),
+    ceilingIfApiFree: round(total(noop) / (hold.ghz + noop.api + hold.redis), 3),
+  };
+}
+
 async function measure(
   phase: RoundResult["phase"],
   roundNo: number,
@@ -188,6 +220,7 @@ async function measure(
   const api0 = processCpuSeconds(o.api.pid) ?? NaN;
   const redis0 = await redisCpuSeconds(o.b.redis);
   const st0 = await scriptStats(o.b.redis);
+  const io0 = await redisIoStats(o.b.redis);
   const v0 = o.eventId ? await eventVersion(o.b.redis, o.eventId) : 0;
   const m0 = machineCpuSeconds();
   const ghz = await runGhz({
@@ -210,6 +243,7 @@ async function measure(
   const m1 = machineCpuSeconds();
   const redis1 = await redisCpuSeconds(o.b.redis);
   const st1 = await scriptStats(o.b.redis);
+  const io1 = await redisIoStats(o.b.redis);
   const api1 = processCpuSeconds(o.api.pid) ?? NaN;
   const v1 = o.eventId ? await eventVersion(o.b.redis, o.eventId) : 0;
   if (ghz.exitCode !== 0) {
@@ -236,6 +270,8 @@ async function measure(
     holdsCreated,
     redisCpuUsPerHold: holdsCreated ? round((redisCpu / holdsCreated) * 1e6, 2) : undefined,
     scriptUsPerCall: st1.calls > st0.calls ? round((st1.usec - st0.usec) / (st1.calls - st0.calls), 2) : undefined,
+    // The bench's own INFO calls are a handful of reads: negligible against the round's calls.
+    callsPerRedisRead: o.eventId && io1.reads > io0.reads ? round(o.total / (io1.reads - io0.reads), 2) : undefined,
     machineBusyCores: round(busy / wall, 3),
     otherCores: round(Math.max(0, busy - apiCpu - redisCpu - ghz.cpuSeconds) / wall, 3),
     ghzCpuOverFlag: ghz.cpuCores > settings.ghzCpuFlag,
@@ -244,7 +280,7 @@ async function measure(
   const s = ghz.summary;
   say(
     `${phase} ${roundNo} ${call.padEnd(9)} ${s ? `${Math.round(s.rps)} calls/s p50 ${s.latencyMs.p50} ms p99 ${s.latencyMs.p99} ms codes ${JSON.stringify(s.codes)}` : `(${o.format})`}` +
-      ` | ghz ${round(ghz.cpuCores * 100)} % core, api ${r.apiCpuUsPerCall} µs/call (${round(r.apiCores * 100)} %), redis ${o.eventId ? `${r.redisCpuUsPerCall} µs/call (script ${r.scriptUsPerCall ?? "-"} µs)` : "-"}, other ${round(r.otherCores * 100)} %`,
+      ` | ghz ${round(ghz.cpuCores * 100)} % core, api ${r.apiCpuUsPerCall} µs/call (${round(r.apiCores * 100)} %), redis ${o.eventId ? `${r.redisCpuUsPerCall} µs/call (script ${r.scriptUsPerCall ?? "-"} µs, ${r.callsPerRedisRead ?? "-"} calls/read)` : "-"}, other ${round(r.otherCores * 100)} %`,
   );
   return r;
 }
@@ -370,6 +406,7 @@ async function main(): Promise<number> {
       medianApiUsPerNoop: round(median(noops.map((r) => r.apiCpuUsPerCall)), 1),
       medianApiUsPerHold: round(median(holdsR.map((r) => r.apiCpuUsPerCall)), 1),
       cpuRatio: round(median(noops.map((r) => r.apiCpuUsPerCall)) / median(holdsR.map((r) => r.apiCpuUsPerCall)), 3),
+      ...machineShares(noops, holdsR),
       medianGhzCoresNoop: round(medianGhzCoresNoop, 3),
       medianGhzCoresHold: round(medianGhzCoresHold, 3),
       generatorLimited: rounds.some((r) => r.ghzCpuOverFlag),
@@ -380,6 +417,10 @@ async function main(): Promise<number> {
       if (bad.length > 0) failures.push(`throughput ${r.call} round ${r.round}: non-OK codes ${JSON.stringify(Object.fromEntries(bad))}`);
     }
     say(`throughput: Noop ${throughput.medianNoopRps}/s, HoldSeats ${throughput.medianHoldRps}/s, median ratio ${throughput.medianRatio} (goal ${settings.ratioGoal})`);
+    say(
+      `CPU per call (ghz + API + Redis): Noop ${JSON.stringify(throughput.machineUsPerNoop)}, HoldSeats ${JSON.stringify(throughput.machineUsPerHold)} µs; ` +
+        `whole-machine ratio ${throughput.machineCpuRatio}, ceiling if a hold cost the API no more than Noop ${throughput.ceilingIfApiFree}`,
+    );
 
     // --- latency at load: both at 50 % of HoldSeats' median maximum
     const rpsTarget = Math.max(100, Math.round(medianHoldRps * 0.5));

@@ -253,6 +253,31 @@ async function throughput(api: ApiProcess, tmp: string, events: EventServiceClie
     rounds,
     joinRatio: round(median(rounds.map((x) => x.join.rps / x.noopJoin.rps)), 3),
     positionRatio: round(median(rounds.map((x) => x.position.rps / x.noopPos.rps)), 3),
+    join: machineShares(rounds.map((x) => [x.noopJoin, x.join])),
+    position: machineShares(rounds.map((x) => [x.noopPos, x.position])),
+  };
+}
+
+/**
+ * What one call costs the whole machine (ghz + API + Redis, median µs per
+ * call) against the Noop round before it, and the ratios those costs bound on
+ * shared cores: the whole-machine CPU-derived ratio, and the ceiling if the
+ * call cost the API no more than Noop (ghz's and Redis's share alone).
+ */
+function machineShares(pairs: [ReturnType<typeof summary>, ReturnType<typeof summary>][]) {
+  const us = (ys: ReturnType<typeof summary>[]) => ({
+    ghz: round(median(ys.map((y) => y.cost?.ghzUs ?? NaN)), 1),
+    api: round(median(ys.map((y) => y.cost?.apiUs ?? NaN)), 1),
+    redis: round(median(ys.map((y) => y.cost?.redisUs ?? 0)), 1),
+  });
+  const noop = us(pairs.map((p) => p[0]));
+  const call = us(pairs.map((p) => p[1]));
+  const total = (x: { ghz: number; api: number; redis: number }) => x.ghz + x.api + x.redis;
+  return {
+    noopUs: noop,
+    callUs: call,
+    machineCpuRatio: round(total(noop) / total(call), 3),
+    ceilingIfApiFree: round(total(noop) / (call.ghz + noop.api + call.redis), 3),
   };
 }
 
@@ -410,6 +435,20 @@ function throughputMarkdown(t: Awaited<ReturnType<typeof throughput>>): string {
           ["GetQueuePosition", x.position],
         ] as const
       ).map(([name, y]) => `| ${i + 1} | ${name} | ${y.cost?.apiUs ?? "-"} | ${y.cost?.redisUs ?? "-"} | ${y.cost?.evalshaUs ?? "-"} | ${y.cost?.ghzUs ?? "-"} |`),
+    ),
+    "",
+    "Where the cores go (median µs per call, ghz + API + Redis, against the Noop round before each call; all three share the same cores):",
+    "",
+    "| call | Noop | call | whole-machine CPU-derived ratio | ceiling if the call cost the API no more than Noop |",
+    "| --- | --- | --- | --- | --- |",
+    ...(
+      [
+        ["JoinQueue", t.join],
+        ["GetQueuePosition", t.position],
+      ] as const
+    ).map(
+      ([name, m]) =>
+        `| ${name} | ${m.noopUs.ghz} + ${m.noopUs.api} + ${m.noopUs.redis} | ${m.callUs.ghz} + ${m.callUs.api} + ${m.callUs.redis} | ${m.machineCpuRatio} | **${m.ceilingIfApiFree}** |`,
     ),
     "",
     `Codes: join ${JSON.stringify(t.rounds.map((x) => x.join.codes))}, position ${JSON.stringify(t.rounds.map((x) => x.position.codes))}`,

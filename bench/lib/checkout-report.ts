@@ -425,6 +425,20 @@ export function markdown(r: CheckoutBenchResult): string {
       `Workers and Temporal at nice ${r.settings.workerNice ?? 0}${r.stack.niceness ? ` (seen: ${Object.entries(r.stack.niceness).map(([k, v]) => `${k} ${v ? v.nice : "-"}${v?.autogroup !== undefined ? `/${v.autogroup}` : ""}`).join(", ")}; nice / autogroup nice)` : ""}. ` +
       `API CPU per HoldSeats call idle / loaded: ${f(h.medianApiUsPerCallIdle, 1)} / ${f(h.medianApiUsPerCallLoaded, 1)} µs (loaded includes the API's share of the checkouts): CPU-derived ratio **${f(h.cpuRatio, 3)}**, what the ratio would be if the API kept a core to itself.`,
   );
+  {
+    // The goal's CPU budget: HoldSeats alone keeps every core of this machine busy
+    // (ghz, API, Redis), so checkouts may take at most (1 - goal) of them.
+    const stackMs = PROC_ORDER.reduce((a, k) => a + (fin(c.cpuMsPerCheckout[k]) ? c.cpuMsPerCheckout[k]! : 0), 0);
+    const idleBusy = h.rounds.filter((x) => !x.loaded).map((x) => x.cpu.machineBusyCores).sort((a, b) => a - b);
+    const idleBusyMedian = idleBusy[Math.floor(idleBusy.length / 2)];
+    const budgetCores = (1 - h.goal) * (idleBusyMedian ?? m.nproc);
+    L.push("");
+    L.push(
+      `CPU budget of the goal: HoldSeats alone kept ${f(idleBusyMedian, 2)} of the ${m.nproc} cores busy (median of the idle rounds; ghz, API and Redis share them). ` +
+        `If the hold rate follows the CPU it gets, keeping ${pct(h.goal)} of it leaves checkouts ${f(budgetCores, 2)} cores; the cores HoldSeats leaves idle do not add to that, since its pipeline is bound by latency (see the API CPU per call idle / loaded above). ` +
+        `At the ${f(stackMs, 1)} ms of CPU one checkout costs the stack (section "Where the checkout's time goes"), that is at most **${f((budgetCores * 1000) / stackMs, 1)} checkouts/s**, against the ${f(h.medianCheckoutRateDuringGhz, 2)}/s the loaded rounds ran.`,
+    );
+  }
   if (h.generatorLimited) L.push(`\n> ⚠ ghz used more than 70 % of a core in some round: the generator competed with the server for CPU.`);
   L.push("");
 

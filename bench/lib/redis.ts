@@ -25,6 +25,13 @@ export async function scriptStats(redis: RedisClient): Promise<{ calls: number; 
   return { calls, usec };
 }
 
+/** Socket reads and writes Redis served (INFO stats): with calls, how well the clients batch. */
+export async function redisIoStats(redis: RedisClient): Promise<{ reads: number; writes: number }> {
+  const info = await redis.info("stats");
+  const get = (k: string) => Number(new RegExp(`^${k}:(\\d+)`, "m").exec(info)?.[1] ?? NaN);
+  return { reads: get("total_reads_processed"), writes: get("total_writes_processed") };
+}
+
 export async function eventVersion(redis: RedisClient, eventId: string): Promise<number> {
   return Number((await redis.get(eventKeys(eventId).version)) ?? 0);
 }

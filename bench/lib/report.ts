@@ -135,6 +135,12 @@ export function markdown(r: BenchResult): string {
   L.push(`| median API CPU per call | ${f(t.medianApiUsPerNoop)} µs | ${f(t.medianApiUsPerHold)} µs | the hold path adds ${f(t.medianApiUsPerHold - t.medianApiUsPerNoop)} µs of API CPU per call |`);
   L.push(`| CPU-derived ratio | | | API µs per Noop ÷ API µs per HoldSeats = **${f(t.cpuRatio, 3)}**: what the ratio would be if the API had a core to itself and the generator cost nothing |`);
   L.push(`| median ghz CPU | ${pct(t.medianGhzCoresNoop)} of a core | ${pct(t.medianGhzCoresHold)} of a core | flag above ${pct(r.settings.ghzCpuFlag)}: ${t.generatorLimited ? "**exceeded**" : "not exceeded"} |`);
+  if (t.machineUsPerNoop && t.machineUsPerHold) {
+    const a = t.machineUsPerNoop;
+    const b = t.machineUsPerHold;
+    L.push(`| CPU per call, ghz + API + Redis | ${f(a.ghz)} + ${f(a.api)} + ${f(a.redis)} µs | ${f(b.ghz)} + ${f(b.api)} + ${f(b.redis)} µs | whole-machine CPU-derived ratio **${f(t.machineCpuRatio, 3)}** (all three share the same ${r.machine.nproc} cores) |`);
+    L.push(`| ceiling if a hold cost the API no more than Noop | | | **${f(t.ceilingIfApiFree, 3)}**: (ghz + API + Redis per Noop) ÷ (ghz + Redis per HoldSeats + API per Noop); the generator's and Redis's share of the cores alone keep the ratio under this |`);
+  }
   L.push("");
   L.push("## Latency at load");
   L.push("");
@@ -260,6 +266,11 @@ export function writeIndex(): void {
     L.push(`| HoldSeats, median of ${r.settings.rounds} | ${n0(t.medianHoldRps)} calls/s |`);
     L.push(`| **HoldSeats / Noop** (median of interleaved pairs) | **${f(t.medianRatio, 3)}** (goal ≥ ${t.goal}: ${t.goalMet ? "met" : "not met"}) |`);
     L.push(`| API CPU per call, Noop / HoldSeats | ${f(t.medianApiUsPerNoop)} / ${f(t.medianApiUsPerHold)} µs (CPU-derived ratio ${f(t.cpuRatio, 3)}) |`);
+    if (t.machineUsPerNoop && t.machineUsPerHold) {
+      const a = t.machineUsPerNoop;
+      const b = t.machineUsPerHold;
+      L.push(`| CPU per call, ghz + API + Redis: Noop / HoldSeats | ${f(a.ghz)} + ${f(a.api)} + ${f(a.redis)} / ${f(b.ghz)} + ${f(b.api)} + ${f(b.redis)} µs (whole-machine ratio ${f(t.machineCpuRatio, 3)}; ceiling if a hold cost the API no more than Noop ${f(t.ceilingIfApiFree, 3)}) |`);
+    }
     L.push(`| ghz CPU, Noop / HoldSeats rounds | ${pct(t.medianGhzCoresNoop)} / ${pct(t.medianGhzCoresHold)} of a core${t.generatorLimited ? " (⚠ over 70 % in some round: the generator competed with the server)" : ""} |`);
     L.push(`| p50 / p99 at ${n0(r.latency.rpsTarget)} calls/s (50 % of max), HoldSeats | ${f(r.latency.medianHoldP50, 2)} / ${f(r.latency.medianHoldP99, 2)} ms |`);
     L.push(`| p50 / p99 at the same rate, Noop | ${f(r.latency.medianNoopP50, 2)} / ${f(r.latency.medianNoopP99, 2)} ms |`);
