@@ -5,37 +5,53 @@
   block closest to the row's centre. Only when no row has such a block is a
   block that strands a seat taken (the first one found).
 
+  The rows a filter (price category, section, both or neither) may pick from
+  are stored once per event in the rows hash, in order of preference, in
+  chunks of 32 rows: field "<categoryId>|<sectionId>#<chunk>" (an empty id:
+  no filter), value "<prefix>|<firstSeatNumber>|<seatCount>,..." where the
+  prefix is the seat id without its number ("A-3-" for A-3-1 .. A-3-30;
+  adjacent numbers are adjacent seats). So a call reads the rows it needs,
+  not the whole venue, and sends no row list.
+
   Late in a big sale most rows are full, and reading every seat of every row
-  would cost milliseconds of Redis per call. So each scan leaves a hint per
-  row it read: its largest free block, valid until the earliest expiry of a
-  hold in it (when a seat may come free silently). A later scan skips a row
-  whose valid hint says the quantity cannot fit. Hints may only overstate the
-  largest block (holds only shrink blocks); whatever frees seats otherwise
-  forgets the row's hint (release_hold, unsell_hold), and load_inventory
-  drops them all.
+  would cost milliseconds of Redis per call. So each scan leaves
+    - a hint per row it read: its largest free block, valid until the earliest
+      expiry of a hold in it (when a seat may come free silently); a later
+      scan skips a row whose valid hint says the quantity cannot fit;
+    - a cursor per filter past the leading rows it found full, valid until
+      the earliest expiry of a hold in them; a later scan starts there.
+  Both may only overstate what is taken between their validity and a seat
+  freed otherwise: whatever frees seats otherwise forgets the rows' hints and
+  every cursor (release_hold, unsell_hold), and load_inventory drops them all.
 
   KEYS[1..7] as hold_seats.lua: meta seats hold buyer exp version changes
-  KEYS[8] rowhints {ev:E}:rowhints  HASH rowPrefix -> largestFreeBlock * 10^13 + validUntilMs
-  KEYS[9] fresh    as hold_seats.lua (only with a waiting room)
+  KEYS[8]  rowhints  {ev:E}:rowhints   HASH rowPrefix -> largestFreeBlock * 10^13 + validUntilMs
+  KEYS[9]  rows      {ev:E}:rows       HASH as above (written by load_inventory)
+  KEYS[10] rowcursor {ev:E}:rowcursor  HASH filter -> "<rows known full>|<validUntilMs>"
+  KEYS[11] fresh     as hold_seats.lua (only with a waiting room)
   ARGV[1] holdId (derived from event, buyer and request id)  ARGV[2] buyerId  ARGV[3] quantity
-  ARGV[4] n: how many rows follow, in order of preference
-  ARGV[5 .. 4+n] the rows' seat-id prefixes, e.g. "A-3-"
-  ARGV[5+n .. 4+2n] the same rows' "<firstSeatNumber>|<seatCount>", e.g. "1|30" for
-            seats A-3-1 .. A-3-30, adjacent numbers adjacent seats
+  ARGV[4] filter "<categoryId>|<sectionId>"
 
   Returns one of
     {'OK', holdId, createdMs, expiresMs, seatId...}
     {'REPLAY', holdId}  the hold exists: this request already made it
     {'NO_EVENT'}  {'SALE', state}
     {'LIMIT', alreadyCounted, limit}
+    {'NO_ROWS'}         the event's row lists are missing (written before this
+                        script existed): the caller writes them and retries
     {'TAKEN'}           no block of that size is free
 ]]
 --@include common
 
 local k = { meta = KEYS[1], seats = KEYS[2], hold = KEYS[3], buyer = KEYS[4],
-            exp = KEYS[5], version = KEYS[6], changes = KEYS[7], rowhints = KEYS[8] }
+            exp = KEYS[5], version = KEYS[6], changes = KEYS[7], rowhints = KEYS[8],
+            rows = KEYS[9], rowcursor = KEYS[10] }
 local hold_id, buyer_id = ARGV[1], ARGV[2]
 local qty = tonumber(ARGV[3])
+local filter = ARGV[4]
+local CHUNK = 32
+-- A hint or cursor is valid until this when no hold limits it (sold seats): until something frees a seat.
+local FOREVER = 9999999999999
 
 if redis.call('EXISTS', k.hold) == 1 then return {'REPLAY', hold_id} end
 local meta = read_meta(k.meta)
@@ -46,77 +62,109 @@ local now = now_ms()
 local count = buyer_count(k.buyer, meta.epoch, now)
 if count + qty > meta.limit then return {'LIMIT', tostring(count), tostring(meta.limit)} end
 
-local function block(ids, start)
-  local out = {}
-  for i = start, start + qty - 1 do out[#out + 1] = ids[i] end
-  return out
+-- Rows before `start` are full until `full_until` (a valid cursor), else start at the first row.
+local start, full_until = 0, FOREVER
+local cursor = redis.call('HGET', k.rowcursor, filter)
+if cursor then
+  local c, t = string.match(cursor, '^(%d+)|(%d+)$')
+  if c and tonumber(t) > now then start, full_until = tonumber(c), tonumber(t) end
 end
 
-local n_rows = tonumber(ARGV[4])
-local hints = {}
-for i = 1, n_rows, 1000 do
-  local part = redis.call('HMGET', k.rowhints, unpack(ARGV, 4 + i, 4 + math.min(i + 999, n_rows)))
-  for j = 1, #part do hints[i + j - 1] = part[j] end
-end
-
--- False when the row's hint says no block of qty is free in it right now.
 -- A hint is one number: largest free block * 10^13 + valid-until ms.
 local HINT_BASE = 10000000000000
-local function may_fit(hint)
-  if not hint then return true end
-  local h = tonumber(hint)
-  if not h then return true end
-  return math.floor(h / HINT_BASE) >= qty or h % HINT_BASE <= now
+local function hint_parts(hint)
+  local h = hint and tonumber(hint)
+  if not h then return nil, nil end
+  return math.floor(h / HINT_BASE), h % HINT_BASE
+end
+
+local function block(ids, first)
+  local out = {}
+  for i = first, first + qty - 1 do out[#out + 1] = ids[i] end
+  return out
 end
 
 local chosen, fallback = nil, nil
 local learned = {}
-for r = 1, n_rows do
-  local prefix, first, n = ARGV[4 + r], nil, 0
-  if may_fit(hints[r]) then
-    first, n = string.match(ARGV[4 + n_rows + r], '^(%d+)|(%d+)$')
-    first, n = tonumber(first), tonumber(n)
+-- The leading rows found full so far (row index, 0-based, of the first row not known full).
+local full_rows, extending = start, true
+local chunk = math.floor(start / CHUNK)
+while not chosen do
+  local list = redis.call('HGET', k.rows, filter .. '#' .. chunk)
+  if not list then
+    if chunk == 0 then return {'NO_ROWS'} end
+    break
   end
-  if n >= qty then
-    local ids = {}
-    for i = 1, n do ids[i] = prefix .. (first + i - 1) end
-    local values = redis.call('HMGET', k.seats, unpack(ids))
-    local best, best_distance = nil, nil
-    local largest, valid_until = 0, 9999999999999 -- no hold in the row: valid until a release forgets it
-    local i = 1
-    while i <= n do
-      if seat_taken(values[i], now) then
-        local expires = tonumber(string.match(values[i], '^(%d+)|'))
-        if expires and expires < valid_until then valid_until = expires end
-        i = i + 1
-      else
-        local j = i
-        while j < n and not seat_taken(values[j + 1], now) do j = j + 1 end
-        if j - i + 1 > largest then largest = j - i + 1 end
-        for p = i, j - qty + 1 do
-          local left, right = p - i, j - (p + qty - 1)
-          if left ~= 1 and right ~= 1 then
-            local distance = math.abs((p + (qty - 1) / 2) - (n + 1) / 2)
-            if not best or distance < best_distance then best, best_distance = p, distance end
-          elseif not fallback then
-            fallback = block(ids, p)
+  local prefixes, firsts, counts = {}, {}, {}
+  local index = chunk * CHUNK -- of the chunk's first row
+  local skip = start - index  -- rows of this chunk before the cursor
+  for prefix, first, n in string.gmatch(list, '([^,|]+)|(%d+)|(%d+)') do
+    if skip > 0 then
+      skip = skip - 1
+      index = index + 1
+    else
+      prefixes[#prefixes + 1] = prefix
+      firsts[#firsts + 1] = tonumber(first)
+      counts[#counts + 1] = tonumber(n)
+    end
+  end
+  local hints = #prefixes > 0 and redis.call('HMGET', k.rowhints, unpack(prefixes)) or {}
+  for r = 1, #prefixes do
+    local prefix, n = prefixes[r], counts[r]
+    local largest, valid_until = hint_parts(hints[r])
+    local scan = n >= qty and (not largest or largest >= qty or valid_until <= now)
+    if scan then
+      local ids = {}
+      for i = 1, n do ids[i] = prefix .. (firsts[r] + i - 1) end
+      local values = redis.call('HMGET', k.seats, unpack(ids))
+      local best, best_distance = nil, nil
+      largest, valid_until = 0, FOREVER
+      local i = 1
+      while i <= n do
+        if seat_taken(values[i], now) then
+          local expires = tonumber(string.match(values[i], '^(%d+)|'))
+          if expires and expires < valid_until then valid_until = expires end
+          i = i + 1
+        else
+          local j = i
+          while j < n and not seat_taken(values[j + 1], now) do j = j + 1 end
+          if j - i + 1 > largest then largest = j - i + 1 end
+          for p = i, j - qty + 1 do
+            local left, right = p - i, j - (p + qty - 1)
+            if left ~= 1 and right ~= 1 then
+              local distance = math.abs((p + (qty - 1) / 2) - (n + 1) / 2)
+              if not best or distance < best_distance then best, best_distance = p, distance end
+            elseif not fallback then
+              fallback = block(ids, p)
+            end
           end
+          i = j + 1
         end
-        i = j + 1
+      end
+      if best then
+        chosen = block(ids, best)
+        break
+      end
+      learned[#learned + 1] = prefix
+      learned[#learned + 1] = string.format('%d', largest * HINT_BASE + valid_until)
+    end
+    -- The cursor moves past a row only while every row before it is known full right now.
+    if extending then
+      if largest == 0 and valid_until > now then
+        full_rows = index + r
+        if valid_until < full_until then full_until = valid_until end
+      else
+        extending = false
       end
     end
-    if best then
-      chosen = block(ids, best)
-      break
-    end
-    learned[#learned + 1] = prefix
-    learned[#learned + 1] = string.format('%d', largest * HINT_BASE + valid_until)
   end
+  chunk = chunk + 1
 end
 if #learned > 0 then chunked('HSET', k.rowhints, learned) end
+if full_rows > start then redis.call('HSET', k.rowcursor, filter, full_rows .. '|' .. string.format('%d', full_until)) end
 chosen = chosen or fallback
 if not chosen then return {'TAKEN'} end
 
 local expires = hold_reserved(k, meta, now, hold_id, buyer_id, chosen)
-if KEYS[9] then redis.call('ZREM', KEYS[9], buyer_id) end
+if KEYS[11] then redis.call('ZREM', KEYS[11], buyer_id) end
 return {'OK', hold_id, tostring(now), tostring(expires), unpack(chosen)}

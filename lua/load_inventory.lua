@@ -6,12 +6,14 @@
   restart from what they bought.
 
   KEYS[1] meta  KEYS[2] seats  KEYS[3] layout  KEYS[4] exp  KEYS[5] version  KEYS[6] changes
-  KEYS[7] rowhints  (dropped: the seats start over)
-  KEYS[8 .. 7+3g]   per general-admission section: ga, gaq, gaexp (g sections)
-  KEYS[8+3g ..]     per buyer with bought seats: {ev:E}:buyer:<buyerId>
+  KEYS[7] rowhints  KEYS[8] rowcursor  (dropped: the seats start over)
+  KEYS[9] rows      best-available row lists (rewritten; hold_best_available.lua)
+  KEYS[10 .. 9+3g]  per general-admission section: ga, gaq, gaexp (g sections)
+  KEYS[10+3g ..]    per buyer with bought seats: {ev:E}:buyer:<buyerId>
   ARGV[1] JSON {state, ttlMs, limit, maxExtensions, maxLifetimeMs,
                 soldSeats: [seatId...], ga: [[capacity, sold]...] (KEYS order),
-                buyers: [bought...] (KEYS order)}
+                buyers: [bought...] (KEYS order),
+                rows: [field, chunk, field, chunk...] (src/events/layout.ts bestAvailableRowChunks)}
   ARGV[2] layout JSON (stored as is)
 
   Returns {epoch, version}
@@ -27,7 +29,8 @@ redis.call('HSET', KEYS[1], 'epoch', epoch)
 redis.call('HSET', KEYS[1], 'state', cfg.state, 'ttl', cfg.ttlMs, 'limit', cfg.limit,
   'maxext', cfg.maxExtensions, 'maxlife', cfg.maxLifetimeMs)
 redis.call('SET', KEYS[3], ARGV[2])
-redis.call('DEL', KEYS[2], KEYS[4], KEYS[7])
+redis.call('DEL', KEYS[2], KEYS[4], KEYS[7], KEYS[8], KEYS[9])
+chunked('HSET', KEYS[9], cfg.rows)
 
 local sold = {}
 for i = 1, #cfg.soldSeats do
@@ -38,12 +41,12 @@ chunked('HSET', KEYS[2], sold)
 
 local g = #cfg.ga
 for i = 1, g do
-  local base = 8 + (i - 1) * 3
+  local base = 10 + (i - 1) * 3
   redis.call('DEL', KEYS[base + 1], KEYS[base + 2])
   redis.call('HSET', KEYS[base], 'capacity', cfg.ga[i][1], 'held', 0, 'sold', cfg.ga[i][2])
 end
 for i = 1, #cfg.buyers do
-  redis.call('HSET', KEYS[7 + 3 * g + i], 's' .. epoch, cfg.buyers[i])
+  redis.call('HSET', KEYS[9 + 3 * g + i], 's' .. epoch, cfg.buyers[i])
 end
 
 -- Start the change stream over: watchers resnapshot on the reset entry, and a

@@ -12,7 +12,8 @@
   KEYS[6] version  {ev:E}:version
   KEYS[7] changes  {ev:E}:changes
   KEYS[8] rowhints {ev:E}:rowhints  (freed seats' rows are forgotten)
-  KEYS[9..11]      ga, gaq, gaexp of the hold's section (general admission only)
+  KEYS[9] rowcursor {ev:E}:rowcursor (dropped when seats are freed)
+  KEYS[10..12]     ga, gaq, gaexp of the hold's section (general admission only)
   ARGV[1] holdId   ARGV[2] buyerId asking ('' for system and expire)
   ARGV[3] mode: 'buyer' | 'system' | 'expire'
 
@@ -26,7 +27,8 @@
 --@include common
 
 local k = { meta = KEYS[1], hold = KEYS[2], seats = KEYS[3], buyer = KEYS[4], exp = KEYS[5],
-            version = KEYS[6], changes = KEYS[7], rowhints = KEYS[8], ga = KEYS[9], gaq = KEYS[10], gaexp = KEYS[11] }
+            version = KEYS[6], changes = KEYS[7], rowhints = KEYS[8], rowcursor = KEYS[9],
+            ga = KEYS[10], gaq = KEYS[11], gaexp = KEYS[12] }
 local hold_id, asking, mode = ARGV[1], ARGV[2], ARGV[3]
 
 local h = redis.call('HMGET', k.hold, 'buyer', 'kind', 'seats', 'section', 'qty', 'state', 'expires', 'epoch')
@@ -60,7 +62,7 @@ if h[2] == 'R' then
   end
   if #freed > 0 then
     redis.call('HDEL', k.seats, unpack(freed))
-    forget_row_hints(k.rowhints, freed)
+    forget_row_hints(k.rowhints, k.rowcursor, freed)
     log_change(k.version, k.changes, {'t', 'F', 's', table.concat(freed, ',')})
   end
 else

@@ -9,7 +9,8 @@
   KEYS[5] version  {ev:E}:version
   KEYS[6] changes  {ev:E}:changes
   KEYS[7] rowhints {ev:E}:rowhints  (freed seats' rows are forgotten)
-  KEYS[8]          ga of the hold's section (general admission only)
+  KEYS[8] rowcursor {ev:E}:rowcursor (dropped when seats are freed)
+  KEYS[9]          ga of the hold's section (general admission only)
   ARGV[1] holdId
 
   Returns {'OK'}, or {'MISSING'} when the hold is gone or from an older
@@ -18,7 +19,7 @@
 --@include common
 
 local k = { meta = KEYS[1], hold = KEYS[2], seats = KEYS[3], buyer = KEYS[4], version = KEYS[5],
-            changes = KEYS[6], rowhints = KEYS[7], ga = KEYS[8] }
+            changes = KEYS[6], rowhints = KEYS[7], rowcursor = KEYS[8], ga = KEYS[9] }
 local hold_id = ARGV[1]
 
 local h = redis.call('HMGET', k.hold, 'kind', 'seats', 'section', 'qty', 'state', 'epoch')
@@ -39,7 +40,7 @@ if h[1] == 'R' then
   end
   if #freed > 0 then
     redis.call('HDEL', k.seats, unpack(freed))
-    forget_row_hints(k.rowhints, freed)
+    forget_row_hints(k.rowhints, k.rowcursor, freed)
     log_change(k.version, k.changes, {'t', 'F', 's', table.concat(freed, ',')})
   end
 else

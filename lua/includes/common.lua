@@ -60,9 +60,10 @@ local function log_change(version_key, changes_key, fields)
 end
 
 -- Seats freed other than by expiry (release, refund) may open blocks in their
--- rows: forget those rows' best-available hints (see hold_best_available.lua).
+-- rows: forget those rows' best-available hints, and every filter's cursor
+-- past the leading full rows (see hold_best_available.lua).
 -- Seat ids are "<section>-<row>-<number>", the row's prefix is all but the number.
-local function forget_row_hints(hints_key, seats)
+local function forget_row_hints(hints_key, cursor_key, seats)
   local rows, seen = {}, {}
   for i = 1, #seats do
     local prefix = string.match(seats[i], '^(.*%-)%d+$')
@@ -71,7 +72,10 @@ local function forget_row_hints(hints_key, seats)
       rows[#rows + 1] = prefix
     end
   end
-  if #rows > 0 then chunked('HDEL', hints_key, rows) end
+  if #rows > 0 then
+    chunked('HDEL', hints_key, rows)
+    redis.call('DEL', cursor_key)
+  end
 end
 
 -- Frees general-admission quantity of holds that expired by `now`.

@@ -5,7 +5,7 @@ import { AppError } from "../domain/errors.js";
 import type { RedisClient } from "../adapters/redis/client.js";
 import { eventKeys, queueKeys } from "../adapters/redis/keys.js";
 import type { ScriptReply, Scripts } from "../adapters/redis/scripts.js";
-import { rowSeatIds, SeatIndex, type EventLayout, type SaleState } from "./layout.js";
+import { bestAvailableRowChunks, rowSeatIds, SeatIndex, type EventLayout, type SaleState } from "./layout.js";
 
 export type LiveSeatState = "F" | "H" | "S";
 
@@ -61,6 +61,8 @@ export class Inventory {
       k.version,
       k.changes,
       k.rowHints,
+      k.rowCursor,
+      k.rows,
       ...gaSections.flatMap((s) => [k.ga(s.sectionId), k.gaQuantities(s.sectionId), k.gaExpiries(s.sectionId)]),
       ...buyers.map(([buyerId]) => k.buyer(buyerId)),
     ];
@@ -73,10 +75,22 @@ export class Inventory {
       soldSeats: sold.seatIds,
       ga: gaSections.map((s) => [s.generalAdmission?.capacity ?? 0, sold.gaSold.get(s.sectionId) ?? 0]),
       buyers: buyers.map(([, n]) => n),
+      rows: bestAvailableRowChunks(layout),
     };
     const reply = await this.scripts.run("load_inventory", keys, [JSON.stringify(config), JSON.stringify(layout)]);
     this.layouts.set(layout.eventId, new SeatIndex(layout));
     return { version: BigInt(String(reply[1])) };
+  }
+
+  /**
+   * Writes the best-available row lists of an event loaded before they
+   * existed (hold_best_available.lua answers NO_ROWS). They derive from the
+   * immutable layout, so writing them again, or from two processes at once,
+   * writes the same thing.
+   */
+  async writeBestAvailableRows(index: SeatIndex): Promise<void> {
+    const fields = bestAvailableRowChunks(index.layout);
+    if (fields.length > 0) await this.redis.hset(eventKeys(index.layout.eventId).rows, ...fields);
   }
 
   /** The event's layout from this process's cache, else from Redis; undefined when not loaded. */

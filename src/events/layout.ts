@@ -88,6 +88,7 @@ export function capacityOf(sections: SectionLayout[]): number {
 export class SeatIndex {
   private readonly sections = new Map<string, SectionLayout>();
   private readonly rows = new Map<string, { section: SectionLayout; row: RowLayout }>();
+  private readonly longestRows = new Map<string, number>();
 
   constructor(readonly layout: EventLayout) {
     for (const section of layout.sections) {
@@ -121,4 +122,65 @@ export class SeatIndex {
   gaSections(): SectionLayout[] {
     return this.layout.sections.filter((s) => s.generalAdmission);
   }
+
+  /** Seats in the longest row a best-available filter may pick from (0: no such row). */
+  longestRow(priceCategoryId: string, sectionId: string): number {
+    const filter = bestAvailableFilter(priceCategoryId, sectionId);
+    let longest = this.longestRows.get(filter);
+    if (longest === undefined) {
+      longest = 0;
+      for (const section of this.layout.sections) {
+        if (sectionId && section.sectionId !== sectionId) continue;
+        for (const row of section.rows ?? []) {
+          if (!priceCategoryId || row.priceCategoryId === priceCategoryId) longest = Math.max(longest, row.seatCount);
+        }
+      }
+      this.longestRows.set(filter, longest);
+    }
+    return longest;
+  }
+}
+
+/**
+ * Best available (lua/hold_best_available.lua) picks from the rows of a
+ * filter: a price category, a section, both or neither ("" for none).
+ */
+export function bestAvailableFilter(priceCategoryId: string, sectionId: string): string {
+  return `${priceCategoryId}|${sectionId}`;
+}
+
+/** Rows per field of the rows hash: a call reads the chunks it needs, not the venue. */
+export const BEST_AVAILABLE_CHUNK = 32;
+
+/**
+ * The rows hash for hold_best_available.lua, flat as HSET takes it: for every
+ * filter that has reserved rows, its rows in order of preference (layout
+ * order: sections, then rows) in chunks, field "<filter>#<chunk>", value
+ * "<seatIdPrefix>|<firstSeatNumber>|<seatCount>,...". Each row appears in four
+ * filters (all; its category; its section; both), so a stadium of 1,000 rows
+ * writes 4,000 entries once, when its inventory is loaded.
+ */
+export function bestAvailableRowChunks(layout: EventLayout): string[] {
+  const byFilter = new Map<string, string[]>();
+  const add = (filter: string, entry: string) => {
+    let rows = byFilter.get(filter);
+    if (!rows) byFilter.set(filter, (rows = []));
+    rows.push(entry);
+  };
+  for (const section of layout.sections) {
+    for (const row of section.rows ?? []) {
+      const entry = `${section.sectionId}-${row.rowId}-|${row.firstSeatNumber}|${row.seatCount}`;
+      add(bestAvailableFilter("", ""), entry);
+      add(bestAvailableFilter(row.priceCategoryId, ""), entry);
+      add(bestAvailableFilter("", section.sectionId), entry);
+      add(bestAvailableFilter(row.priceCategoryId, section.sectionId), entry);
+    }
+  }
+  const fields: string[] = [];
+  for (const [filter, rows] of byFilter) {
+    for (let i = 0; i * BEST_AVAILABLE_CHUNK < rows.length; i++) {
+      fields.push(`${filter}#${i}`, rows.slice(i * BEST_AVAILABLE_CHUNK, (i + 1) * BEST_AVAILABLE_CHUNK).join(","));
+    }
+  }
+  return fields;
 }

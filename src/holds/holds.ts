@@ -6,7 +6,7 @@ import type { RedisClient } from "../adapters/redis/client.js";
 import { eventKeys, queueKeys } from "../adapters/redis/keys.js";
 import type { ScriptReply, Scripts } from "../adapters/redis/scripts.js";
 import type { Inventory } from "../events/inventory.js";
-import type { SeatIndex } from "../events/layout.js";
+import { bestAvailableFilter, type SeatIndex } from "../events/layout.js";
 import { Validator } from "../domain/validation.js";
 
 export type HoldState = "ACTIVE" | "PINNED" | "SOLD" | "RELEASED" | "EXPIRED";
@@ -176,18 +176,19 @@ export class Holds {
       v.add("section_id", "no such reserved-seating section in this event");
     }
     v.check();
-    const rows = candidateRows(index, quantity, filter);
-    if (rows.length === 0) {
+    if (index.longestRow(filter.priceCategoryId, filter.sectionId) < quantity) {
       throw new AppError("SEATS_UNAVAILABLE", `no row has ${quantity} seats together`, { metadata: { quantity: String(quantity) } });
     }
     const holdId = holdIdFor(target.eventId, target.buyerId, target.requestId);
     const k = eventKeys(target.eventId);
+    const keys = [k.meta, k.seats, k.hold(holdId), k.buyer(target.buyerId), k.expiries, k.version, k.changes, k.rowHints, k.rows, k.rowCursor, ...firstHoldKeys(target.eventId, index)];
+    const args = [holdId, target.buyerId, quantity, bestAvailableFilter(filter.priceCategoryId, filter.sectionId)];
     const started = process.hrtime.bigint();
-    const reply = await this.scripts.run(
-      "hold_best_available",
-      [k.meta, k.seats, k.hold(holdId), k.buyer(target.buyerId), k.expiries, k.version, k.changes, k.rowHints, ...firstHoldKeys(target.eventId, index)],
-      [holdId, target.buyerId, quantity, ...rows],
-    );
+    let reply = await this.scripts.run("hold_best_available", keys, args);
+    if (reply[0] === "NO_ROWS") {
+      await this.inventory.writeBestAvailableRows(index);
+      reply = await this.scripts.run("hold_best_available", keys, args);
+    }
     this.observer.holdScriptDone("hold_best_available", started, target.eventId, "best_available", String(reply[0]));
     if (reply[0] === "TAKEN") {
       throw new AppError("SEATS_UNAVAILABLE", `no ${quantity} adjacent seats are free`, { metadata: { quantity: String(quantity) } });
@@ -258,7 +259,7 @@ export class Holds {
   /** Puts a refunded hold's seats back on sale; "MISSING" as for markSold. */
   async markUnsold(hold: Pick<Hold, "eventId" | "holdId" | "buyerId" | "sectionId">): Promise<"OK" | "MISSING"> {
     const k = eventKeys(hold.eventId);
-    const keys = [k.meta, k.hold(hold.holdId), k.seats, k.buyer(hold.buyerId), k.version, k.changes, k.rowHints];
+    const keys = [k.meta, k.hold(hold.holdId), k.seats, k.buyer(hold.buyerId), k.version, k.changes, k.rowHints, k.rowCursor];
     if (hold.sectionId) keys.push(k.ga(hold.sectionId));
     const reply = await this.scripts.run("unsell_hold", keys, [hold.holdId]);
     return reply[0] === "OK" ? "OK" : "MISSING";
@@ -290,7 +291,7 @@ export class Holds {
 
   private runRelease(hold: Hold, mode: "buyer" | "system" | "expire", asking: string): Promise<ScriptReply> {
     const k = eventKeys(hold.eventId);
-    const keys = [k.meta, k.hold(hold.holdId), k.seats, k.buyer(hold.buyerId), k.expiries, k.version, k.changes, k.rowHints];
+    const keys = [k.meta, k.hold(hold.holdId), k.seats, k.buyer(hold.buyerId), k.expiries, k.version, k.changes, k.rowHints, k.rowCursor];
     if (hold.sectionId) keys.push(k.ga(hold.sectionId), k.gaQuantities(hold.sectionId), k.gaExpiries(hold.sectionId));
     return this.scripts.run("release_hold", keys, [hold.holdId, asking, mode]).then((reply) => {
       const code = String(reply[0]);
@@ -395,35 +396,6 @@ export class Holds {
  * admitted shoppers who have not held yet (admission counts those against the
  * seats left; lua/queue_step.lua). Without one, the scripts get no such key.
  */
-// The rows a best-available hold may pick from, in order of preference, as
-// hold_best_available.lua takes them: the count, the seat-id prefixes, then
-// "<firstSeatNumber>|<seatCount>" for each. A stadium has ~1,000 rows: built
-// once per event, filter and quantity, not on every call.
-const rowArgsCache = new WeakMap<SeatIndex, Map<string, (string | number)[]>>();
-
-function candidateRows(index: SeatIndex, quantity: number, filter: { priceCategoryId: string; sectionId: string }): (string | number)[] {
-  let byFilter = rowArgsCache.get(index);
-  if (!byFilter) rowArgsCache.set(index, (byFilter = new Map()));
-  const key = `${quantity}|${filter.priceCategoryId}|${filter.sectionId}`;
-  let args = byFilter.get(key);
-  if (!args) {
-    const prefixes: string[] = [];
-    const spans: string[] = [];
-    for (const section of index.layout.sections) {
-      if (!section.rows || (filter.sectionId && section.sectionId !== filter.sectionId)) continue;
-      for (const row of section.rows) {
-        if (filter.priceCategoryId && row.priceCategoryId !== filter.priceCategoryId) continue;
-        if (row.seatCount < quantity) continue;
-        prefixes.push(`${section.sectionId}-${row.rowId}-`);
-        spans.push(`${row.firstSeatNumber}|${row.seatCount}`);
-      }
-    }
-    args = prefixes.length === 0 ? [] : [prefixes.length, ...prefixes, ...spans];
-    byFilter.set(key, args);
-  }
-  return args;
-}
-
 function firstHoldKeys(eventId: string, index: SeatIndex): string[] {
   return index.layout.waitingRoom.enabled ? [queueKeys(eventId).fresh] : [];
 }

@@ -251,6 +251,45 @@ describe("holds", () => {
     expect((await best4()).seatIds).toEqual(row(2));
   });
 
+  it("best available starts past the leading full rows, and goes back to them when a seat there is freed or a hold there expires", async () => {
+    // 40 rows of 2: more than one chunk of row list (32 rows).
+    const layout = await openEvent(f, { rows: 40, seatsPerRow: 2, limit: 2, ttlSeconds: 3 });
+    const row = (r: number) => [`A-${r}-1`, `A-${r}-2`];
+    const cursor = `{ev:${layout.eventId}}:rowcursor`;
+    const best2 = () => f.holds.holdBestAvailable(target(layout.eventId), 2, { priceCategoryId: "", sectionId: "" });
+    // Row 5 is held with the short ttl; the other 34 leading rows are sold, so only row 5 can come back by itself.
+    const expiring = await f.holds.holdSeats(target(layout.eventId), row(5));
+    for (let r = 1; r <= 35; r++) {
+      if (r === 5) continue;
+      const h = await f.holds.holdSeats(target(layout.eventId), row(r));
+      await f.holds.pinHold(layout.eventId, h.holdId, h.buyerId, 60_000);
+      expect(await f.holds.markSold(h)).toBe("OK");
+    }
+    const sold12 = await f.holds.getHold(layout.eventId, (await f.redis.hget(`{ev:${layout.eventId}}:seats`, "A-12-1"))!.split("|")[1]!);
+
+    expect((await best2()).seatIds).toEqual(row(36));
+    // 35 leading rows full, until row 5's hold expires.
+    expect(await f.redis.hget(cursor, "|")).toBe(`35|${expiring.expireTime.getTime()}`);
+    expect((await best2()).seatIds).toEqual(row(37));
+
+    // A refund frees row 12: the cursor is dropped and the next call finds it.
+    expect(await f.holds.markUnsold(sold12)).toBe("OK");
+    expect(await f.redis.exists(cursor)).toBe(0);
+    expect((await best2()).seatIds).toEqual(row(12));
+    expect((await best2()).seatIds).toEqual(row(38));
+    // Row 5 comes back when its hold expires, though nothing told the cursor.
+    await sleepUntil(expiring.expireTime.getTime() + 5);
+    expect((await best2()).seatIds).toEqual(row(5));
+  });
+
+  it("best available writes the row lists of an event loaded without them, then holds", async () => {
+    const layout = await openEvent(f, { rows: 3, seatsPerRow: 4, limit: 4 });
+    await f.redis.del(`{ev:${layout.eventId}}:rows`);
+    const hold = await f.holds.holdBestAvailable(target(layout.eventId), 2, { priceCategoryId: "", sectionId: "" });
+    expect(hold.seatIds).toEqual(["A-1-1", "A-1-2"]);
+    expect(await f.redis.hget(`{ev:${layout.eventId}}:rows`, "|#0")).toBe("A-1-|1|4,A-2-|1|4,A-3-|1|4");
+  });
+
   it("picks a block that strands no single seat when one exists", async () => {
     const layout = await openEvent(f, { rows: 1, seatsPerRow: 6, limit: 6 });
     // Seat 1 sold-like (held), leaving 2..6 free: a pair at 2-3 or 5-6 strands nothing; 3-4 would strand 2.

@@ -30,6 +30,10 @@ function buildEventKeys(eventId: string) {
      * cannot fit the quantity (lua/hold_best_available.lua).
      */
     rowHints: `${tag}:rowhints`,
+    /** HASH "<filter>#<chunk>" -> rows a best-available filter picks from, in order (events/layout.ts bestAvailableRowChunks). */
+    rows: `${tag}:rows`,
+    /** HASH filter -> "<leading rows known full>|<validUntilMs>" (lua/hold_best_available.lua). */
+    rowCursor: `${tag}:rowcursor`,
     /** General admission: HASH capacity, held, sold. */
     ga: (sectionId: string) => `${tag}:ga:${sectionId}`,
     /** HASH holdId -> quantity held in the section. */
