@@ -162,6 +162,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     (stopping ??= (async () => {
       health.shutdown();
       pipeline.closeStreams();
+      hub.stopFollowing();
       const how = await shutdownServer(server, config.SHUTDOWN_GRACE_MS);
       log.info({ how }, "grpc server stopped");
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));

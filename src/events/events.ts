@@ -402,15 +402,24 @@ export class Events {
     return stored;
   }
 
-  /** The live state from this process's seat-map feed when it follows the event (no Redis read), else from Redis. */
+  /**
+   * The live state from this process's seat-map feed when it follows the
+   * event (no Redis read), else from Redis; either way the process keeps
+   * following the event a while, so the next summary reads nothing.
+   */
   private async followedOrLiveSnapshot(eventId: string): Promise<{ index: SeatIndex; snapshot: SeatMapSnapshot }> {
     const followed = this.hub?.followed(eventId);
     const index = followed && (await this.inventory.index(eventId));
     if (followed && index) {
       const saleState = await this.inventory.saleState(eventId);
-      if (saleState !== "") return { index, snapshot: { ...followed, saleState } };
+      if (saleState !== "") {
+        this.hub?.keepFollowing(index);
+        return { index, snapshot: { ...followed, saleState } };
+      }
     }
-    return this.liveSnapshot(eventId);
+    const live = await this.liveSnapshot(eventId);
+    this.hub?.keepFollowing(live.index, live.snapshot);
+    return live;
   }
 
   /** The layout and a snapshot of the live state, rebuilding it first when Redis lost it. */

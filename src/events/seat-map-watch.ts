@@ -32,6 +32,8 @@ export type SeatMapUpdate = { kind: "snapshot"; snapshot: SeatMapSnapshot } | { 
 export type ExpiredHoldReclaimer = (eventId: string) => Promise<unknown>;
 
 interface Watcher {
+  /** Keeps the feed (and its live map) going without receiving anything (see SeatMapWatchHub.keepFollowing). */
+  passive?: boolean;
   /** Version the watcher's view is at. */
   version: bigint;
   pending: SeatMapDelta | undefined;
@@ -71,7 +73,7 @@ class EventFeed {
     watcher.version = snapshot.version;
     this.watchers.add(watcher);
     this.timer ??= setInterval(() => void this.tick(), this.intervalMs);
-    await this.send(watcher, { kind: "snapshot", snapshot });
+    if (!watcher.passive) await this.send(watcher, { kind: "snapshot", snapshot });
   }
 
   /** The live map, once loaded; undefined before. */
@@ -147,7 +149,7 @@ class EventFeed {
     this.version = delta.toVersion;
     if (this.live) applyDelta(this.live, delta);
     for (const w of this.watchers) {
-      if (w.version >= delta.toVersion) continue;
+      if (w.passive || w.version >= delta.toVersion) continue;
       w.pending = mergeDelta(w.pending, { ...delta, fromVersion: w.pending?.fromVersion ?? w.version });
       void this.flush(w);
     }
@@ -157,6 +159,7 @@ class EventFeed {
   private async resnapshot(): Promise<void> {
     await this.load();
     for (const w of this.watchers) {
+      if (w.passive) continue;
       w.needsSnapshot = true;
       w.pending = undefined;
       void this.flush(w);
@@ -191,6 +194,8 @@ class EventFeed {
 
 export class SeatMapWatchHub {
   private readonly feeds = new Map<string, EventFeed>();
+  /** Events kept followed for their summary: when the lease ends (renewed by every keepFollowing). */
+  private readonly leases = new Map<string, { until: number; end: AbortController }>();
 
   constructor(
     private readonly redis: RedisClient,
@@ -198,7 +203,52 @@ export class SeatMapWatchHub {
     private readonly reclaim: ExpiredHoldReclaimer,
     private readonly log: Logger,
     private readonly intervalMs = 100,
+    /** How long one keepFollowing keeps an event followed. */
+    private readonly leaseMs = 60_000,
   ) {}
+
+  /**
+   * Keeps following the event for the next `leaseMs` (renewed by each call),
+   * so its summary (GetEventSummary, the metrics' funnel) comes from the live
+   * map instead of a read of the whole seats hash every time: for a sold-out
+   * stadium that read costs Redis tens of milliseconds, during which every
+   * hold waits. Following costs a change-stream read per tick. `seed`: a
+   * snapshot the caller just read.
+   */
+  keepFollowing(index: SeatIndex, seed?: SeatMapSnapshot): void {
+    const eventId = index.layout.eventId;
+    const until = Date.now() + this.leaseMs;
+    const lease = this.leases.get(eventId);
+    if (lease) {
+      lease.until = until;
+      return;
+    }
+    const end = new AbortController();
+    this.leases.set(eventId, { until, end });
+    const check = () => {
+      const current = this.leases.get(eventId);
+      if (!current) return;
+      const left = current.until - Date.now();
+      if (left > 0) setTimeout(check, left).unref();
+      else {
+        this.leases.delete(eventId);
+        end.abort();
+      }
+    };
+    setTimeout(check, this.leaseMs).unref();
+    void this.follow(index, end.signal, { passive: true, version: 0n, pending: undefined, needsSnapshot: false, busy: false, deliver: async () => undefined }, seed).catch(
+      (err: unknown) => {
+        this.log.warn({ err, eventId }, "could not follow the event's seat map");
+        this.leases.delete(eventId);
+      },
+    );
+  }
+
+  /** Ends every lease (at shutdown): their feeds stop when nobody else watches. */
+  stopFollowing(): void {
+    for (const lease of this.leases.values()) lease.end.abort();
+    this.leases.clear();
+  }
 
   /**
    * Streams updates to `deliver` until `signal` aborts: a snapshot first, then
@@ -212,13 +262,17 @@ export class SeatMapWatchHub {
     deliver: (update: SeatMapUpdate) => Promise<void>,
     seed?: SeatMapSnapshot,
   ): Promise<void> {
+    await this.follow(index, signal, { version: 0n, pending: undefined, needsSnapshot: false, busy: false, deliver }, seed);
+  }
+
+  /** Adds the watcher to the event's feed (starting the feed) until `signal` aborts. */
+  private async follow(index: SeatIndex, signal: AbortSignal, watcher: Watcher, seed?: SeatMapSnapshot): Promise<void> {
     const eventId = index.layout.eventId;
     let feed = this.feeds.get(eventId);
     if (!feed) {
       feed = new EventFeed(index, this.redis, this.inventory, this.reclaim, this.intervalMs, this.log);
       this.feeds.set(eventId, feed);
     }
-    const watcher: Watcher = { version: 0n, pending: undefined, needsSnapshot: false, busy: false, deliver };
     try {
       if (signal.aborted) return;
       await feed.add(watcher, seed);
