@@ -81,6 +81,7 @@ const GHZ = path.join(repoRoot, ".tools/bin/ghz");
 const GRPCURL = path.join(repoRoot, ".tools/bin/grpcurl");
 const PROTOSET = path.join(repoRoot, "src/gen/descriptors.binpb");
 const NOOP = "ticketing.bench.v1.NoopService/Noop";
+const EVAL = "ticketing.bench.v1.NoopService/Eval";
 const HOLD = "ticketing.v1.ReservationService/HoldSeats";
 
 /** 200 sections x 4 rows x 250 seats = 200,000 seats: S<s>-<row>-<seat>. */
@@ -91,7 +92,7 @@ const CONTENTION: GridShape = { sections: 1, rowsPerSection: 4, seatsPerRow: 25 
 export interface RoundResult {
   phase: "warmup" | "throughput" | "latency" | "html" | "contention";
   round: number;
-  call: "Noop" | "HoldSeats";
+  call: "Noop" | "Eval" | "HoldSeats";
   eventId?: string;
   rpsTarget?: number;
   ghz: GhzRun;
@@ -147,6 +148,28 @@ export interface BenchResult {
     medianApiUsPerHold: number;
     /** API CPU per Noop / API CPU per HoldSeats: the ratio if the API alone were CPU-bound, independent of the generator. */
     cpuRatio: number;
+    /**
+     * NoopService.Eval: the same pipeline plus one Redis script call of one
+     * INCR (lua/bench_one_script.lua), the least any call with a script costs.
+     * Eval/Noop is the ceiling of HoldSeats/Noop on this machine.
+     */
+    eval?: {
+      medianRps: number;
+      pairRatios: number[];
+      /** Median of Eval/Noop per round. */
+      medianRatio: number;
+      /** Median of HoldSeats/Eval per round: what the hold costs beyond one script call. */
+      medianHoldOverEval: number;
+      medianApiUsPerCall: number;
+      machineUsPerCall: { ghz: number; api: number; redis: number };
+      /**
+       * (ghz + API + Redis per Noop) / (ghz + Redis per HoldSeats + API per
+       * Eval): the ratio HoldSeats/Noop would reach if a hold cost the API no
+       * more than a bare one-script call, with ghz's and Redis's cost per hold
+       * as measured.
+       */
+      ceilingIfApiAtEval: number;
+    };
     /** Median CPU per call of each process in the rounds (µs): what one call costs the whole machine. */
     machineUsPerNoop?: { ghz: number; api: number; redis: number };
     machineUsPerHold?: { ghz: number; api: number; redis: number };
@@ -211,6 +234,17 @@ function machineShares(noops: RoundResult[], holds: RoundResult[]) {
   };
 }
 
+/** Eval's CPU per call, and the ceiling of HoldSeats/Noop if a hold cost the API what Eval does. */
+function evalShares(noops: RoundResult[], holds: RoundResult[], evals: RoundResult[]) {
+  const noop = machineShares(noops, holds).machineUsPerNoop;
+  const hold = machineShares(noops, holds).machineUsPerHold;
+  const one = machineShares(noops, evals).machineUsPerHold;
+  return {
+    machineUsPerCall: one,
+    ceilingIfApiAtEval: round((noop.ghz + noop.api + noop.redis) / (hold.ghz + one.api + hold.redis), 3),
+  };
+}
+
 async function measure(
   phase: RoundResult["phase"],
   roundNo: number,
@@ -226,7 +260,7 @@ async function measure(
   const ghz = await runGhz({
     ghz: GHZ,
     protoset: PROTOSET,
-    call: call === "Noop" ? NOOP : HOLD,
+    call: call === "Noop" ? NOOP : call === "Eval" ? EVAL : HOLD,
     address: o.address,
     dataFile: o.dataFile,
     total: o.total,
@@ -377,16 +411,19 @@ async function main(): Promise<number> {
       warmup.push(await measure("warmup", 1, "HoldSeats", { ...common, dataFile: auxHolds(settings.warmupCalls, "w"), total: settings.warmupCalls, outFile: path.join(out, "warmup-holds.json"), eventId: aux.eventId }));
     }
 
-    // --- throughput: Noop, HoldSeats, Noop, HoldSeats, ...
+    // --- throughput: Noop, HoldSeats, Eval, Noop, HoldSeats, Eval, ... (HoldSeats right after its Noop)
     const rounds: RoundResult[] = [];
     for (let i = 0; i < settings.rounds; i++) {
       rounds.push(await measure("throughput", i + 1, "Noop", { ...common, dataFile: noopFile, total: settings.n, skipFirst: settings.skipFirst, outFile: path.join(out, `noop-${i + 1}.json`) }));
       rounds.push(
         await measure("throughput", i + 1, "HoldSeats", { ...common, dataFile: holdFiles[i]!, total: settings.n, skipFirst: settings.skipFirst, outFile: path.join(out, `holds-${i + 1}.json`), eventId: tput.eventId }),
       );
+      // The request body is Noop's (same size as HoldSeats'); eventId set so the round counts Redis's CPU.
+      rounds.push(await measure("throughput", i + 1, "Eval", { ...common, dataFile: noopFile, total: settings.n, skipFirst: settings.skipFirst, outFile: path.join(out, `eval-${i + 1}.json`), eventId: tput.eventId }));
     }
     const noops = rounds.filter((r) => r.call === "Noop");
     const holdsR = rounds.filter((r) => r.call === "HoldSeats");
+    const evals = rounds.filter((r) => r.call === "Eval");
     const rps = (r: RoundResult) => r.ghz.summary?.rps ?? NaN;
     const pairRatios = holdsR.map((h, i) => rps(h) / rps(noops[i]!));
     const medianNoopRps = median(noops.map(rps));
@@ -407,6 +444,14 @@ async function main(): Promise<number> {
       medianApiUsPerHold: round(median(holdsR.map((r) => r.apiCpuUsPerCall)), 1),
       cpuRatio: round(median(noops.map((r) => r.apiCpuUsPerCall)) / median(holdsR.map((r) => r.apiCpuUsPerCall)), 3),
       ...machineShares(noops, holdsR),
+      eval: {
+        medianRps: round(median(evals.map(rps))),
+        pairRatios: evals.map((e, i) => round(rps(e) / rps(noops[i]!), 3)),
+        medianRatio: round(median(evals.map((e, i) => rps(e) / rps(noops[i]!))), 3),
+        medianHoldOverEval: round(median(holdsR.map((h, i) => rps(h) / rps(evals[i]!))), 3),
+        medianApiUsPerCall: round(median(evals.map((r) => r.apiCpuUsPerCall)), 1),
+        ...evalShares(noops, holdsR, evals),
+      },
       medianGhzCoresNoop: round(medianGhzCoresNoop, 3),
       medianGhzCoresHold: round(medianGhzCoresHold, 3),
       generatorLimited: rounds.some((r) => r.ghzCpuOverFlag),
@@ -417,6 +462,10 @@ async function main(): Promise<number> {
       if (bad.length > 0) failures.push(`throughput ${r.call} round ${r.round}: non-OK codes ${JSON.stringify(Object.fromEntries(bad))}`);
     }
     say(`throughput: Noop ${throughput.medianNoopRps}/s, HoldSeats ${throughput.medianHoldRps}/s, median ratio ${throughput.medianRatio} (goal ${settings.ratioGoal})`);
+    say(
+      `one-script baseline: Eval ${throughput.eval.medianRps}/s, Eval/Noop ${throughput.eval.medianRatio}, HoldSeats/Eval ${throughput.eval.medianHoldOverEval}; ` +
+        `HoldSeats/Noop if a hold cost the API no more than Eval: ${throughput.eval.ceilingIfApiAtEval}`,
+    );
     say(
       `CPU per call (ghz + API + Redis): Noop ${JSON.stringify(throughput.machineUsPerNoop)}, HoldSeats ${JSON.stringify(throughput.machineUsPerHold)} µs; ` +
         `whole-machine ratio ${throughput.machineCpuRatio}, ceiling if a hold cost the API no more than Noop ${throughput.ceilingIfApiFree}`,

@@ -1,7 +1,9 @@
 // `node --import tsx bench/queue.ts`: the waiting room's figures, measured in one
 // run on one machine (see ../shared/BENCHMARKING.md):
-//   1. throughput: interleaved ghz rounds Noop, JoinQueue, Noop, GetQueuePosition
-//      (median ratio of each against the Noop round before it; goal >= 0.75);
+//   1. throughput: interleaved ghz rounds Noop, JoinQueue, Noop, GetQueuePosition,
+//      Eval (median ratio of each against the Noop round before it; goal >=
+//      0.75; Eval, one bare script call, is what any call with a script
+//      reaches at best), with the CPU per call of ghz, the API and Redis;
 //   2. absorbing a flood: BENCH_FLOOD (100,000) distinct joiners on one event,
 //      time and errors, then every OK accounted for in Redis;
 //   3. WatchQueue: BENCH_WATCHERS streams on one API process (its RSS per
@@ -233,7 +235,14 @@ function pct(xs: number[], p: number): number {
 async function throughput(api: ApiProcess, tmp: string, events: EventServiceClient) {
   const eventId = await createEvent(events, { rate: 1, maxShopping: 1 }); // almost everyone keeps waiting
   const noopRows = Array.from({ length: 1000 }, (_, i) => ({ payload: `${eventId}-b${i}-${"x".repeat(24)}` }));
-  const rounds: { noopJoin: ReturnType<typeof summary>; join: ReturnType<typeof summary>; noopPos: ReturnType<typeof summary>; position: ReturnType<typeof summary> }[] = [];
+  const rounds: {
+    noopJoin: ReturnType<typeof summary>;
+    join: ReturnType<typeof summary>;
+    noopPos: ReturnType<typeof summary>;
+    position: ReturnType<typeof summary>;
+    /** NoopService.Eval: the pipeline plus one script of one INCR, Noop's body (the least a one-script call costs). */
+    oneScript: ReturnType<typeof summary>;
+  }[] = [];
   let joined = 0;
   for (let r = 0; r < settings.rounds; r++) {
     say(`throughput round ${r + 1}/${settings.rounds}`);
@@ -244,8 +253,9 @@ async function throughput(api: ApiProcess, tmp: string, events: EventServiceClie
     const noopPos = await measured(api, () => ghz(api, tmp, `noop-b${r}`, "ticketing.bench.v1.NoopService/Noop", noopRows, settings.n));
     const posRows = Array.from({ length: settings.n }, (_, i) => ({ event_id: eventId, buyer_id: `r${r}_${(i * 7919) % settings.n}` }));
     const position = await measured(api, () => ghz(api, tmp, `pos${r}`, "ticketing.v1.QueueService/GetQueuePosition", posRows, settings.n));
-    rounds.push({ noopJoin, join, noopPos, position });
-    say(`  noop ${noopJoin.rps}/s, join ${join.rps}/s, noop ${noopPos.rps}/s, position ${position.rps}/s`);
+    const oneScript = await measured(api, () => ghz(api, tmp, `eval${r}`, "ticketing.bench.v1.NoopService/Eval", noopRows, settings.n));
+    rounds.push({ noopJoin, join, noopPos, position, oneScript });
+    say(`  noop ${noopJoin.rps}/s, join ${join.rps}/s, noop ${noopPos.rps}/s, position ${position.rps}/s, eval ${oneScript.rps}/s`);
   }
   return {
     eventId,
@@ -253,8 +263,9 @@ async function throughput(api: ApiProcess, tmp: string, events: EventServiceClie
     rounds,
     joinRatio: round(median(rounds.map((x) => x.join.rps / x.noopJoin.rps)), 3),
     positionRatio: round(median(rounds.map((x) => x.position.rps / x.noopPos.rps)), 3),
-    join: machineShares(rounds.map((x) => [x.noopJoin, x.join])),
-    position: machineShares(rounds.map((x) => [x.noopPos, x.position])),
+    evalRatio: round(median(rounds.map((x) => x.oneScript.rps / x.noopPos.rps)), 3),
+    join: machineShares(rounds.map((x) => [x.noopJoin, x.join, x.oneScript])),
+    position: machineShares(rounds.map((x) => [x.noopPos, x.position, x.oneScript])),
   };
 }
 
@@ -264,7 +275,7 @@ async function throughput(api: ApiProcess, tmp: string, events: EventServiceClie
  * shared cores: the whole-machine CPU-derived ratio, and the ceiling if the
  * call cost the API no more than Noop (ghz's and Redis's share alone).
  */
-function machineShares(pairs: [ReturnType<typeof summary>, ReturnType<typeof summary>][]) {
+function machineShares(pairs: [ReturnType<typeof summary>, ReturnType<typeof summary>, ReturnType<typeof summary>][]) {
   const us = (ys: ReturnType<typeof summary>[]) => ({
     ghz: round(median(ys.map((y) => y.cost?.ghzUs ?? NaN)), 1),
     api: round(median(ys.map((y) => y.cost?.apiUs ?? NaN)), 1),
@@ -272,12 +283,16 @@ function machineShares(pairs: [ReturnType<typeof summary>, ReturnType<typeof sum
   });
   const noop = us(pairs.map((p) => p[0]));
   const call = us(pairs.map((p) => p[1]));
+  const oneScript = us(pairs.map((p) => p[2]));
   const total = (x: { ghz: number; api: number; redis: number }) => x.ghz + x.api + x.redis;
   return {
     noopUs: noop,
     callUs: call,
     machineCpuRatio: round(total(noop) / total(call), 3),
     ceilingIfApiFree: round(total(noop) / (call.ghz + noop.api + call.redis), 3),
+    /** The same with the call charged the API what a bare one-script call (Eval) costs it: no call with a script costs less. */
+    evalUs: oneScript,
+    ceilingIfApiAtEval: round(total(noop) / (call.ghz + oneScript.api + call.redis), 3),
   };
 }
 
@@ -433,14 +448,15 @@ function throughputMarkdown(t: Awaited<ReturnType<typeof throughput>>): string {
           ["JoinQueue", x.join],
           ["Noop", x.noopPos],
           ["GetQueuePosition", x.position],
+          ["Eval", x.oneScript],
         ] as const
       ).map(([name, y]) => `| ${i + 1} | ${name} | ${y.cost?.apiUs ?? "-"} | ${y.cost?.redisUs ?? "-"} | ${y.cost?.evalshaUs ?? "-"} | ${y.cost?.ghzUs ?? "-"} |`),
     ),
     "",
     "Where the cores go (median µs per call, ghz + API + Redis, against the Noop round before each call; all three share the same cores):",
     "",
-    "| call | Noop | call | whole-machine CPU-derived ratio | ceiling if the call cost the API no more than Noop |",
-    "| --- | --- | --- | --- | --- |",
+    "| call | Noop | call | whole-machine CPU-derived ratio | ceiling if the call cost the API no more than Noop | ceiling if it cost the API no more than Eval (one bare script call) |",
+    "| --- | --- | --- | --- | --- | --- |",
     ...(
       [
         ["JoinQueue", t.join],
@@ -448,8 +464,10 @@ function throughputMarkdown(t: Awaited<ReturnType<typeof throughput>>): string {
       ] as const
     ).map(
       ([name, m]) =>
-        `| ${name} | ${m.noopUs.ghz} + ${m.noopUs.api} + ${m.noopUs.redis} | ${m.callUs.ghz} + ${m.callUs.api} + ${m.callUs.redis} | ${m.machineCpuRatio} | **${m.ceilingIfApiFree}** |`,
+        `| ${name} | ${m.noopUs.ghz} + ${m.noopUs.api} + ${m.noopUs.redis} | ${m.callUs.ghz} + ${m.callUs.api} + ${m.callUs.redis} | ${m.machineCpuRatio} | ${m.ceilingIfApiFree} | **${m.ceilingIfApiAtEval}** |`,
     ),
+    "",
+    `One-script baseline (NoopService.Eval, Noop's body plus one script of one INCR): Eval/Noop **${t.evalRatio}**; CPU per call ${t.position.evalUs.ghz} + ${t.position.evalUs.api} + ${t.position.evalUs.redis} µs (ghz + API + Redis). A call that runs a script cannot cost the API less than Eval does, so with the generator's and Redis's cost per call as measured, each ratio stays under the last column.`,
     "",
     `Codes: join ${JSON.stringify(t.rounds.map((x) => x.join.codes))}, position ${JSON.stringify(t.rounds.map((x) => x.position.codes))}`,
     "",

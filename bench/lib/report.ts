@@ -135,6 +135,18 @@ export function markdown(r: BenchResult): string {
   L.push(`| median API CPU per call | ${f(t.medianApiUsPerNoop)} µs | ${f(t.medianApiUsPerHold)} µs | the hold path adds ${f(t.medianApiUsPerHold - t.medianApiUsPerNoop)} µs of API CPU per call |`);
   L.push(`| CPU-derived ratio | | | API µs per Noop ÷ API µs per HoldSeats = **${f(t.cpuRatio, 3)}**: what the ratio would be if the API had a core to itself and the generator cost nothing |`);
   L.push(`| median ghz CPU | ${pct(t.medianGhzCoresNoop)} of a core | ${pct(t.medianGhzCoresHold)} of a core | flag above ${pct(r.settings.ghzCpuFlag)}: ${t.generatorLimited ? "**exceeded**" : "not exceeded"} |`);
+  if (t.eval) {
+    const e = t.eval;
+    L.push(
+      `| one-script baseline (NoopService.Eval: the pipeline plus one script of one INCR) | | ${n0(e.medianRps)} calls/s, API ${f(e.medianApiUsPerCall)} µs | Eval/Noop **${f(e.medianRatio, 3)}** (pairs ${e.pairRatios.join(", ")}): what any call with one script call reaches at best; HoldSeats/Eval ${f(e.medianHoldOverEval, 3)} |`,
+    );
+    L.push(`| CPU per Eval call, ghz + API + Redis | | ${f(e.machineUsPerCall.ghz)} + ${f(e.machineUsPerCall.api)} + ${f(e.machineUsPerCall.redis)} µs | |`);
+    if (e.ceilingIfApiAtEval !== undefined) {
+      L.push(
+        `| ceiling if a hold cost the API no more than Eval | | | **${f(e.ceilingIfApiAtEval, 3)}**: (ghz + API + Redis per Noop) ÷ (ghz + Redis per HoldSeats + API per Eval); a hold cannot cost the API less than one script call, so with the generator's and Redis's cost per hold as measured, HoldSeats/Noop stays under this |`,
+      );
+    }
+  }
   if (t.machineUsPerNoop && t.machineUsPerHold) {
     const a = t.machineUsPerNoop;
     const b = t.machineUsPerHold;
@@ -266,6 +278,11 @@ export function writeIndex(): void {
     L.push(`| HoldSeats, median of ${r.settings.rounds} | ${n0(t.medianHoldRps)} calls/s |`);
     L.push(`| **HoldSeats / Noop** (median of interleaved pairs) | **${f(t.medianRatio, 3)}** (goal ≥ ${t.goal}: ${t.goalMet ? "met" : "not met"}) |`);
     L.push(`| API CPU per call, Noop / HoldSeats | ${f(t.medianApiUsPerNoop)} / ${f(t.medianApiUsPerHold)} µs (CPU-derived ratio ${f(t.cpuRatio, 3)}) |`);
+    if (t.eval) {
+      L.push(
+        `| One-script baseline: Eval/Noop; HoldSeats/Eval; HoldSeats/Noop if a hold cost the API no more than Eval | **${f(t.eval.medianRatio, 3)}**; ${f(t.eval.medianHoldOverEval, 3)}; **${f(t.eval.ceilingIfApiAtEval, 3)}** |`,
+      );
+    }
     if (t.machineUsPerNoop && t.machineUsPerHold) {
       const a = t.machineUsPerNoop;
       const b = t.machineUsPerHold;

@@ -2,6 +2,7 @@
 import { credentials, status } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 import { NoopServiceClient } from "../../src/gen/ticketing/bench/v1/noop_service.js";
+import { BENCH_EVAL_KEY } from "../../src/adapters/redis/keys.js";
 import { call, startTestApp } from "../support/app.js";
 
 describe("NoopService", () => {
@@ -12,6 +13,10 @@ describe("NoopService", () => {
     const offClient = new NoopServiceClient(off.address, credentials.createInsecure());
     try {
       expect(await call(onClient, onClient.noop, { payload: "x" })).toEqual({});
+      // Eval runs its one script for real: the counter moves by one per call.
+      const before = Number((await on.app.redis.get(BENCH_EVAL_KEY)) ?? 0);
+      await Promise.all([1, 2, 3].map(() => call(onClient, onClient.eval, { payload: "x" })));
+      expect(Number(await on.app.redis.get(BENCH_EVAL_KEY))).toBe(before + 3);
       const err = await call(offClient, offClient.noop, { payload: "x" }).catch((e: { code: number }) => e);
       expect((err as { code: number }).code).toBe(status.UNIMPLEMENTED);
     } finally {

@@ -90,3 +90,6 @@ export const queueKeys = perEvent(buildQueueKeys);
 
 /** SET of event ids whose waiting room may need admission steps (not event-tagged: one key). */
 export const WAITING_ROOMS_KEY = "ticketing:waiting-rooms";
+
+/** STRING counter of the benchmark's one-script baseline (NoopService.Eval, lua/bench_one_script.lua). */
+export const BENCH_EVAL_KEY = "{bench}:eval";

@@ -4,6 +4,7 @@ import type { Config } from "../../config.js";
 import type { RedisClient } from "../../adapters/redis/client.js";
 import type { MysqlPool } from "../../adapters/mysql/pool.js";
 import type { Scripts } from "../../adapters/redis/scripts.js";
+import { BENCH_EVAL_KEY } from "../../adapters/redis/keys.js";
 import type { Events } from "../../events/events.js";
 import type { Inventory } from "../../events/inventory.js";
 import type { Holds } from "../../holds/holds.js";
@@ -47,7 +48,13 @@ export function createServices(pipeline: CallPipeline, deps: ServiceDeps): Regis
           {
             name: "ticketing.bench.v1.NoopService",
             definition: NoopServiceService,
-            implementation: bindService(pipeline, NoopServiceService, { noop: async () => ({}) }),
+            implementation: bindService(pipeline, NoopServiceService, {
+              noop: async () => ({}),
+              eval: async () => {
+                await deps.scripts.run("bench_one_script", [BENCH_EVAL_KEY], []);
+                return {};
+              },
+            }),
           },
         ]
       : [];

@@ -31,6 +31,14 @@ export interface NoopRequest {
 export interface NoopResponse {
 }
 
+export interface EvalRequest {
+  /** Ignored; lets load generators send a body of realistic size. */
+  payload: string;
+}
+
+export interface EvalResponse {
+}
+
 function createBaseNoopRequest(): NoopRequest {
   return { payload: "" };
 }
@@ -150,6 +158,125 @@ export const NoopResponse: MessageFns<NoopResponse> = {
   },
 };
 
+function createBaseEvalRequest(): EvalRequest {
+  return { payload: "" };
+}
+
+export const EvalRequest: MessageFns<EvalRequest> = {
+  encode(message: EvalRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.payload !== "") {
+      writer.uint32(10).string(message.payload);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EvalRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEvalRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.payload = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EvalRequest {
+    return { payload: isSet(object.payload) ? globalThis.String(object.payload) : "" };
+  },
+
+  toJSON(message: EvalRequest): unknown {
+    const obj: any = {};
+    if (message.payload !== "") {
+      obj.payload = message.payload;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EvalRequest>, I>>(base?: I): EvalRequest {
+    return EvalRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EvalRequest>, I>>(object: I): EvalRequest {
+    const message = createBaseEvalRequest();
+    message.payload = object.payload ?? "";
+    return message;
+  },
+};
+
+function createBaseEvalResponse(): EvalResponse {
+  return {};
+}
+
+export const EvalResponse: MessageFns<EvalResponse> = {
+  encode(_: EvalResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EvalResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEvalResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): EvalResponse {
+    return {};
+  },
+
+  toJSON(_: EvalResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EvalResponse>, I>>(base?: I): EvalResponse {
+    return EvalResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EvalResponse>, I>>(_: I): EvalResponse {
+    const message = createBaseEvalResponse();
+    return message;
+  },
+};
+
 /**
  * The benchmark baseline: an empty unary handler served through the same
  * call pipeline (request id, logging, metrics, error mapping) as every
@@ -168,11 +295,39 @@ export const NoopServiceService = {
     responseSerialize: (value: NoopResponse): Buffer => Buffer.from(NoopResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): NoopResponse => NoopResponse.decode(value),
   },
+  /**
+   * Runs one Redis script that increments one counter
+   * (lua/bench_one_script.lua), through the same script runner as every
+   * Ticketing script, and returns an empty response: the least any call that
+   * makes one Redis script call costs (BENCHMARKING.md's "bare Lua hold").
+   * Eval/Noop is the ceiling of HoldSeats/Noop, JoinQueue/Noop and
+   * GetQueuePosition/Noop on the same machine. Errors: UNAVAILABLE when
+   * Redis is down.
+   */
+  eval: {
+    path: "/ticketing.bench.v1.NoopService/Eval" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: EvalRequest): Buffer => Buffer.from(EvalRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): EvalRequest => EvalRequest.decode(value),
+    responseSerialize: (value: EvalResponse): Buffer => Buffer.from(EvalResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): EvalResponse => EvalResponse.decode(value),
+  },
 } as const;
 
 export interface NoopServiceServer extends UntypedServiceImplementation {
   /** Returns an empty response. Errors: none. */
   noop: handleUnaryCall<NoopRequest, NoopResponse>;
+  /**
+   * Runs one Redis script that increments one counter
+   * (lua/bench_one_script.lua), through the same script runner as every
+   * Ticketing script, and returns an empty response: the least any call that
+   * makes one Redis script call costs (BENCHMARKING.md's "bare Lua hold").
+   * Eval/Noop is the ceiling of HoldSeats/Noop, JoinQueue/Noop and
+   * GetQueuePosition/Noop on the same machine. Errors: UNAVAILABLE when
+   * Redis is down.
+   */
+  eval: handleUnaryCall<EvalRequest, EvalResponse>;
 }
 
 export interface NoopServiceClient extends Client {
@@ -188,6 +343,27 @@ export interface NoopServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: NoopResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Runs one Redis script that increments one counter
+   * (lua/bench_one_script.lua), through the same script runner as every
+   * Ticketing script, and returns an empty response: the least any call that
+   * makes one Redis script call costs (BENCHMARKING.md's "bare Lua hold").
+   * Eval/Noop is the ceiling of HoldSeats/Noop, JoinQueue/Noop and
+   * GetQueuePosition/Noop on the same machine. Errors: UNAVAILABLE when
+   * Redis is down.
+   */
+  eval(request: EvalRequest, callback: (error: ServiceError | null, response: EvalResponse) => void): ClientUnaryCall;
+  eval(
+    request: EvalRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: EvalResponse) => void,
+  ): ClientUnaryCall;
+  eval(
+    request: EvalRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: EvalResponse) => void,
   ): ClientUnaryCall;
 }
 
