@@ -5,7 +5,7 @@
 // and a link to every report. A bench that fails does not stop the others;
 // the umbrella exits non-zero when any failed.
 //
-// Knobs (env): BENCH_ONLY (comma list of holds, rpcs, checkout, queue,
+// Knobs (env): BENCH_ONLY (comma list of holds, rpcs, checkout, queue, best,
 // strategies, scaling; default all that exist), BENCH_OUT (where results/ goes; each
 // bench honours it too). Every other BENCH_* variable reaches every bench, so
 // a quick smoke of the whole suite is e.g.
@@ -57,6 +57,18 @@ const BENCHES: Bench[] = [
     prefix: "holds-",
     figures: (r: J) => [
       { bench: "holds", measure: "HoldSeats", value: `${n0(r.throughput.medianHoldRps)}/s`, baseline: `Noop ${n0(r.throughput.medianNoopRps)}/s`, ratio: r.throughput.medianRatio, goal: r.throughput.goal, goalNote: "issue #3" },
+      ...(r.throughput.eval
+        ? [
+            {
+              bench: "holds",
+              measure: "Eval (the pipeline plus one bare script call)",
+              value: `${n0(r.throughput.eval.medianRps)}/s`,
+              baseline: `Noop ${n0(r.throughput.medianNoopRps)}/s`,
+              ratio: r.throughput.eval.medianRatio,
+              goalNote: `no goal: what any call with one script reaches at best; HoldSeats/Noop if a hold cost the API no more than this: ${r.throughput.eval.ceilingIfApiAtEval ?? "–"}`,
+            },
+          ]
+        : []),
     ],
   },
   {
@@ -87,6 +99,21 @@ const BENCHES: Bench[] = [
         { bench: "queue", measure: "GetQueuePosition", value: `${n0(m((x) => x.position.rps))}/s`, baseline: `Noop ${n0(m((x) => x.noopPos.rps))}/s`, ratio: r.throughput.positionRatio, goal: r.settings.ratioGoal, goalNote: "issue #4" },
       ];
     },
+  },
+  {
+    name: "best",
+    script: "bench:best",
+    prefix: "best-",
+    figures: (r: J) => [
+      {
+        bench: "best",
+        measure: `HoldBestAvailable, ${r.rows} rows, ${r.settings.soldRows} sold, no filter`,
+        value: `${n0(r.median.best.rps)}/s, Redis ${r.median.best.redisUs} µs/call`,
+        baseline: `HoldSeats on the same event ${n0(r.median.holdSeats.rps)}/s`,
+        ratio: r.medianRatio,
+        goalNote: "no goal: what choosing seats costs over naming them, late in a stadium's sale",
+      },
+    ],
   },
   {
     name: "strategies",
