@@ -117,17 +117,29 @@ while not chosen do
       local ids = {}
       for i = 1, n do ids[i] = prefix .. (firsts[r] + i - 1) end
       local values = redis.call('HMGET', k.seats, unpack(ids))
-      local best, best_distance = nil, nil
+      -- One pass: which seats are taken, and the earliest expiry of a hold among them.
+      local taken = {}
       largest, valid_until = 0, FOREVER
+      for i = 1, n do
+        local v = values[i]
+        if v then
+          local expires = seat_expiry(v)
+          if expires == nil then
+            taken[i] = true
+          elseif expires and expires > now then
+            taken[i] = true
+            if expires < valid_until then valid_until = expires end
+          end
+        end
+      end
+      local best, best_distance = nil, nil
       local i = 1
       while i <= n do
-        if seat_taken(values[i], now) then
-          local expires = tonumber(string.match(values[i], '^(%d+)|'))
-          if expires and expires < valid_until then valid_until = expires end
+        if taken[i] then
           i = i + 1
         else
           local j = i
-          while j < n and not seat_taken(values[j + 1], now) do j = j + 1 end
+          while j < n and not taken[j + 1] do j = j + 1 end
           if j - i + 1 > largest then largest = j - i + 1 end
           for p = i, j - qty + 1 do
             local left, right = p - i, j - (p + qty - 1)

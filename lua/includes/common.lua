@@ -25,12 +25,21 @@ local function chunked(command, key, list, step)
   end
 end
 
+-- When a seat's hold expires: false when free (no value), nil when sold
+-- ("S|<holdId>"), else the expiry of "<expiresMs>|<holdId>". Plain find and
+-- sub, no pattern: the best-available scan calls it for every seat of a row.
+local function seat_expiry(value)
+  if not value then return false end
+  if string.byte(value, 1) == 83 then return nil end -- 'S'
+  local bar = string.find(value, '|', 1, true)
+  return bar and tonumber(string.sub(value, 1, bar - 1)) or false
+end
+
 -- A seat is taken when sold or held by a hold that has not expired yet.
 local function seat_taken(value, now)
-  if not value then return false end
-  if string.sub(value, 1, 2) == 'S|' then return true end
-  local expires = tonumber(string.match(value, '^(%d+)|'))
-  return expires ~= nil and expires > now
+  local expires = seat_expiry(value)
+  if expires == nil then return true end -- sold
+  return expires ~= false and expires > now
 end
 
 -- Seats the buyer bought plus those they hold unexpired in this epoch;
