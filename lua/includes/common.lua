@@ -69,8 +69,8 @@ local function log_change(version_key, changes_key, fields)
 end
 
 -- Seats freed other than by expiry (release, refund) may open blocks in their
--- rows: forget those rows' best-available hints, and every filter's cursor
--- past the leading full rows (see hold_best_available.lua).
+-- rows: forget those rows' best-available hints and remembered states, and
+-- every filter's cursor past the leading full rows (see hold_best_available.lua).
 -- Seat ids are "<section>-<row>-<number>", the row's prefix is all but the number.
 local function forget_row_hints(hints_key, cursor_key, seats)
   local rows, seen = {}, {}
@@ -79,6 +79,7 @@ local function forget_row_hints(hints_key, cursor_key, seats)
     if prefix and not seen[prefix] then
       seen[prefix] = true
       rows[#rows + 1] = prefix
+      rows[#rows + 1] = prefix .. '#' -- the row's remembered state
     end
   end
   if #rows > 0 then

@@ -234,12 +234,19 @@ describe("holds", () => {
 
     await expect(best4()).rejects.toMatchObject({ reason: "SEATS_UNAVAILABLE" });
     // The scan left a hint per row (largest free block * 10^13 + valid until): no free block, valid
-    // until the row's first hold expiry (for sold seats: until something frees them).
-    expect(await f.redis.hgetall(hints)).toEqual({
+    // until the row's first hold expiry (for sold seats: until something frees them); and each
+    // row's state (every seat taken), valid as long but at most 10 s.
+    const left = await f.redis.hgetall(hints);
+    expect(Object.fromEntries(Object.entries(left).filter(([field]) => !field.endsWith("#")))).toEqual({
       "A-1-": String(released.expireTime.getTime()),
       "A-2-": String(expiring.expireTime.getTime()),
       "A-3-": "9999999999999",
     });
+    for (const [r, until] of [[1, released.expireTime.getTime()], [2, expiring.expireTime.getTime()], [3, Infinity]] as const) {
+      const [validUntil, seats] = left[`A-${r}-#`]!.split("|");
+      expect(seats).toBe("xxxx");
+      expect(Number(validUntil)).toBeLessThanOrEqual(Math.min(until, Date.now() + 10_000));
+    }
 
     await f.holds.releaseHold(layout.eventId, released.holdId, released.buyerId);
     expect((await best4()).seatIds).toEqual(row(1));
@@ -280,6 +287,53 @@ describe("holds", () => {
     // Row 5 comes back when its hold expires, though nothing told the cursor.
     await sleepUntil(expiring.expireTime.getTime() + 5);
     expect((await best2()).seatIds).toEqual(row(5));
+  });
+
+  it("best available chooses from a row's remembered state, and reads the row again when HoldSeats took what the state shows free", async () => {
+    const layout = await openEvent(f, { rows: 1, seatsPerRow: 12, limit: 12 });
+    const best2 = () => f.holds.holdBestAvailable(target(layout.eventId), 2, { priceCategoryId: "", sectionId: "" });
+    const state = async () => (await f.redis.hget(`{ev:${layout.eventId}}:rowhints`, "A-1-#"))?.split("|")[1];
+    // Centre first: seats 6-7, and the row's state remembers them.
+    expect((await best2()).seatIds).toEqual(["A-1-6", "A-1-7"]);
+    expect(await state()).toBe(".....xx.....");
+    // From the state: the next centre-most block that strands no seat.
+    const second = (await best2()).seatIds;
+    expect(second).toEqual(["A-1-4", "A-1-5"]);
+    expect(await state()).toBe("...xxxx.....");
+    // HoldSeats takes the block the state would offer next (8-9); the state does not know.
+    await f.holds.holdSeats(target(layout.eventId), ["A-1-8", "A-1-9"]);
+    expect(await state()).toBe("...xxxx.....");
+    // The check of the chosen seats catches it: the row is read again. Free are 1-3 and 10-12, where
+    // every pair strands a seat, so the first such pair is held, and the state knows all of it.
+    const third = (await best2()).seatIds;
+    expect(third).toEqual(["A-1-1", "A-1-2"]);
+    expect(await state()).toBe("xx.xxxxxx...");
+    // Every seat held once: the seats hash names exactly the four holds' seats.
+    const held = (await f.redis.hkeys(`{ev:${layout.eventId}}:seats`)).map((x) => Number(x.split("-")[2])).sort((a, b) => a - b);
+    expect(held).toEqual([1, 2, 4, 5, 6, 7, 8, 9]);
+  });
+
+  it("best available and HoldSeats racing on the same rows never hold a seat twice", async () => {
+    const layout = await openEvent(f, { rows: 6, seatsPerRow: 20, limit: 4 });
+    const best = Array.from({ length: 20 }, () => f.holds.holdBestAvailable(target(layout.eventId), 2, { priceCategoryId: "", sectionId: "" }));
+    const named = Array.from({ length: 10 }, () => {
+      const row = 1 + Math.floor(Math.random() * 6);
+      const n = 1 + Math.floor(Math.random() * 19);
+      return f.holds.holdSeats(target(layout.eventId), [`A-${row}-${n}`, `A-${row}-${n + 1}`]);
+    });
+    const bestRes = await settle(best);
+    const namedRes = await settle(named);
+    // 120 seats; the 30 holds leave at most 36 runs of free seats (one per hold and row), so at
+    // least (100 - 36) / 2 = 32 free adjacent pairs: best available always finds its 20.
+    expect(bestRes.failed).toEqual([]);
+    expect(Object.keys(reasons(namedRes.failed)).every((r) => r === "SEATS_UNAVAILABLE")).toBe(true);
+    const res = { ok: [...bestRes.ok, ...namedRes.ok] };
+    const held = res.ok.flatMap((h) => h.seatIds);
+    expect(new Set(held).size).toBe(held.length);
+    // Redis holds exactly the successful holds' seats, each by the hold that made it.
+    const values = await f.redis.hgetall(`{ev:${layout.eventId}}:seats`);
+    expect(Object.keys(values).sort()).toEqual([...held].sort());
+    for (const h of res.ok) for (const seat of h.seatIds) expect(values[seat]!.endsWith(`|${h.holdId}`)).toBe(true);
   });
 
   it("best available writes the row lists of an event loaded without them, then holds", async () => {
