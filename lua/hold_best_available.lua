@@ -92,50 +92,66 @@ local function seat_ids(prefix, first, count)
   return ids
 end
 
--- The best block of a row given which of its n seats are taken: the first
--- seat of the centre-most block that strands no single seat (nil if none),
--- the largest free block, and the first block that strands one (nil if none).
-local function pick(taken, n)
+-- The best block of a row from its state (one character per seat, x taken,
+-- . free): the first seat of the block closest to the row's centre among
+-- those that strand no single free seat (nil if none), the largest free
+-- block, and the first seat of the first block that does strand one (nil if
+-- none). Free runs come from string.find; within a run the allowed blocks are
+-- its two ends and those leaving two or more seats on each side, so each run
+-- offers at most three candidates, considered in seat order (ties: the first).
+local function pick(row)
+  local n = #row
   local best, best_distance, largest, stranding = nil, nil, 0, nil
-  local i = 1
-  while i <= n do
-    if taken[i] then
-      i = i + 1
-    else
-      local j = i
-      while j < n and not taken[j + 1] do j = j + 1 end
-      if j - i + 1 > largest then largest = j - i + 1 end
-      for p = i, j - qty + 1 do
-        local left, right = p - i, j - (p + qty - 1)
-        if left ~= 1 and right ~= 1 then
-          local distance = math.abs((p + (qty - 1) / 2) - (n + 1) / 2)
-          if not best or distance < best_distance then best, best_distance = p, distance end
-        elseif not stranding then
-          stranding = p
-        end
+  local target = (n + 1) / 2 - (qty - 1) / 2 -- first seat of a perfectly centred block
+  local function consider(p)
+    local distance = math.abs(p - target)
+    if not best or distance < best_distance then best, best_distance = p, distance end
+  end
+  local init = 1
+  while true do
+    local i, j = string.find(row, '%.+', init)
+    if not i then break end
+    local len = j - i + 1
+    if len > largest then largest = len end
+    if len == qty then
+      consider(i)
+    elseif len == qty + 1 then
+      stranding = stranding or i
+    elseif len >= qty + 2 then
+      stranding = stranding or i + 1
+      consider(i)
+      local lo, hi = i + 2, j - qty - 1
+      if lo <= hi then
+        local p = math.floor(target)
+        if target - p > 0.5 then p = p + 1 end
+        consider(math.min(math.max(p, lo), hi))
       end
-      i = j + 1
+      consider(j - qty + 1)
     end
+    init = j + 1
   end
   return best, largest, stranding
 end
 
--- A row's remembered state: "<validUntilMs>|<one char per seat: x taken, . free>".
-local STATE_MAX_MS = 10000
-local function state_string(taken, n, valid_until)
-  local chars = {}
-  for i = 1, n do chars[i] = taken[i] and 'x' or '.' end
-  return string.format('%d', math.min(valid_until, now + STATE_MAX_MS)) .. '|' .. table.concat(chars)
+-- The row with seats first .. first+qty-1 marked taken.
+local function mark(row, first)
+  return string.sub(row, 1, first - 1) .. string.rep('x', qty) .. string.sub(row, first + qty)
 end
 
--- Which seats the state says are taken, if it is still valid for a row of n seats.
-local function state_taken(state, n)
+-- A row's remembered state: "<validUntilMs>|<row>", valid at most STATE_MAX_MS.
+local STATE_MAX_MS = 10000
+local function state_string(row, valid_until)
+  return string.format('%d', math.min(valid_until, now + STATE_MAX_MS)) .. '|' .. row
+end
+
+-- The remembered row and its validity, if the state is still valid for a row of n seats.
+local function state_row(state, n)
   if not state then return nil end
   local bar = string.find(state, '|', 1, true)
-  if not bar or #state - bar ~= n or tonumber(string.sub(state, 1, bar - 1)) <= now then return nil end
-  local taken = {}
-  for i = 1, n do taken[i] = string.byte(state, bar + i) == 120 end -- 'x'
-  return taken, tonumber(string.sub(state, 1, bar - 1))
+  if not bar or #state - bar ~= n then return nil end
+  local valid_until = tonumber(string.sub(state, 1, bar - 1))
+  if not valid_until or valid_until <= now then return nil end
+  return string.sub(state, bar + 1), valid_until
 end
 
 local chosen, fallback = nil, nil
@@ -171,9 +187,9 @@ while not chosen do
     if scan then
       -- First the row's remembered state: choose from it, then check the chosen
       -- seats themselves (a HoldSeats on this row does not update the state).
-      local taken, state_until = state_taken(redis.call('HGET', k.rowhints, prefix .. '#'), n)
-      if taken then
-        local best = pick(taken, n)
+      local row, state_until = state_row(redis.call('HGET', k.rowhints, prefix .. '#'), n)
+      if row then
+        local best = pick(row)
         if best then
           local candidate = seat_ids(prefix, first + best - 1, qty)
           local values = redis.call('HMGET', k.seats, unpack(candidate))
@@ -183,9 +199,8 @@ while not chosen do
           end
           if free then
             chosen = candidate
-            for i = best, best + qty - 1 do taken[i] = true end
             learned[#learned + 1] = prefix .. '#'
-            learned[#learned + 1] = state_string(taken, n, math.min(state_until, new_expiry))
+            learned[#learned + 1] = state_string(mark(row, best), math.min(state_until, new_expiry))
             break
           end
         end
@@ -193,37 +208,38 @@ while not chosen do
       -- Else read every seat of the row: which are taken, and the earliest expiry of a hold among them.
       local ids = seat_ids(prefix, first, n)
       local values = redis.call('HMGET', k.seats, unpack(ids))
-      taken = {}
+      local chars = {}
       valid_until = FOREVER
       for i = 1, n do
-        local v = values[i]
+        local v, c = values[i], '.'
         if v then
           local expires = seat_expiry(v)
           if expires == nil then
-            taken[i] = true
+            c = 'x'
           elseif expires and expires > now then
-            taken[i] = true
+            c = 'x'
             if expires < valid_until then valid_until = expires end
           end
         end
+        chars[i] = c
       end
+      row = table.concat(chars)
       local best, stranding
-      best, largest, stranding = pick(taken, n)
+      best, largest, stranding = pick(row)
       if stranding and not fallback then
-        fallback = { seats = {unpack(ids, stranding, stranding + qty - 1)}, prefix = prefix, taken = taken,
-                     n = n, first = stranding, valid_until = valid_until }
+        fallback = { seats = {unpack(ids, stranding, stranding + qty - 1)}, prefix = prefix, row = row,
+                     first = stranding, valid_until = valid_until }
       end
       if best then
         chosen = {unpack(ids, best, best + qty - 1)}
-        for i = best, best + qty - 1 do taken[i] = true end
         learned[#learned + 1] = prefix .. '#'
-        learned[#learned + 1] = state_string(taken, n, math.min(valid_until, new_expiry))
+        learned[#learned + 1] = state_string(mark(row, best), math.min(valid_until, new_expiry))
         break
       end
       learned[#learned + 1] = prefix
       learned[#learned + 1] = string.format('%d', largest * HINT_BASE + valid_until)
       learned[#learned + 1] = prefix .. '#'
-      learned[#learned + 1] = state_string(taken, n, valid_until)
+      learned[#learned + 1] = state_string(row, valid_until)
     end
     -- The cursor moves past a row only while every row before it is known full right now.
     if extending then
@@ -240,9 +256,8 @@ end
 if not chosen and fallback then
   -- No row has a block that strands nobody: the first one found that does, and its row's state knows.
   chosen = fallback.seats
-  for i = fallback.first, fallback.first + qty - 1 do fallback.taken[i] = true end
   learned[#learned + 1] = fallback.prefix .. '#'
-  learned[#learned + 1] = state_string(fallback.taken, fallback.n, math.min(fallback.valid_until, new_expiry))
+  learned[#learned + 1] = state_string(mark(fallback.row, fallback.first), math.min(fallback.valid_until, new_expiry))
 end
 -- (a field written twice takes the later value: the fallback's row state above)
 if #learned > 0 then chunked('HSET', k.rowhints, learned) end

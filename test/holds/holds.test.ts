@@ -313,6 +313,63 @@ describe("holds", () => {
     expect(held).toEqual([1, 2, 4, 5, 6, 7, 8, 9]);
   });
 
+  it("best available picks what its rule says on random rows, from a fresh read and from the remembered states alike", async () => {
+    // The rule, by brute force: rows in order; in the first row with a free block that leaves no
+    // single free seat on either side, the block closest to the row's centre (ties: the first);
+    // when no row has one, the first block that does strand a seat.
+    function expected(rows: boolean[][], qty: number): string[] | undefined {
+      let stranding: string[] | undefined;
+      for (const [r, taken] of rows.entries()) {
+        const n = taken.length;
+        const runLeft = (p: number) => {
+          let k = 0;
+          while (p - 2 - k >= 0 && !taken[p - 2 - k]) k++;
+          return k;
+        };
+        const runRight = (p: number) => {
+          let k = 0;
+          while (p + qty - 1 + k < n && !taken[p + qty - 1 + k]) k++;
+          return k;
+        };
+        let best: number | undefined;
+        let bestDistance = Infinity;
+        for (let p = 1; p + qty - 1 <= n; p++) {
+          if (taken.slice(p - 1, p - 1 + qty).some(Boolean)) continue;
+          const strands = runLeft(p) === 1 || runRight(p) === 1;
+          const distance = Math.abs(p + (qty - 1) / 2 - (n + 1) / 2);
+          if (!strands && distance < bestDistance) [best, bestDistance] = [p, distance];
+          if (strands && !stranding) stranding = Array.from({ length: qty }, (_, i) => `A-${r + 1}-${p + i}`);
+        }
+        if (best !== undefined) return Array.from({ length: qty }, (_, i) => `A-${r + 1}-${best + i}`);
+      }
+      return stranding;
+    }
+    for (let trial = 0; trial < 25; trial++) {
+      const rowCount = 1 + Math.floor(Math.random() * 3);
+      const seatsPerRow = 3 + Math.floor(Math.random() * 30);
+      const layout = await openEvent(f, { rows: rowCount, seatsPerRow, limit: 4 });
+      const rows = Array.from({ length: rowCount }, () => Array.from({ length: seatsPerRow }, () => Math.random() < 0.45));
+      await Promise.all(
+        rows.flatMap((taken, r) => taken.flatMap((t, i) => (t ? [f.holds.holdSeats(target(layout.eventId), [`A-${r + 1}-${i + 1}`])] : []))),
+      );
+      // Three calls in a row: the first reads the rows, the later ones choose from what it remembered.
+      for (let call = 0; call < 3; call++) {
+        const qty = 1 + Math.floor(Math.random() * 4);
+        const want = expected(rows, qty);
+        const got = await f.holds.holdBestAvailable(target(layout.eventId), qty, { priceCategoryId: "", sectionId: "" }).catch((e: AppError) => e);
+        if (!want) {
+          expect((got as AppError).reason, `trial ${trial} call ${call}`).toBe("SEATS_UNAVAILABLE");
+          continue;
+        }
+        expect((got as Hold).seatIds, `trial ${trial} call ${call}: rows ${JSON.stringify(rows.map((t) => t.map((x) => (x ? "x" : ".")).join("")))} qty ${qty}`).toEqual(want);
+        for (const seat of want) {
+          const [, r, n] = seat.split("-").map(Number);
+          rows[r! - 1]![n! - 1] = true;
+        }
+      }
+    }
+  });
+
   it("best available and HoldSeats racing on the same rows never hold a seat twice", async () => {
     const layout = await openEvent(f, { rows: 6, seatsPerRow: 20, limit: 4 });
     const best = Array.from({ length: 20 }, () => f.holds.holdBestAvailable(target(layout.eventId), 2, { priceCategoryId: "", sectionId: "" }));
