@@ -17,7 +17,7 @@
 // bench/BEST-RESULTS.md. Starts its own Redis, MariaDB, Temporal and API
 // (REDIS_URL / MYSQL_URL / TEMPORAL_ADDRESS reuse existing ones) and stops
 // everything it started, also on failure and Ctrl-C.
-// Knobs (env): BENCH_N, BENCH_ROUNDS (3), BENCH_CONCURRENCY (64),
+// Knobs (env): BENCH_N, BENCH_ROUNDS (5: rounds are short), BENCH_CONCURRENCY (64),
 // BENCH_CONNECTIONS (4), BENCH_BEST_SECTIONS, BENCH_BEST_ROWS,
 // BENCH_BEST_SEATS, BENCH_BEST_SOLD_ROWS, BENCH_GHZ_CPUS (1), BENCH_OUT,
 // BENCH_SOURCE_COMMIT (bench/run-at-commit.sh runs this bench on an earlier
@@ -39,7 +39,7 @@ import { machineInfo, processCpuSeconds, sourceInfo, type MachineInfo, type Sour
 
 const settings = {
   n: envNumber("BENCH_N", 5_000),
-  rounds: envNumber("BENCH_ROUNDS", 3),
+  rounds: envNumber("BENCH_ROUNDS", 5),
   concurrency: envNumber("BENCH_CONCURRENCY", 64),
   connections: envNumber("BENCH_CONNECTIONS", 4),
   grid: {
