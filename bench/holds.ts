@@ -51,7 +51,7 @@ import { writeReports } from "./lib/report.js";
 import { apiLogTail, installSignalHandlers, run, say, startApi, startBenchStack, stopAll, type ApiProcess, type BenchStack } from "./lib/stack.js";
 import { machineCpuSeconds, machineInfo, processCpuSeconds, sourceInfo, type MachineInfo, type SourceInfo } from "./lib/sys.js";
 import { envNumber } from "./lib/env.js";
-import { median, round } from "./lib/stats.js";
+import { cpuCeilings, median, round, type CpuSplit } from "./lib/stats.js";
 import { resultStamp } from "./lib/results.js";
 
 const env = envNumber;
@@ -215,33 +215,13 @@ export interface BenchResult {
   ok_invariants: boolean;
 }
 
-/** Per-call CPU of ghz, the API and Redis in the throughput rounds, and the ratios they bound. */
-function machineShares(noops: RoundResult[], holds: RoundResult[]) {
-  const usPerCall = (rs: RoundResult[]) => ({
+/** Median CPU per call of ghz, the API and Redis over rounds of one call. */
+function cpuSplit(rs: RoundResult[]): CpuSplit {
+  return {
     ghz: round(median(rs.map((r) => (r.ghz.cpuSeconds / r.sent) * 1e6)), 1),
     api: round(median(rs.map((r) => r.apiCpuUsPerCall)), 1),
     // Noop rounds touch Redis only for the bench's own INFO reads: count them as zero.
     redis: round(median(rs.map((r) => (r.eventId ? r.redisCpuUsPerCall : 0))), 1),
-  });
-  const noop = usPerCall(noops);
-  const hold = usPerCall(holds);
-  const total = (x: { ghz: number; api: number; redis: number }) => x.ghz + x.api + x.redis;
-  return {
-    machineUsPerNoop: noop,
-    machineUsPerHold: hold,
-    machineCpuRatio: round(total(noop) / total(hold), 3),
-    ceilingIfApiFree: round(total(noop) / (hold.ghz + noop.api + hold.redis), 3),
-  };
-}
-
-/** Eval's CPU per call, and the ceiling of HoldSeats/Noop if a hold cost the API what Eval does. */
-function evalShares(noops: RoundResult[], holds: RoundResult[], evals: RoundResult[]) {
-  const noop = machineShares(noops, holds).machineUsPerNoop;
-  const hold = machineShares(noops, holds).machineUsPerHold;
-  const one = machineShares(noops, evals).machineUsPerHold;
-  return {
-    machineUsPerCall: one,
-    ceilingIfApiAtEval: round((noop.ghz + noop.api + noop.redis) / (hold.ghz + one.api + hold.redis), 3),
   };
 }
 
@@ -431,6 +411,8 @@ async function main(): Promise<number> {
     const medianRatio = median(pairRatios);
     const medianGhzCoresNoop = median(noops.map((r) => r.ghz.cpuCores));
     const medianGhzCoresHold = median(holdsR.map((r) => r.ghz.cpuCores));
+    const [noopSplit, holdSplit, evalSplit] = [cpuSplit(noops), cpuSplit(holdsR), cpuSplit(evals)];
+    const ceilings = cpuCeilings(noopSplit, holdSplit, evalSplit);
     const throughput = {
       rounds,
       medianNoopRps: round(medianNoopRps),
@@ -443,14 +425,18 @@ async function main(): Promise<number> {
       medianApiUsPerNoop: round(median(noops.map((r) => r.apiCpuUsPerCall)), 1),
       medianApiUsPerHold: round(median(holdsR.map((r) => r.apiCpuUsPerCall)), 1),
       cpuRatio: round(median(noops.map((r) => r.apiCpuUsPerCall)) / median(holdsR.map((r) => r.apiCpuUsPerCall)), 3),
-      ...machineShares(noops, holdsR),
+      machineUsPerNoop: noopSplit,
+      machineUsPerHold: holdSplit,
+      machineCpuRatio: ceilings.machineCpuRatio,
+      ceilingIfApiFree: ceilings.ceilingIfApiFree,
       eval: {
         medianRps: round(median(evals.map(rps))),
         pairRatios: evals.map((e, i) => round(rps(e) / rps(noops[i]!), 3)),
         medianRatio: round(median(evals.map((e, i) => rps(e) / rps(noops[i]!))), 3),
         medianHoldOverEval: round(median(holdsR.map((h, i) => rps(h) / rps(evals[i]!))), 3),
         medianApiUsPerCall: round(median(evals.map((r) => r.apiCpuUsPerCall)), 1),
-        ...evalShares(noops, holdsR, evals),
+        machineUsPerCall: evalSplit,
+        ceilingIfApiAtEval: ceilings.ceilingIfApiAtEval!,
       },
       medianGhzCoresNoop: round(medianGhzCoresNoop, 3),
       medianGhzCoresHold: round(medianGhzCoresHold, 3),

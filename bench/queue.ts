@@ -54,7 +54,7 @@ import { esc, ghzRoundSeries, htmlPage, roundCharts, type ChartRound, type Round
 import { installSignalHandlers, say, startApi, startBenchStack, stopAll, type ApiProcess } from "./lib/stack.js";
 import { machineInfo, processCpuSeconds, sourceInfo } from "./lib/sys.js";
 import { envNumber } from "./lib/env.js";
-import { median, round } from "./lib/stats.js";
+import { cpuCeilings, median, round, type CpuSplit } from "./lib/stats.js";
 
 const env = envNumber;
 
@@ -271,12 +271,11 @@ async function throughput(api: ApiProcess, tmp: string, events: EventServiceClie
 
 /**
  * What one call costs the whole machine (ghz + API + Redis, median µs per
- * call) against the Noop round before it, and the ratios those costs bound on
- * shared cores: the whole-machine CPU-derived ratio, and the ceiling if the
- * call cost the API no more than Noop (ghz's and Redis's share alone).
+ * call) against the Noop round before it and the one-script baseline, and the
+ * ratios those costs bound on shared cores (lib/stats.ts cpuCeilings).
  */
 function machineShares(pairs: [ReturnType<typeof summary>, ReturnType<typeof summary>, ReturnType<typeof summary>][]) {
-  const us = (ys: ReturnType<typeof summary>[]) => ({
+  const us = (ys: ReturnType<typeof summary>[]): CpuSplit => ({
     ghz: round(median(ys.map((y) => y.cost?.ghzUs ?? NaN)), 1),
     api: round(median(ys.map((y) => y.cost?.apiUs ?? NaN)), 1),
     redis: round(median(ys.map((y) => y.cost?.redisUs ?? 0)), 1),
@@ -284,16 +283,7 @@ function machineShares(pairs: [ReturnType<typeof summary>, ReturnType<typeof sum
   const noop = us(pairs.map((p) => p[0]));
   const call = us(pairs.map((p) => p[1]));
   const oneScript = us(pairs.map((p) => p[2]));
-  const total = (x: { ghz: number; api: number; redis: number }) => x.ghz + x.api + x.redis;
-  return {
-    noopUs: noop,
-    callUs: call,
-    machineCpuRatio: round(total(noop) / total(call), 3),
-    ceilingIfApiFree: round(total(noop) / (call.ghz + noop.api + call.redis), 3),
-    /** The same with the call charged the API what a bare one-script call (Eval) costs it: no call with a script costs less. */
-    evalUs: oneScript,
-    ceilingIfApiAtEval: round(total(noop) / (call.ghz + oneScript.api + call.redis), 3),
-  };
+  return { noopUs: noop, callUs: call, evalUs: oneScript, ...cpuCeilings(noop, call, oneScript) };
 }
 
 async function flood(api: ApiProcess, tmp: string, events: EventServiceClient, redisUrl: string) {

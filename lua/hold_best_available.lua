@@ -56,7 +56,7 @@ local k = { meta = KEYS[1], seats = KEYS[2], hold = KEYS[3], buyer = KEYS[4],
 local hold_id, buyer_id = ARGV[1], ARGV[2]
 local qty = tonumber(ARGV[3])
 local filter = ARGV[4]
-local CHUNK = 32
+local CHUNK = 32 -- rows per field of the rows hash: BEST_AVAILABLE_CHUNK in src/events/layout.ts
 -- A hint or cursor is valid until this when no hold limits it (sold seats): until something frees a seat.
 local FOREVER = 9999999999999
 

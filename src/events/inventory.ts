@@ -93,12 +93,12 @@ export class Inventory {
     if (fields.length > 0) await this.redis.hset(eventKeys(index.layout.eventId).rows, ...fields);
   }
 
-  /** The event's layout from this process's cache, else from Redis; undefined when not loaded. */
   /** The event's layout if this process has it cached (no Redis read). */
   cachedIndex(eventId: string): SeatIndex | undefined {
     return this.layouts.get(eventId);
   }
 
+  /** The event's layout from this process's cache, else from Redis; undefined when not loaded. */
   async index(eventId: string): Promise<SeatIndex | undefined> {
     const cached = this.layouts.get(eventId);
     if (cached) return cached;

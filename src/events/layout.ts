@@ -149,7 +149,7 @@ export function bestAvailableFilter(priceCategoryId: string, sectionId: string):
   return `${priceCategoryId}|${sectionId}`;
 }
 
-/** Rows per field of the rows hash: a call reads the chunks it needs, not the venue. */
+/** Rows per field of the rows hash: a call reads the chunks it needs, not the venue (CHUNK in lua/hold_best_available.lua). */
 export const BEST_AVAILABLE_CHUNK = 32;
 
 /**
