@@ -23,7 +23,6 @@ import { median, round } from "./lib/stats.js";
 import { machineInfo, sourceInfo } from "./lib/sys.js";
 import { BENCH_DIR, RESULTS_DIR, resultStamp } from "./lib/results.js";
 
-
 /** One measured call against its baseline, as the summary shows it. */
 interface Figure {
   bench: string;
@@ -56,7 +55,15 @@ const BENCHES: Bench[] = [
     script: "bench:holds",
     prefix: "holds-",
     figures: (r: J) => [
-      { bench: "holds", measure: "HoldSeats", value: `${n0(r.throughput.medianHoldRps)}/s`, baseline: `Noop ${n0(r.throughput.medianNoopRps)}/s`, ratio: r.throughput.medianRatio, goal: r.throughput.goal, goalNote: "issue #3" },
+      {
+        bench: "holds",
+        measure: "HoldSeats",
+        value: `${n0(r.throughput.medianHoldRps)}/s`,
+        baseline: `Noop ${n0(r.throughput.medianNoopRps)}/s`,
+        ratio: r.throughput.medianRatio,
+        goal: r.throughput.goal,
+        goalNote: "issue #3",
+      },
       ...(r.throughput.eval
         ? [
             {
@@ -76,15 +83,39 @@ const BENCHES: Bench[] = [
     script: "bench:rpcs",
     prefix: "rpcs-",
     figures: (r: J) =>
-      (r.rpcs as J[]).map((x) => ({ bench: "rpcs", measure: x.name, value: `${n0(x.medianRps)}/s`, baseline: `Noop ${n0(x.medianNoopRps)}/s`, ratio: x.medianRatio, goal: x.goal, goalNote: x.goalNote })),
+      (r.rpcs as J[]).map((x) => ({
+        bench: "rpcs",
+        measure: x.name,
+        value: `${n0(x.medianRps)}/s`,
+        baseline: `Noop ${n0(x.medianNoopRps)}/s`,
+        ratio: x.medianRatio,
+        goal: x.goal,
+        goalNote: x.goalNote,
+      })),
   },
   {
     name: "checkout",
     script: "bench:checkout",
     prefix: "checkout-",
     figures: (r: J) => [
-      { bench: "checkout", measure: "checkout end to end", value: `${r.checkout.medianCheckoutRate}/s`, baseline: `bare workflow ${r.checkout.medianBareRate}/s`, ratio: r.checkout.medianRatio, goal: r.checkout.goal, goalNote: "issue #5" },
-      { bench: "checkout", measure: "HoldSeats while checkouts run", value: `${n0(r.holds.medianLoadedRps)}/s`, baseline: `idle ${n0(r.holds.medianIdleRps)}/s`, ratio: r.holds.medianRatio, goal: r.holds.goal, goalNote: "issue #5" },
+      {
+        bench: "checkout",
+        measure: "checkout end to end",
+        value: `${r.checkout.medianCheckoutRate}/s`,
+        baseline: `bare workflow ${r.checkout.medianBareRate}/s`,
+        ratio: r.checkout.medianRatio,
+        goal: r.checkout.goal,
+        goalNote: "issue #5",
+      },
+      {
+        bench: "checkout",
+        measure: "HoldSeats while checkouts run",
+        value: `${n0(r.holds.medianLoadedRps)}/s`,
+        baseline: `idle ${n0(r.holds.medianIdleRps)}/s`,
+        ratio: r.holds.medianRatio,
+        goal: r.holds.goal,
+        goalNote: "issue #5",
+      },
     ],
   },
   {
@@ -95,8 +126,24 @@ const BENCHES: Bench[] = [
       const rounds = r.throughput.rounds as J[];
       const m = (f: (x: J) => number) => median(rounds.map(f));
       return [
-        { bench: "queue", measure: "JoinQueue", value: `${n0(m((x) => x.join.rps))}/s`, baseline: `Noop ${n0(m((x) => x.noopJoin.rps))}/s`, ratio: r.throughput.joinRatio, goal: r.settings.ratioGoal, goalNote: "issue #4" },
-        { bench: "queue", measure: "GetQueuePosition", value: `${n0(m((x) => x.position.rps))}/s`, baseline: `Noop ${n0(m((x) => x.noopPos.rps))}/s`, ratio: r.throughput.positionRatio, goal: r.settings.ratioGoal, goalNote: "issue #4" },
+        {
+          bench: "queue",
+          measure: "JoinQueue",
+          value: `${n0(m((x) => x.join.rps))}/s`,
+          baseline: `Noop ${n0(m((x) => x.noopJoin.rps))}/s`,
+          ratio: r.throughput.joinRatio,
+          goal: r.settings.ratioGoal,
+          goalNote: "issue #4",
+        },
+        {
+          bench: "queue",
+          measure: "GetQueuePosition",
+          value: `${n0(m((x) => x.position.rps))}/s`,
+          baseline: `Noop ${n0(m((x) => x.noopPos.rps))}/s`,
+          ratio: r.throughput.positionRatio,
+          goal: r.settings.ratioGoal,
+          goalNote: "issue #4",
+        },
       ];
     },
   },
@@ -143,8 +190,22 @@ const BENCHES: Bench[] = [
       const [one, many] = r.perN as J[];
       const note = `no goal: ${r.machine.nproc} cores shared by ghz, Redis and the API cannot double throughput`;
       return [
-        { bench: "scaling", measure: `HoldSeats, API_PROCESSES=${many!.n}`, value: `${n0(many!.medianHoldRps)}/s, ${many!.medianApiUsPerHold} µs Node CPU/call`, baseline: `1 process ${n0(one!.medianHoldRps)}/s, ${one!.medianApiUsPerHold} µs`, ratio: r.medianHoldRatio, goalNote: note },
-        { bench: "scaling", measure: `Noop, API_PROCESSES=${many!.n}`, value: `${n0(many!.medianNoopRps)}/s, ${many!.medianApiUsPerNoop} µs Node CPU/call`, baseline: `1 process ${n0(one!.medianNoopRps)}/s, ${one!.medianApiUsPerNoop} µs`, ratio: r.medianNoopRatio, goalNote: note },
+        {
+          bench: "scaling",
+          measure: `HoldSeats, API_PROCESSES=${many!.n}`,
+          value: `${n0(many!.medianHoldRps)}/s, ${many!.medianApiUsPerHold} µs Node CPU/call`,
+          baseline: `1 process ${n0(one!.medianHoldRps)}/s, ${one!.medianApiUsPerHold} µs`,
+          ratio: r.medianHoldRatio,
+          goalNote: note,
+        },
+        {
+          bench: "scaling",
+          measure: `Noop, API_PROCESSES=${many!.n}`,
+          value: `${n0(many!.medianNoopRps)}/s, ${many!.medianApiUsPerNoop} µs Node CPU/call`,
+          baseline: `1 process ${n0(one!.medianNoopRps)}/s, ${one!.medianApiUsPerNoop} µs`,
+          ratio: r.medianNoopRatio,
+          goalNote: note,
+        },
       ];
     },
   },
@@ -169,7 +230,11 @@ function say(msg: string): void {
 /** Runs `npm run <script>`, its output passed through; resolves with the exit code and the last lines. */
 function runScript(script: string): Promise<{ code: number | null; tail: string }> {
   return new Promise((resolve) => {
-    const child = spawn("npm", ["run", "--silent", script], { cwd: repoRoot, env: process.env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("npm", ["run", "--silent", script], {
+      cwd: repoRoot,
+      env: process.env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let tail = "";
     const keep = (d: Buffer) => {
       tail = (tail + d.toString()).slice(-4000);
@@ -195,16 +260,30 @@ function listResults(): Set<string> {
 async function main(): Promise<number> {
   const started = new Date();
   const stamp = resultStamp(started);
-  const scripts = (JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;
-  const only = (process.env.BENCH_ONLY ?? "").split(",").map((s) => s.trim()).filter(Boolean);
-  for (const o of only) if (!BENCHES.some((b) => b.name === o)) throw new Error(`BENCH_ONLY: no bench named ${o} (${BENCHES.map((b) => b.name).join(", ")})`);
+  const scripts = (
+    JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { scripts: Record<string, string> }
+  ).scripts;
+  const only = (process.env.BENCH_ONLY ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const o of only)
+    if (!BENCHES.some((b) => b.name === o))
+      throw new Error(`BENCH_ONLY: no bench named ${o} (${BENCHES.map((b) => b.name).join(", ")})`);
   const machine = machineInfo();
   const outcomes: Outcome[] = [];
   for (const bench of BENCHES) {
     if (only.length && !only.includes(bench.name)) continue;
     if (!scripts[bench.script]) {
       say(`${bench.name}: no "${bench.script}" script in package.json yet: skipped`);
-      outcomes.push({ bench, exitCode: null, seconds: 0, files: [], figures: [], skipped: `no "${bench.script}" script in package.json when this ran` });
+      outcomes.push({
+        bench,
+        exitCode: null,
+        seconds: 0,
+        files: [],
+        figures: [],
+        skipped: `no "${bench.script}" script in package.json when this ran`,
+      });
       continue;
     }
     say(`${bench.name}: npm run ${bench.script}`);
@@ -226,7 +305,15 @@ async function main(): Promise<number> {
       }
     }
     say(`${bench.name}: exit ${code} after ${seconds} s; wrote ${files.join(", ") || "nothing"}`);
-    outcomes.push({ bench, exitCode: code, seconds, files, figures, headline, tail: code === 0 ? undefined : tail.split("\n").slice(-15).join("\n") });
+    outcomes.push({
+      bench,
+      exitCode: code,
+      seconds,
+      files,
+      figures,
+      headline,
+      tail: code === 0 ? undefined : tail.split("\n").slice(-15).join("\n"),
+    });
   }
   const finished = new Date();
   const files = writeIndex(stamp, { started, finished, machine, source: sourceInfo(repoRoot), outcomes });
@@ -246,10 +333,22 @@ function goalCell(f: Figure): string {
   return `≥ ${f.goal} (${f.goalNote ?? ""}): ${f.ratio >= f.goal ? "met" : "not met"}`;
 }
 
-function writeIndex(stamp: string, o: { started: Date; finished: Date; machine: ReturnType<typeof machineInfo>; source: ReturnType<typeof sourceInfo>; outcomes: Outcome[] }): string[] {
+function writeIndex(
+  stamp: string,
+  o: {
+    started: Date;
+    finished: Date;
+    machine: ReturnType<typeof machineInfo>;
+    source: ReturnType<typeof sourceInfo>;
+    outcomes: Outcome[];
+  },
+): string[] {
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
   const figures = o.outcomes.flatMap((x) => x.figures);
-  const env = Object.entries(process.env).filter(([k]) => /^BENCH_/.test(k)).map(([k, v]) => `${k}=${v}`).join(" ");
+  const env = Object.entries(process.env)
+    .filter(([k]) => /^BENCH_/.test(k))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ");
   const command = `${env ? `${env} ` : ""}npm run bench`;
   const minutes = round((o.finished.getTime() - o.started.getTime()) / 60_000, 1);
   const m = o.machine;
@@ -264,14 +363,17 @@ function writeIndex(stamp: string, o: { started: Date; finished: Date; machine: 
   L.push("");
   L.push("| bench | measured | value | baseline (same run) | ratio | goal |");
   L.push("| --- | --- | ---: | ---: | ---: | --- |");
-  for (const f of figures) L.push(`| ${f.bench} | ${f.measure} | ${f.value} | ${f.baseline} | **${round(f.ratio, 3)}** | ${goalCell(f)} |`);
+  for (const f of figures)
+    L.push(`| ${f.bench} | ${f.measure} | ${f.value} | ${f.baseline} | **${round(f.ratio, 3)}** | ${goalCell(f)} |`);
   L.push("");
   L.push("## Benches");
   L.push("");
   L.push("| bench | command | verdict | minutes | reports |");
   L.push("| --- | --- | --- | ---: | --- |");
   for (const x of o.outcomes) {
-    L.push(`| ${x.bench.name} | \`npm run ${x.bench.script}\` | ${verdict(x)}${x.skipped ? ` (${x.skipped})` : ""} | ${round(x.seconds / 60, 1)} | ${x.files.map((f) => `[${f}](${f})`).join(", ") || "–"} |`);
+    L.push(
+      `| ${x.bench.name} | \`npm run ${x.bench.script}\` | ${verdict(x)}${x.skipped ? ` (${x.skipped})` : ""} | ${round(x.seconds / 60, 1)} | ${x.files.map((f) => `[${f}](${f})`).join(", ") || "–"} |`,
+    );
   }
   for (const x of o.outcomes.filter((y) => y.headline || y.tail)) {
     L.push("");
@@ -289,23 +391,36 @@ function writeIndex(stamp: string, o: { started: Date; finished: Date; machine: 
   if (figures.length) {
     B.push(
       barChart({
-        title: "Each measured call ÷ its baseline in the same run (black mark: goal; green met, red not met, blue no goal)",
+        title:
+          "Each measured call ÷ its baseline in the same run (black mark: goal; green met, red not met, blue no goal)",
         xLabel: "ratio",
         width: 820,
-        bars: figures.map((f) => ({ label: f.measure, value: f.ratio, goal: f.goal ?? undefined, note: `${round(f.ratio, 3)}` })),
+        bars: figures.map((f) => ({
+          label: f.measure,
+          value: f.ratio,
+          goal: f.goal ?? undefined,
+          note: `${round(f.ratio, 3)}`,
+        })),
       }),
     );
   }
-  B.push(`<table><thead><tr><th>bench</th><th>measured</th><th>value</th><th>baseline (same run)</th><th>ratio</th><th>goal</th></tr></thead><tbody>${figures
-    .map((f) => `<tr><td>${esc(f.bench)}</td><td>${esc(f.measure)}</td><td>${esc(f.value)}</td><td>${esc(f.baseline)}</td><td><b>${round(f.ratio, 3)}</b></td><td style="text-align:left">${esc(goalCell(f))}</td></tr>`)
-    .join("")}</tbody></table>`);
+  B.push(
+    `<table><thead><tr><th>bench</th><th>measured</th><th>value</th><th>baseline (same run)</th><th>ratio</th><th>goal</th></tr></thead><tbody>${figures
+      .map(
+        (f) =>
+          `<tr><td>${esc(f.bench)}</td><td>${esc(f.measure)}</td><td>${esc(f.value)}</td><td>${esc(f.baseline)}</td><td><b>${round(f.ratio, 3)}</b></td><td style="text-align:left">${esc(goalCell(f))}</td></tr>`,
+      )
+      .join("")}</tbody></table>`,
+  );
   B.push("<h2>Benches and their reports</h2>");
-  B.push(`<table><thead><tr><th>bench</th><th>command</th><th>verdict</th><th>minutes</th><th>reports</th></tr></thead><tbody>${o.outcomes
-    .map(
-      (x) =>
-        `<tr><td>${esc(x.bench.name)}</td><td><code>npm run ${esc(x.bench.script)}</code></td><td class="${x.exitCode === 0 ? "ok" : x.skipped ? "" : "bad"}">${esc(verdict(x))}</td><td>${round(x.seconds / 60, 1)}</td><td style="text-align:left">${x.files.map((f) => `<a href="${esc(f)}">${esc(f)}</a>`).join("<br>") || "–"}</td></tr>`,
-    )
-    .join("")}</tbody></table>`);
+  B.push(
+    `<table><thead><tr><th>bench</th><th>command</th><th>verdict</th><th>minutes</th><th>reports</th></tr></thead><tbody>${o.outcomes
+      .map(
+        (x) =>
+          `<tr><td>${esc(x.bench.name)}</td><td><code>npm run ${esc(x.bench.script)}</code></td><td class="${x.exitCode === 0 ? "ok" : x.skipped ? "" : "bad"}">${esc(verdict(x))}</td><td>${round(x.seconds / 60, 1)}</td><td style="text-align:left">${x.files.map((f) => `<a href="${esc(f)}">${esc(f)}</a>`).join("<br>") || "–"}</td></tr>`,
+      )
+      .join("")}</tbody></table>`,
+  );
   for (const x of o.outcomes.filter((y) => y.headline || y.tail || y.skipped)) {
     B.push(`<h3>${esc(x.bench.name)}</h3>`);
     if (x.skipped) B.push(`<p class="note">${esc(x.skipped)}</p>`);

@@ -27,7 +27,15 @@ import os from "node:os";
 import path from "node:path";
 import { repoRoot } from "../src/devstack/stack.js";
 import { SeatIndex, type EventLayout } from "../src/events/layout.js";
-import { benchRedis, gridCapacity, gridLayout, gridSeat, writeDistinctHoldsFile, type BenchRedis, type GridShape } from "./lib/events.js";
+import {
+  benchRedis,
+  gridCapacity,
+  gridLayout,
+  gridSeat,
+  writeDistinctHoldsFile,
+  type BenchRedis,
+  type GridShape,
+} from "./lib/events.js";
 import { envNumber } from "./lib/env.js";
 import { runGhz, type GhzRun } from "./lib/ghz.js";
 import { readEventState, seatChecks, type Check } from "./lib/invariants.js";
@@ -87,7 +95,10 @@ export interface BestBenchResult {
   rounds: Round[];
   medianRatio: number;
   pairRatios: number[];
-  median: { holdSeats: Omit<Round, "call" | "round" | "eventId" | "ghz" | "codes">; best: Omit<Round, "call" | "round" | "eventId" | "ghz" | "codes"> };
+  median: {
+    holdSeats: Omit<Round, "call" | "round" | "eventId" | "ghz" | "codes">;
+    best: Omit<Round, "call" | "round" | "eventId" | "ghz" | "codes">;
+  };
   checks: Check[];
   ok: boolean;
 }
@@ -95,19 +106,35 @@ export interface BestBenchResult {
 /** An event of the bench's shape with its first `soldRows` rows (in order of preference) sold. */
 async function loadLateSale(b: BenchRedis, eventId: string): Promise<EventLayout> {
   const layout = gridLayout(eventId, settings.grid, 8);
-  const sold = Array.from({ length: settings.soldRows * settings.grid.seatsPerRow }, (_, i) => gridSeat(settings.grid, i));
+  const sold = Array.from({ length: settings.soldRows * settings.grid.seatsPerRow }, (_, i) =>
+    gridSeat(settings.grid, i),
+  );
   await b.inventory.load(layout, "OPEN", { seatIds: sold, gaSold: new Map(), boughtByBuyer: new Map() });
   return layout;
 }
 
 function bestRequests(file: string, eventId: string, count: number, idPrefix: string): void {
   const rows = Array.from({ length: count }, (_, i) =>
-    JSON.stringify({ event_id: eventId, buyer_id: `${idPrefix}-b${i}`, request_id: `${idPrefix}-r${i}`, quantity: settings.quantity }),
+    JSON.stringify({
+      event_id: eventId,
+      buyer_id: `${idPrefix}-b${i}`,
+      request_id: `${idPrefix}-r${i}`,
+      quantity: settings.quantity,
+    }),
   );
   fs.writeFileSync(file, `[\n${rows.join(",\n")}\n]\n`);
 }
 
-async function measure(api: ApiProcess, b: BenchRedis, call: Round["call"], roundNo: number, eventId: string, dataFile: string, total: number, outFile: string): Promise<Round> {
+async function measure(
+  api: ApiProcess,
+  b: BenchRedis,
+  call: Round["call"],
+  roundNo: number,
+  eventId: string,
+  dataFile: string,
+  total: number,
+  outFile: string,
+): Promise<Round> {
   const api0 = processCpuSeconds(api.pid) ?? NaN;
   const redis0 = await redisCpuSeconds(b.redis);
   const st0 = await scriptStats(b.redis);
@@ -145,7 +172,9 @@ async function measure(api: ApiProcess, b: BenchRedis, call: Round["call"], roun
     redisUs: round(((redis1 - redis0) / total) * 1e6, 1),
     scriptUs: st1.calls > st0.calls ? round((st1.usec - st0.usec) / (st1.calls - st0.calls), 1) : undefined,
   };
-  say(`${call.padEnd(17)} round ${roundNo}: ${r.rps} calls/s, p50/p99 ${r.p50Ms}/${r.p99Ms} ms, ${JSON.stringify(r.codes)} | CPU µs per call: ghz ${r.ghzUs}, API ${r.apiUs}, Redis ${r.redisUs} (script ${r.scriptUs ?? "-"})`);
+  say(
+    `${call.padEnd(17)} round ${roundNo}: ${r.rps} calls/s, p50/p99 ${r.p50Ms}/${r.p99Ms} ms, ${JSON.stringify(r.codes)} | CPU µs per call: ghz ${r.ghzUs}, API ${r.apiUs}, Redis ${r.redisUs} (script ${r.scriptUs ?? "-"})`,
+  );
   return r;
 }
 
@@ -159,12 +188,20 @@ async function bestChecks(b: BenchRedis, layout: EventLayout, okReplies: number)
   };
   const notAdjacent = state.holds.filter((h) => {
     const seats = h.seats.map(split).sort((x, y) => x.n - y.n);
-    return seats.length !== settings.quantity || seats.some((s, i) => s.row !== seats[0]!.row || s.n !== seats[0]!.n + i);
+    return (
+      seats.length !== settings.quantity || seats.some((s, i) => s.row !== seats[0]!.row || s.n !== seats[0]!.n + i)
+    );
   });
   checks.push({
     name: `each hold ${settings.quantity} adjacent seats of one row`,
     ok: notAdjacent.length === 0,
-    detail: notAdjacent.length === 0 ? `${state.holds.length} holds` : `${notAdjacent.length} are not, e.g. ${notAdjacent.slice(0, 3).map((h) => h.seats.join(",")).join("; ")}`,
+    detail:
+      notAdjacent.length === 0
+        ? `${state.holds.length} holds`
+        : `${notAdjacent.length} are not, e.g. ${notAdjacent
+            .slice(0, 3)
+            .map((h) => h.seats.join(","))
+            .join("; ")}`,
   });
   checks.push({
     name: "every OK reply is a hold in Redis",
@@ -179,7 +216,9 @@ function markdown(r: BestBenchResult): string {
   const L: string[] = [];
   L.push(`# HoldBestAvailable late in a stadium's sale, ${r.startedAt}`);
   L.push("");
-  L.push(`\`npm run bench:best\`, ${r.durationSeconds} s; code at \`${r.source.commit.slice(0, 12)}\`${r.source.dirty.length ? " + uncommitted edits" : ""}; ${r.machine.nproc} cores (${r.machine.cpuModel}), load ${r.machine.loadAvgBefore.join(" ")} at start, shared. Verdict: **${r.ok ? "passed" : "FAILED"}**.`);
+  L.push(
+    `\`npm run bench:best\`, ${r.durationSeconds} s; code at \`${r.source.commit.slice(0, 12)}\`${r.source.dirty.length ? " + uncommitted edits" : ""}; ${r.machine.nproc} cores (${r.machine.cpuModel}), load ${r.machine.loadAvgBefore.join(" ")} at start, shared. Verdict: **${r.ok ? "passed" : "FAILED"}**.`,
+  );
   L.push("");
   L.push(
     `Every round: two fresh events of ${r.settings.grid.sections} sections × ${r.settings.grid.rowsPerSection} rows × ${r.settings.grid.seatsPerRow} seats (${r.rows} rows), the first ${r.settings.soldRows} rows in order of preference sold; ` +
@@ -188,10 +227,15 @@ function markdown(r: BestBenchResult): string {
   L.push("");
   L.push("| round | call | calls/s | p50 / p99 ms | codes | ghz µs | API µs | Redis µs | script µs |");
   L.push("| ---: | --- | ---: | --- | --- | ---: | ---: | ---: | ---: |");
-  for (const x of r.rounds) L.push(`| ${x.round} | ${x.call} | ${x.rps} | ${f(x.p50Ms, 2)} / ${f(x.p99Ms, 2)} | ${JSON.stringify(x.codes)} | ${f(x.ghzUs)} | ${f(x.apiUs)} | ${f(x.redisUs)} | ${f(x.scriptUs)} |`);
+  for (const x of r.rounds)
+    L.push(
+      `| ${x.round} | ${x.call} | ${x.rps} | ${f(x.p50Ms, 2)} / ${f(x.p99Ms, 2)} | ${JSON.stringify(x.codes)} | ${f(x.ghzUs)} | ${f(x.apiUs)} | ${f(x.redisUs)} | ${f(x.scriptUs)} |`,
+    );
   L.push("");
   const m = r.median;
-  L.push(`**HoldBestAvailable / HoldSeats: ${f(r.medianRatio, 3)}** (median of the pairs ${r.pairRatios.join(", ")}). Medians: HoldSeats ${m.holdSeats.rps}/s, API ${f(m.holdSeats.apiUs)} µs, Redis ${f(m.holdSeats.redisUs)} µs per call; HoldBestAvailable ${m.best.rps}/s, API ${f(m.best.apiUs)} µs, Redis ${f(m.best.redisUs)} µs (script ${f(m.best.scriptUs)} µs) per call.`);
+  L.push(
+    `**HoldBestAvailable / HoldSeats: ${f(r.medianRatio, 3)}** (median of the pairs ${r.pairRatios.join(", ")}). Medians: HoldSeats ${m.holdSeats.rps}/s, API ${f(m.holdSeats.apiUs)} µs, Redis ${f(m.holdSeats.redisUs)} µs per call; HoldBestAvailable ${m.best.rps}/s, API ${f(m.best.apiUs)} µs, Redis ${f(m.best.redisUs)} µs (script ${f(m.best.scriptUs)} µs) per call.`,
+  );
   L.push("");
   L.push("## Invariants");
   L.push("");
@@ -205,9 +249,13 @@ function writeIndex(): void {
   const L: string[] = [];
   L.push("# HoldBestAvailable late in a stadium's sale (`npm run bench:best`)");
   L.push("");
-  L.push("Generated from `results/best-*.json` by `bench/best-available.ts`; every run's full report is linked. `bench/run-at-commit.sh <commit> best-available.ts` runs this bench on an earlier commit's code.");
+  L.push(
+    "Generated from `results/best-*.json` by `bench/best-available.ts`; every run's full report is linked. `bench/run-at-commit.sh <commit> best-available.ts` runs this bench on an earlier commit's code.",
+  );
   L.push("");
-  L.push("| run | code | rows (sold) | HoldSeats calls/s | HoldBestAvailable calls/s | ratio | API µs per call, HoldSeats / HoldBestAvailable | Redis µs per call, HoldSeats / HoldBestAvailable | invariants | report |");
+  L.push(
+    "| run | code | rows (sold) | HoldSeats calls/s | HoldBestAvailable calls/s | ratio | API µs per call, HoldSeats / HoldBestAvailable | Redis µs per call, HoldSeats / HoldBestAvailable | invariants | report |",
+  );
   L.push("| --- | --- | --- | ---: | ---: | ---: | --- | --- | --- | --- |");
   for (const { file, r } of runs) {
     const md = file.replace(/\.json$/, ".md");
@@ -227,7 +275,8 @@ async function main(): Promise<number> {
   installSignalHandlers(() => say(`temp dir (logs): ${tmp}`));
   for (const tool of [GHZ, GRPCURL]) if (!fs.existsSync(tool)) throw new Error(`${tool} is missing: npm run tools`);
   const free = (gridCapacity(settings.grid) - settings.soldRows * settings.grid.seatsPerRow) / settings.quantity;
-  if (settings.n > free) throw new Error(`BENCH_N ${settings.n} holds of ${settings.quantity} do not fit the ${free} pairs left unsold`);
+  if (settings.n > free)
+    throw new Error(`BENCH_N ${settings.n} holds of ${settings.quantity} do not fit the ${free} pairs left unsold`);
   let b: BenchRedis | undefined;
   let ok = false;
   try {
@@ -239,7 +288,16 @@ async function main(): Promise<number> {
     const warm = await loadLateSale(b, `${runId}_w`);
     const warmBest = path.join(tmp, "warm-best.json");
     bestRequests(warmBest, warm.eventId, settings.warmupCalls, `${runId}w`);
-    await measure(api, b, "HoldBestAvailable", 0, warm.eventId, warmBest, settings.warmupCalls, path.join(tmp, "warm-best-out.json"));
+    await measure(
+      api,
+      b,
+      "HoldBestAvailable",
+      0,
+      warm.eventId,
+      warmBest,
+      settings.warmupCalls,
+      path.join(tmp, "warm-best-out.json"),
+    );
 
     const rounds: Round[] = [];
     const checks: Check[] = [];
@@ -248,11 +306,37 @@ async function main(): Promise<number> {
       const bestEvent = await loadLateSale(b, `${runId}_b${i}`);
       const seatsFile = path.join(tmp, `seats-${i}.json`);
       // Call c holds seats 2(first + c) and 2(first + c) + 1: the first pairs after the sold rows.
-      writeDistinctHoldsFile(seatsFile, { eventId: seatsEvent.eventId, grid: settings.grid, firstCall: (settings.soldRows * settings.grid.seatsPerRow) / 2, count: settings.n, idPrefix: `${runId}s${i}` });
+      writeDistinctHoldsFile(seatsFile, {
+        eventId: seatsEvent.eventId,
+        grid: settings.grid,
+        firstCall: (settings.soldRows * settings.grid.seatsPerRow) / 2,
+        count: settings.n,
+        idPrefix: `${runId}s${i}`,
+      });
       const bestFile = path.join(tmp, `best-${i}.json`);
       bestRequests(bestFile, bestEvent.eventId, settings.n, `${runId}b${i}`);
-      rounds.push(await measure(api, b, "HoldSeats", i, seatsEvent.eventId, seatsFile, settings.n, path.join(tmp, `seats-${i}-out.json`)));
-      const best = await measure(api, b, "HoldBestAvailable", i, bestEvent.eventId, bestFile, settings.n, path.join(tmp, `best-${i}-out.json`));
+      rounds.push(
+        await measure(
+          api,
+          b,
+          "HoldSeats",
+          i,
+          seatsEvent.eventId,
+          seatsFile,
+          settings.n,
+          path.join(tmp, `seats-${i}-out.json`),
+        ),
+      );
+      const best = await measure(
+        api,
+        b,
+        "HoldBestAvailable",
+        i,
+        bestEvent.eventId,
+        bestFile,
+        settings.n,
+        path.join(tmp, `best-${i}-out.json`),
+      );
       rounds.push(best);
       checks.push(...(await bestChecks(b, bestEvent, best.codes.OK ?? 0)));
     }
@@ -269,13 +353,20 @@ async function main(): Promise<number> {
       scriptUs: round(median(rs.map((x) => x.scriptUs ?? NaN)), 1),
     });
     const nonOk = rounds.filter((x) => Object.keys(x.codes).some((c) => c !== "OK"));
-    checks.push({ name: "every call OK (nothing sold out, nothing refused)", ok: nonOk.length === 0, detail: nonOk.length === 0 ? "yes" : nonOk.map((x) => `${x.call} ${x.round}: ${JSON.stringify(x.codes)}`).join("; ") });
+    checks.push({
+      name: "every call OK (nothing sold out, nothing refused)",
+      ok: nonOk.length === 0,
+      detail:
+        nonOk.length === 0 ? "yes" : nonOk.map((x) => `${x.call} ${x.round}: ${JSON.stringify(x.codes)}`).join("; "),
+    });
     ok = checks.every((c) => c.ok);
     const result: BestBenchResult = {
       kind: "best-available",
       startedAt: started.toISOString(),
       durationSeconds: round((Date.now() - started.getTime()) / 1000, 1),
-      source: process.env.BENCH_SOURCE_COMMIT ? { ...sourceInfo(repoRoot), commit: process.env.BENCH_SOURCE_COMMIT } : sourceInfo(repoRoot),
+      source: process.env.BENCH_SOURCE_COMMIT
+        ? { ...sourceInfo(repoRoot), commit: process.env.BENCH_SOURCE_COMMIT }
+        : sourceInfo(repoRoot),
       machine,
       settings,
       rows: settings.grid.sections * settings.grid.rowsPerSection,
@@ -291,7 +382,9 @@ async function main(): Promise<number> {
     fs.writeFileSync(`${base}.json`, JSON.stringify(result, null, 2));
     fs.writeFileSync(`${base}.md`, markdown(result));
     writeIndex();
-    say(`HoldBestAvailable/HoldSeats ${result.medianRatio}; invariants ${ok ? "ok" : "BROKEN"}; wrote ${base}.{json,md}, bench/BEST-RESULTS.md`);
+    say(
+      `HoldBestAvailable/HoldSeats ${result.medianRatio}; invariants ${ok ? "ok" : "BROKEN"}; wrote ${base}.{json,md}, bench/BEST-RESULTS.md`,
+    );
     for (const c of checks.filter((x) => !x.ok)) say(`BROKEN ${c.name}: ${c.detail}`);
   } finally {
     await b?.close();

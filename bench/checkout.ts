@@ -48,7 +48,16 @@ import { Client, Connection } from "@temporalio/client";
 import { createMysqlPool } from "../src/adapters/mysql/pool.js";
 import { freePort, repoRoot, sleep } from "../src/devstack/stack.js";
 import { SeatIndex } from "../src/events/layout.js";
-import { BareDriver, CheckoutDriver, SeatAllocator, checkoutEvent, percentile, type BareRoundStats, type BuyerRecord, type CheckoutRoundStats } from "./lib/checkout-driver.js";
+import {
+  BareDriver,
+  CheckoutDriver,
+  SeatAllocator,
+  checkoutEvent,
+  percentile,
+  type BareRoundStats,
+  type BuyerRecord,
+  type CheckoutRoundStats,
+} from "./lib/checkout-driver.js";
 import { sampleHistories } from "./lib/checkout-history.js";
 import { bareChecks, checkoutChecks } from "./lib/checkout-invariants.js";
 import {
@@ -63,8 +72,23 @@ import {
   type CpuDelta,
   type TemporalDb,
 } from "./lib/checkout-procs.js";
-import { writeCheckoutReports, type CheckoutBenchResult, type CheckoutSettings, type HoldRound, type MeasuredBare, type MeasuredCheckout } from "./lib/checkout-report.js";
-import { benchRedis, gridCapacity, gridLayout, loadOpenEvent, writeDistinctHoldsFile, type BenchRedis, type GridShape } from "./lib/events.js";
+import {
+  writeCheckoutReports,
+  type CheckoutBenchResult,
+  type CheckoutSettings,
+  type HoldRound,
+  type MeasuredBare,
+  type MeasuredCheckout,
+} from "./lib/checkout-report.js";
+import {
+  benchRedis,
+  gridCapacity,
+  gridLayout,
+  loadOpenEvent,
+  writeDistinctHoldsFile,
+  type BenchRedis,
+  type GridShape,
+} from "./lib/events.js";
 import { runGhz } from "./lib/ghz.js";
 import { readEventState, seatChecks, type Check } from "./lib/invariants.js";
 import { eventVersion } from "./lib/redis.js";
@@ -78,7 +102,8 @@ import { resultStamp } from "./lib/results.js";
 const env = envNumber;
 
 const temporalDb = (process.env.BENCH_TEMPORAL_DB ?? "file") as TemporalDb;
-if (temporalDb !== "file" && temporalDb !== "memory") throw new Error(`BENCH_TEMPORAL_DB=${String(temporalDb)}: file or memory`);
+if (temporalDb !== "file" && temporalDb !== "memory")
+  throw new Error(`BENCH_TEMPORAL_DB=${String(temporalDb)}: file or memory`);
 
 // Checkout work yields the CPU to the hold path (src/worker-priority.ts): the
 // product worker, the bare worker and Temporal all run at this niceness.
@@ -117,7 +142,9 @@ const OPERATOR_TOKEN = process.env.OPERATOR_TOKEN || "local-operator-token";
 
 /** Per-checkout CPU in ms of each process, from a round's CPU delta. */
 function perItemMs(cpu: CpuDelta, items: number): Record<string, number> {
-  return Object.fromEntries(Object.entries(cpu.seconds).map(([k, v]) => [k, round((v / Math.max(1, items)) * 1000, 2)]));
+  return Object.fromEntries(
+    Object.entries(cpu.seconds).map(([k, v]) => [k, round((v / Math.max(1, items)) * 1000, 2)]),
+  );
 }
 
 function stripRecords(s: CheckoutRoundStats): Omit<CheckoutRoundStats, "records" | "workflowIds"> {
@@ -140,7 +167,9 @@ async function main(): Promise<number> {
     void stopOwned();
   });
   for (const tool of [GHZ, GRPCURL]) if (!fs.existsSync(tool)) throw new Error(`${tool} is missing: npm run tools`);
-  say(`run ${runId}; temp dir ${tmp}; ${machine.nproc} cores (${machine.cpuModel}), load ${machine.loadAvgBefore.join(" ")}`);
+  say(
+    `run ${runId}; temp dir ${tmp}; ${machine.nproc} cores (${machine.cpuModel}), load ${machine.loadAvgBefore.join(" ")}`,
+  );
 
   let b: BenchRedis | undefined;
   let driver: CheckoutDriver | undefined;
@@ -151,13 +180,26 @@ async function main(): Promise<number> {
     const reuseTemporal = process.env.TEMPORAL_ADDRESS;
     let temporalStarting: Promise<{ address: string; pid?: number; command: string; own: boolean }>;
     if (reuseTemporal) {
-      temporalStarting = Promise.resolve({ address: reuseTemporal, pid: undefined, command: `TEMPORAL_ADDRESS=${reuseTemporal} (not ours: its CPU is not measured)`, own: false });
+      temporalStarting = Promise.resolve({
+        address: reuseTemporal,
+        pid: undefined,
+        command: `TEMPORAL_ADDRESS=${reuseTemporal} (not ours: its CPU is not measured)`,
+        own: false,
+      });
     } else {
       // startBenchStack sees TEMPORAL_ADDRESS and starts no (in-memory) Temporal of its own
       const port = await freePort();
       process.env.TEMPORAL_ADDRESS = `127.0.0.1:${port}`;
-      temporalStarting = startOwnTemporal(path.join(tmp, "temporal"), settings.temporalDb, port, settings.temporalArgs.split(/\s+/).filter(Boolean), settings.workerNice).then((h) => {
-        say(`temporal: ${h.address} (pid ${h.pid}, ${settings.temporalDb === "file" ? "SQLite file, WAL + synchronous=normal" : "in memory"}, nice ${settings.workerNice})`);
+      temporalStarting = startOwnTemporal(
+        path.join(tmp, "temporal"),
+        settings.temporalDb,
+        port,
+        settings.temporalArgs.split(/\s+/).filter(Boolean),
+        settings.workerNice,
+      ).then((h) => {
+        say(
+          `temporal: ${h.address} (pid ${h.pid}, ${settings.temporalDb === "file" ? "SQLite file, WAL + synchronous=normal" : "in memory"}, nice ${settings.workerNice})`,
+        );
         return { address: h.address, pid: h.pid, command: h.command, own: true };
       });
     }
@@ -183,8 +225,22 @@ async function main(): Promise<number> {
     };
     // the API first (it migrates the database), the workers meanwhile
     const apiStarting = startApi(stack, tmp, GRPCURL);
-    const worker = await startWorkerProcess({ name: "worker", script: "src/worker.ts", env: workerEnv, taskQueue, temporalAddress: t.address, dir: tmp });
-    const bare = await startWorkerProcess({ name: "bare-worker", script: "bench/checkout-baseline/worker.ts", env: { WORKER_NICE: String(settings.workerNice) }, taskQueue: bareQueue, temporalAddress: t.address, dir: tmp });
+    const worker = await startWorkerProcess({
+      name: "worker",
+      script: "src/worker.ts",
+      env: workerEnv,
+      taskQueue,
+      temporalAddress: t.address,
+      dir: tmp,
+    });
+    const bare = await startWorkerProcess({
+      name: "bare-worker",
+      script: "bench/checkout-baseline/worker.ts",
+      env: { WORKER_NICE: String(settings.workerNice) },
+      taskQueue: bareQueue,
+      temporalAddress: t.address,
+      dir: tmp,
+    });
     const [api] = await Promise.all([apiStarting, waitForPollers(t.address, [worker, bare])]);
     say(`api:      ${api.address} (pid ${api.pid})`);
 
@@ -197,8 +253,14 @@ async function main(): Promise<number> {
       redis: stack.pids.redis,
     };
     // What the scheduler sees: each process's nice value (main thread) and its session's autogroup.
-    const niceness = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, pid === undefined ? undefined : processNiceness(pid)]));
-    say(`niceness: ${Object.entries(niceness).map(([k, v]) => `${k} ${v ? `${v.nice} (autogroup ${v.autogroup ?? "-"})` : "-"}`).join(", ")}`);
+    const niceness = Object.fromEntries(
+      Object.entries(pids).map(([k, pid]) => [k, pid === undefined ? undefined : processNiceness(pid)]),
+    );
+    say(
+      `niceness: ${Object.entries(niceness)
+        .map(([k, v]) => `${k} ${v ? `${v.nice} (autogroup ${v.autogroup ?? "-"})` : "-"}`)
+        .join(", ")}`,
+    );
     connection = await Connection.connect({ address: t.address });
     const client = new Client({ connection, namespace: "default" });
     mysql = createMysqlPool(stack.mysqlUrl, 4);
@@ -207,7 +269,10 @@ async function main(): Promise<number> {
 
     // --- the checkout event (CreateEvent + OpenSale over gRPC: MySQL and Redis), sized for every round
     const perRoundLoaded = 1500; // generous: ~20 checkouts/s for the ramp, a ghz round and the drain
-    const seatsNeeded = Math.ceil(1.5 * (settings.warmupCheckouts + settings.serial + settings.rounds * (settings.checkouts + perRoundLoaded))) + 500;
+    const seatsNeeded =
+      Math.ceil(
+        1.5 * (settings.warmupCheckouts + settings.serial + settings.rounds * (settings.checkouts + perRoundLoaded)),
+      ) + 500;
     const seatsPerSection = 20 * 50;
     const shape = { sections: Math.max(1, Math.ceil(seatsNeeded / seatsPerSection)), rows: 20, seatsPerRow: 50 };
     const eventId = `${runId}_checkout`;
@@ -215,13 +280,19 @@ async function main(): Promise<number> {
     driver = new CheckoutDriver(api.address, eventId, seats, runId, OPERATOR_TOKEN);
     const createStart = performance.now();
     await driver.createAndOpen(checkoutEvent(eventId, shape));
-    say(`checkout event ${eventId}: ${seats.capacity} seats (CreateEvent + OpenSale in ${Math.round(performance.now() - createStart)} ms)`);
+    say(
+      `checkout event ${eventId}: ${seats.capacity} seats (CreateEvent + OpenSale in ${Math.round(performance.now() - createStart)} ms)`,
+    );
     const bareDriver = new BareDriver(client, bareQueue, runId, settings.paymentWindowSeconds * 1000);
     const previousDriver = new BareDriver(client, bareQueue, runId, settings.paymentWindowSeconds * 1000, "previous");
 
     // --- the HoldSeats event: Redis only, every call holds 2 seats nobody else holds
     const holdCalls = settings.holdWarmup + 2 * settings.rounds * settings.holdN;
-    const BIG: GridShape = { sections: Math.max(1, Math.ceil((2 * holdCalls) / 1000)), rowsPerSection: 4, seatsPerRow: 250 };
+    const BIG: GridShape = {
+      sections: Math.max(1, Math.ceil((2 * holdCalls) / 1000)),
+      rowsPerSection: 4,
+      seatsPerRow: 250,
+    };
     const holdLayout = gridLayout(`${runId}_holds`, BIG, 4);
     await loadOpenEvent(b, holdLayout);
     say(`HoldSeats event ${holdLayout.eventId}: ${gridCapacity(BIG)} seats (Redis only)`);
@@ -232,7 +303,13 @@ async function main(): Promise<number> {
     let holdCursor = 0;
     const holdFile = (count: number, name: string) => {
       const file = path.join(data, `${name}.json`);
-      writeDistinctHoldsFile(file, { eventId: holdLayout.eventId, grid: BIG, firstCall: holdCursor, count, idPrefix: `${runId}${name}` });
+      writeDistinctHoldsFile(file, {
+        eventId: holdLayout.eventId,
+        grid: BIG,
+        firstCall: holdCursor,
+        count,
+        idPrefix: `${runId}${name}`,
+      });
       holdCursor += count;
       return file;
     };
@@ -244,11 +321,14 @@ async function main(): Promise<number> {
     say(`warm-up: ${settings.warmupCheckouts} checkouts, ${settings.warmupCheckouts} bare workflows`);
     const warmC = await driver.round("warmup", settings.warmupCheckouts, settings.concurrency);
     allRecords.push(...warmC.records);
-    say(`warm-up checkout: ${warmC.confirmed}/${warmC.buyers} confirmed, ${warmC.rate}/s, p50 ${warmC.latencyMs.p50} ms`);
+    say(
+      `warm-up checkout: ${warmC.confirmed}/${warmC.buyers} confirmed, ${warmC.rate}/s, p50 ${warmC.latencyMs.p50} ms`,
+    );
     const warmB = await bareDriver.round("warmup", settings.warmupCheckouts, settings.concurrency);
     allBare.push(warmB);
     say(`warm-up bare: ${warmB.completed}/${warmB.workflows}, ${warmB.rate}/s, p50 ${warmB.latencyMs.p50} ms`);
-    if (settings.previousShape) allBare.push(await previousDriver.round("warmup-previous", settings.warmupCheckouts, settings.concurrency));
+    if (settings.previousShape)
+      allBare.push(await previousDriver.round("warmup-previous", settings.warmupCheckouts, settings.concurrency));
 
     // --- 0. one at a time (concurrency 1): the unloaded latency and where it goes
     say(`one at a time: ${settings.serial} checkouts, then ${settings.serial} bare workflows`);
@@ -256,7 +336,9 @@ async function main(): Promise<number> {
     allRecords.push(...serialC.records);
     const serialB = await bareDriver.round("serial-bare", settings.serial, 1);
     allBare.push(serialB);
-    const serialP = settings.previousShape ? await previousDriver.round("serial-previous", settings.serial, 1) : undefined;
+    const serialP = settings.previousShape
+      ? await previousDriver.round("serial-previous", settings.serial, 1)
+      : undefined;
     if (serialP) allBare.push(serialP);
     say(
       `one at a time: checkout p50 ${serialC.latencyMs.p50} ms p99 ${serialC.latencyMs.p99} ms (CreateOrder ${serialC.createOrderMs.p50} ms); bare p50 ${serialB.latencyMs.p50} ms p99 ${serialB.latencyMs.p99} ms (update ${serialB.updateMs.p50} ms)` +
@@ -273,7 +355,13 @@ async function main(): Promise<number> {
       let s1 = cpuSnapshot(pids);
       allRecords.push(...c.records);
       const cCpu = cpuDelta(s0, s1);
-      checkoutRounds.push({ round: i, stats: stripRecords(c), cpu: cCpu, cpuMsPerCheckout: perItemMs(cCpu, c.confirmed), workflowIds: c.workflowIds });
+      checkoutRounds.push({
+        round: i,
+        stats: stripRecords(c),
+        cpu: cCpu,
+        cpuMsPerCheckout: perItemMs(cCpu, c.confirmed),
+        workflowIds: c.workflowIds,
+      });
       say(
         `checkout ${i}: ${c.confirmed}/${c.buyers} CONFIRMED in ${c.windowSeconds} s = ${c.rate}/s, p50 ${c.latencyMs.p50} ms p99 ${c.latencyMs.p99} ms | cores: temporal ${cCpu.cores.temporal ?? "-"}, worker ${cCpu.cores.worker}, api ${cCpu.cores.api}, mysql ${cCpu.cores.mysql ?? "-"}, redis ${cCpu.cores.redis ?? "-"}, bench ${cCpu.cores.bench}, other ${cCpu.otherCores}`,
       );
@@ -282,7 +370,13 @@ async function main(): Promise<number> {
       s1 = cpuSnapshot(pids);
       allBare.push(bb);
       const bCpu = cpuDelta(s0, s1);
-      bareRounds.push({ round: i, stats: { ...bb, workflowIds: [] }, cpu: bCpu, cpuMsPerWorkflow: perItemMs(bCpu, bb.completed), workflowIds: bb.workflowIds });
+      bareRounds.push({
+        round: i,
+        stats: { ...bb, workflowIds: [] },
+        cpu: bCpu,
+        cpuMsPerWorkflow: perItemMs(bCpu, bb.completed),
+        workflowIds: bb.workflowIds,
+      });
       say(
         `bare ${i}:     ${bb.completed}/${bb.workflows} completed in ${bb.windowSeconds} s = ${bb.rate}/s, p50 ${bb.latencyMs.p50} ms p99 ${bb.latencyMs.p99} ms | cores: temporal ${bCpu.cores.temporal ?? "-"}, bare worker ${bCpu.cores.bareWorker}, bench ${bCpu.cores.bench}, other ${bCpu.otherCores}`,
       );
@@ -292,7 +386,13 @@ async function main(): Promise<number> {
         s1 = cpuSnapshot(pids);
         allBare.push(pp);
         const pCpu = cpuDelta(s0, s1);
-        previousRounds.push({ round: i, stats: { ...pp, workflowIds: [] }, cpu: pCpu, cpuMsPerWorkflow: perItemMs(pCpu, pp.completed), workflowIds: pp.workflowIds });
+        previousRounds.push({
+          round: i,
+          stats: { ...pp, workflowIds: [] },
+          cpu: pCpu,
+          cpuMsPerWorkflow: perItemMs(pCpu, pp.completed),
+          workflowIds: pp.workflowIds,
+        });
         say(
           `previous ${i}: ${pp.completed}/${pp.workflows} completed in ${pp.windowSeconds} s = ${pp.rate}/s, p50 ${pp.latencyMs.p50} ms p99 ${pp.latencyMs.p99} ms | cores: temporal ${pCpu.cores.temporal ?? "-"}, bare worker ${pCpu.cores.bareWorker}, bench ${pCpu.cores.bench}, other ${pCpu.otherCores}`,
         );
@@ -302,7 +402,9 @@ async function main(): Promise<number> {
     const medianCheckoutRate = median(checkoutRounds.map((c) => c.stats.rate));
     const medianBareRate = median(bareRounds.map((x) => x.stats.rate));
     const medianRatio = median(pairRatios);
-    say(`checkout ${round(medianCheckoutRate, 2)}/s vs bare ${round(medianBareRate, 2)}/s: median ratio ${round(medianRatio, 3)} (goal ≥ ${settings.checkoutGoal})`);
+    say(
+      `checkout ${round(medianCheckoutRate, 2)}/s vs bare ${round(medianBareRate, 2)}/s: median ratio ${round(medianRatio, 3)} (goal ≥ ${settings.checkoutGoal})`,
+    );
 
     // --- 2. HoldSeats idle vs while checkouts run, interleaved
     const ghzRun = async (label: string, total: number, skip: number) => {
@@ -337,9 +439,12 @@ async function main(): Promise<number> {
       const v1 = await eventVersion(b!.redis, holdLayout.eventId);
       const bgStats = bg ? await bg.stop() : undefined;
       if (bgStats) allRecords.push(...bgStats.records);
-      if (ghz.exitCode !== 0) throw new Error(`ghz exited with ${ghz.exitCode} (${label}): ${ghz.stderr.slice(0, 2000)}`);
+      if (ghz.exitCode !== 0)
+        throw new Error(`ghz exited with ${ghz.exitCode} (${label}): ${ghz.stderr.slice(0, 2000)}`);
       const cpu = cpuDelta(s0, s1, { ghz: ghz.cpuSeconds });
-      const duringRecords = bgStats ? bgStats.records.filter((r) => r.finalState === "CONFIRMED" && r.finalAt! >= g0 && r.finalAt! <= g1) : [];
+      const duringRecords = bgStats
+        ? bgStats.records.filter((r) => r.finalState === "CONFIRMED" && r.finalAt! >= g0 && r.finalAt! <= g1)
+        : [];
       const during = duringRecords.length;
       const duringLatency = duringRecords.map((r) => r.checkoutMs!).sort((a, b) => a - b);
       const r: HoldRound = {
@@ -351,7 +456,13 @@ async function main(): Promise<number> {
         apiUsPerCall: round(((cpu.seconds.api ?? NaN) / settings.holdN) * 1e6, 1),
         checkoutsDuringGhz: bg ? during : undefined,
         checkoutRateDuringGhz: bg ? round(during / ((g1 - g0) / 1000), 2) : undefined,
-        checkoutLatencyDuringGhzMs: bg ? { p50: round(percentile(duringLatency, 50), 1), p99: round(percentile(duringLatency, 99), 1), max: round(duringLatency[duringLatency.length - 1] ?? NaN, 1) } : undefined,
+        checkoutLatencyDuringGhzMs: bg
+          ? {
+              p50: round(percentile(duringLatency, 50), 1),
+              p99: round(percentile(duringLatency, 99), 1),
+              max: round(duringLatency[duringLatency.length - 1] ?? NaN, 1),
+            }
+          : undefined,
         checkouts: bgStats ? stripRecords(bgStats) : undefined,
       };
       const s = ghz.summary;
@@ -365,7 +476,8 @@ async function main(): Promise<number> {
     };
     say(`HoldSeats warm-up: ${settings.holdWarmup} calls`);
     const warmG = await ghzRun("hold-warmup", settings.holdWarmup, 0);
-    if (warmG.exitCode !== 0) throw new Error(`ghz warm-up exited with ${warmG.exitCode}: ${warmG.stderr.slice(0, 2000)}`);
+    if (warmG.exitCode !== 0)
+      throw new Error(`ghz warm-up exited with ${warmG.exitCode}: ${warmG.stderr.slice(0, 2000)}`);
     for (let i = 1; i <= settings.rounds; i++) {
       holdRounds.push(await measureHold(i, false));
       holdRounds.push(await measureHold(i, true));
@@ -375,10 +487,15 @@ async function main(): Promise<number> {
     const loaded = holdRounds.filter((r) => r.loaded);
     const holdPairRatios = loaded.map((l, i) => rps(l) / rps(idle[i]!));
     const holdMedianRatio = median(holdPairRatios);
-    say(`HoldSeats idle ${Math.round(median(idle.map(rps)))}/s vs with checkouts ${Math.round(median(loaded.map(rps)))}/s: median ratio ${round(holdMedianRatio, 3)} (goal ≥ ${settings.holdGoal})`);
+    say(
+      `HoldSeats idle ${Math.round(median(idle.map(rps)))}/s vs with checkouts ${Math.round(median(loaded.map(rps)))}/s: median ratio ${round(holdMedianRatio, 3)} (goal ≥ ${settings.holdGoal})`,
+    );
     for (const r of [...holdRounds]) {
       const bad = Object.entries(r.ghz.summary?.codes ?? {}).filter(([c]) => c !== "OK");
-      if (bad.length) failures.push(`HoldSeats ${r.loaded ? "loaded" : "idle"} round ${r.round}: non-OK codes ${JSON.stringify(Object.fromEntries(bad))}`);
+      if (bad.length)
+        failures.push(
+          `HoldSeats ${r.loaded ? "loaded" : "idle"} round ${r.round}: non-OK codes ${JSON.stringify(Object.fromEntries(bad))}`,
+        );
     }
 
     // --- 3. where the time goes: sampled histories of the last measured rounds
@@ -390,8 +507,12 @@ async function main(): Promise<number> {
       bare: await sampleHistories(client, lastB.workflowIds, settings.historySample),
       serialCheckout: await sampleHistories(client, serialC.workflowIds, settings.historySample),
       serialBare: await sampleHistories(client, serialB.workflowIds, settings.historySample),
-      previousShape: previousRounds.length ? await sampleHistories(client, previousRounds[previousRounds.length - 1]!.workflowIds, settings.historySample) : undefined,
-      serialPreviousShape: serialP ? await sampleHistories(client, serialP.workflowIds, settings.historySample) : undefined,
+      previousShape: previousRounds.length
+        ? await sampleHistories(client, previousRounds[previousRounds.length - 1]!.workflowIds, settings.historySample)
+        : undefined,
+      serialPreviousShape: serialP
+        ? await sampleHistories(client, serialP.workflowIds, settings.historySample)
+        : undefined,
     };
 
     // --- 4. invariants
@@ -407,11 +528,20 @@ async function main(): Promise<number> {
     const holdTallied = holdRounds.reduce((a, r) => a + (r.ghz.summary?.count ?? 0), 0);
     holdChecks.push({
       name: "every HoldSeats call accounted for (each made exactly one hold)",
-      ok: holdState.holds.length === holdSent && holdCreated === settings.rounds * 2 * settings.holdN && holdOk === holdTallied,
+      ok:
+        holdState.holds.length === holdSent &&
+        holdCreated === settings.rounds * 2 * settings.holdN &&
+        holdOk === holdTallied,
       detail: `${holdSent} calls sent (warm-up included), ${holdState.holds.length} holds indexed; measured rounds: ${holdCreated} holds created (version delta) for ${settings.rounds * 2 * settings.holdN} calls, ${holdOk} OK of ${holdTallied} tallied`,
     });
-    const seatsExhausted = [warmC, serialC, ...checkoutRounds.map((c) => c.stats), ...holdRounds.map((r) => r.checkouts).filter((x) => x !== undefined)].some((s) => s.seatsExhausted);
-    if (seatsExhausted) failures.push("the checkout event ran out of seats: a loaded round stopped early (raise perRoundLoaded)");
+    const seatsExhausted = [
+      warmC,
+      serialC,
+      ...checkoutRounds.map((c) => c.stats),
+      ...holdRounds.map((r) => r.checkouts).filter((x) => x !== undefined),
+    ].some((s) => s.seatsExhausted);
+    if (seatsExhausted)
+      failures.push("the checkout event ran out of seats: a loaded round stopped early (raise perRoundLoaded)");
     const allChecks: { group: string; checks: Check[] }[] = [
       { group: "checkout event (MySQL, ledger, Redis)", checks: inv.checks },
       { group: "bare baseline", checks: bareInv },
@@ -439,7 +569,12 @@ async function main(): Promise<number> {
       failures,
       settings,
       source: sourceInfo(repoRoot),
-      machine: { ...machine, redis: redisVersion, loadAvgAfter: os.loadavg().map((x) => round(x, 2)), othersDuringRun: others },
+      machine: {
+        ...machine,
+        redis: redisVersion,
+        loadAvgAfter: os.loadavg().map((x) => round(x, 2)),
+        othersDuringRun: others,
+      },
       stack: {
         temporal: { ...temporalInfo, db: reuseTemporal ? "external" : settings.temporalDb },
         redisUrl: stack.redisUrl,
@@ -457,7 +592,11 @@ async function main(): Promise<number> {
         holds: { eventId: holdLayout.eventId, capacity: holdLayout.capacity },
       },
       warmup: { checkout: stripRecords(warmC), bare: { ...warmB, workflowIds: [] } },
-      serial: { checkout: stripRecords(serialC), bare: { ...serialB, workflowIds: [] }, previousShape: serialP ? { ...serialP, workflowIds: [] } : undefined },
+      serial: {
+        checkout: stripRecords(serialC),
+        bare: { ...serialB, workflowIds: [] },
+        previousShape: serialP ? { ...serialP, workflowIds: [] } : undefined,
+      },
       previousShape: previousRounds.length
         ? {
             rounds: previousRounds.map((x) => ({ ...x, workflowIds: [] })),
@@ -489,8 +628,12 @@ async function main(): Promise<number> {
         medianBareUpdateP99: round(median(bareRounds.map((x) => x.stats.updateMs.p99)), 1),
         cpuMsPerCheckout: medianOfRecords(checkoutRounds.map((c) => c.cpuMsPerCheckout)),
         cpuMsPerBare: medianOfRecords(bareRounds.map((x) => x.cpuMsPerWorkflow)),
-        coresCheckout: medianOfRecords(checkoutRounds.map((c) => ({ ...c.cpu.cores, machine: c.cpu.machineBusyCores, other: c.cpu.otherCores }))),
-        coresBare: medianOfRecords(bareRounds.map((x) => ({ ...x.cpu.cores, machine: x.cpu.machineBusyCores, other: x.cpu.otherCores }))),
+        coresCheckout: medianOfRecords(
+          checkoutRounds.map((c) => ({ ...c.cpu.cores, machine: c.cpu.machineBusyCores, other: c.cpu.otherCores })),
+        ),
+        coresBare: medianOfRecords(
+          bareRounds.map((x) => ({ ...x.cpu.cores, machine: x.cpu.machineBusyCores, other: x.cpu.otherCores })),
+        ),
       },
       holds: {
         rounds: holdRounds,
@@ -501,7 +644,10 @@ async function main(): Promise<number> {
         goal: settings.holdGoal,
         goalMet: holdMedianRatio >= settings.holdGoal,
         medianCheckoutRateDuringGhz: round(median(loaded.map((r) => r.checkoutRateDuringGhz ?? NaN)), 2),
-        checkoutRateDuringGhzToAlone: round(median(loaded.map((r) => r.checkoutRateDuringGhz ?? NaN)) / medianCheckoutRate, 3),
+        checkoutRateDuringGhzToAlone: round(
+          median(loaded.map((r) => r.checkoutRateDuringGhz ?? NaN)) / medianCheckoutRate,
+          3,
+        ),
         medianCheckoutP50DuringGhz: round(median(loaded.map((r) => r.checkoutLatencyDuringGhzMs?.p50 ?? NaN)), 1),
         medianCheckoutP99DuringGhz: round(median(loaded.map((r) => r.checkoutLatencyDuringGhzMs?.p99 ?? NaN)), 1),
         maxCheckoutLatencyDuringGhz: round(Math.max(...loaded.map((r) => r.checkoutLatencyDuringGhzMs?.max ?? NaN)), 1),
@@ -554,4 +700,3 @@ main().then(
       .finally(() => process.exit(1));
   },
 );
-

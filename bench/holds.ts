@@ -46,10 +46,36 @@ import {
 import { runGhz, type GhzRun } from "./lib/ghz.js";
 import { esc, ghzRoundSeries, htmlPage, roundCharts, type RoundSeries } from "./lib/charts.js";
 import { readEventState, seatChecks, type Check } from "./lib/invariants.js";
-import { dropEvent, eventVersion, holdSeatsSha, redisCpuSeconds, redisIoStats, runCeiling, scriptStats, type CeilingRun } from "./lib/redis.js";
+import {
+  dropEvent,
+  eventVersion,
+  holdSeatsSha,
+  redisCpuSeconds,
+  redisIoStats,
+  runCeiling,
+  scriptStats,
+  type CeilingRun,
+} from "./lib/redis.js";
 import { writeReports } from "./lib/report.js";
-import { apiLogTail, installSignalHandlers, run, say, startApi, startBenchStack, stopAll, type ApiProcess, type BenchStack } from "./lib/stack.js";
-import { machineCpuSeconds, machineInfo, processCpuSeconds, sourceInfo, type MachineInfo, type SourceInfo } from "./lib/sys.js";
+import {
+  apiLogTail,
+  installSignalHandlers,
+  run,
+  say,
+  startApi,
+  startBenchStack,
+  stopAll,
+  type ApiProcess,
+  type BenchStack,
+} from "./lib/stack.js";
+import {
+  machineCpuSeconds,
+  machineInfo,
+  processCpuSeconds,
+  sourceInfo,
+  type MachineInfo,
+  type SourceInfo,
+} from "./lib/sys.js";
 import { envNumber } from "./lib/env.js";
 import { cpuCeilings, median, round, type CpuSplit } from "./lib/stats.js";
 import { resultStamp } from "./lib/results.js";
@@ -131,7 +157,15 @@ export interface BenchResult {
   settings: typeof settings;
   source: SourceInfo;
   machine: MachineInfo & { ghz: string; redis: string; loadAvgAfter: number[] };
-  stack: { own: BenchStack["own"]; pids: Record<string, number>; redisUrl: string; mysqlUrl: string; temporalAddress: string; apiCommand: string; apiPid: number };
+  stack: {
+    own: BenchStack["own"];
+    pids: Record<string, number>;
+    redisUrl: string;
+    mysqlUrl: string;
+    temporalAddress: string;
+    apiCommand: string;
+    apiPid: number;
+  };
   events: { role: string; eventId: string; capacity: number; limit: number; layout: string }[];
   requestBytes: { holdSeats: number; noop: number };
   warmup: RoundResult[];
@@ -185,7 +219,14 @@ export interface BenchResult {
     medianGhzCoresHold: number;
     generatorLimited: boolean;
   };
-  latency: { rpsTarget: number; rounds: RoundResult[]; medianNoopP50: number; medianNoopP99: number; medianHoldP50: number; medianHoldP99: number };
+  latency: {
+    rpsTarget: number;
+    rounds: RoundResult[];
+    medianNoopP50: number;
+    medianNoopP99: number;
+    medianHoldP50: number;
+    medianHoldP99: number;
+  };
   html?: { file: string; round: RoundResult };
   redis: {
     cpuUsPerHold: number;
@@ -229,7 +270,19 @@ async function measure(
   phase: RoundResult["phase"],
   roundNo: number,
   call: RoundResult["call"],
-  o: { api: ApiProcess; b: BenchRedis; dataFile: string; total: number; outFile: string; skipFirst?: number; rps?: number; countErrors?: boolean; format?: "json" | "html"; eventId?: string; address: string },
+  o: {
+    api: ApiProcess;
+    b: BenchRedis;
+    dataFile: string;
+    total: number;
+    outFile: string;
+    skipFirst?: number;
+    rps?: number;
+    countErrors?: boolean;
+    format?: "json" | "html";
+    eventId?: string;
+    address: string;
+  },
 ): Promise<RoundResult> {
   const api0 = processCpuSeconds(o.api.pid) ?? NaN;
   const redis0 = await redisCpuSeconds(o.b.redis);
@@ -261,7 +314,9 @@ async function measure(
   const api1 = processCpuSeconds(o.api.pid) ?? NaN;
   const v1 = o.eventId ? await eventVersion(o.b.redis, o.eventId) : 0;
   if (ghz.exitCode !== 0) {
-    throw new Error(`ghz exited with ${ghz.exitCode} (${call}, ${phase} ${roundNo}): ${ghz.stderr.slice(0, 2000)}\n--- api log:\n${apiLogTail(o.api)}`);
+    throw new Error(
+      `ghz exited with ${ghz.exitCode} (${call}, ${phase} ${roundNo}): ${ghz.stderr.slice(0, 2000)}\n--- api log:\n${apiLogTail(o.api)}`,
+    );
   }
   const apiCpu = api1 - api0;
   const redisCpu = redis1 - redis0;
@@ -319,9 +374,13 @@ async function main(): Promise<number> {
   const ghzVersion = "v0.121.0 (src/devstack/install-tools.sh; a go-install build reports 'dev')";
   const perHoldRounds = settings.rounds * settings.n;
   if (2 * perHoldRounds > gridCapacity(BIG)) {
-    throw new Error(`BENCH_ROUNDS x BENCH_N = ${perHoldRounds} HoldSeats calls need ${2 * perHoldRounds} seats: more than the ${gridCapacity(BIG)} of the throughput event`);
+    throw new Error(
+      `BENCH_ROUNDS x BENCH_N = ${perHoldRounds} HoldSeats calls need ${2 * perHoldRounds} seats: more than the ${gridCapacity(BIG)} of the throughput event`,
+    );
   }
-  say(`run ${runId}; temp dir ${tmp}; ${machine.nproc} cores (${machine.cpuModel}), load ${machine.loadAvgBefore.join(" ")}`);
+  say(
+    `run ${runId}; temp dir ${tmp}; ${machine.nproc} cores (${machine.cpuModel}), load ${machine.loadAvgBefore.join(" ")}`,
+  );
 
   let b: BenchRedis | undefined;
   let stack: BenchStack | undefined;
@@ -346,7 +405,10 @@ async function main(): Promise<number> {
       eventId: layout.eventId,
       capacity: layout.capacity,
       limit: layout.maxTicketsPerBuyer,
-      layout: layout === cont ? "section A, rows 1-4 x seats 1-25" : `sections S0-S${BIG.sections - 1} x rows 1-${BIG.rowsPerSection} x seats 1-${BIG.seatsPerRow}`,
+      layout:
+        layout === cont
+          ? "section A, rows 1-4 x seats 1-25"
+          : `sections S0-S${BIG.sections - 1} x rows 1-${BIG.rowsPerSection} x seats 1-${BIG.seatsPerRow}`,
     }));
     say(`events loaded: ${events.map((e) => `${e.eventId} (${e.capacity} seats)`).join(", ")}`);
 
@@ -358,18 +420,35 @@ async function main(): Promise<number> {
     let auxCursor = 0;
     const auxHolds = (count: number, name: string) => {
       const file = path.join(data, `${name}.json`);
-      writeDistinctHoldsFile(file, { eventId: aux.eventId, grid: BIG, firstCall: auxCursor, count, idPrefix: `${runId}${name}` });
+      writeDistinctHoldsFile(file, {
+        eventId: aux.eventId,
+        grid: BIG,
+        firstCall: auxCursor,
+        count,
+        idPrefix: `${runId}${name}`,
+      });
       auxCursor += count;
       return file;
     };
     const holdFiles: string[] = [];
     for (let i = 0; i < settings.rounds; i++) {
       const file = path.join(data, `holds-round${i + 1}.json`);
-      writeDistinctHoldsFile(file, { eventId: tput.eventId, grid: BIG, firstCall: i * settings.n, count: settings.n, idPrefix: `${runId}t${i + 1}` });
+      writeDistinctHoldsFile(file, {
+        eventId: tput.eventId,
+        grid: BIG,
+        firstCall: i * settings.n,
+        count: settings.n,
+        idPrefix: `${runId}t${i + 1}`,
+      });
       holdFiles.push(file);
     }
     // the Noop body is as large on the wire as a typical HoldSeats body
-    const sample = JSON.parse(fs.readFileSync(holdFiles[0]!, "utf8").split("\n")[1]!.replace(/,$/, "")) as { event_id: string; buyer_id: string; request_id: string; seats: { seat_ids: string[] } };
+    const sample = JSON.parse(fs.readFileSync(holdFiles[0]!, "utf8").split("\n")[1]!.replace(/,$/, "")) as {
+      event_id: string;
+      buyer_id: string;
+      request_id: string;
+      seats: { seat_ids: string[] };
+    };
     const holdBytes = HoldSeatsRequest.encode({
       eventId: sample.event_id,
       buyerId: sample.buyer_id,
@@ -379,7 +458,11 @@ async function main(): Promise<number> {
     }).finish().length;
     const payloadChars = holdBytes - 2;
     const noopFile = path.join(data, "noop.json");
-    writeNoopFile(noopFile, { count: Math.max(settings.n, settings.latencyMaxCalls, settings.warmupCalls), payloadChars, idPrefix: runId });
+    writeNoopFile(noopFile, {
+      count: Math.max(settings.n, settings.latencyMaxCalls, settings.warmupCalls),
+      payloadChars,
+      idPrefix: runId,
+    });
     const noopBytes = NoopRequest.encode({ payload: "x".repeat(payloadChars) }).finish().length;
     say(`request bodies: HoldSeats ${holdBytes} B, Noop ${noopBytes} B`);
 
@@ -387,19 +470,58 @@ async function main(): Promise<number> {
     // --- warm-up (not tallied): JIT, connections, Redis script cache
     const warmup: RoundResult[] = [];
     if (settings.warmupCalls > 0) {
-      warmup.push(await measure("warmup", 1, "Noop", { ...common, dataFile: noopFile, total: settings.warmupCalls, outFile: path.join(out, "warmup-noop.json") }));
-      warmup.push(await measure("warmup", 1, "HoldSeats", { ...common, dataFile: auxHolds(settings.warmupCalls, "w"), total: settings.warmupCalls, outFile: path.join(out, "warmup-holds.json"), eventId: aux.eventId }));
+      warmup.push(
+        await measure("warmup", 1, "Noop", {
+          ...common,
+          dataFile: noopFile,
+          total: settings.warmupCalls,
+          outFile: path.join(out, "warmup-noop.json"),
+        }),
+      );
+      warmup.push(
+        await measure("warmup", 1, "HoldSeats", {
+          ...common,
+          dataFile: auxHolds(settings.warmupCalls, "w"),
+          total: settings.warmupCalls,
+          outFile: path.join(out, "warmup-holds.json"),
+          eventId: aux.eventId,
+        }),
+      );
     }
 
     // --- throughput: Noop, HoldSeats, Eval, Noop, HoldSeats, Eval, ... (HoldSeats right after its Noop)
     const rounds: RoundResult[] = [];
     for (let i = 0; i < settings.rounds; i++) {
-      rounds.push(await measure("throughput", i + 1, "Noop", { ...common, dataFile: noopFile, total: settings.n, skipFirst: settings.skipFirst, outFile: path.join(out, `noop-${i + 1}.json`) }));
       rounds.push(
-        await measure("throughput", i + 1, "HoldSeats", { ...common, dataFile: holdFiles[i]!, total: settings.n, skipFirst: settings.skipFirst, outFile: path.join(out, `holds-${i + 1}.json`), eventId: tput.eventId }),
+        await measure("throughput", i + 1, "Noop", {
+          ...common,
+          dataFile: noopFile,
+          total: settings.n,
+          skipFirst: settings.skipFirst,
+          outFile: path.join(out, `noop-${i + 1}.json`),
+        }),
+      );
+      rounds.push(
+        await measure("throughput", i + 1, "HoldSeats", {
+          ...common,
+          dataFile: holdFiles[i]!,
+          total: settings.n,
+          skipFirst: settings.skipFirst,
+          outFile: path.join(out, `holds-${i + 1}.json`),
+          eventId: tput.eventId,
+        }),
       );
       // The request body is Noop's (same size as HoldSeats'); eventId set so the round counts Redis's CPU.
-      rounds.push(await measure("throughput", i + 1, "Eval", { ...common, dataFile: noopFile, total: settings.n, skipFirst: settings.skipFirst, outFile: path.join(out, `eval-${i + 1}.json`), eventId: tput.eventId }));
+      rounds.push(
+        await measure("throughput", i + 1, "Eval", {
+          ...common,
+          dataFile: noopFile,
+          total: settings.n,
+          skipFirst: settings.skipFirst,
+          outFile: path.join(out, `eval-${i + 1}.json`),
+          eventId: tput.eventId,
+        }),
+      );
     }
     const noops = rounds.filter((r) => r.call === "Noop");
     const holdsR = rounds.filter((r) => r.call === "HoldSeats");
@@ -445,9 +567,12 @@ async function main(): Promise<number> {
     for (const r of rounds) {
       const codes = r.ghz.summary?.codes ?? {};
       const bad = Object.entries(codes).filter(([c]) => c !== "OK");
-      if (bad.length > 0) failures.push(`throughput ${r.call} round ${r.round}: non-OK codes ${JSON.stringify(Object.fromEntries(bad))}`);
+      if (bad.length > 0)
+        failures.push(`throughput ${r.call} round ${r.round}: non-OK codes ${JSON.stringify(Object.fromEntries(bad))}`);
     }
-    say(`throughput: Noop ${throughput.medianNoopRps}/s, HoldSeats ${throughput.medianHoldRps}/s, median ratio ${throughput.medianRatio} (goal ${settings.ratioGoal})`);
+    say(
+      `throughput: Noop ${throughput.medianNoopRps}/s, HoldSeats ${throughput.medianHoldRps}/s, median ratio ${throughput.medianRatio} (goal ${settings.ratioGoal})`,
+    );
     say(
       `one-script baseline: Eval ${throughput.eval.medianRps}/s, Eval/Noop ${throughput.eval.medianRatio}, HoldSeats/Eval ${throughput.eval.medianHoldOverEval}; ` +
         `HoldSeats/Noop if a hold cost the API no more than Eval: ${throughput.eval.ceilingIfApiAtEval}`,
@@ -459,10 +584,22 @@ async function main(): Promise<number> {
 
     // --- latency at load: both at 50 % of HoldSeats' median maximum
     const rpsTarget = Math.max(100, Math.round(medianHoldRps * 0.5));
-    const latencyCalls = Math.min(settings.latencyMaxCalls, Math.max(4_000, Math.round(rpsTarget * settings.latencyTargetSeconds)));
+    const latencyCalls = Math.min(
+      settings.latencyMaxCalls,
+      Math.max(4_000, Math.round(rpsTarget * settings.latencyTargetSeconds)),
+    );
     const latencyRounds: RoundResult[] = [];
     for (let i = 0; i < settings.rounds; i++) {
-      latencyRounds.push(await measure("latency", i + 1, "Noop", { ...common, dataFile: noopFile, total: latencyCalls, skipFirst: Math.round(latencyCalls * 0.05), rps: rpsTarget, outFile: path.join(out, `lat-noop-${i + 1}.json`) }));
+      latencyRounds.push(
+        await measure("latency", i + 1, "Noop", {
+          ...common,
+          dataFile: noopFile,
+          total: latencyCalls,
+          skipFirst: Math.round(latencyCalls * 0.05),
+          rps: rpsTarget,
+          outFile: path.join(out, `lat-noop-${i + 1}.json`),
+        }),
+      );
       latencyRounds.push(
         await measure("latency", i + 1, "HoldSeats", {
           ...common,
@@ -488,14 +625,23 @@ async function main(): Promise<number> {
     };
     for (const r of latencyRounds) {
       const bad = Object.entries(r.ghz.summary?.codes ?? {}).filter(([c]) => c !== "OK");
-      if (bad.length > 0) failures.push(`latency ${r.call} round ${r.round}: non-OK codes ${JSON.stringify(Object.fromEntries(bad))}`);
+      if (bad.length > 0)
+        failures.push(`latency ${r.call} round ${r.round}: non-OK codes ${JSON.stringify(Object.fromEntries(bad))}`);
     }
 
     // --- one HoldSeats round as ghz's HTML report
     let html: BenchResult["html"];
     if (settings.htmlCalls > 0) {
       const htmlOut = path.join(out, "holds.html");
-      const r = await measure("html", 1, "HoldSeats", { ...common, dataFile: auxHolds(settings.htmlCalls, "h"), total: settings.htmlCalls, skipFirst: 200, format: "html", outFile: htmlOut, eventId: aux.eventId });
+      const r = await measure("html", 1, "HoldSeats", {
+        ...common,
+        dataFile: auxHolds(settings.htmlCalls, "h"),
+        total: settings.htmlCalls,
+        skipFirst: 200,
+        format: "html",
+        outFile: htmlOut,
+        eventId: aux.eventId,
+      });
       html = { file: htmlOut, round: r };
     }
 
@@ -512,10 +658,16 @@ async function main(): Promise<number> {
     });
     tputChecks.push({
       name: "each hold has its 2 seats",
-      ok: tputState.holds.every((h) => h.seats.length === 2) && tputState.seatValues.size === 2 * tputState.holds.length,
+      ok:
+        tputState.holds.every((h) => h.seats.length === 2) && tputState.seatValues.size === 2 * tputState.holds.length,
       detail: `${tputState.seatValues.size} seats in the seats hash for ${tputState.holds.length} holds`,
     });
-    const bigEvent = { checks: tputChecks, holds: tputState.holds.length, heldSeats: tputState.seatValues.size, callsSent };
+    const bigEvent = {
+      checks: tputChecks,
+      holds: tputState.holds.length,
+      heldSeats: tputState.seatValues.size,
+      callsSent,
+    };
 
     // --- Redis: CPU per hold over gRPC, and the script's own ceiling
     const holdsMeasured = holdsR.reduce((a, r) => a + (r.holdsCreated ?? 0), 0);
@@ -527,9 +679,19 @@ async function main(): Promise<number> {
     for (let i = 0; i < settings.ceilingRuns; i++) {
       const layout = gridLayout(`${runId}_ceil${i + 1}`, { sections: 1, rowsPerSection: 2, seatsPerRow: 10 }, 4, "C");
       await loadOpenEvent(b, layout);
-      const c = await runCeiling({ redis: b.redis, host: stack.redisHost, port: stack.redisPort, eventId: layout.eventId, sha, calls: settings.ceilingCalls, clients: settings.ceilingClients });
+      const c = await runCeiling({
+        redis: b.redis,
+        host: stack.redisHost,
+        port: stack.redisPort,
+        eventId: layout.eventId,
+        sha,
+        calls: settings.ceilingCalls,
+        clients: settings.ceilingClients,
+      });
       if (c.exitCode !== 0) throw new Error(`redis-benchmark exited with ${c.exitCode}`);
-      say(`ceiling ${i + 1}: ${Math.round(c.rps)} EVALSHA/s, p50 ${c.p50Ms} ms p99 ${c.p99Ms} ms, ${c.ok} OK + ${c.notOk} not OK, redis ${round(c.redisCpuUsPerCall, 2)} µs/call (script ${round(c.scriptUsPerCall, 2)} µs)`);
+      say(
+        `ceiling ${i + 1}: ${Math.round(c.rps)} EVALSHA/s, p50 ${c.p50Ms} ms p99 ${c.p99Ms} ms, ${c.ok} OK + ${c.notOk} not OK, redis ${round(c.redisCpuUsPerCall, 2)} µs/call (script ${round(c.scriptUsPerCall, 2)} µs)`,
+      );
       ceiling.push(c);
       await dropEvent(b.redis, layout.eventId);
     }
@@ -550,8 +712,22 @@ async function main(): Promise<number> {
     const seed = started.getTime() % 2 ** 31 || 1;
     const contFile = path.join(data, "contention.json");
     const contSeats = Array.from({ length: gridCapacity(CONTENTION) }, (_, i) => gridSeat(CONTENTION, i, "A"));
-    const { seatsRequested } = writeContentionFile(contFile, { eventId: cont.eventId, seats: contSeats, count: settings.contentionCalls, maxSeats: settings.contentionMaxSeats, idPrefix: `${runId}c`, seed });
-    const contRound = await measure("contention", 1, "HoldSeats", { ...common, dataFile: contFile, total: settings.contentionCalls, countErrors: true, outFile: path.join(out, "contention.json"), eventId: cont.eventId });
+    const { seatsRequested } = writeContentionFile(contFile, {
+      eventId: cont.eventId,
+      seats: contSeats,
+      count: settings.contentionCalls,
+      maxSeats: settings.contentionMaxSeats,
+      idPrefix: `${runId}c`,
+      seed,
+    });
+    const contRound = await measure("contention", 1, "HoldSeats", {
+      ...common,
+      dataFile: contFile,
+      total: settings.contentionCalls,
+      countErrors: true,
+      outFile: path.join(out, "contention.json"),
+      eventId: cont.eventId,
+    });
     const cs = contRound.ghz.summary!;
     const contState = await readEventState(b, cont);
     const contChecks = seatChecks(contState, new SeatIndex(cont));
@@ -572,13 +748,18 @@ async function main(): Promise<number> {
     const buyers = new Set(contState.holds.map((h) => h.buyer));
     contChecks.push({
       name: "one hold per buyer, 1-4 seats each",
-      ok: buyers.size === contState.holds.length && contState.holds.every((h) => h.seats.length >= 1 && h.seats.length <= settings.contentionMaxSeats),
+      ok:
+        buyers.size === contState.holds.length &&
+        contState.holds.every((h) => h.seats.length >= 1 && h.seats.length <= settings.contentionMaxSeats),
       detail: `${contState.holds.length} holds, ${buyers.size} distinct buyers`,
     });
     contChecks.push({
       name: "refusals are ABORTED (SEATS_UNAVAILABLE)",
       ok: otherCount === 0 && Object.keys(cs.errorKinds).every((k) => /^Aborted: seats already taken/.test(k)),
-      detail: Object.entries(cs.errorKinds).map(([k, n]) => `${k} × ${n}`).join("; ") || "no refusals",
+      detail:
+        Object.entries(cs.errorKinds)
+          .map(([k, n]) => `${k} × ${n}`)
+          .join("; ") || "no refusals",
     });
     const heldSeats = [...contState.snapshotSeats.values()].filter((s) => s === "H").length;
     const contention = {
@@ -593,7 +774,9 @@ async function main(): Promise<number> {
       heldSeats,
       checks: contChecks,
     };
-    say(`contention: ${Math.round(cs.rps)} calls/s, p50 ${cs.latencyMs.p50} ms p99 ${cs.latencyMs.p99} ms, codes ${JSON.stringify(cs.codes)}, ${contention.holds} holds on ${heldSeats} seats`);
+    say(
+      `contention: ${Math.round(cs.rps)} calls/s, p50 ${cs.latencyMs.p50} ms p99 ${cs.latencyMs.p99} ms, codes ${JSON.stringify(cs.codes)}, ${contention.holds} holds on ${heldSeats} seats`,
+    );
 
     const allChecks = [...tputChecks, ...contChecks];
     const broken = allChecks.filter((c) => !c.ok);
@@ -617,7 +800,15 @@ async function main(): Promise<number> {
       settings,
       source: sourceInfo(repoRoot),
       machine: { ...machine, ghz: ghzVersion, redis: redisVersion, loadAvgAfter: os.loadavg().map((x) => round(x, 2)) },
-      stack: { own: stack.own, pids: stack.pids, redisUrl: stack.redisUrl, mysqlUrl: stack.mysqlUrl, temporalAddress: stack.temporalAddress, apiCommand: api.command, apiPid: api.pid },
+      stack: {
+        own: stack.own,
+        pids: stack.pids,
+        redisUrl: stack.redisUrl,
+        mysqlUrl: stack.mysqlUrl,
+        temporalAddress: stack.temporalAddress,
+        apiCommand: api.command,
+        apiPid: api.pid,
+      },
       events,
       requestBytes: { holdSeats: holdBytes, noop: noopBytes },
       warmup,
@@ -654,7 +845,10 @@ async function main(): Promise<number> {
 function writeChartsPage(r: BenchResult, files: string[]): string {
   const base = files.find((f) => f.endsWith(".json"))!.replace(/\.json$/, "");
   const file = `${base}-charts.html`;
-  const charted = (rs: RoundResult[]) => rs.filter((x) => x.series).map((x) => ({ label: `${x.call} ${x.round}`, group: x.call, series: x.series!, baseline: x.call === "Noop" }));
+  const charted = (rs: RoundResult[]) =>
+    rs
+      .filter((x) => x.series)
+      .map((x) => ({ label: `${x.call} ${x.round}`, group: x.call, series: x.series!, baseline: x.call === "Noop" }));
   const body = [
     `<h1>HoldSeats vs Noop, ${esc(r.startedAt)}</h1>`,
     `<p>Median HoldSeats/Noop ratio <b>${r.throughput.medianRatio}</b> (goal ${r.throughput.goal}); ${r.machine.nproc} cores (${esc(r.machine.cpuModel)}), load ${r.machine.loadAvgBefore.join(" ")} at start, shared. Full report: <a href="${esc(path.basename(base))}.md">${esc(path.basename(base))}.md</a>. Noop rounds dashed grey.</p>`,
@@ -666,7 +860,10 @@ function writeChartsPage(r: BenchResult, files: string[]): string {
     roundCharts("HoldSeats, contention", charted([r.contention.round])),
   ];
   fs.writeFileSync(file, htmlPage(`HoldSeats vs Noop ${r.startedAt}`, body.join("\n")));
-  fs.appendFileSync(`${base}.md`, `\nCharts (throughput and latency over time per round, latency histograms): [${path.basename(file)}](${path.basename(file)}).\n`);
+  fs.appendFileSync(
+    `${base}.md`,
+    `\nCharts (throughput and latency over time per round, latency histograms): [${path.basename(file)}](${path.basename(file)}).\n`,
+  );
   return file;
 }
 

@@ -43,7 +43,11 @@ import {
   type CreateEventResponse,
   type Event,
 } from "../src/gen/ticketing/v1/event_service.js";
-import { QueueServiceClient, type QueueTicket, type WatchQueueResponse } from "../src/gen/ticketing/v1/queue_service.js";
+import {
+  QueueServiceClient,
+  type QueueTicket,
+  type WatchQueueResponse,
+} from "../src/gen/ticketing/v1/queue_service.js";
 import { createLogger } from "../src/logger.js";
 import { AdmissionTokens } from "../src/queue/admission.js";
 import { KeyRing } from "../src/signing/key-ring.js";
@@ -103,16 +107,34 @@ async function createEvent(events: EventServiceClient, o: { rate: number; maxSho
     saleState: SaleState.SALE_STATE_UNSPECIFIED,
     holdPolicy: undefined,
     maxTicketsPerBuyer: 4,
-    waitingRoom: { enabled: true, admissionsPerSecond: o.rate, maxShopping: o.maxShopping, sessionSeconds: 600, shuffleSeedSha256: "" },
+    waitingRoom: {
+      enabled: true,
+      admissionsPerSecond: o.rate,
+      maxShopping: o.maxShopping,
+      sessionSeconds: 600,
+      shuffleSeedSha256: "",
+    },
     currencyCode: "EUR",
     priceCategories: [{ priceCategoryId: "std", name: "Standard", priceMinor: "4500" }],
     sections: [
-      { sectionId: "A", name: "Stalls", layout: { $case: "reserved", value: { rows: [{ rowId: "1", seatCount: 100, priceCategoryId: "std", firstSeatNumber: 1 }] } } },
+      {
+        sectionId: "A",
+        name: "Stalls",
+        layout: {
+          $case: "reserved",
+          value: { rows: [{ rowId: "1", seatCount: 100, priceCategoryId: "std", firstSeatNumber: 1 }] },
+        },
+      },
     ],
     capacity: 0,
     createTime: undefined,
   };
-  const { event: created } = await call<CreateEventRequest, CreateEventResponse>(events, events.createEvent, { requestId: `c_${event.eventId}`, event }, md);
+  const { event: created } = await call<CreateEventRequest, CreateEventResponse>(
+    events,
+    events.createEvent,
+    { requestId: `c_${event.eventId}`, event },
+    md,
+  );
   await call(events, events.openSale, { eventId: created!.eventId, requestId: `o_${event.eventId}` }, md);
   return created!.eventId;
 }
@@ -120,7 +142,15 @@ async function createEvent(events: EventServiceClient, o: { rate: number; maxSho
 /** Every ghz round's series by round name (noop-a0, join0, ...), for the HTML charts. */
 const seriesByRound = new Map<string, RoundSeries>();
 
-function ghz(api: ApiProcess, tmp: string, name: string, callName: string, rows: object[], total: number, skip = settings.skipFirst): Promise<GhzRun> {
+function ghz(
+  api: ApiProcess,
+  tmp: string,
+  name: string,
+  callName: string,
+  rows: object[],
+  total: number,
+  skip = settings.skipFirst,
+): Promise<GhzRun> {
   const dataFile = path.join(tmp, `${name}.json`);
   writeData(dataFile, rows);
   const outFile = path.join(tmp, `${name}.out.json`);
@@ -164,7 +194,12 @@ function chartsPage(stamp: string, t: { joinRatio: number; positionRatio: number
     roundCharts("JoinQueue", rounds("join", "JoinQueue", "noop-a")),
     `<h2>GetQueuePosition</h2>`,
     roundCharts("GetQueuePosition", rounds("pos", "GetQueuePosition", "noop-b")),
-    ...(flood ? [`<h2>Flood: ${settings.flood.toLocaleString("en-US")} distinct joiners</h2>`, roundCharts("JoinQueue flood", [{ label: "flood", group: "JoinQueue", series: flood }])] : []),
+    ...(flood
+      ? [
+          `<h2>Flood: ${settings.flood.toLocaleString("en-US")} distinct joiners</h2>`,
+          roundCharts("JoinQueue flood", [{ label: "flood", group: "JoinQueue", series: flood }]),
+        ]
+      : []),
   ];
   return htmlPage(`Waiting room bench ${stamp}`, body.join("\n"));
 }
@@ -210,13 +245,15 @@ async function measured(api: ApiProcess, run: () => Promise<GhzRun>, calls = set
   const after = processCpuSeconds(api.pid);
   const redisAfter = redisProbe?.pid ? processCpuSeconds(redisProbe.pid) : undefined;
   const evalAfter = await evalshaStats();
-  const us = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined ? round(((b - a) * 1e6) / calls, 1) : undefined);
+  const us = (a: number | undefined, b: number | undefined) =>
+    a !== undefined && b !== undefined ? round(((b - a) * 1e6) / calls, 1) : undefined;
   const evalCalls = evalBefore && evalAfter ? evalAfter.calls - evalBefore.calls : 0;
   const cost: CallCost = {
     apiUs: us(before, after),
     redisUs: us(redisBefore, redisAfter),
     // per EVALSHA the round ran (the ticker's steps included), not per call
-    evalshaUs: evalBefore && evalAfter && evalCalls > 0 ? round((evalAfter.usec - evalBefore.usec) / evalCalls, 1) : undefined,
+    evalshaUs:
+      evalBefore && evalAfter && evalCalls > 0 ? round((evalAfter.usec - evalBefore.usec) / evalCalls, 1) : undefined,
     ghzUs: round((r.cpuCores * r.wallSeconds * 1e6) / calls, 1),
   };
   return summary(r, before !== undefined && after !== undefined ? after - before : undefined, cost);
@@ -246,16 +283,35 @@ async function throughput(api: ApiProcess, tmp: string, events: EventServiceClie
   let joined = 0;
   for (let r = 0; r < settings.rounds; r++) {
     say(`throughput round ${r + 1}/${settings.rounds}`);
-    const noopJoin = await measured(api, () => ghz(api, tmp, `noop-a${r}`, "ticketing.bench.v1.NoopService/Noop", noopRows, settings.n));
-    const joinRows = Array.from({ length: settings.n }, (_, i) => ({ event_id: eventId, buyer_id: `r${r}_${i}`, request_id: `j${r}_${i}` }));
-    const join = await measured(api, () => ghz(api, tmp, `join${r}`, "ticketing.v1.QueueService/JoinQueue", joinRows, settings.n));
+    const noopJoin = await measured(api, () =>
+      ghz(api, tmp, `noop-a${r}`, "ticketing.bench.v1.NoopService/Noop", noopRows, settings.n),
+    );
+    const joinRows = Array.from({ length: settings.n }, (_, i) => ({
+      event_id: eventId,
+      buyer_id: `r${r}_${i}`,
+      request_id: `j${r}_${i}`,
+    }));
+    const join = await measured(api, () =>
+      ghz(api, tmp, `join${r}`, "ticketing.v1.QueueService/JoinQueue", joinRows, settings.n),
+    );
     joined += settings.n;
-    const noopPos = await measured(api, () => ghz(api, tmp, `noop-b${r}`, "ticketing.bench.v1.NoopService/Noop", noopRows, settings.n));
-    const posRows = Array.from({ length: settings.n }, (_, i) => ({ event_id: eventId, buyer_id: `r${r}_${(i * 7919) % settings.n}` }));
-    const position = await measured(api, () => ghz(api, tmp, `pos${r}`, "ticketing.v1.QueueService/GetQueuePosition", posRows, settings.n));
-    const oneScript = await measured(api, () => ghz(api, tmp, `eval${r}`, "ticketing.bench.v1.NoopService/Eval", noopRows, settings.n));
+    const noopPos = await measured(api, () =>
+      ghz(api, tmp, `noop-b${r}`, "ticketing.bench.v1.NoopService/Noop", noopRows, settings.n),
+    );
+    const posRows = Array.from({ length: settings.n }, (_, i) => ({
+      event_id: eventId,
+      buyer_id: `r${r}_${(i * 7919) % settings.n}`,
+    }));
+    const position = await measured(api, () =>
+      ghz(api, tmp, `pos${r}`, "ticketing.v1.QueueService/GetQueuePosition", posRows, settings.n),
+    );
+    const oneScript = await measured(api, () =>
+      ghz(api, tmp, `eval${r}`, "ticketing.bench.v1.NoopService/Eval", noopRows, settings.n),
+    );
     rounds.push({ noopJoin, join, noopPos, position, oneScript });
-    say(`  noop ${noopJoin.rps}/s, join ${join.rps}/s, noop ${noopPos.rps}/s, position ${position.rps}/s, eval ${oneScript.rps}/s`);
+    say(
+      `  noop ${noopJoin.rps}/s, join ${join.rps}/s, noop ${noopPos.rps}/s, position ${position.rps}/s, eval ${oneScript.rps}/s`,
+    );
   }
   return {
     eventId,
@@ -289,16 +345,29 @@ function machineShares(pairs: [ReturnType<typeof summary>, ReturnType<typeof sum
 async function flood(api: ApiProcess, tmp: string, events: EventServiceClient, redisUrl: string) {
   const eventId = await createEvent(events, { rate: 50, maxShopping: 1000 });
   say(`flood: ${settings.flood} joiners on ${eventId}`);
-  const rows = Array.from({ length: settings.flood }, (_, i) => ({ event_id: eventId, buyer_id: `f${i}`, request_id: `f${i}` }));
+  const rows = Array.from({ length: settings.flood }, (_, i) => ({
+    event_id: eventId,
+    buyer_id: `f${i}`,
+    request_id: `f${i}`,
+  }));
   const started = Date.now();
-  const r = await measured(api, () => ghz(api, tmp, "flood", "ticketing.v1.QueueService/JoinQueue", rows, settings.flood, 0), settings.flood);
+  const r = await measured(
+    api,
+    () => ghz(api, tmp, "flood", "ticketing.v1.QueueService/JoinQueue", rows, settings.flood, 0),
+    settings.flood,
+  );
   const seconds = (Date.now() - started) / 1000;
   const redis = createRedis({ url: redisUrl });
   const q = queueKeys(eventId);
   const [inLine, shopping, records] = await Promise.all([redis.zcard(q.line), redis.zcard(q.shop), redis.hlen(q.recs)]);
   await redis.quit();
   const ok = r.codes.OK ?? 0;
-  return { eventId, seconds: round(seconds, 1), ...r, accountedFor: { ok, records, inLine, shopping, check: records === ok && inLine + shopping === ok } };
+  return {
+    eventId,
+    seconds: round(seconds, 1),
+    ...r,
+    accountedFor: { ok, records, inLine, shopping, check: records === ok && inLine + shopping === ok },
+  };
 }
 
 async function watchBench(api: ApiProcess, queueAt: () => QueueServiceClient) {
@@ -310,7 +379,9 @@ async function watchBench(api: ApiProcess, queueAt: () => QueueServiceClient) {
   const client = queueAt();
   const ids = Array.from({ length: n + 1 }, (_, i) => `w${i}`);
   for (let i = 0; i < ids.length; i += 500) {
-    await Promise.all(ids.slice(i, i + 500).map((b) => call(client, client.joinQueue, { eventId, buyerId: b, requestId: b })));
+    await Promise.all(
+      ids.slice(i, i + 500).map((b) => call(client, client.joinQueue, { eventId, buyerId: b, requestId: b })),
+    );
   }
   await new Promise((r) => setTimeout(r, 500));
   global.gc?.();
@@ -371,7 +442,11 @@ async function signing(mysqlUrl: string) {
   const mysql = createMysqlPool(mysqlUrl, 4);
   await migrate(mysql);
   const log = createLogger("silent", "bench");
-  const ring = new KeyRing(mysql, { purpose: "admission", maxTokenLifetimeSeconds: 7200, rotateAfterSeconds: 0, refreshMs: 60_000 }, log);
+  const ring = new KeyRing(
+    mysql,
+    { purpose: "admission", maxTokenLifetimeSeconds: 7200, rotateAfterSeconds: 0, refreshMs: 60_000 },
+    log,
+  );
   await ring.start();
   const out: Record<string, { tokensPerSecond: number; batches: number }> = {};
   const variants: [string, { threads: number; maxBatch?: number }][] = [
@@ -388,7 +463,9 @@ async function signing(mysqlUrl: string) {
     const before = pool.stats.batches;
     const t0 = performance.now();
     for (let i = 0; i < settings.sign; i += 2000) {
-      sample = await Promise.all(Array.from({ length: Math.min(2000, settings.sign - i) }, (_, j) => admission.issue(tokenFor(`b${i + j}`))));
+      sample = await Promise.all(
+        Array.from({ length: Math.min(2000, settings.sign - i) }, (_, j) => admission.issue(tokenFor(`b${i + j}`))),
+      );
     }
     const seconds = (performance.now() - t0) / 1000;
     out[name] = { tokensPerSecond: round(settings.sign / seconds), batches: pool.stats.batches - before };
@@ -398,11 +475,17 @@ async function signing(mysqlUrl: string) {
     const tokens = new TokenService(ring, new SigningPool({ threads: 0 }));
     const admission = new AdmissionTokens(tokens);
     const t0 = performance.now();
-    for (let i = 0; i < sample.length; i++) await admission.check(sample[i]!, "ev", `b${settings.sign - sample.length + i}`);
+    for (let i = 0; i < sample.length; i++)
+      await admission.check(sample[i]!, "ev", `b${settings.sign - sample.length + i}`);
     const t1 = performance.now();
-    for (let k = 0; k < 5; k++) for (let i = 0; i < sample.length; i++) await admission.check(sample[i]!, "ev", `b${settings.sign - sample.length + i}`);
+    for (let k = 0; k < 5; k++)
+      for (let i = 0; i < sample.length; i++)
+        await admission.check(sample[i]!, "ev", `b${settings.sign - sample.length + i}`);
     const t2 = performance.now();
-    verify = { uncachedPerSecond: round(sample.length / ((t1 - t0) / 1000)), cachedPerSecond: round((5 * sample.length) / ((t2 - t1) / 1000)) };
+    verify = {
+      uncachedPerSecond: round(sample.length / ((t1 - t0) / 1000)),
+      cachedPerSecond: round((5 * sample.length) / ((t2 - t1) / 1000)),
+    };
   }
   ring.stop();
   await mysql.end();
@@ -440,7 +523,10 @@ function throughputMarkdown(t: Awaited<ReturnType<typeof throughput>>): string {
           ["GetQueuePosition", x.position],
           ["Eval", x.oneScript],
         ] as const
-      ).map(([name, y]) => `| ${i + 1} | ${name} | ${y.cost?.apiUs ?? "-"} | ${y.cost?.redisUs ?? "-"} | ${y.cost?.evalshaUs ?? "-"} | ${y.cost?.ghzUs ?? "-"} |`),
+      ).map(
+        ([name, y]) =>
+          `| ${i + 1} | ${name} | ${y.cost?.apiUs ?? "-"} | ${y.cost?.redisUs ?? "-"} | ${y.cost?.evalshaUs ?? "-"} | ${y.cost?.ghzUs ?? "-"} |`,
+      ),
     ),
     "",
     "Where the cores go (median µs per call, ghz + API + Redis, against the Noop round before each call; all three share the same cores):",
@@ -465,7 +551,14 @@ function throughputMarkdown(t: Awaited<ReturnType<typeof throughput>>): string {
   return lines.join("\n");
 }
 
-function markdown(r: Record<string, unknown> & { throughput: Awaited<ReturnType<typeof throughput>>; flood: Awaited<ReturnType<typeof flood>>; watch: Awaited<ReturnType<typeof watchBench>>; signing: Awaited<ReturnType<typeof signing>> }): string {
+function markdown(
+  r: Record<string, unknown> & {
+    throughput: Awaited<ReturnType<typeof throughput>>;
+    flood: Awaited<ReturnType<typeof flood>>;
+    watch: Awaited<ReturnType<typeof watchBench>>;
+    signing: Awaited<ReturnType<typeof signing>>;
+  },
+): string {
   const t = r.throughput;
   const lines = [
     `# Waiting room bench, ${String(r.stamp)}`,
@@ -521,7 +614,8 @@ async function main(): Promise<void> {
       if (PARTS.has("throughput")) partial.throughput = await throughput(api, tmp, events);
       if (PARTS.has("flood")) partial.flood = await flood(api, tmp, events, stack.redisUrl);
       events.close();
-      if (PARTS.has("watch")) partial.watch = await watchBench(api, () => new QueueServiceClient(api.address, credentials.createInsecure()));
+      if (PARTS.has("watch"))
+        partial.watch = await watchBench(api, () => new QueueServiceClient(api.address, credentials.createInsecure()));
       if (PARTS.has("sign")) partial.signing = await signing(stack.mysqlUrl);
       await redisProbe.client.quit();
       const t = partial.throughput as Awaited<ReturnType<typeof throughput>> | undefined;
@@ -540,13 +634,19 @@ async function main(): Promise<void> {
     fs.mkdirSync(path.join(OUT, "results"), { recursive: true });
     const base = path.join(OUT, "results", `queue-${stamp}`);
     fs.writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
-    const chartsLink = (dir: string) => `\nCharts (throughput and latency over time per round, latency histograms): [${path.basename(base)}.html](${dir}${path.basename(base)}.html).\n`;
+    const chartsLink = (dir: string) =>
+      `\nCharts (throughput and latency over time per round, latency histograms): [${path.basename(base)}.html](${dir}${path.basename(base)}.html).\n`;
     const md = `${markdown(report)}${chartsLink("results/")}`;
     fs.writeFileSync(`${base}.md`, `${markdown(report)}${chartsLink("")}`);
     fs.writeFileSync(`${base}.html`, chartsPage(stamp, t, `${path.basename(base)}.md`));
     const summaryFile = path.join(OUT, "QUEUE-RESULTS.md");
-    const previous = fs.existsSync(summaryFile) ? fs.readFileSync(summaryFile, "utf8").replace(/^# Waiting room bench results\n+/, "") : "";
-    fs.writeFileSync(summaryFile, `# Waiting room bench results\n\nNewest first; every run's full report is in results/.\n\n${md.replace(/^# /, "## ").replace(/\n## /g, "\n### ")}\n${previous.replace(/^Newest first.*\n+/, "")}`);
+    const previous = fs.existsSync(summaryFile)
+      ? fs.readFileSync(summaryFile, "utf8").replace(/^# Waiting room bench results\n+/, "")
+      : "";
+    fs.writeFileSync(
+      summaryFile,
+      `# Waiting room bench results\n\nNewest first; every run's full report is in results/.\n\n${md.replace(/^# /, "## ").replace(/\n## /g, "\n### ")}\n${previous.replace(/^Newest first.*\n+/, "")}`,
+    );
     process.stdout.write(md);
     say(`wrote ${base}.{json,md,html} and ${summaryFile}`);
   } finally {

@@ -43,14 +43,36 @@ import { CheckInRequest, VerifyTicketRequest } from "../src/gen/ticketing/v1/tic
 import { ghzRoundSeries } from "./lib/charts.js";
 import { CheckoutDriver, SeatAllocator, checkoutEvent, type BuyerRecord } from "./lib/checkout-driver.js";
 import { checkoutChecks } from "./lib/checkout-invariants.js";
-import { cpuDelta, cpuSnapshot, OtherProcessSampler, startOwnTemporal, startWorkerProcess, stopOwned, waitForPollers, type TemporalDb } from "./lib/checkout-procs.js";
+import {
+  cpuDelta,
+  cpuSnapshot,
+  OtherProcessSampler,
+  startOwnTemporal,
+  startWorkerProcess,
+  stopOwned,
+  waitForPollers,
+  type TemporalDb,
+} from "./lib/checkout-procs.js";
 import { envNumber } from "./lib/env.js";
 import { benchRedis, gridLayout, loadOpenEvent, writeNoopFile, type BenchRedis, type GridShape } from "./lib/events.js";
 import { runGhz } from "./lib/ghz.js";
 import { readEventState, seatChecks, type Check } from "./lib/invariants.js";
 import { eventVersion } from "./lib/redis.js";
-import { awaitOrders, bestAvailableRows, createOrderRows, prepareHolds, writeJsonArray, type PreparedCheckout } from "./lib/rpcs-prep.js";
-import { collapseErrorKinds, writeRpcsReports, type RpcResult, type RpcRound, type RpcsBenchResult } from "./lib/rpcs-report.js";
+import {
+  awaitOrders,
+  bestAvailableRows,
+  createOrderRows,
+  prepareHolds,
+  writeJsonArray,
+  type PreparedCheckout,
+} from "./lib/rpcs-prep.js";
+import {
+  collapseErrorKinds,
+  writeRpcsReports,
+  type RpcResult,
+  type RpcRound,
+  type RpcsBenchResult,
+} from "./lib/rpcs-report.js";
 import { installSignalHandlers, say, startApi, startBenchStack, stopAll, type ApiProcess } from "./lib/stack.js";
 import { median, round } from "./lib/stats.js";
 import { machineInfo, sourceInfo } from "./lib/sys.js";
@@ -58,7 +80,8 @@ import { resultStamp } from "./lib/results.js";
 
 const env = envNumber;
 const temporalDb = (process.env.BENCH_TEMPORAL_DB ?? "file") as TemporalDb;
-if (temporalDb !== "file" && temporalDb !== "memory") throw new Error(`BENCH_TEMPORAL_DB=${String(temporalDb)}: file or memory`);
+if (temporalDb !== "file" && temporalDb !== "memory")
+  throw new Error(`BENCH_TEMPORAL_DB=${String(temporalDb)}: file or memory`);
 
 export const settings = {
   n: env("BENCH_N", 20_000),
@@ -140,7 +163,9 @@ async function main(): Promise<number> {
     void stopOwned();
   });
   for (const tool of [GHZ, GRPCURL]) if (!fs.existsSync(tool)) throw new Error(`${tool} is missing: npm run tools`);
-  say(`run ${runId}; temp dir ${tmp}; ${machine.nproc} cores (${machine.cpuModel}), load ${machine.loadAvgBefore.join(" ")}`);
+  say(
+    `run ${runId}; temp dir ${tmp}; ${machine.nproc} cores (${machine.cpuModel}), load ${machine.loadAvgBefore.join(" ")}`,
+  );
 
   let b: BenchRedis | undefined;
   let driver: CheckoutDriver | undefined;
@@ -149,7 +174,12 @@ async function main(): Promise<number> {
     // --- the stack: Temporal (file-backed like bench:checkout unless BENCH_TEMPORAL_DB=memory), Redis, MariaDB, API, worker
     const reuseTemporal = process.env.TEMPORAL_ADDRESS;
     let temporalStarting: Promise<{ address: string; pid?: number; command: string }>;
-    if (reuseTemporal) temporalStarting = Promise.resolve({ address: reuseTemporal, pid: undefined, command: `TEMPORAL_ADDRESS=${reuseTemporal} (not ours)` });
+    if (reuseTemporal)
+      temporalStarting = Promise.resolve({
+        address: reuseTemporal,
+        pid: undefined,
+        command: `TEMPORAL_ADDRESS=${reuseTemporal} (not ours)`,
+      });
     else {
       // startBenchStack sees TEMPORAL_ADDRESS and starts no Temporal of its own
       const port = await freePort();
@@ -174,10 +204,23 @@ async function main(): Promise<number> {
     };
     // the API first (it migrates the database), the worker meanwhile
     const apiStarting = startApi(stack, tmp, GRPCURL);
-    const worker = await startWorkerProcess({ name: "worker", script: "src/worker.ts", env: workerEnv, taskQueue, temporalAddress: t.address, dir: tmp });
+    const worker = await startWorkerProcess({
+      name: "worker",
+      script: "src/worker.ts",
+      env: workerEnv,
+      taskQueue,
+      temporalAddress: t.address,
+      dir: tmp,
+    });
     const [api] = await Promise.all([apiStarting, waitForPollers(t.address, [worker])]);
     say(`api:      ${api.address} (pid ${api.pid})`);
-    const pids: Record<string, number | undefined> = { api: api.pid, worker: worker.pid, redis: stack.pids.redis, mysql: stack.pids.mysql, temporal: t.pid };
+    const pids: Record<string, number | undefined> = {
+      api: api.pid,
+      worker: worker.pid,
+      redis: stack.pids.redis,
+      mysql: stack.pids.mysql,
+      temporal: t.pid,
+    };
     b = benchRedis(stack.redisUrl);
     mysql = createMysqlPool(stack.mysqlUrl, 4);
     const redisVersion = /redis_version:(\S+)/.exec(await b.redis.info("server"))?.[1] ?? "?";
@@ -188,8 +231,16 @@ async function main(): Promise<number> {
     fs.mkdirSync(out);
 
     // --- one ghz round, with the CPU of every process over it and the series for the charts
-    const measure = async (call: string, phase: RpcRound["phase"], roundNo: number, o: { method: string; dataFile: string; total: number; skipFirst: number; concurrency: number }): Promise<RpcRound> => {
-      const outFile = path.join(out, `${phase}-${call.replace(/\W+/g, "_")}-${roundNo}-${Math.random().toString(36).slice(2, 7)}.json`);
+    const measure = async (
+      call: string,
+      phase: RpcRound["phase"],
+      roundNo: number,
+      o: { method: string; dataFile: string; total: number; skipFirst: number; concurrency: number },
+    ): Promise<RpcRound> => {
+      const outFile = path.join(
+        out,
+        `${phase}-${call.replace(/\W+/g, "_")}-${roundNo}-${Math.random().toString(36).slice(2, 7)}.json`,
+      );
       const s0 = cpuSnapshot(pids);
       const ghz = await runGhz({
         ghz: GHZ,
@@ -208,7 +259,8 @@ async function main(): Promise<number> {
         outFile,
       });
       const s1 = cpuSnapshot(pids);
-      if (ghz.exitCode !== 0 || !ghz.summary) throw new Error(`ghz exited with ${ghz.exitCode} (${call} ${phase} ${roundNo}): ${ghz.stderr.slice(0, 2000)}`);
+      if (ghz.exitCode !== 0 || !ghz.summary)
+        throw new Error(`ghz exited with ${ghz.exitCode} (${call} ${phase} ${roundNo}): ${ghz.stderr.slice(0, 2000)}`);
       ghz.summary.errorKinds = collapseErrorKinds(ghz.summary.errorKinds);
       const cpu = cpuDelta(s0, s1, { ghz: ghz.cpuSeconds });
       const r: RpcRound = {
@@ -252,12 +304,27 @@ async function main(): Promise<number> {
       name: string,
       method: string,
       what: string,
-      o: { requestBytes: number; concurrency: number; callsPerRound: number; round: (i: number) => { dataFile: string; total: number; skipFirst: number }; after?: (i: number) => Promise<void>; notes?: string[] },
+      o: {
+        requestBytes: number;
+        concurrency: number;
+        callsPerRound: number;
+        round: (i: number) => { dataFile: string; total: number; skipFirst: number };
+        after?: (i: number) => Promise<void>;
+        notes?: string[];
+      },
     ): Promise<RpcResult> => {
       const rounds: RpcRound[] = [];
       const noop = noopFile(o.requestBytes);
       for (let i = 1; i <= settings.rounds; i++) {
-        rounds.push(await measure("Noop", "throughput", i, { method: M.noop, dataFile: noop, total: settings.n, skipFirst: settings.skipFirst, concurrency: o.concurrency }));
+        rounds.push(
+          await measure("Noop", "throughput", i, {
+            method: M.noop,
+            dataFile: noop,
+            total: settings.n,
+            skipFirst: settings.skipFirst,
+            concurrency: o.concurrency,
+          }),
+        );
         rounds.push(await measure(name, "throughput", i, { method, concurrency: o.concurrency, ...o.round(i) }));
         if (o.after) await o.after(i);
       }
@@ -305,7 +372,9 @@ async function main(): Promise<number> {
         generatorLimited: maxGhz > settings.ghzCpuFlag,
         notes: o.notes ?? [],
       };
-      say(`${name}: ${result.medianRps}/s vs Noop ${result.medianNoopRps}/s, median ratio ${result.medianRatio}${goal.goal !== undefined ? ` (goal ≥ ${goal.goal})` : ""}`);
+      say(
+        `${name}: ${result.medianRps}/s vs Noop ${result.medianNoopRps}/s, median ratio ${result.medianRatio}${goal.goal !== undefined ? ` (goal ≥ ${goal.goal})` : ""}`,
+      );
       return result;
     };
 
@@ -316,24 +385,42 @@ async function main(): Promise<number> {
     const bestLayout: EventLayout = gridLayout(`${runId}_best`, BEST, 4);
     await loadOpenEvent(b, bestLayout);
     const bestVersion0 = await eventVersion(b.redis, bestLayout.eventId);
-    say(`HoldBestAvailable event ${bestLayout.eventId}: ${bestLayout.capacity} seats in ${BEST.sections} sections of ${BEST.rowsPerSection} x ${BEST.seatsPerRow}`);
+    say(
+      `HoldBestAvailable event ${bestLayout.eventId}: ${bestLayout.capacity} seats in ${BEST.sections} sections of ${BEST.rowsPerSection} x ${BEST.seatsPerRow}`,
+    );
 
     const checkouts = settings.createWarmup + settings.rounds * settings.createN;
     const seatsPerSection = 20 * 50;
-    const shape = { sections: Math.max(1, Math.ceil((checkouts * settings.orderSeats + 100) / seatsPerSection)), rows: 20, seatsPerRow: 50 };
+    const shape = {
+      sections: Math.max(1, Math.ceil((checkouts * settings.orderSeats + 100) / seatsPerSection)),
+      rows: 20,
+      seatsPerRow: 50,
+    };
     const eventId = `${runId}_orders`;
     const seats = new SeatAllocator(shape);
     driver = new CheckoutDriver(api.address, eventId, seats, runId, OPERATOR_TOKEN);
-    await driver.createAndOpen({ ...checkoutEvent(eventId, shape), maxTicketsPerBuyer: Math.max(6, settings.orderSeats) });
+    await driver.createAndOpen({
+      ...checkoutEvent(eventId, shape),
+      maxTicketsPerBuyer: Math.max(6, settings.orderSeats),
+    });
     say(`checkout event ${eventId}: ${seats.capacity} seats`);
 
     // --- holds for CreateOrder, one per call, made beforehand through HoldSeats
     const holdT0 = performance.now();
-    const prepared = await prepareHolds({ driver, seats, runId, first: 0, count: checkouts, seatsPerHold: settings.orderSeats });
+    const prepared = await prepareHolds({
+      driver,
+      seats,
+      runId,
+      first: 0,
+      count: checkouts,
+      seatsPerHold: settings.orderSeats,
+    });
     const holdSeconds = (performance.now() - holdT0) / 1000;
     say(`${prepared.length} holds of ${settings.orderSeats} seats for CreateOrder in ${round(holdSeconds, 1)} s`);
     const createWarm = prepared.slice(0, settings.createWarmup);
-    const createRounds = Array.from({ length: settings.rounds }, (_, i) => prepared.slice(settings.createWarmup + i * settings.createN, settings.createWarmup + (i + 1) * settings.createN));
+    const createRounds = Array.from({ length: settings.rounds }, (_, i) =>
+      prepared.slice(settings.createWarmup + i * settings.createN, settings.createWarmup + (i + 1) * settings.createN),
+    );
     const createFile = (list: PreparedCheckout[], name: string) => {
       const file = path.join(data, `${name}.json`);
       writeJsonArray(file, createOrderRows(list));
@@ -342,11 +429,27 @@ async function main(): Promise<number> {
 
     // --- warm-up (not tallied): Noop, HoldBestAvailable, CreateOrder (JIT, connections, Temporal caches)
     const warmup: RpcRound[] = [];
-    const bestWarm = bestAvailableRows({ eventId: bestLayout.eventId, grid: BEST, firstSection: 0, sections: bestWarmupSections, count: settings.warmup, quantity: settings.bestQuantity, idPrefix: `${runId}bw` });
+    const bestWarm = bestAvailableRows({
+      eventId: bestLayout.eventId,
+      grid: BEST,
+      firstSection: 0,
+      sections: bestWarmupSections,
+      count: settings.warmup,
+      quantity: settings.bestQuantity,
+      idPrefix: `${runId}bw`,
+    });
     const bestSectionOf = new Map(bestWarm.sectionOf);
     const bestFiles: string[] = [];
     for (let i = 0; i < settings.rounds; i++) {
-      const rows = bestAvailableRows({ eventId: bestLayout.eventId, grid: BEST, firstSection: bestWarmupSections + i * bestSectionsPerRound, sections: bestSectionsPerRound, count: settings.n, quantity: settings.bestQuantity, idPrefix: `${runId}b${i + 1}` });
+      const rows = bestAvailableRows({
+        eventId: bestLayout.eventId,
+        grid: BEST,
+        firstSection: bestWarmupSections + i * bestSectionsPerRound,
+        sections: bestSectionsPerRound,
+        count: settings.n,
+        quantity: settings.bestQuantity,
+        idPrefix: `${runId}b${i + 1}`,
+      });
       for (const [k, v] of rows.sectionOf) bestSectionOf.set(k, v);
       const file = path.join(data, `best-${i + 1}.json`);
       writeJsonArray(file, rows.rows);
@@ -357,8 +460,24 @@ async function main(): Promise<number> {
     if (settings.warmup > 0) {
       const wf = path.join(data, "best-warmup.json");
       writeJsonArray(wf, bestWarm.rows);
-      warmup.push(await measure("Noop", "warmup", 1, { method: M.noop, dataFile: noopFile(bestBytes), total: Math.min(settings.warmup, settings.n), skipFirst: 0, concurrency: settings.concurrency }));
-      warmup.push(await measure("HoldBestAvailable", "warmup", 1, { method: M.best, dataFile: wf, total: settings.warmup, skipFirst: 0, concurrency: settings.concurrency }));
+      warmup.push(
+        await measure("Noop", "warmup", 1, {
+          method: M.noop,
+          dataFile: noopFile(bestBytes),
+          total: Math.min(settings.warmup, settings.n),
+          skipFirst: 0,
+          concurrency: settings.concurrency,
+        }),
+      );
+      warmup.push(
+        await measure("HoldBestAvailable", "warmup", 1, {
+          method: M.best,
+          dataFile: wf,
+          total: settings.warmup,
+          skipFirst: 0,
+          concurrency: settings.concurrency,
+        }),
+      );
       bestSent += settings.warmup;
     }
     const createBytes = wireBytes(CreateOrderRequest as unknown as MsgFns, createOrderRows(prepared.slice(0, 1))[0]!);
@@ -366,7 +485,13 @@ async function main(): Promise<number> {
     const drains: { round: string; seconds: number; byState: Record<string, number> }[] = [];
     const createCalls: { round: string; sent: number; codes: Record<string, number> }[] = [];
     if (createWarm.length > 0) {
-      const w = await measure("CreateOrder", "warmup", 1, { method: M.create, dataFile: createFile(createWarm, "create-warmup"), total: createWarm.length, skipFirst: 0, concurrency: settings.createConcurrency });
+      const w = await measure("CreateOrder", "warmup", 1, {
+        method: M.create,
+        dataFile: createFile(createWarm, "create-warmup"),
+        total: createWarm.length,
+        skipFirst: 0,
+        concurrency: settings.createConcurrency,
+      });
       warmup.push(w);
       createCalls.push({ round: "warmup", sent: w.sent, codes: w.summary?.codes ?? {} });
       const d = await awaitOrders(driver, createWarm, { timeoutMs: settings.drainTimeoutMs });
@@ -376,70 +501,113 @@ async function main(): Promise<number> {
     const rpcs: RpcResult[] = [];
     // --- HoldBestAvailable
     rpcs.push(
-      await pairs("HoldBestAvailable", M.best, `${settings.bestQuantity} adjacent seats (no single seat stranded) in a named section of a ${bestLayout.capacity.toLocaleString("en-US")}-seat open event, distinct buyer and request ids; Redis only.`, {
-        requestBytes: bestBytes,
-        concurrency: settings.concurrency,
-        callsPerRound: settings.n,
-        round: (i) => {
-          bestSent += settings.n;
-          return { dataFile: bestFiles[i - 1]!, total: settings.n, skipFirst: settings.skipFirst };
+      await pairs(
+        "HoldBestAvailable",
+        M.best,
+        `${settings.bestQuantity} adjacent seats (no single seat stranded) in a named section of a ${bestLayout.capacity.toLocaleString("en-US")}-seat open event, distinct buyer and request ids; Redis only.`,
+        {
+          requestBytes: bestBytes,
+          concurrency: settings.concurrency,
+          callsPerRound: settings.n,
+          round: (i) => {
+            bestSent += settings.n;
+            return { dataFile: bestFiles[i - 1]!, total: settings.n, skipFirst: settings.skipFirst };
+          },
+          notes: [
+            `Each round has its own ${bestSectionsPerRound} sections (${BEST.rowsPerSection} rows × ${BEST.seatsPerRow} seats) and call i names section i mod ${bestSectionsPerRound}, so each section gets ${settings.bestPerSection} calls and ends half full: every round sees the same fill. Without section_id the API hands the script every row of the event (${BEST.sections * BEST.rowsPerSection} here) and the script reads rows best-first until one has a block, so the cost per call would grow with the seats sold before it.`,
+          ],
         },
-        notes: [
-          `Each round has its own ${bestSectionsPerRound} sections (${BEST.rowsPerSection} rows × ${BEST.seatsPerRow} seats) and call i names section i mod ${bestSectionsPerRound}, so each section gets ${settings.bestPerSection} calls and ends half full: every round sees the same fill. Without section_id the API hands the script every row of the event (${BEST.sections * BEST.rowsPerSection} here) and the script reads rows best-first until one has a block, so the cost per call would grow with the seats sold before it.`,
-        ],
-      }),
+      ),
     );
 
     // --- CreateOrder: each round waits for its checkouts to finish before the next Noop round
     rpcs.push(
-      await pairs("CreateOrder", M.create, `Update-with-Start of the checkout workflow for a hold of ${settings.orderSeats} seats made beforehand (tok_approve), one hold and a distinct idempotency key per call; returns once the workflow has accepted the order (PENDING_PAYMENT written to MySQL).`, {
-        requestBytes: createBytes,
-        concurrency: settings.createConcurrency,
-        callsPerRound: settings.createN,
-        round: (i) => ({ dataFile: createFile(createRounds[i - 1]!, `create-${i}`), total: createRounds[i - 1]!.length, skipFirst: 0 }),
-        after: async (i) => {
-          const d = await awaitOrders(driver!, createRounds[i - 1]!, { timeoutMs: settings.drainTimeoutMs });
-          drains.push({ round: String(i), seconds: round(d.seconds, 2), byState: d.byState });
-          say(`CreateOrder round ${i}: every order final ${round(d.seconds, 1)} s after the round (${JSON.stringify(d.byState)})`);
+      await pairs(
+        "CreateOrder",
+        M.create,
+        `Update-with-Start of the checkout workflow for a hold of ${settings.orderSeats} seats made beforehand (tok_approve), one hold and a distinct idempotency key per call; returns once the workflow has accepted the order (PENDING_PAYMENT written to MySQL).`,
+        {
+          requestBytes: createBytes,
+          concurrency: settings.createConcurrency,
+          callsPerRound: settings.createN,
+          round: (i) => ({
+            dataFile: createFile(createRounds[i - 1]!, `create-${i}`),
+            total: createRounds[i - 1]!.length,
+            skipFirst: 0,
+          }),
+          after: async (i) => {
+            const d = await awaitOrders(driver!, createRounds[i - 1]!, { timeoutMs: settings.drainTimeoutMs });
+            drains.push({ round: String(i), seconds: round(d.seconds, 2), byState: d.byState });
+            say(
+              `CreateOrder round ${i}: every order final ${round(d.seconds, 1)} s after the round (${JSON.stringify(d.byState)})`,
+            );
+          },
+          notes: [
+            `No calls skipped (a warm-up round of ${settings.createWarmup} checkouts ran first). After each round the bench follows WatchOrder for the round's orders until every one is final, so the next Noop round does not run beside the round's workflows; that wait is not part of the rate. The worker runs the payment simulator without latency or declines.`,
+          ],
         },
-        notes: [
-          `No calls skipped (a warm-up round of ${settings.createWarmup} checkouts ran first). After each round the bench follows WatchOrder for the round's orders until every one is final, so the next Noop round does not run beside the round's workflows; that wait is not part of the rate. The worker runs the payment simulator without latency or declines.`,
-        ],
-      }),
+      ),
     );
-    for (const r of rpcs[rpcs.length - 1]!.rounds.filter((x) => x.call === "CreateOrder")) createCalls.push({ round: String(r.round), sent: r.sent, codes: r.summary?.codes ?? {} });
+    for (const r of rpcs[rpcs.length - 1]!.rounds.filter((x) => x.call === "CreateOrder"))
+      createCalls.push({ round: String(r.round), sent: r.sent, codes: r.summary?.codes ?? {} });
 
     // --- the orders and tickets the CreateOrder rounds made
     const confirmed = prepared.filter((p) => p.record.finalState === "CONFIRMED");
     const tickets = confirmed.flatMap((p) => p.tickets);
     say(`${confirmed.length} confirmed orders with ${tickets.length} tickets for GetOrder, CheckIn and VerifyTicket`);
-    if (confirmed.length === 0 || tickets.length < settings.checkinWarmup + settings.rounds) throw new Error(`too few confirmed orders (${confirmed.length}) or tickets (${tickets.length}) to go on`);
+    if (confirmed.length === 0 || tickets.length < settings.checkinWarmup + settings.rounds)
+      throw new Error(`too few confirmed orders (${confirmed.length}) or tickets (${tickets.length}) to go on`);
 
     // --- GetOrder, cycling over the confirmed orders
     const getRows = confirmed.map((p) => ({ order_id: p.orderId }));
     const getFile = path.join(data, "get.json");
     writeJsonArray(getFile, getRows);
     rpcs.push(
-      await pairs("GetOrder", M.get, `a confirmed order with its ${settings.orderSeats} tickets (codes included), from MySQL; cycling over ${confirmed.length} orders.`, {
-        requestBytes: wireBytes(GetOrderRequest as unknown as MsgFns, getRows[0]!),
-        concurrency: settings.concurrency,
-        callsPerRound: settings.n,
-        round: () => ({ dataFile: getFile, total: settings.n, skipFirst: settings.skipFirst }),
-      }),
+      await pairs(
+        "GetOrder",
+        M.get,
+        `a confirmed order with its ${settings.orderSeats} tickets (codes included), from MySQL; cycling over ${confirmed.length} orders.`,
+        {
+          requestBytes: wireBytes(GetOrderRequest as unknown as MsgFns, getRows[0]!),
+          concurrency: settings.concurrency,
+          callsPerRound: settings.n,
+          round: () => ({ dataFile: getFile, total: settings.n, skipFirst: settings.skipFirst }),
+        },
+      ),
     );
 
     // --- CheckIn: first scans, every call a different ticket; then the same tickets again
     const gates = ["gate-a", "gate-b", "gate-c", "gate-d"];
-    const checkinPerRound = settings.checkinN > 0 ? settings.checkinN : Math.floor((tickets.length - settings.checkinWarmup) / settings.rounds);
+    const checkinPerRound =
+      settings.checkinN > 0
+        ? settings.checkinN
+        : Math.floor((tickets.length - settings.checkinWarmup) / settings.rounds);
     if (settings.checkinWarmup + settings.rounds * checkinPerRound > tickets.length) {
-      throw new Error(`CheckIn needs ${settings.checkinWarmup + settings.rounds * checkinPerRound} tickets; the orders have ${tickets.length} (lower BENCH_CHECKIN_N or raise BENCH_CREATE_N / BENCH_ORDER_SEATS)`);
+      throw new Error(
+        `CheckIn needs ${settings.checkinWarmup + settings.rounds * checkinPerRound} tickets; the orders have ${tickets.length} (lower BENCH_CHECKIN_N or raise BENCH_CREATE_N / BENCH_ORDER_SEATS)`,
+      );
     }
-    const scanRows = (from: number, count: number, prefix: string) => tickets.slice(from, from + count).map((tk, j) => ({ code: tk.code, gate_id: gates[j % gates.length]!, request_id: `${runId}-${prefix}-${from + j}` }));
+    const scanRows = (from: number, count: number, prefix: string) =>
+      tickets
+        .slice(from, from + count)
+        .map((tk, j) => ({
+          code: tk.code,
+          gate_id: gates[j % gates.length]!,
+          request_id: `${runId}-${prefix}-${from + j}`,
+        }));
     const checkinWarmFile = path.join(data, "checkin-warmup.json");
     writeJsonArray(checkinWarmFile, scanRows(0, settings.checkinWarmup, "s"));
     const checkinSample = scanRows(0, 1, "s")[0]!;
     const checkinBytes = wireBytes(CheckInRequest as unknown as MsgFns, checkinSample);
-    warmup.push(await measure("CheckIn", "warmup", 1, { method: M.checkIn, dataFile: checkinWarmFile, total: settings.checkinWarmup, skipFirst: 0, concurrency: settings.concurrency }));
+    warmup.push(
+      await measure("CheckIn", "warmup", 1, {
+        method: M.checkIn,
+        dataFile: checkinWarmFile,
+        total: settings.checkinWarmup,
+        skipFirst: 0,
+        concurrency: settings.concurrency,
+      }),
+    );
     const checkinOf = (i: number) => {
       const file = path.join(data, `checkin-${i}.json`);
       writeJsonArray(file, scanRows(settings.checkinWarmup + (i - 1) * checkinPerRound, checkinPerRound, "s"));
@@ -448,28 +616,48 @@ async function main(): Promise<number> {
     const scanned = settings.checkinWarmup + settings.rounds * checkinPerRound;
     const checkInsBefore = await countCheckIns(mysql, eventId);
     rpcs.push(
-      await pairs("CheckIn", M.checkIn, "admits a ticket at a gate: verifies the code's signature (first sight: not in the API's verified-code cache), reads the ticket, inserts its check-in; every call a different ticket.", {
-        requestBytes: checkinBytes,
-        concurrency: settings.concurrency,
-        callsPerRound: checkinPerRound,
-        round: (i) => ({ dataFile: checkinOf(i), total: checkinPerRound, skipFirst: 0 }),
-        notes: [
-          `Rounds are as long as the tickets allow (${tickets.length} tickets from ${confirmed.length} orders: ${settings.checkinWarmup} for a warm-up round, ${checkinPerRound} per round), so they are short and noisier than the others; no calls skipped, so every scan is tallied and checked against the check_ins table.`,
-        ],
-      }),
+      await pairs(
+        "CheckIn",
+        M.checkIn,
+        "admits a ticket at a gate: verifies the code's signature (first sight: not in the API's verified-code cache), reads the ticket, inserts its check-in; every call a different ticket.",
+        {
+          requestBytes: checkinBytes,
+          concurrency: settings.concurrency,
+          callsPerRound: checkinPerRound,
+          round: (i) => ({ dataFile: checkinOf(i), total: checkinPerRound, skipFirst: 0 }),
+          notes: [
+            `Rounds are as long as the tickets allow (${tickets.length} tickets from ${confirmed.length} orders: ${settings.checkinWarmup} for a warm-up round, ${checkinPerRound} per round), so they are short and noisier than the others; no calls skipped, so every scan is tallied and checked against the check_ins table.`,
+          ],
+        },
+      ),
     );
     const checkInsAfterFirst = await countCheckIns(mysql, eventId);
-    const rescanRows = Array.from({ length: scanned }, (_, j) => ({ code: tickets[j]!.code, gate_id: gates[(j + 1) % gates.length]!, request_id: `${runId}-rs-${j}` }));
+    const rescanRows = Array.from({ length: scanned }, (_, j) => ({
+      code: tickets[j]!.code,
+      gate_id: gates[(j + 1) % gates.length]!,
+      request_id: `${runId}-rs-${j}`,
+    }));
     const rescanFile = path.join(data, "rescan.json");
     writeJsonArray(rescanFile, rescanRows);
     rpcs.push(
-      await pairs("CheckIn (repeat scan)", M.checkIn, `the tickets already admitted, scanned again at another gate with a new request id: refused with FAILED_PRECONDITION (ALREADY_CHECKED_IN, naming the first gate and time); cycling over ${scanned} tickets.`, {
-        requestBytes: wireBytes(CheckInRequest as unknown as MsgFns, rescanRows[0]!),
-        concurrency: settings.concurrency,
-        callsPerRound: settings.rescanN,
-        round: () => ({ dataFile: rescanFile, total: settings.rescanN, skipFirst: Math.min(settings.skipFirst, Math.floor(settings.rescanN / 10)) }),
-        notes: ["The refusal path: cached signature, the ticket read, the INSERT refused by the primary key, the first check-in read back, an error with details."],
-      }),
+      await pairs(
+        "CheckIn (repeat scan)",
+        M.checkIn,
+        `the tickets already admitted, scanned again at another gate with a new request id: refused with FAILED_PRECONDITION (ALREADY_CHECKED_IN, naming the first gate and time); cycling over ${scanned} tickets.`,
+        {
+          requestBytes: wireBytes(CheckInRequest as unknown as MsgFns, rescanRows[0]!),
+          concurrency: settings.concurrency,
+          callsPerRound: settings.rescanN,
+          round: () => ({
+            dataFile: rescanFile,
+            total: settings.rescanN,
+            skipFirst: Math.min(settings.skipFirst, Math.floor(settings.rescanN / 10)),
+          }),
+          notes: [
+            "The refusal path: cached signature, the ticket read, the INSERT refused by the primary key, the first check-in read back, an error with details.",
+          ],
+        },
+      ),
     );
     const checkInsAfterRescan = await countCheckIns(mysql, eventId);
 
@@ -478,15 +666,20 @@ async function main(): Promise<number> {
     const verifyFile = path.join(data, "verify.json");
     writeJsonArray(verifyFile, verifyRows);
     rpcs.push(
-      await pairs("VerifyTicket", M.verify, `checks a ticket code and returns the ticket's state without admitting it; cycling over ${tickets.length} tickets.`, {
-        requestBytes: wireBytes(VerifyTicketRequest as unknown as MsgFns, verifyRows[0]!),
-        concurrency: settings.concurrency,
-        callsPerRound: settings.n,
-        round: () => ({ dataFile: verifyFile, total: settings.n, skipFirst: settings.skipFirst }),
-        notes: [
-          `Every code was seen by CheckIn before, so the signature check is a hit in the API's verified-code cache (100,000 codes) and each call costs the cache lookup and a MySQL read of the ticket. An uncached Ed25519 verify (~63 µs) is part of CheckIn's first scans above.`,
-        ],
-      }),
+      await pairs(
+        "VerifyTicket",
+        M.verify,
+        `checks a ticket code and returns the ticket's state without admitting it; cycling over ${tickets.length} tickets.`,
+        {
+          requestBytes: wireBytes(VerifyTicketRequest as unknown as MsgFns, verifyRows[0]!),
+          concurrency: settings.concurrency,
+          callsPerRound: settings.n,
+          round: () => ({ dataFile: verifyFile, total: settings.n, skipFirst: settings.skipFirst }),
+          notes: [
+            `Every code was seen by CheckIn before, so the signature check is a hit in the API's verified-code cache (100,000 codes) and each call costs the cache lookup and a MySQL read of the ticket. An uncached Ed25519 verify (~63 µs) is part of CheckIn's first scans above.`,
+          ],
+        },
+      ),
     );
 
     // --- invariants
@@ -508,12 +701,28 @@ async function main(): Promise<number> {
         {
           name: "every call accounted for (codes tallied = calls sent − skipped warm-up)",
           ok: miscounted.length === 0,
-          detail: miscounted.length === 0 ? `${allRounds.length} rounds, ${allRounds.reduce((a, r) => a + r.sent, 0).toLocaleString("en-US")} calls` : miscounted.map((r) => `${r.call} ${r.phase} ${r.round}: sent ${r.sent}, skipped ${r.skipFirst}, tallied ${r.summary!.count}, codes ${JSON.stringify(r.summary!.codes)}`).join("; "),
+          detail:
+            miscounted.length === 0
+              ? `${allRounds.length} rounds, ${allRounds.reduce((a, r) => a + r.sent, 0).toLocaleString("en-US")} calls`
+              : miscounted
+                  .map(
+                    (r) =>
+                      `${r.call} ${r.phase} ${r.round}: sent ${r.sent}, skipped ${r.skipFirst}, tallied ${r.summary!.count}, codes ${JSON.stringify(r.summary!.codes)}`,
+                  )
+                  .join("; "),
         },
         {
           name: "every call answered as expected (OK; repeat scans FAILED_PRECONDITION)",
           ok: unexpected.length === 0,
-          detail: unexpected.length === 0 ? "yes" : unexpected.map((r) => `${r.call} ${r.phase} ${r.round}: ${JSON.stringify(r.summary!.codes)} ${JSON.stringify(r.summary!.errorKinds)}`).join("; "),
+          detail:
+            unexpected.length === 0
+              ? "yes"
+              : unexpected
+                  .map(
+                    (r) =>
+                      `${r.call} ${r.phase} ${r.round}: ${JSON.stringify(r.summary!.codes)} ${JSON.stringify(r.summary!.errorKinds)}`,
+                  )
+                  .join("; "),
         },
       ],
     });
@@ -533,12 +742,16 @@ async function main(): Promise<number> {
       const sameRow = parsed.length === h.seats.length && new Set(parsed.map((m) => `${m[1]}-${m[2]}`)).size === 1;
       const adjacent = nums.every((v, i) => i === 0 || v === nums[i - 1]! + 1);
       const section = parsed[0]?.[1];
-      if (h.seats.length !== settings.bestQuantity || !sameRow || !adjacent || section !== bestSectionOf.get(h.buyer)) badBlocks.push(`${h.holdId} (${h.buyer}): ${h.seats.join(",")}`);
+      if (h.seats.length !== settings.bestQuantity || !sameRow || !adjacent || section !== bestSectionOf.get(h.buyer))
+        badBlocks.push(`${h.holdId} (${h.buyer}): ${h.seats.join(",")}`);
     }
     bestChecks.push({
       name: `each hold is ${settings.bestQuantity} adjacent seats of one row in the section the call named`,
       ok: badBlocks.length === 0,
-      detail: badBlocks.length === 0 ? `${bestState.holds.length} holds checked` : `${badBlocks.length} are not: ${badBlocks.slice(0, 5).join("; ")}`,
+      detail:
+        badBlocks.length === 0
+          ? `${bestState.holds.length} holds checked`
+          : `${badBlocks.length} are not: ${badBlocks.slice(0, 5).join("; ")}`,
     });
     groups.push({ group: `HoldBestAvailable event ${bestLayout.eventId} (Redis)`, checks: bestChecks });
 
@@ -559,7 +772,11 @@ async function main(): Promise<number> {
     const ticketChecks: Check[] = [
       {
         name: "one check-in per admitting scan, none from the repeat scans",
-        ok: checkInsAfterFirst - checkInsBefore === scanned - settings.checkinWarmup && checkInsAfterFirst === scanned && checkinOk === scanned && checkInsAfterRescan === checkInsAfterFirst,
+        ok:
+          checkInsAfterFirst - checkInsBefore === scanned - settings.checkinWarmup &&
+          checkInsAfterFirst === scanned &&
+          checkinOk === scanned &&
+          checkInsAfterRescan === checkInsAfterFirst,
         detail: `${scanned} tickets scanned once (warm-up included), ${checkinOk} OK; check_ins rows: ${checkInsBefore} before the measured rounds, ${checkInsAfterFirst} after them, ${checkInsAfterRescan} after the repeat scans`,
       },
       ...(await ticketTableChecks(mysql, eventId, tickets.length)),
@@ -572,11 +789,16 @@ async function main(): Promise<number> {
         if (!c.ok) failures.push(`invariant broken (${g.group}): ${c.name}: ${c.detail}`);
       }
     }
-    for (const x of rpcs) if (x.generatorLimited) say(`note: ${x.name}: ghz used ${Math.round(x.maxGhzCores * 100)} % of a core in some round`);
+    for (const x of rpcs)
+      if (x.generatorLimited)
+        say(`note: ${x.name}: ghz used ${Math.round(x.maxGhzCores * 100)} % of a core in some round`);
 
     const others = sampler.stop();
     const finished = new Date();
-    const shownEnv = Object.entries(process.env).filter(([k]) => /^BENCH_/.test(k)).map(([k, v]) => `${k}=${v}`).join(" ");
+    const shownEnv = Object.entries(process.env)
+      .filter(([k]) => /^BENCH_/.test(k))
+      .map(([k, v]) => `${k}=${v}`)
+      .join(" ");
     const result: RpcsBenchResult = {
       kind: "rpcs",
       schema: 1,
@@ -589,10 +811,29 @@ async function main(): Promise<number> {
       command: `${shownEnv ? `${shownEnv} ` : ""}npm run bench:rpcs`,
       settings,
       source: sourceInfo(repoRoot),
-      machine: { ...machine, redis: redisVersion, loadAvgAfter: os.loadavg().map((x) => round(x, 2)), othersDuringRun: others },
-      stack: { temporal: t.command, redisUrl: stack.redisUrl, mysqlUrl: stack.mysqlUrl, pids, apiCommand: api.command, workerCommand: worker.command, taskQueue },
+      machine: {
+        ...machine,
+        redis: redisVersion,
+        loadAvgAfter: os.loadavg().map((x) => round(x, 2)),
+        othersDuringRun: others,
+      },
+      stack: {
+        temporal: t.command,
+        redisUrl: stack.redisUrl,
+        mysqlUrl: stack.mysqlUrl,
+        pids,
+        apiCommand: api.command,
+        workerCommand: worker.command,
+        taskQueue,
+      },
       prep: {
-        bestAvailableEvent: { eventId: bestLayout.eventId, seats: bestLayout.capacity, sections: BEST.sections, sectionsPerRound: bestSectionsPerRound, callsSent: bestSent },
+        bestAvailableEvent: {
+          eventId: bestLayout.eventId,
+          seats: bestLayout.capacity,
+          sections: BEST.sections,
+          sectionsPerRound: bestSectionsPerRound,
+          callsSent: bestSent,
+        },
         checkoutEvent: { eventId, seats: seats.capacity, seatsUsed: seats.used },
         holdsForCreateOrder: { count: prepared.length, seatsEach: settings.orderSeats, seconds: round(holdSeconds, 2) },
         ordersFinalAfterEachCreateOrderRound: drains,
@@ -632,12 +873,18 @@ async function main(): Promise<number> {
 }
 
 async function countCheckIns(mysql: MysqlPool, eventId: string): Promise<number> {
-  const [rows] = await mysql.query<RowDataPacket[]>("SELECT COUNT(*) AS n FROM check_ins c JOIN tickets t ON t.ticket_id = c.ticket_id WHERE t.event_id = ?", [eventId]);
+  const [rows] = await mysql.query<RowDataPacket[]>(
+    "SELECT COUNT(*) AS n FROM check_ins c JOIN tickets t ON t.ticket_id = c.ticket_id WHERE t.event_id = ?",
+    [eventId],
+  );
   return Number(rows[0]?.n ?? 0);
 }
 
 async function ticketTableChecks(mysql: MysqlPool, eventId: string, ticketsSeen: number): Promise<Check[]> {
-  const [t] = await mysql.query<RowDataPacket[]>("SELECT COUNT(*) AS n, SUM(state = 'VALID' AND revoked_at IS NULL) AS valid FROM tickets WHERE event_id = ?", [eventId]);
+  const [t] = await mysql.query<RowDataPacket[]>(
+    "SELECT COUNT(*) AS n, SUM(state = 'VALID' AND revoked_at IS NULL) AS valid FROM tickets WHERE event_id = ?",
+    [eventId],
+  );
   const n = Number(t[0]?.n ?? 0);
   const valid = Number(t[0]?.valid ?? 0);
   return [

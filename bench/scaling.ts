@@ -28,13 +28,31 @@ import { SeatIndex } from "../src/events/layout.js";
 import { HoldSeatsRequest } from "../src/gen/ticketing/v1/reservation_service.js";
 import { ghzRoundSeries, type RoundSeries } from "./lib/charts.js";
 import { envNumber } from "./lib/env.js";
-import { benchRedis, gridLayout, gridSeat, loadOpenEvent, writeDistinctHoldsFile, writeNoopFile, type BenchRedis, type GridShape } from "./lib/events.js";
+import {
+  benchRedis,
+  gridLayout,
+  gridSeat,
+  loadOpenEvent,
+  writeDistinctHoldsFile,
+  writeNoopFile,
+  type BenchRedis,
+  type GridShape,
+} from "./lib/events.js";
 import { runGhz, type GhzRun } from "./lib/ghz.js";
 import { readEventState, seatChecks, type Check } from "./lib/invariants.js";
 import { dropEvent, eventVersion, redisCpuSeconds } from "./lib/redis.js";
 import { childPids, sampleTree, treeDelta, waitForWorkers, type ProcDelta } from "./lib/scaling-procs.js";
 import { scalingCommand, writeScalingReports } from "./lib/scaling-report.js";
-import { apiLogTail, installSignalHandlers, say, startApi, startBenchStack, stopAll, type ApiProcess, type BenchStack } from "./lib/stack.js";
+import {
+  apiLogTail,
+  installSignalHandlers,
+  say,
+  startApi,
+  startBenchStack,
+  stopAll,
+  type ApiProcess,
+  type BenchStack,
+} from "./lib/stack.js";
 import { median, round } from "./lib/stats.js";
 import { machineCpuSeconds, machineInfo, sourceInfo, type MachineInfo, type SourceInfo } from "./lib/sys.js";
 import { resultStamp } from "./lib/results.js";
@@ -130,7 +148,13 @@ export interface ScalingResult {
   settings: typeof settings;
   source: SourceInfo;
   machine: MachineInfo & { redis: string; loadAvgAfter: number[] };
-  stack: { own: BenchStack["own"]; pids: Record<string, number>; redisUrl: string; mysqlUrl: string; temporalAddress: string };
+  stack: {
+    own: BenchStack["own"];
+    pids: Record<string, number>;
+    redisUrl: string;
+    mysqlUrl: string;
+    temporalAddress: string;
+  };
   apis: { n: number; label: string; address: string; pid: number; workers: number[]; command: string }[];
   event: { eventId: string; capacity: number; layout: string };
   warmup: ScalingRound[];
@@ -153,7 +177,16 @@ async function measure(
   phase: ScalingRound["phase"],
   roundNo: number,
   call: Call,
-  o: { api: Api; idle: Api; b: BenchRedis; dataFile: string; total: number; skipFirst: number; outFile: string; eventId?: string },
+  o: {
+    api: Api;
+    idle: Api;
+    b: BenchRedis;
+    dataFile: string;
+    total: number;
+    skipFirst: number;
+    outFile: string;
+    eventId?: string;
+  },
 ): Promise<ScalingRound> {
   const t0 = sampleTree(o.api.proc.pid, o.api.workers);
   const i0 = sampleTree(o.idle.proc.pid, o.idle.workers);
@@ -181,7 +214,9 @@ async function measure(
   const i1 = sampleTree(o.idle.proc.pid, o.idle.workers);
   const v1 = o.eventId ? await eventVersion(o.b.redis, o.eventId) : 0;
   if (ghz.exitCode !== 0 || !ghz.summary) {
-    throw new Error(`ghz exited with ${ghz.exitCode} (${call} on ${o.api.label}, ${phase} ${roundNo}): ${ghz.stderr.slice(0, 2000)}\n--- api log:\n${apiLogTail(o.api.proc)}`);
+    throw new Error(
+      `ghz exited with ${ghz.exitCode} (${call} on ${o.api.label}, ${phase} ${roundNo}): ${ghz.stderr.slice(0, 2000)}\n--- api log:\n${apiLogTail(o.api.proc)}`,
+    );
   }
   const tree = treeDelta(t0, t1);
   const idle = treeDelta(i0, i1);
@@ -189,7 +224,8 @@ async function measure(
   const redisCpu = redis1 - redis0;
   const busy = m1.busy - m0.busy;
   const workers = tree.procs.filter((p) => p.role === "worker");
-  const imbalance = (k: "workerCpuShare" | "workerCallShare") => (workers.length ? Math.max(...workers.map((w) => w[k] ?? NaN)) * workers.length : undefined);
+  const imbalance = (k: "workerCpuShare" | "workerCallShare") =>
+    workers.length ? Math.max(...workers.map((w) => w[k] ?? NaN)) * workers.length : undefined;
   const s = ghz.summary;
   const r: ScalingRound = {
     phase,
@@ -214,7 +250,8 @@ async function measure(
       workerCallShare: p.workerCallShare === undefined ? undefined : round(p.workerCallShare, 3),
     })),
     workerCpuImbalance: imbalance("workerCpuShare") === undefined ? undefined : round(imbalance("workerCpuShare")!, 3),
-    workerCallImbalance: imbalance("workerCallShare") === undefined ? undefined : round(imbalance("workerCallShare")!, 3),
+    workerCallImbalance:
+      imbalance("workerCallShare") === undefined ? undefined : round(imbalance("workerCallShare")!, 3),
     idleApiCores: round(idle.cpuSeconds / wall, 3),
     redisCpuUsPerCall: round((redisCpu / o.total) * 1e6, 2),
     redisCores: round(redisCpu / wall, 3),
@@ -224,7 +261,9 @@ async function measure(
     ghzCpuOverFlag: ghz.cpuCores > settings.ghzCpuFlag,
     series: phase === "throughput" ? ghzRoundSeries(o.outFile) : undefined,
   };
-  const shares = workers.length ? ` workers cpu ${workers.map((w) => `${round((w.workerCpuShare ?? NaN) * 100)}%`).join("/")} calls ${workers.map((w) => `${round((w.workerCallShare ?? NaN) * 100)}%`).join("/")}` : "";
+  const shares = workers.length
+    ? ` workers cpu ${workers.map((w) => `${round((w.workerCpuShare ?? NaN) * 100)}%`).join("/")} calls ${workers.map((w) => `${round((w.workerCallShare ?? NaN) * 100)}%`).join("/")}`
+    : "";
   say(
     `${phase} ${roundNo} ${call.padEnd(9)} N=${o.api.n}: ${r.rps} calls/s p50 ${r.p50Ms} ms p99 ${r.p99Ms} ms codes ${JSON.stringify(s.codes)}` +
       ` | api ${r.apiCpuUsPerCall} µs/call (${round(r.apiCores * 100)} %)${shares}, ghz ${round(ghz.cpuCores * 100)} % core${r.ghzCpuOverFlag ? " (OVER 70 %)" : ""}, redis ${round(r.redisCores * 100)} %, other ${round(r.otherCores * 100)} %`,
@@ -242,12 +281,20 @@ async function main(): Promise<number> {
   let keepTmp = process.env.BENCH_KEEP_TMP === "1";
   installSignalHandlers(() => say(`temp dir (logs): ${tmp}`));
   for (const tool of [GHZ, GRPCURL]) if (!fs.existsSync(tool)) throw new Error(`${tool} is missing: npm run tools`);
-  if (settings.processes < 2 || !Number.isInteger(settings.processes)) throw new Error(`BENCH_SCALING_PROCESSES=${settings.processes}: compare 1 with an integer N ≥ 2`);
-  if (settings.rounds < 1 || settings.n <= settings.skipFirst) throw new Error("BENCH_ROUNDS ≥ 1 and BENCH_N > BENCH_SKIP, please");
+  if (settings.processes < 2 || !Number.isInteger(settings.processes))
+    throw new Error(`BENCH_SCALING_PROCESSES=${settings.processes}: compare 1 with an integer N ≥ 2`);
+  if (settings.rounds < 1 || settings.n <= settings.skipFirst)
+    throw new Error("BENCH_ROUNDS ≥ 1 and BENCH_N > BENCH_SKIP, please");
   // every HoldSeats call of the run (warm-up included) holds 2 seats nobody else holds
   const holdCalls = 2 * (settings.warmupCalls + settings.rounds * settings.n);
-  const grid: GridShape = { sections: Math.ceil((2 * holdCalls) / SEATS_PER_SECTION), rowsPerSection: 4, seatsPerRow: 250 };
-  say(`run ${runId}; temp dir ${tmp}; ${machine.nproc} cores (${machine.cpuModel}), load ${machine.loadAvgBefore.join(" ")}`);
+  const grid: GridShape = {
+    sections: Math.ceil((2 * holdCalls) / SEATS_PER_SECTION),
+    rowsPerSection: 4,
+    seatsPerRow: 250,
+  };
+  say(
+    `run ${runId}; temp dir ${tmp}; ${machine.nproc} cores (${machine.cpuModel}), load ${machine.loadAvgBefore.join(" ")}`,
+  );
 
   let b: BenchRedis | undefined;
   let stack: BenchStack | undefined;
@@ -259,7 +306,9 @@ async function main(): Promise<number> {
       const proc = await startApi(stack, tmp, GRPCURL, { name: `api-n${n}`, env: { API_PROCESSES: String(n) } });
       const workers = n > 1 ? await waitForWorkers(proc.pid, n) : [];
       apis.push({ n, label: `N=${n}`, proc, workers });
-      say(`api N=${n}: ${proc.address} (pid ${proc.pid}${workers.length ? `, workers ${workers.join(", ")}` : ""}, log ${proc.logFile})`);
+      say(
+        `api N=${n}: ${proc.address} (pid ${proc.pid}${workers.length ? `, workers ${workers.join(", ")}` : ""}, log ${proc.logFile})`,
+      );
     }
     const [one, many] = apis as [Api, Api];
     b = benchRedis(stack.redisUrl);
@@ -268,7 +317,9 @@ async function main(): Promise<number> {
     const layout = gridLayout(`${runId}_holds`, grid, 4);
     await loadOpenEvent(b, layout);
     const loadedVersion = await eventVersion(b.redis, layout.eventId);
-    say(`event ${layout.eventId}: ${layout.capacity} seats for ${holdCalls} HoldSeats calls of 2 seats (both APIs, warm-up included)`);
+    say(
+      `event ${layout.eventId}: ${layout.capacity} seats for ${holdCalls} HoldSeats calls of 2 seats (both APIs, warm-up included)`,
+    );
 
     const data = path.join(tmp, "data");
     const out = path.join(tmp, "ghz");
@@ -277,7 +328,13 @@ async function main(): Promise<number> {
     let cursor = 0;
     const holdsFile = (count: number, name: string) => {
       const file = path.join(data, `${name}.json`);
-      writeDistinctHoldsFile(file, { eventId: layout.eventId, grid, firstCall: cursor, count, idPrefix: `${runId}${name}` });
+      writeDistinctHoldsFile(file, {
+        eventId: layout.eventId,
+        grid,
+        firstCall: cursor,
+        count,
+        idPrefix: `${runId}${name}`,
+      });
       cursor += count;
       return file;
     };
@@ -290,16 +347,39 @@ async function main(): Promise<number> {
       selection: { $case: "seats", value: { seatIds: [gridSeat(grid, 0), gridSeat(grid, 1)] } },
     }).finish().length;
     const noopFile = path.join(data, "noop.json");
-    writeNoopFile(noopFile, { count: Math.max(settings.n, settings.warmupCalls), payloadChars: holdBytes - 2, idPrefix: runId });
+    writeNoopFile(noopFile, {
+      count: Math.max(settings.n, settings.warmupCalls),
+      payloadChars: holdBytes - 2,
+      idPrefix: runId,
+    });
 
     const other = (api: Api) => (api === one ? many : one);
     const common = { b };
     const warmup: ScalingRound[] = [];
     if (settings.warmupCalls > 0) {
       for (const api of apis) {
-        warmup.push(await measure("warmup", 1, "Noop", { ...common, api, idle: other(api), dataFile: noopFile, total: settings.warmupCalls, skipFirst: 0, outFile: path.join(out, `warmup-noop-n${api.n}.json`) }));
         warmup.push(
-          await measure("warmup", 1, "HoldSeats", { ...common, api, idle: other(api), dataFile: holdsFile(settings.warmupCalls, `w${api.n}`), total: settings.warmupCalls, skipFirst: 0, outFile: path.join(out, `warmup-holds-n${api.n}.json`), eventId: layout.eventId }),
+          await measure("warmup", 1, "Noop", {
+            ...common,
+            api,
+            idle: other(api),
+            dataFile: noopFile,
+            total: settings.warmupCalls,
+            skipFirst: 0,
+            outFile: path.join(out, `warmup-noop-n${api.n}.json`),
+          }),
+        );
+        warmup.push(
+          await measure("warmup", 1, "HoldSeats", {
+            ...common,
+            api,
+            idle: other(api),
+            dataFile: holdsFile(settings.warmupCalls, `w${api.n}`),
+            total: settings.warmupCalls,
+            skipFirst: 0,
+            outFile: path.join(out, `warmup-holds-n${api.n}.json`),
+            eventId: layout.eventId,
+          }),
         );
       }
     }
@@ -323,18 +403,32 @@ async function main(): Promise<number> {
         );
       }
       for (const api of order) {
-        rounds.push(await measure("throughput", i, "Noop", { ...common, api, idle: other(api), dataFile: noopFile, total: settings.n, skipFirst: settings.skipFirst, outFile: path.join(out, `noop-${i}-n${api.n}.json`) }));
+        rounds.push(
+          await measure("throughput", i, "Noop", {
+            ...common,
+            api,
+            idle: other(api),
+            dataFile: noopFile,
+            total: settings.n,
+            skipFirst: settings.skipFirst,
+            outFile: path.join(out, `noop-${i}-n${api.n}.json`),
+          }),
+        );
       }
     }
 
     for (const r of [...warmup, ...rounds]) {
       const bad = Object.entries(r.codes).filter(([c]) => c !== "OK");
-      if (bad.length > 0) failures.push(`${r.phase} ${r.round} ${r.call} N=${r.n}: non-OK codes ${JSON.stringify(Object.fromEntries(bad))}`);
+      if (bad.length > 0)
+        failures.push(
+          `${r.phase} ${r.round} ${r.call} N=${r.n}: non-OK codes ${JSON.stringify(Object.fromEntries(bad))}`,
+        );
     }
 
     // --- figures
     const pick = (call: Call, n: number) => rounds.filter((r) => r.call === call && r.n === n);
-    const ratios = (call: Call) => pick(call, many.n).map((r) => r.rps / (pick(call, 1).find((q) => q.round === r.round)?.rps ?? NaN));
+    const ratios = (call: Call) =>
+      pick(call, many.n).map((r) => r.rps / (pick(call, 1).find((q) => q.round === r.round)?.rps ?? NaN));
     const holdRatios = ratios("HoldSeats");
     const noopRatios = ratios("Noop");
     const perN: PerN[] = apis.map((api) => {
@@ -342,7 +436,12 @@ async function main(): Promise<number> {
       const nn = pick("Noop", api.n);
       const both = [...h, ...nn];
       const maxShare = (k: "workerCpuShare" | "workerCallShare") =>
-        api.workers.length ? round(median(both.map((r) => Math.max(...r.procs.filter((p) => p.role === "worker").map((p) => p[k] ?? NaN)))), 3) : undefined;
+        api.workers.length
+          ? round(
+              median(both.map((r) => Math.max(...r.procs.filter((p) => p.role === "worker").map((p) => p[k] ?? NaN)))),
+              3,
+            )
+          : undefined;
       return {
         n: api.n,
         medianHoldRps: round(median(h.map((r) => r.rps))),
@@ -361,8 +460,12 @@ async function main(): Promise<number> {
     const holdCpuPerCallRatio = round(pN.medianApiUsPerHold / p1.medianApiUsPerHold, 3);
     const noopCpuPerCallRatio = round(pN.medianApiUsPerNoop / p1.medianApiUsPerNoop, 3);
     const generatorLimited = rounds.some((r) => r.ghzCpuOverFlag);
-    say(`HoldSeats: N=1 ${p1.medianHoldRps}/s, N=${many.n} ${pN.medianHoldRps}/s, ratio ${medianHoldRatio}; Noop: ${p1.medianNoopRps}/s vs ${pN.medianNoopRps}/s, ratio ${medianNoopRatio}`);
-    say(`API CPU per call: HoldSeats ${p1.medianApiUsPerHold} vs ${pN.medianApiUsPerHold} µs (x${holdCpuPerCallRatio}), Noop ${p1.medianApiUsPerNoop} vs ${pN.medianApiUsPerNoop} µs (x${noopCpuPerCallRatio})`);
+    say(
+      `HoldSeats: N=1 ${p1.medianHoldRps}/s, N=${many.n} ${pN.medianHoldRps}/s, ratio ${medianHoldRatio}; Noop: ${p1.medianNoopRps}/s vs ${pN.medianNoopRps}/s, ratio ${medianNoopRatio}`,
+    );
+    say(
+      `API CPU per call: HoldSeats ${p1.medianApiUsPerHold} vs ${pN.medianApiUsPerHold} µs (x${holdCpuPerCallRatio}), Noop ${p1.medianApiUsPerNoop} vs ${pN.medianApiUsPerNoop} µs (x${noopCpuPerCallRatio})`,
+    );
 
     // --- invariants: the HoldSeats event, and the cluster still the one we measured
     say("checking the HoldSeats event's state");
@@ -376,7 +479,11 @@ async function main(): Promise<number> {
     const skipped = sent - tallied;
     checks.push({
       name: "every call accounted for: OK replies = holds created",
-      ok: okReplies === tallied && okReplies + skipped === created && created === state.holds.length && state.version - loadedVersion === created,
+      ok:
+        okReplies === tallied &&
+        okReplies + skipped === created &&
+        created === state.holds.length &&
+        state.version - loadedVersion === created,
       detail: `${sent} HoldSeats calls sent to both APIs: ${okReplies} OK of ${tallied} tallied + ${skipped} untallied warm-up calls (ghz --skipFirst), ${created} holds created (version deltas), ${state.holds.length} holds indexed, event version ${loadedVersion} → ${state.version}`,
     });
     checks.push({
@@ -392,7 +499,11 @@ async function main(): Promise<number> {
     const nowWorkers = childPids(many.proc.pid);
     checks.push({
       name: `the N=${many.n} cluster kept its workers (none crashed and was replaced)`,
-      ok: nowWorkers.length === many.n && many.workers.every((p) => nowWorkers.includes(p)) && one.proc.proc.exitInfo === undefined && many.proc.proc.exitInfo === undefined,
+      ok:
+        nowWorkers.length === many.n &&
+        many.workers.every((p) => nowWorkers.includes(p)) &&
+        one.proc.proc.exitInfo === undefined &&
+        many.proc.proc.exitInfo === undefined,
       detail: `workers at start ${many.workers.join(", ")}, at the end ${nowWorkers.join(", ") || "none"}`,
     });
     const broken = checks.filter((c) => !c.ok);
@@ -419,9 +530,26 @@ async function main(): Promise<number> {
       settings,
       source: sourceInfo(repoRoot),
       machine: { ...machine, redis: redisVersion, loadAvgAfter: os.loadavg().map((x) => round(x, 2)) },
-      stack: { own: stack.own, pids: stack.pids, redisUrl: stack.redisUrl, mysqlUrl: stack.mysqlUrl, temporalAddress: stack.temporalAddress },
-      apis: apis.map((a) => ({ n: a.n, label: a.label, address: a.proc.address, pid: a.proc.pid, workers: a.workers, command: a.proc.command })),
-      event: { eventId: layout.eventId, capacity: layout.capacity, layout: `sections S0-S${grid.sections - 1} x rows 1-4 x seats 1-250` },
+      stack: {
+        own: stack.own,
+        pids: stack.pids,
+        redisUrl: stack.redisUrl,
+        mysqlUrl: stack.mysqlUrl,
+        temporalAddress: stack.temporalAddress,
+      },
+      apis: apis.map((a) => ({
+        n: a.n,
+        label: a.label,
+        address: a.proc.address,
+        pid: a.proc.pid,
+        workers: a.workers,
+        command: a.proc.command,
+      })),
+      event: {
+        eventId: layout.eventId,
+        capacity: layout.capacity,
+        layout: `sections S0-S${grid.sections - 1} x rows 1-4 x seats 1-250`,
+      },
       warmup,
       rounds,
       perN,

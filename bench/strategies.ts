@@ -73,9 +73,15 @@ const CODES: Record<string, string> = {
 };
 
 function only(): string[] {
-  const names = (process.env.BENCH_STRATEGY_ONLY ?? "").split(",").map((x) => x.trim()).filter(Boolean);
+  const names = (process.env.BENCH_STRATEGY_ONLY ?? "")
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
   const unknown = names.filter((n) => !Object.hasOwn(CODES, n));
-  if (unknown.length) throw new Error(`BENCH_STRATEGY_ONLY: no strategy ${unknown.join(", ")} (there are ${Object.keys(CODES).join(", ")})`);
+  if (unknown.length)
+    throw new Error(
+      `BENCH_STRATEGY_ONLY: no strategy ${unknown.join(", ")} (there are ${Object.keys(CODES).join(", ")})`,
+    );
   return names;
 }
 
@@ -112,7 +118,6 @@ try {
   say(`bench:strategies: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(2);
 }
-
 
 export interface StrategySummary {
   name: string;
@@ -155,7 +160,12 @@ export interface StrategiesResult {
   settings: Settings;
   source: SourceInfo;
   machine: MachineInfo & { loadAvgAfter: number[]; redis: string; mysql: Stores["mysql"] };
-  stores: { own: Stores["own"]; pids: Stores["pids"]; database: string; reused: { redisUrl?: string; mysqlUrl?: string } };
+  stores: {
+    own: Stores["own"];
+    pids: Stores["pids"];
+    database: string;
+    reused: { redisUrl?: string; mysqlUrl?: string };
+  };
   venue: { rows: number; seatsPerRow: number; capacity: number; maxSeatsPerBuyer: number };
   workload: { buyers: number; seed: number; seatsRequested: number; concurrency: number };
   order: string[][];
@@ -174,8 +184,24 @@ function commandLine(): string {
 
 function buildStrategies(stores: Stores): HoldStrategy[] {
   const factories: [string, () => HoldStrategy][] = [
-    ["mysql-for-update", () => new MysqlForUpdate({ mysqlUrl: stores.mysqlUrl, poolSize: settings.mysqlPool, maxAttempts: settings.forUpdateAttempts })],
-    ["mysql-optimistic", () => new MysqlOptimistic({ mysqlUrl: stores.mysqlUrl, poolSize: settings.mysqlPool, maxAttempts: settings.optimisticAttempts })],
+    [
+      "mysql-for-update",
+      () =>
+        new MysqlForUpdate({
+          mysqlUrl: stores.mysqlUrl,
+          poolSize: settings.mysqlPool,
+          maxAttempts: settings.forUpdateAttempts,
+        }),
+    ],
+    [
+      "mysql-optimistic",
+      () =>
+        new MysqlOptimistic({
+          mysqlUrl: stores.mysqlUrl,
+          poolSize: settings.mysqlPool,
+          maxAttempts: settings.optimisticAttempts,
+        }),
+    ],
     [
       "redis-setnx-lock",
       () =>
@@ -188,10 +214,15 @@ function buildStrategies(stores: Stores): HoldStrategy[] {
         }),
     ],
     ["lua-hold", () => new LuaHold(stores.redisUrl)],
-    ...(settings.naive ? [["redis-naive-broken", () => new RedisNaive(stores.redisUrl)] as [string, () => HoldStrategy]] : []),
+    ...(settings.naive
+      ? [["redis-naive-broken", () => new RedisNaive(stores.redisUrl)] as [string, () => HoldStrategy]]
+      : []),
   ];
   const chosen = factories.filter(([name]) => settings.only.length === 0 || settings.only.includes(name));
-  if (chosen.length === 0) throw new Error("no strategy left to run (BENCH_STRATEGY_ONLY names only redis-naive-broken, and BENCH_STRATEGY_NAIVE=off)");
+  if (chosen.length === 0)
+    throw new Error(
+      "no strategy left to run (BENCH_STRATEGY_ONLY names only redis-naive-broken, and BENCH_STRATEGY_NAIVE=off)",
+    );
   return chosen.map(([, make]) => make());
 }
 
@@ -200,7 +231,9 @@ function storePid(s: HoldStrategy, stores: Stores): number | undefined {
 }
 
 function line(r: RoundRun): string {
-  const reasons = Object.entries(r.failureReasons).map(([k, v]) => `${k} × ${v}`).join("; ");
+  const reasons = Object.entries(r.failureReasons)
+    .map(([k, v]) => `${k} × ${v}`)
+    .join("; ");
   return (
     `${r.strategy.padEnd(18)} ${String(r.callsPerSecond).padStart(6)} calls/s  p50 ${r.latencyMs.p50} ms p99 ${r.latencyMs.p99} ms  ` +
     `held ${r.held} taken ${r.taken} failed ${r.failed}${reasons ? ` (${reasons})` : ""}  seats ${r.seatsHeld} (last at ${r.lastHoldMs} ms), oversold ${r.oversoldSeats}  ` +
@@ -222,16 +255,31 @@ function summarise(s: HoldStrategy, rounds: RoundRun[]): StrategySummary {
     rounds: mine.length,
     medianCallsPerSecond: round(med((r) => r.callsPerSecond)),
     ratioVsLua: s.name === BASELINE ? 1 : round(median(ratios), 3),
-    medianP50Ms: round(med((r) => r.latencyMs.p50), 3),
-    medianP99Ms: round(med((r) => r.latencyMs.p99), 3),
+    medianP50Ms: round(
+      med((r) => r.latencyMs.p50),
+      3,
+    ),
+    medianP99Ms: round(
+      med((r) => r.latencyMs.p99),
+      3,
+    ),
     medianHeld: med((r) => r.held),
     medianTaken: med((r) => r.taken),
     medianFailed: med((r) => r.failed),
     failedTotal: mine.reduce((a, r) => a + r.failed, 0),
     failureReasons: reasons,
-    medianAttemptsPerCall: round(med((r) => r.attemptsPerCall), 3),
-    medianNodeCpuUsPerCall: round(med((r) => r.nodeCpuUsPerCall), 1),
-    medianStoreCpuUsPerCall: round(med((r) => r.storeCpuUsPerCall), 1),
+    medianAttemptsPerCall: round(
+      med((r) => r.attemptsPerCall),
+      3,
+    ),
+    medianNodeCpuUsPerCall: round(
+      med((r) => r.nodeCpuUsPerCall),
+      1,
+    ),
+    medianStoreCpuUsPerCall: round(
+      med((r) => r.storeCpuUsPerCall),
+      1,
+    ),
     medianSeatsHeld: med((r) => r.seatsHeld),
     medianLastHoldMs: Math.round(med((r) => r.lastHoldMs)),
     maxOversoldSeats: Math.max(0, ...mine.map((r) => r.oversoldSeats)),
@@ -248,27 +296,50 @@ async function main(): Promise<number> {
   const machine = machineInfo();
   const failures: string[] = [];
   const strategies: HoldStrategy[] = [];
-  say(`run ${runId}; temp dir ${tmp}; ${machine.nproc} cores (${machine.cpuModel}), load ${machine.loadAvgBefore.join(" ")}`);
+  say(
+    `run ${runId}; temp dir ${tmp}; ${machine.nproc} cores (${machine.cpuModel}), load ${machine.loadAvgBefore.join(" ")}`,
+  );
   try {
     const stores = await startStores(tmp, runId);
     strategies.push(...buildStrategies(stores));
-    const venueOf = (s: HoldStrategy, tag: string) => makeVenue(`${runId}_${CODES[s.name] ?? s.name}_${tag}`, settings.rows, settings.seatsPerRow, settings.maxSeatsPerBuyer);
+    const venueOf = (s: HoldStrategy, tag: string) =>
+      makeVenue(
+        `${runId}_${CODES[s.name] ?? s.name}_${tag}`,
+        settings.rows,
+        settings.seatsPerRow,
+        settings.maxSeatsPerBuyer,
+      );
     const seatIds = venueOf(strategies[0]!, "x").seatIds;
-    const workload = makeWorkload({ buyers: settings.buyers, seatIds, maxSeats: settings.maxSeatsPerBuyer, seed: settings.seed });
+    const workload = makeWorkload({
+      buyers: settings.buyers,
+      seatIds,
+      maxSeats: settings.maxSeatsPerBuyer,
+      seed: settings.seed,
+    });
     assertValidWorkload(venueOf(strategies[0]!, "x"), workload);
-    say(`workload: ${settings.buyers.toLocaleString("en-US")} buyers for ${seatIds.length} seats, 1-${settings.maxSeatsPerBuyer} each (seed ${settings.seed}, ${workload.seatsRequested.toLocaleString("en-US")} seats asked for), concurrency ${settings.concurrency}`);
+    say(
+      `workload: ${settings.buyers.toLocaleString("en-US")} buyers for ${seatIds.length} seats, 1-${settings.maxSeatsPerBuyer} each (seed ${settings.seed}, ${workload.seatsRequested.toLocaleString("en-US")} seats asked for), concurrency ${settings.concurrency}`,
+    );
     const common = (s: HoldStrategy, roundNo: number) => ({
       concurrency: settings.concurrency,
       round: roundNo,
       storePid: storePid(s, stores),
       timeoutMs: settings.roundTimeoutS * 1000,
-      onProgress: (done: number, ms: number) => say(`  ${s.name}: ${done.toLocaleString("en-US")} of ${settings.buyers.toLocaleString("en-US")} calls after ${Math.round(ms / 1000)} s`),
+      onProgress: (done: number, ms: number) =>
+        say(
+          `  ${s.name}: ${done.toLocaleString("en-US")} of ${settings.buyers.toLocaleString("en-US")} calls after ${Math.round(ms / 1000)} s`,
+        ),
     });
 
     // Warm-up (untallied): JIT, connection pools, InnoDB buffer pool, script cache.
     const warmup: RoundRun[] = [];
     if (settings.warmupCalls > 0) {
-      const w = makeWorkload({ buyers: settings.warmupCalls, seatIds, maxSeats: settings.maxSeatsPerBuyer, seed: settings.seed + 1 });
+      const w = makeWorkload({
+        buyers: settings.warmupCalls,
+        seatIds,
+        maxSeats: settings.maxSeatsPerBuyer,
+        seed: settings.seed + 1,
+      });
       for (const s of strategies) {
         const r = await runRound(s, venueOf(s, "w"), w, common(s, 0));
         say(`warm-up  ${line(r)}`);
@@ -285,7 +356,11 @@ async function main(): Promise<number> {
     const others = strategies.filter((s) => s !== baseline);
     for (let i = 0; i < settings.rounds; i++) {
       const turn = others.map((_, j) => others[(i + j) % others.length]!);
-      const sequence: HoldStrategy[][] = baseline ? (turn.length ? turn.map((s, j) => ((i + j) % 2 === 0 ? [baseline, s] : [s, baseline])) : [[baseline]]) : turn.map((s) => [s]);
+      const sequence: HoldStrategy[][] = baseline
+        ? turn.length
+          ? turn.map((s, j) => ((i + j) % 2 === 0 ? [baseline, s] : [s, baseline]))
+          : [[baseline]]
+        : turn.map((s) => [s]);
       order.push(sequence.flat().map((s) => s.name));
       for (const pair of sequence) {
         const partner = pair.find((s) => s !== baseline);
@@ -336,15 +411,33 @@ async function main(): Promise<number> {
       command: commandLine(),
       settings,
       source: sourceInfo(repoRoot),
-      machine: { ...machine, loadAvgAfter: os.loadavg().map((x) => round(x, 2)), redis: stores.redisVersion, mysql: stores.mysql },
+      machine: {
+        ...machine,
+        loadAvgAfter: os.loadavg().map((x) => round(x, 2)),
+        redis: stores.redisVersion,
+        mysql: stores.mysql,
+      },
       stores: {
         own: stores.own,
         pids: stores.pids,
         database: stores.database,
-        reused: { ...(stores.own.redis ? {} : { redisUrl: stores.redisUrl }), ...(stores.own.mysql ? {} : { mysqlUrl: process.env.MYSQL_URL }) },
+        reused: {
+          ...(stores.own.redis ? {} : { redisUrl: stores.redisUrl }),
+          ...(stores.own.mysql ? {} : { mysqlUrl: process.env.MYSQL_URL }),
+        },
       },
-      venue: { rows: settings.rows, seatsPerRow: settings.seatsPerRow, capacity: seatIds.length, maxSeatsPerBuyer: settings.maxSeatsPerBuyer },
-      workload: { buyers: settings.buyers, seed: settings.seed, seatsRequested: workload.seatsRequested, concurrency: settings.concurrency },
+      venue: {
+        rows: settings.rows,
+        seatsPerRow: settings.seatsPerRow,
+        capacity: seatIds.length,
+        maxSeatsPerBuyer: settings.maxSeatsPerBuyer,
+      },
+      workload: {
+        buyers: settings.buyers,
+        seed: settings.seed,
+        seatsRequested: workload.seatsRequested,
+        concurrency: settings.concurrency,
+      },
       order,
       warmup,
       rounds,

@@ -24,7 +24,9 @@ if (!prometheus || !/^https?:\/\//.test(prometheus) || !(Number(minutesArg) > 0)
   process.stderr.write("usage: node --import tsx ops/render-dashboard.ts <prometheus url> [minutes] [out.svg]\n");
   process.exit(2);
 }
-const dashboard = JSON.parse(readFileSync(fileURLToPath(new URL("grafana/dashboards/ticketing.json", import.meta.url)), "utf8")) as {
+const dashboard = JSON.parse(
+  readFileSync(fileURLToPath(new URL("grafana/dashboards/ticketing.json", import.meta.url)), "utf8"),
+) as {
   title: string;
   panels: Panel[];
 };
@@ -37,7 +39,12 @@ const start = end - Number(minutesArg) * 60;
 const step = Math.max(1, Math.round((end - start) / 120));
 
 async function range(expr: string): Promise<Series[]> {
-  const q = new URLSearchParams({ query: expr.replaceAll("$event", ".*"), start: String(start), end: String(end), step: String(step) });
+  const q = new URLSearchParams({
+    query: expr.replaceAll("$event", ".*"),
+    start: String(start),
+    end: String(end),
+    step: String(step),
+  });
   const res = await fetch(`${prometheus}/api/v1/query_range?${q}`);
   const body = (await res.json()) as { status: string; error?: string; data?: { result: Series[] } };
   if (body.status !== "success") throw new Error(`${expr}: ${body.error}`);
@@ -62,8 +69,15 @@ async function render(p: Panel): Promise<string> {
   const h = p.gridPos.h * ROW - 6;
   const unit = p.fieldConfig?.defaults?.unit;
   const frame = `<rect x="${x}" y="${y}" width="${w}" height="${h}" rx="3" fill="#181b1f" stroke="#2c3235"/><text x="${x + 8}" y="${y + 17}" fill="#ccccdc" font-size="12" font-weight="600">${esc(p.title)}</text>`;
-  if (p.type === "row") return `<text x="${x + 4}" y="${y + 22}" fill="#d8d9da" font-size="15" font-weight="700">${esc(p.title)}</text>`;
-  const lines = (await Promise.all((p.targets ?? []).map(async (t) => (await range(t.expr)).map((s) => ({ s, name: legend(t.legendFormat, s.metric) }))))).flat();
+  if (p.type === "row")
+    return `<text x="${x + 4}" y="${y + 22}" fill="#d8d9da" font-size="15" font-weight="700">${esc(p.title)}</text>`;
+  const lines = (
+    await Promise.all(
+      (p.targets ?? []).map(async (t) =>
+        (await range(t.expr)).map((s) => ({ s, name: legend(t.legendFormat, s.metric) })),
+      ),
+    )
+  ).flat();
   const last = (s: Series) => Number(s.values.at(-1)?.[1] ?? NaN);
   if (p.type === "stat") {
     const v = lines.reduce((sum, l) => sum + (Number.isFinite(last(l.s)) ? last(l.s) : 0), 0);
@@ -71,11 +85,17 @@ async function render(p: Panel): Promise<string> {
   }
   if (p.type === "bargauge") {
     const max = Math.max(1, ...lines.map((l) => last(l.s)).filter(Number.isFinite));
-    return frame + lines.slice(0, 8).map((l, i) => {
-      const by = y + 30 + i * 22;
-      const bw = Math.max(0, ((w - 150) * last(l.s)) / max);
-      return `<text x="${x + 8}" y="${by + 12}" fill="#ccccdc" font-size="11">${esc(l.name).slice(0, 18)}</text><rect x="${x + 100}" y="${by}" width="${bw}" height="14" fill="#56a64b"/><text x="${x + 104 + bw}" y="${by + 12}" fill="#ccccdc" font-size="11">${fmt(last(l.s), unit)}</text>`;
-    }).join("");
+    return (
+      frame +
+      lines
+        .slice(0, 8)
+        .map((l, i) => {
+          const by = y + 30 + i * 22;
+          const bw = Math.max(0, ((w - 150) * last(l.s)) / max);
+          return `<text x="${x + 8}" y="${by + 12}" fill="#ccccdc" font-size="11">${esc(l.name).slice(0, 18)}</text><rect x="${x + 100}" y="${by}" width="${bw}" height="14" fill="#56a64b"/><text x="${x + 104 + bw}" y="${by + 12}" fill="#ccccdc" font-size="11">${fmt(last(l.s), unit)}</text>`;
+        })
+        .join("")
+    );
   }
   // Time series.
   const px = x + 44;
@@ -88,13 +108,16 @@ async function render(p: Panel): Promise<string> {
   const Y = (v: number) => py + ph - (v / top) * ph;
   let svg = `${frame}<line x1="${px}" y1="${py + ph}" x2="${px + pw}" y2="${py + ph}" stroke="#2c3235"/><text x="${px - 4}" y="${py + 8}" fill="#8e8e8e" font-size="10" text-anchor="end">${fmt(top, unit)}</text><text x="${px - 4}" y="${py + ph}" fill="#8e8e8e" font-size="10" text-anchor="end">0</text>`;
   lines.slice(0, 8).forEach((l, i) => {
-    const pts = l.s.values.filter(([, v]) => Number.isFinite(Number(v))).map(([t, v]) => `${X(t).toFixed(1)},${Y(Number(v)).toFixed(1)}`);
+    const pts = l.s.values
+      .filter(([, v]) => Number.isFinite(Number(v)))
+      .map(([t, v]) => `${X(t).toFixed(1)},${Y(Number(v)).toFixed(1)}`);
     if (pts.length) svg += `<polyline fill="none" stroke="${COLORS[i]}" stroke-width="1.5" points="${pts.join(" ")}"/>`;
     const lx = px + (i % 3) * (pw / 3);
     const ly = py + ph + 14 + Math.floor(i / 3) * 14;
     svg += `<rect x="${lx}" y="${ly - 8}" width="10" height="3" fill="${COLORS[i]}"/><text x="${lx + 14}" y="${ly - 4}" fill="#ccccdc" font-size="10">${esc(l.name).slice(0, 34)}</text>`;
   });
-  if (!lines.length) svg += `<text x="${x + w / 2}" y="${y + h / 2}" fill="#8e8e8e" font-size="12" text-anchor="middle">No data</text>`;
+  if (!lines.length)
+    svg += `<text x="${x + w / 2}" y="${y + h / 2}" fill="#8e8e8e" font-size="12" text-anchor="middle">No data</text>`;
   return svg;
 }
 

@@ -67,9 +67,18 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
   // Events, the waiting room and the holds need each other (the holds pass the
   // queue's gate, the queue reclaims expired holds, events show the queue's
   // seed commitment): the later ones are reached through closures.
-  const hub: SeatMapWatchHub = new SeatMapWatchHub(redis, inventory, (eventId): Promise<number> => holds.reclaimExpired(eventId), log);
+  const hub: SeatMapWatchHub = new SeatMapWatchHub(
+    redis,
+    inventory,
+    (eventId): Promise<number> => holds.reclaimExpired(eventId),
+    log,
+  );
   // With tracing on, Temporal calls (CreateOrder's Update-with-Start) carry the call's trace into the workflow.
-  const temporalClient = new Client({ connection: temporal, namespace: config.TEMPORAL_NAMESPACE, interceptors: temporalClientInterceptors() });
+  const temporalClient = new Client({
+    connection: temporal,
+    namespace: config.TEMPORAL_NAMESPACE,
+    interceptors: temporalClientInterceptors(),
+  });
   const sweepers = new Sweepers(temporalClient, config.TEMPORAL_TASK_QUEUE, log);
   const events = new Events({
     store: new EventStore(mysql),
@@ -120,7 +129,9 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     { rotateAfterSeconds: config.SIGNING_KEY_ROTATE_SECONDS, refreshMs: config.SIGNING_KEY_REFRESH_MS, threads: 0 },
     log,
   );
-  await ticketKeys.ring.start().catch((err: unknown) => log.warn({ err }, "ticket key ring not loaded yet; VerifyTicket answers UNAVAILABLE"));
+  await ticketKeys.ring
+    .start()
+    .catch((err: unknown) => log.warn({ err }, "ticket key ring not loaded yet; VerifyTicket answers UNAVAILABLE"));
   ticketKeys.ring.startRefreshing();
   const tickets = new Tickets(mysql, ticketKeys.tokens);
   const notifier = new OrderNotifier(redis);

@@ -2,9 +2,7 @@
 // process.env for the service; entry points pass the result down.
 import { z } from "zod";
 
-const hostPort = z
-  .string()
-  .regex(/^[^\s:]+:\d{1,5}$/, "must be host:port, e.g. 127.0.0.1:50051");
+const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, "must be host:port, e.g. 127.0.0.1:50051");
 
 const optionalFile = z
   .string()
@@ -15,25 +13,24 @@ const schema = z
   .object({
     NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
     GRPC_ADDRESS: hostPort.default("127.0.0.1:50051"),
-    METRICS_ADDRESS: z
-      .union([hostPort, z.literal("off")])
-      .default("127.0.0.1:9464"),
+    METRICS_ADDRESS: z.union([hostPort, z.literal("off")]).default("127.0.0.1:9464"),
     // The worker's own /metrics (its activities, payments, checkouts, and the
     // Temporal SDK's metrics merged in from TEMPORAL_METRICS_ADDRESS).
-    WORKER_METRICS_ADDRESS: z
-      .union([hostPort, z.literal("off")])
-      .default("127.0.0.1:9465"),
+    WORKER_METRICS_ADDRESS: z.union([hostPort, z.literal("off")]).default("127.0.0.1:9465"),
     // Where the Temporal SDK's own Prometheus exporter listens (loopback: the
     // worker's /metrics serves its text too); off: no SDK metrics.
-    TEMPORAL_METRICS_ADDRESS: z
-      .union([hostPort, z.literal("off")])
-      .default("127.0.0.1:9466"),
+    TEMPORAL_METRICS_ADDRESS: z.union([hostPort, z.literal("off")]).default("127.0.0.1:9466"),
     // The funnel gauges (seats, queue, orders per event; read at scrape time):
     // exactly one API process per deployment should export them.
     METRICS_FUNNEL: z.enum(["on", "off"]).default("on"),
     // How long a closed sale's event keeps its label values after it was last
     // seen open or active.
-    METRICS_EVENT_RETENTION_SECONDS: z.coerce.number().int().min(0).max(7 * 86_400).default(3600),
+    METRICS_EVENT_RETENTION_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 86_400)
+      .default(3600),
     // API processes sharing GRPC_ADDRESS (node:cluster); the primary serves
     // the aggregated /metrics of all of them on METRICS_ADDRESS.
     API_PROCESSES: z.coerce.number().int().min(1).max(64).default(1),
@@ -45,7 +42,10 @@ const schema = z
       .optional()
       .transform((v, ctx) => {
         if (!v) return undefined;
-        const nodes = v.split(",").map((s) => s.trim()).filter(Boolean);
+        const nodes = v
+          .split(",")
+          .map((s) => s.trim())
+          .filter(Boolean);
         const parsed = nodes.map((n) => {
           const m = /^([^\s:]+):(\d{1,5})$/.exec(n);
           if (!m) ctx.addIssue({ code: "custom", message: `"${n}" is not host:port` });
@@ -101,7 +101,11 @@ const schema = z
     // Token signing: Piscina worker threads (0 = sign on the event loop).
     SIGNING_THREADS: z.coerce.number().int().min(0).max(64).default(1),
     // Rotate the signing key when the newest is older than this (0 = never on its own).
-    SIGNING_KEY_ROTATE_SECONDS: z.coerce.number().int().min(0).default(7 * 86_400),
+    SIGNING_KEY_ROTATE_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(7 * 86_400),
     // How often every instance re-reads the key ring from MySQL.
     SIGNING_KEY_REFRESH_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
     // Serves ticketing.bench.v1.NoopService, the benchmarks' baseline.

@@ -58,7 +58,8 @@ export class HealthMonitor {
           () => true,
           () => false,
         );
-        if (this.up.get(name) !== ok) this.log[ok ? "info" : "warn"]({ dependency: name, up: ok }, "dependency state changed");
+        if (this.up.get(name) !== ok)
+          this.log[ok ? "info" : "warn"]({ dependency: name, up: ok }, "dependency state changed");
         this.up.set(name, ok);
       }),
     );

@@ -69,7 +69,11 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
   const meteredPayments = new MeteredPaymentGateway(payments, domainMetrics.payment);
   const ticketKeys = createTicketTokens(
     mysql,
-    { rotateAfterSeconds: config.SIGNING_KEY_ROTATE_SECONDS, refreshMs: config.SIGNING_KEY_REFRESH_MS, threads: config.SIGNING_THREADS },
+    {
+      rotateAfterSeconds: config.SIGNING_KEY_ROTATE_SECONDS,
+      refreshMs: config.SIGNING_KEY_REFRESH_MS,
+      threads: config.SIGNING_THREADS,
+    },
     log,
   );
   await ticketKeys.ring.start();
@@ -163,7 +167,12 @@ async function main(): Promise<void> {
   if (exporter) log.info({ exporter }, "tracing on");
   if (priority) {
     log.info(
-      { workerNice: config.WORKER_NICE, nice: priority.nice, threadsLowered: priority.threads, autogroupNice: priority.autogroup },
+      {
+        workerNice: config.WORKER_NICE,
+        nice: priority.nice,
+        threadsLowered: priority.threads,
+        autogroupNice: priority.autogroup,
+      },
       "worker cpu priority lowered",
     );
   } else {
@@ -178,7 +187,11 @@ async function main(): Promise<void> {
       : {
           telemetryOptions: {
             metrics: {
-              prometheus: { bindAddress: config.TEMPORAL_METRICS_ADDRESS, countersTotalSuffix: true, useSecondsForDurations: true },
+              prometheus: {
+                bindAddress: config.TEMPORAL_METRICS_ADDRESS,
+                countersTotalSuffix: true,
+                useSecondsForDurations: true,
+              },
             },
           },
         }),

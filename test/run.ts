@@ -88,7 +88,12 @@ async function startStack(tmp: string): Promise<Record<string, string>> {
   const env: Record<string, string> = {};
   const reused: string[] = [];
   const tasks: Promise<void>[] = [];
-  const timed = <T extends { stop(): Promise<void> }>(name: string, start: () => Promise<T>, describe: (h: T) => string, use: (h: T) => void) => {
+  const timed = <T extends { stop(): Promise<void> }>(
+    name: string,
+    start: () => Promise<T>,
+    describe: (h: T) => string,
+    use: (h: T) => void,
+  ) => {
     const t = Date.now();
     tasks.push(
       start().then((h) => {
@@ -100,9 +105,16 @@ async function startStack(tmp: string): Promise<Record<string, string>> {
   };
 
   if (process.env.REDIS_URL) reused.push(`redis ${(env.REDIS_URL = process.env.REDIS_URL)}`);
-  else timed("redis", () => startRedis({ dir: path.join(tmp, "redis") }), (h) => `${h.url} (pid ${h.pid})`, (h) => (env.REDIS_URL = h.url));
+  else
+    timed(
+      "redis",
+      () => startRedis({ dir: path.join(tmp, "redis") }),
+      (h) => `${h.url} (pid ${h.pid})`,
+      (h) => (env.REDIS_URL = h.url),
+    );
 
-  if (process.env.REDIS_CLUSTER_NODES) reused.push(`redis cluster ${(env.TICKETING_TEST_REDIS_CLUSTER_NODES = process.env.REDIS_CLUSTER_NODES)}`);
+  if (process.env.REDIS_CLUSTER_NODES)
+    reused.push(`redis cluster ${(env.TICKETING_TEST_REDIS_CLUSTER_NODES = process.env.REDIS_CLUSTER_NODES)}`);
   else
     timed(
       "redis cluster",
@@ -112,7 +124,13 @@ async function startStack(tmp: string): Promise<Record<string, string>> {
     );
 
   if (process.env.MYSQL_URL) reused.push(`mysql ${(env.MYSQL_URL = process.env.MYSQL_URL)}`);
-  else timed("mysql", () => startMysql({ dir: path.join(tmp, "mysql") }), (h) => `${h.url} (pid ${h.pid})`, (h) => (env.MYSQL_URL = h.url));
+  else
+    timed(
+      "mysql",
+      () => startMysql({ dir: path.join(tmp, "mysql") }),
+      (h) => `${h.url} (pid ${h.pid})`,
+      (h) => (env.MYSQL_URL = h.url),
+    );
 
   if (process.env.TEMPORAL_ADDRESS) reused.push(`temporal ${(env.TEMPORAL_ADDRESS = process.env.TEMPORAL_ADDRESS)}`);
   else
@@ -126,22 +144,30 @@ async function startStack(tmp: string): Promise<Record<string, string>> {
   const results = await Promise.allSettled(tasks);
   const failures = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failures.length > 0) {
-    for (const f of failures) log(`could not start the test stack: ${f.reason instanceof Error ? f.reason.message : String(f.reason)}`);
+    for (const f of failures)
+      log(`could not start the test stack: ${f.reason instanceof Error ? f.reason.message : String(f.reason)}`);
     throw new Error("test stack failed to start");
   }
-  for (const s of started.sort((a, b) => a.ms - b.ms)) log(`  ${s.name.padEnd(14)} ${s.description}, up in ${seconds(s.ms)}`);
+  for (const s of started.sort((a, b) => a.ms - b.ms))
+    log(`  ${s.name.padEnd(14)} ${s.description}, up in ${seconds(s.ms)}`);
   for (const r of reused) log(`  reusing ${r}`);
   return env;
 }
 
 function vitestArgsFor(run: string, tmp: string): string[] {
-  const userPicksReporter = args.some((a) => a === "--reporter" || a.startsWith("--reporter=") || a.startsWith("--outputFile"));
-  return userPicksReporter ? [] : ["--reporter=default", "--reporter=json", `--outputFile.json=${path.join(tmp, `vitest-${run}.json`)}`];
+  const userPicksReporter = args.some(
+    (a) => a === "--reporter" || a.startsWith("--reporter=") || a.startsWith("--outputFile"),
+  );
+  return userPicksReporter
+    ? []
+    : ["--reporter=default", "--reporter=json", `--outputFile.json=${path.join(tmp, `vitest-${run}.json`)}`];
 }
 
 function countsFrom(file: string): string | undefined {
   try {
-    const r = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, number> & { testResults?: { status?: string }[] };
+    const r = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, number> & {
+      testResults?: { status?: string }[];
+    };
     const files = r.testResults?.length ?? 0;
     const failedFiles = r.testResults?.filter((f) => f.status === "failed").length ?? 0;
     if (!r.numTotalTests && files === 0) return "no test file matched";
@@ -155,7 +181,13 @@ function countsFrom(file: string): string | undefined {
   }
 }
 
-function runVitest(label: string, run: string, tmp: string, extraArgs: string[], env: NodeJS.ProcessEnv): Promise<RunResult> {
+function runVitest(
+  label: string,
+  run: string,
+  tmp: string,
+  extraArgs: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<RunResult> {
   const t = Date.now();
   const vitest = path.join(repoRoot, "node_modules", ".bin", "vitest");
   const argv = ["run", ...vitestArgsFor(run, tmp), ...extraArgs, ...args];
@@ -223,7 +255,9 @@ async function main(): Promise<number> {
     if (results.length > 0) {
       log("summary:");
       for (const r of results) {
-        const status = r.skipped ?? `${r.code === 0 ? "passed" : `FAILED (exit ${r.code})`}${r.counts ? `: ${r.counts}` : ""} in ${seconds(r.ms)}`;
+        const status =
+          r.skipped ??
+          `${r.code === 0 ? "passed" : `FAILED (exit ${r.code})`}${r.counts ? `: ${r.counts}` : ""} in ${seconds(r.ms)}`;
         log(`  ${r.label}: ${status}`);
       }
     }

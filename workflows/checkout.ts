@@ -42,7 +42,11 @@ const BUSINESS_FAILURES = [
 
 const local = proxyLocalActivities<OrderActivities>({
   startToCloseTimeout: "15 seconds",
-  retry: { initialInterval: "200 milliseconds", maximumInterval: "10 seconds", nonRetryableErrorTypes: BUSINESS_FAILURES },
+  retry: {
+    initialInterval: "200 milliseconds",
+    maximumInterval: "10 seconds",
+    nonRetryableErrorTypes: BUSINESS_FAILURES,
+  },
 });
 
 // A provider call that outlives this is presumed lost (e.g. the worker died) and retried.
@@ -115,16 +119,23 @@ export async function checkout(input: CheckoutInput): Promise<CheckoutOutcome> {
       try {
         await withinPaymentWindow(input.paymentWindowMs).authorizePayment(p, input.paymentMethodToken);
       } catch (err) {
-        if (err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === "SCHEDULE_TO_CLOSE") {
+        if (
+          err instanceof ActivityFailure &&
+          err.cause instanceof TimeoutFailure &&
+          err.cause.timeoutType === "SCHEDULE_TO_CLOSE"
+        ) {
           throw ApplicationFailure.nonRetryable("payment window elapsed", "PAYMENT_WINDOW_ELAPSED");
         }
         throw err;
       }
     } else {
       try {
-        await CancellationScope.withTimeout(input.paymentWindowMs, () => provider.authorizePayment(p, input.paymentMethodToken));
+        await CancellationScope.withTimeout(input.paymentWindowMs, () =>
+          provider.authorizePayment(p, input.paymentMethodToken),
+        );
       } catch (err) {
-        if (isCancellation(err)) throw ApplicationFailure.nonRetryable("payment window elapsed", "PAYMENT_WINDOW_ELAPSED");
+        if (isCancellation(err))
+          throw ApplicationFailure.nonRetryable("payment window elapsed", "PAYMENT_WINDOW_ELAPSED");
         throw err;
       }
     }

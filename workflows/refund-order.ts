@@ -7,7 +7,11 @@ import type { OrderActivities } from "../src/orders/activities.js";
 
 const local = proxyLocalActivities<OrderActivities>({
   startToCloseTimeout: "15 seconds",
-  retry: { initialInterval: "200 milliseconds", maximumInterval: "10 seconds", nonRetryableErrorTypes: ["ORDER_NOT_FOUND"] },
+  retry: {
+    initialInterval: "200 milliseconds",
+    maximumInterval: "10 seconds",
+    nonRetryableErrorTypes: ["ORDER_NOT_FOUND"],
+  },
 });
 // A provider call that outlives this is presumed lost (e.g. the worker died) and retried.
 const provider = proxyActivities<OrderActivities>({

@@ -33,7 +33,11 @@ const BUSINESS_FAILURES = ["HOLD_EXPIRED", "PAYMENT_DECLINED"];
 // The options of workflows/checkout.ts.
 const local = proxyLocalActivities<BareActivities>({
   startToCloseTimeout: "15 seconds",
-  retry: { initialInterval: "200 milliseconds", maximumInterval: "10 seconds", nonRetryableErrorTypes: BUSINESS_FAILURES },
+  retry: {
+    initialInterval: "200 milliseconds",
+    maximumInterval: "10 seconds",
+    nonRetryableErrorTypes: BUSINESS_FAILURES,
+  },
 });
 
 const provider = proxyActivities<BareActivities>({
@@ -92,7 +96,9 @@ export async function previousShapeCheckout(input: BareInput): Promise<BareOutco
 
   const plan = await local.beginCheckout(input);
   begun = true;
-  await CancellationScope.withTimeout(input.paymentWindowMs, () => provider.authorizePayment(plan, input.paymentMethodToken));
+  await CancellationScope.withTimeout(input.paymentWindowMs, () =>
+    provider.authorizePayment(plan, input.paymentMethodToken),
+  );
   await local.commitSale(plan);
   await local.markSeatsSold(plan);
   await provider.capturePayment(plan);

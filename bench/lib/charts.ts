@@ -32,7 +32,10 @@ export interface TimePoint {
 }
 
 /** Fixed histogram edges: 10 per decade from 10 µs to 100 s, so rounds and benches share bins. */
-export const LATENCY_EDGES_MS: number[] = Array.from({ length: 71 }, (_, i) => Math.round(0.01 * 10 ** (i / 10) * 1e6) / 1e6);
+export const LATENCY_EDGES_MS: number[] = Array.from(
+  { length: 71 },
+  (_, i) => Math.round(0.01 * 10 ** (i / 10) * 1e6) / 1e6,
+);
 
 export interface RoundSeries {
   /** Seconds from the first tallied call's start to the last one's end. */
@@ -52,8 +55,14 @@ function epochSeconds(ts: string): number {
 
 /** The per-call details of a ghz `-O json` report (tallied calls only: --skipFirst ones are absent). */
 export function readGhzCalls(file: string): GhzCall[] {
-  const j = JSON.parse(fs.readFileSync(file, "utf8")) as { details?: { timestamp: string; latency: number; status: string }[] | null };
-  return (j.details ?? []).map((d) => ({ end: epochSeconds(d.timestamp), latencyMs: d.latency / 1e6, status: d.status }));
+  const j = JSON.parse(fs.readFileSync(file, "utf8")) as {
+    details?: { timestamp: string; latency: number; status: string }[] | null;
+  };
+  return (j.details ?? []).map((d) => ({
+    end: epochSeconds(d.timestamp),
+    latencyMs: d.latency / 1e6,
+    status: d.status,
+  }));
 }
 
 function percentileSorted(sorted: number[], p: number): number {
@@ -89,7 +98,10 @@ export function roundSeries(calls: GhzCall[]): RoundSeries {
   }
   const windowSeconds = last - first;
   const bucket = bucketFor(windowSeconds);
-  const buckets: { lat: number[]; errors: number }[] = Array.from({ length: Math.max(1, Math.ceil(windowSeconds / bucket)) }, () => ({ lat: [], errors: 0 }));
+  const buckets: { lat: number[]; errors: number }[] = Array.from(
+    { length: Math.max(1, Math.ceil(windowSeconds / bucket)) },
+    () => ({ lat: [], errors: 0 }),
+  );
   for (const c of calls) {
     const b = buckets[Math.min(buckets.length - 1, Math.floor((c.end - first) / bucket))]!;
     b.lat.push(c.latencyMs);
@@ -103,7 +115,13 @@ export function roundSeries(calls: GhzCall[]): RoundSeries {
     const width = Math.min(bucket, windowSeconds - i * bucket) || bucket;
     const sorted = b.lat.sort((x, y) => x - y);
     const r3 = (x: number) => Math.round(x * 1000) / 1000;
-    return { t: r3(i * bucket), rps: Math.round(b.lat.length / width), p50: r3(percentileSorted(sorted, 50)), p99: r3(percentileSorted(sorted, 99)), errors: b.errors };
+    return {
+      t: r3(i * bucket),
+      rps: Math.round(b.lat.length / width),
+      p50: r3(percentileSorted(sorted, 50)),
+      p99: r3(percentileSorted(sorted, 99)),
+      errors: b.errors,
+    };
   });
   return { windowSeconds, bucketSeconds: bucket, points, histogram: latencyHistogram(calls.map((c) => c.latencyMs)) };
 }
@@ -117,7 +135,18 @@ export function ghzRoundSeries(file: string): RoundSeries | undefined {
 
 // --- SVG
 
-export const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"];
+export const PALETTE = [
+  "#1f77b4",
+  "#d62728",
+  "#2ca02c",
+  "#ff7f0e",
+  "#9467bd",
+  "#8c564b",
+  "#e377c2",
+  "#17becf",
+  "#7f7f7f",
+  "#bcbd22",
+];
 const NOOP_GREY = "#8a8a8a";
 
 export function esc(s: string): string {
@@ -185,7 +214,15 @@ function svgOpen(f: Frame, title: string): string {
 }
 
 /** Lines over a linear x axis (or log y): throughput or latency over time, one line per round. */
-export function lineChart(o: { title: string; xLabel: string; yLabel: string; series: Series[]; width?: number; height?: number; logY?: boolean }): string {
+export function lineChart(o: {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  series: Series[];
+  width?: number;
+  height?: number;
+  logY?: boolean;
+}): string {
   const series = o.series.filter((s) => s.points.length > 0);
   const legendRows = Math.ceil(series.length / Math.max(1, Math.floor(((o.width ?? 560) - 58) / 150)));
   const f = frame(o.width ?? 560, o.height ?? 260 + legendRows * 16, legendRows);
@@ -210,18 +247,35 @@ export function lineChart(o: { title: string; xLabel: string; yLabel: string; se
   const pw = f.width - f.left - f.right;
   const ph = f.height - f.top - f.bottom;
   const sx = (x: number) => f.left + ((x - x0) / (xMax - x0)) * pw;
-  const sy = (y: number) => (o.logY ? f.top + ph - ((Math.log10(y) - Math.log10(y0)) / (Math.log10(y1) - Math.log10(y0))) * ph : f.top + ph - ((y - y0) / (y1 - y0)) * ph);
+  const sy = (y: number) =>
+    o.logY
+      ? f.top + ph - ((Math.log10(y) - Math.log10(y0)) / (Math.log10(y1) - Math.log10(y0))) * ph
+      : f.top + ph - ((y - y0) / (y1 - y0)) * ph;
   const parts: string[] = [svgOpen(f, o.title)];
-  for (const v of yt) parts.push(`<line class="gr" x1="${f.left}" x2="${f.left + pw}" y1="${sy(v).toFixed(1)}" y2="${sy(v).toFixed(1)}"/><text x="${f.left - 4}" y="${(sy(v) + 4).toFixed(1)}" text-anchor="end">${fmt(v)}</text>`);
-  for (const v of xt) parts.push(`<line class="ax" x1="${sx(v).toFixed(1)}" x2="${sx(v).toFixed(1)}" y1="${f.top + ph}" y2="${f.top + ph + 4}"/><text x="${sx(v).toFixed(1)}" y="${f.top + ph + 15}" text-anchor="middle">${fmt(v)}</text>`);
-  parts.push(`<line class="ax" x1="${f.left}" x2="${f.left + pw}" y1="${f.top + ph}" y2="${f.top + ph}"/><line class="ax" x1="${f.left}" x2="${f.left}" y1="${f.top}" y2="${f.top + ph}"/>`);
+  for (const v of yt)
+    parts.push(
+      `<line class="gr" x1="${f.left}" x2="${f.left + pw}" y1="${sy(v).toFixed(1)}" y2="${sy(v).toFixed(1)}"/><text x="${f.left - 4}" y="${(sy(v) + 4).toFixed(1)}" text-anchor="end">${fmt(v)}</text>`,
+    );
+  for (const v of xt)
+    parts.push(
+      `<line class="ax" x1="${sx(v).toFixed(1)}" x2="${sx(v).toFixed(1)}" y1="${f.top + ph}" y2="${f.top + ph + 4}"/><text x="${sx(v).toFixed(1)}" y="${f.top + ph + 15}" text-anchor="middle">${fmt(v)}</text>`,
+    );
+  parts.push(
+    `<line class="ax" x1="${f.left}" x2="${f.left + pw}" y1="${f.top + ph}" y2="${f.top + ph}"/><line class="ax" x1="${f.left}" x2="${f.left}" y1="${f.top}" y2="${f.top + ph}"/>`,
+  );
   parts.push(`<text x="${f.left + pw / 2}" y="${f.top + ph + 29}" text-anchor="middle">${esc(o.xLabel)}</text>`);
-  parts.push(`<text transform="translate(12 ${f.top + ph / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`);
+  parts.push(
+    `<text transform="translate(12 ${f.top + ph / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`,
+  );
   const items: { name: string; color: string; dashed?: boolean }[] = [];
   series.forEach((s, i) => {
     const color = s.color ?? PALETTE[i % PALETTE.length]!;
-    const pts = s.points.filter((p) => Number.isFinite(p[1]) && (!o.logY || p[1] > 0)).map((p) => `${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`);
-    parts.push(`<polyline fill="none" stroke="${color}" stroke-width="1.5"${s.dashed ? ' stroke-dasharray="4 3"' : ""} points="${pts.join(" ")}"><title>${esc(s.name)}</title></polyline>`);
+    const pts = s.points
+      .filter((p) => Number.isFinite(p[1]) && (!o.logY || p[1] > 0))
+      .map((p) => `${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`);
+    parts.push(
+      `<polyline fill="none" stroke="${color}" stroke-width="1.5"${s.dashed ? ' stroke-dasharray="4 3"' : ""} points="${pts.join(" ")}"><title>${esc(s.name)}</title></polyline>`,
+    );
     items.push({ name: s.name, color, dashed: s.dashed });
   });
   parts.push(legend(f, items));
@@ -230,7 +284,12 @@ export function lineChart(o: { title: string; xLabel: string; yLabel: string; se
 }
 
 /** Latency histograms on a log x axis, as the share of each series' calls per bin (step lines, so several overlay). */
-export function histogramChart(o: { title: string; series: { name: string; bins: number[]; color?: string; dashed?: boolean }[]; width?: number; height?: number }): string {
+export function histogramChart(o: {
+  title: string;
+  series: { name: string; bins: number[]; color?: string; dashed?: boolean }[];
+  width?: number;
+  height?: number;
+}): string {
   const series = o.series.filter((s) => s.bins.some((n) => n > 0));
   const legendRows = Math.ceil(series.length / Math.max(1, Math.floor(((o.width ?? 560) - 58) / 150)));
   const f = frame(o.width ?? 560, o.height ?? 260 + legendRows * 16, legendRows);
@@ -251,17 +310,28 @@ export function histogramChart(o: { title: string; series: { name: string; bins:
   const sx = (ms: number) => f.left + ((Math.log10(ms) - Math.log10(e0)) / (Math.log10(e1) - Math.log10(e0))) * pw;
   const sy = (y: number) => f.top + ph - (y / y1) * ph;
   const parts: string[] = [svgOpen(f, o.title)];
-  for (const v of yt) parts.push(`<line class="gr" x1="${f.left}" x2="${f.left + pw}" y1="${sy(v).toFixed(1)}" y2="${sy(v).toFixed(1)}"/><text x="${f.left - 4}" y="${(sy(v) + 4).toFixed(1)}" text-anchor="end">${fmt(v)} %</text>`);
+  for (const v of yt)
+    parts.push(
+      `<line class="gr" x1="${f.left}" x2="${f.left + pw}" y1="${sy(v).toFixed(1)}" y2="${sy(v).toFixed(1)}"/><text x="${f.left - 4}" y="${(sy(v) + 4).toFixed(1)}" text-anchor="end">${fmt(v)} %</text>`,
+    );
   for (let d = Math.ceil(Math.log10(e0) - 1e-9); d <= Math.floor(Math.log10(e1) + 1e-9); d++) {
     for (const m of [1, 2, 5]) {
       const v = m * 10 ** d;
       if (v < e0 || v > e1) continue;
-      parts.push(`<line class="${m === 1 ? "gr" : "ax"}" x1="${sx(v).toFixed(1)}" x2="${sx(v).toFixed(1)}" y1="${m === 1 ? f.top : f.top + ph}" y2="${f.top + ph + 4}"/><text x="${sx(v).toFixed(1)}" y="${f.top + ph + 15}" text-anchor="middle">${fmt(v)}</text>`);
+      parts.push(
+        `<line class="${m === 1 ? "gr" : "ax"}" x1="${sx(v).toFixed(1)}" x2="${sx(v).toFixed(1)}" y1="${m === 1 ? f.top : f.top + ph}" y2="${f.top + ph + 4}"/><text x="${sx(v).toFixed(1)}" y="${f.top + ph + 15}" text-anchor="middle">${fmt(v)}</text>`,
+      );
     }
   }
-  parts.push(`<line class="ax" x1="${f.left}" x2="${f.left + pw}" y1="${f.top + ph}" y2="${f.top + ph}"/><line class="ax" x1="${f.left}" x2="${f.left}" y1="${f.top}" y2="${f.top + ph}"/>`);
-  parts.push(`<text x="${f.left + pw / 2}" y="${f.top + ph + 29}" text-anchor="middle">latency, ms (log scale, 10 bins per decade)</text>`);
-  parts.push(`<text transform="translate(12 ${f.top + ph / 2}) rotate(-90)" text-anchor="middle">share of calls</text>`);
+  parts.push(
+    `<line class="ax" x1="${f.left}" x2="${f.left + pw}" y1="${f.top + ph}" y2="${f.top + ph}"/><line class="ax" x1="${f.left}" x2="${f.left}" y1="${f.top}" y2="${f.top + ph}"/>`,
+  );
+  parts.push(
+    `<text x="${f.left + pw / 2}" y="${f.top + ph + 29}" text-anchor="middle">latency, ms (log scale, 10 bins per decade)</text>`,
+  );
+  parts.push(
+    `<text transform="translate(12 ${f.top + ph / 2}) rotate(-90)" text-anchor="middle">share of calls</text>`,
+  );
   const items: { name: string; color: string; dashed?: boolean }[] = [];
   series.forEach((s, k) => {
     const color = s.color ?? PALETTE[k % PALETTE.length]!;
@@ -271,7 +341,9 @@ export function histogramChart(o: { title: string; series: { name: string; bins:
       const y = sy(sh[i] ?? 0).toFixed(1);
       pts.push(`${sx(LATENCY_EDGES_MS[i]!).toFixed(1)},${y}`, `${sx(LATENCY_EDGES_MS[i + 1]!).toFixed(1)},${y}`);
     }
-    parts.push(`<polyline fill="none" stroke="${color}" stroke-width="1.5"${s.dashed ? ' stroke-dasharray="4 3"' : ""} points="${pts.join(" ")}"><title>${esc(s.name)}</title></polyline>`);
+    parts.push(
+      `<polyline fill="none" stroke="${color}" stroke-width="1.5"${s.dashed ? ' stroke-dasharray="4 3"' : ""} points="${pts.join(" ")}"><title>${esc(s.name)}</title></polyline>`,
+    );
     items.push({ name: s.name, color, dashed: s.dashed });
   });
   parts.push(legend(f, items));
@@ -280,7 +352,12 @@ export function histogramChart(o: { title: string; series: { name: string; bins:
 }
 
 /** Horizontal bars with an optional goal marker per bar: e.g. each RPC's ratio to Noop. */
-export function barChart(o: { title: string; bars: { label: string; value: number; goal?: number; note?: string }[]; xLabel: string; width?: number }): string {
+export function barChart(o: {
+  title: string;
+  bars: { label: string; value: number; goal?: number; note?: string }[];
+  xLabel: string;
+  width?: number;
+}): string {
   const rowH = 24;
   const width = o.width ?? 640;
   // margins from the longest label and note (about 6.5 px per character at 11 px)
@@ -297,17 +374,28 @@ export function barChart(o: { title: string; bars: { label: string; value: numbe
     `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${esc(o.title)}"><style>text{font:11px system-ui,sans-serif;fill:#333}.t{font-weight:600;font-size:12px}.gr{stroke:#e5e5e5}</style><text x="8" y="16" class="t">${esc(o.title)}</text>`,
   ];
   const bottom = top + o.bars.length * rowH;
-  for (const v of xt) parts.push(`<line class="gr" x1="${sx(v).toFixed(1)}" x2="${sx(v).toFixed(1)}" y1="${top}" y2="${bottom}"/><text x="${sx(v).toFixed(1)}" y="${bottom + 13}" text-anchor="middle">${fmt(v)}</text>`);
+  for (const v of xt)
+    parts.push(
+      `<line class="gr" x1="${sx(v).toFixed(1)}" x2="${sx(v).toFixed(1)}" y1="${top}" y2="${bottom}"/><text x="${sx(v).toFixed(1)}" y="${bottom + 13}" text-anchor="middle">${fmt(v)}</text>`,
+    );
   parts.push(`<text x="${left + pw / 2}" y="${bottom + 28}" text-anchor="middle">${esc(o.xLabel)}</text>`);
   o.bars.forEach((b, i) => {
     const y = top + i * rowH;
     const met = b.goal === undefined ? undefined : b.value >= b.goal;
     const color = met === undefined ? PALETTE[0] : met ? PALETTE[2] : PALETTE[1];
     parts.push(`<text x="${left - 6}" y="${y + 15}" text-anchor="end">${esc(b.label)}</text>`);
-    if (Number.isFinite(b.value)) parts.push(`<rect x="${left}" y="${y + 4}" width="${Math.max(1, sx(b.value) - left).toFixed(1)}" height="${rowH - 8}" fill="${color}"><title>${esc(`${b.label}: ${b.value}`)}</title></rect>`);
-    if (b.goal !== undefined) parts.push(`<line x1="${sx(b.goal).toFixed(1)}" x2="${sx(b.goal).toFixed(1)}" y1="${y + 1}" y2="${y + rowH - 1}" stroke="#000" stroke-width="2"><title>goal ${b.goal}</title></line>`);
+    if (Number.isFinite(b.value))
+      parts.push(
+        `<rect x="${left}" y="${y + 4}" width="${Math.max(1, sx(b.value) - left).toFixed(1)}" height="${rowH - 8}" fill="${color}"><title>${esc(`${b.label}: ${b.value}`)}</title></rect>`,
+      );
+    if (b.goal !== undefined)
+      parts.push(
+        `<line x1="${sx(b.goal).toFixed(1)}" x2="${sx(b.goal).toFixed(1)}" y1="${y + 1}" y2="${y + rowH - 1}" stroke="#000" stroke-width="2"><title>goal ${b.goal}</title></line>`,
+      );
     const noteX = Math.max(Number.isFinite(b.value) ? sx(b.value) : left, b.goal !== undefined ? sx(b.goal) : left) + 4;
-    parts.push(`<text x="${noteX.toFixed(1)}" y="${y + 15}">${esc(b.note ?? (Number.isFinite(b.value) ? fmt(b.value) : "–"))}</text>`);
+    parts.push(
+      `<text x="${noteX.toFixed(1)}" y="${y + 15}">${esc(b.note ?? (Number.isFinite(b.value) ? fmt(b.value) : "–"))}</text>`,
+    );
   });
   parts.push("</svg>");
   return parts.join("");
@@ -336,7 +424,8 @@ export function roundCharts(call: string, rounds: ChartRound[], width = 560): st
   const color = (r: ChartRound) => (r.baseline ? shade(NOOP_GREY, baselines++) : PALETTE[measured++ % PALETTE.length]!);
   const styled = rounds.map((r) => ({ r, color: color(r) }));
   // a call far slower than its baseline (CreateOrder vs Noop) would be a flat line at 0 on a linear axis
-  const peak = (base: boolean) => Math.max(0, ...rounds.filter((r) => !!r.baseline === base).flatMap((r) => r.series.points.map((p) => p.rps)));
+  const peak = (base: boolean) =>
+    Math.max(0, ...rounds.filter((r) => !!r.baseline === base).flatMap((r) => r.series.points.map((p) => p.rps)));
   const logRate = peak(false) > 0 && peak(false) < 0.05 * peak(true);
   const tput = lineChart({
     title: `${call}: throughput over time, per round`,
@@ -344,7 +433,12 @@ export function roundCharts(call: string, rounds: ChartRound[], width = 560): st
     yLabel: logRate ? "calls/s (log)" : "calls/s",
     logY: logRate,
     width,
-    series: styled.map(({ r, color }) => ({ name: r.label, color, dashed: r.baseline, points: r.series.points.map((p) => [p.t, p.rps] as [number, number]) })),
+    series: styled.map(({ r, color }) => ({
+      name: r.label,
+      color,
+      dashed: r.baseline,
+      points: r.series.points.map((p) => [p.t, p.rps] as [number, number]),
+    })),
   });
   const lat = lineChart({
     title: `${call}: p99 latency over time, per round`,
@@ -352,12 +446,20 @@ export function roundCharts(call: string, rounds: ChartRound[], width = 560): st
     yLabel: "p99 ms (log)",
     logY: true,
     width,
-    series: styled.map(({ r, color }) => ({ name: r.label, color, dashed: r.baseline, points: r.series.points.map((p) => [p.t, p.p99] as [number, number]) })),
+    series: styled.map(({ r, color }) => ({
+      name: r.label,
+      color,
+      dashed: r.baseline,
+      points: r.series.points.map((p) => [p.t, p.p99] as [number, number]),
+    })),
   });
   const merged = new Map<string, { bins: number[]; baseline: boolean }>();
   for (const r of rounds) {
     const name = r.group;
-    const m = merged.get(name) ?? { bins: new Array<number>(r.series.histogram.length).fill(0), baseline: !!r.baseline };
+    const m = merged.get(name) ?? {
+      bins: new Array<number>(r.series.histogram.length).fill(0),
+      baseline: !!r.baseline,
+    };
     r.series.histogram.forEach((n, i) => (m.bins[i] = (m.bins[i] ?? 0) + n));
     merged.set(name, m);
   }
@@ -365,7 +467,12 @@ export function roundCharts(call: string, rounds: ChartRound[], width = 560): st
   const hist = histogramChart({
     title: `${call}: latency histogram, all measured rounds`,
     width,
-    series: [...merged].map(([name, m]) => ({ name, bins: m.bins, dashed: m.baseline, color: m.baseline ? NOOP_GREY : PALETTE[groups++ % PALETTE.length] })),
+    series: [...merged].map(([name, m]) => ({
+      name,
+      bins: m.bins,
+      dashed: m.baseline,
+      color: m.baseline ? NOOP_GREY : PALETTE[groups++ % PALETTE.length],
+    })),
   });
   return `<div class="charts">${tput}${lat}${hist}</div>`;
 }
@@ -381,7 +488,10 @@ function shade(hex: string, i: number): string {
 
 export function htmlTable(head: string[], rows: (string | number)[][]): string {
   return `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead><tbody>${rows
-    .map((r) => `<tr>${r.map((c) => `<td>${typeof c === "number" ? c.toLocaleString("en-US") : esc(c)}</td>`).join("")}</tr>`)
+    .map(
+      (r) =>
+        `<tr>${r.map((c) => `<td>${typeof c === "number" ? c.toLocaleString("en-US") : esc(c)}</td>`).join("")}</tr>`,
+    )
     .join("")}</tbody></table>`;
 }
 

@@ -14,17 +14,36 @@ import { ReservationServiceClient } from "../../src/gen/ticketing/v1/reservation
 import { seatId } from "../../src/events/layout.js";
 import { bareCheckout, bareCreateOrderUpdate, previousShapeCheckout } from "../checkout-baseline/workflows.js";
 
-export const codeName = (code: number | undefined): string => (code === undefined ? "UNKNOWN" : (status[code] ?? `CODE_${code}`));
+export const codeName = (code: number | undefined): string =>
+  code === undefined ? "UNKNOWN" : (status[code] ?? `CODE_${code}`);
 
-type Unary<Req, Res> = (req: Req, md: Metadata, opts: { deadline?: number }, cb: (err: ServiceError | null, res: Res) => void) => unknown;
+type Unary<Req, Res> = (
+  req: Req,
+  md: Metadata,
+  opts: { deadline?: number },
+  cb: (err: ServiceError | null, res: Res) => void,
+) => unknown;
 
-function unary<Req, Res>(client: object, method: Unary<Req, Res>, req: Req, md = new Metadata(), timeoutMs = 60_000): Promise<Res> {
+function unary<Req, Res>(
+  client: object,
+  method: Unary<Req, Res>,
+  req: Req,
+  md = new Metadata(),
+  timeoutMs = 60_000,
+): Promise<Res> {
   return new Promise((resolve, reject) => {
-    method.call(client, req, md, { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(err) : resolve(res)));
+    method.call(client, req, md, { deadline: Date.now() + timeoutMs }, (err, res) =>
+      err ? reject(err) : resolve(res),
+    );
   });
 }
 
-const FINAL = new Set([OrderState.ORDER_STATE_CONFIRMED, OrderState.ORDER_STATE_FAILED, OrderState.ORDER_STATE_CANCELLED, OrderState.ORDER_STATE_REFUNDED]);
+const FINAL = new Set([
+  OrderState.ORDER_STATE_CONFIRMED,
+  OrderState.ORDER_STATE_FAILED,
+  OrderState.ORDER_STATE_CANCELLED,
+  OrderState.ORDER_STATE_REFUNDED,
+]);
 const stateName = (s: OrderState) => OrderState[s]?.replace(/^ORDER_STATE_/, "") ?? String(s);
 
 /** The checkout event: sections C0..C<n-1> of `rows` rows of `seatsPerRow` seats, one price. */
@@ -50,7 +69,14 @@ export function checkoutEvent(eventId: string, shape: CheckoutEventShape): Event
       name: `Section ${s}`,
       layout: {
         $case: "reserved" as const,
-        value: { rows: Array.from({ length: shape.rows }, (_, r) => ({ rowId: String(r + 1), firstSeatNumber: 1, seatCount: shape.seatsPerRow, priceCategoryId: "std" })) },
+        value: {
+          rows: Array.from({ length: shape.rows }, (_, r) => ({
+            rowId: String(r + 1),
+            firstSeatNumber: 1,
+            seatCount: shape.seatsPerRow,
+            priceCategoryId: "std",
+          })),
+        },
       },
     })),
     capacity: 0,
@@ -124,7 +150,12 @@ export interface CheckoutRoundStats {
   latencyMs: { p50: number; p90: number; p99: number; max: number };
   createOrderMs: { p50: number; p99: number };
   holdMs: { p50: number; p99: number };
-  calls: { HoldSeats: CallTally; CreateOrder: CallTally; "CreateOrder (retried attempts)"?: CallTally; WatchOrder: CallTally };
+  calls: {
+    HoldSeats: CallTally;
+    CreateOrder: CallTally;
+    "CreateOrder (retried attempts)"?: CallTally;
+    WatchOrder: CallTally;
+  };
   finalStates: Record<string, number>;
   failureReasons: Record<string, number>;
   seatsExhausted: boolean;
@@ -176,8 +207,14 @@ export function summarizeCheckouts(label: string, records: BuyerRecord[], seatsE
   const lastEnd = done.length ? Math.max(...done.map((r) => r.finalAt!)) : NaN;
   const confirmed = records.filter((r) => r.finalState === "CONFIRMED");
   const lat = confirmed.map((r) => r.checkoutMs!).sort((a, b) => a - b);
-  const create = records.map((r) => r.createMs).filter((x): x is number => x !== undefined).sort((a, b) => a - b);
-  const hold = records.map((r) => r.holdMs).filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+  const create = records
+    .map((r) => r.createMs)
+    .filter((x): x is number => x !== undefined)
+    .sort((a, b) => a - b);
+  const hold = records
+    .map((r) => r.holdMs)
+    .filter((x): x is number => x !== undefined)
+    .sort((a, b) => a - b);
   const windowSeconds = (lastEnd - firstStart) / 1000;
   const finalStates: Record<string, number> = {};
   const failureReasons: Record<string, number> = {};
@@ -191,7 +228,12 @@ export function summarizeCheckouts(label: string, records: BuyerRecord[], seatsE
     confirmed: confirmed.length,
     windowSeconds: r2(windowSeconds),
     rate: r2(confirmed.length / windowSeconds),
-    latencyMs: { p50: r2(percentile(lat, 50)), p90: r2(percentile(lat, 90)), p99: r2(percentile(lat, 99)), max: r2(lat[lat.length - 1] ?? NaN) },
+    latencyMs: {
+      p50: r2(percentile(lat, 50)),
+      p90: r2(percentile(lat, 90)),
+      p99: r2(percentile(lat, 99)),
+      max: r2(lat[lat.length - 1] ?? NaN),
+    },
     createOrderMs: { p50: r2(percentile(create, 50)), p99: r2(percentile(create, 99)) },
     holdMs: { p50: r2(percentile(hold, 50)), p99: r2(percentile(hold, 99)) },
     calls: {
@@ -211,7 +253,11 @@ export function summarizeCheckouts(label: string, records: BuyerRecord[], seatsE
 }
 
 /** A pool of `concurrency` loops taking buyer numbers until `count` or stop(). */
-async function pool(concurrency: number, next: () => number | undefined, work: (i: number) => Promise<void>): Promise<void> {
+async function pool(
+  concurrency: number,
+  next: () => number | undefined,
+  work: (i: number) => Promise<void>,
+): Promise<void> {
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       for (let i = next(); i !== undefined; i = next()) await work(i);
@@ -251,8 +297,19 @@ export class CheckoutDriver {
   }
 
   async createAndOpen(event: Event): Promise<void> {
-    await unary(this.events, this.events.createEvent, { requestId: `${this.runId}-create`, event }, this.operator(), 120_000);
-    await unary(this.events, this.events.openSale, { eventId: event.eventId, requestId: `${this.runId}-open` }, this.operator());
+    await unary(
+      this.events,
+      this.events.createEvent,
+      { requestId: `${this.runId}-create`, event },
+      this.operator(),
+      120_000,
+    );
+    await unary(
+      this.events,
+      this.events.openSale,
+      { eventId: event.eventId, requestId: `${this.runId}-open` },
+      this.operator(),
+    );
   }
 
   /** One buyer: HoldSeats (1 or 2 seats), CreateOrder, WatchOrder until final. Never throws. */
@@ -307,7 +364,9 @@ export class CheckoutDriver {
       }
     }
     await new Promise<void>((resolve) => {
-      const stream = this.orders.watchOrder({ orderId: order.orderId }, new Metadata(), { deadline: Date.now() + 180_000 });
+      const stream = this.orders.watchOrder({ orderId: order.orderId }, new Metadata(), {
+        deadline: Date.now() + 180_000,
+      });
       let settled = false;
       const finish = (code: string) => {
         if (settled) return;
@@ -445,7 +504,11 @@ export class BareDriver {
       workflowIdReusePolicy: "REJECT_DUPLICATE",
     });
     try {
-      await this.client.workflow.executeUpdateWithStart(bareCreateOrderUpdate, { args: [key], updateId: key, startWorkflowOperation: op });
+      await this.client.workflow.executeUpdateWithStart(bareCreateOrderUpdate, {
+        args: [key],
+        updateId: key,
+        startWorkflowOperation: op,
+      });
       rec.updateMs = performance.now() - rec.startAt;
       const handle = await op.workflowHandle();
       const out = await handle.result();
@@ -465,7 +528,12 @@ export class BareDriver {
       () => (started < count ? started++ : undefined),
       async () => {
         const i = this.counter++;
-        const rec: BareRecord = { i, workflowId: `${this.kind}-${this.runId}-${i}`, startAt: performance.now(), outcome: "PENDING" };
+        const rec: BareRecord = {
+          i,
+          workflowId: `${this.kind}-${this.runId}-${i}`,
+          startAt: performance.now(),
+          outcome: "PENDING",
+        };
         records.push(rec);
         await this.one(i, rec);
       },
@@ -484,7 +552,12 @@ export class BareDriver {
       completed: ok.length,
       windowSeconds: r2(windowSeconds),
       rate: r2(ok.length / windowSeconds),
-      latencyMs: { p50: r2(percentile(lat, 50)), p90: r2(percentile(lat, 90)), p99: r2(percentile(lat, 99)), max: r2(lat[lat.length - 1] ?? NaN) },
+      latencyMs: {
+        p50: r2(percentile(lat, 50)),
+        p90: r2(percentile(lat, 90)),
+        p99: r2(percentile(lat, 99)),
+        max: r2(lat[lat.length - 1] ?? NaN),
+      },
       updateMs: { p50: r2(percentile(upd, 50)), p99: r2(percentile(upd, 99)) },
       outcomes,
       workflowIds: ok.map((r) => r.workflowId),

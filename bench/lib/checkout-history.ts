@@ -66,8 +66,10 @@ export function breakdown(workflowId: string, events: HEvent[]): HistoryBreakdow
     if (e.workflowExecutionStartedEventAttributes) start = t;
     if (e.workflowExecutionCompletedEventAttributes) end = t;
     if (e.workflowTaskScheduledEventAttributes) wfts++;
-    if (e.workflowTaskStartedEventAttributes) wftQueue += t - (at.get(num(e.workflowTaskStartedEventAttributes.scheduledEventId)) ?? t);
-    if (e.workflowTaskCompletedEventAttributes) wftRun += t - (at.get(num(e.workflowTaskCompletedEventAttributes.startedEventId)) ?? t);
+    if (e.workflowTaskStartedEventAttributes)
+      wftQueue += t - (at.get(num(e.workflowTaskStartedEventAttributes.scheduledEventId)) ?? t);
+    if (e.workflowTaskCompletedEventAttributes)
+      wftRun += t - (at.get(num(e.workflowTaskCompletedEventAttributes.startedEventId)) ?? t);
     if (e.activityTaskScheduledEventAttributes) {
       acts++;
       names.set(id, e.activityTaskScheduledEventAttributes.activityType?.name ?? "?");

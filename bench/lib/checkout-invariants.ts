@@ -11,7 +11,8 @@ import type { Check } from "./invariants.js";
 
 const FINAL = new Set(["CONFIRMED", "FAILED", "CANCELLED", "REFUNDED"]);
 
-const list = (xs: string[], n = 5) => (xs.length > n ? `${xs.slice(0, n).join(", ")}, … (${xs.length})` : xs.join(", "));
+const list = (xs: string[], n = 5) =>
+  xs.length > n ? `${xs.slice(0, n).join(", ")}, … (${xs.length})` : xs.join(", ");
 
 export async function checkoutChecks(o: {
   mysql: MysqlPool;
@@ -51,7 +52,10 @@ export async function checkoutChecks(o: {
   );
 
   // --- MySQL orders
-  const [orders] = await mysql.query<RowDataPacket[]>("SELECT order_id, hold_id, state, quantity FROM orders WHERE event_id = ?", [eventId]);
+  const [orders] = await mysql.query<RowDataPacket[]>(
+    "SELECT order_id, hold_id, state, quantity FROM orders WHERE event_id = ?",
+    [eventId],
+  );
   const byId = new Map(orders.map((r) => [String(r.order_id), r]));
   const seenIds = new Set(createOk.map((r) => r.orderId!));
   const missing = [...seenIds].filter((id) => !byId.has(id));
@@ -73,14 +77,19 @@ export async function checkoutChecks(o: {
   add(
     "MySQL order state = the final state WatchOrder reported",
     disagree.length === 0,
-    disagree.length === 0 ? `all ${createOk.length} agree` : `${disagree.length} differ: ${list(disagree.map((r) => `${r.orderId}: watch ${r.finalState}, MySQL ${byId.get(r.orderId!)!.state}`))}`,
+    disagree.length === 0
+      ? `all ${createOk.length} agree`
+      : `${disagree.length} differ: ${list(disagree.map((r) => `${r.orderId}: watch ${r.finalState}, MySQL ${byId.get(r.orderId!)!.state}`))}`,
   );
 
   // --- the simulator's ledger
   const confirmed = orders.filter((r) => String(r.state) === "CONFIRMED").map((r) => String(r.order_id));
   const keys = orders.map((r) => `${r.order_id}:payment`);
   const [ledger] = keys.length
-    ? await mysql.query<RowDataPacket[]>("SELECT idempotency_key, state FROM simulated_payments WHERE idempotency_key IN (?)", [keys])
+    ? await mysql.query<RowDataPacket[]>(
+        "SELECT idempotency_key, state FROM simulated_payments WHERE idempotency_key IN (?)",
+        [keys],
+      )
     : [[] as RowDataPacket[]];
   const captured = new Set(ledger.filter((r) => String(r.state) === "CAPTURED").map((r) => String(r.idempotency_key)));
   const ledgerStates: Record<string, number> = {};
@@ -95,7 +104,11 @@ export async function checkoutChecks(o: {
       (confirmedNotCaptured.length ? `; confirmed without capture: ${list(confirmedNotCaptured)}` : "") +
       (capturedNotConfirmed.length ? `; captured without confirmation: ${list(capturedNotConfirmed)}` : ""),
   );
-  add("no authorization left dangling (AUTHORIZED in the ledger)", authorizedLeft.length === 0, authorizedLeft.length === 0 ? "none" : list(authorizedLeft));
+  add(
+    "no authorization left dangling (AUTHORIZED in the ledger)",
+    authorizedLeft.length === 0,
+    authorizedLeft.length === 0 ? "none" : list(authorizedLeft),
+  );
 
   // --- seats: MySQL
   const [dups] = await mysql.query<RowDataPacket[]>(
@@ -109,10 +122,14 @@ export async function checkoutChecks(o: {
   add(
     "no seat sold twice (MySQL order_items.sold_seat_id)",
     dups.length === 0,
-    dups.length === 0 ? `${sold.length} seats sold, each once` : `${dups.length} seats sold more than once: ${list(dups.map((d) => `${d.sold_seat_id}×${d.n}`))}`,
+    dups.length === 0
+      ? `${sold.length} seats sold, each once`
+      : `${dups.length} seats sold more than once: ${list(dups.map((d) => `${d.sold_seat_id}×${d.n}`))}`,
   );
   const soldOfUnconfirmed = sold.filter((r) => String(r.state) !== "CONFIRMED");
-  const expectedSeats = orders.filter((r) => String(r.state) === "CONFIRMED").reduce((a, r) => a + Number(r.quantity), 0);
+  const expectedSeats = orders
+    .filter((r) => String(r.state) === "CONFIRMED")
+    .reduce((a, r) => a + Number(r.quantity), 0);
   add(
     "sold seats = the seats of the CONFIRMED orders",
     soldOfUnconfirmed.length === 0 && sold.length === expectedSeats,
@@ -131,7 +148,9 @@ export async function checkoutChecks(o: {
   const soldInMysql = new Set(sold.map((r) => String(r.sold_seat_id)));
   const redisSold = Object.entries(hash).filter(([, v]) => v.startsWith("S|"));
   const redisExtra = redisSold.filter(([seat]) => !soldInMysql.has(seat)).map(([seat, v]) => `${seat}=${v}`);
-  const stillHeld = Object.entries(hash).filter(([, v]) => !v.startsWith("S|")).map(([seat, v]) => `${seat}=${v}`);
+  const stillHeld = Object.entries(hash)
+    .filter(([, v]) => !v.startsWith("S|"))
+    .map(([seat, v]) => `${seat}=${v}`);
   add(
     "Redis seat map agrees: every sold seat shows S (with its order's hold), no other seat does",
     wrong.length === 0 && redisExtra.length === 0,
@@ -146,13 +165,27 @@ export async function checkoutChecks(o: {
   );
 
   // --- tickets
-  const [tickets] = await mysql.query<RowDataPacket[]>("SELECT COUNT(*) AS n, COUNT(DISTINCT seat_id) AS seats FROM tickets WHERE event_id = ? AND revoked_at IS NULL", [eventId]);
+  const [tickets] = await mysql.query<RowDataPacket[]>(
+    "SELECT COUNT(*) AS n, COUNT(DISTINCT seat_id) AS seats FROM tickets WHERE event_id = ? AND revoked_at IS NULL",
+    [eventId],
+  );
   const nTickets = Number(tickets[0]?.n ?? 0);
-  add("one ticket per sold seat", nTickets === sold.length && Number(tickets[0]?.seats ?? 0) === sold.length, `${nTickets} tickets for ${sold.length} sold seats`);
+  add(
+    "one ticket per sold seat",
+    nTickets === sold.length && Number(tickets[0]?.seats ?? 0) === sold.length,
+    `${nTickets} tickets for ${sold.length} sold seats`,
+  );
 
   return {
     checks,
-    facts: { buyers: records.length, orders: orders.length, confirmed: confirmed.length, captured: captured.size, soldSeats: sold.length, tickets: nTickets },
+    facts: {
+      buyers: records.length,
+      orders: orders.length,
+      confirmed: confirmed.length,
+      captured: captured.size,
+      soldSeats: sold.length,
+      tickets: nTickets,
+    },
   };
 }
 

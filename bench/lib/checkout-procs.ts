@@ -6,7 +6,15 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Connection } from "@temporalio/client";
-import { launch, repoRoot, sleep, startTemporal, tail, type ManagedProcess, type TemporalHandle } from "../../src/devstack/stack.js";
+import {
+  launch,
+  repoRoot,
+  sleep,
+  startTemporal,
+  tail,
+  type ManagedProcess,
+  type TemporalHandle,
+} from "../../src/devstack/stack.js";
 import { CLK_TCK, machineCpuSeconds, processCpuSeconds } from "./sys.js";
 import { say } from "./stack.js";
 
@@ -35,13 +43,28 @@ export async function stopOwned(filter: (o: Owned) => boolean = () => true): Pro
 export type TemporalDb = "file" | "memory";
 
 /** Our Temporal dev server, at CPU niceness `nice` (as `npm start` runs it next to the worker: src/devstack/start.ts). */
-export async function startOwnTemporal(dir: string, db: TemporalDb, port: number, extraArgs: string[] = [], nice = 0): Promise<TemporalHandle & { command: string }> {
-  const h = await startTemporal({ dir, port, dbFile: db === "file" ? path.join(dir, "temporal.db") : undefined, logLevel: "warn", extraArgs, nice });
+export async function startOwnTemporal(
+  dir: string,
+  db: TemporalDb,
+  port: number,
+  extraArgs: string[] = [],
+  nice = 0,
+): Promise<TemporalHandle & { command: string }> {
+  const h = await startTemporal({
+    dir,
+    port,
+    dbFile: db === "file" ? path.join(dir, "temporal.db") : undefined,
+    logLevel: "warn",
+    extraArgs,
+    nice,
+  });
   owned.push({ name: "temporal dev server", pid: h.pid, stop: h.stop });
   const command =
     (nice > 0 ? `nice -n ${nice} ` : "") +
     `temporal server start-dev --headless --ip 127.0.0.1 --port ${port} --log-level warn` +
-    (db === "file" ? ` --db-filename <tmp>/temporal.db --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal` : "") +
+    (db === "file"
+      ? ` --db-filename <tmp>/temporal.db --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal`
+      : "") +
     (extraArgs.length ? ` ${extraArgs.join(" ")}` : "") +
     (db === "file" ? "" : " (in memory)");
   return { ...h, command };
@@ -68,18 +91,34 @@ export async function startWorkerProcess(o: {
   const logFile = path.join(o.dir, `${o.name}.log`);
   const extra = (process.env.BENCH_WORKER_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
   const args = [...extra, "--import", "tsx", o.script];
-  const env: NodeJS.ProcessEnv = { ...process.env, ...o.env, TEMPORAL_ADDRESS: o.temporalAddress, TEMPORAL_TASK_QUEUE: o.taskQueue };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...o.env,
+    TEMPORAL_ADDRESS: o.temporalAddress,
+    TEMPORAL_TASK_QUEUE: o.taskQueue,
+  };
   delete env.REDIS_CLUSTER_NODES;
   const proc = launch(o.name, process.execPath, args, { logFile, cwd: repoRoot, env, graceMs: 20_000 });
   owned.push({ name: o.name, pid: proc.pid, stop: () => proc.stop(20_000) });
   const shown = Object.entries(o.env)
     .map(([k, v]) => `${k}=${v}`)
     .join(" ");
-  return { name: o.name, pid: proc.pid, taskQueue: o.taskQueue, logFile, command: `${shown ? `${shown} ` : ""}TEMPORAL_TASK_QUEUE=${o.taskQueue} node ${args.join(" ")}`, proc };
+  return {
+    name: o.name,
+    pid: proc.pid,
+    taskQueue: o.taskQueue,
+    logFile,
+    command: `${shown ? `${shown} ` : ""}TEMPORAL_TASK_QUEUE=${o.taskQueue} node ${args.join(" ")}`,
+    proc,
+  };
 }
 
 /** Waits until every queue has at least one workflow poller and one activity poller (i.e. its worker is running). */
-export async function waitForPollers(temporalAddress: string, workers: WorkerProcess[], timeoutMs = 180_000): Promise<void> {
+export async function waitForPollers(
+  temporalAddress: string,
+  workers: WorkerProcess[],
+  timeoutMs = 180_000,
+): Promise<void> {
   const connection = await Connection.connect({ address: temporalAddress });
   try {
     const deadline = Date.now() + timeoutMs;
@@ -90,7 +129,11 @@ export async function waitForPollers(temporalAddress: string, workers: WorkerPro
         let ready = true;
         for (const taskQueueType of [1, 2]) {
           // 1 = TASK_QUEUE_TYPE_WORKFLOW, 2 = TASK_QUEUE_TYPE_ACTIVITY
-          const r = await connection.workflowService.describeTaskQueue({ namespace: "default", taskQueue: { name: w.taskQueue }, taskQueueType });
+          const r = await connection.workflowService.describeTaskQueue({
+            namespace: "default",
+            taskQueue: { name: w.taskQueue },
+            taskQueueType,
+          });
           if (!r.pollers || r.pollers.length === 0) ready = false;
         }
         if (ready) {
@@ -99,7 +142,10 @@ export async function waitForPollers(temporalAddress: string, workers: WorkerPro
         }
       }
       if (pending.size === 0) break;
-      if (Date.now() > deadline) throw new Error(`workers not polling after ${timeoutMs / 1000} s: ${[...pending].map((w) => `${w.name}\n${tail(w.logFile, 20)}`).join("\n")}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `workers not polling after ${timeoutMs / 1000} s: ${[...pending].map((w) => `${w.name}\n${tail(w.logFile, 20)}`).join("\n")}`,
+        );
       await sleep(500);
     }
   } finally {
@@ -204,7 +250,10 @@ function readProc(pid: number): { cpu: number; ppid: number; comm: string } | un
 function cmdline(pid: number, comm: string): string {
   try {
     const s = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0+$/, "").replace(/\0/g, " ");
-    return (s || comm).replace(/\/tmp\/[A-Za-z0-9._-]+\//g, "<tmp>/").replace(/\/work\/main\//g, "").slice(0, 140);
+    return (s || comm)
+      .replace(/\/tmp\/[A-Za-z0-9._-]+\//g, "<tmp>/")
+      .replace(/\/work\/main\//g, "")
+      .slice(0, 140);
   } catch {
     return comm;
   }
@@ -276,9 +325,18 @@ export class OtherProcessSampler {
       const used = s.cpu - (this.first.get(pid) ?? 0);
       if (used <= 0) continue;
       total += used;
-      others.push({ pid, label: s.label, cpuSeconds: Math.round(used * 100) / 100, cores: Math.round((used / wall) * 1000) / 1000 });
+      others.push({
+        pid,
+        label: s.label,
+        cpuSeconds: Math.round(used * 100) / 100,
+        cores: Math.round((used / wall) * 1000) / 1000,
+      });
     }
     others.sort((a, b) => b.cpuSeconds - a.cpuSeconds);
-    return { others: others.slice(0, n), otherCores: Math.round((total / wall) * 1000) / 1000, wallSeconds: Math.round(wall) };
+    return {
+      others: others.slice(0, n),
+      otherCores: Math.round((total / wall) * 1000) / 1000,
+      wallSeconds: Math.round(wall),
+    };
   }
 }

@@ -95,7 +95,11 @@ export interface CheckoutBenchResult {
   failures: string[];
   settings: CheckoutSettings;
   source: SourceInfo;
-  machine: MachineInfo & { redis: string; loadAvgAfter: number[]; othersDuringRun: { others: OtherProcess[]; otherCores: number; wallSeconds: number } };
+  machine: MachineInfo & {
+    redis: string;
+    loadAvgAfter: number[];
+    othersDuringRun: { others: OtherProcess[]; otherCores: number; wallSeconds: number };
+  };
   stack: {
     temporal: { address: string; pid?: number; command: string; own: boolean; db: TemporalDb | "external" };
     redisUrl: string;
@@ -110,7 +114,12 @@ export interface CheckoutBenchResult {
     bareTaskQueue: string;
   };
   events: {
-    checkout: { eventId: string; capacity: number; seatsUsed: number; shape: { sections: number; rows: number; seatsPerRow: number } };
+    checkout: {
+      eventId: string;
+      capacity: number;
+      seatsUsed: number;
+      shape: { sections: number; rows: number; seatsPerRow: number };
+    };
     holds: { eventId: string; capacity: number };
   };
   warmup: { checkout: CheckoutStats; bare: BareRoundStats };
@@ -186,7 +195,11 @@ const n0 = (x: number | undefined) => (!fin(x) ? "–" : Math.round(x!).toLocale
 const f = (x: number | undefined, d = 1) => (!fin(x) ? "–" : round(x!, d).toString());
 const pct = (x: number | undefined) => (!fin(x) ? "–" : `${Math.round(x! * 100)} %`);
 const codes = (c: Record<string, number> | undefined) =>
-  c && Object.keys(c).length ? Object.entries(c).map(([k, v]) => `${k} ${v.toLocaleString("en-US")}`).join(", ") : "–";
+  c && Object.keys(c).length
+    ? Object.entries(c)
+        .map(([k, v]) => `${k} ${v.toLocaleString("en-US")}`)
+        .join(", ")
+    : "–";
 const esc = (s: string) => s.replace(/\|/g, "\\|");
 
 function addTally(into: Record<string, Record<string, number>>, name: string, t: CallTally): void {
@@ -197,13 +210,26 @@ function addTally(into: Record<string, Record<string, number>>, name: string, t:
 /** Every driver call of the run by gRPC code (warm-up, measured and loaded rounds). */
 export function callCodes(r: CheckoutBenchResult): Record<string, Record<string, number>> {
   const out: Record<string, Record<string, number>> = {};
-  const all: CheckoutStats[] = [r.warmup.checkout, ...(r.serial ? [r.serial.checkout] : []), ...r.checkout.rounds.map((c) => c.stats), ...r.holds.rounds.flatMap((h) => (h.checkouts ? [h.checkouts] : []))];
+  const all: CheckoutStats[] = [
+    r.warmup.checkout,
+    ...(r.serial ? [r.serial.checkout] : []),
+    ...r.checkout.rounds.map((c) => c.stats),
+    ...r.holds.rounds.flatMap((h) => (h.checkouts ? [h.checkouts] : [])),
+  ];
   for (const s of all) for (const [name, t] of Object.entries(s.calls)) addTally(out, name, t);
   const ghz: Record<string, number> = {};
-  for (const h of r.holds.rounds) for (const [k, v] of Object.entries(h.ghz.summary?.codes ?? {})) ghz[k] = (ghz[k] ?? 0) + v;
+  for (const h of r.holds.rounds)
+    for (const [k, v] of Object.entries(h.ghz.summary?.codes ?? {})) ghz[k] = (ghz[k] ?? 0) + v;
   out["HoldSeats (ghz, tallied)"] = ghz;
   const bare: Record<string, number> = {};
-  for (const b of [r.warmup.bare, ...(r.serial ? [r.serial.bare] : []), ...(r.serial?.previousShape ? [r.serial.previousShape] : []), ...r.checkout.bareRounds.map((x) => x.stats), ...(r.previousShape?.rounds ?? []).map((x) => x.stats)]) for (const [k, v] of Object.entries(b.outcomes)) bare[k] = (bare[k] ?? 0) + v;
+  for (const b of [
+    r.warmup.bare,
+    ...(r.serial ? [r.serial.bare] : []),
+    ...(r.serial?.previousShape ? [r.serial.previousShape] : []),
+    ...r.checkout.bareRounds.map((x) => x.stats),
+    ...(r.previousShape?.rounds ?? []).map((x) => x.stats),
+  ])
+    for (const [k, v] of Object.entries(b.outcomes)) bare[k] = (bare[k] ?? 0) + v;
   out["bare workflows (Temporal client)"] = bare;
   return out;
 }
@@ -248,7 +274,9 @@ export function markdown(r: CheckoutBenchResult): string {
   const L: string[] = [];
   L.push(`# Checkout benchmark ${r.startedAt}`);
   L.push("");
-  L.push(`Run \`${r.runId}\`, ${r.durationSeconds} s, \`npm run bench:checkout\`. Verdict: **${r.ok ? "passed" : "FAILED"}**.`);
+  L.push(
+    `Run \`${r.runId}\`, ${r.durationSeconds} s, \`npm run bench:checkout\`. Verdict: **${r.ok ? "passed" : "FAILED"}**.`,
+  );
   if (r.failures.length) {
     L.push("");
     for (const x of r.failures) L.push(`- ${x}`);
@@ -268,17 +296,24 @@ export function markdown(r: CheckoutBenchResult): string {
   L.push(`| kernel / Node | ${m.kernel} / ${m.node} |`);
   L.push(`| Redis | ${m.redis} |`);
   L.push(`| load average before / after | ${m.loadAvgBefore.join(" ")} / ${m.loadAvgAfter.join(" ")} |`);
-  L.push(`| code | \`${r.source.commit.slice(0, 12)}\` (${r.source.note}${r.source.dirty.length ? `: ${r.source.dirty.join(", ")}` : ""}) |`);
-  L.push(`| other processes during the run | ${f(m.othersDuringRun.otherCores, 2)} cores on average over ${m.othersDuringRun.wallSeconds} s (sampled every 2 s from /proc; processes outside this bench's tree); up to ${f(maxRoundOther(r), 2)} cores in a measured round (busy CPU not used by the bench's processes: the "other" columns below) |`);
+  L.push(
+    `| code | \`${r.source.commit.slice(0, 12)}\` (${r.source.note}${r.source.dirty.length ? `: ${r.source.dirty.join(", ")}` : ""}) |`,
+  );
+  L.push(
+    `| other processes during the run | ${f(m.othersDuringRun.otherCores, 2)} cores on average over ${m.othersDuringRun.wallSeconds} s (sampled every 2 s from /proc; processes outside this bench's tree); up to ${f(maxRoundOther(r), 2)} cores in a measured round (busy CPU not used by the bench's processes: the "other" columns below) |`,
+  );
   L.push("");
   const hogs = m.othersDuringRun.others.filter((o) => o.cores >= 0.1);
   if (hogs.length) {
-    L.push(`> ⚠ Other processes used CPU during the run (${f(m.othersDuringRun.otherCores, 2)} of ${m.nproc} cores on average); the largest:`);
+    L.push(
+      `> ⚠ Other processes used CPU during the run (${f(m.othersDuringRun.otherCores, 2)} of ${m.nproc} cores on average); the largest:`,
+    );
     L.push("");
   }
   L.push("| pid | process (outside the bench) | CPU s during the run | average cores |");
   L.push("| ---: | --- | ---: | ---: |");
-  for (const o of m.othersDuringRun.others) L.push(`| ${o.pid} | \`${esc(o.label)}\` | ${f(o.cpuSeconds, 1)} | ${f(o.cores, 3)} |`);
+  for (const o of m.othersDuringRun.others)
+    L.push(`| ${o.pid} | \`${esc(o.label)}\` | ${f(o.cpuSeconds, 1)} | ${f(o.cores, 3)} |`);
   L.push("");
   L.push("<details><summary>top processes when the bench started (ps, %CPU since each one's start)</summary>");
   L.push("");
@@ -291,11 +326,20 @@ export function markdown(r: CheckoutBenchResult): string {
   // --- stack
   L.push("## Stack");
   L.push("");
-  const tdb = r.stack.temporal.db === "file" ? "SQLite file with `journal_mode=wal`, `synchronous=normal`" : r.stack.temporal.db === "memory" ? "in memory" : "external (TEMPORAL_ADDRESS)";
+  const tdb =
+    r.stack.temporal.db === "file"
+      ? "SQLite file with `journal_mode=wal`, `synchronous=normal`"
+      : r.stack.temporal.db === "memory"
+        ? "in memory"
+        : "external (TEMPORAL_ADDRESS)";
   L.push(`- Temporal dev server: ${tdb}; \`${r.stack.temporal.command}\``);
-  L.push(`- API: \`${r.stack.apiCommand.replace(/\/tmp\/ticketing-bench-[A-Za-z0-9]+\//g, "")}\` with \`TEMPORAL_TASK_QUEUE=${r.stack.taskQueue}\`, \`PAYMENT_WINDOW_SECONDS\` default (${r.settings.paymentWindowSeconds} s)`);
+  L.push(
+    `- API: \`${r.stack.apiCommand.replace(/\/tmp\/ticketing-bench-[A-Za-z0-9]+\//g, "")}\` with \`TEMPORAL_TASK_QUEUE=${r.stack.taskQueue}\`, \`PAYMENT_WINDOW_SECONDS\` default (${r.settings.paymentWindowSeconds} s)`,
+  );
   L.push(`- worker: \`${r.stack.workerCommand}\``);
-  L.push(`- bare worker: \`${r.stack.bareWorkerCommand}\` (bench/checkout-baseline/: \`bareCheckout\`, the checkout's current Temporal shape with empty activities${r.previousShape ? "; also \`previousShapeCheckout\`" : ""})`);
+  L.push(
+    `- bare worker: \`${r.stack.bareWorkerCommand}\` (bench/checkout-baseline/: \`bareCheckout\`, the checkout's current Temporal shape with empty activities${r.previousShape ? "; also \`previousShapeCheckout\`" : ""})`,
+  );
   L.push(`- Redis, MariaDB: own instances on free ports (\`${r.stack.redisUrl}\`, \`${r.stack.mysqlUrl}\`)`);
   L.push(
     `- checkout event \`${r.events.checkout.eventId}\`: ${r.events.checkout.capacity.toLocaleString("en-US")} seats created by CreateEvent + OpenSale (MySQL and Redis; its hold sweeper runs on the worker's queue), ${r.events.checkout.seatsUsed.toLocaleString("en-US")} used; HoldSeats event \`${r.events.holds.eventId}\`: ${r.events.holds.capacity.toLocaleString("en-US")} seats loaded straight into Redis`,
@@ -311,7 +355,9 @@ export function markdown(r: CheckoutBenchResult): string {
       `Rounds interleaved A B A B …, after a warm-up of ${r.settings.warmupCheckouts} of each (not tallied). Cores = CPU of each process over the round's wall time.`,
   );
   L.push("");
-  L.push("| round | kind | n | done | window s | per s | p50 ms | p90 ms | p99 ms | start call p50 / p99 ms | cores: Temporal / worker / bare worker / API / MariaDB / Redis / bench | other (rest of machine) |");
+  L.push(
+    "| round | kind | n | done | window s | per s | p50 ms | p90 ms | p99 ms | start call p50 / p99 ms | cores: Temporal / worker / bare worker / API / MariaDB / Redis / bench | other (rest of machine) |",
+  );
   L.push("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |");
   const keys = ["temporal", "worker", "bareWorker", "api", "mysql", "redis", "bench"];
   for (let i = 0; i < c.rounds.length; i++) {
@@ -331,14 +377,24 @@ export function markdown(r: CheckoutBenchResult): string {
   L.push("");
   L.push("| measure | checkout | bare | ratio |");
   L.push("| --- | ---: | ---: | ---: |");
-  L.push(`| per second, median of ${c.rounds.length} | ${f(c.medianCheckoutRate, 2)} | ${f(c.medianBareRate, 2)} | **${f(c.medianRatio, 3)}** (median of the pairs ${c.pairRatios.join(", ")}; goal ≥ ${c.goal}: ${c.goalMet ? "met" : "**not met**"}) |`);
-  L.push(`| start → done p50 / p99, ms (median of rounds) | ${n0(c.medianCheckoutP50)} / ${n0(c.medianCheckoutP99)} | ${n0(c.medianBareP50)} / ${n0(c.medianBareP99)} | |`);
-  L.push(`| the starting call p50 / p99, ms (CreateOrder; update-with-start) | ${n0(c.medianCreateOrderP50)} / ${n0(c.medianCreateOrderP99)} | ${n0(c.medianBareUpdateP50)} / ${n0(c.medianBareUpdateP99)} | |`);
+  L.push(
+    `| per second, median of ${c.rounds.length} | ${f(c.medianCheckoutRate, 2)} | ${f(c.medianBareRate, 2)} | **${f(c.medianRatio, 3)}** (median of the pairs ${c.pairRatios.join(", ")}; goal ≥ ${c.goal}: ${c.goalMet ? "met" : "**not met**"}) |`,
+  );
+  L.push(
+    `| start → done p50 / p99, ms (median of rounds) | ${n0(c.medianCheckoutP50)} / ${n0(c.medianCheckoutP99)} | ${n0(c.medianBareP50)} / ${n0(c.medianBareP99)} | |`,
+  );
+  L.push(
+    `| the starting call p50 / p99, ms (CreateOrder; update-with-start) | ${n0(c.medianCreateOrderP50)} / ${n0(c.medianCreateOrderP99)} | ${n0(c.medianBareUpdateP50)} / ${n0(c.medianBareUpdateP99)} | |`,
+  );
   if (r.serial) {
     const sc = r.serial.checkout;
     const sb = r.serial.bare;
-    L.push(`| one at a time (${r.settings.serial} each, concurrency 1): start → done p50 / p99, ms | ${n0(sc.latencyMs.p50)} / ${n0(sc.latencyMs.p99)} | ${n0(sb.latencyMs.p50)} / ${n0(sb.latencyMs.p99)} | |`);
-    L.push(`| one at a time: the starting call p50 / p99, ms | ${n0(sc.createOrderMs.p50)} / ${n0(sc.createOrderMs.p99)} | ${n0(sb.updateMs.p50)} / ${n0(sb.updateMs.p99)} | |`);
+    L.push(
+      `| one at a time (${r.settings.serial} each, concurrency 1): start → done p50 / p99, ms | ${n0(sc.latencyMs.p50)} / ${n0(sc.latencyMs.p99)} | ${n0(sb.latencyMs.p50)} / ${n0(sb.latencyMs.p99)} | |`,
+    );
+    L.push(
+      `| one at a time: the starting call p50 / p99, ms | ${n0(sc.createOrderMs.p50)} / ${n0(sc.createOrderMs.p99)} | ${n0(sb.updateMs.p50)} / ${n0(sb.updateMs.p99)} | |`,
+    );
   }
   if (r.previousShape) {
     const prev = r.previousShape;
@@ -346,7 +402,9 @@ export function markdown(r: CheckoutBenchResult): string {
     L.push(
       `**Comparison, not a baseline — the previous shape** (\`previousShapeCheckout\` in bench/checkout-baseline/workflows.ts, the product checkout before 2e3c7da, same bare worker, no work inside): the payment-window timer around the authorization, each step its own local activity, capture as a normal activity: 5 local activities, 2 normal activities, a timer. ` +
         `Median ${f(prev.medianRate, 2)}/s, previous / bare **${f(prev.medianRatioToBare, 3)}** (pairs ${prev.pairRatiosToBare.join(", ")}), p50 / p99 ${n0(prev.medianP50)} / ${n0(prev.medianP99)} ms` +
-        (r.serial?.previousShape ? `, one at a time p50 ${n0(r.serial.previousShape.latencyMs.p50)} ms (bare ${n0(r.serial.bare.latencyMs.p50)} ms)` : "") +
+        (r.serial?.previousShape
+          ? `, one at a time p50 ${n0(r.serial.previousShape.latencyMs.p50)} ms (bare ${n0(r.serial.bare.latencyMs.p50)} ms)`
+          : "") +
         `; CPU per workflow: Temporal ${f(prev.cpuMsPerWorkflow.temporal, 1)} ms, worker ${f(prev.cpuMsPerWorkflow.bareWorker, 1)} ms (bare: ${f(c.cpuMsPerBare.temporal, 1)} / ${f(c.cpuMsPerBare.bareWorker, 1)} ms).`,
     );
   }
@@ -357,17 +415,23 @@ export function markdown(r: CheckoutBenchResult): string {
   L.push("");
   L.push("CPU per checkout (per CONFIRMED order) and per bare workflow, by process, median of the rounds:");
   L.push("");
-  L.push("| process | CPU ms per checkout | cores during checkout rounds | CPU ms per bare workflow | cores during bare rounds |");
+  L.push(
+    "| process | CPU ms per checkout | cores during checkout rounds | CPU ms per bare workflow | cores during bare rounds |",
+  );
   L.push("| --- | ---: | ---: | ---: | ---: |");
   for (const k of PROC_ORDER) {
     if (c.cpuMsPerCheckout[k] === undefined && c.cpuMsPerBare[k] === undefined) continue;
-    L.push(`| ${PROC_NAME[k] ?? k} | ${f(c.cpuMsPerCheckout[k], 2)} | ${f(c.coresCheckout[k], 2)} | ${f(c.cpuMsPerBare[k], 2)} | ${f(c.coresBare[k], 2)} |`);
+    L.push(
+      `| ${PROC_NAME[k] ?? k} | ${f(c.cpuMsPerCheckout[k], 2)} | ${f(c.coresCheckout[k], 2)} | ${f(c.cpuMsPerBare[k], 2)} | ${f(c.coresBare[k], 2)} |`,
+    );
   }
   const sum = (x: Record<string, number>) => PROC_ORDER.reduce((a, k) => a + (fin(x[k]) ? x[k]! : 0), 0);
   const sc = sum(c.cpuMsPerCheckout);
   const sb = sum(c.cpuMsPerBare);
   L.push(`| **sum** (the stack's CPU per item) | **${f(sc, 1)}** | | **${f(sb, 1)}** | |`);
-  L.push(`| CPU-bound ceiling on ${m.nproc} cores (cores ÷ sum) | ${f((m.nproc * 1000) / sc, 1)}/s | | ${f((m.nproc * 1000) / sb, 1)}/s | ratio of the ceilings ${f(sb / sc, 3)} (measured ${f(c.medianRatio, 3)}) |`);
+  L.push(
+    `| CPU-bound ceiling on ${m.nproc} cores (cores ÷ sum) | ${f((m.nproc * 1000) / sc, 1)}/s | | ${f((m.nproc * 1000) / sb, 1)}/s | ratio of the ceilings ${f(sb / sc, 3)} (measured ${f(c.medianRatio, 3)}) |`,
+  );
   L.push(`| whole machine (busy cores) | | ${f(c.coresCheckout.machine, 2)} | | ${f(c.coresBare.machine, 2)} |`);
   L.push(`| of which outside the bench | | ${f(c.coresCheckout.other, 2)} | | ${f(c.coresBare.other, 2)} |`);
   L.push("");
@@ -386,7 +450,8 @@ export function markdown(r: CheckoutBenchResult): string {
   L.push("");
   L.push(`| per workflow | ${cols.map(([n]) => n).join(" | ")} |`);
   L.push(`| --- | ${cols.map(() => "---:").join(" | ")} |`);
-  const row = (label: string, g: (x: HistorySummary) => string) => L.push(`| ${label} | ${cols.map(([, x]) => g(x)).join(" | ")} |`);
+  const row = (label: string, g: (x: HistorySummary) => string) =>
+    L.push(`| ${label} | ${cols.map(([, x]) => g(x)).join(" | ")} |`);
   row("history events", (x) => String(x.events));
   row("started → completed, ms", (x) => f(x.totalMs));
   row("workflow tasks", (x) => String(x.workflowTasks));
@@ -399,7 +464,9 @@ export function markdown(r: CheckoutBenchResult): string {
   row("timers started", (x) => String(x.timers));
   row("markers (local activities, patches)", (x) => String(x.markers));
   for (const name of [...new Set(cols.flatMap(([, x]) => Object.keys(x.perActivity)))]) {
-    row(`${name}: queue / run, ms`, (x) => (x.perActivity[name] ? `${f(x.perActivity[name]!.queueMs)} / ${f(x.perActivity[name]!.runMs)}` : "–"));
+    row(`${name}: queue / run, ms`, (x) =>
+      x.perActivity[name] ? `${f(x.perActivity[name]!.queueMs)} / ${f(x.perActivity[name]!.runMs)}` : "–",
+    );
   }
   L.push("");
 
@@ -411,7 +478,9 @@ export function markdown(r: CheckoutBenchResult): string {
       `In a loaded round checkout buyers (concurrency ${r.settings.concurrency}) start ${r.settings.loadRampMs} ms before ghz and keep going until it ends; the buyers in flight then finish.`,
   );
   L.push("");
-  L.push("| round | mode | calls/s | p50 ms | p99 ms | codes (tallied) | ghz CPU | API CPU µs/call | cores: API / Temporal / worker / Redis | other | checkouts CONFIRMED during ghz (per s) | their CreateOrder → CONFIRMED p50 / p99 ms |");
+  L.push(
+    "| round | mode | calls/s | p50 ms | p99 ms | codes (tallied) | ghz CPU | API CPU µs/call | cores: API / Temporal / worker / Redis | other | checkouts CONFIRMED during ghz (per s) | their CreateOrder → CONFIRMED p50 / p99 ms |",
+  );
   L.push("| ---: | --- | ---: | ---: | ---: | --- | ---: | ---: | --- | ---: | --- | --- |");
   for (const x of h.rounds) {
     const s = x.ghz.summary;
@@ -422,14 +491,23 @@ export function markdown(r: CheckoutBenchResult): string {
   L.push("");
   L.push(
     `Median HoldSeats idle ${n0(h.medianIdleRps)}/s, with checkouts ${n0(h.medianLoadedRps)}/s: ratio **${f(h.medianRatio, 3)}** (median of the pairs ${h.pairRatios.join(", ")}; goal ≥ ${h.goal}: ${h.goalMet ? "met" : "**not met**"}). Checkouts meanwhile: median ${f(h.medianCheckoutRateDuringGhz, 2)}/s (alone: ${f(c.medianCheckoutRate, 2)}/s${h.checkoutRateDuringGhzToAlone !== undefined ? `: ${f(h.checkoutRateDuringGhzToAlone, 2)} of it` : ""})${h.medianCheckoutP50DuringGhz !== undefined ? `, CreateOrder → CONFIRMED p50 / p99 ${n0(h.medianCheckoutP50DuringGhz)} / ${n0(h.medianCheckoutP99DuringGhz)} ms (max ${n0(h.maxCheckoutLatencyDuringGhz)} ms; alone ${n0(c.medianCheckoutP50)} / ${n0(c.medianCheckoutP99)} ms)` : ""}. ` +
-      `Workers and Temporal at nice ${r.settings.workerNice ?? 0}${r.stack.niceness ? ` (seen: ${Object.entries(r.stack.niceness).map(([k, v]) => `${k} ${v ? v.nice : "-"}${v?.autogroup !== undefined ? `/${v.autogroup}` : ""}`).join(", ")}; nice / autogroup nice)` : ""}. ` +
+      `Workers and Temporal at nice ${r.settings.workerNice ?? 0}${
+        r.stack.niceness
+          ? ` (seen: ${Object.entries(r.stack.niceness)
+              .map(([k, v]) => `${k} ${v ? v.nice : "-"}${v?.autogroup !== undefined ? `/${v.autogroup}` : ""}`)
+              .join(", ")}; nice / autogroup nice)`
+          : ""
+      }. ` +
       `API CPU per HoldSeats call idle / loaded: ${f(h.medianApiUsPerCallIdle, 1)} / ${f(h.medianApiUsPerCallLoaded, 1)} µs (loaded includes the API's share of the checkouts): CPU-derived ratio **${f(h.cpuRatio, 3)}**, what the ratio would be if the API kept a core to itself.`,
   );
   {
     // The goal's CPU budget: HoldSeats alone keeps every core of this machine busy
     // (ghz, API, Redis), so checkouts may take at most (1 - goal) of them.
     const stackMs = PROC_ORDER.reduce((a, k) => a + (fin(c.cpuMsPerCheckout[k]) ? c.cpuMsPerCheckout[k]! : 0), 0);
-    const idleBusy = h.rounds.filter((x) => !x.loaded).map((x) => x.cpu.machineBusyCores).sort((a, b) => a - b);
+    const idleBusy = h.rounds
+      .filter((x) => !x.loaded)
+      .map((x) => x.cpu.machineBusyCores)
+      .sort((a, b) => a - b);
     const idleBusyMedian = idleBusy[Math.floor(idleBusy.length / 2)];
     const budgetCores = (1 - h.goal) * (idleBusyMedian ?? m.nproc);
     L.push("");
@@ -439,7 +517,8 @@ export function markdown(r: CheckoutBenchResult): string {
         `At the ${f(stackMs, 1)} ms of CPU one checkout costs the stack (section "Where the checkout's time goes"), that is at most **${f((budgetCores * 1000) / stackMs, 1)} checkouts/s**, against the ${f(h.medianCheckoutRateDuringGhz, 2)}/s the loaded rounds ran.`,
     );
   }
-  if (h.generatorLimited) L.push(`\n> ⚠ ghz used more than 70 % of a core in some round: the generator competed with the server for CPU.`);
+  if (h.generatorLimited)
+    L.push(`\n> ⚠ ghz used more than 70 % of a core in some round: the generator competed with the server for CPU.`);
   L.push("");
 
   // --- errors
@@ -484,7 +563,12 @@ export function markdown(r: CheckoutBenchResult): string {
 
 /** The largest share of the machine used by processes outside the bench in any measured round. */
 export function maxRoundOther(r: CheckoutBenchResult): number {
-  const cpus = [...r.checkout.rounds.map((x) => x.cpu), ...r.checkout.bareRounds.map((x) => x.cpu), ...(r.previousShape?.rounds ?? []).map((x) => x.cpu), ...r.holds.rounds.map((x) => x.cpu)];
+  const cpus = [
+    ...r.checkout.rounds.map((x) => x.cpu),
+    ...r.checkout.bareRounds.map((x) => x.cpu),
+    ...(r.previousShape?.rounds ?? []).map((x) => x.cpu),
+    ...r.holds.rounds.map((x) => x.cpu),
+  ];
   return Math.max(0, ...cpus.map((c) => c.otherCores));
 }
 
@@ -493,7 +577,10 @@ export function writeCheckoutReports(r: CheckoutBenchResult, stamp: string): str
   const base = path.join(RESULTS_DIR, `checkout-${stamp}`);
   const json = JSON.stringify(
     r,
-    (_key, value: unknown) => (typeof value === "string" ? value.replace(/\/tmp\/ticketing-bench-[A-Za-z0-9]+\//g, "").replace(`${repoRoot}/`, "") : value),
+    (_key, value: unknown) =>
+      typeof value === "string"
+        ? value.replace(/\/tmp\/ticketing-bench-[A-Za-z0-9]+\//g, "").replace(`${repoRoot}/`, "")
+        : value,
     2,
   );
   fs.writeFileSync(`${base}.json`, `${json}\n`);
@@ -513,7 +600,9 @@ export function writeCheckoutIndex(): void {
   const L: string[] = [];
   L.push("# Checkout benchmark results");
   L.push("");
-  L.push("How we measure: [`../../shared/BENCHMARKING.md`](../../shared/BENCHMARKING.md). Regenerated by `npm run bench:checkout` (`bench/checkout.ts`) from `bench/results/checkout-*.json`; the notes at the end are kept.");
+  L.push(
+    "How we measure: [`../../shared/BENCHMARKING.md`](../../shared/BENCHMARKING.md). Regenerated by `npm run bench:checkout` (`bench/checkout.ts`) from `bench/results/checkout-*.json`; the notes at the end are kept.",
+  );
   L.push("");
   const latest = runs[0];
   if (latest) {
@@ -529,31 +618,56 @@ export function writeCheckoutIndex(): void {
     L.push("");
     L.push("| measure | value |");
     L.push("| --- | --- |");
-    L.push(`| checkouts/s (HoldSeats → CreateOrder → CONFIRMED), median of ${c.rounds.length} | ${f(c.medianCheckoutRate, 2)} |`);
-    L.push(`| bare workflows/s (the checkout's Temporal shape, ${shapeOf(r)}; no work), median of ${c.bareRounds.length} | ${f(c.medianBareRate, 2)} |`);
-    L.push(`| **checkout / bare** (median of interleaved pairs) | **${f(c.medianRatio, 3)}** (goal ≥ ${c.goal}: ${c.goalMet ? "met" : "not met"}) |`);
+    L.push(
+      `| checkouts/s (HoldSeats → CreateOrder → CONFIRMED), median of ${c.rounds.length} | ${f(c.medianCheckoutRate, 2)} |`,
+    );
+    L.push(
+      `| bare workflows/s (the checkout's Temporal shape, ${shapeOf(r)}; no work), median of ${c.bareRounds.length} | ${f(c.medianBareRate, 2)} |`,
+    );
+    L.push(
+      `| **checkout / bare** (median of interleaved pairs) | **${f(c.medianRatio, 3)}** (goal ≥ ${c.goal}: ${c.goalMet ? "met" : "not met"}) |`,
+    );
     L.push(`| CreateOrder → CONFIRMED p50 / p99 | ${n0(c.medianCheckoutP50)} / ${n0(c.medianCheckoutP99)} ms |`);
     L.push(`| bare start → completed p50 / p99 | ${n0(c.medianBareP50)} / ${n0(c.medianBareP99)} ms |`);
     L.push(`| CreateOrder call itself p50 / p99 | ${n0(c.medianCreateOrderP50)} / ${n0(c.medianCreateOrderP99)} ms |`);
-    if (r.serial) L.push(`| one at a time (concurrency 1) p50: checkout / bare | ${n0(r.serial.checkout.latencyMs.p50)} / ${n0(r.serial.bare.latencyMs.p50)} ms |`);
-    L.push(`| CPU ms per checkout: Temporal / worker / API / MariaDB / Redis | ${["temporal", "worker", "api", "mysql", "redis"].map((k) => f(c.cpuMsPerCheckout[k], 1)).join(" / ")} |`);
-    L.push(`| CPU ms per bare workflow: Temporal / bare worker | ${f(c.cpuMsPerBare.temporal, 1)} / ${f(c.cpuMsPerBare.bareWorker, 1)} |`);
+    if (r.serial)
+      L.push(
+        `| one at a time (concurrency 1) p50: checkout / bare | ${n0(r.serial.checkout.latencyMs.p50)} / ${n0(r.serial.bare.latencyMs.p50)} ms |`,
+      );
+    L.push(
+      `| CPU ms per checkout: Temporal / worker / API / MariaDB / Redis | ${["temporal", "worker", "api", "mysql", "redis"].map((k) => f(c.cpuMsPerCheckout[k], 1)).join(" / ")} |`,
+    );
+    L.push(
+      `| CPU ms per bare workflow: Temporal / bare worker | ${f(c.cpuMsPerBare.temporal, 1)} / ${f(c.cpuMsPerBare.bareWorker, 1)} |`,
+    );
     if (r.previousShape)
-      L.push(`| comparison: previous shape (window timer, 5 local + 2 normal) / bare, median of pairs | ${f(r.previousShape.medianRatioToBare, 3)} (${f(r.previousShape.medianRate, 2)}/s; CPU ms Temporal / worker ${f(r.previousShape.cpuMsPerWorkflow.temporal, 1)} / ${f(r.previousShape.cpuMsPerWorkflow.bareWorker, 1)}) |`);
-    L.push(`| HoldSeats idle / with checkouts, median of ${h.rounds.length / 2} | ${n0(h.medianIdleRps)} / ${n0(h.medianLoadedRps)} calls/s |`);
-    L.push(`| **HoldSeats with / without checkouts** (median of pairs) | **${f(h.medianRatio, 3)}** (goal ≥ ${h.goal}: ${h.goalMet ? "met" : "not met"}); CPU-derived (API µs per call idle / loaded) ${f(h.cpuRatio, 3)} |`);
+      L.push(
+        `| comparison: previous shape (window timer, 5 local + 2 normal) / bare, median of pairs | ${f(r.previousShape.medianRatioToBare, 3)} (${f(r.previousShape.medianRate, 2)}/s; CPU ms Temporal / worker ${f(r.previousShape.cpuMsPerWorkflow.temporal, 1)} / ${f(r.previousShape.cpuMsPerWorkflow.bareWorker, 1)}) |`,
+      );
+    L.push(
+      `| HoldSeats idle / with checkouts, median of ${h.rounds.length / 2} | ${n0(h.medianIdleRps)} / ${n0(h.medianLoadedRps)} calls/s |`,
+    );
+    L.push(
+      `| **HoldSeats with / without checkouts** (median of pairs) | **${f(h.medianRatio, 3)}** (goal ≥ ${h.goal}: ${h.goalMet ? "met" : "not met"}); CPU-derived (API µs per call idle / loaded) ${f(h.cpuRatio, 3)} |`,
+    );
     L.push(`| worker, bare worker and Temporal niceness (WORKER_NICE) | ${r.settings.workerNice ?? 0} |`);
     L.push(
       `| checkouts while ghz ran (loaded rounds): checkouts/s, vs alone | ${f(h.medianCheckoutRateDuringGhz, 2)}/s vs ${f(c.medianCheckoutRate, 2)}/s${h.checkoutRateDuringGhzToAlone !== undefined ? ` (${f(h.checkoutRateDuringGhzToAlone, 2)})` : ""} |`,
     );
     if (h.medianCheckoutP50DuringGhz !== undefined)
-      L.push(`| checkouts while ghz ran: CreateOrder → CONFIRMED p50 / p99 (max) | ${n0(h.medianCheckoutP50DuringGhz)} / ${n0(h.medianCheckoutP99DuringGhz)} ms (${n0(h.maxCheckoutLatencyDuringGhz)} ms) |`);
-    L.push(`| Invariants (every order final, CAPTURED = CONFIRMED, no seat sold twice, Redis = MySQL, one ticket per seat, every call accounted for) | ${r.invariants.ok ? "ok" : "**BROKEN**"} |`);
+      L.push(
+        `| checkouts while ghz ran: CreateOrder → CONFIRMED p50 / p99 (max) | ${n0(h.medianCheckoutP50DuringGhz)} / ${n0(h.medianCheckoutP99DuringGhz)} ms (${n0(h.maxCheckoutLatencyDuringGhz)} ms) |`,
+      );
+    L.push(
+      `| Invariants (every order final, CAPTURED = CONFIRMED, no seat sold twice, Redis = MySQL, one ticket per seat, every call accounted for) | ${r.invariants.ok ? "ok" : "**BROKEN**"} |`,
+    );
     L.push("");
   }
   L.push("## All runs");
   L.push("");
-  L.push("| run | code | machine | Temporal DB | shape (checkout and bare) | nice | checkouts/s | bare/s | ratio | p50/p99 ms | HoldSeats idle → loaded/s | ratio | checkouts/s during ghz (p50 ms) | invariants | report |");
+  L.push(
+    "| run | code | machine | Temporal DB | shape (checkout and bare) | nice | checkouts/s | bare/s | ratio | p50/p99 ms | HoldSeats idle → loaded/s | ratio | checkouts/s during ghz (p50 ms) | invariants | report |",
+  );
   L.push("| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | --- | --- | ---: | --- | --- | --- |");
   for (const { file, r } of runs) {
     const c = r.checkout;

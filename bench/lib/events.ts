@@ -95,7 +95,9 @@ export function writeDistinctHoldsFile(
 ): { bytesPerMessage: number } {
   const capacity = gridCapacity(o.grid);
   if (2 * (o.firstCall + o.count) > capacity) {
-    throw new Error(`event ${o.eventId} has ${capacity} seats: too few for calls ${o.firstCall}..${o.firstCall + o.count - 1} of 2 seats`);
+    throw new Error(
+      `event ${o.eventId} has ${capacity} seats: too few for calls ${o.firstCall}..${o.firstCall + o.count - 1} of 2 seats`,
+    );
   }
   const out: string[] = [];
   let bytes = 0;
@@ -120,7 +122,10 @@ export function writeNoopFile(file: string, o: { count: number; payloadChars: nu
   const out: string[] = [];
   for (let i = 0; i < o.count; i++) {
     const head = `${o.idPrefix}-n${i}-`;
-    const payload = (head + "x".repeat(Math.max(0, o.payloadChars - head.length))).slice(0, Math.max(o.payloadChars, head.length));
+    const payload = (head + "x".repeat(Math.max(0, o.payloadChars - head.length))).slice(
+      0,
+      Math.max(o.payloadChars, head.length),
+    );
     out.push(JSON.stringify({ payload }));
   }
   fs.writeFileSync(file, `[\n${out.join(",\n")}\n]\n`);

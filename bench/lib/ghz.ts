@@ -51,7 +51,18 @@ export interface GhzSummary {
   sentRps: number;
   totalSeconds: number;
   windowSeconds: number;
-  latencyMs: { p10?: number; p25?: number; p50?: number; p75?: number; p90?: number; p95?: number; p99?: number; fastest: number; slowest: number; average: number };
+  latencyMs: {
+    p10?: number;
+    p25?: number;
+    p50?: number;
+    p75?: number;
+    p90?: number;
+    p95?: number;
+    p99?: number;
+    fastest: number;
+    slowest: number;
+    average: number;
+  };
   /** By gRPC status name as ghz prints it (OK, Aborted, Unavailable, ...), tallied calls only. */
   codes: Record<string, number>;
   /** Error messages with the variable part cut at the first ':' (e.g. "seats already taken"). */
@@ -106,7 +117,10 @@ function requestSchema(protoset: string, call: string): DescMessage {
  * every run: it takes milliseconds, outside the measured window, and can
  * never be stale).
  */
-export function ghzDataFile(o: Pick<GhzOptions, "protoset" | "call" | "dataFile">, encoding: GhzDataEncoding = ghzDataEncoding()): { file: string; binary: boolean } {
+export function ghzDataFile(
+  o: Pick<GhzOptions, "protoset" | "call" | "dataFile">,
+  encoding: GhzDataEncoding = ghzDataEncoding(),
+): { file: string; binary: boolean } {
   if (encoding === "json") return { file: o.dataFile, binary: false };
   const schema = requestSchema(o.protoset, o.call);
   const bin = `${o.dataFile}.${schema.name}.bin`;
@@ -124,25 +138,35 @@ export function ghzArgs(o: GhzOptions): string[] {
   const data = ghzDataFile(o);
   return [
     "--insecure",
-    "--protoset", o.protoset,
-    "--call", o.call,
+    "--protoset",
+    o.protoset,
+    "--call",
+    o.call,
     ...(data.binary ? ["--binary-file", data.file] : ["--data-file", data.file]),
-    "-n", String(o.total),
-    "--concurrency", String(o.concurrency),
-    "--connections", String(o.connections),
+    "-n",
+    String(o.total),
+    "--concurrency",
+    String(o.concurrency),
+    "--connections",
+    String(o.connections),
     ...(o.skipFirst ? ["--skipFirst", String(o.skipFirst)] : []),
     ...(o.rps ? ["--rps", String(o.rps)] : []),
     ...(o.countErrors ? ["--count-errors"] : []),
     ...(o.cpus ? ["--cpus", String(o.cpus)] : []),
-    "-O", o.format,
-    "-o", o.outFile,
+    "-O",
+    o.format,
+    "-o",
+    o.outFile,
     o.address,
   ];
 }
 
 /** `times` prints the shell's and then its children's user/sys: "0m1.234s 0m0.567s". */
 function parseTimes(stderr: string): number {
-  const lines = stderr.trim().split("\n").filter((l) => /^\d+m[\d.]+s \d+m[\d.]+s$/.test(l.trim()));
+  const lines = stderr
+    .trim()
+    .split("\n")
+    .filter((l) => /^\d+m[\d.]+s \d+m[\d.]+s$/.test(l.trim()));
   const children = lines[lines.length - 1];
   if (!children) return NaN;
   let sum = 0;
@@ -167,7 +191,11 @@ export async function runGhz(o: GhzOptions): Promise<GhzRun> {
     wallSeconds,
     cpuSeconds,
     cpuCores: cpuSeconds / wallSeconds,
-    stderr: r.stderr.trim().split("\n").filter((l) => !/^\d+m[\d.]+s \d+m[\d.]+s$/.test(l.trim())).join("\n"),
+    stderr: r.stderr
+      .trim()
+      .split("\n")
+      .filter((l) => !/^\d+m[\d.]+s \d+m[\d.]+s$/.test(l.trim()))
+      .join("\n"),
   };
   if (o.format === "json" && fs.existsSync(o.outFile)) {
     result.summary = summarize(JSON.parse(fs.readFileSync(o.outFile, "utf8")) as GhzJson, o.total);

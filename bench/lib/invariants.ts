@@ -37,7 +37,12 @@ export async function readEventState(b: BenchRedis, layout: EventLayout): Promis
       const [err, value] = replies[j] ?? [null, null];
       if (err) throw err;
       const [buyer, state, kind, seats] = (value as (string | null)[]) ?? [];
-      holds.push({ holdId, buyer: buyer ?? "", state: `${kind ?? "?"}${state ?? "?"}`, seats: seats ? seats.split(",") : [] });
+      holds.push({
+        holdId,
+        buyer: buyer ?? "",
+        state: `${kind ?? "?"}${state ?? "?"}`,
+        seats: seats ? seats.split(",") : [],
+      });
     });
   }
   const raw = await b.redis.hgetall(k.seats);
@@ -72,12 +77,18 @@ export function seatChecks(s: EventState, index: SeatIndex): Check[] {
   checks.push({
     name: "no seat in two holds",
     ok: doubles.length === 0,
-    detail: doubles.length === 0 ? `${owner.size} seats held by ${s.holds.length} holds, each seat in exactly one` : `${doubles.length} seats in two holds, e.g. ${doubles.slice(0, 5).join("; ")}`,
+    detail:
+      doubles.length === 0
+        ? `${owner.size} seats held by ${s.holds.length} holds, each seat in exactly one`
+        : `${doubles.length} seats in two holds, e.g. ${doubles.slice(0, 5).join("; ")}`,
   });
   checks.push({
     name: "every indexed hold is an active reserved-seat hold",
     ok: badHolds.length === 0,
-    detail: badHolds.length === 0 ? `${s.holds.length} holds, all kind R, state A` : `${badHolds.length} are not, e.g. ${badHolds.slice(0, 5).join(", ")}`,
+    detail:
+      badHolds.length === 0
+        ? `${s.holds.length} holds, all kind R, state A`
+        : `${badHolds.length} are not, e.g. ${badHolds.slice(0, 5).join(", ")}`,
   });
   const unknown = [...owner.keys()].filter((seat) => !index.seat(seat));
   checks.push({
@@ -95,7 +106,8 @@ export function seatChecks(s: EventState, index: SeatIndex): Check[] {
   for (const [seat, value] of s.seatValues) {
     const holdId = value.slice(value.indexOf("|") + 1);
     const expected = owner.get(seat);
-    if (!value.startsWith("S|") && expected !== holdId) wrongOwner.push(`${seat}=${value} (holds say ${expected ?? "nobody"})`);
+    if (!value.startsWith("S|") && expected !== holdId)
+      wrongOwner.push(`${seat}=${value} (holds say ${expected ?? "nobody"})`);
   }
   checks.push({
     name: "held seats = union of the successful holds' seats",

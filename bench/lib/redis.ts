@@ -97,12 +97,31 @@ export async function runCeiling(o: {
   const R = "__rand_int__";
   const keys = [k.meta, k.seats, k.hold(`h${R}`), k.buyer(`b${R}`), k.expiries, k.version, k.changes];
   const args = [`h${R}`, `b${R}`, `C-1-${R}`, `C-2-${R}`];
-  const cmd = ["-h", o.host, "-p", String(o.port), "-n", String(o.calls), "-c", String(o.clients), "-r", "100000000", "--csv", "EVALSHA", o.sha, String(keys.length), ...keys, ...args];
+  const cmd = [
+    "-h",
+    o.host,
+    "-p",
+    String(o.port),
+    "-n",
+    String(o.calls),
+    "-c",
+    String(o.clients),
+    "-r",
+    "100000000",
+    "--csv",
+    "EVALSHA",
+    o.sha,
+    String(keys.length),
+    ...keys,
+    ...args,
+  ];
   const v0 = await eventVersion(o.redis, o.eventId);
   const c0 = await redisCpuSeconds(o.redis);
   const s0 = await scriptStats(o.redis);
   const started = process.hrtime.bigint();
-  const r = await run("bash", ["-c", '"$@"; rc=$?; times >&2; exit $rc', "rb-timed", "redis-benchmark", ...cmd], { timeoutMs: 10 * 60_000 });
+  const r = await run("bash", ["-c", '"$@"; rc=$?; times >&2; exit $rc', "rb-timed", "redis-benchmark", ...cmd], {
+    timeoutMs: 10 * 60_000,
+  });
   const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
   const c1 = await redisCpuSeconds(o.redis);
   const s1 = await scriptStats(o.redis);
@@ -113,7 +132,12 @@ export async function runCeiling(o: {
     .split("\n")
     .find((l) => l.startsWith('"EVALSHA'));
   const fields = row ? [...row.matchAll(/"([^"]*)"/g)].map((m) => m[1]!) : [];
-  const timesLine = r.stderr.trim().split("\n").filter((l) => /^\d+m[\d.]+s \d+m[\d.]+s$/.test(l.trim())).pop() ?? "";
+  const timesLine =
+    r.stderr
+      .trim()
+      .split("\n")
+      .filter((l) => /^\d+m[\d.]+s \d+m[\d.]+s$/.test(l.trim()))
+      .pop() ?? "";
   let benchCpu = 0;
   for (const m of timesLine.matchAll(/(\d+)m([\d.]+)s/g)) benchCpu += Number(m[1]) * 60 + Number(m[2]);
   const ok = v1 - v0;

@@ -8,12 +8,16 @@ import type { Check } from "./invariants.js";
 import { round } from "./stats.js";
 import { BENCH_DIR, RESULTS_DIR, readRuns } from "./results.js";
 
-
-const n0 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? "–" : Math.round(x).toLocaleString("en-US"));
+const n0 = (x: number | undefined) =>
+  x === undefined || !Number.isFinite(x) ? "–" : Math.round(x).toLocaleString("en-US");
 const f = (x: number | undefined, d = 1) => (x === undefined || !Number.isFinite(x) ? "–" : round(x, d).toString());
 const pct = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? "–" : `${Math.round(x * 100)} %`);
 const codes = (c: Record<string, number> | undefined) =>
-  c && Object.keys(c).length ? Object.entries(c).map(([k, v]) => `${k} ${v.toLocaleString("en-US")}`).join(", ") : "–";
+  c && Object.keys(c).length
+    ? Object.entries(c)
+        .map(([k, v]) => `${k} ${v.toLocaleString("en-US")}`)
+        .join(", ")
+    : "–";
 
 function roundRow(r: RoundResult, withTarget = false): string {
   const s = r.ghz.summary;
@@ -42,7 +46,11 @@ const LAT_HEAD =
   "| ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |";
 
 function checksTable(checks: Check[]): string {
-  return ["| check | result | detail |", "| --- | --- | --- |", ...checks.map((c) => `| ${c.name} | ${c.ok ? "ok" : "**BROKEN**"} | ${c.detail.replace(/\|/g, "\\|")} |`)].join("\n");
+  return [
+    "| check | result | detail |",
+    "| --- | --- | --- |",
+    ...checks.map((c) => `| ${c.name} | ${c.ok ? "ok" : "**BROKEN**"} | ${c.detail.replace(/\|/g, "\\|")} |`),
+  ].join("\n");
 }
 
 export function headline(r: BenchResult): string {
@@ -64,7 +72,9 @@ export function markdown(r: BenchResult): string {
   const first = (rs: RoundResult[], call: string) => rs.find((x) => x.call === call)?.ghz.command ?? "";
   L.push(`# HoldSeats benchmark ${r.startedAt}`);
   L.push("");
-  L.push(`Run \`${r.runId}\`, ${r.durationSeconds} s, \`npm run bench:holds\`. Verdict: **${r.ok ? "passed" : "FAILED"}**.`);
+  L.push(
+    `Run \`${r.runId}\`, ${r.durationSeconds} s, \`npm run bench:holds\`. Verdict: **${r.ok ? "passed" : "FAILED"}**.`,
+  );
   if (r.failures.length) {
     L.push("");
     for (const x of r.failures) L.push(`- ${x}`);
@@ -88,7 +98,9 @@ export function markdown(r: BenchResult): string {
   L.push(`| kernel / Node | ${m.kernel} / ${m.node} |`);
   L.push(`| ghz / Redis | ${m.ghz} / ${m.redis} |`);
   L.push(`| load average before / after | ${m.loadAvgBefore.join(" ")} / ${m.loadAvgAfter.join(" ")} |`);
-  L.push(`| rest of machine during the rounds | median ${pct(median(t.rounds.map((x) => x.otherCores)))} of a core busy outside ghz, the API and Redis (column "rest of machine") |`);
+  L.push(
+    `| rest of machine during the rounds | median ${pct(median(t.rounds.map((x) => x.otherCores)))} of a core busy outside ghz, the API and Redis (column "rest of machine") |`,
+  );
   L.push("");
   L.push("<details><summary>What else ran (ps at start)</summary>");
   L.push("");
@@ -100,13 +112,18 @@ export function markdown(r: BenchResult): string {
   L.push("");
   L.push("## Setup");
   L.push("");
-  L.push(`- Code under test: commit \`${r.source.commit.slice(0, 12)}\` (${r.source.note})${r.source.dirty.length ? `; uncommitted: ${r.source.dirty.join(", ")}` : ""}.`);
+  L.push(
+    `- Code under test: commit \`${r.source.commit.slice(0, 12)}\` (${r.source.note})${r.source.dirty.length ? `; uncommitted: ${r.source.dirty.join(", ")}` : ""}.`,
+  );
   const own = r.stack.own;
   L.push(
     `- Stack: Redis ${own.redis ? "started by the bench" : `reused (${r.stack.redisUrl})`}, MariaDB ${own.mysql ? "started by the bench" : "reused"}, Temporal dev server ${own.temporal ? "in memory, started by the bench" : "reused"}; all on 127.0.0.1.`,
   );
   L.push(`- API (pid ${r.stack.apiPid}): \`${r.stack.apiCommand}\``);
-  for (const e of r.events) L.push(`- Event \`${e.eventId}\`: ${e.role}; ${e.layout}; ${e.capacity.toLocaleString("en-US")} seats; sale OPEN, waiting room off, limit ${e.limit} per buyer; loaded straight into Redis with \`Inventory.load\`.`);
+  for (const e of r.events)
+    L.push(
+      `- Event \`${e.eventId}\`: ${e.role}; ${e.layout}; ${e.capacity.toLocaleString("en-US")} seats; sale OPEN, waiting room off, limit ${e.limit} per buyer; loaded straight into Redis with \`Inventory.load\`.`,
+    );
   L.push(
     `- Request bodies: HoldSeats ${r.requestBytes.holdSeats} B (2 seats, run-prefixed buyer and request ids, unique per call), Noop ${r.requestBytes.noop} B (payload sized to match). Both from generated \`--data-file\` JSON arrays with one message per call (ghz uses element *request number mod length* for unary calls and parses each element once).`,
   );
@@ -130,17 +147,27 @@ export function markdown(r: BenchResult): string {
   L.push("");
   L.push("| | Noop (baseline) | HoldSeats | ratio HoldSeats/Noop |");
   L.push("| --- | ---: | ---: | ---: |");
-  L.push(`| median calls/s | ${n0(t.medianNoopRps)} | ${n0(t.medianHoldRps)} | median of per-pair ratios **${f(t.medianRatio, 3)}** (pairs ${t.pairRatios.join(", ")}); ratio of medians ${f(t.ratioOfMedians, 3)} |`);
+  L.push(
+    `| median calls/s | ${n0(t.medianNoopRps)} | ${n0(t.medianHoldRps)} | median of per-pair ratios **${f(t.medianRatio, 3)}** (pairs ${t.pairRatios.join(", ")}); ratio of medians ${f(t.ratioOfMedians, 3)} |`,
+  );
   L.push(`| goal | | | ≥ ${t.goal}: ${t.goalMet ? "met" : "**not met**"} |`);
-  L.push(`| median API CPU per call | ${f(t.medianApiUsPerNoop)} µs | ${f(t.medianApiUsPerHold)} µs | the hold path adds ${f(t.medianApiUsPerHold - t.medianApiUsPerNoop)} µs of API CPU per call |`);
-  L.push(`| CPU-derived ratio | | | API µs per Noop ÷ API µs per HoldSeats = **${f(t.cpuRatio, 3)}**: what the ratio would be if the API had a core to itself and the generator cost nothing |`);
-  L.push(`| median ghz CPU | ${pct(t.medianGhzCoresNoop)} of a core | ${pct(t.medianGhzCoresHold)} of a core | flag above ${pct(r.settings.ghzCpuFlag)}: ${t.generatorLimited ? "**exceeded**" : "not exceeded"} |`);
+  L.push(
+    `| median API CPU per call | ${f(t.medianApiUsPerNoop)} µs | ${f(t.medianApiUsPerHold)} µs | the hold path adds ${f(t.medianApiUsPerHold - t.medianApiUsPerNoop)} µs of API CPU per call |`,
+  );
+  L.push(
+    `| CPU-derived ratio | | | API µs per Noop ÷ API µs per HoldSeats = **${f(t.cpuRatio, 3)}**: what the ratio would be if the API had a core to itself and the generator cost nothing |`,
+  );
+  L.push(
+    `| median ghz CPU | ${pct(t.medianGhzCoresNoop)} of a core | ${pct(t.medianGhzCoresHold)} of a core | flag above ${pct(r.settings.ghzCpuFlag)}: ${t.generatorLimited ? "**exceeded**" : "not exceeded"} |`,
+  );
   if (t.eval) {
     const e = t.eval;
     L.push(
       `| one-script baseline (NoopService.Eval: the pipeline plus one script of one INCR) | | ${n0(e.medianRps)} calls/s, API ${f(e.medianApiUsPerCall)} µs | Eval/Noop **${f(e.medianRatio, 3)}** (pairs ${e.pairRatios.join(", ")}): what any call with one script call reaches at best; HoldSeats/Eval ${f(e.medianHoldOverEval, 3)} |`,
     );
-    L.push(`| CPU per Eval call, ghz + API + Redis | | ${f(e.machineUsPerCall.ghz)} + ${f(e.machineUsPerCall.api)} + ${f(e.machineUsPerCall.redis)} µs | |`);
+    L.push(
+      `| CPU per Eval call, ghz + API + Redis | | ${f(e.machineUsPerCall.ghz)} + ${f(e.machineUsPerCall.api)} + ${f(e.machineUsPerCall.redis)} µs | |`,
+    );
     if (e.ceilingIfApiAtEval !== undefined) {
       L.push(
         `| ceiling if a hold cost the API no more than Eval | | | **${f(e.ceilingIfApiAtEval, 3)}**: (ghz + API + Redis per Noop) ÷ (ghz + Redis per HoldSeats + API per Eval); a hold cannot cost the API less than one script call, so with the generator's and Redis's cost per hold as measured, HoldSeats/Noop stays under this |`,
@@ -150,8 +177,12 @@ export function markdown(r: BenchResult): string {
   if (t.machineUsPerNoop && t.machineUsPerHold) {
     const a = t.machineUsPerNoop;
     const b = t.machineUsPerHold;
-    L.push(`| CPU per call, ghz + API + Redis | ${f(a.ghz)} + ${f(a.api)} + ${f(a.redis)} µs | ${f(b.ghz)} + ${f(b.api)} + ${f(b.redis)} µs | whole-machine CPU-derived ratio **${f(t.machineCpuRatio, 3)}** (all three share the same ${r.machine.nproc} cores) |`);
-    L.push(`| ceiling if a hold cost the API no more than Noop | | | **${f(t.ceilingIfApiFree, 3)}**: (ghz + API + Redis per Noop) ÷ (ghz + Redis per HoldSeats + API per Noop); the generator's and Redis's share of the cores alone keep the ratio under this |`);
+    L.push(
+      `| CPU per call, ghz + API + Redis | ${f(a.ghz)} + ${f(a.api)} + ${f(a.redis)} µs | ${f(b.ghz)} + ${f(b.api)} + ${f(b.redis)} µs | whole-machine CPU-derived ratio **${f(t.machineCpuRatio, 3)}** (all three share the same ${r.machine.nproc} cores) |`,
+    );
+    L.push(
+      `| ceiling if a hold cost the API no more than Noop | | | **${f(t.ceilingIfApiFree, 3)}**: (ghz + API + Redis per Noop) ÷ (ghz + Redis per HoldSeats + API per Noop); the generator's and Redis's share of the cores alone keep the ratio under this |`,
+    );
   }
   L.push("");
   L.push("## Latency at load");
@@ -163,23 +194,33 @@ export function markdown(r: BenchResult): string {
   L.push(LAT_HEAD);
   for (const x of r.latency.rounds) L.push(roundRow(x, true));
   L.push("");
-  L.push(`Median p50 / p99: HoldSeats **${f(r.latency.medianHoldP50, 2)} / ${f(r.latency.medianHoldP99, 2)} ms**, Noop ${f(r.latency.medianNoopP50, 2)} / ${f(r.latency.medianNoopP99, 2)} ms.`);
+  L.push(
+    `Median p50 / p99: HoldSeats **${f(r.latency.medianHoldP50, 2)} / ${f(r.latency.medianHoldP99, 2)} ms**, Noop ${f(r.latency.medianNoopP50, 2)} / ${f(r.latency.medianNoopP99, 2)} ms.`,
+  );
   if (r.html) {
     L.push("");
-    L.push(`ghz HTML report of one extra HoldSeats round (${r.html.round.sent.toLocaleString("en-US")} calls, not tallied above): [${path.basename(r.html.file)}](${path.basename(r.html.file)}).`);
+    L.push(
+      `ghz HTML report of one extra HoldSeats round (${r.html.round.sent.toLocaleString("en-US")} calls, not tallied above): [${path.basename(r.html.file)}](${path.basename(r.html.file)}).`,
+    );
   }
   L.push("");
   L.push("## Redis");
   L.push("");
-  L.push(`- Redis CPU per hold over gRPC: **${f(r.redis.cpuUsPerHold, 2)} µs** of redis-server process CPU, network I/O included (INFO cpu delta over the ${r.settings.rounds} HoldSeats throughput rounds / ${r.redis.holdsMeasured.toLocaleString("en-US")} holds created), of which **${f(r.redis.scriptUsPerHold, 2)} µs** executing the script (INFO commandstats, median of the rounds; wall time inside Redis, so it also grows when the machine is busy).`);
+  L.push(
+    `- Redis CPU per hold over gRPC: **${f(r.redis.cpuUsPerHold, 2)} µs** of redis-server process CPU, network I/O included (INFO cpu delta over the ${r.settings.rounds} HoldSeats throughput rounds / ${r.redis.holdsMeasured.toLocaleString("en-US")} holds created), of which **${f(r.redis.scriptUsPerHold, 2)} µs** executing the script (INFO commandstats, median of the rounds; wall time inside Redis, so it also grows when the machine is busy).`,
+  );
   L.push(
     `- Ceiling of the script alone: \`${r.redis.script.name}\`, SHA \`${r.redis.script.sha}\`, ${r.redis.ceiling.length} runs of redis-benchmark (unpipelined, ${r.redis.ceiling[0]?.calls.toLocaleString("en-US")} calls, 50 clients). Every \`__rand_int__\` is an independent 12-digit random number per call: a new hold id (the API derives it from event, buyer and request id) and buyer, and 2 seats drawn from 10^8 ids per row, so almost every call is a real, successful 2-seat hold; the rest found a seat taken (TAKEN). OK is counted exactly (the event's version delta); the script's replies are not visible to redis-benchmark, so the not-OK are inferred to be TAKEN — REPLAY or LIMIT would need the same random hold id or buyer drawn twice.`,
   );
   L.push("");
-  L.push("| run | EVALSHA/s | p50 ms | p99 ms | OK | not OK (TAKEN) | Redis CPU µs/call | script µs/call | redis-benchmark CPU |");
+  L.push(
+    "| run | EVALSHA/s | p50 ms | p99 ms | OK | not OK (TAKEN) | Redis CPU µs/call | script µs/call | redis-benchmark CPU |",
+  );
   L.push("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   r.redis.ceiling.forEach((c, i) =>
-    L.push(`| ${i + 1} | ${n0(c.rps)} | ${f(c.p50Ms, 3)} | ${f(c.p99Ms, 3)} | ${c.ok.toLocaleString("en-US")} | ${c.notOk.toLocaleString("en-US")} | ${f(c.redisCpuUsPerCall, 2)} | ${f(c.scriptUsPerCall, 2)} | ${pct(c.benchmarkCpuSeconds / c.wallSeconds)} |`),
+    L.push(
+      `| ${i + 1} | ${n0(c.rps)} | ${f(c.p50Ms, 3)} | ${f(c.p99Ms, 3)} | ${c.ok.toLocaleString("en-US")} | ${c.notOk.toLocaleString("en-US")} | ${f(c.redisCpuUsPerCall, 2)} | ${f(c.scriptUsPerCall, 2)} | ${pct(c.benchmarkCpuSeconds / c.wallSeconds)} |`,
+    ),
   );
   L.push("");
   L.push(
@@ -194,10 +235,16 @@ export function markdown(r: BenchResult): string {
     `${c.calls.toLocaleString("en-US")} HoldSeats calls for event \`${c.eventId}\` (4 rows × 25 seats), each for 1–4 random distinct seats (xorshift seed ${c.seed}; ${c.seatsRequested.toLocaleString("en-US")} seats asked for in all), unique buyer and request ids; same ghz connections/concurrency, no warm-up skipped, \`--count-errors\` (latencies include the refusals).`,
   );
   L.push("");
-  L.push("| calls/s | p50 ms | p99 ms | codes | refusals | holds | seats held | ghz CPU | API CPU µs/call | Redis CPU µs/call | script µs/call |");
+  L.push(
+    "| calls/s | p50 ms | p99 ms | codes | refusals | holds | seats held | ghz CPU | API CPU µs/call | Redis CPU µs/call | script µs/call |",
+  );
   L.push("| ---: | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
   L.push(
-    `| ${n0(cs?.rps)} | ${f(cs?.latencyMs.p50, 2)} | ${f(cs?.latencyMs.p99, 2)} | ${codes(c.codes)} | ${Object.entries(c.errorKinds).map(([k, v]) => `${k} × ${v.toLocaleString("en-US")}`).join("; ") || "–"} | ${c.holds} | ${c.heldSeats} | ${pct(c.round.ghz.cpuCores)} | ${f(c.round.apiCpuUsPerCall)} | ${f((c.round.redisCpuSeconds / c.calls) * 1e6, 2)} | ${f(c.round.scriptUsPerCall, 2)} |`,
+    `| ${n0(cs?.rps)} | ${f(cs?.latencyMs.p50, 2)} | ${f(cs?.latencyMs.p99, 2)} | ${codes(c.codes)} | ${
+      Object.entries(c.errorKinds)
+        .map(([k, v]) => `${k} × ${v.toLocaleString("en-US")}`)
+        .join("; ") || "–"
+    } | ${c.holds} | ${c.heldSeats} | ${pct(c.round.ghz.cpuCores)} | ${f(c.round.apiCpuUsPerCall)} | ${f((c.round.redisCpuSeconds / c.calls) * 1e6, 2)} | ${f(c.round.scriptUsPerCall, 2)} |`,
   );
   L.push("");
   L.push("### Invariant check (contention event, read from Redis after the run)");
@@ -243,7 +290,10 @@ export function writeReports(r: BenchResult, stamp: string): string[] {
   }
   const json = JSON.stringify(
     r,
-    (key, value: unknown) => (typeof value === "string" ? value.replace(/\/tmp\/ticketing-bench-[A-Za-z0-9]+\//g, "").replace(`${repoRoot}/`, "") : value),
+    (key, value: unknown) =>
+      typeof value === "string"
+        ? value.replace(/\/tmp\/ticketing-bench-[A-Za-z0-9]+\//g, "").replace(`${repoRoot}/`, "")
+        : value,
     2,
   );
   fs.writeFileSync(`${base}.json`, `${json}\n`);
@@ -261,7 +311,9 @@ export function writeIndex(): void {
   const L: string[] = [];
   L.push("# Benchmark results");
   L.push("");
-  L.push("How we measure: [`../../shared/BENCHMARKING.md`](../../shared/BENCHMARKING.md). Regenerated by `npm run bench:holds` from `bench/results/*.json`.");
+  L.push(
+    "How we measure: [`../../shared/BENCHMARKING.md`](../../shared/BENCHMARKING.md). Regenerated by `npm run bench:holds` from `bench/results/*.json`.",
+  );
   L.push("");
   const latest = runs[0];
   if (latest) {
@@ -270,14 +322,20 @@ export function writeIndex(): void {
     const md = latest.file.replace(/\.json$/, ".md");
     L.push(`## Latest: HoldSeats — [${md}](results/${md})`);
     L.push("");
-    L.push(`${r.startedAt}, code at \`${r.source?.commit.slice(0, 12) ?? "?"}\`${r.source?.dirty.length ? " + uncommitted edits" : ""}, ${r.machine.nproc} cores (${r.machine.cpuModel}), load ${r.machine.loadAvgBefore.join(" ")} at start; verdict **${r.ok ? "passed" : "FAILED"}**.`);
+    L.push(
+      `${r.startedAt}, code at \`${r.source?.commit.slice(0, 12) ?? "?"}\`${r.source?.dirty.length ? " + uncommitted edits" : ""}, ${r.machine.nproc} cores (${r.machine.cpuModel}), load ${r.machine.loadAvgBefore.join(" ")} at start; verdict **${r.ok ? "passed" : "FAILED"}**.`,
+    );
     L.push("");
     L.push("| measure | value |");
     L.push("| --- | --- |");
     L.push(`| Noop (baseline), median of ${r.settings.rounds} | ${n0(t.medianNoopRps)} calls/s |`);
     L.push(`| HoldSeats, median of ${r.settings.rounds} | ${n0(t.medianHoldRps)} calls/s |`);
-    L.push(`| **HoldSeats / Noop** (median of interleaved pairs) | **${f(t.medianRatio, 3)}** (goal ≥ ${t.goal}: ${t.goalMet ? "met" : "not met"}) |`);
-    L.push(`| API CPU per call, Noop / HoldSeats | ${f(t.medianApiUsPerNoop)} / ${f(t.medianApiUsPerHold)} µs (CPU-derived ratio ${f(t.cpuRatio, 3)}) |`);
+    L.push(
+      `| **HoldSeats / Noop** (median of interleaved pairs) | **${f(t.medianRatio, 3)}** (goal ≥ ${t.goal}: ${t.goalMet ? "met" : "not met"}) |`,
+    );
+    L.push(
+      `| API CPU per call, Noop / HoldSeats | ${f(t.medianApiUsPerNoop)} / ${f(t.medianApiUsPerHold)} µs (CPU-derived ratio ${f(t.cpuRatio, 3)}) |`,
+    );
     if (t.eval) {
       L.push(
         `| One-script baseline: Eval/Noop; HoldSeats/Eval; HoldSeats/Noop if a hold cost the API no more than Eval | **${f(t.eval.medianRatio, 3)}**; ${f(t.eval.medianHoldOverEval, 3)}; **${f(t.eval.ceilingIfApiAtEval, 3)}** |`,
@@ -286,21 +344,39 @@ export function writeIndex(): void {
     if (t.machineUsPerNoop && t.machineUsPerHold) {
       const a = t.machineUsPerNoop;
       const b = t.machineUsPerHold;
-      L.push(`| CPU per call, ghz + API + Redis: Noop / HoldSeats | ${f(a.ghz)} + ${f(a.api)} + ${f(a.redis)} / ${f(b.ghz)} + ${f(b.api)} + ${f(b.redis)} µs (whole-machine ratio ${f(t.machineCpuRatio, 3)}; ceiling if a hold cost the API no more than Noop ${f(t.ceilingIfApiFree, 3)}) |`);
+      L.push(
+        `| CPU per call, ghz + API + Redis: Noop / HoldSeats | ${f(a.ghz)} + ${f(a.api)} + ${f(a.redis)} / ${f(b.ghz)} + ${f(b.api)} + ${f(b.redis)} µs (whole-machine ratio ${f(t.machineCpuRatio, 3)}; ceiling if a hold cost the API no more than Noop ${f(t.ceilingIfApiFree, 3)}) |`,
+      );
     }
-    L.push(`| ghz CPU, Noop / HoldSeats rounds | ${pct(t.medianGhzCoresNoop)} / ${pct(t.medianGhzCoresHold)} of a core${t.generatorLimited ? " (⚠ over 70 % in some round: the generator competed with the server)" : ""} |`);
-    L.push(`| p50 / p99 at ${n0(r.latency.rpsTarget)} calls/s (50 % of max), HoldSeats | ${f(r.latency.medianHoldP50, 2)} / ${f(r.latency.medianHoldP99, 2)} ms |`);
-    L.push(`| p50 / p99 at the same rate, Noop | ${f(r.latency.medianNoopP50, 2)} / ${f(r.latency.medianNoopP99, 2)} ms |`);
-    L.push(`| Redis per hold over gRPC: process CPU / script time | ${f(r.redis.cpuUsPerHold, 2)} / ${f(r.redis.scriptUsPerHold, 2)} µs |`);
-    L.push(`| Redis ceiling of hold_seats.lua (redis-benchmark EVALSHA, median) | ${n0(r.redis.medianCeilingRps)} holds/s; HoldSeats over gRPC = ${f(r.redis.grpcOverCeiling, 3)} of it |`);
+    L.push(
+      `| ghz CPU, Noop / HoldSeats rounds | ${pct(t.medianGhzCoresNoop)} / ${pct(t.medianGhzCoresHold)} of a core${t.generatorLimited ? " (⚠ over 70 % in some round: the generator competed with the server)" : ""} |`,
+    );
+    L.push(
+      `| p50 / p99 at ${n0(r.latency.rpsTarget)} calls/s (50 % of max), HoldSeats | ${f(r.latency.medianHoldP50, 2)} / ${f(r.latency.medianHoldP99, 2)} ms |`,
+    );
+    L.push(
+      `| p50 / p99 at the same rate, Noop | ${f(r.latency.medianNoopP50, 2)} / ${f(r.latency.medianNoopP99, 2)} ms |`,
+    );
+    L.push(
+      `| Redis per hold over gRPC: process CPU / script time | ${f(r.redis.cpuUsPerHold, 2)} / ${f(r.redis.scriptUsPerHold, 2)} µs |`,
+    );
+    L.push(
+      `| Redis ceiling of hold_seats.lua (redis-benchmark EVALSHA, median) | ${n0(r.redis.medianCeilingRps)} holds/s; HoldSeats over gRPC = ${f(r.redis.grpcOverCeiling, 3)} of it |`,
+    );
     const cs = r.contention.round.ghz.summary;
-    L.push(`| Contention: ${r.contention.calls.toLocaleString("en-US")} calls for 100 seats | ${n0(cs?.rps)} calls/s, p50 / p99 ${f(cs?.latencyMs.p50, 2)} / ${f(cs?.latencyMs.p99, 2)} ms, ${codes(r.contention.codes)}; ${r.contention.holds} holds on ${r.contention.heldSeats} seats |`);
-    L.push(`| Invariants (no seat in two holds, held = union of holds, sold+held ≤ capacity, every call accounted for) | ${r.ok_invariants ? "ok" : "**BROKEN**"} |`);
+    L.push(
+      `| Contention: ${r.contention.calls.toLocaleString("en-US")} calls for 100 seats | ${n0(cs?.rps)} calls/s, p50 / p99 ${f(cs?.latencyMs.p50, 2)} / ${f(cs?.latencyMs.p99, 2)} ms, ${codes(r.contention.codes)}; ${r.contention.holds} holds on ${r.contention.heldSeats} seats |`,
+    );
+    L.push(
+      `| Invariants (no seat in two holds, held = union of holds, sold+held ≤ capacity, every call accounted for) | ${r.ok_invariants ? "ok" : "**BROKEN**"} |`,
+    );
     L.push("");
   }
   L.push("## All runs");
   L.push("");
-  L.push("| run | code | machine | Noop/s | HoldSeats/s | ratio | HoldSeats p50/p99 at 50 % | Redis µs/hold | ceiling/s | contention | invariants | report |");
+  L.push(
+    "| run | code | machine | Noop/s | HoldSeats/s | ratio | HoldSeats p50/p99 at 50 % | Redis µs/hold | ceiling/s | contention | invariants | report |",
+  );
   L.push("| --- | --- | --- | ---: | ---: | ---: | --- | ---: | ---: | --- | --- | --- |");
   for (const { file, r } of runs) {
     const t = r.throughput;

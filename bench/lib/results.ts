@@ -10,7 +10,10 @@ export const RESULTS_DIR = path.join(BENCH_DIR, "results");
 
 /** A run's stamp in its file names, e.g. 2026-11-23T16-31-43Z. */
 export function resultStamp(d: Date): string {
-  return d.toISOString().replace(/\.\d+Z$/, "Z").replace(/:/g, "-");
+  return d
+    .toISOString()
+    .replace(/\.\d+Z$/, "Z")
+    .replace(/:/g, "-");
 }
 
 /** Every results/<prefix>-*.json, newest first. */

@@ -12,20 +12,29 @@ import { orderIdForHold } from "../../src/orders/order.js";
 import { codeName, type BuyerRecord, type CheckoutDriver, type SeatAllocator } from "./checkout-driver.js";
 import type { GridShape } from "./events.js";
 
-type Unary<Req, Res> = (req: Req, md: Metadata, opts: { deadline?: number }, cb: (err: ServiceError | null, res: Res) => void) => unknown;
+type Unary<Req, Res> = (
+  req: Req,
+  md: Metadata,
+  opts: { deadline?: number },
+  cb: (err: ServiceError | null, res: Res) => void,
+) => unknown;
 
 function unary<Req, Res>(client: object, method: Unary<Req, Res>, req: Req, timeoutMs = 60_000): Promise<Res> {
   return new Promise((resolve, reject) => {
-    method.call(client, req, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(err) : resolve(res)));
+    method.call(client, req, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) =>
+      err ? reject(err) : resolve(res),
+    );
   });
 }
 
 /** `concurrency` loops over 0..count-1. */
 async function pool(count: number, concurrency: number, work: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, async () => {
-    for (let i = next++; i < count; i = next++) await work(i);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, count) }, async () => {
+      for (let i = next++; i < count; i = next++) await work(i);
+    }),
+  );
 }
 
 export function writeJsonArray(file: string, rows: object[]): void {
@@ -50,7 +59,15 @@ export interface PreparedCheckout {
  * HoldSeats on the real API. Every one must succeed: a CreateOrder call
  * is later made for each, so a failed hold would leave a call unaccounted.
  */
-export async function prepareHolds(o: { driver: CheckoutDriver; seats: SeatAllocator; runId: string; first: number; count: number; seatsPerHold: number; concurrency?: number }): Promise<PreparedCheckout[]> {
+export async function prepareHolds(o: {
+  driver: CheckoutDriver;
+  seats: SeatAllocator;
+  runId: string;
+  first: number;
+  count: number;
+  seatsPerHold: number;
+  concurrency?: number;
+}): Promise<PreparedCheckout[]> {
   const out: PreparedCheckout[] = new Array(o.count);
   const failures: string[] = [];
   await pool(o.count, o.concurrency ?? 32, async (k) => {
@@ -71,20 +88,43 @@ export async function prepareHolds(o: { driver: CheckoutDriver; seats: SeatAlloc
       record.holdCode = "OK";
       record.holdMs = performance.now() - t;
       const holdId = res.hold!.holdId;
-      out[k] = { record, eventId: o.driver.eventId, buyerId, holdId, orderId: orderIdForHold(holdId), idempotencyKey: `${o.runId}-ck${i}`, seatIds, tickets: [] };
+      out[k] = {
+        record,
+        eventId: o.driver.eventId,
+        buyerId,
+        holdId,
+        orderId: orderIdForHold(holdId),
+        idempotencyKey: `${o.runId}-ck${i}`,
+        seatIds,
+        tickets: [],
+      };
     } catch (err) {
       failures.push(`hold ${i}: ${codeName((err as ServiceError).code)} ${(err as Error).message}`);
     }
   });
-  if (failures.length) throw new Error(`${failures.length} of ${o.count} holds for CreateOrder failed: ${failures.slice(0, 3).join("; ")}`);
+  if (failures.length)
+    throw new Error(
+      `${failures.length} of ${o.count} holds for CreateOrder failed: ${failures.slice(0, 3).join("; ")}`,
+    );
   return out;
 }
 
 export function createOrderRows(list: PreparedCheckout[]): object[] {
-  return list.map((p) => ({ event_id: p.eventId, hold_id: p.holdId, buyer_id: p.buyerId, idempotency_key: p.idempotencyKey, payment: { payment_method_token: "tok_approve" } }));
+  return list.map((p) => ({
+    event_id: p.eventId,
+    hold_id: p.holdId,
+    buyer_id: p.buyerId,
+    idempotency_key: p.idempotencyKey,
+    payment: { payment_method_token: "tok_approve" },
+  }));
 }
 
-const FINAL = new Set([OrderState.ORDER_STATE_CONFIRMED, OrderState.ORDER_STATE_FAILED, OrderState.ORDER_STATE_CANCELLED, OrderState.ORDER_STATE_REFUNDED]);
+const FINAL = new Set([
+  OrderState.ORDER_STATE_CONFIRMED,
+  OrderState.ORDER_STATE_FAILED,
+  OrderState.ORDER_STATE_CANCELLED,
+  OrderState.ORDER_STATE_REFUNDED,
+]);
 const stateName = (s: OrderState) => OrderState[s]?.replace(/^ORDER_STATE_/, "") ?? String(s);
 
 /**
@@ -94,14 +134,20 @@ const stateName = (s: OrderState) => OrderState[s]?.replace(/^ORDER_STATE_/, "")
  * none; the final state WatchOrder saw). ghz only tallies codes, not which
  * call got which: the checks compare its OK count with the orders found.
  */
-export async function awaitOrders(driver: CheckoutDriver, list: PreparedCheckout[], o: { timeoutMs: number; concurrency?: number }): Promise<{ seconds: number; byState: Record<string, number> }> {
+export async function awaitOrders(
+  driver: CheckoutDriver,
+  list: PreparedCheckout[],
+  o: { timeoutMs: number; concurrency?: number },
+): Promise<{ seconds: number; byState: Record<string, number> }> {
   const t0 = performance.now();
   const byState: Record<string, number> = {};
   await pool(list.length, o.concurrency ?? 100, async (k) => {
     const p = list[k]!;
     const rec = p.record;
     await new Promise<void>((resolve) => {
-      const stream = driver.orders.watchOrder({ orderId: p.orderId }, new Metadata(), { deadline: Date.now() + o.timeoutMs });
+      const stream = driver.orders.watchOrder({ orderId: p.orderId }, new Metadata(), {
+        deadline: Date.now() + o.timeoutMs,
+      });
       let settled = false;
       let sawOrder = false;
       const finish = (code: string) => {
@@ -156,7 +202,15 @@ export async function awaitOrders(driver: CheckoutDriver, list: PreparedCheckout
  * script is handed every row of the event and scans rows best-first: its cost
  * would then grow with everything sold before, round after round.
  */
-export function bestAvailableRows(o: { eventId: string; grid: GridShape; firstSection: number; sections: number; count: number; quantity: number; idPrefix: string }): { rows: object[]; sectionOf: Map<string, string> } {
+export function bestAvailableRows(o: {
+  eventId: string;
+  grid: GridShape;
+  firstSection: number;
+  sections: number;
+  count: number;
+  quantity: number;
+  idPrefix: string;
+}): { rows: object[]; sectionOf: Map<string, string> } {
   const rows: object[] = [];
   const sectionOf = new Map<string, string>();
   for (let i = 0; i < o.count; i++) {
@@ -166,7 +220,13 @@ export function bestAvailableRows(o: { eventId: string; grid: GridShape; firstSe
     const sectionId = o.grid.sections === 1 ? "S" : `S${s}`;
     const buyerId = `${o.idPrefix}-b${i}`;
     sectionOf.set(buyerId, sectionId);
-    rows.push({ event_id: o.eventId, buyer_id: buyerId, request_id: `${o.idPrefix}-r${i}`, quantity: o.quantity, section_id: sectionId });
+    rows.push({
+      event_id: o.eventId,
+      buyer_id: buyerId,
+      request_id: `${o.idPrefix}-r${i}`,
+      quantity: o.quantity,
+      section_id: sectionId,
+    });
   }
   return { rows, sectionOf };
 }

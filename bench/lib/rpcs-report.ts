@@ -78,7 +78,15 @@ export interface RpcsBenchResult {
   command: string;
   settings: Record<string, number | string>;
   source: SourceInfo;
-  machine: MachineInfo & { redis: string; loadAvgAfter: number[]; othersDuringRun: { others: { pid: number; label: string; cpuSeconds: number; cores: number }[]; otherCores: number; wallSeconds: number } };
+  machine: MachineInfo & {
+    redis: string;
+    loadAvgAfter: number[];
+    othersDuringRun: {
+      others: { pid: number; label: string; cpuSeconds: number; cores: number }[];
+      otherCores: number;
+      wallSeconds: number;
+    };
+  };
   stack: Record<string, unknown>;
   prep: Record<string, unknown>;
   rpcs: RpcResult[];
@@ -86,11 +94,18 @@ export interface RpcsBenchResult {
   invariants: { ok: boolean; groups: { group: string; checks: Check[] }[] };
 }
 
-const n0 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? "–" : Math.round(x).toLocaleString("en-US"));
+const n0 = (x: number | undefined) =>
+  x === undefined || !Number.isFinite(x) ? "–" : Math.round(x).toLocaleString("en-US");
 const f = (x: number | undefined, d = 2) => (x === undefined || !Number.isFinite(x) ? "–" : round(x, d).toString());
 const pct = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? "–" : `${Math.round(x * 100)} %`);
-const codes = (c: Record<string, number> | undefined) => (c && Object.keys(c).length ? Object.entries(c).map(([k, v]) => `${k} ${v.toLocaleString("en-US")}`).join(", ") : "–");
-const goalText = (r: RpcResult) => (r.goal === undefined ? `none (${r.goalNote})` : `≥ ${r.goal} (${r.goalNote}): ${r.goalMet ? "met" : "not met"}`);
+const codes = (c: Record<string, number> | undefined) =>
+  c && Object.keys(c).length
+    ? Object.entries(c)
+        .map(([k, v]) => `${k} ${v.toLocaleString("en-US")}`)
+        .join(", ")
+    : "–";
+const goalText = (r: RpcResult) =>
+  r.goal === undefined ? `none (${r.goalNote})` : `≥ ${r.goal} (${r.goalNote}): ${r.goalMet ? "met" : "not met"}`;
 
 /**
  * Error messages name the ticket, hold or gate; one kind per id would make a
@@ -106,7 +121,10 @@ export function collapseErrorKinds(kinds: Record<string, number>): Record<string
 }
 
 export function headline(r: RpcsBenchResult): string {
-  const parts = r.rpcs.map((x) => `${x.name} ${f(x.medianRatio, 3)} (${n0(x.medianRps)}/s${x.goal !== undefined ? `, goal ${x.goal} ${x.goalMet ? "met" : "not met"}` : ""})`);
+  const parts = r.rpcs.map(
+    (x) =>
+      `${x.name} ${f(x.medianRatio, 3)} (${n0(x.medianRps)}/s${x.goal !== undefined ? `, goal ${x.goal} ${x.goalMet ? "met" : "not met"}` : ""})`,
+  );
   return `ratio to Noop: ${parts.join("; ")}; invariants ${r.invariants.ok ? "ok" : "BROKEN"}`;
 }
 
@@ -130,11 +148,31 @@ function roundRows(x: RpcResult): string[][] {
   ]);
 }
 
-const ROUND_HEAD = ["round", "call", "sent", "calls/s", "p50 ms", "p99 ms", "codes (tallied)", "ghz CPU", "API µs/call", "API", "Redis", "MariaDB", "worker", "Temporal", "rest of machine"];
+const ROUND_HEAD = [
+  "round",
+  "call",
+  "sent",
+  "calls/s",
+  "p50 ms",
+  "p99 ms",
+  "codes (tallied)",
+  "ghz CPU",
+  "API µs/call",
+  "API",
+  "Redis",
+  "MariaDB",
+  "worker",
+  "Temporal",
+  "rest of machine",
+];
 
 function mdTable(head: string[], rows: string[][]): string {
   const esc_ = (s: string) => s.replace(/\|/g, "\\|");
-  return [`| ${head.join(" | ")} |`, `| ${head.map((_, i) => (i < 2 ? "---" : "---:")).join(" | ")} |`, ...rows.map((r) => `| ${r.map(esc_).join(" | ")} |`)].join("\n");
+  return [
+    `| ${head.join(" | ")} |`,
+    `| ${head.map((_, i) => (i < 2 ? "---" : "---:")).join(" | ")} |`,
+    ...rows.map((r) => `| ${r.map(esc_).join(" | ")} |`),
+  ].join("\n");
 }
 
 function summaryRows(r: RpcsBenchResult): string[][] {
@@ -152,7 +190,18 @@ function summaryRows(r: RpcsBenchResult): string[][] {
   ]);
 }
 
-const SUMMARY_HEAD = ["RPC", "calls/s (median)", "Noop calls/s", "ratio to Noop (median of pairs)", "goal", "p50 / p99 ms", "Noop p50 / p99 ms", "API µs per call / per Noop (CPU ratio)", "ghz CPU (max)", "codes (all rounds)"];
+const SUMMARY_HEAD = [
+  "RPC",
+  "calls/s (median)",
+  "Noop calls/s",
+  "ratio to Noop (median of pairs)",
+  "goal",
+  "p50 / p99 ms",
+  "Noop p50 / p99 ms",
+  "API µs per call / per Noop (CPU ratio)",
+  "ghz CPU (max)",
+  "codes (all rounds)",
+];
 
 function setupLines(r: RpcsBenchResult): string[] {
   const m = r.machine;
@@ -170,7 +219,9 @@ export function markdown(r: RpcsBenchResult, htmlName: string): string {
   const L: string[] = [];
   L.push(`# Hot-path RPCs against Noop, ${r.startedAt}`);
   L.push("");
-  L.push(`Run \`${r.runId}\`, ${r.durationSeconds} s, \`${r.command}\`. Verdict: **${r.ok ? "passed" : "FAILED"}**. Charts (throughput and latency over time per round, latency histograms): [${htmlName}](${htmlName}).`);
+  L.push(
+    `Run \`${r.runId}\`, ${r.durationSeconds} s, \`${r.command}\`. Verdict: **${r.ok ? "passed" : "FAILED"}**. Charts (throughput and latency over time per round, latency histograms): [${htmlName}](${htmlName}).`,
+  );
   if (r.failures.length) {
     L.push("");
     for (const x of r.failures) L.push(`- ${x}`);
@@ -191,7 +242,13 @@ export function markdown(r: RpcsBenchResult, htmlName: string): string {
     L.push("");
     L.push(`\`${x.method}\`: ${x.what}`);
     L.push("");
-    L.push(`Request ${x.requestBytes} B, Noop payload sized to ${x.noopBytes} B; ${n0(x.callsPerRound)} calls per round at concurrency ${x.concurrency}. Errors: ${Object.entries(x.errorKinds).map(([k, v]) => `${k} × ${v}`).join("; ") || "none"}.`);
+    L.push(
+      `Request ${x.requestBytes} B, Noop payload sized to ${x.noopBytes} B; ${n0(x.callsPerRound)} calls per round at concurrency ${x.concurrency}. Errors: ${
+        Object.entries(x.errorKinds)
+          .map(([k, v]) => `${k} × ${v}`)
+          .join("; ") || "none"
+      }.`,
+    );
     for (const n of x.notes) L.push(`\n${n}`);
     L.push("");
     L.push(mdTable(ROUND_HEAD, roundRows(x)));
@@ -208,7 +265,12 @@ export function markdown(r: RpcsBenchResult, htmlName: string): string {
   for (const g of r.invariants.groups) {
     L.push(`### ${g.group}`);
     L.push("");
-    L.push(mdTable(["check", "result", "detail"], g.checks.map((c) => [c.name, c.ok ? "ok" : "**BROKEN**", c.detail])));
+    L.push(
+      mdTable(
+        ["check", "result", "detail"],
+        g.checks.map((c) => [c.name, c.ok ? "ok" : "**BROKEN**", c.detail]),
+      ),
+    );
     L.push("");
   }
   L.push("## Command lines");
@@ -231,33 +293,63 @@ export function markdown(r: RpcsBenchResult, htmlName: string): string {
 export function html(r: RpcsBenchResult): string {
   const B: string[] = [];
   B.push(`<h1>Hot-path RPCs against Noop</h1>`);
-  B.push(`<p>${esc(r.startedAt)}, run <code>${esc(r.runId)}</code>, ${r.durationSeconds} s, <code>${esc(r.command)}</code>. Verdict: <span class="${r.ok ? "ok" : "bad"}">${r.ok ? "passed" : "FAILED"}</span>; invariants <span class="${r.invariants.ok ? "ok" : "bad"}">${r.invariants.ok ? "ok" : "BROKEN"}</span>.</p>`);
+  B.push(
+    `<p>${esc(r.startedAt)}, run <code>${esc(r.runId)}</code>, ${r.durationSeconds} s, <code>${esc(r.command)}</code>. Verdict: <span class="${r.ok ? "ok" : "bad"}">${r.ok ? "passed" : "FAILED"}</span>; invariants <span class="${r.invariants.ok ? "ok" : "bad"}">${r.invariants.ok ? "ok" : "BROKEN"}</span>.</p>`,
+  );
   if (r.failures.length) B.push(`<ul>${r.failures.map((x) => `<li class="bad">${esc(x)}</li>`).join("")}</ul>`);
   B.push(
     barChart({
       title: "Throughput relative to Noop in the same run (median of interleaved pairs; black mark: goal)",
       xLabel: "RPC calls/s ÷ Noop calls/s",
-      bars: r.rpcs.map((x) => ({ label: x.name, value: x.medianRatio, goal: x.goal, note: `${f(x.medianRatio, 3)} · ${n0(x.medianRps)}/s` })),
+      bars: r.rpcs.map((x) => ({
+        label: x.name,
+        value: x.medianRatio,
+        goal: x.goal,
+        note: `${f(x.medianRatio, 3)} · ${n0(x.medianRps)}/s`,
+      })),
       width: 760,
     }),
   );
-  B.push(`<ul class="note">${setupLines(r).map((l) => `<li>${esc(l).replace(/`([^`]+)`/g, "<code>$1</code>").replace(/\*\*([^*]+)\*\*/g, "<b>$1</b>")}</li>`).join("")}</ul>`);
+  B.push(
+    `<ul class="note">${setupLines(r)
+      .map(
+        (l) =>
+          `<li>${esc(l)
+            .replace(/`([^`]+)`/g, "<code>$1</code>")
+            .replace(/\*\*([^*]+)\*\*/g, "<b>$1</b>")}</li>`,
+      )
+      .join("")}</ul>`,
+  );
   B.push(htmlTable(SUMMARY_HEAD, summaryRows(r)));
   for (const x of r.rpcs) {
     B.push(`<h2>${esc(x.name)}</h2>`);
     B.push(`<p><code>${esc(x.method)}</code>: ${esc(x.what)}</p>`);
     for (const n of x.notes) B.push(`<p class="note">${esc(n)}</p>`);
     const charted = x.rounds.filter((q) => q.series);
-    B.push(roundCharts(x.name, charted.map((q) => ({ label: `${q.call} ${q.round}`, group: q.call, series: q.series!, baseline: q.call === "Noop" }))));
+    B.push(
+      roundCharts(
+        x.name,
+        charted.map((q) => ({
+          label: `${q.call} ${q.round}`,
+          group: q.call,
+          series: q.series!,
+          baseline: q.call === "Noop",
+        })),
+      ),
+    );
     B.push(htmlTable(ROUND_HEAD, roundRows(x)));
   }
   B.push("<h2>Invariants</h2>");
   for (const g of r.invariants.groups) {
     B.push(`<h3>${esc(g.group)}</h3>`);
-    B.push(`<table><thead><tr><th>check</th><th>result</th><th>detail</th></tr></thead><tbody>${g.checks.map((c) => `<tr><td>${esc(c.name)}</td><td class="${c.ok ? "ok" : "bad"}">${c.ok ? "ok" : "BROKEN"}</td><td style="text-align:left">${esc(c.detail)}</td></tr>`).join("")}</tbody></table>`);
+    B.push(
+      `<table><thead><tr><th>check</th><th>result</th><th>detail</th></tr></thead><tbody>${g.checks.map((c) => `<tr><td>${esc(c.name)}</td><td class="${c.ok ? "ok" : "bad"}">${c.ok ? "ok" : "BROKEN"}</td><td style="text-align:left">${esc(c.detail)}</td></tr>`).join("")}</tbody></table>`,
+    );
   }
   B.push("<h2>Commands</h2>");
-  B.push(`<pre>${esc([r.command, ...r.rpcs.flatMap((x) => x.rounds.filter((q) => q.round === 1).map((q) => `# ${x.name} / ${q.call}\n${q.command}`))].join("\n"))}</pre>`);
+  B.push(
+    `<pre>${esc([r.command, ...r.rpcs.flatMap((x) => x.rounds.filter((q) => q.round === 1).map((q) => `# ${x.name} / ${q.call}\n${q.command}`))].join("\n"))}</pre>`,
+  );
   return htmlPage(`RPCs vs Noop ${r.startedAt}`, B.join("\n"));
 }
 
@@ -283,7 +375,9 @@ export function writeRpcsIndex(): void {
   const L: string[] = [];
   L.push("# Hot-path RPC benchmark results");
   L.push("");
-  L.push("How we measure: [`../../shared/BENCHMARKING.md`](../../shared/BENCHMARKING.md). Regenerated by `npm run bench:rpcs` (`bench/rpcs.ts`) from `bench/results/rpcs-*.json`; the notes at the end are kept.");
+  L.push(
+    "How we measure: [`../../shared/BENCHMARKING.md`](../../shared/BENCHMARKING.md). Regenerated by `npm run bench:rpcs` (`bench/rpcs.ts`) from `bench/results/rpcs-*.json`; the notes at the end are kept.",
+  );
   L.push("");
   const latest = runs[0];
   if (latest) {
@@ -292,16 +386,24 @@ export function writeRpcsIndex(): void {
     const page = latest.file.replace(/\.json$/, ".html");
     L.push(`## Latest: [${md}](results/${md}) · charts: [${page}](results/${page})`);
     L.push("");
-    L.push(`${r.startedAt}, \`${r.command}\`, code at \`${r.source.commit.slice(0, 12)}\`${r.source.dirty.length ? " + uncommitted edits" : ""}, ${r.machine.nproc} cores (${r.machine.cpuModel}), load ${r.machine.loadAvgBefore.join(" ")} at start, ${r.machine.othersDuringRun.otherCores} cores used by other processes on average (shared machine); verdict **${r.ok ? "passed" : "FAILED"}**.`);
+    L.push(
+      `${r.startedAt}, \`${r.command}\`, code at \`${r.source.commit.slice(0, 12)}\`${r.source.dirty.length ? " + uncommitted edits" : ""}, ${r.machine.nproc} cores (${r.machine.cpuModel}), load ${r.machine.loadAvgBefore.join(" ")} at start, ${r.machine.othersDuringRun.otherCores} cores used by other processes on average (shared machine); verdict **${r.ok ? "passed" : "FAILED"}**.`,
+    );
     L.push("");
     L.push(mdTable(SUMMARY_HEAD, summaryRows(r)));
     L.push("");
-    L.push(`Invariants (${r.invariants.groups.map((g) => g.group).join("; ")}): ${r.invariants.ok ? "ok" : "**BROKEN**"}.`);
+    L.push(
+      `Invariants (${r.invariants.groups.map((g) => g.group).join("; ")}): ${r.invariants.ok ? "ok" : "**BROKEN**"}.`,
+    );
     L.push("");
   }
   L.push("## All runs");
   L.push("");
-  L.push("| run | code | machine | " + (latest?.r.rpcs.map((x) => `${x.name} / Noop`).join(" | ") ?? "") + " | invariants | report |");
+  L.push(
+    "| run | code | machine | " +
+      (latest?.r.rpcs.map((x) => `${x.name} / Noop`).join(" | ") ?? "") +
+      " | invariants | report |",
+  );
   L.push("| --- | --- | --- | " + (latest?.r.rpcs.map(() => "---:").join(" | ") ?? "") + " | --- | --- |");
   for (const { file, r } of runs) {
     const md = file.replace(/\.json$/, ".md");
@@ -309,7 +411,9 @@ export function writeRpcsIndex(): void {
       const y = r.rpcs.find((z) => z.name === x.name);
       return y ? `${f(y.medianRatio, 3)} (${n0(y.medianRps)}/s)` : "–";
     });
-    L.push(`| ${r.startedAt} | ${r.source.commit.slice(0, 7)}${r.source.dirty.length ? "+dirty" : ""} | ${r.machine.nproc} cores, load ${r.machine.loadAvgBefore[0]} | ${cells.join(" | ")} | ${r.invariants.ok ? "ok" : "BROKEN"} | [md](results/${md}) |`);
+    L.push(
+      `| ${r.startedAt} | ${r.source.commit.slice(0, 7)}${r.source.dirty.length ? "+dirty" : ""} | ${r.machine.nproc} cores, load ${r.machine.loadAvgBefore[0]} | ${cells.join(" | ")} | ${r.invariants.ok ? "ok" : "BROKEN"} | [md](results/${md}) |`,
+    );
   }
   L.push("");
   fs.writeFileSync(file, `${L.join("\n")}\n${notes}`);

@@ -43,8 +43,18 @@ export interface TreeSample {
 
 /** CPU seconds and bytes written of an API and its cluster workers, as of now. */
 export function sampleTree(rootPid: number, workerPids: number[]): TreeSample {
-  const read = (pid: number, role: TreeSample["procs"][number]["role"]) => ({ pid, role, cpu: processCpuSeconds(pid) ?? NaN, wchar: processWriteBytes(pid) ?? NaN });
-  return { procs: [read(rootPid, workerPids.length ? "primary" : "single"), ...workerPids.map((p) => read(p, "worker" as const))] };
+  const read = (pid: number, role: TreeSample["procs"][number]["role"]) => ({
+    pid,
+    role,
+    cpu: processCpuSeconds(pid) ?? NaN,
+    wchar: processWriteBytes(pid) ?? NaN,
+  });
+  return {
+    procs: [
+      read(rootPid, workerPids.length ? "primary" : "single"),
+      ...workerPids.map((p) => read(p, "worker" as const)),
+    ],
+  };
 }
 
 export interface ProcDelta {
@@ -61,10 +71,18 @@ export interface ProcDelta {
 }
 
 /** What each process of the tree spent between two samples. */
-export function treeDelta(a: TreeSample, b: TreeSample): { cpuSeconds: number; writeBytes: number; procs: ProcDelta[] } {
+export function treeDelta(
+  a: TreeSample,
+  b: TreeSample,
+): { cpuSeconds: number; writeBytes: number; procs: ProcDelta[] } {
   const procs = b.procs.map((p) => {
     const before = a.procs.find((q) => q.pid === p.pid);
-    return { pid: p.pid, role: p.role, cpuSeconds: p.cpu - (before?.cpu ?? NaN), writeBytes: p.wchar - (before?.wchar ?? NaN) };
+    return {
+      pid: p.pid,
+      role: p.role,
+      cpuSeconds: p.cpu - (before?.cpu ?? NaN),
+      writeBytes: p.wchar - (before?.wchar ?? NaN),
+    };
   });
   const cpu = procs.reduce((s, p) => s + p.cpuSeconds, 0);
   const bytes = procs.reduce((s, p) => s + p.writeBytes, 0);
@@ -77,7 +95,12 @@ export function treeDelta(a: TreeSample, b: TreeSample): { cpuSeconds: number; w
     procs: procs.map((p) => ({
       ...p,
       cpuShare: cpu > 0 ? p.cpuSeconds / cpu : NaN,
-      ...(p.role === "worker" ? { workerCpuShare: wCpu > 0 ? p.cpuSeconds / wCpu : NaN, workerCallShare: wBytes > 0 ? p.writeBytes / wBytes : NaN } : {}),
+      ...(p.role === "worker"
+        ? {
+            workerCpuShare: wCpu > 0 ? p.cpuSeconds / wCpu : NaN,
+            workerCallShare: wBytes > 0 ? p.writeBytes / wBytes : NaN,
+          }
+        : {}),
     })),
   };
 }
@@ -88,7 +111,8 @@ export async function waitForWorkers(primaryPid: number, n: number, timeoutMs = 
   for (;;) {
     const kids = childPids(primaryPid);
     if (kids.length >= n) return kids;
-    if (Date.now() > until) throw new Error(`api pid ${primaryPid}: ${kids.length} of ${n} cluster workers after ${timeoutMs} ms`);
+    if (Date.now() > until)
+      throw new Error(`api pid ${primaryPid}: ${kids.length} of ${n} cluster workers after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }

@@ -12,7 +12,8 @@ import { BENCH_DIR, RESULTS_DIR, readRuns } from "./results.js";
 
 const NOTES_MARKER = "## Notes";
 
-const f = (x: number | undefined, d = 0) => (x === undefined || !Number.isFinite(x) ? "–" : round(x, d).toLocaleString("en-US"));
+const f = (x: number | undefined, d = 0) =>
+  x === undefined || !Number.isFinite(x) ? "–" : round(x, d).toLocaleString("en-US");
 const pct = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? "–" : `${round(x * 100, 1)} %`);
 
 export function scalingCommand(): string {
@@ -24,10 +25,24 @@ export function scalingCommand(): string {
 }
 
 function mdTable(head: string[], rows: (string | number)[][]): string {
-  return [`| ${head.join(" | ")} |`, `| ${head.map((_, i) => (i === 0 ? "---" : "---:")).join(" | ")} |`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+  return [
+    `| ${head.join(" | ")} |`,
+    `| ${head.map((_, i) => (i === 0 ? "---" : "---:")).join(" | ")} |`,
+    ...rows.map((r) => `| ${r.join(" | ")} |`),
+  ].join("\n");
 }
 
-const SUMMARY_HEAD = ["N (API processes)", "HoldSeats calls/s", "Noop calls/s", "Node CPU µs per HoldSeats", "Node CPU µs per Noop", "API cores (HoldSeats)", "API cores (Noop)", "busiest worker: CPU share", "busiest worker: call share"];
+const SUMMARY_HEAD = [
+  "N (API processes)",
+  "HoldSeats calls/s",
+  "Noop calls/s",
+  "Node CPU µs per HoldSeats",
+  "Node CPU µs per Noop",
+  "API cores (HoldSeats)",
+  "API cores (Noop)",
+  "busiest worker: CPU share",
+  "busiest worker: call share",
+];
 
 function summaryRows(r: ScalingResult): (string | number)[][] {
   return r.perN.map((p) => [
@@ -38,15 +53,37 @@ function summaryRows(r: ScalingResult): (string | number)[][] {
     f(p.medianApiUsPerNoop, 1),
     f(p.medianApiCoresHold, 2),
     f(p.medianApiCoresNoop, 2),
-    p.medianMaxWorkerCpuShare === undefined ? "one process" : `${pct(p.medianMaxWorkerCpuShare)} (even: ${pct(1 / p.n)})`,
+    p.medianMaxWorkerCpuShare === undefined
+      ? "one process"
+      : `${pct(p.medianMaxWorkerCpuShare)} (even: ${pct(1 / p.n)})`,
     p.medianMaxWorkerCallShare === undefined ? "one process" : pct(p.medianMaxWorkerCallShare),
   ]);
 }
 
-const ROUND_HEAD = ["round", "call", "N", "calls/s", "p50 ms", "p99 ms", "Node µs/call", "API cores", "per process: CPU s (share of tree)", "workers: share of calls", "bytes written/call", "ghz % core", "Redis % core", "Redis µs/call", "idle API cores", "machine busy cores", "other cores"];
+const ROUND_HEAD = [
+  "round",
+  "call",
+  "N",
+  "calls/s",
+  "p50 ms",
+  "p99 ms",
+  "Node µs/call",
+  "API cores",
+  "per process: CPU s (share of tree)",
+  "workers: share of calls",
+  "bytes written/call",
+  "ghz % core",
+  "Redis % core",
+  "Redis µs/call",
+  "idle API cores",
+  "machine busy cores",
+  "other cores",
+];
 
 function procCell(x: ScalingRound): string {
-  return x.procs.map((p) => `${p.role === "single" ? "" : `${p.role[0]}${p.pid} `}${f(p.cpuSeconds, 2)} (${pct(p.cpuShare)})`).join(", ");
+  return x.procs
+    .map((p) => `${p.role === "single" ? "" : `${p.role[0]}${p.pid} `}${f(p.cpuSeconds, 2)} (${pct(p.cpuShare)})`)
+    .join(", ");
 }
 
 function roundRows(rs: ScalingRound[]): (string | number)[][] {
@@ -60,7 +97,12 @@ function roundRows(rs: ScalingRound[]): (string | number)[][] {
     f(x.apiCpuUsPerCall, 1),
     f(x.apiCores, 2),
     procCell(x),
-    x.procs.some((p) => p.role === "worker") ? x.procs.filter((p) => p.role === "worker").map((p) => pct(p.workerCallShare)).join(" / ") : "–",
+    x.procs.some((p) => p.role === "worker")
+      ? x.procs
+          .filter((p) => p.role === "worker")
+          .map((p) => pct(p.workerCallShare))
+          .join(" / ")
+      : "–",
     f(x.apiWriteBytesPerCall),
     `${f(x.ghz.cpuCores * 100)}${x.ghzCpuOverFlag ? " **(>70 %)**" : ""}`,
     f(x.redisCores * 100),
@@ -75,7 +117,9 @@ function roundRows(rs: ScalingRound[]): (string | number)[][] {
 function reading(r: ScalingResult): string[] {
   const [p1, pN] = [r.perN[0]!, r.perN[1]!];
   const n = pN.n;
-  const primaryShare = median(r.rounds.filter((x) => x.n === n).map((x) => x.procs.find((p) => p.role === "primary")?.cpuShare ?? NaN));
+  const primaryShare = median(
+    r.rounds.filter((x) => x.n === n).map((x) => x.procs.find((p) => p.role === "primary")?.cpuShare ?? NaN),
+  );
   const out: string[] = [];
   out.push(
     `This machine has ${r.machine.nproc} cores, shared by ghz (limited to ${r.settings.ghzCpus || "all"} core${r.settings.ghzCpus === 1 ? "" : "s"}), Redis, the API under test and whatever else ran (the "other cores" column). ` +
@@ -99,7 +143,10 @@ function reading(r: ScalingResult): string[] {
       `Load balance: the busiest of the ${n} workers did ${pct(pN.medianMaxWorkerCpuShare)} of the workers' CPU and about ${pct(pN.medianMaxWorkerCallShare)} of the calls (median over rounds; ${pct(1 / n)} is even). node:cluster hands out connections, not calls: with ${r.settings.connections} ghz connections each worker gets ${r.settings.connections / n}, and a client with fewer connections than workers would leave some idle.`,
     );
   }
-  if (r.generatorLimited) out.push("ghz used more than 70 % of a core in some rounds (flagged in the table): in those rounds the generator, not the server, may have set the rate.");
+  if (r.generatorLimited)
+    out.push(
+      "ghz used more than 70 % of a core in some rounds (flagged in the table): in those rounds the generator, not the server, may have set the rate.",
+    );
   return out;
 }
 
@@ -127,7 +174,9 @@ function markdown(r: ScalingResult, htmlName: string): string {
   L.push("");
   L.push(mdTable(SUMMARY_HEAD, summaryRows(r)));
   L.push("");
-  L.push(`N=${n} ÷ N=1, per round pair then median: **HoldSeats ${f(r.medianHoldRatio, 3)}** (${r.holdRatios.join(", ")}), **Noop ${f(r.medianNoopRatio, 3)}** (${r.noopRatios.join(", ")}). Node CPU per call N=${n} ÷ N=1: HoldSeats ${f(r.holdCpuPerCallRatio, 3)}, Noop ${f(r.noopCpuPerCallRatio, 3)}.`);
+  L.push(
+    `N=${n} ÷ N=1, per round pair then median: **HoldSeats ${f(r.medianHoldRatio, 3)}** (${r.holdRatios.join(", ")}), **Noop ${f(r.medianNoopRatio, 3)}** (${r.noopRatios.join(", ")}). Node CPU per call N=${n} ÷ N=1: HoldSeats ${f(r.holdCpuPerCallRatio, 3)}, Noop ${f(r.noopCpuPerCallRatio, 3)}.`,
+  );
   L.push("");
   L.push("## What this shows");
   L.push("");
@@ -135,10 +184,19 @@ function markdown(r: ScalingResult, htmlName: string): string {
   L.push("");
   L.push("## Setup");
   L.push("");
-  L.push(`- Two APIs side by side, same Redis, MariaDB and Temporal; rounds interleave (HoldSeats on both, then Noop on both; which N goes first alternates by round), ${r.settings.rounds} rounds of ${f(r.settings.n)} calls (first ${f(r.settings.skipFirst)} untallied), concurrency ${r.settings.concurrency}, ${r.settings.connections} connections, ghz \`--cpus ${r.settings.ghzCpus}\`, GOGC ${r.settings.ghzGogc}; a warm-up of ${f(r.settings.warmupCalls)} Noop and HoldSeats calls per API first.`);
-  for (const a of r.apis) L.push(`- ${a.label}: \`${a.command}\` (pid ${a.pid}${a.workers.length ? `, workers ${a.workers.join(", ")}` : ""})`);
-  L.push(`- HoldSeats: event \`${r.event.eventId}\` (${f(r.event.capacity)} seats, ${r.event.layout}), each call holds 2 seats no other call names.`);
-  L.push(`- Node CPU: utime+stime from /proc of the primary and of each worker (its children), summed over the round, ÷ calls sent. Call share per worker: its share of the workers' bytes written (/proc/<pid>/io wchar), since every call writes the same bytes; "bytes written/call" equal across N confirms it. "idle API cores": the API not under test, which should be near 0.`);
+  L.push(
+    `- Two APIs side by side, same Redis, MariaDB and Temporal; rounds interleave (HoldSeats on both, then Noop on both; which N goes first alternates by round), ${r.settings.rounds} rounds of ${f(r.settings.n)} calls (first ${f(r.settings.skipFirst)} untallied), concurrency ${r.settings.concurrency}, ${r.settings.connections} connections, ghz \`--cpus ${r.settings.ghzCpus}\`, GOGC ${r.settings.ghzGogc}; a warm-up of ${f(r.settings.warmupCalls)} Noop and HoldSeats calls per API first.`,
+  );
+  for (const a of r.apis)
+    L.push(
+      `- ${a.label}: \`${a.command}\` (pid ${a.pid}${a.workers.length ? `, workers ${a.workers.join(", ")}` : ""})`,
+    );
+  L.push(
+    `- HoldSeats: event \`${r.event.eventId}\` (${f(r.event.capacity)} seats, ${r.event.layout}), each call holds 2 seats no other call names.`,
+  );
+  L.push(
+    `- Node CPU: utime+stime from /proc of the primary and of each worker (its children), summed over the round, ÷ calls sent. Call share per worker: its share of the workers' bytes written (/proc/<pid>/io wchar), since every call writes the same bytes; "bytes written/call" equal across N confirms it. "idle API cores": the API not under test, which should be near 0.`,
+  );
   L.push("");
   L.push("## Rounds");
   L.push("");
@@ -158,7 +216,9 @@ function markdown(r: ScalingResult, htmlName: string): string {
   L.push("");
   L.push("## Machine");
   L.push("");
-  L.push(`${r.machine.hostname}, ${r.machine.kernel}, Node ${r.machine.node}, Redis ${r.machine.redis}, ${f(r.machine.memTotalMb)} MB. Busiest processes at start:`);
+  L.push(
+    `${r.machine.hostname}, ${r.machine.kernel}, Node ${r.machine.node}, Redis ${r.machine.redis}, ${f(r.machine.memTotalMb)} MB. Busiest processes at start:`,
+  );
   L.push("");
   L.push("```");
   for (const x of r.machine.topProcessesBefore) L.push(x);
@@ -171,7 +231,11 @@ function html(r: ScalingResult): string {
   const n = r.perN[1]!.n;
   const B: string[] = [];
   B.push(`<h1>Scaling: API_PROCESSES=${n} vs 1</h1>`);
-  B.push(`<p>${esc(intro(r)).replace(/`([^`]+)`/g, "<code>$1</code>").replace(/\*\*([^*]+)\*\*/g, "<b>$1</b>")}</p>`);
+  B.push(
+    `<p>${esc(intro(r))
+      .replace(/`([^`]+)`/g, "<code>$1</code>")
+      .replace(/\*\*([^*]+)\*\*/g, "<b>$1</b>")}</p>`,
+  );
   B.push(htmlTable(SUMMARY_HEAD, summaryRows(r)));
   B.push(
     `<div class="charts">${barChart({
@@ -188,24 +252,58 @@ function html(r: ScalingResult): string {
       xLabel: "% of the workers' CPU",
       bars: r.rounds
         .filter((x) => x.n === n)
-        .flatMap((x) => x.procs.filter((p) => p.role === "worker").map((p, i) => ({ label: `${x.call} ${x.round} worker ${i + 1}`, value: round((p.workerCpuShare ?? NaN) * 100, 1), note: `${round((p.workerCpuShare ?? NaN) * 100, 1)} % (calls ${round((p.workerCallShare ?? NaN) * 100, 1)} %)` }))),
+        .flatMap((x) =>
+          x.procs
+            .filter((p) => p.role === "worker")
+            .map((p, i) => ({
+              label: `${x.call} ${x.round} worker ${i + 1}`,
+              value: round((p.workerCpuShare ?? NaN) * 100, 1),
+              note: `${round((p.workerCpuShare ?? NaN) * 100, 1)} % (calls ${round((p.workerCallShare ?? NaN) * 100, 1)} %)`,
+            })),
+        ),
     })}</div>`,
   );
   B.push("<h2>What this shows</h2>");
-  B.push(`<ul>${reading(r).map((p) => `<li>${esc(p)}</li>`).join("")}</ul>`);
+  B.push(
+    `<ul>${reading(r)
+      .map((p) => `<li>${esc(p)}</li>`)
+      .join("")}</ul>`,
+  );
   for (const call of ["HoldSeats", "Noop"] as const) {
     const rs = r.rounds.filter((x) => x.call === call && x.series);
     if (!rs.length) continue;
     B.push(`<h2>${call}: N=1 (dashed) and N=${n} (solid)</h2>`);
-    B.push(roundCharts(call, rs.map((x) => ({ label: `N=${x.n} round ${x.round}`, group: `N=${x.n}`, series: x.series!, baseline: x.n === 1 }))));
+    B.push(
+      roundCharts(
+        call,
+        rs.map((x) => ({
+          label: `N=${x.n} round ${x.round}`,
+          group: `N=${x.n}`,
+          series: x.series!,
+          baseline: x.n === 1,
+        })),
+      ),
+    );
   }
   B.push("<h2>Rounds</h2>");
-  B.push(htmlTable(ROUND_HEAD, roundRows([...r.warmup, ...r.rounds]).map((row) => row.map((c) => (typeof c === "string" ? c.replace(/\*\*/g, "") : c)))));
+  B.push(
+    htmlTable(
+      ROUND_HEAD,
+      roundRows([...r.warmup, ...r.rounds]).map((row) =>
+        row.map((c) => (typeof c === "string" ? c.replace(/\*\*/g, "") : c)),
+      ),
+    ),
+  );
   B.push("<h2>Invariants</h2>");
-  B.push(`<ul>${r.checks.map((c) => `<li class="${c.ok ? "ok" : "bad"}">${c.ok ? "ok" : "BROKEN"} — ${esc(c.name)}: ${esc(c.detail)}</li>`).join("")}</ul>`);
-  if (r.failures.length) B.push(`<h2>Failures</h2><ul>${r.failures.map((x) => `<li class="bad">${esc(x)}</li>`).join("")}</ul>`);
+  B.push(
+    `<ul>${r.checks.map((c) => `<li class="${c.ok ? "ok" : "bad"}">${c.ok ? "ok" : "BROKEN"} — ${esc(c.name)}: ${esc(c.detail)}</li>`).join("")}</ul>`,
+  );
+  if (r.failures.length)
+    B.push(`<h2>Failures</h2><ul>${r.failures.map((x) => `<li class="bad">${esc(x)}</li>`).join("")}</ul>`);
   B.push("<h2>Setup</h2>");
-  B.push(`<ul>${r.apis.map((a) => `<li>${esc(a.label)}: <code>${esc(a.command)}</code></li>`).join("")}<li>ghz: <code>${esc(r.rounds[0]?.ghz.command ?? "")}</code></li></ul>`);
+  B.push(
+    `<ul>${r.apis.map((a) => `<li>${esc(a.label)}: <code>${esc(a.command)}</code></li>`).join("")}<li>ghz: <code>${esc(r.rounds[0]?.ghz.command ?? "")}</code></li></ul>`,
+  );
   return htmlPage(`Scaling ${r.startedAt}`, B.join("\n"));
 }
 
@@ -214,7 +312,10 @@ const scrub = (s: string) => s.replace(/\/tmp\/ticketing-scaling-[A-Za-z0-9]+\//
 export function writeScalingReports(r: ScalingResult, stamp: string): string[] {
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
   const base = path.join(RESULTS_DIR, `scaling-${stamp}`);
-  fs.writeFileSync(`${base}.json`, `${JSON.stringify(r, (_k, v: unknown) => (typeof v === "string" ? scrub(v) : v), 2)}\n`);
+  fs.writeFileSync(
+    `${base}.json`,
+    `${JSON.stringify(r, (_k, v: unknown) => (typeof v === "string" ? scrub(v) : v), 2)}\n`,
+  );
   fs.writeFileSync(`${base}.md`, scrub(markdown(r, `${path.basename(base)}.html`)));
   fs.writeFileSync(`${base}.html`, scrub(html(r)));
   writeScalingIndex();
@@ -230,7 +331,9 @@ export function writeScalingIndex(): void {
   const L: string[] = [];
   L.push("# Scaling results: API_PROCESSES=N on one port");
   L.push("");
-  L.push("How we measure: [`../../shared/BENCHMARKING.md`](../../shared/BENCHMARKING.md). Regenerated by `npm run bench:scaling` (`bench/scaling.ts`, described in [`README.md`](README.md)) from `bench/results/scaling-*.json`; the notes at the end are kept.");
+  L.push(
+    "How we measure: [`../../shared/BENCHMARKING.md`](../../shared/BENCHMARKING.md). Regenerated by `npm run bench:scaling` (`bench/scaling.ts`, described in [`README.md`](README.md)) from `bench/results/scaling-*.json`; the notes at the end are kept.",
+  );
   L.push("");
   const latest = runs[0];
   if (latest) {
@@ -243,14 +346,18 @@ export function writeScalingIndex(): void {
     L.push("");
     L.push(mdTable(SUMMARY_HEAD, summaryRows(r)));
     L.push("");
-    L.push(`N=${r.perN[1]!.n} ÷ N=1 (median of per-round pairs): HoldSeats **${f(r.medianHoldRatio, 3)}**, Noop **${f(r.medianNoopRatio, 3)}**; Node CPU per call: HoldSeats ×${f(r.holdCpuPerCallRatio, 3)}, Noop ×${f(r.noopCpuPerCallRatio, 3)}. Invariants: ${r.ok_invariants ? "ok" : "**BROKEN**"}.`);
+    L.push(
+      `N=${r.perN[1]!.n} ÷ N=1 (median of per-round pairs): HoldSeats **${f(r.medianHoldRatio, 3)}**, Noop **${f(r.medianNoopRatio, 3)}**; Node CPU per call: HoldSeats ×${f(r.holdCpuPerCallRatio, 3)}, Noop ×${f(r.noopCpuPerCallRatio, 3)}. Invariants: ${r.ok_invariants ? "ok" : "**BROKEN**"}.`,
+    );
     L.push("");
     for (const p of reading(r)) L.push(`- ${p}`);
     L.push("");
   }
   L.push("## All runs");
   L.push("");
-  L.push("| run | code | machine | N | HoldSeats N/1 | Noop N/1 | µs per HoldSeats 1 → N | µs per Noop 1 → N | busiest worker CPU | invariants | report |");
+  L.push(
+    "| run | code | machine | N | HoldSeats N/1 | Noop N/1 | µs per HoldSeats 1 → N | µs per Noop 1 → N | busiest worker CPU | invariants | report |",
+  );
   L.push("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |");
   for (const { file, r } of runs) {
     const [p1, pN] = [r.perN[0]!, r.perN[1]!];

@@ -137,7 +137,8 @@ export async function startBenchStack(dir: string): Promise<BenchStack> {
   }
   const results = await Promise.allSettled(tasks);
   const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
-  if (failed.length > 0) throw new Error(`the stack did not start:\n${failed.map((f) => String(f.reason?.message ?? f.reason)).join("\n")}`);
+  if (failed.length > 0)
+    throw new Error(`the stack did not start:\n${failed.map((f) => String(f.reason?.message ?? f.reason)).join("\n")}`);
   const u = new URL(redisUrl);
   return {
     redisUrl,
@@ -163,7 +164,12 @@ export interface ApiProcess {
  * The API as its own process: `node --import tsx src/main.ts`, ready once ReservationService is SERVING.
  * `opts.name` names its log file and its entry in stopAll (several APIs side by side); `opts.env` is added to its environment.
  */
-export async function startApi(stack: BenchStack, dir: string, grpcurl: string, opts: { name?: string; env?: Record<string, string> } = {}): Promise<ApiProcess> {
+export async function startApi(
+  stack: BenchStack,
+  dir: string,
+  grpcurl: string,
+  opts: { name?: string; env?: Record<string, string> } = {},
+): Promise<ApiProcess> {
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
   const name = opts.name ?? "api";
@@ -189,20 +195,38 @@ export async function startApi(stack: BenchStack, dir: string, grpcurl: string, 
     "ReservationService SERVING",
     async () => {
       if (!(await canConnect(port))) return false;
-      const out = await run(grpcurl, ["-plaintext", "-max-time", "2", "-d", '{"service":"ticketing.v1.ReservationService"}', address, "grpc.health.v1.Health/Check"]);
+      const out = await run(grpcurl, [
+        "-plaintext",
+        "-max-time",
+        "2",
+        "-d",
+        '{"service":"ticketing.v1.ReservationService"}',
+        address,
+        "grpc.health.v1.Health/Check",
+      ]);
       return out.code === 0 && /SERVING/.test(out.output) && !/NOT_SERVING/.test(out.output);
     },
     { timeoutMs: 90_000, intervalMs: 250 },
   );
-  const extraEnv = Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v} `).join("");
+  const extraEnv = Object.entries(opts.env ?? {})
+    .map(([k, v]) => `${k}=${v} `)
+    .join("");
   const command = `${extraEnv}GRPC_ADDRESS=${address} METRICS_ADDRESS=off LOG_LEVEL=warn BENCH_NOOP=on REDIS_URL=${stack.redisUrl} MYSQL_URL=${stack.mysqlUrl} TEMPORAL_ADDRESS=${stack.temporalAddress} node ${args.join(" ")}`;
   return { address, port, pid: proc.pid, logFile, command, proc };
 }
 
 /** Runs a short command to completion; collects stdout+stderr. */
-export function run(command: string, args: string[], opts: { cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number | null; output: string; stdout: string; stderr: string }> {
+export function run(
+  command: string,
+  args: string[],
+  opts: { cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ code: number | null; output: string; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd: opts.cwd ?? repoRoot, env: opts.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(command, args, {
+      cwd: opts.cwd ?? repoRoot,
+      env: opts.env ?? process.env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     const untrack = trackTransient(child.pid);
     let stdout = "";
     let stderr = "";

@@ -57,8 +57,11 @@ export function machineInfo(): MachineInfo {
     const ps = execFileSync("ps", ["-eo", "pid,pcpu,rss,etimes,args", "--sort=-pcpu"], { encoding: "utf8" });
     const lines = ps.split("\n").slice(1).filter(Boolean);
     top = lines.slice(0, 10).map((l) => l.trim().slice(0, 160));
-    const interesting = /(redis-server|mariadbd|mysqld|postgres|beam\.smp|mosquitto|nats-server|temporal|node |ghz|vitest)/;
-    services = lines.filter((l) => interesting.test(l) && !l.includes(String(process.pid))).map((l) => l.trim().slice(0, 160));
+    const interesting =
+      /(redis-server|mariadbd|mysqld|postgres|beam\.smp|mosquitto|nats-server|temporal|node |ghz|vitest)/;
+    services = lines
+      .filter((l) => interesting.test(l) && !l.includes(String(process.pid)))
+      .map((l) => l.trim().slice(0, 160));
   } catch {
     /* ps missing */
   }
@@ -86,11 +89,22 @@ export interface SourceInfo {
 
 export function sourceInfo(root: string): SourceInfo {
   const given = process.env.BENCH_SOURCE_COMMIT;
-  if (given) return { commit: given, dirty: [], note: "clean snapshot of this commit (git archive), bench/ from the working tree" };
+  if (given)
+    return {
+      commit: given,
+      dirty: [],
+      note: "clean snapshot of this commit (git archive), bench/ from the working tree",
+    };
   try {
     const commit = execFileSync("git", ["rev-parse", "HEAD"], { cwd: root, encoding: "utf8" }).trim();
-    const status = execFileSync("git", ["status", "--porcelain", "--", "src", "lua", "proto", "workflows"], { cwd: root, encoding: "utf8" });
-    const dirty = status.split("\n").filter(Boolean).map((l) => l.trim());
+    const status = execFileSync("git", ["status", "--porcelain", "--", "src", "lua", "proto", "workflows"], {
+      cwd: root,
+      encoding: "utf8",
+    });
+    const dirty = status
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => l.trim());
     return { commit, dirty, note: dirty.length ? "working tree with uncommitted changes" : "working tree, clean" };
   } catch {
     return { commit: "unknown", dirty: [], note: "not a git checkout" };

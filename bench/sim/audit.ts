@@ -39,7 +39,8 @@ export interface AuditOptions {
 
 const FINAL = new Set(["CONFIRMED", "FAILED", "CANCELLED", "REFUNDED"]);
 const FIFO_BASE = 2 ** 52;
-const list = (xs: string[], n = 5) => (xs.length > n ? `${xs.slice(0, n).join(", ")}, … (${xs.length})` : xs.join(", "));
+const list = (xs: string[], n = 5) =>
+  xs.length > n ? `${xs.slice(0, n).join(", ")}, … (${xs.length})` : xs.join(", ");
 const fmt = (x: number) => x.toLocaleString("en-US");
 
 async function rows(mysql: MysqlPool, sql: string, params: unknown[]): Promise<RowDataPacket[]> {
@@ -52,7 +53,11 @@ async function settle(mysql: MysqlPool, eventId: string, boundMs: number, log: (
   const t0 = Date.now();
   let said = 0;
   for (;;) {
-    const r = await rows(mysql, "SELECT COUNT(*) AS n FROM orders WHERE event_id = ? AND state NOT IN ('CONFIRMED','FAILED','CANCELLED','REFUNDED')", [eventId]);
+    const r = await rows(
+      mysql,
+      "SELECT COUNT(*) AS n FROM orders WHERE event_id = ? AND state NOT IN ('CONFIRMED','FAILED','CANCELLED','REFUNDED')",
+      [eventId],
+    );
     const open = Number(r[0]?.n ?? 0);
     if (open === 0 || Date.now() - t0 > boundMs) return Date.now() - t0;
     if (Date.now() - said > 5000) {
@@ -79,7 +84,11 @@ export async function audit(o: AuditOptions): Promise<AuditResult> {
     const settleMs = await settle(mysql, eventId, s.run.settleSeconds * 1000, log);
 
     // --- orders
-    const orders = await rows(mysql, "SELECT order_id, hold_id, buyer_id, state, failure_reason, section_id, quantity, amount_minor FROM orders WHERE event_id = ?", [eventId]);
+    const orders = await rows(
+      mysql,
+      "SELECT order_id, hold_id, buyer_id, state, failure_reason, section_id, quantity, amount_minor FROM orders WHERE event_id = ?",
+      [eventId],
+    );
     const byId = new Map(orders.map((r) => [String(r.order_id), r]));
     const states: Record<string, number> = {};
     for (const r of orders) states[String(r.state)] = (states[String(r.state)] ?? 0) + 1;
@@ -91,7 +100,9 @@ export async function audit(o: AuditOptions): Promise<AuditResult> {
     );
     const clientOrders = result.records.flatMap((b) => b.orders.map((x) => ({ ...x, buyer: b.id })));
     const missing = clientOrders.filter((x) => !byId.has(x.orderId));
-    const disagree = clientOrders.filter((x) => x.state && x.state !== "UNKNOWN" && byId.has(x.orderId) && String(byId.get(x.orderId)!.state) !== x.state);
+    const disagree = clientOrders.filter(
+      (x) => x.state && x.state !== "UNKNOWN" && byId.has(x.orderId) && String(byId.get(x.orderId)!.state) !== x.state,
+    );
     const given = new Set(clientOrders.map((x) => x.orderId));
     const unknown = orders.filter((r) => !given.has(String(r.order_id)));
     add(
@@ -101,7 +112,11 @@ export async function audit(o: AuditOptions): Promise<AuditResult> {
         `unknown ${unknown.length}${unknown.length ? ` (${list(unknown.map((r) => String(r.order_id)))})` : ""}, state differs ${disagree.length}${disagree.length ? ` (${list(disagree.map((x) => `${x.orderId}: saw ${x.state}, MySQL ${byId.get(x.orderId)!.state}`))})` : ""}`,
     );
     const breaches = result.records.filter((b) => b.idempotencyBreach);
-    const perHold = await rows(mysql, "SELECT hold_id, COUNT(*) AS n FROM orders WHERE event_id = ? GROUP BY hold_id HAVING COUNT(*) > 1", [eventId]);
+    const perHold = await rows(
+      mysql,
+      "SELECT hold_id, COUNT(*) AS n FROM orders WHERE event_id = ? GROUP BY hold_id HAVING COUNT(*) > 1",
+      [eventId],
+    );
     add(
       "idempotency: a double-submitted CreateOrder answers one order; one order per hold",
       breaches.length === 0 && perHold.length === 0,
@@ -109,7 +124,11 @@ export async function audit(o: AuditOptions): Promise<AuditResult> {
     );
 
     // --- seats and places
-    const dups = await rows(mysql, "SELECT sold_seat_id, COUNT(*) AS n FROM order_items WHERE event_id = ? AND sold_seat_id IS NOT NULL GROUP BY sold_seat_id HAVING COUNT(*) > 1", [eventId]);
+    const dups = await rows(
+      mysql,
+      "SELECT sold_seat_id, COUNT(*) AS n FROM order_items WHERE event_id = ? AND sold_seat_id IS NOT NULL GROUP BY sold_seat_id HAVING COUNT(*) > 1",
+      [eventId],
+    );
     const sold = await rows(
       mysql,
       "SELECT i.sold_seat_id, i.order_id, o.hold_id, o.state FROM order_items i JOIN orders o ON o.order_id = i.order_id WHERE i.event_id = ? AND i.sold_seat_id IS NOT NULL",
@@ -118,7 +137,9 @@ export async function audit(o: AuditOptions): Promise<AuditResult> {
     add(
       "no seat sold twice (order_items)",
       dups.length === 0,
-      dups.length === 0 ? `${fmt(sold.length)} reserved seats sold, each once` : `${dups.length} seats sold more than once: ${list(dups.map((d) => `${d.sold_seat_id}×${d.n}`))}`,
+      dups.length === 0
+        ? `${fmt(sold.length)} reserved seats sold, each once`
+        : `${dups.length} seats sold more than once: ${list(dups.map((d) => `${d.sold_seat_id}×${d.n}`))}`,
     );
     const unknownSeats = await rows(
       mysql,
@@ -130,7 +151,9 @@ export async function audit(o: AuditOptions): Promise<AuditResult> {
       "SELECT i.seat_id AS section_id, SUM(i.quantity) AS q FROM order_items i WHERE i.event_id = ? AND i.sold_seat_id IS NULL AND i.released_at IS NULL GROUP BY i.seat_id",
       [eventId],
     );
-    const sections = await rows(mysql, "SELECT section_id, kind, capacity, sold FROM sections WHERE event_id = ?", [eventId]);
+    const sections = await rows(mysql, "SELECT section_id, kind, capacity, sold FROM sections WHERE event_id = ?", [
+      eventId,
+    ]);
     const gaDetail: string[] = [];
     let gaOk = true;
     let gaSold = 0;
@@ -153,7 +176,9 @@ export async function audit(o: AuditOptions): Promise<AuditResult> {
       "SELECT i.order_id, SUM(i.quantity) AS q, SUM(i.price_minor * i.quantity) AS amount FROM order_items i WHERE i.event_id = ? AND i.released_at IS NULL GROUP BY i.order_id",
       [eventId],
     );
-    const itemsBy = new Map(itemsPerOrder.map((r) => [String(r.order_id), { q: Number(r.q), amount: Number(r.amount) }]));
+    const itemsBy = new Map(
+      itemsPerOrder.map((r) => [String(r.order_id), { q: Number(r.q), amount: Number(r.amount) }]),
+    );
     const confirmed = orders.filter((r) => String(r.state) === "CONFIRMED");
     const wrongItems = confirmed.filter((r) => itemsBy.get(String(r.order_id))?.q !== Number(r.quantity));
     const itemsOfUnconfirmed = [...itemsBy.keys()].filter((id) => String(byId.get(id)?.state) !== "CONFIRMED");
@@ -186,7 +211,9 @@ export async function audit(o: AuditOptions): Promise<AuditResult> {
       "Redis agrees with MySQL (every sold seat S with its order's hold, nothing else S; GA sold counts equal; sold + held ≤ capacity)",
       wrongInRedis.length === 0 && extraInRedis.length === 0 && gaRedisOk,
       `${fmt(redisSold.length)} seats S in Redis, ${fmt(soldMysql.size)} sold in MySQL` +
-        (wrongInRedis.length ? `; wrong in Redis: ${list(wrongInRedis.map(([s2, h]) => `${s2}=${seatHash[s2] ?? "free"} (sold to ${h})`))}` : "") +
+        (wrongInRedis.length
+          ? `; wrong in Redis: ${list(wrongInRedis.map(([s2, h]) => `${s2}=${seatHash[s2] ?? "free"} (sold to ${h})`))}`
+          : "") +
         (extraInRedis.length ? `; S in Redis only: ${list(extraInRedis.map(([s2, v]) => `${s2}=${v}`))}` : "") +
         (gaRedis.length ? `; GA ${gaRedis.join(", ")}` : ""),
     );
@@ -195,27 +222,48 @@ export async function audit(o: AuditOptions): Promise<AuditResult> {
     const keys = orders.map((r) => `${r.order_id}:payment`);
     const ledger: RowDataPacket[] = [];
     for (let i = 0; i < keys.length; i += 5000) {
-      ledger.push(...(await rows(mysql, "SELECT idempotency_key, state, amount_minor FROM simulated_payments WHERE idempotency_key IN (?)", [keys.slice(i, i + 5000)])));
+      ledger.push(
+        ...(await rows(
+          mysql,
+          "SELECT idempotency_key, state, amount_minor FROM simulated_payments WHERE idempotency_key IN (?)",
+          [keys.slice(i, i + 5000)],
+        )),
+      );
     }
     const ledgerBy = new Map(ledger.map((r) => [String(r.idempotency_key).replace(/:payment$/, ""), r]));
     const ledgerStates: Record<string, number> = {};
     for (const r of ledger) ledgerStates[String(r.state)] = (ledgerStates[String(r.state)] ?? 0) + 1;
-    const confirmedNotCaptured = confirmed.filter((r) => String(ledgerBy.get(String(r.order_id))?.state) !== "CAPTURED").map((r) => String(r.order_id));
-    const capturedNotConfirmed = ledger.filter((r) => String(r.state) === "CAPTURED" && String(byId.get(String(r.idempotency_key).replace(/:payment$/, ""))?.state) !== "CONFIRMED");
+    const confirmedNotCaptured = confirmed
+      .filter((r) => String(ledgerBy.get(String(r.order_id))?.state) !== "CAPTURED")
+      .map((r) => String(r.order_id));
+    const capturedNotConfirmed = ledger.filter(
+      (r) =>
+        String(r.state) === "CAPTURED" &&
+        String(byId.get(String(r.idempotency_key).replace(/:payment$/, ""))?.state) !== "CONFIRMED",
+    );
     const amountWrong = confirmed.filter((r) => {
       const l = ledgerBy.get(String(r.order_id));
       const items = itemsBy.get(String(r.order_id));
       return !l || Number(l.amount_minor) !== Number(r.amount_minor) || items?.amount !== Number(r.amount_minor);
     });
-    const capturedTotal = ledger.filter((r) => String(r.state) === "CAPTURED").reduce((a, r) => a + Number(r.amount_minor), 0);
+    const capturedTotal = ledger
+      .filter((r) => String(r.state) === "CAPTURED")
+      .reduce((a, r) => a + Number(r.amount_minor), 0);
     const confirmedTotal = confirmed.reduce((a, r) => a + Number(r.amount_minor), 0);
     add(
       "captured payments = CONFIRMED orders, with their amounts",
-      confirmedNotCaptured.length === 0 && capturedNotConfirmed.length === 0 && amountWrong.length === 0 && capturedTotal === confirmedTotal,
+      confirmedNotCaptured.length === 0 &&
+        capturedNotConfirmed.length === 0 &&
+        amountWrong.length === 0 &&
+        capturedTotal === confirmedTotal,
       `${fmt(confirmed.length)} CONFIRMED, ${fmt(ledgerStates.CAPTURED ?? 0)} CAPTURED; captured ${fmt(capturedTotal)} = confirmed ${fmt(confirmedTotal)} minor units: ${capturedTotal === confirmedTotal}; ledger ${JSON.stringify(ledgerStates)}` +
         (confirmedNotCaptured.length ? `; confirmed without capture: ${list(confirmedNotCaptured)}` : "") +
-        (capturedNotConfirmed.length ? `; captured without confirmation: ${list(capturedNotConfirmed.map((r) => String(r.idempotency_key)))}` : "") +
-        (amountWrong.length ? `; amount differs (order/ledger/items): ${list(amountWrong.map((r) => String(r.order_id)))}` : ""),
+        (capturedNotConfirmed.length
+          ? `; captured without confirmation: ${list(capturedNotConfirmed.map((r) => String(r.idempotency_key)))}`
+          : "") +
+        (amountWrong.length
+          ? `; amount differs (order/ledger/items): ${list(amountWrong.map((r) => String(r.order_id)))}`
+          : ""),
     );
     const dangling = orders.filter((r) => {
       const st = String(r.state);
@@ -241,7 +289,11 @@ export async function audit(o: AuditOptions): Promise<AuditResult> {
     );
 
     // --- the per-buyer limit
-    const perBuyer = await rows(mysql, "SELECT buyer_id, SUM(quantity) AS q FROM orders WHERE event_id = ? AND state = 'CONFIRMED' GROUP BY buyer_id", [eventId]);
+    const perBuyer = await rows(
+      mysql,
+      "SELECT buyer_id, SUM(quantity) AS q FROM orders WHERE event_id = ? AND state = 'CONFIRMED' GROUP BY buyer_id",
+      [eventId],
+    );
     const over = perBuyer.filter((r) => Number(r.q) > s.event.maxTicketsPerBuyer);
     const botBuyers = new Set(result.records.filter((b) => b.bot).map((b) => b.id));
     const botMax = Math.max(0, ...perBuyer.filter((r) => botBuyers.has(String(r.buyer_id))).map((r) => Number(r.q)));
@@ -274,14 +326,18 @@ export async function audit(o: AuditOptions): Promise<AuditResult> {
       const outOfOrder: string[] = [];
       for (const r of byScore) {
         if (r.admitted > 0) {
-          if (r.admitted < maxAdmitted) outOfOrder.push(`${r.buyer} admitted ${maxAdmitted - r.admitted} ms before someone ahead`);
+          if (r.admitted < maxAdmitted)
+            outOfOrder.push(`${r.buyer} admitted ${maxAdmitted - r.admitted} ms before someone ahead`);
           maxAdmitted = Math.max(maxAdmitted, r.admitted);
           maxAdmittedScore = Math.max(maxAdmittedScore, r.score);
         }
       }
       const passedOver = recs.filter((r) => r.state === "W" && r.score < maxAdmittedScore);
       const client = new Map(result.records.map((b) => [b.id, b]));
-      const wronglySkipped = recs.filter((r) => r.state === "X" && !/abandoned|stopped/.test(client.get(r.buyer)?.outcome ?? "") && !client.get(r.buyer)?.bot);
+      const wronglySkipped = recs.filter(
+        (r) =>
+          r.state === "X" && !/abandoned|stopped/.test(client.get(r.buyer)?.outcome ?? "") && !client.get(r.buyer)?.bot,
+      );
       add(
         "fair queue: admission follows the line (no one admitted before someone ahead; no waiting buyer passed over)",
         outOfOrder.length === 0 && passedOver.length === 0,
@@ -316,7 +372,8 @@ export async function audit(o: AuditOptions): Promise<AuditResult> {
           if (A.r.admitted > 0) maxAdmA = Math.max(maxAdmA, A.r.admitted);
         }
         if (maxScoreA >= B.r.score) joinInversions.push(B.b.id);
-        if (B.r.admitted > 0 && maxAdmA > B.r.admitted) admInversions.push(`${B.b.id} (${maxAdmA - B.r.admitted} ms early)`);
+        if (B.r.admitted > 0 && maxAdmA > B.r.admitted)
+          admInversions.push(`${B.b.id} (${maxAdmA - B.r.admitted} ms early)`);
       }
       add(
         "admission follows join order as the buyers saw it (after the open: whoever's JoinQueue returned before another's was sent is ahead, and admitted no later)",
@@ -326,8 +383,17 @@ export async function audit(o: AuditOptions): Promise<AuditResult> {
 
       // 3. the pre-queue shuffle: committed before the open, and the revealed seed gives the order
       const pre = recs.filter((r) => r.score < FIFO_BASE);
-      const seedOk = Boolean(seed) && createHash("sha256").update(seed!).digest("hex") === seedHash && (!result.seedHashBeforeOpen || result.seedHashBeforeOpen === seedHash);
-      const badScore = seed ? pre.filter((r) => Number.parseInt(createHash("sha1").update(`${seed}:${r.buyer}`).digest("hex").slice(0, 13), 16) !== r.score) : pre;
+      const seedOk =
+        Boolean(seed) &&
+        createHash("sha256").update(seed!).digest("hex") === seedHash &&
+        (!result.seedHashBeforeOpen || result.seedHashBeforeOpen === seedHash);
+      const badScore = seed
+        ? pre.filter(
+            (r) =>
+              Number.parseInt(createHash("sha1").update(`${seed}:${r.buyer}`).digest("hex").slice(0, 13), 16) !==
+              r.score,
+          )
+        : pre;
       add(
         "pre-queue shuffle: the revealed seed matches the hash committed before the open and gives every pre-queue place",
         pre.length === 0 || (seedOk && badScore.length === 0),
@@ -337,7 +403,9 @@ export async function audit(o: AuditOptions): Promise<AuditResult> {
       );
 
       // 4. the gate: every buyer who bought was admitted; no hold without a token
-      const notAdmitted = [...new Set(confirmed.map((r) => String(r.buyer_id)))].filter((b) => !(recBy.get(b)?.admitted ?? 0));
+      const notAdmitted = [...new Set(confirmed.map((r) => String(r.buyer_id)))].filter(
+        (b) => !(recBy.get(b)?.admitted ?? 0),
+      );
       const gateBreaches = result.records.filter((b) => b.gateBreach);
       add(
         "gate: nobody holds without an admission token; every buyer who bought was admitted",
@@ -348,7 +416,11 @@ export async function audit(o: AuditOptions): Promise<AuditResult> {
     }
 
     // --- tickets
-    const ticketRows = await rows(mysql, "SELECT t.ticket_id, t.order_id, t.seat_id, t.state FROM tickets t WHERE t.event_id = ?", [eventId]);
+    const ticketRows = await rows(
+      mysql,
+      "SELECT t.ticket_id, t.order_id, t.seat_id, t.state FROM tickets t WHERE t.event_id = ?",
+      [eventId],
+    );
     const live = ticketRows.filter((t) => String(t.state) !== "REVOKED");
     const expected = confirmed.reduce((a, r) => a + Number(r.quantity), 0);
     const ticketsOfUnconfirmed = live.filter((t) => String(byId.get(String(t.order_id))?.state) !== "CONFIRMED");
@@ -357,9 +429,18 @@ export async function audit(o: AuditOptions): Promise<AuditResult> {
       live.length === expected && ticketsOfUnconfirmed.length === 0,
       `${fmt(live.length)} tickets, CONFIRMED orders hold ${fmt(expected)} places${ticketsOfUnconfirmed.length ? `; tickets of unconfirmed orders: ${list(ticketsOfUnconfirmed.map((t) => String(t.ticket_id)))}` : ""}`,
     );
-    const received = result.records.flatMap((b) => b.orders.filter((x) => x.state === "CONFIRMED").flatMap((x) => x.tickets.map((t) => ({ ...t, orderId: x.orderId }))));
+    const received = result.records.flatMap((b) =>
+      b.orders
+        .filter((x) => x.state === "CONFIRMED")
+        .flatMap((x) => x.tickets.map((t) => ({ ...t, orderId: x.orderId }))),
+    );
     const sample = received.slice(0, Math.min(received.length, 20_000));
-    const { keys: sk } = await clients.call("GetSigningKeys", clients.sets[0]!.queue, clients.sets[0]!.queue.getSigningKeys, {});
+    const { keys: sk } = await clients.call(
+      "GetSigningKeys",
+      clients.sets[0]!.queue,
+      clients.sets[0]!.queue.getSigningKeys,
+      {},
+    );
     const ticketKeys = sk.filter((x) => x.purpose === "ticket");
     let offlineBad = 0;
     for (const t of sample) {
@@ -382,8 +463,16 @@ export async function audit(o: AuditOptions): Promise<AuditResult> {
       await Promise.all(
         toVerify.slice(i, i + 32).map(async (t) => {
           try {
-            const { ticket } = await clients.call("VerifyTicket", set.tickets, set.tickets.verifyTicket, { code: t.code });
-            if (!ticket || ticket.state !== TicketState.TICKET_STATE_VALID || ticket.orderId !== t.orderId || ticket.seatId !== t.seatId || ticket.eventId !== eventId) {
+            const { ticket } = await clients.call("VerifyTicket", set.tickets, set.tickets.verifyTicket, {
+              code: t.code,
+            });
+            if (
+              !ticket ||
+              ticket.state !== TicketState.TICKET_STATE_VALID ||
+              ticket.orderId !== t.orderId ||
+              ticket.seatId !== t.seatId ||
+              ticket.eventId !== eventId
+            ) {
               onlineBad++;
               bad.push(`${t.ticketId}: ${JSON.stringify(ticket)}`);
             }

@@ -61,7 +61,12 @@ export interface SimContext {
   onStarted: () => void;
 }
 
-const FINAL_ORDER = new Set([OrderState.ORDER_STATE_CONFIRMED, OrderState.ORDER_STATE_FAILED, OrderState.ORDER_STATE_CANCELLED, OrderState.ORDER_STATE_REFUNDED]);
+const FINAL_ORDER = new Set([
+  OrderState.ORDER_STATE_CONFIRMED,
+  OrderState.ORDER_STATE_FAILED,
+  OrderState.ORDER_STATE_CANCELLED,
+  OrderState.ORDER_STATE_REFUNDED,
+]);
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -101,7 +106,11 @@ function isFinalTicket(t: QueueTicket): boolean {
   );
 }
 
-type Wait = { kind: "ticket"; ticket: QueueTicket } | { kind: "abandoned" } | { kind: "stopped" } | { kind: "error"; err: unknown };
+type Wait =
+  | { kind: "ticket"; ticket: QueueTicket }
+  | { kind: "abandoned" }
+  | { kind: "stopped" }
+  | { kind: "error"; err: unknown };
 
 export class Buyer {
   private readonly set: ClientSet;
@@ -172,7 +181,9 @@ export class Buyer {
       }
       await this.shop();
     } catch (err) {
-      this.finish(`error:${err instanceof RpcError ? `${err.method}/${err.reason ?? err.code}` : (err as Error).message?.slice(0, 60)}`);
+      this.finish(
+        `error:${err instanceof RpcError ? `${err.method}/${err.reason ?? err.code}` : (err as Error).message?.slice(0, 60)}`,
+      );
     } finally {
       this.markStarted();
     }
@@ -188,7 +199,13 @@ export class Buyer {
     this.rec.joinSentMs = Date.now();
     for (let attempt = 0; ; attempt++) {
       try {
-        ticket = (await this.c.clients.call("JoinQueue", q, q.joinQueue, { eventId, buyerId: this.rec.id, requestId: this.rid("j") })).ticket;
+        ticket = (
+          await this.c.clients.call("JoinQueue", q, q.joinQueue, {
+            eventId,
+            buyerId: this.rec.id,
+            requestId: this.rid("j"),
+          })
+        ).ticket;
         this.rec.joins++;
         break;
       } catch (err) {
@@ -237,7 +254,11 @@ export class Buyer {
     if (result.kind === "error") throw result.err;
     const t = result.ticket;
     if (t.state !== QueueState.QUEUE_STATE_ADMITTED) {
-      this.finish(t.state === QueueState.QUEUE_STATE_SOLD_OUT ? "sold-out-in-queue" : `queue-${queueStateName(t.state).toLowerCase()}`);
+      this.finish(
+        t.state === QueueState.QUEUE_STATE_SOLD_OUT
+          ? "sold-out-in-queue"
+          : `queue-${queueStateName(t.state).toLowerCase()}`,
+      );
       return false;
     }
     this.token = t.admissionToken;
@@ -251,7 +272,8 @@ export class Buyer {
   private async awaitAdmission(joinedAt: number): Promise<Wait> {
     const abandon = new AbortController();
     let timer: NodeJS.Timeout | undefined;
-    if (this.abandonAtMs !== undefined) timer = setTimeout(() => abandon.abort(), Math.max(0, joinedAt + this.abandonAtMs - Date.now()));
+    if (this.abandonAtMs !== undefined)
+      timer = setTimeout(() => abandon.abort(), Math.max(0, joinedAt + this.abandonAtMs - Date.now()));
     const onStop = () => abandon.abort();
     this.c.stopSignal.addEventListener("abort", onStop, { once: true });
     try {
@@ -299,7 +321,9 @@ export class Buyer {
         if (last && isFinalTicket(last)) done({ kind: "ticket", ticket: last });
         else if (signal.aborted) done({ kind: "abandoned" });
         else {
-          this.m.anomaly(`WatchQueue for ${this.rec.id} ended without a final ticket (${last ? queueStateName(last.state) : "no message"})`);
+          this.m.anomaly(
+            `WatchQueue for ${this.rec.id} ended without a final ticket (${last ? queueStateName(last.state) : "no message"})`,
+          );
           done({ kind: "error", err: new Error("WatchQueue ended early") });
         }
       });
@@ -309,10 +333,13 @@ export class Buyer {
   private async pollQueue(signal: AbortSignal): Promise<Wait> {
     const q = this.set.queue;
     const base = this.c.s.buyer.pollIntervalMs;
-    for (let errors = 0; ; ) {
+    for (let errors = 0; ;) {
       if (signal.aborted) return { kind: "abandoned" };
       try {
-        const { ticket } = await this.c.clients.call("GetQueuePosition", q, q.getQueuePosition, { eventId: this.c.eventId, buyerId: this.rec.id });
+        const { ticket } = await this.c.clients.call("GetQueuePosition", q, q.getQueuePosition, {
+          eventId: this.c.eventId,
+          buyerId: this.rec.id,
+        });
         if (ticket && isFinalTicket(ticket)) return { kind: "ticket", ticket };
         errors = 0;
         await sleep(base * (0.5 + this.c.rnd()), signal);
@@ -332,7 +359,10 @@ export class Buyer {
     const q = this.set.queue;
     for (let i = 0; i < calls && !this.c.stopping; i++) {
       try {
-        await this.c.clients.call("GetQueuePosition", q, q.getQueuePosition, { eventId: this.c.eventId, buyerId: this.rec.id });
+        await this.c.clients.call("GetQueuePosition", q, q.getQueuePosition, {
+          eventId: this.c.eventId,
+          buyerId: this.rec.id,
+        });
       } catch {
         /* counted */
       }
@@ -344,7 +374,11 @@ export class Buyer {
     if (!this.c.waitingRoom) return;
     const q = this.set.queue;
     try {
-      await this.c.clients.call("LeaveQueue", q, q.leaveQueue, { eventId: this.c.eventId, buyerId: this.rec.id, requestId: this.rid("l") });
+      await this.c.clients.call("LeaveQueue", q, q.leaveQueue, {
+        eventId: this.c.eventId,
+        buyerId: this.rec.id,
+        requestId: this.rid("l"),
+      });
     } catch {
       /* counted */
     }
@@ -381,12 +415,21 @@ export class Buyer {
       const order = await this.order(hold);
       if (!order) return;
       if (order.state === "CONFIRMED") return this.finish("confirmed");
-      if (order.failureReason === "PAYMENT_DECLINED" && declinedRetries === 0 && this.c.rnd() < this.c.s.buyer.retryAfterDecline && Date.now() < this.tokenExpiresMs - 5000) {
+      if (
+        order.failureReason === "PAYMENT_DECLINED" &&
+        declinedRetries === 0 &&
+        this.c.rnd() < this.c.s.buyer.retryAfterDecline &&
+        Date.now() < this.tokenExpiresMs - 5000
+      ) {
         declinedRetries++;
         continue;
       }
       if (this.explicit) await this.leave();
-      return this.finish(order.failureReason === "PAYMENT_DECLINED" ? "declined" : `order-${(order.state ?? "").toLowerCase()}:${order.failureReason ?? ""}`);
+      return this.finish(
+        order.failureReason === "PAYMENT_DECLINED"
+          ? "declined"
+          : `order-${(order.state ?? "").toLowerCase()}:${order.failureReason ?? ""}`,
+      );
     }
   }
 
@@ -401,20 +444,36 @@ export class Buyer {
   /** One hold attempt of the buyer's kind; throws RpcError. */
   private async tryHold(quantity: number): Promise<Hold> {
     const r = this.set.reservations;
-    const base = { eventId: this.c.eventId, buyerId: this.rec.id, admissionToken: this.token, requestId: this.rid("h") };
+    const base = {
+      eventId: this.c.eventId,
+      buyerId: this.rec.id,
+      admissionToken: this.token,
+      requestId: this.rid("h"),
+    };
     if (this.choice === "generalAdmission") {
-      const res = await this.c.clients.call("HoldSeats(GA)", r, r.holdSeats, { ...base, selection: { $case: "generalAdmission", value: { sectionId: this.gaSection(), quantity } } });
+      const res = await this.c.clients.call("HoldSeats(GA)", r, r.holdSeats, {
+        ...base,
+        selection: { $case: "generalAdmission", value: { sectionId: this.gaSection(), quantity } },
+      });
       return res.hold!;
     }
     if (this.choice === "seats") {
       const seatIds = this.c.seatMap?.pick(quantity, this.c.rnd);
       if (seatIds) {
-        const res = await this.c.clients.call("HoldSeats", r, r.holdSeats, { ...base, selection: { $case: "seats", value: { seatIds } } });
+        const res = await this.c.clients.call("HoldSeats", r, r.holdSeats, {
+          ...base,
+          selection: { $case: "seats", value: { seatIds } },
+        });
         return res.hold!;
       }
       // nothing free on the map the buyer sees: ask for the best instead
     }
-    const res = await this.c.clients.call("HoldBestAvailable", r, r.holdBestAvailable, { ...base, quantity, priceCategoryId: "", sectionId: "" });
+    const res = await this.c.clients.call("HoldBestAvailable", r, r.holdBestAvailable, {
+      ...base,
+      quantity,
+      priceCategoryId: "",
+      sectionId: "",
+    });
     return res.hold!;
   }
 
@@ -428,7 +487,8 @@ export class Buyer {
         return hold;
       } catch (err) {
         if (!(err instanceof RpcError)) throw err;
-        const retryable = err.code === status.ABORTED || err.code === status.UNAVAILABLE || err.code === status.DEADLINE_EXCEEDED;
+        const retryable =
+          err.code === status.ABORTED || err.code === status.UNAVAILABLE || err.code === status.DEADLINE_EXCEEDED;
         if (retryable && attempt < this.c.s.buyer.holdAttempts && !this.c.stopping) {
           // Seats taken or not enough left: maybe fewer, after a look at the map again.
           if (err.reason === "INSUFFICIENT_CAPACITY" && quantity > 1) quantity--;
@@ -438,7 +498,8 @@ export class Buyer {
         if (this.explicit || retryable) await this.leave();
         if (err.code === status.ABORTED) this.finish("no-seats");
         else if (err.reason === "SALE_CLOSED" || err.reason === "SALE_PAUSED") this.finish("closed");
-        else if (err.reason === "ADMISSION_TOKEN_INVALID" && Date.now() >= this.tokenExpiresMs) this.finish("session-expired");
+        else if (err.reason === "ADMISSION_TOKEN_INVALID" && Date.now() >= this.tokenExpiresMs)
+          this.finish("session-expired");
         else this.finish(`hold-error:${err.reason ?? err.code}`);
         return undefined;
       }
@@ -448,7 +509,12 @@ export class Buyer {
   private async release(hold: Hold): Promise<void> {
     const r = this.set.reservations;
     try {
-      await this.c.clients.call("ReleaseHold", r, r.releaseHold, { eventId: this.c.eventId, holdId: hold.holdId, buyerId: this.rec.id, requestId: this.rid("r") });
+      await this.c.clients.call("ReleaseHold", r, r.releaseHold, {
+        eventId: this.c.eventId,
+        holdId: hold.holdId,
+        buyerId: this.rec.id,
+        requestId: this.rid("r"),
+      });
     } catch {
       /* counted */
     }
@@ -470,12 +536,16 @@ export class Buyer {
       const calls = [this.c.clients.call("CreateOrder", o, o.createOrder, req)];
       if (double) calls.push(this.c.clients.call("CreateOrder", o, o.createOrder, req));
       const results = await Promise.allSettled(calls);
-      const ok = results.filter((r): r is PromiseFulfilledResult<{ order?: Order }> => r.status === "fulfilled").map((r) => r.value.order!);
+      const ok = results
+        .filter((r): r is PromiseFulfilledResult<{ order?: Order }> => r.status === "fulfilled")
+        .map((r) => r.value.order!);
       if (ok.length === 0) throw (results[0] as PromiseRejectedResult).reason;
       order = ok[0]!;
       if (ok.length === 2 && ok[0]!.orderId !== ok[1]!.orderId) {
         this.rec.idempotencyBreach = `${ok[0]!.orderId} != ${ok[1]!.orderId}`;
-        this.m.anomaly(`CreateOrder twice with key ${req.idempotencyKey} answered two orders: ${this.rec.idempotencyBreach}`);
+        this.m.anomaly(
+          `CreateOrder twice with key ${req.idempotencyKey} answered two orders: ${this.rec.idempotencyBreach}`,
+        );
       }
     } catch (err) {
       if (!(err instanceof RpcError)) throw err;
@@ -483,7 +553,12 @@ export class Buyer {
       this.finish(`order-error:${err.reason ?? err.code}`);
       return undefined;
     }
-    const rec: OrderRecord = { orderId: order.orderId, holdId: hold.holdId, quantity: order.quantity || hold.seatIds.length || hold.quantity, tickets: [] };
+    const rec: OrderRecord = {
+      orderId: order.orderId,
+      holdId: hold.holdId,
+      quantity: order.quantity || hold.seatIds.length || hold.quantity,
+      tickets: [],
+    };
     this.rec.orders.push(rec);
     this.m.funnel.paid++;
     this.m.funnel.paying++;
@@ -515,7 +590,9 @@ export class Buyer {
     const viaWatch = await new Promise<Order | undefined>((resolve) => {
       const t0 = performance.now();
       let last: Order | undefined;
-      const stream = this.set.orders.watchOrder({ orderId }, new Metadata(), { deadline: Date.now() + (this.c.s.run.maxSeconds + this.c.s.run.settleSeconds) * 1000 });
+      const stream = this.set.orders.watchOrder({ orderId }, new Metadata(), {
+        deadline: Date.now() + (this.c.s.run.maxSeconds + this.c.s.run.settleSeconds) * 1000,
+      });
       stream.on("data", (m: WatchOrderResponse) => {
         if (m.order) last = m.order;
       });
@@ -589,14 +666,21 @@ export class Bot {
         const q = this.set.queue;
         rec.joinSentMs = Date.now();
         const joins = await Promise.allSettled(
-          Array.from({ length: c.s.bots.joins }, () => c.clients.call("JoinQueue", q, q.joinQueue, { eventId: c.eventId, buyerId: rec.id, requestId: this.rid("j") })),
+          Array.from({ length: c.s.bots.joins }, () =>
+            c.clients.call("JoinQueue", q, q.joinQueue, {
+              eventId: c.eventId,
+              buyerId: rec.id,
+              requestId: this.rid("j"),
+            }),
+          ),
         );
         rec.joinAnsweredMs = Date.now();
         rec.joins = joins.filter((j) => j.status === "fulfilled").length;
         start();
         if (rec.joins === 0) return this.finish("bot-could-not-join");
         c.metrics.funnel.joined++;
-        const first = (joins.find((j) => j.status === "fulfilled") as PromiseFulfilledResult<{ ticket?: QueueTicket }>).value.ticket;
+        const first = (joins.find((j) => j.status === "fulfilled") as PromiseFulfilledResult<{ ticket?: QueueTicket }>)
+          .value.ticket;
         rec.joinState = first ? queueStateName(first.state) : undefined;
         // poll without backoff, ignoring RetryInfo
         let ticket = first;
@@ -605,7 +689,9 @@ export class Bot {
           while (!c.stopping && !(ticket && isFinalTicket(ticket))) {
             await sleep(c.s.bots.pollIntervalMs, c.stopSignal);
             try {
-              ticket = (await c.clients.call("GetQueuePosition", q, q.getQueuePosition, { eventId: c.eventId, buyerId: rec.id })).ticket;
+              ticket = (
+                await c.clients.call("GetQueuePosition", q, q.getQueuePosition, { eventId: c.eventId, buyerId: rec.id })
+              ).ticket;
             } catch {
               /* counted; no backoff */
             }
@@ -613,7 +699,10 @@ export class Bot {
         } finally {
           c.metrics.funnel.waiting--;
         }
-        if (!ticket || ticket.state !== QueueState.QUEUE_STATE_ADMITTED) return this.finish(c.stopping ? "bot-stopped" : `bot-${ticket ? queueStateName(ticket.state).toLowerCase() : "?"}`);
+        if (!ticket || ticket.state !== QueueState.QUEUE_STATE_ADMITTED)
+          return this.finish(
+            c.stopping ? "bot-stopped" : `bot-${ticket ? queueStateName(ticket.state).toLowerCase() : "?"}`,
+          );
         token = ticket.admissionToken;
         rec.admittedSeenMs = Date.now();
         c.metrics.funnel.admitted++;
@@ -647,7 +736,12 @@ export class Bot {
               idempotencyKey: this.rid("k"),
               payment: { paymentMethodToken: `tok_sim_${rec.id}` },
             });
-            const r: OrderRecord = { orderId: order!.orderId, holdId: h.holdId, quantity: order!.quantity, tickets: [] };
+            const r: OrderRecord = {
+              orderId: order!.orderId,
+              holdId: h.holdId,
+              quantity: order!.quantity,
+              tickets: [],
+            };
             rec.orders.push(r);
             c.metrics.funnel.paid++;
             const final = await this.poll(order!.orderId);
@@ -682,10 +776,18 @@ export class Bot {
     const r = this.set.reservations;
     const base = { eventId: c.eventId, buyerId: rec.id, admissionToken: token, requestId: this.rid("h") };
     if (c.gaSections.length > 0) {
-      const res = await c.clients.call("HoldSeats(GA)", r, r.holdSeats, { ...base, selection: { $case: "generalAdmission", value: { sectionId: c.gaSections[0]!.id, quantity } } });
+      const res = await c.clients.call("HoldSeats(GA)", r, r.holdSeats, {
+        ...base,
+        selection: { $case: "generalAdmission", value: { sectionId: c.gaSections[0]!.id, quantity } },
+      });
       return res.hold!;
     }
-    const res = await c.clients.call("HoldBestAvailable", r, r.holdBestAvailable, { ...base, quantity, priceCategoryId: "", sectionId: "" });
+    const res = await c.clients.call("HoldBestAvailable", r, r.holdBestAvailable, {
+      ...base,
+      quantity,
+      priceCategoryId: "",
+      sectionId: "",
+    });
     return res.hold!;
   }
 

@@ -5,7 +5,15 @@
 // the deadline passes, as a well-behaved client does: every request carries
 // its request id or idempotency key, so a retry can never do the thing twice
 // (and a CreateOrder whose answer was lost returns the same order).
-import { Channel, credentials, Metadata, status, type CallOptions, type ClientReadableStream, type ServiceError } from "@grpc/grpc-js";
+import {
+  Channel,
+  credentials,
+  Metadata,
+  status,
+  type CallOptions,
+  type ClientReadableStream,
+  type ServiceError,
+} from "@grpc/grpc-js";
 import { EventServiceClient } from "../../src/gen/ticketing/v1/event_service.js";
 import { OrderServiceClient } from "../../src/gen/ticketing/v1/order_service.js";
 import { QueueServiceClient } from "../../src/gen/ticketing/v1/queue_service.js";
@@ -41,7 +49,12 @@ export class RpcError extends Error {
   }
 }
 
-type Unary<Req, Res> = (request: Req, metadata: Metadata, options: Partial<CallOptions>, callback: (error: ServiceError | null, response: Res) => void) => unknown;
+type Unary<Req, Res> = (
+  request: Req,
+  metadata: Metadata,
+  options: Partial<CallOptions>,
+  callback: (error: ServiceError | null, response: Res) => void,
+) => unknown;
 
 export class Clients {
   readonly sets: ClientSet[];
@@ -91,13 +104,21 @@ export class Clients {
    * backoff (100 ms doubling to 2 s, or the server's RetryInfo) for up to
    * `unavailableRetryMs`.
    */
-  async call<Req, Res>(method: string, client: object, fn: Unary<Req, Res>, request: Req, metadata = new Metadata(), deadlineMs = this.deadlineMs): Promise<Res> {
+  async call<Req, Res>(
+    method: string,
+    client: object,
+    fn: Unary<Req, Res>,
+    request: Req,
+    metadata = new Metadata(),
+    deadlineMs = this.deadlineMs,
+  ): Promise<Res> {
     const giveUpAt = Date.now() + this.unavailableRetryMs;
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.once(method, client, fn, request, metadata, deadlineMs);
       } catch (err) {
-        if (!(err instanceof RpcError) || (err.code !== status.UNAVAILABLE && err.code !== status.DEADLINE_EXCEEDED)) throw err;
+        if (!(err instanceof RpcError) || (err.code !== status.UNAVAILABLE && err.code !== status.DEADLINE_EXCEEDED))
+          throw err;
         const delay = err.retryAfterMs || Math.min(2000, 100 * 2 ** attempt) * (0.5 + Math.random());
         if (Date.now() + delay > giveUpAt) throw err;
         this.metrics.retried(method);
@@ -106,7 +127,14 @@ export class Clients {
     }
   }
 
-  private once<Req, Res>(method: string, client: object, fn: Unary<Req, Res>, request: Req, metadata: Metadata, deadlineMs: number): Promise<Res> {
+  private once<Req, Res>(
+    method: string,
+    client: object,
+    fn: Unary<Req, Res>,
+    request: Req,
+    metadata: Metadata,
+    deadlineMs: number,
+  ): Promise<Res> {
     const t0 = performance.now();
     return new Promise((resolve, reject) => {
       fn.call(client, request, metadata, { deadline: Date.now() + deadlineMs }, (err, res) => {

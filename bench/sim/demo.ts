@@ -21,7 +21,10 @@ const grpcAddress = process.env.GRPC_ADDRESS || "127.0.0.1:50051";
 const localDir = path.join(repoRoot, ".local");
 
 async function answers(address: string): Promise<boolean> {
-  const [host, port] = [address.slice(0, address.lastIndexOf(":")), Number(address.slice(address.lastIndexOf(":") + 1))];
+  const [host, port] = [
+    address.slice(0, address.lastIndexOf(":")),
+    Number(address.slice(address.lastIndexOf(":") + 1)),
+  ];
   return canConnect(port, host);
 }
 
@@ -67,7 +70,9 @@ async function main(): Promise<number> {
   const files = writeReport(rep, path.join(localDir, "sim-results"));
   process.stdout.write(`\n${summary(rep, files)}\n`);
 
-  const G = fs.existsSync(path.join(repoRoot, ".tools/bin/grpcurl")) ? ".tools/bin/grpcurl -plaintext" : "grpcurl -plaintext";
+  const G = fs.existsSync(path.join(repoRoot, ".tools/bin/grpcurl"))
+    ? ".tools/bin/grpcurl -plaintext"
+    : "grpcurl -plaintext";
   const ev = result.eventId;
   const someOrder = result.records.flatMap((b) => b.orders).find((o) => o.state === "CONFIRMED");
   const someBuyer = result.records.find((b) => b.orders.some((o) => o.state === "CONFIRMED"))?.id;
@@ -76,17 +81,33 @@ async function main(): Promise<number> {
     "What to look at now:",
     `  the event's seats and funnel:   ${G} -d '{"event_id": "${ev}"}' ${target.address} ticketing.v1.EventService/GetEventSummary`,
     `  the live seat map:              ${G} -d '{"event_id": "${ev}"}' ${target.address} ticketing.v1.EventService/GetSeatMap`,
-    ...(someOrder ? [`  an order with its tickets:      ${G} -d '{"order_id": "${someOrder.orderId}"}' ${target.address} ticketing.v1.OrderService/GetOrder`] : []),
-    ...(someBuyer ? [`  a buyer's place in the queue:   ${G} -d '{"event_id": "${ev}", "buyer_id": "${someBuyer}"}' ${target.address} ticketing.v1.QueueService/GetQueuePosition`] : []),
-    ...(someOrder?.tickets[0] ? [`  scan a ticket at the door:      ${G} -d '{"code": "${someOrder.tickets[0].code}", "gate_id": "north-1", "request_id": "demo-scan-1"}' ${target.address} ticketing.v1.TicketService/CheckIn`] : []),
+    ...(someOrder
+      ? [
+          `  an order with its tickets:      ${G} -d '{"order_id": "${someOrder.orderId}"}' ${target.address} ticketing.v1.OrderService/GetOrder`,
+        ]
+      : []),
+    ...(someBuyer
+      ? [
+          `  a buyer's place in the queue:   ${G} -d '{"event_id": "${ev}", "buyer_id": "${someBuyer}"}' ${target.address} ticketing.v1.QueueService/GetQueuePosition`,
+        ]
+      : []),
+    ...(someOrder?.tickets[0]
+      ? [
+          `  scan a ticket at the door:      ${G} -d '{"code": "${someOrder.tickets[0].code}", "gate_id": "north-1", "request_id": "demo-scan-1"}' ${target.address} ticketing.v1.TicketService/CheckIn`,
+        ]
+      : []),
     `  the ticket signing keys:        ${G} ${target.address} ticketing.v1.QueueService/GetSigningKeys`,
     `  every service:                  ${G} ${target.address} list`,
-    uiUrl ? `  the checkout workflows:         ${uiUrl}/namespaces/default/workflows (checkout-…, one per hold; hold-sweeper-${ev})` : "  the checkout workflows:         the Temporal web UI of your stack (checkout-… workflows)",
+    uiUrl
+      ? `  the checkout workflows:         ${uiUrl}/namespaces/default/workflows (checkout-…, one per hold; hold-sweeper-${ev})`
+      : "  the checkout workflows:         the Temporal web UI of your stack (checkout-… workflows)",
     `  the full report:                ${path.relative(process.cwd(), files.md)}`,
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
   if (!startedHere) return a.ok ? 0 : 1;
-  process.stdout.write(`\nThe stack keeps running (API ${target.address}, operator token local-operator-token). Ctrl-C stops it.\n`);
+  process.stdout.write(
+    `\nThe stack keeps running (API ${target.address}, operator token local-operator-token). Ctrl-C stops it.\n`,
+  );
   // Until Ctrl-C: the signal handler stops everything and exits.
   setInterval(() => {}, 1 << 30);
   await new Promise<never>(() => {});

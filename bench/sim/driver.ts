@@ -68,11 +68,19 @@ export function buildEvent(s: Scenario, eventId: string): Event {
     name: `Simulated on-sale: ${s.name}`,
     venue: "Simulator Arena",
     saleState: SaleState.SALE_STATE_UNSPECIFIED,
-    holdPolicy: { ttlSeconds: s.event.holdTtlSeconds, maxExtensions: 1, maxLifetimeSeconds: Math.min(7200, s.event.holdTtlSeconds * 2) },
+    holdPolicy: {
+      ttlSeconds: s.event.holdTtlSeconds,
+      maxExtensions: 1,
+      maxLifetimeSeconds: Math.min(7200, s.event.holdTtlSeconds * 2),
+    },
     maxTicketsPerBuyer: s.event.maxTicketsPerBuyer,
     waitingRoom: { ...s.event.waitingRoom, shuffleSeedSha256: "" },
     currencyCode: s.event.currencyCode,
-    priceCategories: s.event.sections.map((sec) => ({ priceCategoryId: `p_${sec.id}`, name: sec.name ?? sec.id, priceMinor: String(sec.priceMinor) })),
+    priceCategories: s.event.sections.map((sec) => ({
+      priceCategoryId: `p_${sec.id}`,
+      name: sec.name ?? sec.id,
+      priceMinor: String(sec.priceMinor),
+    })),
     sections: s.event.sections.map((sec) => ({
       sectionId: sec.id,
       name: sec.name ?? sec.id,
@@ -80,10 +88,18 @@ export function buildEvent(s: Scenario, eventId: string): Event {
         ? {
             $case: "reserved" as const,
             value: {
-              rows: Array.from({ length: sec.reserved.rows }, (_, i) => ({ rowId: String(i + 1), firstSeatNumber: 1, seatCount: sec.reserved!.seatsPerRow, priceCategoryId: `p_${sec.id}` })),
+              rows: Array.from({ length: sec.reserved.rows }, (_, i) => ({
+                rowId: String(i + 1),
+                firstSeatNumber: 1,
+                seatCount: sec.reserved!.seatsPerRow,
+                priceCategoryId: `p_${sec.id}`,
+              })),
             },
           }
-        : { $case: "generalAdmission" as const, value: { capacity: sec.generalAdmission!.capacity, priceCategoryId: `p_${sec.id}` } },
+        : {
+            $case: "generalAdmission" as const,
+            value: { capacity: sec.generalAdmission!.capacity, priceCategoryId: `p_${sec.id}` },
+          },
     })),
     capacity: 0,
   };
@@ -111,7 +127,14 @@ export async function runSimulation(o: RunOptions): Promise<SimResult> {
   const runId = Date.now().toString(36) + Math.floor(rnd() * 1296).toString(36);
   const eventId = o.eventId ?? `sim-${s.name}-${runId}`.slice(0, 64);
   const metrics = new Metrics();
-  const clients = new Clients(o.target.address, s.run.channels, o.target.operatorToken, metrics, s.run.callDeadlineMs, s.run.unavailableRetrySeconds * 1000);
+  const clients = new Clients(
+    o.target.address,
+    s.run.channels,
+    o.target.operatorToken,
+    metrics,
+    s.run.callDeadlineMs,
+    s.run.unavailableRetrySeconds * 1000,
+  );
   const startedMs = Date.now();
   const cap = capacityOf(s);
   const progress = new Progress(metrics, (o.out ?? process.stderr) as NodeJS.WriteStream, startedMs, o.quiet);
@@ -124,7 +147,14 @@ export async function runSimulation(o: RunOptions): Promise<SimResult> {
   try {
     // --- the event
     const ev = clients.sets[0]!.events;
-    const created = await clients.call("CreateEvent", ev, ev.createEvent, { requestId: `create-${eventId}`.slice(0, 64), event: buildEvent(s, eventId) }, clients.operator, 300_000);
+    const created = await clients.call(
+      "CreateEvent",
+      ev,
+      ev.createEvent,
+      { requestId: `create-${eventId}`.slice(0, 64), event: buildEvent(s, eventId) },
+      clients.operator,
+      300_000,
+    );
     const event = created.event!;
     log(
       `event ${eventId}: ${cap.total.toLocaleString("en-US")} places (${cap.reserved.toLocaleString("en-US")} reserved, GA ${JSON.stringify(cap.ga)}), ` +
@@ -179,11 +209,19 @@ export async function runSimulation(o: RunOptions): Promise<SimResult> {
     const journeys: Promise<void>[] = [];
     let opened = false;
     const open = async () => {
-      await clients.call("OpenSale", ev, ev.openSale, { eventId, requestId: `open-${eventId}`.slice(0, 64) }, clients.operator);
+      await clients.call(
+        "OpenSale",
+        ev,
+        ev.openSale,
+        { eventId, requestId: `open-${eventId}`.slice(0, 64) },
+        clients.operator,
+      );
       opened = true;
       faults.start(openedMs);
       progress.setPhase("");
-      log(`sale open (${preQueueMs > 0 ? `${records.filter((r) => r.scheduledMs < 0).length.toLocaleString("en-US")} buyers scheduled before it` : "no pre-queue"})`);
+      log(
+        `sale open (${preQueueMs > 0 ? `${records.filter((r) => r.scheduledMs < 0).length.toLocaleString("en-US")} buyers scheduled before it` : "no pre-queue"})`,
+      );
       if (seatMap) await seatMap.start();
     };
     if (preQueueMs === 0) await open();
@@ -209,7 +247,9 @@ export async function runSimulation(o: RunOptions): Promise<SimResult> {
       await sleep(5);
     }
     if (!opened) await open();
-    log(`all ${next.toLocaleString("en-US")} arrivals started ${((Date.now() - openedMs) / 1000).toFixed(1)} s after the open`);
+    log(
+      `all ${next.toLocaleString("en-US")} arrivals started ${((Date.now() - openedMs) / 1000).toFixed(1)} s after the open`,
+    );
 
     // --- wait for the journeys, bounded
     let stoppedAtMaxSeconds = false;
@@ -218,14 +258,22 @@ export async function runSimulation(o: RunOptions): Promise<SimResult> {
     await faults.stop();
     const closeSale = async () => {
       try {
-        await clients.call("CloseSale", ev, ev.closeSale, { eventId, requestId: `close-${eventId}`.slice(0, 64) }, clients.operator);
+        await clients.call(
+          "CloseSale",
+          ev,
+          ev.closeSale,
+          { eventId, requestId: `close-${eventId}`.slice(0, 64) },
+          clients.operator,
+        );
       } catch (err) {
         log(`CloseSale failed: ${(err as Error).message}`);
       }
     };
     if (pending > 0) {
       stoppedAtMaxSeconds = true;
-      log(`run.maxSeconds (${s.run.maxSeconds} s) reached with ${pending} journeys running: closing the sale, stopping the buyers`);
+      log(
+        `run.maxSeconds (${s.run.maxSeconds} s) reached with ${pending} journeys running: closing the sale, stopping the buyers`,
+      );
       progress.setPhase("stopping");
       ctx.stopping = true;
       await closeSale();

@@ -15,7 +15,11 @@ export interface FaultTargets {
   storePids: Record<string, number>;
 }
 
-const STALLED_STORE: Record<string, string> = { "redis-stall": "redis", "mysql-stall": "mysql", "temporal-stall": "temporal" };
+const STALLED_STORE: Record<string, string> = {
+  "redis-stall": "redis",
+  "mysql-stall": "mysql",
+  "temporal-stall": "temporal",
+};
 
 export class FaultInjector {
   private readonly timers: NodeJS.Timeout[] = [];
@@ -36,8 +40,10 @@ export class FaultInjector {
     const problems: string[] = [];
     for (const f of this.specs) {
       const store = STALLED_STORE[f.kind];
-      if (store && !this.targets.storePids[store]) problems.push(`${f.kind} at ${f.atSeconds} s: ${store} was not started by the simulator`);
-      if (!store && !this.targets.app) problems.push(`${f.kind} at ${f.atSeconds} s: the API and worker were not started by the simulator`);
+      if (store && !this.targets.storePids[store])
+        problems.push(`${f.kind} at ${f.atSeconds} s: ${store} was not started by the simulator`);
+      if (!store && !this.targets.app)
+        problems.push(`${f.kind} at ${f.atSeconds} s: the API and worker were not started by the simulator`);
     }
     return problems;
   }
@@ -63,7 +69,13 @@ export class FaultInjector {
     for (const spec of this.specs) {
       if (this.fired.has(spec)) continue;
       this.fired.add(spec);
-      this.metrics.faults.push({ kind: spec.kind, atSeconds: spec.atSeconds, seconds: spec.seconds, startedMs: Date.now(), note: "not injected: the sale ended first" });
+      this.metrics.faults.push({
+        kind: spec.kind,
+        atSeconds: spec.atSeconds,
+        seconds: spec.seconds,
+        startedMs: Date.now(),
+        note: "not injected: the sale ended first",
+      });
     }
     await Promise.allSettled([...this.running]);
     for (const pid of this.frozen) this.signal(pid, "SIGCONT");
@@ -71,7 +83,13 @@ export class FaultInjector {
   }
 
   private async inject(spec: FaultSpec): Promise<void> {
-    const record: Metrics["faults"][number] = { kind: spec.kind, atSeconds: spec.atSeconds, seconds: spec.seconds, startedMs: Date.now(), note: "" };
+    const record: Metrics["faults"][number] = {
+      kind: spec.kind,
+      atSeconds: spec.atSeconds,
+      seconds: spec.seconds,
+      startedMs: Date.now(),
+      note: "",
+    };
     this.metrics.faults.push(record);
     const downMs = spec.seconds * 1000;
     try {

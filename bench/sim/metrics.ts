@@ -108,13 +108,30 @@ export class Metrics {
   /** Oddities the driver saw (not errors by code: contract surprises). */
   readonly anomalies: { at: number; what: string }[] = [];
   /** Per-second samples for the report. */
-  readonly timeline: { t: number; calls: number; errors: number; waiting: number; admitted: number; holding: number; paid: number; confirmed: number; tickets: number }[] = [];
+  readonly timeline: {
+    t: number;
+    calls: number;
+    errors: number;
+    waiting: number;
+    admitted: number;
+    holding: number;
+    paid: number;
+    confirmed: number;
+    tickets: number;
+  }[] = [];
   totalCalls = 0;
   totalErrors = 0;
   /** Calls sent again after UNAVAILABLE or DEADLINE_EXCEEDED, by method (each failed attempt is also in `rpc`). */
   readonly retries: Record<string, number> = {};
   /** Faults injected (bench/sim/faults.ts), in order. */
-  readonly faults: { kind: string; atSeconds: number; seconds: number; startedMs: number; endedMs?: number; note: string }[] = [];
+  readonly faults: {
+    kind: string;
+    atSeconds: number;
+    seconds: number;
+    startedMs: number;
+    endedMs?: number;
+    note: string;
+  }[] = [];
   /** Arrivals that started later than scheduled (the client could not keep up), ms. */
   readonly arrivalLag = new Histogram();
   /** The simulator's own event-loop delay (client-side latencies include it). */
@@ -162,7 +179,8 @@ export class Metrics {
   /** Errors by code over every RPC. */
   errorsByCode(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const s of this.rpc.values()) for (const [c, n] of Object.entries(s.codes)) if (c !== "OK") out[c] = (out[c] ?? 0) + n;
+    for (const s of this.rpc.values())
+      for (const [c, n] of Object.entries(s.codes)) if (c !== "OK") out[c] = (out[c] ?? 0) + n;
     return out;
   }
 }

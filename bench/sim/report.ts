@@ -27,7 +27,18 @@ export interface SimReport {
   capacity: ReturnType<typeof capacityOf>;
   funnel: Record<string, number>;
   outcomes: Record<string, number>;
-  rpc: Record<string, { calls: number; p50: number; p90: number; p99: number; max: number; codes: Record<string, number>; reasons: Record<string, number> }>;
+  rpc: Record<
+    string,
+    {
+      calls: number;
+      p50: number;
+      p90: number;
+      p99: number;
+      max: number;
+      codes: Record<string, number>;
+      reasons: Record<string, number>;
+    }
+  >;
   spans: Record<string, { count: number; p50: number; p90: number; p99: number; max: number }>;
   errorsByCode: Record<string, number>;
   /** Calls sent again after UNAVAILABLE or DEADLINE_EXCEEDED, by method. */
@@ -46,10 +57,15 @@ export interface SimReport {
   ok: boolean;
 }
 
-const n = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? "–" : Math.round(x).toLocaleString("en-US"));
+const n = (x: number | undefined) =>
+  x === undefined || !Number.isFinite(x) ? "–" : Math.round(x).toLocaleString("en-US");
 const f = (x: number | undefined, d = 1) => (x === undefined || !Number.isFinite(x) ? "–" : x.toFixed(d));
 
-export function buildReport(r: SimResult, a: AuditResult, extra: { command: string; processes?: Record<string, string>; machine?: MachineInfo; cpu?: Record<string, number> }): SimReport {
+export function buildReport(
+  r: SimResult,
+  a: AuditResult,
+  extra: { command: string; processes?: Record<string, string>; machine?: MachineInfo; cpu?: Record<string, number> },
+): SimReport {
   const m = r.metrics;
   const rpc: SimReport["rpc"] = {};
   for (const [k, v] of [...m.rpc.entries()].sort((x, y) => y[1].calls - x[1].calls)) {
@@ -140,7 +156,11 @@ function rpcTable(rep: SimReport): string {
 }
 
 function auditTable(a: AuditResult): string {
-  return ["| check | result | detail |", "| --- | --- | --- |", ...a.checks.map((c) => `| ${c.name} | ${c.ok ? "ok" : "**BROKEN**"} | ${c.detail.replace(/\|/g, "\\|")} |`)].join("\n");
+  return [
+    "| check | result | detail |",
+    "| --- | --- | --- |",
+    ...a.checks.map((c) => `| ${c.name} | ${c.ok ? "ok" : "**BROKEN**"} | ${c.detail.replace(/\|/g, "\\|")} |`),
+  ].join("\n");
 }
 
 export function markdown(rep: SimReport): string {
@@ -153,8 +173,16 @@ export function markdown(rep: SimReport): string {
     `- Command: \`${rep.command}\``,
     `- Machine: ${rep.machine.nproc} cores (${rep.machine.cpuModel}), ${n(rep.machine.memTotalMb)} MB, ${rep.machine.kernel}, Node ${rep.machine.node}; load before ${rep.machine.loadAvgBefore.join(" ")}; everything (stores, Temporal, API, worker, simulator) on this machine`,
     `- Source: ${rep.source.commit.slice(0, 12)} (${rep.source.note})`,
-    `- Processes: ${Object.entries(rep.processes).map(([k, v]) => `${k}: ${v}`).join("; ") || "in-process / reused"}`,
-    `- CPU during the sale (average cores, 2 in all): ${Object.entries(rep.cpuCores).map(([k, v]) => `${k} ${v}`).join(", ") || "not measured"}`,
+    `- Processes: ${
+      Object.entries(rep.processes)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join("; ") || "in-process / reused"
+    }`,
+    `- CPU during the sale (average cores, 2 in all): ${
+      Object.entries(rep.cpuCores)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", ") || "not measured"
+    }`,
     `- Event ${rep.eventId}: ${n(rep.capacity.total)} places (${n(rep.capacity.reserved)} reserved, GA ${JSON.stringify(rep.capacity.ga)}), ${n(s.buyers)} buyers`,
     `- Sold out: ${rep.soldOutAfterSeconds !== undefined ? `${rep.soldOutAfterSeconds} s after the open` : "no"}`,
     `- Duration ${rep.durationSeconds} s (sale ${rep.saleSeconds} s from the open); ${n(rep.totalCalls)} calls, ${n(rep.callsPerSecond)}/s on average; arrival lag p50 ${f(rep.arrivalLagMs.p50, 0)} ms, p99 ${f(rep.arrivalLagMs.p99, 0)} ms; the simulator's event-loop delay p99 ${f(rep.simulatorLoopDelayMs.p99, 0)} ms, max ${f(rep.simulatorLoopDelayMs.max, 0)} ms (client-side latencies include it)`,
@@ -163,24 +191,43 @@ export function markdown(rep: SimReport): string {
     "",
     funnelTable(rep),
     "",
-    "How journeys ended: " + Object.entries(rep.outcomes).map(([k, v]) => `${k} ${n(v)}`).join(", "),
+    "How journeys ended: " +
+      Object.entries(rep.outcomes)
+        .map(([k, v]) => `${k} ${n(v)}`)
+        .join(", "),
     "",
     "## Latencies and codes per RPC (client side; streams: time to their end)",
     "",
     rpcTable(rep),
     "",
-    "Other timings: " + (Object.entries(rep.spans).map(([k, v]) => `${k} p50 ${f(v.p50 / 1000, 2)} s, p99 ${f(v.p99 / 1000, 2)} s (${n(v.count)})`).join("; ") || "–"),
+    "Other timings: " +
+      (Object.entries(rep.spans)
+        .map(([k, v]) => `${k} p50 ${f(v.p50 / 1000, 2)} s, p99 ${f(v.p99 / 1000, 2)} s (${n(v.count)})`)
+        .join("; ") || "–"),
     "",
-    `Errors by code: ${Object.entries(rep.errorsByCode).map(([k, v]) => `${k} ${n(v)}`).join(", ") || "none"}`,
+    `Errors by code: ${
+      Object.entries(rep.errorsByCode)
+        .map(([k, v]) => `${k} ${n(v)}`)
+        .join(", ") || "none"
+    }`,
     "",
-    `Calls sent again after UNAVAILABLE or DEADLINE_EXCEEDED (same request id or idempotency key): ${Object.entries(rep.retries).map(([k, v]) => `${k} ${n(v)}`).join(", ") || "none"}`,
+    `Calls sent again after UNAVAILABLE or DEADLINE_EXCEEDED (same request id or idempotency key): ${
+      Object.entries(rep.retries)
+        .map(([k, v]) => `${k} ${n(v)}`)
+        .join(", ") || "none"
+    }`,
     "",
     ...(rep.faults.length ? ["## Faults injected", "", faultTable(rep), ""] : []),
     "## Audit",
     "",
     auditTable(rep.audit),
     "",
-    rep.anomalies.length ? `## Anomalies the driver saw\n\n${rep.anomalies.slice(0, 30).map((x) => `- ${x.what}`).join("\n")}\n` : "",
+    rep.anomalies.length
+      ? `## Anomalies the driver saw\n\n${rep.anomalies
+          .slice(0, 30)
+          .map((x) => `- ${x.what}`)
+          .join("\n")}\n`
+      : "",
     "## Settings",
     "",
     "```json",
@@ -190,7 +237,10 @@ export function markdown(rep: SimReport): string {
   ].join("\n");
 }
 
-export function writeReport(rep: SimReport, dir = path.join(repoRoot, "bench", "results")): { json: string; md: string } {
+export function writeReport(
+  rep: SimReport,
+  dir = path.join(repoRoot, "bench", "results"),
+): { json: string; md: string } {
   fs.mkdirSync(dir, { recursive: true });
   const stamp = rep.startedAt.replace(/[:.]/g, "-");
   const base = path.join(dir, `sim-${rep.scenario}-${stamp}`);
@@ -204,20 +254,40 @@ export function summary(rep: SimReport, files?: { json: string; md: string }): s
   const fu = rep.funnel;
   const top = Object.entries(rep.rpc)
     .slice(0, 8)
-    .map(([k, v]) => `  ${k.padEnd(20)} ${n(v.calls).padStart(9)} calls  p50 ${f(v.p50).padStart(7)} ms  p99 ${f(v.p99).padStart(8)} ms`)
+    .map(
+      ([k, v]) =>
+        `  ${k.padEnd(20)} ${n(v.calls).padStart(9)} calls  p50 ${f(v.p50).padStart(7)} ms  p99 ${f(v.p99).padStart(8)} ms`,
+    )
     .join("\n");
   const rel = (p: string) => path.relative(process.cwd(), p) || p;
   return [
     `On-sale simulation "${rep.scenario}": ${rep.ok ? "AUDIT PASSED" : "AUDIT FAILED"} (${rep.durationSeconds} s, ${n(rep.totalCalls)} calls)`,
     `  funnel: arrived ${n(fu.arrived)} → joined ${n(fu.joined)} → admitted ${n(fu.admitted)} → holds ${n(fu.holdsMade)} → orders ${n(fu.paid)} → confirmed ${n(fu.confirmed)} (failed ${n(fu.failedOrders)}); tickets ${n(fu.ticketsBought)} of ${n(rep.capacity.total)} places`,
-    `  outcomes: ${Object.entries(rep.outcomes).slice(0, 8).map(([k, v]) => `${k} ${n(v)}`).join(", ")}`,
-    ...(Object.keys(rep.cpuCores).length ? [`  CPU (average cores): ${Object.entries(rep.cpuCores).map(([k, v]) => `${k} ${v}`).join(", ")}`] : []),
+    `  outcomes: ${Object.entries(rep.outcomes)
+      .slice(0, 8)
+      .map(([k, v]) => `${k} ${n(v)}`)
+      .join(", ")}`,
+    ...(Object.keys(rep.cpuCores).length
+      ? [
+          `  CPU (average cores): ${Object.entries(rep.cpuCores)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(", ")}`,
+        ]
+      : []),
     `  simulator event-loop delay: p99 ${f(rep.simulatorLoopDelayMs.p99, 0)} ms, max ${f(rep.simulatorLoopDelayMs.max, 0)} ms (included in the client-side latencies)`,
-    `  errors by code: ${Object.entries(rep.errorsByCode).map(([k, v]) => `${k} ${n(v)}`).join(", ") || "none"}`,
-    ...(rep.faults.length ? [`  faults: ${rep.faults.map((x) => `${x.kind} at ${f(x.atSeconds)} s (${x.note})`).join("; ")}`] : []),
+    `  errors by code: ${
+      Object.entries(rep.errorsByCode)
+        .map(([k, v]) => `${k} ${n(v)}`)
+        .join(", ") || "none"
+    }`,
+    ...(rep.faults.length
+      ? [`  faults: ${rep.faults.map((x) => `${x.kind} at ${f(x.atSeconds)} s (${x.note})`).join("; ")}`]
+      : []),
     top,
     "  audit:",
-    ...rep.audit.checks.map((c) => `    ${c.ok ? "ok    " : "BROKEN"} ${c.name}${c.ok ? "" : `: ${c.detail.slice(0, 300)}`}`),
+    ...rep.audit.checks.map(
+      (c) => `    ${c.ok ? "ok    " : "BROKEN"} ${c.name}${c.ok ? "" : `: ${c.detail.slice(0, 300)}`}`,
+    ),
     ...(files ? [`  report: ${rel(files.md)} (and .json)`] : []),
   ].join("\n");
 }

@@ -19,11 +19,16 @@ const section = z
     name: z.string().optional(),
     priceMinor: z.number().int().min(0),
     /** Reserved rows: `rows` rows of `seatsPerRow` seats. */
-    reserved: z.object({ rows: z.number().int().min(1).max(1000), seatsPerRow: z.number().int().min(1).max(500) }).optional(),
+    reserved: z
+      .object({ rows: z.number().int().min(1).max(1000), seatsPerRow: z.number().int().min(1).max(500) })
+      .optional(),
     /** A general-admission area. */
     generalAdmission: z.object({ capacity: z.number().int().min(1).max(200_000) }).optional(),
   })
-  .refine((s) => Boolean(s.reserved) !== Boolean(s.generalAdmission), "a section is either reserved or generalAdmission");
+  .refine(
+    (s) => Boolean(s.reserved) !== Boolean(s.generalAdmission),
+    "a section is either reserved or generalAdmission",
+  );
 
 /**
  * A fault injected while the sale runs, `atSeconds` after the open, lasting
@@ -75,7 +80,11 @@ export const scenarioSchema = z.object({
       tickets: z.record(z.string().regex(/^\d+$/), z.number().min(0)).default({ "2": 1 }),
       /** How a buyer picks: weights of specific seats (from the live map), best available, general admission. */
       choice: z
-        .object({ seats: z.number().min(0).default(0), bestAvailable: z.number().min(0).default(0), generalAdmission: z.number().min(0).default(0) })
+        .object({
+          seats: z.number().min(0).default(0),
+          bestAvailable: z.number().min(0).default(0),
+          generalAdmission: z.number().min(0).default(0),
+        })
         .default({ seats: 0, bestAvailable: 0, generalAdmission: 1 }),
       /** Share of waiting buyers on WatchQueue; the rest poll GetQueuePosition every pollIntervalMs (± 50 %). */
       watchShare: share.default(1),
@@ -136,7 +145,10 @@ export const scenarioSchema = z.object({
     .default({ share: 0, holdsPerIdentity: 10, joins: 5, pollIntervalMs: 50, tryWithoutToken: true }),
   payment: z
     .object({
-      latencyMs: z.string().regex(/^\d+(-\d+)?$/).default("20-80"),
+      latencyMs: z
+        .string()
+        .regex(/^\d+(-\d+)?$/)
+        .default("20-80"),
       declineRatio: share.default(0.2),
       failureRatio: share.default(0),
       lostResponseRatio: share.default(0),
@@ -168,7 +180,15 @@ export const scenarioSchema = z.object({
        */
       unavailableRetrySeconds: z.number().min(0).max(600).default(30),
     })
-    .default({ channels: 8, maxSeconds: 300, settleSeconds: 120, closeSaleAtEnd: true, verifyTickets: 500, callDeadlineMs: 30_000, unavailableRetrySeconds: 30 }),
+    .default({
+      channels: 8,
+      maxSeconds: 300,
+      settleSeconds: 120,
+      closeSaleAtEnd: true,
+      verifyTickets: 500,
+      callDeadlineMs: 30_000,
+      unavailableRetrySeconds: 30,
+    }),
 });
 
 export type Scenario = z.infer<typeof scenarioSchema>;
@@ -195,7 +215,9 @@ export function listScenarios(): string[] {
 export function parseScenario(raw: unknown, env: NodeJS.ProcessEnv = process.env): Scenario {
   const r = scenarioSchema.safeParse(raw);
   if (!r.success) {
-    throw new Error(`invalid scenario:\n${r.error.issues.map((i) => `  ${i.path.join(".") || "(root)"}: ${i.message}`).join("\n")}`);
+    throw new Error(
+      `invalid scenario:\n${r.error.issues.map((i) => `  ${i.path.join(".") || "(root)"}: ${i.message}`).join("\n")}`,
+    );
   }
   const s = r.data;
   if (env.SIM_BUYERS) {
@@ -211,10 +233,14 @@ export function parseScenario(raw: unknown, env: NodeJS.ProcessEnv = process.env
   const c = s.buyer.choice;
   const hasGa = s.event.sections.some((x) => x.generalAdmission);
   const hasReserved = s.event.sections.some((x) => x.reserved);
-  if (c.seats + c.bestAvailable + c.generalAdmission <= 0) throw new Error("invalid scenario: buyer.choice has no positive weight");
-  if (c.generalAdmission > 0 && !hasGa) throw new Error("invalid scenario: buyer.choice.generalAdmission > 0 but no generalAdmission section");
-  if ((c.seats > 0 || c.bestAvailable > 0) && !hasReserved) throw new Error("invalid scenario: seats/bestAvailable choice without a reserved section");
-  if (Object.values(s.buyer.tickets).every((w) => w <= 0)) throw new Error("invalid scenario: buyer.tickets has no positive weight");
+  if (c.seats + c.bestAvailable + c.generalAdmission <= 0)
+    throw new Error("invalid scenario: buyer.choice has no positive weight");
+  if (c.generalAdmission > 0 && !hasGa)
+    throw new Error("invalid scenario: buyer.choice.generalAdmission > 0 but no generalAdmission section");
+  if ((c.seats > 0 || c.bestAvailable > 0) && !hasReserved)
+    throw new Error("invalid scenario: seats/bestAvailable choice without a reserved section");
+  if (Object.values(s.buyer.tickets).every((w) => w <= 0))
+    throw new Error("invalid scenario: buyer.tickets has no positive weight");
   return s;
 }
 

@@ -40,7 +40,9 @@ export class LiveSeatMap {
         else if (m.update?.$case === "delta") {
           for (const c of m.update.value.seats) {
             const at = this.bySeat.get(c.seatId);
-            if (at) at.row.states[at.i] = c.state === SeatState.SEAT_STATE_FREE ? "F" : c.state === SeatState.SEAT_STATE_SOLD ? "S" : "H";
+            if (at)
+              at.row.states[at.i] =
+                c.state === SeatState.SEAT_STATE_FREE ? "F" : c.state === SeatState.SEAT_STATE_SOLD ? "S" : "H";
           }
         }
         if (first) {

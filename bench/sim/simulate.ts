@@ -42,7 +42,9 @@ function cpuCores(a: ReturnType<typeof cpuNow>, b: ReturnType<typeof cpuNow>): R
 async function main(): Promise<number> {
   const name = process.argv.slice(2).find((a) => !a.startsWith("-"));
   if (!name) {
-    process.stderr.write(`usage: npm run simulate -- <scenario>   (scenarios: ${listScenarios().join(", ")}; see bench/sim/README.md)\n`);
+    process.stderr.write(
+      `usage: npm run simulate -- <scenario>   (scenarios: ${listScenarios().join(", ")}; see bench/sim/README.md)\n`,
+    );
     return 2;
   }
   const scenario = loadScenario(name);
@@ -57,11 +59,17 @@ async function main(): Promise<number> {
     const pids: Record<string, number> = {};
     let faultTargets: FaultTargets = { storePids: {} };
     if (process.env.SIM_API_ADDRESS) {
-      if (!process.env.MYSQL_URL || !process.env.REDIS_URL) throw new Error("SIM_API_ADDRESS needs MYSQL_URL and REDIS_URL (for the audit)");
-      target = { address: process.env.SIM_API_ADDRESS, operatorToken: process.env.OPERATOR_TOKEN || "local-operator-token" };
+      if (!process.env.MYSQL_URL || !process.env.REDIS_URL)
+        throw new Error("SIM_API_ADDRESS needs MYSQL_URL and REDIS_URL (for the audit)");
+      target = {
+        address: process.env.SIM_API_ADDRESS,
+        operatorToken: process.env.OPERATOR_TOKEN || "local-operator-token",
+      };
       mysqlUrl = process.env.MYSQL_URL;
       redisUrl = process.env.REDIS_URL;
-      say(`using the API at ${target.address}; its worker's payment settings apply, not the scenario's (${JSON.stringify(scenario.payment)})`);
+      say(
+        `using the API at ${target.address}; its worker's payment settings apply, not the scenario's (${JSON.stringify(scenario.payment)})`,
+      );
       processes.api = `reused ${target.address}`;
     } else {
       say(`starting the stack in ${dir}`);
@@ -78,7 +86,12 @@ async function main(): Promise<number> {
     }
     const seed = process.env.SIM_SEED ? Number(process.env.SIM_SEED) : undefined;
     const cpu0 = cpuNow(pids);
-    const result = await runSimulation({ target, scenario, rnd: seed !== undefined ? seededRandom(seed) : undefined, faultTargets });
+    const result = await runSimulation({
+      target,
+      scenario,
+      rnd: seed !== undefined ? seededRandom(seed) : undefined,
+      faultTargets,
+    });
     const cpu = cpuCores(cpu0, cpuNow(pids));
     say(`buyers done in ${((result.endedMs - result.openedMs) / 1000).toFixed(1)} s after the open; auditing`);
     const a = await audit({ result, target, mysqlUrl, redisUrl });

@@ -86,7 +86,9 @@ export async function startStores(dir: string, o: StoreOptions = {}): Promise<St
   if (redisUrl) say(`redis: using REDIS_URL=${redisUrl}`);
   else
     tasks.push(
-      startRedis(p ? { dir: p, dataDir: path.join(p, "redis"), persistent: true } : { dir: path.join(dir, "redis") }).then((h) => {
+      startRedis(
+        p ? { dir: p, dataDir: path.join(p, "redis"), persistent: true } : { dir: path.join(dir, "redis") },
+      ).then((h) => {
         owned.push({ name: "redis-server", pid: h.pid, stop: h.stop });
         pids.redis = h.pid;
         redisUrl = h.url;
@@ -96,27 +98,36 @@ export async function startStores(dir: string, o: StoreOptions = {}): Promise<St
   if (mysqlUrl) say(`mysql: using MYSQL_URL=${mysqlUrl}`);
   else
     tasks.push(
-      startMysql(p ? { dir: p, dataDir: path.join(p, "mysql"), durable: true } : { dir: path.join(dir, "mysql") }).then((h) => {
-        owned.push({ name: "mariadbd", pid: h.pid, stop: h.stop });
-        pids.mysql = h.pid;
-        mysqlUrl = h.url;
-        say(`mariadb:  ${h.url} (pid ${h.pid})`);
-      }),
+      startMysql(p ? { dir: p, dataDir: path.join(p, "mysql"), durable: true } : { dir: path.join(dir, "mysql") }).then(
+        (h) => {
+          owned.push({ name: "mariadbd", pid: h.pid, stop: h.stop });
+          pids.mysql = h.pid;
+          mysqlUrl = h.url;
+          say(`mariadb:  ${h.url} (pid ${h.pid})`);
+        },
+      ),
     );
   if (temporalAddress) say(`temporal: using TEMPORAL_ADDRESS=${temporalAddress}`);
   else
     tasks.push(
-      startTemporal(p ? { dir: p, dbFile: path.join(p, "temporal.db"), ui: o.ui ?? false } : { dir: path.join(dir, "temporal"), ui: o.ui ?? false }).then((h) => {
+      startTemporal(
+        p
+          ? { dir: p, dbFile: path.join(p, "temporal.db"), ui: o.ui ?? false }
+          : { dir: path.join(dir, "temporal"), ui: o.ui ?? false },
+      ).then((h) => {
         owned.push({ name: "temporal dev server", pid: h.pid, stop: h.stop });
         pids.temporal = h.pid;
         temporalAddress = h.address;
         temporalUiUrl = h.uiUrl;
-        say(`temporal: ${h.address} (pid ${h.pid}${p ? `, data ${path.join(p, "temporal.db")}` : ", in memory"}${h.uiUrl ? `, web UI ${h.uiUrl}` : ""})`);
+        say(
+          `temporal: ${h.address} (pid ${h.pid}${p ? `, data ${path.join(p, "temporal.db")}` : ", in memory"}${h.uiUrl ? `, web UI ${h.uiUrl}` : ""})`,
+        );
       }),
     );
   const results = await Promise.allSettled(tasks);
   const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
-  if (failed.length > 0) throw new Error(`the stack did not start:\n${failed.map((f) => String(f.reason?.message ?? f.reason)).join("\n")}`);
+  if (failed.length > 0)
+    throw new Error(`the stack did not start:\n${failed.map((f) => String(f.reason?.message ?? f.reason)).join("\n")}`);
   return { redisUrl, mysqlUrl, temporalAddress, temporalUiUrl, pids };
 }
 
@@ -143,13 +154,21 @@ export interface AppProcesses {
 async function apiAnswers(address: string): Promise<boolean> {
   const c = new QueueServiceClient(address, credentials.createInsecure());
   try {
-    return await new Promise<boolean>((resolve) => c.getSigningKeys({}, new Metadata(), { deadline: Date.now() + 2000 }, (err) => resolve(!err)));
+    return await new Promise<boolean>((resolve) =>
+      c.getSigningKeys({}, new Metadata(), { deadline: Date.now() + 2000 }, (err) => resolve(!err)),
+    );
   } finally {
     c.close();
   }
 }
 
-async function waitForPollers(temporalAddress: string, taskQueue: string, proc: ManagedProcess, logFile: string, timeoutMs = 180_000): Promise<void> {
+async function waitForPollers(
+  temporalAddress: string,
+  taskQueue: string,
+  proc: ManagedProcess,
+  logFile: string,
+  timeoutMs = 180_000,
+): Promise<void> {
   const connection = await Connection.connect({ address: temporalAddress });
   try {
     const deadline = Date.now() + timeoutMs;
@@ -157,11 +176,16 @@ async function waitForPollers(temporalAddress: string, taskQueue: string, proc: 
       if (proc.exitInfo) throw new Error(`worker (pid ${proc.pid}) exited before polling:\n${tail(logFile, 30)}`);
       let ready = true;
       for (const taskQueueType of [1, 2]) {
-        const r = await connection.workflowService.describeTaskQueue({ namespace: "default", taskQueue: { name: taskQueue }, taskQueueType });
+        const r = await connection.workflowService.describeTaskQueue({
+          namespace: "default",
+          taskQueue: { name: taskQueue },
+          taskQueueType,
+        });
         if (!r.pollers || r.pollers.length === 0) ready = false;
       }
       if (ready) return;
-      if (Date.now() > deadline) throw new Error(`worker not polling ${taskQueue} after ${timeoutMs / 1000} s:\n${tail(logFile, 30)}`);
+      if (Date.now() > deadline)
+        throw new Error(`worker not polling ${taskQueue} after ${timeoutMs / 1000} s:\n${tail(logFile, 30)}`);
       await sleep(300);
     }
   } finally {
@@ -172,7 +196,14 @@ async function waitForPollers(temporalAddress: string, taskQueue: string, proc: 
 export async function startApp(
   stores: Stores,
   dir: string,
-  o: { apiEnv: Record<string, string>; workerEnv: Record<string, string>; grpcAddress?: string; taskQueue?: string; inheritOutput?: boolean; logLevel?: string },
+  o: {
+    apiEnv: Record<string, string>;
+    workerEnv: Record<string, string>;
+    grpcAddress?: string;
+    taskQueue?: string;
+    inheritOutput?: boolean;
+    logLevel?: string;
+  },
 ): Promise<AppProcesses> {
   const address = o.grpcAddress ?? `127.0.0.1:${await freePort()}`;
   const operatorToken = process.env.OPERATOR_TOKEN || "local-operator-token";
@@ -192,18 +223,37 @@ export async function startApp(
   const apiLog = path.join(dir, "api.log");
   const workerLog = path.join(dir, "worker.log");
   const start: Record<AppRole, () => ManagedProcess> = {
-    api: () => launch("api", process.execPath, ["--import", "tsx", "src/main.ts"], { logFile: apiLog, cwd: repoRoot, env: { ...base, ...apiEnv }, graceMs: 15_000 }),
-    worker: () => launch("worker", process.execPath, ["--import", "tsx", "src/worker.ts"], { logFile: workerLog, cwd: repoRoot, env: { ...base, ...workerEnv }, graceMs: 20_000 }),
+    api: () =>
+      launch("api", process.execPath, ["--import", "tsx", "src/main.ts"], {
+        logFile: apiLog,
+        cwd: repoRoot,
+        env: { ...base, ...apiEnv },
+        graceMs: 15_000,
+      }),
+    worker: () =>
+      launch("worker", process.execPath, ["--import", "tsx", "src/worker.ts"], {
+        logFile: workerLog,
+        cwd: repoRoot,
+        env: { ...base, ...workerEnv },
+        graceMs: 20_000,
+      }),
   };
   const ready: Record<AppRole, (p: ManagedProcess) => Promise<void>> = {
-    api: (p) => waitUntilReady(p, "GetSigningKeys answering", () => apiAnswers(address), { timeoutMs: 120_000, intervalMs: 300 }),
+    api: (p) =>
+      waitUntilReady(p, "GetSigningKeys answering", () => apiAnswers(address), { timeoutMs: 120_000, intervalMs: 300 }),
     worker: (p) => waitForPollers(stores.temporalAddress, taskQueue, p, workerLog),
   };
   const grace: Record<AppRole, number> = { api: 15_000, worker: 20_000 };
   const running: Record<AppRole, ManagedProcess> = { api: start.api(), worker: start.worker() };
   for (const role of ["api", "worker"] as const) {
     // The entry follows restarts: it always stops the role's current process.
-    owned.push({ name: role, get pid() { return running[role].pid; }, stop: () => running[role].stop(grace[role]) });
+    owned.push({
+      name: role,
+      get pid() {
+        return running[role].pid;
+      },
+      stop: () => running[role].stop(grace[role]),
+    });
   }
   await Promise.all([ready.api(running.api), ready.worker(running.worker)]);
   say(`api:      ${address} (pid ${running.api.pid}, log ${apiLog})`);
@@ -236,6 +286,9 @@ export async function startApp(
     apiLog,
     workerLog,
     taskQueue,
-    commands: { api: `${show(apiEnv)} node --import tsx src/main.ts`, worker: `${show(workerEnv)} node --import tsx src/worker.ts` },
+    commands: {
+      api: `${show(apiEnv)} node --import tsx src/main.ts`,
+      worker: `${show(workerEnv)} node --import tsx src/worker.ts`,
+    },
   };
 }

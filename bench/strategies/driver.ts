@@ -33,7 +33,8 @@ function xorshift(seed: number): () => number {
 
 /** `buyers` buyers (b0, b1, ...), each wanting 1..maxSeats distinct random seats of the venue. */
 export function makeWorkload(o: { buyers: number; seatIds: string[]; maxSeats: number; seed: number }): Workload {
-  if (!Number.isInteger(o.buyers) || o.buyers < 1) throw new Error(`buyers must be a whole number ≥ 1, not ${o.buyers}`);
+  if (!Number.isInteger(o.buyers) || o.buyers < 1)
+    throw new Error(`buyers must be a whole number ≥ 1, not ${o.buyers}`);
   if (!Number.isInteger(o.maxSeats) || o.maxSeats < 1 || o.maxSeats > o.seatIds.length) {
     throw new Error(`seats per buyer must be 1..${o.seatIds.length}, not ${o.maxSeats}`);
   }
@@ -128,7 +129,8 @@ export interface RunOptions {
 
 /** Runs every request through strategy.hold at the given concurrency (after strategy.reset(venue)), then checks. */
 export async function runRound(strategy: HoldStrategy, venue: Venue, w: Workload, o: RunOptions): Promise<RoundRun> {
-  if (!Number.isInteger(o.concurrency) || o.concurrency < 1) throw new Error(`concurrency must be a whole number ≥ 1, not ${o.concurrency}`);
+  if (!Number.isInteger(o.concurrency) || o.concurrency < 1)
+    throw new Error(`concurrency must be a whole number ≥ 1, not ${o.concurrency}`);
   await strategy.reset(venue);
   const n = w.requests.length;
   const outcomes = new Array<HoldOutcome | undefined>(n);
@@ -159,13 +161,23 @@ export async function runRound(strategy: HoldStrategy, venue: Venue, w: Workload
   const storeCpu0 = o.storePid ? processCpuSeconds(o.storePid) : undefined;
   const cpu0 = process.cpuUsage();
   const start = performance.now();
-  const progress = o.onProgress ? setInterval(() => o.onProgress!(done, performance.now() - start), o.progressEveryMs ?? 10_000) : undefined;
+  const progress = o.onProgress
+    ? setInterval(() => o.onProgress!(done, performance.now() - start), o.progressEveryMs ?? 10_000)
+    : undefined;
   let timer: NodeJS.Timeout | undefined;
   try {
     const all = Promise.all(Array.from({ length: Math.min(o.concurrency, n) }, worker));
     if (o.timeoutMs) {
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${strategy.name} round ${o.round}: ${done} of ${n} calls done after ${o.timeoutMs} ms (BENCH_STRATEGY_ROUND_TIMEOUT_S)`)), o.timeoutMs);
+        timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `${strategy.name} round ${o.round}: ${done} of ${n} calls done after ${o.timeoutMs} ms (BENCH_STRATEGY_ROUND_TIMEOUT_S)`,
+              ),
+            ),
+          o.timeoutMs,
+        );
       });
       await Promise.race([all, timeout]);
     } else await all;
@@ -216,7 +228,8 @@ export async function runRound(strategy: HoldStrategy, venue: Venue, w: Workload
       mean: r3(sorted.reduce((a, b) => a + b, 0) / n),
     },
     nodeCpuUsPerCall: Math.round(((cpu.user + cpu.system) / n) * 10) / 10,
-    storeCpuUsPerCall: storeCpu0 !== undefined && storeCpu1 !== undefined ? Math.round(((storeCpu1 - storeCpu0) / n) * 1e7) / 10 : NaN,
+    storeCpuUsPerCall:
+      storeCpu0 !== undefined && storeCpu1 !== undefined ? Math.round(((storeCpu1 - storeCpu0) / n) * 1e7) / 10 : NaN,
     seatsHeld: holders.size,
     lastHoldMs: Math.round(lastHeldAt - start),
     oversoldSeats,
@@ -274,7 +287,9 @@ export function checkRound(
     const inStore = holders.get(seat);
     for (const b of bs) if (inStore !== b) lost.push(`${seat}: told ${b}, store says ${inStore ?? "free"}`);
   }
-  const phantom = [...holders].filter(([seat, b]) => !(claimants.get(seat) ?? []).includes(b)).map(([seat, b]) => `${seat} held by ${b}, who was not told so`);
+  const phantom = [...holders]
+    .filter(([seat, b]) => !(claimants.get(seat) ?? []).includes(b))
+    .map(([seat, b]) => `${seat} held by ${b}, who was not told so`);
   checks.push({
     name: "held seats in the store = union of the successful holds",
     ok: lost.length === 0 && phantom.length === 0,
@@ -289,11 +304,16 @@ export function checkRound(
 
   const byBuyer = new Map<string, number>();
   for (const b of holders.values()) byBuyer.set(b, (byBuyer.get(b) ?? 0) + 1);
-  const partial = [...winners].filter(([b, seats]) => (byBuyer.get(b) ?? 0) !== seats.length).map(([b, seats]) => `${b} holds ${byBuyer.get(b) ?? 0} of ${seats.length}`);
+  const partial = [...winners]
+    .filter(([b, seats]) => (byBuyer.get(b) ?? 0) !== seats.length)
+    .map(([b, seats]) => `${b} holds ${byBuyer.get(b) ?? 0} of ${seats.length}`);
   checks.push({
     name: "all or nothing: each successful buyer holds every seat it asked for",
     ok: partial.length === 0,
-    detail: partial.length === 0 ? `${winners.size} buyers, each with all its seats` : `${partial.length} buyers hold part of their request, e.g. ${partial.slice(0, 3).join("; ")}`,
+    detail:
+      partial.length === 0
+        ? `${winners.size} buyers, each with all its seats`
+        : `${partial.length} buyers hold part of their request, e.g. ${partial.slice(0, 3).join("; ")}`,
   });
 
   const unknown = [...holders.keys()].filter((s) => !venue.seatIds.includes(s));

@@ -36,15 +36,24 @@ export class LuaHold implements HoldStrategy {
   async reset(venue: Venue): Promise<void> {
     if (this.layout) await dropEvent(this.b.redis, this.layout.eventId);
     await dropEvent(this.b.redis, venue.eventId);
-    const layout = gridLayout(venue.eventId, { sections: 1, rowsPerSection: venue.rows, seatsPerRow: venue.seatsPerRow }, venue.maxSeatsPerBuyer, "A");
-    if (layout.capacity !== venue.seatIds.length) throw new Error(`layout has ${layout.capacity} seats, venue ${venue.seatIds.length}`);
+    const layout = gridLayout(
+      venue.eventId,
+      { sections: 1, rowsPerSection: venue.rows, seatsPerRow: venue.seatsPerRow },
+      venue.maxSeatsPerBuyer,
+      "A",
+    );
+    if (layout.capacity !== venue.seatIds.length)
+      throw new Error(`layout has ${layout.capacity} seats, venue ${venue.seatIds.length}`);
     await loadOpenEvent(this.b, layout);
     this.layout = layout;
   }
 
   async hold(buyerId: string, seatIds: string[]): Promise<HoldOutcome> {
     try {
-      await this.holds.holdSeats({ eventId: this.current.eventId, buyerId, requestId: `r-${buyerId}`, admissionToken: "" }, seatIds);
+      await this.holds.holdSeats(
+        { eventId: this.current.eventId, buyerId, requestId: `r-${buyerId}`, admissionToken: "" },
+        seatIds,
+      );
       return { status: "held", attempts: 1 };
     } catch (err) {
       if (err instanceof AppError && err.reason === "SEATS_UNAVAILABLE") return { status: "taken", attempts: 1 };

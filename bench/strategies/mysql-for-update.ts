@@ -24,7 +24,11 @@ export class MysqlForUpdate implements HoldStrategy {
 
   constructor(private readonly o: ForUpdateOptions) {
     this.seats = new SeatTable(o.mysqlUrl, o.table ?? "bench_seats_for_update", o.poolSize);
-    this.settings = { "mysql2 pool": o.poolSize, "attempts on deadlock / lock wait timeout": o.maxAttempts, isolation: "REPEATABLE READ (default)" };
+    this.settings = {
+      "mysql2 pool": o.poolSize,
+      "attempts on deadlock / lock wait timeout": o.maxAttempts,
+      isolation: "REPEATABLE READ (default)",
+    };
   }
 
   reset(venue: Venue): Promise<void> {
@@ -42,11 +46,16 @@ export class MysqlForUpdate implements HoldStrategy {
             `SELECT seat_id, holder FROM ${table} WHERE event_id = ? AND seat_id IN (?) ORDER BY seat_id FOR UPDATE`,
             [eventId, sorted],
           );
-          if (rows.length !== sorted.length) throw new Error(`${sorted.length - rows.length} of the seats do not exist`);
+          if (rows.length !== sorted.length)
+            throw new Error(`${sorted.length - rows.length} of the seats do not exist`);
           if (rows.some((r) => r.holder !== null)) return { value: "taken" as const, rollback: true };
-          const [res] = await conn.query(`UPDATE ${table} SET holder = ?, version = version + 1 WHERE event_id = ? AND seat_id IN (?)`, [buyerId, eventId, sorted]);
+          const [res] = await conn.query(
+            `UPDATE ${table} SET holder = ?, version = version + 1 WHERE event_id = ? AND seat_id IN (?)`,
+            [buyerId, eventId, sorted],
+          );
           // The rows are locked by this transaction: anything but all of them means a bug, not a race.
-          if (affected(res) !== sorted.length) throw new Error(`UPDATE changed ${affected(res)} of ${sorted.length} locked rows`);
+          if (affected(res) !== sorted.length)
+            throw new Error(`UPDATE changed ${affected(res)} of ${sorted.length} locked rows`);
           return { value: "held" as const };
         });
         return { status, attempts: attempt };
@@ -54,7 +63,11 @@ export class MysqlForUpdate implements HoldStrategy {
         const errno = errnoOf(err);
         const retryable = errno === ER_LOCK_DEADLOCK || errno === ER_LOCK_WAIT_TIMEOUT;
         if (!retryable || attempt >= this.o.maxAttempts) {
-          return { status: "failed", attempts: attempt, reason: retryable ? `${errorReason(err)} after ${attempt} attempts` : errorReason(err) };
+          return {
+            status: "failed",
+            attempts: attempt,
+            reason: retryable ? `${errorReason(err)} after ${attempt} attempts` : errorReason(err),
+          };
         }
         await sleep(backoffMs(attempt, 1, 20));
       }

@@ -18,14 +18,19 @@ export interface OptimisticOptions {
 
 export class MysqlOptimistic implements HoldStrategy {
   readonly name = "mysql-optimistic";
-  readonly label = "MySQL optimistic: read seats + version, UPDATE … WHERE version = ? per seat in a transaction, retry on conflict";
+  readonly label =
+    "MySQL optimistic: read seats + version, UPDATE … WHERE version = ? per seat in a transaction, retry on conflict";
   readonly claimsCorrect = true;
   readonly settings: Record<string, string | number>;
   private readonly seats: SeatTable;
 
   constructor(private readonly o: OptimisticOptions) {
     this.seats = new SeatTable(o.mysqlUrl, o.table ?? "bench_seats_optimistic", o.poolSize);
-    this.settings = { "mysql2 pool": o.poolSize, "read-check-write attempts": o.maxAttempts, backoff: "full jitter, 1 ms doubling, cap 20 ms" };
+    this.settings = {
+      "mysql2 pool": o.poolSize,
+      "read-check-write attempts": o.maxAttempts,
+      backoff: "full jitter, 1 ms doubling, cap 20 ms",
+    };
   }
 
   reset(venue: Venue): Promise<void> {
@@ -42,7 +47,12 @@ export class MysqlOptimistic implements HoldStrategy {
           `SELECT seat_id, holder, version FROM ${table} WHERE event_id = ? AND seat_id IN (?) ORDER BY seat_id`,
           [eventId, seatIds],
         );
-        if (rows.length !== seatIds.length) return { status: "failed", attempts: attempt, reason: `${seatIds.length - rows.length} of the seats do not exist` };
+        if (rows.length !== seatIds.length)
+          return {
+            status: "failed",
+            attempts: attempt,
+            reason: `${seatIds.length - rows.length} of the seats do not exist`,
+          };
         if (rows.some((r) => r.holder !== null)) return { status: "taken", attempts: attempt };
         const won = await inTransaction(this.seats.pool, async (conn) => {
           // Primary-key order, so two writers that overlap wait on each other instead of deadlocking.
@@ -59,12 +69,17 @@ export class MysqlOptimistic implements HoldStrategy {
         lastConflict = "version conflict";
       } catch (err) {
         const errno = errnoOf(err);
-        if (errno !== ER_LOCK_DEADLOCK && errno !== ER_LOCK_WAIT_TIMEOUT) return { status: "failed", attempts: attempt, reason: errorReason(err) };
+        if (errno !== ER_LOCK_DEADLOCK && errno !== ER_LOCK_WAIT_TIMEOUT)
+          return { status: "failed", attempts: attempt, reason: errorReason(err) };
         lastConflict = errorReason(err);
       }
       if (attempt < this.o.maxAttempts) await sleep(backoffMs(attempt, 1, 20));
     }
-    return { status: "failed", attempts: this.o.maxAttempts, reason: `${lastConflict} on all ${this.o.maxAttempts} attempts` };
+    return {
+      status: "failed",
+      attempts: this.o.maxAttempts,
+      reason: `${lastConflict} on all ${this.o.maxAttempts} attempts`,
+    };
   }
 
   readHolders(): Promise<Map<string, string>> {

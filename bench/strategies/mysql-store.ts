@@ -52,12 +52,12 @@ export class SeatTable {
       );
       this.created = true;
     }
-    if (this.eventId !== undefined) await this.pool.query(`DELETE FROM ${this.table} WHERE event_id = ?`, [this.eventId]);
+    if (this.eventId !== undefined)
+      await this.pool.query(`DELETE FROM ${this.table} WHERE event_id = ?`, [this.eventId]);
     await this.pool.query(`DELETE FROM ${this.table} WHERE event_id = ?`, [venue.eventId]);
-    await this.pool.query(
-      `INSERT INTO ${this.table} (event_id, seat_id) VALUES ?`,
-      [venue.seatIds.map((s) => [venue.eventId, s])],
-    );
+    await this.pool.query(`INSERT INTO ${this.table} (event_id, seat_id) VALUES ?`, [
+      venue.seatIds.map((s) => [venue.eventId, s]),
+    ]);
     this.eventId = venue.eventId;
     this.venueSeats = venue.seatIds.length;
   }
@@ -72,9 +72,16 @@ export class SeatTable {
 
   /** Every seat row is still there, once: a hold must update rows, never add or lose them. */
   async rowsCheck(): Promise<Check> {
-    const [rows] = await this.pool.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${this.table} WHERE event_id = ?`, [this.event]);
+    const [rows] = await this.pool.query<RowDataPacket[]>(
+      `SELECT COUNT(*) AS n FROM ${this.table} WHERE event_id = ?`,
+      [this.event],
+    );
     const n = Number(rows[0]?.n ?? 0);
-    return { name: "the seats table has one row per seat", ok: n === this.venueSeats, detail: `${n} rows for ${this.venueSeats} seats` };
+    return {
+      name: "the seats table has one row per seat",
+      ok: n === this.venueSeats,
+      detail: `${n} rows for ${this.venueSeats} seats`,
+    };
   }
 
   async close(): Promise<void> {
@@ -91,7 +98,10 @@ export class SeatTable {
  * normally, ROLLBACK when it returns { rollback: true } or throws. A connection
  * that broke is destroyed rather than handed back to the pool.
  */
-export async function inTransaction<T>(pool: MysqlPool, fn: (conn: PoolConnection) => Promise<{ value: T; rollback?: boolean }>): Promise<T> {
+export async function inTransaction<T>(
+  pool: MysqlPool,
+  fn: (conn: PoolConnection) => Promise<{ value: T; rollback?: boolean }>,
+): Promise<T> {
   const conn = await pool.getConnection();
   let healthy = true;
   try {

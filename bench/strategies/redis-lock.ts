@@ -105,7 +105,8 @@ export class RedisLock extends RedisSeatHash implements HoldStrategy {
       for (;;) {
         attempts++;
         if ((await this.redis.set(k.lock, token, "PX", this.o.lockTtlMs, "NX")) === "OK") break;
-        if (attempts >= this.o.maxAttempts) return { status: "failed", attempts, reason: `lock not acquired in ${attempts} attempts` };
+        if (attempts >= this.o.maxAttempts)
+          return { status: "failed", attempts, reason: `lock not acquired in ${attempts} attempts` };
         await sleep(backoffMs(attempts, this.o.backoffBaseMs, this.o.backoffCapMs));
       }
     } catch (err) {
@@ -125,7 +126,13 @@ export class RedisLock extends RedisSeatHash implements HoldStrategy {
 
   async extraChecks(): Promise<Check[]> {
     const left = await this.redis.exists(this.keys().lock);
-    return [{ name: "no lock left behind after the round", ok: left === 0, detail: left === 0 ? "lock key absent" : "the lock key still exists" }];
+    return [
+      {
+        name: "no lock left behind after the round",
+        ok: left === 0,
+        detail: left === 0 ? "lock key absent" : "the lock key still exists",
+      },
+    ];
   }
 }
 
@@ -133,7 +140,9 @@ export class RedisNaive extends RedisSeatHash implements HoldStrategy {
   readonly name = "redis-naive-broken";
   readonly label = "BROKEN BASELINE: Redis HMGET, check, HSET with no lock (read-check-write race)";
   readonly claimsCorrect = false;
-  readonly settings: Record<string, string | number> = { client: "one ioredis connection (the product's createRedis: auto-pipelining)" };
+  readonly settings: Record<string, string | number> = {
+    client: "one ioredis connection (the product's createRedis: auto-pipelining)",
+  };
 
   constructor(redisUrl: string) {
     super(redisUrl, "sn");

@@ -8,12 +8,17 @@ import type { RoundRun } from "./driver.js";
 import { BASELINE } from "./types.js";
 import { BENCH_DIR, RESULTS_DIR, readRuns } from "../lib/results.js";
 
-
-const n0 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? "–" : Math.round(x).toLocaleString("en-US"));
-const f = (x: number | undefined, d = 2) => (x === undefined || !Number.isFinite(x) ? "–" : (Math.round(x * 10 ** d) / 10 ** d).toString());
+const n0 = (x: number | undefined) =>
+  x === undefined || !Number.isFinite(x) ? "–" : Math.round(x).toLocaleString("en-US");
+const f = (x: number | undefined, d = 2) =>
+  x === undefined || !Number.isFinite(x) ? "–" : (Math.round(x * 10 ** d) / 10 ** d).toString();
 const esc = (s: string) => s.replace(/\|/g, "\\|");
 const reasons = (r: Record<string, number>) =>
-  Object.keys(r).length ? Object.entries(r).map(([k, v]) => `${esc(k)} × ${v.toLocaleString("en-US")}`).join("; ") : "";
+  Object.keys(r).length
+    ? Object.entries(r)
+        .map(([k, v]) => `${esc(k)} × ${v.toLocaleString("en-US")}`)
+        .join("; ")
+    : "";
 
 function verdict(x: StrategySummary): string {
   if (x.invariantsOk) return "ok";
@@ -22,7 +27,9 @@ function verdict(x: StrategySummary): string {
 
 function summaryTable(r: StrategiesResult): string[] {
   const L: string[] = [];
-  L.push("| strategy | claims correct | calls/s | ratio vs lua-hold | p50 ms | p99 ms | held | taken | failed | tries per call | last hold at ms | oversold seats (worst round) | invariants |");
+  L.push(
+    "| strategy | claims correct | calls/s | ratio vs lua-hold | p50 ms | p99 ms | held | taken | failed | tries per call | last hold at ms | oversold seats (worst round) | invariants |",
+  );
   L.push("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
   for (const x of r.summary) {
     L.push(
@@ -34,8 +41,12 @@ function summaryTable(r: StrategiesResult): string[] {
 
 function roundsTable(r: StrategiesResult): string[] {
   const L: string[] = [];
-  L.push("| round | strategy | calls/s | ratio vs the lua-hold run next to it | p50 ms | p90 ms | p99 ms | max ms | held | taken | failed | tries per call | seats held | last hold at ms | oversold seats | Node CPU µs/call | store CPU µs/call | invariants |");
-  L.push("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+  L.push(
+    "| round | strategy | calls/s | ratio vs the lua-hold run next to it | p50 ms | p90 ms | p99 ms | max ms | held | taken | failed | tries per call | seats held | last hold at ms | oversold seats | Node CPU µs/call | store CPU µs/call | invariants |",
+  );
+  L.push(
+    "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+  );
   for (const x of r.rounds) {
     const failed = x.failed ? `${n0(x.failed)} (${reasons(x.failureReasons)})` : "0";
     L.push(
@@ -60,8 +71,12 @@ function checksTables(r: StrategiesResult): string[] {
       const ok = per.filter((p) => p.check?.ok).length;
       const broken = per.find((p) => p.check && !p.check.ok);
       const shown = broken ?? per[per.length - 1]!;
-      const where = broken ? `round ${broken.run.round}${broken.run.pairedWith && s.name === BASELINE ? ` (next to ${broken.run.pairedWith})` : ""}: ` : "";
-      L.push(`| ${esc(c.name)} | ${ok === mine.length ? `${ok} of ${mine.length}` : `**${ok} of ${mine.length}**`} | ${esc(where + (shown.check?.detail ?? ""))} |`);
+      const where = broken
+        ? `round ${broken.run.round}${broken.run.pairedWith && s.name === BASELINE ? ` (next to ${broken.run.pairedWith})` : ""}: `
+        : "";
+      L.push(
+        `| ${esc(c.name)} | ${ok === mine.length ? `${ok} of ${mine.length}` : `**${ok} of ${mine.length}**`} | ${esc(where + (shown.check?.detail ?? ""))} |`,
+      );
     }
     L.push("");
   }
@@ -110,7 +125,14 @@ function setupLines(r: StrategiesResult): string[] {
   L.push("");
   L.push("| strategy | what it does | settings |");
   L.push("| --- | --- | --- |");
-  for (const x of r.summary) L.push(`| ${x.name} | ${esc(x.label)} | ${esc(Object.entries(x.settings).map(([k, v]) => `${k}: ${v}`).join("; "))} |`);
+  for (const x of r.summary)
+    L.push(
+      `| ${x.name} | ${esc(x.label)} | ${esc(
+        Object.entries(x.settings)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join("; "),
+      )} |`,
+    );
   return L;
 }
 
@@ -136,7 +158,9 @@ function readingNotes(r: StrategiesResult): string[] {
     );
   }
   if (r.machine.mysql.flushLogAtTrxCommit !== "1") {
-    L.push(`- MariaDB ran with innodb_flush_log_at_trx_commit=${r.machine.mysql.flushLogAtTrxCommit} (no fsync per COMMIT): a durable MySQL would make both MySQL strategies slower still for every successful hold.`);
+    L.push(
+      `- MariaDB ran with innodb_flush_log_at_trx_commit=${r.machine.mysql.flushLogAtTrxCommit} (no fsync per COMMIT): a durable MySQL would make both MySQL strategies slower still for every successful hold.`,
+    );
   }
   L.push(
     `- Everything (driver, client libraries, strategy logic) runs in one Node process next to the stores on ${r.machine.nproc} shared cores (load ${r.machine.loadAvgBefore[0]} at start): absolute figures move between runs, the ratios of runs side by side much less. Node and store CPU per call are in the rounds table.`,
@@ -146,7 +170,10 @@ function readingNotes(r: StrategiesResult): string[] {
 
 export function headline(r: StrategiesResult): string {
   return r.summary
-    .map((x) => `${x.name} ${n0(x.medianCallsPerSecond)}/s${x.name === BASELINE ? "" : ` (${f(x.ratioVsLua, 2)}×)`}, p99 ${f(x.medianP99Ms, 1)} ms, failed ${n0(x.medianFailed)}, oversold ${x.maxOversoldSeats}`)
+    .map(
+      (x) =>
+        `${x.name} ${n0(x.medianCallsPerSecond)}/s${x.name === BASELINE ? "" : ` (${f(x.ratioVsLua, 2)}×)`}, p99 ${f(x.medianP99Ms, 1)} ms, failed ${n0(x.medianFailed)}, oversold ${x.maxOversoldSeats}`,
+    )
     .join("; ");
 }
 
@@ -160,7 +187,9 @@ export function markdown(r: StrategiesResult): string {
     for (const x of r.failures) L.push(`- ${esc(x)}`);
   }
   L.push("");
-  L.push(`## Summary (medians of ${r.settings.rounds} rounds; ${r.workload.buyers.toLocaleString("en-US")} buyers for ${r.venue.capacity} seats at concurrency ${r.workload.concurrency})`);
+  L.push(
+    `## Summary (medians of ${r.settings.rounds} rounds; ${r.workload.buyers.toLocaleString("en-US")} buyers for ${r.venue.capacity} seats at concurrency ${r.workload.concurrency})`,
+  );
   L.push("");
   L.push(...summaryTable(r));
   L.push("");
@@ -168,7 +197,9 @@ export function markdown(r: StrategiesResult): string {
   L.push("");
   L.push("## Setup");
   L.push("");
-  L.push(`- Code under test: commit \`${r.source.commit.slice(0, 12)}\` (${r.source.note})${r.source.dirty.length ? `; uncommitted: ${r.source.dirty.join(", ")}` : ""}.`);
+  L.push(
+    `- Code under test: commit \`${r.source.commit.slice(0, 12)}\` (${r.source.note})${r.source.dirty.length ? `; uncommitted: ${r.source.dirty.join(", ")}` : ""}.`,
+  );
   L.push(...setupLines(r));
   L.push("");
   L.push("## Rounds");
@@ -196,7 +227,11 @@ export function markdown(r: StrategiesResult): string {
 export function writeStrategyReports(r: StrategiesResult, stamp: string): string[] {
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
   const base = path.join(RESULTS_DIR, `strategies-${stamp}`);
-  const json = JSON.stringify(r, (_key, value: unknown) => (typeof value === "number" && !Number.isFinite(value) ? null : value), 2);
+  const json = JSON.stringify(
+    r,
+    (_key, value: unknown) => (typeof value === "number" && !Number.isFinite(value) ? null : value),
+    2,
+  );
   fs.writeFileSync(`${base}.json`, `${json}\n`);
   fs.writeFileSync(`${base}.md`, markdown(r));
   writeIndex();
@@ -227,7 +262,9 @@ export function writeIndex(): void {
     L.push(r.command);
     L.push("```");
     L.push("");
-    L.push(`Medians of ${r.settings.rounds} interleaved rounds; ${r.workload.buyers.toLocaleString("en-US")} buyers for ${r.venue.capacity} seats, 1–${r.venue.maxSeatsPerBuyer} seats each, ${r.workload.concurrency} calls in flight:`);
+    L.push(
+      `Medians of ${r.settings.rounds} interleaved rounds; ${r.workload.buyers.toLocaleString("en-US")} buyers for ${r.venue.capacity} seats, 1–${r.venue.maxSeatsPerBuyer} seats each, ${r.workload.concurrency} calls in flight:`,
+    );
     L.push("");
     L.push(...summaryTable(r));
     L.push("");

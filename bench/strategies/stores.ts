@@ -26,7 +26,8 @@ let stopping: Promise<void> | undefined;
 /** Drops the bench database, then stops what was started, last first. Idempotent. */
 export function stopStores(): Promise<void> {
   stopping ??= (async () => {
-    for (const c of cleanups.splice(0).reverse()) await c().catch((err: unknown) => say(`cleanup failed: ${String(err)}`));
+    for (const c of cleanups.splice(0).reverse())
+      await c().catch((err: unknown) => say(`cleanup failed: ${String(err)}`));
     for (const s of stops.splice(0).reverse()) {
       try {
         await s.stop();
@@ -57,7 +58,12 @@ export function installStoreSignalHandlers(onStop: () => void = () => {}): void 
 }
 
 function serverOptions(u: URL) {
-  return { host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username || "root"), password: decodeURIComponent(u.password) };
+  return {
+    host: u.hostname,
+    port: Number(u.port || 3306),
+    user: decodeURIComponent(u.username || "root"),
+    password: decodeURIComponent(u.password),
+  };
 }
 
 export async function startStores(dir: string, runId: string): Promise<Stores> {
@@ -90,7 +96,10 @@ export async function startStores(dir: string, runId: string): Promise<Stores> {
     );
   const results = await Promise.allSettled(tasks);
   const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
-  if (failed.length > 0) throw new Error(`the stores did not start:\n${failed.map((f) => String(f.reason?.message ?? f.reason)).join("\n")}`);
+  if (failed.length > 0)
+    throw new Error(
+      `the stores did not start:\n${failed.map((f) => String(f.reason?.message ?? f.reason)).join("\n")}`,
+    );
 
   // A database of our own, so reused servers keep nothing of ours and lose nothing of theirs.
   const database = `bench_strategies_${runId}`.toLowerCase().replace(/[^a-z0-9_]/g, "_");
@@ -107,7 +116,9 @@ export async function startStores(dir: string, runId: string): Promise<Stores> {
         await c.end();
       }
     });
-    const [rows] = await conn.query<mysql.RowDataPacket[]>("SELECT VERSION() AS v, @@innodb_flush_log_at_trx_commit AS flush, @@innodb_lock_wait_timeout AS lwt");
+    const [rows] = await conn.query<mysql.RowDataPacket[]>(
+      "SELECT VERSION() AS v, @@innodb_flush_log_at_trx_commit AS flush, @@innodb_lock_wait_timeout AS lwt",
+    );
     const r = rows[0];
     let isolation = "?";
     // MySQL 8 and MariaDB ≥ 11.1 call it transaction_isolation; MariaDB 10.x only tx_isolation.
@@ -120,7 +131,12 @@ export async function startStores(dir: string, runId: string): Promise<Stores> {
         /* try the other name */
       }
     }
-    facts = { version: String(r?.v), isolation, flushLogAtTrxCommit: String(r?.flush), lockWaitTimeoutS: String(r?.lwt) };
+    facts = {
+      version: String(r?.v),
+      isolation,
+      flushLogAtTrxCommit: String(r?.flush),
+      lockWaitTimeoutS: String(r?.lwt),
+    };
   } finally {
     await conn.end();
   }

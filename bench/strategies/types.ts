@@ -70,10 +70,16 @@ const ID = /^[A-Za-z0-9_-]{1,64}$/;
  * with this before a round, so a bad workload stops the bench with a clear
  * message instead of showing up as one strategy's "failures".
  */
-export function requestProblem(venue: Venue, known: ReadonlySet<string>, buyerId: string, seatIds: string[]): string | undefined {
+export function requestProblem(
+  venue: Venue,
+  known: ReadonlySet<string>,
+  buyerId: string,
+  seatIds: string[],
+): string | undefined {
   if (!ID.test(buyerId)) return `buyer id ${JSON.stringify(buyerId)} is not [A-Za-z0-9_-]{1,64}`;
   if (seatIds.length === 0) return `buyer ${buyerId} asks for no seat`;
-  if (seatIds.length > venue.maxSeatsPerBuyer) return `buyer ${buyerId} asks for ${seatIds.length} seats, more than ${venue.maxSeatsPerBuyer}`;
+  if (seatIds.length > venue.maxSeatsPerBuyer)
+    return `buyer ${buyerId} asks for ${seatIds.length} seats, more than ${venue.maxSeatsPerBuyer}`;
   if (new Set(seatIds).size !== seatIds.length) return `buyer ${buyerId} names a seat twice`;
   const unknown = seatIds.find((s) => !known.has(s));
   if (unknown !== undefined) return `buyer ${buyerId} asks for ${unknown}, not a seat of event ${venue.eventId}`;

@@ -166,10 +166,14 @@ exit 0
 
 function startWatchdog(childPid: number, graceSeconds: number): ChildProcess | undefined {
   try {
-    const w = spawn("sh", ["-c", WATCHDOG_SCRIPT, "devstack-watchdog", String(process.pid), String(childPid), String(graceSeconds)], {
-      stdio: "ignore",
-      detached: true,
-    });
+    const w = spawn(
+      "sh",
+      ["-c", WATCHDOG_SCRIPT, "devstack-watchdog", String(process.pid), String(childPid), String(graceSeconds)],
+      {
+        stdio: "ignore",
+        detached: true,
+      },
+    );
     w.on("error", () => {});
     w.unref();
     return w;
@@ -343,13 +347,17 @@ export async function waitUntilReady(
     }
     if (ok) return;
     if (proc.exitInfo) throw failure(`${proc.name} (pid ${proc.pid}) ${describeExit(proc.exitInfo)} before ${what}`);
-    if (Date.now() > deadline) throw failure(`${proc.name} (pid ${proc.pid}) did not report ${what} within ${Math.round(timeoutMs / 1000)} s`);
+    if (Date.now() > deadline)
+      throw failure(`${proc.name} (pid ${proc.pid}) did not report ${what} within ${Math.round(timeoutMs / 1000)} s`);
     await sleep(intervalMs);
   }
 
   function failure(message: string): StartupError {
     const log = tail(proc.logFile);
-    const inUse = /address already in use|EADDRINUSE|bind.*in use|Could not create server TCP listening socket|Do you already have another .* server running/i.test(log);
+    const inUse =
+      /address already in use|EADDRINUSE|bind.*in use|Could not create server TCP listening socket|Do you already have another .* server running/i.test(
+        log,
+      );
     return new StartupError(`${message}\n--- last lines of ${proc.logFile}:\n${log}`, proc.logFile, inUse);
   }
 }
@@ -373,7 +381,10 @@ function runAsync(
   opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; logFile?: string; input?: string } = {},
 ): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { env: opts.env ?? process.env, stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+    const child = spawn(command, args, {
+      env: opts.env ?? process.env,
+      stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+    });
     let output = "";
     child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
     child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
@@ -383,7 +394,10 @@ function runAsync(
       clearTimeout(timer);
       if (opts.logFile) {
         try {
-          fs.appendFileSync(opts.logFile, `\n--- ${new Date().toISOString()} ${command} ${args.join(" ")} (exit ${code})\n${output}`);
+          fs.appendFileSync(
+            opts.logFile,
+            `\n--- ${new Date().toISOString()} ${command} ${args.join(" ")} (exit ${code})\n${output}`,
+          );
         } catch {
           /* ignore */
         }
@@ -468,11 +482,16 @@ export async function startRedis(opts: StartRedisOptions): Promise<RedisHandle> 
   return withPortRetry(async () => {
     const port = opts.port ?? (await freePort());
     const args = [
-      "--port", String(port),
-      "--bind", "127.0.0.1",
-      "--dir", dataDir,
-      "--daemonize", "no",
-      "--save", "",
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--dir",
+      dataDir,
+      "--daemonize",
+      "no",
+      "--save",
+      "",
       ...(opts.persistent ? ["--appendonly", "yes", "--appendfsync", "everysec"] : ["--appendonly", "no"]),
       ...(opts.extraArgs ?? []),
     ];
@@ -486,7 +505,14 @@ export async function startRedis(opts: StartRedisOptions): Promise<RedisHandle> 
       await proc.stop();
       throw err;
     }
-    return { url: `redis://127.0.0.1:${port}`, host: "127.0.0.1", port, pid: proc.pid, logFile, stop: () => proc.stop() };
+    return {
+      url: `redis://127.0.0.1:${port}`,
+      host: "127.0.0.1",
+      port,
+      pid: proc.pid,
+      logFile,
+      stop: () => proc.stop(),
+    };
   });
 }
 
@@ -498,7 +524,11 @@ export interface RedisClusterHandle {
   stop(): Promise<void>;
 }
 
-export async function startRedisCluster(opts: { dir: string; masters?: number; timeoutMs?: number }): Promise<RedisClusterHandle> {
+export async function startRedisCluster(opts: {
+  dir: string;
+  masters?: number;
+  timeoutMs?: number;
+}): Promise<RedisClusterHandle> {
   const masters = opts.masters ?? 3;
   if (masters < 3) throw new Error("startRedisCluster: Redis Cluster needs at least 3 masters");
   const bin = requireBinary("redis-server", "apt-get install redis-server");
@@ -521,33 +551,58 @@ export async function startRedisCluster(opts: { dir: string; masters?: number; t
         const nodeDir = path.join(dir, `node-${port}`);
         fs.mkdirSync(nodeDir, { recursive: true });
         procs.push(
-          launch(`redis-server (cluster) :${port}`, bin, [
-            "--port", String(port),
-            "--cluster-port", String(busPort),
-            "--bind", "127.0.0.1",
-            "--cluster-enabled", "yes",
-            "--cluster-config-file", "nodes.conf",
-            "--cluster-node-timeout", "5000",
-            "--dir", nodeDir,
-            "--daemonize", "no",
-            "--save", "",
-            "--appendonly", "no",
-          ], { logFile: path.join(nodeDir, "redis.log"), cwd: nodeDir }),
+          launch(
+            `redis-server (cluster) :${port}`,
+            bin,
+            [
+              "--port",
+              String(port),
+              "--cluster-port",
+              String(busPort),
+              "--bind",
+              "127.0.0.1",
+              "--cluster-enabled",
+              "yes",
+              "--cluster-config-file",
+              "nodes.conf",
+              "--cluster-node-timeout",
+              "5000",
+              "--dir",
+              nodeDir,
+              "--daemonize",
+              "no",
+              "--save",
+              "",
+              "--appendonly",
+              "no",
+            ],
+            { logFile: path.join(nodeDir, "redis.log"), cwd: nodeDir },
+          ),
         );
       }
       await Promise.all(
         procs.map((p, i) =>
-          waitUntilReady(p, "PONG", async () => (await redisCommand(ports[i]!, ["PING"])) === "PONG", { timeoutMs, intervalMs: 50 }),
+          waitUntilReady(p, "PONG", async () => (await redisCommand(ports[i]!, ["PING"])) === "PONG", {
+            timeoutMs,
+            intervalMs: 50,
+          }),
         ),
       );
       const createLog = path.join(dir, "cluster-create.log");
       const addrs = ports.slice(0, masters).map((p) => `127.0.0.1:${p}`);
-      const created = await runAsync(cli, ["--cluster", "create", ...addrs, "--cluster-replicas", "0", "--cluster-yes"], {
-        logFile: createLog,
-        timeoutMs,
-      });
+      const created = await runAsync(
+        cli,
+        ["--cluster", "create", ...addrs, "--cluster-replicas", "0", "--cluster-yes"],
+        {
+          logFile: createLog,
+          timeoutMs,
+        },
+      );
       if (created.code !== 0) {
-        throw new StartupError(`redis-cli --cluster create failed (exit ${created.code})\n--- last lines of ${createLog}:\n${tail(createLog)}`, createLog);
+        throw new StartupError(
+          `redis-cli --cluster create failed (exit ${created.code})\n--- last lines of ${createLog}:\n${tail(createLog)}`,
+          createLog,
+        );
       }
       // every node must see the whole cluster with all slots served
       await Promise.all(
@@ -601,7 +656,10 @@ function mysqlFlavor(): MysqlFlavor {
     const installDb = findBinary("mariadb-install-db", "mysql_install_db");
     const admin = findBinary("mariadb-admin", "mysqladmin");
     const client = findBinary("mariadb", "mysql");
-    if (!installDb || !admin || !client) throw new MissingBinaryError(`mariadb-install-db, mariadb-admin or mariadb not found next to ${mariadbd}: apt-get install mariadb-server mariadb-client`);
+    if (!installDb || !admin || !client)
+      throw new MissingBinaryError(
+        `mariadb-install-db, mariadb-admin or mariadb not found next to ${mariadbd}: apt-get install mariadb-server mariadb-client`,
+      );
     return { kind: "mariadb", server: mariadbd, installDb, admin, client };
   }
   const mysqld = findBinary("mysqld");
@@ -609,7 +667,10 @@ function mysqlFlavor(): MysqlFlavor {
   const version = spawnSync(mysqld, ["--version"], { encoding: "utf8" }).stdout ?? "";
   const admin = findBinary("mysqladmin", "mariadb-admin");
   const client = findBinary("mysql", "mariadb");
-  if (!admin || !client) throw new MissingBinaryError(`mysqladmin or mysql (client) not found: install the MySQL client programs, or apt-get install mariadb-server`);
+  if (!admin || !client)
+    throw new MissingBinaryError(
+      `mysqladmin or mysql (client) not found: install the MySQL client programs, or apt-get install mariadb-server`,
+    );
   if (/mariadb/i.test(version)) {
     const installDb = findBinary("mariadb-install-db", "mysql_install_db");
     if (!installDb) throw new MissingBinaryError("mariadb-install-db not found: apt-get install mariadb-server");
@@ -654,7 +715,10 @@ export async function startMysql(opts: StartMysqlOptions): Promise<MysqlHandle> 
   let socket = path.join(dir, "mysqld.sock");
   if (Buffer.byteLength(socket) > 100) {
     // unix socket paths are limited to ~107 bytes
-    socket = path.join(os.tmpdir(), `ticketing-mysqld-${createHash("sha1").update(dir).digest("hex").slice(0, 12)}.sock`);
+    socket = path.join(
+      os.tmpdir(),
+      `ticketing-mysqld-${createHash("sha1").update(dir).digest("hex").slice(0, 12)}.sock`,
+    );
   }
   const isRoot = process.getuid?.() === 0;
   const user = os.userInfo().username;
@@ -663,11 +727,23 @@ export async function startMysql(opts: StartMysqlOptions): Promise<MysqlHandle> 
     fs.mkdirSync(dataDir, { recursive: true });
     const args =
       flavor.kind === "mariadb"
-        ? ["--no-defaults", `--datadir=${dataDir}`, `--user=${user}`, "--auth-root-authentication-method=normal", "--skip-test-db"]
+        ? [
+            "--no-defaults",
+            `--datadir=${dataDir}`,
+            `--user=${user}`,
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+          ]
         : ["--no-defaults", "--initialize-insecure", `--datadir=${dataDir}`, ...(isRoot ? ["--user=root"] : [])];
-    const init = await runAsync(flavor.kind === "mariadb" ? flavor.installDb! : flavor.server, args, { logFile, timeoutMs: 180_000 });
+    const init = await runAsync(flavor.kind === "mariadb" ? flavor.installDb! : flavor.server, args, {
+      logFile,
+      timeoutMs: 180_000,
+    });
     if (init.code !== 0) {
-      throw new StartupError(`initialising the ${flavor.kind} data directory ${dataDir} failed (exit ${init.code})\n--- last lines of ${logFile}:\n${tail(logFile)}`, logFile);
+      throw new StartupError(
+        `initialising the ${flavor.kind} data directory ${dataDir} failed (exit ${init.code})\n--- last lines of ${logFile}:\n${tail(logFile)}`,
+        logFile,
+      );
     }
   }
 
@@ -695,7 +771,9 @@ export async function startMysql(opts: StartMysqlOptions): Promise<MysqlHandle> 
       await waitUntilReady(
         proc,
         "ready (mysqladmin ping)",
-        async () => (await runAsync(flavor.admin, [...clientArgs, "--connect-timeout=2", "ping"], { timeoutMs: 5000 })).code === 0 && canConnect(port),
+        async () =>
+          (await runAsync(flavor.admin, [...clientArgs, "--connect-timeout=2", "ping"], { timeoutMs: 5000 })).code ===
+            0 && canConnect(port),
         { timeoutMs, intervalMs: 100 },
       );
       // The database, and root over TCP from 127.0.0.1 without a password (what the URL says).
@@ -706,8 +784,26 @@ export async function startMysql(opts: StartMysqlOptions): Promise<MysqlHandle> 
       ].join("\n");
       const r = await runAsync(flavor.client, [...clientArgs, "--batch"], { input: sql, timeoutMs: 30_000, logFile });
       if (r.code !== 0) throw new StartupError(`creating database ${database} failed: ${r.output.trim()}`, logFile);
-      const check = await runAsync(flavor.client, ["--no-defaults", "--protocol=tcp", "-h127.0.0.1", `-P${port}`, "-uroot", "--batch", "-e", "SELECT 1", database], { timeoutMs: 30_000 });
-      if (check.code !== 0) throw new StartupError(`connecting as root over TCP to 127.0.0.1:${port} failed: ${check.output.trim()}`, logFile);
+      const check = await runAsync(
+        flavor.client,
+        [
+          "--no-defaults",
+          "--protocol=tcp",
+          "-h127.0.0.1",
+          `-P${port}`,
+          "-uroot",
+          "--batch",
+          "-e",
+          "SELECT 1",
+          database,
+        ],
+        { timeoutMs: 30_000 },
+      );
+      if (check.code !== 0)
+        throw new StartupError(
+          `connecting as root over TCP to 127.0.0.1:${port} failed: ${check.output.trim()}`,
+          logFile,
+        );
     } catch (err) {
       await proc.stop();
       throw err;
@@ -737,12 +833,17 @@ export async function ensureTemporalCli(): Promise<string> {
     `devstack: ${path.relative(process.cwd(), temporalBinary) || temporalBinary} is missing; running src/devstack/install-tools.sh (a first build takes several minutes)\n`,
   );
   const code = await new Promise<number | null>((resolve) => {
-    const child = spawn("bash", [path.join(repoRoot, "src", "devstack", "install-tools.sh")], { cwd: repoRoot, stdio: ["ignore", process.stderr, process.stderr] });
+    const child = spawn("bash", [path.join(repoRoot, "src", "devstack", "install-tools.sh")], {
+      cwd: repoRoot,
+      stdio: ["ignore", process.stderr, process.stderr],
+    });
     child.once("error", () => resolve(-1));
     child.once("exit", (c) => resolve(c));
   });
   if (code !== 0 || !isExecutable(temporalBinary)) {
-    throw new MissingBinaryError(`temporal CLI not found at ${temporalBinary} and \`npm run tools\` (src/devstack/install-tools.sh) failed (exit ${code}); it needs Go 1.22+ and the Go module proxy`);
+    throw new MissingBinaryError(
+      `temporal CLI not found at ${temporalBinary} and \`npm run tools\` (src/devstack/install-tools.sh) failed (exit ${code}); it needs Go 1.22+ and the Go module proxy`,
+    );
   }
   return temporalBinary;
 }
@@ -793,7 +894,12 @@ export async function startTemporal(opts: StartTemporalOptions = {}): Promise<Te
   const bin = await ensureTemporalCli();
   // With neither dir nor dbFile, the log goes to a temp dir that stop() removes.
   const ownDir = !opts.dir && !opts.dbFile;
-  const dir = path.resolve(opts.dir ?? (opts.dbFile ? path.dirname(path.resolve(opts.dbFile)) : fs.mkdtempSync(path.join(os.tmpdir(), "ticketing-temporal-"))));
+  const dir = path.resolve(
+    opts.dir ??
+      (opts.dbFile
+        ? path.dirname(path.resolve(opts.dbFile))
+        : fs.mkdtempSync(path.join(os.tmpdir(), "ticketing-temporal-"))),
+  );
   fs.mkdirSync(dir, { recursive: true });
   const logFile = path.join(dir, "temporal.log");
   const env = temporalFreeEnv();
@@ -802,14 +908,26 @@ export async function startTemporal(opts: StartTemporalOptions = {}): Promise<Te
     const port = opts.port ?? freeA!;
     const uiPort = opts.uiPort ?? freeB!;
     const args = [
-      "server", "start-dev",
-      "--ip", "127.0.0.1",
-      "--port", String(port),
-      "--ui-port", String(uiPort),
-      "--log-level", opts.logLevel ?? "warn",
+      "server",
+      "start-dev",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--ui-port",
+      String(uiPort),
+      "--log-level",
+      opts.logLevel ?? "warn",
       ...(opts.ui ? [] : ["--headless"]),
       ...(opts.dbFile
-        ? ["--db-filename", path.resolve(opts.dbFile), "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]
+        ? [
+            "--db-filename",
+            path.resolve(opts.dbFile),
+            "--sqlite-pragma",
+            "journal_mode=wal",
+            "--sqlite-pragma",
+            "synchronous=normal",
+          ]
         : []),
       ...(opts.namespaces ?? []).flatMap((n) => ["--namespace", n]),
       ...(opts.extraArgs ?? []),
@@ -829,13 +947,30 @@ export async function startTemporal(opts: StartTemporalOptions = {}): Promise<Te
         "the default namespace",
         async () => {
           if (!(await canConnect(port))) return false;
-          const r = await runAsync(bin, ["operator", "namespace", "describe", "--namespace", "default", "--address", address, "--command-timeout", "3s"], { env, timeoutMs: 5000 });
+          const r = await runAsync(
+            bin,
+            [
+              "operator",
+              "namespace",
+              "describe",
+              "--namespace",
+              "default",
+              "--address",
+              address,
+              "--command-timeout",
+              "3s",
+            ],
+            { env, timeoutMs: 5000 },
+          );
           return r.code === 0;
         },
         { timeoutMs: opts.timeoutMs ?? 90_000, intervalMs: 200 },
       );
       if (opts.ui) {
-        await waitUntilReady(proc, `the web UI on port ${uiPort}`, () => canConnect(uiPort), { timeoutMs: 30_000, intervalMs: 200 });
+        await waitUntilReady(proc, `the web UI on port ${uiPort}`, () => canConnect(uiPort), {
+          timeoutMs: 30_000,
+          intervalMs: 200,
+        });
       }
     } catch (err) {
       await proc.stop();

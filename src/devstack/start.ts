@@ -11,15 +11,7 @@
 // then the dependencies it started.
 import fs from "node:fs";
 import path from "node:path";
-import {
-  killAllSync,
-  launch,
-  repoRoot,
-  startMysql,
-  startRedis,
-  startTemporal,
-  type ManagedProcess,
-} from "./stack.js";
+import { killAllSync, launch, repoRoot, startMysql, startRedis, startTemporal, type ManagedProcess } from "./stack.js";
 import { workerNiceFromEnv } from "../worker-priority.js";
 
 const localDir = path.join(repoRoot, ".local");
@@ -57,7 +49,12 @@ function shutdown(code: number): Promise<never> {
     const t = Date.now();
     // the API and the worker first (they drain), then what they depend on
     await Promise.all(apps.map((a) => a.stop(15_000)));
-    const results = await Promise.allSettled(deps.splice(0).reverse().map((d) => d.stop()));
+    const results = await Promise.allSettled(
+      deps
+        .splice(0)
+        .reverse()
+        .map((d) => d.stop()),
+    );
     for (const r of results) if (r.status === "rejected") say(`stop failed: ${String(r.reason)}`);
     say(`stopped in ${seconds(Date.now() - t)}`);
     process.exit(code);
@@ -72,7 +69,9 @@ async function startDependencies(): Promise<Record<string, string>> {
   let uiUrl: string | undefined;
 
   if (process.env.REDIS_URL || process.env.REDIS_CLUSTER_NODES) {
-    say(`redis: using ${process.env.REDIS_CLUSTER_NODES ? `REDIS_CLUSTER_NODES=${process.env.REDIS_CLUSTER_NODES}` : process.env.REDIS_URL}`);
+    say(
+      `redis: using ${process.env.REDIS_CLUSTER_NODES ? `REDIS_CLUSTER_NODES=${process.env.REDIS_CLUSTER_NODES}` : process.env.REDIS_URL}`,
+    );
   } else {
     tasks.push(
       startRedis({ dir: localDir, dataDir: path.join(localDir, "redis"), persistent: true }).then((h) => {
@@ -102,14 +101,16 @@ async function startDependencies(): Promise<Record<string, string>> {
     tasks.push(
       // Checkout work is background work next to the API's holds: the server
       // runs at the worker's niceness (WORKER_NICE; the worker sets its own).
-      startTemporal({ dir: localDir, dbFile: path.join(localDir, "temporal.db"), ui: true, nice: temporalNice }).then((h) => {
-        deps.push({ name: "temporal", stop: h.stop });
-        env.TEMPORAL_ADDRESS = h.address;
-        uiUrl = h.uiUrl;
-        say(
-          `temporal: ${h.address} (pid ${h.pid}, nice ${temporalNice}, data ${rel(path.join(localDir, "temporal.db"))}, log ${rel(h.logFile)}), web UI ${h.uiUrl}`,
-        );
-      }),
+      startTemporal({ dir: localDir, dbFile: path.join(localDir, "temporal.db"), ui: true, nice: temporalNice }).then(
+        (h) => {
+          deps.push({ name: "temporal", stop: h.stop });
+          env.TEMPORAL_ADDRESS = h.address;
+          uiUrl = h.uiUrl;
+          say(
+            `temporal: ${h.address} (pid ${h.pid}, nice ${temporalNice}, data ${rel(path.join(localDir, "temporal.db"))}, log ${rel(h.logFile)}), web UI ${h.uiUrl}`,
+          );
+        },
+      ),
     );
   }
 
@@ -160,7 +161,9 @@ async function main() {
     apps.push(proc);
     void proc.exited.then((e) => {
       if (shuttingDown) return;
-      say(`${c.name} (pid ${proc.pid}) ${e.signal ? `was killed by ${e.signal}` : `exited with code ${e.code}`}; stopping everything`);
+      say(
+        `${c.name} (pid ${proc.pid}) ${e.signal ? `was killed by ${e.signal}` : `exited with code ${e.code}`}; stopping everything`,
+      );
       void shutdown(e.code && e.code !== 0 ? e.code : 1);
     });
   }
@@ -173,7 +176,9 @@ async function main() {
   say(
     `Ticketing: gRPC ${grpc} | metrics: api ${apiMetrics}, worker ${workerMetrics} | Temporal UI ${ui} | api pid ${apps[0]!.pid}, worker pid ${apps[1]!.pid} | Ctrl-C to stop`,
   );
-  say("Prometheus with the shipped scrape config and alerts: see README, Observability (ops/prometheus/prometheus.yml)");
+  say(
+    "Prometheus with the shipped scrape config and alerts: see README, Observability (ops/prometheus/prometheus.yml)",
+  );
 }
 
 await main();

@@ -56,7 +56,12 @@ export class EventStore {
    * different request under the same id is REQUEST_ID_REUSED; an event id
    * another request took is EVENT_ALREADY_EXISTS.
    */
-  async insertEvent(layout: EventLayout, saleState: SaleState, requestId: string, requestHash: string): Promise<InsertResult> {
+  async insertEvent(
+    layout: EventLayout,
+    saleState: SaleState,
+    requestId: string,
+    requestHash: string,
+  ): Promise<InsertResult> {
     const conn = await this.pool.getConnection();
     try {
       await conn.beginTransaction();
@@ -148,7 +153,11 @@ export class EventStore {
             name: String(s.name),
             generalAdmission: { capacity: Number(s.capacity), priceCategoryId: String(s.price_category_id) },
           }
-        : { sectionId: String(s.section_id), name: String(s.name), rows: rowsBySection.get(String(s.section_id)) ?? [] },
+        : {
+            sectionId: String(s.section_id),
+            name: String(s.name),
+            rows: rowsBySection.get(String(s.section_id)) ?? [],
+          },
     );
     return toStoredEvent(event, categories.map(toCategory), sectionLayouts);
   }
@@ -195,7 +204,9 @@ export class EventStore {
 
   /** The event's sale state, or undefined when there is no such event. */
   async saleState(eventId: string): Promise<SaleState | undefined> {
-    const [rows] = await this.pool.execute<RowDataPacket[]>("SELECT sale_state FROM events WHERE event_id = ?", [eventId]);
+    const [rows] = await this.pool.execute<RowDataPacket[]>("SELECT sale_state FROM events WHERE event_id = ?", [
+      eventId,
+    ]);
     return rows[0] ? (String(rows[0].sale_state) as SaleState) : undefined;
   }
 
@@ -209,7 +220,10 @@ export class EventStore {
           "UPDATE events SET sale_state = ? WHERE event_id = ? AND sale_state = ?",
           [state, eventId, from],
         )
-      : await this.pool.execute<ResultSetHeader>("UPDATE events SET sale_state = ? WHERE event_id = ?", [state, eventId]);
+      : await this.pool.execute<ResultSetHeader>("UPDATE events SET sale_state = ? WHERE event_id = ?", [
+          state,
+          eventId,
+        ]);
     return result.affectedRows > 0;
   }
 
@@ -226,10 +240,9 @@ export class EventStore {
         "SELECT sold_seat_id FROM order_items WHERE event_id = ? AND sold_seat_id IS NOT NULL",
         [eventId],
       ),
-      this.pool.execute<RowDataPacket[]>(
-        "SELECT section_id, sold FROM sections WHERE event_id = ? AND kind = 'GA'",
-        [eventId],
-      ),
+      this.pool.execute<RowDataPacket[]>("SELECT section_id, sold FROM sections WHERE event_id = ? AND kind = 'GA'", [
+        eventId,
+      ]),
       this.pool.execute<RowDataPacket[]>(
         `SELECT o.buyer_id, SUM(oi.quantity) AS bought FROM order_items oi JOIN orders o ON o.order_id = oi.order_id
          WHERE oi.event_id = ? AND oi.released_at IS NULL GROUP BY o.buyer_id`,
@@ -251,7 +264,9 @@ export class EventStore {
    */
   async funnelCounts(eventId: string): Promise<FunnelCounts> {
     const [[orders], [tickets], [sold], [payments]] = await Promise.all([
-      this.pool.execute<RowDataPacket[]>("SELECT state, COUNT(*) AS n FROM orders WHERE event_id = ? GROUP BY state", [eventId]),
+      this.pool.execute<RowDataPacket[]>("SELECT state, COUNT(*) AS n FROM orders WHERE event_id = ? GROUP BY state", [
+        eventId,
+      ]),
       this.pool.execute<RowDataPacket[]>(
         `SELECT COUNT(*) AS valid, COUNT(c.ticket_id) AS checked_in
            FROM tickets t LEFT JOIN check_ins c ON c.ticket_id = t.ticket_id
@@ -293,12 +308,19 @@ export class EventStore {
    * changes and Redis (re)loads of one event never interleave, across
    * processes. Returns undefined from the lock wait when it timed out.
    */
-  async withEventLock<T>(eventId: string, timeoutSeconds: number, fn: () => Promise<T>): Promise<{ value: T } | undefined> {
+  async withEventLock<T>(
+    eventId: string,
+    timeoutSeconds: number,
+    fn: () => Promise<T>,
+  ): Promise<{ value: T } | undefined> {
     const conn = await this.pool.getConnection();
     // Lock names are at most 64 characters; event ids alone may be 64.
     const name = `tkt_ev_${createHash("sha1").update(eventId).digest("hex")}`;
     try {
-      const [got] = await conn.query<RowDataPacket[]>("SELECT GET_LOCK(?, ?) AS got", [name, Math.max(0, Math.ceil(timeoutSeconds))]);
+      const [got] = await conn.query<RowDataPacket[]>("SELECT GET_LOCK(?, ?) AS got", [
+        name,
+        Math.max(0, Math.ceil(timeoutSeconds)),
+      ]);
       if (Number(got[0]?.got) !== 1) return undefined;
       try {
         return { value: await fn() };
@@ -395,7 +417,11 @@ function toCategory(r: RowDataPacket): PriceCategoryLayout {
   return { priceCategoryId: String(r.price_category_id), name: String(r.name), priceMinor: Number(r.price_minor) };
 }
 
-function toStoredEvent(r: RowDataPacket, priceCategories: PriceCategoryLayout[], sections: SectionLayout[]): StoredEvent {
+function toStoredEvent(
+  r: RowDataPacket,
+  priceCategories: PriceCategoryLayout[],
+  sections: SectionLayout[],
+): StoredEvent {
   return {
     saleState: String(r.sale_state) as SaleState,
     layout: {

@@ -44,7 +44,8 @@ export interface SectionDraft {
   sectionId: string;
   name: string;
   /** At most one of reserved and generalAdmission is set (a proto oneof). */
-  reserved?: { rows: { rowId: string; firstSeatNumber: number; seatCount: number; priceCategoryId: string }[] } | undefined;
+  reserved?:
+    { rows: { rowId: string; firstSeatNumber: number; seatCount: number; priceCategoryId: string }[] } | undefined;
   generalAdmission?: { capacity: number; priceCategoryId: string } | undefined;
 }
 
@@ -298,7 +299,11 @@ export class Events {
    * deltas (and a new snapshot if the watcher fell behind or the inventory
    * was rebuilt).
    */
-  async watchSeatMap(eventId: string, signal: AbortSignal, deliver: (update: SeatMapWatchUpdate) => Promise<void>): Promise<void> {
+  async watchSeatMap(
+    eventId: string,
+    signal: AbortSignal,
+    deliver: (update: SeatMapWatchUpdate) => Promise<void>,
+  ): Promise<void> {
     if (!this.hub) throw new Error("Events was built without a SeatMapWatchHub");
     const hub = this.hub;
     // A process that already follows the event serves the snapshot from its feed.
@@ -307,7 +312,8 @@ export class Events {
     await hub.watch(
       index,
       signal,
-      (update) => deliver(update.kind === "snapshot" ? { kind: "snapshot", seatMap: seatMapOf(index, update.snapshot) } : update),
+      (update) =>
+        deliver(update.kind === "snapshot" ? { kind: "snapshot", seatMap: seatMapOf(index, update.snapshot) } : update),
       snapshot,
     );
   }
@@ -387,7 +393,8 @@ export class Events {
    */
   async explainMissingInventory(eventId: string): Promise<AppError> {
     const stored = await this.store.getLayout(eventId);
-    if (!stored) return new AppError("EVENT_NOT_FOUND", `event ${eventId} not found`, { metadata: { event_id: eventId } });
+    if (!stored)
+      return new AppError("EVENT_NOT_FOUND", `event ${eventId} not found`, { metadata: { event_id: eventId } });
     await this.ensureLive(eventId, stored.layout);
     return new AppError("INVENTORY_NOT_LOADED", `event ${eventId}'s live inventory was just rebuilt; retry`, {
       retryAfterMs: 0,
@@ -435,7 +442,9 @@ export class Events {
     index ??= new SeatIndex(stored.layout);
     const snapshot = await this.inventory.snapshot(index);
     if (snapshot.saleState === "") {
-      throw new AppError("INVENTORY_NOT_LOADED", `event ${eventId} has no live inventory yet; retry`, { retryAfterMs: 1000 });
+      throw new AppError("INVENTORY_NOT_LOADED", `event ${eventId} has no live inventory yet; retry`, {
+        retryAfterMs: 1000,
+      });
     }
     return { index, snapshot };
   }
@@ -498,7 +507,8 @@ export function validateCreateEvent(input: CreateEventInput, now = new Date()): 
   const givenId = v.optionalId(`${p}.event_id`, e.eventId);
   const name = v.text(`${p}.name`, e.name, LIMITS.textMax);
   const venue = v.text(`${p}.venue`, e.venue, LIMITS.textMax);
-  if (!CURRENCY_CODE.test(e.currencyCode ?? "")) v.add(`${p}.currency_code`, "must be an ISO 4217 code: 3 uppercase letters");
+  if (!CURRENCY_CODE.test(e.currencyCode ?? ""))
+    v.add(`${p}.currency_code`, "must be an ISO 4217 code: 3 uppercase letters");
   for (const [field, time] of [
     ["start_time", e.startTime],
     ["sale_open_time", e.saleOpenTime],
@@ -507,7 +517,8 @@ export function validateCreateEvent(input: CreateEventInput, now = new Date()): 
     if (time && !validTime(time)) v.add(`${p}.${field}`, "must be a time between years 1970 and 9999");
   }
   if (e.saleOpenTime && e.saleCloseTime && validTime(e.saleOpenTime) && validTime(e.saleCloseTime)) {
-    if (e.saleOpenTime.getTime() >= e.saleCloseTime.getTime()) v.add(`${p}.sale_close_time`, "must be after sale_open_time");
+    if (e.saleOpenTime.getTime() >= e.saleCloseTime.getTime())
+      v.add(`${p}.sale_close_time`, "must be after sale_open_time");
   }
 
   // Hold policy: unset takes every default; set, a zero ttl or lifetime takes its default
@@ -518,7 +529,12 @@ export function validateCreateEvent(input: CreateEventInput, now = new Date()): 
   const maxExtensions = hp ? hp.maxExtensions : DEFAULTS.maxExtensions;
   v.int(`${p}.hold_policy.max_extensions`, maxExtensions, LIMITS.maxExtensions[0], LIMITS.maxExtensions[1]);
   const maxLifetimeSeconds = hp?.maxLifetimeSeconds || Math.min(2 * ttlSeconds, LIMITS.maxLifetimeMax);
-  v.int(`${p}.hold_policy.max_lifetime_seconds`, maxLifetimeSeconds, Math.max(ttlSeconds, LIMITS.ttl[0]), LIMITS.maxLifetimeMax);
+  v.int(
+    `${p}.hold_policy.max_lifetime_seconds`,
+    maxLifetimeSeconds,
+    Math.max(ttlSeconds, LIMITS.ttl[0]),
+    LIMITS.maxLifetimeMax,
+  );
 
   const maxTicketsPerBuyer = e.maxTicketsPerBuyer || DEFAULTS.maxTicketsPerBuyer;
   v.int(`${p}.max_tickets_per_buyer`, maxTicketsPerBuyer, LIMITS.maxTicketsPerBuyer[0], LIMITS.maxTicketsPerBuyer[1]);
@@ -545,8 +561,10 @@ export function validateCreateEvent(input: CreateEventInput, now = new Date()): 
   const priceCategories = categories.slice(0, LIMITS.priceCategories).map((c, i) => {
     const f = `${p}.price_categories[${i}]`;
     if (!c.priceCategoryId) v.add(`${f}.price_category_id`, "is required");
-    else if (!PRICE_CATEGORY_ID.test(c.priceCategoryId)) v.add(`${f}.price_category_id`, "must be 1-32 characters of A-Z a-z 0-9 _ -");
-    else if (categoryIds.has(c.priceCategoryId)) v.add(`${f}.price_category_id`, `duplicate price category ${c.priceCategoryId}`);
+    else if (!PRICE_CATEGORY_ID.test(c.priceCategoryId))
+      v.add(`${f}.price_category_id`, "must be 1-32 characters of A-Z a-z 0-9 _ -");
+    else if (categoryIds.has(c.priceCategoryId))
+      v.add(`${f}.price_category_id`, `duplicate price category ${c.priceCategoryId}`);
     else categoryIds.add(c.priceCategoryId);
     v.text(`${f}.name`, c.name, LIMITS.textMax);
     const price = /^\d{1,16}$/.test(c.priceMinor ?? "") ? Number(c.priceMinor) : NaN;
@@ -560,7 +578,8 @@ export function validateCreateEvent(input: CreateEventInput, now = new Date()): 
 
   // Sections.
   const drafts = e.sections ?? [];
-  if (drafts.length < 1 || drafts.length > LIMITS.sections) v.add(`${p}.sections`, `must have 1..${LIMITS.sections} sections`);
+  if (drafts.length < 1 || drafts.length > LIMITS.sections)
+    v.add(`${p}.sections`, `must have 1..${LIMITS.sections} sections`);
   const sectionIds = new Set<string>();
   const sections: SectionLayout[] = [];
   drafts.slice(0, LIMITS.sections).forEach((s, i) => {
@@ -588,7 +607,12 @@ export function validateCreateEvent(input: CreateEventInput, now = new Date()): 
           v.int(`${rf}.first_seat_number`, r.firstSeatNumber || 1, 1, LIMITS.firstSeatNumberMax);
           knownCategory(`${rf}.price_category_id`, r.priceCategoryId);
         }
-        return { rowId: r.rowId, firstSeatNumber: r.firstSeatNumber || 1, seatCount: r.seatCount, priceCategoryId: r.priceCategoryId };
+        return {
+          rowId: r.rowId,
+          firstSeatNumber: r.firstSeatNumber || 1,
+          seatCount: r.seatCount,
+          priceCategoryId: r.priceCategoryId,
+        };
       });
       sections.push({ sectionId: s.sectionId, name: s.name, rows: rowLayouts });
     } else if (s.generalAdmission) {
@@ -678,7 +702,9 @@ export function summarize(index: SeatIndex, snapshot: SeatMapSnapshot): EventSum
   const layout = index.layout;
   type Tally = { capacity: number; held: number; sold: number };
   const bySection = new Map<string, Tally>();
-  const byCategory = new Map<string, Tally>(layout.priceCategories.map((c) => [c.priceCategoryId, { capacity: 0, held: 0, sold: 0 }]));
+  const byCategory = new Map<string, Tally>(
+    layout.priceCategories.map((c) => [c.priceCategoryId, { capacity: 0, held: 0, sold: 0 }]),
+  );
   const category = (id: string) => {
     let t = byCategory.get(id);
     if (!t) byCategory.set(id, (t = { capacity: 0, held: 0, sold: 0 }));
@@ -723,7 +749,10 @@ export function summarize(index: SeatIndex, snapshot: SeatMapSnapshot): EventSum
       const t = bySection.get(s.sectionId)!;
       return { sectionId: s.sectionId, counts: counts(t.capacity, t.held, t.sold) };
     }),
-    categories: [...byCategory].map(([priceCategoryId, t]) => ({ priceCategoryId, counts: counts(t.capacity, t.held, t.sold) })),
+    categories: [...byCategory].map(([priceCategoryId, t]) => ({
+      priceCategoryId,
+      counts: counts(t.capacity, t.held, t.sold),
+    })),
   };
 }
 
@@ -733,7 +762,11 @@ function notFound(eventId: string): AppError {
   return new AppError("EVENT_NOT_FOUND", `event ${eventId} not found`, { metadata: { event_id: eventId } });
 }
 
-function saleError(reason: "SALE_CLOSED" | "SALE_NOT_OPEN", eventId: string, state: SaleState, message: string): AppError {
+function saleError(
+  reason: "SALE_CLOSED" | "SALE_NOT_OPEN",
+  eventId: string,
+  state: SaleState,
+  message: string,
+): AppError {
   return new AppError(reason, message, { metadata: { event_id: eventId, sale_state: state } });
 }
-

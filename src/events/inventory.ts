@@ -115,7 +115,8 @@ export class Inventory {
   /** Like index(), but a missing layout is an error the caller can act on. */
   async requireIndex(eventId: string): Promise<SeatIndex> {
     const index = await this.index(eventId);
-    if (!index) throw new AppError("INVENTORY_NOT_LOADED", `event ${eventId} has no live inventory`, { retryAfterMs: 1000 });
+    if (!index)
+      throw new AppError("INVENTORY_NOT_LOADED", `event ${eventId} has no live inventory`, { retryAfterMs: 1000 });
     return index;
   }
 
@@ -149,7 +150,14 @@ export class Inventory {
       this.redis.zcount(k.expiries, "-inf", Date.now()),
       this.redis.hmget(q.meta, "opened", "rate"),
     ]);
-    return { waiting, shopping, activeHolds, expiredHolds, queueOpened: Boolean(room[0]), admissionRate: Number(room[1] ?? 0) };
+    return {
+      waiting,
+      shopping,
+      activeHolds,
+      expiredHolds,
+      queueOpened: Boolean(room[0]),
+      admissionRate: Number(room[1] ?? 0),
+    };
   }
 
   async snapshot(index: SeatIndex): Promise<SeatMapSnapshot> {

@@ -96,7 +96,6 @@ class EventFeed {
     this.version = snapshot.version;
   }
 
-
   remove(watcher: Watcher): boolean {
     this.watchers.delete(watcher);
     if (this.watchers.size > 0) return false;
@@ -127,7 +126,12 @@ class EventFeed {
       if (current < this.version) await this.resnapshot();
       return;
     }
-    const delta: SeatMapDelta = { fromVersion: this.version, toVersion: this.version, seats: new Map(), sections: new Map() };
+    const delta: SeatMapDelta = {
+      fromVersion: this.version,
+      toVersion: this.version,
+      seats: new Map(),
+      sections: new Map(),
+    };
     let expected = this.version + 1n;
     for (const [id, fields] of entries) {
       const version = BigInt(id.slice(0, id.indexOf("-")));
@@ -236,12 +240,22 @@ export class SeatMapWatchHub {
       }
     };
     setTimeout(check, this.leaseMs).unref();
-    void this.follow(index, end.signal, { passive: true, version: 0n, pending: undefined, needsSnapshot: false, busy: false, deliver: async () => undefined }, seed).catch(
-      (err: unknown) => {
-        this.log.warn({ err, eventId }, "could not follow the event's seat map");
-        this.leases.delete(eventId);
+    void this.follow(
+      index,
+      end.signal,
+      {
+        passive: true,
+        version: 0n,
+        pending: undefined,
+        needsSnapshot: false,
+        busy: false,
+        deliver: async () => undefined,
       },
-    );
+      seed,
+    ).catch((err: unknown) => {
+      this.log.warn({ err, eventId }, "could not follow the event's seat map");
+      this.leases.delete(eventId);
+    });
   }
 
   /** Ends every lease (at shutdown): their feeds stop when nobody else watches. */
@@ -262,7 +276,12 @@ export class SeatMapWatchHub {
     deliver: (update: SeatMapUpdate) => Promise<void>,
     seed?: SeatMapSnapshot,
   ): Promise<void> {
-    await this.follow(index, signal, { version: 0n, pending: undefined, needsSnapshot: false, busy: false, deliver }, seed);
+    await this.follow(
+      index,
+      signal,
+      { version: 0n, pending: undefined, needsSnapshot: false, busy: false, deliver },
+      seed,
+    );
   }
 
   /** Adds the watcher to the event's feed (starting the feed) until `signal` aborts. */

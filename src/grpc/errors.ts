@@ -53,9 +53,7 @@ export function toServiceError(error: AppError): Partial<ServiceError> {
     ),
   ];
   if (error.fieldViolations.length > 0) {
-    details.push(
-      pack("google.rpc.BadRequest", BadRequest.encode({ fieldViolations: error.fieldViolations }).finish()),
-    );
+    details.push(pack("google.rpc.BadRequest", BadRequest.encode({ fieldViolations: error.fieldViolations }).finish()));
   }
   if (error.retryAfterMs !== undefined) {
     const ms = error.retryAfterMs;

@@ -52,9 +52,7 @@ export class CallPipeline {
   /** Aborted at shutdown so long-lived streams end and let the server drain. */
   private readonly shutdown = new AbortController();
 
-  constructor(
-    private readonly deps: { log: Logger; metrics: Metrics; operatorToken: string },
-  ) {
+  constructor(private readonly deps: { log: Logger; metrics: Metrics; operatorToken: string }) {
     this.operatorToken = Buffer.from(deps.operatorToken);
     // Every open stream listens for shutdown: thousands of listeners are expected here.
     setMaxListeners(0, this.shutdown.signal);
@@ -206,7 +204,8 @@ class Call implements CallContext {
     this.pipeline.shutdownSignal.addEventListener("abort", this.onShutdown, { once: true });
     this.call.once("cancelled", () => abort("cancelled by client"));
     const deadline = this.deadline;
-    if (deadline) this.timer = setTimeout(() => abort("deadline exceeded"), Math.max(0, deadline.getTime() - Date.now()));
+    if (deadline)
+      this.timer = setTimeout(() => abort("deadline exceeded"), Math.max(0, deadline.getTime() - Date.now()));
     return controller.signal;
   }
 

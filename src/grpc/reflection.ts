@@ -9,9 +9,9 @@
  * as the compiler wrote them (source info and comments included), each with
  * its transitive imports, so any reflection client can rebuild them.
  */
-import * as grpc from '@grpc/grpc-js';
-import { create, createFileRegistry, fromBinary, toBinary, type DescMessage } from '@bufbuild/protobuf';
-import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
+import * as grpc from "@grpc/grpc-js";
+import { create, createFileRegistry, fromBinary, toBinary, type DescMessage } from "@bufbuild/protobuf";
+import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import {
   FieldDescriptorProto_Label as Label,
   FieldDescriptorProto_Type as Type,
@@ -20,9 +20,9 @@ import {
   type EnumDescriptorProto,
   type FieldDescriptorProto,
   type FileDescriptorProto,
-} from '@bufbuild/protobuf/wkt';
+} from "@bufbuild/protobuf/wkt";
 
-const REFLECTION_VERSIONS = ['v1', 'v1alpha'] as const;
+const REFLECTION_VERSIONS = ["v1", "v1alpha"] as const;
 type ReflectionVersion = (typeof REFLECTION_VERSIONS)[number];
 
 /** Adds grpc.reflection v1 and v1alpha to the server, answering from the given FileDescriptorSet bytes. */
@@ -188,7 +188,7 @@ function qualify(scope: string, name: string): string {
 }
 
 function stripLeadingDot(name: string): string {
-  return name.startsWith('.') ? name.slice(1) : name;
+  return name.startsWith(".") ? name.slice(1) : name;
 }
 
 // ---------------------------------------------------------------------------
@@ -198,16 +198,16 @@ function stripLeadingDot(name: string): string {
 interface ReflectionRequest {
   host: string;
   messageRequest:
-    | { case: 'fileByFilename' | 'fileContainingSymbol' | 'allExtensionNumbersOfType' | 'listServices'; value: string }
-    | { case: 'fileContainingExtension'; value: { containingType: string; extensionNumber: number } }
+    | { case: "fileByFilename" | "fileContainingSymbol" | "allExtensionNumbersOfType" | "listServices"; value: string }
+    | { case: "fileContainingExtension"; value: { containingType: string; extensionNumber: number } }
     | { case: undefined; value?: undefined };
 }
 
 type ReflectionResponseBody =
-  | { case: 'fileDescriptorResponse'; value: { fileDescriptorProto: Uint8Array[] } }
-  | { case: 'allExtensionNumbersResponse'; value: { baseTypeName: string; extensionNumber: number[] } }
-  | { case: 'listServicesResponse'; value: { service: { name: string }[] } }
-  | { case: 'errorResponse'; value: { errorCode: number; errorMessage: string } };
+  | { case: "fileDescriptorResponse"; value: { fileDescriptorProto: Uint8Array[] } }
+  | { case: "allExtensionNumbersResponse"; value: { baseTypeName: string; extensionNumber: number[] } }
+  | { case: "listServicesResponse"; value: { service: { name: string }[] } }
+  | { case: "errorResponse"; value: { errorCode: number; errorMessage: string } };
 
 /** grpc.reflection.*.ServerReflectionResponse, as an init object for @bufbuild/protobuf's create(). */
 interface ReflectionResponse {
@@ -228,49 +228,45 @@ class ReflectionResponder {
 
   private body({ messageRequest: req }: ReflectionRequest): ReflectionResponseBody {
     switch (req.case) {
-      case 'listServices':
-        return { case: 'listServicesResponse', value: { service: this.services.map((name) => ({ name })) } };
-      case 'fileByFilename':
-        return this.index.hasFile(req.value)
-          ? this.files(req.value)
-          : notFound(`file not found: ${req.value}`);
-      case 'fileContainingSymbol': {
+      case "listServices":
+        return { case: "listServicesResponse", value: { service: this.services.map((name) => ({ name })) } };
+      case "fileByFilename":
+        return this.index.hasFile(req.value) ? this.files(req.value) : notFound(`file not found: ${req.value}`);
+      case "fileContainingSymbol": {
         const file = this.index.fileOfSymbol(stripLeadingDot(req.value));
         return file ? this.files(file) : notFound(`symbol not found: ${req.value}`);
       }
-      case 'fileContainingExtension': {
+      case "fileContainingExtension": {
         const { containingType, extensionNumber } = req.value;
         const file = this.index.fileOfExtension(stripLeadingDot(containingType), extensionNumber);
-        return file
-          ? this.files(file)
-          : notFound(`extension not found: ${containingType} field ${extensionNumber}`);
+        return file ? this.files(file) : notFound(`extension not found: ${containingType} field ${extensionNumber}`);
       }
-      case 'allExtensionNumbersOfType': {
+      case "allExtensionNumbersOfType": {
         const type = stripLeadingDot(req.value);
         if (!this.index.hasMessage(type)) return notFound(`message type not found: ${req.value}`);
         return {
-          case: 'allExtensionNumbersResponse',
+          case: "allExtensionNumbersResponse",
           value: { baseTypeName: type, extensionNumber: this.index.extensionNumbers(type) },
         };
       }
       default:
         return {
-          case: 'errorResponse',
-          value: { errorCode: grpc.status.INVALID_ARGUMENT, errorMessage: 'no message_request set' },
+          case: "errorResponse",
+          value: { errorCode: grpc.status.INVALID_ARGUMENT, errorMessage: "no message_request set" },
         };
     }
   }
 
   private files(fileName: string): ReflectionResponseBody {
     return {
-      case: 'fileDescriptorResponse',
+      case: "fileDescriptorResponse",
       value: { fileDescriptorProto: this.index.fileWithDependencies(fileName) },
     };
   }
 }
 
 function notFound(errorMessage: string): ReflectionResponseBody {
-  return { case: 'errorResponse', value: { errorCode: grpc.status.NOT_FOUND, errorMessage } };
+  return { case: "errorResponse", value: { errorCode: grpc.status.NOT_FOUND, errorMessage } };
 }
 
 // ---------------------------------------------------------------------------
@@ -288,15 +284,15 @@ function reflectionService(
     if (!desc) throw new Error(`reflection: ${pkg}.${name} missing from its own descriptor`);
     return desc;
   };
-  const requestDesc = messageDesc('ServerReflectionRequest');
-  const responseDesc = messageDesc('ServerReflectionResponse');
+  const requestDesc = messageDesc("ServerReflectionRequest");
+  const responseDesc = messageDesc("ServerReflectionResponse");
   const toBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
   const method: grpc.MethodDefinition<ReflectionRequest, ReflectionResponse> = {
     path: `/${pkg}.ServerReflection/ServerReflectionInfo`,
     requestStream: true,
     responseStream: true,
-    originalName: 'serverReflectionInfo',
+    originalName: "serverReflectionInfo",
     requestSerialize: (req) => toBuffer(toBinary(requestDesc, create(requestDesc, req as never))),
     requestDeserialize: (bytes) => fromBinary(requestDesc, bytes) as unknown as ReflectionRequest,
     responseSerialize: (res) => toBuffer(toBinary(responseDesc, create(responseDesc, res as never))),
@@ -304,11 +300,11 @@ function reflectionService(
   };
 
   const serverReflectionInfo: grpc.handleBidiStreamingCall<ReflectionRequest, ReflectionResponse> = (call) => {
-    call.on('data', (request: ReflectionRequest) => {
+    call.on("data", (request: ReflectionRequest) => {
       call.write(responder.respond(request));
     });
-    call.on('end', () => call.end());
-    call.on('error', () => {
+    call.on("end", () => call.end());
+    call.on("error", () => {
       // The client went away (e.g. cancelled); grpc-js has already ended the call.
     });
   };
@@ -325,12 +321,12 @@ function reflectionService(
  */
 function reflectionFileDescriptor(version: ReflectionVersion): FileDescriptorProto {
   const pkg = `grpc.reflection.${version}`;
-  type FieldSpec = [name: string, number: number, type: Type | string, repeated?: 'repeated', oneofIndex?: number];
+  type FieldSpec = [name: string, number: number, type: Type | string, repeated?: "repeated", oneofIndex?: number];
   const field = ([name, number, type, repeated, oneofIndex]: FieldSpec) => ({
     name,
     number,
     label: repeated ? Label.REPEATED : Label.OPTIONAL,
-    ...(typeof type === 'string' ? { type: Type.MESSAGE, typeName: `.${pkg}.${type}` } : { type }),
+    ...(typeof type === "string" ? { type: Type.MESSAGE, typeName: `.${pkg}.${type}` } : { type }),
     ...(oneofIndex === undefined ? {} : { oneofIndex }),
     jsonName: name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()),
   });
@@ -343,55 +339,55 @@ function reflectionFileDescriptor(version: ReflectionVersion): FileDescriptorPro
   return create(FileDescriptorProtoSchema, {
     name: `grpc/reflection/${version}/reflection.proto`,
     package: pkg,
-    syntax: 'proto3',
+    syntax: "proto3",
     options: { goPackage: `google.golang.org/grpc/reflection/grpc_reflection_${version}` },
     messageType: [
       message(
-        'ServerReflectionRequest',
+        "ServerReflectionRequest",
         [
-          ['host', 1, Type.STRING],
-          ['file_by_filename', 3, Type.STRING, undefined, 0],
-          ['file_containing_symbol', 4, Type.STRING, undefined, 0],
-          ['file_containing_extension', 5, 'ExtensionRequest', undefined, 0],
-          ['all_extension_numbers_of_type', 6, Type.STRING, undefined, 0],
-          ['list_services', 7, Type.STRING, undefined, 0],
+          ["host", 1, Type.STRING],
+          ["file_by_filename", 3, Type.STRING, undefined, 0],
+          ["file_containing_symbol", 4, Type.STRING, undefined, 0],
+          ["file_containing_extension", 5, "ExtensionRequest", undefined, 0],
+          ["all_extension_numbers_of_type", 6, Type.STRING, undefined, 0],
+          ["list_services", 7, Type.STRING, undefined, 0],
         ],
-        ['message_request'],
+        ["message_request"],
       ),
-      message('ExtensionRequest', [
-        ['containing_type', 1, Type.STRING],
-        ['extension_number', 2, Type.INT32],
+      message("ExtensionRequest", [
+        ["containing_type", 1, Type.STRING],
+        ["extension_number", 2, Type.INT32],
       ]),
       message(
-        'ServerReflectionResponse',
+        "ServerReflectionResponse",
         [
-          ['valid_host', 1, Type.STRING],
-          ['original_request', 2, 'ServerReflectionRequest'],
-          ['file_descriptor_response', 4, 'FileDescriptorResponse', undefined, 0],
-          ['all_extension_numbers_response', 5, 'ExtensionNumberResponse', undefined, 0],
-          ['list_services_response', 6, 'ListServiceResponse', undefined, 0],
-          ['error_response', 7, 'ErrorResponse', undefined, 0],
+          ["valid_host", 1, Type.STRING],
+          ["original_request", 2, "ServerReflectionRequest"],
+          ["file_descriptor_response", 4, "FileDescriptorResponse", undefined, 0],
+          ["all_extension_numbers_response", 5, "ExtensionNumberResponse", undefined, 0],
+          ["list_services_response", 6, "ListServiceResponse", undefined, 0],
+          ["error_response", 7, "ErrorResponse", undefined, 0],
         ],
-        ['message_response'],
+        ["message_response"],
       ),
-      message('FileDescriptorResponse', [['file_descriptor_proto', 1, Type.BYTES, 'repeated']]),
-      message('ExtensionNumberResponse', [
-        ['base_type_name', 1, Type.STRING],
-        ['extension_number', 2, Type.INT32, 'repeated'],
+      message("FileDescriptorResponse", [["file_descriptor_proto", 1, Type.BYTES, "repeated"]]),
+      message("ExtensionNumberResponse", [
+        ["base_type_name", 1, Type.STRING],
+        ["extension_number", 2, Type.INT32, "repeated"],
       ]),
-      message('ListServiceResponse', [['service', 1, 'ServiceResponse', 'repeated']]),
-      message('ServiceResponse', [['name', 1, Type.STRING]]),
-      message('ErrorResponse', [
-        ['error_code', 1, Type.INT32],
-        ['error_message', 2, Type.STRING],
+      message("ListServiceResponse", [["service", 1, "ServiceResponse", "repeated"]]),
+      message("ServiceResponse", [["name", 1, Type.STRING]]),
+      message("ErrorResponse", [
+        ["error_code", 1, Type.INT32],
+        ["error_message", 2, Type.STRING],
       ]),
     ],
     service: [
       {
-        name: 'ServerReflection',
+        name: "ServerReflection",
         method: [
           {
-            name: 'ServerReflectionInfo',
+            name: "ServerReflectionInfo",
             inputType: `.${pkg}.ServerReflectionRequest`,
             outputType: `.${pkg}.ServerReflectionResponse`,
             clientStreaming: true,

@@ -26,10 +26,7 @@ export function serverCredentials(config: Pick<Config, "TLS_CERT_FILE" | "TLS_KE
   );
 }
 
-export function buildServer(
-  services: RegisteredService[],
-  health: { addToServer(server: Server): void },
-): Server {
+export function buildServer(services: RegisteredService[], health: { addToServer(server: Server): void }): Server {
   const server = new Server({
     "grpc.keepalive_time_ms": 60_000,
     "grpc.keepalive_permit_without_calls": 1,

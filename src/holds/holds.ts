@@ -64,7 +64,11 @@ interface HoldTarget {
 }
 
 const STATE_BY_CODE: Record<string, HoldState> = { A: "ACTIVE", P: "PINNED", S: "SOLD", R: "RELEASED", E: "EXPIRED" };
-const SALE_REASONS: Record<string, Reason> = { SCHEDULED: "SALE_NOT_OPEN", PAUSED: "SALE_PAUSED", CLOSED: "SALE_CLOSED" };
+const SALE_REASONS: Record<string, Reason> = {
+  SCHEDULED: "SALE_NOT_OPEN",
+  PAUSED: "SALE_PAUSED",
+  CLOSED: "SALE_CLOSED",
+};
 
 /**
  * A hold's id is derived from the event, the buyer and the request id, so the
@@ -116,7 +120,16 @@ export class Holds {
     const started = process.hrtime.bigint();
     const reply = await this.scripts.run(
       "hold_seats",
-      [k.meta, k.seats, k.hold(holdId), k.buyer(target.buyerId), k.expiries, k.version, k.changes, ...firstHoldKeys(target.eventId, index)],
+      [
+        k.meta,
+        k.seats,
+        k.hold(holdId),
+        k.buyer(target.buyerId),
+        k.expiries,
+        k.version,
+        k.changes,
+        ...firstHoldKeys(target.eventId, index),
+      ],
       [holdId, target.buyerId, ...seatIds],
     );
     this.observer.holdScriptDone("hold_seats", started, target.eventId, "seats", String(reply[0]));
@@ -169,7 +182,10 @@ export class Holds {
     const index = ready ?? (await this.admit(target));
     const v = new Validator();
     this.checkQuantity(v, "quantity", quantity, index);
-    if (filter.priceCategoryId && !index.layout.priceCategories.some((c) => c.priceCategoryId === filter.priceCategoryId)) {
+    if (
+      filter.priceCategoryId &&
+      !index.layout.priceCategories.some((c) => c.priceCategoryId === filter.priceCategoryId)
+    ) {
       v.add("price_category_id", "no such price category in this event");
     }
     if (filter.sectionId && !index.section(filter.sectionId)?.rows) {
@@ -177,11 +193,25 @@ export class Holds {
     }
     v.check();
     if (index.longestRow(filter.priceCategoryId, filter.sectionId) < quantity) {
-      throw new AppError("SEATS_UNAVAILABLE", `no row has ${quantity} seats together`, { metadata: { quantity: String(quantity) } });
+      throw new AppError("SEATS_UNAVAILABLE", `no row has ${quantity} seats together`, {
+        metadata: { quantity: String(quantity) },
+      });
     }
     const holdId = holdIdFor(target.eventId, target.buyerId, target.requestId);
     const k = eventKeys(target.eventId);
-    const keys = [k.meta, k.seats, k.hold(holdId), k.buyer(target.buyerId), k.expiries, k.version, k.changes, k.rowHints, k.rows, k.rowCursor, ...firstHoldKeys(target.eventId, index)];
+    const keys = [
+      k.meta,
+      k.seats,
+      k.hold(holdId),
+      k.buyer(target.buyerId),
+      k.expiries,
+      k.version,
+      k.changes,
+      k.rowHints,
+      k.rows,
+      k.rowCursor,
+      ...firstHoldKeys(target.eventId, index),
+    ];
     const args = [holdId, target.buyerId, quantity, bestAvailableFilter(filter.priceCategoryId, filter.sectionId)];
     const started = process.hrtime.bigint();
     let reply = await this.scripts.run("hold_best_available", keys, args);
@@ -191,7 +221,9 @@ export class Holds {
     }
     this.observer.holdScriptDone("hold_best_available", started, target.eventId, "best_available", String(reply[0]));
     if (reply[0] === "TAKEN") {
-      throw new AppError("SEATS_UNAVAILABLE", `no ${quantity} adjacent seats are free`, { metadata: { quantity: String(quantity) } });
+      throw new AppError("SEATS_UNAVAILABLE", `no ${quantity} adjacent seats are free`, {
+        metadata: { quantity: String(quantity) },
+      });
     }
     const seatIds = reply.slice(4).map(String);
     return this.holdResult(target, index, reply, { seatIds, sectionId: "", quantity });
@@ -213,7 +245,15 @@ export class Holds {
     const k = eventKeys(eventId);
     const reply = await this.scripts.run(
       "extend_hold",
-      [k.meta, k.hold(holdId), k.seats, k.buyer(buyerId), k.expiries, k.extendRequest(holdId, requestId), k.gaExpiries(hold.sectionId || "_")],
+      [
+        k.meta,
+        k.hold(holdId),
+        k.seats,
+        k.buyer(buyerId),
+        k.expiries,
+        k.extendRequest(holdId, requestId),
+        k.gaExpiries(hold.sectionId || "_"),
+      ],
       [holdId, buyerId],
     );
     const code = String(reply[0]);
@@ -226,7 +266,8 @@ export class Holds {
     const hold = await this.getHold(eventId, holdId);
     if (buyerId !== undefined && hold.buyerId !== buyerId) throw holdError("NOT_OWNED", "", holdId);
     const reply = await this.runRelease(hold, buyerId === undefined ? "system" : "buyer", buyerId ?? "");
-    if (reply[0] === "ENDED") this.observer.holdEnded(eventId, buyerId === undefined ? "checkout_failed" : "released", 1);
+    if (reply[0] === "ENDED")
+      this.observer.holdEnded(eventId, buyerId === undefined ? "checkout_failed" : "released", 1);
     return this.getHold(eventId, holdId);
   }
 
@@ -259,7 +300,16 @@ export class Holds {
   /** Puts a refunded hold's seats back on sale; "MISSING" as for markSold. */
   async markUnsold(hold: Pick<Hold, "eventId" | "holdId" | "buyerId" | "sectionId">): Promise<"OK" | "MISSING"> {
     const k = eventKeys(hold.eventId);
-    const keys = [k.meta, k.hold(hold.holdId), k.seats, k.buyer(hold.buyerId), k.version, k.changes, k.rowHints, k.rowCursor];
+    const keys = [
+      k.meta,
+      k.hold(hold.holdId),
+      k.seats,
+      k.buyer(hold.buyerId),
+      k.version,
+      k.changes,
+      k.rowHints,
+      k.rowCursor,
+    ];
     if (hold.sectionId) keys.push(k.ga(hold.sectionId));
     const reply = await this.scripts.run("unsell_hold", keys, [hold.holdId]);
     return reply[0] === "OK" ? "OK" : "MISSING";
@@ -291,7 +341,17 @@ export class Holds {
 
   private runRelease(hold: Hold, mode: "buyer" | "system" | "expire", asking: string): Promise<ScriptReply> {
     const k = eventKeys(hold.eventId);
-    const keys = [k.meta, k.hold(hold.holdId), k.seats, k.buyer(hold.buyerId), k.expiries, k.version, k.changes, k.rowHints, k.rowCursor];
+    const keys = [
+      k.meta,
+      k.hold(hold.holdId),
+      k.seats,
+      k.buyer(hold.buyerId),
+      k.expiries,
+      k.version,
+      k.changes,
+      k.rowHints,
+      k.rowCursor,
+    ];
     if (hold.sectionId) keys.push(k.ga(hold.sectionId), k.gaQuantities(hold.sectionId), k.gaExpiries(hold.sectionId));
     return this.scripts.run("release_hold", keys, [hold.holdId, asking, mode]).then((reply) => {
       const code = String(reply[0]);
@@ -409,17 +469,25 @@ function holdError(code: string, detail: string, holdId: string): AppError {
     case "EXPIRED":
       return new AppError("HOLD_EXPIRED", `hold ${holdId} has expired`);
     case "PINNED":
-      return new AppError("HOLD_NOT_ACTIVE", `hold ${holdId} is being paid for`, { metadata: { hold_state: "PINNED" } });
+      return new AppError("HOLD_NOT_ACTIVE", `hold ${holdId} is being paid for`, {
+        metadata: { hold_state: "PINNED" },
+      });
     case "SOLD":
       return new AppError("HOLD_NOT_ACTIVE", `hold ${holdId} is sold`, { metadata: { hold_state: "SOLD" } });
     case "NOT_ACTIVE":
-      return new AppError("HOLD_NOT_ACTIVE", `hold ${holdId} is ${STATE_BY_CODE[detail]?.toLowerCase() ?? "not active"}`, {
-        metadata: { hold_state: STATE_BY_CODE[detail] ?? detail },
-      });
+      return new AppError(
+        "HOLD_NOT_ACTIVE",
+        `hold ${holdId} is ${STATE_BY_CODE[detail]?.toLowerCase() ?? "not active"}`,
+        {
+          metadata: { hold_state: STATE_BY_CODE[detail] ?? detail },
+        },
+      );
     case "LIMIT":
       return new AppError(
         "EXTENSION_LIMIT_REACHED",
-        detail === "lifetime" ? `hold ${holdId} has reached its maximum lifetime` : `hold ${holdId} has no extensions left`,
+        detail === "lifetime"
+          ? `hold ${holdId} has reached its maximum lifetime`
+          : `hold ${holdId} has no extensions left`,
         { metadata: { limit: detail } },
       );
     default:
@@ -428,7 +496,13 @@ function holdError(code: string, detail: string, holdId: string): AppError {
 }
 
 /** A hold hash read at nowMs: an active hold past its expiry is EXPIRED; one from an older epoch was dropped by a rebuild. */
-export function toHold(eventId: string, holdId: string, f: Record<string, string>, epoch: string | null, nowMs: number): Hold {
+export function toHold(
+  eventId: string,
+  holdId: string,
+  f: Record<string, string>,
+  epoch: string | null,
+  nowMs: number,
+): Hold {
   let state = STATE_BY_CODE[f.state ?? ""] ?? "RELEASED";
   const expires = Number(f.expires);
   if ((state === "ACTIVE" || state === "PINNED") && f.epoch !== epoch) state = "RELEASED";

@@ -34,8 +34,10 @@ export async function runApiPrimary(config: Config, log: Logger): Promise<void> 
   let metricsServer: Server | undefined;
   let metricsPort: number | undefined;
   if (config.METRICS_ADDRESS !== "off") {
-    ({ server: metricsServer, port: metricsPort } = await serveMetrics(config.METRICS_ADDRESS, aggregator.contentType, () =>
-      aggregator.clusterMetrics(),
+    ({ server: metricsServer, port: metricsPort } = await serveMetrics(
+      config.METRICS_ADDRESS,
+      aggregator.contentType,
+      () => aggregator.clusterMetrics(),
     ));
   }
 
@@ -80,14 +82,21 @@ export async function runApiPrimary(config: Config, log: Logger): Promise<void> 
   for (let i = 0; i < config.API_PROCESSES; i++) fork(i === 0);
   await ready;
   log.info(
-    { grpcAddress: config.GRPC_ADDRESS, processes: config.API_PROCESSES, metricsPort, pids: workers().map((w) => w.process.pid) },
+    {
+      grpcAddress: config.GRPC_ADDRESS,
+      processes: config.API_PROCESSES,
+      metricsPort,
+      pids: workers().map((w) => w.process.pid),
+    },
     "ticketing api serving (cluster)",
   );
 
   async function stop(exitCode: number): Promise<void> {
     stopping = true;
     const running = workers();
-    const exited = Promise.all(running.map((w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once("exit", () => resolve())))));
+    const exited = Promise.all(
+      running.map((w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once("exit", () => resolve())))),
+    );
     for (const w of running) w.process.kill("SIGTERM");
     // Each worker drains within SHUTDOWN_GRACE_MS; past that and a margin, no more waiting.
     const timer = setTimeout(() => {

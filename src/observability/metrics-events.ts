@@ -82,7 +82,8 @@ export class EventCounter<L extends string> {
       collect() {
         this.reset();
         for (const byFirst of counts.values()) {
-          for (const bySecond of byFirst.values()) for (const { labels, n } of bySecond.values()) this.inc(labels as never, n);
+          for (const bySecond of byFirst.values())
+            for (const { labels, n } of bySecond.values()) this.inc(labels as never, n);
         }
       },
     });

@@ -65,7 +65,9 @@ export function registerFunnelMetrics(registry: Registry, deps: FunnelDeps): voi
         failed += ids.length - i;
         break;
       }
-      const batch = await Promise.allSettled(ids.slice(i, i + CONCURRENCY).map((id) => withTimeout(deps.summary(id), left)));
+      const batch = await Promise.allSettled(
+        ids.slice(i, i + CONCURRENCY).map((id) => withTimeout(deps.summary(id), left)),
+      );
       for (const r of batch) {
         if (r.status === "fulfilled") out.push(r.value);
         else {
@@ -82,7 +84,12 @@ export function registerFunnelMetrics(registry: Registry, deps: FunnelDeps): voi
   }
 
   /** A gauge whose values are all replaced at each scrape from the summaries. */
-  function gauge<L extends string>(name: string, help: string, labelNames: L[], fill: (s: Summary, set: (labels: Record<L, string>, value: number) => void) => void) {
+  function gauge<L extends string>(
+    name: string,
+    help: string,
+    labelNames: L[],
+    fill: (s: Summary, set: (labels: Record<L, string>, value: number) => void) => void,
+  ) {
     new Gauge<"event_id" | L>({
       name,
       help,
@@ -91,15 +98,21 @@ export function registerFunnelMetrics(registry: Registry, deps: FunnelDeps): voi
       async collect() {
         const summaries = await read();
         this.reset();
-        for (const s of summaries) fill(s, (labels, value) => this.set({ event_id: s.eventId, ...labels } as never, value));
+        for (const s of summaries)
+          fill(s, (labels, value) => this.set({ event_id: s.eventId, ...labels } as never, value));
       },
     });
   }
 
-  gauge("ticketing_event_sale_state", "1 for the event's current sale state (SCHEDULED, OPEN, PAUSED, CLOSED).", ["state"], (s, set) =>
-    set({ state: s.saleState }, 1),
+  gauge(
+    "ticketing_event_sale_state",
+    "1 for the event's current sale state (SCHEDULED, OPEN, PAUSED, CLOSED).",
+    ["state"],
+    (s, set) => set({ state: s.saleState }, 1),
   );
-  gauge("ticketing_event_capacity", "Seats and general-admission places the event sells.", [], (s, set) => set({}, s.total.capacity));
+  gauge("ticketing_event_capacity", "Seats and general-admission places the event sells.", [], (s, set) =>
+    set({}, s.total.capacity),
+  );
   gauge(
     "ticketing_queue_buyers",
     "Buyers in the waiting room: pre_queue (joined before it opened, not yet placed), waiting (in line), shopping (admitted, session running). pre_queue + waiting = GetEventSummary's funnel.waiting.",
@@ -122,34 +135,51 @@ export function registerFunnelMetrics(registry: Registry, deps: FunnelDeps): voi
     [],
     (s, set) => set({}, s.health.maxShopping),
   );
-  gauge("ticketing_seats", "Seats (general admission: places) by section and state: free, held, sold.", ["section_id", "state"], (s, set) => {
-    for (const section of s.sections) {
-      set({ section_id: section.sectionId, state: "free" }, section.counts.free);
-      set({ section_id: section.sectionId, state: "held" }, section.counts.held);
-      set({ section_id: section.sectionId, state: "sold" }, section.counts.sold);
-    }
-  });
+  gauge(
+    "ticketing_seats",
+    "Seats (general admission: places) by section and state: free, held, sold.",
+    ["section_id", "state"],
+    (s, set) => {
+      for (const section of s.sections) {
+        set({ section_id: section.sectionId, state: "free" }, section.counts.free);
+        set({ section_id: section.sectionId, state: "held" }, section.counts.held);
+        set({ section_id: section.sectionId, state: "sold" }, section.counts.sold);
+      }
+    },
+  );
   gauge("ticketing_seats_capacity", "Seats (general admission: capacity) by section.", ["section_id"], (s, set) => {
     for (const section of s.sections) set({ section_id: section.sectionId }, section.counts.capacity);
   });
-  gauge("ticketing_holds_active", "Holds not ended yet (active, or pinned by a checkout).", [], (s, set) => set({}, s.funnel.activeHolds));
+  gauge("ticketing_holds_active", "Holds not ended yet (active, or pinned by a checkout).", [], (s, set) =>
+    set({}, s.funnel.activeHolds),
+  );
   gauge(
     "ticketing_holds_expired_unreclaimed",
     "Holds past their expiry that the sweeper has not reclaimed yet (their seats already read as free).",
     [],
     (s, set) => set({}, s.health.expiredHolds),
   );
-  gauge("ticketing_orders", "Orders by state: pending, confirmed, failed, cancelled, refunded.", ["state"], (s, set) => {
-    set({ state: "pending" }, s.funnel.ordersPending);
-    set({ state: "confirmed" }, s.funnel.ordersConfirmed);
-    set({ state: "failed" }, s.funnel.ordersFailed);
-    set({ state: "cancelled" }, s.funnel.ordersCancelled);
-    set({ state: "refunded" }, s.funnel.ordersRefunded);
-  });
-  gauge("ticketing_tickets", "Tickets issued and not revoked (valid), and of those checked in (checked_in).", ["state"], (s, set) => {
-    set({ state: "valid" }, s.funnel.ticketsValid);
-    set({ state: "checked_in" }, s.funnel.ticketsCheckedIn);
-  });
+  gauge(
+    "ticketing_orders",
+    "Orders by state: pending, confirmed, failed, cancelled, refunded.",
+    ["state"],
+    (s, set) => {
+      set({ state: "pending" }, s.funnel.ordersPending);
+      set({ state: "confirmed" }, s.funnel.ordersConfirmed);
+      set({ state: "failed" }, s.funnel.ordersFailed);
+      set({ state: "cancelled" }, s.funnel.ordersCancelled);
+      set({ state: "refunded" }, s.funnel.ordersRefunded);
+    },
+  );
+  gauge(
+    "ticketing_tickets",
+    "Tickets issued and not revoked (valid), and of those checked in (checked_in).",
+    ["state"],
+    (s, set) => {
+      set({ state: "valid" }, s.funnel.ticketsValid);
+      set({ state: "checked_in" }, s.funnel.ticketsCheckedIn);
+    },
+  );
   gauge(
     "ticketing_seats_sold_mysql",
     "Seats and places MySQL says are sold (the source of truth); above ticketing_event_capacity means an oversell.",

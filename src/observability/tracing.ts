@@ -101,7 +101,12 @@ export function tracerInTrace(): Tracer | undefined {
 }
 
 /** Runs `work` in a client span, child of the active one, ended with the outcome. */
-export function inSpan<T>(tracer: Tracer, name: string, attributes: Attributes, work: (span: Span) => Promise<T>): Promise<T> {
+export function inSpan<T>(
+  tracer: Tracer,
+  name: string,
+  attributes: Attributes,
+  work: (span: Span) => Promise<T>,
+): Promise<T> {
   return tracer.startActiveSpan(name, { kind: SpanKind.CLIENT, attributes }, async (span) => {
     try {
       return await work(span);
@@ -166,7 +171,9 @@ export function endServerSpan(span: Span, code: status): void {
 /** pino mixin: the active span's ids on every log line. A new object each time: pino merges the line's fields into it. */
 export function traceLogFields(): { trace_id?: string; span_id?: string } {
   const spanContext = current && trace.getActiveSpan()?.spanContext();
-  return spanContext && isSpanContextValid(spanContext) ? { trace_id: spanContext.traceId, span_id: spanContext.spanId } : {};
+  return spanContext && isSpanContextValid(spanContext)
+    ? { trace_id: spanContext.traceId, span_id: spanContext.spanId }
+    : {};
 }
 
 // ---- Temporal ----

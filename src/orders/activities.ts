@@ -69,7 +69,9 @@ export function createOrderActivities(deps: OrderActivityDeps) {
   const { holds, inventory, orders, payments, notifier } = deps;
 
   async function changed(orderId: string): Promise<void> {
-    await notifier.publish(orderId).catch((err: unknown) => deps.log.warn({ err, orderId }, "order update not published"));
+    await notifier
+      .publish(orderId)
+      .catch((err: unknown) => deps.log.warn({ err, orderId }, "order update not published"));
   }
 
   const steps = {
@@ -200,7 +202,11 @@ export function createOrderActivities(deps: OrderActivityDeps) {
       }
     },
 
-    async finishOrder(orderId: string, state: Extract<OrderState, "FAILED" | "CANCELLED">, reason: string): Promise<void> {
+    async finishOrder(
+      orderId: string,
+      state: Extract<OrderState, "FAILED" | "CANCELLED">,
+      reason: string,
+    ): Promise<void> {
       await orders.transition(orderId, state, ["PENDING_PAYMENT"], state === "FAILED" ? reason : undefined);
       await changed(orderId);
     },

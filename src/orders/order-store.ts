@@ -39,11 +39,27 @@ export class OrderStore {
       `INSERT IGNORE INTO orders (order_id, event_id, hold_id, buyer_id, state, failure_reason, section_id, quantity,
          amount_minor, currency_code, created_at, updated_at, idempotency_key, seat_ids)
        VALUES (?, ?, ?, ?, 'PENDING_PAYMENT', NULL, ?, ?, ?, ?, NOW(3), NOW(3), ?, ?)`,
-      [o.orderId, o.eventId, o.holdId, o.buyerId, o.sectionId || null, o.quantity, o.amountMinor, o.currencyCode, o.idempotencyKey, o.seatIds.join(",")],
+      [
+        o.orderId,
+        o.eventId,
+        o.holdId,
+        o.buyerId,
+        o.sectionId || null,
+        o.quantity,
+        o.amountMinor,
+        o.currencyCode,
+        o.idempotencyKey,
+        o.seatIds.join(","),
+      ],
     );
   }
 
-  async recordAuthorization(orderId: string, authorizationId: string, amountMinor: number, currencyCode: string): Promise<void> {
+  async recordAuthorization(
+    orderId: string,
+    authorizationId: string,
+    amountMinor: number,
+    currencyCode: string,
+  ): Promise<void> {
     await this.mysql.execute(
       `INSERT INTO payments (payment_id, order_id, provider_reference, state, amount_minor, currency_code, created_at, updated_at)
        VALUES (?, ?, ?, 'AUTHORIZED', ?, ?, NOW(3), NOW(3))
@@ -64,13 +80,16 @@ export class OrderStore {
   async commitSale(o: NewOrder): Promise<void> {
     if (o.sectionId) {
       await this.transaction("commitSale", async (conn) => {
-        const [existing] = await conn.execute<RowDataPacket[]>("SELECT 1 FROM order_items WHERE order_id = ? LIMIT 1", [o.orderId]);
+        const [existing] = await conn.execute<RowDataPacket[]>("SELECT 1 FROM order_items WHERE order_id = ? LIMIT 1", [
+          o.orderId,
+        ]);
         if (existing.length > 0) return;
         const [r] = await conn.execute<ResultSetHeader>(
           "UPDATE sections SET sold = sold + ? WHERE event_id = ? AND section_id = ? AND sold + ? <= capacity",
           [o.quantity, o.eventId, o.sectionId, o.quantity],
         );
-        if (r.affectedRows !== 1) throw new SeatsLostError(`section ${o.sectionId} has fewer than ${o.quantity} places left`);
+        if (r.affectedRows !== 1)
+          throw new SeatsLostError(`section ${o.sectionId} has fewer than ${o.quantity} places left`);
         await conn.execute(
           "INSERT INTO order_items (order_id, event_id, seat_id, sold_seat_id, price_minor, quantity) VALUES (?, ?, ?, NULL, ?, ?)",
           [o.orderId, o.eventId, o.sectionId, o.prices.get(o.sectionId) ?? 0, o.quantity],
@@ -86,10 +105,16 @@ export class OrderStore {
       const values = o.seatIds.map(() => "(?, ?, ?, ?, ?, 1)").join(",");
       const params = o.seatIds.flatMap((s) => [o.orderId, o.eventId, s, s, o.prices.get(s) ?? 0]);
       try {
-        await this.mysql.execute(`INSERT INTO order_items (order_id, event_id, seat_id, sold_seat_id, price_minor, quantity) VALUES ${values}`, params);
+        await this.mysql.execute(
+          `INSERT INTO order_items (order_id, event_id, seat_id, sold_seat_id, price_minor, quantity) VALUES ${values}`,
+          params,
+        );
       } catch (err) {
         if (!isDuplicateKey(err)) throw err;
-        const [existing] = await this.mysql.execute<RowDataPacket[]>("SELECT 1 FROM order_items WHERE order_id = ? LIMIT 1", [o.orderId]);
+        const [existing] = await this.mysql.execute<RowDataPacket[]>(
+          "SELECT 1 FROM order_items WHERE order_id = ? LIMIT 1",
+          [o.orderId],
+        );
         if (existing.length > 0) return;
         throw new SeatsLostError("a seat of this order was sold to another order");
       }
@@ -148,14 +173,18 @@ export class OrderStore {
   }
 
   async revokeTickets(orderId: string): Promise<void> {
-    await this.mysql.execute("UPDATE tickets SET state = 'REVOKED', revoked_at = NOW(3) WHERE order_id = ? AND revoked_at IS NULL", [
-      orderId,
-    ]);
+    await this.mysql.execute(
+      "UPDATE tickets SET state = 'REVOKED', revoked_at = NOW(3) WHERE order_id = ? AND revoked_at IS NULL",
+      [orderId],
+    );
   }
 
   /** The order with its tickets, in one query. */
   async get(orderId: string): Promise<Order | undefined> {
-    const [rows] = await this.mysql.execute<RowDataPacket[]>(`${ORDER_WITH_TICKETS} WHERE o.order_id = ? ORDER BY t.seat_id`, [orderId]);
+    const [rows] = await this.mysql.execute<RowDataPacket[]>(
+      `${ORDER_WITH_TICKETS} WHERE o.order_id = ? ORDER BY t.seat_id`,
+      [orderId],
+    );
     return ordersOf(rows)[0];
   }
 
@@ -173,7 +202,11 @@ export class OrderStore {
    * (`byId`), and an order the buyer already made with this idempotency key
    * (`byKey`; often the same one).
    */
-  async getForCreate(orderId: string, buyerId: string, idempotencyKey: string): Promise<{ byId?: Order; byKey?: Order }> {
+  async getForCreate(
+    orderId: string,
+    buyerId: string,
+    idempotencyKey: string,
+  ): Promise<{ byId?: Order; byKey?: Order }> {
     const [rows] = await this.mysql.execute<RowDataPacket[]>(
       `${ORDER_WITH_TICKETS} WHERE o.order_id = ? OR (o.buyer_id = ? AND o.idempotency_key = ?) ORDER BY o.order_id, t.seat_id`,
       [orderId, buyerId, idempotencyKey],
@@ -186,15 +219,20 @@ export class OrderStore {
   }
 
   async getByHold(eventId: string, holdId: string): Promise<Order | undefined> {
-    const [rows] = await this.mysql.execute<RowDataPacket[]>("SELECT order_id FROM orders WHERE event_id = ? AND hold_id = ?", [
-      eventId,
-      holdId,
-    ]);
+    const [rows] = await this.mysql.execute<RowDataPacket[]>(
+      "SELECT order_id FROM orders WHERE event_id = ? AND hold_id = ?",
+      [eventId, holdId],
+    );
     return rows[0] ? this.get(String(rows[0].order_id)) : undefined;
   }
 
   /** A buyer's orders, newest first, by keyset on (created_at, order_id). */
-  async list(buyerId: string, eventId: string, pageSize: number, after?: { createdAt: Date; orderId: string }): Promise<Order[]> {
+  async list(
+    buyerId: string,
+    eventId: string,
+    pageSize: number,
+    after?: { createdAt: Date; orderId: string },
+  ): Promise<Order[]> {
     const params: unknown[] = [buyerId];
     let where = "buyer_id = ?";
     if (eventId) {

@@ -48,21 +48,29 @@ export class Orders {
     // The hold's order and the buyer's order with this key, in one query.
     const { byId, byKey: prior } = await store.getForCreate(orderId, req.buyerId, req.idempotencyKey);
     if (prior && prior.holdId !== req.holdId) {
-      throw new AppError("IDEMPOTENCY_KEY_REUSED", `idempotency key already used for order ${prior.orderId} of another hold`, {
-        metadata: { order_id: prior.orderId },
-      });
+      throw new AppError(
+        "IDEMPOTENCY_KEY_REUSED",
+        `idempotency key already used for order ${prior.orderId} of another hold`,
+        {
+          metadata: { order_id: prior.orderId },
+        },
+      );
     }
     const existing = prior ?? byId;
     if (existing) {
-      if (existing.buyerId !== req.buyerId) throw new AppError("HOLD_NOT_OWNED", `hold ${req.holdId} belongs to another buyer`);
+      if (existing.buyerId !== req.buyerId)
+        throw new AppError("HOLD_NOT_OWNED", `hold ${req.holdId} belongs to another buyer`);
       return existing;
     }
     // Fail fast on holds that cannot be paid for; the workflow re-checks atomically when it pins.
     const hold = await holds.getHold(req.eventId, req.holdId);
-    if (hold.buyerId !== req.buyerId) throw new AppError("HOLD_NOT_OWNED", `hold ${req.holdId} belongs to another buyer`);
+    if (hold.buyerId !== req.buyerId)
+      throw new AppError("HOLD_NOT_OWNED", `hold ${req.holdId} belongs to another buyer`);
     if (hold.state === "EXPIRED") throw new AppError("HOLD_EXPIRED", `hold ${req.holdId} has expired`);
     if (hold.state !== "ACTIVE" && hold.state !== "PINNED") {
-      throw new AppError("HOLD_NOT_ACTIVE", `hold ${req.holdId} is ${hold.state.toLowerCase()}`, { metadata: { hold_state: hold.state } });
+      throw new AppError("HOLD_NOT_ACTIVE", `hold ${req.holdId} is ${hold.state.toLowerCase()}`, {
+        metadata: { hold_state: hold.state },
+      });
     }
 
     try {
@@ -100,10 +108,15 @@ export class Orders {
   async cancelOrder(orderId: string, buyerId: string): Promise<Order> {
     let order = await this.getOrder(orderId);
     if (order.buyerId !== buyerId) throw new AppError("ORDER_NOT_OWNED", `order ${orderId} belongs to another buyer`);
-    if (order.state === "FAILED") throw new AppError("ORDER_FINAL", `order ${orderId} failed; nothing to cancel`, { metadata: { order_state: order.state } });
+    if (order.state === "FAILED")
+      throw new AppError("ORDER_FINAL", `order ${orderId} failed; nothing to cancel`, {
+        metadata: { order_state: order.state },
+      });
     try {
       if (order.state === "PENDING_PAYMENT") {
-        const outcome = await this.deps.temporal.workflow.getHandle(checkoutWorkflowId(orderId)).executeUpdate(cancelOrderUpdate);
+        const outcome = await this.deps.temporal.workflow
+          .getHandle(checkoutWorkflowId(orderId))
+          .executeUpdate(cancelOrderUpdate);
         order = await this.getOrder(orderId);
         if (outcome.status !== "CONFIRMED") return order;
       }
@@ -163,12 +176,19 @@ export class Orders {
     // order within Temporal's long poll, e.g. a worker starved of CPU: the
     // same idempotency key answers with the same order.
     if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
-      return new AppError("DEADLINE_EXCEEDED", "the checkout did not answer in time; retry with the same idempotency key", {
-        retryAfterMs: 1000,
-        cause: err,
-      });
+      return new AppError(
+        "DEADLINE_EXCEEDED",
+        "the checkout did not answer in time; retry with the same idempotency key",
+        {
+          retryAfterMs: 1000,
+          cause: err,
+        },
+      );
     }
-    if (isConnectionError(err) || (err instanceof Error && /UNAVAILABLE|Connection|connect/i.test(err.message) && !(err instanceof AppError))) {
+    if (
+      isConnectionError(err) ||
+      (err instanceof Error && /UNAVAILABLE|Connection|connect/i.test(err.message) && !(err instanceof AppError))
+    ) {
       return dependencyUnavailable("temporal", err);
     }
     return err instanceof Error ? err : new Error(String(err));

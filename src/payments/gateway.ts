@@ -13,8 +13,7 @@ export interface AuthorizeRequest {
 }
 
 export type AuthorizeResult =
-  | { status: "AUTHORIZED"; authorizationId: string }
-  | { status: "DECLINED"; authorizationId: string; reason: string };
+  { status: "AUTHORIZED"; authorizationId: string } | { status: "DECLINED"; authorizationId: string; reason: string };
 
 export interface PaymentGateway {
   authorize(request: AuthorizeRequest): Promise<AuthorizeResult>;

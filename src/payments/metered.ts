@@ -2,7 +2,13 @@
 // operation and result (ticketing_payment_gateway_seconds): payments by
 // operation and result, and the provider's latency, whichever provider it is.
 import type { Histogram } from "prom-client";
-import { PaymentStateError, PaymentUnavailableError, type AuthorizeRequest, type AuthorizeResult, type PaymentGateway } from "./gateway.js";
+import {
+  PaymentStateError,
+  PaymentUnavailableError,
+  type AuthorizeRequest,
+  type AuthorizeResult,
+  type PaymentGateway,
+} from "./gateway.js";
 
 type Operation = "authorize" | "capture" | "void" | "refund";
 
@@ -13,7 +19,11 @@ export class MeteredPaymentGateway implements PaymentGateway {
   ) {}
 
   authorize(request: AuthorizeRequest): Promise<AuthorizeResult> {
-    return this.timed("authorize", () => this.inner.authorize(request), (r) => (r.status === "DECLINED" ? "declined" : "ok"));
+    return this.timed(
+      "authorize",
+      () => this.inner.authorize(request),
+      (r) => (r.status === "DECLINED" ? "declined" : "ok"),
+    );
   }
 
   capture(paymentKey: string): Promise<void> {
@@ -28,14 +38,25 @@ export class MeteredPaymentGateway implements PaymentGateway {
     return this.timed("refund", () => this.inner.refund(paymentKey));
   }
 
-  private async timed<T>(operation: Operation, call: () => Promise<T>, result: (value: T) => string = () => "ok"): Promise<T> {
+  private async timed<T>(
+    operation: Operation,
+    call: () => Promise<T>,
+    result: (value: T) => string = () => "ok",
+  ): Promise<T> {
     const end = this.histogram.startTimer({ operation });
     try {
       const value = await call();
       end({ result: result(value) });
       return value;
     } catch (err) {
-      end({ result: err instanceof PaymentUnavailableError ? "unavailable" : err instanceof PaymentStateError ? "state_error" : "error" });
+      end({
+        result:
+          err instanceof PaymentUnavailableError
+            ? "unavailable"
+            : err instanceof PaymentStateError
+              ? "state_error"
+              : "error",
+      });
       throw err;
     }
   }

@@ -58,7 +58,9 @@ export class PaymentSimulator implements PaymentGateway {
     if (inserted.affectedRows === 1) {
       // This call made the decision: no need to read it back.
       await this.leave();
-      return declined ? { status: "DECLINED", authorizationId, reason: "CARD_DECLINED" } : { status: "AUTHORIZED", authorizationId };
+      return declined
+        ? { status: "DECLINED", authorizationId, reason: "CARD_DECLINED" }
+        : { status: "AUTHORIZED", authorizationId };
     }
     const [rows] = await this.mysql.execute<RowDataPacket[]>(
       "SELECT state, decline_reason FROM simulated_payments WHERE authorization_id = ?",
@@ -109,7 +111,8 @@ export class PaymentSimulator implements PaymentGateway {
 
   private async enter(): Promise<void> {
     await this.delay();
-    if (this.random() < this.options.failureRatio) throw new PaymentUnavailableError("payment provider unavailable (simulated)");
+    if (this.random() < this.options.failureRatio)
+      throw new PaymentUnavailableError("payment provider unavailable (simulated)");
   }
 
   private async leave(): Promise<void> {

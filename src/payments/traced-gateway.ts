@@ -17,11 +17,16 @@ class TracedGateway implements PaymentGateway {
   ) {}
 
   authorize(request: AuthorizeRequest): Promise<AuthorizeResult> {
-    return inSpan(this.tracer, "payment authorize", { "payment.operation": "authorize", "payment.key": request.paymentKey }, async (span) => {
-      const result = await this.gateway.authorize(request);
-      span.setAttribute("payment.status", result.status);
-      return result;
-    });
+    return inSpan(
+      this.tracer,
+      "payment authorize",
+      { "payment.operation": "authorize", "payment.key": request.paymentKey },
+      async (span) => {
+        const result = await this.gateway.authorize(request);
+        span.setAttribute("payment.status", result.status);
+        return result;
+      },
+    );
   }
 
   capture(paymentKey: string): Promise<void> {
@@ -37,6 +42,11 @@ class TracedGateway implements PaymentGateway {
   }
 
   private call(operation: string, paymentKey: string, work: () => Promise<void>): Promise<void> {
-    return inSpan(this.tracer, `payment ${operation}`, { "payment.operation": operation, "payment.key": paymentKey }, work);
+    return inSpan(
+      this.tracer,
+      `payment ${operation}`,
+      { "payment.operation": operation, "payment.key": paymentKey },
+      work,
+    );
   }
 }

@@ -69,7 +69,9 @@ export class AdmissionTicker {
     if ((this.announced.get(eventId) ?? 0) > now - ANNOUNCE_EVERY_MS) return;
     this.announced.set(eventId, now);
     if (this.announced.size > 10_000) this.announced.clear();
-    this.redis.sadd(WAITING_ROOMS_KEY, eventId).catch((err: unknown) => this.log.warn({ err, eventId }, "could not announce a waiting room"));
+    this.redis
+      .sadd(WAITING_ROOMS_KEY, eventId)
+      .catch((err: unknown) => this.log.warn({ err, eventId }, "could not announce a waiting room"));
   }
 
   onStep(listener: StepListener): () => void {

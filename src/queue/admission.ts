@@ -35,7 +35,13 @@ export class AdmissionTokens {
    * The token of one admission. Its times come from the admission itself, so
    * every instance that signs it with the same key makes the same token.
    */
-  issue(a: { eventId: string; buyerId: string; maxTickets: number; admittedMs: number; expiresMs: number }): Promise<string> {
+  issue(a: {
+    eventId: string;
+    buyerId: string;
+    maxTickets: number;
+    admittedMs: number;
+    expiresMs: number;
+  }): Promise<string> {
     const key = `${this.tokens.ring.signingKey().kid}|${a.eventId}|${a.buyerId}|${a.maxTickets}|${a.admittedMs}|${a.expiresMs}`;
     let token = this.issued.get(key);
     if (!token) {
@@ -61,11 +67,13 @@ export class AdmissionTokens {
     try {
       verified = await this.tokens.verify(token, ADMISSION_TOKEN_TYPE);
     } catch (err) {
-      if (err instanceof TokenError) throw invalid(err.problem === "wrong_type" ? "malformed" : err.problem, err.message, eventId);
+      if (err instanceof TokenError)
+        throw invalid(err.problem === "wrong_type" ? "malformed" : err.problem, err.message, eventId);
       throw err;
     }
     const c = verified.claims;
-    if (c.iss !== TOKEN_ISSUER || c.aud !== ADMISSION_AUDIENCE) throw invalid("malformed", "not an admission token", eventId);
+    if (c.iss !== TOKEN_ISSUER || c.aud !== ADMISSION_AUDIENCE)
+      throw invalid("malformed", "not an admission token", eventId);
     if (c.ev !== eventId) throw invalid("wrong_event", "the admission token is for another event", eventId);
     if (c.sub !== buyerId) throw invalid("wrong_buyer", "the admission token is for another buyer", eventId);
     return {

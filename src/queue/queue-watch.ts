@@ -224,7 +224,16 @@ export class QueueWatchHub {
     this.ticker.track(eventId);
     let finish!: () => void;
     const finished = new Promise<void>((resolve) => (finish = resolve));
-    const watcher: Watcher = { buyerId, lastKey: "", version: 0, pending: undefined, busy: false, ended: false, deliver, finish };
+    const watcher: Watcher = {
+      buyerId,
+      lastKey: "",
+      version: 0,
+      pending: undefined,
+      busy: false,
+      ended: false,
+      deliver,
+      finish,
+    };
     const onAbort = () => {
       watcher.ended = true;
       finish();

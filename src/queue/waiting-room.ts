@@ -12,14 +12,7 @@ import type { SeatIndex } from "../events/layout.js";
 import type { AdmissionTokens } from "./admission.js";
 
 export type QueueState =
-  | "PRE_QUEUE"
-  | "WAITING"
-  | "ADMITTED"
-  | "EXPIRED"
-  | "SOLD_OUT"
-  | "LEFT"
-  | "COMPLETED"
-  | "SALE_CLOSED";
+  "PRE_QUEUE" | "WAITING" | "ADMITTED" | "EXPIRED" | "SOLD_OUT" | "LEFT" | "COMPLETED" | "SALE_CLOSED";
 
 export interface QueueTicket {
   eventId: string;
@@ -142,14 +135,19 @@ export class WaitingRoom {
       if (f[0] === "RATE") throw rateLimited("JoinQueue", Number(f[1]));
       if (f[0] === "NO_EVENT") throw await this.missingInventory(eventId);
       if (f[0] === "CLOSED") {
-        throw new AppError("SALE_CLOSED", "the sale is closed", { metadata: { event_id: eventId, sale_state: "CLOSED" } });
+        throw new AppError("SALE_CLOSED", "the sale is closed", {
+          metadata: { event_id: eventId, sale_state: "CLOSED" },
+        });
       }
       throw new Error(`queue_join answered ${reply}`);
     }
     const room = this.noteCommitted(eventId, roomBrief(f, 2));
     const buyer = buyerBrief(f, 9);
     const ticket = this.unsignedTicket(index, buyerId, room, buyer);
-    return { ticket: ticket.state === "ADMITTED" ? await this.sign(index, ticket, buyer) : ticket, created: f[1] === "1" };
+    return {
+      ticket: ticket.state === "ADMITTED" ? await this.sign(index, ticket, buyer) : ticket,
+      created: f[1] === "1",
+    };
   }
 
   private runJoin(eventId: string, buyerId: string): Promise<string> {
@@ -201,7 +199,18 @@ export class WaitingRoom {
     for (const s of index.layout.sections) for (const r of s.rows ?? []) reserved += r.seatCount;
     const reply = await this.scripts.run(
       "queue_step",
-      [k.meta, q.meta, q.line, q.recs, q.shop, q.seen, k.seats, k.expiries, q.fresh, ...index.gaSections().map((s) => k.ga(s.sectionId))],
+      [
+        k.meta,
+        q.meta,
+        q.line,
+        q.recs,
+        q.shop,
+        q.seen,
+        k.seats,
+        k.expiries,
+        q.fresh,
+        ...index.gaSections().map((s) => k.ga(s.sectionId)),
+      ],
       [
         wr.admissionsPerSecond,
         wr.maxShopping,
@@ -242,9 +251,16 @@ export class WaitingRoom {
   }
 
   /** Views of many buyers at once (WatchQueue's feed); notes each as still there. */
-  async views(eventId: string, buyerIds: string[]): Promise<{ room: RoomView; buyers: BuyerView[]; nowMs: number } | undefined> {
+  async views(
+    eventId: string,
+    buyerIds: string[],
+  ): Promise<{ room: RoomView; buyers: BuyerView[]; nowMs: number } | undefined> {
     const q = queueKeys(eventId);
-    const reply = await this.scripts.run("queue_watch", [eventKeys(eventId).meta, q.meta, q.line, q.recs, q.seen], buyerIds);
+    const reply = await this.scripts.run(
+      "queue_watch",
+      [eventKeys(eventId).meta, q.meta, q.line, q.recs, q.seen],
+      buyerIds,
+    );
     if (reply[0] !== "OK") return undefined;
     const room = roomView(reply[2] as ScriptReply, 0);
     const flat = reply[3] as ScriptReply;
@@ -445,7 +461,8 @@ function rateLimited(method: string, retryAfterMs: number): AppError {
 
 /** Recomputes a pre-queue's order from the revealed seed, as anyone can (see lua/includes/queue.lua). */
 export function preQueueOrder(seed: string, buyerIds: string[]): string[] {
-  const score = (b: string) => Number.parseInt(createHash("sha1").update(`${seed}:${b}`).digest("hex").slice(0, 13), 16);
+  const score = (b: string) =>
+    Number.parseInt(createHash("sha1").update(`${seed}:${b}`).digest("hex").slice(0, 13), 16);
   return buyerIds
     .map((b) => ({ b, s: score(b) }))
     .sort((x, y) => x.s - y.s || (x.b < y.b ? -1 : x.b > y.b ? 1 : 0))

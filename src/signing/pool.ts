@@ -32,7 +32,10 @@ const WORKER_FILE = fileURLToPath(new URL(`./sign-worker${extname(fileURLToPath(
  */
 function workerExecArgv(): string[] {
   const argv = process.execArgv;
-  if (!WORKER_FILE.endsWith(".ts") || argv.some((a, i) => /tsx/.test(a) && (i === 0 || argv[i - 1] === "--import" || a.startsWith("--import")))) {
+  if (
+    !WORKER_FILE.endsWith(".ts") ||
+    argv.some((a, i) => /tsx/.test(a) && (i === 0 || argv[i - 1] === "--import" || a.startsWith("--import")))
+  ) {
     return argv;
   }
   return [...argv, "--import", "tsx"];
@@ -93,7 +96,9 @@ export class SigningPool {
       for (const { kid } of items) batch.keys[kid] = this.keys[kid]!;
       this.stats.batches++;
       this.stats.signatures += items.length;
-      const done = this.piscina ? (this.piscina.run(batch) as Promise<string[]>) : Promise.resolve().then(() => signBatch(batch));
+      const done = this.piscina
+        ? (this.piscina.run(batch) as Promise<string[]>)
+        : Promise.resolve().then(() => signBatch(batch));
       done.then(
         (signatures) => items.forEach((p, i) => p.resolve(signatures[i]!)),
         (err: unknown) => items.forEach((p) => p.reject(err)),

@@ -78,7 +78,9 @@ export class TokenService {
     const iat = Math.floor((opts.issuedAt ?? new Date()).getTime() / 1000);
     const exp = Math.floor(opts.expiresAt.getTime() / 1000);
     if (exp - iat > this.ring.options.maxTokenLifetimeSeconds) {
-      throw new Error(`token lifetime ${exp - iat} s is longer than the ring's ${this.ring.options.maxTokenLifetimeSeconds} s`);
+      throw new Error(
+        `token lifetime ${exp - iat} s is longer than the ring's ${this.ring.options.maxTokenLifetimeSeconds} s`,
+      );
     }
     const header = encodedHeader(key.kid, opts.type ?? "JWT");
     const body = Buffer.from(JSON.stringify({ ...payload, iat, exp })).toString("base64url");
@@ -106,7 +108,10 @@ export class TokenService {
         return this.checkType(hit.token, token, type);
       }
       this.verified.delete(token);
-      throw new TokenError(hit.untilMs >= Number(hit.token.claims.exp) * 1000 ? "expired" : "unknown_key", "token expired");
+      throw new TokenError(
+        hit.untilMs >= Number(hit.token.claims.exp) * 1000 ? "expired" : "unknown_key",
+        "token expired",
+      );
     }
     const bad = this.rejected.get(token);
     if (bad && bad.untilMs > nowMs) throw bad.error;
@@ -144,7 +149,9 @@ export class TokenService {
 
   /** Public keys in JWK form (RFC 8037), newest first. */
   jwks(): { kid: string; kty: "OKP"; crv: "Ed25519"; x: string; alg: "EdDSA"; retireTime: Date | undefined }[] {
-    return this.ring.publicKeys().map((k) => ({ kid: k.kid, kty: "OKP", crv: "Ed25519", x: k.x, alg: "EdDSA", retireTime: k.retireAt }));
+    return this.ring
+      .publicKeys()
+      .map((k) => ({ kid: k.kid, kty: "OKP", crv: "Ed25519", x: k.x, alg: "EdDSA", retireTime: k.retireAt }));
   }
 
   get cachedTokens(): number {
@@ -187,7 +194,8 @@ function toTokenError(err: unknown): TokenError {
   if (err instanceof TokenError) return err;
   if (err instanceof UnknownKeyError) return new TokenError("unknown_key", err.message);
   if (err instanceof joseErrors.JWTExpired) return new TokenError("expired", "token expired");
-  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return new TokenError("forged", "signature does not verify");
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed)
+    return new TokenError("forged", "signature does not verify");
   if (err instanceof joseErrors.JOSEError) return new TokenError("malformed", err.message);
   // Anything else (MySQL down while looking a key up) is not the token's fault.
   throw err;

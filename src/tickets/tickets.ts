@@ -64,7 +64,10 @@ export class Tickets {
    * Signs one code per seat (per place for general admission). Ids derive
    * from the order, so issuing twice gives the same tickets.
    */
-  async sign(order: { orderId: string; eventId: string; seatIds: string[]; sectionId: string; quantity: number }, validUntil: Date): Promise<OrderTicket[]> {
+  async sign(
+    order: { orderId: string; eventId: string; seatIds: string[]; sectionId: string; quantity: number },
+    validUntil: Date,
+  ): Promise<OrderTicket[]> {
     const seats = order.sectionId
       ? Array.from({ length: order.quantity }, (_, i) => `${order.sectionId}#${i + 1}`)
       : order.seatIds;
@@ -97,7 +100,8 @@ export class Tickets {
       throw err;
     }
     const ticket = await this.get(String(claims.tid));
-    if (!ticket || ticket.eventId !== claims.eid) throw new AppError("TICKET_NOT_FOUND", `ticket ${String(claims.tid)} not found`);
+    if (!ticket || ticket.eventId !== claims.eid)
+      throw new AppError("TICKET_NOT_FOUND", `ticket ${String(claims.tid)} not found`);
     return ticket;
   }
 
@@ -122,16 +126,27 @@ export class Tickets {
       );
       const first = rows[0];
       if (first && first.request_id !== requestId) {
-        throw new AppError("ALREADY_CHECKED_IN", `ticket ${ticket.ticketId} was already scanned at gate ${String(first.gate_id)}`, {
-          metadata: { gate_id: String(first.gate_id), check_in_time: new Date(first.checked_in_at as Date).toISOString() },
-        });
+        throw new AppError(
+          "ALREADY_CHECKED_IN",
+          `ticket ${ticket.ticketId} was already scanned at gate ${String(first.gate_id)}`,
+          {
+            metadata: {
+              gate_id: String(first.gate_id),
+              check_in_time: new Date(first.checked_in_at as Date).toISOString(),
+            },
+          },
+        );
       }
     }
     return (await this.get(ticket.ticketId))!;
   }
 
   /** Revoked ticket ids of an event in revocation order; the page token is the position reached. */
-  async listRevoked(eventId: string, pageSize: number, after?: { revokedAt: Date; ticketId: string }): Promise<{ ids: string[]; last?: { revokedAt: Date; ticketId: string } }> {
+  async listRevoked(
+    eventId: string,
+    pageSize: number,
+    after?: { revokedAt: Date; ticketId: string },
+  ): Promise<{ ids: string[]; last?: { revokedAt: Date; ticketId: string } }> {
     const params: unknown[] = [eventId];
     let where = "event_id = ? AND revoked_at IS NOT NULL";
     if (after) {

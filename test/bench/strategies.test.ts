@@ -27,7 +27,13 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const lockOptions = (attempts: number) => ({ redisUrl: testEnv().redisUrl, maxAttempts: attempts, lockTtlMs: 2000, backoffBaseMs: 1, backoffCapMs: 16 });
+const lockOptions = (attempts: number) => ({
+  redisUrl: testEnv().redisUrl,
+  maxAttempts: attempts,
+  lockTtlMs: 2000,
+  backoffBaseMs: 1,
+  backoffCapMs: 16,
+});
 
 const correct: [string, () => HoldStrategy][] = [
   ["mysql-for-update", () => new MysqlForUpdate({ mysqlUrl: db.url, poolSize: 8, maxAttempts: 5 })],
@@ -38,27 +44,30 @@ const correct: [string, () => HoldStrategy][] = [
 ];
 
 describe("seat-hold strategies under contention (10 seats, 300 buyers)", () => {
-  it.each(correct)("%s: no seat held twice, store = what buyers were told, every call accounted for", async (_name, make) => {
-    const strategy = make();
-    try {
-      const venue = makeVenue(uid("ev"), 1, 10, 4);
-      const workload = makeWorkload({ buyers: BUYERS, seatIds: venue.seatIds, maxSeats: 4, seed: 20261123 });
-      assertValidWorkload(venue, workload);
-      const r = await runRound(strategy, venue, workload, { concurrency: CONCURRENCY, round: 1 });
+  it.each(correct)(
+    "%s: no seat held twice, store = what buyers were told, every call accounted for",
+    async (_name, make) => {
+      const strategy = make();
+      try {
+        const venue = makeVenue(uid("ev"), 1, 10, 4);
+        const workload = makeWorkload({ buyers: BUYERS, seatIds: venue.seatIds, maxSeats: 4, seed: 20261123 });
+        assertValidWorkload(venue, workload);
+        const r = await runRound(strategy, venue, workload, { concurrency: CONCURRENCY, round: 1 });
 
-      expect(r.checks.filter((c) => !c.ok)).toEqual([]);
-      expect(r.held + r.taken + r.failed).toBe(BUYERS);
-      expect(r.oversoldSeats).toBe(0);
-      expect(r.failed).toBe(0);
-      // The race really happened: someone won, far more lost, and nothing is over capacity.
-      expect(r.held).toBeGreaterThan(0);
-      expect(r.taken).toBeGreaterThan(BUYERS / 2);
-      expect(r.seatsHeld).toBeGreaterThan(0);
-      expect(r.seatsHeld).toBeLessThanOrEqual(10);
-    } finally {
-      await strategy.close();
-    }
-  });
+        expect(r.checks.filter((c) => !c.ok)).toEqual([]);
+        expect(r.held + r.taken + r.failed).toBe(BUYERS);
+        expect(r.oversoldSeats).toBe(0);
+        expect(r.failed).toBe(0);
+        // The race really happened: someone won, far more lost, and nothing is over capacity.
+        expect(r.held).toBeGreaterThan(0);
+        expect(r.taken).toBeGreaterThan(BUYERS / 2);
+        expect(r.seatsHeld).toBeGreaterThan(0);
+        expect(r.seatsHeld).toBeLessThanOrEqual(10);
+      } finally {
+        await strategy.close();
+      }
+    },
+  );
 
   it("redis-setnx-lock: a lock nobody releases makes holds fail after the retry budget, and writes nothing", async () => {
     const strategy = new RedisLock(lockOptions(3));
@@ -81,15 +90,27 @@ describe("seat-hold strategies under contention (10 seats, 300 buyers)", () => {
 
 describe("the round checks", () => {
   const venue = makeVenue("ev_checks", 1, 4, 4);
-  const workload = { seed: 1, seatsRequested: 5, requests: [
-    { buyerId: "b0", seatIds: ["A-1-1", "A-1-2"] },
-    { buyerId: "b1", seatIds: ["A-1-2", "A-1-3"] },
-    { buyerId: "b2", seatIds: ["A-1-4"] },
-  ] };
+  const workload = {
+    seed: 1,
+    seatsRequested: 5,
+    requests: [
+      { buyerId: "b0", seatIds: ["A-1-1", "A-1-2"] },
+      { buyerId: "b1", seatIds: ["A-1-2", "A-1-3"] },
+      { buyerId: "b2", seatIds: ["A-1-4"] },
+    ],
+  };
 
   it("accept a clean round", () => {
-    const outcomes = [{ status: "held", attempts: 1 }, { status: "taken", attempts: 1 }, { status: "held", attempts: 2 }] as const;
-    const holders = new Map([["A-1-1", "b0"], ["A-1-2", "b0"], ["A-1-4", "b2"]]);
+    const outcomes = [
+      { status: "held", attempts: 1 },
+      { status: "taken", attempts: 1 },
+      { status: "held", attempts: 2 },
+    ] as const;
+    const holders = new Map([
+      ["A-1-1", "b0"],
+      ["A-1-2", "b0"],
+      ["A-1-4", "b2"],
+    ]);
     const { checks, oversoldSeats } = checkRound(venue, workload, outcomes, holders);
     expect(checks.filter((c) => !c.ok)).toEqual([]);
     expect(oversoldSeats).toBe(0);
@@ -98,7 +119,11 @@ describe("the round checks", () => {
   it("catch a seat promised to two buyers, a partial hold and a lost call", () => {
     const outcomes = [{ status: "held", attempts: 1 }, { status: "held", attempts: 1 }, undefined] as const;
     // The later writer overwrote A-1-2: b0 was told it holds a seat the store gives to b1.
-    const holders = new Map([["A-1-1", "b0"], ["A-1-2", "b1"], ["A-1-3", "b1"]]);
+    const holders = new Map([
+      ["A-1-1", "b0"],
+      ["A-1-2", "b1"],
+      ["A-1-3", "b1"],
+    ]);
     const { checks, oversoldSeats } = checkRound(venue, workload, outcomes, holders);
     const broken = checks.filter((c) => !c.ok).map((c) => c.name);
     expect(oversoldSeats).toBe(1);
@@ -111,7 +136,10 @@ describe("the round checks", () => {
   });
 
   it("refuse a workload no strategy should see", () => {
-    const bad = (seatIds: string[], buyerId = "b0") => () => assertValidWorkload(venue, { seed: 1, seatsRequested: seatIds.length, requests: [{ buyerId, seatIds }] });
+    const bad =
+      (seatIds: string[], buyerId = "b0") =>
+      () =>
+        assertValidWorkload(venue, { seed: 1, seatsRequested: seatIds.length, requests: [{ buyerId, seatIds }] });
     expect(bad(["A-9-9"])).toThrow(/A-9-9, not a seat of event/);
     expect(bad(["A-1-1", "A-1-1"])).toThrow(/names a seat twice/);
     expect(bad(["A-1-1", "A-1-2", "A-1-3", "A-1-4", "A-1-5"])).toThrow(/asks for 5 seats/);

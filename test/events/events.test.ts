@@ -19,12 +19,22 @@ afterAll(async () => {
   await t?.stop();
 });
 
-const reserved = (sectionId: string, rows: [rowId: string, seats: number, category: string, first?: number][]): Section => ({
+const reserved = (
+  sectionId: string,
+  rows: [rowId: string, seats: number, category: string, first?: number][],
+): Section => ({
   sectionId,
   name: `Section ${sectionId}`,
   layout: {
     $case: "reserved",
-    value: { rows: rows.map(([rowId, seatCount, priceCategoryId, first]) => ({ rowId, seatCount, priceCategoryId, firstSeatNumber: first ?? 0 })) },
+    value: {
+      rows: rows.map(([rowId, seatCount, priceCategoryId, first]) => ({
+        rowId,
+        seatCount,
+        priceCategoryId,
+        firstSeatNumber: first ?? 0,
+      })),
+    },
   },
 });
 const ga = (sectionId: string, capacity: number, priceCategoryId: string): Section => ({
@@ -65,14 +75,16 @@ function smallEvent(o: Partial<Event> = {}): Event {
   };
 }
 
-const create = (event: Event, requestId = uid("r")) => call(t.events, t.events.createEvent, { requestId, event }, t.operator);
+const create = (event: Event, requestId = uid("r")) =>
+  call(t.events, t.events.createEvent, { requestId, event }, t.operator);
 const getEvent = (eventId: string) => call(t.events, t.events.getEvent, { eventId });
 const seatMap = (eventId: string) => call(t.events, t.events.getSeatMap, { eventId });
 const summary = (eventId: string) => call(t.events, t.events.getEventSummary, { eventId });
 const openSale = (eventId: string) => call(t.events, t.events.openSale, { eventId, requestId: uid("r") }, t.operator);
 const pauseSale = (eventId: string) => call(t.events, t.events.pauseSale, { eventId, requestId: uid("r") }, t.operator);
 const closeSale = (eventId: string) => call(t.events, t.events.closeSale, { eventId, requestId: uid("r") }, t.operator);
-const rebuild = (eventId: string) => call(t.events, t.events.rebuildInventory, { eventId, requestId: uid("r") }, t.operator);
+const rebuild = (eventId: string) =>
+  call(t.events, t.events.rebuildInventory, { eventId, requestId: uid("r") }, t.operator);
 
 async function holdSeats(eventId: string, seatIds: string[]) {
   return call(t.reservations, t.reservations.holdSeats, {
@@ -125,7 +137,11 @@ async function confirmOrder(eventId: string, buyerId: string, what: { seats?: st
     );
   }
   if (what.ga) {
-    await t.app.mysql.execute("UPDATE sections SET sold = sold + ? WHERE event_id = ? AND section_id = ?", [what.ga[1], eventId, what.ga[0]]);
+    await t.app.mysql.execute("UPDATE sections SET sold = sold + ? WHERE event_id = ? AND section_id = ?", [
+      what.ga[1],
+      eventId,
+      what.ga[0],
+    ]);
     await t.app.mysql.execute(
       "INSERT INTO order_items (order_id, event_id, seat_id, sold_seat_id, price_minor, quantity) VALUES (?, ?, ?, NULL, 0, ?)",
       [orderId, eventId, what.ga[0], what.ga[1]],
@@ -133,7 +149,12 @@ async function confirmOrder(eventId: string, buyerId: string, what: { seats?: st
   }
 }
 
-const counts = (capacity: number, held: number, sold: number) => ({ capacity, free: capacity - held - sold, held, sold });
+const counts = (capacity: number, held: number, sold: number) => ({
+  capacity,
+  free: capacity - held - sold,
+  held,
+  sold,
+});
 
 describe("CreateEvent and GetEvent", () => {
   it("round-trips the layout, applying defaults and filling the output-only fields", async () => {
@@ -145,7 +166,13 @@ describe("CreateEvent and GetEvent", () => {
       saleState: SaleState.SALE_STATE_SCHEDULED,
       holdPolicy: { ttlSeconds: 600, maxExtensions: 1, maxLifetimeSeconds: 1200 },
       maxTicketsPerBuyer: 8,
-      waitingRoom: { enabled: false, admissionsPerSecond: 50, maxShopping: 1000, sessionSeconds: 600, shuffleSeedSha256: "" },
+      waitingRoom: {
+        enabled: false,
+        admissionsPerSecond: 50,
+        maxShopping: 1000,
+        sessionSeconds: 600,
+        shuffleSeedSha256: "",
+      },
       sections: [
         reserved("A", [
           ["1", 5, "vip", 1],
@@ -169,7 +196,13 @@ describe("CreateEvent and GetEvent", () => {
     const input = smallEvent({
       holdPolicy: { ttlSeconds: 300, maxExtensions: 0, maxLifetimeSeconds: 450 },
       maxTicketsPerBuyer: 4,
-      waitingRoom: { enabled: true, admissionsPerSecond: 200, maxShopping: 5000, sessionSeconds: 900, shuffleSeedSha256: "" },
+      waitingRoom: {
+        enabled: true,
+        admissionsPerSecond: 200,
+        maxShopping: 5000,
+        sessionSeconds: 900,
+        shuffleSeedSha256: "",
+      },
     });
     const { event } = await create(input);
     expect(event).toMatchObject({
@@ -340,7 +373,12 @@ describe("CreateEvent idempotency", () => {
   it("refuses an event id another request took: ALREADY_EXISTS EVENT_ALREADY_EXISTS", async () => {
     const input = smallEvent();
     await create(input);
-    const err = await callError(t.events, t.events.createEvent, { requestId: uid("r"), event: smallEvent({ eventId: input.eventId }) }, t.operator);
+    const err = await callError(
+      t.events,
+      t.events.createEvent,
+      { requestId: uid("r"), event: smallEvent({ eventId: input.eventId }) },
+      t.operator,
+    );
     expect(err.code).toBe(status.ALREADY_EXISTS);
     expect(err.errorInfo?.reason).toBe("EVENT_ALREADY_EXISTS");
     expect(err.errorInfo?.metadata.event_id).toBe(input.eventId);
@@ -359,7 +397,13 @@ describe("CreateEvent validation", () => {
       saleCloseTime: new Date("2031-05-01T00:00:00Z"),
       holdPolicy: { ttlSeconds: 5, maxExtensions: 11, maxLifetimeSeconds: 8000 },
       maxTicketsPerBuyer: 101,
-      waitingRoom: { enabled: true, admissionsPerSecond: 20_000, maxShopping: 0, sessionSeconds: 30, shuffleSeedSha256: "" },
+      waitingRoom: {
+        enabled: true,
+        admissionsPerSecond: 20_000,
+        maxShopping: 0,
+        sessionSeconds: 30,
+        shuffleSeedSha256: "",
+      },
       priceCategories: [
         { priceCategoryId: "std", name: "Standard", priceMinor: "-1" },
         { priceCategoryId: "std", name: "Again", priceMinor: "100" },
@@ -419,7 +463,9 @@ describe("CreateEvent validation", () => {
     const missing = await callError(t.events, t.events.getEvent, { eventId });
     expect(missing.code).toBe(status.NOT_FOUND);
     expect(await t.app.redis.exists(eventKeys(eventId).meta)).toBe(0);
-    const [rows] = await t.app.mysql.query("SELECT COUNT(*) AS n FROM idempotency_keys WHERE resource_id = ?", [eventId]);
+    const [rows] = await t.app.mysql.query("SELECT COUNT(*) AS n FROM idempotency_keys WHERE resource_id = ?", [
+      eventId,
+    ]);
     expect((rows as { n: number }[])[0]!.n).toBe(0);
   });
 
@@ -446,9 +492,16 @@ describe("CreateEvent validation", () => {
 
   it("refuses more than 200,000 places in total", async () => {
     const sections = Array.from({ length: 3 }, (_, i) => ga(`G${i}`, 70_000, "std"));
-    const err = await callError(t.events, t.events.createEvent, { requestId: uid("r"), event: smallEvent({ sections }) }, t.operator);
+    const err = await callError(
+      t.events,
+      t.events.createEvent,
+      { requestId: uid("r"), event: smallEvent({ sections }) },
+      t.operator,
+    );
     expect(err.code).toBe(status.INVALID_ARGUMENT);
-    expect(err.badRequest?.fieldViolations).toEqual([{ field: "event.sections", description: expect.stringMatching(/210000/) }]);
+    expect(err.badRequest?.fieldViolations).toEqual([
+      { field: "event.sections", description: expect.stringMatching(/210000/) },
+    ]);
   });
 
   it("lists a bounded number of violations for a huge bad request", async () => {

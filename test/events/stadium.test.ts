@@ -33,7 +33,11 @@ function stadium(): Event {
       },
     },
   }));
-  sections.push({ sectionId: "FLOOR", name: "Standing", layout: { $case: "generalAdmission", value: { capacity: FLOOR, priceCategoryId: "floor" } } });
+  sections.push({
+    sectionId: "FLOOR",
+    name: "Standing",
+    layout: { $case: "generalAdmission", value: { capacity: FLOOR, priceCategoryId: "floor" } },
+  });
   return {
     eventId: uid("stadium"),
     name: "Stadium tour",
@@ -81,8 +85,23 @@ describe("a 50,000-seat stadium", () => {
 
     // Rebuilt from MySQL, it is the same.
     const k = eventKeys(input.eventId);
-    await t.app.redis.del(k.meta, k.layout, k.seats, k.expiries, k.version, k.changes, k.ga("FLOOR"), k.gaQuantities("FLOOR"), k.gaExpiries("FLOOR"));
-    const rebuilt = await call(t.events, t.events.rebuildInventory, { eventId: input.eventId, requestId: uid("r") }, t.operator);
+    await t.app.redis.del(
+      k.meta,
+      k.layout,
+      k.seats,
+      k.expiries,
+      k.version,
+      k.changes,
+      k.ga("FLOOR"),
+      k.gaQuantities("FLOOR"),
+      k.gaExpiries("FLOOR"),
+    );
+    const rebuilt = await call(
+      t.events,
+      t.events.rebuildInventory,
+      { eventId: input.eventId, requestId: uid("r") },
+      t.operator,
+    );
     expect(rebuilt.total).toEqual({ capacity: 55_000, free: 55_000, held: 0, sold: 0 });
   });
 });

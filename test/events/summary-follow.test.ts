@@ -65,7 +65,12 @@ describe("GetEventSummary follows the event", () => {
     const later = await countingSnapshotReads(async () => {
       const h = await hold(["A-1-1", "A-1-2", "A-2-3"]);
       await waitFor(async () => (await heldInA()) === 3);
-      await call(t.reservations, t.reservations.releaseHold, { eventId, holdId: h.hold!.holdId, buyerId: h.hold!.buyerId, requestId: uid("rel") });
+      await call(t.reservations, t.reservations.releaseHold, {
+        eventId,
+        holdId: h.hold!.holdId,
+        buyerId: h.hold!.buyerId,
+        requestId: uid("rel"),
+      });
       await hold(["A-2-9"]);
       await waitFor(async () => (await heldInA()) === 1);
       return summary();
@@ -76,7 +81,9 @@ describe("GetEventSummary follows the event", () => {
     expect(a.held).toBe(1);
     // The counts agree with a fresh read of Redis.
     const map = await call(t.events, t.events.getSeatMap, { eventId });
-    const heldInMap = map.sections.find((s) => s.sectionId === "A")!.rows.reduce((n, r) => n + [...r.states].filter((c) => c === "H").length, 0);
+    const heldInMap = map.sections
+      .find((s) => s.sectionId === "A")!
+      .rows.reduce((n, r) => n + [...r.states].filter((c) => c === "H").length, 0);
     expect(heldInMap).toBe(1);
   });
 

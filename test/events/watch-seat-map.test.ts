@@ -31,7 +31,11 @@ class View {
       this.load(u.value);
     } else if (u?.$case === "delta") {
       if (BigInt(u.value.fromVersion) !== this.version) this.gaps++;
-      for (const s of u.value.seats) this.seats.set(s.seatId, s.state === SeatState.SEAT_STATE_FREE ? "F" : s.state === SeatState.SEAT_STATE_HELD ? "H" : "S");
+      for (const s of u.value.seats)
+        this.seats.set(
+          s.seatId,
+          s.state === SeatState.SEAT_STATE_FREE ? "F" : s.state === SeatState.SEAT_STATE_HELD ? "H" : "S",
+        );
       for (const g of u.value.sections) this.ga.set(g.sectionId, `${g.counts!.held}/${g.counts!.sold}`);
       this.version = BigInt(u.value.toVersion);
     }
@@ -42,7 +46,9 @@ class View {
     this.seats.clear();
     for (const section of map.sections) {
       for (const row of section.rows) {
-        [...row.states].forEach((c, i) => this.seats.set(`${section.sectionId}-${row.rowId}-${row.firstSeatNumber + i}`, c));
+        [...row.states].forEach((c, i) =>
+          this.seats.set(`${section.sectionId}-${row.rowId}-${row.firstSeatNumber + i}`, c),
+        );
       }
       if (section.rows.length === 0) this.ga.set(section.sectionId, `${section.counts!.held}/${section.counts!.sold}`);
     }
@@ -70,7 +76,10 @@ describe("WatchSeatMap", () => {
           buyerId: uid("w"),
           admissionToken: "",
           requestId: uid("r"),
-          selection: i % 5 === 0 ? { $case: "generalAdmission", value: { sectionId: "FLOOR", quantity: 2 } } : { $case: "seats", value: { seatIds: mine } },
+          selection:
+            i % 5 === 0
+              ? { $case: "generalAdmission", value: { sectionId: "FLOOR", quantity: 2 } }
+              : { $case: "seats", value: { seatIds: mine } },
         }).catch(() => undefined);
         return res?.hold;
       }),
@@ -79,9 +88,16 @@ describe("WatchSeatMap", () => {
     expect(made.length).toBeGreaterThan(5);
     // Release half of them again.
     await Promise.all(
-      made.filter((_, i) => i % 2 === 0).map((h) =>
-        call(t.reservations, t.reservations.releaseHold, { eventId, holdId: h.holdId, buyerId: h.buyerId, requestId: uid("rel") }),
-      ),
+      made
+        .filter((_, i) => i % 2 === 0)
+        .map((h) =>
+          call(t.reservations, t.reservations.releaseHold, {
+            eventId,
+            holdId: h.holdId,
+            buyerId: h.buyerId,
+            requestId: uid("rel"),
+          }),
+        ),
     );
 
     const truth = new View();
@@ -112,7 +128,12 @@ describe("WatchSeatMap", () => {
     await waitFor(() => first.snapshots === 1);
     const early = await hold(["A-1-1", "A-1-2"]);
     await hold(["A-2-5"]);
-    await call(t.reservations, t.reservations.releaseHold, { eventId, holdId: early.hold!.holdId, buyerId: early.hold!.buyerId, requestId: uid("rel") });
+    await call(t.reservations, t.reservations.releaseHold, {
+      eventId,
+      holdId: early.hold!.holdId,
+      buyerId: early.hold!.buyerId,
+      requestId: uid("rel"),
+    });
     const before = new View();
     before.load(await call(t.events, t.events.getSeatMap, { eventId }));
     await waitFor(() => first.version === before.version);

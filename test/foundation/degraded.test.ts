@@ -40,7 +40,12 @@ describe("with Redis down", () => {
     expect(err.code).toBe(status.UNAVAILABLE);
     expect(err.errorInfo?.reason).toBe("DEPENDENCY_UNAVAILABLE");
     expect(err.retryInfo?.retryDelay).toBeDefined();
-    const orders = await call(t.orders, t.orders.listOrders, { buyerId: uid("b"), eventId: "", pageSize: 0, pageToken: "" });
+    const orders = await call(t.orders, t.orders.listOrders, {
+      buyerId: uid("b"),
+      eventId: "",
+      pageSize: 0,
+      pageToken: "",
+    });
     expect(orders.orders).toEqual([]);
   });
 });

@@ -48,7 +48,9 @@ describe("the API server", () => {
     }
     expect(list).toContain("grpc.health.v1.Health");
     const describe = await grpcurl(t.address, "describe", "ticketing.v1.ReservationService.HoldSeats");
-    expect(describe).toContain("rpc HoldSeats ( .ticketing.v1.HoldSeatsRequest ) returns ( .ticketing.v1.HoldSeatsResponse )");
+    expect(describe).toContain(
+      "rpc HoldSeats ( .ticketing.v1.HoldSeatsRequest ) returns ( .ticketing.v1.HoldSeatsResponse )",
+    );
     expect(await grpcurl(t.address, "grpc.health.v1.Health/Check")).toContain('"status": "SERVING"');
   });
 
@@ -74,7 +76,9 @@ describe("the API server", () => {
     });
     expect(trailers.get("x-request-id")).toEqual(["req-abc-123"]);
     const body = await (await fetch(`http://127.0.0.1:${t.app.metricsPort}/metrics`)).text();
-    expect(body).toMatch(/grpc_server_handled_total\{grpc_service="ticketing.v1.ReservationService",grpc_method="GetHold",grpc_code="NOT_FOUND"\} [1-9]/);
+    expect(body).toMatch(
+      /grpc_server_handled_total\{grpc_service="ticketing.v1.ReservationService",grpc_method="GetHold",grpc_code="NOT_FOUND"\} [1-9]/,
+    );
     expect(body).toContain("grpc_server_handling_seconds_bucket");
   });
 

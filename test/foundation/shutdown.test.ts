@@ -14,7 +14,11 @@ import { freshMysqlDatabase, testEnv } from "../support/env.js";
 
 describe("graceful shutdown", () => {
   it("lets a call in flight finish and refuses new ones", async () => {
-    const pipeline = new CallPipeline({ log: createLogger("silent", "t"), metrics: new Metrics(), operatorToken: "x".repeat(16) });
+    const pipeline = new CallPipeline({
+      log: createLogger("silent", "t"),
+      metrics: new Metrics(),
+      operatorToken: "x".repeat(16),
+    });
     let started!: () => void;
     const inFlight = new Promise<void>((r) => (started = r));
     let aborted = false;
@@ -26,7 +30,19 @@ describe("graceful shutdown", () => {
           started();
           ctx.signal.addEventListener("abort", () => (aborted = true));
           await new Promise((r) => setTimeout(r, 300));
-          return { hold: { holdId: req.holdId, eventId: req.eventId, buyerId: "b", state: 1, seatIds: [], sectionId: "", quantity: 1, extensionsUsed: 0, maxExtensions: 0 } };
+          return {
+            hold: {
+              holdId: req.holdId,
+              eventId: req.eventId,
+              buyerId: "b",
+              state: 1,
+              seatIds: [],
+              sectionId: "",
+              quantity: 1,
+              extensionsUsed: 0,
+              maxExtensions: 0,
+            },
+          };
         },
       }),
     );
@@ -39,7 +55,9 @@ describe("graceful shutdown", () => {
     expect(res.hold?.holdId).toBe("h1");
     expect(aborted).toBe(false);
     expect(await shutdown).toBe("graceful");
-    const late = await call(client, client.getHold, { eventId: "e", holdId: "h2" }, undefined).catch((e: { code: number }) => e);
+    const late = await call(client, client.getHold, { eventId: "e", holdId: "h2" }, undefined).catch(
+      (e: { code: number }) => e,
+    );
     expect((late as { code: number }).code).toBe(status.UNAVAILABLE);
     client.close();
   });
@@ -64,7 +82,8 @@ describe("graceful shutdown", () => {
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr.on("data", (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-    for (let i = 0; i < 200 && !out.includes("ticketing api serving"); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 200 && !out.includes("ticketing api serving"); i++)
+      await new Promise((r) => setTimeout(r, 100));
     expect(out).toContain("ticketing api serving");
     child.kill("SIGTERM");
     expect(await exited).toBe(0);

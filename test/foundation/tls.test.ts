@@ -18,14 +18,59 @@ function openssl(...args: string[]): void {
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "ticketing-tls-"));
-  openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=Test CA", "-keyout", file("ca.key"), "-out", file("ca.pem"));
+  openssl(
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-days",
+    "1",
+    "-subj",
+    "/CN=Test CA",
+    "-keyout",
+    file("ca.key"),
+    "-out",
+    file("ca.pem"),
+  );
   for (const [name, cn, ext] of [
     ["server", "127.0.0.1", "subjectAltName=IP:127.0.0.1"],
     ["client", "caller-service", "extendedKeyUsage=clientAuth"],
   ] as const) {
-    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", `/CN=${cn}`, "-keyout", file(`${name}.key`), "-out", file(`${name}.csr`));
+    openssl(
+      "req",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-subj",
+      `/CN=${cn}`,
+      "-keyout",
+      file(`${name}.key`),
+      "-out",
+      file(`${name}.csr`),
+    );
     writeFileSync(file(`${name}.ext`), `${ext}\n`);
-    openssl("x509", "-req", "-in", file(`${name}.csr`), "-CA", file("ca.pem"), "-CAkey", file("ca.key"), "-CAcreateserial", "-days", "1", "-extfile", file(`${name}.ext`), "-out", file(`${name}.pem`));
+    openssl(
+      "x509",
+      "-req",
+      "-in",
+      file(`${name}.csr`),
+      "-CA",
+      file("ca.pem"),
+      "-CAkey",
+      file("ca.key"),
+      "-CAcreateserial",
+      "-days",
+      "1",
+      "-extfile",
+      file(`${name}.ext`),
+      "-out",
+      file(`${name}.pem`),
+    );
   }
 });
 afterAll(() => {
@@ -60,7 +105,10 @@ describe("TLS", () => {
     });
     try {
       const ca = readFileSync(file("ca.pem"));
-      const ok = await check(t.address, credentials.createSsl(ca, readFileSync(file("client.key")), readFileSync(file("client.pem"))));
+      const ok = await check(
+        t.address,
+        credentials.createSsl(ca, readFileSync(file("client.key")), readFileSync(file("client.pem"))),
+      );
       expect(ok.status).toBe(HealthCheckResponse_ServingStatus.SERVING);
       const err = await check(t.address, credentials.createSsl(ca)).catch((e: { code: number }) => e);
       expect((err as { code: number }).code).toBe(status.UNAVAILABLE);

@@ -13,18 +13,29 @@ import { call } from "../support/app.js";
 
 describe("methods not built yet", () => {
   it("answer UNIMPLEMENTED with the issue that brings them", async () => {
-    const pipeline = new CallPipeline({ log: createLogger("silent", "t"), metrics: new Metrics(), operatorToken: "x".repeat(16) });
+    const pipeline = new CallPipeline({
+      log: createLogger("silent", "t"),
+      metrics: new Metrics(),
+      operatorToken: "x".repeat(16),
+    });
     const server = new Server();
     server.addService(
       TicketServiceService,
-      bindService(pipeline, TicketServiceService, { verifyTicket: async () => ({}) }, { pendingIssue: "issue #99, later" }),
+      bindService(
+        pipeline,
+        TicketServiceService,
+        { verifyTicket: async () => ({}) },
+        { pendingIssue: "issue #99, later" },
+      ),
     );
     const port = await listen(server, "127.0.0.1:0", ServerCredentials.createInsecure());
     const client = new TicketServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
     try {
       expect(await call(client, client.verifyTicket, { code: "x" })).toEqual({});
       const err = decodeStatus(
-        (await call(client, client.checkIn, { code: "x", gateId: "g", requestId: "r" }).catch((e: ServiceError) => e)) as ServiceError,
+        (await call(client, client.checkIn, { code: "x", gateId: "g", requestId: "r" }).catch(
+          (e: ServiceError) => e,
+        )) as ServiceError,
       );
       expect(err.code).toBe(status.UNIMPLEMENTED);
       expect(err.message).toBe("CheckIn is not implemented yet (issue #99, later)");

@@ -26,14 +26,24 @@ describe("HoldSeats under contention", () => {
           name: "Stalls",
           layout: {
             $case: "reserved",
-            value: { rows: Array.from({ length: 5 }, (_, r) => ({ rowId: String(r + 1), firstSeatNumber: 1, seatCount: 20, priceCategoryId: "front" })) },
+            value: {
+              rows: Array.from({ length: 5 }, (_, r) => ({
+                rowId: String(r + 1),
+                firstSeatNumber: 1,
+                seatCount: 20,
+                priceCategoryId: "front",
+              })),
+            },
           },
         },
       ],
     });
     const all = Array.from({ length: 100 }, (_, i) => `A-${1 + Math.floor(i / 20)}-${1 + (i % 20)}`);
     // Several channels, as several calling services would have.
-    const clients = Array.from({ length: 4 }, () => new ReservationServiceClient(t.address, credentials.createInsecure()));
+    const clients = Array.from(
+      { length: 4 },
+      () => new ReservationServiceClient(t.address, credentials.createInsecure()),
+    );
     const pick = () => {
       const n = 1 + Math.floor(Math.random() * 4);
       const set = new Set<string>();

@@ -26,7 +26,11 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     buyer: fc.nat(BUYERS.length - 1),
     seats: fc.uniqueArray(fc.nat(SEATS.length - 1), { minLength: 1, maxLength: 3 }),
   }),
-  fc.record({ kind: fc.constant("holdGa" as const), buyer: fc.nat(BUYERS.length - 1), quantity: fc.integer({ min: 1, max: 3 }) }),
+  fc.record({
+    kind: fc.constant("holdGa" as const),
+    buyer: fc.nat(BUYERS.length - 1),
+    quantity: fc.integer({ min: 1, max: 3 }),
+  }),
   fc.record({ kind: fc.constant("release" as const), buyer: fc.nat(BUYERS.length - 1), hold: fc.nat(20) }),
   fc.record({ kind: fc.constant("extend" as const), buyer: fc.nat(BUYERS.length - 1), hold: fc.nat(20) }),
   fc.constant({ kind: "rebuild" as const }),
@@ -97,7 +101,14 @@ describe("holds against a model", () => {
   it("agree on every outcome and on the seat map after every step", async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 25 }), async (ops) => {
-        const layout = await openEvent(f, { rows: 2, seatsPerRow: 4, gaCapacity: GA_CAPACITY, limit: LIMIT, maxExtensions: MAX_EXTENSIONS, ttlSeconds: 300 });
+        const layout = await openEvent(f, {
+          rows: 2,
+          seatsPerRow: 4,
+          gaCapacity: GA_CAPACITY,
+          limit: LIMIT,
+          maxExtensions: MAX_EXTENSIONS,
+          ttlSeconds: 300,
+        });
         const eventId = layout.eventId;
         const model = new Model();
         const t = (buyer: string) => ({ eventId, buyerId: buyer, requestId: uid("r"), admissionToken: "" });
@@ -107,24 +118,18 @@ describe("holds against a model", () => {
             const buyer = BUYERS[op.buyer]!;
             const seats = op.seats.map((i) => SEATS[i]!);
             const expected = model.holdSeats(buyer, seats);
-            const got = await f.holds.holdSeats(t(buyer), seats).then(
-              (h) => {
-                model.add({ id: h.holdId, buyer, seats, ga: 0, active: true, extensions: 0 });
-                return "OK";
-              },
-              reasonOf,
-            );
+            const got = await f.holds.holdSeats(t(buyer), seats).then((h) => {
+              model.add({ id: h.holdId, buyer, seats, ga: 0, active: true, extensions: 0 });
+              return "OK";
+            }, reasonOf);
             expect(got).toBe(expected);
           } else if (op.kind === "holdGa") {
             const buyer = BUYERS[op.buyer]!;
             const expected = model.holdGa(buyer, op.quantity);
-            const got = await f.holds.holdQuantity(t(buyer), "FLOOR", op.quantity).then(
-              (h) => {
-                model.add({ id: h.holdId, buyer, seats: [], ga: op.quantity, active: true, extensions: 0 });
-                return "OK";
-              },
-              reasonOf,
-            );
+            const got = await f.holds.holdQuantity(t(buyer), "FLOOR", op.quantity).then((h) => {
+              model.add({ id: h.holdId, buyer, seats: [], ga: op.quantity, active: true, extensions: 0 });
+              return "OK";
+            }, reasonOf);
             expect(got).toBe(expected);
           } else if (op.kind === "release" || op.kind === "extend") {
             const hold = model.holds[op.hold % Math.max(1, model.holds.length)];

@@ -24,8 +24,12 @@ const target = (eventId: string, buyerId = uid("b"), requestId = uid("r")) => ({
 
 async function settle<T>(promises: Promise<T>[]) {
   const results = await Promise.allSettled(promises);
-  const ok = results.filter((r): r is PromiseFulfilledResult<Awaited<T>> => r.status === "fulfilled").map((r) => r.value);
-  const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected").map((r) => r.reason as unknown);
+  const ok = results
+    .filter((r): r is PromiseFulfilledResult<Awaited<T>> => r.status === "fulfilled")
+    .map((r) => r.value);
+  const failed = results
+    .filter((r): r is PromiseRejectedResult => r.status === "rejected")
+    .map((r) => r.reason as unknown);
   return { ok, failed };
 }
 
@@ -61,7 +65,9 @@ describe("holds", () => {
 
   it("fills a general-admission section exactly to capacity and never past it", async () => {
     const layout = await openEvent(f, { gaCapacity: 100, limit: 4 });
-    const ones = await settle(Array.from({ length: 400 }, () => f.holds.holdQuantity(target(layout.eventId), "FLOOR", 1)));
+    const ones = await settle(
+      Array.from({ length: 400 }, () => f.holds.holdQuantity(target(layout.eventId), "FLOOR", 1)),
+    );
     expect(ones.ok.length).toBe(100);
     expect(reasons(ones.failed)).toEqual({ INSUFFICIENT_CAPACITY: 300 });
 
@@ -73,7 +79,9 @@ describe("holds", () => {
     const counts = (await f.inventory.snapshot((await f.inventory.index(mixed.eventId))!)).ga.get("FLOOR")!;
     expect(counts.held).toBe(total);
     // Free only shrinks, so whatever is left is smaller than every refused quantity.
-    expect(97 - total).toBeLessThan(Math.min(...(res.failed as AppError[]).map((e) => Number(e.metadata.available) + 1)));
+    expect(97 - total).toBeLessThan(
+      Math.min(...(res.failed as AppError[]).map((e) => Number(e.metadata.available) + 1)),
+    );
     expect(97 - total).toBeLessThanOrEqual(3);
   });
 
@@ -85,11 +93,15 @@ describe("holds", () => {
     expect(res.ok.length).toBe(4);
     expect(reasons(res.failed)).toEqual({ LIMIT_EXCEEDED: 36 });
     // Reserved and general admission count together.
-    const ga = await settle(Array.from({ length: 10 }, () => f.holds.holdQuantity(target(layout.eventId, buyer), "FLOOR", 1)));
+    const ga = await settle(
+      Array.from({ length: 10 }, () => f.holds.holdQuantity(target(layout.eventId, buyer), "FLOOR", 1)),
+    );
     expect(ga.ok.length).toBe(0);
     // Releasing one frees room for exactly one more.
     await f.holds.releaseHold(layout.eventId, res.ok[0]!.holdId, buyer);
-    const again = await settle(Array.from({ length: 10 }, () => f.holds.holdQuantity(target(layout.eventId, buyer), "FLOOR", 1)));
+    const again = await settle(
+      Array.from({ length: 10 }, () => f.holds.holdQuantity(target(layout.eventId, buyer), "FLOOR", 1)),
+    );
     expect(again.ok.length).toBe(1);
   });
 
@@ -101,7 +113,9 @@ describe("holds", () => {
     const expiry = hold.expireTime.getTime();
 
     await sleepUntil(expiry - 250);
-    await expect(f.holds.holdSeats(target(layout.eventId), [seat])).rejects.toMatchObject({ reason: "SEATS_UNAVAILABLE" });
+    await expect(f.holds.holdSeats(target(layout.eventId), [seat])).rejects.toMatchObject({
+      reason: "SEATS_UNAVAILABLE",
+    });
     await expect(f.holds.holdQuantity(target(layout.eventId), "FLOOR", 1)).rejects.toMatchObject({
       reason: "INSUFFICIENT_CAPACITY",
     });
@@ -118,7 +132,9 @@ describe("holds", () => {
     // The old hold's late reclaim must not free the new holder's seat.
     expect(await f.holds.reclaimExpired(layout.eventId)).toBeGreaterThanOrEqual(1);
     expect((await f.holds.getHold(layout.eventId, next.holdId)).state).toBe("ACTIVE");
-    await expect(f.holds.holdSeats(target(layout.eventId), [seat])).rejects.toMatchObject({ reason: "SEATS_UNAVAILABLE" });
+    await expect(f.holds.holdSeats(target(layout.eventId), [seat])).rejects.toMatchObject({
+      reason: "SEATS_UNAVAILABLE",
+    });
   });
 
   it("extends a hold within its extension count and lifetime, and no further", async () => {
@@ -140,9 +156,13 @@ describe("holds", () => {
     });
     // The seats stay taken past the original expiry, then free at the extended one.
     await sleepUntil(hold.expireTime.getTime() + 100);
-    await expect(f.holds.holdSeats(target(layout.eventId), ["A-2-1"])).rejects.toMatchObject({ reason: "SEATS_UNAVAILABLE" });
+    await expect(f.holds.holdSeats(target(layout.eventId), ["A-2-1"])).rejects.toMatchObject({
+      reason: "SEATS_UNAVAILABLE",
+    });
     await sleepUntil(first.expireTime.getTime() + 5);
-    await expect(f.holds.extendHold(layout.eventId, hold.holdId, buyer, "x4")).rejects.toMatchObject({ reason: "HOLD_EXPIRED" });
+    await expect(f.holds.extendHold(layout.eventId, hold.holdId, buyer, "x4")).rejects.toMatchObject({
+      reason: "HOLD_EXPIRED",
+    });
     expect((await f.holds.holdSeats(target(layout.eventId), ["A-2-1"])).state).toBe("ACTIVE");
 
     const capped = await openEvent(f, { ttlSeconds: 10, maxExtensions: 1, maxLifetimeSeconds: 60 });
@@ -204,7 +224,9 @@ describe("holds", () => {
     const layout = await openEvent(f, { rows: 10, seatsPerRow: 20, limit: 6 });
     const quantities = Array.from({ length: 150 }, () => 2 + Math.floor(Math.random() * 3));
     const res = await settle(
-      quantities.map((q) => f.holds.holdBestAvailable(target(layout.eventId), q, { priceCategoryId: "std", sectionId: "" })),
+      quantities.map((q) =>
+        f.holds.holdBestAvailable(target(layout.eventId), q, { priceCategoryId: "std", sectionId: "" }),
+      ),
     );
     expect(reasons(res.failed)).toEqual(res.failed.length ? { SEATS_UNAVAILABLE: res.failed.length } : {});
     const held = res.ok.flatMap((h) => h.seatIds);
@@ -242,7 +264,11 @@ describe("holds", () => {
       "A-2-": String(expiring.expireTime.getTime()),
       "A-3-": "9999999999999",
     });
-    for (const [r, until] of [[1, released.expireTime.getTime()], [2, expiring.expireTime.getTime()], [3, Infinity]] as const) {
+    for (const [r, until] of [
+      [1, released.expireTime.getTime()],
+      [2, expiring.expireTime.getTime()],
+      [3, Infinity],
+    ] as const) {
       const [validUntil, seats] = left[`A-${r}-#`]!.split("|");
       expect(seats).toBe("xxxx");
       expect(Number(validUntil)).toBeLessThanOrEqual(Math.min(until, Date.now() + 10_000));
@@ -272,7 +298,10 @@ describe("holds", () => {
       await f.holds.pinHold(layout.eventId, h.holdId, h.buyerId, 60_000);
       expect(await f.holds.markSold(h)).toBe("OK");
     }
-    const sold12 = await f.holds.getHold(layout.eventId, (await f.redis.hget(`{ev:${layout.eventId}}:seats`, "A-12-1"))!.split("|")[1]!);
+    const sold12 = await f.holds.getHold(
+      layout.eventId,
+      (await f.redis.hget(`{ev:${layout.eventId}}:seats`, "A-12-1"))!.split("|")[1]!,
+    );
 
     expect((await best2()).seatIds).toEqual(row(36));
     // 35 leading rows full, until row 5's hold expires.
@@ -309,7 +338,9 @@ describe("holds", () => {
     expect(third).toEqual(["A-1-1", "A-1-2"]);
     expect(await state()).toBe("xx.xxxxxx...");
     // Every seat held once: the seats hash names exactly the four holds' seats.
-    const held = (await f.redis.hkeys(`{ev:${layout.eventId}}:seats`)).map((x) => Number(x.split("-")[2])).sort((a, b) => a - b);
+    const held = (await f.redis.hkeys(`{ev:${layout.eventId}}:seats`))
+      .map((x) => Number(x.split("-")[2]))
+      .sort((a, b) => a - b);
     expect(held).toEqual([1, 2, 4, 5, 6, 7, 8, 9]);
   });
 
@@ -348,20 +379,29 @@ describe("holds", () => {
       const rowCount = 1 + Math.floor(Math.random() * 3);
       const seatsPerRow = 3 + Math.floor(Math.random() * 30);
       const layout = await openEvent(f, { rows: rowCount, seatsPerRow, limit: 4 });
-      const rows = Array.from({ length: rowCount }, () => Array.from({ length: seatsPerRow }, () => Math.random() < 0.45));
+      const rows = Array.from({ length: rowCount }, () =>
+        Array.from({ length: seatsPerRow }, () => Math.random() < 0.45),
+      );
       await Promise.all(
-        rows.flatMap((taken, r) => taken.flatMap((t, i) => (t ? [f.holds.holdSeats(target(layout.eventId), [`A-${r + 1}-${i + 1}`])] : []))),
+        rows.flatMap((taken, r) =>
+          taken.flatMap((t, i) => (t ? [f.holds.holdSeats(target(layout.eventId), [`A-${r + 1}-${i + 1}`])] : [])),
+        ),
       );
       // Three calls in a row: the first reads the rows, the later ones choose from what it remembered.
       for (let call = 0; call < 3; call++) {
         const qty = 1 + Math.floor(Math.random() * 4);
         const want = expected(rows, qty);
-        const got = await f.holds.holdBestAvailable(target(layout.eventId), qty, { priceCategoryId: "", sectionId: "" }).catch((e: AppError) => e);
+        const got = await f.holds
+          .holdBestAvailable(target(layout.eventId), qty, { priceCategoryId: "", sectionId: "" })
+          .catch((e: AppError) => e);
         if (!want) {
           expect((got as AppError).reason, `trial ${trial} call ${call}`).toBe("SEATS_UNAVAILABLE");
           continue;
         }
-        expect((got as Hold).seatIds, `trial ${trial} call ${call}: rows ${JSON.stringify(rows.map((t) => t.map((x) => (x ? "x" : ".")).join("")))} qty ${qty}`).toEqual(want);
+        expect(
+          (got as Hold).seatIds,
+          `trial ${trial} call ${call}: rows ${JSON.stringify(rows.map((t) => t.map((x) => (x ? "x" : ".")).join("")))} qty ${qty}`,
+        ).toEqual(want);
         for (const seat of want) {
           const [, r, n] = seat.split("-").map(Number);
           rows[r! - 1]![n! - 1] = true;
@@ -372,7 +412,9 @@ describe("holds", () => {
 
   it("best available and HoldSeats racing on the same rows never hold a seat twice", async () => {
     const layout = await openEvent(f, { rows: 6, seatsPerRow: 20, limit: 4 });
-    const best = Array.from({ length: 20 }, () => f.holds.holdBestAvailable(target(layout.eventId), 2, { priceCategoryId: "", sectionId: "" }));
+    const best = Array.from({ length: 20 }, () =>
+      f.holds.holdBestAvailable(target(layout.eventId), 2, { priceCategoryId: "", sectionId: "" }),
+    );
     const named = Array.from({ length: 10 }, () => {
       const row = 1 + Math.floor(Math.random() * 6);
       const n = 1 + Math.floor(Math.random() * 19);
@@ -425,14 +467,18 @@ describe("holds", () => {
     await f.inventory.setSaleState(layout.eventId, "CLOSED");
     await expect(f.holds.holdSeats(target(layout.eventId), ["A-1-1"])).rejects.toMatchObject({ reason: "SALE_CLOSED" });
     await f.inventory.setSaleState(layout.eventId, "OPEN");
-    const err = await f.holds.holdSeats(target(layout.eventId), ["A-1-1", "A-99-1", "A-1-01", "A-1-1"]).catch((e: AppError) => e);
+    const err = await f.holds
+      .holdSeats(target(layout.eventId), ["A-1-1", "A-99-1", "A-1-01", "A-1-1"])
+      .catch((e: AppError) => e);
     expect(err).toBeInstanceOf(AppError);
     expect((err as AppError).fieldViolations.map((v) => v.field)).toEqual([
       "seats.seat_ids[1]",
       "seats.seat_ids[2]",
       "seats.seat_ids[3]",
     ]);
-    await expect(f.holds.holdSeats(target(uid("nope")), ["A-1-1"])).rejects.toMatchObject({ reason: "EVENT_NOT_FOUND" });
+    await expect(f.holds.holdSeats(target(uid("nope")), ["A-1-1"])).rejects.toMatchObject({
+      reason: "EVENT_NOT_FOUND",
+    });
     // Nothing was held by the refused requests.
     expect((await f.inventory.snapshot((await f.inventory.index(layout.eventId))!)).seats.size).toBe(0);
   });

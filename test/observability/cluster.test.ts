@@ -52,7 +52,8 @@ beforeAll(async () => {
       workerPids = (JSON.parse(line) as { pids: number[] }).pids;
       break;
     }
-    if (api.exitCode !== null || Date.now() > deadline) throw new Error(`the cluster did not start:\n${output.slice(-4000)}`);
+    if (api.exitCode !== null || Date.now() > deadline)
+      throw new Error(`the cluster did not start:\n${output.slice(-4000)}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 });
@@ -103,14 +104,19 @@ describe("API_PROCESSES=2", () => {
     expect(workerPids).not.toContain(api.pid);
     // Eight clients, eight connections: every call made on each.
     const address = `127.0.0.1:${grpcPort}`;
-    const clients = Array.from({ length: 8 }, () => new EventServiceClient(address, credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }));
+    const clients = Array.from(
+      { length: 8 },
+      () => new EventServiceClient(address, credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }),
+    );
     try {
-      await Promise.all(clients.map(async (c) => {
-        for (let i = 0; i < 5; i++) {
-          const err = await callError(c, c.getEvent, { eventId: uid("missing") });
-          expect(err.errorInfo?.reason).toBe("EVENT_NOT_FOUND");
-        }
-      }));
+      await Promise.all(
+        clients.map(async (c) => {
+          for (let i = 0; i < 5; i++) {
+            const err = await callError(c, c.getEvent, { eventId: uid("missing") });
+            expect(err.errorInfo?.reason).toBe("EVENT_NOT_FOUND");
+          }
+        }),
+      );
       // Which process owns each accepted connection: both workers own some.
       const owners = connectionOwners(grpcPort, [api.pid!, ...workerPids]);
       expect(owners.get(api.pid!) ?? 0).toBe(0);
@@ -119,7 +125,9 @@ describe("API_PROCESSES=2", () => {
 
       // The primary's scrape counts the calls of both workers.
       const { families } = await scrape(metricsPort);
-      expect(valueOf(families, "grpc_server_handled_total", { grpc_method: "GetEvent", grpc_code: "NOT_FOUND" })).toBe(40);
+      expect(valueOf(families, "grpc_server_handled_total", { grpc_method: "GetEvent", grpc_code: "NOT_FOUND" })).toBe(
+        40,
+      );
     } finally {
       for (const c of clients) c.close();
     }
@@ -133,20 +141,34 @@ describe("API_PROCESSES=2", () => {
     operator.set("authorization", `Bearer ${TEST_OPERATOR_TOKEN}`);
     try {
       const eventId = uid("ev");
-      await call(events, events.createEvent, {
-        requestId: uid("create"),
-        event: {
-          eventId,
-          name: "Cluster night",
-          venue: "Hall",
-          saleState: SaleState.SALE_STATE_UNSPECIFIED,
-          maxTicketsPerBuyer: 4,
-          currencyCode: "EUR",
-          priceCategories: [{ priceCategoryId: "std", name: "Standard", priceMinor: "1000" }],
-          sections: [{ sectionId: "A", name: "Stalls", layout: { $case: "reserved", value: { rows: [{ rowId: "1", firstSeatNumber: 1, seatCount: 10, priceCategoryId: "std" }] } } }],
-          capacity: 0,
+      await call(
+        events,
+        events.createEvent,
+        {
+          requestId: uid("create"),
+          event: {
+            eventId,
+            name: "Cluster night",
+            venue: "Hall",
+            saleState: SaleState.SALE_STATE_UNSPECIFIED,
+            maxTicketsPerBuyer: 4,
+            currencyCode: "EUR",
+            priceCategories: [{ priceCategoryId: "std", name: "Standard", priceMinor: "1000" }],
+            sections: [
+              {
+                sectionId: "A",
+                name: "Stalls",
+                layout: {
+                  $case: "reserved",
+                  value: { rows: [{ rowId: "1", firstSeatNumber: 1, seatCount: 10, priceCategoryId: "std" }] },
+                },
+              },
+            ],
+            capacity: 0,
+          },
         },
-      }, operator);
+        operator,
+      );
       await call(events, events.openSale, { eventId, requestId: uid("open") }, operator);
       await call(reservations, reservations.holdSeats, {
         eventId,
@@ -158,7 +180,9 @@ describe("API_PROCESSES=2", () => {
       const { families } = await scrape(metricsPort);
       expect(valueOf(families, "ticketing_seats", { event_id: eventId, section_id: "A", state: "held" })).toBe(2);
       expect(valueOf(families, "ticketing_seats_capacity", { event_id: eventId, section_id: "A" })).toBe(10);
-      expect(valueOf(families, "ticketing_hold_attempts_total", { event_id: eventId, kind: "seats", result: "ok" })).toBe(1);
+      expect(
+        valueOf(families, "ticketing_hold_attempts_total", { event_id: eventId, kind: "seats", result: "ok" }),
+      ).toBe(1);
     } finally {
       events.close();
       reservations.close();

@@ -26,11 +26,26 @@ const HAVE_PROMTOOL = onPath("promtool");
 const HAVE_PROMETHEUS = onPath("prometheus");
 const INSTALL_HINT = "Debian's prometheus package provides it (CI installs it: apt-get install prometheus)";
 if (!HAVE_PROMTOOL) console.warn(`metrics-ops: promtool not found, skipping the promtool checks; ${INSTALL_HINT}`);
-if (!HAVE_PROMETHEUS) console.warn(`metrics-ops: prometheus not found, skipping the real-Prometheus scrape; ${INSTALL_HINT}`);
+if (!HAVE_PROMETHEUS)
+  console.warn(`metrics-ops: prometheus not found, skipping the real-Prometheus scrape; ${INSTALL_HINT}`);
 
 // ---- PromQL: the metric names an expression reads ---------------------------
 
-const NOT_METRICS = new Set(["and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring", "group_left", "group_right", "inf", "nan"]);
+const NOT_METRICS = new Set([
+  "and",
+  "or",
+  "unless",
+  "bool",
+  "offset",
+  "by",
+  "without",
+  "on",
+  "ignoring",
+  "group_left",
+  "group_right",
+  "inf",
+  "nan",
+]);
 
 function metricNames(expr: string): string[] {
   const bare = expr
@@ -57,7 +72,8 @@ function ruleExprs(yaml: string): string[] {
     if (!m) return;
     if (m[2] !== "|" && m[2] !== ">") return void out.push(m[2]!);
     const block: string[] = [];
-    for (let j = i + 1; j < lines.length && (lines[j]!.trim() === "" || lines[j]!.search(/\S/) > m[1]!.length); j++) block.push(lines[j]!);
+    for (let j = i + 1; j < lines.length && (lines[j]!.trim() === "" || lines[j]!.search(/\S/) > m[1]!.length); j++)
+      block.push(lines[j]!);
     out.push(block.join("\n"));
   });
   return out;
@@ -87,9 +103,13 @@ const dashboard = JSON.parse(readFileSync(DASHBOARD, "utf8")) as {
   title: string;
   schemaVersion: number;
   panels: DashboardPanel[];
-  templating: { list: { name: string; type: string; datasource: { uid: string }; query: { query: string } | string }[] };
+  templating: {
+    list: { name: string; type: string; datasource: { uid: string }; query: { query: string } | string }[];
+  };
 };
-const datasourceUid = /^\s*uid:\s*(\S+)\s*$/m.exec(readFileSync(path.join(OPS, "grafana/provisioning/datasources/prometheus.yml"), "utf8"))?.[1];
+const datasourceUid = /^\s*uid:\s*(\S+)\s*$/m.exec(
+  readFileSync(path.join(OPS, "grafana/provisioning/datasources/prometheus.yml"), "utf8"),
+)?.[1];
 const dashboardExprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
 const alertExprs = ruleExprs(readFileSync(ALERTS, "utf8"));
 
@@ -123,9 +143,13 @@ describe("the Grafana dashboard", () => {
 
   it("the PromQL name extractor finds metrics and nothing else", () => {
     expect(
-      metricNames('histogram_quantile(0.99, sum by (grpc_method, le) (rate(grpc_server_handling_seconds_bucket{grpc_method!~"Watch.*"}[5m]))) > 0.5'),
+      metricNames(
+        'histogram_quantile(0.99, sum by (grpc_method, le) (rate(grpc_server_handling_seconds_bucket{grpc_method!~"Watch.*"}[5m]))) > 0.5',
+      ),
     ).toEqual(["grpc_server_handling_seconds_bucket"]);
-    expect(metricNames('a{x="b c"} and on (event_id) (sum without (state) (b) unless c offset 5m) * 1e3').sort()).toEqual(["a", "b", "c"]);
+    expect(
+      metricNames('a{x="b c"} and on (event_id) (sum without (state) (b) unless c offset 5m) * 1e3').sort(),
+    ).toEqual(["a", "b", "c"]);
   });
 });
 
@@ -163,8 +187,11 @@ describe("every metric the dashboard and the alerts name is exported", () => {
     // Until the SDK reports its pollers (they start a moment after the worker).
     const deadline = Date.now() + 90_000;
     for (;;) {
-      if (worker.exitCode !== null || Date.now() > deadline) throw new Error(`worker metrics not ready:\n${output.slice(-3000)}`);
-      const names = output.includes("ticketing worker running") ? exportedNames((await scrape(metricsPort)).families) : new Set<string>();
+      if (worker.exitCode !== null || Date.now() > deadline)
+        throw new Error(`worker metrics not ready:\n${output.slice(-3000)}`);
+      const names = output.includes("ticketing worker running")
+        ? exportedNames((await scrape(metricsPort)).families)
+        : new Set<string>();
       if (names.has("temporal_num_pollers") && names.has("temporal_worker_task_slots_used")) {
         for (const n of names) exported.add(n);
         break;
@@ -189,7 +216,9 @@ describe("every metric the dashboard and the alerts name is exported", () => {
     expect(named.size).toBeGreaterThan(20);
     expect([...named].filter((n) => !exported.has(n))).toEqual([]);
     const template = dashboard.templating.list[0]!.query;
-    expect(exported.has(/label_values\((\w+)/.exec(typeof template === "string" ? template : template.query)![1]!)).toBe(true);
+    expect(
+      exported.has(/label_values\((\w+)/.exec(typeof template === "string" ? template : template.query)![1]!),
+    ).toBe(true);
   });
 
   it("in the alert rules", () => {
@@ -201,12 +230,17 @@ describe("every metric the dashboard and the alerts name is exported", () => {
 });
 
 describe.skipIf(!HAVE_PROMTOOL)("promtool (skipped without Debian's prometheus package)", () => {
-  const promtool = (...args: string[]) => execFileSync("promtool", args, { cwd: repoRoot, encoding: "utf8", stdio: "pipe" });
+  const promtool = (...args: string[]) =>
+    execFileSync("promtool", args, { cwd: repoRoot, encoding: "utf8", stdio: "pipe" });
 
   it("accepts the rules and both scrape configs", () => {
     expect(promtool("check", "rules", "ops/prometheus/alerts.yml")).toMatch(/SUCCESS: \d+ rules found/);
-    expect(promtool("check", "config", "ops/prometheus/prometheus.yml")).toContain("is valid prometheus config file syntax");
-    expect(promtool("check", "config", "ops/prometheus/prometheus.docker.yml")).toContain("is valid prometheus config file syntax");
+    expect(promtool("check", "config", "ops/prometheus/prometheus.yml")).toContain(
+      "is valid prometheus config file syntax",
+    );
+    expect(promtool("check", "config", "ops/prometheus/prometheus.docker.yml")).toContain(
+      "is valid prometheus config file syntax",
+    );
   });
 
   it("passes the alert unit tests (the on-sale alerts fire when they should, and only then)", () => {
@@ -235,7 +269,11 @@ describe.skipIf(!HAVE_PROMETHEUS)("a real Prometheus (skipped without Debian's p
     webPort = await freePort();
     prometheus = spawn(
       "prometheus",
-      [`--config.file=${path.join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${path.join(dir, "data")}`, `--web.listen-address=127.0.0.1:${webPort}`],
+      [
+        `--config.file=${path.join(dir, "prometheus.yml")}`,
+        `--storage.tsdb.path=${path.join(dir, "data")}`,
+        `--web.listen-address=127.0.0.1:${webPort}`,
+      ],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     prometheus.stdout!.on("data", (d: Buffer) => (output += d.toString()));
@@ -253,7 +291,10 @@ describe.skipIf(!HAVE_PROMETHEUS)("a real Prometheus (skipped without Debian's p
 
   async function query(promql: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
     const res = await fetch(`http://127.0.0.1:${webPort}/api/v1/query?query=${encodeURIComponent(promql)}`);
-    const body = (await res.json()) as { status: string; data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+    const body = (await res.json()) as {
+      status: string;
+      data: { result: { metric: Record<string, string>; value: [number, string] }[] };
+    };
     return body.status === "success" ? body.data.result : [];
   }
 
@@ -266,13 +307,17 @@ describe.skipIf(!HAVE_PROMETHEUS)("a real Prometheus (skipped without Debian's p
     let result: Awaited<ReturnType<typeof query>> = [];
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
-      result = await query(`ticketing_seats{job="ticketing-api",event_id="${eventId}",section_id="A",state="free"}`).catch(() => []);
+      result = await query(
+        `ticketing_seats{job="ticketing-api",event_id="${eventId}",section_id="A",state="free"}`,
+      ).catch(() => []);
       if (result.length > 0) break;
       await new Promise((r) => setTimeout(r, 500));
     }
     expect(result, output.slice(-2000)).toHaveLength(1);
     expect(Number(result[0]!.value[1])).toBe(free);
-    const rules = (await (await fetch(`http://127.0.0.1:${webPort}/api/v1/rules`)).json()) as { data: { groups: { rules: unknown[] }[] } };
+    const rules = (await (await fetch(`http://127.0.0.1:${webPort}/api/v1/rules`)).json()) as {
+      data: { groups: { rules: unknown[] }[] };
+    };
     expect(rules.data.groups.flatMap((g) => g.rules).length).toBe(alertExprs.length);
   });
 });

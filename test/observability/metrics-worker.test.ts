@@ -39,7 +39,8 @@ beforeAll(async () => {
   worker.stderr!.on("data", (d: Buffer) => (output += d.toString()));
   const deadline = Date.now() + 90_000;
   while (!output.includes("ticketing worker running")) {
-    if (worker.exitCode !== null || Date.now() > deadline) throw new Error(`the worker did not start:\n${output.slice(-4000)}`);
+    if (worker.exitCode !== null || Date.now() > deadline)
+      throw new Error(`the worker did not start:\n${output.slice(-4000)}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 });
@@ -61,7 +62,12 @@ describe("worker metrics", () => {
       await new Promise((r) => setTimeout(r, 500));
     }
     expect(names.filter((n) => n.startsWith("temporal_")).length).toBeGreaterThan(3);
-    for (const name of ["ticketing_activity_seconds", "ticketing_payment_gateway_seconds", "ticketing_checkout_seconds", "process_cpu_user_seconds_total"]) {
+    for (const name of [
+      "ticketing_activity_seconds",
+      "ticketing_payment_gateway_seconds",
+      "ticketing_checkout_seconds",
+      "process_cpu_user_seconds_total",
+    ]) {
       expect(names, name).toContain(name);
     }
     // The SDK's own endpoint serves the same SDK metrics (it is what the worker merges).

@@ -6,7 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderState } from "../../src/gen/ticketing/v1/order_service.js";
 import { SaleState, type GetEventSummaryResponse } from "../../src/gen/ticketing/v1/event_service.js";
 import { call, freePort, startTestApp, uid } from "../support/app.js";
-import { createOrder, holdSeats, openSaleEvent, startCheckoutStack, watchUntilFinal, type CheckoutStack } from "../support/checkout.js";
+import {
+  createOrder,
+  holdSeats,
+  openSaleEvent,
+  startCheckoutStack,
+  watchUntilFinal,
+  type CheckoutStack,
+} from "../support/checkout.js";
 import { allSamples, parseExposition, scrape, valueOf, type Family } from "./prom-text.js";
 
 let s: CheckoutStack;
@@ -39,11 +46,20 @@ describe("metrics", () => {
     const states = await watchUntilFinal(s.t, order.orderId);
     expect(states.at(-1)!.state).toBe(OrderState.ORDER_STATE_CONFIRMED);
     const confirmed = (await call(s.t.orders, s.t.orders.getOrder, { orderId: order.orderId })).order!;
-    await call(s.t.tickets, s.t.tickets.checkIn, { code: confirmed.tickets[0]!.code, gateId: "north-1", requestId: uid("scan") });
+    await call(s.t.tickets, s.t.tickets.checkIn, {
+      code: confirmed.tickets[0]!.code,
+      gateId: "north-1",
+      requestId: uid("scan"),
+    });
 
     const changer = uid("bob");
     const released = await holdSeats(s.t, eventId, changer, ["A-2-5"]);
-    await call(s.t.reservations, s.t.reservations.releaseHold, { eventId, holdId: released.holdId, buyerId: changer, requestId: uid("rel") });
+    await call(s.t.reservations, s.t.reservations.releaseHold, {
+      eventId,
+      holdId: released.holdId,
+      buyerId: changer,
+      requestId: uid("rel"),
+    });
 
     const standing = uid("carol");
     const ga = await call(s.t.reservations, s.t.reservations.holdSeats, {
@@ -53,7 +69,16 @@ describe("metrics", () => {
       requestId: uid("r"),
       selection: { $case: "generalAdmission", value: { sectionId: "FLOOR", quantity: 3 } },
     });
-    for (const id of [buyer, changer, standing, hold.holdId, released.holdId, ga.hold!.holdId, order.orderId, ...confirmed.tickets.map((t) => t.ticketId)]) {
+    for (const id of [
+      buyer,
+      changer,
+      standing,
+      hold.holdId,
+      released.holdId,
+      ga.hold!.holdId,
+      order.orderId,
+      ...confirmed.tickets.map((t) => t.ticketId),
+    ]) {
       secrets.add(id);
     }
 
@@ -63,7 +88,13 @@ describe("metrics", () => {
 
   it("serves valid exposition text with the per-method gRPC metrics", () => {
     // scrape() parsed it strictly; a few families that must be there:
-    for (const name of ["grpc_server_handled_total", "grpc_server_handling_seconds", "ticketing_seats", "ticketing_orders", "process_cpu_user_seconds_total"]) {
+    for (const name of [
+      "grpc_server_handled_total",
+      "grpc_server_handling_seconds",
+      "ticketing_seats",
+      "ticketing_orders",
+      "process_cpu_user_seconds_total",
+    ]) {
       expect(api.has(name), name).toBe(true);
     }
     expect(valueOf(api, "grpc_server_handled_total", { grpc_method: "HoldSeats", grpc_code: "OK" })).toBe(3);
@@ -76,13 +107,16 @@ describe("metrics", () => {
     expect(() => parseExposition('a{x="1} 1\n')).toThrow();
     expect(() => parseExposition("# TYPE a gauge\na 1,5\n")).toThrow(/bad value/);
     expect(parseExposition("# TYPE a gauge\na Nan\n").get("a")!.samples[0]!.value).toBeNaN();
-    expect(() => parseExposition("# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n")).toThrow(/cumulative/);
+    expect(() =>
+      parseExposition('# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 1\n'),
+    ).toThrow(/cumulative/);
     expect(() => parseExposition("# TYPE a gauge\na 1\n# TYPE b gauge\nb 1\na 2\n")).toThrow(/appears again/);
   });
 
   it("shows exactly the scripted numbers, equal to GetEventSummary", () => {
     const ev = { event_id: eventId };
-    const seats = (section: string, state: string) => valueOf(api, "ticketing_seats", { ...ev, section_id: section, state });
+    const seats = (section: string, state: string) =>
+      valueOf(api, "ticketing_seats", { ...ev, section_id: section, state });
     // What the script did.
     expect(seats("A", "sold")).toBe(2);
     expect(seats("A", "held")).toBe(0);
@@ -106,7 +140,9 @@ describe("metrics", () => {
       for (const state of ["free", "held", "sold"] as const) {
         expect(seats(section.sectionId, state), `${section.sectionId} ${state}`).toBe(section.counts![state]);
       }
-      expect(valueOf(api, "ticketing_seats_capacity", { ...ev, section_id: section.sectionId })).toBe(section.counts!.capacity);
+      expect(valueOf(api, "ticketing_seats_capacity", { ...ev, section_id: section.sectionId })).toBe(
+        section.counts!.capacity,
+      );
     }
     const f = summary.funnel!;
     expect(valueOf(api, "ticketing_holds_active", ev)).toBe(f.activeHolds);
@@ -117,7 +153,8 @@ describe("metrics", () => {
     expect(valueOf(api, "ticketing_tickets", { ...ev, state: "valid" })).toBe(f.ticketsValid);
     expect(valueOf(api, "ticketing_tickets", { ...ev, state: "checked_in" })).toBe(f.ticketsCheckedIn);
     expect(
-      valueOf(api, "ticketing_queue_buyers", { ...ev, state: "pre_queue" })! + valueOf(api, "ticketing_queue_buyers", { ...ev, state: "waiting" })!,
+      valueOf(api, "ticketing_queue_buyers", { ...ev, state: "pre_queue" })! +
+        valueOf(api, "ticketing_queue_buyers", { ...ev, state: "waiting" })!,
     ).toBe(f.waiting);
     expect(valueOf(api, "ticketing_queue_buyers", { ...ev, state: "shopping" })).toBe(f.shopping);
   });
@@ -125,35 +162,60 @@ describe("metrics", () => {
   it("the worker's scrape shows the checkout, its activities and the payment calls", async () => {
     const worker = (await scrape(s.worker.running.metricsPort!)).families;
     expect(valueOf(worker, "ticketing_checkout_seconds_count", { outcome: "CONFIRMED" })).toBe(1);
-    expect(valueOf(worker, "ticketing_payment_gateway_seconds_count", { operation: "authorize", result: "ok" })).toBe(1);
+    expect(valueOf(worker, "ticketing_payment_gateway_seconds_count", { operation: "authorize", result: "ok" })).toBe(
+      1,
+    );
     expect(valueOf(worker, "ticketing_payment_gateway_seconds_count", { operation: "capture", result: "ok" })).toBe(1);
     expect(valueOf(worker, "ticketing_payment_gateway_seconds_count", { operation: "void" })).toBeUndefined();
-    expect(valueOf(worker, "ticketing_activity_seconds_count", { activity: "authorizePayment", outcome: "ok" })).toBe(1);
+    expect(valueOf(worker, "ticketing_activity_seconds_count", { activity: "authorizePayment", outcome: "ok" })).toBe(
+      1,
+    );
     expect(valueOf(worker, "ticketing_activity_seconds_count", { activity: "beginCheckout", outcome: "ok" })).toBe(1);
     // No funnel gauges in the worker: the API exports them once.
     expect(worker.has("ticketing_seats")).toBe(false);
     for (const sample of allSamples(worker)) {
-      for (const value of Object.values(sample.labels)) expect(secrets.has(value), `${sample.name} ${value}`).toBe(false);
+      for (const value of Object.values(sample.labels))
+        expect(secrets.has(value), `${sample.name} ${value}`).toBe(false);
     }
   });
 
   it("follows a waiting room from the pre-queue to shopping: counts equal to GetEventSummary", async () => {
     const roomEvent = uid("ev");
-    await call(s.t.events, s.t.events.createEvent, {
-      requestId: uid("create"),
-      event: {
-        eventId: roomEvent,
-        name: "Queue night",
-        venue: "Hall",
-        saleState: SaleState.SALE_STATE_UNSPECIFIED,
-        maxTicketsPerBuyer: 2,
-        waitingRoom: { enabled: true, admissionsPerSecond: 50, maxShopping: 100, sessionSeconds: 600, shuffleSeedSha256: "" },
-        currencyCode: "EUR",
-        priceCategories: [{ priceCategoryId: "std", name: "Standard", priceMinor: "4500" }],
-        sections: [{ sectionId: "A", name: "Stalls", layout: { $case: "reserved", value: { rows: [{ rowId: "1", firstSeatNumber: 1, seatCount: 20, priceCategoryId: "std" }] } } }],
-        capacity: 0,
+    await call(
+      s.t.events,
+      s.t.events.createEvent,
+      {
+        requestId: uid("create"),
+        event: {
+          eventId: roomEvent,
+          name: "Queue night",
+          venue: "Hall",
+          saleState: SaleState.SALE_STATE_UNSPECIFIED,
+          maxTicketsPerBuyer: 2,
+          waitingRoom: {
+            enabled: true,
+            admissionsPerSecond: 50,
+            maxShopping: 100,
+            sessionSeconds: 600,
+            shuffleSeedSha256: "",
+          },
+          currencyCode: "EUR",
+          priceCategories: [{ priceCategoryId: "std", name: "Standard", priceMinor: "4500" }],
+          sections: [
+            {
+              sectionId: "A",
+              name: "Stalls",
+              layout: {
+                $case: "reserved",
+                value: { rows: [{ rowId: "1", firstSeatNumber: 1, seatCount: 20, priceCategoryId: "std" }] },
+              },
+            },
+          ],
+          capacity: 0,
+        },
       },
-    }, s.t.operator);
+      s.t.operator,
+    );
     const buyers = Array.from({ length: 5 }, () => uid("fan"));
     for (const buyerId of buyers) {
       secrets.add(buyerId);
@@ -201,7 +263,10 @@ describe("metrics", () => {
 
   it("with Redis down the scrape still answers: the funnel is absent and its read errors counted", async () => {
     // A second API on the same database, its Redis a port where nothing listens.
-    const down = await startTestApp({ REDIS_URL: `redis://127.0.0.1:${await freePort()}`, MYSQL_URL: s.t.config.MYSQL_URL });
+    const down = await startTestApp({
+      REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
+      MYSQL_URL: s.t.config.MYSQL_URL,
+    });
     try {
       const { families } = await scrape(down.app.metricsPort!);
       expect(families.has("process_cpu_user_seconds_total")).toBe(true);

@@ -68,7 +68,8 @@ export function parseExposition(text: string): Map<string, Family> {
     const sample = parseSample(line, (why) => fail(n, line, why));
     const f = familyOf(sample.name, current, families);
     const target = family(f, n, line);
-    if (!SUFFIXES[target.type]!.some((s) => `${target.name}${s}` === sample.name)) fail(n, line, `sample does not belong to ${target.type} ${target.name}`);
+    if (!SUFFIXES[target.type]!.some((s) => `${target.name}${s}` === sample.name))
+      fail(n, line, `sample does not belong to ${target.type} ${target.name}`);
     const key = `${sample.name}${JSON.stringify(Object.entries(sample.labels).sort())}`;
     if (seriesSeen.has(key)) fail(n, line, "duplicate series");
     seriesSeen.add(key);
@@ -167,7 +168,11 @@ function checkHistogram(f: Family): void {
 }
 
 /** The value of the one sample of `name` whose labels include `labels`; undefined if none, throws if several. */
-export function valueOf(families: Map<string, Family>, name: string, labels: Record<string, string> = {}): number | undefined {
+export function valueOf(
+  families: Map<string, Family>,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
   const matches = [...families.values()]
     .flatMap((f) => f.samples)
     .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));

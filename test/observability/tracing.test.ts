@@ -45,13 +45,25 @@ async function purchase(t: TestApp, eventId: string, metadata: () => Metadata): 
   const { hold } = await call(
     t.reservations,
     t.reservations.holdSeats,
-    { eventId, buyerId, admissionToken: "", requestId: uid("r"), selection: { $case: "seats", value: { seatIds: ["A-1-1", "A-1-2"] } } },
+    {
+      eventId,
+      buyerId,
+      admissionToken: "",
+      requestId: uid("r"),
+      selection: { $case: "seats", value: { seatIds: ["A-1-1", "A-1-2"] } },
+    },
     metadata(),
   );
   const { order } = await call(
     t.orders,
     t.orders.createOrder,
-    { eventId, holdId: hold!.holdId, buyerId, idempotencyKey: uid("k"), payment: { paymentMethodToken: ALWAYS_APPROVE } },
+    {
+      eventId,
+      holdId: hold!.holdId,
+      buyerId,
+      idempotencyKey: uid("k"),
+      payment: { paymentMethodToken: ALWAYS_APPROVE },
+    },
     metadata(),
   );
   const states = await watchUntilFinal(t, order!.orderId);
@@ -59,12 +71,18 @@ async function purchase(t: TestApp, eventId: string, metadata: () => Metadata): 
 }
 
 /** The trace's spans once every span's parent has arrived (workflow spans leave the sandbox when they end). */
-async function completeTrace(exporter: InMemorySpanExporter, traceId: string, mustHave: string[]): Promise<ReadableSpan[]> {
+async function completeTrace(
+  exporter: InMemorySpanExporter,
+  traceId: string,
+  mustHave: string[],
+): Promise<ReadableSpan[]> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     const spans = exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId);
     const ids = new Set(spans.map((s) => s.spanContext().spanId));
-    const complete = spans.every((s) => !s.parentSpanId || ids.has(s.parentSpanId)) && mustHave.every((n) => spans.some((s) => s.name === n));
+    const complete =
+      spans.every((s) => !s.parentSpanId || ids.has(s.parentSpanId)) &&
+      mustHave.every((n) => spans.some((s) => s.name === n));
     if (complete || Date.now() > deadline) return spans;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -73,7 +91,9 @@ async function completeTrace(exporter: InMemorySpanExporter, traceId: string, mu
 /** A logger made by createLogger whose lines land in an array. */
 function capturedLogger(): { log: ReturnType<typeof createLogger>; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
-  const log = createLogger("info", "test", { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  const log = createLogger("info", "test", {
+    write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>),
+  });
   return { log, lines };
 }
 
@@ -120,7 +140,9 @@ describe("traces", () => {
     // The buyer's service traces the purchase and passes the context on every call.
     const root = trace.getTracer("test-buyer").startSpan("purchase");
     const traceId = root.spanContext().traceId;
-    const { final } = await context.with(trace.setSpan(context.active(), root), () => purchase(t, eventId, tracedMetadata));
+    const { final } = await context.with(trace.setSpan(context.active(), root), () =>
+      purchase(t, eventId, tracedMetadata),
+    );
     root.end();
     expect(final.state).toBe(OrderState.ORDER_STATE_CONFIRMED);
 
@@ -162,7 +184,8 @@ describe("traces", () => {
     expect(parentOf("mysql commitSale")).toBe("RunActivity:sellSeats");
     // Each activity descends from the workflow run.
     const descendsFrom = (span: ReadableSpan, ancestor: string): boolean => {
-      for (let p = byId.get(span.parentSpanId ?? ""); p; p = byId.get(p.parentSpanId ?? "")) if (p.name === ancestor) return true;
+      for (let p = byId.get(span.parentSpanId ?? ""); p; p = byId.get(p.parentSpanId ?? ""))
+        if (p.name === ancestor) return true;
       return false;
     };
     for (const a of activities) expect(descendsFrom(named(`RunActivity:${a}`), "RunWorkflow:checkout"), a).toBe(true);

@@ -27,7 +27,10 @@ afterAll(async () => {
 
 async function seatStates(eventId: string): Promise<string> {
   const map = await call(s.t.events, s.t.events.getSeatMap, { eventId });
-  return map.sections.find((x) => x.sectionId === "A")!.rows.map((r) => r.states).join("/");
+  return map.sections
+    .find((x) => x.sectionId === "A")!
+    .rows.map((r) => r.states)
+    .join("/");
 }
 
 describe("checkout", () => {
@@ -58,17 +61,31 @@ describe("checkout", () => {
     expect(confirmed.tickets.map((t) => t.seatId).sort()).toEqual(["A-1-1", "A-1-2"]);
     const [first, second] = confirmed.tickets;
     const verified = await call(s.t.tickets, s.t.tickets.verifyTicket, { code: first!.code });
-    expect(verified.ticket).toMatchObject({ ticketId: first!.ticketId, eventId, orderId: order.orderId, seatId: first!.seatId, state: TicketState.TICKET_STATE_VALID });
+    expect(verified.ticket).toMatchObject({
+      ticketId: first!.ticketId,
+      eventId,
+      orderId: order.orderId,
+      seatId: first!.seatId,
+      state: TicketState.TICKET_STATE_VALID,
+    });
     const scan = { code: first!.code, gateId: "north-1", requestId: uid("scan") };
-    expect((await call(s.t.tickets, s.t.tickets.checkIn, scan)).ticket!.state).toBe(TicketState.TICKET_STATE_CHECKED_IN);
+    expect((await call(s.t.tickets, s.t.tickets.checkIn, scan)).ticket!.state).toBe(
+      TicketState.TICKET_STATE_CHECKED_IN,
+    );
     // The scanner uploading the same scan again is harmless; a second scan is refused, saying where the first was.
     expect((await call(s.t.tickets, s.t.tickets.checkIn, scan)).ticket!.checkInGate).toBe("north-1");
-    const twice = await callError(s.t.tickets, s.t.tickets.checkIn, { ...scan, gateId: "south-2", requestId: uid("scan") });
+    const twice = await callError(s.t.tickets, s.t.tickets.checkIn, {
+      ...scan,
+      gateId: "south-2",
+      requestId: uid("scan"),
+    });
     expect(twice.errorInfo?.reason).toBe("ALREADY_CHECKED_IN");
     expect(twice.errorInfo?.metadata.gate_id).toBe("north-1");
     // Concurrent scans of the other ticket at two gates: exactly one admits it.
     const race = await Promise.allSettled(
-      ["east", "west", "east2", "west2"].map((gateId) => call(s.t.tickets, s.t.tickets.checkIn, { code: second!.code, gateId, requestId: uid("scan") })),
+      ["east", "west", "east2", "west2"].map((gateId) =>
+        call(s.t.tickets, s.t.tickets.checkIn, { code: second!.code, gateId, requestId: uid("scan") }),
+      ),
     );
     expect(race.filter((r) => r.status === "fulfilled").length).toBe(1);
     // A forged code (its signature altered) is refused.
@@ -124,21 +141,37 @@ describe("checkout", () => {
     const hold = await holdSeats(s.t, eventId, uid("dave"), ["A-1-9", "A-1-10"]);
     const order = await createOrder(s.t, hold, "tok_approve");
     await watchUntilFinal(s.t, order.orderId);
-    const cancelled = await call(s.t.orders, s.t.orders.cancelOrder, { orderId: order.orderId, buyerId: hold.buyerId, requestId: uid("c") });
+    const cancelled = await call(s.t.orders, s.t.orders.cancelOrder, {
+      orderId: order.orderId,
+      buyerId: hold.buyerId,
+      requestId: uid("c"),
+    });
     expect(cancelled.order!.state).toBe(OrderState.ORDER_STATE_REFUNDED);
     expect(await ledgerState(s.t, order.orderId)).toBe("REFUNDED");
     expect(await seatStates(eventId)).toBe("FFFFFFFFFF/FFFFFFFFFF");
     // Idempotent: cancelling again changes nothing.
-    const again = await call(s.t.orders, s.t.orders.cancelOrder, { orderId: order.orderId, buyerId: hold.buyerId, requestId: uid("c") });
+    const again = await call(s.t.orders, s.t.orders.cancelOrder, {
+      orderId: order.orderId,
+      buyerId: hold.buyerId,
+      requestId: uid("c"),
+    });
     expect(again.order!.state).toBe(OrderState.ORDER_STATE_REFUNDED);
     // Its tickets are revoked: refused at the door and on the revocation list.
     const refunded = (await call(s.t.orders, s.t.orders.getOrder, { orderId: order.orderId })).order!;
     expect(refunded.tickets).toHaveLength(2);
-    const revoked = await callError(s.t.tickets, s.t.tickets.checkIn, { code: refunded.tickets[0]!.code, gateId: "g1", requestId: uid("scan") });
+    const revoked = await callError(s.t.tickets, s.t.tickets.checkIn, {
+      code: refunded.tickets[0]!.code,
+      gateId: "g1",
+      requestId: uid("scan"),
+    });
     expect(revoked.errorInfo?.reason).toBe("TICKET_REVOKED");
     const list = await call(s.t.tickets, s.t.tickets.listRevokedTickets, { eventId, pageSize: 0, pageToken: "" });
     expect(list.ticketIds.sort()).toEqual(refunded.tickets.map((t) => t.ticketId).sort());
-    const since = await call(s.t.tickets, s.t.tickets.listRevokedTickets, { eventId, pageSize: 0, pageToken: list.nextPageToken });
+    const since = await call(s.t.tickets, s.t.tickets.listRevokedTickets, {
+      eventId,
+      pageSize: 0,
+      pageToken: list.nextPageToken,
+    });
     expect(since.ticketIds).toEqual([]);
     // The seats sell again, to someone else.
     const next = await holdSeats(s.t, eventId, uid("erin"), ["A-1-9", "A-1-10"]);
@@ -173,8 +206,13 @@ describe("checkout", () => {
       idempotencyKey: "",
       payment: { paymentMethodToken: "has spaces" },
     });
-    expect(bad.badRequest?.fieldViolations.map((v) => v.field)).toEqual(["idempotency_key", "payment.payment_method_token"]);
-    const [rows] = await s.t.app.mysql.query<RowDataPacket[]>("SELECT COUNT(*) AS n FROM orders WHERE event_id = ?", [eventId]);
+    expect(bad.badRequest?.fieldViolations.map((v) => v.field)).toEqual([
+      "idempotency_key",
+      "payment.payment_method_token",
+    ]);
+    const [rows] = await s.t.app.mysql.query<RowDataPacket[]>("SELECT COUNT(*) AS n FROM orders WHERE event_id = ?", [
+      eventId,
+    ]);
     expect(rows[0]!.n).toBe(0);
   });
 
@@ -183,24 +221,58 @@ describe("checkout", () => {
     const buyer = uid("lister");
     const made = [];
     for (const seat of ["A-2-7", "A-2-8", "A-2-9"]) {
-      made.push(await createOrder(s.t, await holdSeats(s.t, eventId, buyer, [seat]), seat === "A-2-9" ? "tok_decline" : "tok_approve"));
+      made.push(
+        await createOrder(
+          s.t,
+          await holdSeats(s.t, eventId, buyer, [seat]),
+          seat === "A-2-9" ? "tok_decline" : "tok_approve",
+        ),
+      );
     }
     await Promise.all(made.map((o) => watchUntilFinal(s.t, o.orderId)));
-    const page1 = await call(s.t.orders, s.t.orders.listOrders, { buyerId: buyer, eventId, pageSize: 2, pageToken: "" });
+    const page1 = await call(s.t.orders, s.t.orders.listOrders, {
+      buyerId: buyer,
+      eventId,
+      pageSize: 2,
+      pageToken: "",
+    });
     expect(page1.orders.map((o) => o.orderId)).toEqual([made[2]!.orderId, made[1]!.orderId]);
     expect(page1.nextPageToken).not.toBe("");
-    const page2 = await call(s.t.orders, s.t.orders.listOrders, { buyerId: buyer, eventId, pageSize: 2, pageToken: page1.nextPageToken });
+    const page2 = await call(s.t.orders, s.t.orders.listOrders, {
+      buyerId: buyer,
+      eventId,
+      pageSize: 2,
+      pageToken: page1.nextPageToken,
+    });
     expect(page2.orders.map((o) => o.orderId)).toEqual([made[0]!.orderId]);
     expect(page2.nextPageToken).toBe("");
-    const other = await call(s.t.orders, s.t.orders.listOrders, { buyerId: uid("nobody"), eventId: "", pageSize: 0, pageToken: "" });
+    const other = await call(s.t.orders, s.t.orders.listOrders, {
+      buyerId: uid("nobody"),
+      eventId: "",
+      pageSize: 0,
+      pageToken: "",
+    });
     expect(other.orders).toEqual([]);
-    const badToken = await callError(s.t.orders, s.t.orders.listOrders, { buyerId: buyer, eventId, pageSize: 2, pageToken: "garbage" });
+    const badToken = await callError(s.t.orders, s.t.orders.listOrders, {
+      buyerId: buyer,
+      eventId,
+      pageSize: 2,
+      pageToken: "garbage",
+    });
     expect(badToken.badRequest?.fieldViolations.map((v) => v.field)).toEqual(["page_token"]);
 
-    const failed = await callError(s.t.orders, s.t.orders.cancelOrder, { orderId: made[2]!.orderId, buyerId: buyer, requestId: uid("c") });
+    const failed = await callError(s.t.orders, s.t.orders.cancelOrder, {
+      orderId: made[2]!.orderId,
+      buyerId: buyer,
+      requestId: uid("c"),
+    });
     expect(failed.code).toBe(status.FAILED_PRECONDITION);
     expect(failed.errorInfo?.reason).toBe("ORDER_FINAL");
-    const foreign = await callError(s.t.orders, s.t.orders.cancelOrder, { orderId: made[0]!.orderId, buyerId: uid("mallory"), requestId: uid("c") });
+    const foreign = await callError(s.t.orders, s.t.orders.cancelOrder, {
+      orderId: made[0]!.orderId,
+      buyerId: uid("mallory"),
+      requestId: uid("c"),
+    });
     expect(foreign.errorInfo?.reason).toBe("ORDER_NOT_OWNED");
     const missing = await callError(s.t.orders, s.t.orders.getOrder, { orderId: "o_missing" });
     expect(missing.errorInfo?.reason).toBe("ORDER_NOT_FOUND");

@@ -19,7 +19,9 @@ function startWorkerProcess(): Promise<ChildProcess> {
     env: {
       ...process.env,
       REDIS_URL: env.redisUrl,
-      ...(env.redisClusterNodes ? { REDIS_CLUSTER_NODES: env.redisClusterNodes.map((n) => `${n.host}:${n.port}`).join(",") } : {}),
+      ...(env.redisClusterNodes
+        ? { REDIS_CLUSTER_NODES: env.redisClusterNodes.map((n) => `${n.host}:${n.port}`).join(",") }
+        : {}),
       MYSQL_URL: t.config.MYSQL_URL,
       TEMPORAL_ADDRESS: env.temporalAddress,
       TEMPORAL_TASK_QUEUE: taskQueue,
@@ -69,7 +71,9 @@ describe("a worker crash in the middle of checkouts", () => {
     const deadline = Date.now() + 90_000;
     let states: OrderState[] = [];
     for (;;) {
-      states = await Promise.all(orders.map(async (o) => (await call(t.orders, t.orders.getOrder, { orderId: o.orderId })).order!.state));
+      states = await Promise.all(
+        orders.map(async (o) => (await call(t.orders, t.orders.getOrder, { orderId: o.orderId })).order!.state),
+      );
       if (states.every((s) => s !== OrderState.ORDER_STATE_PENDING_PAYMENT) || Date.now() > deadline) break;
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -91,7 +95,10 @@ describe("a worker crash in the middle of checkouts", () => {
     expect(captured).toBe(confirmed.length);
     // Redis agrees: exactly the confirmed seats are sold, the rest free again.
     const map = await call(t.events, t.events.getSeatMap, { eventId });
-    const sold = map.sections.find((x) => x.sectionId === "A")!.rows.flatMap((r) => [...r.states]).filter((c) => c === "S").length;
+    const sold = map.sections
+      .find((x) => x.sectionId === "A")!
+      .rows.flatMap((r) => [...r.states])
+      .filter((c) => c === "S").length;
     expect(sold).toBe(confirmed.length);
   });
 });

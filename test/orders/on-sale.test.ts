@@ -7,7 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderState } from "../../src/gen/ticketing/v1/order_service.js";
 import { QueueState, type QueueTicket } from "../../src/gen/ticketing/v1/queue_service.js";
 import { call, callError, uid } from "../support/app.js";
-import { createOrder, openSaleEvent, startCheckoutStack, watchUntilFinal, type CheckoutStack } from "../support/checkout.js";
+import {
+  createOrder,
+  openSaleEvent,
+  startCheckoutStack,
+  watchUntilFinal,
+  type CheckoutStack,
+} from "../support/checkout.js";
 
 let s: CheckoutStack;
 beforeAll(async () => {
@@ -30,7 +36,13 @@ async function admittedTicket(eventId: string, buyerId: string): Promise<QueueTi
 describe("an on-sale with the waiting room on", () => {
   it("takes a buyer from the queue to checked-in tickets, and frees their shopping slot", async () => {
     const eventId = await openSaleEvent(s.t, {
-      waitingRoom: { enabled: true, admissionsPerSecond: 100, maxShopping: 1, sessionSeconds: 600, shuffleSeedSha256: "" },
+      waitingRoom: {
+        enabled: true,
+        admissionsPerSecond: 100,
+        maxShopping: 1,
+        sessionSeconds: 600,
+        shuffleSeedSha256: "",
+      },
     });
     const alice = uid("alice");
     const bob = uid("bob");
@@ -38,13 +50,27 @@ describe("an on-sale with the waiting room on", () => {
     await call(s.t.queue, s.t.queue.joinQueue, { eventId, buyerId: bob, requestId: uid("j") });
     const ticket = await admittedTicket(eventId, alice);
     // One shopper at a time: Bob waits while Alice shops.
-    expect((await call(s.t.queue, s.t.queue.getQueuePosition, { eventId, buyerId: bob })).ticket!.state).toBe(QueueState.QUEUE_STATE_WAITING);
+    expect((await call(s.t.queue, s.t.queue.getQueuePosition, { eventId, buyerId: bob })).ticket!.state).toBe(
+      QueueState.QUEUE_STATE_WAITING,
+    );
 
     // The gate: no token, or Alice's token for Bob, is refused.
     const select = { $case: "seats" as const, value: { seatIds: ["A-1-5", "A-1-6"] } };
-    const missing = await callError(s.t.reservations, s.t.reservations.holdSeats, { eventId, buyerId: alice, admissionToken: "", requestId: uid("r"), selection: select });
+    const missing = await callError(s.t.reservations, s.t.reservations.holdSeats, {
+      eventId,
+      buyerId: alice,
+      admissionToken: "",
+      requestId: uid("r"),
+      selection: select,
+    });
     expect(missing.errorInfo?.reason).toBe("ADMISSION_TOKEN_MISSING");
-    const stolen = await callError(s.t.reservations, s.t.reservations.holdSeats, { eventId, buyerId: bob, admissionToken: ticket.admissionToken, requestId: uid("r"), selection: select });
+    const stolen = await callError(s.t.reservations, s.t.reservations.holdSeats, {
+      eventId,
+      buyerId: bob,
+      admissionToken: ticket.admissionToken,
+      requestId: uid("r"),
+      selection: select,
+    });
     expect(stolen.errorInfo?.reason).toBe("ADMISSION_TOKEN_INVALID");
 
     const { hold } = await call(s.t.reservations, s.t.reservations.holdSeats, {
@@ -60,7 +86,9 @@ describe("an on-sale with the waiting room on", () => {
     expect(confirmed.state).toBe(OrderState.ORDER_STATE_CONFIRMED);
 
     // Buying completes Alice's session, so Bob is let in.
-    expect((await call(s.t.queue, s.t.queue.getQueuePosition, { eventId, buyerId: alice })).ticket!.state).toBe(QueueState.QUEUE_STATE_COMPLETED);
+    expect((await call(s.t.queue, s.t.queue.getQueuePosition, { eventId, buyerId: alice })).ticket!.state).toBe(
+      QueueState.QUEUE_STATE_COMPLETED,
+    );
     expect((await admittedTicket(eventId, bob)).state).toBe(QueueState.QUEUE_STATE_ADMITTED);
 
     // A door scanner verifies a ticket offline with the ticket keys from GetSigningKeys.

@@ -61,7 +61,11 @@ describe("checkouts with a provider that takes a moment", () => {
     const hold = await holdSeats(s.t, eventId, uid("fickle"), ["A-1-4", "A-1-5"]);
     const order = await createOrder(s.t, hold, "tok_approve");
     expect(order.state).toBe(OrderState.ORDER_STATE_PENDING_PAYMENT);
-    const res = await call(s.t.orders, s.t.orders.cancelOrder, { orderId: order.orderId, buyerId: hold.buyerId, requestId: uid("c") });
+    const res = await call(s.t.orders, s.t.orders.cancelOrder, {
+      orderId: order.orderId,
+      buyerId: hold.buyerId,
+      requestId: uid("c"),
+    });
     expect(res.order!.state).toBe(OrderState.ORDER_STATE_CANCELLED);
     expect(["none", "VOIDED"]).toContain(await ledgerState(s.t, order.orderId));
     expect(await seatRow(s, eventId)).toBe("FFFFFFFFFF");
@@ -74,7 +78,17 @@ describe("checkouts with a provider that takes a moment", () => {
 
     // Redis loses the event's live state (not the MySQL truth) while payment is in flight...
     const k = eventKeys(eventId);
-    await s.t.app.redis.del(k.meta, k.seats, k.layout, k.expiries, k.version, k.changes, k.ga("FLOOR"), k.gaQuantities("FLOOR"), k.gaExpiries("FLOOR"));
+    await s.t.app.redis.del(
+      k.meta,
+      k.seats,
+      k.layout,
+      k.expiries,
+      k.version,
+      k.changes,
+      k.ga("FLOOR"),
+      k.gaQuantities("FLOOR"),
+      k.gaExpiries("FLOOR"),
+    );
     // ...the next read rebuilds it from MySQL, where nothing is sold yet, and another buyer takes a seat.
     expect(await seatRow(s, eventId, 1)).toBe("FFFFFFFFFF");
     const second = await holdSeats(s.t, eventId, uid("second"), ["A-2-2", "A-2-3"]);
@@ -102,37 +116,44 @@ describe("checkouts with a provider that takes a moment", () => {
 describe("a flaky payment provider (calls failing, responses lost)", () => {
   let s: CheckoutStack;
   beforeAll(async () => {
-    s = await startCheckoutStack({}, {
-      PAYMENT_SIM_LATENCY_MS: "0-20",
-      PAYMENT_SIM_FAILURE_RATIO: "0.2",
-      PAYMENT_SIM_LOST_RESPONSE_RATIO: "0.2",
-      PAYMENT_SIM_DECLINE_RATIO: "0.2",
-    });
+    s = await startCheckoutStack(
+      {},
+      {
+        PAYMENT_SIM_LATENCY_MS: "0-20",
+        PAYMENT_SIM_FAILURE_RATIO: "0.2",
+        PAYMENT_SIM_LOST_RESPONSE_RATIO: "0.2",
+        PAYMENT_SIM_DECLINE_RATIO: "0.2",
+      },
+    );
   });
   afterAll(async () => {
     await s?.stop();
   });
 
-  it("retries to a final state for every order and charges exactly the confirmed ones once", { timeout: 180_000 }, async () => {
-    const eventId = await openSaleEvent(s.t);
-    const seats = Array.from({ length: 12 }, (_, i) => `A-${1 + Math.floor(i / 10)}-${1 + (i % 10)}`);
-    const orders = await Promise.all(
-      seats.map(async (seat) => createOrder(s.t, await holdSeats(s.t, eventId, uid("buyer"), [seat]), "tok_card")),
-    );
-    const finals = await Promise.all(orders.map((o) => final(s, o.orderId)));
-    const [ledger] = await s.t.app.mysql.query<RowDataPacket[]>(
-      "SELECT idempotency_key, state FROM simulated_payments WHERE idempotency_key IN (?)",
-      [orders.map((o) => `${o.orderId}:payment`)],
-    );
-    // One ledger entry per authorized order, whatever the retries.
-    expect(new Set(ledger.map((r) => r.idempotency_key)).size).toBe(ledger.length);
-    const state = new Map(ledger.map((r) => [String(r.idempotency_key).replace(/:payment$/, ""), String(r.state)]));
-    for (const o of finals) {
-      if (o.state === OrderState.ORDER_STATE_CONFIRMED) expect(state.get(o.orderId)).toBe("CAPTURED");
-      else {
-        expect(o.state).toBe(OrderState.ORDER_STATE_FAILED);
-        expect(["DECLINED", "VOIDED", undefined]).toContain(state.get(o.orderId));
+  it(
+    "retries to a final state for every order and charges exactly the confirmed ones once",
+    { timeout: 180_000 },
+    async () => {
+      const eventId = await openSaleEvent(s.t);
+      const seats = Array.from({ length: 12 }, (_, i) => `A-${1 + Math.floor(i / 10)}-${1 + (i % 10)}`);
+      const orders = await Promise.all(
+        seats.map(async (seat) => createOrder(s.t, await holdSeats(s.t, eventId, uid("buyer"), [seat]), "tok_card")),
+      );
+      const finals = await Promise.all(orders.map((o) => final(s, o.orderId)));
+      const [ledger] = await s.t.app.mysql.query<RowDataPacket[]>(
+        "SELECT idempotency_key, state FROM simulated_payments WHERE idempotency_key IN (?)",
+        [orders.map((o) => `${o.orderId}:payment`)],
+      );
+      // One ledger entry per authorized order, whatever the retries.
+      expect(new Set(ledger.map((r) => r.idempotency_key)).size).toBe(ledger.length);
+      const state = new Map(ledger.map((r) => [String(r.idempotency_key).replace(/:payment$/, ""), String(r.state)]));
+      for (const o of finals) {
+        if (o.state === OrderState.ORDER_STATE_CONFIRMED) expect(state.get(o.orderId)).toBe("CAPTURED");
+        else {
+          expect(o.state).toBe(OrderState.ORDER_STATE_FAILED);
+          expect(["DECLINED", "VOIDED", undefined]).toContain(state.get(o.orderId));
+        }
       }
-    }
-  });
+    },
+  );
 });

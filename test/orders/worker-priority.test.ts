@@ -17,7 +17,10 @@ afterEach(() => {
 async function child(opts: { detached: boolean; niceFirst?: number }): Promise<number> {
   const script = `new (require("node:worker_threads").Worker)("setInterval(() => {}, 1000)", { eval: true }); setInterval(() => {}, 1000); console.log("up");`;
   const c = opts.niceFirst
-    ? spawn("nice", ["-n", String(opts.niceFirst), process.execPath, "-e", script], { detached: opts.detached, stdio: ["ignore", "pipe", "inherit"] })
+    ? spawn("nice", ["-n", String(opts.niceFirst), process.execPath, "-e", script], {
+        detached: opts.detached,
+        stdio: ["ignore", "pipe", "inherit"],
+      })
     : spawn(process.execPath, ["-e", script], { detached: opts.detached, stdio: ["ignore", "pipe", "inherit"] });
   children.push(c);
   await new Promise<void>((resolve) => c.stdout!.once("data", () => resolve()));

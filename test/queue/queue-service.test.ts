@@ -14,7 +14,12 @@ let t2: TestApp;
 beforeAll(async () => {
   t = await startTestApp({ QUEUE_TICK_MS: "20", QUEUE_POSITION_LIMIT: "0", QUEUE_JOIN_LIMIT: "0" });
   // A second instance on the same Redis and MySQL, with a tight join limit.
-  t2 = await startTestApp({ QUEUE_TICK_MS: "20", MYSQL_URL: t.config.MYSQL_URL, QUEUE_JOIN_LIMIT: "2", QUEUE_RATE_WINDOW_MS: "5000" });
+  t2 = await startTestApp({
+    QUEUE_TICK_MS: "20",
+    MYSQL_URL: t.config.MYSQL_URL,
+    QUEUE_JOIN_LIMIT: "2",
+    QUEUE_RATE_WINDOW_MS: "5000",
+  });
 });
 afterAll(async () => {
   await t2?.stop();
@@ -41,27 +46,40 @@ async function createEvent(o: RoomSettings = {}): Promise<string> {
     saleState: SaleState.SALE_STATE_UNSPECIFIED,
     holdPolicy: undefined,
     maxTicketsPerBuyer: 4,
-    waitingRoom: { enabled: o.enabled ?? true, admissionsPerSecond: o.rate ?? 50, maxShopping: o.maxShopping ?? 100, sessionSeconds: 60, shuffleSeedSha256: "" },
+    waitingRoom: {
+      enabled: o.enabled ?? true,
+      admissionsPerSecond: o.rate ?? 50,
+      maxShopping: o.maxShopping ?? 100,
+      sessionSeconds: 60,
+      shuffleSeedSha256: "",
+    },
     currencyCode: "EUR",
     priceCategories: [{ priceCategoryId: "std", name: "Standard", priceMinor: "4500" }],
     sections: [
       {
         sectionId: "A",
         name: "Stalls",
-        layout: { $case: "reserved", value: { rows: [{ rowId: "1", seatCount: o.seats ?? 20, priceCategoryId: "std", firstSeatNumber: 1 }] } },
+        layout: {
+          $case: "reserved",
+          value: { rows: [{ rowId: "1", seatCount: o.seats ?? 20, priceCategoryId: "std", firstSeatNumber: 1 }] },
+        },
       },
     ],
     capacity: 0,
     createTime: undefined,
   };
   const { event: created } = await call(t.events, t.events.createEvent, { requestId: uid("r"), event }, t.operator);
-  if (o.open ?? true) await call(t.events, t.events.openSale, { eventId: created!.eventId, requestId: uid("r") }, t.operator);
+  if (o.open ?? true)
+    await call(t.events, t.events.openSale, { eventId: created!.eventId, requestId: uid("r") }, t.operator);
   return created!.eventId;
 }
 
-const join = (eventId: string, buyerId: string, app = t) => call(app.queue, app.queue.joinQueue, { eventId, buyerId, requestId: uid("r") });
-const position = (eventId: string, buyerId: string, app = t) => call(app.queue, app.queue.getQueuePosition, { eventId, buyerId });
-const leave = (eventId: string, buyerId: string) => call(t.queue, t.queue.leaveQueue, { eventId, buyerId, requestId: uid("r") });
+const join = (eventId: string, buyerId: string, app = t) =>
+  call(app.queue, app.queue.joinQueue, { eventId, buyerId, requestId: uid("r") });
+const position = (eventId: string, buyerId: string, app = t) =>
+  call(app.queue, app.queue.getQueuePosition, { eventId, buyerId });
+const leave = (eventId: string, buyerId: string) =>
+  call(t.queue, t.queue.leaveQueue, { eventId, buyerId, requestId: uid("r") });
 const hold = (eventId: string, buyerId: string, admissionToken: string, seatIds: string[], app = t) =>
   call(app.reservations, app.reservations.holdSeats, {
     eventId,
@@ -111,7 +129,10 @@ function watch(eventId: string, buyerId: string) {
       for (;;) {
         const found = messages.find(pred);
         if (found) return found;
-        if (Date.now() > deadline) throw new Error(`no such message for ${buyerId}: ${JSON.stringify(messages.map((m) => [m.state, m.position]))}`);
+        if (Date.now() > deadline)
+          throw new Error(
+            `no such message for ${buyerId}: ${JSON.stringify(messages.map((m) => [m.state, m.position]))}`,
+          );
         await new Promise<void>((r) => {
           waiters.push(r);
           setTimeout(r, 100);
@@ -180,7 +201,11 @@ describe("QueueService", () => {
       [token.slice(0, token.lastIndexOf(".")), "alice", "malformed"],
     ] as const) {
       const e = await holdError(eventId, buyer, tok, ["A-1-1"]);
-      expect([e.code, e.errorInfo?.reason, e.errorInfo?.metadata.problem]).toEqual([status.PERMISSION_DENIED, "ADMISSION_TOKEN_INVALID", problem]);
+      expect([e.code, e.errorInfo?.reason, e.errorInfo?.metadata.problem]).toEqual([
+        status.PERMISSION_DENIED,
+        "ADMISSION_TOKEN_INVALID",
+        problem,
+      ]);
     }
     const best = await callError(t.reservations, t.reservations.holdBestAvailable, {
       eventId,
@@ -266,8 +291,15 @@ describe("QueueService", () => {
     const eventId = await createEvent();
     await join(eventId, "eager", t2);
     await join(eventId, "eager", t2);
-    const e = await callError(t2.queue, t2.queue.joinQueue, { eventId, buyerId: "eager", requestId: "r" }, new Metadata());
+    const e = await callError(
+      t2.queue,
+      t2.queue.joinQueue,
+      { eventId, buyerId: "eager", requestId: "r" },
+      new Metadata(),
+    );
     expect([e.code, e.errorInfo?.reason]).toEqual([status.RESOURCE_EXHAUSTED, "RATE_LIMITED"]);
-    expect(Number(e.retryInfo?.retryDelay?.seconds ?? 0) * 1000 + (e.retryInfo?.retryDelay?.nanos ?? 0) / 1e6).toBeGreaterThan(0);
+    expect(
+      Number(e.retryInfo?.retryDelay?.seconds ?? 0) * 1000 + (e.retryInfo?.retryDelay?.nanos ?? 0) / 1e6,
+    ).toBeGreaterThan(0);
   });
 });

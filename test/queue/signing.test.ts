@@ -28,7 +28,11 @@ async function database(d: FreshDatabase): Promise<MysqlPool> {
 
 /** One API instance's signing: its own ring cache and pool over a shared database. */
 async function signer(mysql: MysqlPool, threads = 1, refreshMs = 60_000) {
-  const ring = new KeyRing(mysql, { purpose: "admission", maxTokenLifetimeSeconds: 7200, rotateAfterSeconds: 0, refreshMs }, log);
+  const ring = new KeyRing(
+    mysql,
+    { purpose: "admission", maxTokenLifetimeSeconds: 7200, rotateAfterSeconds: 0, refreshMs },
+    log,
+  );
   await ring.start();
   const pool = new SigningPool({ threads });
   signingPools.push(pool);
@@ -92,8 +96,18 @@ describe("signing", () => {
     expect(b.tokens.stats.verifications).toBe(before);
     expect(b.tokens.stats.cacheHits).toBeGreaterThanOrEqual(100);
     // Deterministic: the same admission signed on another instance is the same token.
-    expect(await b.admission.issue({ ...admission("ev1", "alice"), admittedMs: 1_700_000_000_000, expiresMs: 1_700_000_600_000 })).toBe(
-      await a.admission.issue({ ...admission("ev1", "alice"), admittedMs: 1_700_000_000_000, expiresMs: 1_700_000_600_000 }),
+    expect(
+      await b.admission.issue({
+        ...admission("ev1", "alice"),
+        admittedMs: 1_700_000_000_000,
+        expiresMs: 1_700_000_600_000,
+      }),
+    ).toBe(
+      await a.admission.issue({
+        ...admission("ev1", "alice"),
+        admittedMs: 1_700_000_000_000,
+        expiresMs: 1_700_000_600_000,
+      }),
     );
   });
 
@@ -113,7 +127,11 @@ describe("signing", () => {
     const impostorSig = edSign(null, Buffer.from(`${h}.${p}`), impostor).toString("base64url");
     expect((await refusal(a.admission.check(`${h}.${p}.${impostorSig}`, "ev1", "alice"))).problem).toBe("forged");
 
-    const expired = await a.admission.issue({ ...admission("ev1", "alice"), admittedMs: Date.now() - 120_000, expiresMs: Date.now() - 60_000 });
+    const expired = await a.admission.issue({
+      ...admission("ev1", "alice"),
+      admittedMs: Date.now() - 120_000,
+      expiresMs: Date.now() - 60_000,
+    });
     expect((await refusal(a.admission.check(expired, "ev1", "alice"))).problem).toBe("expired");
     expect((await refusal(a.admission.check(token, "ev2", "alice"))).problem).toBe("wrong_event");
     expect((await refusal(a.admission.check(token, "ev1", "bob"))).problem).toBe("wrong_buyer");
@@ -123,12 +141,24 @@ describe("signing", () => {
     const foreign = await stranger.admission.issue(admission("ev1", "alice"));
     expect((await refusal(a.admission.check(foreign, "ev1", "alice"))).problem).toBe("unknown_key");
 
-    for (const garbage of ["garbage", "a.b", "...", token.slice(0, token.length - 10), token.slice(0, token.lastIndexOf(".")), `${token}x`, "é.é.é", "x".repeat(5000)]) {
+    for (const garbage of [
+      "garbage",
+      "a.b",
+      "...",
+      token.slice(0, token.length - 10),
+      token.slice(0, token.lastIndexOf(".")),
+      `${token}x`,
+      "é.é.é",
+      "x".repeat(5000),
+    ]) {
       const r = await refusal(a.admission.check(garbage, "ev1", "alice"));
       expect(r.reason).toBe("ADMISSION_TOKEN_INVALID");
       expect(["malformed", "forged"]).toContain(r.problem);
     }
-    expect(await refusal(a.admission.check("", "ev1", "alice"))).toEqual({ reason: "ADMISSION_TOKEN_MISSING", problem: undefined });
+    expect(await refusal(a.admission.check("", "ev1", "alice"))).toEqual({
+      reason: "ADMISSION_TOKEN_MISSING",
+      problem: undefined,
+    });
     // The good token is still good.
     await a.admission.check(token, "ev1", "alice");
   });
@@ -148,7 +178,13 @@ describe("signing", () => {
     await b.admission.check(old, "ev1", "alice");
     await a.admission.check(old, "ev1", "alice");
     const jwks = a.tokens.jwks();
-    expect(jwks[0]).toMatchObject({ kid: rotated.kid, kty: "OKP", crv: "Ed25519", alg: "EdDSA", retireTime: undefined });
+    expect(jwks[0]).toMatchObject({
+      kid: rotated.kid,
+      kty: "OKP",
+      crv: "Ed25519",
+      alg: "EdDSA",
+      retireTime: undefined,
+    });
     const previous = jwks.find((k) => k.kid === oldKid)!;
     // Retires after the longest token lifetime (plus the refresh grace).
     expect(previous.retireTime!.getTime()).toBeGreaterThan(Date.now() + 7200_000);
@@ -164,7 +200,9 @@ describe("signing", () => {
     for (const threads of [1, 0]) {
       const s = await signer(shared, threads);
       const before = { ...s.pool.stats };
-      const tokens = await Promise.all(Array.from({ length: 1000 }, (_, i) => s.admission.issue(admission("ev1", `buyer${i}`))));
+      const tokens = await Promise.all(
+        Array.from({ length: 1000 }, (_, i) => s.admission.issue(admission("ev1", `buyer${i}`))),
+      );
       expect(new Set(tokens).size).toBe(1000);
       expect(s.pool.stats.signatures - before.signatures).toBe(1000);
       expect(s.pool.stats.batches - before.batches).toBeLessThanOrEqual(10);

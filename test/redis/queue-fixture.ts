@@ -12,10 +12,18 @@ import { testLayout, testRedis, type LayoutOptions } from "../support/inventory.
 
 /** Admission tokens that are not signed: `token:<event>:<buyer>:<admittedMs>`. */
 export const fakeAdmission = {
-  issue: async (a: { eventId: string; buyerId: string; admittedMs: number }) => `token:${a.eventId}:${a.buyerId}:${a.admittedMs}`,
+  issue: async (a: { eventId: string; buyerId: string; admittedMs: number }) =>
+    `token:${a.eventId}:${a.buyerId}:${a.admittedMs}`,
 } as unknown as AdmissionTokens;
 
-export const roomOptions: WaitingRoomOptions = { abandonMs: 0, firstHoldGraceMs: 30_000, outageMs: 5_000, rateLimitWindowMs: 10_000, joinLimit: 0, positionLimit: 0 };
+export const roomOptions: WaitingRoomOptions = {
+  abandonMs: 0,
+  firstHoldGraceMs: 30_000,
+  outageMs: 5_000,
+  rateLimitWindowMs: 10_000,
+  joinLimit: 0,
+  positionLimit: 0,
+};
 
 /** One "API instance": its own Redis connection, scripts, inventory cache and waiting room. */
 export interface Instance {
@@ -54,7 +62,11 @@ export async function roomEvent(i: Instance, o: RoomEventOptions = {}): Promise<
     maxShopping: o.maxShopping ?? 1000,
     sessionSeconds: o.sessionSeconds ?? 600,
   };
-  await i.inventory.load(layout, o.state ?? "OPEN", { seatIds: o.soldSeats ?? [], gaSold: new Map(), boughtByBuyer: new Map() });
+  await i.inventory.load(layout, o.state ?? "OPEN", {
+    seatIds: o.soldSeats ?? [],
+    gaSold: new Map(),
+    boughtByBuyer: new Map(),
+  });
   return layout;
 }
 

@@ -39,7 +39,8 @@ describe("WatchQueue fan-out", () => {
     };
     const layout = await roomEvent(a, { rate: 1000, maxShopping: 1 });
     const ids = Array.from({ length: 1001 }, (_, i) => `v${String(i).padStart(4, "0")}_${uid("x")}`);
-    for (let i = 0; i < ids.length; i += 200) await Promise.all(ids.slice(i, i + 200).map((b) => a.room.join(layout.eventId, b)));
+    for (let i = 0; i < ids.length; i += 200)
+      await Promise.all(ids.slice(i, i + 200).map((b) => a.room.join(layout.eventId, b)));
     await sleep(10);
     expect((await ticker.stepNow(layout.eventId))?.admitted).toBe(1); // ids[0] shops; everyone else waits
     ticker.track(layout.eventId);

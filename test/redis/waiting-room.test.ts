@@ -19,7 +19,8 @@ afterAll(async () => {
   await a.close();
 });
 
-const buyers = (n: number, prefix = "b") => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(5, "0")}_${uid("x")}`);
+const buyers = (n: number, prefix = "b") =>
+  Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(5, "0")}_${uid("x")}`);
 
 async function joinAll(i: Instance, eventId: string, ids: string[]): Promise<void> {
   for (let k = 0; k < ids.length; k += 200) {
@@ -279,7 +280,12 @@ describe("waiting room", () => {
     expect((await a.room.position(layout.eventId, ids[2]!)).state).toBe("WAITING");
 
     // Sold with no hold pending: sold out for good.
-    const sold = await roomEvent(a, { rows: 1, seatsPerRow: 3, rate: 1000, soldSeats: rowSeatIds("A", { rowId: "1", firstSeatNumber: 1, seatCount: 3, priceCategoryId: "std" }) });
+    const sold = await roomEvent(a, {
+      rows: 1,
+      seatsPerRow: 3,
+      rate: 1000,
+      soldSeats: rowSeatIds("A", { rowId: "1", firstSeatNumber: 1, seatCount: 3, priceCategoryId: "std" }),
+    });
     await a.room.join(sold.eventId, ids[0]!);
     const final = await a.room.step(sold.eventId);
     expect(final).toMatchObject({ soldOut: true, seatsMayReturn: false, admitted: 0 });
@@ -289,18 +295,23 @@ describe("waiting room", () => {
   it("drives admission from every instance's ticker, and reclaims expired holds that keep an event sold out", async () => {
     const b = instance();
     const log = createLogger("silent", "test");
-    const tickers = [a, b].map((i) => new AdmissionTicker(i.redis, i.room, (id) => i.holds.reclaimExpired(id), { intervalMs: 20 }, log));
+    const tickers = [a, b].map(
+      (i) => new AdmissionTicker(i.redis, i.room, (id) => i.holds.reclaimExpired(id), { intervalMs: 20 }, log),
+    );
     try {
       const layout = await roomEvent(a, { rows: 1, seatsPerRow: 2, ttlSeconds: 1, rate: 1000, maxShopping: 100 });
       const holder = uid("holder");
-      const held = await a.holds.holdSeats({ eventId: layout.eventId, buyerId: holder, requestId: uid("r"), admissionToken: "" }, ["A-1-1", "A-1-2"]);
+      const held = await a.holds.holdSeats(
+        { eventId: layout.eventId, buyerId: holder, requestId: uid("r"), admissionToken: "" },
+        ["A-1-1", "A-1-2"],
+      );
       const ids = buyers(3);
       for (const id of ids) await a.room.join(layout.eventId, id);
       const steps: StepResult[] = [];
       tickers.forEach((t) => t.onStep((id, r) => id === layout.eventId && steps.push(r)));
       tickers[0]!.announce(layout.eventId); // the other finds it in the shared set of waiting rooms
       tickers.forEach((t) => t.start());
-      for (const until = Date.now() + 10_000; steps.length <= 4 && Date.now() < until; ) await sleep(20);
+      for (const until = Date.now() + 10_000; steps.length <= 4 && Date.now() < until;) await sleep(20);
       expect(steps.length).toBeGreaterThan(4);
       expect(steps.every((r) => r.soldOut && r.seatsMayReturn)).toBe(true);
       expect(await admittedOf(a.room, layout.eventId, ids)).toEqual([]);
@@ -345,14 +356,24 @@ describe("waiting room", () => {
       expect(results.every((r) => r.awaitingFirstHold <= 6 && !r.soldOut)).toBe(true);
 
       // Holding takes a buyer off the list whatever the kind of hold; their seats now count as held.
-      const target = (buyerId: string) => ({ eventId: layout.eventId, buyerId, requestId: uid("r"), admissionToken: "" });
+      const target = (buyerId: string) => ({
+        eventId: layout.eventId,
+        buyerId,
+        requestId: uid("r"),
+        admissionToken: "",
+      });
       await b.holds.holdSeats(target(ids[0]!), ["A-1-1"]);
       await b.holds.holdBestAvailable(target(ids[1]!), 2, { priceCategoryId: "", sectionId: "" });
       await b.holds.holdQuantity(target(ids[2]!), "FLOOR", 1);
       expect(await b.redis.zrange(fresh, "0", "-1")).toEqual(expect.arrayContaining(ids.slice(3, 6)));
       expect(await b.redis.zcard(fresh)).toBe(3);
       // 6 - 4 held = 2 free, 3 admitted still to hold: nobody more comes in.
-      expect(await b.room.step(layout.eventId)).toMatchObject({ free: 2, admitted: 0, awaitingFirstHold: 3, soldOut: false });
+      expect(await b.room.step(layout.eventId)).toMatchObject({
+        free: 2,
+        admitted: 0,
+        awaitingFirstHold: 3,
+        soldOut: false,
+      });
 
       // Two of those leave: one seat is unclaimed again, and the next buyer comes in.
       await b.room.leave(layout.eventId, ids[3]!);
@@ -378,7 +399,9 @@ describe("waiting room", () => {
     await expect(a.room.join(layout.eventId, "bad}id")).rejects.toMatchObject({ reason: "VALIDATION_FAILED" });
     await expect(a.room.join(layout.eventId, "")).rejects.toMatchObject({ reason: "VALIDATION_FAILED" });
     await expect(a.room.join(layout.eventId, "x".repeat(65))).rejects.toMatchObject({ reason: "VALIDATION_FAILED" });
-    await expect(a.room.position(layout.eventId, uid("never"))).rejects.toMatchObject({ reason: "QUEUE_TICKET_NOT_FOUND" });
+    await expect(a.room.position(layout.eventId, uid("never"))).rejects.toMatchObject({
+      reason: "QUEUE_TICKET_NOT_FOUND",
+    });
     await a.inventory.setSaleState(layout.eventId, "CLOSED");
     await expect(a.room.join(layout.eventId, uid("late"))).rejects.toMatchObject({ reason: "SALE_CLOSED" });
     expect(await codes(a.room, layout.eventId, ["bad}id"])).toEqual(new Map([["bad}id", ""]]));

@@ -55,15 +55,31 @@ describe("an on-sale with faults", () => {
       log: (m) => lines.push(m),
       faultTargets: { app, storePids: { redis: redis.pid } },
     });
-    const a = await audit({ result, target, mysqlUrl: testEnv().mysqlUrl, redisUrl: redis.url, log: (m) => lines.push(m) });
+    const a = await audit({
+      result,
+      target,
+      mysqlUrl: testEnv().mysqlUrl,
+      redisUrl: redis.url,
+      log: (m) => lines.push(m),
+    });
     const broken = a.checks.filter((c) => !c.ok);
     const context = `log:\n${lines.join("\n")}\nfaults: ${JSON.stringify(result.metrics.faults, null, 2)}`;
-    expect(broken, `broken invariants:\n${broken.map((c) => `${c.name}: ${c.detail}`).join("\n")}\n${context}`).toEqual([]);
+    expect(broken, `broken invariants:\n${broken.map((c) => `${c.name}: ${c.detail}`).join("\n")}\n${context}`).toEqual(
+      [],
+    );
 
     // The faults really happened: new processes, every fault injected and over.
     const faults = result.metrics.faults;
-    expect(faults.map((f) => f.kind), context).toEqual(["api-crash", "redis-stall", "worker-crash"]);
-    expect(faults.every((f) => f.endedMs !== undefined && !f.note.startsWith("not injected") && !f.note.startsWith("could not")), context).toBe(true);
+    expect(
+      faults.map((f) => f.kind),
+      context,
+    ).toEqual(["api-crash", "redis-stall", "worker-crash"]);
+    expect(
+      faults.every(
+        (f) => f.endedMs !== undefined && !f.note.startsWith("not injected") && !f.note.startsWith("could not"),
+      ),
+      context,
+    ).toBe(true);
     expect(app.api.pid).not.toBe(firstPids.api);
     expect(app.worker.pid).not.toBe(firstPids.worker);
     // Buyers did see the API down, and retried.

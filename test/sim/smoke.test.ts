@@ -32,9 +32,18 @@ describe("the smoke on-sale", () => {
       quiet: true,
       log: (m) => lines.push(m),
     });
-    const a: AuditResult = await audit({ result, target, mysqlUrl: s.t.config.MYSQL_URL, redisUrl: s.t.config.REDIS_URL, log: (m) => lines.push(m) });
+    const a: AuditResult = await audit({
+      result,
+      target,
+      mysqlUrl: s.t.config.MYSQL_URL,
+      redisUrl: s.t.config.REDIS_URL,
+      log: (m) => lines.push(m),
+    });
     const broken = a.checks.filter((c) => !c.ok);
-    expect(broken, `broken invariants:\n${broken.map((c) => `${c.name}: ${c.detail}`).join("\n")}\nlog:\n${lines.join("\n")}`).toEqual([]);
+    expect(
+      broken,
+      `broken invariants:\n${broken.map((c) => `${c.name}: ${c.detail}`).join("\n")}\nlog:\n${lines.join("\n")}`,
+    ).toEqual([]);
     expect(a.ok).toBe(true);
     expect(a.checks.length).toBeGreaterThanOrEqual(15);
 
@@ -49,7 +58,9 @@ describe("the smoke on-sale", () => {
     expect(Number(a.facts.placesSold)).toBeLessThanOrEqual(cap);
     expect(Number(a.facts.placesSold)).toBe(f.ticketsBought);
     // Far more buyers than places: some went home without tickets.
-    expect(result.records.filter((b) => b.outcome !== "confirmed" && b.outcome !== "bot-confirmed").length).toBeGreaterThan(0);
+    expect(
+      result.records.filter((b) => b.outcome !== "confirmed" && b.outcome !== "bot-confirmed").length,
+    ).toBeGreaterThan(0);
     // The bots tried without a token and the gate refused every time.
     const bots = result.records.filter((b) => b.bot).length;
     expect(bots).toBeGreaterThan(0);

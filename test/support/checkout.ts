@@ -14,7 +14,10 @@ export interface CheckoutStack {
   stop(): Promise<void>;
 }
 
-export async function startCheckoutStack(env: Record<string, string> = {}, workerEnv: Record<string, string> = {}): Promise<CheckoutStack> {
+export async function startCheckoutStack(
+  env: Record<string, string> = {},
+  workerEnv: Record<string, string> = {},
+): Promise<CheckoutStack> {
   const taskQueue = uid("checkout");
   const t = await startTestApp({ TEMPORAL_TASK_QUEUE: taskQueue, ...env });
   const worker = await startTestWorker(t.config.MYSQL_URL, { TEMPORAL_TASK_QUEUE: taskQueue, ...workerEnv });
@@ -62,7 +65,11 @@ export async function openSaleEvent(t: TestApp, overrides: Partial<Event> = {}):
               },
             },
           },
-          { sectionId: "FLOOR", name: "Floor", layout: { $case: "generalAdmission", value: { capacity: 20, priceCategoryId: "floor" } } },
+          {
+            sectionId: "FLOOR",
+            name: "Floor",
+            layout: { $case: "generalAdmission", value: { capacity: 20, priceCategoryId: "floor" } },
+          },
         ],
         capacity: 0,
         ...overrides,
@@ -96,7 +103,12 @@ export async function createOrder(t: TestApp, hold: Hold, token: string, idempot
   return res.order!;
 }
 
-const FINAL = [OrderState.ORDER_STATE_CONFIRMED, OrderState.ORDER_STATE_FAILED, OrderState.ORDER_STATE_CANCELLED, OrderState.ORDER_STATE_REFUNDED];
+const FINAL = [
+  OrderState.ORDER_STATE_CONFIRMED,
+  OrderState.ORDER_STATE_FAILED,
+  OrderState.ORDER_STATE_CANCELLED,
+  OrderState.ORDER_STATE_REFUNDED,
+];
 
 /** Follows WatchOrder until a final state; returns every state seen. */
 export function watchUntilFinal(t: TestApp, orderId: string): Promise<Order[]> {
@@ -117,8 +129,9 @@ export function watchUntilFinal(t: TestApp, orderId: string): Promise<Order[]> {
 
 /** The simulator's ledger state of an order's payment ("none" if never authorized). */
 export async function ledgerState(t: TestApp, orderId: string): Promise<string> {
-  const [rows] = await t.app.mysql.query<RowDataPacket[]>("SELECT state FROM simulated_payments WHERE idempotency_key = ?", [
-    `${orderId}:payment`,
-  ]);
+  const [rows] = await t.app.mysql.query<RowDataPacket[]>(
+    "SELECT state FROM simulated_payments WHERE idempotency_key = ?",
+    [`${orderId}:payment`],
+  );
   return rows.length === 0 ? "none" : String(rows[0]!.state);
 }

@@ -81,7 +81,12 @@ function serverOptions(url: URL) {
  */
 export async function freshMysqlDatabase(prefix: string): Promise<FreshDatabase> {
   const base = new URL(testEnv().mysqlUrl);
-  const cleanPrefix = prefix.toLowerCase().replace(/[^a-z0-9_]+/g, "_").replace(/^_+|_+$/g, "").slice(0, 40) || "db";
+  const cleanPrefix =
+    prefix
+      .toLowerCase()
+      .replace(/[^a-z0-9_]+/g, "_")
+      .replace(/^_+|_+$/g, "")
+      .slice(0, 40) || "db";
   const name = `t_${cleanPrefix}_${randomBytes(6).toString("hex")}`;
   const conn = await mysql.createConnection(serverOptions(base));
   try {

@@ -38,7 +38,11 @@ export function testLayout(o: LayoutOptions = {}): EventLayout {
     },
   ];
   if (o.gaCapacity) {
-    sections.push({ sectionId: "FLOOR", name: "Floor", generalAdmission: { capacity: o.gaCapacity, priceCategoryId: "std" } });
+    sections.push({
+      sectionId: "FLOOR",
+      name: "Floor",
+      generalAdmission: { capacity: o.gaCapacity, priceCategoryId: "std" },
+    });
   }
   const ttl = o.ttlSeconds ?? 600;
   return {
@@ -48,7 +52,11 @@ export function testLayout(o: LayoutOptions = {}): EventLayout {
     startTime: undefined,
     saleOpenTime: undefined,
     saleCloseTime: undefined,
-    holdPolicy: { ttlSeconds: ttl, maxExtensions: o.maxExtensions ?? 1, maxLifetimeSeconds: o.maxLifetimeSeconds ?? ttl * 2 },
+    holdPolicy: {
+      ttlSeconds: ttl,
+      maxExtensions: o.maxExtensions ?? 1,
+      maxLifetimeSeconds: o.maxLifetimeSeconds ?? ttl * 2,
+    },
     maxTicketsPerBuyer: o.limit ?? 8,
     waitingRoom: { enabled: false, admissionsPerSecond: 0, maxShopping: 0, sessionSeconds: 0 },
     currencyCode: "EUR",

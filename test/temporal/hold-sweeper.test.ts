@@ -35,8 +35,15 @@ afterAll(async () => {
 describe("hold sweeper workflow", () => {
   it("reclaims expired holds on its timer, publishes the release, and ends when the sale closes", async () => {
     const layout = await openEvent(f, { ttlSeconds: 1, gaCapacity: 5 });
-    const seatHold = await f.holds.holdSeats({ eventId: layout.eventId, buyerId: uid("b"), requestId: uid("r"), admissionToken: "" }, ["A-1-1", "A-1-2"]);
-    const gaHold = await f.holds.holdQuantity({ eventId: layout.eventId, buyerId: uid("b"), requestId: uid("r"), admissionToken: "" }, "FLOOR", 3);
+    const seatHold = await f.holds.holdSeats(
+      { eventId: layout.eventId, buyerId: uid("b"), requestId: uid("r"), admissionToken: "" },
+      ["A-1-1", "A-1-2"],
+    );
+    const gaHold = await f.holds.holdQuantity(
+      { eventId: layout.eventId, buyerId: uid("b"), requestId: uid("r"), admissionToken: "" },
+      "FLOOR",
+      3,
+    );
     const k = eventKeys(layout.eventId);
 
     const handle = await client.workflow.start(holdSweeper, {
@@ -69,17 +76,21 @@ describe("hold sweeper started by OpenSale", () => {
     const { call } = await import("../support/app.js");
     const s = await startCheckoutStack();
     try {
-      const eventId = await openSaleEvent(s.t, { holdPolicy: { ttlSeconds: 10, maxExtensions: 0, maxLifetimeSeconds: 10 } });
+      const eventId = await openSaleEvent(s.t, {
+        holdPolicy: { ttlSeconds: 10, maxExtensions: 0, maxLifetimeSeconds: 10 },
+      });
       const handle = client.workflow.getHandle(holdSweeperWorkflowId(eventId));
       expect((await handle.describe()).status.name).toBe("RUNNING");
       const hold = await holdSeats(s.t, eventId, uid("b"), ["A-1-1"]);
       const k = eventKeys(eventId);
       expect(await s.t.app.redis.zcard(k.expiries)).toBe(1);
-      const seatMap = async () => (await call(s.t.events, s.t.events.getSeatMap, { eventId })).sections[0]!.rows[0]!.states;
+      const seatMap = async () =>
+        (await call(s.t.events, s.t.events.getSeatMap, { eventId })).sections[0]!.rows[0]!.states;
       expect(await seatMap()).toBe("HFFFFFFFFF");
       // After the expiry the sweeper reclaims the hold on its timer.
       const deadline = hold.expireTime!.getTime() + 8_000;
-      while (Date.now() < deadline && (await s.t.app.redis.zcard(k.expiries)) > 0) await new Promise((r) => setTimeout(r, 250));
+      while (Date.now() < deadline && (await s.t.app.redis.zcard(k.expiries)) > 0)
+        await new Promise((r) => setTimeout(r, 250));
       expect(await s.t.app.redis.zcard(k.expiries)).toBe(0);
       expect(await s.t.app.redis.hget(k.hold(hold.holdId), "state")).toBe("E");
       expect(await seatMap()).toBe("FFFFFFFFFF");

@@ -48,11 +48,16 @@ export class Scripts {
   }
 
   async run(name: ScriptName, keys: string[], args: (string | number)[]): Promise<ScriptReply> {
-    const command = (this.redis as unknown as Record<ScriptName, (...a: (string | number)[]) => Promise<ScriptReply>>)[name];
+    const command = (this.redis as unknown as Record<ScriptName, (...a: (string | number)[]) => Promise<ScriptReply>>)[
+      name
+    ];
     const tracer = tracerInTrace();
     if (!tracer) return command.call(this.redis, keys.length, ...keys, ...args);
-    return inSpan(tracer, `EVALSHA ${name}`, { "db.system": "redis", "db.operation.name": "EVALSHA", "db.redis.script": name }, () =>
-      command.call(this.redis, keys.length, ...keys, ...args),
+    return inSpan(
+      tracer,
+      `EVALSHA ${name}`,
+      { "db.system": "redis", "db.operation.name": "EVALSHA", "db.redis.script": name },
+      () => command.call(this.redis, keys.length, ...keys, ...args),
     );
   }
 }

@@ -72,7 +72,10 @@ function toSectionMessage(s: SectionLayout): SectionMessage {
 }
 
 /** The proto Event for a stored event; ListEvents leaves the sections out. */
-export function toEventMessage({ layout, saleState, shuffleSeedSha256 }: StoredEvent, withSections = true): EventMessage {
+export function toEventMessage(
+  { layout, saleState, shuffleSeedSha256 }: StoredEvent,
+  withSections = true,
+): EventMessage {
   const l: EventLayout = layout;
   return {
     eventId: l.eventId,
@@ -110,7 +113,11 @@ export function toEventDraft(e: EventMessage): EventDraft {
     maxTicketsPerBuyer: e.maxTicketsPerBuyer,
     waitingRoom: e.waitingRoom ? { ...e.waitingRoom } : undefined,
     currencyCode: e.currencyCode,
-    priceCategories: e.priceCategories.map((c) => ({ priceCategoryId: c.priceCategoryId, name: c.name, priceMinor: c.priceMinor })),
+    priceCategories: e.priceCategories.map((c) => ({
+      priceCategoryId: c.priceCategoryId,
+      name: c.name,
+      priceMinor: c.priceMinor,
+    })),
     sections: e.sections.map((s): SectionDraft => {
       const layout = s.layout;
       if (layout?.$case === "reserved") {
@@ -187,7 +194,12 @@ export function eventHandlers(events: Events): ServiceHandlers<typeof EventServi
                     seats: [...update.delta.seats].map(([seatId, state]) => ({ seatId, state: SEAT_STATES[state] })),
                     sections: [...update.delta.sections].map(([sectionId, c]) => ({
                       sectionId,
-                      counts: { capacity: c.capacity, held: c.held, sold: c.sold, free: Math.max(0, c.capacity - c.held - c.sold) },
+                      counts: {
+                        capacity: c.capacity,
+                        held: c.held,
+                        sold: c.sold,
+                        free: Math.max(0, c.capacity - c.held - c.sold),
+                      },
                     })),
                   },
                 },
@@ -204,7 +216,10 @@ export function eventHandlers(events: Events): ServiceHandlers<typeof EventServi
         saleState: toSaleStateMessage(summary.saleState),
         total: toCountsMessage(summary.total),
         sections: summary.sections.map((s) => ({ sectionId: s.sectionId, counts: toCountsMessage(s.counts) })),
-        categories: summary.categories.map((c) => ({ priceCategoryId: c.priceCategoryId, counts: toCountsMessage(c.counts) })),
+        categories: summary.categories.map((c) => ({
+          priceCategoryId: c.priceCategoryId,
+          counts: toCountsMessage(c.counts),
+        })),
         funnel: summary.funnel,
       };
     },

@@ -46,7 +46,8 @@ export function orderHandlers(orders: Orders): ServiceHandlers<typeof OrderServi
       v.id("idempotency_key", req.idempotencyKey);
       const token = req.payment?.paymentMethodToken ?? "";
       if (!req.payment) v.add("payment", "is required");
-      else if (!PAYMENT_TOKEN.test(token)) v.add("payment.payment_method_token", "must be 1-256 characters of A-Z a-z 0-9 _ . : -");
+      else if (!PAYMENT_TOKEN.test(token))
+        v.add("payment.payment_method_token", "must be 1-256 characters of A-Z a-z 0-9 _ . : -");
       v.check();
       const order = await orders.createOrder({
         eventId: req.eventId,

@@ -78,7 +78,9 @@ export function queueHandlers(deps: QueueServiceDeps): ServiceHandlers<typeof Qu
     },
 
     async watchQueue(req, ctx, send) {
-      await watch.watch(req.eventId, req.buyerId, ctx.signal, (ticket) => send({ ticket: toQueueTicketMessage(ticket) }));
+      await watch.watch(req.eventId, req.buyerId, ctx.signal, (ticket) =>
+        send({ ticket: toQueueTicketMessage(ticket) }),
+      );
     },
 
     async leaveQueue(req) {

@@ -1,7 +1,11 @@
 // ReservationService: request validation and proto mapping around holds.
 import { invalidArgument } from "../../domain/errors.js";
 import { Validator } from "../../domain/validation.js";
-import { HoldState, ReservationServiceService, type Hold as HoldMessage } from "../../gen/ticketing/v1/reservation_service.js";
+import {
+  HoldState,
+  ReservationServiceService,
+  type Hold as HoldMessage,
+} from "../../gen/ticketing/v1/reservation_service.js";
 import type { Hold, Holds } from "../../holds/holds.js";
 import type { ServiceHandlers } from "../bind.js";
 
@@ -33,7 +37,10 @@ export function toHoldMessage(hold: Hold): HoldMessage {
 const MAX_SEATS_PER_REQUEST = 100;
 
 /** Who holds for which event, and under which request id and admission token. */
-function holdTarget(v: Validator, req: { eventId: string; buyerId: string; requestId: string; admissionToken: string }) {
+function holdTarget(
+  v: Validator,
+  req: { eventId: string; buyerId: string; requestId: string; admissionToken: string },
+) {
   return {
     eventId: v.id("event_id", req.eventId),
     buyerId: v.id("buyer_id", req.buyerId),

@@ -2,7 +2,11 @@
 // list for scanners that verify offline.
 import { invalidArgument } from "../../domain/errors.js";
 import { Validator } from "../../domain/validation.js";
-import { TicketServiceService, TicketState, type Ticket as TicketMessage } from "../../gen/ticketing/v1/ticket_service.js";
+import {
+  TicketServiceService,
+  TicketState,
+  type Ticket as TicketMessage,
+} from "../../gen/ticketing/v1/ticket_service.js";
 import type { Ticket, Tickets } from "../../tickets/tickets.js";
 import type { ServiceHandlers } from "../bind.js";
 
@@ -28,7 +32,9 @@ function decodeToken(token: string): { revokedAt: Date; ticketId: string } {
     if (typeof ticketId !== "string" || Number.isNaN(revokedAt.getTime())) throw new Error("bad token");
     return { revokedAt, ticketId };
   } catch {
-    throw invalidArgument([{ field: "page_token", description: "is not a token from a previous ListRevokedTickets response" }]);
+    throw invalidArgument([
+      { field: "page_token", description: "is not a token from a previous ListRevokedTickets response" },
+    ]);
   }
 }
 
@@ -55,7 +61,11 @@ export function ticketHandlers(tickets: Tickets): ServiceHandlers<typeof TicketS
       v.id("event_id", req.eventId);
       if (req.pageSize !== 0) v.int("page_size", req.pageSize, 1, 1000);
       v.check();
-      const page = await tickets.listRevoked(req.eventId, req.pageSize || 100, req.pageToken ? decodeToken(req.pageToken) : undefined);
+      const page = await tickets.listRevoked(
+        req.eventId,
+        req.pageSize || 100,
+        req.pageToken ? decodeToken(req.pageToken) : undefined,
+      );
       return {
         ticketIds: page.ids,
         // Always a token (the position reached), so a scanner can poll for revocations since.
