@@ -21,7 +21,7 @@ import { repoRoot } from "../src/devstack/stack.js";
 import { barChart, esc, htmlPage } from "./lib/charts.js";
 import { median, round } from "./lib/stats.js";
 import { machineInfo, sourceInfo } from "./lib/sys.js";
-import { BENCH_DIR, RESULTS_DIR, resultStamp } from "./lib/results.js";
+import { RESULTS_DIR, resultStamp } from "./lib/results.js";
 
 /** One measured call against its baseline, as the summary shows it. */
 interface Figure {

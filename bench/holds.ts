@@ -28,7 +28,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { repoRoot } from "../src/devstack/stack.js";
-import { SeatIndex, type EventLayout } from "../src/events/layout.js";
+import { SeatIndex } from "../src/events/layout.js";
 import { HoldSeatsRequest } from "../src/gen/ticketing/v1/reservation_service.js";
 import { NoopRequest } from "../src/gen/ticketing/bench/v1/noop_service.js";
 import {

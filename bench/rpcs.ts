@@ -73,7 +73,7 @@ import {
   type RpcRound,
   type RpcsBenchResult,
 } from "./lib/rpcs-report.js";
-import { installSignalHandlers, say, startApi, startBenchStack, stopAll, type ApiProcess } from "./lib/stack.js";
+import { installSignalHandlers, say, startApi, startBenchStack, stopAll } from "./lib/stack.js";
 import { median, round } from "./lib/stats.js";
 import { machineInfo, sourceInfo } from "./lib/sys.js";
 import { resultStamp } from "./lib/results.js";
@@ -455,7 +455,7 @@ async function main(): Promise<number> {
       writeJsonArray(file, rows.rows);
       bestFiles.push(file);
     }
-    const bestBytes = wireBytes(HoldBestAvailableRequest as unknown as MsgFns, bestWarm.rows[0]!);
+    const bestBytes = wireBytes(HoldBestAvailableRequest, bestWarm.rows[0]!);
     let bestSent = 0;
     if (settings.warmup > 0) {
       const wf = path.join(data, "best-warmup.json");
@@ -480,7 +480,7 @@ async function main(): Promise<number> {
       );
       bestSent += settings.warmup;
     }
-    const createBytes = wireBytes(CreateOrderRequest as unknown as MsgFns, createOrderRows(prepared.slice(0, 1))[0]!);
+    const createBytes = wireBytes(CreateOrderRequest, createOrderRows(prepared.slice(0, 1))[0]!);
     const records: BuyerRecord[] = prepared.map((p) => p.record);
     const drains: { round: string; seconds: number; byState: Record<string, number> }[] = [];
     const createCalls: { round: string; sent: number; codes: Record<string, number> }[] = [];
@@ -568,7 +568,7 @@ async function main(): Promise<number> {
         M.get,
         `a confirmed order with its ${settings.orderSeats} tickets (codes included), from MySQL; cycling over ${confirmed.length} orders.`,
         {
-          requestBytes: wireBytes(GetOrderRequest as unknown as MsgFns, getRows[0]!),
+          requestBytes: wireBytes(GetOrderRequest, getRows[0]!),
           concurrency: settings.concurrency,
           callsPerRound: settings.n,
           round: () => ({ dataFile: getFile, total: settings.n, skipFirst: settings.skipFirst }),
@@ -588,17 +588,15 @@ async function main(): Promise<number> {
       );
     }
     const scanRows = (from: number, count: number, prefix: string) =>
-      tickets
-        .slice(from, from + count)
-        .map((tk, j) => ({
-          code: tk.code,
-          gate_id: gates[j % gates.length]!,
-          request_id: `${runId}-${prefix}-${from + j}`,
-        }));
+      tickets.slice(from, from + count).map((tk, j) => ({
+        code: tk.code,
+        gate_id: gates[j % gates.length]!,
+        request_id: `${runId}-${prefix}-${from + j}`,
+      }));
     const checkinWarmFile = path.join(data, "checkin-warmup.json");
     writeJsonArray(checkinWarmFile, scanRows(0, settings.checkinWarmup, "s"));
     const checkinSample = scanRows(0, 1, "s")[0]!;
-    const checkinBytes = wireBytes(CheckInRequest as unknown as MsgFns, checkinSample);
+    const checkinBytes = wireBytes(CheckInRequest, checkinSample);
     warmup.push(
       await measure("CheckIn", "warmup", 1, {
         method: M.checkIn,
@@ -645,7 +643,7 @@ async function main(): Promise<number> {
         M.checkIn,
         `the tickets already admitted, scanned again at another gate with a new request id: refused with FAILED_PRECONDITION (ALREADY_CHECKED_IN, naming the first gate and time); cycling over ${scanned} tickets.`,
         {
-          requestBytes: wireBytes(CheckInRequest as unknown as MsgFns, rescanRows[0]!),
+          requestBytes: wireBytes(CheckInRequest, rescanRows[0]!),
           concurrency: settings.concurrency,
           callsPerRound: settings.rescanN,
           round: () => ({
@@ -671,7 +669,7 @@ async function main(): Promise<number> {
         M.verify,
         `checks a ticket code and returns the ticket's state without admitting it; cycling over ${tickets.length} tickets.`,
         {
-          requestBytes: wireBytes(VerifyTicketRequest as unknown as MsgFns, verifyRows[0]!),
+          requestBytes: wireBytes(VerifyTicketRequest, verifyRows[0]!),
           concurrency: settings.concurrency,
           callsPerRound: settings.n,
           round: () => ({ dataFile: verifyFile, total: settings.n, skipFirst: settings.skipFirst }),

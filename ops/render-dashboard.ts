@@ -45,7 +45,7 @@ async function range(expr: string): Promise<Series[]> {
     end: String(end),
     step: String(step),
   });
-  const res = await fetch(`${prometheus}/api/v1/query_range?${q}`);
+  const res = await fetch(`${prometheus}/api/v1/query_range?${q.toString()}`);
   const body = (await res.json()) as { status: string; error?: string; data?: { result: Series[] } };
   if (body.status !== "success") throw new Error(`${expr}: ${body.error}`);
   return body.data!.result;

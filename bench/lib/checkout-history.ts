@@ -85,7 +85,7 @@ export function breakdown(workflowId: string, events: HEvent[]): HistoryBreakdow
       const r = t - (at.get(num(e.activityTaskCompletedEventAttributes.startedEventId)) ?? t);
       actRun += r;
       const name = names.get(num(e.activityTaskCompletedEventAttributes.scheduledEventId)) ?? "?";
-      if (perActivity[name]) perActivity[name]!.runMs = round(r, 1);
+      if (perActivity[name]) perActivity[name].runMs = round(r, 1);
     }
     if (e.timerStartedEventAttributes) timers++;
     if (e.markerRecordedEventAttributes) markers++;
@@ -133,7 +133,7 @@ export async function sampleHistories(client: Client, workflowIds: string[], n: 
   const samples: HistoryBreakdown[] = [];
   for (const id of ids) {
     const h = await client.workflow.getHandle(id).fetchHistory();
-    samples.push(breakdown(id, (h.events ?? []) as HEvent[]));
+    samples.push(breakdown(id, h.events ?? []));
   }
   const med = (f: (b: HistoryBreakdown) => number, d = 1) => round(median(samples.map(f)), d);
   const activityNames = [...new Set(samples.flatMap((s) => Object.keys(s.perActivity)))];

@@ -338,7 +338,7 @@ export function markdown(r: CheckoutBenchResult): string {
   );
   L.push(`- worker: \`${r.stack.workerCommand}\``);
   L.push(
-    `- bare worker: \`${r.stack.bareWorkerCommand}\` (bench/checkout-baseline/: \`bareCheckout\`, the checkout's current Temporal shape with empty activities${r.previousShape ? "; also \`previousShapeCheckout\`" : ""})`,
+    `- bare worker: \`${r.stack.bareWorkerCommand}\` (bench/checkout-baseline/: \`bareCheckout\`, the checkout's current Temporal shape with empty activities${r.previousShape ? "; also `previousShapeCheckout`" : ""})`,
   );
   L.push(`- Redis, MariaDB: own instances on free ports (\`${r.stack.redisUrl}\`, \`${r.stack.mysqlUrl}\`)`);
   L.push(
@@ -465,7 +465,7 @@ export function markdown(r: CheckoutBenchResult): string {
   row("markers (local activities, patches)", (x) => String(x.markers));
   for (const name of [...new Set(cols.flatMap(([, x]) => Object.keys(x.perActivity)))]) {
     row(`${name}: queue / run, ms`, (x) =>
-      x.perActivity[name] ? `${f(x.perActivity[name]!.queueMs)} / ${f(x.perActivity[name]!.runMs)}` : "–",
+      x.perActivity[name] ? `${f(x.perActivity[name].queueMs)} / ${f(x.perActivity[name].runMs)}` : "–",
     );
   }
   L.push("");

@@ -203,7 +203,7 @@ export async function audit(o: AuditOptions): Promise<AuditResult> {
       const h = await redis.hmget(k.ga(id), "capacity", "held", "sold");
       const [c, held, so] = h.map((x) => Number(x ?? 0));
       const mysqlSold = Number(sections.find((x) => String(x.section_id) === id)?.sold ?? -1);
-      const ok = so! === mysqlSold && so! + held! <= c!;
+      const ok = so! === mysqlSold && so + held! <= c!;
       gaRedisOk &&= ok;
       gaRedis.push(`${id}: sold ${so} held ${held} of ${c}${ok ? "" : ` (MySQL sold ${mysqlSold})`}`);
     }

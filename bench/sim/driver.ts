@@ -3,7 +3,7 @@
 // arrival curve, and waits for every journey (bounded by run.maxSeconds).
 import { setMaxListeners } from "node:events";
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { Event, SaleState } from "../../src/gen/ticketing/v1/event_service.js";
+import { type Event, SaleState } from "../../src/gen/ticketing/v1/event_service.js";
 import { Bot, Buyer, type BuyerRecord, type SimContext } from "./buyers.js";
 import { Clients } from "./clients.js";
 import { Progress } from "./display.js";
@@ -137,7 +137,7 @@ export async function runSimulation(o: RunOptions): Promise<SimResult> {
   );
   const startedMs = Date.now();
   const cap = capacityOf(s);
-  const progress = new Progress(metrics, (o.out ?? process.stderr) as NodeJS.WriteStream, startedMs, o.quiet);
+  const progress = new Progress(metrics, o.out ?? process.stderr, startedMs, o.quiet);
   let seatMap: LiveSeatMap | undefined;
   const faults = new FaultInjector(s.faults, o.faultTargets ?? { storePids: {} }, metrics, log);
   const cannot = faults.check();

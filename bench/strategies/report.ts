@@ -4,7 +4,6 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { StrategiesResult, StrategySummary } from "../strategies.js";
-import type { RoundRun } from "./driver.js";
 import { BASELINE } from "./types.js";
 import { BENCH_DIR, RESULTS_DIR, readRuns } from "../lib/results.js";
 

@@ -339,7 +339,7 @@ export async function waitUntilReady(
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (proc.exitInfo) throw failure(`${proc.name} (pid ${proc.pid}) ${describeExit(proc.exitInfo)} before ${what}`);
-    let ok = false;
+    let ok: boolean;
     try {
       ok = await check();
     } catch {

@@ -75,7 +75,7 @@ async function startDependencies(): Promise<Record<string, string>> {
   } else {
     tasks.push(
       startRedis({ dir: localDir, dataDir: path.join(localDir, "redis"), persistent: true }).then((h) => {
-        deps.push({ name: "redis", stop: h.stop });
+        deps.push({ name: "redis", stop: () => h.stop() });
         env.REDIS_URL = h.url;
         say(`redis:    ${h.url} (pid ${h.pid}, data ${rel(path.join(localDir, "redis"))}, log ${rel(h.logFile)})`);
       }),
@@ -87,7 +87,7 @@ async function startDependencies(): Promise<Record<string, string>> {
   } else {
     tasks.push(
       startMysql({ dir: localDir, dataDir: path.join(localDir, "mysql"), durable: true }).then((h) => {
-        deps.push({ name: "mysql", stop: h.stop });
+        deps.push({ name: "mysql", stop: () => h.stop() });
         env.MYSQL_URL = h.url;
         say(`mysql:    ${h.url} (pid ${h.pid}, data ${rel(path.join(localDir, "mysql"))}, log ${rel(h.logFile)})`);
       }),
@@ -103,7 +103,7 @@ async function startDependencies(): Promise<Record<string, string>> {
       // runs at the worker's niceness (WORKER_NICE; the worker sets its own).
       startTemporal({ dir: localDir, dbFile: path.join(localDir, "temporal.db"), ui: true, nice: temporalNice }).then(
         (h) => {
-          deps.push({ name: "temporal", stop: h.stop });
+          deps.push({ name: "temporal", stop: () => h.stop() });
           env.TEMPORAL_ADDRESS = h.address;
           uiUrl = h.uiUrl;
           say(

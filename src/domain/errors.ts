@@ -115,3 +115,25 @@ export function dependencyUnavailable(dependency: string, cause: unknown): AppEr
 export function notImplemented(what: string, issue: string): AppError {
   return new AppError("NOT_IMPLEMENTED", `${what} is not implemented yet (${issue})`);
 }
+
+const CONNECTION_ERROR_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "PROTOCOL_CONNECTION_LOST",
+  "ER_CON_COUNT_ERROR",
+]);
+
+/** True for errors that mean a dependency could not be reached. */
+export function isConnectionError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string" && CONNECTION_ERROR_CODES.has(code)) return true;
+  // ioredis: offline queue disabled or retries exhausted while disconnected.
+  return (
+    err.name === "MaxRetriesPerRequestError" ||
+    /Connection is closed|Stream isn't writeable|ClusterAllFailedError|Failed to refresh slots cache/.test(err.message)
+  );
+}

@@ -743,7 +743,7 @@ export function summarize(index: SeatIndex, snapshot: SeatMapSnapshot): EventSum
   }
   return {
     eventId: layout.eventId,
-    saleState: (snapshot.saleState || "SCHEDULED") as SaleState,
+    saleState: snapshot.saleState || "SCHEDULED",
     total: counts(total.capacity, total.held, total.sold),
     sections: layout.sections.map((s) => {
       const t = bySection.get(s.sectionId)!;

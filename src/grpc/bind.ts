@@ -30,7 +30,7 @@ export function bindService<D extends ServiceDefinition>(
 ): UntypedServiceImplementation {
   const implementation: UntypedServiceImplementation = {};
   for (const [name, method] of Object.entries(definition)) {
-    const policy: CallPolicy = { operator: options.operatorMethods?.includes(name as keyof D) ?? false };
+    const policy: CallPolicy = { operator: options.operatorMethods?.includes(name) ?? false };
     const given = (handlers as Record<string, unknown>)[name];
     const rpcName = method.path.slice(method.path.lastIndexOf("/") + 1);
     const missing = () => Promise.reject(notImplemented(rpcName, options.pendingIssue ?? "a later issue"));

@@ -2,36 +2,14 @@
 // reason; connection failures become UNAVAILABLE; anything else becomes
 // INTERNAL with a generic message (the stack goes to the log only). Details
 // travel as google.rpc.Status in the `grpc-status-details-bin` trailer.
-import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
-import { AppError, dependencyUnavailable } from "../domain/errors.js";
-import { Any } from "../gen/google/protobuf/any.js";
+import { Metadata, type status, type ServiceError } from "@grpc/grpc-js";
+import { AppError, dependencyUnavailable, isConnectionError } from "../domain/errors.js";
+import { type Any } from "../gen/google/protobuf/any.js";
 import { BadRequest, ErrorInfo, RetryInfo } from "../gen/google/rpc/error_details.js";
 import { Status } from "../gen/google/rpc/status.js";
 
 export const ERROR_DOMAIN = "ticketing";
 export const STATUS_DETAILS_KEY = "grpc-status-details-bin";
-
-const CONNECTION_ERROR_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ETIMEDOUT",
-  "EPIPE",
-  "EHOSTUNREACH",
-  "PROTOCOL_CONNECTION_LOST",
-  "ER_CON_COUNT_ERROR",
-]);
-
-/** True for errors that mean a dependency could not be reached. */
-export function isConnectionError(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === "string" && CONNECTION_ERROR_CODES.has(code)) return true;
-  // ioredis: offline queue disabled or retries exhausted while disconnected.
-  return (
-    err.name === "MaxRetriesPerRequestError" ||
-    /Connection is closed|Stream isn't writeable|ClusterAllFailedError|Failed to refresh slots cache/.test(err.message)
-  );
-}
 
 /** Normalizes any thrown value to an AppError (INTERNAL when unknown). */
 export function toAppError(err: unknown): { error: AppError; unexpected: boolean } {

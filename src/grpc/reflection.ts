@@ -152,7 +152,7 @@ class DescriptorIndex {
       symbol(qualify(scope, ext.name));
       const extendee = stripLeadingDot(ext.extendee);
       let byNumber = this.extensions.get(extendee);
-      if (!byNumber) this.extensions.set(extendee, (byNumber = new Map()));
+      if (!byNumber) this.extensions.set(extendee, (byNumber = new Map<number, string>()));
       if (!byNumber.has(ext.number)) byNumber.set(ext.number, proto.name);
     };
     const enumeration = (scope: string, e: EnumDescriptorProto): void => {
@@ -310,8 +310,8 @@ function reflectionService(
   };
 
   return {
-    definition: { ServerReflectionInfo: method } as grpc.ServiceDefinition,
-    implementation: { ServerReflectionInfo: serverReflectionInfo } as grpc.UntypedServiceImplementation,
+    definition: { ServerReflectionInfo: method },
+    implementation: { ServerReflectionInfo: serverReflectionInfo },
   };
 }
 

@@ -6,6 +6,11 @@
 // in progress, never by history.
 import { Counter, type Registry } from "prom-client";
 
+interface Series {
+  labels: Record<string, string>;
+  n: number;
+}
+
 export class EventLabels {
   /** Event id -> ms it was last seen live (listed not closed, or counted). */
   private readonly lastSeen = new Map<string, number>();
@@ -66,7 +71,7 @@ export class EventLabels {
  */
 export class EventCounter<L extends string> {
   /** Event id -> first label value -> second label value ("" if none) -> series. */
-  private readonly counts = new Map<string, Map<string, Map<string, { labels: Record<string, string>; n: number }>>>();
+  private readonly counts = new Map<string, Map<string, Map<string, Series>>>();
 
   constructor(
     private readonly events: EventLabels,
@@ -97,11 +102,11 @@ export class EventCounter<L extends string> {
     const second = values[1] ?? "";
     let byFirst = this.counts.get(eventId);
     if (!byFirst) {
-      this.counts.set(eventId, (byFirst = new Map()));
+      this.counts.set(eventId, (byFirst = new Map<string, Map<string, Series>>()));
       this.events.touch(eventId);
     }
     let bySecond = byFirst.get(first);
-    if (!bySecond) byFirst.set(first, (bySecond = new Map()));
+    if (!bySecond) byFirst.set(first, (bySecond = new Map<string, Series>()));
     const series = bySecond.get(second);
     if (series) series.n += n;
     else {

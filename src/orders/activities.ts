@@ -10,8 +10,8 @@ import type { Logger } from "../logger.js";
 import { PaymentStateError, type PaymentGateway } from "../payments/gateway.js";
 import type { Tickets } from "../tickets/tickets.js";
 import type { OrderNotifier } from "./notifier.js";
-import type { FailureReason, Order, OrderState } from "./order.js";
-import { OrderStore, SeatsLostError, type NewOrder } from "./order-store.js";
+import type { Order, OrderState } from "./order.js";
+import { type OrderStore, SeatsLostError, type NewOrder } from "./order-store.js";
 
 export interface CheckoutInput {
   orderId: string;
@@ -61,7 +61,7 @@ export const paymentKeyOf = (orderId: string) => `${orderId}:payment`;
 
 const toNewOrder = (plan: CheckoutPlan): NewOrder => ({ ...plan, prices: new Map(plan.prices) });
 
-function businessFailure(reason: FailureReason | string, message: string): ApplicationFailure {
+function businessFailure(reason: string, message: string): ApplicationFailure {
   return ApplicationFailure.nonRetryable(message, reason);
 }
 

@@ -293,7 +293,11 @@ function ordersOf(rows: RowDataPacket[]): Order[] {
       byId.set(id, o);
     }
     if (row.t_ticket_id !== null && row.t_ticket_id !== undefined) {
-      o.tickets.push({ ticket_id: row.t_ticket_id, seat_id: row.t_seat_id, code: row.t_code } as RowDataPacket);
+      o.tickets.push({
+        ticket_id: row.t_ticket_id as unknown,
+        seat_id: row.t_seat_id as unknown,
+        code: row.t_code as unknown,
+      } as RowDataPacket);
     }
   }
   return [...byId.values()].map((o) => toOrder(o.row, o.tickets));

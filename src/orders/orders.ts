@@ -8,9 +8,8 @@ import {
   type Client,
 } from "@temporalio/client";
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from "@temporalio/common";
-import { AppError, dependencyUnavailable, type Reason } from "../domain/errors.js";
+import { AppError, dependencyUnavailable, isConnectionError, type Reason } from "../domain/errors.js";
 import type { Holds } from "../holds/holds.js";
-import { isConnectionError } from "../grpc/errors.js";
 import { cancelOrderUpdate, checkout, createOrderUpdate } from "../../workflows/checkout.js";
 import { refundOrder } from "../../workflows/refund-order.js";
 import type { OrderNotifier } from "./notifier.js";

@@ -141,7 +141,7 @@ export class TokenService {
     const verified: VerifiedToken = {
       kid: key!.kid,
       type: result.protectedHeader.typ,
-      claims: result.payload as VerifiedToken["claims"],
+      claims: result.payload,
     };
     this.remember(token, verified, key!);
     return this.checkType(verified, token, type);

@@ -3,7 +3,7 @@
 import { credentials, status, type ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeStatus } from "../../src/grpc/errors.js";
-import { ReservationServiceClient, type HoldSeatsResponse } from "../../src/gen/ticketing/v1/reservation_service.js";
+import { ReservationServiceClient } from "../../src/gen/ticketing/v1/reservation_service.js";
 import { call, startTestApp, uid, type TestApp } from "../support/app.js";
 import { openSaleEvent } from "../support/checkout.js";
 

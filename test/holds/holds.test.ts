@@ -231,7 +231,7 @@ describe("holds", () => {
     expect(reasons(res.failed)).toEqual(res.failed.length ? { SEATS_UNAVAILABLE: res.failed.length } : {});
     const held = res.ok.flatMap((h) => h.seatIds);
     expect(new Set(held).size).toBe(held.length);
-    for (const h of res.ok as Hold[]) {
+    for (const h of res.ok) {
       const parts = h.seatIds.map((s) => s.split("-"));
       expect(new Set(parts.map((p) => p[1])).size).toBe(1);
       const numbers = parts.map((p) => Number(p[2])).sort((a, b) => a - b);

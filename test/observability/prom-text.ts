@@ -93,7 +93,7 @@ function parseSample(line: string, fail: (why: string) => never): Sample {
   let i = 0;
   const nameMatch = /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(line);
   if (!nameMatch) fail("bad metric name");
-  const name = nameMatch![0];
+  const name = nameMatch[0];
   i = name.length;
   const labels: Record<string, string> = {};
   if (line[i] === "{") {
@@ -101,7 +101,7 @@ function parseSample(line: string, fail: (why: string) => never): Sample {
     while (line[i] !== "}") {
       const lm = /^[a-zA-Z_][a-zA-Z0-9_]*/.exec(line.slice(i));
       if (!lm || !LABEL_NAME.test(lm[0])) fail("bad label name");
-      const label = lm![0];
+      const label = lm[0];
       i += label.length;
       if (line.slice(i, i + 2) !== '="') fail(`expected =" after ${label}`);
       i += 2;
@@ -134,7 +134,7 @@ function parseSample(line: string, fail: (why: string) => never): Sample {
   const vm = /^ (\S+)(?: (-?\d+))?$/.exec(rest);
   if (!vm) fail("expected ' <value> [timestamp]'");
   // As Prometheus reads it (Go's ParseFloat): Inf and NaN in any case; prom-client writes "Nan".
-  const raw = vm![1]!;
+  const raw = vm[1]!;
   const special = /^([+-]?)(inf|infinity)$/i.exec(raw);
   const nan = /^nan$/i.test(raw);
   const value = special ? (special[1] === "-" ? -Infinity : Infinity) : nan ? NaN : Number(raw);

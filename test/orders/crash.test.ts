@@ -41,8 +41,8 @@ function startWorkerProcess(): Promise<ChildProcess> {
       out += d.toString();
       if (out.includes("ticketing worker running")) resolve(child);
     };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", onData);
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
     child.once("exit", (code) => reject(new Error(`worker exited with ${code} before running:\n${out.slice(-2000)}`)));
   });
 }

@@ -23,7 +23,7 @@ async function child(opts: { detached: boolean; niceFirst?: number }): Promise<n
       })
     : spawn(process.execPath, ["-e", script], { detached: opts.detached, stdio: ["ignore", "pipe", "inherit"] });
   children.push(c);
-  await new Promise<void>((resolve) => c.stdout!.once("data", () => resolve()));
+  await new Promise<void>((resolve) => c.stdout.once("data", () => resolve()));
   return c.pid!;
 }
 

@@ -3,7 +3,7 @@
 import { Validator } from "../../domain/validation.js";
 import { SeatState, type InventoryCounts } from "../../gen/ticketing/v1/common.js";
 import {
-  EventServiceService,
+  type EventServiceService,
   SaleState as SaleStateMessage,
   type Event as EventMessage,
   type Section as SectionMessage,

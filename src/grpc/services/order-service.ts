@@ -1,7 +1,11 @@
 // OrderService: request validation and proto mapping around orders.
 import { invalidArgument } from "../../domain/errors.js";
 import { Validator } from "../../domain/validation.js";
-import { OrderServiceService, OrderState, type Order as OrderMessage } from "../../gen/ticketing/v1/order_service.js";
+import {
+  type OrderServiceService,
+  OrderState,
+  type Order as OrderMessage,
+} from "../../gen/ticketing/v1/order_service.js";
 import type { Order } from "../../orders/order.js";
 import type { Orders } from "../../orders/orders.js";
 import type { ServiceHandlers } from "../bind.js";

@@ -3,7 +3,7 @@ import { invalidArgument } from "../../domain/errors.js";
 import { Validator } from "../../domain/validation.js";
 import {
   HoldState,
-  ReservationServiceService,
+  type ReservationServiceService,
   type Hold as HoldMessage,
 } from "../../gen/ticketing/v1/reservation_service.js";
 import type { Hold, Holds } from "../../holds/holds.js";

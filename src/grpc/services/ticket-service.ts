@@ -3,7 +3,7 @@
 import { invalidArgument } from "../../domain/errors.js";
 import { Validator } from "../../domain/validation.js";
 import {
-  TicketServiceService,
+  type TicketServiceService,
   TicketState,
   type Ticket as TicketMessage,
 } from "../../gen/ticketing/v1/ticket_service.js";
