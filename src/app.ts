@@ -21,6 +21,7 @@ import { createTicketTokens, Tickets } from "./tickets/tickets.js";
 import { OrderStore } from "./orders/order-store.js";
 import { Orders } from "./orders/orders.js";
 import { CallPipeline } from "./grpc/handlers.js";
+import { createAuthenticator } from "./identity/from-config.js";
 import { buildServer, listen, serverCredentials, shutdownServer } from "./grpc/server.js";
 import { createServices } from "./grpc/services/index.js";
 import { HealthMonitor } from "./health.js";
@@ -61,7 +62,8 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
   );
   await health.start(config.HEALTH_CHECK_INTERVAL_MS);
 
-  const pipeline = new CallPipeline({ log, metrics, operatorToken: config.OPERATOR_TOKEN });
+  const auth = await createAuthenticator(config, log);
+  const pipeline = new CallPipeline({ log, metrics, auth, publicReads: config.AUTH_PUBLIC_READS === "on" });
   const scripts = new Scripts(redis);
   const inventory = new Inventory(redis, scripts);
   // Events, the waiting room and the holds need each other (the holds pass the

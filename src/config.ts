@@ -1,6 +1,7 @@
 // Environment → validated, typed configuration. The one place that reads
 // process.env for the service; entry points pass the result down.
 import { z } from "zod";
+import { ASYMMETRIC_ALGORITHMS } from "./identity/verifier.js";
 
 const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, "must be host:port, e.g. 127.0.0.1:50051");
 
@@ -58,8 +59,46 @@ const schema = z
     TEMPORAL_ADDRESS: hostPort.default("127.0.0.1:7233"),
     TEMPORAL_NAMESPACE: z.string().min(1).default("default"),
     TEMPORAL_TASK_QUEUE: z.string().min(1).default("ticketing"),
-    // Bearer token operators send in `authorization` metadata.
-    OPERATOR_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+    // Identity: every caller sends `authorization: Bearer <JWT>` from this
+    // issuer (README "Authentication"). Unset outside production: a local
+    // issuer under AUTH_LOCAL_ISSUER_DIR (created on first start) signs them.
+    AUTH_ISSUER: z.string().min(1).optional(),
+    AUTH_AUDIENCE: z.string().min(1).default("ticketing"),
+    // Where the issuer's keys are: a JWKS URL, a JWKS file, or (neither) the
+    // issuer's OpenID discovery document, AUTH_ISSUER/.well-known/openid-configuration.
+    AUTH_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+    AUTH_JWKS_FILE: optionalFile,
+    AUTH_ALGORITHMS: z
+      .string()
+      .default("EdDSA,ES256,RS256,PS256")
+      .transform((v, ctx) => {
+        const algs = v
+          .split(",")
+          .map((a) => a.trim())
+          .filter(Boolean);
+        for (const a of algs) {
+          if (!(ASYMMETRIC_ALGORITHMS as readonly string[]).includes(a)) {
+            ctx.addIssue({
+              code: "custom",
+              message: `${a} is not allowed: one of ${ASYMMETRIC_ALGORITHMS.join(", ")}`,
+            });
+          }
+        }
+        if (algs.length === 0) ctx.addIssue({ code: "custom", message: "name at least one algorithm" });
+        return algs;
+      }),
+    AUTH_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
+    // The claim that lists the events a gate scanner (scope tickets:scan) may check tickets in for.
+    AUTH_EVENTS_CLAIM: z.string().min(1).default("events"),
+    AUTH_TOKEN_CACHE_SIZE: z.coerce.number().int().min(1).max(10_000_000).default(100_000),
+    AUTH_JWKS_REFRESH_SECONDS: z.coerce.number().int().min(1).max(86_400).default(600),
+    AUTH_JWKS_COOLDOWN_SECONDS: z.coerce.number().min(0).max(3_600).default(30),
+    AUTH_LOCAL_ISSUER_DIR: z.string().min(1).default(".local/issuer"),
+    // on: a published event, its seat map and its stream may be read without a token.
+    AUTH_PUBLIC_READS: z.enum(["on", "off"]).default("off"),
+    // Calls per second each buyer may make, per API process, with this burst (0 = no budget).
+    AUTH_CALL_BUDGET_PER_SECOND: z.coerce.number().min(0).max(1_000_000).default(50),
+    AUTH_CALL_BUDGET_BURST: z.coerce.number().int().min(1).max(1_000_000).default(100),
     TLS_CERT_FILE: optionalFile,
     TLS_KEY_FILE: optionalFile,
     // With a client CA, clients must present a certificate it signed (mutual TLS).
@@ -133,24 +172,42 @@ const schema = z
         message: "mutual TLS needs TLS_CERT_FILE and TLS_KEY_FILE as well",
       });
     }
-    if (c.NODE_ENV === "production" && !c.OPERATOR_TOKEN) {
+    if (c.NODE_ENV === "production" && !c.AUTH_ISSUER) {
       ctx.addIssue({
         code: "custom",
-        path: ["OPERATOR_TOKEN"],
-        message: "is required in production",
+        path: ["AUTH_ISSUER"],
+        message: "is required in production (the local development issuer is never used there)",
+      });
+    }
+    if (c.AUTH_JWKS_URL && c.AUTH_JWKS_FILE) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["AUTH_JWKS_FILE"],
+        message: "set AUTH_JWKS_URL or AUTH_JWKS_FILE, not both",
+      });
+    }
+    if (c.AUTH_ISSUER && !c.AUTH_JWKS_URL && !c.AUTH_JWKS_FILE && !/^https?:\/\//.test(c.AUTH_ISSUER)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["AUTH_ISSUER"],
+        message: "must be an http(s) URL for OpenID discovery, or set AUTH_JWKS_URL or AUTH_JWKS_FILE",
+      });
+    }
+    if ((c.AUTH_JWKS_URL || c.AUTH_JWKS_FILE) && !c.AUTH_ISSUER) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["AUTH_ISSUER"],
+        message: "is required with AUTH_JWKS_URL or AUTH_JWKS_FILE",
       });
     }
   });
 
-export type Config = Omit<z.output<typeof schema>, "OPERATOR_TOKEN"> & { OPERATOR_TOKEN: string };
+export type Config = z.output<typeof schema>;
 
 /** Thrown by loadConfig; its message names every bad variable. */
 export class ConfigError extends Error {
   override name = "ConfigError";
 }
-
-/** The token used when OPERATOR_TOKEN is unset outside production. */
-export const DEVELOPMENT_OPERATOR_TOKEN = "local-operator-token";
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const result = schema.safeParse(env);
@@ -162,5 +219,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     });
     throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
   }
-  return { ...result.data, OPERATOR_TOKEN: result.data.OPERATOR_TOKEN ?? DEVELOPMENT_OPERATOR_TOKEN };
+  return result.data;
 }

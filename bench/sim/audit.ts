@@ -78,7 +78,7 @@ export async function audit(o: AuditOptions): Promise<AuditResult> {
   const add = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
   const mysql = createMysqlPool(o.mysqlUrl, 4);
   const redis: RedisClient = createRedis({ url: o.redisUrl, clusterNodes: o.redisClusterNodes });
-  const clients = new Clients(o.target.address, 2, o.target.operatorToken, new Metrics(), 30_000);
+  const clients = new Clients(o.target.address, 2, o.target.issuer, new Metrics(), 30_000);
   const cap = capacityOf(s);
   try {
     const settleMs = await settle(mysql, eventId, s.run.settleSeconds * 1000, log);

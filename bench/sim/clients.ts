@@ -20,7 +20,12 @@ import { QueueServiceClient } from "../../src/gen/ticketing/v1/queue_service.js"
 import { ReservationServiceClient } from "../../src/gen/ticketing/v1/reservation_service.js";
 import { TicketServiceClient } from "../../src/gen/ticketing/v1/ticket_service.js";
 import { decodeStatus, type DecodedStatus } from "../../src/grpc/errors.js";
+import { bearerInterceptor, requestTokens } from "../../src/identity/client.js";
+import type { LocalIssuer } from "../../src/identity/local-issuer.js";
 import type { Metrics } from "./metrics.js";
+
+/** The operator the simulator acts as (the audit line names it). */
+const SIM_OPERATOR = "simulator";
 
 export interface ClientSet {
   channel: Channel;
@@ -64,14 +69,17 @@ export class Clients {
   constructor(
     readonly address: string,
     channels: number,
-    operatorToken: string,
+    issuer: LocalIssuer,
     private readonly metrics: Metrics,
     private readonly deadlineMs: number,
     /** How long a call keeps being retried after UNAVAILABLE or DEADLINE_EXCEEDED (0: never). */
     private readonly unavailableRetryMs = 0,
   ) {
-    this.operator.set("authorization", `Bearer ${operatorToken}`);
+    // Each buyer calls with their own token from the issuer; other calls are the operator's.
+    const tokenFor = requestTokens(issuer, SIM_OPERATOR);
+    this.operator.set("authorization", `Bearer ${tokenFor({})}`);
     const insecure = credentials.createInsecure();
+    const interceptors = [bearerInterceptor(tokenFor)];
     this.sets = Array.from({ length: channels }, (_, i) => {
       const channel = new Channel(address, insecure, {
         "grpc.use_local_subchannel_pool": 1,
@@ -79,7 +87,7 @@ export class Clients {
         "grpc.max_receive_message_length": 64 * 1024 * 1024,
         "grpc.primary_user_agent": `ticketing-sim/${i}`,
       });
-      const o = { channelOverride: channel };
+      const o = { channelOverride: channel, interceptors };
       return {
         channel,
         events: new EventServiceClient(address, insecure, o),

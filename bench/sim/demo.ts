@@ -15,7 +15,7 @@ import { audit, type AuditResult } from "./audit.js";
 import { runSimulation, type Target } from "./driver.js";
 import { buildReport, summary, writeReport } from "./report.js";
 import { apiEnvFor, loadScenario, workerEnvFor } from "./scenario.js";
-import { installSignalHandlers, say, startApp, startStores, stopOwned } from "./stack.js";
+import { installSignalHandlers, localIssuer, say, startApp, startStores, stopOwned } from "./stack.js";
 
 const grpcAddress = process.env.GRPC_ADDRESS || "127.0.0.1:50051";
 const localDir = path.join(repoRoot, ".local");
@@ -43,7 +43,7 @@ async function main(): Promise<number> {
       say("  MYSQL_URL=mysql://root@127.0.0.1:<port>/ticketing REDIS_URL=redis://127.0.0.1:<port> npm run demo");
       return 2;
     }
-    target = { address: grpcAddress, operatorToken: process.env.OPERATOR_TOKEN || "local-operator-token" };
+    target = { address: grpcAddress, issuer: await localIssuer() };
   } else {
     say(`starting the local stack (data in ${path.relative(process.cwd(), localDir) || localDir}/), as npm start does`);
     fs.mkdirSync(localDir, { recursive: true });
@@ -56,7 +56,7 @@ async function main(): Promise<number> {
       apiEnv: { ...apiEnvFor(scenario), METRICS_ADDRESS: metrics },
       workerEnv: workerEnvFor(scenario),
     });
-    target = { address: app.address, operatorToken: app.operatorToken };
+    target = { address: app.address, issuer: app.issuer };
     mysqlUrl = stores.mysqlUrl;
     redisUrl = stores.redisUrl;
     startedHere = true;
@@ -106,7 +106,7 @@ async function main(): Promise<number> {
   process.stdout.write(`${lines.join("\n")}\n`);
   if (!startedHere) return a.ok ? 0 : 1;
   process.stdout.write(
-    `\nThe stack keeps running (API ${target.address}, operator token local-operator-token). Ctrl-C stops it.\n`,
+    `\nThe stack keeps running (API ${target.address}; npm run token -- --operator ops1 signs an operator token for it). Ctrl-C stops it.\n`,
   );
   // Until Ctrl-C: the signal handler stops everything and exits.
   setInterval(() => {}, 1 << 30);

@@ -7,6 +7,7 @@ import { type Event, SaleState } from "../../src/gen/ticketing/v1/event_service.
 import { Bot, Buyer, type BuyerRecord, type SimContext } from "./buyers.js";
 import { Clients } from "./clients.js";
 import { Progress } from "./display.js";
+import type { LocalIssuer } from "../../src/identity/local-issuer.js";
 import { FaultInjector, type FaultTargets } from "./faults.js";
 import { Metrics } from "./metrics.js";
 import { capacityOf, type Scenario } from "./scenario.js";
@@ -15,7 +16,8 @@ import { LiveSeatMap } from "./seatmap.js";
 export interface Target {
   /** host:port of the API */
   address: string;
-  operatorToken: string;
+  /** Signs the buyers' and the operator's tokens (the API verifies them with its JWKS). */
+  issuer: LocalIssuer;
 }
 
 export interface SimResult {
@@ -130,7 +132,7 @@ export async function runSimulation(o: RunOptions): Promise<SimResult> {
   const clients = new Clients(
     o.target.address,
     s.run.channels,
-    o.target.operatorToken,
+    o.target.issuer,
     metrics,
     s.run.callDeadlineMs,
     s.run.unavailableRetrySeconds * 1000,

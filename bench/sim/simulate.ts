@@ -18,7 +18,7 @@ import type { FaultTargets } from "./faults.js";
 import { buildReport, summary, writeReport } from "./report.js";
 import { apiEnvFor, listScenarios, loadScenario, workerEnvFor } from "./scenario.js";
 import { processCpuSeconds } from "../lib/sys.js";
-import { installSignalHandlers, say, startApp, startStores, stopOwned } from "./stack.js";
+import { installSignalHandlers, localIssuer, say, startApp, startStores, stopOwned } from "./stack.js";
 
 function cpuNow(pids: Record<string, number>): { at: number; s: Record<string, number | undefined> } {
   const s: Record<string, number | undefined> = {};
@@ -63,7 +63,7 @@ async function main(): Promise<number> {
         throw new Error("SIM_API_ADDRESS needs MYSQL_URL and REDIS_URL (for the audit)");
       target = {
         address: process.env.SIM_API_ADDRESS,
-        operatorToken: process.env.OPERATOR_TOKEN || "local-operator-token",
+        issuer: await localIssuer(),
       };
       mysqlUrl = process.env.MYSQL_URL;
       redisUrl = process.env.REDIS_URL;
@@ -75,7 +75,7 @@ async function main(): Promise<number> {
       say(`starting the stack in ${dir}`);
       const stores = await startStores(dir);
       const app = await startApp(stores, dir, { apiEnv: apiEnvFor(scenario), workerEnv: workerEnvFor(scenario) });
-      target = { address: app.address, operatorToken: app.operatorToken };
+      target = { address: app.address, issuer: app.issuer };
       mysqlUrl = stores.mysqlUrl;
       redisUrl = stores.redisUrl;
       Object.assign(processes, app.commands);

@@ -2,6 +2,7 @@
 // ports (or what REDIS_URL / MYSQL_URL / TEMPORAL_ADDRESS point at), then the
 // API and the worker as separate processes with the scenario's env. Everything
 // started here is stopped by PID: at the end, on failure and on Ctrl-C.
+import { ensureLocalIssuer, type LocalIssuer } from "../../src/identity/local-issuer.js";
 import path from "node:path";
 import { Connection } from "@temporalio/client";
 import { credentials, Metadata } from "@grpc/grpc-js";
@@ -135,7 +136,8 @@ export type AppRole = "api" | "worker";
 
 export interface AppProcesses {
   address: string;
-  operatorToken: string;
+  /** The local issuer whose tokens the API accepts. */
+  issuer: LocalIssuer;
   /** The running process of each role (a new one after `restart`). */
   readonly api: ManagedProcess;
   readonly worker: ManagedProcess;
@@ -206,14 +208,16 @@ export async function startApp(
   },
 ): Promise<AppProcesses> {
   const address = o.grpcAddress ?? `127.0.0.1:${await freePort()}`;
-  const operatorToken = process.env.OPERATOR_TOKEN || "local-operator-token";
+  // The API trusts a local issuer of this run's own (no AUTH_ISSUER: the development issuer in that dir).
+  const issuer = await ensureLocalIssuer(path.join(dir, "issuer"));
   const taskQueue = o.taskQueue ?? `sim-${Date.now().toString(36)}`;
   const common: Record<string, string> = {
     REDIS_URL: stores.redisUrl,
     MYSQL_URL: stores.mysqlUrl,
     TEMPORAL_ADDRESS: stores.temporalAddress,
     TEMPORAL_TASK_QUEUE: taskQueue,
-    OPERATOR_TOKEN: operatorToken,
+    AUTH_LOCAL_ISSUER_DIR: issuer.dir,
+    AUTH_CALL_BUDGET_PER_SECOND: "0",
     LOG_LEVEL: o.logLevel ?? "warn",
   };
   const base: NodeJS.ProcessEnv = { ...process.env };
@@ -260,12 +264,11 @@ export async function startApp(
   say(`worker:   task queue ${taskQueue} (pid ${running.worker.pid}, log ${workerLog})`);
   const show = (e: Record<string, string>) =>
     Object.entries(e)
-      .filter(([k]) => k !== "OPERATOR_TOKEN")
       .map(([k, v]) => `${k}=${v}`)
       .join(" ");
   return {
     address,
-    operatorToken,
+    issuer,
     get api() {
       return running.api;
     },
@@ -291,4 +294,12 @@ export async function startApp(
       worker: `${show(workerEnv)} node --import tsx src/worker.ts`,
     },
   };
+}
+
+/**
+ * The issuer of an API this run did not start: the one `npm start` runs
+ * with (AUTH_LOCAL_ISSUER_DIR, default .local/issuer).
+ */
+export function localIssuer(): Promise<LocalIssuer> {
+  return ensureLocalIssuer(process.env.AUTH_LOCAL_ISSUER_DIR || path.join(repoRoot, ".local", "issuer"));
 }

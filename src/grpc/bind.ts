@@ -3,7 +3,7 @@
 // object lacks answer UNIMPLEMENTED, naming the issue that will bring them.
 import type { ServiceDefinition, UntypedServiceImplementation } from "@grpc/grpc-js";
 import { notImplemented } from "../domain/errors.js";
-import type { CallPipeline, CallPolicy, StreamHandler, UnaryHandler } from "./handlers.js";
+import type { Access, CallPipeline, StreamHandler, UnaryHandler } from "./handlers.js";
 
 type RequestOf<M> = M extends { requestDeserialize: (b: Buffer) => infer R } ? R : never;
 type ResponseOf<M> = M extends { responseDeserialize: (b: Buffer) => infer R } ? R : never;
@@ -16,8 +16,8 @@ export type ServiceHandlers<D> = {
 };
 
 export interface BindOptions<D> {
-  /** Methods that require the operator credential. */
-  operatorMethods?: (keyof D)[];
+  /** Who may call each method; unnamed methods take any verified caller (handlers check ownership). */
+  access?: { [K in keyof D]?: Access };
   /** Which issue brings the methods not implemented yet. */
   pendingIssue?: string;
 }
@@ -30,7 +30,7 @@ export function bindService<D extends ServiceDefinition>(
 ): UntypedServiceImplementation {
   const implementation: UntypedServiceImplementation = {};
   for (const [name, method] of Object.entries(definition)) {
-    const policy: CallPolicy = { operator: options.operatorMethods?.includes(name) ?? false };
+    const policy = { access: options.access?.[name] ?? "caller" };
     const given = (handlers as Record<string, unknown>)[name];
     const rpcName = method.path.slice(method.path.lastIndexOf("/") + 1);
     const missing = () => Promise.reject(notImplemented(rpcName, options.pendingIssue ?? "a later issue"));

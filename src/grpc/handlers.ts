@@ -1,8 +1,9 @@
 // Cross-cutting concerns for every call, in one place: request id, logging,
-// metrics, operator authentication, deadline/cancellation as an AbortSignal,
+// metrics, authentication (a bearer JWT → the call's principal) and the
+// operator audit line, deadline/cancellation as an AbortSignal,
 // and error mapping. The request id is echoed in the trailers. Service files hand plain async functions to `unary` and
 // `serverStream`; they never touch grpc-js call objects.
-import { randomUUID, timingSafeEqual } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import {
   Metadata,
@@ -15,6 +16,8 @@ import {
 } from "@grpc/grpc-js";
 import type { Span } from "@opentelemetry/api";
 import { AppError } from "../domain/errors.js";
+import { ANONYMOUS, type Authenticator } from "../identity/authenticator.js";
+import { requireOperator, type Principal } from "../identity/principal.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import { activeTracer, endServerSpan, runInSpan, startServerSpan } from "../observability/tracing.js";
@@ -29,6 +32,8 @@ export interface CallContext {
   signal: AbortSignal;
   deadline: Date | undefined;
   metadata: Metadata;
+  /** Who is calling (ANONYMOUS on a public call). */
+  principal: Principal;
 }
 
 export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res>;
@@ -39,21 +44,25 @@ export type StreamHandler<Req, Res> = (
   send: (response: Res) => Promise<void>,
 ) => Promise<void>;
 
+/**
+ * Who may call a method. `caller`: any verified principal (the handler checks
+ * ownership and scopes); `operator`: the tickets:operate scope; `public`: no
+ * token needed; `publicRead`: public when AUTH_PUBLIC_READS is on.
+ */
+export type Access = "caller" | "operator" | "public" | "publicRead";
+
 export interface CallPolicy {
-  /** Requires `authorization: Bearer <OPERATOR_TOKEN>`. */
-  operator?: boolean;
+  access: Access;
 }
 
 const REQUEST_ID_HEADER = "x-request-id";
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export class CallPipeline {
-  private readonly operatorToken: Buffer;
   /** Aborted at shutdown so long-lived streams end and let the server drain. */
   private readonly shutdown = new AbortController();
 
-  constructor(private readonly deps: { log: Logger; metrics: Metrics; operatorToken: string }) {
-    this.operatorToken = Buffer.from(deps.operatorToken);
+  constructor(private readonly deps: { log: Logger; metrics: Metrics; auth: Authenticator; publicReads: boolean }) {
     // Every open stream listens for shutdown: thousands of listeners are expected here.
     setMaxListeners(0, this.shutdown.signal);
   }
@@ -63,13 +72,18 @@ export class CallPipeline {
     this.shutdown.abort();
   }
 
-  unary<Req, Res>(method: string, handler: UnaryHandler<Req, Res>, policy: CallPolicy = {}): handleUnaryCall<Req, Res> {
+  unary<Req, Res>(
+    method: string,
+    handler: UnaryHandler<Req, Res>,
+    policy: CallPolicy = { access: "caller" },
+  ): handleUnaryCall<Req, Res> {
     const observe = this.deps.metrics.forMethod(method);
     return (call, callback) => {
-      const ctx = new Call(this, method, call, policy, observe);
+      const ctx = new Call(this, method, call, observe);
       const run = async (): Promise<Res> => {
-        this.authorize(ctx, policy);
-        return handler(call.request, ctx);
+        // A token seen before is verified synchronously: no turn of the event loop before the handler.
+        const pending = this.authenticate(ctx, policy);
+        return pending ? pending.then(() => handler(call.request, ctx)) : handler(call.request, ctx);
       };
       const answer = (response: Res) => {
         ctx.finish(status.OK);
@@ -89,11 +103,11 @@ export class CallPipeline {
   serverStream<Req, Res>(
     method: string,
     handler: StreamHandler<Req, Res>,
-    policy: CallPolicy = {},
+    policy: CallPolicy = { access: "caller" },
   ): handleServerStreamingCall<Req, Res> {
     const observe = this.deps.metrics.forMethod(method);
     return (call: ServerWritableStream<Req, Res>) => {
-      const ctx = new Call(this, method, call, policy, observe);
+      const ctx = new Call(this, method, call, observe);
       const signal = ctx.signal;
       const send = (response: Res): Promise<void> =>
         new Promise((resolve) => {
@@ -102,7 +116,7 @@ export class CallPipeline {
           else call.once("drain", () => resolve());
         });
       const run = async (): Promise<void> => {
-        this.authorize(ctx, policy);
+        await this.authenticate(ctx, policy);
         await handler(call.request, ctx, send);
         if (this.shutdown.signal.aborted) {
           throw new AppError("DEPENDENCY_UNAVAILABLE", "server is shutting down; reconnect", {
@@ -134,16 +148,19 @@ export class CallPipeline {
     return this.shutdown.signal;
   }
 
-  private authorize(ctx: CallContext, policy: CallPolicy): void {
-    if (!policy.operator) return;
-    const value = ctx.metadata.get("authorization")[0];
-    if (typeof value !== "string" || !value.startsWith("Bearer ")) {
-      throw new AppError("OPERATOR_CREDENTIAL_MISSING", "operator credential required: authorization: Bearer <token>");
+  /** Sets ctx.principal; a promise only when the token must be verified first. */
+  private authenticate(ctx: Call, policy: CallPolicy): Promise<void> | undefined {
+    if (policy.access === "public" || (policy.access === "publicRead" && this.deps.publicReads)) return undefined;
+    const principal = this.deps.auth.authenticate(ctx.metadata.get("authorization")[0]);
+    if (principal instanceof Promise) {
+      return principal.then((p) => {
+        ctx.principal = p;
+        if (policy.access === "operator") requireOperator(p);
+      });
     }
-    const offered = Buffer.from(value.slice("Bearer ".length));
-    if (offered.length !== this.operatorToken.length || !timingSafeEqual(offered, this.operatorToken)) {
-      throw new AppError("OPERATOR_CREDENTIAL_INVALID", "operator credential not accepted");
-    }
+    ctx.principal = principal;
+    if (policy.access === "operator") requireOperator(principal);
+    return undefined;
   }
 
   private fail(ctx: CallContext, err: unknown): AppError {
@@ -163,6 +180,7 @@ class Call implements CallContext {
   readonly metadata: Metadata;
   /** The server span, with tracing on. */
   readonly span: Span | undefined;
+  principal: Principal = ANONYMOUS;
   private readonly started = process.hrtime.bigint();
   private logger: Logger | undefined;
   private controller: AbortController | undefined;
@@ -174,7 +192,6 @@ class Call implements CallContext {
     private readonly pipeline: CallPipeline,
     readonly method: string,
     private readonly call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>,
-    private readonly policy: CallPolicy,
     private readonly observe: (code: status, seconds: number) => void,
   ) {
     this.metadata = call.metadata;
@@ -228,8 +245,12 @@ class Call implements CallContext {
     if (this.onShutdown) this.pipeline.shutdownSignal.removeEventListener("abort", this.onShutdown);
     const seconds = Number(process.hrtime.bigint() - this.started) / 1e9;
     this.observe(code, seconds);
-    if (this.policy.operator || code !== status.OK) this.log.info({ code: status[code], seconds }, "call finished");
-    else if (this.pipeline.baseLog.isLevelEnabled("debug")) this.log.debug({ seconds }, "call finished");
+    // Every operator call is audited: who did what, and how it ended.
+    if (this.principal.operator) {
+      this.log.info({ code: status[code], seconds, operator: this.principal.subject }, "operator call finished");
+    } else if (code !== status.OK) {
+      this.log.info({ code: status[code], seconds, principal: this.principal.subject }, "call finished");
+    } else if (this.pipeline.baseLog.isLevelEnabled("debug")) this.log.debug({ seconds }, "call finished");
     if (this.span) endServerSpan(this.span, code);
   }
 }

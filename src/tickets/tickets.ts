@@ -110,8 +110,15 @@ export class Tickets {
    * id) answers like the first; any other second scan is refused with when
    * and where the first one was.
    */
-  async checkIn(code: string, gateId: string, requestId: string): Promise<Ticket> {
+  async checkIn(
+    code: string,
+    gateId: string,
+    requestId: string,
+    /** Throws when this gate may not admit tickets of the event. */
+    mayAdmit: (eventId: string) => void = () => {},
+  ): Promise<Ticket> {
     const ticket = await this.verify(code);
+    mayAdmit(ticket.eventId);
     if (ticket.state === "REVOKED") throw new AppError("TICKET_REVOKED", `ticket ${ticket.ticketId} was revoked`);
     try {
       await this.mysql.execute(

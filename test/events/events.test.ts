@@ -9,6 +9,7 @@ import { Events } from "../../src/events/events.js";
 import { Inventory } from "../../src/events/inventory.js";
 import { SaleState, type Event, type Section } from "../../src/gen/ticketing/v1/event_service.js";
 import { createLogger } from "../../src/logger.js";
+import { bearer } from "../support/identity.js";
 import { call, callError, startTestApp, uid, type TestApp } from "../support/app.js";
 
 let t: TestApp;
@@ -519,32 +520,33 @@ describe("CreateEvent validation", () => {
   });
 });
 
-describe("operator credential", () => {
-  it("is required on operator calls: UNAUTHENTICATED without, PERMISSION_DENIED when wrong", async () => {
+describe("operator scope", () => {
+  it("is required on operator calls: UNAUTHENTICATED for a bad token, PERMISSION_DENIED for a buyer", async () => {
     const input = smallEvent();
-    const none = await callError(t.events, t.events.createEvent, { requestId: uid("r"), event: input });
-    expect(none.code).toBe(status.UNAUTHENTICATED);
-    expect(none.errorInfo?.reason).toBe("OPERATOR_CREDENTIAL_MISSING");
+    const forged = new Metadata();
+    forged.set("authorization", "Bearer not-a-token-at-all");
+    const bad = await callError(t.events, t.events.createEvent, { requestId: uid("r"), event: input }, forged);
+    expect(bad.code).toBe(status.UNAUTHENTICATED);
+    expect(bad.errorInfo?.reason).toBe("TOKEN_INVALID");
 
-    const wrong = new Metadata();
-    wrong.set("authorization", "Bearer not-the-operator-token-at-all");
-    const bad = await callError(t.events, t.events.createEvent, { requestId: uid("r"), event: input }, wrong);
-    expect(bad.code).toBe(status.PERMISSION_DENIED);
-    expect(bad.errorInfo?.reason).toBe("OPERATOR_CREDENTIAL_INVALID");
+    const buyer = bearer({ buyer: uid("b") });
+    const refused = await callError(t.events, t.events.createEvent, { requestId: uid("r"), event: input }, buyer);
+    expect(refused.code).toBe(status.PERMISSION_DENIED);
+    expect(refused.errorInfo?.reason).toBe("SCOPE_MISSING");
     expect((await callError(t.events, t.events.getEvent, { eventId: input.eventId })).code).toBe(status.NOT_FOUND);
 
     const req = () => ({ eventId: input.eventId, requestId: uid("r") });
     for (const e of [
-      await callError(t.events, t.events.openSale, req(), wrong),
-      await callError(t.events, t.events.pauseSale, req(), wrong),
-      await callError(t.events, t.events.closeSale, req(), wrong),
-      await callError(t.events, t.events.rebuildInventory, req(), wrong),
-      await callError(t.events, t.events.rebuildInventory, req()),
+      await callError(t.events, t.events.openSale, req(), buyer),
+      await callError(t.events, t.events.pauseSale, req(), buyer),
+      await callError(t.events, t.events.closeSale, req(), buyer),
+      await callError(t.events, t.events.rebuildInventory, req(), buyer),
+      await callError(t.events, t.events.getEventSummary, { eventId: input.eventId }, buyer),
     ]) {
-      expect(e.errorInfo?.reason).toMatch(/^OPERATOR_CREDENTIAL_(INVALID|MISSING)$/);
+      expect(e.errorInfo?.reason).toBe("SCOPE_MISSING");
     }
-    // Reads need no credential.
-    await call(t.events, t.events.listEvents, { pageSize: 1, pageToken: "" });
+    // Reads need any verified caller, not the operator scope.
+    await call(t.events, t.events.listEvents, { pageSize: 1, pageToken: "" }, buyer);
   });
 });
 

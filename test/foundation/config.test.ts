@@ -1,12 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, DEVELOPMENT_OPERATOR_TOKEN, loadConfig } from "../../src/config.js";
+import { ConfigError, loadConfig } from "../../src/config.js";
 
 describe("configuration", () => {
   it("has local defaults that work with nothing set", () => {
     const c = loadConfig({});
     expect(c.GRPC_ADDRESS).toBe("127.0.0.1:50051");
     expect(c.METRICS_ADDRESS).toBe("127.0.0.1:9464");
-    expect(c.OPERATOR_TOKEN).toBe(DEVELOPMENT_OPERATOR_TOKEN);
+    expect(c.AUTH_ISSUER).toBeUndefined(); // the local development issuer
+    expect(c.AUTH_AUDIENCE).toBe("ticketing");
+    expect(c.AUTH_PUBLIC_READS).toBe("off");
     expect(c.REDIS_CLUSTER_NODES).toBeUndefined();
   });
 
@@ -25,10 +27,17 @@ describe("configuration", () => {
     expect(message).toContain('"b" is not host:port');
   });
 
-  it("requires TLS files in pairs and an operator token in production", () => {
+  it("requires TLS files in pairs and an identity provider in production", () => {
     expect(() => loadConfig({ TLS_CERT_FILE: "/tmp/cert.pem" })).toThrow(/TLS_KEY_FILE/);
     expect(() => loadConfig({ TLS_CLIENT_CA_FILE: "/tmp/ca.pem" })).toThrow(/mutual TLS/);
-    expect(() => loadConfig({ NODE_ENV: "production" })).toThrow(/OPERATOR_TOKEN.*required in production/);
+    expect(() => loadConfig({ NODE_ENV: "production" })).toThrow(/AUTH_ISSUER.*required in production/);
+    expect(loadConfig({ NODE_ENV: "production", AUTH_ISSUER: "https://id.example.com/" }).AUTH_ISSUER).toBe(
+      "https://id.example.com/",
+    );
+    // Only asymmetric algorithms: an HMAC "key" would be the public key itself.
+    expect(() => loadConfig({ AUTH_ALGORITHMS: "EdDSA,HS256" })).toThrow(/HS256 is not allowed/);
+    expect(() => loadConfig({ AUTH_ALGORITHMS: "none" })).toThrow(/none is not allowed/);
+    expect(() => loadConfig({ AUTH_ISSUER: "my-issuer" })).toThrow(/http\(s\) URL for OpenID discovery/);
     expect(loadConfig({ REDIS_CLUSTER_NODES: "10.0.0.1:7000, 10.0.0.2:7001" }).REDIS_CLUSTER_NODES).toEqual([
       { host: "10.0.0.1", port: 7000 },
       { host: "10.0.0.2", port: 7001 },

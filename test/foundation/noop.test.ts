@@ -1,4 +1,5 @@
 // The benchmark baseline is served only when asked for.
+import { authInterceptor } from "../support/identity.js";
 import { credentials, status } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 import { NoopServiceClient } from "../../src/gen/ticketing/bench/v1/noop_service.js";
@@ -9,8 +10,12 @@ describe("NoopService", () => {
   it("answers through the pipeline with BENCH_NOOP=on and does not exist otherwise", async () => {
     const on = await startTestApp({ BENCH_NOOP: "on" });
     const off = await startTestApp();
-    const onClient = new NoopServiceClient(on.address, credentials.createInsecure());
-    const offClient = new NoopServiceClient(off.address, credentials.createInsecure());
+    const onClient = new NoopServiceClient(on.address, credentials.createInsecure(), {
+      interceptors: [authInterceptor],
+    });
+    const offClient = new NoopServiceClient(off.address, credentials.createInsecure(), {
+      interceptors: [authInterceptor],
+    });
     try {
       expect(await call(onClient, onClient.noop, { payload: "x" })).toEqual({});
       // Eval runs its one script for real: the counter moves by one per call.

@@ -9,6 +9,7 @@ import { listen, shutdownServer } from "../../src/grpc/server.js";
 import { ReservationServiceClient, ReservationServiceService } from "../../src/gen/ticketing/v1/reservation_service.js";
 import { createLogger } from "../../src/logger.js";
 import { Metrics } from "../../src/metrics.js";
+import { authInterceptor, testAuthenticator } from "../support/identity.js";
 import { call, freePort } from "../support/app.js";
 import { freshMysqlDatabase, testEnv } from "../support/env.js";
 
@@ -17,7 +18,8 @@ describe("graceful shutdown", () => {
     const pipeline = new CallPipeline({
       log: createLogger("silent", "t"),
       metrics: new Metrics(),
-      operatorToken: "x".repeat(16),
+      auth: testAuthenticator(),
+      publicReads: false,
     });
     let started!: () => void;
     const inFlight = new Promise<void>((r) => (started = r));
@@ -47,7 +49,9 @@ describe("graceful shutdown", () => {
       }),
     );
     const port = await listen(server, "127.0.0.1:0", ServerCredentials.createInsecure());
-    const client = new ReservationServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
+    const client = new ReservationServiceClient(`127.0.0.1:${port}`, credentials.createInsecure(), {
+      interceptors: [authInterceptor],
+    });
     const slow = call(client, client.getHold, { eventId: "e", holdId: "h1" });
     await inFlight;
     const shutdown = shutdownServer(server, 5000);
@@ -82,7 +86,8 @@ describe("graceful shutdown", () => {
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr.on("data", (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-    for (let i = 0; i < 200 && !out.includes("ticketing api serving"); i++)
+    // Wait for the condition (a busy machine may take long to start the process), bounded by the test timeout.
+    for (let i = 0; i < 550 && !out.includes("ticketing api serving"); i++)
       await new Promise((r) => setTimeout(r, 100));
     expect(out).toContain("ticketing api serving");
     child.kill("SIGTERM");

@@ -9,6 +9,7 @@ import { listen, shutdownServer } from "../../src/grpc/server.js";
 import { TicketServiceClient, TicketServiceService } from "../../src/gen/ticketing/v1/ticket_service.js";
 import { createLogger } from "../../src/logger.js";
 import { Metrics } from "../../src/metrics.js";
+import { authInterceptor, testAuthenticator } from "../support/identity.js";
 import { call } from "../support/app.js";
 
 describe("methods not built yet", () => {
@@ -16,7 +17,8 @@ describe("methods not built yet", () => {
     const pipeline = new CallPipeline({
       log: createLogger("silent", "t"),
       metrics: new Metrics(),
-      operatorToken: "x".repeat(16),
+      auth: testAuthenticator(),
+      publicReads: false,
     });
     const server = new Server();
     server.addService(
@@ -29,7 +31,9 @@ describe("methods not built yet", () => {
       ),
     );
     const port = await listen(server, "127.0.0.1:0", ServerCredentials.createInsecure());
-    const client = new TicketServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
+    const client = new TicketServiceClient(`127.0.0.1:${port}`, credentials.createInsecure(), {
+      interceptors: [authInterceptor],
+    });
     try {
       expect(await call(client, client.verifyTicket, { code: "x" })).toEqual({});
       const err = decodeStatus(

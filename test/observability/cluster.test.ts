@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../../src/devstack/stack.js";
 import { EventServiceClient, SaleState } from "../../src/gen/ticketing/v1/event_service.js";
 import { ReservationServiceClient } from "../../src/gen/ticketing/v1/reservation_service.js";
-import { call, callError, freePort, TEST_OPERATOR_TOKEN, uid } from "../support/app.js";
+import { call, callError, freePort, uid } from "../support/app.js";
+import { authEnv, authInterceptor, operatorMetadata } from "../support/identity.js";
 import { freshMysqlDatabase, testEnv, type FreshDatabase } from "../support/env.js";
 import { scrape, valueOf } from "./prom-text.js";
 
@@ -35,7 +36,7 @@ beforeAll(async () => {
       REDIS_URL: stack.redisUrl,
       MYSQL_URL: db.url,
       TEMPORAL_ADDRESS: stack.temporalAddress,
-      OPERATOR_TOKEN: TEST_OPERATOR_TOKEN,
+      ...authEnv(),
       LOG_LEVEL: "info",
       SHUTDOWN_GRACE_MS: "3000",
       SIGNING_THREADS: "0",
@@ -135,10 +136,11 @@ describe("API_PROCESSES=2", () => {
 
   it("exports the funnel once, not once per process", async () => {
     const address = `127.0.0.1:${grpcPort}`;
-    const events = new EventServiceClient(address, credentials.createInsecure());
-    const reservations = new ReservationServiceClient(address, credentials.createInsecure());
-    const operator = new Metadata();
-    operator.set("authorization", `Bearer ${TEST_OPERATOR_TOKEN}`);
+    const events = new EventServiceClient(address, credentials.createInsecure(), { interceptors: [authInterceptor] });
+    const reservations = new ReservationServiceClient(address, credentials.createInsecure(), {
+      interceptors: [authInterceptor],
+    });
+    const operator = operatorMetadata();
     try {
       const eventId = uid("ev");
       await call(

@@ -190,7 +190,8 @@ describe("checkout", () => {
       idempotencyKey: uid("k"),
       payment: { paymentMethodToken: "tok_approve" },
     });
-    expect(foreign.errorInfo?.reason).toBe("HOLD_NOT_OWNED");
+    // Another buyer's hold is not found: hold ids cannot be probed.
+    expect(foreign.errorInfo?.reason).toBe("HOLD_NOT_FOUND");
     const unknown = await callError(s.t.orders, s.t.orders.createOrder, {
       eventId,
       holdId: "h_nope",
@@ -273,7 +274,8 @@ describe("checkout", () => {
       buyerId: uid("mallory"),
       requestId: uid("c"),
     });
-    expect(foreign.errorInfo?.reason).toBe("ORDER_NOT_OWNED");
+    // Another buyer's order is not found: order ids cannot be probed.
+    expect(foreign.errorInfo?.reason).toBe("ORDER_NOT_FOUND");
     const missing = await callError(s.t.orders, s.t.orders.getOrder, { orderId: "o_missing" });
     expect(missing.errorInfo?.reason).toBe("ORDER_NOT_FOUND");
   });

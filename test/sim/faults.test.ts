@@ -44,7 +44,7 @@ afterAll(async () => {
 
 describe("an on-sale with faults", () => {
   it("keeps every promise through an API crash, a Redis freeze and a worker crash", { timeout: 400_000 }, async () => {
-    const target = { address: app.address, operatorToken: app.operatorToken };
+    const target = { address: app.address, issuer: app.issuer };
     const lines: string[] = [];
     const firstPids = { api: app.api.pid, worker: app.worker.pid };
     const result = await runSimulation({

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { audit, type AuditResult } from "../../bench/sim/audit.js";
 import { runSimulation, seededRandom, type SimResult } from "../../bench/sim/driver.js";
 import { apiEnvFor, capacityOf, loadScenario, workerEnvFor } from "../../bench/sim/scenario.js";
-import { TEST_OPERATOR_TOKEN } from "../support/app.js";
+import { issuer } from "../support/identity.js";
 import { startCheckoutStack, type CheckoutStack } from "../support/checkout.js";
 
 const scenario = loadScenario("smoke", {});
@@ -23,7 +23,7 @@ afterAll(async () => {
 
 describe("the smoke on-sale", () => {
   it("sells out without breaking an invariant", { timeout: 110_000 }, async () => {
-    const target = { address: s.t.address, operatorToken: TEST_OPERATOR_TOKEN };
+    const target = { address: s.t.address, issuer };
     const lines: string[] = [];
     const result: SimResult = await runSimulation({
       target,

@@ -12,8 +12,7 @@ import { ReservationServiceClient } from "../../src/gen/ticketing/v1/reservation
 import { TicketServiceClient } from "../../src/gen/ticketing/v1/ticket_service.js";
 import { createLogger } from "../../src/logger.js";
 import { freshMysqlDatabase, testEnv } from "./env.js";
-
-export const TEST_OPERATOR_TOKEN = "test-operator-token-0123456789";
+import { authEnv, authInterceptor, operatorMetadata } from "./identity.js";
 
 export interface TestApp {
   app: RunningApp;
@@ -24,7 +23,7 @@ export interface TestApp {
   reservations: ReservationServiceClient;
   orders: OrderServiceClient;
   tickets: TicketServiceClient;
-  /** Metadata carrying the operator credential. */
+  /** Metadata carrying an operator's token. */
   operator: Metadata;
   stop(): Promise<void>;
 }
@@ -41,7 +40,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
       : {}),
     MYSQL_URL: db.url,
     TEMPORAL_ADDRESS: stack.temporalAddress,
-    OPERATOR_TOKEN: TEST_OPERATOR_TOKEN,
+    ...authEnv(),
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     SHUTDOWN_GRACE_MS: "3000",
     ...env,
@@ -49,14 +48,15 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   const app = await startApp(config, createLogger(config.LOG_LEVEL, "ticketing-test"));
   const address = `127.0.0.1:${app.grpcPort}`;
   const insecure = credentials.createInsecure();
-  const operator = new Metadata();
-  operator.set("authorization", `Bearer ${TEST_OPERATOR_TOKEN}`);
+  const operator = operatorMetadata();
+  // Calls without a token of their own get their buyer's (or the operator's): see identity.ts.
+  const options = { interceptors: [authInterceptor] };
   const clients = {
-    events: new EventServiceClient(address, insecure),
-    queue: new QueueServiceClient(address, insecure),
-    reservations: new ReservationServiceClient(address, insecure),
-    orders: new OrderServiceClient(address, insecure),
-    tickets: new TicketServiceClient(address, insecure),
+    events: new EventServiceClient(address, insecure, options),
+    queue: new QueueServiceClient(address, insecure, options),
+    reservations: new ReservationServiceClient(address, insecure, options),
+    orders: new OrderServiceClient(address, insecure, options),
+    tickets: new TicketServiceClient(address, insecure, options),
   };
   return {
     app,

@@ -64,13 +64,27 @@ export function createServices(pipeline: CallPipeline, deps: ServiceDeps): Regis
       name: "ticketing.v1.EventService",
       definition: EventServiceService,
       implementation: bindService(pipeline, EventServiceService, eventHandlers(deps.events), {
-        operatorMethods: ["createEvent", "openSale", "pauseSale", "closeSale", "rebuildInventory"],
+        access: {
+          createEvent: "operator",
+          openSale: "operator",
+          pauseSale: "operator",
+          closeSale: "operator",
+          rebuildInventory: "operator",
+          getEventSummary: "operator",
+          getEvent: "publicRead",
+          listEvents: "publicRead",
+          getSeatMap: "publicRead",
+          watchSeatMap: "publicRead",
+        },
       }),
     },
     {
       name: "ticketing.v1.QueueService",
       definition: QueueServiceService,
-      implementation: bindService(pipeline, QueueServiceService, queueHandlers(deps.queue)),
+      implementation: bindService(pipeline, QueueServiceService, queueHandlers(deps.queue), {
+        // Other services verify admission tokens and ticket codes with these keys, without calling us.
+        access: { getSigningKeys: "public" },
+      }),
     },
     {
       name: "ticketing.v1.ReservationService",

@@ -1,11 +1,12 @@
 // OrderService: request validation and proto mapping around orders.
-import { invalidArgument } from "../../domain/errors.js";
+import { AppError, invalidArgument } from "../../domain/errors.js";
 import { Validator } from "../../domain/validation.js";
 import {
   type OrderServiceService,
   OrderState,
   type Order as OrderMessage,
 } from "../../gen/ticketing/v1/order_service.js";
+import { actingBuyer, maySee } from "../../identity/principal.js";
 import type { Order } from "../../orders/order.js";
 import type { Orders } from "../../orders/orders.js";
 import type { ServiceHandlers } from "../bind.js";
@@ -42,59 +43,74 @@ function decodeToken(token: string): { createdAt: Date; orderId: string } {
 
 export function orderHandlers(orders: Orders): ServiceHandlers<typeof OrderServiceService> {
   return {
-    async createOrder(req) {
+    async createOrder(req, ctx) {
       const v = new Validator();
       v.id("event_id", req.eventId);
       v.id("hold_id", req.holdId);
-      v.id("buyer_id", req.buyerId);
       v.id("idempotency_key", req.idempotencyKey);
       const token = req.payment?.paymentMethodToken ?? "";
       if (!req.payment) v.add("payment", "is required");
       else if (!PAYMENT_TOKEN.test(token))
         v.add("payment.payment_method_token", "must be 1-256 characters of A-Z a-z 0-9 _ . : -");
+      const buyerId = actingBuyer(ctx.principal, req.buyerId, v);
       v.check();
-      const order = await orders.createOrder({
-        eventId: req.eventId,
-        holdId: req.holdId,
-        buyerId: req.buyerId,
-        idempotencyKey: req.idempotencyKey,
-        paymentMethodToken: token,
-      });
+      const order = await orders
+        .createOrder({
+          eventId: req.eventId,
+          holdId: req.holdId,
+          buyerId,
+          idempotencyKey: req.idempotencyKey,
+          paymentMethodToken: token,
+        })
+        .catch((err: unknown) => {
+          // Another buyer's hold is answered as not found, so hold ids cannot be probed.
+          if (err instanceof AppError && err.reason === "HOLD_NOT_OWNED") {
+            throw new AppError("HOLD_NOT_FOUND", `hold ${req.holdId} not found`);
+          }
+          throw err;
+        });
       return { order: toOrderMessage(order) };
     },
 
-    async getOrder(req) {
+    async getOrder(req, ctx) {
       const v = new Validator();
       v.id("order_id", req.orderId);
       v.check();
-      return { order: toOrderMessage(await orders.getOrder(req.orderId)) };
+      const order = await orders.getOrder(req.orderId);
+      if (!maySee(ctx.principal, order.buyerId)) throw orderNotFound(req.orderId);
+      return { order: toOrderMessage(order) };
     },
 
     async watchOrder(req, ctx, send) {
       const v = new Validator();
       v.id("order_id", req.orderId);
       v.check();
+      const order = await orders.getOrder(req.orderId);
+      if (!maySee(ctx.principal, order.buyerId)) throw orderNotFound(req.orderId);
       await orders.watchOrder(req.orderId, ctx.signal, (order) => send({ order: toOrderMessage(order) }));
     },
 
-    async cancelOrder(req) {
+    async cancelOrder(req, ctx) {
       const v = new Validator();
       v.id("order_id", req.orderId);
-      v.id("buyer_id", req.buyerId);
       v.id("request_id", req.requestId);
+      const buyerId = actingBuyer(ctx.principal, req.buyerId, v);
       v.check();
-      return { order: toOrderMessage(await orders.cancelOrder(req.orderId, req.buyerId)) };
+      const order = await orders.cancelOrder(req.orderId, buyerId).catch((err: unknown) => {
+        throw err instanceof AppError && err.reason === "ORDER_NOT_OWNED" ? orderNotFound(req.orderId) : err;
+      });
+      return { order: toOrderMessage(order) };
     },
 
-    async listOrders(req) {
+    async listOrders(req, ctx) {
       const v = new Validator();
-      v.id("buyer_id", req.buyerId);
       v.optionalId("event_id", req.eventId);
       if (req.pageSize !== 0) v.int("page_size", req.pageSize, 1, 100);
+      const buyerId = actingBuyer(ctx.principal, req.buyerId, v);
       v.check();
       const pageSize = req.pageSize || 20;
       const after = req.pageToken ? decodeToken(req.pageToken) : undefined;
-      const page = await orders.listOrders(req.buyerId, req.eventId, pageSize + 1, after);
+      const page = await orders.listOrders(buyerId, req.eventId, pageSize + 1, after);
       const shown = page.slice(0, pageSize);
       const last = shown[shown.length - 1];
       return {
@@ -103,4 +119,9 @@ export function orderHandlers(orders: Orders): ServiceHandlers<typeof OrderServi
       };
     },
   };
+}
+
+/** Another buyer's order is answered as not found, so order ids cannot be probed. */
+function orderNotFound(orderId: string): AppError {
+  return new AppError("ORDER_NOT_FOUND", `order ${orderId} not found`);
 }

@@ -5,6 +5,7 @@ import {
   type QueueTicket as QueueTicketMessage,
 } from "../../gen/ticketing/v1/queue_service.js";
 import { ID_PATTERN, Validator } from "../../domain/validation.js";
+import { actingBuyer } from "../../identity/principal.js";
 import type { AdmissionTicker } from "../../queue/admission-ticker.js";
 import type { QueueWatchHub } from "../../queue/queue-watch.js";
 import type { QueueState, QueueTicket, WaitingRoom } from "../../queue/waiting-room.js";
@@ -61,31 +62,31 @@ export function queueHandlers(deps: QueueServiceDeps): ServiceHandlers<typeof Qu
     v.check();
   };
   return {
-    async joinQueue(req) {
+    async joinQueue(req, ctx) {
       checkRequestId(req.requestId);
-      const { ticket, created } = await room.join(req.eventId, req.buyerId);
+      const { ticket, created } = await room.join(req.eventId, actingBuyer(ctx.principal, req.buyerId));
       // Every instance's ticker steps the event from now on.
       if (created) ticker.announce(req.eventId);
       else ticker.track(req.eventId);
       return { ticket: toQueueTicketMessage(ticket) };
     },
 
-    async getQueuePosition(req) {
-      const ticket = await room.position(req.eventId, req.buyerId);
+    async getQueuePosition(req, ctx) {
+      const ticket = await room.position(req.eventId, actingBuyer(ctx.principal, req.buyerId));
       // A buyer asking is a nudge: this instance steps the event from now on.
       ticker.track(req.eventId);
       return { ticket: toQueueTicketMessage(ticket) };
     },
 
     async watchQueue(req, ctx, send) {
-      await watch.watch(req.eventId, req.buyerId, ctx.signal, (ticket) =>
+      await watch.watch(req.eventId, actingBuyer(ctx.principal, req.buyerId), ctx.signal, (ticket) =>
         send({ ticket: toQueueTicketMessage(ticket) }),
       );
     },
 
-    async leaveQueue(req) {
+    async leaveQueue(req, ctx) {
       checkRequestId(req.requestId);
-      await room.leave(req.eventId, req.buyerId);
+      await room.leave(req.eventId, actingBuyer(ctx.principal, req.buyerId));
       return {};
     },
 

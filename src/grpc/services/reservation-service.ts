@@ -1,5 +1,5 @@
 // ReservationService: request validation and proto mapping around holds.
-import { invalidArgument } from "../../domain/errors.js";
+import { AppError, invalidArgument } from "../../domain/errors.js";
 import { Validator } from "../../domain/validation.js";
 import {
   HoldState,
@@ -7,6 +7,7 @@ import {
   type Hold as HoldMessage,
 } from "../../gen/ticketing/v1/reservation_service.js";
 import type { Hold, Holds } from "../../holds/holds.js";
+import { actingBuyer, maySee, type Principal } from "../../identity/principal.js";
 import type { ServiceHandlers } from "../bind.js";
 
 const STATES: Record<Hold["state"], HoldState> = {
@@ -40,10 +41,11 @@ const MAX_SEATS_PER_REQUEST = 100;
 function holdTarget(
   v: Validator,
   req: { eventId: string; buyerId: string; requestId: string; admissionToken: string },
+  principal: Principal,
 ) {
   return {
     eventId: v.id("event_id", req.eventId),
-    buyerId: v.id("buyer_id", req.buyerId),
+    buyerId: actingBuyer(principal, req.buyerId, v),
     requestId: v.id("request_id", req.requestId),
     admissionToken: v.text("admission_token", req.admissionToken, 4096, false),
   };
@@ -51,9 +53,9 @@ function holdTarget(
 
 export function reservationHandlers(holds: Holds): ServiceHandlers<typeof ReservationServiceService> {
   return {
-    async holdSeats(req) {
+    async holdSeats(req, ctx) {
       const v = new Validator();
-      const target = holdTarget(v, req);
+      const target = holdTarget(v, req, ctx.principal);
       const selection = req.selection;
       if (!selection) {
         v.add("selection", "set seats or general_admission");
@@ -71,9 +73,9 @@ export function reservationHandlers(holds: Holds): ServiceHandlers<typeof Reserv
       return { hold: toHoldMessage(await holds.holdQuantity(target, sectionId, selection.value.quantity)) };
     },
 
-    async holdBestAvailable(req) {
+    async holdBestAvailable(req, ctx) {
       const v = new Validator();
-      const target = holdTarget(v, req);
+      const target = holdTarget(v, req, ctx.principal);
       const priceCategoryId = v.optionalId("price_category_id", req.priceCategoryId);
       if (req.sectionId) v.shortId("section_id", req.sectionId);
       v.check();
@@ -81,32 +83,46 @@ export function reservationHandlers(holds: Holds): ServiceHandlers<typeof Reserv
       return { hold: toHoldMessage(hold) };
     },
 
-    async getHold(req) {
+    async getHold(req, ctx) {
       const v = new Validator();
       v.id("event_id", req.eventId);
       v.id("hold_id", req.holdId);
       v.check();
-      return { hold: toHoldMessage(await holds.getHold(req.eventId, req.holdId)) };
+      const hold = await holds.getHold(req.eventId, req.holdId);
+      if (!maySee(ctx.principal, hold.buyerId)) throw holdNotFound(req.holdId);
+      return { hold: toHoldMessage(hold) };
     },
 
-    async extendHold(req) {
+    async extendHold(req, ctx) {
       const v = new Validator();
       v.id("event_id", req.eventId);
       v.id("hold_id", req.holdId);
-      v.id("buyer_id", req.buyerId);
       v.id("request_id", req.requestId);
+      const buyerId = actingBuyer(ctx.principal, req.buyerId, v);
       v.check();
-      return { hold: toHoldMessage(await holds.extendHold(req.eventId, req.holdId, req.buyerId, req.requestId)) };
+      const hold = await ownHold(holds.extendHold(req.eventId, req.holdId, buyerId, req.requestId), req.holdId);
+      return { hold: toHoldMessage(hold) };
     },
 
-    async releaseHold(req) {
+    async releaseHold(req, ctx) {
       const v = new Validator();
       v.id("event_id", req.eventId);
       v.id("hold_id", req.holdId);
-      v.id("buyer_id", req.buyerId);
       v.id("request_id", req.requestId);
+      const buyerId = actingBuyer(ctx.principal, req.buyerId, v);
       v.check();
-      return { hold: toHoldMessage(await holds.releaseHold(req.eventId, req.holdId, req.buyerId)) };
+      return { hold: toHoldMessage(await ownHold(holds.releaseHold(req.eventId, req.holdId, buyerId), req.holdId)) };
     },
   };
+}
+
+/** Another buyer's hold is answered as not found, so hold ids cannot be probed. */
+function holdNotFound(holdId: string): AppError {
+  return new AppError("HOLD_NOT_FOUND", `hold ${holdId} not found`);
+}
+
+function ownHold(result: Promise<Hold>, holdId: string): Promise<Hold> {
+  return result.catch((err: unknown) => {
+    throw err instanceof AppError && err.reason === "HOLD_NOT_OWNED" ? holdNotFound(holdId) : err;
+  });
 }

@@ -1,12 +1,13 @@
 // TicketService: verification and check-in at the door, and the revocation
 // list for scanners that verify offline.
-import { invalidArgument } from "../../domain/errors.js";
+import { AppError, invalidArgument } from "../../domain/errors.js";
 import { Validator } from "../../domain/validation.js";
 import {
   type TicketServiceService,
   TicketState,
   type Ticket as TicketMessage,
 } from "../../gen/ticketing/v1/ticket_service.js";
+import { mayScan, requireScanner, type Principal } from "../../identity/principal.js";
 import type { Ticket, Tickets } from "../../tickets/tickets.js";
 import type { ServiceHandlers } from "../bind.js";
 
@@ -40,27 +41,41 @@ function decodeToken(token: string): { revokedAt: Date; ticketId: string } {
 
 export function ticketHandlers(tickets: Tickets): ServiceHandlers<typeof TicketServiceService> {
   return {
-    async verifyTicket(req) {
+    async verifyTicket(req, ctx) {
+      requireScanner(ctx.principal);
       const v = new Validator();
       checkCode(v, req.code);
       v.check();
-      return { ticket: toTicketMessage(await tickets.verify(req.code)) };
+      const ticket = await tickets.verify(req.code);
+      if (!mayScan(ctx.principal, ticket.eventId)) throw otherEvent(ctx.principal, ticket.eventId);
+      return { ticket: toTicketMessage(ticket) };
     },
 
-    async checkIn(req) {
+    async checkIn(req, ctx) {
+      const principal = ctx.principal;
+      requireScanner(principal);
       const v = new Validator();
       checkCode(v, req.code);
-      v.id("gate_id", req.gateId);
+      // A scanner checks in at its own gate (its token's subject); an operator names the gate.
+      const gateId = principal.operator ? req.gateId : req.gateId || principal.subject;
+      v.id("gate_id", gateId);
+      if (!principal.operator && gateId !== principal.subject)
+        v.add("gate_id", "must be empty or the scanner's own gate");
       v.id("request_id", req.requestId);
       v.check();
-      return { ticket: toTicketMessage(await tickets.checkIn(req.code, req.gateId, req.requestId)) };
+      const ticket = await tickets.checkIn(req.code, gateId, req.requestId, (eventId) => {
+        if (!mayScan(principal, eventId)) throw otherEvent(principal, eventId);
+      });
+      return { ticket: toTicketMessage(ticket) };
     },
 
-    async listRevokedTickets(req) {
+    async listRevokedTickets(req, ctx) {
+      requireScanner(ctx.principal);
       const v = new Validator();
       v.id("event_id", req.eventId);
       if (req.pageSize !== 0) v.int("page_size", req.pageSize, 1, 1000);
       v.check();
+      if (!mayScan(ctx.principal, req.eventId)) throw otherEvent(ctx.principal, req.eventId);
       const page = await tickets.listRevoked(
         req.eventId,
         req.pageSize || 100,
@@ -75,4 +90,10 @@ export function ticketHandlers(tickets: Tickets): ServiceHandlers<typeof TicketS
       };
     },
   };
+}
+
+function otherEvent(principal: Principal, eventId: string): AppError {
+  return new AppError("GATE_EVENT_MISMATCH", `gate ${principal.subject} does not scan for event ${eventId}`, {
+    metadata: { event_id: eventId },
+  });
 }
