@@ -4217,8 +4217,10 @@ export const RebuildInventoryResponse: MessageFns<RebuildInventoryResponse> = {
 
 /**
  * Events, their seat maps and their sales. CreateEvent, OpenSale, PauseSale,
- * CloseSale and RebuildInventory are operator RPCs: they need the operator
- * credential in the `authorization: Bearer <token>` metadata.
+ * CloseSale, RebuildInventory and GetEventSummary are operator RPCs: their
+ * token needs the tickets:operate scope (else SCOPE_MISSING). GetEvent,
+ * ListEvents, GetSeatMap and WatchSeatMap take any verified caller, or none
+ * where the deployment opens public reads (AUTH_PUBLIC_READS).
  */
 export type EventServiceService = typeof EventServiceService;
 export const EventServiceService = {

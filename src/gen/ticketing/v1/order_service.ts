@@ -128,6 +128,12 @@ export interface Order {
 export interface CreateOrderRequest {
   eventId: string;
   holdId: string;
+  /**
+   * The buyer acted for. Empty means the caller (the token's subject); a
+   * buyer may name only itself (else PERMISSION_DENIED BUYER_MISMATCH) and an
+   * operator must name one. Kept on the wire for compatibility: the caller's
+   * identity comes from its token, never from this field alone.
+   */
   buyerId: string;
   /** Makes the call idempotent; `[A-Za-z0-9_-]{1,64}`. */
   idempotencyKey: string;
@@ -156,6 +162,12 @@ export interface WatchOrderResponse {
 
 export interface CancelOrderRequest {
   orderId: string;
+  /**
+   * The buyer acted for. Empty means the caller (the token's subject); a
+   * buyer may name only itself (else PERMISSION_DENIED BUYER_MISMATCH) and an
+   * operator must name one. Kept on the wire for compatibility: the caller's
+   * identity comes from its token, never from this field alone.
+   */
   buyerId: string;
   requestId: string;
 }
@@ -165,6 +177,12 @@ export interface CancelOrderResponse {
 }
 
 export interface ListOrdersRequest {
+  /**
+   * The buyer acted for. Empty means the caller (the token's subject); a
+   * buyer may name only itself (else PERMISSION_DENIED BUYER_MISMATCH) and an
+   * operator must name one. Kept on the wire for compatibility: the caller's
+   * identity comes from its token, never from this field alone.
+   */
   buyerId: string;
   /** Empty: every event. */
   eventId: string;
@@ -1604,8 +1622,8 @@ export const OrderServiceService = {
   /**
    * Starts the checkout of a hold. Idempotent by idempotency_key: a retry, a
    * double click or a second API instance returns the same order.
-   * Errors: HOLD_NOT_FOUND, HOLD_EXPIRED, HOLD_NOT_ACTIVE
-   * (FAILED_PRECONDITION), HOLD_NOT_OWNED (PERMISSION_DENIED).
+   * Errors: HOLD_NOT_FOUND (also for another buyer's hold), HOLD_EXPIRED,
+   * HOLD_NOT_ACTIVE (FAILED_PRECONDITION), BUYER_MISMATCH (PERMISSION_DENIED).
    */
   createOrder: {
     path: "/ticketing.v1.OrderService/CreateOrder" as const,
@@ -1616,7 +1634,10 @@ export const OrderServiceService = {
     responseSerialize: (value: CreateOrderResponse): Buffer => Buffer.from(CreateOrderResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CreateOrderResponse => CreateOrderResponse.decode(value),
   },
-  /** Returns an order. Errors: ORDER_NOT_FOUND. */
+  /**
+   * Returns an order, with its ticket codes: only to its buyer and to
+   * operators. Errors: ORDER_NOT_FOUND (also for another buyer's order).
+   */
   getOrder: {
     path: "/ticketing.v1.OrderService/GetOrder" as const,
     requestStream: false as const,
@@ -1628,7 +1649,7 @@ export const OrderServiceService = {
   },
   /**
    * The order's state, pushed on every change until a final state.
-   * Errors: ORDER_NOT_FOUND.
+   * Errors: ORDER_NOT_FOUND (also for another buyer's order).
    */
   watchOrder: {
     path: "/ticketing.v1.OrderService/WatchOrder" as const,
@@ -1642,8 +1663,8 @@ export const OrderServiceService = {
   /**
    * Cancels an order: before confirmation the payment is voided and the seats
    * released; after it, refunded, tickets voided and seats put back on sale.
-   * Idempotent. Errors: ORDER_NOT_FOUND, ORDER_NOT_OWNED, ORDER_FINAL
-   * (FAILED_PRECONDITION, already failed).
+   * Idempotent. Errors: ORDER_NOT_FOUND (also for another buyer's order),
+   * BUYER_MISMATCH, ORDER_FINAL (FAILED_PRECONDITION, already failed).
    */
   cancelOrder: {
     path: "/ticketing.v1.OrderService/CancelOrder" as const,
@@ -1654,7 +1675,10 @@ export const OrderServiceService = {
     responseSerialize: (value: CancelOrderResponse): Buffer => Buffer.from(CancelOrderResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CancelOrderResponse => CancelOrderResponse.decode(value),
   },
-  /** A buyer's orders, newest first. Errors: VALIDATION_FAILED. */
+  /**
+   * A buyer's orders, newest first: the caller's own, or (operators) the named
+   * buyer's. Errors: VALIDATION_FAILED, BUYER_MISMATCH.
+   */
   listOrders: {
     path: "/ticketing.v1.OrderService/ListOrders" as const,
     requestStream: false as const,
@@ -1670,25 +1694,31 @@ export interface OrderServiceServer extends UntypedServiceImplementation {
   /**
    * Starts the checkout of a hold. Idempotent by idempotency_key: a retry, a
    * double click or a second API instance returns the same order.
-   * Errors: HOLD_NOT_FOUND, HOLD_EXPIRED, HOLD_NOT_ACTIVE
-   * (FAILED_PRECONDITION), HOLD_NOT_OWNED (PERMISSION_DENIED).
+   * Errors: HOLD_NOT_FOUND (also for another buyer's hold), HOLD_EXPIRED,
+   * HOLD_NOT_ACTIVE (FAILED_PRECONDITION), BUYER_MISMATCH (PERMISSION_DENIED).
    */
   createOrder: handleUnaryCall<CreateOrderRequest, CreateOrderResponse>;
-  /** Returns an order. Errors: ORDER_NOT_FOUND. */
+  /**
+   * Returns an order, with its ticket codes: only to its buyer and to
+   * operators. Errors: ORDER_NOT_FOUND (also for another buyer's order).
+   */
   getOrder: handleUnaryCall<GetOrderRequest, GetOrderResponse>;
   /**
    * The order's state, pushed on every change until a final state.
-   * Errors: ORDER_NOT_FOUND.
+   * Errors: ORDER_NOT_FOUND (also for another buyer's order).
    */
   watchOrder: handleServerStreamingCall<WatchOrderRequest, WatchOrderResponse>;
   /**
    * Cancels an order: before confirmation the payment is voided and the seats
    * released; after it, refunded, tickets voided and seats put back on sale.
-   * Idempotent. Errors: ORDER_NOT_FOUND, ORDER_NOT_OWNED, ORDER_FINAL
-   * (FAILED_PRECONDITION, already failed).
+   * Idempotent. Errors: ORDER_NOT_FOUND (also for another buyer's order),
+   * BUYER_MISMATCH, ORDER_FINAL (FAILED_PRECONDITION, already failed).
    */
   cancelOrder: handleUnaryCall<CancelOrderRequest, CancelOrderResponse>;
-  /** A buyer's orders, newest first. Errors: VALIDATION_FAILED. */
+  /**
+   * A buyer's orders, newest first: the caller's own, or (operators) the named
+   * buyer's. Errors: VALIDATION_FAILED, BUYER_MISMATCH.
+   */
   listOrders: handleUnaryCall<ListOrdersRequest, ListOrdersResponse>;
 }
 
@@ -1696,8 +1726,8 @@ export interface OrderServiceClient extends Client {
   /**
    * Starts the checkout of a hold. Idempotent by idempotency_key: a retry, a
    * double click or a second API instance returns the same order.
-   * Errors: HOLD_NOT_FOUND, HOLD_EXPIRED, HOLD_NOT_ACTIVE
-   * (FAILED_PRECONDITION), HOLD_NOT_OWNED (PERMISSION_DENIED).
+   * Errors: HOLD_NOT_FOUND (also for another buyer's hold), HOLD_EXPIRED,
+   * HOLD_NOT_ACTIVE (FAILED_PRECONDITION), BUYER_MISMATCH (PERMISSION_DENIED).
    */
   createOrder(
     request: CreateOrderRequest,
@@ -1714,7 +1744,10 @@ export interface OrderServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CreateOrderResponse) => void,
   ): ClientUnaryCall;
-  /** Returns an order. Errors: ORDER_NOT_FOUND. */
+  /**
+   * Returns an order, with its ticket codes: only to its buyer and to
+   * operators. Errors: ORDER_NOT_FOUND (also for another buyer's order).
+   */
   getOrder(
     request: GetOrderRequest,
     callback: (error: ServiceError | null, response: GetOrderResponse) => void,
@@ -1732,7 +1765,7 @@ export interface OrderServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * The order's state, pushed on every change until a final state.
-   * Errors: ORDER_NOT_FOUND.
+   * Errors: ORDER_NOT_FOUND (also for another buyer's order).
    */
   watchOrder(request: WatchOrderRequest, options?: Partial<CallOptions>): ClientReadableStream<WatchOrderResponse>;
   watchOrder(
@@ -1743,8 +1776,8 @@ export interface OrderServiceClient extends Client {
   /**
    * Cancels an order: before confirmation the payment is voided and the seats
    * released; after it, refunded, tickets voided and seats put back on sale.
-   * Idempotent. Errors: ORDER_NOT_FOUND, ORDER_NOT_OWNED, ORDER_FINAL
-   * (FAILED_PRECONDITION, already failed).
+   * Idempotent. Errors: ORDER_NOT_FOUND (also for another buyer's order),
+   * BUYER_MISMATCH, ORDER_FINAL (FAILED_PRECONDITION, already failed).
    */
   cancelOrder(
     request: CancelOrderRequest,
@@ -1761,7 +1794,10 @@ export interface OrderServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CancelOrderResponse) => void,
   ): ClientUnaryCall;
-  /** A buyer's orders, newest first. Errors: VALIDATION_FAILED. */
+  /**
+   * A buyer's orders, newest first: the caller's own, or (operators) the named
+   * buyer's. Errors: VALIDATION_FAILED, BUYER_MISMATCH.
+   */
   listOrders(
     request: ListOrdersRequest,
     callback: (error: ServiceError | null, response: ListOrdersResponse) => void,

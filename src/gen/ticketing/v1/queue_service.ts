@@ -153,6 +153,12 @@ export interface QueueTicket {
 
 export interface JoinQueueRequest {
   eventId: string;
+  /**
+   * The buyer acted for. Empty means the caller (the token's subject); a
+   * buyer may name only itself (else PERMISSION_DENIED BUYER_MISMATCH) and an
+   * operator must name one. Kept on the wire for compatibility: the caller's
+   * identity comes from its token, never from this field alone.
+   */
   buyerId: string;
   requestId: string;
 }
@@ -163,6 +169,12 @@ export interface JoinQueueResponse {
 
 export interface GetQueuePositionRequest {
   eventId: string;
+  /**
+   * The buyer acted for. Empty means the caller (the token's subject); a
+   * buyer may name only itself (else PERMISSION_DENIED BUYER_MISMATCH) and an
+   * operator must name one. Kept on the wire for compatibility: the caller's
+   * identity comes from its token, never from this field alone.
+   */
   buyerId: string;
 }
 
@@ -172,6 +184,12 @@ export interface GetQueuePositionResponse {
 
 export interface WatchQueueRequest {
   eventId: string;
+  /**
+   * The buyer acted for. Empty means the caller (the token's subject); a
+   * buyer may name only itself (else PERMISSION_DENIED BUYER_MISMATCH) and an
+   * operator must name one. Kept on the wire for compatibility: the caller's
+   * identity comes from its token, never from this field alone.
+   */
   buyerId: string;
 }
 
@@ -181,6 +199,12 @@ export interface WatchQueueResponse {
 
 export interface LeaveQueueRequest {
   eventId: string;
+  /**
+   * The buyer acted for. Empty means the caller (the token's subject); a
+   * buyer may name only itself (else PERMISSION_DENIED BUYER_MISMATCH) and an
+   * operator must name one. Kept on the wire for compatibility: the caller's
+   * identity comes from its token, never from this field alone.
+   */
   buyerId: string;
   requestId: string;
 }

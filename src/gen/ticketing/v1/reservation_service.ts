@@ -118,6 +118,12 @@ export interface Hold {
 
 export interface HoldSeatsRequest {
   eventId: string;
+  /**
+   * The buyer acted for. Empty means the caller (the token's subject); a
+   * buyer may name only itself (else PERMISSION_DENIED BUYER_MISMATCH) and an
+   * operator must name one. Kept on the wire for compatibility: the caller's
+   * identity comes from its token, never from this field alone.
+   */
   buyerId: string;
   /** Required with the waiting room on. */
   admissionToken: string;
@@ -139,6 +145,12 @@ export interface HoldSeatsResponse {
 
 export interface HoldBestAvailableRequest {
   eventId: string;
+  /**
+   * The buyer acted for. Empty means the caller (the token's subject); a
+   * buyer may name only itself (else PERMISSION_DENIED BUYER_MISMATCH) and an
+   * operator must name one. Kept on the wire for compatibility: the caller's
+   * identity comes from its token, never from this field alone.
+   */
   buyerId: string;
   admissionToken: string;
   requestId: string;
@@ -166,7 +178,13 @@ export interface GetHoldResponse {
 export interface ExtendHoldRequest {
   eventId: string;
   holdId: string;
-  /** Must be the buyer who holds it. */
+  /**
+   * Must be the buyer who holds it.
+   * The buyer acted for. Empty means the caller (the token's subject); a
+   * buyer may name only itself (else PERMISSION_DENIED BUYER_MISMATCH) and an
+   * operator must name one. Kept on the wire for compatibility: the caller's
+   * identity comes from its token, never from this field alone.
+   */
   buyerId: string;
   requestId: string;
 }
@@ -178,6 +196,12 @@ export interface ExtendHoldResponse {
 export interface ReleaseHoldRequest {
   eventId: string;
   holdId: string;
+  /**
+   * The buyer acted for. Empty means the caller (the token's subject); a
+   * buyer may name only itself (else PERMISSION_DENIED BUYER_MISMATCH) and an
+   * operator must name one. Kept on the wire for compatibility: the caller's
+   * identity comes from its token, never from this field alone.
+   */
   buyerId: string;
   requestId: string;
 }

@@ -825,7 +825,13 @@ export const ListRevokedTicketsResponse: MessageFns<ListRevokedTicketsResponse> 
   },
 };
 
-/** Tickets at the door: verification, check-in and the revocation list. */
+/**
+ * Tickets at the door: verification, check-in and the revocation list. Every
+ * RPC needs a gate scanner's token (scope tickets:scan) or an operator's; a
+ * scanner acts only for the events its token's `events` claim lists (else
+ * GATE_EVENT_MISMATCH, PERMISSION_DENIED), so a code of event X is refused at
+ * event Y's gate.
+ */
 export type TicketServiceService = typeof TicketServiceService;
 export const TicketServiceService = {
   /**
@@ -845,7 +851,8 @@ export const TicketServiceService = {
     responseDeserialize: (value: Buffer): VerifyTicketResponse => VerifyTicketResponse.decode(value),
   },
   /**
-   * Admits a ticket once. The same scan uploaded again (same request_id)
+   * Admits a ticket once, at the scanner's own gate (gate_id empty or the
+   * token's subject; operators name the gate). The same scan uploaded again (same request_id)
    * answers like the first. Errors: TICKET_CODE_INVALID, TICKET_NOT_FOUND,
    * TICKET_REVOKED (FAILED_PRECONDITION), ALREADY_CHECKED_IN
    * (FAILED_PRECONDITION, metadata gate_id and check_in_time of the first scan).
@@ -887,7 +894,8 @@ export interface TicketServiceServer extends UntypedServiceImplementation {
    */
   verifyTicket: handleUnaryCall<VerifyTicketRequest, VerifyTicketResponse>;
   /**
-   * Admits a ticket once. The same scan uploaded again (same request_id)
+   * Admits a ticket once, at the scanner's own gate (gate_id empty or the
+   * token's subject; operators name the gate). The same scan uploaded again (same request_id)
    * answers like the first. Errors: TICKET_CODE_INVALID, TICKET_NOT_FOUND,
    * TICKET_REVOKED (FAILED_PRECONDITION), ALREADY_CHECKED_IN
    * (FAILED_PRECONDITION, metadata gate_id and check_in_time of the first scan).
@@ -925,7 +933,8 @@ export interface TicketServiceClient extends Client {
     callback: (error: ServiceError | null, response: VerifyTicketResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Admits a ticket once. The same scan uploaded again (same request_id)
+   * Admits a ticket once, at the scanner's own gate (gate_id empty or the
+   * token's subject; operators name the gate). The same scan uploaded again (same request_id)
    * answers like the first. Errors: TICKET_CODE_INVALID, TICKET_NOT_FOUND,
    * TICKET_REVOKED (FAILED_PRECONDITION), ALREADY_CHECKED_IN
    * (FAILED_PRECONDITION, metadata gate_id and check_in_time of the first scan).
