@@ -107,7 +107,11 @@ describe("API_PROCESSES=2", () => {
     const address = `127.0.0.1:${grpcPort}`;
     const clients = Array.from(
       { length: 8 },
-      () => new EventServiceClient(address, credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }),
+      () =>
+        new EventServiceClient(address, credentials.createInsecure(), {
+          "grpc.use_local_subchannel_pool": 1,
+          interceptors: [authInterceptor],
+        }),
     );
     try {
       await Promise.all(
