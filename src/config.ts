@@ -103,6 +103,9 @@ const schema = z
     TLS_KEY_FILE: optionalFile,
     // With a client CA, clients must present a certificate it signed (mutual TLS).
     TLS_CLIENT_CA_FILE: optionalFile,
+    // Mutual TLS as service identity: a JSON file mapping a client certificate's
+    // subjectAltName entry ("URI:spiffe://…", "DNS:…") to {subject, scopes, events?}.
+    TLS_CLIENT_PRINCIPALS_FILE: optionalFile,
     SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
     // The payment simulator (the shipped PaymentGateway).
     PAYMENT_SIM_LATENCY_MS: z
@@ -177,6 +180,13 @@ const schema = z
         code: "custom",
         path: ["AUTH_ISSUER"],
         message: "is required in production (the local development issuer is never used there)",
+      });
+    }
+    if (c.TLS_CLIENT_PRINCIPALS_FILE && !c.TLS_CLIENT_CA_FILE) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["TLS_CLIENT_PRINCIPALS_FILE"],
+        message: "maps client certificates: it needs mutual TLS (TLS_CLIENT_CA_FILE)",
       });
     }
     if (c.AUTH_JWKS_URL && c.AUTH_JWKS_FILE) {

@@ -151,7 +151,7 @@ export class CallPipeline {
   /** Sets ctx.principal; a promise only when the token must be verified first. */
   private authenticate(ctx: Call, policy: CallPolicy): Promise<void> | undefined {
     if (policy.access === "public" || (policy.access === "publicRead" && this.deps.publicReads)) return undefined;
-    const principal = this.deps.auth.authenticate(ctx.metadata.get("authorization")[0]);
+    const principal = this.deps.auth.authenticate(ctx.metadata.get("authorization")[0], () => ctx.peerSubjectAltName());
     if (principal instanceof Promise) {
       return principal.then((p) => {
         ctx.principal = p;
@@ -199,6 +199,11 @@ class Call implements CallContext {
     this.requestId = typeof offered === "string" && REQUEST_ID_PATTERN.test(offered) ? offered : randomUUID();
     const tracer = activeTracer();
     this.span = tracer && startServerSpan(tracer, method, call.metadata);
+  }
+
+  /** The client certificate's subjectAltName, on a mutual-TLS connection. */
+  peerSubjectAltName(): string | undefined {
+    return this.call.getAuthContext?.()?.sslPeerCertificate?.subjectaltname;
   }
 
   get log(): Logger {

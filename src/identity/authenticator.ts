@@ -15,15 +15,29 @@ export const ANONYMOUS: Principal = {
   via: "jwt",
 };
 
+/**
+ * Services that authenticate with a client certificate (mutual TLS): a
+ * certificate's subjectAltName entry, as OpenSSL names it ("URI:spiffe://…",
+ * "DNS:…"), mapped to the principal it stands for.
+ */
+export type CertificatePrincipals = ReadonlyMap<string, Principal>;
+
 export class Authenticator {
   constructor(
     private readonly verifier: TokenVerifier,
     private readonly budget: CallBudget | undefined,
+    private readonly certificates: CertificatePrincipals = new Map(),
   ) {}
 
-  /** The principal an `authorization` header value proves. */
-  authenticate(header: unknown): Principal | Promise<Principal> {
+  /**
+   * The principal an `authorization` header value proves or, without one, the
+   * principal the client certificate's subjectAltName maps to. A bearer token
+   * wins: a service passing its buyer's token along acts as that buyer.
+   */
+  authenticate(header: unknown, peerSubjectAltName?: () => string | undefined): Principal | Promise<Principal> {
     if (typeof header !== "string" || header.length === 0) {
+      const byCertificate = this.certificates.size > 0 ? this.certificatePrincipal(peerSubjectAltName?.()) : undefined;
+      if (byCertificate) return byCertificate;
       throw new AppError("TOKEN_MISSING", "this call needs authorization: Bearer <token from the issuer>");
     }
     if (!/^bearer /i.test(header)) throw new AppError("TOKEN_INVALID", "authorization must be Bearer <token>");
@@ -31,6 +45,15 @@ export class Authenticator {
     if (!this.budget) return verified;
     if (verified instanceof Promise) return verified.then((p) => this.charge(p));
     return this.charge(verified);
+  }
+
+  private certificatePrincipal(subjectAltName: string | undefined): Principal | undefined {
+    if (!subjectAltName) return undefined;
+    for (const entry of subjectAltName.split(", ")) {
+      const principal = this.certificates.get(entry);
+      if (principal) return principal;
+    }
+    return undefined;
   }
 
   private charge(principal: Principal): Principal {

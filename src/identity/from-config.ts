@@ -1,11 +1,15 @@
 // The authenticator a process runs with, from its configuration: the
 // deployment's issuer, or (no issuer configured, never in production) the
 // local development issuer under AUTH_LOCAL_ISSUER_DIR.
-import type { Config } from "../config.js";
+import { readFile } from "node:fs/promises";
+import { z } from "zod";
+import { ConfigError, type Config } from "../config.js";
+import { ID_PATTERN } from "../domain/validation.js";
 import type { Logger } from "../logger.js";
 import { Authenticator, CallBudget } from "./authenticator.js";
 import { KeyRing, type JwksSource } from "./key-ring.js";
 import { ensureLocalIssuer } from "./local-issuer.js";
+import { principalOf, type Principal } from "./principal.js";
 import { TokenVerifier } from "./verifier.js";
 
 export async function createAuthenticator(config: Config, log: Logger): Promise<Authenticator> {
@@ -47,6 +51,27 @@ export async function createAuthenticator(config: Config, log: Logger): Promise<
     config.AUTH_CALL_BUDGET_PER_SECOND > 0
       ? new CallBudget(config.AUTH_CALL_BUDGET_PER_SECOND, config.AUTH_CALL_BUDGET_BURST)
       : undefined;
-  log.info({ issuer, audience, keys: keys.describe(), algorithms: config.AUTH_ALGORITHMS }, "authentication on");
-  return new Authenticator(verifier, budget);
+  const certificates = config.TLS_CLIENT_PRINCIPALS_FILE
+    ? await readCertificatePrincipals(config.TLS_CLIENT_PRINCIPALS_FILE)
+    : new Map<string, Principal>();
+  log.info(
+    { issuer, audience, keys: keys.describe(), algorithms: config.AUTH_ALGORITHMS, certificates: certificates.size },
+    "authentication on",
+  );
+  return new Authenticator(verifier, budget, certificates);
+}
+
+const certificateEntry = z.object({
+  subject: z.string().regex(ID_PATTERN, "must be 1-64 characters of A-Z a-z 0-9 _ -"),
+  scopes: z.array(z.string()).min(1),
+  events: z.array(z.string()).default([]),
+});
+
+/** TLS_CLIENT_PRINCIPALS_FILE: {"URI:spiffe://acme/gate-north": {"subject": "north-1", "scopes": ["tickets:scan"], "events": ["demo"]}}. */
+async function readCertificatePrincipals(file: string): Promise<Map<string, Principal>> {
+  const parsed = z.record(z.string(), certificateEntry).safeParse(JSON.parse(await readFile(file, "utf8")));
+  if (!parsed.success) throw new ConfigError(`TLS_CLIENT_PRINCIPALS_FILE ${file}: ${parsed.error.message}`);
+  return new Map(
+    Object.entries(parsed.data).map(([san, e]) => [san, principalOf(e.subject, e.scopes, e.events, "mtls")]),
+  );
 }
