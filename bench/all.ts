@@ -17,7 +17,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { spawn } from "node:child_process";
-import { repoRoot } from "../src/devstack/stack.js";
+import { repoRoot } from "../tools/devstack/stack.js";
 import { barChart, esc, htmlPage } from "./lib/charts.js";
 import { median, round } from "./lib/stats.js";
 import { machineInfo, sourceInfo } from "./lib/sys.js";

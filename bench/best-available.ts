@@ -25,7 +25,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { repoRoot } from "../src/devstack/stack.js";
+import { repoRoot } from "../tools/devstack/stack.js";
 import { SeatIndex, type EventLayout } from "../src/events/layout.js";
 import {
   benchRedis,

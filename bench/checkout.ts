@@ -46,7 +46,7 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { Client, Connection } from "@temporalio/client";
 import { createMysqlPool } from "../src/adapters/mysql/pool.js";
-import { freePort, repoRoot, sleep } from "../src/devstack/stack.js";
+import { freePort, repoRoot, sleep } from "../tools/devstack/stack.js";
 import { SeatIndex } from "../src/events/layout.js";
 import {
   BareDriver,

@@ -27,7 +27,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { repoRoot } from "../src/devstack/stack.js";
+import { repoRoot } from "../tools/devstack/stack.js";
 import { SeatIndex } from "../src/events/layout.js";
 import { HoldSeatsRequest } from "../src/gen/ticketing/v1/reservation_service.js";
 import { NoopRequest } from "../src/gen/ticketing/bench/v1/noop_service.js";
@@ -371,7 +371,7 @@ async function main(): Promise<number> {
   }
   const rb = await run("redis-benchmark", ["--version"]);
   if (rb.code !== 0) throw new Error("redis-benchmark not found: apt-get install redis-tools");
-  const ghzVersion = "v0.121.0 (src/devstack/install-tools.sh; a go-install build reports 'dev')";
+  const ghzVersion = "v0.121.0 (tools/devstack/install-tools.sh; a go-install build reports 'dev')";
   const perHoldRounds = settings.rounds * settings.n;
   if (2 * perHoldRounds > gridCapacity(BIG)) {
     throw new Error(

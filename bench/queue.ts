@@ -35,7 +35,7 @@ import { migrate } from "../src/adapters/mysql/migrate.js";
 import { createMysqlPool } from "../src/adapters/mysql/pool.js";
 import { createRedis } from "../src/adapters/redis/client.js";
 import { queueKeys } from "../src/adapters/redis/keys.js";
-import { repoRoot } from "../src/devstack/stack.js";
+import { repoRoot } from "../tools/devstack/stack.js";
 import {
   SaleState,
   EventServiceClient,

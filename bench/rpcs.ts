@@ -34,7 +34,7 @@ import os from "node:os";
 import path from "node:path";
 import type { RowDataPacket } from "mysql2/promise";
 import { createMysqlPool, type MysqlPool } from "../src/adapters/mysql/pool.js";
-import { freePort, repoRoot } from "../src/devstack/stack.js";
+import { freePort, repoRoot } from "../tools/devstack/stack.js";
 import { SeatIndex, type EventLayout } from "../src/events/layout.js";
 import { NoopRequest } from "../src/gen/ticketing/bench/v1/noop_service.js";
 import { CreateOrderRequest, GetOrderRequest } from "../src/gen/ticketing/v1/order_service.js";

@@ -23,7 +23,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { repoRoot } from "../src/devstack/stack.js";
+import { repoRoot } from "../tools/devstack/stack.js";
 import { SeatIndex } from "../src/events/layout.js";
 import { HoldSeatsRequest } from "../src/gen/ticketing/v1/reservation_service.js";
 import { ghzRoundSeries, type RoundSeries } from "./lib/charts.js";

@@ -32,7 +32,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { repoRoot } from "../src/devstack/stack.js";
+import { repoRoot } from "../tools/devstack/stack.js";
 import { envNumber } from "./lib/env.js";
 import { say } from "./lib/stack.js";
 import { median, round } from "./lib/stats.js";

@@ -18,7 +18,7 @@ import {
   startRedis,
   startRedisCluster,
   startTemporal,
-} from "../src/devstack/stack.js";
+} from "../tools/devstack/stack.js";
 
 /** Suites that run a second time against a Redis Cluster (repo-relative directories). */
 export const REDIS_SUITE_DIRS = ["test/redis", "test/holds", "test/events"] as const;

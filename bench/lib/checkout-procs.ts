@@ -14,7 +14,7 @@ import {
   tail,
   type ManagedProcess,
   type TemporalHandle,
-} from "../../src/devstack/stack.js";
+} from "../../tools/devstack/stack.js";
 import { CLK_TCK, machineCpuSeconds, processCpuSeconds } from "./sys.js";
 import { say } from "./stack.js";
 
@@ -42,7 +42,7 @@ export async function stopOwned(filter: (o: Owned) => boolean = () => true): Pro
 
 export type TemporalDb = "file" | "memory";
 
-/** Our Temporal dev server, at CPU niceness `nice` (as `npm start` runs it next to the worker: src/devstack/start.ts). */
+/** Our Temporal dev server, at CPU niceness `nice` (as `npm start` runs it next to the worker: tools/devstack/start.ts). */
 export async function startOwnTemporal(
   dir: string,
   db: TemporalDb,

@@ -7,7 +7,7 @@
 // 2e3c7da both are the lean shape (4 local + 1 normal, no timer).
 import fs from "node:fs";
 import path from "node:path";
-import { repoRoot } from "../../src/devstack/stack.js";
+import { repoRoot } from "../../tools/devstack/stack.js";
 import type { BareRoundStats, CallTally, CheckoutRoundStats } from "./checkout-driver.js";
 import type { HistorySummary } from "./checkout-history.js";
 import type { CpuDelta, OtherProcess, TemporalDb } from "./checkout-procs.js";

@@ -15,7 +15,7 @@ import path from "node:path";
 import { fromBinary, fromJson, createFileRegistry, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { sizeDelimitedEncode } from "@bufbuild/protobuf/wire";
-import { repoRoot } from "../../src/devstack/stack.js";
+import { repoRoot } from "../../tools/devstack/stack.js";
 import { run } from "./stack.js";
 
 export interface GhzOptions {

@@ -2,7 +2,7 @@
 // bench/RESULTS.md (latest summary + every run's headline, newest first).
 import fs from "node:fs";
 import path from "node:path";
-import { repoRoot } from "../../src/devstack/stack.js";
+import { repoRoot } from "../../tools/devstack/stack.js";
 import type { BenchResult, RoundResult } from "../holds.js";
 import type { Check } from "./invariants.js";
 import { round } from "./stats.js";

@@ -3,7 +3,7 @@
 // *-RESULTS.md indexes.
 import fs from "node:fs";
 import path from "node:path";
-import { repoRoot } from "../../src/devstack/stack.js";
+import { repoRoot } from "../../tools/devstack/stack.js";
 
 export const BENCH_DIR = path.resolve(process.env.BENCH_OUT || path.join(repoRoot, "bench"));
 export const RESULTS_DIR = path.join(BENCH_DIR, "results");

@@ -4,7 +4,7 @@
 // is kept when it is regenerated).
 import fs from "node:fs";
 import path from "node:path";
-import { repoRoot } from "../../src/devstack/stack.js";
+import { repoRoot } from "../../tools/devstack/stack.js";
 import { barChart, esc, htmlPage, htmlTable, roundCharts, type RoundSeries } from "./charts.js";
 import type { CpuDelta } from "./checkout-procs.js";
 import type { GhzSummary } from "./ghz.js";

@@ -4,7 +4,7 @@
 // notes at its end are kept).
 import fs from "node:fs";
 import path from "node:path";
-import { repoRoot } from "../../src/devstack/stack.js";
+import { repoRoot } from "../../tools/devstack/stack.js";
 import type { ScalingResult, ScalingRound } from "../scaling.js";
 import { barChart, esc, htmlPage, htmlTable, roundCharts } from "./charts.js";
 import { round } from "./stats.js";

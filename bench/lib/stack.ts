@@ -17,7 +17,7 @@ import {
   tail,
   waitUntilReady,
   type ManagedProcess,
-} from "../../src/devstack/stack.js";
+} from "../../tools/devstack/stack.js";
 
 export interface Stoppable {
   name: string;

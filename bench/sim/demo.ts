@@ -10,7 +10,7 @@
 // commands to explore it (Ctrl-C stops what the demo started).
 import fs from "node:fs";
 import path from "node:path";
-import { canConnect, repoRoot } from "../../src/devstack/stack.js";
+import { canConnect, repoRoot } from "../../tools/devstack/stack.js";
 import { audit, type AuditResult } from "./audit.js";
 import { runSimulation, type Target } from "./driver.js";
 import { buildReport, summary, writeReport } from "./report.js";

@@ -3,7 +3,7 @@
 // plus a one-screen summary for stdout.
 import fs from "node:fs";
 import path from "node:path";
-import { repoRoot } from "../../src/devstack/stack.js";
+import { repoRoot } from "../../tools/devstack/stack.js";
 import { machineInfo, sourceInfo, type MachineInfo, type SourceInfo } from "../lib/sys.js";
 import type { AuditResult } from "./audit.js";
 import type { SimResult } from "./driver.js";

@@ -18,7 +18,7 @@ import {
   tail,
   waitUntilReady,
   type ManagedProcess,
-} from "../../src/devstack/stack.js";
+} from "../../tools/devstack/stack.js";
 import { QueueServiceClient } from "../../src/gen/ticketing/v1/queue_service.js";
 
 export interface Owned {

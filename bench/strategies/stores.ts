@@ -5,7 +5,7 @@
 // the end, on failure and on Ctrl-C.
 import path from "node:path";
 import mysql from "mysql2/promise";
-import { killAllSync, startMysql, startRedis } from "../../src/devstack/stack.js";
+import { killAllSync, startMysql, startRedis } from "../../tools/devstack/stack.js";
 import { say } from "../lib/stack.js";
 
 export interface Stores {

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { credentials, Metadata } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { repoRoot } from "../../src/devstack/stack.js";
+import { repoRoot } from "../../tools/devstack/stack.js";
 import { EventServiceClient, SaleState } from "../../src/gen/ticketing/v1/event_service.js";
 import { ReservationServiceClient } from "../../src/gen/ticketing/v1/reservation_service.js";
 import { call, callError, freePort, uid } from "../support/app.js";

@@ -9,7 +9,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { repoRoot } from "../../src/devstack/stack.js";
+import { repoRoot } from "../../tools/devstack/stack.js";
 import { call, freePort, startTestApp, uid, type TestApp } from "../support/app.js";
 import { holdSeats, openSaleEvent } from "../support/checkout.js";
 import { freshMysqlDatabase, testEnv, type FreshDatabase } from "../support/env.js";

@@ -3,7 +3,7 @@
 // Prometheus exporter on TEMPORAL_METRICS_ADDRESS) merged into one valid scrape.
 import { spawn, type ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { repoRoot } from "../../src/devstack/stack.js";
+import { repoRoot } from "../../tools/devstack/stack.js";
 import { freePort, uid } from "../support/app.js";
 import { freshMysqlDatabase, testEnv, type FreshDatabase } from "../support/env.js";
 import { scrape } from "./prom-text.js";

@@ -14,7 +14,7 @@ import { audit } from "../../bench/sim/audit.js";
 import { runSimulation, seededRandom } from "../../bench/sim/driver.js";
 import { apiEnvFor, capacityOf, loadScenario, workerEnvFor } from "../../bench/sim/scenario.js";
 import { startApp, stopOwned, type AppProcesses } from "../../bench/sim/stack.js";
-import { startRedis, type RedisHandle } from "../../src/devstack/stack.js";
+import { startRedis, type RedisHandle } from "../../tools/devstack/stack.js";
 import { testEnv } from "../support/env.js";
 
 const scenario = loadScenario("chaos", { SIM_BUYERS: "160" });

@@ -12,7 +12,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { killAllSync, launch, repoRoot, startMysql, startRedis, startTemporal, type ManagedProcess } from "./stack.js";
-import { workerNiceFromEnv } from "../worker-priority.js";
+import { workerNiceFromEnv } from "../../src/worker-priority.js";
 
 const localDir = path.join(repoRoot, ".local");
 const t0 = Date.now();

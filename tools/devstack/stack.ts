@@ -1,7 +1,7 @@
 // Starts local dependencies (Redis, a Redis Cluster, MariaDB/MySQL, the Temporal
 // dev server) as child processes on free ports on 127.0.0.1, and stops them by PID.
 //
-// Used by `npm start` (src/devstack/start.ts) and `npm test` (test/run.ts).
+// Used by `npm start` (tools/devstack/start.ts) and `npm test` (test/run.ts).
 // Every child:
 //   - writes stdout/stderr to a log file in the directory it was given;
 //   - runs in its own process group, so a Ctrl-C in the terminal reaches only the
@@ -17,7 +17,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { lowerPriority } from "../worker-priority.js";
+import { lowerPriority } from "../../src/worker-priority.js";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -830,10 +830,10 @@ export const temporalBinary = path.join(repoRoot, ".tools", "bin", "temporal");
 export async function ensureTemporalCli(): Promise<string> {
   if (isExecutable(temporalBinary)) return temporalBinary;
   process.stderr.write(
-    `devstack: ${path.relative(process.cwd(), temporalBinary) || temporalBinary} is missing; running src/devstack/install-tools.sh (a first build takes several minutes)\n`,
+    `devstack: ${path.relative(process.cwd(), temporalBinary) || temporalBinary} is missing; running tools/devstack/install-tools.sh (a first build takes several minutes)\n`,
   );
   const code = await new Promise<number | null>((resolve) => {
-    const child = spawn("bash", [path.join(repoRoot, "src", "devstack", "install-tools.sh")], {
+    const child = spawn("bash", [path.join(repoRoot, "tools", "devstack", "install-tools.sh")], {
       cwd: repoRoot,
       stdio: ["ignore", process.stderr, process.stderr],
     });
@@ -842,7 +842,7 @@ export async function ensureTemporalCli(): Promise<string> {
   });
   if (code !== 0 || !isExecutable(temporalBinary)) {
     throw new MissingBinaryError(
-      `temporal CLI not found at ${temporalBinary} and \`npm run tools\` (src/devstack/install-tools.sh) failed (exit ${code}); it needs Go 1.22+ and the Go module proxy`,
+      `temporal CLI not found at ${temporalBinary} and \`npm run tools\` (tools/devstack/install-tools.sh) failed (exit ${code}); it needs Go 1.22+ and the Go module proxy`,
     );
   }
   return temporalBinary;
