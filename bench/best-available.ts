@@ -1,6 +1,6 @@
 // `npm run bench:best`: HoldBestAvailable on a stadium late in its sale, the
 // case where a best-available hold costs the most, against HoldSeats on an
-// identical event in the same run (see ../shared/BENCHMARKING.md):
+// identical event in the same run (see docs/BENCHMARKING.md):
 //   - every round gets two fresh events of BENCH_BEST_SECTIONS (20) sections x
 //     BENCH_BEST_ROWS (50) rows x BENCH_BEST_SEATS (30) seats (1,000 rows,
 //     30,000 seats), the first BENCH_BEST_SOLD_ROWS (600) rows in order of

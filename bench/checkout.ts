@@ -1,5 +1,5 @@
 // `npm run bench:checkout` (issue #5): the checkout saga end to end against its
-// baselines, measured in one run on one machine (see ../shared/BENCHMARKING.md):
+// baselines, measured in one run on one machine (see docs/BENCHMARKING.md):
 //   1. checkouts per second: buyers HoldSeats (1 or 2 seats), CreateOrder
 //      (tok_approve) and follow WatchOrder until CONFIRMED, a fixed number per
 //      round at a fixed concurrency; rate from the first CreateOrder to the

@@ -1,5 +1,5 @@
 // `npm run bench:holds`: HoldSeats over gRPC against its baselines, measured in
-// one run on one machine (see ../shared/BENCHMARKING.md):
+// one run on one machine (see docs/BENCHMARKING.md):
 //   1. throughput: interleaved ghz rounds Noop, HoldSeats, Noop, HoldSeats, ...
 //      (median HoldSeats/Noop ratio; goal >= 0.65), with the CPU of ghz, the API
 //      and Redis per round;

@@ -1,5 +1,5 @@
 // `node --import tsx bench/queue.ts`: the waiting room's figures, measured in one
-// run on one machine (see ../shared/BENCHMARKING.md):
+// run on one machine (see docs/BENCHMARKING.md):
 //   1. throughput: interleaved ghz rounds Noop, JoinQueue, Noop, GetQueuePosition,
 //      Eval (median ratio of each against the Noop round before it; goal >=
 //      0.75; Eval, one bare script call, is what any call with a script

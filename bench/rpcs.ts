@@ -1,6 +1,6 @@
 // `npm run bench:rpcs` (issue #6): the hot-path unary RPCs not benched
 // elsewhere, each beside the Noop baseline in the same run (see
-// ../shared/BENCHMARKING.md): interleaved ghz rounds Noop, X, Noop, X, ...
+// docs/BENCHMARKING.md): interleaved ghz rounds Noop, X, Noop, X, ...
 // and the median of the per-pair ratios X/Noop, for
 //   HoldBestAvailable  2 adjacent seats in a named section of a large open event (Redis only);
 //   CreateOrder        one hold made beforehand per call, distinct idempotency keys; the real

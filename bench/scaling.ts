@@ -1,6 +1,6 @@
 // `npm run bench:scaling`: N API processes on one port (API_PROCESSES=N,
 // node:cluster) against one process, measured in one run (see
-// ../shared/BENCHMARKING.md). Two APIs run side by side on their own ports,
+// docs/BENCHMARKING.md). Two APIs run side by side on their own ports,
 // one with API_PROCESSES=1 and one with API_PROCESSES=N (2), on the same
 // Redis, MariaDB and Temporal, so rounds interleave without restarts:
 //   each round: HoldSeats on N=1 and on N=2, then Noop on N=1 and on N=2

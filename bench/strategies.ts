@@ -1,5 +1,5 @@
 // `npm run bench:strategies`: the usual ways to hold seats, side by side on the
-// same contention (../shared/BENCHMARKING.md, "Seed strategies"): a 100-seat
+// same contention (docs/BENCHMARKING.md, "Seed strategies"): a 100-seat
 // event, BENCH_STRATEGY_BUYERS buyers each wanting 1-4 random seats (the same
 // seeded workload for every strategy), issued at a fixed concurrency from this
 // process, all or nothing per buyer:
