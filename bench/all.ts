@@ -372,7 +372,7 @@ function writeIndex(
   L.push("| --- | --- | --- | ---: | --- |");
   for (const x of o.outcomes) {
     L.push(
-      `| ${x.bench.name} | \`npm run ${x.bench.script}\` | ${verdict(x)}${x.skipped ? ` (${x.skipped})` : ""} | ${round(x.seconds / 60, 1)} | ${x.files.map((f) => `[${f}](${f})`).join(", ") || "–"} |`,
+      `| ${x.bench.name} | \`npm run ${x.bench.script}\` | ${verdict(x)}${x.skipped ? ` (${x.skipped})` : ""} | ${round(x.seconds / 60, 1)} | ${x.files.map((f) => (f.endsWith(".md") ? `[${f}](${f})` : `\`${f}\``)).join(", ") || "–"} |`,
     );
   }
   for (const x of o.outcomes.filter((y) => y.headline || y.tail)) {

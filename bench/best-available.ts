@@ -40,7 +40,7 @@ import { envNumber } from "./lib/env.js";
 import { runGhz, type GhzRun } from "./lib/ghz.js";
 import { readEventState, seatChecks, type Check } from "./lib/invariants.js";
 import { redisCpuSeconds, scriptStats } from "./lib/redis.js";
-import { BENCH_DIR, RESULTS_DIR, readRuns, resultStamp } from "./lib/results.js";
+import { BENCH_DIR, RESULTS_DIR, readRuns, resultStamp, withEarlierRuns } from "./lib/results.js";
 import { installSignalHandlers, say, startApi, startBenchStack, stopAll, type ApiProcess } from "./lib/stack.js";
 import { median, round } from "./lib/stats.js";
 import { machineInfo, processCpuSeconds, sourceInfo, type MachineInfo, type SourceInfo } from "./lib/sys.js";
@@ -250,19 +250,29 @@ function writeIndex(): void {
   L.push("# HoldBestAvailable late in a stadium's sale (`npm run bench:best`)");
   L.push("");
   L.push(
-    "Generated from `results/best-*.json` by `bench/best-available.ts`; every run's full report is linked. `bench/run-at-commit.sh <commit> best-available.ts` runs this bench on an earlier commit's code.",
+    "Generated from the raw `results/best-*.json` of the runs made here (not committed; rows of runs made elsewhere are kept) by `bench/best-available.ts`; every run's full report is linked. `bench/run-at-commit.sh <commit> best-available.ts` runs this bench on an earlier commit's code.",
   );
   L.push("");
   L.push(
     "| run | code | rows (sold) | HoldSeats calls/s | HoldBestAvailable calls/s | ratio | API µs per call, HoldSeats / HoldBestAvailable | Redis µs per call, HoldSeats / HoldBestAvailable | invariants | report |",
   );
   L.push("| --- | --- | --- | ---: | ---: | ---: | --- | --- | --- | --- |");
+  const firstRow = L.length;
   for (const { file, r } of runs) {
     const md = file.replace(/\.json$/, ".md");
     L.push(
       `| ${r.startedAt} | ${r.source.commit.slice(0, 7)}${r.source.dirty.length ? "+dirty" : ""} | ${r.rows} (${r.settings.soldRows}) | ${r.median.holdSeats.rps} | ${r.median.best.rps} | ${r.medianRatio} | ${r.median.holdSeats.apiUs} / ${r.median.best.apiUs} | ${r.median.holdSeats.redisUs} / ${r.median.best.redisUs} | ${r.ok ? "ok" : "BROKEN"} | [md](results/${md}) |`,
     );
   }
+  L.push(
+    ...withEarlierRuns(
+      path.join(BENCH_DIR, "BEST-RESULTS.md"),
+      "best",
+      runs.map((x) => x.file),
+      L.splice(firstRow),
+      true,
+    ),
+  );
   L.push("");
   fs.writeFileSync(path.join(BENCH_DIR, "BEST-RESULTS.md"), L.join("\n"));
 }

@@ -862,7 +862,7 @@ function writeChartsPage(r: BenchResult, files: string[]): string {
   fs.writeFileSync(file, htmlPage(`HoldSeats vs Noop ${r.startedAt}`, body.join("\n")));
   fs.appendFileSync(
     `${base}.md`,
-    `\nCharts (throughput and latency over time per round, latency histograms): [${path.basename(file)}](${path.basename(file)}).\n`,
+    `\nCharts (throughput and latency over time per round, latency histograms): \`${path.basename(file)}\` (raw output, not committed: the bench writes it beside this report).\n`,
   );
   return file;
 }

@@ -635,7 +635,7 @@ async function main(): Promise<void> {
     const base = path.join(OUT, "results", `queue-${stamp}`);
     fs.writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
     const chartsLink = (dir: string) =>
-      `\nCharts (throughput and latency over time per round, latency histograms): [${path.basename(base)}.html](${dir}${path.basename(base)}.html).\n`;
+      `\nCharts (throughput and latency over time per round, latency histograms): \`${dir}${path.basename(base)}.html\` (raw output, not committed: the bench writes it beside its report).\n`;
     const md = `${markdown(report)}${chartsLink("results/")}`;
     fs.writeFileSync(`${base}.md`, `${markdown(report)}${chartsLink("")}`);
     fs.writeFileSync(`${base}.html`, chartsPage(stamp, t, `${path.basename(base)}.md`));
