@@ -25,7 +25,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { repoRoot } from "../tools/devstack/stack.js";
+import { ensureTools, repoRoot } from "../tools/devstack/stack.js";
 import { SeatIndex, type EventLayout } from "../src/events/layout.js";
 import {
   benchRedis,
@@ -283,7 +283,7 @@ async function main(): Promise<number> {
   const machine = machineInfo();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ticketing-bench-best-"));
   installSignalHandlers(() => say(`temp dir (logs): ${tmp}`));
-  for (const tool of [GHZ, GRPCURL]) if (!fs.existsSync(tool)) throw new Error(`${tool} is missing: npm run tools`);
+  await ensureTools(["ghz", "grpcurl"]); // built on first use
   const free = (gridCapacity(settings.grid) - settings.soldRows * settings.grid.seatsPerRow) / settings.quantity;
   if (settings.n > free)
     throw new Error(`BENCH_N ${settings.n} holds of ${settings.quantity} do not fit the ${free} pairs left unsold`);

@@ -46,7 +46,7 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { Client, Connection } from "@temporalio/client";
 import { createMysqlPool } from "../src/adapters/mysql/pool.js";
-import { freePort, repoRoot, sleep } from "../tools/devstack/stack.js";
+import { ensureTools, freePort, repoRoot, sleep } from "../tools/devstack/stack.js";
 import { SeatIndex } from "../src/events/layout.js";
 import {
   BareDriver,
@@ -166,7 +166,7 @@ async function main(): Promise<number> {
     say(`temp dir (logs): ${tmp}`);
     void stopOwned();
   });
-  for (const tool of [GHZ, GRPCURL]) if (!fs.existsSync(tool)) throw new Error(`${tool} is missing: npm run tools`);
+  await ensureTools(["ghz", "grpcurl"]); // built on first use
   say(
     `run ${runId}; temp dir ${tmp}; ${machine.nproc} cores (${machine.cpuModel}), load ${machine.loadAvgBefore.join(" ")}`,
   );

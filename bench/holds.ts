@@ -27,7 +27,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { repoRoot } from "../tools/devstack/stack.js";
+import { ensureTools, repoRoot } from "../tools/devstack/stack.js";
 import { SeatIndex } from "../src/events/layout.js";
 import { HoldSeatsRequest } from "../src/gen/ticketing/v1/reservation_service.js";
 import { NoopRequest } from "../src/gen/ticketing/bench/v1/noop_service.js";
@@ -363,12 +363,7 @@ async function main(): Promise<number> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ticketing-bench-"));
   let keepTmp = process.env.BENCH_KEEP_TMP === "1";
   installSignalHandlers(() => say(`temp dir (logs): ${tmp}`));
-  for (const [tool, hint] of [
-    [GHZ, "npm run tools"],
-    [GRPCURL, "npm run tools"],
-  ] as const) {
-    if (!fs.existsSync(tool)) throw new Error(`${tool} is missing: ${hint}`);
-  }
+  await ensureTools(["ghz", "grpcurl"]); // built on first use
   const rb = await run("redis-benchmark", ["--version"]);
   if (rb.code !== 0) throw new Error("redis-benchmark not found: apt-get install redis-tools");
   const ghzVersion = "v0.121.0 (tools/devstack/install-tools.sh; a go-install build reports 'dev')";

@@ -35,7 +35,7 @@ import { migrate } from "../src/adapters/mysql/migrate.js";
 import { createMysqlPool } from "../src/adapters/mysql/pool.js";
 import { createRedis } from "../src/adapters/redis/client.js";
 import { queueKeys } from "../src/adapters/redis/keys.js";
-import { repoRoot } from "../tools/devstack/stack.js";
+import { ensureTools, repoRoot } from "../tools/devstack/stack.js";
 import {
   SaleState,
   EventServiceClient,
@@ -591,6 +591,7 @@ function markdown(
 }
 
 async function main(): Promise<void> {
+  await ensureTools(["ghz", "grpcurl"]); // built on first use
   installSignalHandlers();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ticketing-bench-queue-"));
   const machine = machineInfo();

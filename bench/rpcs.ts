@@ -34,7 +34,7 @@ import os from "node:os";
 import path from "node:path";
 import type { RowDataPacket } from "mysql2/promise";
 import { createMysqlPool, type MysqlPool } from "../src/adapters/mysql/pool.js";
-import { freePort, repoRoot } from "../tools/devstack/stack.js";
+import { ensureTools, freePort, repoRoot } from "../tools/devstack/stack.js";
 import { SeatIndex, type EventLayout } from "../src/events/layout.js";
 import { NoopRequest } from "../src/gen/ticketing/bench/v1/noop_service.js";
 import { CreateOrderRequest, GetOrderRequest } from "../src/gen/ticketing/v1/order_service.js";
@@ -162,7 +162,7 @@ async function main(): Promise<number> {
     say(`temp dir (logs): ${tmp}`);
     void stopOwned();
   });
-  for (const tool of [GHZ, GRPCURL]) if (!fs.existsSync(tool)) throw new Error(`${tool} is missing: npm run tools`);
+  await ensureTools(["ghz", "grpcurl"]); // built on first use
   say(
     `run ${runId}; temp dir ${tmp}; ${machine.nproc} cores (${machine.cpuModel}), load ${machine.loadAvgBefore.join(" ")}`,
   );

@@ -23,7 +23,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { repoRoot } from "../tools/devstack/stack.js";
+import { ensureTools, repoRoot } from "../tools/devstack/stack.js";
 import { SeatIndex } from "../src/events/layout.js";
 import { HoldSeatsRequest } from "../src/gen/ticketing/v1/reservation_service.js";
 import { ghzRoundSeries, type RoundSeries } from "./lib/charts.js";
@@ -280,7 +280,7 @@ async function main(): Promise<number> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ticketing-scaling-"));
   let keepTmp = process.env.BENCH_KEEP_TMP === "1";
   installSignalHandlers(() => say(`temp dir (logs): ${tmp}`));
-  for (const tool of [GHZ, GRPCURL]) if (!fs.existsSync(tool)) throw new Error(`${tool} is missing: npm run tools`);
+  await ensureTools(["ghz", "grpcurl"]); // built on first use
   if (settings.processes < 2 || !Number.isInteger(settings.processes))
     throw new Error(`BENCH_SCALING_PROCESSES=${settings.processes}: compare 1 with an integer N ≥ 2`);
   if (settings.rounds < 1 || settings.n <= settings.skipFirst)

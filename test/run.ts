@@ -12,6 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import {
+  ensureTools,
   killAllSync,
   repoRoot,
   startMysql,
@@ -85,6 +86,8 @@ function hasTestFile(dir: string): boolean {
 }
 
 async function startStack(tmp: string): Promise<Record<string, string>> {
+  // test/foundation/server.test.ts and test/grpc/reflection.test.ts call the real grpcurl.
+  await ensureTools(["grpcurl"]);
   const env: Record<string, string> = {};
   const reused: string[] = [];
   const tasks: Promise<void>[] = [];

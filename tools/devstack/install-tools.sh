@@ -1,15 +1,57 @@
 #!/usr/bin/env bash
-# Installs the pinned Go tools that are not on npm (Temporal CLI, ghz, grpcurl)
-# into .tools/bin (git-ignored). For each tool, in order:
+# Installs the pinned Go tools that are not on npm into .tools/bin (git-ignored):
+# the Temporal CLI (the dev server `npm start` and `npm test` run), and ghz and
+# grpcurl (the benchmarks' load generator; grpcurl also serves some tests).
+# `npm start` builds only the Temporal CLI; `npm run tools` builds all three.
+# For each tool, in order:
 #   1. already in .tools/bin at the pinned version: nothing to do;
 #   2. in the shared cache ${TICKETING_TOOLS_CACHE:-$HOME/.cache/ticketing-tools}
 #      (filled by earlier builds, e.g. of other clones or CI runs): copied;
-#   3. otherwise built with `go install` (minutes when cold), then copied into the cache.
+#   3. otherwise built with `go install` (minutes when cold, printing nothing
+#      itself: a progress line with the elapsed time goes out every 15 s), then
+#      copied into the cache.
 # Concurrent runs wait for each other (flock), so a tool is never built twice at once.
 set -euo pipefail
+
+usage() {
+  cat <<'USAGE'
+Usage: npm run tools [-- TOOL...]
+       bash tools/devstack/install-tools.sh [--help] [TOOL...]
+
+Installs the pinned Go tools into .tools/bin: temporal, ghz, grpcurl (all three
+when no TOOL is named). A tool already there is kept; one in the shared cache
+($TICKETING_TOOLS_CACHE, default ~/.cache/ticketing-tools) is copied; otherwise it is
+built with `go install` (needs Go 1.25+ and the Go module proxy; a cold build of
+the Temporal CLI takes about 4 minutes, ghz and grpcurl about 1 minute each).
+
+Environment: TICKETING_TOOLS_CACHE (the shared cache), TICKETING_PROGRESS_SECONDS
+(seconds between progress lines while building, default 15).
+USAGE
+}
+
+wanted=()
+for arg in "$@"; do
+  case "$arg" in
+    -h | --help)
+      usage
+      exit 0
+      ;;
+    temporal | ghz | grpcurl) wanted+=("$arg") ;;
+    -*)
+      echo "install-tools: unknown option '$arg' (see --help)" >&2
+      exit 2
+      ;;
+    *)
+      echo "install-tools: unknown tool '$arg': expected temporal, ghz or grpcurl (see --help)" >&2
+      exit 2
+      ;;
+  esac
+done
+
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 bin="$root/.tools/bin"
 cache="${TICKETING_TOOLS_CACHE:-$HOME/.cache/ticketing-tools}"
+progress_every="${TICKETING_PROGRESS_SECONDS:-15}"
 mkdir -p "$bin"
 export PATH="$PATH:/usr/local/go/bin"
 
@@ -19,6 +61,13 @@ tools=(
   "grpcurl github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3"
 )
 platform="$(uname -s)-$(uname -m)"
+if [ ${#wanted[@]} -gt 0 ]; then
+  selected=()
+  for entry in "${tools[@]}"; do
+    for w in "${wanted[@]}"; do [ "${entry%% *}" = "$w" ] && selected+=("$entry"); done
+  done
+  tools=("${selected[@]}")
+fi
 
 # .tools/bin/.<name>.module records which module@version a binary was built from.
 installed() { # name module
@@ -85,13 +134,27 @@ for entry in "${todo[@]}"; do
     continue
   fi
   if ! command -v go >/dev/null 2>&1; then
-    echo "install-tools: Go 1.22+ is needed to build the Temporal CLI, ghz and grpcurl; install it from https://go.dev/dl or put it on PATH" >&2
+    echo "install-tools: Go 1.25+ is needed to build $name; install it (go.dev/dl) or put it on PATH" >&2
     exit 1
   fi
-  echo "install-tools: building $name ($module); a cold build takes minutes and prints nothing meanwhile" >&2
+  echo "install-tools: building $name ($module) with go install; a cold build takes minutes" >&2
   t=$SECONDS
   rm -f "$bin/$name"
-  GOBIN="$bin" go install "$module"
+  # go install says nothing while it downloads and compiles: say how long it has been.
+  GOBIN="$bin" go install "$module" &
+  build=$!
+  next=$progress_every
+  while kill -0 "$build" 2>/dev/null; do
+    sleep 1
+    if [ $((SECONDS - t)) -ge "$next" ] && kill -0 "$build" 2>/dev/null; then
+      echo "install-tools: building $name... $((SECONDS - t)) s" >&2
+      next=$((next + progress_every))
+    fi
+  done
+  if ! wait "$build"; then
+    echo "install-tools: go install $module failed after $((SECONDS - t)) s" >&2
+    exit 1
+  fi
   echo "$module" >"$bin/.$name.module"
   echo "install-tools: built $name in $((SECONDS - t)) s" >&2
   if mkdir -p "$cache" 2>/dev/null && cp "$bin/$name" "$cache/.$key.tmp.$$" 2>/dev/null; then

@@ -824,28 +824,47 @@ export async function startMysql(opts: StartMysqlOptions): Promise<MysqlHandle> 
 // ---------------------------------------------------------------------------
 // Temporal dev server
 
-export const temporalBinary = path.join(repoRoot, ".tools", "bin", "temporal");
+/** The Go tools that are not on npm, built into .tools/bin by install-tools.sh. */
+export type GoTool = "temporal" | "ghz" | "grpcurl";
 
-/** Builds the Go tools (install-tools.sh) when the Temporal CLI is missing. */
-export async function ensureTemporalCli(): Promise<string> {
-  if (isExecutable(temporalBinary)) return temporalBinary;
-  process.stderr.write(
-    `devstack: ${path.relative(process.cwd(), temporalBinary) || temporalBinary} is missing; running tools/devstack/install-tools.sh (a first build takes several minutes)\n`,
-  );
-  const code = await new Promise<number | null>((resolve) => {
-    const child = spawn("bash", [path.join(repoRoot, "tools", "devstack", "install-tools.sh")], {
-      cwd: repoRoot,
-      stdio: ["ignore", process.stderr, process.stderr],
-    });
-    child.once("error", () => resolve(-1));
-    child.once("exit", (c) => resolve(c));
-  });
-  if (code !== 0 || !isExecutable(temporalBinary)) {
-    throw new MissingBinaryError(
-      `temporal CLI not found at ${temporalBinary} and \`npm run tools\` (tools/devstack/install-tools.sh) failed (exit ${code}); it needs Go 1.22+ and the Go module proxy`,
+export const toolBinary = (name: GoTool): string => path.join(repoRoot, ".tools", "bin", name);
+
+export const temporalBinary = toolBinary("temporal");
+
+/**
+ * Installs the named tools that are missing (install-tools.sh: copied from the
+ * shared cache, or built with `go install`, printing progress) and returns
+ * their paths. Only what the caller needs is built: `npm start` needs the
+ * Temporal CLI alone, the benchmarks ghz and grpcurl.
+ */
+export async function ensureTools(names: GoTool[]): Promise<string[]> {
+  const missing = names.filter((n) => !isExecutable(toolBinary(n)));
+  if (missing.length > 0) {
+    process.stderr.write(
+      `devstack: ${missing.join(", ")} missing from .tools/bin; running tools/devstack/install-tools.sh ${missing.join(" ")}\n`,
     );
+    const code = await new Promise<number | null>((resolve) => {
+      const child = spawn("bash", [path.join(repoRoot, "tools", "devstack", "install-tools.sh"), ...missing], {
+        cwd: repoRoot,
+        stdio: ["ignore", process.stderr, process.stderr],
+      });
+      child.once("error", () => resolve(-1));
+      child.once("exit", (c) => resolve(c));
+    });
+    const still = missing.filter((n) => !isExecutable(toolBinary(n)));
+    if (code !== 0 || still.length > 0) {
+      throw new MissingBinaryError(
+        `${still.join(", ") || missing.join(", ")} not installed in .tools/bin: tools/devstack/install-tools.sh failed (exit ${code}); building needs Go 1.25+ and the Go module proxy (\`npm run tools -- --help\`)`,
+      );
+    }
   }
-  return temporalBinary;
+  return names.map(toolBinary);
+}
+
+/** The Temporal CLI, built first if missing. */
+export async function ensureTemporalCli(): Promise<string> {
+  const [bin] = await ensureTools(["temporal"]);
+  return bin!;
 }
 
 /** Env without TEMPORAL_* variables (the CLI reads them; a developer's profile must not leak in). */
