@@ -212,6 +212,9 @@ const schema = z
     }
   });
 
+/** Every variable the configuration reads, in the order of the schema (for --help). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
+
 export type Config = z.output<typeof schema>;
 
 /** Thrown by loadConfig; its message names every bad variable. */

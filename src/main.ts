@@ -1,12 +1,26 @@
 // Entry point of the API process: configuration, then the app, then signals.
 import cluster from "node:cluster";
+import { handleCommandLine } from "./cli.js";
 import { ConfigError, loadConfig } from "./config.js";
-import { startApp } from "./app.js";
 import { createLogger } from "./logger.js";
-import { runApiPrimary } from "./observability/metrics-cluster.js";
-import { startTracing, tracesExporter } from "./observability/tracing.js";
 
 async function main(): Promise<void> {
+  handleCommandLine({
+    name: "ticketing-api",
+    usage: ["npm run serve [-- --help]", "node --import tsx src/main.ts [--help]"],
+    description: [
+      "Runs the Ticketing API: the gRPC server on GRPC_ADDRESS and its Prometheus",
+      "/metrics on METRICS_ADDRESS (API_PROCESSES > 1: that many processes sharing the",
+      "port). Needs Redis, MySQL (or MariaDB) and Temporal; SIGTERM or Ctrl-C drains it.",
+    ].join("\n"),
+  });
+  // The app loads only now (it takes seconds under tsx), so --help and a bad
+  // command line answer at once.
+  const [{ startApp }, { runApiPrimary }, { startTracing, tracesExporter }] = await Promise.all([
+    import("./app.js"),
+    import("./observability/metrics-cluster.js"),
+    import("./observability/tracing.js"),
+  ]);
   let config;
   try {
     config = loadConfig();

@@ -3,6 +3,7 @@
 import type { Server as HttpServer } from "node:http";
 import { fileURLToPath } from "node:url";
 import { NativeConnection, Runtime, Worker } from "@temporalio/worker";
+import { handleCommandLine } from "./cli.js";
 import { ConfigError, loadConfig, type Config } from "./config.js";
 import { startTracing, temporalWorkerTracing, tracesExporter, type Tracing } from "./observability/tracing.js";
 import { traceGateway } from "./payments/traced-gateway.js";
@@ -146,6 +147,16 @@ async function temporalSdkMetrics(address: string, log: Logger): Promise<string>
 }
 
 async function main(): Promise<void> {
+  handleCommandLine({
+    name: "ticketing-worker",
+    usage: ["npm run worker [-- --help]", "node --import tsx src/worker.ts [--help]"],
+    description: [
+      "Runs the Temporal worker on TEMPORAL_TASK_QUEUE: the checkout and refund workflows,",
+      "the hold sweepers and their activities (payments through the simulator), with its",
+      "/metrics on WORKER_METRICS_ADDRESS. Needs Redis, MySQL (or MariaDB) and Temporal;",
+      "SIGTERM or Ctrl-C drains it.",
+    ].join("\n"),
+  });
   let config;
   try {
     config = loadConfig();

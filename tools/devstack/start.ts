@@ -13,6 +13,26 @@ import fs from "node:fs";
 import path from "node:path";
 import { killAllSync, launch, repoRoot, startMysql, startRedis, startTemporal, type ManagedProcess } from "./stack.js";
 import { workerNiceFromEnv } from "../../src/worker-priority.js";
+import { handleCommandLine } from "../../src/cli.js";
+
+handleCommandLine({
+  name: "start",
+  usage: ["npm start [-- --help]", "node --import tsx tools/devstack/start.ts [--help]"],
+  description: [
+    "Local development in one command. For each of REDIS_URL, MYSQL_URL and",
+    "TEMPORAL_ADDRESS that is unset, starts that dependency on a free port with its data",
+    "in .local/ (redis-server; MariaDB; the Temporal dev server with its web UI, built",
+    "into .tools/bin on the first run: a few minutes, with progress), then the API and",
+    "the worker with those addresses. Ctrl-C stops the API and the worker, then what it",
+    "started.",
+  ].join("\n"),
+  extraVariables: [
+    ["REDIS_URL", "use this Redis instead of starting one (or REDIS_CLUSTER_NODES)"],
+    ["MYSQL_URL", "use this MySQL or MariaDB instead of starting one"],
+    ["TEMPORAL_ADDRESS", "use this Temporal frontend instead of starting the dev server"],
+    ["WORKER_NICE", "CPU niceness of the worker and of the Temporal dev server it starts"],
+  ],
+});
 
 const localDir = path.join(repoRoot, ".local");
 const t0 = Date.now();
