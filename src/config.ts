@@ -54,7 +54,15 @@ const schema = z
         });
         return parsed;
       }),
-    MYSQL_URL: z.url({ protocol: /^mysql$/ }).default("mysql://root@127.0.0.1:3306/ticketing"),
+    // Goes to mysql2 whole, query options included (TLS: ?ssl=...; adapters/mysql/pool.ts).
+    MYSQL_URL: z
+      .url({ protocol: /^mysql$/, abort: true })
+      .refine((u) => new URL(u).username !== "", "must name the user, e.g. mysql://root@127.0.0.1:3306/ticketing")
+      .refine(
+        (u) => /^\/[^/]+$/.test(new URL(u).pathname),
+        "must name the database, e.g. mysql://root@host:3306/ticketing",
+      )
+      .default("mysql://root@127.0.0.1:3306/ticketing"),
     MYSQL_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(10),
     TEMPORAL_ADDRESS: hostPort.default("127.0.0.1:7233"),
     TEMPORAL_NAMESPACE: z.string().min(1).default("default"),

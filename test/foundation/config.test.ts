@@ -27,6 +27,17 @@ describe("configuration", () => {
     expect(message).toContain('"b" is not host:port');
   });
 
+  it("keeps MYSQL_URL whole (query options go to mysql2) and requires its user and database", () => {
+    const url =
+      "mysql://app:p%40ss@db.internal:3306/ticketing?ssl=%7B%22rejectUnauthorized%22%3Atrue%7D&connectTimeout=5000";
+    expect(loadConfig({ MYSQL_URL: url }).MYSQL_URL).toBe(url);
+    expect(() => loadConfig({ MYSQL_URL: "mysql://db.internal/ticketing" })).toThrow(/MYSQL_URL.*must name the user/);
+    expect(() => loadConfig({ MYSQL_URL: "mysql://app@db.internal:3306" })).toThrow(
+      /MYSQL_URL.*must name the database/,
+    );
+    expect(() => loadConfig({ MYSQL_URL: "postgres://app@db/x" })).toThrow(/MYSQL_URL.*Invalid URL/);
+  });
+
   it("requires TLS files in pairs and an identity provider in production", () => {
     expect(() => loadConfig({ TLS_CERT_FILE: "/tmp/cert.pem" })).toThrow(/TLS_KEY_FILE/);
     expect(() => loadConfig({ TLS_CLIENT_CA_FILE: "/tmp/ca.pem" })).toThrow(/mutual TLS/);

@@ -702,6 +702,8 @@ export interface StartMysqlOptions {
   durable?: boolean;
   port?: number;
   timeoutMs?: number;
+  /** More server options, e.g. --ssl-cert=... (test/foundation/mysql-tls.test.ts). */
+  serverArgs?: string[];
 }
 
 export async function startMysql(opts: StartMysqlOptions): Promise<MysqlHandle> {
@@ -763,6 +765,7 @@ export async function startMysql(opts: StartMysqlOptions): Promise<MysqlHandle> 
       ...(isRoot ? ["--user=root"] : []),
       ...(flavor.kind === "mysql" ? ["--mysqlx=OFF"] : []),
       ...(opts.durable ? [] : ["--innodb-flush-log-at-trx-commit=0", "--innodb-doublewrite=0", "--sync-binlog=0"]),
+      ...(opts.serverArgs ?? []),
     ];
     const proc = launch(`${path.basename(flavor.server)} :${port}`, flavor.server, args, { logFile, graceMs: 30_000 });
     const clientArgs = ["--no-defaults", "--protocol=socket", `--socket=${socket}`, "-uroot"];

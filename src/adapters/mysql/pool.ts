@@ -2,19 +2,23 @@ import mysql from "mysql2/promise";
 
 export type MysqlPool = mysql.Pool;
 
-/** A pool on the database named in the URL (set in pool options: a USE would only affect one connection). */
+/**
+ * A pool on MYSQL_URL, which goes to mysql2 whole: host, port, user, password
+ * and database from the URL (the database in pool options: a USE would only
+ * affect one connection), and its query options too, so
+ * `?ssl={"ca":"<PEM>"}` (JSON, URL-encoded) or `?ssl=Amazon%20RDS` turns on
+ * TLS, and e.g. `connectTimeout=5000` or `charset=...` apply. What the code
+ * relies on (UTC dates as Date objects, numbers as numbers, one statement per
+ * query) is fixed here and wins over the URL; the pool size is MYSQL_POOL_SIZE.
+ */
 export function createMysqlPool(url: string, connectionLimit: number): MysqlPool {
-  const u = new URL(url);
   return mysql.createPool({
-    host: u.hostname,
-    port: Number(u.port || 3306),
-    user: decodeURIComponent(u.username || "root"),
-    password: decodeURIComponent(u.password),
-    database: u.pathname.replace(/^\//, "") || "ticketing",
+    uri: url,
     connectionLimit,
     waitForConnections: true,
-    // Fail fast when MySQL is down instead of queueing calls past their deadlines.
-    connectTimeout: 2000,
+    // Fail fast when MySQL is down instead of queueing calls past their deadlines
+    // (mysql2 takes an option given here over the URL's: leave it to the URL when set there).
+    ...(new URL(url).searchParams.has("connectTimeout") ? {} : { connectTimeout: 2000 }),
     timezone: "Z",
     dateStrings: false,
     supportBigNumbers: true,
