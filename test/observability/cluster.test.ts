@@ -4,7 +4,7 @@
 // not doubled, and SIGTERM to the primary stops everything cleanly.
 import { spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
-import { credentials, Metadata } from "@grpc/grpc-js";
+import { credentials } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../../tools/devstack/stack.js";
 import { EventServiceClient, SaleState } from "../../src/gen/ticketing/v1/event_service.js";
