@@ -109,14 +109,14 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     registerFunnelMetrics(metrics.registry, { summary: (id) => events.getEventSummary(id), events: eventLabels, log });
   }
   queue.ticker.onStep((eventId, step) => domainMetrics.admissions(eventId, step.admitted));
-  const holds = new Holds(
+  const holds = new Holds({
     redis,
     scripts,
     inventory,
-    queue.gate,
-    (eventId) => events.explainMissingInventory(eventId),
-    domainMetrics,
-  );
+    gate: queue.gate,
+    missingInventory: (eventId) => events.explainMissingInventory(eventId),
+    observer: domainMetrics,
+  });
   await queue.start();
   // Events whose live state Redis lost are loaded before serving; reads and sale
   // changes repair any that remain (or that Redis loses later) on demand.

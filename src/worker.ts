@@ -56,7 +56,7 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
     metrics.registry,
     new EventLabels(() => events.openSaleIds(), config.METRICS_EVENT_RETENTION_SECONDS * 1000),
   );
-  const holds = new Holds(redis, scripts, inventory, undefined, undefined, domainMetrics);
+  const holds = new Holds({ redis, scripts, inventory, observer: domainMetrics });
   const notifier = new OrderNotifier(redis);
   const payments = traceGateway(
     new PaymentSimulator(mysql, {

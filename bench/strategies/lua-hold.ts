@@ -25,7 +25,7 @@ export class LuaHold implements HoldStrategy {
 
   constructor(redisUrl: string) {
     this.b = benchRedis(redisUrl);
-    this.holds = new Holds(this.b.redis, this.b.scripts, this.b.inventory);
+    this.holds = new Holds({ redis: this.b.redis, scripts: this.b.scripts, inventory: this.b.inventory });
   }
 
   private get current(): EventLayout {

@@ -4,10 +4,11 @@
 import { AppError } from "../domain/errors.js";
 import type { RedisClient } from "../adapters/redis/client.js";
 import { eventKeys, queueKeys } from "../adapters/redis/keys.js";
-import type { ScriptReply, Scripts } from "../adapters/redis/scripts.js";
+import type { GaCounts, InventoryScripts, LiveSeatState } from "../adapters/redis/inventory-scripts.js";
+import type { Scripts } from "../adapters/redis/scripts.js";
 import { bestAvailableRowChunks, rowSeatIds, SeatIndex, type EventLayout, type SaleState } from "./layout.js";
 
-export type LiveSeatState = "F" | "H" | "S";
+export type { LiveSeatState };
 
 /** What the source of truth says is sold, for (re)loading Redis. */
 export interface SoldState {
@@ -25,7 +26,7 @@ export interface SeatMapSnapshot {
   /** State of each reserved seat that is not free, with expired holds already free. */
   seats: Map<string, LiveSeatState>;
   /** General admission counts by section id (held excludes expired holds). */
-  ga: Map<string, { capacity: number; held: number; sold: number }>;
+  ga: Map<string, GaCounts>;
 }
 
 export interface EventActivity {
@@ -42,44 +43,38 @@ export interface EventActivity {
 
 export class Inventory {
   private readonly layouts = new Map<string, SeatIndex>();
+  private readonly scripts: InventoryScripts;
 
   constructor(
     private readonly redis: RedisClient,
-    private readonly scripts: Scripts,
-  ) {}
+    scripts: Scripts,
+  ) {
+    this.scripts = scripts.inventory;
+  }
 
   /** Writes settings, layout and sold state; drops every existing hold. */
   async load(layout: EventLayout, saleState: SaleState, sold: SoldState): Promise<{ version: bigint }> {
-    const k = eventKeys(layout.eventId);
-    const gaSections = layout.sections.filter((s) => s.generalAdmission);
-    const buyers = [...sold.boughtByBuyer.entries()];
-    const keys = [
-      k.meta,
-      k.seats,
-      k.layout,
-      k.expiries,
-      k.version,
-      k.changes,
-      k.rowHints,
-      k.rowCursor,
-      k.rows,
-      ...gaSections.flatMap((s) => [k.ga(s.sectionId), k.gaQuantities(s.sectionId), k.gaExpiries(s.sectionId)]),
-      ...buyers.map(([buyerId]) => k.buyer(buyerId)),
-    ];
-    const config = {
+    const { version } = await this.scripts.loadInventory({
+      eventId: layout.eventId,
       state: saleState,
       ttlMs: layout.holdPolicy.ttlSeconds * 1000,
       limit: layout.maxTicketsPerBuyer,
       maxExtensions: layout.holdPolicy.maxExtensions,
       maxLifetimeMs: layout.holdPolicy.maxLifetimeSeconds * 1000,
       soldSeats: sold.seatIds,
-      ga: gaSections.map((s) => [s.generalAdmission?.capacity ?? 0, sold.gaSold.get(s.sectionId) ?? 0]),
-      buyers: buyers.map(([, n]) => n),
+      gaSections: layout.sections
+        .filter((s) => s.generalAdmission)
+        .map((s) => ({
+          sectionId: s.sectionId,
+          capacity: s.generalAdmission?.capacity ?? 0,
+          sold: sold.gaSold.get(s.sectionId) ?? 0,
+        })),
+      buyers: [...sold.boughtByBuyer].map(([buyerId, bought]) => ({ buyerId, bought })),
       rows: bestAvailableRowChunks(layout),
-    };
-    const reply = await this.scripts.run("load_inventory", keys, [JSON.stringify(config), JSON.stringify(layout)]);
+      layoutJson: JSON.stringify(layout),
+    });
     this.layouts.set(layout.eventId, new SeatIndex(layout));
-    return { version: BigInt(String(reply[1])) };
+    return { version };
   }
 
   /**
@@ -127,9 +122,7 @@ export class Inventory {
 
   /** Sets the sale state where the live state exists; false when it does not. */
   async setSaleState(eventId: string, state: SaleState): Promise<boolean> {
-    const k = eventKeys(eventId);
-    const updated = await this.scripts.run("set_sale_state", [k.meta], [state]);
-    return Number(updated) === 1;
+    return this.scripts.setSaleState({ eventId, state });
   }
 
   /**
@@ -161,41 +154,12 @@ export class Inventory {
   }
 
   async snapshot(index: SeatIndex): Promise<SeatMapSnapshot> {
-    const eventId = index.layout.eventId;
-    const k = eventKeys(eventId);
-    const gaSections = index.gaSections();
-    const keys = [
-      k.meta,
-      k.seats,
-      k.version,
-      ...gaSections.flatMap((s) => [k.ga(s.sectionId), k.gaQuantities(s.sectionId), k.gaExpiries(s.sectionId)]),
-    ];
-    const reply = await this.scripts.run("seat_map", keys, []);
-    const nowMs = Number(reply[0]);
-    const seats = new Map<string, LiveSeatState>();
-    const flat = reply[3] as ScriptReply;
-    for (let i = 0; i < flat.length; i += 2) {
-      const state = seatState(String(flat[i + 1]), nowMs);
-      if (state !== "F") seats.set(String(flat[i]), state);
-    }
-    const counts = (reply[4] as ScriptReply).map(Number);
-    const ga = new Map<string, { capacity: number; held: number; sold: number }>();
-    gaSections.forEach((s, i) => {
-      ga.set(s.sectionId, {
-        capacity: counts[i * 3] ?? 0,
-        held: counts[i * 3 + 1] ?? 0,
-        sold: counts[i * 3 + 2] ?? 0,
-      });
+    const map = await this.scripts.seatMap({
+      eventId: index.layout.eventId,
+      gaSectionIds: index.gaSections().map((s) => s.sectionId),
     });
-    return { nowMs, version: BigInt(String(reply[1])), saleState: String(reply[2]) as SaleState | "", seats, ga };
+    return { ...map, saleState: map.saleState as SaleState | "" };
   }
-}
-
-/** Reads a seats-hash value at nowMs: an expired hold is free. */
-export function seatState(value: string, nowMs: number): LiveSeatState {
-  if (value.startsWith("S|")) return "S";
-  const expires = Number(value.slice(0, value.indexOf("|")));
-  return expires > nowMs ? "H" : "F";
 }
 
 /** One character per seat of a row ('F', 'H', 'S'), in seat-number order. */

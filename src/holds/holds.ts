@@ -1,10 +1,18 @@
 // Holds: the hot path. Validates against the cached layout, then one Lua
 // script decides atomically (lua/hold_*.lua); touches Redis only.
 import { hash } from "node:crypto";
-import { AppError, type Reason } from "../domain/errors.js";
+import { AppError } from "../domain/errors.js";
 import type { RedisClient } from "../adapters/redis/client.js";
-import { eventKeys, queueKeys } from "../adapters/redis/keys.js";
-import type { ScriptReply, Scripts } from "../adapters/redis/scripts.js";
+import type {
+  HoldBestAvailableReply,
+  HoldMade,
+  HoldQuantityReply,
+  HoldScripts,
+  HoldSeatsReply,
+} from "../adapters/redis/hold-scripts.js";
+import { eventKeys } from "../adapters/redis/keys.js";
+import { refusalError } from "../adapters/redis/script-errors.js";
+import type { Scripts } from "../adapters/redis/scripts.js";
 import type { Inventory } from "../events/inventory.js";
 import { bestAvailableFilter, type SeatIndex } from "../events/layout.js";
 import { Validator } from "../domain/validation.js";
@@ -26,25 +34,10 @@ export interface Hold {
   maxExtensions: number;
 }
 
-/**
- * The waiting-room seam: decides whether a buyer may hold for an event.
- * Admission tokens arrive with the waiting-room issue (#4); until then the
- * gate refuses every hold on an event whose waiting room is on (fail closed).
- */
+/** Decides whether a buyer may hold for an event whose waiting room is on (the admission token). */
 export interface AdmissionGate {
   check(index: SeatIndex, buyerId: string, token: string): Promise<void>;
 }
-
-export const waitingRoomNotYetAvailable: AdmissionGate = {
-  async check(index) {
-    if (index.layout.waitingRoom.enabled) {
-      throw new AppError(
-        "ADMISSION_TOKEN_INVALID",
-        "this event's waiting room is on, and admission tokens are not issued yet (issue #4)",
-      );
-    }
-  },
-};
 
 /** Where the hold path reports script times and outcomes (metrics); a no-op by default. */
 export interface HoldObserver {
@@ -64,11 +57,6 @@ interface HoldTarget {
 }
 
 const STATE_BY_CODE: Record<string, HoldState> = { A: "ACTIVE", P: "PINNED", S: "SOLD", R: "RELEASED", E: "EXPIRED" };
-const SALE_REASONS: Record<string, Reason> = {
-  SCHEDULED: "SALE_NOT_OPEN",
-  PAUSED: "SALE_PAUSED",
-  CLOSED: "SALE_CLOSED",
-};
 
 /**
  * A hold's id is derived from the event, the buyer and the request id, so the
@@ -82,17 +70,41 @@ export function holdIdFor(eventId: string, buyerId: string, requestId: string): 
   return `h_${hash("sha256", `${eventId}\n${buyerId}\n${requestId}`, "base64url").slice(0, 16)}`;
 }
 
+export interface HoldsDeps {
+  redis: RedisClient;
+  scripts: Scripts;
+  inventory: Inventory;
+  /**
+   * Checks admission tokens on events whose waiting room is on. Without one
+   * (a process that never takes holds, such as the worker) such holds are
+   * refused: fail closed.
+   */
+  gate?: AdmissionGate;
+  /** Explains an event with no live inventory: unknown, or being rebuilt. EVENT_NOT_FOUND by default. */
+  missingInventory?: (eventId: string) => Promise<AppError>;
+  /** Script times and hold outcomes (metrics); none by default. */
+  observer?: HoldObserver;
+}
+
+type NewHold = Pick<Hold, "seatIds" | "sectionId" | "quantity">;
+
 export class Holds {
-  constructor(
-    private readonly redis: RedisClient,
-    private readonly scripts: Scripts,
-    private readonly inventory: Inventory,
-    private readonly gate: AdmissionGate = waitingRoomNotYetAvailable,
-    /** Explains an event with no live inventory: unknown, or being rebuilt. */
-    private readonly missingInventory: (eventId: string) => Promise<AppError> = async (eventId) =>
-      new AppError("EVENT_NOT_FOUND", `event ${eventId} not found`),
-    private readonly observer: HoldObserver = UNOBSERVED,
-  ) {}
+  private readonly redis: RedisClient;
+  private readonly scripts: HoldScripts;
+  private readonly inventory: Inventory;
+  private readonly gate: AdmissionGate | undefined;
+  private readonly missingInventory: (eventId: string) => Promise<AppError>;
+  private readonly observer: HoldObserver;
+
+  constructor(deps: HoldsDeps) {
+    this.redis = deps.redis;
+    this.scripts = deps.scripts.holds;
+    this.inventory = deps.inventory;
+    this.gate = deps.gate;
+    this.missingInventory =
+      deps.missingInventory ?? (async (eventId) => new AppError("EVENT_NOT_FOUND", `event ${eventId} not found`));
+    this.observer = deps.observer ?? UNOBSERVED;
+  }
 
   /** Specific reserved seats, all or nothing. */
   async holdSeats(target: HoldTarget, seatIds: string[]): Promise<Hold> {
@@ -115,25 +127,18 @@ export class Holds {
       }
       v.check();
     }
-    const holdId = holdIdFor(target.eventId, target.buyerId, target.requestId);
-    const k = eventKeys(target.eventId);
     const started = process.hrtime.bigint();
-    const reply = await this.scripts.run(
-      "hold_seats",
-      [
-        k.meta,
-        k.seats,
-        k.hold(holdId),
-        k.buyer(target.buyerId),
-        k.expiries,
-        k.version,
-        k.changes,
-        ...firstHoldKeys(target.eventId, index),
-      ],
-      [holdId, target.buyerId, ...seatIds],
-    );
-    this.observer.holdScriptDone("hold_seats", started, target.eventId, "seats", String(reply[0]));
-    return this.holdResult(target, index, reply, { seatIds, sectionId: "", quantity: seatIds.length });
+    const reply = await this.scripts.holdSeats({
+      eventId: target.eventId,
+      holdId: holdIdFor(target.eventId, target.buyerId, target.requestId),
+      buyerId: target.buyerId,
+      waitingRoom: index.layout.waitingRoom.enabled,
+      seatIds,
+    });
+    this.observer.holdScriptDone("hold_seats", started, target.eventId, "seats", reply.code);
+    if (reply.code === "OK")
+      return this.newHold(target, index, reply, { seatIds, sectionId: "", quantity: seatIds.length });
+    return this.holdRefused(target, index, reply, { sectionId: "", quantity: seatIds.length });
   }
 
   /** A quantity in a general-admission section. */
@@ -149,27 +154,18 @@ export class Holds {
     const v = new Validator();
     this.checkQuantity(v, "general_admission.quantity", quantity, index);
     v.check();
-    const holdId = holdIdFor(target.eventId, target.buyerId, target.requestId);
-    const k = eventKeys(target.eventId);
     const started = process.hrtime.bigint();
-    const reply = await this.scripts.run(
-      "hold_quantity",
-      [
-        k.meta,
-        k.ga(sectionId),
-        k.gaQuantities(sectionId),
-        k.gaExpiries(sectionId),
-        k.hold(holdId),
-        k.buyer(target.buyerId),
-        k.expiries,
-        k.version,
-        k.changes,
-        ...firstHoldKeys(target.eventId, index),
-      ],
-      [holdId, target.buyerId, sectionId, quantity],
-    );
-    this.observer.holdScriptDone("hold_quantity", started, target.eventId, "quantity", String(reply[0]));
-    return this.holdResult(target, index, reply, { seatIds: [], sectionId, quantity });
+    const reply = await this.scripts.holdQuantity({
+      eventId: target.eventId,
+      holdId: holdIdFor(target.eventId, target.buyerId, target.requestId),
+      buyerId: target.buyerId,
+      waitingRoom: index.layout.waitingRoom.enabled,
+      sectionId,
+      quantity,
+    });
+    this.observer.holdScriptDone("hold_quantity", started, target.eventId, "quantity", reply.code);
+    if (reply.code === "OK") return this.newHold(target, index, reply, { seatIds: [], sectionId, quantity });
+    return this.holdRefused(target, index, reply, { sectionId, quantity });
   }
 
   /** The best adjacent block of `quantity` seats, optionally in one category or section. */
@@ -197,36 +193,27 @@ export class Holds {
         metadata: { quantity: String(quantity) },
       });
     }
-    const holdId = holdIdFor(target.eventId, target.buyerId, target.requestId);
-    const k = eventKeys(target.eventId);
-    const keys = [
-      k.meta,
-      k.seats,
-      k.hold(holdId),
-      k.buyer(target.buyerId),
-      k.expiries,
-      k.version,
-      k.changes,
-      k.rowHints,
-      k.rows,
-      k.rowCursor,
-      ...firstHoldKeys(target.eventId, index),
-    ];
-    const args = [holdId, target.buyerId, quantity, bestAvailableFilter(filter.priceCategoryId, filter.sectionId)];
+    const input = {
+      eventId: target.eventId,
+      holdId: holdIdFor(target.eventId, target.buyerId, target.requestId),
+      buyerId: target.buyerId,
+      waitingRoom: index.layout.waitingRoom.enabled,
+      quantity,
+      filter: bestAvailableFilter(filter.priceCategoryId, filter.sectionId),
+    };
     const started = process.hrtime.bigint();
-    let reply = await this.scripts.run("hold_best_available", keys, args);
-    if (reply[0] === "NO_ROWS") {
+    let reply = await this.scripts.holdBestAvailable(input);
+    if (reply.code === "NO_ROWS") {
       await this.inventory.writeBestAvailableRows(index);
-      reply = await this.scripts.run("hold_best_available", keys, args);
+      reply = await this.scripts.holdBestAvailable(input);
     }
-    this.observer.holdScriptDone("hold_best_available", started, target.eventId, "best_available", String(reply[0]));
-    if (reply[0] === "TAKEN") {
-      throw new AppError("SEATS_UNAVAILABLE", `no ${quantity} adjacent seats are free`, {
-        metadata: { quantity: String(quantity) },
-      });
+    this.observer.holdScriptDone("hold_best_available", started, target.eventId, "best_available", reply.code);
+    if (reply.code === "OK") {
+      return this.newHold(target, index, reply, { seatIds: reply.seatIds, sectionId: "", quantity });
     }
-    const seatIds = reply.slice(4).map(String);
-    return this.holdResult(target, index, reply, { seatIds, sectionId: "", quantity });
+    if (reply.code === "NO_ROWS")
+      throw new Error("hold_best_available found no row lists right after they were written");
+    return this.holdRefused(target, index, reply, { sectionId: "", quantity });
   }
 
   async getHold(eventId: string, holdId: string): Promise<Hold> {
@@ -242,77 +229,39 @@ export class Holds {
 
   async extendHold(eventId: string, holdId: string, buyerId: string, requestId: string): Promise<Hold> {
     const hold = await this.getHold(eventId, holdId);
-    const k = eventKeys(eventId);
-    const reply = await this.scripts.run(
-      "extend_hold",
-      [
-        k.meta,
-        k.hold(holdId),
-        k.seats,
-        k.buyer(buyerId),
-        k.expiries,
-        k.extendRequest(holdId, requestId),
-        k.gaExpiries(hold.sectionId || "_"),
-      ],
-      [holdId, buyerId],
-    );
-    const code = String(reply[0]);
-    if (code === "OK" || code === "REPLAY") return this.getHold(eventId, holdId);
-    throw holdError(code, String(reply[1] ?? ""), holdId);
+    const reply = await this.scripts.extendHold({ eventId, holdId, buyerId, sectionId: hold.sectionId, requestId });
+    if (reply.code === "OK" || reply.code === "REPLAY") return this.getHold(eventId, holdId);
+    throw refusalError(reply, { holdId });
   }
 
   /** Releases for the buyer (idempotent), or for the system (`buyerId` undefined: a failed checkout). */
   async releaseHold(eventId: string, holdId: string, buyerId: string | undefined): Promise<Hold> {
     const hold = await this.getHold(eventId, holdId);
-    if (buyerId !== undefined && hold.buyerId !== buyerId) throw holdError("NOT_OWNED", "", holdId);
-    const reply = await this.runRelease(hold, buyerId === undefined ? "system" : "buyer", buyerId ?? "");
-    if (reply[0] === "ENDED")
-      this.observer.holdEnded(eventId, buyerId === undefined ? "checkout_failed" : "released", 1);
+    if (buyerId !== undefined && hold.buyerId !== buyerId) throw refusalError({ code: "NOT_OWNED" }, { holdId });
+    const ended = await this.release(hold, buyerId === undefined ? "system" : "buyer", buyerId ?? "");
+    if (ended) this.observer.holdEnded(eventId, buyerId === undefined ? "checkout_failed" : "released", 1);
     return this.getHold(eventId, holdId);
   }
 
   /** Pins an active hold for checkout so it cannot expire while payment is in flight. */
   async pinHold(eventId: string, holdId: string, buyerId: string, pinMs: number): Promise<Hold> {
     const hold = await this.getHold(eventId, holdId);
-    const k = eventKeys(eventId);
-    const reply = await this.scripts.run(
-      "pin_hold",
-      [k.meta, k.hold(holdId), k.seats, k.buyer(buyerId), k.expiries, k.gaExpiries(hold.sectionId || "_")],
-      [holdId, buyerId, pinMs],
-    );
-    const code = String(reply[0]);
-    if (code !== "OK") throw holdError(code, String(reply[1] ?? ""), holdId);
-    return { ...hold, state: "PINNED", expireTime: new Date(Number(reply[1])) };
+    const reply = await this.scripts.pinHold({ eventId, holdId, buyerId, sectionId: hold.sectionId, pinMs });
+    if (reply.code !== "OK") throw refusalError(reply, { holdId });
+    return { ...hold, state: "PINNED", expireTime: new Date(reply.expiresMs) };
   }
 
   /**
    * Marks a hold sold after MySQL committed the sale; "MISSING" when Redis no
    * longer has the hold in this epoch (the caller rebuilds from MySQL).
    */
-  async markSold(hold: Pick<Hold, "eventId" | "holdId" | "buyerId" | "sectionId">): Promise<"OK" | "MISSING"> {
-    const k = eventKeys(hold.eventId);
-    const keys = [k.meta, k.hold(hold.holdId), k.seats, k.buyer(hold.buyerId), k.expiries, k.version, k.changes];
-    if (hold.sectionId) keys.push(k.ga(hold.sectionId), k.gaQuantities(hold.sectionId), k.gaExpiries(hold.sectionId));
-    const reply = await this.scripts.run("sell_hold", keys, [hold.holdId]);
-    return reply[0] === "OK" ? "OK" : "MISSING";
+  markSold(hold: Pick<Hold, "eventId" | "holdId" | "buyerId" | "sectionId">): Promise<"OK" | "MISSING"> {
+    return this.scripts.sellHold(hold);
   }
 
   /** Puts a refunded hold's seats back on sale; "MISSING" as for markSold. */
-  async markUnsold(hold: Pick<Hold, "eventId" | "holdId" | "buyerId" | "sectionId">): Promise<"OK" | "MISSING"> {
-    const k = eventKeys(hold.eventId);
-    const keys = [
-      k.meta,
-      k.hold(hold.holdId),
-      k.seats,
-      k.buyer(hold.buyerId),
-      k.version,
-      k.changes,
-      k.rowHints,
-      k.rowCursor,
-    ];
-    if (hold.sectionId) keys.push(k.ga(hold.sectionId));
-    const reply = await this.scripts.run("unsell_hold", keys, [hold.holdId]);
-    return reply[0] === "OK" ? "OK" : "MISSING";
+  markUnsold(hold: Pick<Hold, "eventId" | "holdId" | "buyerId" | "sectionId">): Promise<"OK" | "MISSING"> {
+    return this.scripts.unsellHold(hold);
   }
 
   /** Reclaims holds of the event that expired by now; returns how many were reclaimed. */
@@ -326,8 +275,7 @@ export class Holds {
         await this.redis.zrem(k.expiries, holdId);
         continue;
       }
-      const reply = await this.runRelease(hold, "expire", "");
-      if (reply[0] === "ENDED") reclaimed++;
+      if (await this.release(hold, "expire", "")) reclaimed++;
     }
     if (reclaimed > 0) this.observer.holdEnded(eventId, "expired", reclaimed);
     return reclaimed;
@@ -339,25 +287,12 @@ export class Holds {
     return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
   }
 
-  private runRelease(hold: Hold, mode: "buyer" | "system" | "expire", asking: string): Promise<ScriptReply> {
-    const k = eventKeys(hold.eventId);
-    const keys = [
-      k.meta,
-      k.hold(hold.holdId),
-      k.seats,
-      k.buyer(hold.buyerId),
-      k.expiries,
-      k.version,
-      k.changes,
-      k.rowHints,
-      k.rowCursor,
-    ];
-    if (hold.sectionId) keys.push(k.ga(hold.sectionId), k.gaQuantities(hold.sectionId), k.gaExpiries(hold.sectionId));
-    return this.scripts.run("release_hold", keys, [hold.holdId, asking, mode]).then((reply) => {
-      const code = String(reply[0]);
-      if (code === "ENDED" || code === "FINAL" || code === "ACTIVE") return reply;
-      throw holdError(code, "", hold.holdId);
-    });
+  /** Whether this call ended the hold (false: it had ended before, or is still active for mode expire). */
+  private async release(hold: Hold, mode: "buyer" | "system" | "expire", asking: string): Promise<boolean> {
+    const reply = await this.scripts.releaseHold({ ...hold, asking, mode });
+    if (reply.code === "ENDED") return true;
+    if (reply.code === "FINAL" || reply.code === "ACTIVE") return false;
+    throw refusalError(reply, { holdId: hold.holdId });
   }
 
   /**
@@ -373,7 +308,10 @@ export class Holds {
   private async admit(target: HoldTarget): Promise<SeatIndex> {
     const index = await this.inventory.index(target.eventId);
     if (!index) throw await this.missingInventory(target.eventId);
-    if (index.layout.waitingRoom.enabled) await this.gate.check(index, target.buyerId, target.admissionToken);
+    if (index.layout.waitingRoom.enabled) {
+      if (!this.gate) throw new AppError("ADMISSION_TOKEN_INVALID", "this process checks no admission tokens");
+      await this.gate.check(index, target.buyerId, target.admissionToken);
+    }
     return index;
   }
 
@@ -383,115 +321,36 @@ export class Holds {
     else if (quantity > limit) v.add(field, `at most ${limit} tickets per buyer for this event`);
   }
 
-  /** The new hold (synchronously: the common case), or the refusal's error. */
-  private holdResult(
-    target: HoldTarget,
-    index: SeatIndex,
-    reply: ScriptReply,
-    what: { seatIds: string[]; sectionId: string; quantity: number },
-  ): Hold | Promise<Hold> {
-    if (reply[0] !== "OK") return this.holdRefused(target, index, reply, what);
+  private newHold(target: HoldTarget, index: SeatIndex, made: HoldMade, what: NewHold): Hold {
     return {
-      holdId: String(reply[1]),
+      holdId: made.holdId,
       eventId: target.eventId,
       buyerId: target.buyerId,
       state: "ACTIVE",
       seatIds: what.seatIds,
       sectionId: what.sectionId,
       quantity: what.quantity,
-      createTime: new Date(Number(reply[2])),
-      expireTime: new Date(Number(reply[3])),
+      createTime: new Date(made.createdMs),
+      expireTime: new Date(made.expiresMs),
       extensionsUsed: 0,
       maxExtensions: index.layout.holdPolicy.maxExtensions,
     };
   }
 
+  /** A hold script did not make a new hold: the earlier one (a retry), or the refusal's error. */
   private async holdRefused(
     target: HoldTarget,
     index: SeatIndex,
-    reply: ScriptReply,
-    what: { seatIds: string[]; sectionId: string; quantity: number },
+    reply: Exclude<HoldSeatsReply | HoldQuantityReply | HoldBestAvailableReply, { code: "OK" | "NO_ROWS" }>,
+    what: { sectionId: string; quantity: number },
   ): Promise<Hold> {
-    const code = String(reply[0]);
-    switch (code) {
-      case "REPLAY":
-        return this.getHold(target.eventId, String(reply[1]));
-      case "NO_EVENT":
-        throw await this.missingInventory(target.eventId);
-      case "SALE": {
-        const state = String(reply[1]);
-        throw new AppError(SALE_REASONS[state] ?? "SALE_NOT_OPEN", `the sale is ${state.toLowerCase()}`, {
-          metadata: { sale_state: state },
-        });
-      }
-      case "LIMIT":
-        throw new AppError(
-          "LIMIT_EXCEEDED",
-          `buyer already holds or bought ${String(reply[1])} of at most ${String(reply[2])} tickets`,
-          {
-            metadata: { counted: String(reply[1]), limit: String(reply[2]) },
-            retryAfterMs: index.layout.holdPolicy.ttlSeconds * 1000,
-          },
-        );
-      case "TAKEN": {
-        const taken = reply.slice(1).map(String);
-        throw new AppError("SEATS_UNAVAILABLE", `seats already taken: ${taken.join(", ")}`, {
-          metadata: { taken_seats: taken.join(",") },
-        });
-      }
-      case "INSUFFICIENT":
-        throw new AppError("INSUFFICIENT_CAPACITY", `only ${String(reply[1])} places left in ${what.sectionId}`, {
-          metadata: { available: String(reply[1]) },
-        });
-      case "NO_SECTION":
-        throw new AppError("SECTION_NOT_FOUND", `no general-admission section ${what.sectionId}`);
-      default:
-        throw new Error(`unexpected hold script reply ${code}`);
-    }
-  }
-}
-
-/**
- * With a waiting room, a hold also takes the buyer off the room's list of
- * admitted shoppers who have not held yet (admission counts those against the
- * seats left; lua/queue_step.lua). Without one, the scripts get no such key.
- */
-function firstHoldKeys(eventId: string, index: SeatIndex): string[] {
-  return index.layout.waitingRoom.enabled ? [queueKeys(eventId).fresh] : [];
-}
-
-function holdError(code: string, detail: string, holdId: string): AppError {
-  switch (code) {
-    case "NOT_FOUND":
-      return new AppError("HOLD_NOT_FOUND", `hold ${holdId} not found`);
-    case "NOT_OWNED":
-      return new AppError("HOLD_NOT_OWNED", `hold ${holdId} belongs to another buyer`);
-    case "EXPIRED":
-      return new AppError("HOLD_EXPIRED", `hold ${holdId} has expired`);
-    case "PINNED":
-      return new AppError("HOLD_NOT_ACTIVE", `hold ${holdId} is being paid for`, {
-        metadata: { hold_state: "PINNED" },
-      });
-    case "SOLD":
-      return new AppError("HOLD_NOT_ACTIVE", `hold ${holdId} is sold`, { metadata: { hold_state: "SOLD" } });
-    case "NOT_ACTIVE":
-      return new AppError(
-        "HOLD_NOT_ACTIVE",
-        `hold ${holdId} is ${STATE_BY_CODE[detail]?.toLowerCase() ?? "not active"}`,
-        {
-          metadata: { hold_state: STATE_BY_CODE[detail] ?? detail },
-        },
-      );
-    case "LIMIT":
-      return new AppError(
-        "EXTENSION_LIMIT_REACHED",
-        detail === "lifetime"
-          ? `hold ${holdId} has reached its maximum lifetime`
-          : `hold ${holdId} has no extensions left`,
-        { metadata: { limit: detail } },
-      );
-    default:
-      return new AppError("INTERNAL", `unexpected hold script reply ${code}`);
+    if (reply.code === "REPLAY") return this.getHold(target.eventId, reply.holdId);
+    if (reply.code === "NO_EVENT") throw await this.missingInventory(target.eventId);
+    throw refusalError(reply, {
+      sectionId: what.sectionId,
+      quantity: what.quantity,
+      limitRetryAfterMs: index.layout.holdPolicy.ttlSeconds * 1000,
+    });
   }
 }
 

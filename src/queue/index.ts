@@ -47,12 +47,11 @@ export function createQueue(deps: QueueDeps) {
   const tokens = new TokenService(ring, pool);
   const admission = new AdmissionTokens(tokens);
   const gate = new TokenAdmissionGate(admission);
-  const room = new WaitingRoom(
-    deps.redis,
-    deps.scripts,
-    deps.inventory,
+  const room = new WaitingRoom({
+    scripts: deps.scripts,
+    inventory: deps.inventory,
     admission,
-    {
+    options: {
       abandonMs: config.QUEUE_ABANDON_SECONDS * 1000,
       firstHoldGraceMs: config.QUEUE_FIRST_HOLD_GRACE_SECONDS * 1000,
       // Every instance steps each room every QUEUE_TICK_MS: no step for 50 ticks (at least 5 s) means none was running.
@@ -61,8 +60,8 @@ export function createQueue(deps: QueueDeps) {
       joinLimit: config.QUEUE_JOIN_LIMIT,
       positionLimit: config.QUEUE_POSITION_LIMIT,
     },
-    deps.missingInventory,
-  );
+    missingInventory: deps.missingInventory,
+  });
   const ticker = new AdmissionTicker(deps.redis, room, deps.reclaim, { intervalMs: config.QUEUE_TICK_MS }, log);
   // Watching counts as asking: feeds re-read well within the abandon time even when nothing moves.
   const keepAliveMs =

@@ -2,9 +2,9 @@
 // the admission step. Every decision is one Lua script (lua/queue_*.lua); the
 // step may run from any API instance at any time (see lua/queue_step.lua).
 import { createHash, randomBytes } from "node:crypto";
-import type { RedisClient } from "../adapters/redis/client.js";
-import { eventKeys, queueKeys } from "../adapters/redis/keys.js";
-import type { ScriptReply, Scripts } from "../adapters/redis/scripts.js";
+import type { BuyerView, QueueScripts, RoomBrief, RoomView, StepResult } from "../adapters/redis/queue-scripts.js";
+import { refusalError } from "../adapters/redis/script-errors.js";
+import type { Scripts } from "../adapters/redis/scripts.js";
 import { AppError } from "../domain/errors.js";
 import { ID_PATTERN, Validator } from "../domain/validation.js";
 import type { Inventory } from "../events/inventory.js";
@@ -34,24 +34,6 @@ export interface QueueTicket {
   maxTickets: number;
 }
 
-export interface StepResult {
-  status: "NO_EVENT" | "SCHEDULED" | "OPEN" | "PAUSED" | "CLOSED";
-  version: number;
-  admitted: number;
-  expired: number;
-  skipped: number;
-  waiting: number;
-  shopping: number;
-  free: number;
-  soldOut: boolean;
-  seatsMayReturn: boolean;
-  /** Holds past their expiry that nobody reclaimed yet: their seats are about to come back. */
-  expiredHolds: number;
-  /** Shoppers admitted within the first-hold grace who hold nothing yet (counted against `free`). */
-  awaitingFirstHold: number;
-  nowMs: number;
-}
-
 export interface WaitingRoomOptions {
   /** A waiting buyer unseen this long is skipped at the head of the line; 0 = never. */
   abandonMs: number;
@@ -75,89 +57,59 @@ export interface WaitingRoomOptions {
   maxScanPerStep?: number;
 }
 
-/** What a buyer's ticket needs of the room (room_brief in lua/includes/queue.lua). */
-export interface RoomBrief {
-  saleState: string;
-  openedMs: number | undefined;
-  seedHash: string;
-  seed: string;
-  soldOut: boolean;
-  seatsMayReturn: boolean;
-  measuredRate: number;
-}
-
-/** The room as WatchQueue's feed sees it (room_view in lua/includes/queue.lua). */
-export interface RoomView extends RoomBrief {
-  version: number;
-  waiting: number;
-}
-
-export interface BuyerView {
-  /** W A L E X C, or '' when the buyer never joined. */
-  code: string;
-  position: number;
-  joinMs: number;
-  sessionExpiresMs: number;
-  admittedMs: number;
-}
+export type { BuyerView, RoomBrief, RoomView, StepResult };
 
 const DEFAULT_MAX_SCAN = 5000;
 
+export interface WaitingRoomDeps {
+  scripts: Scripts;
+  inventory: Inventory;
+  admission: AdmissionTokens;
+  options: WaitingRoomOptions;
+  /** Explains an event with no live inventory (unknown, or being rebuilt); EVENT_NOT_FOUND by default. */
+  missingInventory?: (eventId: string) => Promise<AppError>;
+}
+
 export class WaitingRoom {
+  private readonly scripts: QueueScripts;
+  private readonly inventory: Inventory;
+  private readonly admission: AdmissionTokens;
+  private readonly options: WaitingRoomOptions;
+  private readonly missingInventory: (eventId: string) => Promise<AppError>;
   private readonly maxScan: number;
   /** Events whose seed this process saw committed: no new candidate needed. */
   private readonly committed = new Set<string>();
 
-  constructor(
-    private readonly redis: RedisClient,
-    private readonly scripts: Scripts,
-    private readonly inventory: Inventory,
-    private readonly admission: AdmissionTokens,
-    private readonly options: WaitingRoomOptions,
-    /** Explains an event with no live inventory (unknown, or being rebuilt). */
-    private readonly missingInventory: (eventId: string) => Promise<AppError> = async (eventId) =>
-      new AppError("EVENT_NOT_FOUND", `event ${eventId} not found`, { metadata: { event_id: eventId } }),
-  ) {
-    this.maxScan = options.maxScanPerStep ?? DEFAULT_MAX_SCAN;
+  constructor(deps: WaitingRoomDeps) {
+    this.scripts = deps.scripts.queue;
+    this.inventory = deps.inventory;
+    this.admission = deps.admission;
+    this.options = deps.options;
+    this.missingInventory =
+      deps.missingInventory ??
+      (async (eventId) =>
+        new AppError("EVENT_NOT_FOUND", `event ${eventId} not found`, { metadata: { event_id: eventId } }));
+    this.maxScan = deps.options.maxScanPerStep ?? DEFAULT_MAX_SCAN;
   }
 
   /** JoinQueue: the buyer's ticket, and whether this call created it. */
   async join(eventId: string, buyerId: string): Promise<{ ticket: QueueTicket; created: boolean }> {
     const index = await this.room(eventId, buyerId);
-    let reply = await this.runJoin(eventId, buyerId);
-    if (reply === "NEED_SEED") {
+    let reply = await this.scripts.join(this.buyerCall(eventId, buyerId, this.options.joinLimit));
+    if (reply.code === "NEED_SEED") {
       // Redis lost the room since this process saw its seed: commit a new one.
       this.committed.delete(eventId);
-      reply = await this.runJoin(eventId, buyerId);
+      reply = await this.scripts.join(this.buyerCall(eventId, buyerId, this.options.joinLimit));
     }
-    const f = reply.split("|");
-    if (f[0] !== "OK") {
-      if (f[0] === "RATE") throw rateLimited("JoinQueue", Number(f[1]));
-      if (f[0] === "NO_EVENT") throw await this.missingInventory(eventId);
-      if (f[0] === "CLOSED") {
-        throw new AppError("SALE_CLOSED", "the sale is closed", {
-          metadata: { event_id: eventId, sale_state: "CLOSED" },
-        });
-      }
-      throw new Error(`queue_join answered ${reply}`);
-    }
-    const room = this.noteCommitted(eventId, roomBrief(f, 2));
-    const buyer = buyerBrief(f, 9);
-    const ticket = this.unsignedTicket(index, buyerId, room, buyer);
+    if (reply.code === "NO_EVENT") throw await this.missingInventory(eventId);
+    if (reply.code === "NEED_SEED") throw new Error("queue_join asked for a seed it was given");
+    if (reply.code !== "OK") throw refusalError(reply, { eventId, method: "JoinQueue" });
+    const room = this.noteCommitted(eventId, reply.room);
+    const ticket = this.unsignedTicket(index, buyerId, room, reply.buyer);
     return {
-      ticket: ticket.state === "ADMITTED" ? await this.sign(index, ticket, buyer) : ticket,
-      created: f[1] === "1",
+      ticket: ticket.state === "ADMITTED" ? await this.sign(index, ticket, reply.buyer) : ticket,
+      created: reply.created,
     };
-  }
-
-  private runJoin(eventId: string, buyerId: string): Promise<string> {
-    const q = queueKeys(eventId);
-    const [seed, hash] = this.candidateSeed(eventId);
-    return this.scripts.run(
-      "queue_join",
-      [eventKeys(eventId).meta, q.meta, q.line, q.recs, q.seen, q.rateLimit("j", buyerId)],
-      [buyerId, seed, hash, this.options.joinLimit, this.options.rateLimitWindowMs],
-    ) as unknown as Promise<string>;
   }
 
   /** GetQueuePosition: the buyer's ticket (with the admission token once admitted). */
@@ -176,7 +128,7 @@ export class WaitingRoom {
   /** LeaveQueue: gives up the place or the shopping slot at once. Idempotent. */
   async leave(eventId: string, buyerId: string): Promise<void> {
     await this.room(eventId, buyerId);
-    await this.end(eventId, buyerId, "L");
+    await this.scripts.leave({ eventId, buyerId, mode: "L" });
   }
 
   /**
@@ -185,7 +137,7 @@ export class WaitingRoom {
    * has no waiting room).
    */
   async completeShopping(eventId: string, buyerId: string): Promise<void> {
-    await completeShopping(this.scripts, eventId, buyerId);
+    await this.scripts.leave({ eventId, buyerId, mode: "C" });
   }
 
   /** One admission step for the event; undefined when it has no live state or no waiting room. */
@@ -193,51 +145,20 @@ export class WaitingRoom {
     const index = await this.inventory.index(eventId);
     if (!index?.layout.waitingRoom.enabled) return undefined;
     const wr = index.layout.waitingRoom;
-    const k = eventKeys(eventId);
-    const q = queueKeys(eventId);
     let reserved = 0;
     for (const s of index.layout.sections) for (const r of s.rows ?? []) reserved += r.seatCount;
-    const reply = await this.scripts.run(
-      "queue_step",
-      [
-        k.meta,
-        q.meta,
-        q.line,
-        q.recs,
-        q.shop,
-        q.seen,
-        k.seats,
-        k.expiries,
-        q.fresh,
-        ...index.gaSections().map((s) => k.ga(s.sectionId)),
-      ],
-      [
-        wr.admissionsPerSecond,
-        wr.maxShopping,
-        wr.sessionSeconds * 1000,
-        this.options.abandonMs,
-        reserved,
-        this.maxScan,
-        Math.min(this.options.firstHoldGraceMs, wr.sessionSeconds * 1000),
-        this.options.outageMs,
-      ],
-    );
-    const n = (i: number) => Number(reply[i] ?? 0);
-    return {
-      status: String(reply[0]) as StepResult["status"],
-      version: n(1),
-      admitted: n(2),
-      expired: n(3),
-      skipped: n(4),
-      waiting: n(5),
-      shopping: n(6),
-      free: n(7),
-      soldOut: reply[8] === "1",
-      seatsMayReturn: reply[9] === "1",
-      expiredHolds: n(10),
-      nowMs: n(11),
-      awaitingFirstHold: n(12),
-    };
+    return this.scripts.step({
+      eventId,
+      gaSectionIds: index.gaSections().map((s) => s.sectionId),
+      admissionsPerSecond: wr.admissionsPerSecond,
+      maxShopping: wr.maxShopping,
+      sessionMs: wr.sessionSeconds * 1000,
+      abandonMs: this.options.abandonMs,
+      reservedSeats: reserved,
+      maxScan: this.maxScan,
+      graceMs: Math.min(this.options.firstHoldGraceMs, wr.sessionSeconds * 1000),
+      outageMs: this.options.outageMs,
+    });
   }
 
   /**
@@ -255,17 +176,8 @@ export class WaitingRoom {
     eventId: string,
     buyerIds: string[],
   ): Promise<{ room: RoomView; buyers: BuyerView[]; nowMs: number } | undefined> {
-    const q = queueKeys(eventId);
-    const reply = await this.scripts.run(
-      "queue_watch",
-      [eventKeys(eventId).meta, q.meta, q.line, q.recs, q.seen],
-      buyerIds,
-    );
-    if (reply[0] !== "OK") return undefined;
-    const room = roomView(reply[2] as ScriptReply, 0);
-    const flat = reply[3] as ScriptReply;
-    const buyers = buyerIds.map((_, i) => buyerView(flat, i * 5));
-    return { room, buyers, nowMs: Number(reply[1]) };
+    const reply = await this.scripts.watch({ eventId, buyerIds });
+    return reply.code === "OK" ? reply : undefined;
   }
 
   /** The ticket a buyer sees, from the views; signs the admission token when admitted. */
@@ -352,20 +264,16 @@ export class WaitingRoom {
   }
 
   private async view(eventId: string, buyerId: string, limit: number): Promise<{ room: RoomBrief; buyer: BuyerView }> {
-    const q = queueKeys(eventId);
-    const [seed, hash] = this.candidateSeed(eventId);
-    const reply = (await this.scripts.run(
-      "queue_position",
-      [eventKeys(eventId).meta, q.meta, q.line, q.recs, q.seen, q.rateLimit("p", buyerId)],
-      [buyerId, seed, hash, limit, this.options.rateLimitWindowMs],
-    )) as unknown as string;
-    const f = reply.split("|");
-    if (f[0] !== "OK") {
-      if (f[0] === "RATE") throw rateLimited("GetQueuePosition", Number(f[1]));
-      if (f[0] === "NO_EVENT") throw await this.missingInventory(eventId);
-      throw new Error(`queue_position answered ${reply}`);
-    }
-    return { room: this.noteCommitted(eventId, roomBrief(f, 1)), buyer: buyerBrief(f, 8) };
+    const reply = await this.scripts.position(this.buyerCall(eventId, buyerId, limit));
+    if (reply.code === "NO_EVENT") throw await this.missingInventory(eventId);
+    if (reply.code !== "OK") throw refusalError(reply, { eventId, method: "GetQueuePosition" });
+    return { room: this.noteCommitted(eventId, reply.room), buyer: reply.buyer };
+  }
+
+  /** A join or position call: with a candidate seed while the event may have none. */
+  private buyerCall(eventId: string, buyerId: string, limit: number) {
+    const [seed, seedHash] = this.candidateSeed(eventId);
+    return { eventId, buyerId, seed, seedHash, limit, windowMs: this.options.rateLimitWindowMs };
   }
 
   /** A fresh seed and its SHA-256 while the event may have none; the scripts keep it only when it has none yet. */
@@ -382,11 +290,6 @@ export class WaitingRoom {
     }
     return room;
   }
-
-  private async end(eventId: string, buyerId: string, mode: "L" | "C"): Promise<void> {
-    const q = queueKeys(eventId);
-    await this.scripts.run("queue_leave", [q.meta, q.line, q.recs, q.shop, q.fresh], [buyerId, mode]);
-  }
 }
 
 /**
@@ -396,67 +299,7 @@ export class WaitingRoom {
  * buyer is not shopping or the event has no waiting room.
  */
 export async function completeShopping(scripts: Scripts, eventId: string, buyerId: string): Promise<void> {
-  const q = queueKeys(eventId);
-  await scripts.run("queue_leave", [q.meta, q.line, q.recs, q.shop, q.fresh], [buyerId, "C"]);
-}
-
-function roomView(r: ScriptReply, at: number): RoomView {
-  const s = (i: number) => String(r[at + i] ?? "");
-  return {
-    saleState: s(0),
-    openedMs: s(1) ? Number(s(1)) : undefined,
-    seedHash: s(2),
-    seed: s(3),
-    soldOut: s(4) === "1",
-    seatsMayReturn: s(5) === "1",
-    measuredRate: Number(s(6) || 0),
-    version: Number(s(7) || 0),
-    waiting: Number(s(8) || 0),
-  };
-}
-
-/** room_brief's 7 fields from a reply split at '|' (lua/includes/queue.lua). */
-function roomBrief(f: string[], at: number): RoomBrief {
-  const opened = f[at + 1];
-  return {
-    saleState: f[at] ?? "",
-    openedMs: opened ? Number(opened) : undefined,
-    soldOut: f[at + 2] === "1",
-    seatsMayReturn: f[at + 3] === "1",
-    measuredRate: Number(f[at + 4] || 0),
-    seedHash: f[at + 5] ?? "",
-    seed: f[at + 6] ?? "",
-  };
-}
-
-/** buyer_brief's 5 fields from a reply split at '|'. */
-function buyerBrief(f: string[], at: number): BuyerView {
-  return {
-    code: f[at] ?? "",
-    position: Number(f[at + 1] || 0),
-    joinMs: Number(f[at + 2] || 0),
-    sessionExpiresMs: Number(f[at + 3] || 0),
-    admittedMs: Number(f[at + 4] || 0),
-  };
-}
-
-function buyerView(r: ScriptReply, at: number): BuyerView {
-  const s = (i: number) => String(r[at + i] ?? "");
-  return {
-    code: s(0),
-    position: Number(s(1) || 0),
-    joinMs: Number(s(2) || 0),
-    sessionExpiresMs: Number(s(3) || 0),
-    admittedMs: Number(s(4) || 0),
-  };
-}
-
-function rateLimited(method: string, retryAfterMs: number): AppError {
-  const ms = Math.max(1, retryAfterMs);
-  return new AppError("RATE_LIMITED", `too many ${method} calls for this buyer; retry in ${Math.ceil(ms / 1000)} s`, {
-    metadata: { method },
-    retryAfterMs: ms,
-  });
+  await scripts.queue.leave({ eventId, buyerId, mode: "C" });
 }
 
 /** Recomputes a pre-queue's order from the revealed seed, as anyone can (see lua/includes/queue.lua). */

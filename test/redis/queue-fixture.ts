@@ -40,8 +40,13 @@ export function instance(options: Partial<WaitingRoomOptions> = {}): Instance {
   const scripts = new Scripts(redis);
   const inventory = new Inventory(redis, scripts);
   // Gate checks are the API's business; here every hold is let through.
-  const holds = new Holds(redis, scripts, inventory, { check: async () => undefined });
-  const room = new WaitingRoom(redis, scripts, inventory, fakeAdmission, { ...roomOptions, ...options });
+  const holds = new Holds({ redis, scripts, inventory, gate: { check: async () => undefined } });
+  const room = new WaitingRoom({
+    scripts,
+    inventory,
+    admission: fakeAdmission,
+    options: { ...roomOptions, ...options },
+  });
   return { redis, scripts, inventory, holds, room, close: async () => void (await redis.quit()) };
 }
 

@@ -1,63 +1,32 @@
-// Loads the Lua scripts in lua/ once, resolving `--@include <name>` lines
-// from lua/includes/, and calls them by SHA (ioredis defineCommand sends
-// EVALSHA and falls back to EVAL once if the server lost the script).
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { inSpan, tracerInTrace } from "../../observability/tracing.js";
+// Every Lua script in lua/, as typed functions by family: holds, the waiting
+// room (queue) and the live inventory. A use case calls a family's function
+// with named inputs and reads a decoded reply; the families alone know KEYS
+// and reply layouts, and script-errors.ts alone turns refusals into errors.
+import { BENCH_EVAL_KEY } from "./keys.js";
 import type { RedisClient } from "./client.js";
+import { HoldScripts } from "./hold-scripts.js";
+import { InventoryScripts } from "./inventory-scripts.js";
+import { QueueScripts } from "./queue-scripts.js";
+import { RedisScriptRunner, type ScriptRunner } from "./runner.js";
 
-const LUA_DIR = fileURLToPath(new URL("../../../lua/", import.meta.url));
-
-export const SCRIPT_NAMES = [
-  "hold_seats",
-  "hold_quantity",
-  "hold_best_available",
-  "release_hold",
-  "extend_hold",
-  "seat_map",
-  "load_inventory",
-  "set_sale_state",
-  "pin_hold",
-  "sell_hold",
-  "unsell_hold",
-  "queue_join",
-  "queue_position",
-  "queue_watch",
-  "queue_leave",
-  "queue_step",
-  "bench_one_script",
-] as const;
-export type ScriptName = (typeof SCRIPT_NAMES)[number];
-
-/** Script source with its includes pasted in. */
-export function scriptSource(name: string): string {
-  const source = readFileSync(`${LUA_DIR}${name}.lua`, "utf8");
-  return source.replace(/^--@include (\w+)\s*$/gm, (_, include: string) =>
-    readFileSync(`${LUA_DIR}includes/${include}.lua`, "utf8"),
-  );
-}
-
-export type ScriptReply = (string | ScriptReply)[];
-
-/** Runs the named scripts with explicit KEYS and ARGV. */
 export class Scripts {
-  constructor(private readonly redis: RedisClient) {
-    for (const name of SCRIPT_NAMES) {
-      if (!(name in redis)) redis.defineCommand(name, { lua: scriptSource(name) });
-    }
+  private readonly runner: ScriptRunner;
+  readonly holds: HoldScripts;
+  readonly queue: QueueScripts;
+  readonly inventory: InventoryScripts;
+
+  constructor(redis: RedisClient);
+  /** With a runner of one's own (tests wrap the Redis one). */
+  constructor(runner: ScriptRunner);
+  constructor(redisOrRunner: RedisClient | ScriptRunner) {
+    this.runner = "run" in redisOrRunner ? redisOrRunner : new RedisScriptRunner(redisOrRunner);
+    this.holds = new HoldScripts(this.runner);
+    this.queue = new QueueScripts(this.runner);
+    this.inventory = new InventoryScripts(this.runner);
   }
 
-  async run(name: ScriptName, keys: string[], args: (string | number)[]): Promise<ScriptReply> {
-    const command = (this.redis as unknown as Record<ScriptName, (...a: (string | number)[]) => Promise<ScriptReply>>)[
-      name
-    ];
-    const tracer = tracerInTrace();
-    if (!tracer) return command.call(this.redis, keys.length, ...keys, ...args);
-    return inSpan(
-      tracer,
-      `EVALSHA ${name}`,
-      { "db.system": "redis", "db.operation.name": "EVALSHA", "db.redis.script": name },
-      () => command.call(this.redis, keys.length, ...keys, ...args),
-    );
+  /** lua/bench_one_script.lua: the benchmark's one-script baseline (NoopService.Eval); the counter's new value. */
+  benchOneScript(): Promise<number> {
+    return this.runner.run<number>("bench_one_script", [1, BENCH_EVAL_KEY]);
   }
 }

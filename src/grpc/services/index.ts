@@ -4,7 +4,6 @@ import type { Config } from "../../config.js";
 import type { RedisClient } from "../../adapters/redis/client.js";
 import type { MysqlPool } from "../../adapters/mysql/pool.js";
 import type { Scripts } from "../../adapters/redis/scripts.js";
-import { BENCH_EVAL_KEY } from "../../adapters/redis/keys.js";
 import type { Events } from "../../events/events.js";
 import type { Inventory } from "../../events/inventory.js";
 import type { Holds } from "../../holds/holds.js";
@@ -51,7 +50,7 @@ export function createServices(pipeline: CallPipeline, deps: ServiceDeps): Regis
             implementation: bindService(pipeline, NoopServiceService, {
               noop: async () => ({}),
               eval: async () => {
-                await deps.scripts.run("bench_one_script", [BENCH_EVAL_KEY], []);
+                await deps.scripts.benchOneScript();
                 return {};
               },
             }),

@@ -1,0 +1,264 @@
+// The waiting-room scripts (lua/queue_*.lua): each a function with named
+// inputs and a decoded reply. This module alone knows their KEYS order and
+// reply layouts (room_brief, buyer_brief, room_view: lua/includes/queue.lua).
+import { eventKeys, queueKeys } from "./keys.js";
+import type { ScriptArgv, ScriptReply, ScriptRunner } from "./runner.js";
+import { unexpectedReply, type Refusal } from "./script-errors.js";
+
+/** What a buyer's ticket needs of the room (room_brief). */
+export interface RoomBrief {
+  saleState: string;
+  openedMs: number | undefined;
+  seedHash: string;
+  seed: string;
+  soldOut: boolean;
+  seatsMayReturn: boolean;
+  measuredRate: number;
+}
+
+/** The room as WatchQueue's feed sees it (room_view). */
+export interface RoomView extends RoomBrief {
+  version: number;
+  waiting: number;
+}
+
+export interface BuyerView {
+  /** W A L E X C, or '' when the buyer never joined. */
+  code: string;
+  position: number;
+  joinMs: number;
+  sessionExpiresMs: number;
+  admittedMs: number;
+}
+
+export interface StepResult {
+  status: "NO_EVENT" | "SCHEDULED" | "OPEN" | "PAUSED" | "CLOSED";
+  version: number;
+  admitted: number;
+  expired: number;
+  skipped: number;
+  waiting: number;
+  shopping: number;
+  free: number;
+  soldOut: boolean;
+  seatsMayReturn: boolean;
+  /** Holds past their expiry that nobody reclaimed yet: their seats are about to come back. */
+  expiredHolds: number;
+  /** Shoppers admitted within the first-hold grace who hold nothing yet (counted against `free`). */
+  awaitingFirstHold: number;
+  nowMs: number;
+}
+
+type Rate = Extract<Refusal, { code: "RATE" }>;
+
+export type QueueJoinReply =
+  | { code: "OK"; created: boolean; room: RoomBrief; buyer: BuyerView }
+  | { code: "NO_EVENT" }
+  | Extract<Refusal, { code: "CLOSED" }>
+  | Rate
+  /** A pre-queue join found no committed seed and was given no candidate: call again with one. */
+  | { code: "NEED_SEED" };
+
+export type QueuePositionReply = { code: "OK"; room: RoomBrief; buyer: BuyerView } | { code: "NO_EVENT" } | Rate;
+
+export type QueueWatchReply = { code: "OK"; nowMs: number; room: RoomView; buyers: BuyerView[] } | { code: "NO_EVENT" };
+
+/** A buyer's call, rate limited per window; `seed` and `seedHash` are a candidate ('' when one is committed). */
+interface BuyerCallInput {
+  eventId: string;
+  buyerId: string;
+  seed: string;
+  seedHash: string;
+  /** Calls per window; 0 = no limit. */
+  limit: number;
+  windowMs: number;
+}
+
+export interface StepInput {
+  eventId: string;
+  /** Every general-admission section of the event. */
+  gaSectionIds: readonly string[];
+  admissionsPerSecond: number;
+  maxShopping: number;
+  sessionMs: number;
+  abandonMs: number;
+  reservedSeats: number;
+  maxScan: number;
+  graceMs: number;
+  outageMs: number;
+}
+
+export class QueueScripts {
+  constructor(private readonly runner: ScriptRunner) {}
+
+  /** lua/queue_join.lua: idempotent per buyer. */
+  join(i: BuyerCallInput): Promise<QueueJoinReply> {
+    return this.runner.run<string>("queue_join", buyerCallArgv(i, "j")).then((reply): QueueJoinReply => {
+      const f = reply.split("|");
+      const code = f[0];
+      if (code === "OK") return { code, created: f[1] === "1", room: roomBrief(f, 2), buyer: buyerBrief(f, 9) };
+      if (code === "NO_EVENT" || code === "CLOSED" || code === "NEED_SEED") return { code };
+      if (code === "RATE") return { code, retryAfterMs: Number(f[1]) };
+      throw unexpectedReply("queue_join", reply);
+    });
+  }
+
+  /** lua/queue_position.lua: where the buyer stands (and that they are still there). */
+  position(i: BuyerCallInput): Promise<QueuePositionReply> {
+    return this.runner.run<string>("queue_position", buyerCallArgv(i, "p")).then((reply): QueuePositionReply => {
+      const f = reply.split("|");
+      const code = f[0];
+      if (code === "OK") return { code, room: roomBrief(f, 1), buyer: buyerBrief(f, 8) };
+      if (code === "NO_EVENT") return { code };
+      if (code === "RATE") return { code, retryAfterMs: Number(f[1]) };
+      throw unexpectedReply("queue_position", reply);
+    });
+  }
+
+  /** lua/queue_watch.lua: many buyers' views in one call, in `buyerIds` order. */
+  watch(i: { eventId: string; buyerIds: readonly string[] }): Promise<QueueWatchReply> {
+    const q = queueKeys(i.eventId);
+    const argv: ScriptArgv = [5, eventKeys(i.eventId).meta, q.meta, q.line, q.recs, q.seen, ...i.buyerIds];
+    return this.runner.run("queue_watch", argv).then((r): QueueWatchReply => {
+      if (r[0] !== "OK") return { code: "NO_EVENT" };
+      const flat = r[3] as ScriptReply;
+      return {
+        code: "OK",
+        nowMs: Number(r[1]),
+        room: roomView(r[2] as ScriptReply),
+        buyers: i.buyerIds.map((_, n) => buyerView(flat, n * 5)),
+      };
+    });
+  }
+
+  /** lua/queue_leave.lua: mode L leaves, C completes (an order confirmed). Idempotent. */
+  leave(i: {
+    eventId: string;
+    buyerId: string;
+    mode: "L" | "C";
+  }): Promise<{ previousState: string; newState: string }> {
+    const q = queueKeys(i.eventId);
+    const argv: ScriptArgv = [5, q.meta, q.line, q.recs, q.shop, q.fresh, i.buyerId, i.mode];
+    return this.runner
+      .run("queue_leave", argv)
+      .then((r) => ({ previousState: String(r[1] ?? ""), newState: String(r[2] ?? "") }));
+  }
+
+  /** lua/queue_step.lua: one admission step. */
+  step(i: StepInput): Promise<StepResult> {
+    const k = eventKeys(i.eventId);
+    const q = queueKeys(i.eventId);
+    const argv: ScriptArgv = [
+      9 + i.gaSectionIds.length,
+      k.meta,
+      q.meta,
+      q.line,
+      q.recs,
+      q.shop,
+      q.seen,
+      k.seats,
+      k.expiries,
+      q.fresh,
+    ];
+    for (const sectionId of i.gaSectionIds) argv.push(k.ga(sectionId));
+    argv.push(
+      i.admissionsPerSecond,
+      i.maxShopping,
+      i.sessionMs,
+      i.abandonMs,
+      i.reservedSeats,
+      i.maxScan,
+      i.graceMs,
+      i.outageMs,
+    );
+    return this.runner.run("queue_step", argv).then((r): StepResult => {
+      const n = (at: number) => Number(r[at] ?? 0);
+      return {
+        status: String(r[0]) as StepResult["status"],
+        version: n(1),
+        admitted: n(2),
+        expired: n(3),
+        skipped: n(4),
+        waiting: n(5),
+        shopping: n(6),
+        free: n(7),
+        soldOut: r[8] === "1",
+        seatsMayReturn: r[9] === "1",
+        expiredHolds: n(10),
+        nowMs: n(11),
+        awaitingFirstHold: n(12),
+      };
+    });
+  }
+}
+
+function buyerCallArgv(i: BuyerCallInput, kind: "j" | "p"): ScriptArgv {
+  const q = queueKeys(i.eventId);
+  return [
+    6,
+    eventKeys(i.eventId).meta,
+    q.meta,
+    q.line,
+    q.recs,
+    q.seen,
+    q.rateLimit(kind, i.buyerId),
+    i.buyerId,
+    i.seed,
+    i.seedHash,
+    i.limit,
+    i.windowMs,
+  ];
+}
+
+/** room_brief's 7 fields from a reply split at '|'. */
+function roomBrief(f: string[], at: number): RoomBrief {
+  const opened = f[at + 1];
+  return {
+    saleState: f[at] ?? "",
+    openedMs: opened ? Number(opened) : undefined,
+    soldOut: f[at + 2] === "1",
+    seatsMayReturn: f[at + 3] === "1",
+    measuredRate: Number(f[at + 4] || 0),
+    seedHash: f[at + 5] ?? "",
+    seed: f[at + 6] ?? "",
+  };
+}
+
+/** buyer_brief's 5 fields from a reply split at '|'. */
+function buyerBrief(f: string[], at: number): BuyerView {
+  return {
+    code: f[at] ?? "",
+    position: Number(f[at + 1] || 0),
+    joinMs: Number(f[at + 2] || 0),
+    sessionExpiresMs: Number(f[at + 3] || 0),
+    admittedMs: Number(f[at + 4] || 0),
+  };
+}
+
+/** room_view's 9 fields. */
+function roomView(r: ScriptReply): RoomView {
+  const s = (i: number) => String(r[i] ?? "");
+  return {
+    saleState: s(0),
+    openedMs: s(1) ? Number(s(1)) : undefined,
+    seedHash: s(2),
+    seed: s(3),
+    soldOut: s(4) === "1",
+    seatsMayReturn: s(5) === "1",
+    measuredRate: Number(s(6) || 0),
+    version: Number(s(7) || 0),
+    waiting: Number(s(8) || 0),
+  };
+}
+
+/** buyer_view's 5 fields, from `at` in the flattened list. */
+function buyerView(r: ScriptReply, at: number): BuyerView {
+  const s = (i: number) => String(r[at + i] ?? "");
+  return {
+    code: s(0),
+    position: Number(s(1) || 0),
+    joinMs: Number(s(2) || 0),
+    sessionExpiresMs: Number(s(3) || 0),
+    admittedMs: Number(s(4) || 0),
+  };
+}
