@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import type { RedisClient } from "../../src/adapters/redis/client.js";
 import { eventKeys } from "../../src/adapters/redis/keys.js";
-import { scriptSource } from "../../src/adapters/redis/runner.js";
+import { scriptSource } from "../../src/adapters/redis/scripts.js";
 import { run } from "./stack.js";
 
 /** used_cpu_sys + used_cpu_user of the Redis server, in seconds. */

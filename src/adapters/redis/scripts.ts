@@ -9,6 +9,9 @@ import { InventoryScripts } from "./inventory-scripts.js";
 import { QueueScripts } from "./queue-scripts.js";
 import { RedisScriptRunner, type ScriptRunner } from "./runner.js";
 
+// bench/lib reads the sources from here (and bench/run-at-commit.sh runs today's bench/lib on older commits).
+export { scriptSource } from "./runner.js";
+
 export class Scripts {
   private readonly runner: ScriptRunner;
   readonly holds: HoldScripts;
