@@ -12,10 +12,11 @@ import { Scripts } from "./adapters/redis/scripts.js";
 import { EventStore } from "./events/event-store.js";
 import { Events } from "./events/events.js";
 import { Inventory } from "./events/inventory.js";
+import { LiveState } from "./events/live-state.js";
 import { SeatMapWatchHub } from "./events/seat-map-watch.js";
 import { Holds } from "./holds/holds.js";
 import { Sweepers } from "./holds/sweepers.js";
-import { createQueue } from "./queue/index.js";
+import { createAdmission, createQueue } from "./queue/index.js";
 import { OrderNotifier } from "./orders/notifier.js";
 import { createTicketTokens, Tickets } from "./tickets/tickets.js";
 import { OrderStore } from "./orders/order-store.js";
@@ -64,17 +65,37 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
 
   const auth = await createAuthenticator(config, log);
   const pipeline = new CallPipeline({ log, metrics, auth, publicReads: config.AUTH_PUBLIC_READS === "on" });
+  // Built in dependency order, each from what is already there. Three
+  // capabilities reach each other only through smaller parts built first: the
+  // live-state repair (events' rebuild from MySQL: the holds and the waiting
+  // room ask it about an event Redis lost), the admission gate (the holds check
+  // its tokens) and the holds (the seat-map feeds and the waiting room reclaim
+  // expired holds through them).
   const scripts = new Scripts(redis);
   const inventory = new Inventory(redis, scripts);
-  // Events, the waiting room and the holds need each other (the holds pass the
-  // queue's gate, the queue reclaims expired holds, events show the queue's
-  // seed commitment): the later ones are reached through closures.
-  const hub: SeatMapWatchHub = new SeatMapWatchHub(
-    redis,
-    inventory,
-    (eventId): Promise<number> => holds.reclaimExpired(eventId),
-    log,
+  const eventStore = new EventStore(mysql);
+  const liveState = new LiveState({ store: eventStore, inventory, log });
+  const missingInventory = (eventId: string) => liveState.explainMissing(eventId);
+  // Metrics of the domain: events label values only while their sale is on (or recently was).
+  const eventLabels = new EventLabels(
+    () => eventStore.eventIdsWithOpenOrScheduledSales(),
+    config.METRICS_EVENT_RETENTION_SECONDS * 1000,
   );
+  const domainMetrics = new DomainMetrics(metrics.registry, eventLabels);
+  const admission = createAdmission({ config, log, mysql });
+  const holds = new Holds({
+    redis,
+    scripts,
+    inventory,
+    gate: admission.gate,
+    missingInventory,
+    observer: domainMetrics,
+  });
+  const reclaim = (eventId: string) => holds.reclaimExpired(eventId);
+  const hub = new SeatMapWatchHub(redis, inventory, reclaim, log);
+  // The waiting room (#4) reclaims expired holds when they are all that keeps an event sold out.
+  const queue = createQueue({ config, log, redis, scripts, inventory, admission, reclaim, missingInventory });
+  queue.ticker.onStep((eventId, step) => domainMetrics.admissions(eventId, step.admitted));
   // With tracing on, Temporal calls (CreateOrder's Update-with-Start) carry the call's trace into the workflow.
   const temporalClient = new Client({
     connection: temporal,
@@ -83,40 +104,17 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
   });
   const sweepers = new Sweepers(temporalClient, config.TEMPORAL_TASK_QUEUE, log);
   const events = new Events({
-    store: new EventStore(mysql),
+    store: eventStore,
     inventory,
     log,
     hub,
+    liveState,
     onSaleOpened: (id) => sweepers.ensure(id),
     seedCommitment: async (id) => (await queue.room.commitment(id)).seedSha256,
   });
-  // The waiting room (#4): its gate guards the holds; it reclaims expired holds
-  // when they are all that keeps an event sold out.
-  const queue = createQueue({
-    config,
-    log,
-    redis,
-    mysql,
-    scripts,
-    inventory,
-    reclaim: (eventId) => holds.reclaimExpired(eventId),
-    missingInventory: (eventId) => events.explainMissingInventory(eventId),
-  });
-  // Metrics of the domain: events label values only while their sale is on (or recently was).
-  const eventLabels = new EventLabels(() => events.openSaleIds(), config.METRICS_EVENT_RETENTION_SECONDS * 1000);
-  const domainMetrics = new DomainMetrics(metrics.registry, eventLabels);
   if (config.METRICS_FUNNEL === "on") {
     registerFunnelMetrics(metrics.registry, { summary: (id) => events.getEventSummary(id), events: eventLabels, log });
   }
-  queue.ticker.onStep((eventId, step) => domainMetrics.admissions(eventId, step.admitted));
-  const holds = new Holds({
-    redis,
-    scripts,
-    inventory,
-    gate: queue.gate,
-    missingInventory: (eventId) => events.explainMissingInventory(eventId),
-    observer: domainMetrics,
-  });
   await queue.start();
   // Events whose live state Redis lost are loaded before serving; reads and sale
   // changes repair any that remain (or that Redis loses later) on demand.
@@ -147,11 +145,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
   });
   const services = createServices(pipeline, {
     config,
-    log,
-    redis,
-    mysql,
     scripts,
-    inventory,
     holds,
     events,
     orders,

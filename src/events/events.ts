@@ -8,6 +8,7 @@ import { SHORT_ID_PATTERN, Validator } from "../domain/validation.js";
 import type { SeatMapDelta, SeatMapWatchHub } from "./seat-map-watch.js";
 import type { Logger } from "../logger.js";
 import type { EventStore, StoredEvent } from "./event-store.js";
+import { LiveState } from "./live-state.js";
 import { rowStates, type Inventory, type SeatMapSnapshot } from "./inventory.js";
 import {
   capacityOf,
@@ -118,8 +119,6 @@ export const DEFAULTS = {
 const MAX_VIOLATIONS = 40;
 const PRICE_CATEGORY_ID = /^[A-Za-z0-9_-]{1,32}$/;
 const CURRENCY_CODE = /^[A-Z]{3}$/;
-/** How long a caller waits for another process's change to the same event. */
-const LOCK_WAIT_SECONDS = 30;
 
 export interface EventsDeps {
   store: EventStore;
@@ -131,6 +130,8 @@ export interface EventsDeps {
   onSaleOpened?: (eventId: string) => Promise<void>;
   /** The waiting room's committed shuffle-seed hash for an event (committed on first ask). */
   seedCommitment?: (eventId: string) => Promise<string>;
+  /** Repairs of the live state, shared with the hold path and the waiting room; one of its own by default. */
+  liveState?: LiveState;
 }
 
 /** Where the event's buyers are, from the queue to the door. */
@@ -188,8 +189,7 @@ export class Events {
   private readonly hub: SeatMapWatchHub | undefined;
   private readonly onSaleOpened: ((eventId: string) => Promise<void>) | undefined;
   private readonly seedCommitment: ((eventId: string) => Promise<string>) | undefined;
-  /** One live-state repair per event at a time in this process (others wait for it). */
-  private readonly repairs = new Map<string, Promise<void>>();
+  private readonly live: LiveState;
 
   constructor(deps: EventsDeps) {
     this.store = deps.store;
@@ -198,6 +198,7 @@ export class Events {
     this.hub = deps.hub;
     this.onSaleOpened = deps.onSaleOpened;
     this.seedCommitment = deps.seedCommitment;
+    this.live = deps.liveState ?? new LiveState(deps);
   }
 
   // ---- create / read ------------------------------------------------------
@@ -207,12 +208,12 @@ export class Events {
     const { requestId, layout, requestHash } = validateCreateEvent(input);
     const { eventId, created } = await this.store.insertEvent(layout, "SCHEDULED", requestId, requestHash);
     if (created) {
-      await this.ensureLive(eventId, layout);
+      await this.live.ensureLive(eventId, layout);
       return this.withCommitment({ layout, saleState: (await this.store.saleState(eventId)) ?? "SCHEDULED" });
     }
     // A retry: the first attempt may have written MySQL and then failed on Redis.
     const stored = await this.requireStored(eventId);
-    await this.ensureLive(eventId, stored.layout);
+    await this.live.ensureLive(eventId, stored.layout);
     return this.withCommitment(stored);
   }
 
@@ -268,7 +269,7 @@ export class Events {
    * operators (or a rebuild) cannot leave Redis with a state MySQL does not have.
    */
   private async transition(eventId: string, to: SaleState, check: (from: SaleState) => void): Promise<StoredEvent> {
-    return this.locked(eventId, async () => {
+    return this.live.locked(eventId, async () => {
       const stored = await this.requireStored(eventId);
       const from = stored.saleState;
       if (from !== to) {
@@ -359,7 +360,7 @@ export class Events {
 
   /** Rebuilds the event's Redis state from MySQL (holds are dropped); returns the counts after. */
   async rebuildInventory(eventId: string): Promise<Counts> {
-    await this.locked(eventId, async () => {
+    await this.live.locked(eventId, async () => {
       const stored = await this.requireStored(eventId);
       await this.inventory.load(stored.layout, stored.saleState, await this.store.soldState(eventId));
     });
@@ -376,7 +377,7 @@ export class Events {
     let rebuilt = 0;
     for (const eventId of ids) {
       try {
-        if (await this.ensureLive(eventId)) rebuilt++;
+        if (await this.live.ensureLive(eventId)) rebuilt++;
       } catch (err) {
         // Deleted meanwhile: nothing to load. Anything else (a dependency down) ends the pass.
         if (!(err instanceof AppError && err.reason === "EVENT_NOT_FOUND")) throw err;
@@ -386,27 +387,10 @@ export class Events {
     return rebuilt;
   }
 
-  /**
-   * For the hold path (Holds' missingInventory seam): the event has no live
-   * state. Unknown → EVENT_NOT_FOUND; known → rebuild it now and answer
-   * INVENTORY_NOT_LOADED, which tells the caller to retry.
-   */
-  async explainMissingInventory(eventId: string): Promise<AppError> {
-    const stored = await this.store.getLayout(eventId);
-    if (!stored)
-      return new AppError("EVENT_NOT_FOUND", `event ${eventId} not found`, { metadata: { event_id: eventId } });
-    await this.ensureLive(eventId, stored.layout);
-    return new AppError("INVENTORY_NOT_LOADED", `event ${eventId}'s live inventory was just rebuilt; retry`, {
-      retryAfterMs: 0,
-    });
-  }
-
   // ---- internals ----------------------------------------------------------
 
-  private async requireStored(eventId: string): Promise<StoredEvent> {
-    const stored = await this.store.getLayout(eventId);
-    if (!stored) throw notFound(eventId);
-    return stored;
+  private requireStored(eventId: string): Promise<StoredEvent> {
+    return this.live.requireStored(eventId);
   }
 
   /**
@@ -438,7 +422,7 @@ export class Events {
     }
     // Not live (never loaded here, or Redis lost it): MySQL decides whether the event exists.
     const stored = await this.requireStored(eventId);
-    await this.ensureLive(eventId, stored.layout);
+    await this.live.ensureLive(eventId, stored.layout);
     index ??= new SeatIndex(stored.layout);
     const snapshot = await this.inventory.snapshot(index);
     if (snapshot.saleState === "") {
@@ -447,42 +431,6 @@ export class Events {
       });
     }
     return { index, snapshot };
-  }
-
-  /**
-   * Makes sure Redis has the event's live state with MySQL's sale state: when
-   * it is there, only the sale state is (re)set; when it is missing, the whole
-   * state is loaded from MySQL (for a new event, nothing is sold yet). One
-   * repair per event at a time in this process, under the event's lock across
-   * processes, so it never overwrites a state another call just loaded.
-   * Returns whether it loaded.
-   */
-  private ensureLive(eventId: string, layout?: EventLayout): Promise<boolean> {
-    const running = this.repairs.get(eventId);
-    if (running) return running.then(() => false);
-    let loaded = false;
-    const repair = this.locked(eventId, async () => {
-      const saleState = await this.store.saleState(eventId);
-      if (!saleState) throw notFound(eventId);
-      if (await this.inventory.setSaleState(eventId, saleState)) return;
-      const current = layout ?? (await this.requireStored(eventId)).layout;
-      const sold = await this.store.soldState(eventId);
-      await this.inventory.load(current, saleState, sold);
-      loaded = true;
-      this.log.info({ eventId, saleState, soldSeats: sold.seatIds.length }, "live inventory loaded from MySQL");
-    }).finally(() => this.repairs.delete(eventId));
-    this.repairs.set(eventId, repair);
-    return repair.then(() => loaded);
-  }
-
-  private async locked<T>(eventId: string, fn: () => Promise<T>): Promise<T> {
-    const result = await this.store.withEventLock(eventId, LOCK_WAIT_SECONDS, fn);
-    if (!result) {
-      throw new AppError("INVENTORY_NOT_LOADED", `event ${eventId} is being changed by another call; retry`, {
-        retryAfterMs: 1000,
-      });
-    }
-    return result.value;
   }
 }
 
@@ -757,10 +705,6 @@ export function summarize(index: SeatIndex, snapshot: SeatMapSnapshot): EventSum
 }
 
 // ---- errors ---------------------------------------------------------------
-
-function notFound(eventId: string): AppError {
-  return new AppError("EVENT_NOT_FOUND", `event ${eventId} not found`, { metadata: { event_id: eventId } });
-}
 
 function saleError(
   reason: "SALE_CLOSED" | "SALE_NOT_OPEN",

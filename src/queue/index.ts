@@ -1,6 +1,7 @@
 // Builds the waiting room and its signing for the API process: the key ring
-// (MySQL), the signing pool (Piscina), tokens, the hold gate, the admission
-// ticker and the WatchQueue hub. app.ts calls createQueue, start and stop.
+// (MySQL), the signing pool (Piscina), tokens and the hold gate
+// (createAdmission), then the room, the admission ticker and the WatchQueue
+// hub (createQueue). app.ts calls both, then start and stop.
 import type { MysqlPool } from "../adapters/mysql/pool.js";
 import type { RedisClient } from "../adapters/redis/client.js";
 import type { Scripts } from "../adapters/redis/scripts.js";
@@ -19,19 +20,12 @@ import { WaitingRoom } from "./waiting-room.js";
 /** Admission tokens live at most as long as the longest shopping session (LIMITS.sessionSeconds). */
 export const ADMISSION_MAX_TOKEN_SECONDS = 7200;
 
-export interface QueueDeps {
-  config: Config;
-  log: Logger;
-  redis: RedisClient;
-  mysql: MysqlPool;
-  scripts: Scripts;
-  inventory: Inventory;
-  /** Frees expired holds (Holds.reclaimExpired) when they are all that keeps an event sold out. */
-  reclaim: ExpiredHoldReclaimer;
-  missingInventory?: (eventId: string) => Promise<AppError>;
-}
-
-export function createQueue(deps: QueueDeps) {
+/**
+ * Admission tokens and the gate that checks them on the hold path: the key
+ * ring (MySQL) and the signing pool (Piscina). Built before the holds, which
+ * pass the gate, and before the waiting room, which issues the tokens.
+ */
+export function createAdmission(deps: { config: Config; log: Logger; mysql: MysqlPool }) {
   const { config, log } = deps;
   const ring = new KeyRing(
     deps.mysql,
@@ -46,7 +40,26 @@ export function createQueue(deps: QueueDeps) {
   const pool = new SigningPool({ threads: config.SIGNING_THREADS });
   const tokens = new TokenService(ring, pool);
   const admission = new AdmissionTokens(tokens);
-  const gate = new TokenAdmissionGate(admission);
+  return { ring, pool, tokens, admission, gate: new TokenAdmissionGate(admission) };
+}
+
+export type Admission = ReturnType<typeof createAdmission>;
+
+export interface QueueDeps {
+  config: Config;
+  log: Logger;
+  scripts: Scripts;
+  inventory: Inventory;
+  redis: RedisClient;
+  admission: Admission;
+  /** Frees expired holds (Holds.reclaimExpired) when they are all that keeps an event sold out. */
+  reclaim: ExpiredHoldReclaimer;
+  missingInventory?: (eventId: string) => Promise<AppError>;
+}
+
+export function createQueue(deps: QueueDeps) {
+  const { config, log } = deps;
+  const { ring, pool, admission } = deps.admission;
   const room = new WaitingRoom({
     scripts: deps.scripts,
     inventory: deps.inventory,
@@ -68,11 +81,7 @@ export function createQueue(deps: QueueDeps) {
     config.QUEUE_ABANDON_SECONDS > 0 ? Math.max(1000, (config.QUEUE_ABANDON_SECONDS * 1000) / 3) : 60_000;
   const watch = new QueueWatchHub(room, ticker, log, keepAliveMs);
   return {
-    ring,
-    pool,
-    tokens,
-    admission,
-    gate,
+    ...deps.admission,
     room,
     ticker,
     watch,

@@ -1,11 +1,8 @@
 // Every Ticketing service, bound to its handlers. Methods whose issue has not
 // landed yet answer UNIMPLEMENTED naming that issue.
 import type { Config } from "../../config.js";
-import type { RedisClient } from "../../adapters/redis/client.js";
-import type { MysqlPool } from "../../adapters/mysql/pool.js";
 import type { Scripts } from "../../adapters/redis/scripts.js";
 import type { Events } from "../../events/events.js";
-import type { Inventory } from "../../events/inventory.js";
 import type { Holds } from "../../holds/holds.js";
 import type { Orders } from "../../orders/orders.js";
 import type { Tickets } from "../../tickets/tickets.js";
@@ -15,7 +12,6 @@ import { OrderServiceService } from "../../gen/ticketing/v1/order_service.js";
 import { QueueServiceService } from "../../gen/ticketing/v1/queue_service.js";
 import { ReservationServiceService } from "../../gen/ticketing/v1/reservation_service.js";
 import { TicketServiceService } from "../../gen/ticketing/v1/ticket_service.js";
-import type { Logger } from "../../logger.js";
 import { bindService } from "../bind.js";
 import type { CallPipeline } from "../handlers.js";
 import type { RegisteredService } from "../server.js";
@@ -27,11 +23,7 @@ import { queueHandlers, type QueueServiceDeps } from "./queue-service.js";
 
 export interface ServiceDeps {
   config: Config;
-  log: Logger;
-  redis: RedisClient;
-  mysql: MysqlPool;
   scripts: Scripts;
-  inventory: Inventory;
   holds: Holds;
   events: Events;
   orders: Orders;
