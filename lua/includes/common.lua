@@ -1,5 +1,5 @@
 --[[
-  Shared by the hold scripts; the loader (src/adapters/redis/scripts.ts)
+  Shared by the hold scripts; the loader (src/adapters/redis/runner.ts)
   pastes it where a script says `--@include common`.
 
   Values it understands:

@@ -5,7 +5,7 @@
 // call: no span, no context propagation, no allocation.
 //
 // Spans of one purchase: the gRPC server span (grpc/handlers.ts), the Redis
-// scripts (adapters/redis/scripts.ts), Temporal's client call, workflow and
+// scripts (adapters/redis/runner.ts), Temporal's client call, workflow and
 // activities (Temporal's OpenTelemetry interceptors, tracing-sdk.ts), the
 // MySQL transaction (orders/order-store.ts) and the payment calls
 // (payments/traced-gateway.ts).
