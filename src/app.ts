@@ -92,7 +92,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     observer: domainMetrics,
   });
   const reclaim = (eventId: string) => holds.reclaimExpired(eventId);
-  const hub = new SeatMapWatchHub(redis, inventory, reclaim, log);
+  const hub = new SeatMapWatchHub({ redis, inventory, reclaim, log });
   // The waiting room (#4) reclaims expired holds when they are all that keeps an event sold out.
   const queue = createQueue({ config, log, redis, scripts, inventory, admission, reclaim, missingInventory });
   queue.ticker.onStep((eventId, step) => domainMetrics.admissions(eventId, step.admitted));
@@ -102,7 +102,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     namespace: config.TEMPORAL_NAMESPACE,
     interceptors: temporalClientInterceptors(),
   });
-  const sweepers = new Sweepers(temporalClient, config.TEMPORAL_TASK_QUEUE, log);
+  const sweepers = new Sweepers({ temporal: temporalClient, taskQueue: config.TEMPORAL_TASK_QUEUE, log });
   const events = new Events({
     store: eventStore,
     inventory,

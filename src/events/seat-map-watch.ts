@@ -196,20 +196,36 @@ class EventFeed {
   }
 }
 
+export interface SeatMapWatchHubDeps {
+  redis: RedisClient;
+  inventory: Inventory;
+  reclaim: ExpiredHoldReclaimer;
+  log: Logger;
+  /** How often a feed reads the event's changes; 100 ms by default. */
+  intervalMs?: number;
+  /** How long one keepFollowing keeps an event followed; a minute by default. */
+  leaseMs?: number;
+}
+
 export class SeatMapWatchHub {
   private readonly feeds = new Map<string, EventFeed>();
   /** Events kept followed for their summary: when the lease ends (renewed by every keepFollowing). */
   private readonly leases = new Map<string, { until: number; end: AbortController }>();
+  private readonly redis: RedisClient;
+  private readonly inventory: Inventory;
+  private readonly reclaim: ExpiredHoldReclaimer;
+  private readonly log: Logger;
+  private readonly intervalMs: number;
+  private readonly leaseMs: number;
 
-  constructor(
-    private readonly redis: RedisClient,
-    private readonly inventory: Inventory,
-    private readonly reclaim: ExpiredHoldReclaimer,
-    private readonly log: Logger,
-    private readonly intervalMs = 100,
-    /** How long one keepFollowing keeps an event followed. */
-    private readonly leaseMs = 60_000,
-  ) {}
+  constructor(deps: SeatMapWatchHubDeps) {
+    this.redis = deps.redis;
+    this.inventory = deps.inventory;
+    this.reclaim = deps.reclaim;
+    this.log = deps.log;
+    this.intervalMs = deps.intervalMs ?? 100;
+    this.leaseMs = deps.leaseMs ?? 60_000;
+  }
 
   /**
    * Keeps following the event for the next `leaseMs` (renewed by each call),

@@ -6,12 +6,22 @@ import type { Client } from "@temporalio/client";
 import type { Logger } from "../logger.js";
 import { holdSweeper, holdSweeperWorkflowId } from "../../workflows/hold-sweeper.js";
 
+export interface SweepersDeps {
+  temporal: Client;
+  taskQueue: string;
+  log: Logger;
+}
+
 export class Sweepers {
-  constructor(
-    private readonly temporal: Client,
-    private readonly taskQueue: string,
-    private readonly log: Logger,
-  ) {}
+  private readonly temporal: Client;
+  private readonly taskQueue: string;
+  private readonly log: Logger;
+
+  constructor(deps: SweepersDeps) {
+    this.temporal = deps.temporal;
+    this.taskQueue = deps.taskQueue;
+    this.log = deps.log;
+  }
 
   async ensure(eventId: string): Promise<void> {
     try {

@@ -20,9 +20,13 @@ export type ExpiredHoldReclaimer = (eventId: string) => Promise<unknown>;
 
 const ANNOUNCE_EVERY_MS = 5000;
 
-export interface AdmissionTickerOptions {
+export interface AdmissionTickerDeps {
+  redis: RedisClient;
+  room: WaitingRoom;
+  reclaim: ExpiredHoldReclaimer;
+  log: Logger;
   intervalMs: number;
-  /** How often the set of waiting rooms in use is re-read. */
+  /** How often the set of waiting rooms in use is re-read; 2 s by default. */
   discoverMs?: number;
 }
 
@@ -34,20 +38,24 @@ export class AdmissionTicker {
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
   private lastDiscoverMs = 0;
+  private readonly redis: RedisClient;
+  private readonly room: WaitingRoom;
+  private readonly reclaim: ExpiredHoldReclaimer;
+  private readonly log: Logger;
+  private readonly intervalMs: number;
   private readonly discoverMs: number;
 
-  constructor(
-    private readonly redis: RedisClient,
-    private readonly room: WaitingRoom,
-    private readonly reclaim: ExpiredHoldReclaimer,
-    private readonly options: AdmissionTickerOptions,
-    private readonly log: Logger,
-  ) {
-    this.discoverMs = options.discoverMs ?? 2000;
+  constructor(deps: AdmissionTickerDeps) {
+    this.redis = deps.redis;
+    this.room = deps.room;
+    this.reclaim = deps.reclaim;
+    this.log = deps.log;
+    this.intervalMs = deps.intervalMs;
+    this.discoverMs = deps.discoverMs ?? 2000;
   }
 
   start(): void {
-    this.timer ??= setInterval(() => void this.tick(), this.options.intervalMs);
+    this.timer ??= setInterval(() => void this.tick(), this.intervalMs);
     this.timer.unref();
   }
 

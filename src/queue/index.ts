@@ -75,11 +75,17 @@ export function createQueue(deps: QueueDeps) {
     },
     missingInventory: deps.missingInventory,
   });
-  const ticker = new AdmissionTicker(deps.redis, room, deps.reclaim, { intervalMs: config.QUEUE_TICK_MS }, log);
+  const ticker = new AdmissionTicker({
+    redis: deps.redis,
+    room,
+    reclaim: deps.reclaim,
+    log,
+    intervalMs: config.QUEUE_TICK_MS,
+  });
   // Watching counts as asking: feeds re-read well within the abandon time even when nothing moves.
   const keepAliveMs =
     config.QUEUE_ABANDON_SECONDS > 0 ? Math.max(1000, (config.QUEUE_ABANDON_SECONDS * 1000) / 3) : 60_000;
-  const watch = new QueueWatchHub(room, ticker, log, keepAliveMs);
+  const watch = new QueueWatchHub({ room, ticker, log, keepAliveMs });
   return {
     ...deps.admission,
     room,

@@ -183,19 +183,31 @@ class QueueFeed {
   }
 }
 
+export interface QueueWatchHubDeps {
+  room: WaitingRoom;
+  ticker: AdmissionTicker;
+  log: Logger;
+  /** How often a feed re-reads even when nothing moved (keeps its watchers from counting as abandoned); 30 s by default. */
+  keepAliveMs?: number;
+  /** Most full reads per feed: one per this interval (updates are coalesced in between); 200 ms by default. */
+  minReadIntervalMs?: number;
+}
+
 export class QueueWatchHub {
   private readonly feeds = new Map<string, QueueFeed>();
+  private readonly room: WaitingRoom;
+  private readonly ticker: AdmissionTicker;
+  private readonly log: Logger;
+  private readonly keepAliveMs: number;
+  private readonly minReadIntervalMs: number;
 
-  constructor(
-    private readonly room: WaitingRoom,
-    private readonly ticker: AdmissionTicker,
-    private readonly log: Logger,
-    /** How often a feed re-reads even when nothing moved (keeps its watchers from counting as abandoned). */
-    private readonly keepAliveMs = 30_000,
-    /** Most full reads per feed: one per this interval (updates are coalesced in between). */
-    private readonly minReadIntervalMs = 200,
-  ) {
-    ticker.onStep((eventId, result) => this.feeds.get(eventId)?.onStep(result));
+  constructor(deps: QueueWatchHubDeps) {
+    this.room = deps.room;
+    this.ticker = deps.ticker;
+    this.log = deps.log;
+    this.keepAliveMs = deps.keepAliveMs ?? 30_000;
+    this.minReadIntervalMs = deps.minReadIntervalMs ?? 200;
+    this.ticker.onStep((eventId, result) => this.feeds.get(eventId)?.onStep(result));
   }
 
   /**

@@ -88,7 +88,14 @@ describe("GetEventSummary follows the event", () => {
   });
 
   it("stops following once the lease runs out without a renewal, and a renewal keeps it", async () => {
-    const hub = new SeatMapWatchHub(f.redis, f.inventory, async () => 0, createLogger("silent", "test"), 50, 400);
+    const hub = new SeatMapWatchHub({
+      redis: f.redis,
+      inventory: f.inventory,
+      reclaim: async () => 0,
+      log: createLogger("silent", "test"),
+      intervalMs: 50,
+      leaseMs: 400,
+    });
     const layout = await openEvent(f);
     const index = (await f.inventory.index(layout.eventId))!;
     try {

@@ -29,8 +29,14 @@ async function until(pred: () => boolean, ms = 10_000): Promise<void> {
 describe("WatchQueue fan-out", () => {
   it("serves many watchers from one feed with one batched read per change", async () => {
     const log = createLogger("silent", "test");
-    const ticker = new AdmissionTicker(a.redis, a.room, async () => undefined, { intervalMs: 20 }, log);
-    const hub = new QueueWatchHub(a.room, ticker, log, 30_000, 50);
+    const ticker = new AdmissionTicker({
+      redis: a.redis,
+      room: a.room,
+      reclaim: async () => undefined,
+      log,
+      intervalMs: 20,
+    });
+    const hub = new QueueWatchHub({ room: a.room, ticker, log, keepAliveMs: 30_000, minReadIntervalMs: 50 });
     let reads = 0;
     const views = a.room.views.bind(a.room);
     a.room.views = (eventId, buyers) => {

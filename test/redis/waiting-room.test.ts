@@ -296,7 +296,14 @@ describe("waiting room", () => {
     const b = instance();
     const log = createLogger("silent", "test");
     const tickers = [a, b].map(
-      (i) => new AdmissionTicker(i.redis, i.room, (id) => i.holds.reclaimExpired(id), { intervalMs: 20 }, log),
+      (i) =>
+        new AdmissionTicker({
+          redis: i.redis,
+          room: i.room,
+          reclaim: (id) => i.holds.reclaimExpired(id),
+          log,
+          intervalMs: 20,
+        }),
     );
     try {
       const layout = await roomEvent(a, { rows: 1, seatsPerRow: 2, ttlSeconds: 1, rate: 1000, maxShopping: 100 });
