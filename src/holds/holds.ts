@@ -127,10 +127,11 @@ export class Holds {
       }
       v.check();
     }
+    const holdId = holdIdFor(target.eventId, target.buyerId, target.requestId);
     const started = process.hrtime.bigint();
     const reply = await this.scripts.holdSeats({
       eventId: target.eventId,
-      holdId: holdIdFor(target.eventId, target.buyerId, target.requestId),
+      holdId,
       buyerId: target.buyerId,
       waitingRoom: index.layout.waitingRoom.enabled,
       seatIds,
@@ -154,10 +155,11 @@ export class Holds {
     const v = new Validator();
     this.checkQuantity(v, "general_admission.quantity", quantity, index);
     v.check();
+    const holdId = holdIdFor(target.eventId, target.buyerId, target.requestId);
     const started = process.hrtime.bigint();
     const reply = await this.scripts.holdQuantity({
       eventId: target.eventId,
-      holdId: holdIdFor(target.eventId, target.buyerId, target.requestId),
+      holdId,
       buyerId: target.buyerId,
       waitingRoom: index.layout.waitingRoom.enabled,
       sectionId,

@@ -48,7 +48,6 @@ const SALE_REASONS: Record<string, Reason> = {
 };
 
 export function refusalError(r: Refusal, at: RefusalContext = {}): AppError {
-  const hold = `hold ${at.holdId ?? ""}`;
   switch (r.code) {
     case "SALE":
       return new AppError(SALE_REASONS[r.state] ?? "SALE_NOT_OPEN", `the sale is ${r.state.toLowerCase()}`, {
@@ -79,25 +78,29 @@ export function refusalError(r: Refusal, at: RefusalContext = {}): AppError {
     case "NO_SECTION":
       return new AppError("SECTION_NOT_FOUND", `no general-admission section ${at.sectionId ?? ""}`);
     case "NOT_FOUND":
-      return new AppError("HOLD_NOT_FOUND", `${hold} not found`);
+      return new AppError("HOLD_NOT_FOUND", `hold ${at.holdId ?? ""} not found`);
     case "NOT_OWNED":
-      return new AppError("HOLD_NOT_OWNED", `${hold} belongs to another buyer`);
+      return new AppError("HOLD_NOT_OWNED", `hold ${at.holdId ?? ""} belongs to another buyer`);
     case "EXPIRED":
-      return new AppError("HOLD_EXPIRED", `${hold} has expired`);
+      return new AppError("HOLD_EXPIRED", `hold ${at.holdId ?? ""} has expired`);
     case "PINNED":
-      return new AppError("HOLD_NOT_ACTIVE", `${hold} is being paid for`, { metadata: { hold_state: "PINNED" } });
+      return new AppError("HOLD_NOT_ACTIVE", `hold ${at.holdId ?? ""} is being paid for`, {
+        metadata: { hold_state: "PINNED" },
+      });
     case "SOLD":
-      return new AppError("HOLD_NOT_ACTIVE", `${hold} is sold`, { metadata: { hold_state: "SOLD" } });
+      return new AppError("HOLD_NOT_ACTIVE", `hold ${at.holdId ?? ""} is sold`, { metadata: { hold_state: "SOLD" } });
     case "NOT_ACTIVE": {
       const state = STATE_BY_CODE[r.state];
-      return new AppError("HOLD_NOT_ACTIVE", `${hold} is ${state?.toLowerCase() ?? "not active"}`, {
+      return new AppError("HOLD_NOT_ACTIVE", `hold ${at.holdId ?? ""} is ${state?.toLowerCase() ?? "not active"}`, {
         metadata: { hold_state: state ?? r.state },
       });
     }
     case "EXTENSION_LIMIT":
       return new AppError(
         "EXTENSION_LIMIT_REACHED",
-        r.reached === "lifetime" ? `${hold} has reached its maximum lifetime` : `${hold} has no extensions left`,
+        r.reached === "lifetime"
+          ? `hold ${at.holdId ?? ""} has reached its maximum lifetime`
+          : `hold ${at.holdId ?? ""} has no extensions left`,
         { metadata: { limit: r.reached } },
       );
     case "RATE": {
