@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the pinned Go tools that are not on npm into .tools/bin (git-ignored):
-# the Temporal CLI (the dev server `npm start` and `npm test` run), and ghz and
-# grpcurl (the benchmarks' load generator; grpcurl also serves some tests).
+# the Temporal CLI (the dev server `npm start` and `npm test` run), ghz and
+# grpcurl (the benchmarks' load generator; grpcurl also serves some tests), and
+# stripe-mock (Stripe's own mock of its API, for the Stripe adapter's tests).
 # `npm start` builds only the Temporal CLI; `npm run tools` builds all three.
 # For each tool, in order:
 #   1. already in .tools/bin at the pinned version: nothing to do;
@@ -59,6 +60,7 @@ tools=(
   "temporal github.com/temporalio/cli/cmd/temporal@v1.5.1"
   "ghz github.com/bojand/ghz/cmd/ghz@v0.121.0"
   "grpcurl github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3"
+  "stripe-mock github.com/stripe/stripe-mock@v0.203.0"
 )
 platform="$(uname -s)-$(uname -m)"
 if [ ${#wanted[@]} -gt 0 ]; then
