@@ -1,8 +1,8 @@
 // The payment provider port. A payment is named by the key its authorization
 // was made with, and every call is idempotent: a retry after a lost response
 // returns the first outcome and charges nothing twice.
-// A real provider plugs in behind this interface; the shipped one is the
-// simulator (simulator.ts).
+// Two providers plug in behind it: Stripe PaymentIntents with manual capture
+// (stripe.ts) for production, and the simulator (simulator.ts) for tests and load.
 
 export interface AuthorizeRequest {
   /** Names the payment in every later call. */
@@ -30,7 +30,28 @@ export class PaymentUnavailableError extends Error {
   override name = "PaymentUnavailableError";
 }
 
-/** The operation does not apply to the payment's state (e.g. refund of an uncaptured one). */
+/**
+ * The operation does not apply to the payment's state (e.g. refund of an
+ * uncaptured one, capture of an authorization the provider voided or let
+ * expire): final, retrying changes nothing. `reason` is stable.
+ */
 export class PaymentStateError extends Error {
   override name = "PaymentStateError";
+  constructor(
+    message: string,
+    readonly reason: PaymentStateReason = "PAYMENT_STATE",
+  ) {
+    super(message);
+  }
 }
+
+export type PaymentStateReason = "PAYMENT_STATE" | "AUTHORIZATION_EXPIRED" | "AUTHORIZATION_VOIDED";
+
+/** Stable reasons of a declined authorization. */
+export type DeclineReason =
+  | "CARD_DECLINED"
+  | "INSUFFICIENT_FUNDS"
+  | "CARD_EXPIRED"
+  | "AUTHENTICATION_REQUIRED"
+  | "FRAUD_SUSPECTED"
+  | "PAYMENT_METHOD_INVALID";
