@@ -1,5 +1,6 @@
 // Environment → validated, typed configuration. The one place that reads
 // process.env for the service; entry points pass the result down.
+import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { ASYMMETRIC_ALGORITHMS } from "./identity/verifier.js";
 
@@ -115,7 +116,20 @@ const schema = z
     // subjectAltName entry ("URI:spiffe://…", "DNS:…") to {subject, scopes, events?}.
     TLS_CLIENT_PRINCIPALS_FILE: optionalFile,
     SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
-    // The payment simulator (the shipped PaymentGateway).
+    // Which PaymentGateway the worker uses. Unset means the simulator, except
+    // with NODE_ENV=production, where the worker refuses to start unless it is
+    // named (paymentProvider below).
+    PAYMENT_PROVIDER: z.enum(["stripe", "simulator"]).optional(),
+    // Stripe's secret (or restricted) key: from a file (a mounted secret; one
+    // line) or the variable itself; never logged, never in an error message.
+    STRIPE_SECRET_KEY: z
+      .string()
+      .optional()
+      .transform((v) => (v === "" ? undefined : v)),
+    STRIPE_SECRET_KEY_FILE: optionalFile,
+    // Another Stripe API base, e.g. stripe-mock's http://127.0.0.1:12111; default: Stripe's.
+    STRIPE_API_BASE: z.url({ protocol: /^https?$/ }).optional(),
+    // The payment simulator (PAYMENT_PROVIDER=simulator).
     PAYMENT_SIM_LATENCY_MS: z
       .string()
       .regex(/^\d+(-\d+)?$/, "must be N or MIN-MAX milliseconds")
@@ -225,6 +239,9 @@ export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
 
 export type Config = z.output<typeof schema>;
 
+/** Variables whose value never appears in an error message. */
+const SECRET_VARIABLES = new Set(["OPERATOR_TOKEN", "STRIPE_SECRET_KEY"]);
+
 /** Thrown by loadConfig; its message names every bad variable. */
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -236,9 +253,71 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const lines = result.error.issues.map((i) => {
       const name = i.path.join(".") || "environment";
       const value = typeof i.path[0] === "string" ? env[i.path[0]] : undefined;
-      return `  ${name}${value !== undefined ? `=${JSON.stringify(value)}` : ""}: ${i.message}`;
+      const shown =
+        value === undefined ? "" : SECRET_VARIABLES.has(name) ? " (value hidden)" : `=${JSON.stringify(value)}`;
+      return `  ${name}${shown}: ${i.message}`;
     });
     throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
   }
   return result.data;
+}
+
+export type PaymentProvider =
+  { kind: "simulator" } | { kind: "stripe"; secretKey: string; apiBase: string | undefined; mode: "live" | "test" };
+
+const STRIPE_KEY = /^(sk|rk)_(live|test)_[A-Za-z0-9]{8,}$/;
+
+/**
+ * The payment provider the worker uses, or a ConfigError naming what is wrong
+ * (never the key). With NODE_ENV=production the simulator runs only when
+ * PAYMENT_PROVIDER=simulator names it: an unset variable must not confirm
+ * orders nobody paid for.
+ */
+export function paymentProvider(
+  config: Pick<
+    Config,
+    "NODE_ENV" | "PAYMENT_PROVIDER" | "STRIPE_SECRET_KEY" | "STRIPE_SECRET_KEY_FILE" | "STRIPE_API_BASE"
+  >,
+  readFile: (path: string) => string = (p) => readFileSync(p, "utf8"),
+): PaymentProvider {
+  const provider = config.PAYMENT_PROVIDER;
+  if (!provider) {
+    if (config.NODE_ENV === "production") {
+      throw new ConfigError(
+        "invalid configuration:\n  PAYMENT_PROVIDER: is required in production (stripe; or simulator, to run on simulated payments on purpose)",
+      );
+    }
+    return { kind: "simulator" };
+  }
+  if (provider === "simulator") return { kind: "simulator" };
+  const { STRIPE_SECRET_KEY: inline, STRIPE_SECRET_KEY_FILE: file } = config;
+  if (inline && file) {
+    throw new ConfigError("invalid configuration:\n  STRIPE_SECRET_KEY, STRIPE_SECRET_KEY_FILE: set one, not both");
+  }
+  let key = inline;
+  if (file) {
+    try {
+      key = readFile(file).trim();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? "unreadable";
+      throw new ConfigError(
+        `invalid configuration:\n  STRIPE_SECRET_KEY_FILE=${JSON.stringify(file)}: cannot read (${code})`,
+      );
+    }
+  }
+  if (!key) {
+    throw new ConfigError(
+      "invalid configuration:\n  STRIPE_SECRET_KEY_FILE or STRIPE_SECRET_KEY: required with PAYMENT_PROVIDER=stripe",
+    );
+  }
+  const m = STRIPE_KEY.exec(key);
+  if (!m) {
+    const where = file
+      ? `the key in STRIPE_SECRET_KEY_FILE=${JSON.stringify(file)}`
+      : "STRIPE_SECRET_KEY (value hidden)";
+    throw new ConfigError(
+      `invalid configuration:\n  ${where}: is not a Stripe secret key (sk_live_..., sk_test_..., or restricted rk_...)`,
+    );
+  }
+  return { kind: "stripe", secretKey: key, apiBase: config.STRIPE_API_BASE, mode: m[2] === "live" ? "live" : "test" };
 }

@@ -4,7 +4,7 @@ import type { Server as HttpServer } from "node:http";
 import { fileURLToPath } from "node:url";
 import { NativeConnection, Runtime, Worker } from "@temporalio/worker";
 import { handleCommandLine } from "./cli.js";
-import { ConfigError, loadConfig, type Config } from "./config.js";
+import { ConfigError, loadConfig, paymentProvider, type Config } from "./config.js";
 import { startTracing, temporalWorkerTracing, tracesExporter, type Tracing } from "./observability/tracing.js";
 import { traceGateway } from "./payments/traced-gateway.js";
 import { createRedis } from "./adapters/redis/client.js";
@@ -18,7 +18,7 @@ import { createHoldActivities } from "./holds/activities.js";
 import { createOrderActivities } from "./orders/activities.js";
 import { OrderNotifier } from "./orders/notifier.js";
 import { OrderStore } from "./orders/order-store.js";
-import { PaymentSimulator } from "./payments/simulator.js";
+import { createPaymentGateway, describeProvider } from "./payments/provider.js";
 import { completeShopping } from "./queue/waiting-room.js";
 import { createTicketTokens, Tickets } from "./tickets/tickets.js";
 import { Holds } from "./holds/holds.js";
@@ -42,6 +42,8 @@ export interface RunningWorker {
 }
 
 export async function startWorker(config: Config, log: Logger): Promise<RunningWorker> {
+  // First: a worker that would take money the wrong way does not start (ConfigError).
+  const provider = paymentProvider(config);
   const redis = createRedis({ url: config.REDIS_URL, clusterNodes: config.REDIS_CLUSTER_NODES });
   redis.on("error", (err: Error) => log.debug({ err: err.message }, "redis connection error"));
   const mysql = createMysqlPool(config.MYSQL_URL, config.MYSQL_POOL_SIZE);
@@ -58,14 +60,7 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
   );
   const holds = new Holds({ redis, scripts, inventory, observer: domainMetrics });
   const notifier = new OrderNotifier(redis);
-  const payments = traceGateway(
-    new PaymentSimulator(mysql, {
-      latencyMs: config.PAYMENT_SIM_LATENCY_MS,
-      declineRatio: config.PAYMENT_SIM_DECLINE_RATIO,
-      failureRatio: config.PAYMENT_SIM_FAILURE_RATIO,
-      lostResponseRatio: config.PAYMENT_SIM_LOST_RESPONSE_RATIO,
-    }),
-  );
+  const payments = traceGateway(createPaymentGateway(provider, mysql, config));
   // Every provider call timed and counted by operation and result.
   const meteredPayments = new MeteredPaymentGateway(payments, domainMetrics.payment);
   const ticketKeys = createTicketTokens(
@@ -120,7 +115,10 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
     await connection.close();
     await Promise.allSettled([redis.quit(), mysql.end()]);
   });
-  log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, metricsPort }, "ticketing worker running");
+  log.info(
+    { taskQueue: config.TEMPORAL_TASK_QUEUE, metricsPort, ...describeProvider(provider) },
+    "ticketing worker running",
+  );
   return {
     worker,
     done,
@@ -160,6 +158,7 @@ async function main(): Promise<void> {
   let config;
   try {
     config = loadConfig();
+    paymentProvider(config);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`ticketing-worker: ${err.message}\n`);

@@ -3,7 +3,7 @@
 # the Temporal CLI (the dev server `npm start` and `npm test` run), ghz and
 # grpcurl (the benchmarks' load generator; grpcurl also serves some tests), and
 # stripe-mock (Stripe's own mock of its API, for the Stripe adapter's tests).
-# `npm start` builds only the Temporal CLI; `npm run tools` builds all three.
+# `npm start` builds only the Temporal CLI; `npm run tools` builds all four.
 # For each tool, in order:
 #   1. already in .tools/bin at the pinned version: nothing to do;
 #   2. in the shared cache ${TICKETING_TOOLS_CACHE:-$HOME/.cache/ticketing-tools}
@@ -19,7 +19,7 @@ usage() {
 Usage: npm run tools [-- TOOL...]
        bash tools/devstack/install-tools.sh [--help] [TOOL...]
 
-Installs the pinned Go tools into .tools/bin: temporal, ghz, grpcurl (all three
+Installs the pinned Go tools into .tools/bin: temporal, ghz, grpcurl, stripe-mock (all
 when no TOOL is named). A tool already there is kept; one in the shared cache
 ($TICKETING_TOOLS_CACHE, default ~/.cache/ticketing-tools) is copied; otherwise it is
 built with `go install` (needs Go 1.25+ and the Go module proxy; a cold build of
