@@ -32,6 +32,7 @@ import { shareMetricsWithPrimary } from "./observability/metrics-cluster.js";
 import { DomainMetrics } from "./observability/metrics-domain.js";
 import { EventLabels } from "./observability/metrics-events.js";
 import { registerFunnelMetrics } from "./observability/metrics-funnel.js";
+import { dataConverter } from "./temporal/data-converter.js";
 
 export interface RunningApp {
   grpcPort: number;
@@ -100,6 +101,8 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
   const temporalClient = new Client({
     connection: temporal,
     namespace: config.TEMPORAL_NAMESPACE,
+    // Payloads (payment tokens, buyer ids) encrypted before they reach Temporal.
+    dataConverter: dataConverter(config),
     interceptors: temporalClientInterceptors(),
   });
   const sweepers = new Sweepers({ temporal: temporalClient, taskQueue: config.TEMPORAL_TASK_QUEUE, log });

@@ -116,6 +116,17 @@ const schema = z
     // subjectAltName entry ("URI:spiffe://…", "DNS:…") to {subject, scopes, events?}.
     TLS_CLIENT_PRINCIPALS_FILE: optionalFile,
     SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
+    // Keys that encrypt workflow payloads (src/temporal/payload-codec.ts):
+    // `id:base64,id:base64`, 32-byte keys, the last one encrypts, all decrypt.
+    // From a file (a mounted secret) or the variable; required in production.
+    TEMPORAL_CODEC_KEYS: z
+      .string()
+      .optional()
+      .transform((v) => (v === "" ? undefined : v)),
+    TEMPORAL_CODEC_KEYS_FILE: optionalFile,
+    // The codec server (npm run codec-server) for the Temporal UI and CLI.
+    CODEC_SERVER_ADDRESS: hostPort.default("127.0.0.1:8888"),
+    CODEC_SERVER_CORS_ORIGIN: z.string().optional(),
     // Which PaymentGateway the worker uses. Unset means the simulator, except
     // with NODE_ENV=production, where the worker refuses to start unless it is
     // named (paymentProvider below).
@@ -197,6 +208,20 @@ const schema = z
         message: "mutual TLS needs TLS_CERT_FILE and TLS_KEY_FILE as well",
       });
     }
+    if (c.TEMPORAL_CODEC_KEYS && c.TEMPORAL_CODEC_KEYS_FILE) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["TEMPORAL_CODEC_KEYS"],
+        message: "set it or TEMPORAL_CODEC_KEYS_FILE, not both",
+      });
+    }
+    if (c.NODE_ENV === "production" && !c.TEMPORAL_CODEC_KEYS && !c.TEMPORAL_CODEC_KEYS_FILE) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["TEMPORAL_CODEC_KEYS"],
+        message: "is required in production (or TEMPORAL_CODEC_KEYS_FILE): workflow payloads carry payment tokens",
+      });
+    }
     if (c.NODE_ENV === "production" && !c.AUTH_ISSUER) {
       ctx.addIssue({
         code: "custom",
@@ -240,7 +265,7 @@ export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
 export type Config = z.output<typeof schema>;
 
 /** Variables whose value never appears in an error message. */
-const SECRET_VARIABLES = new Set(["OPERATOR_TOKEN", "STRIPE_SECRET_KEY"]);
+const SECRET_VARIABLES = new Set(["STRIPE_SECRET_KEY", "TEMPORAL_CODEC_KEYS"]);
 
 /** Thrown by loadConfig; its message names every bad variable. */
 export class ConfigError extends Error {

@@ -29,6 +29,7 @@ import { DomainMetrics } from "./observability/metrics-domain.js";
 import { EventLabels } from "./observability/metrics-events.js";
 import { MeteredPaymentGateway } from "./payments/metered.js";
 import { lowerPriority } from "./worker-priority.js";
+import { dataConverter } from "./temporal/data-converter.js";
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL("../workflows/index.ts", import.meta.url));
 
@@ -44,6 +45,8 @@ export interface RunningWorker {
 export async function startWorker(config: Config, log: Logger): Promise<RunningWorker> {
   // First: a worker that would take money the wrong way does not start (ConfigError).
   const provider = paymentProvider(config);
+  // Payloads encrypted in Temporal's history (the API's client uses the same keys).
+  const converter = dataConverter(config);
   const redis = createRedis({ url: config.REDIS_URL, clusterNodes: config.REDIS_CLUSTER_NODES });
   redis.on("error", (err: Error) => log.debug({ err: err.message }, "redis connection error"));
   const mysql = createMysqlPool(config.MYSQL_URL, config.MYSQL_POOL_SIZE);
@@ -81,6 +84,7 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     workflowsPath: WORKFLOWS_PATH,
+    dataConverter: converter,
     ...traceOptions,
     // Tracing's interceptors (when on) and the activity timer both run.
     interceptors: withActivityMetrics(traceOptions.interceptors, domainMetrics.activity),
@@ -116,7 +120,12 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
     await Promise.allSettled([redis.quit(), mysql.end()]);
   });
   log.info(
-    { taskQueue: config.TEMPORAL_TASK_QUEUE, metricsPort, ...describeProvider(provider) },
+    {
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      metricsPort,
+      ...describeProvider(provider),
+      payloadsEncrypted: Boolean(converter.payloadCodecs),
+    },
     "ticketing worker running",
   );
   return {
@@ -159,6 +168,7 @@ async function main(): Promise<void> {
   try {
     config = loadConfig();
     paymentProvider(config);
+    dataConverter(config);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`ticketing-worker: ${err.message}\n`);

@@ -42,9 +42,15 @@ describe("configuration", () => {
     expect(() => loadConfig({ TLS_CERT_FILE: "/tmp/cert.pem" })).toThrow(/TLS_KEY_FILE/);
     expect(() => loadConfig({ TLS_CLIENT_CA_FILE: "/tmp/ca.pem" })).toThrow(/mutual TLS/);
     expect(() => loadConfig({ NODE_ENV: "production" })).toThrow(/AUTH_ISSUER.*required in production/);
-    expect(loadConfig({ NODE_ENV: "production", AUTH_ISSUER: "https://id.example.com/" }).AUTH_ISSUER).toBe(
-      "https://id.example.com/",
+    // Production also needs the keys that encrypt workflow payloads (TEMPORAL_CODEC_KEYS).
+    expect(() => loadConfig({ NODE_ENV: "production", AUTH_ISSUER: "https://id.example.com/" })).toThrow(
+      /TEMPORAL_CODEC_KEYS: is required in production/,
     );
+    const codecKeys = `k1:${Buffer.alloc(32, 1).toString("base64")}`;
+    expect(
+      loadConfig({ NODE_ENV: "production", AUTH_ISSUER: "https://id.example.com/", TEMPORAL_CODEC_KEYS: codecKeys })
+        .AUTH_ISSUER,
+    ).toBe("https://id.example.com/");
     // Only asymmetric algorithms: an HMAC "key" would be the public key itself.
     expect(() => loadConfig({ AUTH_ALGORITHMS: "EdDSA,HS256" })).toThrow(/HS256 is not allowed/);
     expect(() => loadConfig({ AUTH_ALGORITHMS: "none" })).toThrow(/none is not allowed/);

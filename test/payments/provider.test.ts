@@ -13,7 +13,11 @@ import { uid } from "../support/app.js";
 import { freshMysqlDatabase, testEnv, type FreshDatabase } from "../support/env.js";
 
 const KEY = "sk_test_51KeepThisOutOfEveryLogLine0123456789";
-const production = { NODE_ENV: "production", OPERATOR_TOKEN: "an-operator-token-0123456789" };
+const production = {
+  NODE_ENV: "production",
+  AUTH_ISSUER: "https://id.example.com/",
+  TEMPORAL_CODEC_KEYS: `k1:${Buffer.alloc(32, 7).toString("base64")}`,
+};
 
 function errorOf(fn: () => unknown): Error {
   try {
@@ -87,9 +91,10 @@ describe("PAYMENT_PROVIDER", () => {
   });
 
   it("a config error about a secret variable names it without its value", () => {
-    const err = errorOf(() => loadConfig({ OPERATOR_TOKEN: "short-secret" }));
-    expect(err.message).toContain("OPERATOR_TOKEN (value hidden)");
-    expect(err.message).not.toContain("short-secret");
+    const secret = `k1:${Buffer.alloc(32, 3).toString("base64")}`;
+    const err = errorOf(() => loadConfig({ TEMPORAL_CODEC_KEYS: secret, TEMPORAL_CODEC_KEYS_FILE: "/k" }));
+    expect(err.message).toContain("TEMPORAL_CODEC_KEYS (value hidden)");
+    expect(err.message).not.toContain(secret.slice(3));
   });
 });
 
