@@ -130,7 +130,10 @@ export function createOrderActivities(deps: OrderActivityDeps) {
       await orders.recordAuthorization(plan.orderId, result.authorizationId, plan.amountMinor, plan.currencyCode);
       if (result.status === "DECLINED") {
         await orders.setPaymentState(plan.orderId, "DECLINED");
-        throw businessFailure("PAYMENT_DECLINED", `payment declined: ${result.reason}`);
+        // 3-D Secure needs the buyer: a reason of its own, so a client can ask them and retry.
+        const reason =
+          result.reason === "AUTHENTICATION_REQUIRED" ? "PAYMENT_AUTHENTICATION_REQUIRED" : "PAYMENT_DECLINED";
+        throw businessFailure(reason, `payment declined: ${result.reason}`);
       }
       return result.authorizationId;
     },
@@ -150,8 +153,14 @@ export function createOrderActivities(deps: OrderActivityDeps) {
       if ((await holds.markSold(plan)) === "MISSING") await deps.rebuildEvent(plan.eventId);
     },
 
+    /** A provider answer that the authorization cannot be captured (voided, expired) is final: CAPTURE_FAILED. */
     async capturePayment(plan: CheckoutPlan): Promise<void> {
-      await payments.capture(paymentKeyOf(plan.orderId));
+      try {
+        await payments.capture(paymentKeyOf(plan.orderId));
+      } catch (err) {
+        if (err instanceof PaymentStateError) throw businessFailure("CAPTURE_FAILED", `${err.reason}: ${err.message}`);
+        throw err;
+      }
       await orders.setPaymentState(plan.orderId, "CAPTURED");
     },
 

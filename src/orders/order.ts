@@ -8,6 +8,8 @@ export const FINAL_ORDER_STATES: readonly OrderState[] = ["CONFIRMED", "FAILED",
 /** Why an order failed; stable, shown as Order.failure_reason. */
 export type FailureReason =
   | "PAYMENT_DECLINED"
+  | "PAYMENT_AUTHENTICATION_REQUIRED"
+  | "CAPTURE_FAILED"
   | "PAYMENT_WINDOW_ELAPSED"
   | "SEATS_LOST"
   | "HOLD_EXPIRED"

@@ -27,6 +27,10 @@ export interface SimulatorOptions {
 /** Payment method tokens with a fixed outcome, for tests and demos. */
 export const ALWAYS_APPROVE = "tok_approve";
 export const ALWAYS_DECLINE = "tok_decline";
+/** Declined: the card needs 3-D Secure, which a server-side checkout cannot do. */
+export const AUTHENTICATION_REQUIRED = "tok_authentication_required";
+/** Authorized, then voided on the provider's side before capture (an expired authorization). */
+export const VOIDED_BY_PROVIDER = "tok_voided_by_provider";
 
 export class PaymentSimulator implements PaymentGateway {
   constructor(
@@ -38,28 +42,34 @@ export class PaymentSimulator implements PaymentGateway {
   async authorize(request: AuthorizeRequest): Promise<AuthorizeResult> {
     await this.enter();
     const authorizationId = `auth_${createHash("sha256").update(request.paymentKey).digest("base64url").slice(0, 24)}`;
+    const token = request.paymentMethodToken;
+    const scripted = token === ALWAYS_APPROVE || token === VOIDED_BY_PROVIDER;
     const declined =
-      request.paymentMethodToken === ALWAYS_DECLINE ||
-      (request.paymentMethodToken !== ALWAYS_APPROVE && this.random() < this.options.declineRatio);
+      token === ALWAYS_DECLINE ||
+      token === AUTHENTICATION_REQUIRED ||
+      (!scripted && this.random() < this.options.declineRatio);
+    const declineReason = token === AUTHENTICATION_REQUIRED ? "AUTHENTICATION_REQUIRED" : "CARD_DECLINED";
     // INSERT IGNORE: the first decision for a key stands; a retry reads it back.
     const [inserted] = await this.mysql.execute<ResultSetHeader>(
       `INSERT IGNORE INTO simulated_payments
-         (authorization_id, idempotency_key, amount_minor, currency_code, state, decline_reason, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, NOW(3), NOW(3))`,
+         (authorization_id, idempotency_key, amount_minor, currency_code, state, decline_reason, scenario,
+          created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, NOW(3), NOW(3))`,
       [
         authorizationId,
         request.paymentKey,
         request.amountMinor,
         request.currencyCode,
         declined ? "DECLINED" : "AUTHORIZED",
-        declined ? "CARD_DECLINED" : null,
+        declined ? declineReason : null,
+        token === VOIDED_BY_PROVIDER ? "VOIDED_BY_PROVIDER" : null,
       ],
     );
     if (inserted.affectedRows === 1) {
       // This call made the decision: no need to read it back.
       await this.leave();
       return declined
-        ? { status: "DECLINED", authorizationId, reason: "CARD_DECLINED" }
+        ? { status: "DECLINED", authorizationId, reason: declineReason }
         : { status: "AUTHORIZED", authorizationId };
     }
     const [rows] = await this.mysql.execute<RowDataPacket[]>(
@@ -74,7 +84,13 @@ export class PaymentSimulator implements PaymentGateway {
       : { status: "AUTHORIZED", authorizationId };
   }
 
-  capture(paymentKey: string): Promise<void> {
+  async capture(paymentKey: string): Promise<void> {
+    // The provider's side of a scripted payment: voided before we capture.
+    await this.mysql.execute(
+      `UPDATE simulated_payments SET state = 'VOIDED', updated_at = NOW(3)
+        WHERE idempotency_key = ? AND scenario = 'VOIDED_BY_PROVIDER' AND state = 'AUTHORIZED'`,
+      [paymentKey],
+    );
     return this.transition(paymentKey, "CAPTURED", ["AUTHORIZED"]);
   }
 
@@ -103,7 +119,10 @@ export class PaymentSimulator implements PaymentGateway {
       // Voiding an authorization that never happened, or was declined, is harmless.
       const harmless = to === "VOIDED" && (state === undefined || state === "DECLINED");
       if (state !== to && !harmless) {
-        throw new PaymentStateError(`cannot move payment ${paymentKey} from ${state ?? "nothing"} to ${to}`);
+        throw new PaymentStateError(
+          `cannot move payment ${paymentKey} from ${state ?? "nothing"} to ${to}`,
+          to === "CAPTURED" && state === "VOIDED" ? "AUTHORIZATION_VOIDED" : "PAYMENT_STATE",
+        );
       }
     }
     await this.leave();

@@ -9,3 +9,8 @@ CREATE TABLE stripe_payment_intents (
   PRIMARY KEY (payment_key),
   UNIQUE KEY uq_stripe_payment_intents_id (payment_intent_id)
 );
+
+-- The simulator's scripted provider behaviour for one payment (test tokens):
+-- VOIDED_BY_PROVIDER voids the authorization on the provider's side before
+-- capture, as an expired or dashboard-cancelled authorization would.
+ALTER TABLE simulated_payments ADD COLUMN scenario VARCHAR(32) NULL;
