@@ -14,7 +14,10 @@
 // or recorded histories) decode as they are.
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { METADATA_ENCODING_KEY, type Payload, type PayloadCodec } from "@temporalio/common";
-import { temporal } from "@temporalio/proto";
+// A CommonJS package: Node's ESM loader sees only its default export.
+import protos from "@temporalio/proto";
+
+const { temporal } = protos;
 
 export const ENCRYPTED_ENCODING = "binary/encrypted";
 export const KEY_ID_METADATA = "encryption-key-id";
