@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RedisScriptRunner, SCRIPT_NAMES, type ScriptArgv, type ScriptName } from "../../src/adapters/redis/runner.js";
 import { Scripts } from "../../src/adapters/redis/scripts.js";
 import type { RedisClient } from "../../src/adapters/redis/client.js";
-import { repoRoot } from "../../src/devstack/stack.js";
+import { repoRoot } from "../../tools/devstack/stack.js";
 import { Inventory } from "../../src/events/inventory.js";
 import { SeatIndex, type EventLayout } from "../../src/events/layout.js";
 import { Holds } from "../../src/holds/holds.js";

@@ -11,7 +11,7 @@ import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import { repoRoot } from "../../src/devstack/stack.js";
+import { repoRoot } from "../../tools/devstack/stack.js";
 
 export const stripeMockBinary = path.join(repoRoot, ".tools", "bin", "stripe-mock");
 

@@ -10,7 +10,7 @@ import { temporal } from "@temporalio/proto";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { OrderState } from "../../src/gen/ticketing/v1/order_service.js";
 import { checkoutWorkflowId } from "../../src/orders/order.js";
-import { repoRoot } from "../../src/devstack/stack.js";
+import { repoRoot } from "../../tools/devstack/stack.js";
 import { createLogger } from "../../src/logger.js";
 import { startCodecServer } from "../../src/temporal/codec-server.js";
 import { EncryptionCodec, parseCodecKeys } from "../../src/temporal/payload-codec.js";
