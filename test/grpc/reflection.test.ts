@@ -1,6 +1,5 @@
 import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -77,8 +76,8 @@ async function grpcurl(...args: string[]): Promise<GrpcurlResult> {
 }
 
 // ---------------------------------------------------------------------------
-// A plain grpc-js reflection client, built from the reflection protos shipped with
-// @grpc/reflection (an implementation independent of the server's).
+// A plain grpc-js reflection client, built from gRPC's own reflection protos
+// (vendored verbatim in test/grpc/proto/; an implementation independent of the server's).
 
 interface ReflectionRequest {
   host?: string;
@@ -104,10 +103,7 @@ type ReflectionClient = grpc.Client & {
   ServerReflectionInfo(): grpc.ClientDuplexStream<ReflectionRequest, ReflectionResponse>;
 };
 
-const reflectionProtoDir = path.join(
-  path.dirname(createRequire(import.meta.url).resolve("@grpc/reflection/package.json")),
-  "build/proto",
-);
+const reflectionProtoDir = fileURLToPath(new URL("./proto/", import.meta.url));
 const reflectionPackage = grpc.loadPackageDefinition(
   protoLoader.loadSync(["grpc/reflection/v1/reflection.proto", "grpc/reflection/v1alpha/reflection.proto"], {
     includeDirs: [reflectionProtoDir],
