@@ -30,8 +30,7 @@ import { EventLabels } from "./observability/metrics-events.js";
 import { MeteredPaymentGateway } from "./payments/metered.js";
 import { lowerPriority } from "./worker-priority.js";
 import { dataConverter } from "./temporal/data-converter.js";
-
-export const WORKFLOWS_PATH = fileURLToPath(new URL("../workflows/index.ts", import.meta.url));
+import { workflowCode } from "./workflow-code.js";
 
 export interface RunningWorker {
   worker: Worker;
@@ -79,15 +78,16 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   // With tracing on: workflow and activity spans, continuing the client's trace.
   const traceOptions = temporalWorkerTracing();
+  // The workflow code: the build's bundle when compiled, the sources under tsx.
+  // Tracing's interceptors (when on) and the activity timer both run.
+  const code = workflowCode(withActivityMetrics(traceOptions.interceptors, domainMetrics.activity));
   const worker = await Worker.create({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
-    workflowsPath: WORKFLOWS_PATH,
     dataConverter: converter,
     ...traceOptions,
-    // Tracing's interceptors (when on) and the activity timer both run.
-    interceptors: withActivityMetrics(traceOptions.interceptors, domainMetrics.activity),
+    ...code,
     activities: {
       ...createHoldActivities({ redis, holds }),
       ...createOrderActivities({
@@ -125,6 +125,8 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
       metricsPort,
       ...describeProvider(provider),
       payloadsEncrypted: Boolean(converter.payloadCodecs),
+      workflows:
+        code.workflowBundle && "codePath" in code.workflowBundle ? code.workflowBundle.codePath : code.workflowsPath,
     },
     "ticketing worker running",
   );

@@ -1,7 +1,6 @@
 // The OpenTelemetry SDK and Temporal's interceptors, loaded by startTracing
 // (tracing.ts) only when tracing is on: they add about a third of a second
 // to a process start that has no use for them otherwise.
-import { createRequire } from "node:module";
 import type { Tracer } from "@opentelemetry/api";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { envDetectorSync, Resource } from "@opentelemetry/resources";
@@ -20,6 +19,7 @@ import {
 } from "@temporalio/interceptors-opentelemetry";
 import type { ClientInterceptors } from "@temporalio/client";
 import type { WorkerOptions } from "@temporalio/worker";
+import { TRACING_WORKFLOW_INTERCEPTORS } from "../workflow-code.js";
 
 export interface SdkOptions {
   serviceName: string;
@@ -33,10 +33,6 @@ export interface Sdk {
   /** Flushes buffered spans and stops exporting. */
   shutdown(): Promise<void>;
 }
-
-const WORKFLOW_INTERCEPTORS = createRequire(import.meta.url).resolve(
-  "@temporalio/interceptors-opentelemetry/lib/workflow-interceptors",
-);
 
 /** Registers the global tracer provider, W3C trace context propagation and AsyncLocalStorage context. */
 export function startSdk(options: SdkOptions): Sdk {
@@ -66,7 +62,7 @@ export function startSdk(options: SdkOptions): Sdk {
     // their headers carry.
     temporalWorkerOptions: () => ({
       interceptors: {
-        workflowModules: [WORKFLOW_INTERCEPTORS],
+        workflowModules: [TRACING_WORKFLOW_INTERCEPTORS],
         activity: [
           (ctx) => ({
             inbound: new OpenTelemetryActivityInboundInterceptor(ctx, { tracer }),

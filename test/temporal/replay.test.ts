@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { Worker } from "@temporalio/worker";
 import { describe, expect, it } from "vitest";
-import { WORKFLOWS_PATH } from "../../src/worker.js";
+import { WORKFLOWS_PATH } from "../../src/workflow-code.js";
 
 const DIR = new URL("./histories/", import.meta.url);
 
