@@ -40,6 +40,9 @@ RUN npm pkg delete 'dependencies.@temporalio/worker' \
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
+# The one place the processes may write (the development issuer's keys); a
+# named volume mounted here starts with this ownership.
+RUN mkdir -p /var/lib/ticketing && chown node:node /var/lib/ticketing
 
 FROM runtime AS api
 COPY --from=health-probe /out/grpc-health-probe /usr/local/bin/grpc-health-probe

@@ -8,17 +8,17 @@ import { builtinModules } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { credentials, Metadata } from "@grpc/grpc-js";
+import { credentials } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EventServiceClient, SaleState } from "../../src/gen/ticketing/v1/event_service.js";
 import { OrderServiceClient, OrderState } from "../../src/gen/ticketing/v1/order_service.js";
 import { ReservationServiceClient } from "../../src/gen/ticketing/v1/reservation_service.js";
 import { call, uid } from "../support/app.js";
 import { freshMysqlDatabase, testEnv, type FreshDatabase } from "../support/env.js";
+import { authEnv, authInterceptor, operatorMetadata } from "../support/identity.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const dist = path.join(root, "dist");
-const OPERATOR_TOKEN = "ship-test-operator-token-0123456789";
 const BUILD_TIMEOUT_MS = 15 * 60_000; // tsc takes minutes on a busy 2-core machine
 
 let db: FreshDatabase | undefined;
@@ -154,7 +154,8 @@ describe("npm run build", () => {
         MYSQL_URL: db.url,
         TEMPORAL_ADDRESS: stack.temporalAddress,
         TEMPORAL_TASK_QUEUE: taskQueue,
-        OPERATOR_TOKEN,
+        // Tokens from the test issuer (test/support/identity.ts), verified through its JWKS file.
+        ...authEnv(),
         LOG_LEVEL: "info",
         METRICS_ADDRESS: "off",
         WORKER_METRICS_ADDRESS: "off",
@@ -171,12 +172,13 @@ describe("npm run build", () => {
 
       const address = `127.0.0.1:${String(api.line.grpcPort)}`;
       const insecure = credentials.createInsecure();
-      const events = new EventServiceClient(address, insecure);
-      const reservations = new ReservationServiceClient(address, insecure);
-      const orders = new OrderServiceClient(address, insecure);
+      // Calls without a token of their own get their buyer's, or else an operator's.
+      const options = { interceptors: [authInterceptor] };
+      const events = new EventServiceClient(address, insecure, options);
+      const reservations = new ReservationServiceClient(address, insecure, options);
+      const orders = new OrderServiceClient(address, insecure, options);
       try {
-        const operator = new Metadata();
-        operator.set("authorization", `Bearer ${OPERATOR_TOKEN}`);
+        const operator = operatorMetadata();
         const eventId = uid("ev");
         await call(
           events,
