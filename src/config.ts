@@ -267,9 +267,6 @@ export type Config = z.output<typeof schema>;
 /** Variables whose value never appears in an error message. */
 const SECRET_VARIABLES = new Set(["STRIPE_SECRET_KEY", "TEMPORAL_CODEC_KEYS"]);
 
-/** Every environment variable the configuration reads (others are ignored). */
-export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
-
 /** Thrown by loadConfig; its message names every bad variable. */
 export class ConfigError extends Error {
   override name = "ConfigError";
