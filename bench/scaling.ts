@@ -26,7 +26,7 @@ import path from "node:path";
 import { ensureTools, repoRoot } from "../tools/devstack/stack.js";
 import { SeatIndex } from "../src/events/layout.js";
 import { HoldSeatsRequest } from "../src/gen/ticketing/v1/reservation_service.js";
-import { ghzRoundSeries, type RoundSeries } from "./lib/charts.js";
+import { ghzRoundSeries } from "./lib/charts.js";
 import { envNumber } from "./lib/env.js";
 import {
   benchRedis,
@@ -38,11 +38,19 @@ import {
   type BenchRedis,
   type GridShape,
 } from "./lib/events.js";
-import { runGhz, type GhzRun } from "./lib/ghz.js";
-import { readEventState, seatChecks, type Check } from "./lib/invariants.js";
+import { runGhz } from "./lib/ghz.js";
+import { readEventState, seatChecks } from "./lib/invariants.js";
 import { dropEvent, eventVersion, redisCpuSeconds } from "./lib/redis.js";
-import { childPids, sampleTree, treeDelta, waitForWorkers, type ProcDelta } from "./lib/scaling-procs.js";
-import { scalingCommand, writeScalingReports } from "./lib/scaling-report.js";
+import { childPids, sampleTree, treeDelta, waitForWorkers } from "./lib/scaling-procs.js";
+import {
+  scalingCommand,
+  writeScalingReports,
+  type Call,
+  type PerN,
+  type ScalingResult,
+  type ScalingRound,
+  type ScalingSettings,
+} from "./lib/scaling-report.js";
 import {
   apiLogTail,
   installSignalHandlers,
@@ -54,10 +62,10 @@ import {
   type BenchStack,
 } from "./lib/stack.js";
 import { median, round } from "./lib/stats.js";
-import { machineCpuSeconds, machineInfo, sourceInfo, type MachineInfo, type SourceInfo } from "./lib/sys.js";
+import { machineCpuSeconds, machineInfo, sourceInfo } from "./lib/sys.js";
 import { resultStamp } from "./lib/results.js";
 
-export const settings = {
+const settings: ScalingSettings = {
   n: envNumber("BENCH_N", 30_000),
   rounds: envNumber("BENCH_ROUNDS", 3),
   concurrency: envNumber("BENCH_CONCURRENCY", 64),
@@ -77,100 +85,12 @@ const NOOP = "ticketing.bench.v1.NoopService/Noop";
 const HOLD = "ticketing.v1.ReservationService/HoldSeats";
 const SEATS_PER_SECTION = 4 * 250;
 
-export type Call = "Noop" | "HoldSeats";
-
 /** One API under test: the single process, or the cluster primary and its workers. */
 export interface Api {
   n: number;
   label: string;
   proc: ApiProcess;
   workers: number[];
-}
-
-export interface ScalingRound {
-  phase: "warmup" | "throughput";
-  round: number;
-  call: Call;
-  n: number;
-  ghz: GhzRun;
-  /** Calls sent, including ghz's --skipFirst warm-up. */
-  sent: number;
-  rps: number;
-  p50Ms: number;
-  p99Ms: number;
-  codes: Record<string, number>;
-  /** Node CPU of the API's whole tree (primary + workers) over the round. */
-  apiCpuSeconds: number;
-  apiCpuUsPerCall: number;
-  apiCores: number;
-  /** Bytes written by the tree per call sent: equal across N when every call is counted once. */
-  apiWriteBytesPerCall: number;
-  procs: ProcDelta[];
-  /** Largest worker share of the workers' CPU ÷ the even share 1/N (1 = perfectly even). */
-  workerCpuImbalance?: number;
-  workerCallImbalance?: number;
-  /** CPU of the other API (idle during this round): should be ~0. */
-  idleApiCores: number;
-  redisCpuUsPerCall: number;
-  redisCores: number;
-  holdsCreated?: number;
-  machineBusyCores: number;
-  otherCores: number;
-  ghzCpuOverFlag: boolean;
-  series?: RoundSeries;
-}
-
-export interface PerN {
-  n: number;
-  medianHoldRps: number;
-  medianNoopRps: number;
-  medianApiUsPerHold: number;
-  medianApiUsPerNoop: number;
-  medianApiCoresHold: number;
-  medianApiCoresNoop: number;
-  /** Median over rounds of the largest worker's share of the workers' CPU (HoldSeats and Noop rounds). */
-  medianMaxWorkerCpuShare?: number;
-  medianMaxWorkerCallShare?: number;
-}
-
-export interface ScalingResult {
-  kind: "scaling";
-  schema: 1;
-  runId: string;
-  startedAt: string;
-  finishedAt: string;
-  durationSeconds: number;
-  ok: boolean;
-  failures: string[];
-  headline: string;
-  /** The command line that ran it, with the BENCH_* knobs set. */
-  command: string;
-  settings: typeof settings;
-  source: SourceInfo;
-  machine: MachineInfo & { redis: string; loadAvgAfter: number[] };
-  stack: {
-    own: BenchStack["own"];
-    pids: Record<string, number>;
-    redisUrl: string;
-    mysqlUrl: string;
-    temporalAddress: string;
-  };
-  apis: { n: number; label: string; address: string; pid: number; workers: number[]; command: string }[];
-  event: { eventId: string; capacity: number; layout: string };
-  warmup: ScalingRound[];
-  rounds: ScalingRound[];
-  perN: PerN[];
-  /** Per round pair: N / 1 throughput, and its median. */
-  holdRatios: number[];
-  noopRatios: number[];
-  medianHoldRatio: number;
-  medianNoopRatio: number;
-  /** Median API CPU per call, N / 1 (1 = a request costs the same Node CPU either way). */
-  holdCpuPerCallRatio: number;
-  noopCpuPerCallRatio: number;
-  generatorLimited: boolean;
-  checks: Check[];
-  ok_invariants: boolean;
 }
 
 async function measure(

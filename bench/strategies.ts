@@ -33,145 +33,29 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { repoRoot } from "../tools/devstack/stack.js";
-import { envNumber } from "./lib/env.js";
 import { say } from "./lib/stack.js";
 import { median, round } from "./lib/stats.js";
-import { machineInfo, sourceInfo, type MachineInfo, type SourceInfo } from "./lib/sys.js";
+import { machineInfo, sourceInfo } from "./lib/sys.js";
 import { assertValidWorkload, makeVenue, makeWorkload, runRound, type RoundRun } from "./strategies/driver.js";
 import { LuaHold } from "./strategies/lua-hold.js";
 import { MysqlForUpdate } from "./strategies/mysql-for-update.js";
 import { MysqlOptimistic } from "./strategies/mysql-optimistic.js";
 import { RedisLock, RedisNaive } from "./strategies/redis-lock.js";
-import { writeStrategyReports } from "./strategies/report.js";
+import { writeStrategyReports, type StrategiesResult, type StrategySummary } from "./strategies/report.js";
+import { CODES, readSettings, type Settings } from "./strategies/settings.js";
 import { installStoreSignalHandlers, startStores, stopStores, type Stores } from "./strategies/stores.js";
 import { BASELINE, type HoldStrategy } from "./strategies/types.js";
 import { resultStamp } from "./lib/results.js";
 
 const started = new Date();
 
-function onOff(name: string, fallback: boolean): boolean {
-  const v = process.env[name];
-  if (v === undefined || v === "") return fallback;
-  if (v === "on") return true;
-  if (v === "off") return false;
-  throw new Error(`${name}=${v}: expected on or off`);
-}
-
-function whole(name: string, fallback: number, min: number): number {
-  const n = envNumber(name, fallback);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${name}=${n}: expected a whole number ≥ ${min}`);
-  return n;
-}
-
-/** Short codes for event ids (ids stay well under 64 characters). */
-const CODES: Record<string, string> = {
-  "mysql-for-update": "fu",
-  "mysql-optimistic": "op",
-  "redis-setnx-lock": "lk",
-  "lua-hold": "lua",
-  "redis-naive-broken": "nv",
-};
-
-function only(): string[] {
-  const names = (process.env.BENCH_STRATEGY_ONLY ?? "")
-    .split(",")
-    .map((x) => x.trim())
-    .filter(Boolean);
-  const unknown = names.filter((n) => !Object.hasOwn(CODES, n));
-  if (unknown.length)
-    throw new Error(
-      `BENCH_STRATEGY_ONLY: no strategy ${unknown.join(", ")} (there are ${Object.keys(CODES).join(", ")})`,
-    );
-  return names;
-}
-
-function readSettings() {
-  return {
-    buyers: whole("BENCH_STRATEGY_BUYERS", 20_000, 1),
-    concurrency: whole("BENCH_STRATEGY_CONCURRENCY", 64, 1),
-    rounds: whole("BENCH_ROUNDS", 3, 1),
-    warmupCalls: whole("BENCH_STRATEGY_WARMUP", 2_000, 0),
-    seed: whole("BENCH_STRATEGY_SEED", started.getTime() % 2 ** 31 || 1, 1),
-    mysqlPool: whole("BENCH_STRATEGY_MYSQL_POOL", 16, 1),
-    forUpdateAttempts: whole("BENCH_STRATEGY_FOR_UPDATE_ATTEMPTS", 5, 1),
-    optimisticAttempts: whole("BENCH_STRATEGY_OPTIMISTIC_ATTEMPTS", 10, 1),
-    lockAttempts: whole("BENCH_STRATEGY_LOCK_ATTEMPTS", 50, 1),
-    lockTtlMs: whole("BENCH_STRATEGY_LOCK_TTL_MS", 2_000, 1),
-    lockBackoffBaseMs: 1,
-    lockBackoffCapMs: 16,
-    naive: onOff("BENCH_STRATEGY_NAIVE", true),
-    only: only(),
-    roundTimeoutS: whole("BENCH_STRATEGY_ROUND_TIMEOUT_S", 600, 1),
-    rows: 4,
-    seatsPerRow: 25,
-    maxSeatsPerBuyer: 4,
-  };
-}
-
-export type Settings = ReturnType<typeof readSettings>;
-
 // A bad knob stops the bench before anything starts, with the knob's name.
 let settings: Settings;
 try {
-  settings = readSettings();
+  settings = readSettings(started);
 } catch (err) {
   say(`bench:strategies: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(2);
-}
-
-export interface StrategySummary {
-  name: string;
-  label: string;
-  claimsCorrect: boolean;
-  settings: Record<string, string | number>;
-  rounds: number;
-  medianCallsPerSecond: number;
-  /** Median over rounds of (this strategy's calls/s ÷ calls/s of the lua-hold run next to it). */
-  ratioVsLua: number;
-  medianP50Ms: number;
-  medianP99Ms: number;
-  medianHeld: number;
-  medianTaken: number;
-  medianFailed: number;
-  failedTotal: number;
-  failureReasons: Record<string, number>;
-  medianAttemptsPerCall: number;
-  medianNodeCpuUsPerCall: number;
-  medianStoreCpuUsPerCall: number;
-  medianSeatsHeld: number;
-  /** When the last successful hold was answered, ms into the round (median): how long the race for the 100 seats lasted. */
-  medianLastHoldMs: number;
-  /** Most seats promised to two buyers in any round. */
-  maxOversoldSeats: number;
-  roundsWithBrokenInvariants: number;
-  invariantsOk: boolean;
-}
-
-export interface StrategiesResult {
-  kind: "strategies";
-  schema: 1;
-  runId: string;
-  startedAt: string;
-  finishedAt: string;
-  durationSeconds: number;
-  ok: boolean;
-  failures: string[];
-  command: string;
-  settings: Settings;
-  source: SourceInfo;
-  machine: MachineInfo & { loadAvgAfter: number[]; redis: string; mysql: Stores["mysql"] };
-  stores: {
-    own: Stores["own"];
-    pids: Stores["pids"];
-    database: string;
-    reused: { redisUrl?: string; mysqlUrl?: string };
-  };
-  venue: { rows: number; seatsPerRow: number; capacity: number; maxSeatsPerBuyer: number };
-  workload: { buyers: number; seed: number; seatsRequested: number; concurrency: number };
-  order: string[][];
-  warmup: RoundRun[];
-  rounds: RoundRun[];
-  summary: StrategySummary[];
 }
 
 function commandLine(): string {

@@ -3,10 +3,177 @@
 import fs from "node:fs";
 import path from "node:path";
 import { repoRoot } from "../../tools/devstack/stack.js";
-import type { BenchResult, RoundResult } from "../holds.js";
+import type { RoundSeries } from "./charts.js";
+import type { GhzRun } from "./ghz.js";
+import type { CeilingRun } from "./redis.js";
+import type { BenchStack } from "./stack.js";
+import type { MachineInfo, SourceInfo } from "./sys.js";
 import type { Check } from "./invariants.js";
 import { round } from "./stats.js";
 import { BENCH_DIR, RESULTS_DIR, readRuns, withEarlierRuns } from "./results.js";
+
+/** The knobs of a run (bench/holds.ts reads them from the environment). */
+export interface HoldsSettings {
+  n: number;
+  rounds: number;
+  concurrency: number;
+  connections: number;
+  skipFirst: number;
+  warmupCalls: number;
+  contentionCalls: number;
+  contentionMaxSeats: number;
+  ceilingCalls: number;
+  ceilingClients: number;
+  ceilingRuns: number;
+  ghzCpus: number;
+  ghzGogc: number;
+  latencyTargetSeconds: number;
+  latencyMaxCalls: number;
+  htmlCalls: number;
+  ratioGoal: number;
+  ghzCpuFlag: number;
+}
+
+export interface RoundResult {
+  phase: "warmup" | "throughput" | "latency" | "html" | "contention";
+  round: number;
+  call: "Noop" | "Eval" | "HoldSeats";
+  eventId?: string;
+  rpsTarget?: number;
+  ghz: GhzRun;
+  /** Calls sent (including the --skipFirst warm-up). */
+  sent: number;
+  apiCpuSeconds: number;
+  apiCpuUsPerCall: number;
+  apiCores: number;
+  redisCpuSeconds: number;
+  /** Redis process CPU per call sent (any reply). */
+  redisCpuUsPerCall: number;
+  /** Successful holds created in the round (version delta of the event). */
+  holdsCreated?: number;
+  redisCpuUsPerHold?: number;
+  /** Script execution time per script call in the round (INFO commandstats; no network I/O). */
+  scriptUsPerCall?: number;
+  /** Calls per socket read Redis served in the round: how many commands the API's pipelining put in one write. */
+  callsPerRedisRead?: number;
+  machineBusyCores: number;
+  /** Busy CPU not used by ghz, the API or Redis, in cores: everything else on the machine. */
+  otherCores: number;
+  ghzCpuOverFlag: boolean;
+  /** Throughput and latency over time and the latency histogram, from ghz's per-call details (JSON rounds only). */
+  series?: RoundSeries;
+}
+
+export interface BenchResult {
+  kind: "holds";
+  schema: 1;
+  runId: string;
+  startedAt: string;
+  finishedAt: string;
+  durationSeconds: number;
+  ok: boolean;
+  failures: string[];
+  settings: HoldsSettings;
+  source: SourceInfo;
+  machine: MachineInfo & { ghz: string; redis: string; loadAvgAfter: number[] };
+  stack: {
+    own: BenchStack["own"];
+    pids: Record<string, number>;
+    redisUrl: string;
+    mysqlUrl: string;
+    temporalAddress: string;
+    apiCommand: string;
+    apiPid: number;
+  };
+  events: { role: string; eventId: string; capacity: number; limit: number; layout: string }[];
+  requestBytes: { holdSeats: number; noop: number };
+  warmup: RoundResult[];
+  throughput: {
+    rounds: RoundResult[];
+    medianNoopRps: number;
+    medianHoldRps: number;
+    pairRatios: number[];
+    medianRatio: number;
+    ratioOfMedians: number;
+    goal: number;
+    goalMet: boolean;
+    medianApiUsPerNoop: number;
+    medianApiUsPerHold: number;
+    /** API CPU per Noop / API CPU per HoldSeats: the ratio if the API alone were CPU-bound, independent of the generator. */
+    cpuRatio: number;
+    /**
+     * NoopService.Eval: the same pipeline plus one Redis script call of one
+     * INCR (lua/bench_one_script.lua), the least any call with a script costs.
+     * Eval/Noop is the ceiling of HoldSeats/Noop on this machine.
+     */
+    eval?: {
+      medianRps: number;
+      pairRatios: number[];
+      /** Median of Eval/Noop per round. */
+      medianRatio: number;
+      /** Median of HoldSeats/Eval per round: what the hold costs beyond one script call. */
+      medianHoldOverEval: number;
+      medianApiUsPerCall: number;
+      machineUsPerCall: { ghz: number; api: number; redis: number };
+      /**
+       * (ghz + API + Redis per Noop) / (ghz + Redis per HoldSeats + API per
+       * Eval): the ratio HoldSeats/Noop would reach if a hold cost the API no
+       * more than a bare one-script call, with ghz's and Redis's cost per hold
+       * as measured.
+       */
+      ceilingIfApiAtEval: number;
+    };
+    /** Median CPU per call of each process in the rounds (µs): what one call costs the whole machine. */
+    machineUsPerNoop?: { ghz: number; api: number; redis: number };
+    machineUsPerHold?: { ghz: number; api: number; redis: number };
+    /** (ghz + API + Redis per Noop) / (the same per HoldSeats): the ratio if the cores were the only limit. */
+    machineCpuRatio?: number;
+    /**
+     * The same with the API charged only Noop's cost for a hold: the best the
+     * ratio can get on these cores even if the hold path cost the API nothing,
+     * because ghz and Redis share them.
+     */
+    ceilingIfApiFree?: number;
+    medianGhzCoresNoop: number;
+    medianGhzCoresHold: number;
+    generatorLimited: boolean;
+  };
+  latency: {
+    rpsTarget: number;
+    rounds: RoundResult[];
+    medianNoopP50: number;
+    medianNoopP99: number;
+    medianHoldP50: number;
+    medianHoldP99: number;
+  };
+  html?: { file: string; round: RoundResult };
+  redis: {
+    cpuUsPerHold: number;
+    /** Script execution time per HoldSeats over gRPC (INFO commandstats), without network I/O. */
+    scriptUsPerHold: number;
+    holdsMeasured: number;
+    script: { name: string; sha: string };
+    ceiling: CeilingRun[];
+    medianCeilingRps: number;
+    medianCeilingCpuUsPerCall: number;
+    medianCeilingScriptUsPerCall: number;
+    grpcOverCeiling: number;
+  };
+  bigEvent: { checks: Check[]; holds: number; heldSeats: number; callsSent: number };
+  contention: {
+    eventId: string;
+    calls: number;
+    seed: number;
+    seatsRequested: number;
+    round: RoundResult;
+    codes: Record<string, number>;
+    errorKinds: Record<string, number>;
+    holds: number;
+    heldSeats: number;
+    checks: Check[];
+  };
+  ok_invariants: boolean;
+}
 
 const n0 = (x: number | undefined) =>
   x === undefined || !Number.isFinite(x) ? "–" : Math.round(x).toLocaleString("en-US");

@@ -5,10 +5,117 @@
 import fs from "node:fs";
 import path from "node:path";
 import { repoRoot } from "../../tools/devstack/stack.js";
-import type { ScalingResult, ScalingRound } from "../scaling.js";
+import type { RoundSeries } from "./charts.js";
+import type { GhzRun } from "./ghz.js";
+import type { Check } from "./invariants.js";
+import type { ProcDelta } from "./scaling-procs.js";
+import type { BenchStack } from "./stack.js";
+import type { MachineInfo, SourceInfo } from "./sys.js";
 import { barChart, esc, htmlPage, htmlTable, roundCharts } from "./charts.js";
 import { round } from "./stats.js";
 import { BENCH_DIR, RESULTS_DIR, readRuns, withEarlierRuns } from "./results.js";
+
+/** The knobs of a run (bench/scaling.ts reads them from the environment). */
+export interface ScalingSettings {
+  n: number;
+  rounds: number;
+  concurrency: number;
+  connections: number;
+  skipFirst: number;
+  warmupCalls: number;
+  processes: number;
+  ghzCpus: number;
+  ghzGogc: number;
+  ghzCpuFlag: number;
+}
+
+export type Call = "Noop" | "HoldSeats";
+
+export interface ScalingRound {
+  phase: "warmup" | "throughput";
+  round: number;
+  call: Call;
+  n: number;
+  ghz: GhzRun;
+  /** Calls sent, including ghz's --skipFirst warm-up. */
+  sent: number;
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  codes: Record<string, number>;
+  /** Node CPU of the API's whole tree (primary + workers) over the round. */
+  apiCpuSeconds: number;
+  apiCpuUsPerCall: number;
+  apiCores: number;
+  /** Bytes written by the tree per call sent: equal across N when every call is counted once. */
+  apiWriteBytesPerCall: number;
+  procs: ProcDelta[];
+  /** Largest worker share of the workers' CPU ÷ the even share 1/N (1 = perfectly even). */
+  workerCpuImbalance?: number;
+  workerCallImbalance?: number;
+  /** CPU of the other API (idle during this round): should be ~0. */
+  idleApiCores: number;
+  redisCpuUsPerCall: number;
+  redisCores: number;
+  holdsCreated?: number;
+  machineBusyCores: number;
+  otherCores: number;
+  ghzCpuOverFlag: boolean;
+  series?: RoundSeries;
+}
+
+export interface PerN {
+  n: number;
+  medianHoldRps: number;
+  medianNoopRps: number;
+  medianApiUsPerHold: number;
+  medianApiUsPerNoop: number;
+  medianApiCoresHold: number;
+  medianApiCoresNoop: number;
+  /** Median over rounds of the largest worker's share of the workers' CPU (HoldSeats and Noop rounds). */
+  medianMaxWorkerCpuShare?: number;
+  medianMaxWorkerCallShare?: number;
+}
+
+export interface ScalingResult {
+  kind: "scaling";
+  schema: 1;
+  runId: string;
+  startedAt: string;
+  finishedAt: string;
+  durationSeconds: number;
+  ok: boolean;
+  failures: string[];
+  headline: string;
+  /** The command line that ran it, with the BENCH_* knobs set. */
+  command: string;
+  settings: ScalingSettings;
+  source: SourceInfo;
+  machine: MachineInfo & { redis: string; loadAvgAfter: number[] };
+  stack: {
+    own: BenchStack["own"];
+    pids: Record<string, number>;
+    redisUrl: string;
+    mysqlUrl: string;
+    temporalAddress: string;
+  };
+  apis: { n: number; label: string; address: string; pid: number; workers: number[]; command: string }[];
+  event: { eventId: string; capacity: number; layout: string };
+  warmup: ScalingRound[];
+  rounds: ScalingRound[];
+  perN: PerN[];
+  /** Per round pair: N / 1 throughput, and its median. */
+  holdRatios: number[];
+  noopRatios: number[];
+  medianHoldRatio: number;
+  medianNoopRatio: number;
+  /** Median API CPU per call, N / 1 (1 = a request costs the same Node CPU either way). */
+  holdCpuPerCallRatio: number;
+  noopCpuPerCallRatio: number;
+  generatorLimited: boolean;
+  checks: Check[];
+  ok_invariants: boolean;
+}
 
 const NOTES_MARKER = "## Notes";
 

@@ -3,9 +3,67 @@
 // machine, and every run's headline, newest first).
 import fs from "node:fs";
 import path from "node:path";
-import type { StrategiesResult, StrategySummary } from "../strategies.js";
+import type { MachineInfo, SourceInfo } from "../lib/sys.js";
+import type { RoundRun } from "./driver.js";
+import type { Settings } from "./settings.js";
+import type { Stores } from "./stores.js";
 import { BASELINE } from "./types.js";
 import { BENCH_DIR, RESULTS_DIR, readRuns, withEarlierRuns } from "../lib/results.js";
+
+export interface StrategySummary {
+  name: string;
+  label: string;
+  claimsCorrect: boolean;
+  settings: Record<string, string | number>;
+  rounds: number;
+  medianCallsPerSecond: number;
+  /** Median over rounds of (this strategy's calls/s ÷ calls/s of the lua-hold run next to it). */
+  ratioVsLua: number;
+  medianP50Ms: number;
+  medianP99Ms: number;
+  medianHeld: number;
+  medianTaken: number;
+  medianFailed: number;
+  failedTotal: number;
+  failureReasons: Record<string, number>;
+  medianAttemptsPerCall: number;
+  medianNodeCpuUsPerCall: number;
+  medianStoreCpuUsPerCall: number;
+  medianSeatsHeld: number;
+  /** When the last successful hold was answered, ms into the round (median): how long the race for the 100 seats lasted. */
+  medianLastHoldMs: number;
+  /** Most seats promised to two buyers in any round. */
+  maxOversoldSeats: number;
+  roundsWithBrokenInvariants: number;
+  invariantsOk: boolean;
+}
+
+export interface StrategiesResult {
+  kind: "strategies";
+  schema: 1;
+  runId: string;
+  startedAt: string;
+  finishedAt: string;
+  durationSeconds: number;
+  ok: boolean;
+  failures: string[];
+  command: string;
+  settings: Settings;
+  source: SourceInfo;
+  machine: MachineInfo & { loadAvgAfter: number[]; redis: string; mysql: Stores["mysql"] };
+  stores: {
+    own: Stores["own"];
+    pids: Stores["pids"];
+    database: string;
+    reused: { redisUrl?: string; mysqlUrl?: string };
+  };
+  venue: { rows: number; seatsPerRow: number; capacity: number; maxSeatsPerBuyer: number };
+  workload: { buyers: number; seed: number; seatsRequested: number; concurrency: number };
+  order: string[][];
+  warmup: RoundRun[];
+  rounds: RoundRun[];
+  summary: StrategySummary[];
+}
 
 const n0 = (x: number | undefined) =>
   x === undefined || !Number.isFinite(x) ? "–" : Math.round(x).toLocaleString("en-US");
