@@ -23,9 +23,8 @@
 // BENCH_SOURCE_COMMIT (bench/run-at-commit.sh runs this bench on an earlier
 // commit's code).
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { ensureTools, repoRoot } from "../tools/devstack/stack.js";
+import { repoRoot } from "../tools/devstack/stack.js";
 import { SeatIndex, type EventLayout } from "../src/events/layout.js";
 import {
   benchRedis,
@@ -40,10 +39,12 @@ import { envNumber } from "./lib/env.js";
 import { runGhz, type GhzRun } from "./lib/ghz.js";
 import { readEventState, seatChecks, type Check } from "./lib/invariants.js";
 import { redisCpuSeconds, scriptStats } from "./lib/redis.js";
-import { BENCH_DIR, RESULTS_DIR, readRuns, resultStamp, withEarlierRuns } from "./lib/results.js";
-import { installSignalHandlers, say, startApi, startBenchStack, stopAll, type ApiProcess } from "./lib/stack.js";
+import { BENCH_DIR, RESULTS_DIR, readRuns, withEarlierRuns } from "./lib/results.js";
+import { STACK_ENV } from "./lib/command.js";
+import { runBench, type BenchOutcome, type BenchRun } from "./lib/runner.js";
+import { say, startApi, startBenchStack, type ApiProcess } from "./lib/stack.js";
 import { median, round } from "./lib/stats.js";
-import { machineInfo, processCpuSeconds, sourceInfo, type MachineInfo, type SourceInfo } from "./lib/sys.js";
+import { processCpuSeconds, sourceInfo, type MachineInfo, type SourceInfo } from "./lib/sys.js";
 
 const settings = {
   n: envNumber("BENCH_N", 5_000),
@@ -277,138 +278,155 @@ function writeIndex(): void {
   fs.writeFileSync(path.join(BENCH_DIR, "BEST-RESULTS.md"), L.join("\n"));
 }
 
-async function main(): Promise<number> {
-  const started = new Date();
-  const runId = `ba${started.getTime().toString(36)}`;
-  const machine = machineInfo();
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ticketing-bench-best-"));
-  installSignalHandlers(() => say(`temp dir (logs): ${tmp}`));
-  await ensureTools(["ghz", "grpcurl"]); // built on first use
+/** One round: a fresh HoldSeats event and a fresh best-available event, HoldSeats first; the invariants of the latter. */
+async function oneRound(
+  api: ApiProcess,
+  b: BenchRedis,
+  { runId, tmp }: BenchRun,
+  i: number,
+): Promise<{ rounds: Round[]; checks: Check[] }> {
+  const seatsEvent = await loadLateSale(b, `${runId}_s${i}`);
+  const bestEvent = await loadLateSale(b, `${runId}_b${i}`);
+  const seatsFile = path.join(tmp, `seats-${i}.json`);
+  // Call c holds seats 2(first + c) and 2(first + c) + 1: the first pairs after the sold rows.
+  writeDistinctHoldsFile(seatsFile, {
+    eventId: seatsEvent.eventId,
+    grid: settings.grid,
+    firstCall: (settings.soldRows * settings.grid.seatsPerRow) / 2,
+    count: settings.n,
+    idPrefix: `${runId}s${i}`,
+  });
+  const bestFile = path.join(tmp, `best-${i}.json`);
+  bestRequests(bestFile, bestEvent.eventId, settings.n, `${runId}b${i}`);
+  const seats = await measure(
+    api,
+    b,
+    "HoldSeats",
+    i,
+    seatsEvent.eventId,
+    seatsFile,
+    settings.n,
+    path.join(tmp, `seats-${i}-out.json`),
+  );
+  const best = await measure(
+    api,
+    b,
+    "HoldBestAvailable",
+    i,
+    bestEvent.eventId,
+    bestFile,
+    settings.n,
+    path.join(tmp, `best-${i}-out.json`),
+  );
+  return { rounds: [seats, best], checks: await bestChecks(b, bestEvent, best.codes.OK ?? 0) };
+}
+
+/** The medians, the ratio and the last check (every call OK) over all rounds. */
+function summarise({ started, machine }: BenchRun, rounds: Round[], checks: Check[]): BestBenchResult {
+  const seatsR = rounds.filter((r) => r.call === "HoldSeats");
+  const bestR = rounds.filter((r) => r.call === "HoldBestAvailable");
+  const pairRatios = bestR.map((x, i) => round(x.rps / seatsR[i]!.rps, 3));
+  const medians = (rs: Round[]) => ({
+    rps: round(median(rs.map((x) => x.rps))),
+    p50Ms: median(rs.map((x) => x.p50Ms ?? NaN)),
+    p99Ms: median(rs.map((x) => x.p99Ms ?? NaN)),
+    ghzUs: round(median(rs.map((x) => x.ghzUs)), 1),
+    apiUs: round(median(rs.map((x) => x.apiUs)), 1),
+    redisUs: round(median(rs.map((x) => x.redisUs)), 1),
+    scriptUs: round(median(rs.map((x) => x.scriptUs ?? NaN)), 1),
+  });
+  const nonOk = rounds.filter((x) => Object.keys(x.codes).some((c) => c !== "OK"));
+  checks.push({
+    name: "every call OK (nothing sold out, nothing refused)",
+    ok: nonOk.length === 0,
+    detail:
+      nonOk.length === 0 ? "yes" : nonOk.map((x) => `${x.call} ${x.round}: ${JSON.stringify(x.codes)}`).join("; "),
+  });
+  return {
+    kind: "best-available",
+    startedAt: started.toISOString(),
+    durationSeconds: round((Date.now() - started.getTime()) / 1000, 1),
+    source: process.env.BENCH_SOURCE_COMMIT
+      ? { ...sourceInfo(repoRoot), commit: process.env.BENCH_SOURCE_COMMIT }
+      : sourceInfo(repoRoot),
+    machine,
+    settings,
+    rows: settings.grid.sections * settings.grid.rowsPerSection,
+    rounds: rounds.map((x) => ({ ...x, ghz: { ...x.ghz, stderr: "" } })),
+    medianRatio: round(median(pairRatios), 3),
+    pairRatios,
+    median: { holdSeats: medians(seatsR), best: medians(bestR) },
+    checks,
+    ok: checks.every((c) => c.ok),
+  };
+}
+
+async function main(run: BenchRun): Promise<BenchOutcome> {
+  const { runId, tmp, stamp } = run;
   const free = (gridCapacity(settings.grid) - settings.soldRows * settings.grid.seatsPerRow) / settings.quantity;
   if (settings.n > free)
     throw new Error(`BENCH_N ${settings.n} holds of ${settings.quantity} do not fit the ${free} pairs left unsold`);
-  let b: BenchRedis | undefined;
-  let ok = false;
-  try {
-    const stack = await startBenchStack(tmp);
-    const api = await startApi(stack, tmp, GRPCURL);
-    b = benchRedis(stack.redisUrl);
+  const stack = await startBenchStack(tmp);
+  const api = await startApi(stack, tmp, GRPCURL);
+  const b = benchRedis(stack.redisUrl);
+  run.defer(() => b.close());
 
-    // Warm-up (not tallied): JIT, connections, script cache.
-    const warm = await loadLateSale(b, `${runId}_w`);
-    const warmBest = path.join(tmp, "warm-best.json");
-    bestRequests(warmBest, warm.eventId, settings.warmupCalls, `${runId}w`);
-    await measure(
-      api,
-      b,
-      "HoldBestAvailable",
-      0,
-      warm.eventId,
-      warmBest,
-      settings.warmupCalls,
-      path.join(tmp, "warm-best-out.json"),
-    );
+  // Warm-up (not tallied): JIT, connections, script cache.
+  const warm = await loadLateSale(b, `${runId}_w`);
+  const warmBest = path.join(tmp, "warm-best.json");
+  bestRequests(warmBest, warm.eventId, settings.warmupCalls, `${runId}w`);
+  await measure(
+    api,
+    b,
+    "HoldBestAvailable",
+    0,
+    warm.eventId,
+    warmBest,
+    settings.warmupCalls,
+    path.join(tmp, "warm-best-out.json"),
+  );
 
-    const rounds: Round[] = [];
-    const checks: Check[] = [];
-    for (let i = 1; i <= settings.rounds; i++) {
-      const seatsEvent = await loadLateSale(b, `${runId}_s${i}`);
-      const bestEvent = await loadLateSale(b, `${runId}_b${i}`);
-      const seatsFile = path.join(tmp, `seats-${i}.json`);
-      // Call c holds seats 2(first + c) and 2(first + c) + 1: the first pairs after the sold rows.
-      writeDistinctHoldsFile(seatsFile, {
-        eventId: seatsEvent.eventId,
-        grid: settings.grid,
-        firstCall: (settings.soldRows * settings.grid.seatsPerRow) / 2,
-        count: settings.n,
-        idPrefix: `${runId}s${i}`,
-      });
-      const bestFile = path.join(tmp, `best-${i}.json`);
-      bestRequests(bestFile, bestEvent.eventId, settings.n, `${runId}b${i}`);
-      rounds.push(
-        await measure(
-          api,
-          b,
-          "HoldSeats",
-          i,
-          seatsEvent.eventId,
-          seatsFile,
-          settings.n,
-          path.join(tmp, `seats-${i}-out.json`),
-        ),
-      );
-      const best = await measure(
-        api,
-        b,
-        "HoldBestAvailable",
-        i,
-        bestEvent.eventId,
-        bestFile,
-        settings.n,
-        path.join(tmp, `best-${i}-out.json`),
-      );
-      rounds.push(best);
-      checks.push(...(await bestChecks(b, bestEvent, best.codes.OK ?? 0)));
-    }
-    const seatsR = rounds.filter((r) => r.call === "HoldSeats");
-    const bestR = rounds.filter((r) => r.call === "HoldBestAvailable");
-    const pairRatios = bestR.map((x, i) => round(x.rps / seatsR[i]!.rps, 3));
-    const medians = (rs: Round[]) => ({
-      rps: round(median(rs.map((x) => x.rps))),
-      p50Ms: median(rs.map((x) => x.p50Ms ?? NaN)),
-      p99Ms: median(rs.map((x) => x.p99Ms ?? NaN)),
-      ghzUs: round(median(rs.map((x) => x.ghzUs)), 1),
-      apiUs: round(median(rs.map((x) => x.apiUs)), 1),
-      redisUs: round(median(rs.map((x) => x.redisUs)), 1),
-      scriptUs: round(median(rs.map((x) => x.scriptUs ?? NaN)), 1),
-    });
-    const nonOk = rounds.filter((x) => Object.keys(x.codes).some((c) => c !== "OK"));
-    checks.push({
-      name: "every call OK (nothing sold out, nothing refused)",
-      ok: nonOk.length === 0,
-      detail:
-        nonOk.length === 0 ? "yes" : nonOk.map((x) => `${x.call} ${x.round}: ${JSON.stringify(x.codes)}`).join("; "),
-    });
-    ok = checks.every((c) => c.ok);
-    const result: BestBenchResult = {
-      kind: "best-available",
-      startedAt: started.toISOString(),
-      durationSeconds: round((Date.now() - started.getTime()) / 1000, 1),
-      source: process.env.BENCH_SOURCE_COMMIT
-        ? { ...sourceInfo(repoRoot), commit: process.env.BENCH_SOURCE_COMMIT }
-        : sourceInfo(repoRoot),
-      machine,
-      settings,
-      rows: settings.grid.sections * settings.grid.rowsPerSection,
-      rounds: rounds.map((x) => ({ ...x, ghz: { ...x.ghz, stderr: "" } })),
-      medianRatio: round(median(pairRatios), 3),
-      pairRatios,
-      median: { holdSeats: medians(seatsR), best: medians(bestR) },
-      checks,
-      ok,
-    };
-    fs.mkdirSync(RESULTS_DIR, { recursive: true });
-    const base = path.join(RESULTS_DIR, `best-${resultStamp(started)}`);
-    fs.writeFileSync(`${base}.json`, JSON.stringify(result, null, 2));
-    fs.writeFileSync(`${base}.md`, markdown(result));
-    writeIndex();
-    say(
-      `HoldBestAvailable/HoldSeats ${result.medianRatio}; invariants ${ok ? "ok" : "BROKEN"}; wrote ${base}.{json,md}, bench/BEST-RESULTS.md`,
-    );
-    for (const c of checks.filter((x) => !x.ok)) say(`BROKEN ${c.name}: ${c.detail}`);
-  } finally {
-    await b?.close();
-    await stopAll();
-    if (ok) fs.rmSync(tmp, { recursive: true, force: true });
-    else say(`temp dir kept: ${tmp}`);
+  const rounds: Round[] = [];
+  const checks: Check[] = [];
+  for (let i = 1; i <= settings.rounds; i++) {
+    const r = await oneRound(api, b, run, i);
+    rounds.push(...r.rounds);
+    checks.push(...r.checks);
   }
-  return ok ? 0 : 1;
+  const result = summarise(run, rounds, checks);
+  fs.mkdirSync(RESULTS_DIR, { recursive: true });
+  const base = path.join(RESULTS_DIR, `best-${stamp}`);
+  fs.writeFileSync(`${base}.json`, JSON.stringify(result, null, 2));
+  fs.writeFileSync(`${base}.md`, markdown(result));
+  writeIndex();
+  return {
+    files: [`${base}.json`, `${base}.md`, path.join(BENCH_DIR, "BEST-RESULTS.md")],
+    failures: checks.filter((x) => !x.ok).map((c) => `invariant broken: ${c.name}: ${c.detail}`),
+    headline: `HoldBestAvailable/HoldSeats ${result.medianRatio}; invariants ${result.ok ? "ok" : "BROKEN"}`,
+  };
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err);
-    void stopAll().then(() => process.exit(1));
+runBench(
+  {
+    usage: "npm run bench:best --",
+    about:
+      "HoldBestAvailable late in a stadium's sale (1,000 rows of 30 seats, the first 600 rows sold) against HoldSeats on an identical event, in interleaved rounds, with the invariants of every best-available event. Starts its own stack.",
+    env: [
+      ["BENCH_N", "calls per round (5000)"],
+      ["BENCH_ROUNDS", "rounds of each call (5)"],
+      ["BENCH_CONCURRENCY", "ghz --concurrency (64)"],
+      ["BENCH_CONNECTIONS", "ghz --connections (4)"],
+      ["BENCH_BEST_SECTIONS", "sections of the event (20)"],
+      ["BENCH_BEST_ROWS", "rows per section (50)"],
+      ["BENCH_BEST_SEATS", "seats per row (30)"],
+      ["BENCH_BEST_SOLD_ROWS", "rows sold before the rounds, in order of preference (600)"],
+      ["BENCH_GHZ_CPUS", "ghz --cpus (1)"],
+      ["BENCH_SOURCE_COMMIT", "set by bench/run-at-commit.sh"],
+      ...STACK_ENV,
+    ],
+    runIdPrefix: "ba",
+    tmpPrefix: "ticketing-bench-best-",
+    tools: ["ghz", "grpcurl"],
   },
+  main,
 );

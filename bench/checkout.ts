@@ -46,7 +46,7 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { Client, Connection } from "@temporalio/client";
 import { createMysqlPool } from "../src/adapters/mysql/pool.js";
-import { ensureTools, freePort, repoRoot, sleep } from "../tools/devstack/stack.js";
+import { repoRoot, sleep } from "../tools/devstack/stack.js";
 import { SeatIndex } from "../src/events/layout.js";
 import {
   BareDriver,
@@ -65,10 +65,7 @@ import {
   cpuSnapshot,
   OtherProcessSampler,
   processNiceness,
-  startOwnTemporal,
-  startWorkerProcess,
   stopOwned,
-  waitForPollers,
   type CpuDelta,
   type TemporalDb,
 } from "./lib/checkout-procs.js";
@@ -86,18 +83,19 @@ import {
   gridLayout,
   loadOpenEvent,
   writeDistinctHoldsFile,
-  type BenchRedis,
   type GridShape,
 } from "./lib/events.js";
 import { runGhz } from "./lib/ghz.js";
 import { readEventState, seatChecks, type Check } from "./lib/invariants.js";
 import { eventVersion } from "./lib/redis.js";
-import { installSignalHandlers, say, startApi, startBenchStack, stopAll } from "./lib/stack.js";
+import { say } from "./lib/stack.js";
 import { envNumber } from "./lib/env.js";
 import { median, round } from "./lib/stats.js";
 import { workerNiceFromEnv } from "../src/worker-priority.js";
-import { machineInfo, sourceInfo } from "./lib/sys.js";
-import { resultStamp } from "./lib/results.js";
+import { sourceInfo } from "./lib/sys.js";
+import { STACK_ENV } from "./lib/command.js";
+import { startCheckoutStack, stopCheckoutStack } from "./lib/checkout-stack.js";
+import { runBench, type BenchOutcome, type BenchRun } from "./lib/runner.js";
 
 const env = envNumber;
 
@@ -152,538 +150,450 @@ function stripRecords(s: CheckoutRoundStats): Omit<CheckoutRoundStats, "records"
   return rest;
 }
 
-async function main(): Promise<number> {
-  const started = new Date();
-  const runId = `c${started.getTime().toString(36)}`;
-  const stamp = resultStamp(started);
+async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): Promise<BenchOutcome> {
   const failures: string[] = [];
-  const machine = machineInfo();
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ticketing-bench-"));
-  let keepTmp = process.env.BENCH_KEEP_TMP === "1";
   const sampler = new OtherProcessSampler();
   sampler.start(2000);
-  installSignalHandlers(() => {
-    say(`temp dir (logs): ${tmp}`);
-    void stopOwned();
-  });
-  await ensureTools(["ghz", "grpcurl"]); // built on first use
-  say(
-    `run ${runId}; temp dir ${tmp}; ${machine.nproc} cores (${machine.cpuModel}), load ${machine.loadAvgBefore.join(" ")}`,
-  );
-
-  let b: BenchRedis | undefined;
-  let driver: CheckoutDriver | undefined;
-  let connection: Connection | undefined;
-  let mysql: ReturnType<typeof createMysqlPool> | undefined;
-  try {
-    // --- the stack: Temporal (ours, unless TEMPORAL_ADDRESS), Redis, MariaDB, then the API and both workers
-    const reuseTemporal = process.env.TEMPORAL_ADDRESS;
-    let temporalStarting: Promise<{ address: string; pid?: number; command: string; own: boolean }>;
-    if (reuseTemporal) {
-      temporalStarting = Promise.resolve({
-        address: reuseTemporal,
-        pid: undefined,
-        command: `TEMPORAL_ADDRESS=${reuseTemporal} (not ours: its CPU is not measured)`,
-        own: false,
-      });
-    } else {
-      // startBenchStack sees TEMPORAL_ADDRESS and starts no (in-memory) Temporal of its own
-      const port = await freePort();
-      process.env.TEMPORAL_ADDRESS = `127.0.0.1:${port}`;
-      temporalStarting = startOwnTemporal(
-        path.join(tmp, "temporal"),
-        settings.temporalDb,
-        port,
-        settings.temporalArgs.split(/\s+/).filter(Boolean),
-        settings.workerNice,
-      ).then((h) => {
-        say(
-          `temporal: ${h.address} (pid ${h.pid}, ${settings.temporalDb === "file" ? "SQLite file, WAL + synchronous=normal" : "in memory"}, nice ${settings.workerNice})`,
-        );
-        return { address: h.address, pid: h.pid, command: h.command, own: true };
-      });
-    }
-    const [t, stack] = await Promise.all([temporalStarting, startBenchStack(tmp)]);
-    const temporalInfo = t;
-
-    const taskQueue = `${runId}-checkout`;
-    const bareQueue = `${runId}-bare`;
-    process.env.TEMPORAL_TASK_QUEUE = taskQueue;
-    const workerEnv = {
-      REDIS_URL: stack.redisUrl,
-      MYSQL_URL: stack.mysqlUrl,
-      LOG_LEVEL: "warn",
-      // no exporters (their default ports are fixed and may be taken by another stack)
-      METRICS_ADDRESS: "off",
+  defer(() => sampler.stop());
+  // --- the stack: Temporal (ours, unless TEMPORAL_ADDRESS), Redis, MariaDB, then the API and both workers
+  const reuseTemporal = process.env.TEMPORAL_ADDRESS;
+  const cs = await startCheckoutStack({
+    runId,
+    tmp,
+    grpcurl: GRPCURL,
+    temporalDb: settings.temporalDb,
+    temporalArgs: settings.temporalArgs.split(/\s+/).filter(Boolean),
+    temporalNice: settings.workerNice,
+    // no exporters (their default ports are fixed and may be taken by another stack)
+    workerEnv: {
       WORKER_METRICS_ADDRESS: "off",
       TEMPORAL_METRICS_ADDRESS: "off",
-      PAYMENT_SIM_LATENCY_MS: "0",
-      PAYMENT_SIM_DECLINE_RATIO: "0",
-      PAYMENT_SIM_FAILURE_RATIO: "0",
-      PAYMENT_SIM_LOST_RESPONSE_RATIO: "0",
       WORKER_NICE: String(settings.workerNice),
-    };
-    // the API first (it migrates the database), the workers meanwhile
-    const apiStarting = startApi(stack, tmp, GRPCURL);
-    const worker = await startWorkerProcess({
-      name: "worker",
-      script: "src/worker.ts",
-      env: workerEnv,
-      taskQueue,
-      temporalAddress: t.address,
-      dir: tmp,
+    },
+    bare: true,
+  });
+  const { temporal: t, stack, api, worker, taskQueue, bareQueue } = cs;
+  const bare = cs.bare!;
+  const temporalInfo = t;
+
+  const pids: Record<string, number | undefined> = {
+    temporal: t.pid,
+    worker: worker.pid,
+    bareWorker: bare.pid,
+    api: api.pid,
+    mysql: stack.pids.mysql,
+    redis: stack.pids.redis,
+  };
+  // What the scheduler sees: each process's nice value (main thread) and its session's autogroup.
+  const niceness = Object.fromEntries(
+    Object.entries(pids).map(([k, pid]) => [k, pid === undefined ? undefined : processNiceness(pid)]),
+  );
+  say(
+    `niceness: ${Object.entries(niceness)
+      .map(([k, v]) => `${k} ${v ? `${v.nice} (autogroup ${v.autogroup ?? "-"})` : "-"}`)
+      .join(", ")}`,
+  );
+  const connection = await Connection.connect({ address: t.address });
+  defer(() => connection.close());
+  const client = new Client({ connection, namespace: "default" });
+  const mysql = createMysqlPool(stack.mysqlUrl, 4);
+  defer(() => mysql.end());
+  const b = benchRedis(stack.redisUrl);
+  defer(() => b.close());
+  const redisVersion = /redis_version:(\S+)/.exec(await b.redis.info("server"))?.[1] ?? "?";
+
+  // --- the checkout event (CreateEvent + OpenSale over gRPC: MySQL and Redis), sized for every round
+  const perRoundLoaded = 1500; // generous: ~20 checkouts/s for the ramp, a ghz round and the drain
+  const seatsNeeded =
+    Math.ceil(
+      1.5 * (settings.warmupCheckouts + settings.serial + settings.rounds * (settings.checkouts + perRoundLoaded)),
+    ) + 500;
+  const seatsPerSection = 20 * 50;
+  const shape = { sections: Math.max(1, Math.ceil(seatsNeeded / seatsPerSection)), rows: 20, seatsPerRow: 50 };
+  const eventId = `${runId}_checkout`;
+  const seats = new SeatAllocator(shape);
+  const driver = new CheckoutDriver(api.address, eventId, seats, runId, OPERATOR_TOKEN);
+  defer(() => driver.close());
+  const createStart = performance.now();
+  await driver.createAndOpen(checkoutEvent(eventId, shape));
+  say(
+    `checkout event ${eventId}: ${seats.capacity} seats (CreateEvent + OpenSale in ${Math.round(performance.now() - createStart)} ms)`,
+  );
+  const bareDriver = new BareDriver(client, bareQueue, runId, settings.paymentWindowSeconds * 1000);
+  const previousDriver = new BareDriver(client, bareQueue, runId, settings.paymentWindowSeconds * 1000, "previous");
+
+  // --- the HoldSeats event: Redis only, every call holds 2 seats nobody else holds
+  const holdCalls = settings.holdWarmup + 2 * settings.rounds * settings.holdN;
+  const BIG: GridShape = {
+    sections: Math.max(1, Math.ceil((2 * holdCalls) / 1000)),
+    rowsPerSection: 4,
+    seatsPerRow: 250,
+  };
+  const holdLayout = gridLayout(`${runId}_holds`, BIG, 4);
+  await loadOpenEvent(b, holdLayout);
+  say(`HoldSeats event ${holdLayout.eventId}: ${gridCapacity(BIG)} seats (Redis only)`);
+  const data = path.join(tmp, "data");
+  const ghzOut = path.join(tmp, "ghz");
+  fs.mkdirSync(data);
+  fs.mkdirSync(ghzOut);
+  let holdCursor = 0;
+  const holdFile = (count: number, name: string) => {
+    const file = path.join(data, `${name}.json`);
+    writeDistinctHoldsFile(file, {
+      eventId: holdLayout.eventId,
+      grid: BIG,
+      firstCall: holdCursor,
+      count,
+      idPrefix: `${runId}${name}`,
     });
-    const bare = await startWorkerProcess({
-      name: "bare-worker",
-      script: "bench/checkout-baseline/worker.ts",
-      env: { WORKER_NICE: String(settings.workerNice) },
-      taskQueue: bareQueue,
-      temporalAddress: t.address,
-      dir: tmp,
+    holdCursor += count;
+    return file;
+  };
+
+  const allRecords: BuyerRecord[] = [];
+  const allBare: BareRoundStats[] = [];
+
+  // --- warm-up (not tallied): JIT, workflow bundles and caches, connections
+  say(`warm-up: ${settings.warmupCheckouts} checkouts, ${settings.warmupCheckouts} bare workflows`);
+  const warmC = await driver.round("warmup", settings.warmupCheckouts, settings.concurrency);
+  allRecords.push(...warmC.records);
+  say(`warm-up checkout: ${warmC.confirmed}/${warmC.buyers} confirmed, ${warmC.rate}/s, p50 ${warmC.latencyMs.p50} ms`);
+  const warmB = await bareDriver.round("warmup", settings.warmupCheckouts, settings.concurrency);
+  allBare.push(warmB);
+  say(`warm-up bare: ${warmB.completed}/${warmB.workflows}, ${warmB.rate}/s, p50 ${warmB.latencyMs.p50} ms`);
+  if (settings.previousShape)
+    allBare.push(await previousDriver.round("warmup-previous", settings.warmupCheckouts, settings.concurrency));
+
+  // --- 0. one at a time (concurrency 1): the unloaded latency and where it goes
+  say(`one at a time: ${settings.serial} checkouts, then ${settings.serial} bare workflows`);
+  const serialC = await driver.round("serial-checkout", settings.serial, 1);
+  allRecords.push(...serialC.records);
+  const serialB = await bareDriver.round("serial-bare", settings.serial, 1);
+  allBare.push(serialB);
+  const serialP = settings.previousShape
+    ? await previousDriver.round("serial-previous", settings.serial, 1)
+    : undefined;
+  if (serialP) allBare.push(serialP);
+  say(
+    `one at a time: checkout p50 ${serialC.latencyMs.p50} ms p99 ${serialC.latencyMs.p99} ms (CreateOrder ${serialC.createOrderMs.p50} ms); bare p50 ${serialB.latencyMs.p50} ms p99 ${serialB.latencyMs.p99} ms (update ${serialB.updateMs.p50} ms)` +
+      (serialP ? `; previous shape p50 ${serialP.latencyMs.p50} ms p99 ${serialP.latencyMs.p99} ms` : ""),
+  );
+
+  // --- 1. checkout vs bare, interleaved A B A B A B
+  const checkoutRounds: MeasuredCheckout[] = [];
+  const bareRounds: MeasuredBare[] = [];
+  const previousRounds: MeasuredBare[] = [];
+  for (let i = 1; i <= settings.rounds; i++) {
+    let s0 = cpuSnapshot(pids);
+    const c = await driver.round(`checkout-${i}`, settings.checkouts, settings.concurrency);
+    let s1 = cpuSnapshot(pids);
+    allRecords.push(...c.records);
+    const cCpu = cpuDelta(s0, s1);
+    checkoutRounds.push({
+      round: i,
+      stats: stripRecords(c),
+      cpu: cCpu,
+      cpuMsPerCheckout: perItemMs(cCpu, c.confirmed),
+      workflowIds: c.workflowIds,
     });
-    const [api] = await Promise.all([apiStarting, waitForPollers(t.address, [worker, bare])]);
-    say(`api:      ${api.address} (pid ${api.pid})`);
-
-    const pids: Record<string, number | undefined> = {
-      temporal: t.pid,
-      worker: worker.pid,
-      bareWorker: bare.pid,
-      api: api.pid,
-      mysql: stack.pids.mysql,
-      redis: stack.pids.redis,
-    };
-    // What the scheduler sees: each process's nice value (main thread) and its session's autogroup.
-    const niceness = Object.fromEntries(
-      Object.entries(pids).map(([k, pid]) => [k, pid === undefined ? undefined : processNiceness(pid)]),
-    );
     say(
-      `niceness: ${Object.entries(niceness)
-        .map(([k, v]) => `${k} ${v ? `${v.nice} (autogroup ${v.autogroup ?? "-"})` : "-"}`)
-        .join(", ")}`,
+      `checkout ${i}: ${c.confirmed}/${c.buyers} CONFIRMED in ${c.windowSeconds} s = ${c.rate}/s, p50 ${c.latencyMs.p50} ms p99 ${c.latencyMs.p99} ms | cores: temporal ${cCpu.cores.temporal ?? "-"}, worker ${cCpu.cores.worker}, api ${cCpu.cores.api}, mysql ${cCpu.cores.mysql ?? "-"}, redis ${cCpu.cores.redis ?? "-"}, bench ${cCpu.cores.bench}, other ${cCpu.otherCores}`,
     );
-    connection = await Connection.connect({ address: t.address });
-    const client = new Client({ connection, namespace: "default" });
-    mysql = createMysqlPool(stack.mysqlUrl, 4);
-    b = benchRedis(stack.redisUrl);
-    const redisVersion = /redis_version:(\S+)/.exec(await b.redis.info("server"))?.[1] ?? "?";
-
-    // --- the checkout event (CreateEvent + OpenSale over gRPC: MySQL and Redis), sized for every round
-    const perRoundLoaded = 1500; // generous: ~20 checkouts/s for the ramp, a ghz round and the drain
-    const seatsNeeded =
-      Math.ceil(
-        1.5 * (settings.warmupCheckouts + settings.serial + settings.rounds * (settings.checkouts + perRoundLoaded)),
-      ) + 500;
-    const seatsPerSection = 20 * 50;
-    const shape = { sections: Math.max(1, Math.ceil(seatsNeeded / seatsPerSection)), rows: 20, seatsPerRow: 50 };
-    const eventId = `${runId}_checkout`;
-    const seats = new SeatAllocator(shape);
-    driver = new CheckoutDriver(api.address, eventId, seats, runId, OPERATOR_TOKEN);
-    const createStart = performance.now();
-    await driver.createAndOpen(checkoutEvent(eventId, shape));
+    s0 = cpuSnapshot(pids);
+    const bb = await bareDriver.round(`bare-${i}`, settings.checkouts, settings.concurrency);
+    s1 = cpuSnapshot(pids);
+    allBare.push(bb);
+    const bCpu = cpuDelta(s0, s1);
+    bareRounds.push({
+      round: i,
+      stats: { ...bb, workflowIds: [] },
+      cpu: bCpu,
+      cpuMsPerWorkflow: perItemMs(bCpu, bb.completed),
+      workflowIds: bb.workflowIds,
+    });
     say(
-      `checkout event ${eventId}: ${seats.capacity} seats (CreateEvent + OpenSale in ${Math.round(performance.now() - createStart)} ms)`,
+      `bare ${i}:     ${bb.completed}/${bb.workflows} completed in ${bb.windowSeconds} s = ${bb.rate}/s, p50 ${bb.latencyMs.p50} ms p99 ${bb.latencyMs.p99} ms | cores: temporal ${bCpu.cores.temporal ?? "-"}, bare worker ${bCpu.cores.bareWorker}, bench ${bCpu.cores.bench}, other ${bCpu.otherCores}`,
     );
-    const bareDriver = new BareDriver(client, bareQueue, runId, settings.paymentWindowSeconds * 1000);
-    const previousDriver = new BareDriver(client, bareQueue, runId, settings.paymentWindowSeconds * 1000, "previous");
-
-    // --- the HoldSeats event: Redis only, every call holds 2 seats nobody else holds
-    const holdCalls = settings.holdWarmup + 2 * settings.rounds * settings.holdN;
-    const BIG: GridShape = {
-      sections: Math.max(1, Math.ceil((2 * holdCalls) / 1000)),
-      rowsPerSection: 4,
-      seatsPerRow: 250,
-    };
-    const holdLayout = gridLayout(`${runId}_holds`, BIG, 4);
-    await loadOpenEvent(b, holdLayout);
-    say(`HoldSeats event ${holdLayout.eventId}: ${gridCapacity(BIG)} seats (Redis only)`);
-    const data = path.join(tmp, "data");
-    const ghzOut = path.join(tmp, "ghz");
-    fs.mkdirSync(data);
-    fs.mkdirSync(ghzOut);
-    let holdCursor = 0;
-    const holdFile = (count: number, name: string) => {
-      const file = path.join(data, `${name}.json`);
-      writeDistinctHoldsFile(file, {
-        eventId: holdLayout.eventId,
-        grid: BIG,
-        firstCall: holdCursor,
-        count,
-        idPrefix: `${runId}${name}`,
-      });
-      holdCursor += count;
-      return file;
-    };
-
-    const allRecords: BuyerRecord[] = [];
-    const allBare: BareRoundStats[] = [];
-
-    // --- warm-up (not tallied): JIT, workflow bundles and caches, connections
-    say(`warm-up: ${settings.warmupCheckouts} checkouts, ${settings.warmupCheckouts} bare workflows`);
-    const warmC = await driver.round("warmup", settings.warmupCheckouts, settings.concurrency);
-    allRecords.push(...warmC.records);
-    say(
-      `warm-up checkout: ${warmC.confirmed}/${warmC.buyers} confirmed, ${warmC.rate}/s, p50 ${warmC.latencyMs.p50} ms`,
-    );
-    const warmB = await bareDriver.round("warmup", settings.warmupCheckouts, settings.concurrency);
-    allBare.push(warmB);
-    say(`warm-up bare: ${warmB.completed}/${warmB.workflows}, ${warmB.rate}/s, p50 ${warmB.latencyMs.p50} ms`);
-    if (settings.previousShape)
-      allBare.push(await previousDriver.round("warmup-previous", settings.warmupCheckouts, settings.concurrency));
-
-    // --- 0. one at a time (concurrency 1): the unloaded latency and where it goes
-    say(`one at a time: ${settings.serial} checkouts, then ${settings.serial} bare workflows`);
-    const serialC = await driver.round("serial-checkout", settings.serial, 1);
-    allRecords.push(...serialC.records);
-    const serialB = await bareDriver.round("serial-bare", settings.serial, 1);
-    allBare.push(serialB);
-    const serialP = settings.previousShape
-      ? await previousDriver.round("serial-previous", settings.serial, 1)
-      : undefined;
-    if (serialP) allBare.push(serialP);
-    say(
-      `one at a time: checkout p50 ${serialC.latencyMs.p50} ms p99 ${serialC.latencyMs.p99} ms (CreateOrder ${serialC.createOrderMs.p50} ms); bare p50 ${serialB.latencyMs.p50} ms p99 ${serialB.latencyMs.p99} ms (update ${serialB.updateMs.p50} ms)` +
-        (serialP ? `; previous shape p50 ${serialP.latencyMs.p50} ms p99 ${serialP.latencyMs.p99} ms` : ""),
-    );
-
-    // --- 1. checkout vs bare, interleaved A B A B A B
-    const checkoutRounds: MeasuredCheckout[] = [];
-    const bareRounds: MeasuredBare[] = [];
-    const previousRounds: MeasuredBare[] = [];
-    for (let i = 1; i <= settings.rounds; i++) {
-      let s0 = cpuSnapshot(pids);
-      const c = await driver.round(`checkout-${i}`, settings.checkouts, settings.concurrency);
-      let s1 = cpuSnapshot(pids);
-      allRecords.push(...c.records);
-      const cCpu = cpuDelta(s0, s1);
-      checkoutRounds.push({
-        round: i,
-        stats: stripRecords(c),
-        cpu: cCpu,
-        cpuMsPerCheckout: perItemMs(cCpu, c.confirmed),
-        workflowIds: c.workflowIds,
-      });
-      say(
-        `checkout ${i}: ${c.confirmed}/${c.buyers} CONFIRMED in ${c.windowSeconds} s = ${c.rate}/s, p50 ${c.latencyMs.p50} ms p99 ${c.latencyMs.p99} ms | cores: temporal ${cCpu.cores.temporal ?? "-"}, worker ${cCpu.cores.worker}, api ${cCpu.cores.api}, mysql ${cCpu.cores.mysql ?? "-"}, redis ${cCpu.cores.redis ?? "-"}, bench ${cCpu.cores.bench}, other ${cCpu.otherCores}`,
-      );
+    if (settings.previousShape) {
       s0 = cpuSnapshot(pids);
-      const bb = await bareDriver.round(`bare-${i}`, settings.checkouts, settings.concurrency);
+      const pp = await previousDriver.round(`previous-${i}`, settings.checkouts, settings.concurrency);
       s1 = cpuSnapshot(pids);
-      allBare.push(bb);
-      const bCpu = cpuDelta(s0, s1);
-      bareRounds.push({
+      allBare.push(pp);
+      const pCpu = cpuDelta(s0, s1);
+      previousRounds.push({
         round: i,
-        stats: { ...bb, workflowIds: [] },
-        cpu: bCpu,
-        cpuMsPerWorkflow: perItemMs(bCpu, bb.completed),
-        workflowIds: bb.workflowIds,
+        stats: { ...pp, workflowIds: [] },
+        cpu: pCpu,
+        cpuMsPerWorkflow: perItemMs(pCpu, pp.completed),
+        workflowIds: pp.workflowIds,
       });
       say(
-        `bare ${i}:     ${bb.completed}/${bb.workflows} completed in ${bb.windowSeconds} s = ${bb.rate}/s, p50 ${bb.latencyMs.p50} ms p99 ${bb.latencyMs.p99} ms | cores: temporal ${bCpu.cores.temporal ?? "-"}, bare worker ${bCpu.cores.bareWorker}, bench ${bCpu.cores.bench}, other ${bCpu.otherCores}`,
+        `previous ${i}: ${pp.completed}/${pp.workflows} completed in ${pp.windowSeconds} s = ${pp.rate}/s, p50 ${pp.latencyMs.p50} ms p99 ${pp.latencyMs.p99} ms | cores: temporal ${pCpu.cores.temporal ?? "-"}, bare worker ${pCpu.cores.bareWorker}, bench ${pCpu.cores.bench}, other ${pCpu.otherCores}`,
       );
-      if (settings.previousShape) {
-        s0 = cpuSnapshot(pids);
-        const pp = await previousDriver.round(`previous-${i}`, settings.checkouts, settings.concurrency);
-        s1 = cpuSnapshot(pids);
-        allBare.push(pp);
-        const pCpu = cpuDelta(s0, s1);
-        previousRounds.push({
-          round: i,
-          stats: { ...pp, workflowIds: [] },
-          cpu: pCpu,
-          cpuMsPerWorkflow: perItemMs(pCpu, pp.completed),
-          workflowIds: pp.workflowIds,
-        });
-        say(
-          `previous ${i}: ${pp.completed}/${pp.workflows} completed in ${pp.windowSeconds} s = ${pp.rate}/s, p50 ${pp.latencyMs.p50} ms p99 ${pp.latencyMs.p99} ms | cores: temporal ${pCpu.cores.temporal ?? "-"}, bare worker ${pCpu.cores.bareWorker}, bench ${pCpu.cores.bench}, other ${pCpu.otherCores}`,
-        );
-      }
     }
-    const pairRatios = checkoutRounds.map((c, i) => c.stats.rate / bareRounds[i]!.stats.rate);
-    const medianCheckoutRate = median(checkoutRounds.map((c) => c.stats.rate));
-    const medianBareRate = median(bareRounds.map((x) => x.stats.rate));
-    const medianRatio = median(pairRatios);
-    say(
-      `checkout ${round(medianCheckoutRate, 2)}/s vs bare ${round(medianBareRate, 2)}/s: median ratio ${round(medianRatio, 3)} (goal ≥ ${settings.checkoutGoal})`,
-    );
+  }
+  const pairRatios = checkoutRounds.map((c, i) => c.stats.rate / bareRounds[i]!.stats.rate);
+  const medianCheckoutRate = median(checkoutRounds.map((c) => c.stats.rate));
+  const medianBareRate = median(bareRounds.map((x) => x.stats.rate));
+  const medianRatio = median(pairRatios);
+  say(
+    `checkout ${round(medianCheckoutRate, 2)}/s vs bare ${round(medianBareRate, 2)}/s: median ratio ${round(medianRatio, 3)} (goal ≥ ${settings.checkoutGoal})`,
+  );
 
-    // --- 2. HoldSeats idle vs while checkouts run, interleaved
-    const ghzRun = async (label: string, total: number, skip: number) => {
-      const file = holdFile(total, label);
-      return runGhz({
-        ghz: GHZ,
-        protoset: PROTOSET,
-        call: HOLD,
-        address: api.address,
-        dataFile: file,
-        total,
-        concurrency: settings.ghzConcurrency,
-        connections: settings.connections,
-        skipFirst: skip,
-        cpus: settings.ghzCpus || undefined,
-        gogc: settings.ghzGogc || undefined,
-        format: "json",
-        outFile: path.join(ghzOut, `${label}.json`),
-      });
-    };
-    const holdRounds: HoldRound[] = [];
-    const measureHold = async (round_: number, loaded: boolean): Promise<HoldRound> => {
-      const label = `${loaded ? "loaded" : "idle"}-${round_}`;
-      const bg = loaded ? driver!.continuous(label, settings.concurrency) : undefined;
-      if (bg) await sleep(settings.loadRampMs);
-      const v0 = await eventVersion(b!.redis, holdLayout.eventId);
-      const s0 = cpuSnapshot(pids);
-      const g0 = performance.now();
-      const ghz = await ghzRun(label, settings.holdN, settings.holdSkip);
-      const g1 = performance.now();
-      const s1 = cpuSnapshot(pids);
-      const v1 = await eventVersion(b!.redis, holdLayout.eventId);
-      const bgStats = bg ? await bg.stop() : undefined;
-      if (bgStats) allRecords.push(...bgStats.records);
-      if (ghz.exitCode !== 0)
-        throw new Error(`ghz exited with ${ghz.exitCode} (${label}): ${ghz.stderr.slice(0, 2000)}`);
-      const cpu = cpuDelta(s0, s1, { ghz: ghz.cpuSeconds });
-      const duringRecords = bgStats
-        ? bgStats.records.filter((r) => r.finalState === "CONFIRMED" && r.finalAt! >= g0 && r.finalAt! <= g1)
-        : [];
-      const during = duringRecords.length;
-      const duringLatency = duringRecords.map((r) => r.checkoutMs!).sort((a, b) => a - b);
-      const r: HoldRound = {
-        round: round_,
-        loaded,
-        ghz,
-        holdsCreated: v1 - v0,
-        cpu,
-        apiUsPerCall: round(((cpu.seconds.api ?? NaN) / settings.holdN) * 1e6, 1),
-        checkoutsDuringGhz: bg ? during : undefined,
-        checkoutRateDuringGhz: bg ? round(during / ((g1 - g0) / 1000), 2) : undefined,
-        checkoutLatencyDuringGhzMs: bg
-          ? {
-              p50: round(percentile(duringLatency, 50), 1),
-              p99: round(percentile(duringLatency, 99), 1),
-              max: round(duringLatency[duringLatency.length - 1] ?? NaN, 1),
-            }
-          : undefined,
-        checkouts: bgStats ? stripRecords(bgStats) : undefined,
-      };
-      const s = ghz.summary;
-      say(
-        `HoldSeats ${label.padEnd(8)} ${s ? `${Math.round(s.rps)} calls/s p50 ${s.latencyMs.p50} ms p99 ${s.latencyMs.p99} ms codes ${JSON.stringify(s.codes)}` : "?"} | ghz ${Math.round(ghz.cpuCores * 100)} % core, api ${cpu.cores.api}, temporal ${cpu.cores.temporal ?? "-"}, worker ${cpu.cores.worker}, other ${cpu.otherCores}` +
-          (bgStats
-            ? ` | checkouts meanwhile: ${during} CONFIRMED during ghz (${r.checkoutRateDuringGhz}/s, CreateOrder→CONFIRMED p50 ${r.checkoutLatencyDuringGhzMs?.p50} ms p99 ${r.checkoutLatencyDuringGhzMs?.p99} ms), ${bgStats.confirmed}/${bgStats.buyers} in all`
-            : ""),
-      );
-      return r;
-    };
-    say(`HoldSeats warm-up: ${settings.holdWarmup} calls`);
-    const warmG = await ghzRun("hold-warmup", settings.holdWarmup, 0);
-    if (warmG.exitCode !== 0)
-      throw new Error(`ghz warm-up exited with ${warmG.exitCode}: ${warmG.stderr.slice(0, 2000)}`);
-    for (let i = 1; i <= settings.rounds; i++) {
-      holdRounds.push(await measureHold(i, false));
-      holdRounds.push(await measureHold(i, true));
-    }
-    const rps = (r: HoldRound) => r.ghz.summary?.rps ?? NaN;
-    const idle = holdRounds.filter((r) => !r.loaded);
-    const loaded = holdRounds.filter((r) => r.loaded);
-    const holdPairRatios = loaded.map((l, i) => rps(l) / rps(idle[i]!));
-    const holdMedianRatio = median(holdPairRatios);
-    say(
-      `HoldSeats idle ${Math.round(median(idle.map(rps)))}/s vs with checkouts ${Math.round(median(loaded.map(rps)))}/s: median ratio ${round(holdMedianRatio, 3)} (goal ≥ ${settings.holdGoal})`,
-    );
-    for (const r of [...holdRounds]) {
-      const bad = Object.entries(r.ghz.summary?.codes ?? {}).filter(([c]) => c !== "OK");
-      if (bad.length)
-        failures.push(
-          `HoldSeats ${r.loaded ? "loaded" : "idle"} round ${r.round}: non-OK codes ${JSON.stringify(Object.fromEntries(bad))}`,
-        );
-    }
-
-    // --- 3. where the time goes: sampled histories of the last measured rounds
-    say(`reading ${settings.historySample} histories of each kind`);
-    const lastC = checkoutRounds[checkoutRounds.length - 1]!;
-    const lastB = bareRounds[bareRounds.length - 1]!;
-    const histories = {
-      checkout: await sampleHistories(client, lastC.workflowIds, settings.historySample),
-      bare: await sampleHistories(client, lastB.workflowIds, settings.historySample),
-      serialCheckout: await sampleHistories(client, serialC.workflowIds, settings.historySample),
-      serialBare: await sampleHistories(client, serialB.workflowIds, settings.historySample),
-      previousShape: previousRounds.length
-        ? await sampleHistories(client, previousRounds[previousRounds.length - 1]!.workflowIds, settings.historySample)
-        : undefined,
-      serialPreviousShape: serialP
-        ? await sampleHistories(client, serialP.workflowIds, settings.historySample)
-        : undefined,
-    };
-
-    // --- 4. invariants
-    say("checking invariants");
-    // every buyer's checkout is over (stop() waited for them); let the last notifications land
-    const inv = await checkoutChecks({ mysql, redis: b.redis, eventId, capacity: seats.capacity, records: allRecords });
-    const bareInv = bareChecks(allBare);
-    const holdState = await readEventState(b, holdLayout);
-    const holdChecks = seatChecks(holdState, new SeatIndex(holdLayout));
-    const holdSent = settings.holdWarmup + holdRounds.reduce((a, r) => a + r.ghz.summary!.sent, 0);
-    const holdCreated = holdRounds.reduce((a, r) => a + r.holdsCreated, 0);
-    const holdOk = holdRounds.reduce((a, r) => a + (r.ghz.summary?.codes.OK ?? 0), 0);
-    const holdTallied = holdRounds.reduce((a, r) => a + (r.ghz.summary?.count ?? 0), 0);
-    holdChecks.push({
-      name: "every HoldSeats call accounted for (each made exactly one hold)",
-      ok:
-        holdState.holds.length === holdSent &&
-        holdCreated === settings.rounds * 2 * settings.holdN &&
-        holdOk === holdTallied,
-      detail: `${holdSent} calls sent (warm-up included), ${holdState.holds.length} holds indexed; measured rounds: ${holdCreated} holds created (version delta) for ${settings.rounds * 2 * settings.holdN} calls, ${holdOk} OK of ${holdTallied} tallied`,
+  // --- 2. HoldSeats idle vs while checkouts run, interleaved
+  const ghzRun = async (label: string, total: number, skip: number) => {
+    const file = holdFile(total, label);
+    return runGhz({
+      ghz: GHZ,
+      protoset: PROTOSET,
+      call: HOLD,
+      address: api.address,
+      dataFile: file,
+      total,
+      concurrency: settings.ghzConcurrency,
+      connections: settings.connections,
+      skipFirst: skip,
+      cpus: settings.ghzCpus || undefined,
+      gogc: settings.ghzGogc || undefined,
+      format: "json",
+      outFile: path.join(ghzOut, `${label}.json`),
     });
-    const seatsExhausted = [
-      warmC,
-      serialC,
-      ...checkoutRounds.map((c) => c.stats),
-      ...holdRounds.map((r) => r.checkouts).filter((x) => x !== undefined),
-    ].some((s) => s.seatsExhausted);
-    if (seatsExhausted)
-      failures.push("the checkout event ran out of seats: a loaded round stopped early (raise perRoundLoaded)");
-    const allChecks: { group: string; checks: Check[] }[] = [
-      { group: "checkout event (MySQL, ledger, Redis)", checks: inv.checks },
-      { group: "bare baseline", checks: bareInv },
-      { group: "HoldSeats event (Redis)", checks: holdChecks },
-    ];
-    for (const g of allChecks) {
-      for (const c of g.checks) {
-        say(`${c.ok ? "ok    " : "BROKEN"} ${c.name}: ${c.detail}`);
-        if (!c.ok) failures.push(`invariant broken (${g.group}): ${c.name}: ${c.detail}`);
-      }
-    }
-    const invariantsOk = allChecks.every((g) => g.checks.every((c) => c.ok));
-
-    const others = sampler.stop();
-    const finished = new Date();
-    const result: CheckoutBenchResult = {
-      kind: "checkout",
-      schema: 2,
-      baselineShape: "current",
-      runId,
-      startedAt: started.toISOString(),
-      finishedAt: finished.toISOString(),
-      durationSeconds: round((finished.getTime() - started.getTime()) / 1000, 1),
-      ok: failures.length === 0,
-      failures,
-      settings,
-      source: sourceInfo(repoRoot),
-      machine: {
-        ...machine,
-        redis: redisVersion,
-        loadAvgAfter: os.loadavg().map((x) => round(x, 2)),
-        othersDuringRun: others,
-      },
-      stack: {
-        temporal: { ...temporalInfo, db: reuseTemporal ? "external" : settings.temporalDb },
-        redisUrl: stack.redisUrl,
-        mysqlUrl: stack.mysqlUrl,
-        pids,
-        apiCommand: api.command,
-        workerCommand: worker.command,
-        bareWorkerCommand: bare.command,
-        niceness,
-        taskQueue,
-        bareTaskQueue: bareQueue,
-      },
-      events: {
-        checkout: { eventId, capacity: seats.capacity, seatsUsed: seats.used, shape },
-        holds: { eventId: holdLayout.eventId, capacity: holdLayout.capacity },
-      },
-      warmup: { checkout: stripRecords(warmC), bare: { ...warmB, workflowIds: [] } },
-      serial: {
-        checkout: stripRecords(serialC),
-        bare: { ...serialB, workflowIds: [] },
-        previousShape: serialP ? { ...serialP, workflowIds: [] } : undefined,
-      },
-      previousShape: previousRounds.length
+  };
+  const holdRounds: HoldRound[] = [];
+  const measureHold = async (round_: number, loaded: boolean): Promise<HoldRound> => {
+    const label = `${loaded ? "loaded" : "idle"}-${round_}`;
+    const bg = loaded ? driver.continuous(label, settings.concurrency) : undefined;
+    if (bg) await sleep(settings.loadRampMs);
+    const v0 = await eventVersion(b.redis, holdLayout.eventId);
+    const s0 = cpuSnapshot(pids);
+    const g0 = performance.now();
+    const ghz = await ghzRun(label, settings.holdN, settings.holdSkip);
+    const g1 = performance.now();
+    const s1 = cpuSnapshot(pids);
+    const v1 = await eventVersion(b.redis, holdLayout.eventId);
+    const bgStats = bg ? await bg.stop() : undefined;
+    if (bgStats) allRecords.push(...bgStats.records);
+    if (ghz.exitCode !== 0) throw new Error(`ghz exited with ${ghz.exitCode} (${label}): ${ghz.stderr.slice(0, 2000)}`);
+    const cpu = cpuDelta(s0, s1, { ghz: ghz.cpuSeconds });
+    const duringRecords = bgStats
+      ? bgStats.records.filter((r) => r.finalState === "CONFIRMED" && r.finalAt! >= g0 && r.finalAt! <= g1)
+      : [];
+    const during = duringRecords.length;
+    const duringLatency = duringRecords.map((r) => r.checkoutMs!).sort((a, b) => a - b);
+    const r: HoldRound = {
+      round: round_,
+      loaded,
+      ghz,
+      holdsCreated: v1 - v0,
+      cpu,
+      apiUsPerCall: round(((cpu.seconds.api ?? NaN) / settings.holdN) * 1e6, 1),
+      checkoutsDuringGhz: bg ? during : undefined,
+      checkoutRateDuringGhz: bg ? round(during / ((g1 - g0) / 1000), 2) : undefined,
+      checkoutLatencyDuringGhzMs: bg
         ? {
-            rounds: previousRounds.map((x) => ({ ...x, workflowIds: [] })),
-            medianRate: round(median(previousRounds.map((x) => x.stats.rate)), 2),
-            pairRatiosToBare: previousRounds.map((x, i) => round(x.stats.rate / bareRounds[i]!.stats.rate, 3)),
-            medianRatioToBare: round(median(previousRounds.map((x, i) => x.stats.rate / bareRounds[i]!.stats.rate)), 3),
-            medianP50: round(median(previousRounds.map((x) => x.stats.latencyMs.p50)), 1),
-            medianP99: round(median(previousRounds.map((x) => x.stats.latencyMs.p99)), 1),
-            cpuMsPerWorkflow: medianOfRecords(previousRounds.map((x) => x.cpuMsPerWorkflow)),
+            p50: round(percentile(duringLatency, 50), 1),
+            p99: round(percentile(duringLatency, 99), 1),
+            max: round(duringLatency[duringLatency.length - 1] ?? NaN, 1),
           }
         : undefined,
-      checkout: {
-        rounds: checkoutRounds.map((c) => ({ ...c, workflowIds: [] })),
-        bareRounds: bareRounds.map((x) => ({ ...x, workflowIds: [] })),
-        medianCheckoutRate: round(medianCheckoutRate, 2),
-        medianBareRate: round(medianBareRate, 2),
-        pairRatios: pairRatios.map((x) => round(x, 3)),
-        medianRatio: round(medianRatio, 3),
-        ratioOfMedians: round(medianCheckoutRate / medianBareRate, 3),
-        goal: settings.checkoutGoal,
-        goalMet: medianRatio >= settings.checkoutGoal,
-        medianCheckoutP50: round(median(checkoutRounds.map((c) => c.stats.latencyMs.p50)), 1),
-        medianCheckoutP99: round(median(checkoutRounds.map((c) => c.stats.latencyMs.p99)), 1),
-        medianBareP50: round(median(bareRounds.map((x) => x.stats.latencyMs.p50)), 1),
-        medianBareP99: round(median(bareRounds.map((x) => x.stats.latencyMs.p99)), 1),
-        medianCreateOrderP50: round(median(checkoutRounds.map((c) => c.stats.createOrderMs.p50)), 1),
-        medianCreateOrderP99: round(median(checkoutRounds.map((c) => c.stats.createOrderMs.p99)), 1),
-        medianBareUpdateP50: round(median(bareRounds.map((x) => x.stats.updateMs.p50)), 1),
-        medianBareUpdateP99: round(median(bareRounds.map((x) => x.stats.updateMs.p99)), 1),
-        cpuMsPerCheckout: medianOfRecords(checkoutRounds.map((c) => c.cpuMsPerCheckout)),
-        cpuMsPerBare: medianOfRecords(bareRounds.map((x) => x.cpuMsPerWorkflow)),
-        coresCheckout: medianOfRecords(
-          checkoutRounds.map((c) => ({ ...c.cpu.cores, machine: c.cpu.machineBusyCores, other: c.cpu.otherCores })),
-        ),
-        coresBare: medianOfRecords(
-          bareRounds.map((x) => ({ ...x.cpu.cores, machine: x.cpu.machineBusyCores, other: x.cpu.otherCores })),
-        ),
-      },
-      holds: {
-        rounds: holdRounds,
-        medianIdleRps: round(median(idle.map(rps))),
-        medianLoadedRps: round(median(loaded.map(rps))),
-        pairRatios: holdPairRatios.map((x) => round(x, 3)),
-        medianRatio: round(holdMedianRatio, 3),
-        goal: settings.holdGoal,
-        goalMet: holdMedianRatio >= settings.holdGoal,
-        medianCheckoutRateDuringGhz: round(median(loaded.map((r) => r.checkoutRateDuringGhz ?? NaN)), 2),
-        checkoutRateDuringGhzToAlone: round(
-          median(loaded.map((r) => r.checkoutRateDuringGhz ?? NaN)) / medianCheckoutRate,
-          3,
-        ),
-        medianCheckoutP50DuringGhz: round(median(loaded.map((r) => r.checkoutLatencyDuringGhzMs?.p50 ?? NaN)), 1),
-        medianCheckoutP99DuringGhz: round(median(loaded.map((r) => r.checkoutLatencyDuringGhzMs?.p99 ?? NaN)), 1),
-        maxCheckoutLatencyDuringGhz: round(Math.max(...loaded.map((r) => r.checkoutLatencyDuringGhzMs?.max ?? NaN)), 1),
-        medianApiUsPerCallIdle: round(median(idle.map((r) => r.apiUsPerCall)), 1),
-        medianApiUsPerCallLoaded: round(median(loaded.map((r) => r.apiUsPerCall)), 1),
-        cpuRatio: round(median(idle.map((r) => r.apiUsPerCall)) / median(loaded.map((r) => r.apiUsPerCall)), 3),
-        generatorLimited: holdRounds.some((r) => r.ghz.cpuCores > settings.ghzCpuFlag),
-      },
-      histories,
-      invariants: { ok: invariantsOk, groups: allChecks, facts: inv.facts },
+      checkouts: bgStats ? stripRecords(bgStats) : undefined,
     };
-    const files = writeCheckoutReports(result, stamp);
-    say(`wrote ${files.map((f) => path.relative(repoRoot, f)).join(", ")}`);
-    if (failures.length > 0) {
-      keepTmp = true;
-      say(`FAILED:\n  ${failures.join("\n  ")}`);
-      return 1;
-    }
-    return 0;
-  } catch (err) {
-    keepTmp = true;
-    say(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    return 1;
-  } finally {
-    sampler.stop();
-    driver?.close();
-    if (b) await b.close().catch(() => {});
-    if (mysql) await mysql.end().catch(() => {});
-    if (connection) await connection.close().catch(() => {});
-    // workers first, then the API and the stores (stopAll), then our Temporal
-    await stopOwned((o) => o.name !== "temporal dev server");
-    await stopAll();
-    await stopOwned();
-    if (keepTmp) say(`temp dir kept: ${tmp}`);
-    else fs.rmSync(tmp, { recursive: true, force: true });
+    const s = ghz.summary;
+    say(
+      `HoldSeats ${label.padEnd(8)} ${s ? `${Math.round(s.rps)} calls/s p50 ${s.latencyMs.p50} ms p99 ${s.latencyMs.p99} ms codes ${JSON.stringify(s.codes)}` : "?"} | ghz ${Math.round(ghz.cpuCores * 100)} % core, api ${cpu.cores.api}, temporal ${cpu.cores.temporal ?? "-"}, worker ${cpu.cores.worker}, other ${cpu.otherCores}` +
+        (bgStats
+          ? ` | checkouts meanwhile: ${during} CONFIRMED during ghz (${r.checkoutRateDuringGhz}/s, CreateOrder→CONFIRMED p50 ${r.checkoutLatencyDuringGhzMs?.p50} ms p99 ${r.checkoutLatencyDuringGhzMs?.p99} ms), ${bgStats.confirmed}/${bgStats.buyers} in all`
+          : ""),
+    );
+    return r;
+  };
+  say(`HoldSeats warm-up: ${settings.holdWarmup} calls`);
+  const warmG = await ghzRun("hold-warmup", settings.holdWarmup, 0);
+  if (warmG.exitCode !== 0)
+    throw new Error(`ghz warm-up exited with ${warmG.exitCode}: ${warmG.stderr.slice(0, 2000)}`);
+  for (let i = 1; i <= settings.rounds; i++) {
+    holdRounds.push(await measureHold(i, false));
+    holdRounds.push(await measureHold(i, true));
   }
+  const rps = (r: HoldRound) => r.ghz.summary?.rps ?? NaN;
+  const idle = holdRounds.filter((r) => !r.loaded);
+  const loaded = holdRounds.filter((r) => r.loaded);
+  const holdPairRatios = loaded.map((l, i) => rps(l) / rps(idle[i]!));
+  const holdMedianRatio = median(holdPairRatios);
+  say(
+    `HoldSeats idle ${Math.round(median(idle.map(rps)))}/s vs with checkouts ${Math.round(median(loaded.map(rps)))}/s: median ratio ${round(holdMedianRatio, 3)} (goal ≥ ${settings.holdGoal})`,
+  );
+  for (const r of [...holdRounds]) {
+    const bad = Object.entries(r.ghz.summary?.codes ?? {}).filter(([c]) => c !== "OK");
+    if (bad.length)
+      failures.push(
+        `HoldSeats ${r.loaded ? "loaded" : "idle"} round ${r.round}: non-OK codes ${JSON.stringify(Object.fromEntries(bad))}`,
+      );
+  }
+
+  // --- 3. where the time goes: sampled histories of the last measured rounds
+  say(`reading ${settings.historySample} histories of each kind`);
+  const lastC = checkoutRounds[checkoutRounds.length - 1]!;
+  const lastB = bareRounds[bareRounds.length - 1]!;
+  const histories = {
+    checkout: await sampleHistories(client, lastC.workflowIds, settings.historySample),
+    bare: await sampleHistories(client, lastB.workflowIds, settings.historySample),
+    serialCheckout: await sampleHistories(client, serialC.workflowIds, settings.historySample),
+    serialBare: await sampleHistories(client, serialB.workflowIds, settings.historySample),
+    previousShape: previousRounds.length
+      ? await sampleHistories(client, previousRounds[previousRounds.length - 1]!.workflowIds, settings.historySample)
+      : undefined,
+    serialPreviousShape: serialP
+      ? await sampleHistories(client, serialP.workflowIds, settings.historySample)
+      : undefined,
+  };
+
+  // --- 4. invariants
+  say("checking invariants");
+  // every buyer's checkout is over (stop() waited for them); let the last notifications land
+  const inv = await checkoutChecks({ mysql, redis: b.redis, eventId, capacity: seats.capacity, records: allRecords });
+  const bareInv = bareChecks(allBare);
+  const holdState = await readEventState(b, holdLayout);
+  const holdChecks = seatChecks(holdState, new SeatIndex(holdLayout));
+  const holdSent = settings.holdWarmup + holdRounds.reduce((a, r) => a + r.ghz.summary!.sent, 0);
+  const holdCreated = holdRounds.reduce((a, r) => a + r.holdsCreated, 0);
+  const holdOk = holdRounds.reduce((a, r) => a + (r.ghz.summary?.codes.OK ?? 0), 0);
+  const holdTallied = holdRounds.reduce((a, r) => a + (r.ghz.summary?.count ?? 0), 0);
+  holdChecks.push({
+    name: "every HoldSeats call accounted for (each made exactly one hold)",
+    ok:
+      holdState.holds.length === holdSent &&
+      holdCreated === settings.rounds * 2 * settings.holdN &&
+      holdOk === holdTallied,
+    detail: `${holdSent} calls sent (warm-up included), ${holdState.holds.length} holds indexed; measured rounds: ${holdCreated} holds created (version delta) for ${settings.rounds * 2 * settings.holdN} calls, ${holdOk} OK of ${holdTallied} tallied`,
+  });
+  const seatsExhausted = [
+    warmC,
+    serialC,
+    ...checkoutRounds.map((c) => c.stats),
+    ...holdRounds.map((r) => r.checkouts).filter((x) => x !== undefined),
+  ].some((s) => s.seatsExhausted);
+  if (seatsExhausted)
+    failures.push("the checkout event ran out of seats: a loaded round stopped early (raise perRoundLoaded)");
+  const allChecks: { group: string; checks: Check[] }[] = [
+    { group: "checkout event (MySQL, ledger, Redis)", checks: inv.checks },
+    { group: "bare baseline", checks: bareInv },
+    { group: "HoldSeats event (Redis)", checks: holdChecks },
+  ];
+  for (const g of allChecks) {
+    for (const c of g.checks) {
+      say(`${c.ok ? "ok    " : "BROKEN"} ${c.name}: ${c.detail}`);
+      if (!c.ok) failures.push(`invariant broken (${g.group}): ${c.name}: ${c.detail}`);
+    }
+  }
+  const invariantsOk = allChecks.every((g) => g.checks.every((c) => c.ok));
+
+  const others = sampler.stop();
+  const finished = new Date();
+  const result: CheckoutBenchResult = {
+    kind: "checkout",
+    schema: 2,
+    baselineShape: "current",
+    runId,
+    startedAt: started.toISOString(),
+    finishedAt: finished.toISOString(),
+    durationSeconds: round((finished.getTime() - started.getTime()) / 1000, 1),
+    ok: failures.length === 0,
+    failures,
+    settings,
+    source: sourceInfo(repoRoot),
+    machine: {
+      ...machine,
+      redis: redisVersion,
+      loadAvgAfter: os.loadavg().map((x) => round(x, 2)),
+      othersDuringRun: others,
+    },
+    stack: {
+      temporal: { ...temporalInfo, db: reuseTemporal ? "external" : settings.temporalDb },
+      redisUrl: stack.redisUrl,
+      mysqlUrl: stack.mysqlUrl,
+      pids,
+      apiCommand: api.command,
+      workerCommand: worker.command,
+      bareWorkerCommand: bare.command,
+      niceness,
+      taskQueue,
+      bareTaskQueue: bareQueue,
+    },
+    events: {
+      checkout: { eventId, capacity: seats.capacity, seatsUsed: seats.used, shape },
+      holds: { eventId: holdLayout.eventId, capacity: holdLayout.capacity },
+    },
+    warmup: { checkout: stripRecords(warmC), bare: { ...warmB, workflowIds: [] } },
+    serial: {
+      checkout: stripRecords(serialC),
+      bare: { ...serialB, workflowIds: [] },
+      previousShape: serialP ? { ...serialP, workflowIds: [] } : undefined,
+    },
+    previousShape: previousRounds.length
+      ? {
+          rounds: previousRounds.map((x) => ({ ...x, workflowIds: [] })),
+          medianRate: round(median(previousRounds.map((x) => x.stats.rate)), 2),
+          pairRatiosToBare: previousRounds.map((x, i) => round(x.stats.rate / bareRounds[i]!.stats.rate, 3)),
+          medianRatioToBare: round(median(previousRounds.map((x, i) => x.stats.rate / bareRounds[i]!.stats.rate)), 3),
+          medianP50: round(median(previousRounds.map((x) => x.stats.latencyMs.p50)), 1),
+          medianP99: round(median(previousRounds.map((x) => x.stats.latencyMs.p99)), 1),
+          cpuMsPerWorkflow: medianOfRecords(previousRounds.map((x) => x.cpuMsPerWorkflow)),
+        }
+      : undefined,
+    checkout: {
+      rounds: checkoutRounds.map((c) => ({ ...c, workflowIds: [] })),
+      bareRounds: bareRounds.map((x) => ({ ...x, workflowIds: [] })),
+      medianCheckoutRate: round(medianCheckoutRate, 2),
+      medianBareRate: round(medianBareRate, 2),
+      pairRatios: pairRatios.map((x) => round(x, 3)),
+      medianRatio: round(medianRatio, 3),
+      ratioOfMedians: round(medianCheckoutRate / medianBareRate, 3),
+      goal: settings.checkoutGoal,
+      goalMet: medianRatio >= settings.checkoutGoal,
+      medianCheckoutP50: round(median(checkoutRounds.map((c) => c.stats.latencyMs.p50)), 1),
+      medianCheckoutP99: round(median(checkoutRounds.map((c) => c.stats.latencyMs.p99)), 1),
+      medianBareP50: round(median(bareRounds.map((x) => x.stats.latencyMs.p50)), 1),
+      medianBareP99: round(median(bareRounds.map((x) => x.stats.latencyMs.p99)), 1),
+      medianCreateOrderP50: round(median(checkoutRounds.map((c) => c.stats.createOrderMs.p50)), 1),
+      medianCreateOrderP99: round(median(checkoutRounds.map((c) => c.stats.createOrderMs.p99)), 1),
+      medianBareUpdateP50: round(median(bareRounds.map((x) => x.stats.updateMs.p50)), 1),
+      medianBareUpdateP99: round(median(bareRounds.map((x) => x.stats.updateMs.p99)), 1),
+      cpuMsPerCheckout: medianOfRecords(checkoutRounds.map((c) => c.cpuMsPerCheckout)),
+      cpuMsPerBare: medianOfRecords(bareRounds.map((x) => x.cpuMsPerWorkflow)),
+      coresCheckout: medianOfRecords(
+        checkoutRounds.map((c) => ({ ...c.cpu.cores, machine: c.cpu.machineBusyCores, other: c.cpu.otherCores })),
+      ),
+      coresBare: medianOfRecords(
+        bareRounds.map((x) => ({ ...x.cpu.cores, machine: x.cpu.machineBusyCores, other: x.cpu.otherCores })),
+      ),
+    },
+    holds: {
+      rounds: holdRounds,
+      medianIdleRps: round(median(idle.map(rps))),
+      medianLoadedRps: round(median(loaded.map(rps))),
+      pairRatios: holdPairRatios.map((x) => round(x, 3)),
+      medianRatio: round(holdMedianRatio, 3),
+      goal: settings.holdGoal,
+      goalMet: holdMedianRatio >= settings.holdGoal,
+      medianCheckoutRateDuringGhz: round(median(loaded.map((r) => r.checkoutRateDuringGhz ?? NaN)), 2),
+      checkoutRateDuringGhzToAlone: round(
+        median(loaded.map((r) => r.checkoutRateDuringGhz ?? NaN)) / medianCheckoutRate,
+        3,
+      ),
+      medianCheckoutP50DuringGhz: round(median(loaded.map((r) => r.checkoutLatencyDuringGhzMs?.p50 ?? NaN)), 1),
+      medianCheckoutP99DuringGhz: round(median(loaded.map((r) => r.checkoutLatencyDuringGhzMs?.p99 ?? NaN)), 1),
+      maxCheckoutLatencyDuringGhz: round(Math.max(...loaded.map((r) => r.checkoutLatencyDuringGhzMs?.max ?? NaN)), 1),
+      medianApiUsPerCallIdle: round(median(idle.map((r) => r.apiUsPerCall)), 1),
+      medianApiUsPerCallLoaded: round(median(loaded.map((r) => r.apiUsPerCall)), 1),
+      cpuRatio: round(median(idle.map((r) => r.apiUsPerCall)) / median(loaded.map((r) => r.apiUsPerCall)), 3),
+      generatorLimited: holdRounds.some((r) => r.ghz.cpuCores > settings.ghzCpuFlag),
+    },
+    histories,
+    invariants: { ok: invariantsOk, groups: allChecks, facts: inv.facts },
+  };
+  const files = writeCheckoutReports(result, stamp);
+  return { files, failures };
 }
 
 function medianOfRecords(rs: Record<string, number>[]): Record<string, number> {
@@ -691,12 +601,43 @@ function medianOfRecords(rs: Record<string, number>[]): Record<string, number> {
   return Object.fromEntries(keys.map((k) => [k, round(median(rs.map((r) => r[k] ?? NaN)), 3)]));
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    say(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    void Promise.all([stopOwned((o) => o.name !== "temporal dev server"), stopAll()])
-      .then(() => stopOwned())
-      .finally(() => process.exit(1));
+/** The knobs `settings` reads, for --help. */
+const CHECKOUT_ENV: [string, string][] = [
+  ["BENCH_CHECKOUTS", "checkouts per round (200)"],
+  ["BENCH_CHECKOUT_CONCURRENCY", "checkouts in flight (50)"],
+  ["BENCH_ROUNDS", "rounds (5)"],
+  ["BENCH_WARMUP_CHECKOUTS", "untallied checkouts first (50)"],
+  ["BENCH_SERIAL", "checkouts one at a time, for the unloaded latency (20)"],
+  ["BENCH_PREVIOUS_SHAPE", "1: also rounds of the checkout shape before 2e3c7da (0)"],
+  ["BENCH_TEMPORAL_DB", "file | memory: our Temporal dev server's store (file)"],
+  ["BENCH_TEMPORAL_ARGS", "extra dev-server flags"],
+  ["BENCH_HOLD_N", "HoldSeats calls per ghz round (15000)"],
+  ["BENCH_HOLD_SKIP", "ghz --skipFirst (500)"],
+  ["BENCH_HOLD_WARMUP", "untallied HoldSeats calls first (3000)"],
+  ["BENCH_GHZ_CONCURRENCY", "ghz --concurrency (50)"],
+  ["BENCH_CONNECTIONS", "ghz --connections (4)"],
+  ["BENCH_GHZ_CPUS", "ghz --cpus (1)"],
+  ["BENCH_GHZ_GOGC", "GOGC for ghz (400)"],
+  ["BENCH_LOAD_RAMP_MS", "checkouts run this long before ghz starts in a loaded round (3000)"],
+  ["BENCH_HISTORY_SAMPLE", "workflow histories sampled per kind (10)"],
+  ["BENCH_WORKER_NODE_ARGS", "extra node flags for both workers"],
+  ["BENCH_API_NODE_ARGS", "extra node flags for the API"],
+  ["PAYMENT_WINDOW_SECONDS", "the checkout's payment window (300)"],
+  ["WORKER_NICE", "CPU niceness of both workers and our Temporal (10)"],
+  ["OPERATOR_TOKEN", "the API's operator token (local-operator-token)"],
+];
+
+runBench(
+  {
+    usage: "npm run bench:checkout --",
+    about:
+      "Checkout end to end (HoldSeats, CreateOrder, WatchOrder until CONFIRMED) against a bare Temporal workflow of the same shape, interleaved; then HoldSeats with ghz idle and while checkouts run; then the invariants. Starts its own stack, API, worker and bare worker. 2-5 minutes on 2 cores.",
+    env: [...CHECKOUT_ENV, ...STACK_ENV],
+    runIdPrefix: "c",
+    tmpPrefix: "ticketing-bench-",
+    tools: ["ghz", "grpcurl"],
+    onSignal: () => void stopOwned(),
+    teardown: stopCheckoutStack,
   },
+  main,
 );

@@ -27,7 +27,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { ensureTools, repoRoot } from "../tools/devstack/stack.js";
+import { repoRoot } from "../tools/devstack/stack.js";
 import { SeatIndex } from "../src/events/layout.js";
 import { HoldSeatsRequest } from "../src/gen/ticketing/v1/reservation_service.js";
 import { NoopRequest } from "../src/gen/ticketing/bench/v1/noop_service.js";
@@ -57,21 +57,12 @@ import {
   type CeilingRun,
 } from "./lib/redis.js";
 import { writeReports, type BenchResult, type HoldsSettings, type RoundResult } from "./lib/report.js";
-import {
-  apiLogTail,
-  installSignalHandlers,
-  run,
-  say,
-  startApi,
-  startBenchStack,
-  stopAll,
-  type ApiProcess,
-  type BenchStack,
-} from "./lib/stack.js";
-import { machineCpuSeconds, machineInfo, processCpuSeconds, sourceInfo } from "./lib/sys.js";
+import { apiLogTail, run, say, startApi, startBenchStack, type ApiProcess } from "./lib/stack.js";
+import { machineCpuSeconds, processCpuSeconds, sourceInfo } from "./lib/sys.js";
 import { envNumber } from "./lib/env.js";
 import { cpuCeilings, median, round, type CpuSplit } from "./lib/stats.js";
-import { resultStamp } from "./lib/results.js";
+import { STACK_ENV } from "./lib/command.js";
+import { runBench, type BenchOutcome, type BenchRun } from "./lib/runner.js";
 
 const env = envNumber;
 
@@ -206,16 +197,8 @@ async function measure(
   return r;
 }
 
-async function main(): Promise<number> {
-  const started = new Date();
-  const runId = `b${started.getTime().toString(36)}`;
-  const stamp = resultStamp(started);
+async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): Promise<BenchOutcome> {
   const failures: string[] = [];
-  const machine = machineInfo();
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ticketing-bench-"));
-  let keepTmp = process.env.BENCH_KEEP_TMP === "1";
-  installSignalHandlers(() => say(`temp dir (logs): ${tmp}`));
-  await ensureTools(["ghz", "grpcurl"]); // built on first use
   const rb = await run("redis-benchmark", ["--version"]);
   if (rb.code !== 0) throw new Error("redis-benchmark not found: apt-get install redis-tools");
   const ghzVersion = "v0.121.0 (tools/devstack/install-tools.sh; a go-install build reports 'dev')";
@@ -225,467 +208,444 @@ async function main(): Promise<number> {
       `BENCH_ROUNDS x BENCH_N = ${perHoldRounds} HoldSeats calls need ${2 * perHoldRounds} seats: more than the ${gridCapacity(BIG)} of the throughput event`,
     );
   }
+  const stack = await startBenchStack(tmp);
+  const api = await startApi(stack, tmp, GRPCURL);
+  say(`api:      ${api.address} (pid ${api.pid}, log ${api.logFile})`);
+  const b = benchRedis(stack.redisUrl);
+  defer(() => b.close());
+  const redisVersion = /redis_version:(\S+)/.exec(await b.redis.info("server"))?.[1] ?? "?";
+
+  // --- events
+  const tput = gridLayout(`${runId}_tput`, BIG, 4);
+  const aux = gridLayout(`${runId}_aux`, BIG, 4);
+  const cont = gridLayout(`${runId}_cont`, CONTENTION, settings.contentionMaxSeats, "A");
+  for (const layout of [tput, aux, cont]) await loadOpenEvent(b, layout);
+  const events = [
+    { role: "throughput rounds (every call holds 2 seats nobody else holds)", layout: tput },
+    { role: "warm-up, latency-at-load and HTML rounds (same shape)", layout: aux },
+    { role: "contention (100 seats)", layout: cont },
+  ].map(({ role, layout }) => ({
+    role,
+    eventId: layout.eventId,
+    capacity: layout.capacity,
+    limit: layout.maxTicketsPerBuyer,
+    layout:
+      layout === cont
+        ? "section A, rows 1-4 x seats 1-25"
+        : `sections S0-S${BIG.sections - 1} x rows 1-${BIG.rowsPerSection} x seats 1-${BIG.seatsPerRow}`,
+  }));
+  say(`events loaded: ${events.map((e) => `${e.eventId} (${e.capacity} seats)`).join(", ")}`);
+
+  // --- data files
+  const data = path.join(tmp, "data");
+  fs.mkdirSync(data);
+  const out = path.join(tmp, "ghz");
+  fs.mkdirSync(out);
+  let auxCursor = 0;
+  const auxHolds = (count: number, name: string) => {
+    const file = path.join(data, `${name}.json`);
+    writeDistinctHoldsFile(file, {
+      eventId: aux.eventId,
+      grid: BIG,
+      firstCall: auxCursor,
+      count,
+      idPrefix: `${runId}${name}`,
+    });
+    auxCursor += count;
+    return file;
+  };
+  const holdFiles: string[] = [];
+  for (let i = 0; i < settings.rounds; i++) {
+    const file = path.join(data, `holds-round${i + 1}.json`);
+    writeDistinctHoldsFile(file, {
+      eventId: tput.eventId,
+      grid: BIG,
+      firstCall: i * settings.n,
+      count: settings.n,
+      idPrefix: `${runId}t${i + 1}`,
+    });
+    holdFiles.push(file);
+  }
+  // the Noop body is as large on the wire as a typical HoldSeats body
+  const sample = JSON.parse(fs.readFileSync(holdFiles[0]!, "utf8").split("\n")[1]!.replace(/,$/, "")) as {
+    event_id: string;
+    buyer_id: string;
+    request_id: string;
+    seats: { seat_ids: string[] };
+  };
+  const holdBytes = HoldSeatsRequest.encode({
+    eventId: sample.event_id,
+    buyerId: sample.buyer_id,
+    requestId: sample.request_id,
+    admissionToken: "",
+    selection: { $case: "seats", value: { seatIds: sample.seats.seat_ids } },
+  }).finish().length;
+  const payloadChars = holdBytes - 2;
+  const noopFile = path.join(data, "noop.json");
+  writeNoopFile(noopFile, {
+    count: Math.max(settings.n, settings.latencyMaxCalls, settings.warmupCalls),
+    payloadChars,
+    idPrefix: runId,
+  });
+  const noopBytes = NoopRequest.encode({ payload: "x".repeat(payloadChars) }).finish().length;
+  say(`request bodies: HoldSeats ${holdBytes} B, Noop ${noopBytes} B`);
+
+  const common = { api, b, address: api.address };
+  // --- warm-up (not tallied): JIT, connections, Redis script cache
+  const warmup: RoundResult[] = [];
+  if (settings.warmupCalls > 0) {
+    warmup.push(
+      await measure("warmup", 1, "Noop", {
+        ...common,
+        dataFile: noopFile,
+        total: settings.warmupCalls,
+        outFile: path.join(out, "warmup-noop.json"),
+      }),
+    );
+    warmup.push(
+      await measure("warmup", 1, "HoldSeats", {
+        ...common,
+        dataFile: auxHolds(settings.warmupCalls, "w"),
+        total: settings.warmupCalls,
+        outFile: path.join(out, "warmup-holds.json"),
+        eventId: aux.eventId,
+      }),
+    );
+  }
+
+  // --- throughput: Noop, HoldSeats, Eval, Noop, HoldSeats, Eval, ... (HoldSeats right after its Noop)
+  const rounds: RoundResult[] = [];
+  for (let i = 0; i < settings.rounds; i++) {
+    rounds.push(
+      await measure("throughput", i + 1, "Noop", {
+        ...common,
+        dataFile: noopFile,
+        total: settings.n,
+        skipFirst: settings.skipFirst,
+        outFile: path.join(out, `noop-${i + 1}.json`),
+      }),
+    );
+    rounds.push(
+      await measure("throughput", i + 1, "HoldSeats", {
+        ...common,
+        dataFile: holdFiles[i]!,
+        total: settings.n,
+        skipFirst: settings.skipFirst,
+        outFile: path.join(out, `holds-${i + 1}.json`),
+        eventId: tput.eventId,
+      }),
+    );
+    // The request body is Noop's (same size as HoldSeats'); eventId set so the round counts Redis's CPU.
+    rounds.push(
+      await measure("throughput", i + 1, "Eval", {
+        ...common,
+        dataFile: noopFile,
+        total: settings.n,
+        skipFirst: settings.skipFirst,
+        outFile: path.join(out, `eval-${i + 1}.json`),
+        eventId: tput.eventId,
+      }),
+    );
+  }
+  const noops = rounds.filter((r) => r.call === "Noop");
+  const holdsR = rounds.filter((r) => r.call === "HoldSeats");
+  const evals = rounds.filter((r) => r.call === "Eval");
+  const rps = (r: RoundResult) => r.ghz.summary?.rps ?? NaN;
+  const pairRatios = holdsR.map((h, i) => rps(h) / rps(noops[i]!));
+  const medianNoopRps = median(noops.map(rps));
+  const medianHoldRps = median(holdsR.map(rps));
+  const medianRatio = median(pairRatios);
+  const medianGhzCoresNoop = median(noops.map((r) => r.ghz.cpuCores));
+  const medianGhzCoresHold = median(holdsR.map((r) => r.ghz.cpuCores));
+  const [noopSplit, holdSplit, evalSplit] = [cpuSplit(noops), cpuSplit(holdsR), cpuSplit(evals)];
+  const ceilings = cpuCeilings(noopSplit, holdSplit, evalSplit);
+  const throughput = {
+    rounds,
+    medianNoopRps: round(medianNoopRps),
+    medianHoldRps: round(medianHoldRps),
+    pairRatios: pairRatios.map((x) => round(x, 3)),
+    medianRatio: round(medianRatio, 3),
+    ratioOfMedians: round(medianHoldRps / medianNoopRps, 3),
+    goal: settings.ratioGoal,
+    goalMet: medianRatio >= settings.ratioGoal,
+    medianApiUsPerNoop: round(median(noops.map((r) => r.apiCpuUsPerCall)), 1),
+    medianApiUsPerHold: round(median(holdsR.map((r) => r.apiCpuUsPerCall)), 1),
+    cpuRatio: round(median(noops.map((r) => r.apiCpuUsPerCall)) / median(holdsR.map((r) => r.apiCpuUsPerCall)), 3),
+    machineUsPerNoop: noopSplit,
+    machineUsPerHold: holdSplit,
+    machineCpuRatio: ceilings.machineCpuRatio,
+    ceilingIfApiFree: ceilings.ceilingIfApiFree,
+    eval: {
+      medianRps: round(median(evals.map(rps))),
+      pairRatios: evals.map((e, i) => round(rps(e) / rps(noops[i]!), 3)),
+      medianRatio: round(median(evals.map((e, i) => rps(e) / rps(noops[i]!))), 3),
+      medianHoldOverEval: round(median(holdsR.map((h, i) => rps(h) / rps(evals[i]!))), 3),
+      medianApiUsPerCall: round(median(evals.map((r) => r.apiCpuUsPerCall)), 1),
+      machineUsPerCall: evalSplit,
+      ceilingIfApiAtEval: ceilings.ceilingIfApiAtEval!,
+    },
+    medianGhzCoresNoop: round(medianGhzCoresNoop, 3),
+    medianGhzCoresHold: round(medianGhzCoresHold, 3),
+    generatorLimited: rounds.some((r) => r.ghzCpuOverFlag),
+  };
+  for (const r of rounds) {
+    const codes = r.ghz.summary?.codes ?? {};
+    const bad = Object.entries(codes).filter(([c]) => c !== "OK");
+    if (bad.length > 0)
+      failures.push(`throughput ${r.call} round ${r.round}: non-OK codes ${JSON.stringify(Object.fromEntries(bad))}`);
+  }
   say(
-    `run ${runId}; temp dir ${tmp}; ${machine.nproc} cores (${machine.cpuModel}), load ${machine.loadAvgBefore.join(" ")}`,
+    `throughput: Noop ${throughput.medianNoopRps}/s, HoldSeats ${throughput.medianHoldRps}/s, median ratio ${throughput.medianRatio} (goal ${settings.ratioGoal})`,
+  );
+  say(
+    `one-script baseline: Eval ${throughput.eval.medianRps}/s, Eval/Noop ${throughput.eval.medianRatio}, HoldSeats/Eval ${throughput.eval.medianHoldOverEval}; ` +
+      `HoldSeats/Noop if a hold cost the API no more than Eval: ${throughput.eval.ceilingIfApiAtEval}`,
+  );
+  say(
+    `CPU per call (ghz + API + Redis): Noop ${JSON.stringify(throughput.machineUsPerNoop)}, HoldSeats ${JSON.stringify(throughput.machineUsPerHold)} µs; ` +
+      `whole-machine ratio ${throughput.machineCpuRatio}, ceiling if a hold cost the API no more than Noop ${throughput.ceilingIfApiFree}`,
   );
 
-  let b: BenchRedis | undefined;
-  let stack: BenchStack | undefined;
-  try {
-    stack = await startBenchStack(tmp);
-    const api = await startApi(stack, tmp, GRPCURL);
-    say(`api:      ${api.address} (pid ${api.pid}, log ${api.logFile})`);
-    b = benchRedis(stack.redisUrl);
-    const redisVersion = /redis_version:(\S+)/.exec(await b.redis.info("server"))?.[1] ?? "?";
-
-    // --- events
-    const tput = gridLayout(`${runId}_tput`, BIG, 4);
-    const aux = gridLayout(`${runId}_aux`, BIG, 4);
-    const cont = gridLayout(`${runId}_cont`, CONTENTION, settings.contentionMaxSeats, "A");
-    for (const layout of [tput, aux, cont]) await loadOpenEvent(b, layout);
-    const events = [
-      { role: "throughput rounds (every call holds 2 seats nobody else holds)", layout: tput },
-      { role: "warm-up, latency-at-load and HTML rounds (same shape)", layout: aux },
-      { role: "contention (100 seats)", layout: cont },
-    ].map(({ role, layout }) => ({
-      role,
-      eventId: layout.eventId,
-      capacity: layout.capacity,
-      limit: layout.maxTicketsPerBuyer,
-      layout:
-        layout === cont
-          ? "section A, rows 1-4 x seats 1-25"
-          : `sections S0-S${BIG.sections - 1} x rows 1-${BIG.rowsPerSection} x seats 1-${BIG.seatsPerRow}`,
-    }));
-    say(`events loaded: ${events.map((e) => `${e.eventId} (${e.capacity} seats)`).join(", ")}`);
-
-    // --- data files
-    const data = path.join(tmp, "data");
-    fs.mkdirSync(data);
-    const out = path.join(tmp, "ghz");
-    fs.mkdirSync(out);
-    let auxCursor = 0;
-    const auxHolds = (count: number, name: string) => {
-      const file = path.join(data, `${name}.json`);
-      writeDistinctHoldsFile(file, {
-        eventId: aux.eventId,
-        grid: BIG,
-        firstCall: auxCursor,
-        count,
-        idPrefix: `${runId}${name}`,
-      });
-      auxCursor += count;
-      return file;
-    };
-    const holdFiles: string[] = [];
-    for (let i = 0; i < settings.rounds; i++) {
-      const file = path.join(data, `holds-round${i + 1}.json`);
-      writeDistinctHoldsFile(file, {
-        eventId: tput.eventId,
-        grid: BIG,
-        firstCall: i * settings.n,
-        count: settings.n,
-        idPrefix: `${runId}t${i + 1}`,
-      });
-      holdFiles.push(file);
-    }
-    // the Noop body is as large on the wire as a typical HoldSeats body
-    const sample = JSON.parse(fs.readFileSync(holdFiles[0]!, "utf8").split("\n")[1]!.replace(/,$/, "")) as {
-      event_id: string;
-      buyer_id: string;
-      request_id: string;
-      seats: { seat_ids: string[] };
-    };
-    const holdBytes = HoldSeatsRequest.encode({
-      eventId: sample.event_id,
-      buyerId: sample.buyer_id,
-      requestId: sample.request_id,
-      admissionToken: "",
-      selection: { $case: "seats", value: { seatIds: sample.seats.seat_ids } },
-    }).finish().length;
-    const payloadChars = holdBytes - 2;
-    const noopFile = path.join(data, "noop.json");
-    writeNoopFile(noopFile, {
-      count: Math.max(settings.n, settings.latencyMaxCalls, settings.warmupCalls),
-      payloadChars,
-      idPrefix: runId,
-    });
-    const noopBytes = NoopRequest.encode({ payload: "x".repeat(payloadChars) }).finish().length;
-    say(`request bodies: HoldSeats ${holdBytes} B, Noop ${noopBytes} B`);
-
-    const common = { api, b, address: api.address };
-    // --- warm-up (not tallied): JIT, connections, Redis script cache
-    const warmup: RoundResult[] = [];
-    if (settings.warmupCalls > 0) {
-      warmup.push(
-        await measure("warmup", 1, "Noop", {
-          ...common,
-          dataFile: noopFile,
-          total: settings.warmupCalls,
-          outFile: path.join(out, "warmup-noop.json"),
-        }),
-      );
-      warmup.push(
-        await measure("warmup", 1, "HoldSeats", {
-          ...common,
-          dataFile: auxHolds(settings.warmupCalls, "w"),
-          total: settings.warmupCalls,
-          outFile: path.join(out, "warmup-holds.json"),
-          eventId: aux.eventId,
-        }),
-      );
-    }
-
-    // --- throughput: Noop, HoldSeats, Eval, Noop, HoldSeats, Eval, ... (HoldSeats right after its Noop)
-    const rounds: RoundResult[] = [];
-    for (let i = 0; i < settings.rounds; i++) {
-      rounds.push(
-        await measure("throughput", i + 1, "Noop", {
-          ...common,
-          dataFile: noopFile,
-          total: settings.n,
-          skipFirst: settings.skipFirst,
-          outFile: path.join(out, `noop-${i + 1}.json`),
-        }),
-      );
-      rounds.push(
-        await measure("throughput", i + 1, "HoldSeats", {
-          ...common,
-          dataFile: holdFiles[i]!,
-          total: settings.n,
-          skipFirst: settings.skipFirst,
-          outFile: path.join(out, `holds-${i + 1}.json`),
-          eventId: tput.eventId,
-        }),
-      );
-      // The request body is Noop's (same size as HoldSeats'); eventId set so the round counts Redis's CPU.
-      rounds.push(
-        await measure("throughput", i + 1, "Eval", {
-          ...common,
-          dataFile: noopFile,
-          total: settings.n,
-          skipFirst: settings.skipFirst,
-          outFile: path.join(out, `eval-${i + 1}.json`),
-          eventId: tput.eventId,
-        }),
-      );
-    }
-    const noops = rounds.filter((r) => r.call === "Noop");
-    const holdsR = rounds.filter((r) => r.call === "HoldSeats");
-    const evals = rounds.filter((r) => r.call === "Eval");
-    const rps = (r: RoundResult) => r.ghz.summary?.rps ?? NaN;
-    const pairRatios = holdsR.map((h, i) => rps(h) / rps(noops[i]!));
-    const medianNoopRps = median(noops.map(rps));
-    const medianHoldRps = median(holdsR.map(rps));
-    const medianRatio = median(pairRatios);
-    const medianGhzCoresNoop = median(noops.map((r) => r.ghz.cpuCores));
-    const medianGhzCoresHold = median(holdsR.map((r) => r.ghz.cpuCores));
-    const [noopSplit, holdSplit, evalSplit] = [cpuSplit(noops), cpuSplit(holdsR), cpuSplit(evals)];
-    const ceilings = cpuCeilings(noopSplit, holdSplit, evalSplit);
-    const throughput = {
-      rounds,
-      medianNoopRps: round(medianNoopRps),
-      medianHoldRps: round(medianHoldRps),
-      pairRatios: pairRatios.map((x) => round(x, 3)),
-      medianRatio: round(medianRatio, 3),
-      ratioOfMedians: round(medianHoldRps / medianNoopRps, 3),
-      goal: settings.ratioGoal,
-      goalMet: medianRatio >= settings.ratioGoal,
-      medianApiUsPerNoop: round(median(noops.map((r) => r.apiCpuUsPerCall)), 1),
-      medianApiUsPerHold: round(median(holdsR.map((r) => r.apiCpuUsPerCall)), 1),
-      cpuRatio: round(median(noops.map((r) => r.apiCpuUsPerCall)) / median(holdsR.map((r) => r.apiCpuUsPerCall)), 3),
-      machineUsPerNoop: noopSplit,
-      machineUsPerHold: holdSplit,
-      machineCpuRatio: ceilings.machineCpuRatio,
-      ceilingIfApiFree: ceilings.ceilingIfApiFree,
-      eval: {
-        medianRps: round(median(evals.map(rps))),
-        pairRatios: evals.map((e, i) => round(rps(e) / rps(noops[i]!), 3)),
-        medianRatio: round(median(evals.map((e, i) => rps(e) / rps(noops[i]!))), 3),
-        medianHoldOverEval: round(median(holdsR.map((h, i) => rps(h) / rps(evals[i]!))), 3),
-        medianApiUsPerCall: round(median(evals.map((r) => r.apiCpuUsPerCall)), 1),
-        machineUsPerCall: evalSplit,
-        ceilingIfApiAtEval: ceilings.ceilingIfApiAtEval!,
-      },
-      medianGhzCoresNoop: round(medianGhzCoresNoop, 3),
-      medianGhzCoresHold: round(medianGhzCoresHold, 3),
-      generatorLimited: rounds.some((r) => r.ghzCpuOverFlag),
-    };
-    for (const r of rounds) {
-      const codes = r.ghz.summary?.codes ?? {};
-      const bad = Object.entries(codes).filter(([c]) => c !== "OK");
-      if (bad.length > 0)
-        failures.push(`throughput ${r.call} round ${r.round}: non-OK codes ${JSON.stringify(Object.fromEntries(bad))}`);
-    }
-    say(
-      `throughput: Noop ${throughput.medianNoopRps}/s, HoldSeats ${throughput.medianHoldRps}/s, median ratio ${throughput.medianRatio} (goal ${settings.ratioGoal})`,
-    );
-    say(
-      `one-script baseline: Eval ${throughput.eval.medianRps}/s, Eval/Noop ${throughput.eval.medianRatio}, HoldSeats/Eval ${throughput.eval.medianHoldOverEval}; ` +
-        `HoldSeats/Noop if a hold cost the API no more than Eval: ${throughput.eval.ceilingIfApiAtEval}`,
-    );
-    say(
-      `CPU per call (ghz + API + Redis): Noop ${JSON.stringify(throughput.machineUsPerNoop)}, HoldSeats ${JSON.stringify(throughput.machineUsPerHold)} µs; ` +
-        `whole-machine ratio ${throughput.machineCpuRatio}, ceiling if a hold cost the API no more than Noop ${throughput.ceilingIfApiFree}`,
-    );
-
-    // --- latency at load: both at 50 % of HoldSeats' median maximum
-    const rpsTarget = Math.max(100, Math.round(medianHoldRps * 0.5));
-    const latencyCalls = Math.min(
-      settings.latencyMaxCalls,
-      Math.max(4_000, Math.round(rpsTarget * settings.latencyTargetSeconds)),
-    );
-    const latencyRounds: RoundResult[] = [];
-    for (let i = 0; i < settings.rounds; i++) {
-      latencyRounds.push(
-        await measure("latency", i + 1, "Noop", {
-          ...common,
-          dataFile: noopFile,
-          total: latencyCalls,
-          skipFirst: Math.round(latencyCalls * 0.05),
-          rps: rpsTarget,
-          outFile: path.join(out, `lat-noop-${i + 1}.json`),
-        }),
-      );
-      latencyRounds.push(
-        await measure("latency", i + 1, "HoldSeats", {
-          ...common,
-          dataFile: auxHolds(latencyCalls, `l${i + 1}`),
-          total: latencyCalls,
-          skipFirst: Math.round(latencyCalls * 0.05),
-          rps: rpsTarget,
-          outFile: path.join(out, `lat-holds-${i + 1}.json`),
-          eventId: aux.eventId,
-        }),
-      );
-    }
-    const p = (r: RoundResult, k: "p50" | "p99") => r.ghz.summary?.latencyMs[k] ?? NaN;
-    const ln = latencyRounds.filter((r) => r.call === "Noop");
-    const lh = latencyRounds.filter((r) => r.call === "HoldSeats");
-    const latency = {
-      rpsTarget,
-      rounds: latencyRounds,
-      medianNoopP50: median(ln.map((r) => p(r, "p50"))),
-      medianNoopP99: median(ln.map((r) => p(r, "p99"))),
-      medianHoldP50: median(lh.map((r) => p(r, "p50"))),
-      medianHoldP99: median(lh.map((r) => p(r, "p99"))),
-    };
-    for (const r of latencyRounds) {
-      const bad = Object.entries(r.ghz.summary?.codes ?? {}).filter(([c]) => c !== "OK");
-      if (bad.length > 0)
-        failures.push(`latency ${r.call} round ${r.round}: non-OK codes ${JSON.stringify(Object.fromEntries(bad))}`);
-    }
-
-    // --- one HoldSeats round as ghz's HTML report
-    let html: BenchResult["html"];
-    if (settings.htmlCalls > 0) {
-      const htmlOut = path.join(out, "holds.html");
-      const r = await measure("html", 1, "HoldSeats", {
+  // --- latency at load: both at 50 % of HoldSeats' median maximum
+  const rpsTarget = Math.max(100, Math.round(medianHoldRps * 0.5));
+  const latencyCalls = Math.min(
+    settings.latencyMaxCalls,
+    Math.max(4_000, Math.round(rpsTarget * settings.latencyTargetSeconds)),
+  );
+  const latencyRounds: RoundResult[] = [];
+  for (let i = 0; i < settings.rounds; i++) {
+    latencyRounds.push(
+      await measure("latency", i + 1, "Noop", {
         ...common,
-        dataFile: auxHolds(settings.htmlCalls, "h"),
-        total: settings.htmlCalls,
-        skipFirst: 200,
-        format: "html",
-        outFile: htmlOut,
-        eventId: aux.eventId,
-      });
-      html = { file: htmlOut, round: r };
-    }
-
-    // --- the throughput event: every call held 2 seats of its own
-    say("checking the throughput event's state");
-    const tputState = await readEventState(b, tput);
-    const tputChecks = seatChecks(tputState, new SeatIndex(tput));
-    const callsSent = holdsR.reduce((a, r) => a + r.sent, 0);
-    const created = holdsR.reduce((a, r) => a + (r.holdsCreated ?? 0), 0);
-    tputChecks.push({
-      name: "every call accounted for (each HoldSeats call made exactly one hold)",
-      ok: created === callsSent && tputState.holds.length === callsSent,
-      detail: `${callsSent} calls sent, ${created} holds created (version delta), ${tputState.holds.length} holds indexed`,
-    });
-    tputChecks.push({
-      name: "each hold has its 2 seats",
-      ok:
-        tputState.holds.every((h) => h.seats.length === 2) && tputState.seatValues.size === 2 * tputState.holds.length,
-      detail: `${tputState.seatValues.size} seats in the seats hash for ${tputState.holds.length} holds`,
-    });
-    const bigEvent = {
-      checks: tputChecks,
-      holds: tputState.holds.length,
-      heldSeats: tputState.seatValues.size,
-      callsSent,
-    };
-
-    // --- Redis: CPU per hold over gRPC, and the script's own ceiling
-    const holdsMeasured = holdsR.reduce((a, r) => a + (r.holdsCreated ?? 0), 0);
-    const cpuUsPerHold = (holdsR.reduce((a, r) => a + r.redisCpuSeconds, 0) / holdsMeasured) * 1e6;
-    const { sha, source } = holdSeatsSha();
-    const loaded = String(await b.redis.script("LOAD", source));
-    if (loaded !== sha) throw new Error(`SCRIPT LOAD returned ${loaded}, expected ${sha}`);
-    const ceiling: CeilingRun[] = [];
-    for (let i = 0; i < settings.ceilingRuns; i++) {
-      const layout = gridLayout(`${runId}_ceil${i + 1}`, { sections: 1, rowsPerSection: 2, seatsPerRow: 10 }, 4, "C");
-      await loadOpenEvent(b, layout);
-      const c = await runCeiling({
-        redis: b.redis,
-        host: stack.redisHost,
-        port: stack.redisPort,
-        eventId: layout.eventId,
-        sha,
-        calls: settings.ceilingCalls,
-        clients: settings.ceilingClients,
-      });
-      if (c.exitCode !== 0) throw new Error(`redis-benchmark exited with ${c.exitCode}`);
-      say(
-        `ceiling ${i + 1}: ${Math.round(c.rps)} EVALSHA/s, p50 ${c.p50Ms} ms p99 ${c.p99Ms} ms, ${c.ok} OK + ${c.notOk} not OK, redis ${round(c.redisCpuUsPerCall, 2)} µs/call (script ${round(c.scriptUsPerCall, 2)} µs)`,
-      );
-      ceiling.push(c);
-      await dropEvent(b.redis, layout.eventId);
-    }
-    const medianCeilingRps = median(ceiling.map((c) => c.rps));
-    const redisResult = {
-      cpuUsPerHold: round(cpuUsPerHold, 2),
-      scriptUsPerHold: round(median(holdsR.map((r) => r.scriptUsPerCall ?? NaN)), 2),
-      holdsMeasured,
-      script: { name: "lua/hold_seats.lua (+ includes/common.lua)", sha },
-      ceiling,
-      medianCeilingRps: round(medianCeilingRps),
-      medianCeilingCpuUsPerCall: round(median(ceiling.map((c) => c.redisCpuUsPerCall)), 2),
-      medianCeilingScriptUsPerCall: round(median(ceiling.map((c) => c.scriptUsPerCall)), 2),
-      grpcOverCeiling: round(medianHoldRps / medianCeilingRps, 3),
-    };
-
-    // --- contention: 100,000 calls for 100 seats
-    const seed = started.getTime() % 2 ** 31 || 1;
-    const contFile = path.join(data, "contention.json");
-    const contSeats = Array.from({ length: gridCapacity(CONTENTION) }, (_, i) => gridSeat(CONTENTION, i, "A"));
-    const { seatsRequested } = writeContentionFile(contFile, {
-      eventId: cont.eventId,
-      seats: contSeats,
-      count: settings.contentionCalls,
-      maxSeats: settings.contentionMaxSeats,
-      idPrefix: `${runId}c`,
-      seed,
-    });
-    const contRound = await measure("contention", 1, "HoldSeats", {
-      ...common,
-      dataFile: contFile,
-      total: settings.contentionCalls,
-      countErrors: true,
-      outFile: path.join(out, "contention.json"),
-      eventId: cont.eventId,
-    });
-    const cs = contRound.ghz.summary!;
-    const contState = await readEventState(b, cont);
-    const contChecks = seatChecks(contState, new SeatIndex(cont));
-    const okCalls = cs.codes.OK ?? 0;
-    const aborted = cs.codes.Aborted ?? 0;
-    const others = Object.entries(cs.codes).filter(([c]) => c !== "OK" && c !== "Aborted");
-    const otherCount = others.reduce((a, [, n]) => a + n, 0);
-    contChecks.push({
-      name: "every call accounted for",
-      ok: cs.count === settings.contentionCalls && okCalls + aborted + otherCount === settings.contentionCalls,
-      detail: `OK ${okCalls} + ABORTED ${aborted} + others ${otherCount}${others.length ? ` ${JSON.stringify(Object.fromEntries(others))}` : ""} = ${okCalls + aborted + otherCount} of ${settings.contentionCalls} sent (ghz tallied ${cs.count})`,
-    });
-    contChecks.push({
-      name: "successful calls = holds in Redis",
-      ok: okCalls === contState.holds.length && okCalls === (contRound.holdsCreated ?? -1),
-      detail: `${okCalls} OK replies, ${contState.holds.length} holds indexed, ${contRound.holdsCreated} version bumps`,
-    });
-    const buyers = new Set(contState.holds.map((h) => h.buyer));
-    contChecks.push({
-      name: "one hold per buyer, 1-4 seats each",
-      ok:
-        buyers.size === contState.holds.length &&
-        contState.holds.every((h) => h.seats.length >= 1 && h.seats.length <= settings.contentionMaxSeats),
-      detail: `${contState.holds.length} holds, ${buyers.size} distinct buyers`,
-    });
-    contChecks.push({
-      name: "refusals are ABORTED (SEATS_UNAVAILABLE)",
-      ok: otherCount === 0 && Object.keys(cs.errorKinds).every((k) => /^Aborted: seats already taken/.test(k)),
-      detail:
-        Object.entries(cs.errorKinds)
-          .map(([k, n]) => `${k} × ${n}`)
-          .join("; ") || "no refusals",
-    });
-    const heldSeats = [...contState.snapshotSeats.values()].filter((s) => s === "H").length;
-    const contention = {
-      eventId: cont.eventId,
-      calls: settings.contentionCalls,
-      seed,
-      seatsRequested,
-      round: contRound,
-      codes: cs.codes,
-      errorKinds: cs.errorKinds,
-      holds: contState.holds.length,
-      heldSeats,
-      checks: contChecks,
-    };
-    say(
-      `contention: ${Math.round(cs.rps)} calls/s, p50 ${cs.latencyMs.p50} ms p99 ${cs.latencyMs.p99} ms, codes ${JSON.stringify(cs.codes)}, ${contention.holds} holds on ${heldSeats} seats`,
+        dataFile: noopFile,
+        total: latencyCalls,
+        skipFirst: Math.round(latencyCalls * 0.05),
+        rps: rpsTarget,
+        outFile: path.join(out, `lat-noop-${i + 1}.json`),
+      }),
     );
-
-    const allChecks = [...tputChecks, ...contChecks];
-    const broken = allChecks.filter((c) => !c.ok);
-    for (const c of broken) failures.push(`invariant broken: ${c.name}: ${c.detail}`);
-    for (const c of allChecks) say(`${c.ok ? "ok    " : "BROKEN"} ${c.name}: ${c.detail}`);
-
-    if (!stack.own.redis) {
-      for (const e of [tput, aux, cont]) await dropEvent(b.redis, e.eventId);
-    }
-
-    const finished = new Date();
-    const result: BenchResult = {
-      kind: "holds",
-      schema: 1,
-      runId,
-      startedAt: started.toISOString(),
-      finishedAt: finished.toISOString(),
-      durationSeconds: round((finished.getTime() - started.getTime()) / 1000, 1),
-      ok: failures.length === 0,
-      failures,
-      settings,
-      source: sourceInfo(repoRoot),
-      machine: { ...machine, ghz: ghzVersion, redis: redisVersion, loadAvgAfter: os.loadavg().map((x) => round(x, 2)) },
-      stack: {
-        own: stack.own,
-        pids: stack.pids,
-        redisUrl: stack.redisUrl,
-        mysqlUrl: stack.mysqlUrl,
-        temporalAddress: stack.temporalAddress,
-        apiCommand: api.command,
-        apiPid: api.pid,
-      },
-      events,
-      requestBytes: { holdSeats: holdBytes, noop: noopBytes },
-      warmup,
-      throughput,
-      latency,
-      html,
-      redis: redisResult,
-      bigEvent,
-      contention,
-      ok_invariants: broken.length === 0,
-    };
-    const files = writeReports(result, stamp);
-    files.push(writeChartsPage(result, files));
-    say(`wrote ${files.map((f) => path.relative(repoRoot, f)).join(", ")}`);
-    if (failures.length > 0) {
-      keepTmp = true;
-      say(`FAILED:\n  ${failures.join("\n  ")}`);
-      return 1;
-    }
-    return 0;
-  } catch (err) {
-    keepTmp = true;
-    say(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    return 1;
-  } finally {
-    if (b) await b.close().catch(() => {});
-    await stopAll();
-    if (keepTmp) say(`temp dir kept: ${tmp}`);
-    else fs.rmSync(tmp, { recursive: true, force: true });
+    latencyRounds.push(
+      await measure("latency", i + 1, "HoldSeats", {
+        ...common,
+        dataFile: auxHolds(latencyCalls, `l${i + 1}`),
+        total: latencyCalls,
+        skipFirst: Math.round(latencyCalls * 0.05),
+        rps: rpsTarget,
+        outFile: path.join(out, `lat-holds-${i + 1}.json`),
+        eventId: aux.eventId,
+      }),
+    );
   }
+  const p = (r: RoundResult, k: "p50" | "p99") => r.ghz.summary?.latencyMs[k] ?? NaN;
+  const ln = latencyRounds.filter((r) => r.call === "Noop");
+  const lh = latencyRounds.filter((r) => r.call === "HoldSeats");
+  const latency = {
+    rpsTarget,
+    rounds: latencyRounds,
+    medianNoopP50: median(ln.map((r) => p(r, "p50"))),
+    medianNoopP99: median(ln.map((r) => p(r, "p99"))),
+    medianHoldP50: median(lh.map((r) => p(r, "p50"))),
+    medianHoldP99: median(lh.map((r) => p(r, "p99"))),
+  };
+  for (const r of latencyRounds) {
+    const bad = Object.entries(r.ghz.summary?.codes ?? {}).filter(([c]) => c !== "OK");
+    if (bad.length > 0)
+      failures.push(`latency ${r.call} round ${r.round}: non-OK codes ${JSON.stringify(Object.fromEntries(bad))}`);
+  }
+
+  // --- one HoldSeats round as ghz's HTML report
+  let html: BenchResult["html"];
+  if (settings.htmlCalls > 0) {
+    const htmlOut = path.join(out, "holds.html");
+    const r = await measure("html", 1, "HoldSeats", {
+      ...common,
+      dataFile: auxHolds(settings.htmlCalls, "h"),
+      total: settings.htmlCalls,
+      skipFirst: 200,
+      format: "html",
+      outFile: htmlOut,
+      eventId: aux.eventId,
+    });
+    html = { file: htmlOut, round: r };
+  }
+
+  // --- the throughput event: every call held 2 seats of its own
+  say("checking the throughput event's state");
+  const tputState = await readEventState(b, tput);
+  const tputChecks = seatChecks(tputState, new SeatIndex(tput));
+  const callsSent = holdsR.reduce((a, r) => a + r.sent, 0);
+  const created = holdsR.reduce((a, r) => a + (r.holdsCreated ?? 0), 0);
+  tputChecks.push({
+    name: "every call accounted for (each HoldSeats call made exactly one hold)",
+    ok: created === callsSent && tputState.holds.length === callsSent,
+    detail: `${callsSent} calls sent, ${created} holds created (version delta), ${tputState.holds.length} holds indexed`,
+  });
+  tputChecks.push({
+    name: "each hold has its 2 seats",
+    ok: tputState.holds.every((h) => h.seats.length === 2) && tputState.seatValues.size === 2 * tputState.holds.length,
+    detail: `${tputState.seatValues.size} seats in the seats hash for ${tputState.holds.length} holds`,
+  });
+  const bigEvent = {
+    checks: tputChecks,
+    holds: tputState.holds.length,
+    heldSeats: tputState.seatValues.size,
+    callsSent,
+  };
+
+  // --- Redis: CPU per hold over gRPC, and the script's own ceiling
+  const holdsMeasured = holdsR.reduce((a, r) => a + (r.holdsCreated ?? 0), 0);
+  const cpuUsPerHold = (holdsR.reduce((a, r) => a + r.redisCpuSeconds, 0) / holdsMeasured) * 1e6;
+  const { sha, source } = holdSeatsSha();
+  const loaded = String(await b.redis.script("LOAD", source));
+  if (loaded !== sha) throw new Error(`SCRIPT LOAD returned ${loaded}, expected ${sha}`);
+  const ceiling: CeilingRun[] = [];
+  for (let i = 0; i < settings.ceilingRuns; i++) {
+    const layout = gridLayout(`${runId}_ceil${i + 1}`, { sections: 1, rowsPerSection: 2, seatsPerRow: 10 }, 4, "C");
+    await loadOpenEvent(b, layout);
+    const c = await runCeiling({
+      redis: b.redis,
+      host: stack.redisHost,
+      port: stack.redisPort,
+      eventId: layout.eventId,
+      sha,
+      calls: settings.ceilingCalls,
+      clients: settings.ceilingClients,
+    });
+    if (c.exitCode !== 0) throw new Error(`redis-benchmark exited with ${c.exitCode}`);
+    say(
+      `ceiling ${i + 1}: ${Math.round(c.rps)} EVALSHA/s, p50 ${c.p50Ms} ms p99 ${c.p99Ms} ms, ${c.ok} OK + ${c.notOk} not OK, redis ${round(c.redisCpuUsPerCall, 2)} µs/call (script ${round(c.scriptUsPerCall, 2)} µs)`,
+    );
+    ceiling.push(c);
+    await dropEvent(b.redis, layout.eventId);
+  }
+  const medianCeilingRps = median(ceiling.map((c) => c.rps));
+  const redisResult = {
+    cpuUsPerHold: round(cpuUsPerHold, 2),
+    scriptUsPerHold: round(median(holdsR.map((r) => r.scriptUsPerCall ?? NaN)), 2),
+    holdsMeasured,
+    script: { name: "lua/hold_seats.lua (+ includes/common.lua)", sha },
+    ceiling,
+    medianCeilingRps: round(medianCeilingRps),
+    medianCeilingCpuUsPerCall: round(median(ceiling.map((c) => c.redisCpuUsPerCall)), 2),
+    medianCeilingScriptUsPerCall: round(median(ceiling.map((c) => c.scriptUsPerCall)), 2),
+    grpcOverCeiling: round(medianHoldRps / medianCeilingRps, 3),
+  };
+
+  // --- contention: 100,000 calls for 100 seats
+  const seed = started.getTime() % 2 ** 31 || 1;
+  const contFile = path.join(data, "contention.json");
+  const contSeats = Array.from({ length: gridCapacity(CONTENTION) }, (_, i) => gridSeat(CONTENTION, i, "A"));
+  const { seatsRequested } = writeContentionFile(contFile, {
+    eventId: cont.eventId,
+    seats: contSeats,
+    count: settings.contentionCalls,
+    maxSeats: settings.contentionMaxSeats,
+    idPrefix: `${runId}c`,
+    seed,
+  });
+  const contRound = await measure("contention", 1, "HoldSeats", {
+    ...common,
+    dataFile: contFile,
+    total: settings.contentionCalls,
+    countErrors: true,
+    outFile: path.join(out, "contention.json"),
+    eventId: cont.eventId,
+  });
+  const cs = contRound.ghz.summary!;
+  const contState = await readEventState(b, cont);
+  const contChecks = seatChecks(contState, new SeatIndex(cont));
+  const okCalls = cs.codes.OK ?? 0;
+  const aborted = cs.codes.Aborted ?? 0;
+  const others = Object.entries(cs.codes).filter(([c]) => c !== "OK" && c !== "Aborted");
+  const otherCount = others.reduce((a, [, n]) => a + n, 0);
+  contChecks.push({
+    name: "every call accounted for",
+    ok: cs.count === settings.contentionCalls && okCalls + aborted + otherCount === settings.contentionCalls,
+    detail: `OK ${okCalls} + ABORTED ${aborted} + others ${otherCount}${others.length ? ` ${JSON.stringify(Object.fromEntries(others))}` : ""} = ${okCalls + aborted + otherCount} of ${settings.contentionCalls} sent (ghz tallied ${cs.count})`,
+  });
+  contChecks.push({
+    name: "successful calls = holds in Redis",
+    ok: okCalls === contState.holds.length && okCalls === (contRound.holdsCreated ?? -1),
+    detail: `${okCalls} OK replies, ${contState.holds.length} holds indexed, ${contRound.holdsCreated} version bumps`,
+  });
+  const buyers = new Set(contState.holds.map((h) => h.buyer));
+  contChecks.push({
+    name: "one hold per buyer, 1-4 seats each",
+    ok:
+      buyers.size === contState.holds.length &&
+      contState.holds.every((h) => h.seats.length >= 1 && h.seats.length <= settings.contentionMaxSeats),
+    detail: `${contState.holds.length} holds, ${buyers.size} distinct buyers`,
+  });
+  contChecks.push({
+    name: "refusals are ABORTED (SEATS_UNAVAILABLE)",
+    ok: otherCount === 0 && Object.keys(cs.errorKinds).every((k) => /^Aborted: seats already taken/.test(k)),
+    detail:
+      Object.entries(cs.errorKinds)
+        .map(([k, n]) => `${k} × ${n}`)
+        .join("; ") || "no refusals",
+  });
+  const heldSeats = [...contState.snapshotSeats.values()].filter((s) => s === "H").length;
+  const contention = {
+    eventId: cont.eventId,
+    calls: settings.contentionCalls,
+    seed,
+    seatsRequested,
+    round: contRound,
+    codes: cs.codes,
+    errorKinds: cs.errorKinds,
+    holds: contState.holds.length,
+    heldSeats,
+    checks: contChecks,
+  };
+  say(
+    `contention: ${Math.round(cs.rps)} calls/s, p50 ${cs.latencyMs.p50} ms p99 ${cs.latencyMs.p99} ms, codes ${JSON.stringify(cs.codes)}, ${contention.holds} holds on ${heldSeats} seats`,
+  );
+
+  const allChecks = [...tputChecks, ...contChecks];
+  const broken = allChecks.filter((c) => !c.ok);
+  for (const c of broken) failures.push(`invariant broken: ${c.name}: ${c.detail}`);
+  for (const c of allChecks) say(`${c.ok ? "ok    " : "BROKEN"} ${c.name}: ${c.detail}`);
+
+  if (!stack.own.redis) {
+    for (const e of [tput, aux, cont]) await dropEvent(b.redis, e.eventId);
+  }
+
+  const finished = new Date();
+  const result: BenchResult = {
+    kind: "holds",
+    schema: 1,
+    runId,
+    startedAt: started.toISOString(),
+    finishedAt: finished.toISOString(),
+    durationSeconds: round((finished.getTime() - started.getTime()) / 1000, 1),
+    ok: failures.length === 0,
+    failures,
+    settings,
+    source: sourceInfo(repoRoot),
+    machine: { ...machine, ghz: ghzVersion, redis: redisVersion, loadAvgAfter: os.loadavg().map((x) => round(x, 2)) },
+    stack: {
+      own: stack.own,
+      pids: stack.pids,
+      redisUrl: stack.redisUrl,
+      mysqlUrl: stack.mysqlUrl,
+      temporalAddress: stack.temporalAddress,
+      apiCommand: api.command,
+      apiPid: api.pid,
+    },
+    events,
+    requestBytes: { holdSeats: holdBytes, noop: noopBytes },
+    warmup,
+    throughput,
+    latency,
+    html,
+    redis: redisResult,
+    bigEvent,
+    contention,
+    ok_invariants: broken.length === 0,
+  };
+  const files = writeReports(result, stamp);
+  files.push(writeChartsPage(result, files));
+  return { files, failures };
 }
 
 /** results/holds-<stamp>-charts.html: the rounds as charts (the .html beside it is ghz's own report of one round); linked from the .md. */
@@ -714,10 +674,32 @@ function writeChartsPage(r: BenchResult, files: string[]): string {
   return file;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    say(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    void stopAll().finally(() => process.exit(1));
+runBench(
+  {
+    usage: "npm run bench:holds --",
+    about:
+      "HoldSeats over gRPC against Noop and Eval in one run: throughput rounds, latency at load, Redis script ceiling, contention and its invariants. Starts its own stack. About 4 minutes on 2 cores.",
+    env: [
+      ["BENCH_N", "calls per throughput round (30000)"],
+      ["BENCH_ROUNDS", "rounds of each call (3)"],
+      ["BENCH_CONCURRENCY", "ghz --concurrency (64)"],
+      ["BENCH_CONNECTIONS", "ghz --connections (4)"],
+      ["BENCH_SKIP", "ghz --skipFirst per round (2000)"],
+      ["BENCH_WARMUP", "untallied calls of each before the rounds (10000)"],
+      ["BENCH_CONTENTION_CALLS", "HoldSeats calls for the 100-seat event (100000)"],
+      ["BENCH_CEILING_CALLS", "redis-benchmark EVALSHA calls per run (200000)"],
+      ["BENCH_CEILING_RUNS", "redis-benchmark runs (3)"],
+      ["BENCH_GHZ_CPUS", "ghz --cpus (1)"],
+      ["BENCH_GHZ_GOGC", "GOGC for ghz (400)"],
+      ["BENCH_GHZ_DATA", "binary | json: how requests reach ghz (binary)"],
+      ["BENCH_HTML", "on | off: ghz's own HTML report of one round (on)"],
+      ["BENCH_API_NODE_ARGS", "extra node flags for the API, e.g. --cpu-prof"],
+      ["BENCH_SOURCE_COMMIT", "set by bench/run-at-commit.sh"],
+      ...STACK_ENV,
+    ],
+    runIdPrefix: "b",
+    tmpPrefix: "ticketing-bench-",
+    tools: ["ghz", "grpcurl"],
   },
+  main,
 );

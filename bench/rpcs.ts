@@ -34,7 +34,7 @@ import os from "node:os";
 import path from "node:path";
 import type { RowDataPacket } from "mysql2/promise";
 import { createMysqlPool, type MysqlPool } from "../src/adapters/mysql/pool.js";
-import { ensureTools, freePort, repoRoot } from "../tools/devstack/stack.js";
+import { repoRoot } from "../tools/devstack/stack.js";
 import { SeatIndex, type EventLayout } from "../src/events/layout.js";
 import { NoopRequest } from "../src/gen/ticketing/bench/v1/noop_service.js";
 import { CreateOrderRequest, GetOrderRequest } from "../src/gen/ticketing/v1/order_service.js";
@@ -43,18 +43,9 @@ import { CheckInRequest, VerifyTicketRequest } from "../src/gen/ticketing/v1/tic
 import { ghzRoundSeries } from "./lib/charts.js";
 import { CheckoutDriver, SeatAllocator, checkoutEvent, type BuyerRecord } from "./lib/checkout-driver.js";
 import { checkoutChecks } from "./lib/checkout-invariants.js";
-import {
-  cpuDelta,
-  cpuSnapshot,
-  OtherProcessSampler,
-  startOwnTemporal,
-  startWorkerProcess,
-  stopOwned,
-  waitForPollers,
-  type TemporalDb,
-} from "./lib/checkout-procs.js";
+import { cpuDelta, cpuSnapshot, OtherProcessSampler, stopOwned, type TemporalDb } from "./lib/checkout-procs.js";
 import { envNumber } from "./lib/env.js";
-import { benchRedis, gridLayout, loadOpenEvent, writeNoopFile, type BenchRedis, type GridShape } from "./lib/events.js";
+import { benchRedis, gridLayout, loadOpenEvent, writeNoopFile, type GridShape } from "./lib/events.js";
 import { runGhz } from "./lib/ghz.js";
 import { readEventState, seatChecks, type Check } from "./lib/invariants.js";
 import { eventVersion } from "./lib/redis.js";
@@ -73,10 +64,12 @@ import {
   type RpcRound,
   type RpcsBenchResult,
 } from "./lib/rpcs-report.js";
-import { installSignalHandlers, say, startApi, startBenchStack, stopAll } from "./lib/stack.js";
+import { say } from "./lib/stack.js";
+import { STACK_ENV } from "./lib/command.js";
+import { startCheckoutStack, stopCheckoutStack } from "./lib/checkout-stack.js";
+import { runBench, type BenchOutcome, type BenchRun } from "./lib/runner.js";
 import { median, round } from "./lib/stats.js";
-import { machineInfo, sourceInfo } from "./lib/sys.js";
-import { resultStamp } from "./lib/results.js";
+import { sourceInfo } from "./lib/sys.js";
 
 const env = envNumber;
 const temporalDb = (process.env.BENCH_TEMPORAL_DB ?? "file") as TemporalDb;
@@ -148,726 +141,657 @@ function noopPayloadFor(bytes: number): number {
   return chars;
 }
 
-async function main(): Promise<number> {
-  const started = new Date();
-  const runId = `r${started.getTime().toString(36)}`;
-  const stamp = resultStamp(started);
+async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): Promise<BenchOutcome> {
   const failures: string[] = [];
-  const machine = machineInfo();
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ticketing-bench-"));
-  let keepTmp = process.env.BENCH_KEEP_TMP === "1";
   const sampler = new OtherProcessSampler();
   sampler.start(2000);
-  installSignalHandlers(() => {
-    say(`temp dir (logs): ${tmp}`);
-    void stopOwned();
+  defer(() => sampler.stop());
+  // --- the stack: Temporal (file-backed like bench:checkout unless BENCH_TEMPORAL_DB=memory), Redis, MariaDB, API, worker
+  const {
+    temporal: t,
+    stack,
+    api,
+    worker,
+    taskQueue,
+  } = await startCheckoutStack({
+    runId,
+    tmp,
+    grpcurl: GRPCURL,
+    temporalDb: settings.temporalDb,
   });
-  await ensureTools(["ghz", "grpcurl"]); // built on first use
+  const pids: Record<string, number | undefined> = {
+    api: api.pid,
+    worker: worker.pid,
+    redis: stack.pids.redis,
+    mysql: stack.pids.mysql,
+    temporal: t.pid,
+  };
+  const b = benchRedis(stack.redisUrl);
+  defer(() => b.close());
+  const mysql = createMysqlPool(stack.mysqlUrl, 4);
+  defer(() => mysql.end());
+  const redisVersion = /redis_version:(\S+)/.exec(await b.redis.info("server"))?.[1] ?? "?";
+
+  const data = path.join(tmp, "data");
+  const out = path.join(tmp, "ghz");
+  fs.mkdirSync(data);
+  fs.mkdirSync(out);
+
+  // --- one ghz round, with the CPU of every process over it and the series for the charts
+  const measure = async (
+    call: string,
+    phase: RpcRound["phase"],
+    roundNo: number,
+    o: { method: string; dataFile: string; total: number; skipFirst: number; concurrency: number },
+  ): Promise<RpcRound> => {
+    const outFile = path.join(
+      out,
+      `${phase}-${call.replace(/\W+/g, "_")}-${roundNo}-${Math.random().toString(36).slice(2, 7)}.json`,
+    );
+    const s0 = cpuSnapshot(pids);
+    const ghz = await runGhz({
+      ghz: GHZ,
+      protoset: PROTOSET,
+      call: o.method,
+      address: api.address,
+      dataFile: o.dataFile,
+      total: o.total,
+      concurrency: o.concurrency,
+      connections: settings.connections,
+      skipFirst: o.skipFirst || undefined,
+      countErrors: true,
+      cpus: settings.ghzCpus || undefined,
+      gogc: settings.ghzGogc || undefined,
+      format: "json",
+      outFile,
+    });
+    const s1 = cpuSnapshot(pids);
+    if (ghz.exitCode !== 0 || !ghz.summary)
+      throw new Error(`ghz exited with ${ghz.exitCode} (${call} ${phase} ${roundNo}): ${ghz.stderr.slice(0, 2000)}`);
+    ghz.summary.errorKinds = collapseErrorKinds(ghz.summary.errorKinds);
+    const cpu = cpuDelta(s0, s1, { ghz: ghz.cpuSeconds });
+    const r: RpcRound = {
+      call,
+      phase,
+      round: roundNo,
+      sent: o.total,
+      skipFirst: o.skipFirst,
+      concurrency: o.concurrency,
+      command: ghz.command,
+      summary: ghz.summary,
+      ghzCpuSeconds: round(ghz.cpuSeconds, 3),
+      ghzCores: round(ghz.cpuCores, 3),
+      wallSeconds: round(ghz.wallSeconds, 3),
+      cpu,
+      apiUsPerCall: round(((cpu.seconds.api ?? NaN) / o.total) * 1e6, 1),
+      series: ghzRoundSeries(outFile),
+    };
+    fs.rmSync(outFile, { force: true });
+    const s = ghz.summary;
+    say(
+      `${phase} ${roundNo} ${call.padEnd(21)} ${Math.round(s.rps)} calls/s p50 ${s.latencyMs.p50} ms p99 ${s.latencyMs.p99} ms codes ${JSON.stringify(s.codes)} | ghz ${Math.round(ghz.cpuCores * 100)} %, api ${r.apiUsPerCall} µs/call (${Math.round((cpu.cores.api ?? 0) * 100)} %), redis ${Math.round((cpu.cores.redis ?? 0) * 100)} %, mysql ${Math.round((cpu.cores.mysql ?? 0) * 100)} %, worker ${Math.round((cpu.cores.worker ?? 0) * 100)} %, temporal ${Math.round((cpu.cores.temporal ?? 0) * 100)} %, other ${Math.round(cpu.otherCores * 100)} %`,
+    );
+    return r;
+  };
+
+  /** A Noop data file whose requests are as large as `bytes` on the wire. */
+  const noopFiles = new Map<number, string>();
+  const noopFile = (bytes: number) => {
+    let file = noopFiles.get(bytes);
+    if (!file) {
+      file = path.join(data, `noop-${bytes}.json`);
+      writeNoopFile(file, { count: settings.n, payloadChars: noopPayloadFor(bytes), idPrefix: `${runId}n${bytes}` });
+      noopFiles.set(bytes, file);
+    }
+    return file;
+  };
+
+  /** Interleaved pairs: Noop, X, Noop, X, ... and the summary of the X rounds against their Noop rounds. */
+  const pairs = async (
+    name: string,
+    method: string,
+    what: string,
+    o: {
+      requestBytes: number;
+      concurrency: number;
+      callsPerRound: number;
+      round: (i: number) => { dataFile: string; total: number; skipFirst: number };
+      after?: (i: number) => Promise<void>;
+      notes?: string[];
+    },
+  ): Promise<RpcResult> => {
+    const rounds: RpcRound[] = [];
+    const noop = noopFile(o.requestBytes);
+    for (let i = 1; i <= settings.rounds; i++) {
+      rounds.push(
+        await measure("Noop", "throughput", i, {
+          method: M.noop,
+          dataFile: noop,
+          total: settings.n,
+          skipFirst: settings.skipFirst,
+          concurrency: o.concurrency,
+        }),
+      );
+      rounds.push(await measure(name, "throughput", i, { method, concurrency: o.concurrency, ...o.round(i) }));
+      if (o.after) await o.after(i);
+    }
+    const xs = rounds.filter((r) => r.call !== "Noop");
+    const ns = rounds.filter((r) => r.call === "Noop");
+    const rps = (r: RpcRound) => r.summary?.rps ?? NaN;
+    const pairRatios = xs.map((x, i) => rps(x) / rps(ns[i]!));
+    const codes: Record<string, number> = {};
+    const errorKinds: Record<string, number> = {};
+    for (const x of xs) {
+      for (const [k, v] of Object.entries(x.summary?.codes ?? {})) codes[k] = (codes[k] ?? 0) + v;
+      for (const [k, v] of Object.entries(x.summary?.errorKinds ?? {})) errorKinds[k] = (errorKinds[k] ?? 0) + v;
+    }
+    const goal = GOALS[name] ?? { note: "no goal set in the issues" };
+    const medianRatio = median(pairRatios);
+    const apiX = median(xs.map((r) => r.apiUsPerCall));
+    const apiN = median(ns.map((r) => r.apiUsPerCall));
+    const maxGhz = Math.max(...rounds.map((r) => r.ghzCores));
+    const result: RpcResult = {
+      name,
+      method,
+      what,
+      requestBytes: o.requestBytes,
+      noopBytes: NoopRequest.encode({ payload: "x".repeat(noopPayloadFor(o.requestBytes)) }).finish().length,
+      concurrency: o.concurrency,
+      callsPerRound: o.callsPerRound,
+      rounds,
+      pairRatios: pairRatios.map((x) => round(x, 3)),
+      medianRatio: round(medianRatio, 3),
+      medianRps: round(median(xs.map(rps))),
+      medianNoopRps: round(median(ns.map(rps))),
+      p50: median(xs.map((r) => r.summary?.latencyMs.p50 ?? NaN)),
+      p99: median(xs.map((r) => r.summary?.latencyMs.p99 ?? NaN)),
+      noopP50: median(ns.map((r) => r.summary?.latencyMs.p50 ?? NaN)),
+      noopP99: median(ns.map((r) => r.summary?.latencyMs.p99 ?? NaN)),
+      apiUsPerCall: round(apiX, 1),
+      apiUsPerNoop: round(apiN, 1),
+      cpuRatio: round(apiN / apiX, 3),
+      codes,
+      errorKinds,
+      goal: goal.goal,
+      goalNote: goal.note,
+      goalMet: goal.goal === undefined ? undefined : medianRatio >= goal.goal,
+      maxGhzCores: round(maxGhz, 3),
+      generatorLimited: maxGhz > settings.ghzCpuFlag,
+      notes: o.notes ?? [],
+    };
+    say(
+      `${name}: ${result.medianRps}/s vs Noop ${result.medianNoopRps}/s, median ratio ${result.medianRatio}${goal.goal !== undefined ? ` (goal ≥ ${goal.goal})` : ""}`,
+    );
+    return result;
+  };
+
+  // --- events: HoldBestAvailable's (Redis only) and the checkout event (CreateEvent + OpenSale: MySQL and Redis)
+  const bestSectionsPerRound = Math.max(1, Math.ceil(settings.n / settings.bestPerSection));
+  const bestWarmupSections = Math.max(1, Math.ceil(settings.warmup / settings.bestPerSection));
+  const BEST: GridShape = { sections: bestWarmupSections + settings.rounds * bestSectionsPerRound, ...BEST_SECTION };
+  const bestLayout: EventLayout = gridLayout(`${runId}_best`, BEST, 4);
+  await loadOpenEvent(b, bestLayout);
+  const bestVersion0 = await eventVersion(b.redis, bestLayout.eventId);
   say(
-    `run ${runId}; temp dir ${tmp}; ${machine.nproc} cores (${machine.cpuModel}), load ${machine.loadAvgBefore.join(" ")}`,
+    `HoldBestAvailable event ${bestLayout.eventId}: ${bestLayout.capacity} seats in ${BEST.sections} sections of ${BEST.rowsPerSection} x ${BEST.seatsPerRow}`,
   );
 
-  let b: BenchRedis | undefined;
-  let driver: CheckoutDriver | undefined;
-  let mysql: MysqlPool | undefined;
-  try {
-    // --- the stack: Temporal (file-backed like bench:checkout unless BENCH_TEMPORAL_DB=memory), Redis, MariaDB, API, worker
-    const reuseTemporal = process.env.TEMPORAL_ADDRESS;
-    let temporalStarting: Promise<{ address: string; pid?: number; command: string }>;
-    if (reuseTemporal)
-      temporalStarting = Promise.resolve({
-        address: reuseTemporal,
-        pid: undefined,
-        command: `TEMPORAL_ADDRESS=${reuseTemporal} (not ours)`,
-      });
-    else {
-      // startBenchStack sees TEMPORAL_ADDRESS and starts no Temporal of its own
-      const port = await freePort();
-      process.env.TEMPORAL_ADDRESS = `127.0.0.1:${port}`;
-      temporalStarting = startOwnTemporal(path.join(tmp, "temporal"), settings.temporalDb, port).then((h) => {
-        say(`temporal: ${h.address} (pid ${h.pid}, ${settings.temporalDb})`);
-        return { address: h.address, pid: h.pid, command: h.command };
-      });
-    }
-    const [t, stack] = await Promise.all([temporalStarting, startBenchStack(tmp)]);
-    const taskQueue = `${runId}-checkout`;
-    process.env.TEMPORAL_TASK_QUEUE = taskQueue;
-    const workerEnv = {
-      REDIS_URL: stack.redisUrl,
-      MYSQL_URL: stack.mysqlUrl,
-      LOG_LEVEL: "warn",
-      METRICS_ADDRESS: "off",
-      PAYMENT_SIM_LATENCY_MS: "0",
-      PAYMENT_SIM_DECLINE_RATIO: "0",
-      PAYMENT_SIM_FAILURE_RATIO: "0",
-      PAYMENT_SIM_LOST_RESPONSE_RATIO: "0",
-    };
-    // the API first (it migrates the database), the worker meanwhile
-    const apiStarting = startApi(stack, tmp, GRPCURL);
-    const worker = await startWorkerProcess({
-      name: "worker",
-      script: "src/worker.ts",
-      env: workerEnv,
-      taskQueue,
-      temporalAddress: t.address,
-      dir: tmp,
-    });
-    const [api] = await Promise.all([apiStarting, waitForPollers(t.address, [worker])]);
-    say(`api:      ${api.address} (pid ${api.pid})`);
-    const pids: Record<string, number | undefined> = {
-      api: api.pid,
-      worker: worker.pid,
-      redis: stack.pids.redis,
-      mysql: stack.pids.mysql,
-      temporal: t.pid,
-    };
-    b = benchRedis(stack.redisUrl);
-    mysql = createMysqlPool(stack.mysqlUrl, 4);
-    const redisVersion = /redis_version:(\S+)/.exec(await b.redis.info("server"))?.[1] ?? "?";
+  const checkouts = settings.createWarmup + settings.rounds * settings.createN;
+  const seatsPerSection = 20 * 50;
+  const shape = {
+    sections: Math.max(1, Math.ceil((checkouts * settings.orderSeats + 100) / seatsPerSection)),
+    rows: 20,
+    seatsPerRow: 50,
+  };
+  const eventId = `${runId}_orders`;
+  const seats = new SeatAllocator(shape);
+  const driver = new CheckoutDriver(api.address, eventId, seats, runId, OPERATOR_TOKEN);
+  defer(() => driver.close());
+  await driver.createAndOpen({
+    ...checkoutEvent(eventId, shape),
+    maxTicketsPerBuyer: Math.max(6, settings.orderSeats),
+  });
+  say(`checkout event ${eventId}: ${seats.capacity} seats`);
 
-    const data = path.join(tmp, "data");
-    const out = path.join(tmp, "ghz");
-    fs.mkdirSync(data);
-    fs.mkdirSync(out);
+  // --- holds for CreateOrder, one per call, made beforehand through HoldSeats
+  const holdT0 = performance.now();
+  const prepared = await prepareHolds({
+    driver,
+    seats,
+    runId,
+    first: 0,
+    count: checkouts,
+    seatsPerHold: settings.orderSeats,
+  });
+  const holdSeconds = (performance.now() - holdT0) / 1000;
+  say(`${prepared.length} holds of ${settings.orderSeats} seats for CreateOrder in ${round(holdSeconds, 1)} s`);
+  const createWarm = prepared.slice(0, settings.createWarmup);
+  const createRounds = Array.from({ length: settings.rounds }, (_, i) =>
+    prepared.slice(settings.createWarmup + i * settings.createN, settings.createWarmup + (i + 1) * settings.createN),
+  );
+  const createFile = (list: PreparedCheckout[], name: string) => {
+    const file = path.join(data, `${name}.json`);
+    writeJsonArray(file, createOrderRows(list));
+    return file;
+  };
 
-    // --- one ghz round, with the CPU of every process over it and the series for the charts
-    const measure = async (
-      call: string,
-      phase: RpcRound["phase"],
-      roundNo: number,
-      o: { method: string; dataFile: string; total: number; skipFirst: number; concurrency: number },
-    ): Promise<RpcRound> => {
-      const outFile = path.join(
-        out,
-        `${phase}-${call.replace(/\W+/g, "_")}-${roundNo}-${Math.random().toString(36).slice(2, 7)}.json`,
-      );
-      const s0 = cpuSnapshot(pids);
-      const ghz = await runGhz({
-        ghz: GHZ,
-        protoset: PROTOSET,
-        call: o.method,
-        address: api.address,
-        dataFile: o.dataFile,
-        total: o.total,
-        concurrency: o.concurrency,
-        connections: settings.connections,
-        skipFirst: o.skipFirst || undefined,
-        countErrors: true,
-        cpus: settings.ghzCpus || undefined,
-        gogc: settings.ghzGogc || undefined,
-        format: "json",
-        outFile,
-      });
-      const s1 = cpuSnapshot(pids);
-      if (ghz.exitCode !== 0 || !ghz.summary)
-        throw new Error(`ghz exited with ${ghz.exitCode} (${call} ${phase} ${roundNo}): ${ghz.stderr.slice(0, 2000)}`);
-      ghz.summary.errorKinds = collapseErrorKinds(ghz.summary.errorKinds);
-      const cpu = cpuDelta(s0, s1, { ghz: ghz.cpuSeconds });
-      const r: RpcRound = {
-        call,
-        phase,
-        round: roundNo,
-        sent: o.total,
-        skipFirst: o.skipFirst,
-        concurrency: o.concurrency,
-        command: ghz.command,
-        summary: ghz.summary,
-        ghzCpuSeconds: round(ghz.cpuSeconds, 3),
-        ghzCores: round(ghz.cpuCores, 3),
-        wallSeconds: round(ghz.wallSeconds, 3),
-        cpu,
-        apiUsPerCall: round(((cpu.seconds.api ?? NaN) / o.total) * 1e6, 1),
-        series: ghzRoundSeries(outFile),
-      };
-      fs.rmSync(outFile, { force: true });
-      const s = ghz.summary;
-      say(
-        `${phase} ${roundNo} ${call.padEnd(21)} ${Math.round(s.rps)} calls/s p50 ${s.latencyMs.p50} ms p99 ${s.latencyMs.p99} ms codes ${JSON.stringify(s.codes)} | ghz ${Math.round(ghz.cpuCores * 100)} %, api ${r.apiUsPerCall} µs/call (${Math.round((cpu.cores.api ?? 0) * 100)} %), redis ${Math.round((cpu.cores.redis ?? 0) * 100)} %, mysql ${Math.round((cpu.cores.mysql ?? 0) * 100)} %, worker ${Math.round((cpu.cores.worker ?? 0) * 100)} %, temporal ${Math.round((cpu.cores.temporal ?? 0) * 100)} %, other ${Math.round(cpu.otherCores * 100)} %`,
-      );
-      return r;
-    };
-
-    /** A Noop data file whose requests are as large as `bytes` on the wire. */
-    const noopFiles = new Map<number, string>();
-    const noopFile = (bytes: number) => {
-      let file = noopFiles.get(bytes);
-      if (!file) {
-        file = path.join(data, `noop-${bytes}.json`);
-        writeNoopFile(file, { count: settings.n, payloadChars: noopPayloadFor(bytes), idPrefix: `${runId}n${bytes}` });
-        noopFiles.set(bytes, file);
-      }
-      return file;
-    };
-
-    /** Interleaved pairs: Noop, X, Noop, X, ... and the summary of the X rounds against their Noop rounds. */
-    const pairs = async (
-      name: string,
-      method: string,
-      what: string,
-      o: {
-        requestBytes: number;
-        concurrency: number;
-        callsPerRound: number;
-        round: (i: number) => { dataFile: string; total: number; skipFirst: number };
-        after?: (i: number) => Promise<void>;
-        notes?: string[];
-      },
-    ): Promise<RpcResult> => {
-      const rounds: RpcRound[] = [];
-      const noop = noopFile(o.requestBytes);
-      for (let i = 1; i <= settings.rounds; i++) {
-        rounds.push(
-          await measure("Noop", "throughput", i, {
-            method: M.noop,
-            dataFile: noop,
-            total: settings.n,
-            skipFirst: settings.skipFirst,
-            concurrency: o.concurrency,
-          }),
-        );
-        rounds.push(await measure(name, "throughput", i, { method, concurrency: o.concurrency, ...o.round(i) }));
-        if (o.after) await o.after(i);
-      }
-      const xs = rounds.filter((r) => r.call !== "Noop");
-      const ns = rounds.filter((r) => r.call === "Noop");
-      const rps = (r: RpcRound) => r.summary?.rps ?? NaN;
-      const pairRatios = xs.map((x, i) => rps(x) / rps(ns[i]!));
-      const codes: Record<string, number> = {};
-      const errorKinds: Record<string, number> = {};
-      for (const x of xs) {
-        for (const [k, v] of Object.entries(x.summary?.codes ?? {})) codes[k] = (codes[k] ?? 0) + v;
-        for (const [k, v] of Object.entries(x.summary?.errorKinds ?? {})) errorKinds[k] = (errorKinds[k] ?? 0) + v;
-      }
-      const goal = GOALS[name] ?? { note: "no goal set in the issues" };
-      const medianRatio = median(pairRatios);
-      const apiX = median(xs.map((r) => r.apiUsPerCall));
-      const apiN = median(ns.map((r) => r.apiUsPerCall));
-      const maxGhz = Math.max(...rounds.map((r) => r.ghzCores));
-      const result: RpcResult = {
-        name,
-        method,
-        what,
-        requestBytes: o.requestBytes,
-        noopBytes: NoopRequest.encode({ payload: "x".repeat(noopPayloadFor(o.requestBytes)) }).finish().length,
-        concurrency: o.concurrency,
-        callsPerRound: o.callsPerRound,
-        rounds,
-        pairRatios: pairRatios.map((x) => round(x, 3)),
-        medianRatio: round(medianRatio, 3),
-        medianRps: round(median(xs.map(rps))),
-        medianNoopRps: round(median(ns.map(rps))),
-        p50: median(xs.map((r) => r.summary?.latencyMs.p50 ?? NaN)),
-        p99: median(xs.map((r) => r.summary?.latencyMs.p99 ?? NaN)),
-        noopP50: median(ns.map((r) => r.summary?.latencyMs.p50 ?? NaN)),
-        noopP99: median(ns.map((r) => r.summary?.latencyMs.p99 ?? NaN)),
-        apiUsPerCall: round(apiX, 1),
-        apiUsPerNoop: round(apiN, 1),
-        cpuRatio: round(apiN / apiX, 3),
-        codes,
-        errorKinds,
-        goal: goal.goal,
-        goalNote: goal.note,
-        goalMet: goal.goal === undefined ? undefined : medianRatio >= goal.goal,
-        maxGhzCores: round(maxGhz, 3),
-        generatorLimited: maxGhz > settings.ghzCpuFlag,
-        notes: o.notes ?? [],
-      };
-      say(
-        `${name}: ${result.medianRps}/s vs Noop ${result.medianNoopRps}/s, median ratio ${result.medianRatio}${goal.goal !== undefined ? ` (goal ≥ ${goal.goal})` : ""}`,
-      );
-      return result;
-    };
-
-    // --- events: HoldBestAvailable's (Redis only) and the checkout event (CreateEvent + OpenSale: MySQL and Redis)
-    const bestSectionsPerRound = Math.max(1, Math.ceil(settings.n / settings.bestPerSection));
-    const bestWarmupSections = Math.max(1, Math.ceil(settings.warmup / settings.bestPerSection));
-    const BEST: GridShape = { sections: bestWarmupSections + settings.rounds * bestSectionsPerRound, ...BEST_SECTION };
-    const bestLayout: EventLayout = gridLayout(`${runId}_best`, BEST, 4);
-    await loadOpenEvent(b, bestLayout);
-    const bestVersion0 = await eventVersion(b.redis, bestLayout.eventId);
-    say(
-      `HoldBestAvailable event ${bestLayout.eventId}: ${bestLayout.capacity} seats in ${BEST.sections} sections of ${BEST.rowsPerSection} x ${BEST.seatsPerRow}`,
-    );
-
-    const checkouts = settings.createWarmup + settings.rounds * settings.createN;
-    const seatsPerSection = 20 * 50;
-    const shape = {
-      sections: Math.max(1, Math.ceil((checkouts * settings.orderSeats + 100) / seatsPerSection)),
-      rows: 20,
-      seatsPerRow: 50,
-    };
-    const eventId = `${runId}_orders`;
-    const seats = new SeatAllocator(shape);
-    driver = new CheckoutDriver(api.address, eventId, seats, runId, OPERATOR_TOKEN);
-    await driver.createAndOpen({
-      ...checkoutEvent(eventId, shape),
-      maxTicketsPerBuyer: Math.max(6, settings.orderSeats),
-    });
-    say(`checkout event ${eventId}: ${seats.capacity} seats`);
-
-    // --- holds for CreateOrder, one per call, made beforehand through HoldSeats
-    const holdT0 = performance.now();
-    const prepared = await prepareHolds({
-      driver,
-      seats,
-      runId,
-      first: 0,
-      count: checkouts,
-      seatsPerHold: settings.orderSeats,
-    });
-    const holdSeconds = (performance.now() - holdT0) / 1000;
-    say(`${prepared.length} holds of ${settings.orderSeats} seats for CreateOrder in ${round(holdSeconds, 1)} s`);
-    const createWarm = prepared.slice(0, settings.createWarmup);
-    const createRounds = Array.from({ length: settings.rounds }, (_, i) =>
-      prepared.slice(settings.createWarmup + i * settings.createN, settings.createWarmup + (i + 1) * settings.createN),
-    );
-    const createFile = (list: PreparedCheckout[], name: string) => {
-      const file = path.join(data, `${name}.json`);
-      writeJsonArray(file, createOrderRows(list));
-      return file;
-    };
-
-    // --- warm-up (not tallied): Noop, HoldBestAvailable, CreateOrder (JIT, connections, Temporal caches)
-    const warmup: RpcRound[] = [];
-    const bestWarm = bestAvailableRows({
+  // --- warm-up (not tallied): Noop, HoldBestAvailable, CreateOrder (JIT, connections, Temporal caches)
+  const warmup: RpcRound[] = [];
+  const bestWarm = bestAvailableRows({
+    eventId: bestLayout.eventId,
+    grid: BEST,
+    firstSection: 0,
+    sections: bestWarmupSections,
+    count: settings.warmup,
+    quantity: settings.bestQuantity,
+    idPrefix: `${runId}bw`,
+  });
+  const bestSectionOf = new Map(bestWarm.sectionOf);
+  const bestFiles: string[] = [];
+  for (let i = 0; i < settings.rounds; i++) {
+    const rows = bestAvailableRows({
       eventId: bestLayout.eventId,
       grid: BEST,
-      firstSection: 0,
-      sections: bestWarmupSections,
-      count: settings.warmup,
+      firstSection: bestWarmupSections + i * bestSectionsPerRound,
+      sections: bestSectionsPerRound,
+      count: settings.n,
       quantity: settings.bestQuantity,
-      idPrefix: `${runId}bw`,
+      idPrefix: `${runId}b${i + 1}`,
     });
-    const bestSectionOf = new Map(bestWarm.sectionOf);
-    const bestFiles: string[] = [];
-    for (let i = 0; i < settings.rounds; i++) {
-      const rows = bestAvailableRows({
-        eventId: bestLayout.eventId,
-        grid: BEST,
-        firstSection: bestWarmupSections + i * bestSectionsPerRound,
-        sections: bestSectionsPerRound,
-        count: settings.n,
-        quantity: settings.bestQuantity,
-        idPrefix: `${runId}b${i + 1}`,
-      });
-      for (const [k, v] of rows.sectionOf) bestSectionOf.set(k, v);
-      const file = path.join(data, `best-${i + 1}.json`);
-      writeJsonArray(file, rows.rows);
-      bestFiles.push(file);
-    }
-    const bestBytes = wireBytes(HoldBestAvailableRequest, bestWarm.rows[0]!);
-    let bestSent = 0;
-    if (settings.warmup > 0) {
-      const wf = path.join(data, "best-warmup.json");
-      writeJsonArray(wf, bestWarm.rows);
-      warmup.push(
-        await measure("Noop", "warmup", 1, {
-          method: M.noop,
-          dataFile: noopFile(bestBytes),
-          total: Math.min(settings.warmup, settings.n),
-          skipFirst: 0,
-          concurrency: settings.concurrency,
-        }),
-      );
-      warmup.push(
-        await measure("HoldBestAvailable", "warmup", 1, {
-          method: M.best,
-          dataFile: wf,
-          total: settings.warmup,
-          skipFirst: 0,
-          concurrency: settings.concurrency,
-        }),
-      );
-      bestSent += settings.warmup;
-    }
-    const createBytes = wireBytes(CreateOrderRequest, createOrderRows(prepared.slice(0, 1))[0]!);
-    const records: BuyerRecord[] = prepared.map((p) => p.record);
-    const drains: { round: string; seconds: number; byState: Record<string, number> }[] = [];
-    const createCalls: { round: string; sent: number; codes: Record<string, number> }[] = [];
-    if (createWarm.length > 0) {
-      const w = await measure("CreateOrder", "warmup", 1, {
-        method: M.create,
-        dataFile: createFile(createWarm, "create-warmup"),
-        total: createWarm.length,
-        skipFirst: 0,
-        concurrency: settings.createConcurrency,
-      });
-      warmup.push(w);
-      createCalls.push({ round: "warmup", sent: w.sent, codes: w.summary?.codes ?? {} });
-      const d = await awaitOrders(driver, createWarm, { timeoutMs: settings.drainTimeoutMs });
-      drains.push({ round: "warmup", seconds: round(d.seconds, 2), byState: d.byState });
-    }
-
-    const rpcs: RpcResult[] = [];
-    // --- HoldBestAvailable
-    rpcs.push(
-      await pairs(
-        "HoldBestAvailable",
-        M.best,
-        `${settings.bestQuantity} adjacent seats (no single seat stranded) in a named section of a ${bestLayout.capacity.toLocaleString("en-US")}-seat open event, distinct buyer and request ids; Redis only.`,
-        {
-          requestBytes: bestBytes,
-          concurrency: settings.concurrency,
-          callsPerRound: settings.n,
-          round: (i) => {
-            bestSent += settings.n;
-            return { dataFile: bestFiles[i - 1]!, total: settings.n, skipFirst: settings.skipFirst };
-          },
-          notes: [
-            `Each round has its own ${bestSectionsPerRound} sections (${BEST.rowsPerSection} rows × ${BEST.seatsPerRow} seats) and call i names section i mod ${bestSectionsPerRound}, so each section gets ${settings.bestPerSection} calls and ends half full: every round sees the same fill. Without section_id the API hands the script every row of the event (${BEST.sections * BEST.rowsPerSection} here) and the script reads rows best-first until one has a block, so the cost per call would grow with the seats sold before it.`,
-          ],
-        },
-      ),
-    );
-
-    // --- CreateOrder: each round waits for its checkouts to finish before the next Noop round
-    rpcs.push(
-      await pairs(
-        "CreateOrder",
-        M.create,
-        `Update-with-Start of the checkout workflow for a hold of ${settings.orderSeats} seats made beforehand (tok_approve), one hold and a distinct idempotency key per call; returns once the workflow has accepted the order (PENDING_PAYMENT written to MySQL).`,
-        {
-          requestBytes: createBytes,
-          concurrency: settings.createConcurrency,
-          callsPerRound: settings.createN,
-          round: (i) => ({
-            dataFile: createFile(createRounds[i - 1]!, `create-${i}`),
-            total: createRounds[i - 1]!.length,
-            skipFirst: 0,
-          }),
-          after: async (i) => {
-            const d = await awaitOrders(driver!, createRounds[i - 1]!, { timeoutMs: settings.drainTimeoutMs });
-            drains.push({ round: String(i), seconds: round(d.seconds, 2), byState: d.byState });
-            say(
-              `CreateOrder round ${i}: every order final ${round(d.seconds, 1)} s after the round (${JSON.stringify(d.byState)})`,
-            );
-          },
-          notes: [
-            `No calls skipped (a warm-up round of ${settings.createWarmup} checkouts ran first). After each round the bench follows WatchOrder for the round's orders until every one is final, so the next Noop round does not run beside the round's workflows; that wait is not part of the rate. The worker runs the payment simulator without latency or declines.`,
-          ],
-        },
-      ),
-    );
-    for (const r of rpcs[rpcs.length - 1]!.rounds.filter((x) => x.call === "CreateOrder"))
-      createCalls.push({ round: String(r.round), sent: r.sent, codes: r.summary?.codes ?? {} });
-
-    // --- the orders and tickets the CreateOrder rounds made
-    const confirmed = prepared.filter((p) => p.record.finalState === "CONFIRMED");
-    const tickets = confirmed.flatMap((p) => p.tickets);
-    say(`${confirmed.length} confirmed orders with ${tickets.length} tickets for GetOrder, CheckIn and VerifyTicket`);
-    if (confirmed.length === 0 || tickets.length < settings.checkinWarmup + settings.rounds)
-      throw new Error(`too few confirmed orders (${confirmed.length}) or tickets (${tickets.length}) to go on`);
-
-    // --- GetOrder, cycling over the confirmed orders
-    const getRows = confirmed.map((p) => ({ order_id: p.orderId }));
-    const getFile = path.join(data, "get.json");
-    writeJsonArray(getFile, getRows);
-    rpcs.push(
-      await pairs(
-        "GetOrder",
-        M.get,
-        `a confirmed order with its ${settings.orderSeats} tickets (codes included), from MySQL; cycling over ${confirmed.length} orders.`,
-        {
-          requestBytes: wireBytes(GetOrderRequest, getRows[0]!),
-          concurrency: settings.concurrency,
-          callsPerRound: settings.n,
-          round: () => ({ dataFile: getFile, total: settings.n, skipFirst: settings.skipFirst }),
-        },
-      ),
-    );
-
-    // --- CheckIn: first scans, every call a different ticket; then the same tickets again
-    const gates = ["gate-a", "gate-b", "gate-c", "gate-d"];
-    const checkinPerRound =
-      settings.checkinN > 0
-        ? settings.checkinN
-        : Math.floor((tickets.length - settings.checkinWarmup) / settings.rounds);
-    if (settings.checkinWarmup + settings.rounds * checkinPerRound > tickets.length) {
-      throw new Error(
-        `CheckIn needs ${settings.checkinWarmup + settings.rounds * checkinPerRound} tickets; the orders have ${tickets.length} (lower BENCH_CHECKIN_N or raise BENCH_CREATE_N / BENCH_ORDER_SEATS)`,
-      );
-    }
-    const scanRows = (from: number, count: number, prefix: string) =>
-      tickets.slice(from, from + count).map((tk, j) => ({
-        code: tk.code,
-        gate_id: gates[j % gates.length]!,
-        request_id: `${runId}-${prefix}-${from + j}`,
-      }));
-    const checkinWarmFile = path.join(data, "checkin-warmup.json");
-    writeJsonArray(checkinWarmFile, scanRows(0, settings.checkinWarmup, "s"));
-    const checkinSample = scanRows(0, 1, "s")[0]!;
-    const checkinBytes = wireBytes(CheckInRequest, checkinSample);
+    for (const [k, v] of rows.sectionOf) bestSectionOf.set(k, v);
+    const file = path.join(data, `best-${i + 1}.json`);
+    writeJsonArray(file, rows.rows);
+    bestFiles.push(file);
+  }
+  const bestBytes = wireBytes(HoldBestAvailableRequest, bestWarm.rows[0]!);
+  let bestSent = 0;
+  if (settings.warmup > 0) {
+    const wf = path.join(data, "best-warmup.json");
+    writeJsonArray(wf, bestWarm.rows);
     warmup.push(
-      await measure("CheckIn", "warmup", 1, {
-        method: M.checkIn,
-        dataFile: checkinWarmFile,
-        total: settings.checkinWarmup,
+      await measure("Noop", "warmup", 1, {
+        method: M.noop,
+        dataFile: noopFile(bestBytes),
+        total: Math.min(settings.warmup, settings.n),
         skipFirst: 0,
         concurrency: settings.concurrency,
       }),
     );
-    const checkinOf = (i: number) => {
-      const file = path.join(data, `checkin-${i}.json`);
-      writeJsonArray(file, scanRows(settings.checkinWarmup + (i - 1) * checkinPerRound, checkinPerRound, "s"));
-      return file;
-    };
-    const scanned = settings.checkinWarmup + settings.rounds * checkinPerRound;
-    const checkInsBefore = await countCheckIns(mysql, eventId);
-    rpcs.push(
-      await pairs(
-        "CheckIn",
-        M.checkIn,
-        "admits a ticket at a gate: verifies the code's signature (first sight: not in the API's verified-code cache), reads the ticket, inserts its check-in; every call a different ticket.",
-        {
-          requestBytes: checkinBytes,
-          concurrency: settings.concurrency,
-          callsPerRound: checkinPerRound,
-          round: (i) => ({ dataFile: checkinOf(i), total: checkinPerRound, skipFirst: 0 }),
-          notes: [
-            `Rounds are as long as the tickets allow (${tickets.length} tickets from ${confirmed.length} orders: ${settings.checkinWarmup} for a warm-up round, ${checkinPerRound} per round), so they are short and noisier than the others; no calls skipped, so every scan is tallied and checked against the check_ins table.`,
-          ],
-        },
-      ),
+    warmup.push(
+      await measure("HoldBestAvailable", "warmup", 1, {
+        method: M.best,
+        dataFile: wf,
+        total: settings.warmup,
+        skipFirst: 0,
+        concurrency: settings.concurrency,
+      }),
     );
-    const checkInsAfterFirst = await countCheckIns(mysql, eventId);
-    const rescanRows = Array.from({ length: scanned }, (_, j) => ({
-      code: tickets[j]!.code,
-      gate_id: gates[(j + 1) % gates.length]!,
-      request_id: `${runId}-rs-${j}`,
-    }));
-    const rescanFile = path.join(data, "rescan.json");
-    writeJsonArray(rescanFile, rescanRows);
-    rpcs.push(
-      await pairs(
-        "CheckIn (repeat scan)",
-        M.checkIn,
-        `the tickets already admitted, scanned again at another gate with a new request id: refused with FAILED_PRECONDITION (ALREADY_CHECKED_IN, naming the first gate and time); cycling over ${scanned} tickets.`,
-        {
-          requestBytes: wireBytes(CheckInRequest, rescanRows[0]!),
-          concurrency: settings.concurrency,
-          callsPerRound: settings.rescanN,
-          round: () => ({
-            dataFile: rescanFile,
-            total: settings.rescanN,
-            skipFirst: Math.min(settings.skipFirst, Math.floor(settings.rescanN / 10)),
-          }),
-          notes: [
-            "The refusal path: cached signature, the ticket read, the INSERT refused by the primary key, the first check-in read back, an error with details.",
-          ],
-        },
-      ),
-    );
-    const checkInsAfterRescan = await countCheckIns(mysql, eventId);
-
-    // --- VerifyTicket, cycling over every ticket
-    const verifyRows = tickets.map((tk) => ({ code: tk.code }));
-    const verifyFile = path.join(data, "verify.json");
-    writeJsonArray(verifyFile, verifyRows);
-    rpcs.push(
-      await pairs(
-        "VerifyTicket",
-        M.verify,
-        `checks a ticket code and returns the ticket's state without admitting it; cycling over ${tickets.length} tickets.`,
-        {
-          requestBytes: wireBytes(VerifyTicketRequest, verifyRows[0]!),
-          concurrency: settings.concurrency,
-          callsPerRound: settings.n,
-          round: () => ({ dataFile: verifyFile, total: settings.n, skipFirst: settings.skipFirst }),
-          notes: [
-            `Every code was seen by CheckIn before, so the signature check is a hit in the API's verified-code cache (100,000 codes) and each call costs the cache lookup and a MySQL read of the ticket. An uncached Ed25519 verify (~63 µs) is part of CheckIn's first scans above.`,
-          ],
-        },
-      ),
-    );
-
-    // --- invariants
-    say("checking invariants");
-    const groups: { group: string; checks: Check[] }[] = [];
-    // every ghz round: each tallied call has a code, and the tally is what was sent minus the skipped
-    const allRounds = [...warmup, ...rpcs.flatMap((x) => x.rounds)];
-    const miscounted = allRounds.filter((r) => {
-      const s = r.summary!;
-      const sum = Object.values(s.codes).reduce((a, v) => a + v, 0);
-      return sum !== s.count || s.count !== r.sent - r.skipFirst;
-    });
-    // repeat scans are refused by design; everything else must succeed
-    const expected = (r: RpcRound) => (r.call === "CheckIn (repeat scan)" ? "FailedPrecondition" : "OK");
-    const unexpected = allRounds.filter((r) => Object.keys(r.summary!.codes).some((c) => c !== expected(r)));
-    groups.push({
-      group: "every ghz round",
-      checks: [
-        {
-          name: "every call accounted for (codes tallied = calls sent − skipped warm-up)",
-          ok: miscounted.length === 0,
-          detail:
-            miscounted.length === 0
-              ? `${allRounds.length} rounds, ${allRounds.reduce((a, r) => a + r.sent, 0).toLocaleString("en-US")} calls`
-              : miscounted
-                  .map(
-                    (r) =>
-                      `${r.call} ${r.phase} ${r.round}: sent ${r.sent}, skipped ${r.skipFirst}, tallied ${r.summary!.count}, codes ${JSON.stringify(r.summary!.codes)}`,
-                  )
-                  .join("; "),
-        },
-        {
-          name: "every call answered as expected (OK; repeat scans FAILED_PRECONDITION)",
-          ok: unexpected.length === 0,
-          detail:
-            unexpected.length === 0
-              ? "yes"
-              : unexpected
-                  .map(
-                    (r) =>
-                      `${r.call} ${r.phase} ${r.round}: ${JSON.stringify(r.summary!.codes)} ${JSON.stringify(r.summary!.errorKinds)}`,
-                  )
-                  .join("; "),
-        },
-      ],
-    });
-
-    // HoldBestAvailable: the event's Redis state
-    const bestState = await readEventState(b, bestLayout);
-    const bestChecks = seatChecks(bestState, new SeatIndex(bestLayout));
-    bestChecks.push({
-      name: "every HoldBestAvailable call made exactly one hold",
-      ok: bestState.holds.length === bestSent && bestState.version - bestVersion0 === bestSent,
-      detail: `${bestSent} calls sent (warm-up included), ${bestState.holds.length} holds indexed, ${bestState.version - bestVersion0} version bumps`,
-    });
-    const badBlocks: string[] = [];
-    for (const h of bestState.holds) {
-      const parsed = h.seats.map((s) => /^(.+)-(\d+)-(\d+)$/.exec(s)).filter((m): m is RegExpExecArray => m !== null);
-      const nums = parsed.map((m) => Number(m[3])).sort((x, y) => x - y);
-      const sameRow = parsed.length === h.seats.length && new Set(parsed.map((m) => `${m[1]}-${m[2]}`)).size === 1;
-      const adjacent = nums.every((v, i) => i === 0 || v === nums[i - 1]! + 1);
-      const section = parsed[0]?.[1];
-      if (h.seats.length !== settings.bestQuantity || !sameRow || !adjacent || section !== bestSectionOf.get(h.buyer))
-        badBlocks.push(`${h.holdId} (${h.buyer}): ${h.seats.join(",")}`);
-    }
-    bestChecks.push({
-      name: `each hold is ${settings.bestQuantity} adjacent seats of one row in the section the call named`,
-      ok: badBlocks.length === 0,
-      detail:
-        badBlocks.length === 0
-          ? `${bestState.holds.length} holds checked`
-          : `${badBlocks.length} are not: ${badBlocks.slice(0, 5).join("; ")}`,
-    });
-    groups.push({ group: `HoldBestAvailable event ${bestLayout.eventId} (Redis)`, checks: bestChecks });
-
-    // checkout event: the same checks as bench:checkout, from what WatchOrder reported
-    const inv = await checkoutChecks({ mysql, redis: b.redis, eventId, capacity: seats.capacity, records });
-    const ghzOk = createCalls.reduce((a, c) => a + (c.codes.OK ?? 0), 0);
-    const ghzSent = createCalls.reduce((a, c) => a + c.sent, 0);
-    const ordersFound = records.filter((r) => r.createCode === "OK").length;
-    inv.checks.unshift({
-      name: "CreateOrder calls: ghz OK = orders found = holds prepared",
-      ok: ghzOk === ghzSent && ordersFound === ghzOk && ghzSent === prepared.length,
-      detail: `${prepared.length} holds prepared, ${ghzSent} CreateOrder calls sent, ${ghzOk} OK (ghz), ${ordersFound} orders WatchOrder found`,
-    });
-    groups.push({ group: `checkout event ${eventId} (MySQL, payment ledger, Redis)`, checks: inv.checks });
-
-    // tickets at the door
-    const checkinOk = allRounds.filter((r) => r.call === "CheckIn").reduce((a, r) => a + (r.summary!.codes.OK ?? 0), 0);
-    const ticketChecks: Check[] = [
-      {
-        name: "one check-in per admitting scan, none from the repeat scans",
-        ok:
-          checkInsAfterFirst - checkInsBefore === scanned - settings.checkinWarmup &&
-          checkInsAfterFirst === scanned &&
-          checkinOk === scanned &&
-          checkInsAfterRescan === checkInsAfterFirst,
-        detail: `${scanned} tickets scanned once (warm-up included), ${checkinOk} OK; check_ins rows: ${checkInsBefore} before the measured rounds, ${checkInsAfterFirst} after them, ${checkInsAfterRescan} after the repeat scans`,
-      },
-      ...(await ticketTableChecks(mysql, eventId, tickets.length)),
-    ];
-    groups.push({ group: "tickets and check-ins (MySQL)", checks: ticketChecks });
-
-    for (const g of groups) {
-      for (const c of g.checks) {
-        say(`${c.ok ? "ok    " : "BROKEN"} ${c.name}: ${c.detail}`);
-        if (!c.ok) failures.push(`invariant broken (${g.group}): ${c.name}: ${c.detail}`);
-      }
-    }
-    for (const x of rpcs)
-      if (x.generatorLimited)
-        say(`note: ${x.name}: ghz used ${Math.round(x.maxGhzCores * 100)} % of a core in some round`);
-
-    const others = sampler.stop();
-    const finished = new Date();
-    const shownEnv = Object.entries(process.env)
-      .filter(([k]) => /^BENCH_/.test(k))
-      .map(([k, v]) => `${k}=${v}`)
-      .join(" ");
-    const result: RpcsBenchResult = {
-      kind: "rpcs",
-      schema: 1,
-      runId,
-      startedAt: started.toISOString(),
-      finishedAt: finished.toISOString(),
-      durationSeconds: round((finished.getTime() - started.getTime()) / 1000, 1),
-      ok: failures.length === 0,
-      failures,
-      command: `${shownEnv ? `${shownEnv} ` : ""}npm run bench:rpcs`,
-      settings,
-      source: sourceInfo(repoRoot),
-      machine: {
-        ...machine,
-        redis: redisVersion,
-        loadAvgAfter: os.loadavg().map((x) => round(x, 2)),
-        othersDuringRun: others,
-      },
-      stack: {
-        temporal: t.command,
-        redisUrl: stack.redisUrl,
-        mysqlUrl: stack.mysqlUrl,
-        pids,
-        apiCommand: api.command,
-        workerCommand: worker.command,
-        taskQueue,
-      },
-      prep: {
-        bestAvailableEvent: {
-          eventId: bestLayout.eventId,
-          seats: bestLayout.capacity,
-          sections: BEST.sections,
-          sectionsPerRound: bestSectionsPerRound,
-          callsSent: bestSent,
-        },
-        checkoutEvent: { eventId, seats: seats.capacity, seatsUsed: seats.used },
-        holdsForCreateOrder: { count: prepared.length, seatsEach: settings.orderSeats, seconds: round(holdSeconds, 2) },
-        ordersFinalAfterEachCreateOrderRound: drains,
-        confirmedOrders: confirmed.length,
-        tickets: tickets.length,
-        checkIn: { warmup: settings.checkinWarmup, perRound: checkinPerRound, rescanPerRound: settings.rescanN },
-        facts: inv.facts,
-      },
-      rpcs,
-      warmup,
-      invariants: { ok: groups.every((g) => g.checks.every((c) => c.ok)), groups },
-    };
-    const files = writeRpcsReports(result, stamp);
-    say(`wrote ${files.map((x) => path.relative(repoRoot, x)).join(", ")}`);
-    if (failures.length > 0) {
-      keepTmp = true;
-      say(`FAILED:\n  ${failures.join("\n  ")}`);
-      return 1;
-    }
-    return 0;
-  } catch (err) {
-    keepTmp = true;
-    say(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    return 1;
-  } finally {
-    sampler.stop();
-    driver?.close();
-    if (b) await b.close().catch(() => {});
-    if (mysql) await mysql.end().catch(() => {});
-    // the worker first, then the API and the stores (stopAll), then our Temporal
-    await stopOwned((o) => o.name !== "temporal dev server");
-    await stopAll();
-    await stopOwned();
-    if (keepTmp) say(`temp dir kept: ${tmp}`);
-    else fs.rmSync(tmp, { recursive: true, force: true });
+    bestSent += settings.warmup;
   }
+  const createBytes = wireBytes(CreateOrderRequest, createOrderRows(prepared.slice(0, 1))[0]!);
+  const records: BuyerRecord[] = prepared.map((p) => p.record);
+  const drains: { round: string; seconds: number; byState: Record<string, number> }[] = [];
+  const createCalls: { round: string; sent: number; codes: Record<string, number> }[] = [];
+  if (createWarm.length > 0) {
+    const w = await measure("CreateOrder", "warmup", 1, {
+      method: M.create,
+      dataFile: createFile(createWarm, "create-warmup"),
+      total: createWarm.length,
+      skipFirst: 0,
+      concurrency: settings.createConcurrency,
+    });
+    warmup.push(w);
+    createCalls.push({ round: "warmup", sent: w.sent, codes: w.summary?.codes ?? {} });
+    const d = await awaitOrders(driver, createWarm, { timeoutMs: settings.drainTimeoutMs });
+    drains.push({ round: "warmup", seconds: round(d.seconds, 2), byState: d.byState });
+  }
+
+  const rpcs: RpcResult[] = [];
+  // --- HoldBestAvailable
+  rpcs.push(
+    await pairs(
+      "HoldBestAvailable",
+      M.best,
+      `${settings.bestQuantity} adjacent seats (no single seat stranded) in a named section of a ${bestLayout.capacity.toLocaleString("en-US")}-seat open event, distinct buyer and request ids; Redis only.`,
+      {
+        requestBytes: bestBytes,
+        concurrency: settings.concurrency,
+        callsPerRound: settings.n,
+        round: (i) => {
+          bestSent += settings.n;
+          return { dataFile: bestFiles[i - 1]!, total: settings.n, skipFirst: settings.skipFirst };
+        },
+        notes: [
+          `Each round has its own ${bestSectionsPerRound} sections (${BEST.rowsPerSection} rows × ${BEST.seatsPerRow} seats) and call i names section i mod ${bestSectionsPerRound}, so each section gets ${settings.bestPerSection} calls and ends half full: every round sees the same fill. Without section_id the API hands the script every row of the event (${BEST.sections * BEST.rowsPerSection} here) and the script reads rows best-first until one has a block, so the cost per call would grow with the seats sold before it.`,
+        ],
+      },
+    ),
+  );
+
+  // --- CreateOrder: each round waits for its checkouts to finish before the next Noop round
+  rpcs.push(
+    await pairs(
+      "CreateOrder",
+      M.create,
+      `Update-with-Start of the checkout workflow for a hold of ${settings.orderSeats} seats made beforehand (tok_approve), one hold and a distinct idempotency key per call; returns once the workflow has accepted the order (PENDING_PAYMENT written to MySQL).`,
+      {
+        requestBytes: createBytes,
+        concurrency: settings.createConcurrency,
+        callsPerRound: settings.createN,
+        round: (i) => ({
+          dataFile: createFile(createRounds[i - 1]!, `create-${i}`),
+          total: createRounds[i - 1]!.length,
+          skipFirst: 0,
+        }),
+        after: async (i) => {
+          const d = await awaitOrders(driver, createRounds[i - 1]!, { timeoutMs: settings.drainTimeoutMs });
+          drains.push({ round: String(i), seconds: round(d.seconds, 2), byState: d.byState });
+          say(
+            `CreateOrder round ${i}: every order final ${round(d.seconds, 1)} s after the round (${JSON.stringify(d.byState)})`,
+          );
+        },
+        notes: [
+          `No calls skipped (a warm-up round of ${settings.createWarmup} checkouts ran first). After each round the bench follows WatchOrder for the round's orders until every one is final, so the next Noop round does not run beside the round's workflows; that wait is not part of the rate. The worker runs the payment simulator without latency or declines.`,
+        ],
+      },
+    ),
+  );
+  for (const r of rpcs[rpcs.length - 1]!.rounds.filter((x) => x.call === "CreateOrder"))
+    createCalls.push({ round: String(r.round), sent: r.sent, codes: r.summary?.codes ?? {} });
+
+  // --- the orders and tickets the CreateOrder rounds made
+  const confirmed = prepared.filter((p) => p.record.finalState === "CONFIRMED");
+  const tickets = confirmed.flatMap((p) => p.tickets);
+  say(`${confirmed.length} confirmed orders with ${tickets.length} tickets for GetOrder, CheckIn and VerifyTicket`);
+  if (confirmed.length === 0 || tickets.length < settings.checkinWarmup + settings.rounds)
+    throw new Error(`too few confirmed orders (${confirmed.length}) or tickets (${tickets.length}) to go on`);
+
+  // --- GetOrder, cycling over the confirmed orders
+  const getRows = confirmed.map((p) => ({ order_id: p.orderId }));
+  const getFile = path.join(data, "get.json");
+  writeJsonArray(getFile, getRows);
+  rpcs.push(
+    await pairs(
+      "GetOrder",
+      M.get,
+      `a confirmed order with its ${settings.orderSeats} tickets (codes included), from MySQL; cycling over ${confirmed.length} orders.`,
+      {
+        requestBytes: wireBytes(GetOrderRequest, getRows[0]!),
+        concurrency: settings.concurrency,
+        callsPerRound: settings.n,
+        round: () => ({ dataFile: getFile, total: settings.n, skipFirst: settings.skipFirst }),
+      },
+    ),
+  );
+
+  // --- CheckIn: first scans, every call a different ticket; then the same tickets again
+  const gates = ["gate-a", "gate-b", "gate-c", "gate-d"];
+  const checkinPerRound =
+    settings.checkinN > 0 ? settings.checkinN : Math.floor((tickets.length - settings.checkinWarmup) / settings.rounds);
+  if (settings.checkinWarmup + settings.rounds * checkinPerRound > tickets.length) {
+    throw new Error(
+      `CheckIn needs ${settings.checkinWarmup + settings.rounds * checkinPerRound} tickets; the orders have ${tickets.length} (lower BENCH_CHECKIN_N or raise BENCH_CREATE_N / BENCH_ORDER_SEATS)`,
+    );
+  }
+  const scanRows = (from: number, count: number, prefix: string) =>
+    tickets.slice(from, from + count).map((tk, j) => ({
+      code: tk.code,
+      gate_id: gates[j % gates.length]!,
+      request_id: `${runId}-${prefix}-${from + j}`,
+    }));
+  const checkinWarmFile = path.join(data, "checkin-warmup.json");
+  writeJsonArray(checkinWarmFile, scanRows(0, settings.checkinWarmup, "s"));
+  const checkinSample = scanRows(0, 1, "s")[0]!;
+  const checkinBytes = wireBytes(CheckInRequest, checkinSample);
+  warmup.push(
+    await measure("CheckIn", "warmup", 1, {
+      method: M.checkIn,
+      dataFile: checkinWarmFile,
+      total: settings.checkinWarmup,
+      skipFirst: 0,
+      concurrency: settings.concurrency,
+    }),
+  );
+  const checkinOf = (i: number) => {
+    const file = path.join(data, `checkin-${i}.json`);
+    writeJsonArray(file, scanRows(settings.checkinWarmup + (i - 1) * checkinPerRound, checkinPerRound, "s"));
+    return file;
+  };
+  const scanned = settings.checkinWarmup + settings.rounds * checkinPerRound;
+  const checkInsBefore = await countCheckIns(mysql, eventId);
+  rpcs.push(
+    await pairs(
+      "CheckIn",
+      M.checkIn,
+      "admits a ticket at a gate: verifies the code's signature (first sight: not in the API's verified-code cache), reads the ticket, inserts its check-in; every call a different ticket.",
+      {
+        requestBytes: checkinBytes,
+        concurrency: settings.concurrency,
+        callsPerRound: checkinPerRound,
+        round: (i) => ({ dataFile: checkinOf(i), total: checkinPerRound, skipFirst: 0 }),
+        notes: [
+          `Rounds are as long as the tickets allow (${tickets.length} tickets from ${confirmed.length} orders: ${settings.checkinWarmup} for a warm-up round, ${checkinPerRound} per round), so they are short and noisier than the others; no calls skipped, so every scan is tallied and checked against the check_ins table.`,
+        ],
+      },
+    ),
+  );
+  const checkInsAfterFirst = await countCheckIns(mysql, eventId);
+  const rescanRows = Array.from({ length: scanned }, (_, j) => ({
+    code: tickets[j]!.code,
+    gate_id: gates[(j + 1) % gates.length]!,
+    request_id: `${runId}-rs-${j}`,
+  }));
+  const rescanFile = path.join(data, "rescan.json");
+  writeJsonArray(rescanFile, rescanRows);
+  rpcs.push(
+    await pairs(
+      "CheckIn (repeat scan)",
+      M.checkIn,
+      `the tickets already admitted, scanned again at another gate with a new request id: refused with FAILED_PRECONDITION (ALREADY_CHECKED_IN, naming the first gate and time); cycling over ${scanned} tickets.`,
+      {
+        requestBytes: wireBytes(CheckInRequest, rescanRows[0]!),
+        concurrency: settings.concurrency,
+        callsPerRound: settings.rescanN,
+        round: () => ({
+          dataFile: rescanFile,
+          total: settings.rescanN,
+          skipFirst: Math.min(settings.skipFirst, Math.floor(settings.rescanN / 10)),
+        }),
+        notes: [
+          "The refusal path: cached signature, the ticket read, the INSERT refused by the primary key, the first check-in read back, an error with details.",
+        ],
+      },
+    ),
+  );
+  const checkInsAfterRescan = await countCheckIns(mysql, eventId);
+
+  // --- VerifyTicket, cycling over every ticket
+  const verifyRows = tickets.map((tk) => ({ code: tk.code }));
+  const verifyFile = path.join(data, "verify.json");
+  writeJsonArray(verifyFile, verifyRows);
+  rpcs.push(
+    await pairs(
+      "VerifyTicket",
+      M.verify,
+      `checks a ticket code and returns the ticket's state without admitting it; cycling over ${tickets.length} tickets.`,
+      {
+        requestBytes: wireBytes(VerifyTicketRequest, verifyRows[0]!),
+        concurrency: settings.concurrency,
+        callsPerRound: settings.n,
+        round: () => ({ dataFile: verifyFile, total: settings.n, skipFirst: settings.skipFirst }),
+        notes: [
+          `Every code was seen by CheckIn before, so the signature check is a hit in the API's verified-code cache (100,000 codes) and each call costs the cache lookup and a MySQL read of the ticket. An uncached Ed25519 verify (~63 µs) is part of CheckIn's first scans above.`,
+        ],
+      },
+    ),
+  );
+
+  // --- invariants
+  say("checking invariants");
+  const groups: { group: string; checks: Check[] }[] = [];
+  // every ghz round: each tallied call has a code, and the tally is what was sent minus the skipped
+  const allRounds = [...warmup, ...rpcs.flatMap((x) => x.rounds)];
+  const miscounted = allRounds.filter((r) => {
+    const s = r.summary!;
+    const sum = Object.values(s.codes).reduce((a, v) => a + v, 0);
+    return sum !== s.count || s.count !== r.sent - r.skipFirst;
+  });
+  // repeat scans are refused by design; everything else must succeed
+  const expected = (r: RpcRound) => (r.call === "CheckIn (repeat scan)" ? "FailedPrecondition" : "OK");
+  const unexpected = allRounds.filter((r) => Object.keys(r.summary!.codes).some((c) => c !== expected(r)));
+  groups.push({
+    group: "every ghz round",
+    checks: [
+      {
+        name: "every call accounted for (codes tallied = calls sent − skipped warm-up)",
+        ok: miscounted.length === 0,
+        detail:
+          miscounted.length === 0
+            ? `${allRounds.length} rounds, ${allRounds.reduce((a, r) => a + r.sent, 0).toLocaleString("en-US")} calls`
+            : miscounted
+                .map(
+                  (r) =>
+                    `${r.call} ${r.phase} ${r.round}: sent ${r.sent}, skipped ${r.skipFirst}, tallied ${r.summary!.count}, codes ${JSON.stringify(r.summary!.codes)}`,
+                )
+                .join("; "),
+      },
+      {
+        name: "every call answered as expected (OK; repeat scans FAILED_PRECONDITION)",
+        ok: unexpected.length === 0,
+        detail:
+          unexpected.length === 0
+            ? "yes"
+            : unexpected
+                .map(
+                  (r) =>
+                    `${r.call} ${r.phase} ${r.round}: ${JSON.stringify(r.summary!.codes)} ${JSON.stringify(r.summary!.errorKinds)}`,
+                )
+                .join("; "),
+      },
+    ],
+  });
+
+  // HoldBestAvailable: the event's Redis state
+  const bestState = await readEventState(b, bestLayout);
+  const bestChecks = seatChecks(bestState, new SeatIndex(bestLayout));
+  bestChecks.push({
+    name: "every HoldBestAvailable call made exactly one hold",
+    ok: bestState.holds.length === bestSent && bestState.version - bestVersion0 === bestSent,
+    detail: `${bestSent} calls sent (warm-up included), ${bestState.holds.length} holds indexed, ${bestState.version - bestVersion0} version bumps`,
+  });
+  const badBlocks: string[] = [];
+  for (const h of bestState.holds) {
+    const parsed = h.seats.map((s) => /^(.+)-(\d+)-(\d+)$/.exec(s)).filter((m): m is RegExpExecArray => m !== null);
+    const nums = parsed.map((m) => Number(m[3])).sort((x, y) => x - y);
+    const sameRow = parsed.length === h.seats.length && new Set(parsed.map((m) => `${m[1]}-${m[2]}`)).size === 1;
+    const adjacent = nums.every((v, i) => i === 0 || v === nums[i - 1]! + 1);
+    const section = parsed[0]?.[1];
+    if (h.seats.length !== settings.bestQuantity || !sameRow || !adjacent || section !== bestSectionOf.get(h.buyer))
+      badBlocks.push(`${h.holdId} (${h.buyer}): ${h.seats.join(",")}`);
+  }
+  bestChecks.push({
+    name: `each hold is ${settings.bestQuantity} adjacent seats of one row in the section the call named`,
+    ok: badBlocks.length === 0,
+    detail:
+      badBlocks.length === 0
+        ? `${bestState.holds.length} holds checked`
+        : `${badBlocks.length} are not: ${badBlocks.slice(0, 5).join("; ")}`,
+  });
+  groups.push({ group: `HoldBestAvailable event ${bestLayout.eventId} (Redis)`, checks: bestChecks });
+
+  // checkout event: the same checks as bench:checkout, from what WatchOrder reported
+  const inv = await checkoutChecks({ mysql, redis: b.redis, eventId, capacity: seats.capacity, records });
+  const ghzOk = createCalls.reduce((a, c) => a + (c.codes.OK ?? 0), 0);
+  const ghzSent = createCalls.reduce((a, c) => a + c.sent, 0);
+  const ordersFound = records.filter((r) => r.createCode === "OK").length;
+  inv.checks.unshift({
+    name: "CreateOrder calls: ghz OK = orders found = holds prepared",
+    ok: ghzOk === ghzSent && ordersFound === ghzOk && ghzSent === prepared.length,
+    detail: `${prepared.length} holds prepared, ${ghzSent} CreateOrder calls sent, ${ghzOk} OK (ghz), ${ordersFound} orders WatchOrder found`,
+  });
+  groups.push({ group: `checkout event ${eventId} (MySQL, payment ledger, Redis)`, checks: inv.checks });
+
+  // tickets at the door
+  const checkinOk = allRounds.filter((r) => r.call === "CheckIn").reduce((a, r) => a + (r.summary!.codes.OK ?? 0), 0);
+  const ticketChecks: Check[] = [
+    {
+      name: "one check-in per admitting scan, none from the repeat scans",
+      ok:
+        checkInsAfterFirst - checkInsBefore === scanned - settings.checkinWarmup &&
+        checkInsAfterFirst === scanned &&
+        checkinOk === scanned &&
+        checkInsAfterRescan === checkInsAfterFirst,
+      detail: `${scanned} tickets scanned once (warm-up included), ${checkinOk} OK; check_ins rows: ${checkInsBefore} before the measured rounds, ${checkInsAfterFirst} after them, ${checkInsAfterRescan} after the repeat scans`,
+    },
+    ...(await ticketTableChecks(mysql, eventId, tickets.length)),
+  ];
+  groups.push({ group: "tickets and check-ins (MySQL)", checks: ticketChecks });
+
+  for (const g of groups) {
+    for (const c of g.checks) {
+      say(`${c.ok ? "ok    " : "BROKEN"} ${c.name}: ${c.detail}`);
+      if (!c.ok) failures.push(`invariant broken (${g.group}): ${c.name}: ${c.detail}`);
+    }
+  }
+  for (const x of rpcs)
+    if (x.generatorLimited)
+      say(`note: ${x.name}: ghz used ${Math.round(x.maxGhzCores * 100)} % of a core in some round`);
+
+  const others = sampler.stop();
+  const finished = new Date();
+  const shownEnv = Object.entries(process.env)
+    .filter(([k]) => /^BENCH_/.test(k))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ");
+  const result: RpcsBenchResult = {
+    kind: "rpcs",
+    schema: 1,
+    runId,
+    startedAt: started.toISOString(),
+    finishedAt: finished.toISOString(),
+    durationSeconds: round((finished.getTime() - started.getTime()) / 1000, 1),
+    ok: failures.length === 0,
+    failures,
+    command: `${shownEnv ? `${shownEnv} ` : ""}npm run bench:rpcs`,
+    settings,
+    source: sourceInfo(repoRoot),
+    machine: {
+      ...machine,
+      redis: redisVersion,
+      loadAvgAfter: os.loadavg().map((x) => round(x, 2)),
+      othersDuringRun: others,
+    },
+    stack: {
+      temporal: t.command,
+      redisUrl: stack.redisUrl,
+      mysqlUrl: stack.mysqlUrl,
+      pids,
+      apiCommand: api.command,
+      workerCommand: worker.command,
+      taskQueue,
+    },
+    prep: {
+      bestAvailableEvent: {
+        eventId: bestLayout.eventId,
+        seats: bestLayout.capacity,
+        sections: BEST.sections,
+        sectionsPerRound: bestSectionsPerRound,
+        callsSent: bestSent,
+      },
+      checkoutEvent: { eventId, seats: seats.capacity, seatsUsed: seats.used },
+      holdsForCreateOrder: { count: prepared.length, seatsEach: settings.orderSeats, seconds: round(holdSeconds, 2) },
+      ordersFinalAfterEachCreateOrderRound: drains,
+      confirmedOrders: confirmed.length,
+      tickets: tickets.length,
+      checkIn: { warmup: settings.checkinWarmup, perRound: checkinPerRound, rescanPerRound: settings.rescanN },
+      facts: inv.facts,
+    },
+    rpcs,
+    warmup,
+    invariants: { ok: groups.every((g) => g.checks.every((c) => c.ok)), groups },
+  };
+  const files = writeRpcsReports(result, stamp);
+  return { files, failures };
 }
 
 async function countCheckIns(mysql: MysqlPool, eventId: string): Promise<number> {
@@ -894,12 +818,39 @@ async function ticketTableChecks(mysql: MysqlPool, eventId: string, ticketsSeen:
   ];
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    say(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    void Promise.all([stopOwned((o) => o.name !== "temporal dev server"), stopAll()])
-      .then(() => stopOwned())
-      .finally(() => process.exit(1));
+/** The knobs `settings` reads, for --help. */
+const RPCS_ENV: [string, string][] = [
+  ["BENCH_N", "calls per round of Noop, HoldBestAvailable, GetOrder, VerifyTicket (20000)"],
+  ["BENCH_ROUNDS", "rounds of each (3)"],
+  ["BENCH_CONCURRENCY", "ghz --concurrency (64)"],
+  ["BENCH_CONNECTIONS", "ghz --connections (4)"],
+  ["BENCH_SKIP", "ghz --skipFirst (1000)"],
+  ["BENCH_WARMUP", "untallied calls of Noop and HoldBestAvailable first (3000)"],
+  ["BENCH_CREATE_N", "CreateOrder calls per round (250)"],
+  ["BENCH_CREATE_WARMUP", "untallied CreateOrder calls first (50)"],
+  ["BENCH_CREATE_CONCURRENCY", "CreateOrder ghz --concurrency (50)"],
+  ["BENCH_ORDER_SEATS", "seats per order = tickets per order (6)"],
+  ["BENCH_CHECKIN_N", "first scans per round (0: every ticket, shared out over the rounds)"],
+  ["BENCH_RESCAN_N", "repeat scans per round (5000)"],
+  ["BENCH_GHZ_CPUS", "ghz --cpus (1)"],
+  ["BENCH_GHZ_GOGC", "GOGC for ghz (400)"],
+  ["BENCH_TEMPORAL_DB", "file | memory: our Temporal dev server's store (file)"],
+  ["BENCH_API_NODE_ARGS", "extra node flags for the API"],
+  ["BENCH_WORKER_NODE_ARGS", "extra node flags for the worker"],
+  ["OPERATOR_TOKEN", "the API's operator token (local-operator-token)"],
+];
+
+runBench(
+  {
+    usage: "npm run bench:rpcs --",
+    about:
+      "The hot-path unary RPCs not benched elsewhere (HoldBestAvailable, CreateOrder, GetOrder, CheckIn, its repeat scan, VerifyTicket), each in interleaved ghz rounds beside Noop, then the invariants. Starts its own stack, API and worker. 10-12 minutes on 2 cores.",
+    env: [...RPCS_ENV, ...STACK_ENV],
+    runIdPrefix: "r",
+    tmpPrefix: "ticketing-bench-",
+    tools: ["ghz", "grpcurl"],
+    onSignal: () => void stopOwned(),
+    teardown: stopCheckoutStack,
   },
+  main,
 );

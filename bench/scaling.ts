@@ -23,7 +23,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { ensureTools, repoRoot } from "../tools/devstack/stack.js";
+import { repoRoot } from "../tools/devstack/stack.js";
 import { SeatIndex } from "../src/events/layout.js";
 import { HoldSeatsRequest } from "../src/gen/ticketing/v1/reservation_service.js";
 import { ghzRoundSeries } from "./lib/charts.js";
@@ -51,19 +51,11 @@ import {
   type ScalingRound,
   type ScalingSettings,
 } from "./lib/scaling-report.js";
-import {
-  apiLogTail,
-  installSignalHandlers,
-  say,
-  startApi,
-  startBenchStack,
-  stopAll,
-  type ApiProcess,
-  type BenchStack,
-} from "./lib/stack.js";
+import { apiLogTail, say, startApi, startBenchStack, stopAll, type ApiProcess } from "./lib/stack.js";
 import { median, round } from "./lib/stats.js";
-import { machineCpuSeconds, machineInfo, sourceInfo } from "./lib/sys.js";
-import { resultStamp } from "./lib/results.js";
+import { machineCpuSeconds, sourceInfo } from "./lib/sys.js";
+import { STACK_ENV } from "./lib/command.js";
+import { runBench, type BenchOutcome, type BenchRun } from "./lib/runner.js";
 
 const settings: ScalingSettings = {
   n: envNumber("BENCH_N", 30_000),
@@ -191,16 +183,11 @@ async function measure(
   return r;
 }
 
-async function main(): Promise<number> {
-  const started = new Date();
-  const runId = `s${started.getTime().toString(36)}`;
-  const stamp = resultStamp(started);
+/** The APIs under test (N=1 and N), for the teardown to find workers a primary left behind. */
+const apis: Api[] = [];
+
+async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): Promise<BenchOutcome> {
   const failures: string[] = [];
-  const machine = machineInfo();
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ticketing-scaling-"));
-  let keepTmp = process.env.BENCH_KEEP_TMP === "1";
-  installSignalHandlers(() => say(`temp dir (logs): ${tmp}`));
-  await ensureTools(["ghz", "grpcurl"]); // built on first use
   if (settings.processes < 2 || !Number.isInteger(settings.processes))
     throw new Error(`BENCH_SCALING_PROCESSES=${settings.processes}: compare 1 with an integer N ≥ 2`);
   if (settings.rounds < 1 || settings.n <= settings.skipFirst)
@@ -212,312 +199,311 @@ async function main(): Promise<number> {
     rowsPerSection: 4,
     seatsPerRow: 250,
   };
+  const stack = await startBenchStack(tmp);
+  // one after the other: both compile the TypeScript at start, and 2 cores are shared
+  for (const n of [1, settings.processes]) {
+    const proc = await startApi(stack, tmp, GRPCURL, { name: `api-n${n}`, env: { API_PROCESSES: String(n) } });
+    const workers = n > 1 ? await waitForWorkers(proc.pid, n) : [];
+    apis.push({ n, label: `N=${n}`, proc, workers });
+    say(
+      `api N=${n}: ${proc.address} (pid ${proc.pid}${workers.length ? `, workers ${workers.join(", ")}` : ""}, log ${proc.logFile})`,
+    );
+  }
+  const [one, many] = apis as [Api, Api];
+  const b = benchRedis(stack.redisUrl);
+  defer(() => b.close());
+  const redisVersion = /redis_version:(\S+)/.exec(await b.redis.info("server"))?.[1] ?? "?";
+
+  const layout = gridLayout(`${runId}_holds`, grid, 4);
+  await loadOpenEvent(b, layout);
+  const loadedVersion = await eventVersion(b.redis, layout.eventId);
   say(
-    `run ${runId}; temp dir ${tmp}; ${machine.nproc} cores (${machine.cpuModel}), load ${machine.loadAvgBefore.join(" ")}`,
+    `event ${layout.eventId}: ${layout.capacity} seats for ${holdCalls} HoldSeats calls of 2 seats (both APIs, warm-up included)`,
   );
 
-  let b: BenchRedis | undefined;
-  let stack: BenchStack | undefined;
-  const apis: Api[] = [];
-  try {
-    stack = await startBenchStack(tmp);
-    // one after the other: both compile the TypeScript at start, and 2 cores are shared
-    for (const n of [1, settings.processes]) {
-      const proc = await startApi(stack, tmp, GRPCURL, { name: `api-n${n}`, env: { API_PROCESSES: String(n) } });
-      const workers = n > 1 ? await waitForWorkers(proc.pid, n) : [];
-      apis.push({ n, label: `N=${n}`, proc, workers });
-      say(
-        `api N=${n}: ${proc.address} (pid ${proc.pid}${workers.length ? `, workers ${workers.join(", ")}` : ""}, log ${proc.logFile})`,
+  const data = path.join(tmp, "data");
+  const out = path.join(tmp, "ghz");
+  fs.mkdirSync(data);
+  fs.mkdirSync(out);
+  let cursor = 0;
+  const holdsFile = (count: number, name: string) => {
+    const file = path.join(data, `${name}.json`);
+    writeDistinctHoldsFile(file, {
+      eventId: layout.eventId,
+      grid,
+      firstCall: cursor,
+      count,
+      idPrefix: `${runId}${name}`,
+    });
+    cursor += count;
+    return file;
+  };
+  // the Noop body is as large on the wire as a HoldSeats body (as in bench/holds.ts)
+  const holdBytes = HoldSeatsRequest.encode({
+    eventId: layout.eventId,
+    buyerId: `${runId}h1n1-b0`,
+    requestId: `${runId}h1n1-r0`,
+    admissionToken: "",
+    selection: { $case: "seats", value: { seatIds: [gridSeat(grid, 0), gridSeat(grid, 1)] } },
+  }).finish().length;
+  const noopFile = path.join(data, "noop.json");
+  writeNoopFile(noopFile, {
+    count: Math.max(settings.n, settings.warmupCalls),
+    payloadChars: holdBytes - 2,
+    idPrefix: runId,
+  });
+
+  const other = (api: Api) => (api === one ? many : one);
+  const common = { b };
+  const warmup: ScalingRound[] = [];
+  if (settings.warmupCalls > 0) {
+    for (const api of apis) {
+      warmup.push(
+        await measure("warmup", 1, "Noop", {
+          ...common,
+          api,
+          idle: other(api),
+          dataFile: noopFile,
+          total: settings.warmupCalls,
+          skipFirst: 0,
+          outFile: path.join(out, `warmup-noop-n${api.n}.json`),
+        }),
+      );
+      warmup.push(
+        await measure("warmup", 1, "HoldSeats", {
+          ...common,
+          api,
+          idle: other(api),
+          dataFile: holdsFile(settings.warmupCalls, `w${api.n}`),
+          total: settings.warmupCalls,
+          skipFirst: 0,
+          outFile: path.join(out, `warmup-holds-n${api.n}.json`),
+          eventId: layout.eventId,
+        }),
       );
     }
-    const [one, many] = apis as [Api, Api];
-    b = benchRedis(stack.redisUrl);
-    const redisVersion = /redis_version:(\S+)/.exec(await b.redis.info("server"))?.[1] ?? "?";
+  }
 
-    const layout = gridLayout(`${runId}_holds`, grid, 4);
-    await loadOpenEvent(b, layout);
-    const loadedVersion = await eventVersion(b.redis, layout.eventId);
-    say(
-      `event ${layout.eventId}: ${layout.capacity} seats for ${holdCalls} HoldSeats calls of 2 seats (both APIs, warm-up included)`,
-    );
+  // HoldSeats on both, then Noop on both; which N goes first alternates, so neither always runs on a warmer machine
+  const rounds: ScalingRound[] = [];
+  for (let i = 1; i <= settings.rounds; i++) {
+    const order = i % 2 === 1 ? [one, many] : [many, one];
+    for (const api of order) {
+      rounds.push(
+        await measure("throughput", i, "HoldSeats", {
+          ...common,
+          api,
+          idle: other(api),
+          dataFile: holdsFile(settings.n, `h${i}n${api.n}`),
+          total: settings.n,
+          skipFirst: settings.skipFirst,
+          outFile: path.join(out, `holds-${i}-n${api.n}.json`),
+          eventId: layout.eventId,
+        }),
+      );
+    }
+    for (const api of order) {
+      rounds.push(
+        await measure("throughput", i, "Noop", {
+          ...common,
+          api,
+          idle: other(api),
+          dataFile: noopFile,
+          total: settings.n,
+          skipFirst: settings.skipFirst,
+          outFile: path.join(out, `noop-${i}-n${api.n}.json`),
+        }),
+      );
+    }
+  }
 
-    const data = path.join(tmp, "data");
-    const out = path.join(tmp, "ghz");
-    fs.mkdirSync(data);
-    fs.mkdirSync(out);
-    let cursor = 0;
-    const holdsFile = (count: number, name: string) => {
-      const file = path.join(data, `${name}.json`);
-      writeDistinctHoldsFile(file, {
-        eventId: layout.eventId,
-        grid,
-        firstCall: cursor,
-        count,
-        idPrefix: `${runId}${name}`,
-      });
-      cursor += count;
-      return file;
+  for (const r of [...warmup, ...rounds]) {
+    const bad = Object.entries(r.codes).filter(([c]) => c !== "OK");
+    if (bad.length > 0)
+      failures.push(
+        `${r.phase} ${r.round} ${r.call} N=${r.n}: non-OK codes ${JSON.stringify(Object.fromEntries(bad))}`,
+      );
+  }
+
+  // --- figures
+  const pick = (call: Call, n: number) => rounds.filter((r) => r.call === call && r.n === n);
+  const ratios = (call: Call) =>
+    pick(call, many.n).map((r) => r.rps / (pick(call, 1).find((q) => q.round === r.round)?.rps ?? NaN));
+  const holdRatios = ratios("HoldSeats");
+  const noopRatios = ratios("Noop");
+  const perN: PerN[] = apis.map((api) => {
+    const h = pick("HoldSeats", api.n);
+    const nn = pick("Noop", api.n);
+    const both = [...h, ...nn];
+    const maxShare = (k: "workerCpuShare" | "workerCallShare") =>
+      api.workers.length
+        ? round(
+            median(both.map((r) => Math.max(...r.procs.filter((p) => p.role === "worker").map((p) => p[k] ?? NaN)))),
+            3,
+          )
+        : undefined;
+    return {
+      n: api.n,
+      medianHoldRps: round(median(h.map((r) => r.rps))),
+      medianNoopRps: round(median(nn.map((r) => r.rps))),
+      medianApiUsPerHold: round(median(h.map((r) => r.apiCpuUsPerCall)), 1),
+      medianApiUsPerNoop: round(median(nn.map((r) => r.apiCpuUsPerCall)), 1),
+      medianApiCoresHold: round(median(h.map((r) => r.apiCores)), 3),
+      medianApiCoresNoop: round(median(nn.map((r) => r.apiCores)), 3),
+      medianMaxWorkerCpuShare: maxShare("workerCpuShare"),
+      medianMaxWorkerCallShare: maxShare("workerCallShare"),
     };
-    // the Noop body is as large on the wire as a HoldSeats body (as in bench/holds.ts)
-    const holdBytes = HoldSeatsRequest.encode({
+  });
+  const [p1, pN] = perN as [PerN, PerN];
+  const medianHoldRatio = round(median(holdRatios), 3);
+  const medianNoopRatio = round(median(noopRatios), 3);
+  const holdCpuPerCallRatio = round(pN.medianApiUsPerHold / p1.medianApiUsPerHold, 3);
+  const noopCpuPerCallRatio = round(pN.medianApiUsPerNoop / p1.medianApiUsPerNoop, 3);
+  const generatorLimited = rounds.some((r) => r.ghzCpuOverFlag);
+  say(
+    `HoldSeats: N=1 ${p1.medianHoldRps}/s, N=${many.n} ${pN.medianHoldRps}/s, ratio ${medianHoldRatio}; Noop: ${p1.medianNoopRps}/s vs ${pN.medianNoopRps}/s, ratio ${medianNoopRatio}`,
+  );
+  say(
+    `API CPU per call: HoldSeats ${p1.medianApiUsPerHold} vs ${pN.medianApiUsPerHold} µs (x${holdCpuPerCallRatio}), Noop ${p1.medianApiUsPerNoop} vs ${pN.medianApiUsPerNoop} µs (x${noopCpuPerCallRatio})`,
+  );
+
+  // --- invariants: the HoldSeats event, and the cluster still the one we measured
+  say("checking the HoldSeats event's state");
+  const state = await readEventState(b, layout);
+  const checks = seatChecks(state, new SeatIndex(layout));
+  const holdRounds = [...warmup, ...rounds].filter((r) => r.call === "HoldSeats");
+  const sent = holdRounds.reduce((a, r) => a + r.sent, 0);
+  const created = holdRounds.reduce((a, r) => a + (r.holdsCreated ?? 0), 0);
+  const tallied = holdRounds.reduce((a, r) => a + Object.values(r.codes).reduce((x, y) => x + y, 0), 0);
+  const okReplies = holdRounds.reduce((a, r) => a + (r.codes.OK ?? 0), 0);
+  const skipped = sent - tallied;
+  checks.push({
+    name: "every call accounted for: OK replies = holds created",
+    ok:
+      okReplies === tallied &&
+      okReplies + skipped === created &&
+      created === state.holds.length &&
+      state.version - loadedVersion === created,
+    detail: `${sent} HoldSeats calls sent to both APIs: ${okReplies} OK of ${tallied} tallied + ${skipped} untallied warm-up calls (ghz --skipFirst), ${created} holds created (version deltas), ${state.holds.length} holds indexed, event version ${loadedVersion} → ${state.version}`,
+  });
+  checks.push({
+    name: "per round: holds created = calls sent",
+    ok: holdRounds.every((r) => r.holdsCreated === r.sent),
+    detail: holdRounds.map((r) => `${r.phase[0]}${r.round} N=${r.n} ${r.holdsCreated}/${r.sent}`).join(", "),
+  });
+  checks.push({
+    name: "each hold has its 2 seats",
+    ok: state.holds.every((h) => h.seats.length === 2) && state.seatValues.size === 2 * state.holds.length,
+    detail: `${state.seatValues.size} seats in the seats hash for ${state.holds.length} holds`,
+  });
+  const nowWorkers = childPids(many.proc.pid);
+  checks.push({
+    name: `the N=${many.n} cluster kept its workers (none crashed and was replaced)`,
+    ok:
+      nowWorkers.length === many.n &&
+      many.workers.every((p) => nowWorkers.includes(p)) &&
+      one.proc.proc.exitInfo === undefined &&
+      many.proc.proc.exitInfo === undefined,
+    detail: `workers at start ${many.workers.join(", ")}, at the end ${nowWorkers.join(", ") || "none"}`,
+  });
+  const broken = checks.filter((c) => !c.ok);
+  for (const c of broken) failures.push(`invariant broken: ${c.name}: ${c.detail}`);
+  for (const c of checks) say(`${c.ok ? "ok    " : "BROKEN"} ${c.name}: ${c.detail}`);
+  if (!stack.own.redis) await dropEvent(b.redis, layout.eventId);
+
+  const headline =
+    `N=${many.n}/N=1 throughput on ${machine.nproc} shared cores: HoldSeats ${medianHoldRatio}, Noop ${medianNoopRatio} (medians of ${settings.rounds}); ` +
+    `Node CPU per call N=1 → N=${many.n}: HoldSeats ${p1.medianApiUsPerHold} → ${pN.medianApiUsPerHold} µs, Noop ${p1.medianApiUsPerNoop} → ${pN.medianApiUsPerNoop} µs; ` +
+    `busiest worker ${round((pN.medianMaxWorkerCpuShare ?? NaN) * 100, 1)} % of the workers' CPU${generatorLimited ? "; ghz over 70 % of a core in some rounds" : ""}`;
+  const finished = new Date();
+  const result: ScalingResult = {
+    kind: "scaling",
+    schema: 1,
+    runId,
+    startedAt: started.toISOString(),
+    finishedAt: finished.toISOString(),
+    durationSeconds: round((finished.getTime() - started.getTime()) / 1000, 1),
+    ok: failures.length === 0,
+    failures,
+    headline,
+    command: scalingCommand(),
+    settings,
+    source: sourceInfo(repoRoot),
+    machine: { ...machine, redis: redisVersion, loadAvgAfter: os.loadavg().map((x) => round(x, 2)) },
+    stack: {
+      own: stack.own,
+      pids: stack.pids,
+      redisUrl: stack.redisUrl,
+      mysqlUrl: stack.mysqlUrl,
+      temporalAddress: stack.temporalAddress,
+    },
+    apis: apis.map((a) => ({
+      n: a.n,
+      label: a.label,
+      address: a.proc.address,
+      pid: a.proc.pid,
+      workers: a.workers,
+      command: a.proc.command,
+    })),
+    event: {
       eventId: layout.eventId,
-      buyerId: `${runId}h1n1-b0`,
-      requestId: `${runId}h1n1-r0`,
-      admissionToken: "",
-      selection: { $case: "seats", value: { seatIds: [gridSeat(grid, 0), gridSeat(grid, 1)] } },
-    }).finish().length;
-    const noopFile = path.join(data, "noop.json");
-    writeNoopFile(noopFile, {
-      count: Math.max(settings.n, settings.warmupCalls),
-      payloadChars: holdBytes - 2,
-      idPrefix: runId,
-    });
+      capacity: layout.capacity,
+      layout: `sections S0-S${grid.sections - 1} x rows 1-4 x seats 1-250`,
+    },
+    warmup,
+    rounds,
+    perN,
+    holdRatios: holdRatios.map((x) => round(x, 3)),
+    noopRatios: noopRatios.map((x) => round(x, 3)),
+    medianHoldRatio,
+    medianNoopRatio,
+    holdCpuPerCallRatio,
+    noopCpuPerCallRatio,
+    generatorLimited,
+    checks,
+    ok_invariants: broken.length === 0,
+  };
+  const files = writeScalingReports(result, stamp);
+  return { files, failures, headline };
+}
 
-    const other = (api: Api) => (api === one ? many : one);
-    const common = { b };
-    const warmup: ScalingRound[] = [];
-    if (settings.warmupCalls > 0) {
-      for (const api of apis) {
-        warmup.push(
-          await measure("warmup", 1, "Noop", {
-            ...common,
-            api,
-            idle: other(api),
-            dataFile: noopFile,
-            total: settings.warmupCalls,
-            skipFirst: 0,
-            outFile: path.join(out, `warmup-noop-n${api.n}.json`),
-          }),
-        );
-        warmup.push(
-          await measure("warmup", 1, "HoldSeats", {
-            ...common,
-            api,
-            idle: other(api),
-            dataFile: holdsFile(settings.warmupCalls, `w${api.n}`),
-            total: settings.warmupCalls,
-            skipFirst: 0,
-            outFile: path.join(out, `warmup-holds-n${api.n}.json`),
-            eventId: layout.eventId,
-          }),
-        );
-      }
+/** Everything started (stopAll), then any cluster worker its primary left behind. */
+async function teardown(): Promise<void> {
+  await stopAll();
+  // the primary drains its workers on SIGTERM; any it left behind are ours to stop
+  for (const pid of apis.flatMap((a) => a.workers)) {
+    try {
+      process.kill(pid, 0);
+      say(`api worker ${pid} outlived its primary: killing it`);
+      process.kill(pid, "SIGKILL");
+    } catch {
+      /* gone, as it should be */
     }
-
-    // HoldSeats on both, then Noop on both; which N goes first alternates, so neither always runs on a warmer machine
-    const rounds: ScalingRound[] = [];
-    for (let i = 1; i <= settings.rounds; i++) {
-      const order = i % 2 === 1 ? [one, many] : [many, one];
-      for (const api of order) {
-        rounds.push(
-          await measure("throughput", i, "HoldSeats", {
-            ...common,
-            api,
-            idle: other(api),
-            dataFile: holdsFile(settings.n, `h${i}n${api.n}`),
-            total: settings.n,
-            skipFirst: settings.skipFirst,
-            outFile: path.join(out, `holds-${i}-n${api.n}.json`),
-            eventId: layout.eventId,
-          }),
-        );
-      }
-      for (const api of order) {
-        rounds.push(
-          await measure("throughput", i, "Noop", {
-            ...common,
-            api,
-            idle: other(api),
-            dataFile: noopFile,
-            total: settings.n,
-            skipFirst: settings.skipFirst,
-            outFile: path.join(out, `noop-${i}-n${api.n}.json`),
-          }),
-        );
-      }
-    }
-
-    for (const r of [...warmup, ...rounds]) {
-      const bad = Object.entries(r.codes).filter(([c]) => c !== "OK");
-      if (bad.length > 0)
-        failures.push(
-          `${r.phase} ${r.round} ${r.call} N=${r.n}: non-OK codes ${JSON.stringify(Object.fromEntries(bad))}`,
-        );
-    }
-
-    // --- figures
-    const pick = (call: Call, n: number) => rounds.filter((r) => r.call === call && r.n === n);
-    const ratios = (call: Call) =>
-      pick(call, many.n).map((r) => r.rps / (pick(call, 1).find((q) => q.round === r.round)?.rps ?? NaN));
-    const holdRatios = ratios("HoldSeats");
-    const noopRatios = ratios("Noop");
-    const perN: PerN[] = apis.map((api) => {
-      const h = pick("HoldSeats", api.n);
-      const nn = pick("Noop", api.n);
-      const both = [...h, ...nn];
-      const maxShare = (k: "workerCpuShare" | "workerCallShare") =>
-        api.workers.length
-          ? round(
-              median(both.map((r) => Math.max(...r.procs.filter((p) => p.role === "worker").map((p) => p[k] ?? NaN)))),
-              3,
-            )
-          : undefined;
-      return {
-        n: api.n,
-        medianHoldRps: round(median(h.map((r) => r.rps))),
-        medianNoopRps: round(median(nn.map((r) => r.rps))),
-        medianApiUsPerHold: round(median(h.map((r) => r.apiCpuUsPerCall)), 1),
-        medianApiUsPerNoop: round(median(nn.map((r) => r.apiCpuUsPerCall)), 1),
-        medianApiCoresHold: round(median(h.map((r) => r.apiCores)), 3),
-        medianApiCoresNoop: round(median(nn.map((r) => r.apiCores)), 3),
-        medianMaxWorkerCpuShare: maxShare("workerCpuShare"),
-        medianMaxWorkerCallShare: maxShare("workerCallShare"),
-      };
-    });
-    const [p1, pN] = perN as [PerN, PerN];
-    const medianHoldRatio = round(median(holdRatios), 3);
-    const medianNoopRatio = round(median(noopRatios), 3);
-    const holdCpuPerCallRatio = round(pN.medianApiUsPerHold / p1.medianApiUsPerHold, 3);
-    const noopCpuPerCallRatio = round(pN.medianApiUsPerNoop / p1.medianApiUsPerNoop, 3);
-    const generatorLimited = rounds.some((r) => r.ghzCpuOverFlag);
-    say(
-      `HoldSeats: N=1 ${p1.medianHoldRps}/s, N=${many.n} ${pN.medianHoldRps}/s, ratio ${medianHoldRatio}; Noop: ${p1.medianNoopRps}/s vs ${pN.medianNoopRps}/s, ratio ${medianNoopRatio}`,
-    );
-    say(
-      `API CPU per call: HoldSeats ${p1.medianApiUsPerHold} vs ${pN.medianApiUsPerHold} µs (x${holdCpuPerCallRatio}), Noop ${p1.medianApiUsPerNoop} vs ${pN.medianApiUsPerNoop} µs (x${noopCpuPerCallRatio})`,
-    );
-
-    // --- invariants: the HoldSeats event, and the cluster still the one we measured
-    say("checking the HoldSeats event's state");
-    const state = await readEventState(b, layout);
-    const checks = seatChecks(state, new SeatIndex(layout));
-    const holdRounds = [...warmup, ...rounds].filter((r) => r.call === "HoldSeats");
-    const sent = holdRounds.reduce((a, r) => a + r.sent, 0);
-    const created = holdRounds.reduce((a, r) => a + (r.holdsCreated ?? 0), 0);
-    const tallied = holdRounds.reduce((a, r) => a + Object.values(r.codes).reduce((x, y) => x + y, 0), 0);
-    const okReplies = holdRounds.reduce((a, r) => a + (r.codes.OK ?? 0), 0);
-    const skipped = sent - tallied;
-    checks.push({
-      name: "every call accounted for: OK replies = holds created",
-      ok:
-        okReplies === tallied &&
-        okReplies + skipped === created &&
-        created === state.holds.length &&
-        state.version - loadedVersion === created,
-      detail: `${sent} HoldSeats calls sent to both APIs: ${okReplies} OK of ${tallied} tallied + ${skipped} untallied warm-up calls (ghz --skipFirst), ${created} holds created (version deltas), ${state.holds.length} holds indexed, event version ${loadedVersion} → ${state.version}`,
-    });
-    checks.push({
-      name: "per round: holds created = calls sent",
-      ok: holdRounds.every((r) => r.holdsCreated === r.sent),
-      detail: holdRounds.map((r) => `${r.phase[0]}${r.round} N=${r.n} ${r.holdsCreated}/${r.sent}`).join(", "),
-    });
-    checks.push({
-      name: "each hold has its 2 seats",
-      ok: state.holds.every((h) => h.seats.length === 2) && state.seatValues.size === 2 * state.holds.length,
-      detail: `${state.seatValues.size} seats in the seats hash for ${state.holds.length} holds`,
-    });
-    const nowWorkers = childPids(many.proc.pid);
-    checks.push({
-      name: `the N=${many.n} cluster kept its workers (none crashed and was replaced)`,
-      ok:
-        nowWorkers.length === many.n &&
-        many.workers.every((p) => nowWorkers.includes(p)) &&
-        one.proc.proc.exitInfo === undefined &&
-        many.proc.proc.exitInfo === undefined,
-      detail: `workers at start ${many.workers.join(", ")}, at the end ${nowWorkers.join(", ") || "none"}`,
-    });
-    const broken = checks.filter((c) => !c.ok);
-    for (const c of broken) failures.push(`invariant broken: ${c.name}: ${c.detail}`);
-    for (const c of checks) say(`${c.ok ? "ok    " : "BROKEN"} ${c.name}: ${c.detail}`);
-    if (!stack.own.redis) await dropEvent(b.redis, layout.eventId);
-
-    const headline =
-      `N=${many.n}/N=1 throughput on ${machine.nproc} shared cores: HoldSeats ${medianHoldRatio}, Noop ${medianNoopRatio} (medians of ${settings.rounds}); ` +
-      `Node CPU per call N=1 → N=${many.n}: HoldSeats ${p1.medianApiUsPerHold} → ${pN.medianApiUsPerHold} µs, Noop ${p1.medianApiUsPerNoop} → ${pN.medianApiUsPerNoop} µs; ` +
-      `busiest worker ${round((pN.medianMaxWorkerCpuShare ?? NaN) * 100, 1)} % of the workers' CPU${generatorLimited ? "; ghz over 70 % of a core in some rounds" : ""}`;
-    const finished = new Date();
-    const result: ScalingResult = {
-      kind: "scaling",
-      schema: 1,
-      runId,
-      startedAt: started.toISOString(),
-      finishedAt: finished.toISOString(),
-      durationSeconds: round((finished.getTime() - started.getTime()) / 1000, 1),
-      ok: failures.length === 0,
-      failures,
-      headline,
-      command: scalingCommand(),
-      settings,
-      source: sourceInfo(repoRoot),
-      machine: { ...machine, redis: redisVersion, loadAvgAfter: os.loadavg().map((x) => round(x, 2)) },
-      stack: {
-        own: stack.own,
-        pids: stack.pids,
-        redisUrl: stack.redisUrl,
-        mysqlUrl: stack.mysqlUrl,
-        temporalAddress: stack.temporalAddress,
-      },
-      apis: apis.map((a) => ({
-        n: a.n,
-        label: a.label,
-        address: a.proc.address,
-        pid: a.proc.pid,
-        workers: a.workers,
-        command: a.proc.command,
-      })),
-      event: {
-        eventId: layout.eventId,
-        capacity: layout.capacity,
-        layout: `sections S0-S${grid.sections - 1} x rows 1-4 x seats 1-250`,
-      },
-      warmup,
-      rounds,
-      perN,
-      holdRatios: holdRatios.map((x) => round(x, 3)),
-      noopRatios: noopRatios.map((x) => round(x, 3)),
-      medianHoldRatio,
-      medianNoopRatio,
-      holdCpuPerCallRatio,
-      noopCpuPerCallRatio,
-      generatorLimited,
-      checks,
-      ok_invariants: broken.length === 0,
-    };
-    const files = writeScalingReports(result, stamp);
-    say(`wrote ${files.map((f) => path.relative(repoRoot, f)).join(", ")}`);
-    say(headline);
-    if (failures.length > 0) {
-      keepTmp = true;
-      say(`FAILED:\n  ${failures.join("\n  ")}`);
-      return 1;
-    }
-    return 0;
-  } catch (err) {
-    keepTmp = true;
-    say(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    return 1;
-  } finally {
-    if (b) await b.close().catch(() => {});
-    await stopAll();
-    // the primary drains its workers on SIGTERM; any it left behind are ours to stop
-    for (const pid of apis.flatMap((a) => a.workers)) {
-      try {
-        process.kill(pid, 0);
-        say(`api worker ${pid} outlived its primary: killing it`);
-        process.kill(pid, "SIGKILL");
-      } catch {
-        /* gone, as it should be */
-      }
-    }
-    if (keepTmp) say(`temp dir kept: ${tmp}`);
-    else fs.rmSync(tmp, { recursive: true, force: true });
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    say(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    void stopAll().finally(() => process.exit(1));
+runBench(
+  {
+    usage: "npm run bench:scaling --",
+    about:
+      "Several API processes on one port (API_PROCESSES=N, node:cluster) against one process, side by side in the same run: HoldSeats and Noop throughput, Node CPU per call of the whole process tree, each worker's share. Starts its own stack. About 10 minutes on 2 cores.",
+    env: [
+      ["BENCH_N", "calls per round (30000)"],
+      ["BENCH_ROUNDS", "rounds (3)"],
+      ["BENCH_CONCURRENCY", "ghz --concurrency (64)"],
+      ["BENCH_CONNECTIONS", "ghz --connections (8)"],
+      ["BENCH_SKIP", "ghz --skipFirst per round (2000)"],
+      ["BENCH_WARMUP", "untallied calls of each on each API first (10000)"],
+      ["BENCH_SCALING_PROCESSES", "N, the API processes compared with one (2)"],
+      ["BENCH_GHZ_CPUS", "ghz --cpus (1)"],
+      ["BENCH_GHZ_GOGC", "GOGC for ghz (400)"],
+      ["BENCH_API_NODE_ARGS", "extra node flags for the APIs"],
+      ...STACK_ENV,
+    ],
+    runIdPrefix: "s",
+    tmpPrefix: "ticketing-scaling-",
+    tools: ["ghz", "grpcurl"],
+    teardown,
   },
+  main,
 );
