@@ -22,6 +22,18 @@ import { barChart, esc, htmlPage } from "./lib/charts.js";
 import { median, round } from "./lib/stats.js";
 import { machineInfo, sourceInfo } from "./lib/sys.js";
 import { RESULTS_DIR, resultStamp } from "./lib/results.js";
+import { parseCommand } from "./lib/command.js";
+
+parseCommand({
+  usage: "npm run bench --",
+  about:
+    "Every benchmark in sequence, each with its own stack, then bench/results/index-<timestamp>.{md,html}: each measured call against its baseline and goal, each bench's verdict and reports. A bench that fails does not stop the others; exits non-zero if any failed. 25-35 minutes on 2 cores.",
+  env: [
+    ["BENCH_ONLY", "comma list of holds, rpcs, checkout, queue, best, strategies, scaling (default: all)"],
+    ["BENCH_OUT", "where results/ goes (each bench honours it too)"],
+    ["BENCH_*", "every other knob reaches every bench (see each one's --help)"],
+  ],
+});
 
 /** One measured call against its baseline, as the summary shows it. */
 interface Figure {

@@ -59,6 +59,28 @@ import { installSignalHandlers, say, startApi, startBenchStack, stopAll, type Ap
 import { machineInfo, processCpuSeconds, sourceInfo } from "./lib/sys.js";
 import { envNumber } from "./lib/env.js";
 import { cpuCeilings, median, round, type CpuSplit } from "./lib/stats.js";
+import { parseCommand, STACK_ENV } from "./lib/command.js";
+
+parseCommand({
+  usage: "npm run bench:queue --",
+  about:
+    "The waiting room: JoinQueue and GetQueuePosition against Noop and Eval (interleaved), a flood of joiners, WatchQueue streams (memory per stream, update delay), token signing with and without the pool. Starts its own stack.",
+  env: [
+    ["BENCH_N", "calls per throughput round (30000)"],
+    ["BENCH_ROUNDS", "rounds (3)"],
+    ["BENCH_CONCURRENCY", "ghz --concurrency (64)"],
+    ["BENCH_CONNECTIONS", "ghz --connections (4)"],
+    ["BENCH_SKIP", "ghz --skipFirst (2000)"],
+    ["BENCH_FLOOD", "distinct joiners on one event (100000)"],
+    ["BENCH_WATCHERS", "WatchQueue streams (5000)"],
+    ["BENCH_WATCH_ROUNDS", "admission steps watched (5)"],
+    ["BENCH_SIGN", "tokens per signing run (20000)"],
+    ["BENCH_GHZ_CPUS", "ghz --cpus (1)"],
+    ["BENCH_PARTS", "which parts run: throughput,flood,watch,sign (all; a subset writes nothing to bench/)"],
+    ["BENCH_API_NODE_ARGS", "extra node flags for the API"],
+    ...STACK_ENV,
+  ],
+});
 
 const env = envNumber;
 

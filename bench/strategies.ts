@@ -46,6 +46,32 @@ import { CODES, readSettings, type Settings } from "./strategies/settings.js";
 import { installStoreSignalHandlers, startStores, stopStores, type Stores } from "./strategies/stores.js";
 import { BASELINE, type HoldStrategy } from "./strategies/types.js";
 import { resultStamp } from "./lib/results.js";
+import { parseCommand } from "./lib/command.js";
+
+parseCommand({
+  usage: "npm run bench:strategies --",
+  about:
+    "The usual ways to hold seats (MySQL FOR UPDATE, optimistic versions, a Redis SET NX lock, a naive broken baseline) against our Lua hold on the same contention, in interleaved rounds with the invariants after each. Starts its own Redis and MariaDB.",
+  env: [
+    ["BENCH_STRATEGY_BUYERS", "buyers per round (20000)"],
+    ["BENCH_STRATEGY_CONCURRENCY", "calls in flight (64)"],
+    ["BENCH_ROUNDS", "rounds (3)"],
+    ["BENCH_STRATEGY_WARMUP", "untallied calls per strategy (2000)"],
+    ["BENCH_STRATEGY_SEED", "the workload's seed (from the clock)"],
+    ["BENCH_STRATEGY_MYSQL_POOL", "MySQL pool size (16)"],
+    ["BENCH_STRATEGY_FOR_UPDATE_ATTEMPTS", "tries per call of mysql-for-update (5)"],
+    ["BENCH_STRATEGY_OPTIMISTIC_ATTEMPTS", "tries per call of mysql-optimistic (10)"],
+    ["BENCH_STRATEGY_LOCK_ATTEMPTS", "lock tries per call of redis-setnx-lock (50)"],
+    ["BENCH_STRATEGY_LOCK_TTL_MS", "the lock's TTL (2000)"],
+    ["BENCH_STRATEGY_NAIVE", "on | off: the broken baseline (on)"],
+    ["BENCH_STRATEGY_ONLY", "comma list of strategy names"],
+    ["BENCH_STRATEGY_ROUND_TIMEOUT_S", "a round's time limit (600)"],
+    ["REDIS_URL", "use this Redis instead of starting one"],
+    ["MYSQL_URL", "use this MariaDB/MySQL (the tables go to a database of their own)"],
+    ["BENCH_OUT", "where results/ and STRATEGIES-RESULTS.md go (default bench/)"],
+    ["BENCH_KEEP_TMP", "1 keeps the temp dir"],
+  ],
+});
 
 const started = new Date();
 

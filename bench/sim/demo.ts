@@ -1,10 +1,12 @@
 // `npm run demo`: a small simulated on-sale you can watch, on the local stack.
 //
-// If an API already answers at GRPC_ADDRESS (default 127.0.0.1:50051, e.g. a
-// running `npm start`), the demo uses it; the audit then needs MYSQL_URL and
-// REDIS_URL (the ones `npm start` printed). Otherwise it starts the local
-// stack as `npm start` does (Redis, MariaDB and Temporal with its web UI, data
-// in .local/), then the API on GRPC_ADDRESS and the worker. It creates a demo
+// It drives only a stack it started itself, or one named with `--address
+// host:port` (e.g. a running `npm start`; the audit then needs MYSQL_URL and
+// REDIS_URL, the ones `npm start` printed), never whatever happens to answer
+// on a port. Without --address it starts the local stack as `npm start` does
+// (Redis, MariaDB and Temporal with its web UI, data in .local/), then the API
+// on GRPC_ADDRESS and the worker; if something already answers there it stops
+// and says so. It creates a demo
 // event, runs bench/sim/scenarios/demo.json with the live progress line,
 // prints the funnel and the audit, and then leaves the stack running with the
 // commands to explore it (Ctrl-C stops what the demo started).
@@ -15,6 +17,7 @@ import { audit, type AuditResult } from "./audit.js";
 import { runSimulation, type Target } from "./driver.js";
 import { buildReport, summary, writeReport } from "./report.js";
 import { apiEnvFor, loadScenario, workerEnvFor } from "./scenario.js";
+import { parseCommand } from "../lib/command.js";
 import { installSignalHandlers, localIssuer, say, startApp, startStores, stopOwned } from "./stack.js";
 
 const grpcAddress = process.env.GRPC_ADDRESS || "127.0.0.1:50051";
@@ -28,22 +31,54 @@ async function answers(address: string): Promise<boolean> {
   return canConnect(port, host);
 }
 
+const command = parseCommand({
+  usage: "npm run demo --",
+  about:
+    "A small simulated on-sale you can watch: starts the local stack (as npm start does) unless --address names a running API, runs the scenario with a live progress line, prints the funnel and the audit, and leaves the stack it started running (Ctrl-C stops it).",
+  flags: {
+    address: {
+      type: "string",
+      value: "host:port",
+      description: "drive the API running there instead of starting a stack",
+    },
+  },
+  positionals: [["scenario", "a scenario under bench/sim/scenarios/ (demo)"]],
+  env: [
+    ["GRPC_ADDRESS", "where the API the demo starts listens (127.0.0.1:50051)"],
+    ["MYSQL_URL", "with --address: the MySQL the audit reads"],
+    ["REDIS_URL", "with --address: the Redis the audit reads"],
+    ["TEMPORAL_TASK_QUEUE", "the worker's task queue (ticketing)"],
+  ],
+});
+
 async function main(): Promise<number> {
-  const scenario = loadScenario(process.argv[2] || "demo");
+  const scenario = loadScenario(command.positionals[0] || "demo");
   installSignalHandlers();
+  const named = command.flags.address;
   let target: Target;
   let mysqlUrl = process.env.MYSQL_URL ?? "";
   let redisUrl = process.env.REDIS_URL ?? "";
   let uiUrl: string | undefined;
   let startedHere = false;
-  if (await answers(grpcAddress)) {
-    say(`an API answers at ${grpcAddress}: using it (its worker's payment settings apply)`);
-    if (!mysqlUrl || !redisUrl) {
-      say("the audit reads MySQL and Redis: set MYSQL_URL and REDIS_URL to the ones `npm start` printed, e.g.");
-      say("  MYSQL_URL=mysql://root@127.0.0.1:<port>/ticketing REDIS_URL=redis://127.0.0.1:<port> npm run demo");
+  if (named) {
+    if (!(await answers(named))) {
+      say(`nothing answers at --address ${named}`);
       return 2;
     }
-    target = { address: grpcAddress, issuer: await localIssuer() };
+    say(`using the API at ${named} (its worker's payment settings apply)`);
+    if (!mysqlUrl || !redisUrl) {
+      say("the audit reads MySQL and Redis: set MYSQL_URL and REDIS_URL to the ones `npm start` printed, e.g.");
+      say(
+        `  MYSQL_URL=mysql://root@127.0.0.1:<port>/ticketing REDIS_URL=redis://127.0.0.1:<port> npm run demo -- --address ${named}`,
+      );
+      return 2;
+    }
+    target = { address: named, issuer: await localIssuer() };
+  } else if (await answers(grpcAddress)) {
+    say(
+      `something already answers at ${grpcAddress}: the demo drives only a stack it starts, or one you name (npm run demo -- --address ${grpcAddress}); or set GRPC_ADDRESS to a free address`,
+    );
+    return 2;
   } else {
     say(`starting the local stack (data in ${path.relative(process.cwd(), localDir) || localDir}/), as npm start does`);
     fs.mkdirSync(localDir, { recursive: true });

@@ -17,6 +17,7 @@ import { runSimulation, seededRandom, type Target } from "./driver.js";
 import type { FaultTargets } from "./faults.js";
 import { buildReport, summary, writeReport } from "./report.js";
 import { apiEnvFor, listScenarios, loadScenario, workerEnvFor } from "./scenario.js";
+import { parseCommand } from "../lib/command.js";
 import { processCpuSeconds } from "../lib/sys.js";
 import { installSignalHandlers, localIssuer, say, startApp, startStores, stopOwned } from "./stack.js";
 
@@ -39,8 +40,24 @@ function cpuCores(a: ReturnType<typeof cpuNow>, b: ReturnType<typeof cpuNow>): R
   return out;
 }
 
+const command = parseCommand({
+  usage: "npm run simulate --",
+  about: `Replays a whole on-sale (bench/sim/scenarios/<scenario>.json) against the real stack, started here unless SIM_API_ADDRESS names one, with the audit at the end; see bench/sim/README.md. Scenarios: ${listScenarios().join(", ")}.`,
+  positionals: [["scenario", "the scenario's name (required)"]],
+  env: [
+    ["SIM_BUYERS", "scale the scenario to this many buyers"],
+    ["SIM_MAX_SECONDS", "stop the buyers after this long"],
+    ["SIM_SEED", "the random seed"],
+    ["SIM_PROGRESS_SECONDS", "how often the progress line prints"],
+    ["SIM_API_ADDRESS", "drive the API running there (needs MYSQL_URL and REDIS_URL for the audit)"],
+    ["REDIS_URL", "use this Redis (and the audit reads it)"],
+    ["MYSQL_URL", "use this MySQL (and the audit reads it)"],
+    ["TEMPORAL_ADDRESS", "use this Temporal server"],
+  ],
+});
+
 async function main(): Promise<number> {
-  const name = process.argv.slice(2).find((a) => !a.startsWith("-"));
+  const name = command.positionals[0];
   if (!name) {
     process.stderr.write(
       `usage: npm run simulate -- <scenario>   (scenarios: ${listScenarios().join(", ")}; see bench/sim/README.md)\n`,
