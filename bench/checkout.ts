@@ -136,7 +136,6 @@ const GHZ = path.join(repoRoot, ".tools/bin/ghz");
 const GRPCURL = path.join(repoRoot, ".tools/bin/grpcurl");
 const PROTOSET = path.join(repoRoot, "src/gen/descriptors.binpb");
 const HOLD = "ticketing.v1.ReservationService/HoldSeats";
-const OPERATOR_TOKEN = process.env.OPERATOR_TOKEN || "local-operator-token";
 
 /** Per-checkout CPU in ms of each process, from a round's CPU delta. */
 function perItemMs(cpu: CpuDelta, items: number): Record<string, number> {
@@ -212,7 +211,7 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
   const shape = { sections: Math.max(1, Math.ceil(seatsNeeded / seatsPerSection)), rows: 20, seatsPerRow: 50 };
   const eventId = `${runId}_checkout`;
   const seats = new SeatAllocator(shape);
-  const driver = new CheckoutDriver(api.address, eventId, seats, runId, OPERATOR_TOKEN);
+  const driver = new CheckoutDriver(api.address, eventId, seats, runId);
   defer(() => driver.close());
   const createStart = performance.now();
   await driver.createAndOpen(checkoutEvent(eventId, shape));
@@ -624,7 +623,7 @@ const CHECKOUT_ENV: [string, string][] = [
   ["BENCH_API_NODE_ARGS", "extra node flags for the API"],
   ["PAYMENT_WINDOW_SECONDS", "the checkout's payment window (300)"],
   ["WORKER_NICE", "CPU niceness of both workers and our Temporal (10)"],
-  ["OPERATOR_TOKEN", "the API's operator token (local-operator-token)"],
+  ["BENCH_ISSUER_DIR", "the local issuer the API under test trusts (.local/bench-issuer)"],
 ];
 
 runBench(

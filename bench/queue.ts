@@ -27,6 +27,7 @@
 // Each throughput round also reports the CPU each call cost the API, Redis
 // (the bench's own redis-server, from /proc; its EVALSHA time from INFO
 // commandstats) and ghz, in µs per call.
+import { benchClientOptions } from "./lib/identity.js";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -104,7 +105,6 @@ const GHZ = path.join(repoRoot, ".tools/bin/ghz");
 const GRPCURL = path.join(repoRoot, ".tools/bin/grpcurl");
 const PROTOSET = path.join(repoRoot, "src/gen/descriptors.binpb");
 const OUT = process.env.BENCH_OUT ?? path.join(repoRoot, "bench");
-const OPERATOR_TOKEN = "bench-operator-token-0123456789";
 const runId = Date.now().toString(36);
 
 type Unary<Req, Res> = (req: Req, md: Metadata, cb: (e: ServiceError | null, r: Res) => void) => unknown;
@@ -118,7 +118,6 @@ function writeData(file: string, rows: object[]): void {
 
 async function createEvent(events: EventServiceClient, o: { rate: number; maxShopping: number }): Promise<string> {
   const md = new Metadata();
-  md.set("authorization", `Bearer ${OPERATOR_TOKEN}`);
   const event: Event = {
     eventId: `q_${runId}_${Math.random().toString(36).slice(2, 8)}`,
     name: "Queue bench",
@@ -393,7 +392,7 @@ async function flood(api: ApiProcess, tmp: string, events: EventServiceClient, r
 }
 
 async function watchBench(api: ApiProcess, queueAt: () => QueueServiceClient) {
-  const events = new EventServiceClient(api.address, credentials.createInsecure());
+  const events = new EventServiceClient(api.address, credentials.createInsecure(), benchClientOptions);
   const eventId = await createEvent(events, { rate: 10_000, maxShopping: 1 });
   events.close();
   const n = settings.watchers;
@@ -621,7 +620,6 @@ async function main(): Promise<void> {
   try {
     const stack = await startBenchStack(tmp);
     Object.assign(process.env, {
-      OPERATOR_TOKEN,
       QUEUE_JOIN_LIMIT: "0",
       QUEUE_POSITION_LIMIT: "0",
       // Buyers driven by ghz never come back to ask: do not skip them as abandoned.
@@ -630,7 +628,7 @@ async function main(): Promise<void> {
     const api = await startApi(stack, tmp, GRPCURL);
     say(`api ${api.address} (pid ${api.pid})`);
     redisProbe = { pid: stack.own.redis ? stack.pids.redis : undefined, client: createRedis({ url: stack.redisUrl }) };
-    const events = new EventServiceClient(api.address, credentials.createInsecure());
+    const events = new EventServiceClient(api.address, credentials.createInsecure(), benchClientOptions);
     if (!ALL_PARTS) {
       // Iterating on some figures: print them, write nothing to bench/.
       const partial: Record<string, unknown> = { settings, parts: [...PARTS] };
@@ -638,7 +636,10 @@ async function main(): Promise<void> {
       if (PARTS.has("flood")) partial.flood = await flood(api, tmp, events, stack.redisUrl);
       events.close();
       if (PARTS.has("watch"))
-        partial.watch = await watchBench(api, () => new QueueServiceClient(api.address, credentials.createInsecure()));
+        partial.watch = await watchBench(
+          api,
+          () => new QueueServiceClient(api.address, credentials.createInsecure(), benchClientOptions),
+        );
       if (PARTS.has("sign")) partial.signing = await signing(stack.mysqlUrl);
       await redisProbe.client.quit();
       const t = partial.throughput as Awaited<ReturnType<typeof throughput>> | undefined;
@@ -649,7 +650,10 @@ async function main(): Promise<void> {
     const t = await throughput(api, tmp, events);
     const f = await flood(api, tmp, events, stack.redisUrl);
     events.close();
-    const w = await watchBench(api, () => new QueueServiceClient(api.address, credentials.createInsecure()));
+    const w = await watchBench(
+      api,
+      () => new QueueServiceClient(api.address, credentials.createInsecure(), benchClientOptions),
+    );
     const s = await signing(stack.mysqlUrl);
     await redisProbe.client.quit();
     const stamp = new Date().toISOString().replace(/[:.]/g, "-");

@@ -103,7 +103,6 @@ export const settings = {
 const GHZ = path.join(repoRoot, ".tools/bin/ghz");
 const GRPCURL = path.join(repoRoot, ".tools/bin/grpcurl");
 const PROTOSET = path.join(repoRoot, "src/gen/descriptors.binpb");
-const OPERATOR_TOKEN = process.env.OPERATOR_TOKEN || "local-operator-token";
 const M = {
   noop: "ticketing.bench.v1.NoopService/Noop",
   best: "ticketing.v1.ReservationService/HoldBestAvailable",
@@ -345,7 +344,7 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
   };
   const eventId = `${runId}_orders`;
   const seats = new SeatAllocator(shape);
-  const driver = new CheckoutDriver(api.address, eventId, seats, runId, OPERATOR_TOKEN);
+  const driver = new CheckoutDriver(api.address, eventId, seats, runId);
   defer(() => driver.close());
   await driver.createAndOpen({
     ...checkoutEvent(eventId, shape),
@@ -837,7 +836,7 @@ const RPCS_ENV: [string, string][] = [
   ["BENCH_TEMPORAL_DB", "file | memory: our Temporal dev server's store (file)"],
   ["BENCH_API_NODE_ARGS", "extra node flags for the API"],
   ["BENCH_WORKER_NODE_ARGS", "extra node flags for the worker"],
-  ["OPERATOR_TOKEN", "the API's operator token (local-operator-token)"],
+  ["BENCH_ISSUER_DIR", "the local issuer the API under test trusts (.local/bench-issuer)"],
 ];
 
 runBench(

@@ -10,6 +10,7 @@
 // message. A real client builds its requests with generated code; a load
 // generator should not charge the server's share for its own JSON parsing.
 // BENCH_GHZ_DATA=json gives ghz the JSON file as before, for comparison.
+import { benchToken } from "./identity.js";
 import fs from "node:fs";
 import path from "node:path";
 import { fromBinary, fromJson, createFileRegistry, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
@@ -138,6 +139,9 @@ export function ghzArgs(o: GhzOptions): string[] {
   const data = ghzDataFile(o);
   return [
     "--insecure",
+    // An operator's token, acting for the buyer each request names (bench/lib/identity.ts).
+    "--metadata",
+    JSON.stringify({ authorization: `Bearer ${benchToken}` }),
     "--protoset",
     o.protoset,
     "--call",

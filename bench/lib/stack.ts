@@ -2,6 +2,7 @@
 // server on free ports in a temp dir (or whatever REDIS_URL / MYSQL_URL /
 // TEMPORAL_ADDRESS point at), then the API as a separate process. Everything
 // started here is stopped by PID: at the end, on failure and on Ctrl-C.
+import { benchAuthEnv } from "./identity.js";
 import fs from "node:fs";
 import path from "node:path";
 import { spawn } from "node:child_process";
@@ -185,6 +186,7 @@ export async function startApi(
     REDIS_URL: stack.redisUrl,
     MYSQL_URL: stack.mysqlUrl,
     TEMPORAL_ADDRESS: stack.temporalAddress,
+    ...benchAuthEnv,
     ...opts.env,
   };
   delete env.REDIS_CLUSTER_NODES;
