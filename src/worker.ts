@@ -19,6 +19,7 @@ import { createOrderActivities } from "./orders/activities.js";
 import { OrderNotifier } from "./orders/notifier.js";
 import { OrderStore } from "./orders/order-store.js";
 import { createPaymentGateway, describeProvider } from "./payments/provider.js";
+import { SeatRepair } from "./orders/seat-repair.js";
 import { completeShopping } from "./queue/waiting-room.js";
 import { createTicketTokens, Tickets } from "./tickets/tickets.js";
 import { Holds } from "./holds/holds.js";
@@ -75,6 +76,8 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
     log,
   );
   await ticketKeys.ring.start();
+  const orderStore = new OrderStore(mysql, (outcome, seconds) => domainMetrics.checkout.observe({ outcome }, seconds));
+  const seatRepair = new SeatRepair(scripts, orderStore, log);
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   // With tracing on: workflow and activity spans, continuing the client's trace.
   const traceOptions = temporalWorkerTracing();
@@ -93,12 +96,12 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
       ...createOrderActivities({
         holds,
         inventory,
-        orders: new OrderStore(mysql, (outcome, seconds) => domainMetrics.checkout.observe({ outcome }, seconds)),
+        orders: orderStore,
         payments: meteredPayments,
         notifier,
         tickets: new Tickets(mysql, ticketKeys.tokens),
         completeShopping: (eventId, buyerId) => completeShopping(scripts, eventId, buyerId),
-        rebuildEvent: async (eventId) => void (await events.rebuildInventory(eventId)),
+        repairSeats: (target) => seatRepair.repair(target),
         log,
       }),
     },

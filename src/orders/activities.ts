@@ -12,6 +12,7 @@ import type { Tickets } from "../tickets/tickets.js";
 import type { OrderNotifier } from "./notifier.js";
 import type { Order, OrderState } from "./order.js";
 import { type OrderStore, SeatsLostError, type NewOrder } from "./order-store.js";
+import type { RepairResult, RepairTarget } from "./seat-repair.js";
 
 export interface CheckoutInput {
   orderId: string;
@@ -48,8 +49,11 @@ export interface OrderActivityDeps {
   tickets: Tickets;
   /** Frees the buyer's shopping slot in the event's waiting room once they bought. */
   completeShopping: (eventId: string, buyerId: string) => Promise<void>;
-  /** Rebuilds an event's Redis state from MySQL (after Redis lost a hold). */
-  rebuildEvent: (eventId: string) => Promise<void>;
+  /**
+   * Writes one hold's seats' sold or free state from MySQL into Redis (after
+   * Redis lost the hold or a rebuild dropped it); never rebuilds the event.
+   */
+  repairSeats: (target: RepairTarget) => Promise<RepairResult>;
   log: Logger;
 }
 
@@ -67,6 +71,16 @@ function businessFailure(reason: string, message: string): ApplicationFailure {
 
 export function createOrderActivities(deps: OrderActivityDeps) {
   const { holds, inventory, orders, payments, notifier } = deps;
+
+  async function repair(plan: CheckoutPlan): Promise<void> {
+    const result = await deps.repairSeats(plan);
+    if (result === "NOT_LOADED") {
+      deps.log.warn(
+        { eventId: plan.eventId, holdId: plan.holdId },
+        "event has no live state in redis; its seats load with the next rebuild",
+      );
+    }
+  }
 
   async function changed(orderId: string): Promise<void> {
     await notifier
@@ -148,9 +162,13 @@ export function createOrderActivities(deps: OrderActivityDeps) {
       }
     },
 
-    /** Makes Redis agree that the seats are sold. */
+    /**
+     * Makes Redis agree that the seats are sold. A hold Redis no longer has in
+     * this epoch (pinned before a rebuild, or lost) has its seats repaired
+     * from MySQL; a Redis error is thrown and the step retried.
+     */
     async markSeatsSold(plan: CheckoutPlan): Promise<void> {
-      if ((await holds.markSold(plan)) === "MISSING") await deps.rebuildEvent(plan.eventId);
+      if ((await holds.markSold(plan)) === "MISSING") await repair(plan);
     },
 
     /** A provider answer that the authorization cannot be captured (voided, expired) is final: CAPTURE_FAILED. */
@@ -198,16 +216,27 @@ export function createOrderActivities(deps: OrderActivityDeps) {
       await orders.releaseSale(orderId);
     },
 
-    /** Frees the seats in Redis: releases a pinned hold, or puts sold seats back on sale. */
+    /**
+     * Frees the seats in Redis: releases a pinned hold, or puts sold seats back
+     * on sale. A hold Redis lost, or one a rebuild dropped, has its seats
+     * repaired from MySQL instead. Only a missing hold counts as missing: a
+     * Redis timeout or connection error is thrown and the step retried.
+     */
     async releaseSeats(plan: CheckoutPlan): Promise<void> {
-      const hold = await holds.getHold(plan.eventId, plan.holdId).catch(() => undefined);
-      if (hold?.state === "SOLD") {
-        if ((await holds.markUnsold(plan)) === "MISSING") await deps.rebuildEvent(plan.eventId);
-      } else if (hold && (hold.state === "PINNED" || hold.state === "ACTIVE")) {
+      let hold;
+      try {
+        hold = await holds.getHold(plan.eventId, plan.holdId);
+      } catch (err) {
+        if (!(err instanceof AppError && err.reason === "HOLD_NOT_FOUND")) throw err;
+      }
+      if (hold && (hold.state === "PINNED" || hold.state === "ACTIVE")) {
         await holds.releaseHold(plan.eventId, plan.holdId, undefined);
-      } else if (!hold) {
-        // Redis lost it; the rebuild reads what MySQL says is sold.
-        await deps.rebuildEvent(plan.eventId);
+      } else if (hold?.state === "SOLD") {
+        if ((await holds.markUnsold(plan)) === "MISSING") await repair(plan);
+      } else if (hold?.state !== "EXPIRED") {
+        // Gone, or released (by a rebuild, a refund or a release): MySQL says
+        // what the seats are now. Idempotent, and it frees no other hold.
+        await repair(plan);
       }
     },
 

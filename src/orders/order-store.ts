@@ -26,6 +26,20 @@ export interface NewOrder {
   currencyCode: string;
 }
 
+/** What MySQL says of one hold's seats (OrderStore.seatTruth; lua/repair_seats.lua's ARGV[2]). */
+export interface SeatTruth {
+  /** Seats an order owns, with that order's hold id. */
+  sold: [seatId: string, holdId: string][];
+  /** Seats no order owns. */
+  free: string[];
+  /** The section's sold count (general admission), else null. */
+  gaSold: number | null;
+  /** Places the buyer bought in the event (unreleased order items). */
+  bought: number;
+  /** Whether the hold's own order owns its seats or places now. */
+  mine: boolean;
+}
+
 export class OrderStore {
   constructor(
     private readonly mysql: MysqlPool,
@@ -142,6 +156,65 @@ export class OrderStore {
         [orderId],
       );
     });
+  }
+
+  /**
+   * What MySQL says of one hold's seats right now, to repair Redis from
+   * (src/orders/seat-repair.ts): which of its seats an order owns (and that
+   * order's hold), which are free, the section's sold count (general
+   * admission), how many places the buyer bought in the event, and whether
+   * the hold's own order owns its seats.
+   */
+  async seatTruth(target: {
+    eventId: string;
+    holdId: string;
+    buyerId: string;
+    seatIds: string[];
+    sectionId: string;
+  }): Promise<SeatTruth> {
+    const { eventId, holdId, buyerId, seatIds, sectionId } = target;
+    const [seatRows, gaRows, boughtRows, mineRows] = await Promise.all([
+      seatIds.length === 0
+        ? Promise.resolve([] as RowDataPacket[])
+        : this.mysql
+            .execute<RowDataPacket[]>(
+              `SELECT oi.sold_seat_id, o.hold_id FROM order_items oi JOIN orders o ON o.order_id = oi.order_id
+               WHERE oi.event_id = ? AND oi.sold_seat_id IN (${seatIds.map(() => "?").join(",")})`,
+              [eventId, ...seatIds],
+            )
+            .then(([rows]) => rows),
+      sectionId
+        ? this.mysql
+            .execute<RowDataPacket[]>("SELECT sold FROM sections WHERE event_id = ? AND section_id = ?", [
+              eventId,
+              sectionId,
+            ])
+            .then(([rows]) => rows)
+        : Promise.resolve([] as RowDataPacket[]),
+      this.mysql
+        .execute<RowDataPacket[]>(
+          `SELECT COALESCE(SUM(oi.quantity), 0) AS n FROM order_items oi JOIN orders o ON o.order_id = oi.order_id
+           WHERE oi.event_id = ? AND o.buyer_id = ? AND oi.released_at IS NULL`,
+          [eventId, buyerId],
+        )
+        .then(([rows]) => rows),
+      sectionId
+        ? this.mysql
+            .execute<RowDataPacket[]>(
+              "SELECT 1 FROM order_items oi JOIN orders o ON o.order_id = oi.order_id WHERE o.event_id = ? AND o.hold_id = ? AND oi.released_at IS NULL LIMIT 1",
+              [eventId, holdId],
+            )
+            .then(([rows]) => rows)
+        : Promise.resolve([] as RowDataPacket[]),
+    ]);
+    const owners = new Map(seatRows.map((r) => [String(r.sold_seat_id), String(r.hold_id)]));
+    return {
+      sold: seatIds.filter((s) => owners.has(s)).map((s): [string, string] => [s, owners.get(s)!]),
+      free: seatIds.filter((s) => !owners.has(s)),
+      gaSold: sectionId && gaRows[0] ? Number(gaRows[0].sold) : null,
+      bought: Number(boughtRows[0]?.n ?? 0),
+      mine: sectionId ? mineRows.length > 0 : seatIds.length > 0 && seatIds.every((s) => owners.get(s) === holdId),
+    };
   }
 
   /** Moves the order to `to` only from one of `from`; returns whether it moved. */

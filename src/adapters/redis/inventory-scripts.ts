@@ -41,6 +41,20 @@ export interface SeatMapReply {
   ga: Map<string, GaCounts>;
 }
 
+/** What MySQL says of one hold's seats (lua/repair_seats.lua's ARGV[2]). */
+export interface SeatTruthInput {
+  /** Seats an order owns, with that order's hold id. */
+  sold: readonly (readonly [string, string])[];
+  /** Seats no order owns. */
+  free: readonly string[];
+  /** The section's sold count (general admission), else null. */
+  gaSold: number | null;
+  /** Places the buyer bought in the event. */
+  bought: number;
+  /** Whether the hold's own order owns its seats now. */
+  mine: boolean;
+}
+
 export class InventoryScripts {
   constructor(private readonly runner: ScriptRunner) {}
 
@@ -87,6 +101,38 @@ export class InventoryScripts {
   }
 
   /** lua/seat_map.lua: the live seat state at one instant (read only). */
+  /**
+   * lua/repair_seats.lua: writes one hold's seats' sold or free state from
+   * MySQL's `truth`, touching no other hold and not the epoch. NOT_LOADED when
+   * the event has no live state at all.
+   */
+  repairSeats(i: {
+    eventId: string;
+    holdId: string;
+    buyerId: string;
+    sectionId: string;
+    truth: SeatTruthInput;
+  }): Promise<{ result: "OK" | "NOT_LOADED"; changed: number }> {
+    const k = eventKeys(i.eventId);
+    const keys = [
+      k.meta,
+      k.hold(i.holdId),
+      k.seats,
+      k.buyer(i.buyerId),
+      k.expiries,
+      k.version,
+      k.changes,
+      k.rowHints,
+      k.rowCursor,
+    ];
+    if (i.sectionId) keys.push(k.ga(i.sectionId), k.gaQuantities(i.sectionId), k.gaExpiries(i.sectionId));
+    const argv: ScriptArgv = [keys.length, ...keys, i.holdId, JSON.stringify(i.truth), i.sectionId];
+    return this.runner.run("repair_seats", argv).then((r) => ({
+      result: String(r[0]) === "OK" ? "OK" : "NOT_LOADED",
+      changed: Number(r[1] ?? 0),
+    }));
+  }
+
   seatMap(i: { eventId: string; gaSectionIds: readonly string[] }): Promise<SeatMapReply> {
     const k = eventKeys(i.eventId);
     const argv: ScriptArgv = [3 + 3 * i.gaSectionIds.length, k.meta, k.seats, k.version];

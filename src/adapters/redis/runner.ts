@@ -19,6 +19,7 @@ export const SCRIPT_NAMES = [
   "pin_hold",
   "sell_hold",
   "unsell_hold",
+  "repair_seats",
   "seat_map",
   "load_inventory",
   "set_sale_state",
