@@ -42,6 +42,7 @@ const BUSINESS_FAILURES = [
   "PAYMENT_WINDOW_ELAPSED",
   "SEATS_LOST",
   "ORDER_NOT_FOUND",
+  "IDEMPOTENCY_KEY_REUSED",
 ];
 
 const local = proxyLocalActivities<OrderActivities>({

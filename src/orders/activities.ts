@@ -11,7 +11,7 @@ import { PaymentStateError, type PaymentGateway } from "../payments/gateway.js";
 import type { Tickets } from "../tickets/tickets.js";
 import type { OrderNotifier } from "./notifier.js";
 import type { Order, OrderState } from "./order.js";
-import { type OrderStore, SeatsLostError, type NewOrder } from "./order-store.js";
+import { orderRequestHash, type OrderStore, SeatsLostError, type NewOrder } from "./order-store.js";
 import type { RepairResult, RepairTarget } from "./seat-repair.js";
 
 export interface CheckoutInput {
@@ -128,7 +128,16 @@ export function createOrderActivities(deps: OrderActivityDeps) {
         amountMinor,
         currencyCode: index.layout.currencyCode,
       };
-      await orders.insertPending(toNewOrder(plan));
+      if ((await orders.insertPending(toNewOrder(plan), orderRequestHash(input))) === "IDEMPOTENCY_KEY_REUSED") {
+        // Another checkout of this buyer recorded its order under the same key
+        // first (two holds, one key, at once). This hold can never be checked
+        // out again (one checkout per hold): give its seats back.
+        await holds.releaseHold(input.eventId, input.holdId, undefined);
+        throw businessFailure(
+          "IDEMPOTENCY_KEY_REUSED",
+          `idempotency key ${input.idempotencyKey} was used for another order of this buyer`,
+        );
+      }
       await changed(plan.orderId);
       return plan;
     },

@@ -1,6 +1,7 @@
 // Orders, their items and payment records in MySQL, the source of truth.
 // The UNIQUE key on order_items (event_id, sold_seat_id) makes a double sale
 // impossible; a conditional UPDATE keeps general admission within capacity.
+import { createHash } from "node:crypto";
 import type { PoolConnection, ResultSetHeader, RowDataPacket } from "mysql2/promise";
 import { isDuplicateKey, type MysqlPool } from "../adapters/mysql/pool.js";
 import { inSpan, tracerInTrace } from "../observability/tracing.js";
@@ -40,6 +41,20 @@ export interface SeatTruth {
   mine: boolean;
 }
 
+/**
+ * What makes two CreateOrder requests of one buyer and idempotency key the
+ * same request: the event, the hold and the payment method, hashed (the
+ * token itself is never stored).
+ */
+export function orderRequestHash(req: { eventId: string; holdId: string; paymentMethodToken: string }): string {
+  return createHash("sha256")
+    .update(JSON.stringify([req.eventId, req.holdId, req.paymentMethodToken]))
+    .digest("hex");
+}
+
+/** How recording a pending order went. */
+export type InsertPendingResult = "INSERTED" | "EXISTS" | "IDEMPOTENCY_KEY_REUSED";
+
 export class OrderStore {
   constructor(
     private readonly mysql: MysqlPool,
@@ -47,12 +62,17 @@ export class OrderStore {
     private readonly onCheckoutEnded?: (outcome: OrderState, seconds: number) => void,
   ) {}
 
-  /** Records the order as PENDING_PAYMENT; a second call for the same order changes nothing. */
-  async insertPending(o: NewOrder): Promise<void> {
-    await this.mysql.execute(
+  /**
+   * Records the order as PENDING_PAYMENT; a second call for the same order
+   * changes nothing ("EXISTS"). "IDEMPOTENCY_KEY_REUSED" when another order of
+   * the buyer holds the idempotency key (UNIQUE (buyer_id, idempotency_key)):
+   * two checkouts raced with one key, and this one lost.
+   */
+  async insertPending(o: NewOrder, requestHash: string): Promise<InsertPendingResult> {
+    const [r] = await this.mysql.execute<ResultSetHeader>(
       `INSERT IGNORE INTO orders (order_id, event_id, hold_id, buyer_id, state, failure_reason, section_id, quantity,
-         amount_minor, currency_code, created_at, updated_at, idempotency_key, seat_ids)
-       VALUES (?, ?, ?, ?, 'PENDING_PAYMENT', NULL, ?, ?, ?, ?, NOW(3), NOW(3), ?, ?)`,
+         amount_minor, currency_code, created_at, updated_at, idempotency_key, seat_ids, request_hash)
+       VALUES (?, ?, ?, ?, 'PENDING_PAYMENT', NULL, ?, ?, ?, ?, NOW(3), NOW(3), ?, ?, ?)`,
       [
         o.orderId,
         o.eventId,
@@ -64,8 +84,12 @@ export class OrderStore {
         o.currencyCode,
         o.idempotencyKey,
         o.seatIds.join(","),
+        requestHash,
       ],
     );
+    if (r.affectedRows === 1) return "INSERTED";
+    const [rows] = await this.mysql.execute<RowDataPacket[]>("SELECT 1 FROM orders WHERE order_id = ?", [o.orderId]);
+    return rows.length > 0 ? "EXISTS" : "IDEMPOTENCY_KEY_REUSED";
   }
 
   async recordAuthorization(
@@ -397,5 +421,7 @@ function toOrder(row: RowDataPacket, tickets: RowDataPacket[]): Order {
     tickets: tickets.map((t) => ({ ticketId: String(t.ticket_id), seatId: String(t.seat_id), code: String(t.code) })),
     createTime: new Date(row.created_at as Date),
     updateTime: new Date(row.updated_at as Date),
+    idempotencyKey: String(row.idempotency_key ?? ""),
+    requestHash: row.request_hash ? String(row.request_hash) : "",
   };
 }

@@ -39,6 +39,10 @@ export interface Order {
   tickets: OrderTicket[];
   createTime: Date;
   updateTime: Date;
+  /** The CreateOrder idempotency key that made it. */
+  idempotencyKey: string;
+  /** SHA-256 of the CreateOrder request that made it (orderRequestHash); "" for orders older than it. */
+  requestHash: string;
 }
 
 /** One order per hold: the id derives from the hold's, so retries converge. */

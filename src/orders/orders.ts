@@ -14,7 +14,7 @@ import { cancelOrderUpdate, checkout, createOrderUpdate } from "../../workflows/
 import { refundOrder } from "../../workflows/refund-order.js";
 import type { OrderNotifier } from "./notifier.js";
 import { checkoutWorkflowId, FINAL_ORDER_STATES, orderIdForHold, refundWorkflowId, type Order } from "./order.js";
-import type { OrderStore } from "./order-store.js";
+import { orderRequestHash, type OrderStore } from "./order-store.js";
 
 export interface CreateOrderRequest {
   eventId: string;
@@ -36,7 +36,31 @@ export interface OrdersDeps {
 /** How often WatchOrder re-reads an order that sent no change message. */
 const WATCH_SAFETY_POLL_MS = 5000;
 
-const HOLD_REASONS: Reason[] = ["HOLD_EXPIRED", "HOLD_NOT_ACTIVE", "HOLD_NOT_FOUND", "HOLD_NOT_OWNED"];
+/** Business failures of the checkout's first step that CreateOrder answers with. */
+const REFUSAL_REASONS: Reason[] = [
+  "HOLD_EXPIRED",
+  "HOLD_NOT_ACTIVE",
+  "HOLD_NOT_FOUND",
+  "HOLD_NOT_OWNED",
+  "IDEMPOTENCY_KEY_REUSED",
+];
+
+/**
+ * An idempotency key names one request: the same key with another hold, or
+ * the same hold with another payload (payment method), is refused. Orders
+ * recorded before request hashes existed are compared by hold only.
+ */
+function refuseOtherRequest(prior: Order, req: CreateOrderRequest, requestHash: string): void {
+  if (prior.holdId !== req.holdId || (prior.requestHash !== "" && prior.requestHash !== requestHash)) {
+    throw new AppError(
+      "IDEMPOTENCY_KEY_REUSED",
+      prior.holdId !== req.holdId
+        ? `idempotency key already used for order ${prior.orderId} of another hold`
+        : `idempotency key already used for order ${prior.orderId} with another request`,
+      { metadata: { order_id: prior.orderId } },
+    );
+  }
+}
 
 export class Orders {
   constructor(private readonly deps: OrdersDeps) {}
@@ -46,15 +70,8 @@ export class Orders {
     const orderId = orderIdForHold(req.holdId);
     // The hold's order and the buyer's order with this key, in one query.
     const { byId, byKey: prior } = await store.getForCreate(orderId, req.buyerId, req.idempotencyKey);
-    if (prior && prior.holdId !== req.holdId) {
-      throw new AppError(
-        "IDEMPOTENCY_KEY_REUSED",
-        `idempotency key already used for order ${prior.orderId} of another hold`,
-        {
-          metadata: { order_id: prior.orderId },
-        },
-      );
-    }
+    const requestHash = orderRequestHash(req);
+    if (prior) refuseOtherRequest(prior, req, requestHash);
     const existing = prior ?? byId;
     if (existing) {
       if (existing.buyerId !== req.buyerId)
@@ -90,6 +107,8 @@ export class Orders {
     }
     const order = await store.get(orderId);
     if (!order) throw new AppError("HOLD_NOT_ACTIVE", `hold ${req.holdId} could not be checked out`);
+    // A concurrent call with this key and another payload may have started the checkout first.
+    if (order.idempotencyKey === req.idempotencyKey) refuseOtherRequest(order, req, requestHash);
     return order;
   }
 
@@ -169,7 +188,7 @@ export class Orders {
   private translate(err: unknown): Error {
     if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
       const type = err.cause.type ?? "";
-      if ((HOLD_REASONS as string[]).includes(type)) return new AppError(type as Reason, err.cause.message);
+      if ((REFUSAL_REASONS as string[]).includes(type)) return new AppError(type as Reason, err.cause.message);
     }
     // The checkout is started (or will be, by a retry) but did not record the
     // order within Temporal's long poll, e.g. a worker starved of CPU: the
