@@ -4228,7 +4228,10 @@ export const EventServiceService = {
    * Creates an event with its seat map (written to MySQL, live state loaded
    * into Redis). Idempotent by request_id: a retry returns the same event.
    * Errors: VALIDATION_FAILED, EVENT_ALREADY_EXISTS (ALREADY_EXISTS, the
-   * event_id is taken by another request).
+   * event_id is taken by another request), REQUEST_ID_REUSED (ALREADY_EXISTS,
+   * the request_id was used for another request), EVENT_NOT_FOUND (a retry
+   * whose event is gone), INVENTORY_NOT_LOADED (UNAVAILABLE, another call is
+   * changing the event: retry).
    */
   createEvent: {
     path: "/ticketing.v1.EventService/CreateEvent" as const,
@@ -4268,7 +4271,8 @@ export const EventServiceService = {
   /**
    * Opens the sale: holds are accepted from now on. Idempotent.
    * Errors: EVENT_NOT_FOUND, SALE_CLOSED (FAILED_PRECONDITION, a closed sale
-   * never reopens).
+   * never reopens), INVENTORY_NOT_LOADED (UNAVAILABLE, another call is
+   * changing the event: retry).
    */
   openSale: {
     path: "/ticketing.v1.EventService/OpenSale" as const,
@@ -4282,7 +4286,8 @@ export const EventServiceService = {
   /**
    * Pauses an open sale: new holds are refused with SALE_PAUSED; existing
    * holds and checkouts carry on. Idempotent.
-   * Errors: EVENT_NOT_FOUND, SALE_NOT_OPEN (FAILED_PRECONDITION).
+   * Errors: EVENT_NOT_FOUND, SALE_NOT_OPEN (FAILED_PRECONDITION),
+   * INVENTORY_NOT_LOADED (UNAVAILABLE, retry).
    */
   pauseSale: {
     path: "/ticketing.v1.EventService/PauseSale" as const,
@@ -4295,7 +4300,7 @@ export const EventServiceService = {
   },
   /**
    * Closes the sale for good: new holds are refused with SALE_CLOSED.
-   * Idempotent. Errors: EVENT_NOT_FOUND.
+   * Idempotent. Errors: EVENT_NOT_FOUND, INVENTORY_NOT_LOADED (UNAVAILABLE, retry).
    */
   closeSale: {
     path: "/ticketing.v1.EventService/CloseSale" as const,
@@ -4308,7 +4313,7 @@ export const EventServiceService = {
   },
   /**
    * The live state of every seat and general-admission section, from Redis.
-   * Errors: EVENT_NOT_FOUND.
+   * Errors: EVENT_NOT_FOUND, INVENTORY_NOT_LOADED (UNAVAILABLE, being rebuilt: retry).
    */
   getSeatMap: {
     path: "/ticketing.v1.EventService/GetSeatMap" as const,
@@ -4325,7 +4330,8 @@ export const EventServiceService = {
    * Each API process follows an event's changes once for all its watchers and
    * keeps the map itself: a watcher joining a followed event gets its
    * snapshot from that (at most one 100 ms tick behind Redis, and at its
-   * version), not from a fresh Redis read. Errors: EVENT_NOT_FOUND.
+   * version), not from a fresh Redis read. Errors: EVENT_NOT_FOUND,
+   * INVENTORY_NOT_LOADED (UNAVAILABLE, being rebuilt: retry).
    */
   watchSeatMap: {
     path: "/ticketing.v1.EventService/WatchSeatMap" as const,
@@ -4341,7 +4347,8 @@ export const EventServiceService = {
    * Seats by state for the event, per section and per price category, and
    * the funnel: waiting, shopping, holds, orders by state, tickets valid and
    * checked in. Seat counts come from the process's seat-map feed when it
-   * follows the event (see WatchSeatMap), else from Redis. Errors: EVENT_NOT_FOUND.
+   * follows the event (see WatchSeatMap), else from Redis. Errors: EVENT_NOT_FOUND,
+   * INVENTORY_NOT_LOADED (UNAVAILABLE, being rebuilt: retry).
    */
   getEventSummary: {
     path: "/ticketing.v1.EventService/GetEventSummary" as const,
@@ -4356,7 +4363,8 @@ export const EventServiceService = {
   },
   /**
    * Rebuilds the event's Redis state from MySQL: sold seats from confirmed
-   * orders; holds are dropped. Errors: EVENT_NOT_FOUND.
+   * orders; holds are dropped. Errors: EVENT_NOT_FOUND, INVENTORY_NOT_LOADED
+   * (UNAVAILABLE, another call is changing the event: retry).
    */
   rebuildInventory: {
     path: "/ticketing.v1.EventService/RebuildInventory" as const,
@@ -4376,7 +4384,10 @@ export interface EventServiceServer extends UntypedServiceImplementation {
    * Creates an event with its seat map (written to MySQL, live state loaded
    * into Redis). Idempotent by request_id: a retry returns the same event.
    * Errors: VALIDATION_FAILED, EVENT_ALREADY_EXISTS (ALREADY_EXISTS, the
-   * event_id is taken by another request).
+   * event_id is taken by another request), REQUEST_ID_REUSED (ALREADY_EXISTS,
+   * the request_id was used for another request), EVENT_NOT_FOUND (a retry
+   * whose event is gone), INVENTORY_NOT_LOADED (UNAVAILABLE, another call is
+   * changing the event: retry).
    */
   createEvent: handleUnaryCall<CreateEventRequest, CreateEventResponse>;
   /**
@@ -4392,23 +4403,25 @@ export interface EventServiceServer extends UntypedServiceImplementation {
   /**
    * Opens the sale: holds are accepted from now on. Idempotent.
    * Errors: EVENT_NOT_FOUND, SALE_CLOSED (FAILED_PRECONDITION, a closed sale
-   * never reopens).
+   * never reopens), INVENTORY_NOT_LOADED (UNAVAILABLE, another call is
+   * changing the event: retry).
    */
   openSale: handleUnaryCall<OpenSaleRequest, OpenSaleResponse>;
   /**
    * Pauses an open sale: new holds are refused with SALE_PAUSED; existing
    * holds and checkouts carry on. Idempotent.
-   * Errors: EVENT_NOT_FOUND, SALE_NOT_OPEN (FAILED_PRECONDITION).
+   * Errors: EVENT_NOT_FOUND, SALE_NOT_OPEN (FAILED_PRECONDITION),
+   * INVENTORY_NOT_LOADED (UNAVAILABLE, retry).
    */
   pauseSale: handleUnaryCall<PauseSaleRequest, PauseSaleResponse>;
   /**
    * Closes the sale for good: new holds are refused with SALE_CLOSED.
-   * Idempotent. Errors: EVENT_NOT_FOUND.
+   * Idempotent. Errors: EVENT_NOT_FOUND, INVENTORY_NOT_LOADED (UNAVAILABLE, retry).
    */
   closeSale: handleUnaryCall<CloseSaleRequest, CloseSaleResponse>;
   /**
    * The live state of every seat and general-admission section, from Redis.
-   * Errors: EVENT_NOT_FOUND.
+   * Errors: EVENT_NOT_FOUND, INVENTORY_NOT_LOADED (UNAVAILABLE, being rebuilt: retry).
    */
   getSeatMap: handleUnaryCall<GetSeatMapRequest, GetSeatMapResponse>;
   /**
@@ -4417,19 +4430,22 @@ export interface EventServiceServer extends UntypedServiceImplementation {
    * Each API process follows an event's changes once for all its watchers and
    * keeps the map itself: a watcher joining a followed event gets its
    * snapshot from that (at most one 100 ms tick behind Redis, and at its
-   * version), not from a fresh Redis read. Errors: EVENT_NOT_FOUND.
+   * version), not from a fresh Redis read. Errors: EVENT_NOT_FOUND,
+   * INVENTORY_NOT_LOADED (UNAVAILABLE, being rebuilt: retry).
    */
   watchSeatMap: handleServerStreamingCall<WatchSeatMapRequest, WatchSeatMapResponse>;
   /**
    * Seats by state for the event, per section and per price category, and
    * the funnel: waiting, shopping, holds, orders by state, tickets valid and
    * checked in. Seat counts come from the process's seat-map feed when it
-   * follows the event (see WatchSeatMap), else from Redis. Errors: EVENT_NOT_FOUND.
+   * follows the event (see WatchSeatMap), else from Redis. Errors: EVENT_NOT_FOUND,
+   * INVENTORY_NOT_LOADED (UNAVAILABLE, being rebuilt: retry).
    */
   getEventSummary: handleUnaryCall<GetEventSummaryRequest, GetEventSummaryResponse>;
   /**
    * Rebuilds the event's Redis state from MySQL: sold seats from confirmed
-   * orders; holds are dropped. Errors: EVENT_NOT_FOUND.
+   * orders; holds are dropped. Errors: EVENT_NOT_FOUND, INVENTORY_NOT_LOADED
+   * (UNAVAILABLE, another call is changing the event: retry).
    */
   rebuildInventory: handleUnaryCall<RebuildInventoryRequest, RebuildInventoryResponse>;
 }
@@ -4439,7 +4455,10 @@ export interface EventServiceClient extends Client {
    * Creates an event with its seat map (written to MySQL, live state loaded
    * into Redis). Idempotent by request_id: a retry returns the same event.
    * Errors: VALIDATION_FAILED, EVENT_ALREADY_EXISTS (ALREADY_EXISTS, the
-   * event_id is taken by another request).
+   * event_id is taken by another request), REQUEST_ID_REUSED (ALREADY_EXISTS,
+   * the request_id was used for another request), EVENT_NOT_FOUND (a retry
+   * whose event is gone), INVENTORY_NOT_LOADED (UNAVAILABLE, another call is
+   * changing the event: retry).
    */
   createEvent(
     request: CreateEventRequest,
@@ -4497,7 +4516,8 @@ export interface EventServiceClient extends Client {
   /**
    * Opens the sale: holds are accepted from now on. Idempotent.
    * Errors: EVENT_NOT_FOUND, SALE_CLOSED (FAILED_PRECONDITION, a closed sale
-   * never reopens).
+   * never reopens), INVENTORY_NOT_LOADED (UNAVAILABLE, another call is
+   * changing the event: retry).
    */
   openSale(
     request: OpenSaleRequest,
@@ -4517,7 +4537,8 @@ export interface EventServiceClient extends Client {
   /**
    * Pauses an open sale: new holds are refused with SALE_PAUSED; existing
    * holds and checkouts carry on. Idempotent.
-   * Errors: EVENT_NOT_FOUND, SALE_NOT_OPEN (FAILED_PRECONDITION).
+   * Errors: EVENT_NOT_FOUND, SALE_NOT_OPEN (FAILED_PRECONDITION),
+   * INVENTORY_NOT_LOADED (UNAVAILABLE, retry).
    */
   pauseSale(
     request: PauseSaleRequest,
@@ -4536,7 +4557,7 @@ export interface EventServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Closes the sale for good: new holds are refused with SALE_CLOSED.
-   * Idempotent. Errors: EVENT_NOT_FOUND.
+   * Idempotent. Errors: EVENT_NOT_FOUND, INVENTORY_NOT_LOADED (UNAVAILABLE, retry).
    */
   closeSale(
     request: CloseSaleRequest,
@@ -4555,7 +4576,7 @@ export interface EventServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * The live state of every seat and general-admission section, from Redis.
-   * Errors: EVENT_NOT_FOUND.
+   * Errors: EVENT_NOT_FOUND, INVENTORY_NOT_LOADED (UNAVAILABLE, being rebuilt: retry).
    */
   getSeatMap(
     request: GetSeatMapRequest,
@@ -4578,7 +4599,8 @@ export interface EventServiceClient extends Client {
    * Each API process follows an event's changes once for all its watchers and
    * keeps the map itself: a watcher joining a followed event gets its
    * snapshot from that (at most one 100 ms tick behind Redis, and at its
-   * version), not from a fresh Redis read. Errors: EVENT_NOT_FOUND.
+   * version), not from a fresh Redis read. Errors: EVENT_NOT_FOUND,
+   * INVENTORY_NOT_LOADED (UNAVAILABLE, being rebuilt: retry).
    */
   watchSeatMap(
     request: WatchSeatMapRequest,
@@ -4593,7 +4615,8 @@ export interface EventServiceClient extends Client {
    * Seats by state for the event, per section and per price category, and
    * the funnel: waiting, shopping, holds, orders by state, tickets valid and
    * checked in. Seat counts come from the process's seat-map feed when it
-   * follows the event (see WatchSeatMap), else from Redis. Errors: EVENT_NOT_FOUND.
+   * follows the event (see WatchSeatMap), else from Redis. Errors: EVENT_NOT_FOUND,
+   * INVENTORY_NOT_LOADED (UNAVAILABLE, being rebuilt: retry).
    */
   getEventSummary(
     request: GetEventSummaryRequest,
@@ -4612,7 +4635,8 @@ export interface EventServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Rebuilds the event's Redis state from MySQL: sold seats from confirmed
-   * orders; holds are dropped. Errors: EVENT_NOT_FOUND.
+   * orders; holds are dropped. Errors: EVENT_NOT_FOUND, INVENTORY_NOT_LOADED
+   * (UNAVAILABLE, another call is changing the event: retry).
    */
   rebuildInventory(
     request: RebuildInventoryRequest,

@@ -1623,7 +1623,9 @@ export const OrderServiceService = {
    * Starts the checkout of a hold. Idempotent by idempotency_key: a retry, a
    * double click or a second API instance returns the same order.
    * Errors: HOLD_NOT_FOUND (also for another buyer's hold), HOLD_EXPIRED,
-   * HOLD_NOT_ACTIVE (FAILED_PRECONDITION), BUYER_MISMATCH (PERMISSION_DENIED).
+   * HOLD_NOT_ACTIVE (FAILED_PRECONDITION), BUYER_MISMATCH (PERMISSION_DENIED),
+   * IDEMPOTENCY_KEY_REUSED (ALREADY_EXISTS: the key was used for another hold,
+   * or for this hold with another payment method).
    */
   createOrder: {
     path: "/ticketing.v1.OrderService/CreateOrder" as const,
@@ -1695,7 +1697,9 @@ export interface OrderServiceServer extends UntypedServiceImplementation {
    * Starts the checkout of a hold. Idempotent by idempotency_key: a retry, a
    * double click or a second API instance returns the same order.
    * Errors: HOLD_NOT_FOUND (also for another buyer's hold), HOLD_EXPIRED,
-   * HOLD_NOT_ACTIVE (FAILED_PRECONDITION), BUYER_MISMATCH (PERMISSION_DENIED).
+   * HOLD_NOT_ACTIVE (FAILED_PRECONDITION), BUYER_MISMATCH (PERMISSION_DENIED),
+   * IDEMPOTENCY_KEY_REUSED (ALREADY_EXISTS: the key was used for another hold,
+   * or for this hold with another payment method).
    */
   createOrder: handleUnaryCall<CreateOrderRequest, CreateOrderResponse>;
   /**
@@ -1727,7 +1731,9 @@ export interface OrderServiceClient extends Client {
    * Starts the checkout of a hold. Idempotent by idempotency_key: a retry, a
    * double click or a second API instance returns the same order.
    * Errors: HOLD_NOT_FOUND (also for another buyer's hold), HOLD_EXPIRED,
-   * HOLD_NOT_ACTIVE (FAILED_PRECONDITION), BUYER_MISMATCH (PERMISSION_DENIED).
+   * HOLD_NOT_ACTIVE (FAILED_PRECONDITION), BUYER_MISMATCH (PERMISSION_DENIED),
+   * IDEMPOTENCY_KEY_REUSED (ALREADY_EXISTS: the key was used for another hold,
+   * or for this hold with another payment method).
    */
   createOrder(
     request: CreateOrderRequest,

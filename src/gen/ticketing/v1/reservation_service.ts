@@ -1755,7 +1755,11 @@ export const ReservationServiceService = {
    * Picks and holds the best `quantity` adjacent seats in a price category
    * (same row, together, leaving no single seat stranded where that can be
    * avoided) in one atomic step. Idempotent by request_id.
-   * Errors: as HoldSeats, with SEATS_UNAVAILABLE when no such block is free.
+   * Errors: EVENT_NOT_FOUND; SALE_NOT_OPEN, SALE_PAUSED, SALE_CLOSED
+   * (FAILED_PRECONDITION); SEATS_UNAVAILABLE (ABORTED, no such block is free);
+   * LIMIT_EXCEEDED (RESOURCE_EXHAUSTED); ADMISSION_TOKEN_MISSING
+   * (UNAUTHENTICATED), ADMISSION_TOKEN_INVALID (PERMISSION_DENIED) with the
+   * waiting room on.
    */
   holdBestAvailable: {
     path: "/ticketing.v1.ReservationService/HoldBestAvailable" as const,
@@ -1768,7 +1772,7 @@ export const ReservationServiceService = {
       Buffer.from(HoldBestAvailableResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): HoldBestAvailableResponse => HoldBestAvailableResponse.decode(value),
   },
-  /** Returns a hold. Errors: EVENT_NOT_FOUND, HOLD_NOT_FOUND. */
+  /** Returns a hold. Errors: HOLD_NOT_FOUND (also for an unknown event). */
   getHold: {
     path: "/ticketing.v1.ReservationService/GetHold" as const,
     requestStream: false as const,
@@ -1782,7 +1786,8 @@ export const ReservationServiceService = {
    * Extends an active hold by the event's hold time-to-live, within its
    * maximum number of extensions and maximum lifetime. Idempotent by
    * request_id. Errors: HOLD_NOT_FOUND, HOLD_EXPIRED, HOLD_NOT_ACTIVE
-   * (FAILED_PRECONDITION), EXTENSION_LIMIT_REACHED (FAILED_PRECONDITION).
+   * (FAILED_PRECONDITION), EXTENSION_LIMIT_REACHED (FAILED_PRECONDITION),
+   * HOLD_NOT_OWNED (PERMISSION_DENIED).
    */
   extendHold: {
     path: "/ticketing.v1.ReservationService/ExtendHold" as const,
@@ -1796,7 +1801,8 @@ export const ReservationServiceService = {
   /**
    * Releases a hold and frees its seats. Idempotent: releasing a released or
    * expired hold returns it unchanged.
-   * Errors: HOLD_NOT_FOUND, HOLD_NOT_ACTIVE (being paid for or sold).
+   * Errors: HOLD_NOT_FOUND, HOLD_NOT_ACTIVE (being paid for or sold),
+   * HOLD_NOT_OWNED (PERMISSION_DENIED).
    */
   releaseHold: {
     path: "/ticketing.v1.ReservationService/ReleaseHold" as const,
@@ -1825,22 +1831,28 @@ export interface ReservationServiceServer extends UntypedServiceImplementation {
    * Picks and holds the best `quantity` adjacent seats in a price category
    * (same row, together, leaving no single seat stranded where that can be
    * avoided) in one atomic step. Idempotent by request_id.
-   * Errors: as HoldSeats, with SEATS_UNAVAILABLE when no such block is free.
+   * Errors: EVENT_NOT_FOUND; SALE_NOT_OPEN, SALE_PAUSED, SALE_CLOSED
+   * (FAILED_PRECONDITION); SEATS_UNAVAILABLE (ABORTED, no such block is free);
+   * LIMIT_EXCEEDED (RESOURCE_EXHAUSTED); ADMISSION_TOKEN_MISSING
+   * (UNAUTHENTICATED), ADMISSION_TOKEN_INVALID (PERMISSION_DENIED) with the
+   * waiting room on.
    */
   holdBestAvailable: handleUnaryCall<HoldBestAvailableRequest, HoldBestAvailableResponse>;
-  /** Returns a hold. Errors: EVENT_NOT_FOUND, HOLD_NOT_FOUND. */
+  /** Returns a hold. Errors: HOLD_NOT_FOUND (also for an unknown event). */
   getHold: handleUnaryCall<GetHoldRequest, GetHoldResponse>;
   /**
    * Extends an active hold by the event's hold time-to-live, within its
    * maximum number of extensions and maximum lifetime. Idempotent by
    * request_id. Errors: HOLD_NOT_FOUND, HOLD_EXPIRED, HOLD_NOT_ACTIVE
-   * (FAILED_PRECONDITION), EXTENSION_LIMIT_REACHED (FAILED_PRECONDITION).
+   * (FAILED_PRECONDITION), EXTENSION_LIMIT_REACHED (FAILED_PRECONDITION),
+   * HOLD_NOT_OWNED (PERMISSION_DENIED).
    */
   extendHold: handleUnaryCall<ExtendHoldRequest, ExtendHoldResponse>;
   /**
    * Releases a hold and frees its seats. Idempotent: releasing a released or
    * expired hold returns it unchanged.
-   * Errors: HOLD_NOT_FOUND, HOLD_NOT_ACTIVE (being paid for or sold).
+   * Errors: HOLD_NOT_FOUND, HOLD_NOT_ACTIVE (being paid for or sold),
+   * HOLD_NOT_OWNED (PERMISSION_DENIED).
    */
   releaseHold: handleUnaryCall<ReleaseHoldRequest, ReleaseHoldResponse>;
 }
@@ -1875,7 +1887,11 @@ export interface ReservationServiceClient extends Client {
    * Picks and holds the best `quantity` adjacent seats in a price category
    * (same row, together, leaving no single seat stranded where that can be
    * avoided) in one atomic step. Idempotent by request_id.
-   * Errors: as HoldSeats, with SEATS_UNAVAILABLE when no such block is free.
+   * Errors: EVENT_NOT_FOUND; SALE_NOT_OPEN, SALE_PAUSED, SALE_CLOSED
+   * (FAILED_PRECONDITION); SEATS_UNAVAILABLE (ABORTED, no such block is free);
+   * LIMIT_EXCEEDED (RESOURCE_EXHAUSTED); ADMISSION_TOKEN_MISSING
+   * (UNAUTHENTICATED), ADMISSION_TOKEN_INVALID (PERMISSION_DENIED) with the
+   * waiting room on.
    */
   holdBestAvailable(
     request: HoldBestAvailableRequest,
@@ -1892,7 +1908,7 @@ export interface ReservationServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: HoldBestAvailableResponse) => void,
   ): ClientUnaryCall;
-  /** Returns a hold. Errors: EVENT_NOT_FOUND, HOLD_NOT_FOUND. */
+  /** Returns a hold. Errors: HOLD_NOT_FOUND (also for an unknown event). */
   getHold(
     request: GetHoldRequest,
     callback: (error: ServiceError | null, response: GetHoldResponse) => void,
@@ -1912,7 +1928,8 @@ export interface ReservationServiceClient extends Client {
    * Extends an active hold by the event's hold time-to-live, within its
    * maximum number of extensions and maximum lifetime. Idempotent by
    * request_id. Errors: HOLD_NOT_FOUND, HOLD_EXPIRED, HOLD_NOT_ACTIVE
-   * (FAILED_PRECONDITION), EXTENSION_LIMIT_REACHED (FAILED_PRECONDITION).
+   * (FAILED_PRECONDITION), EXTENSION_LIMIT_REACHED (FAILED_PRECONDITION),
+   * HOLD_NOT_OWNED (PERMISSION_DENIED).
    */
   extendHold(
     request: ExtendHoldRequest,
@@ -1932,7 +1949,8 @@ export interface ReservationServiceClient extends Client {
   /**
    * Releases a hold and frees its seats. Idempotent: releasing a released or
    * expired hold returns it unchanged.
-   * Errors: HOLD_NOT_FOUND, HOLD_NOT_ACTIVE (being paid for or sold).
+   * Errors: HOLD_NOT_FOUND, HOLD_NOT_ACTIVE (being paid for or sold),
+   * HOLD_NOT_OWNED (PERMISSION_DENIED).
    */
   releaseHold(
     request: ReleaseHoldRequest,
