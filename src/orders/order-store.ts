@@ -402,7 +402,7 @@ function ordersOf(rows: RowDataPacket[]): Order[] {
 
 function rowKey(rows: RowDataPacket[], orderId: string): string | undefined {
   const row = rows.find((r) => String(r.order_id) === orderId);
-  return row ? String(row.idempotency_key) : undefined;
+  return row ? String(row.idempotency_key ?? "") : undefined;
 }
 
 function toOrder(row: RowDataPacket, tickets: RowDataPacket[]): Order {
