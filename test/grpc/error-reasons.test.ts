@@ -22,8 +22,7 @@ const COMMON = new Set([
   "INTERNAL",
   "DEADLINE_EXCEEDED",
   "CANCELLED",
-  "OPERATOR_CREDENTIAL_MISSING",
-  "OPERATOR_CREDENTIAL_INVALID",
+  ...(readFileSync(path.join(PROTO_DIR, "common.proto"), "utf8").match(/\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b/g) ?? []),
 ]);
 const REASONS = new Set(Object.keys(Reasons));
 
@@ -184,6 +183,8 @@ function reachableReasons(): Map<string, Set<string>> {
   const out = new Map<string, Set<string>>();
   for (const file of serviceFiles) {
     const sf = program.getSourceFile(file)!;
+    // Reasons the service's handlers catch and answer as another (`err.reason === "HOLD_NOT_OWNED" ? holdNotFound(...)`).
+    const translated = new Set([...sf.text.matchAll(/err\.reason === "([A-Z_]+)"/g)].map((m) => m[1]!));
     ts.forEachChild(sf, function visit(node) {
       // The object literal of handlers a `*Handlers` function returns: one method per RPC.
       if (ts.isFunctionDeclaration(node) && node.name?.text.endsWith("Handlers") && node.body) {
@@ -193,7 +194,12 @@ function reachableReasons(): Map<string, Set<string>> {
               if (!ts.isMethodDeclaration(member) || !member.body) continue;
               const rpc = member.name.getText(sf).replace(/^./, (c) => c.toUpperCase());
               const never = NEVER_ANSWERED[rpc] ?? [];
-              out.set(rpc, new Set([...reasonsIn(member.body)].filter((r) => !COMMON.has(r) && !never.includes(r))));
+              out.set(
+                rpc,
+                new Set(
+                  [...reasonsIn(member.body)].filter((r) => !COMMON.has(r) && !never.includes(r) && !translated.has(r)),
+                ),
+              );
             }
           }
           ts.forEachChild(n, find);

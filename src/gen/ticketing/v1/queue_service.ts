@@ -1552,6 +1552,7 @@ export const QueueServiceService = {
    * opens, joiners wait in the pre-queue (shuffled when it opens).
    * Errors: EVENT_NOT_FOUND (NOT_FOUND), WAITING_ROOM_DISABLED, SALE_CLOSED
    * (FAILED_PRECONDITION), RATE_LIMITED (RESOURCE_EXHAUSTED, with RetryInfo).
+   * Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
    */
   joinQueue: {
     path: "/ticketing.v1.QueueService/JoinQueue" as const,
@@ -1568,6 +1569,7 @@ export const QueueServiceService = {
    * waiting buyer who stops asking (or watching) is skipped as abandoned.
    * Errors: EVENT_NOT_FOUND, QUEUE_TICKET_NOT_FOUND (NOT_FOUND),
    * WAITING_ROOM_DISABLED, RATE_LIMITED (RESOURCE_EXHAUSTED, with RetryInfo).
+   * Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
    */
   getQueuePosition: {
     path: "/ticketing.v1.QueueService/GetQueuePosition" as const,
@@ -1585,6 +1587,7 @@ export const QueueServiceService = {
    * token (ADMITTED) or a final state (EXPIRED, LEFT, COMPLETED, SALE_CLOSED,
    * SOLD_OUT without seats_may_return). Errors: EVENT_NOT_FOUND,
    * QUEUE_TICKET_NOT_FOUND, WAITING_ROOM_DISABLED.
+   * Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
    */
   watchQueue: {
     path: "/ticketing.v1.QueueService/WatchQueue" as const,
@@ -1598,6 +1601,7 @@ export const QueueServiceService = {
   /**
    * Gives up the buyer's place or shopping slot at once. Idempotent.
    * Errors: EVENT_NOT_FOUND, WAITING_ROOM_DISABLED.
+   * Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
    */
   leaveQueue: {
     path: "/ticketing.v1.QueueService/LeaveQueue" as const,
@@ -1634,6 +1638,7 @@ export interface QueueServiceServer extends UntypedServiceImplementation {
    * opens, joiners wait in the pre-queue (shuffled when it opens).
    * Errors: EVENT_NOT_FOUND (NOT_FOUND), WAITING_ROOM_DISABLED, SALE_CLOSED
    * (FAILED_PRECONDITION), RATE_LIMITED (RESOURCE_EXHAUSTED, with RetryInfo).
+   * Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
    */
   joinQueue: handleUnaryCall<JoinQueueRequest, JoinQueueResponse>;
   /**
@@ -1642,6 +1647,7 @@ export interface QueueServiceServer extends UntypedServiceImplementation {
    * waiting buyer who stops asking (or watching) is skipped as abandoned.
    * Errors: EVENT_NOT_FOUND, QUEUE_TICKET_NOT_FOUND (NOT_FOUND),
    * WAITING_ROOM_DISABLED, RATE_LIMITED (RESOURCE_EXHAUSTED, with RetryInfo).
+   * Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
    */
   getQueuePosition: handleUnaryCall<GetQueuePositionRequest, GetQueuePositionResponse>;
   /**
@@ -1649,11 +1655,13 @@ export interface QueueServiceServer extends UntypedServiceImplementation {
    * token (ADMITTED) or a final state (EXPIRED, LEFT, COMPLETED, SALE_CLOSED,
    * SOLD_OUT without seats_may_return). Errors: EVENT_NOT_FOUND,
    * QUEUE_TICKET_NOT_FOUND, WAITING_ROOM_DISABLED.
+   * Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
    */
   watchQueue: handleServerStreamingCall<WatchQueueRequest, WatchQueueResponse>;
   /**
    * Gives up the buyer's place or shopping slot at once. Idempotent.
    * Errors: EVENT_NOT_FOUND, WAITING_ROOM_DISABLED.
+   * Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
    */
   leaveQueue: handleUnaryCall<LeaveQueueRequest, LeaveQueueResponse>;
   /**
@@ -1672,6 +1680,7 @@ export interface QueueServiceClient extends Client {
    * opens, joiners wait in the pre-queue (shuffled when it opens).
    * Errors: EVENT_NOT_FOUND (NOT_FOUND), WAITING_ROOM_DISABLED, SALE_CLOSED
    * (FAILED_PRECONDITION), RATE_LIMITED (RESOURCE_EXHAUSTED, with RetryInfo).
+   * Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
    */
   joinQueue(
     request: JoinQueueRequest,
@@ -1694,6 +1703,7 @@ export interface QueueServiceClient extends Client {
    * waiting buyer who stops asking (or watching) is skipped as abandoned.
    * Errors: EVENT_NOT_FOUND, QUEUE_TICKET_NOT_FOUND (NOT_FOUND),
    * WAITING_ROOM_DISABLED, RATE_LIMITED (RESOURCE_EXHAUSTED, with RetryInfo).
+   * Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
    */
   getQueuePosition(
     request: GetQueuePositionRequest,
@@ -1715,6 +1725,7 @@ export interface QueueServiceClient extends Client {
    * token (ADMITTED) or a final state (EXPIRED, LEFT, COMPLETED, SALE_CLOSED,
    * SOLD_OUT without seats_may_return). Errors: EVENT_NOT_FOUND,
    * QUEUE_TICKET_NOT_FOUND, WAITING_ROOM_DISABLED.
+   * Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
    */
   watchQueue(request: WatchQueueRequest, options?: Partial<CallOptions>): ClientReadableStream<WatchQueueResponse>;
   watchQueue(
@@ -1725,6 +1736,7 @@ export interface QueueServiceClient extends Client {
   /**
    * Gives up the buyer's place or shopping slot at once. Idempotent.
    * Errors: EVENT_NOT_FOUND, WAITING_ROOM_DISABLED.
+   * Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
    */
   leaveQueue(
     request: LeaveQueueRequest,

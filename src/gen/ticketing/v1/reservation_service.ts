@@ -1741,6 +1741,7 @@ export const ReservationServiceService = {
    * seats taken); INSUFFICIENT_CAPACITY (ABORTED); LIMIT_EXCEEDED
    * (RESOURCE_EXHAUSTED); ADMISSION_TOKEN_MISSING (UNAUTHENTICATED),
    * ADMISSION_TOKEN_INVALID (PERMISSION_DENIED) with the waiting room on.
+   * Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
    */
   holdSeats: {
     path: "/ticketing.v1.ReservationService/HoldSeats" as const,
@@ -1760,6 +1761,7 @@ export const ReservationServiceService = {
    * LIMIT_EXCEEDED (RESOURCE_EXHAUSTED); ADMISSION_TOKEN_MISSING
    * (UNAUTHENTICATED), ADMISSION_TOKEN_INVALID (PERMISSION_DENIED) with the
    * waiting room on.
+   * Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
    */
   holdBestAvailable: {
     path: "/ticketing.v1.ReservationService/HoldBestAvailable" as const,
@@ -1786,8 +1788,8 @@ export const ReservationServiceService = {
    * Extends an active hold by the event's hold time-to-live, within its
    * maximum number of extensions and maximum lifetime. Idempotent by
    * request_id. Errors: HOLD_NOT_FOUND, HOLD_EXPIRED, HOLD_NOT_ACTIVE
-   * (FAILED_PRECONDITION), EXTENSION_LIMIT_REACHED (FAILED_PRECONDITION),
-   * HOLD_NOT_OWNED (PERMISSION_DENIED).
+   * (FAILED_PRECONDITION), EXTENSION_LIMIT_REACHED (FAILED_PRECONDITION).
+   * Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
    */
   extendHold: {
     path: "/ticketing.v1.ReservationService/ExtendHold" as const,
@@ -1801,8 +1803,9 @@ export const ReservationServiceService = {
   /**
    * Releases a hold and frees its seats. Idempotent: releasing a released or
    * expired hold returns it unchanged.
-   * Errors: HOLD_NOT_FOUND, HOLD_NOT_ACTIVE (being paid for or sold),
-   * HOLD_NOT_OWNED (PERMISSION_DENIED).
+   * Errors: HOLD_NOT_FOUND (also for another buyer's hold), HOLD_NOT_ACTIVE
+   * (being paid for or sold).
+   * Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
    */
   releaseHold: {
     path: "/ticketing.v1.ReservationService/ReleaseHold" as const,
@@ -1825,6 +1828,7 @@ export interface ReservationServiceServer extends UntypedServiceImplementation {
    * seats taken); INSUFFICIENT_CAPACITY (ABORTED); LIMIT_EXCEEDED
    * (RESOURCE_EXHAUSTED); ADMISSION_TOKEN_MISSING (UNAUTHENTICATED),
    * ADMISSION_TOKEN_INVALID (PERMISSION_DENIED) with the waiting room on.
+   * Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
    */
   holdSeats: handleUnaryCall<HoldSeatsRequest, HoldSeatsResponse>;
   /**
@@ -1836,6 +1840,7 @@ export interface ReservationServiceServer extends UntypedServiceImplementation {
    * LIMIT_EXCEEDED (RESOURCE_EXHAUSTED); ADMISSION_TOKEN_MISSING
    * (UNAUTHENTICATED), ADMISSION_TOKEN_INVALID (PERMISSION_DENIED) with the
    * waiting room on.
+   * Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
    */
   holdBestAvailable: handleUnaryCall<HoldBestAvailableRequest, HoldBestAvailableResponse>;
   /** Returns a hold. Errors: HOLD_NOT_FOUND (also for an unknown event). */
@@ -1844,15 +1849,16 @@ export interface ReservationServiceServer extends UntypedServiceImplementation {
    * Extends an active hold by the event's hold time-to-live, within its
    * maximum number of extensions and maximum lifetime. Idempotent by
    * request_id. Errors: HOLD_NOT_FOUND, HOLD_EXPIRED, HOLD_NOT_ACTIVE
-   * (FAILED_PRECONDITION), EXTENSION_LIMIT_REACHED (FAILED_PRECONDITION),
-   * HOLD_NOT_OWNED (PERMISSION_DENIED).
+   * (FAILED_PRECONDITION), EXTENSION_LIMIT_REACHED (FAILED_PRECONDITION).
+   * Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
    */
   extendHold: handleUnaryCall<ExtendHoldRequest, ExtendHoldResponse>;
   /**
    * Releases a hold and frees its seats. Idempotent: releasing a released or
    * expired hold returns it unchanged.
-   * Errors: HOLD_NOT_FOUND, HOLD_NOT_ACTIVE (being paid for or sold),
-   * HOLD_NOT_OWNED (PERMISSION_DENIED).
+   * Errors: HOLD_NOT_FOUND (also for another buyer's hold), HOLD_NOT_ACTIVE
+   * (being paid for or sold).
+   * Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
    */
   releaseHold: handleUnaryCall<ReleaseHoldRequest, ReleaseHoldResponse>;
 }
@@ -1867,6 +1873,7 @@ export interface ReservationServiceClient extends Client {
    * seats taken); INSUFFICIENT_CAPACITY (ABORTED); LIMIT_EXCEEDED
    * (RESOURCE_EXHAUSTED); ADMISSION_TOKEN_MISSING (UNAUTHENTICATED),
    * ADMISSION_TOKEN_INVALID (PERMISSION_DENIED) with the waiting room on.
+   * Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
    */
   holdSeats(
     request: HoldSeatsRequest,
@@ -1892,6 +1899,7 @@ export interface ReservationServiceClient extends Client {
    * LIMIT_EXCEEDED (RESOURCE_EXHAUSTED); ADMISSION_TOKEN_MISSING
    * (UNAUTHENTICATED), ADMISSION_TOKEN_INVALID (PERMISSION_DENIED) with the
    * waiting room on.
+   * Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
    */
   holdBestAvailable(
     request: HoldBestAvailableRequest,
@@ -1928,8 +1936,8 @@ export interface ReservationServiceClient extends Client {
    * Extends an active hold by the event's hold time-to-live, within its
    * maximum number of extensions and maximum lifetime. Idempotent by
    * request_id. Errors: HOLD_NOT_FOUND, HOLD_EXPIRED, HOLD_NOT_ACTIVE
-   * (FAILED_PRECONDITION), EXTENSION_LIMIT_REACHED (FAILED_PRECONDITION),
-   * HOLD_NOT_OWNED (PERMISSION_DENIED).
+   * (FAILED_PRECONDITION), EXTENSION_LIMIT_REACHED (FAILED_PRECONDITION).
+   * Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
    */
   extendHold(
     request: ExtendHoldRequest,
@@ -1949,8 +1957,9 @@ export interface ReservationServiceClient extends Client {
   /**
    * Releases a hold and frees its seats. Idempotent: releasing a released or
    * expired hold returns it unchanged.
-   * Errors: HOLD_NOT_FOUND, HOLD_NOT_ACTIVE (being paid for or sold),
-   * HOLD_NOT_OWNED (PERMISSION_DENIED).
+   * Errors: HOLD_NOT_FOUND (also for another buyer's hold), HOLD_NOT_ACTIVE
+   * (being paid for or sold).
+   * Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
    */
   releaseHold(
     request: ReleaseHoldRequest,

@@ -839,6 +839,7 @@ export const TicketServiceService = {
    * ticket's state without admitting it. Errors: TICKET_CODE_INVALID
    * (INVALID_ARGUMENT, bad signature, form or key; metadata `problem`),
    * TICKET_NOT_FOUND.
+   * Also GATE_EVENT_MISMATCH (PERMISSION_DENIED, a gate scanner of another event).
    */
   verifyTicket: {
     path: "/ticketing.v1.TicketService/VerifyTicket" as const,
@@ -856,6 +857,7 @@ export const TicketServiceService = {
    * answers like the first. Errors: TICKET_CODE_INVALID, TICKET_NOT_FOUND,
    * TICKET_REVOKED (FAILED_PRECONDITION), ALREADY_CHECKED_IN
    * (FAILED_PRECONDITION, metadata gate_id and check_in_time of the first scan).
+   * Also GATE_EVENT_MISMATCH (PERMISSION_DENIED, a gate scanner of another event).
    */
   checkIn: {
     path: "/ticketing.v1.TicketService/CheckIn" as const,
@@ -871,6 +873,7 @@ export const TicketServiceService = {
    * verify offline. next_page_token is the position reached: pass it again
    * later to get only the revocations since. An unknown event has none.
    * Errors: VALIDATION_FAILED.
+   * Also GATE_EVENT_MISMATCH (PERMISSION_DENIED, a gate scanner of another event).
    */
   listRevokedTickets: {
     path: "/ticketing.v1.TicketService/ListRevokedTickets" as const,
@@ -891,6 +894,7 @@ export interface TicketServiceServer extends UntypedServiceImplementation {
    * ticket's state without admitting it. Errors: TICKET_CODE_INVALID
    * (INVALID_ARGUMENT, bad signature, form or key; metadata `problem`),
    * TICKET_NOT_FOUND.
+   * Also GATE_EVENT_MISMATCH (PERMISSION_DENIED, a gate scanner of another event).
    */
   verifyTicket: handleUnaryCall<VerifyTicketRequest, VerifyTicketResponse>;
   /**
@@ -899,6 +903,7 @@ export interface TicketServiceServer extends UntypedServiceImplementation {
    * answers like the first. Errors: TICKET_CODE_INVALID, TICKET_NOT_FOUND,
    * TICKET_REVOKED (FAILED_PRECONDITION), ALREADY_CHECKED_IN
    * (FAILED_PRECONDITION, metadata gate_id and check_in_time of the first scan).
+   * Also GATE_EVENT_MISMATCH (PERMISSION_DENIED, a gate scanner of another event).
    */
   checkIn: handleUnaryCall<CheckInRequest, CheckInResponse>;
   /**
@@ -906,6 +911,7 @@ export interface TicketServiceServer extends UntypedServiceImplementation {
    * verify offline. next_page_token is the position reached: pass it again
    * later to get only the revocations since. An unknown event has none.
    * Errors: VALIDATION_FAILED.
+   * Also GATE_EVENT_MISMATCH (PERMISSION_DENIED, a gate scanner of another event).
    */
   listRevokedTickets: handleUnaryCall<ListRevokedTicketsRequest, ListRevokedTicketsResponse>;
 }
@@ -916,6 +922,7 @@ export interface TicketServiceClient extends Client {
    * ticket's state without admitting it. Errors: TICKET_CODE_INVALID
    * (INVALID_ARGUMENT, bad signature, form or key; metadata `problem`),
    * TICKET_NOT_FOUND.
+   * Also GATE_EVENT_MISMATCH (PERMISSION_DENIED, a gate scanner of another event).
    */
   verifyTicket(
     request: VerifyTicketRequest,
@@ -938,6 +945,7 @@ export interface TicketServiceClient extends Client {
    * answers like the first. Errors: TICKET_CODE_INVALID, TICKET_NOT_FOUND,
    * TICKET_REVOKED (FAILED_PRECONDITION), ALREADY_CHECKED_IN
    * (FAILED_PRECONDITION, metadata gate_id and check_in_time of the first scan).
+   * Also GATE_EVENT_MISMATCH (PERMISSION_DENIED, a gate scanner of another event).
    */
   checkIn(
     request: CheckInRequest,
@@ -959,6 +967,7 @@ export interface TicketServiceClient extends Client {
    * verify offline. next_page_token is the position reached: pass it again
    * later to get only the revocations since. An unknown event has none.
    * Errors: VALIDATION_FAILED.
+   * Also GATE_EVENT_MISMATCH (PERMISSION_DENIED, a gate scanner of another event).
    */
   listRevokedTickets(
     request: ListRevokedTicketsRequest,
