@@ -32,9 +32,6 @@ const REASONS = new Set(Object.keys(Reasons));
  * cannot rule out by itself.
  */
 const NEVER_ANSWERED: Record<string, string[]> = {
-  // Holds.holdError maps the codes of every hold script; release_hold.lua
-  // never answers EXPIRED or LIMIT.
-  ReleaseHold: ["EXTENSION_LIMIT_REACHED", "HOLD_EXPIRED"],
   // The hold is read back right after the script created it (HOLD_NOT_FOUND);
   // the general-admission replies of the shared reply handling never come
   // from hold_best_available.lua.
@@ -112,6 +109,22 @@ function reachableReasons(): Map<string, Set<string>> {
       return [decl.body];
     if ((ts.isVariableDeclaration(decl) || ts.isPropertyDeclaration(decl)) && decl.initializer)
       return [decl.initializer];
+    // A property set in the constructor (`this.missingInventory = deps.missingInventory ?? (async ...)`).
+    if (ts.isPropertyDeclaration(decl) && ts.isClassDeclaration(decl.parent)) {
+      const name = decl.name.getText();
+      const ctor = decl.parent.members.find(ts.isConstructorDeclaration);
+      const values: ts.Node[] = [];
+      ctor?.body?.forEachChild(function find(n) {
+        if (
+          ts.isBinaryExpression(n) &&
+          n.operatorToken.kind === ts.SyntaxKind.EqualsToken &&
+          n.left.getText() === `this.${name}`
+        )
+          values.push(n.right);
+        n.forEachChild(find);
+      });
+      return values;
+    }
     if (ts.isPropertyAssignment(decl)) return [decl.initializer];
     // A constructor parameter's default (e.g. a callback the class falls back on).
     if (ts.isParameter(decl) && decl.initializer) return [decl.initializer];
@@ -149,6 +162,30 @@ function reachableReasons(): Map<string, Set<string>> {
     return out;
   }
 
+  /** refusalError's switch: refusal code -> the reasons its case creates. */
+  const refusalCases = new Map<string, string[]>();
+  for (const sf of program.getSourceFiles().filter((f) => f.fileName.endsWith("src/adapters/redis/script-errors.ts"))) {
+    sf.forEachChild(function find(n) {
+      if (ts.isCaseClause(n) && ts.isStringLiteral(n.expression)) {
+        refusalCases.set(n.expression.text, literalReasons(n));
+      }
+      n.forEachChild(find);
+    });
+  }
+  function refusalReasons(arg: ts.Expression): string[] {
+    const type = checker.getTypeAtLocation(arg);
+    const members = type.isUnion() ? type.types : [type];
+    const out: string[] = [];
+    for (const member of members) {
+      const code = member.getProperty("code");
+      const codeType = code && checker.getTypeOfSymbolAtLocation(code, arg);
+      for (const t of codeType ? (codeType.isUnion() ? codeType.types : [codeType]) : []) {
+        if (t.isStringLiteral()) out.push(...(refusalCases.get(t.value) ?? []));
+      }
+    }
+    return out;
+  }
+
   function reasonsIn(node: ts.Node): Set<string> {
     const cached = memo.get(node);
     if (cached) return cached;
@@ -162,6 +199,13 @@ function reachableReasons(): Map<string, Set<string>> {
         // written in it and in the constants it reads. A bare parameter is
         // resolved at the call sites instead (below).
         else if (first) for (const r of literalReasons(first)) found.add(r);
+      }
+      // A script's refusal (src/adapters/redis/script-errors.ts): only the cases of
+      // the codes the argument's type allows at this call (narrowed by the script's reply type).
+      if (ts.isCallExpression(n) && n.expression.getText() === "refusalError" && n.arguments[0]) {
+        for (const r of refusalReasons(n.arguments[0])) found.add(r);
+        for (const arg of n.arguments.slice(1)) visit(arg);
+        return;
       }
       if (ts.isCallExpression(n) || ts.isNewExpression(n)) {
         // A reason handed to a helper that throws it (`saleError("SALE_CLOSED", ...)`).
