@@ -71,7 +71,10 @@ const schema = z
     // Identity: every caller sends `authorization: Bearer <JWT>` from this
     // issuer (README "Authentication"). Unset outside production: a local
     // issuer under AUTH_LOCAL_ISSUER_DIR (created on first start) signs them.
-    AUTH_ISSUER: z.string().min(1).optional(),
+    AUTH_ISSUER: z
+      .string()
+      .optional()
+      .transform((v) => (v === "" ? undefined : v)),
     AUTH_AUDIENCE: z.string().min(1).default("ticketing"),
     // Where the issuer's keys are: a JWKS URL, a JWKS file, or (neither) the
     // issuer's OpenID discovery document, AUTH_ISSUER/.well-known/openid-configuration.
