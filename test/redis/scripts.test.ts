@@ -162,6 +162,19 @@ describe("the typed script layer", () => {
         expect((await holds.pinHold(eventId, h.holdId, h.buyerId, 60_000)).state).toBe("PINNED");
         expect(await holds.markSold(h)).toBe("OK");
         expect(await holds.markUnsold(h)).toBe("OK");
+        // The checkout's repair of a lost hold, in both shapes: the seats (or places) are free in MySQL,
+        // and the section's sold count is what it is now.
+        const gaSold = h.sectionId
+          ? ((await inventory.snapshot(new SeatIndex(layout))).ga.get(h.sectionId)?.sold ?? 0)
+          : null;
+        const repaired = await scripts.inventory.repairSeats({
+          eventId,
+          holdId: h.holdId,
+          buyerId: h.buyerId,
+          sectionId: h.sectionId ?? "",
+          truth: { sold: [], free: h.seatIds, gaSold, bought: 0, mine: false },
+        });
+        expect(repaired.result).toBe("OK");
       }
       expect((await holds.releaseHold(eventId, best.holdId, best.buyerId)).state).toBe("RELEASED");
       const gaToRelease = await holds.holdQuantity(target(), "FLOOR", 1);
