@@ -14,7 +14,7 @@
   ARGV[1] holdId
 
   Returns {'OK'}, or {'MISSING'} when the hold is gone or was dropped by a
-  rebuild (the caller then rebuilds the event from MySQL).
+  rebuild (the caller then repairs only this hold's seats from MySQL: lua/repair_seats.lua).
 ]]
 --@include common
 

@@ -14,7 +14,7 @@
   ARGV[1] holdId
 
   Returns {'OK'}, or {'MISSING'} when the hold is gone or from an older
-  epoch (the caller then rebuilds the event from MySQL).
+  epoch (the caller then repairs only this hold's seats from MySQL: lua/repair_seats.lua).
 ]]
 --@include common
 

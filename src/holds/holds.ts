@@ -255,7 +255,7 @@ export class Holds {
 
   /**
    * Marks a hold sold after MySQL committed the sale; "MISSING" when Redis no
-   * longer has the hold in this epoch (the caller rebuilds from MySQL).
+   * longer has the hold in this epoch (the caller repairs this hold's seats from MySQL).
    */
   markSold(hold: Pick<Hold, "eventId" | "holdId" | "buyerId" | "sectionId">): Promise<"OK" | "MISSING"> {
     return this.scripts.sellHold(hold);
