@@ -48,7 +48,9 @@ export interface StripeMock {
 /** Builds stripe-mock with the other pinned tools when it is missing (a fresh clone under `npm test`). */
 function ensureBinary(): void {
   if (fs.existsSync(stripeMockBinary)) return;
-  const r = spawnSync("bash", [path.join(repoRoot, "src", "devstack", "install-tools.sh")], { stdio: "inherit" });
+  const r = spawnSync("bash", [path.join(repoRoot, "tools", "devstack", "install-tools.sh"), "stripe-mock"], {
+    stdio: "inherit",
+  });
   if (r.status !== 0 || !fs.existsSync(stripeMockBinary)) {
     throw new Error(`stripe-mock is missing at ${stripeMockBinary} and install-tools.sh failed (exit ${r.status})`);
   }
