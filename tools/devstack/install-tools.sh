@@ -37,13 +37,13 @@ for arg in "$@"; do
       usage
       exit 0
       ;;
-    temporal | ghz | grpcurl) wanted+=("$arg") ;;
+    temporal | ghz | grpcurl | stripe-mock) wanted+=("$arg") ;;
     -*)
       echo "install-tools: unknown option '$arg' (see --help)" >&2
       exit 2
       ;;
     *)
-      echo "install-tools: unknown tool '$arg': expected temporal, ghz or grpcurl (see --help)" >&2
+      echo "install-tools: unknown tool '$arg': expected temporal, ghz, grpcurl or stripe-mock (see --help)" >&2
       exit 2
       ;;
   esac
