@@ -16,7 +16,7 @@ import {
 } from "@grpc/grpc-js";
 import type { Span } from "@opentelemetry/api";
 import { AppError } from "../domain/errors.js";
-import { ANONYMOUS, type Authenticator } from "../identity/authenticator.js";
+import { ANONYMOUS, type CallAuthenticator } from "../identity/authenticator.js";
 import { requireOperator, type Principal } from "../identity/principal.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
@@ -62,7 +62,7 @@ export class CallPipeline {
   /** Aborted at shutdown so long-lived streams end and let the server drain. */
   private readonly shutdown = new AbortController();
 
-  constructor(private readonly deps: { log: Logger; metrics: Metrics; auth: Authenticator; publicReads: boolean }) {
+  constructor(private readonly deps: { log: Logger; metrics: Metrics; auth: CallAuthenticator; publicReads: boolean }) {
     // Every open stream listens for shutdown: thousands of listeners are expected here.
     setMaxListeners(0, this.shutdown.signal);
   }
@@ -251,8 +251,10 @@ class Call implements CallContext {
     const seconds = Number(process.hrtime.bigint() - this.started) / 1e9;
     this.observe(code, seconds);
     // Every operator call is audited: who did what, and how it ended.
+    // (The level is checked first: the call's child logger costs a hot operator path even when info is off.)
     if (this.principal.operator) {
-      this.log.info({ code: status[code], seconds, operator: this.principal.subject }, "operator call finished");
+      if (this.pipeline.baseLog.isLevelEnabled("info"))
+        this.log.info({ code: status[code], seconds, operator: this.principal.subject }, "operator call finished");
     } else if (code !== status.OK) {
       this.log.info({ code: status[code], seconds, principal: this.principal.subject }, "call finished");
     } else if (this.pipeline.baseLog.isLevelEnabled("debug")) this.log.debug({ seconds }, "call finished");

@@ -1,6 +1,7 @@
 // Starts the real API (src/app.ts) on a free port against the test stack, with
 // a fresh MySQL database, and gives generated clients for every service.
 import { createServer } from "node:net";
+import type { DestinationStream } from "pino";
 import { credentials, Metadata, type CallOptions, type ServiceError } from "@grpc/grpc-js";
 import { startApp, type RunningApp } from "../../src/app.js";
 import { loadConfig, type Config } from "../../src/config.js";
@@ -28,7 +29,10 @@ export interface TestApp {
   stop(): Promise<void>;
 }
 
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(
+  env: Record<string, string> = {},
+  opts: { logTo?: DestinationStream } = {},
+): Promise<TestApp> {
   const stack = testEnv();
   const db = await freshMysqlDatabase("app");
   const config = loadConfig({
@@ -45,7 +49,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     SHUTDOWN_GRACE_MS: "3000",
     ...env,
   });
-  const app = await startApp(config, createLogger(config.LOG_LEVEL, "ticketing-test"));
+  const app = await startApp(config, createLogger(config.LOG_LEVEL, "ticketing-test", opts.logTo));
   const address = `127.0.0.1:${app.grpcPort}`;
   const insecure = credentials.createInsecure();
   const operator = operatorMetadata();
