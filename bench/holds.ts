@@ -1,8 +1,10 @@
 // `npm run bench:holds`: HoldSeats over gRPC against its baselines, measured in
 // one run on one machine (see docs/BENCHMARKING.md):
-//   1. throughput: interleaved ghz rounds Noop, HoldSeats, Noop, HoldSeats, ...
-//      (median HoldSeats/Noop ratio; goal >= 0.65), with the CPU of ghz, the API
-//      and Redis per round;
+//   1. throughput: interleaved ghz rounds Noop, HoldSeats, Eval, HoldSeats
+//      against a second API with authentication off (BENCH_AUTH_BASELINE), ...
+//      with the CPU of ghz, the API and Redis per round: API CPU per call
+//      against the Noop and Eval floors, and authentication's cost (API CPU
+//      per HoldSeats on/off, goal <= 1.05);
 //   2. latency at load: both at --rps = 50 % of HoldSeats' median maximum;
 //   3. Redis: CPU per hold, and the ceiling of hold_seats.lua itself
 //      (redis-benchmark EVALSHA);
@@ -93,6 +95,8 @@ const PROTOSET = path.join(repoRoot, "src/gen/descriptors.binpb");
 const NOOP = "ticketing.bench.v1.NoopService/Noop";
 const EVAL = "ticketing.bench.v1.NoopService/Eval";
 const HOLD = "ticketing.v1.ReservationService/HoldSeats";
+/** #15: API CPU per HoldSeats with authentication on, at most this times the cost with it off. */
+const AUTH_COST_GOAL = 1.05;
 
 /** 200 sections x 4 rows x 250 seats = 200,000 seats: S<s>-<row>-<seat>. */
 const BIG: GridShape = { sections: 200, rowsPerSection: 4, seatsPerRow: 250 };
@@ -211,6 +215,9 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
   const stack = await startBenchStack(tmp);
   const api = await startApi(stack, tmp, GRPCURL);
   say(`api:      ${api.address} (pid ${api.pid}, log ${api.logFile})`);
+  // The same API with authentication off, for HoldSeats' cost of authentication in the same run.
+  const apiAuthOff = await startApi(stack, tmp, GRPCURL, { name: "api-auth-off", env: { BENCH_AUTH_BASELINE: "on" } });
+  say(`api (authentication off): ${apiAuthOff.address} (pid ${apiAuthOff.pid}, log ${apiAuthOff.logFile})`);
   const b = benchRedis(stack.redisUrl);
   defer(() => b.close());
   const redisVersion = /redis_version:(\S+)/.exec(await b.redis.info("server"))?.[1] ?? "?";
@@ -218,10 +225,12 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
   // --- events
   const tput = gridLayout(`${runId}_tput`, BIG, 4);
   const aux = gridLayout(`${runId}_aux`, BIG, 4);
+  const authOff = gridLayout(`${runId}_noauth`, BIG, 4);
   const cont = gridLayout(`${runId}_cont`, CONTENTION, settings.contentionMaxSeats, "A");
-  for (const layout of [tput, aux, cont]) await loadOpenEvent(b, layout);
+  for (const layout of [tput, aux, authOff, cont]) await loadOpenEvent(b, layout);
   const events = [
     { role: "throughput rounds (every call holds 2 seats nobody else holds)", layout: tput },
+    { role: "throughput rounds against the API with authentication off (same shape)", layout: authOff },
     { role: "warm-up, latency-at-load and HTML rounds (same shape)", layout: aux },
     { role: "contention (100 seats)", layout: cont },
   ].map(({ role, layout }) => ({
@@ -255,16 +264,22 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
     return file;
   };
   const holdFiles: string[] = [];
+  const authOffHoldFiles: string[] = [];
   for (let i = 0; i < settings.rounds; i++) {
-    const file = path.join(data, `holds-round${i + 1}.json`);
-    writeDistinctHoldsFile(file, {
-      eventId: tput.eventId,
-      grid: BIG,
-      firstCall: i * settings.n,
-      count: settings.n,
-      idPrefix: `${runId}t${i + 1}`,
-    });
-    holdFiles.push(file);
+    for (const [files, eventId, name] of [
+      [holdFiles, tput.eventId, "t"],
+      [authOffHoldFiles, authOff.eventId, "u"],
+    ] as const) {
+      const file = path.join(data, `holds-${name}-round${i + 1}.json`);
+      writeDistinctHoldsFile(file, {
+        eventId,
+        grid: BIG,
+        firstCall: i * settings.n,
+        count: settings.n,
+        idPrefix: `${runId}${name}${i + 1}`,
+      });
+      files.push(file);
+    }
   }
   // the Noop body is as large on the wire as a typical HoldSeats body
   const sample = JSON.parse(fs.readFileSync(holdFiles[0]!, "utf8").split("\n")[1]!.replace(/,$/, "")) as {
@@ -311,6 +326,18 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
         eventId: aux.eventId,
       }),
     );
+    warmup.push(
+      await measure("warmup", 1, "HoldSeatsAuthOff", {
+        api: apiAuthOff,
+        b,
+        address: apiAuthOff.address,
+        // Half a warm-up (JIT and connections settle within it): the latency rounds need the rest of aux's seats.
+        dataFile: auxHolds(Math.ceil(settings.warmupCalls / 2), "wu"),
+        total: Math.ceil(settings.warmupCalls / 2),
+        outFile: path.join(out, "warmup-holds-auth-off.json"),
+        eventId: aux.eventId,
+      }),
+    );
   }
 
   // --- throughput: Noop, HoldSeats, Eval, Noop, HoldSeats, Eval, ... (HoldSeats right after its Noop)
@@ -346,10 +373,24 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
         eventId: tput.eventId,
       }),
     );
+    rounds.push(
+      await measure("throughput", i + 1, "HoldSeatsAuthOff", {
+        api: apiAuthOff,
+        b,
+        address: apiAuthOff.address,
+        dataFile: authOffHoldFiles[i]!,
+        total: settings.n,
+        skipFirst: settings.skipFirst,
+        outFile: path.join(out, `holds-auth-off-${i + 1}.json`),
+        eventId: authOff.eventId,
+      }),
+    );
   }
   const noops = rounds.filter((r) => r.call === "Noop");
   const holdsR = rounds.filter((r) => r.call === "HoldSeats");
   const evals = rounds.filter((r) => r.call === "Eval");
+  const holdsAuthOff = rounds.filter((r) => r.call === "HoldSeatsAuthOff");
+  const authPairs = holdsR.map((h, i) => h.apiCpuUsPerCall / holdsAuthOff[i]!.apiCpuUsPerCall);
   const rps = (r: RoundResult) => r.ghz.summary?.rps ?? NaN;
   const pairRatios = holdsR.map((h, i) => rps(h) / rps(noops[i]!));
   const medianNoopRps = median(noops.map(rps));
@@ -387,6 +428,14 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
     medianGhzCoresNoop: round(medianGhzCoresNoop, 3),
     medianGhzCoresHold: round(medianGhzCoresHold, 3),
     generatorLimited: rounds.some((r) => r.ghzCpuOverFlag),
+    authCost: {
+      medianApiUsPerHoldOn: round(median(holdsR.map((r) => r.apiCpuUsPerCall)), 1),
+      medianApiUsPerHoldOff: round(median(holdsAuthOff.map((r) => r.apiCpuUsPerCall)), 1),
+      medianRatio: round(median(authPairs), 3),
+      pairRatios: authPairs.map((x) => round(x, 3)),
+      goal: AUTH_COST_GOAL,
+      goalMet: median(authPairs) <= AUTH_COST_GOAL,
+    },
   };
   for (const r of rounds) {
     const codes = r.ghz.summary?.codes ?? {};
@@ -396,6 +445,9 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
   }
   say(
     `throughput: Noop ${throughput.medianNoopRps}/s, HoldSeats ${throughput.medianHoldRps}/s, median ratio ${throughput.medianRatio} (goal ${settings.ratioGoal})`,
+  );
+  say(
+    `authentication's cost: API CPU per HoldSeats on ${throughput.authCost.medianApiUsPerHoldOn} µs, off ${throughput.authCost.medianApiUsPerHoldOff} µs, on/off ${throughput.authCost.medianRatio} (goal <= ${AUTH_COST_GOAL})`,
   );
   say(
     `one-script baseline: Eval ${throughput.eval.medianRps}/s, Eval/Noop ${throughput.eval.medianRatio}, HoldSeats/Eval ${throughput.eval.medianHoldOverEval}; ` +

@@ -188,6 +188,9 @@ const schema = z
     SIGNING_KEY_REFRESH_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
     // Serves ticketing.bench.v1.NoopService, the benchmarks' baseline.
     BENCH_NOOP: z.enum(["on", "off"]).default("off"),
+    // Authentication off, for bench:holds' same-run cost-of-authentication
+    // baseline only: needs BENCH_NOOP=on and is refused in production.
+    BENCH_AUTH_BASELINE: z.enum(["on", "off"]).default("off"),
     HEALTH_CHECK_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(2_000),
     // Traces (OpenTelemetry), off by default; what turns them on: observability/tracing.ts
     // tracesExporter. The exporter reads the other OTEL_* variables itself.
@@ -223,6 +226,13 @@ const schema = z
         code: "custom",
         path: ["TEMPORAL_CODEC_KEYS"],
         message: "is required in production (or TEMPORAL_CODEC_KEYS_FILE): workflow payloads carry payment tokens",
+      });
+    }
+    if (c.BENCH_AUTH_BASELINE === "on" && (c.NODE_ENV === "production" || c.BENCH_NOOP !== "on")) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["BENCH_AUTH_BASELINE"],
+        message: "turns authentication off for a benchmark: only with BENCH_NOOP=on, never in production",
       });
     }
     if (c.NODE_ENV === "production" && !c.AUTH_ISSUER) {

@@ -37,7 +37,8 @@ export interface HoldsSettings {
 export interface RoundResult {
   phase: "warmup" | "throughput" | "latency" | "html" | "contention";
   round: number;
-  call: "Noop" | "Eval" | "HoldSeats";
+  /** HoldSeatsAuthOff: HoldSeats against a second API with authentication off (BENCH_AUTH_BASELINE). */
+  call: "Noop" | "Eval" | "HoldSeats" | "HoldSeatsAuthOff";
   eventId?: string;
   rpsTarget?: number;
   ghz: GhzRun;
@@ -137,6 +138,21 @@ export interface BenchResult {
     medianGhzCoresNoop: number;
     medianGhzCoresHold: number;
     generatorLimited: boolean;
+    /**
+     * What authentication costs a HoldSeats call: the same rounds against a
+     * second API process with authentication off (BENCH_AUTH_BASELINE=on, every
+     * call the one operator principal the bench token gives), interleaved with
+     * the authenticated rounds. Goal (#15): API CPU per call on ≤ 1.05 × off.
+     */
+    authCost?: {
+      medianApiUsPerHoldOn: number;
+      medianApiUsPerHoldOff: number;
+      /** Median of per-round (on ÷ off) API CPU per HoldSeats. */
+      medianRatio: number;
+      pairRatios: number[];
+      goal: number;
+      goalMet: boolean;
+    };
   };
   latency: {
     rpsTarget: number;
@@ -327,6 +343,12 @@ export function markdown(r: BenchResult): string {
   L.push(
     `| median ghz CPU | ${pct(t.medianGhzCoresNoop)} of a core | ${pct(t.medianGhzCoresHold)} of a core | flag above ${pct(r.settings.ghzCpuFlag)}: ${t.generatorLimited ? "**exceeded**" : "not exceeded"} |`,
   );
+  if (t.authCost) {
+    const a = t.authCost;
+    L.push(
+      `| authentication's cost (HoldSeats against a second API with authentication off, same rounds) | | API ${f(a.medianApiUsPerHoldOn)} µs on, ${f(a.medianApiUsPerHoldOff)} µs off | on/off **${f(a.medianRatio, 3)}** (rounds ${a.pairRatios.join(", ")}; goal ≤ ${a.goal}: ${a.goalMet ? "met" : "**not met**"}) |`,
+    );
+  }
   if (t.eval) {
     const e = t.eval;
     L.push(
@@ -503,6 +525,11 @@ export function writeIndex(): void {
     L.push(
       `| API CPU per call, Noop / HoldSeats | ${f(t.medianApiUsPerNoop)} / ${f(t.medianApiUsPerHold)} µs (CPU-derived ratio ${f(t.cpuRatio, 3)}) |`,
     );
+    if (t.authCost) {
+      L.push(
+        `| API CPU per HoldSeats, authentication on / off (median of rounds) | ${f(t.authCost.medianApiUsPerHoldOn)} / ${f(t.authCost.medianApiUsPerHoldOff)} µs: **${f(t.authCost.medianRatio, 3)}** (goal ≤ ${t.authCost.goal}: ${t.authCost.goalMet ? "met" : "not met"}) |`,
+      );
+    }
     if (t.eval) {
       L.push(
         `| One-script baseline: Eval/Noop; HoldSeats/Eval; HoldSeats/Noop if a hold cost the API no more than Eval | **${f(t.eval.medianRatio, 3)}**; ${f(t.eval.medianHoldOverEval, 3)}; **${f(t.eval.ceilingIfApiAtEval, 3)}** |`,

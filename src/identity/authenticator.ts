@@ -22,7 +22,13 @@ export const ANONYMOUS: Principal = {
  */
 export type CertificatePrincipals = ReadonlyMap<string, Principal>;
 
-export class Authenticator {
+/** What the call pipeline asks of authentication. */
+export interface CallAuthenticator {
+  /** The caller's principal, synchronously when it can be had without waiting. */
+  authenticate(header: unknown, peerSubjectAltName?: () => string | undefined): Principal | Promise<Principal>;
+}
+
+export class Authenticator implements CallAuthenticator {
   constructor(
     private readonly verifier: TokenVerifier,
     private readonly budget: CallBudget | undefined,
@@ -59,6 +65,28 @@ export class Authenticator {
   private charge(principal: Principal): Principal {
     if (principal.buyer && !principal.operator) this.budget!.take(principal.subject);
     return principal;
+  }
+}
+
+/**
+ * The benchmarks' unauthenticated baseline (BENCH_AUTH_BASELINE=on, which the
+ * configuration allows only with BENCH_NOOP on and never in production):
+ * every call is the one operator principal a bench token would give, and no
+ * header is read. bench:holds measures HoldSeats against it beside the same
+ * calls with authentication on, so the cost of authentication is a figure.
+ */
+export class BenchBaselineAuthenticator implements CallAuthenticator {
+  private readonly principal: Principal = {
+    subject: "bench",
+    buyer: false,
+    operator: true,
+    scanner: false,
+    scanEvents: new Set(),
+    via: "unauthenticated-bench-baseline",
+  };
+
+  authenticate(): Principal {
+    return this.principal;
   }
 }
 

@@ -6,13 +6,17 @@ import { z } from "zod";
 import { ConfigError, type Config } from "../config.js";
 import { ID_PATTERN } from "../domain/validation.js";
 import type { Logger } from "../logger.js";
-import { Authenticator, CallBudget } from "./authenticator.js";
+import { Authenticator, BenchBaselineAuthenticator, CallBudget, type CallAuthenticator } from "./authenticator.js";
 import { KeyRing, type JwksSource } from "./key-ring.js";
 import { ensureLocalIssuer } from "./local-issuer.js";
 import { principalOf, type Principal } from "./principal.js";
 import { TokenVerifier } from "./verifier.js";
 
-export async function createAuthenticator(config: Config, log: Logger): Promise<Authenticator> {
+export async function createAuthenticator(config: Config, log: Logger): Promise<CallAuthenticator> {
+  if (config.BENCH_AUTH_BASELINE === "on") {
+    log.warn("authentication is OFF (BENCH_AUTH_BASELINE=on): every call acts as operator 'bench'");
+    return new BenchBaselineAuthenticator();
+  }
   let issuer = config.AUTH_ISSUER;
   let audience = config.AUTH_AUDIENCE;
   let source: JwksSource;

@@ -18,8 +18,12 @@ export interface Principal {
   readonly scanner: boolean;
   /** Events a gate scanner may check tickets in for (empty for others). */
   readonly scanEvents: ReadonlySet<string>;
-  /** Where the identity came from, for the audit log. */
-  readonly via: "jwt" | "mtls";
+  /**
+   * Where the identity came from, for the audit log: a verified token, a
+   * client certificate, or (the benchmarks' unauthenticated baseline only,
+   * BENCH_AUTH_BASELINE) nothing at all.
+   */
+  readonly via: "jwt" | "mtls" | "unauthenticated-bench-baseline";
 }
 
 export function principalOf(

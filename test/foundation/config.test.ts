@@ -38,6 +38,21 @@ describe("configuration", () => {
     expect(() => loadConfig({ MYSQL_URL: "postgres://app@db/x" })).toThrow(/MYSQL_URL.*Invalid URL/);
   });
 
+  it("allows the benchmarks' unauthenticated baseline only beside the bench service, never in production", () => {
+    expect(loadConfig({}).BENCH_AUTH_BASELINE).toBe("off");
+    expect(loadConfig({ BENCH_AUTH_BASELINE: "on", BENCH_NOOP: "on" }).BENCH_AUTH_BASELINE).toBe("on");
+    expect(() => loadConfig({ BENCH_AUTH_BASELINE: "on" })).toThrow(/BENCH_AUTH_BASELINE.*only with BENCH_NOOP=on/);
+    expect(() =>
+      loadConfig({
+        BENCH_AUTH_BASELINE: "on",
+        BENCH_NOOP: "on",
+        NODE_ENV: "production",
+        AUTH_ISSUER: "https://id.example.com",
+        TEMPORAL_CODEC_KEYS: "k1:" + "a".repeat(64),
+      }),
+    ).toThrow(/BENCH_AUTH_BASELINE.*never in production/);
+  });
+
   it("requires TLS files in pairs and an identity provider in production", () => {
     expect(() => loadConfig({ TLS_CERT_FILE: "/tmp/cert.pem" })).toThrow(/TLS_KEY_FILE/);
     expect(() => loadConfig({ TLS_CLIENT_CA_FILE: "/tmp/ca.pem" })).toThrow(/mutual TLS/);

@@ -31,4 +31,21 @@ describe("NoopService", () => {
       await off.stop();
     }
   });
+
+  it("serves without a token only in the unauthenticated bench baseline, where every call acts as operator 'bench'", async () => {
+    const baseline = await startTestApp({ BENCH_NOOP: "on", BENCH_AUTH_BASELINE: "on" });
+    const normal = await startTestApp({ BENCH_NOOP: "on" });
+    const baselineClient = new NoopServiceClient(baseline.address, credentials.createInsecure());
+    const normalClient = new NoopServiceClient(normal.address, credentials.createInsecure());
+    try {
+      expect(await call(baselineClient, baselineClient.noop, { payload: "x" })).toEqual({});
+      const err = await call(normalClient, normalClient.noop, { payload: "x" }).catch((e: { code: number }) => e);
+      expect((err as { code: number }).code).toBe(status.UNAUTHENTICATED);
+    } finally {
+      baselineClient.close();
+      normalClient.close();
+      await baseline.stop();
+      await normal.stop();
+    }
+  });
 });
