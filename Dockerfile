@@ -14,6 +14,8 @@ RUN CGO_ENABLED=0 GOBIN=/out go install github.com/grpc-ecosystem/grpc-health-pr
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
+# The client package is an npm workspace: npm ci needs its package.json (nothing else of it).
+COPY clients/typescript/package.json clients/typescript/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY tools/build.ts tools/
@@ -26,6 +28,7 @@ RUN npm run build
 FROM ${NODE_IMAGE} AS worker-deps
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY clients/typescript/package.json clients/typescript/
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 # The API never imports @temporalio/worker (test/ship/build.test.ts checks the

@@ -7,7 +7,17 @@ import tseslint from "typescript-eslint";
 const capabilities = ["events", "holds", "orders", "payments", "queue", "signing", "tickets"];
 
 export default tseslint.config(
-  { ignores: ["src/gen/**", "dist/**", "node_modules/**", ".tools/**", ".local/**", "bench/out/**"] },
+  {
+    ignores: [
+      "src/gen/**",
+      "**/dist/**",
+      "clients/typescript/src/gen/**",
+      "node_modules/**",
+      ".tools/**",
+      ".local/**",
+      "bench/out/**",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
