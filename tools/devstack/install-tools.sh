@@ -2,8 +2,10 @@
 # Installs the pinned Go tools that are not on npm into .tools/bin (git-ignored):
 # the Temporal CLI (the dev server `npm start` and `npm test` run), ghz and
 # grpcurl (the benchmarks' load generator; grpcurl also serves some tests), and
-# stripe-mock (Stripe's own mock of its API, for the Stripe adapter's tests).
-# `npm start` builds only the Temporal CLI; `npm run tools` builds all four.
+# stripe-mock (Stripe's own mock of its API, for the Stripe adapter's tests),
+# and protoc-gen-go and protoc-gen-go-grpc (the Go client's code generators,
+# `npm run gen:go`). `npm start` builds only the Temporal CLI; `npm run tools`
+# builds them all.
 # For each tool, in order:
 #   1. already in .tools/bin at the pinned version: nothing to do;
 #   2. in the shared cache ${TICKETING_TOOLS_CACHE:-$HOME/.cache/ticketing-tools}
@@ -19,8 +21,8 @@ usage() {
 Usage: npm run tools [-- TOOL...]
        bash tools/devstack/install-tools.sh [--help] [TOOL...]
 
-Installs the pinned Go tools into .tools/bin: temporal, ghz, grpcurl, stripe-mock (all
-when no TOOL is named). A tool already there is kept; one in the shared cache
+Installs the pinned Go tools into .tools/bin: temporal, ghz, grpcurl, stripe-mock,
+protoc-gen-go, protoc-gen-go-grpc (all when no TOOL is named). A tool already there is kept; one in the shared cache
 ($TICKETING_TOOLS_CACHE, default ~/.cache/ticketing-tools) is copied; otherwise it is
 built with `go install` (needs Go 1.25+ and the Go module proxy; a cold build of
 the Temporal CLI takes about 4 minutes, ghz and grpcurl about 1 minute each).
@@ -37,13 +39,13 @@ for arg in "$@"; do
       usage
       exit 0
       ;;
-    temporal | ghz | grpcurl | stripe-mock) wanted+=("$arg") ;;
+    temporal | ghz | grpcurl | stripe-mock | protoc-gen-go | protoc-gen-go-grpc) wanted+=("$arg") ;;
     -*)
       echo "install-tools: unknown option '$arg' (see --help)" >&2
       exit 2
       ;;
     *)
-      echo "install-tools: unknown tool '$arg': expected temporal, ghz, grpcurl or stripe-mock (see --help)" >&2
+      echo "install-tools: unknown tool '$arg': expected temporal, ghz, grpcurl, stripe-mock, protoc-gen-go or protoc-gen-go-grpc (see --help)" >&2
       exit 2
       ;;
   esac
@@ -61,6 +63,8 @@ tools=(
   "ghz github.com/bojand/ghz/cmd/ghz@v0.121.0"
   "grpcurl github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3"
   "stripe-mock github.com/stripe/stripe-mock@v0.203.0"
+  "protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12"
+  "protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2"
 )
 platform="$(uname -s)-$(uname -m)"
 if [ ${#wanted[@]} -gt 0 ]; then
