@@ -2,6 +2,10 @@
   Pins an active hold for checkout: it will not expire while payment is in
   flight (its expiry moves to now + pinMs, a bound that outlives the
   checkout's payment window). Idempotent: pinning a pinned hold keeps it.
+  The sale's state is part of the decision: a closed sale pins no hold (its
+  active holds only expire or are released); a paused one still does, since
+  pausing stops new holds, not the buyers already paying. A hold pinned
+  before the close stays pinned, so its checkout runs to its end.
 
   KEYS[1] meta     {ev:E}:meta
   KEYS[2] hold     {ev:E}:hold:<holdId>
@@ -14,6 +18,7 @@
   Returns one of
     {'OK', expiresMs}
     {'NOT_FOUND'}  {'NOT_OWNED'}  {'EXPIRED'}  {'SOLD'}  {'NOT_ACTIVE', state}
+    {'SALE', 'CLOSED'}
 ]]
 --@include common
 
@@ -30,6 +35,7 @@ if state == 'R' or state == 'E' or state == 'U' then return {'NOT_ACTIVE', state
 local now = now_ms()
 if expires <= now then return {'EXPIRED'} end
 if state == 'P' then return {'OK', tostring(expires)} end
+if redis.call('HGET', k.meta, 'state') == 'CLOSED' then return {'SALE', 'CLOSED'} end
 
 local pinned = math.max(expires, now + pin_ms)
 retime_hold(k, hold_id, h[2], h[3], h[4], h[7], pinned)

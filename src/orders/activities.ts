@@ -101,7 +101,9 @@ export function createOrderActivities(deps: OrderActivityDeps) {
           const existing = await orders.get(input.orderId);
           if (existing) return planOf(existing);
         }
-        if (err instanceof AppError && err.reason.startsWith("HOLD_")) throw businessFailure(err.reason, err.message);
+        // A hold that cannot be paid for, or a sale closed before the pin: final.
+        if (err instanceof AppError && (err.reason.startsWith("HOLD_") || err.reason === "SALE_CLOSED"))
+          throw businessFailure(err.reason, err.message);
         throw err;
       }
       const index = await inventory.requireIndex(input.eventId);

@@ -42,6 +42,7 @@ const REFUSAL_REASONS: Reason[] = [
   "HOLD_NOT_ACTIVE",
   "HOLD_NOT_FOUND",
   "HOLD_NOT_OWNED",
+  "SALE_CLOSED",
   "IDEMPOTENCY_KEY_REUSED",
 ];
 
@@ -60,6 +61,14 @@ function refuseOtherRequest(prior: Order, req: CreateOrderRequest, requestHash: 
       { metadata: { order_id: prior.orderId } },
     );
   }
+}
+
+/** The checkout refused the order before it began: createOrderUpdate failed with one of REFUSAL_REASONS. */
+function checkoutRefusal(err: unknown): AppError | undefined {
+  if (!(err instanceof WorkflowUpdateFailedError) || !(err.cause instanceof ApplicationFailure)) return undefined;
+  const type = err.cause.type;
+  const reason = REFUSAL_REASONS.find((r) => r === type);
+  return reason === undefined ? undefined : new AppError(reason, err.cause.message);
 }
 
 export class Orders {
@@ -103,7 +112,7 @@ export class Orders {
         }),
       });
     } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw this.translate(err);
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw checkoutRefusal(err) ?? this.translate(err);
     }
     const order = await store.get(orderId);
     if (!order) throw new AppError("HOLD_NOT_ACTIVE", `hold ${req.holdId} could not be checked out`);
@@ -186,10 +195,6 @@ export class Orders {
 
   /** Workflow failures carry the business reason as their type; Temporal down is UNAVAILABLE. */
   private translate(err: unknown): Error {
-    if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
-      const type = err.cause.type ?? "";
-      if ((REFUSAL_REASONS as string[]).includes(type)) return new AppError(type as Reason, err.cause.message);
-    }
     // The checkout is started (or will be, by a retry) but did not record the
     // order within Temporal's long poll, e.g. a worker starved of CPU: the
     // same idempotency key answers with the same order.

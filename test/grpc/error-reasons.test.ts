@@ -144,15 +144,15 @@ function reachableReasons(): Map<string, Set<string>> {
 
   function literalReasons(expr: ts.Node): string[] {
     const out: string[] = [];
+    const seen = new Set<ts.Node>();
+    // Through the constants it reads, and theirs (`REFUSAL_REASONS.find(...)` in a variable's initializer).
     const visit = (n: ts.Node): void => {
       if (ts.isStringLiteral(n) && REASONS.has(n.text)) out.push(n.text);
       if (ts.isIdentifier(n)) {
         for (const d of checker.getSymbolAtLocation(n)?.declarations ?? []) {
-          if (ts.isVariableDeclaration(d) && d.initializer && inSrc(d.getSourceFile())) {
-            d.initializer.forEachChild(function lit(m) {
-              if (ts.isStringLiteral(m) && REASONS.has(m.text)) out.push(m.text);
-              m.forEachChild(lit);
-            });
+          if (ts.isVariableDeclaration(d) && d.initializer && inSrc(d.getSourceFile()) && !seen.has(d)) {
+            seen.add(d);
+            visit(d.initializer);
           }
         }
       }

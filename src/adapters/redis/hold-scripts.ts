@@ -38,7 +38,8 @@ export type ExtendHoldReply =
   | { code: "REPLAY" }
   | RefusalOf<"NOT_FOUND" | "NOT_OWNED" | "EXPIRED" | "NOT_ACTIVE" | "EXTENSION_LIMIT">;
 export type PinHoldReply =
-  { code: "OK"; expiresMs: number } | RefusalOf<"NOT_FOUND" | "NOT_OWNED" | "EXPIRED" | "SOLD" | "NOT_ACTIVE">;
+  | { code: "OK"; expiresMs: number }
+  | RefusalOf<"NOT_FOUND" | "NOT_OWNED" | "EXPIRED" | "SOLD" | "NOT_ACTIVE" | "SALE">;
 export type ReleaseHoldReply =
   /** Ended now (state E: it had expired; R: released); its seats are free. */
   | { code: "ENDED"; state: string }
@@ -292,6 +293,7 @@ function holdStateRefusal(script: string, r: ScriptReply): Refusal {
     case "SOLD":
       return { code };
     case "NOT_ACTIVE":
+    case "SALE":
       return { code, state: String(r[1]) };
     default:
       throw unexpectedReply(script, code);

@@ -34,8 +34,10 @@ const (
 type OrderServiceClient interface {
 	// Starts the checkout of a hold. Idempotent by idempotency_key: a retry, a
 	// double click or a second API instance returns the same order.
+	// A paused sale still checks out the holds already made; a closed one does
+	// not (SALE_CLOSED), unless the hold was pinned for checkout before it closed.
 	// Errors: HOLD_NOT_FOUND (also for another buyer's hold), HOLD_EXPIRED,
-	// HOLD_NOT_ACTIVE (FAILED_PRECONDITION), BUYER_MISMATCH (PERMISSION_DENIED),
+	// HOLD_NOT_ACTIVE, SALE_CLOSED (FAILED_PRECONDITION), BUYER_MISMATCH (PERMISSION_DENIED),
 	// IDEMPOTENCY_KEY_REUSED (ALREADY_EXISTS: the key was used for another hold,
 	// or for this hold with another payment method).
 	CreateOrder(ctx context.Context, in *CreateOrderRequest, opts ...grpc.CallOption) (*CreateOrderResponse, error)
@@ -130,8 +132,10 @@ func (c *orderServiceClient) ListOrders(ctx context.Context, in *ListOrdersReque
 type OrderServiceServer interface {
 	// Starts the checkout of a hold. Idempotent by idempotency_key: a retry, a
 	// double click or a second API instance returns the same order.
+	// A paused sale still checks out the holds already made; a closed one does
+	// not (SALE_CLOSED), unless the hold was pinned for checkout before it closed.
 	// Errors: HOLD_NOT_FOUND (also for another buyer's hold), HOLD_EXPIRED,
-	// HOLD_NOT_ACTIVE (FAILED_PRECONDITION), BUYER_MISMATCH (PERMISSION_DENIED),
+	// HOLD_NOT_ACTIVE, SALE_CLOSED (FAILED_PRECONDITION), BUYER_MISMATCH (PERMISSION_DENIED),
 	// IDEMPOTENCY_KEY_REUSED (ALREADY_EXISTS: the key was used for another hold,
 	// or for this hold with another payment method).
 	CreateOrder(context.Context, *CreateOrderRequest) (*CreateOrderResponse, error)
