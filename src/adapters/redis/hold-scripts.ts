@@ -38,8 +38,7 @@ export type ExtendHoldReply =
   | { code: "REPLAY" }
   | RefusalOf<"NOT_FOUND" | "NOT_OWNED" | "EXPIRED" | "NOT_ACTIVE" | "EXTENSION_LIMIT">;
 export type PinHoldReply =
-  | { code: "OK"; expiresMs: number }
-  | RefusalOf<"NOT_FOUND" | "NOT_OWNED" | "EXPIRED" | "SOLD" | "NOT_ACTIVE" | "SALE">;
+  { code: "OK"; expiresMs: number } | RefusalOf<"NOT_FOUND" | "NOT_OWNED" | "EXPIRED" | "SOLD" | "NOT_ACTIVE" | "SALE">;
 export type ReleaseHoldReply =
   /** Ended now (state E: it had expired; R: released); its seats are free. */
   | { code: "ENDED"; state: string }
