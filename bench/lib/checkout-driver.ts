@@ -81,6 +81,7 @@ export function checkoutEvent(eventId: string, shape: CheckoutEventShape): Event
       },
     })),
     capacity: 0,
+    currencyMinorDigits: 0,
   };
 }
 

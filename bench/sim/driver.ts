@@ -104,6 +104,7 @@ export function buildEvent(s: Scenario, eventId: string): Event {
           },
     })),
     capacity: 0,
+    currencyMinorDigits: 0,
   };
 }
 

@@ -4,6 +4,7 @@
 // the live state gone.
 import { createHash, randomBytes } from "node:crypto";
 import { AppError, type FieldViolation, invalidArgument } from "../domain/errors.js";
+import { isCurrencyCode, MAX_PRICE_MINOR, MAX_TICKETS_PER_ORDER } from "../domain/money.js";
 import { SHORT_ID_PATTERN, Validator } from "../domain/validation.js";
 import type { SeatMapDelta, SeatMapWatchHub } from "./seat-map-watch.js";
 import type { Logger } from "../logger.js";
@@ -98,7 +99,7 @@ export const LIMITS = {
   ttl: [10, 3600],
   maxExtensions: [0, 10],
   maxLifetimeMax: 7200,
-  maxTicketsPerBuyer: [1, 100],
+  maxTicketsPerBuyer: [1, MAX_TICKETS_PER_ORDER],
   admissionsPerSecond: [1, 10_000],
   maxShopping: [1, 1_000_000],
   sessionSeconds: [60, 7200],
@@ -118,7 +119,6 @@ export const DEFAULTS = {
 /** A BadRequest lists at most this many violations (a 200,000-seat mistake must not make a huge trailer). */
 const MAX_VIOLATIONS = 40;
 const PRICE_CATEGORY_ID = /^[A-Za-z0-9_-]{1,32}$/;
-const CURRENCY_CODE = /^[A-Z]{3}$/;
 
 export interface EventsDeps {
   store: EventStore;
@@ -455,8 +455,7 @@ export function validateCreateEvent(input: CreateEventInput, now = new Date()): 
   const givenId = v.optionalId(`${p}.event_id`, e.eventId);
   const name = v.text(`${p}.name`, e.name, LIMITS.textMax);
   const venue = v.text(`${p}.venue`, e.venue, LIMITS.textMax);
-  if (!CURRENCY_CODE.test(e.currencyCode ?? ""))
-    v.add(`${p}.currency_code`, "must be an ISO 4217 code: 3 uppercase letters");
+  if (!isCurrencyCode(e.currencyCode ?? "")) v.add(`${p}.currency_code`, "must be an ISO 4217 currency code, e.g. EUR");
   for (const [field, time] of [
     ["start_time", e.startTime],
     ["sale_open_time", e.saleOpenTime],
@@ -516,7 +515,8 @@ export function validateCreateEvent(input: CreateEventInput, now = new Date()): 
     else categoryIds.add(c.priceCategoryId);
     v.text(`${f}.name`, c.name, LIMITS.textMax);
     const price = /^\d{1,16}$/.test(c.priceMinor ?? "") ? Number(c.priceMinor) : NaN;
-    if (!Number.isSafeInteger(price)) v.add(`${f}.price_minor`, "must be an integer >= 0 (minor units)");
+    if (!Number.isSafeInteger(price) || price > MAX_PRICE_MINOR)
+      v.add(`${f}.price_minor`, `must be a whole number of minor units, 0..${MAX_PRICE_MINOR}`);
     return { priceCategoryId: c.priceCategoryId, name: c.name, priceMinor: price };
   });
   const knownCategory = (field: string, id: string) => {

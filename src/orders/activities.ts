@@ -13,6 +13,7 @@ import type { OrderNotifier } from "./notifier.js";
 import type { Order, OrderState } from "./order.js";
 import { orderRequestHash, type OrderStore, SeatsLostError, type NewOrder } from "./order-store.js";
 import type { RepairResult, RepairTarget } from "./seat-repair.js";
+import { timesMinor, totalMinor } from "../domain/money.js";
 
 export interface CheckoutInput {
   orderId: string;
@@ -114,9 +115,10 @@ export function createOrderActivities(deps: OrderActivityDeps) {
       } else {
         for (const seat of hold.seatIds) prices.set(seat, index.priceOf(index.seat(seat)?.priceCategoryId ?? ""));
       }
+      // Checked integer arithmetic (domain/money.ts): a total is exact or the checkout fails.
       const amountMinor = hold.sectionId
-        ? (prices.get(hold.sectionId) ?? 0) * hold.quantity
-        : [...prices.values()].reduce((a, b) => a + b, 0);
+        ? timesMinor(prices.get(hold.sectionId) ?? 0, hold.quantity)
+        : totalMinor(prices.values());
       const plan: CheckoutPlan = {
         orderId: input.orderId,
         eventId: input.eventId,

@@ -71,6 +71,7 @@ function smallEvent(o: Partial<Event> = {}): Event {
       ga("FLOOR", 100, "std"),
     ],
     capacity: 0,
+    currencyMinorDigits: 0,
     createTime: undefined,
     ...o,
   };
@@ -183,6 +184,7 @@ describe("CreateEvent and GetEvent", () => {
         ga("FLOOR", 100, "std"),
       ],
       capacity: 114,
+      currencyMinorDigits: 2,
       createTime: event!.createTime,
     };
     expect(event).toEqual(expected);
@@ -489,6 +491,52 @@ describe("CreateEvent validation", () => {
       "event.price_categories",
       "event.sections",
     ]);
+  });
+
+  it("takes only ISO 4217 currencies and prices within the bound, and gives the currency's minor-unit exponent", async () => {
+    const err = await callError(
+      t.events,
+      t.events.createEvent,
+      {
+        requestId: uid("r"),
+        event: smallEvent({
+          currencyCode: "ABC", // three capitals, but no currency
+          priceCategories: [
+            { priceCategoryId: "vip", name: "VIP", priceMinor: "10000000001" },
+            { priceCategoryId: "std", name: "Standard", priceMinor: "4500" },
+          ],
+        }),
+      },
+      t.operator,
+    );
+    expect(err.badRequest?.fieldViolations.map((v) => v.field)).toEqual([
+      "event.currency_code",
+      "event.price_categories[0].price_minor",
+    ]);
+
+    for (const [currencyCode, digits] of [
+      ["JPY", 0],
+      ["EUR", 2],
+      ["KWD", 3],
+    ] as const) {
+      const created = await call(
+        t.events,
+        t.events.createEvent,
+        {
+          requestId: uid("r"),
+          event: smallEvent({
+            currencyCode,
+            priceCategories: [
+              { priceCategoryId: "vip", name: "VIP", priceMinor: "10000000000" },
+              { priceCategoryId: "std", name: "Standard", priceMinor: "0" },
+            ],
+          }),
+        },
+        t.operator,
+      );
+      expect(created.event?.currencyMinorDigits).toBe(digits);
+      expect(created.event?.priceCategories[0]?.priceMinor).toBe("10000000000");
+    }
   });
 
   it("refuses more than 200,000 places in total", async () => {

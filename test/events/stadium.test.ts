@@ -52,6 +52,7 @@ function stadium(): Event {
     ],
     sections,
     capacity: 0,
+    currencyMinorDigits: 0,
   };
 }
 

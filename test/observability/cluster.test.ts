@@ -171,6 +171,7 @@ describe("API_PROCESSES=2", () => {
               },
             ],
             capacity: 0,
+            currencyMinorDigits: 0,
           },
         },
         operator,

@@ -212,6 +212,7 @@ describe("metrics", () => {
             },
           ],
           capacity: 0,
+          currencyMinorDigits: 0,
         },
       },
       s.t.operator,

@@ -204,6 +204,7 @@ describe("npm run build", () => {
                 },
               ],
               capacity: 0,
+              currencyMinorDigits: 0,
             },
           },
           operator,

@@ -72,6 +72,7 @@ export async function openSaleEvent(t: TestApp, overrides: Partial<Event> = {}):
           },
         ],
         capacity: 0,
+        currencyMinorDigits: 0,
         ...overrides,
       },
     },

@@ -13,6 +13,7 @@ import type { Counts, EventDraft, Events, SeatMap, SectionDraft } from "../../ev
 import type { LiveSeatState } from "../../events/inventory.js";
 import type { EventLayout, SaleState, SectionLayout } from "../../events/layout.js";
 import type { ServiceHandlers } from "../bind.js";
+import { minorUnitDigits } from "../../domain/money.js";
 
 const SALE_STATES: Record<SaleState, SaleStateMessage> = {
   SCHEDULED: SaleStateMessage.SALE_STATE_SCHEDULED,
@@ -89,6 +90,7 @@ export function toEventMessage(
     maxTicketsPerBuyer: l.maxTicketsPerBuyer,
     waitingRoom: { ...l.waitingRoom, shuffleSeedSha256: shuffleSeedSha256 ?? "" },
     currencyCode: l.currencyCode,
+    currencyMinorDigits: minorUnitDigits(l.currencyCode),
     priceCategories: l.priceCategories.map((c) => ({
       priceCategoryId: c.priceCategoryId,
       name: c.name,

@@ -88,7 +88,8 @@ type PriceCategory struct {
 	// `[A-Za-z0-9_-]{1,32}`, unique in the event.
 	PriceCategoryId string `protobuf:"bytes,1,opt,name=price_category_id,json=priceCategoryId,proto3" json:"price_category_id,omitempty"`
 	Name            string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	// Price in minor units of the event's currency (cents).
+	// Price in minor units of the event's currency (cents for EUR, yen for
+	// JPY); 0..10000000000, so that no order total can overflow.
 	PriceMinor    int64 `protobuf:"varint,3,opt,name=price_minor,json=priceMinor,proto3" json:"price_minor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -588,7 +589,7 @@ type Event struct {
 	// Most tickets one buyer may hold and buy for this event; 1..100.
 	MaxTicketsPerBuyer uint32               `protobuf:"varint,9,opt,name=max_tickets_per_buyer,json=maxTicketsPerBuyer,proto3" json:"max_tickets_per_buyer,omitempty"`
 	WaitingRoom        *WaitingRoomSettings `protobuf:"bytes,10,opt,name=waiting_room,json=waitingRoom,proto3" json:"waiting_room,omitempty"`
-	// ISO 4217, e.g. "EUR".
+	// ISO 4217, e.g. "EUR"; prices are in its minor units.
 	CurrencyCode    string           `protobuf:"bytes,11,opt,name=currency_code,json=currencyCode,proto3" json:"currency_code,omitempty"`
 	PriceCategories []*PriceCategory `protobuf:"bytes,12,rep,name=price_categories,json=priceCategories,proto3" json:"price_categories,omitempty"`
 	// Empty in ListEvents.
@@ -596,9 +597,12 @@ type Event struct {
 	// Output only: seats plus general-admission places.
 	Capacity uint32 `protobuf:"varint,14,opt,name=capacity,proto3" json:"capacity,omitempty"`
 	// Output only.
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Output only: the currency's minor-unit exponent (ISO 4217): 2 for EUR,
+	// 0 for JPY, 3 for KWD. A price of 1234 EUR is 12.34 EUR; 1234 JPY is 1234 JPY.
+	CurrencyMinorDigits uint32 `protobuf:"varint,16,opt,name=currency_minor_digits,json=currencyMinorDigits,proto3" json:"currency_minor_digits,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Event) Reset() {
@@ -734,6 +738,13 @@ func (x *Event) GetCreateTime() *timestamppb.Timestamp {
 		return x.CreateTime
 	}
 	return nil
+}
+
+func (x *Event) GetCurrencyMinorDigits() uint32 {
+	if x != nil {
+		return x.CurrencyMinorDigits
+	}
+	return 0
 }
 
 type CreateEventRequest struct {
@@ -2345,7 +2356,7 @@ const file_ticketing_v1_event_service_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12;\n" +
 	"\breserved\x18\x03 \x01(\v2\x1d.ticketing.v1.ReservedSeatingH\x00R\breserved\x12M\n" +
 	"\x11general_admission\x18\x04 \x01(\v2\x1e.ticketing.v1.GeneralAdmissionH\x00R\x10generalAdmissionB\b\n" +
-	"\x06layout\"\xf2\x05\n" +
+	"\x06layout\"\xa6\x06\n" +
 	"\x05Event\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
@@ -2366,7 +2377,8 @@ const file_ticketing_v1_event_service_proto_rawDesc = "" +
 	"\bsections\x18\r \x03(\v2\x15.ticketing.v1.SectionR\bsections\x12\x1a\n" +
 	"\bcapacity\x18\x0e \x01(\rR\bcapacity\x12;\n" +
 	"\vcreate_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"^\n" +
+	"createTime\x122\n" +
+	"\x15currency_minor_digits\x18\x10 \x01(\rR\x13currencyMinorDigits\"^\n" +
 	"\x12CreateEventRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12)\n" +

@@ -88,7 +88,10 @@ export interface PriceCategory {
   /** `[A-Za-z0-9_-]{1,32}`, unique in the event. */
   priceCategoryId: string;
   name: string;
-  /** Price in minor units of the event's currency (cents). */
+  /**
+   * Price in minor units of the event's currency (cents for EUR, yen for
+   * JPY); 0..10000000000, so that no order total can overflow.
+   */
   priceMinor: string;
 }
 
@@ -191,7 +194,7 @@ export interface Event {
   waitingRoom?:
     | WaitingRoomSettings
     | undefined;
-  /** ISO 4217, e.g. "EUR". */
+  /** ISO 4217, e.g. "EUR"; prices are in its minor units. */
   currencyCode: string;
   priceCategories: PriceCategory[];
   /** Empty in ListEvents. */
@@ -199,7 +202,14 @@ export interface Event {
   /** Output only: seats plus general-admission places. */
   capacity: number;
   /** Output only. */
-  createTime?: Date | undefined;
+  createTime?:
+    | Date
+    | undefined;
+  /**
+   * Output only: the currency's minor-unit exponent (ISO 4217): 2 for EUR,
+   * 0 for JPY, 3 for KWD. A price of 1234 EUR is 12.34 EUR; 1234 JPY is 1234 JPY.
+   */
+  currencyMinorDigits: number;
 }
 
 export interface CreateEventRequest {
@@ -1200,6 +1210,7 @@ function createBaseEvent(): Event {
     sections: [],
     capacity: 0,
     createTime: undefined,
+    currencyMinorDigits: 0,
   };
 }
 
@@ -1249,6 +1260,9 @@ export const Event: MessageFns<Event> = {
     }
     if (message.createTime !== undefined) {
       Timestamp.encode(toTimestamp(message.createTime), writer.uint32(122).fork()).join();
+    }
+    if (message.currencyMinorDigits !== 0) {
+      writer.uint32(128).uint32(message.currencyMinorDigits);
     }
     return writer;
   },
@@ -1386,6 +1400,14 @@ export const Event: MessageFns<Event> = {
             message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.currencyMinorDigits = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1461,6 +1483,11 @@ export const Event: MessageFns<Event> = {
         : isSet(object.create_time)
         ? fromJsonTimestamp(object.create_time)
         : undefined,
+      currencyMinorDigits: isSet(object.currencyMinorDigits)
+        ? globalThis.Number(object.currencyMinorDigits)
+        : isSet(object.currency_minor_digits)
+        ? globalThis.Number(object.currency_minor_digits)
+        : 0,
     };
   },
 
@@ -1511,6 +1538,9 @@ export const Event: MessageFns<Event> = {
     if (message.createTime !== undefined) {
       obj.createTime = message.createTime.toISOString();
     }
+    if (message.currencyMinorDigits !== 0) {
+      obj.currencyMinorDigits = Math.round(message.currencyMinorDigits);
+    }
     return obj;
   },
 
@@ -1538,6 +1568,7 @@ export const Event: MessageFns<Event> = {
     message.sections = object.sections?.map((e) => Section.fromPartial(e)) || [];
     message.capacity = object.capacity ?? 0;
     message.createTime = object.createTime ?? undefined;
+    message.currencyMinorDigits = object.currencyMinorDigits ?? 0;
     return message;
   },
 };
