@@ -149,6 +149,7 @@ async function createEvent(events: EventServiceClient, o: { rate: number; maxSho
     ],
     capacity: 0,
     currencyMinorDigits: 0,
+    refundCutoffSeconds: 0,
     createTime: undefined,
   };
   const { event: created } = await call<CreateEventRequest, CreateEventResponse>(

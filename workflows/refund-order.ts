@@ -1,25 +1,33 @@
-// Cancel after confirmation (workflow id refund-<orderId>): refund the
-// payment, revoke the tickets, give the seats back in MySQL and put them
-// back on sale in Redis, then mark the order REFUNDED. Every step is
-// idempotent, so a retry or a duplicate start changes nothing twice.
-import { proxyActivities, proxyLocalActivities } from "@temporalio/workflow";
-import type { OrderActivities } from "../src/orders/activities.js";
+// Cancel after confirmation (workflow id refund-<orderId>): decide the refund
+// by the event's policy and revoke the tickets in the same step (no scan
+// admits them after it), refund the payment, give the seats back in MySQL and
+// put them back on sale in Redis, then mark the order REFUNDED. A refusal
+// (REFUND_WINDOW_CLOSED, TICKETS_CHECKED_IN) ends the workflow before any
+// money moves. Every step is idempotent, so a retry or a duplicate start
+// changes nothing twice.
+import { patched, proxyActivities, proxyLocalActivities } from "@temporalio/workflow";
+import type { OrderActivities, RefundOptions } from "../src/orders/activities.js";
+
+/** Final refusals: never retried. */
+const REFUSALS = ["ORDER_NOT_FOUND", "REFUND_WINDOW_CLOSED", "TICKETS_CHECKED_IN"];
 
 const local = proxyLocalActivities<OrderActivities>({
   startToCloseTimeout: "15 seconds",
   retry: {
     initialInterval: "200 milliseconds",
     maximumInterval: "10 seconds",
-    nonRetryableErrorTypes: ["ORDER_NOT_FOUND"],
+    nonRetryableErrorTypes: REFUSALS,
   },
 });
 // A provider call that outlives this is presumed lost (e.g. the worker died) and retried.
 const provider = proxyActivities<OrderActivities>({
   startToCloseTimeout: "10 seconds",
-  retry: { initialInterval: "1 second", maximumInterval: "10 seconds", nonRetryableErrorTypes: ["ORDER_NOT_FOUND"] },
+  retry: { initialInterval: "1 second", maximumInterval: "10 seconds", nonRetryableErrorTypes: REFUSALS },
 });
 
-export async function refundOrder(orderId: string): Promise<void> {
+export async function refundOrder(orderId: string, options: RefundOptions = { force: false, by: "" }): Promise<void> {
+  // Runs started before the refund policy refunded first and revoked after.
+  if (patched("refund-policy")) await local.claimRefund(orderId, options);
   await provider.refundPayment(orderId);
   const plan = await local.revokeOrder(orderId);
   await local.releaseSeats(plan);

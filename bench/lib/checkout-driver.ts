@@ -82,6 +82,7 @@ export function checkoutEvent(eventId: string, shape: CheckoutEventShape): Event
     })),
     capacity: 0,
     currencyMinorDigits: 0,
+    refundCutoffSeconds: 0,
   };
 }
 

@@ -53,6 +53,7 @@ export function gridLayout(eventId: string, g: GridShape, limit: number, section
     saleCloseTime: undefined,
     holdPolicy: { ttlSeconds: ttl, maxExtensions: 1, maxLifetimeSeconds: ttl * 2 },
     maxTicketsPerBuyer: limit,
+    refundCutoffSeconds: 0,
     waitingRoom: { enabled: false, admissionsPerSecond: 0, maxShopping: 0, sessionSeconds: 0 },
     currencyCode: "EUR",
     priceCategories: [{ priceCategoryId: "std", name: "Standard", priceMinor: 5000 }],

@@ -105,6 +105,7 @@ export function buildEvent(s: Scenario, eventId: string): Event {
     })),
     capacity: 0,
     currencyMinorDigits: 0,
+    refundCutoffSeconds: 0,
   };
 }
 

@@ -337,8 +337,9 @@ async function insertEventRow(conn: PoolConnection, layout: EventLayout, saleSta
   await conn.execute(
     `INSERT INTO events (event_id, name, venue, start_time, sale_open_time, sale_close_time, sale_state,
        hold_ttl_seconds, hold_max_extensions, hold_max_lifetime_seconds, max_tickets_per_buyer,
-       waiting_room_enabled, admissions_per_second, max_shopping, session_seconds, currency_code, capacity, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       waiting_room_enabled, admissions_per_second, max_shopping, session_seconds, currency_code, capacity, created_at,
+       refund_cutoff_seconds)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     [
       layout.eventId,
       layout.name,
@@ -358,6 +359,7 @@ async function insertEventRow(conn: PoolConnection, layout: EventLayout, saleSta
       layout.currencyCode,
       layout.capacity,
       sqlTime(layout.createTime),
+      layout.refundCutoffSeconds,
     ],
   );
 }
@@ -437,6 +439,7 @@ function toStoredEvent(
         maxLifetimeSeconds: Number(r.hold_max_lifetime_seconds),
       },
       maxTicketsPerBuyer: Number(r.max_tickets_per_buyer),
+      refundCutoffSeconds: Number(r.refund_cutoff_seconds),
       waitingRoom: {
         enabled: Boolean(Number(r.waiting_room_enabled)),
         admissionsPerSecond: Number(r.admissions_per_second),

@@ -36,6 +36,7 @@ export interface EventDraft {
   maxTicketsPerBuyer: number;
   /** Unset: off, with default settings. */
   waitingRoom?: WaitingRoomSettings | undefined;
+  refundCutoffSeconds?: number | undefined;
   currencyCode: string;
   /** priceMinor as the int64 decimal string the wire carries. */
   priceCategories: { priceCategoryId: string; name: string; priceMinor: string }[];
@@ -100,6 +101,7 @@ export const LIMITS = {
   maxExtensions: [0, 10],
   maxLifetimeMax: 7200,
   maxTicketsPerBuyer: [1, MAX_TICKETS_PER_ORDER],
+  refundCutoffSeconds: [0, 365 * 86_400],
   admissionsPerSecond: [1, 10_000],
   maxShopping: [1, 1_000_000],
   sessionSeconds: [60, 7200],
@@ -485,6 +487,8 @@ export function validateCreateEvent(input: CreateEventInput, now = new Date()): 
 
   const maxTicketsPerBuyer = e.maxTicketsPerBuyer || DEFAULTS.maxTicketsPerBuyer;
   v.int(`${p}.max_tickets_per_buyer`, maxTicketsPerBuyer, LIMITS.maxTicketsPerBuyer[0], LIMITS.maxTicketsPerBuyer[1]);
+  const refundCutoffSeconds = e.refundCutoffSeconds ?? 0;
+  v.int(`${p}.refund_cutoff_seconds`, refundCutoffSeconds, ...LIMITS.refundCutoffSeconds);
 
   const wr = e.waitingRoom;
   const waitingRoom: WaitingRoomSettings = {
@@ -591,6 +595,7 @@ export function validateCreateEvent(input: CreateEventInput, now = new Date()): 
     saleCloseTime: e.saleCloseTime,
     holdPolicy: { ttlSeconds, maxExtensions, maxLifetimeSeconds },
     maxTicketsPerBuyer,
+    refundCutoffSeconds,
     waitingRoom,
     currencyCode: e.currencyCode,
     priceCategories,

@@ -49,6 +49,8 @@ export interface EventLayout {
   holdPolicy: HoldPolicy;
   maxTicketsPerBuyer: number;
   waitingRoom: WaitingRoomSettings;
+  /** Refunds end this many seconds before startTime (0: at the start; no startTime: never). */
+  refundCutoffSeconds: number;
   currencyCode: string;
   priceCategories: PriceCategoryLayout[];
   sections: SectionLayout[];

@@ -15,6 +15,12 @@ import { orderRequestHash, type OrderStore, SeatsLostError, type NewOrder } from
 import type { RepairResult, RepairTarget } from "./seat-repair.js";
 import { timesMinor, totalMinor } from "../domain/money.js";
 
+/** How a refund was asked for: `force` (an operator, named in `by`) passes the refund policy. */
+export interface RefundOptions {
+  force: boolean;
+  by: string;
+}
+
 export interface CheckoutInput {
   orderId: string;
   eventId: string;
@@ -263,6 +269,22 @@ export function createOrderActivities(deps: OrderActivityDeps) {
     },
 
     // --- refund after confirmation ---
+
+    /** The refund policy's decision, and the tickets revoked with it (OrderStore.claimRefund). */
+    async claimRefund(orderId: string, options: RefundOptions): Promise<void> {
+      const claim = await orders.claimRefund(orderId, options.force);
+      if ("refused" in claim) {
+        throw businessFailure(
+          claim.refused,
+          claim.refused === "REFUND_WINDOW_CLOSED"
+            ? `order ${orderId}: refunds for this event have ended`
+            : `order ${orderId} has a checked-in ticket`,
+        );
+      }
+      if (claim.passed.length > 0) {
+        deps.log.warn({ orderId, operator: options.by, rules: claim.passed }, "refund forced past the refund policy");
+      }
+    },
 
     async refundPayment(orderId: string): Promise<void> {
       await payments.refund(paymentKeyOf(orderId));

@@ -269,6 +269,45 @@ export class OrderStore {
     );
   }
 
+  /**
+   * Decides a refund by the event's policy and revokes the order's tickets,
+   * in one transaction with the tickets locked (FOR UPDATE). CheckIn locks its
+   * ticket the same way, so a scan and a refund of one ticket serialize: a
+   * scan first makes this TICKETS_CHECKED_IN, a refund first makes the scan
+   * TICKET_REVOKED. Tickets already revoked mean a decision made earlier (a
+   * retry): it stands, whatever the clock says now. `force` (an operator)
+   * passes both rules; the rules it passed are returned for the log.
+   */
+  async claimRefund(orderId: string, force: boolean, now = new Date()): Promise<RefundClaim> {
+    return this.transaction("claimRefund", async (conn) => {
+      const [tickets] = await conn.execute<RowDataPacket[]>(
+        `SELECT t.ticket_id, t.revoked_at, c.ticket_id AS checked_in
+           FROM tickets t LEFT JOIN check_ins c ON c.ticket_id = t.ticket_id
+          WHERE t.order_id = ? FOR UPDATE`,
+        [orderId],
+      );
+      if (tickets.length > 0 && tickets.every((t) => t.revoked_at !== null)) return { passed: [] };
+      const [events] = await conn.execute<RowDataPacket[]>(
+        `SELECT e.start_time, e.refund_cutoff_seconds FROM orders o JOIN events e ON e.event_id = o.event_id
+          WHERE o.order_id = ?`,
+        [orderId],
+      );
+      const event = events[0];
+      const broken: RefundRule[] = [];
+      if (event?.start_time instanceof Date) {
+        const cutoff = event.start_time.getTime() - Number(event.refund_cutoff_seconds) * 1000;
+        if (now.getTime() >= cutoff) broken.push("REFUND_WINDOW_CLOSED");
+      }
+      if (tickets.some((t) => t.checked_in !== null)) broken.push("TICKETS_CHECKED_IN");
+      if (broken.length > 0 && !force) return { refused: broken[0]! };
+      await conn.execute(
+        "UPDATE tickets SET state = 'REVOKED', revoked_at = NOW(3) WHERE order_id = ? AND revoked_at IS NULL",
+        [orderId],
+      );
+      return { passed: broken };
+    });
+  }
+
   async revokeTickets(orderId: string): Promise<void> {
     await this.mysql.execute(
       "UPDATE tickets SET state = 'REVOKED', revoked_at = NOW(3) WHERE order_id = ? AND revoked_at IS NULL",
@@ -374,6 +413,12 @@ export class OrderStore {
     }
   }
 }
+
+/** The refund policy's rules (each the reason its refusal answers with). */
+export type RefundRule = "REFUND_WINDOW_CLOSED" | "TICKETS_CHECKED_IN";
+
+/** claimRefund's decision: refused by a rule, or the tickets revoked (with the rules an operator's force passed). */
+export type RefundClaim = { refused: RefundRule } | { passed: RefundRule[] };
 
 /** An order row with its tickets' columns (t_*), one row per ticket (one with NULLs when it has none). */
 const ORDER_WITH_TICKETS =

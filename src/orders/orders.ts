@@ -3,6 +3,7 @@
 // pushed through Redis pub/sub.
 import {
   WithStartWorkflowOperation,
+  WorkflowFailedError,
   WorkflowUpdateFailedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
   type Client,
@@ -15,6 +16,7 @@ import { refundOrder } from "../../workflows/refund-order.js";
 import type { OrderNotifier } from "./notifier.js";
 import { checkoutWorkflowId, FINAL_ORDER_STATES, orderIdForHold, refundWorkflowId, type Order } from "./order.js";
 import { orderRequestHash, type OrderStore } from "./order-store.js";
+import type { RefundOptions } from "./activities.js";
 
 export interface CreateOrderRequest {
   eventId: string;
@@ -70,6 +72,16 @@ function checkoutRefusal(err: unknown): AppError | undefined {
   const reason = REFUSAL_REASONS.find((r) => r === type);
   return reason === undefined ? undefined : new AppError(reason, err.cause.message);
 }
+
+/** The refund policy refused: the refund workflow failed with one of its rules. */
+function refundRefusal(err: unknown): AppError | undefined {
+  if (!(err instanceof WorkflowFailedError) || !(err.cause instanceof ApplicationFailure)) return undefined;
+  const type = err.cause.type;
+  const reason = REFUND_RULES.find((r) => r === type);
+  return reason === undefined ? undefined : new AppError(reason, err.cause.message);
+}
+
+const REFUND_RULES: Reason[] = ["REFUND_WINDOW_CLOSED", "TICKETS_CHECKED_IN"];
 
 export class Orders {
   constructor(private readonly deps: OrdersDeps) {}
@@ -132,7 +144,11 @@ export class Orders {
   }
 
   /** Before confirmation: void and release. After: refund, revoke tickets, seats back on sale. Idempotent. */
-  async cancelOrder(orderId: string, buyerId: string): Promise<Order> {
+  async cancelOrder(
+    orderId: string,
+    buyerId: string,
+    refund: RefundOptions = { force: false, by: "" },
+  ): Promise<Order> {
     let order = await this.getOrder(orderId);
     if (order.buyerId !== buyerId) throw new AppError("ORDER_NOT_OWNED", `order ${orderId} belongs to another buyer`);
     if (order.state === "FAILED")
@@ -148,12 +164,16 @@ export class Orders {
         if (outcome.status !== "CONFIRMED") return order;
       }
       if (order.state === "CONFIRMED") {
-        await this.deps.temporal.workflow.execute(refundOrder, {
-          workflowId: refundWorkflowId(orderId),
-          taskQueue: this.deps.taskQueue,
-          args: [orderId],
-          workflowIdConflictPolicy: "USE_EXISTING",
-        });
+        await this.deps.temporal.workflow
+          .execute(refundOrder, {
+            workflowId: refundWorkflowId(orderId),
+            taskQueue: this.deps.taskQueue,
+            args: [orderId, refund],
+            workflowIdConflictPolicy: "USE_EXISTING",
+          })
+          .catch((err: unknown) => {
+            throw refundRefusal(err) ?? err;
+          });
       }
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw this.translate(err);

@@ -121,10 +121,7 @@ export class Tickets {
     mayAdmit(ticket.eventId);
     if (ticket.state === "REVOKED") throw new AppError("TICKET_REVOKED", `ticket ${ticket.ticketId} was revoked`);
     try {
-      await this.mysql.execute(
-        "INSERT INTO check_ins (ticket_id, gate_id, request_id, checked_in_at) VALUES (?, ?, ?, NOW(3))",
-        [ticket.ticketId, gateId, requestId],
-      );
+      await this.admit(ticket.ticketId, gateId, requestId);
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
       const [rows] = await this.mysql.execute<RowDataPacket[]>(
@@ -146,6 +143,33 @@ export class Tickets {
       }
     }
     return (await this.get(ticket.ticketId))!;
+  }
+
+  /**
+   * Records the scan with the ticket locked (FOR UPDATE), as a refund's
+   * decision locks it (OrderStore.claimRefund): whichever takes the lock
+   * first wins, and the other sees its outcome.
+   */
+  private async admit(ticketId: string, gateId: string, requestId: string): Promise<void> {
+    const conn = await this.mysql.getConnection();
+    try {
+      await conn.beginTransaction();
+      const [rows] = await conn.execute<RowDataPacket[]>(
+        "SELECT revoked_at FROM tickets WHERE ticket_id = ? FOR UPDATE",
+        [ticketId],
+      );
+      if (rows[0]?.revoked_at) throw new AppError("TICKET_REVOKED", `ticket ${ticketId} was revoked`);
+      await conn.execute(
+        "INSERT INTO check_ins (ticket_id, gate_id, request_id, checked_in_at) VALUES (?, ?, ?, NOW(3))",
+        [ticketId, gateId, requestId],
+      );
+      await conn.commit();
+    } catch (err) {
+      await conn.rollback().catch(() => undefined);
+      throw err;
+    } finally {
+      conn.release();
+    }
   }
 
   /** Revoked ticket ids of an event in revocation order; the page token is the position reached. */

@@ -72,6 +72,7 @@ function smallEvent(o: Partial<Event> = {}): Event {
     ],
     capacity: 0,
     currencyMinorDigits: 0,
+    refundCutoffSeconds: 0,
     createTime: undefined,
     ...o,
   };

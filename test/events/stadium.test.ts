@@ -53,6 +53,7 @@ function stadium(): Event {
     sections,
     capacity: 0,
     currencyMinorDigits: 0,
+    refundCutoffSeconds: 0,
   };
 }
 

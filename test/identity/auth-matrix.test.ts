@@ -288,7 +288,13 @@ function rows(): Row[] {
     },
     {
       rpc: "CancelOrder",
-      run: (md) => unary(c.orders, c.orders.cancelOrder, { orderId: cancelOrderId, buyerId: "", requestId: r() }, md),
+      run: (md) =>
+        unary(
+          c.orders,
+          c.orders.cancelOrder,
+          { orderId: cancelOrderId, buyerId: "", requestId: r(), force: false },
+          md,
+        ),
       expect: { bob: "NOT_FOUND:ORDER_NOT_FOUND", gateRight: SCOPE, operator: BAD_REQUEST, alice: OK },
     },
   ];

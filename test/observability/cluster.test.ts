@@ -172,6 +172,7 @@ describe("API_PROCESSES=2", () => {
             ],
             capacity: 0,
             currencyMinorDigits: 0,
+            refundCutoffSeconds: 0,
           },
         },
         operator,

@@ -213,6 +213,7 @@ describe("metrics", () => {
           ],
           capacity: 0,
           currencyMinorDigits: 0,
+          refundCutoffSeconds: 0,
         },
       },
       s.t.operator,

@@ -145,6 +145,7 @@ describe("checkout", () => {
       orderId: order.orderId,
       buyerId: hold.buyerId,
       requestId: uid("c"),
+      force: false,
     });
     expect(cancelled.order!.state).toBe(OrderState.ORDER_STATE_REFUNDED);
     expect(await ledgerState(s.t, order.orderId)).toBe("REFUNDED");
@@ -154,6 +155,7 @@ describe("checkout", () => {
       orderId: order.orderId,
       buyerId: hold.buyerId,
       requestId: uid("c"),
+      force: false,
     });
     expect(again.order!.state).toBe(OrderState.ORDER_STATE_REFUNDED);
     // Its tickets are revoked: refused at the door and on the revocation list.
@@ -266,6 +268,7 @@ describe("checkout", () => {
       orderId: made[2]!.orderId,
       buyerId: buyer,
       requestId: uid("c"),
+      force: false,
     });
     expect(failed.code).toBe(status.FAILED_PRECONDITION);
     expect(failed.errorInfo?.reason).toBe("ORDER_FINAL");
@@ -273,6 +276,7 @@ describe("checkout", () => {
       orderId: made[0]!.orderId,
       buyerId: uid("mallory"),
       requestId: uid("c"),
+      force: false,
     });
     // Another buyer's order is not found: order ids cannot be probed.
     expect(foreign.errorInfo?.reason).toBe("ORDER_NOT_FOUND");

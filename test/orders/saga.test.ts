@@ -65,6 +65,7 @@ describe("checkouts with a provider that takes a moment", () => {
       orderId: order.orderId,
       buyerId: hold.buyerId,
       requestId: uid("c"),
+      force: false,
     });
     expect(res.order!.state).toBe(OrderState.ORDER_STATE_CANCELLED);
     expect(["none", "VOIDED"]).toContain(await ledgerState(s.t, order.orderId));

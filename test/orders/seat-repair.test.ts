@@ -84,6 +84,7 @@ describe("seat repair instead of rebuilds", () => {
         orderId: o.orderId,
         buyerId: alice,
         requestId: uid("c"),
+        force: false,
       });
       expect(refunded.order!.state).toBe(OrderState.ORDER_STATE_REFUNDED);
     }

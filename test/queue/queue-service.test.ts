@@ -67,6 +67,7 @@ async function createEvent(o: RoomSettings = {}): Promise<string> {
     ],
     capacity: 0,
     currencyMinorDigits: 0,
+    refundCutoffSeconds: 0,
     createTime: undefined,
   };
   const { event: created } = await call(t.events, t.events.createEvent, { requestId: uid("r"), event }, t.operator);

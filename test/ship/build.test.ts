@@ -205,6 +205,7 @@ describe("npm run build", () => {
               ],
               capacity: 0,
               currencyMinorDigits: 0,
+              refundCutoffSeconds: 0,
             },
           },
           operator,

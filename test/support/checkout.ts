@@ -73,6 +73,7 @@ export async function openSaleEvent(t: TestApp, overrides: Partial<Event> = {}):
         ],
         capacity: 0,
         currencyMinorDigits: 0,
+        refundCutoffSeconds: 0,
         ...overrides,
       },
     },

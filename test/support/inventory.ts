@@ -58,6 +58,7 @@ export function testLayout(o: LayoutOptions = {}): EventLayout {
       maxLifetimeSeconds: o.maxLifetimeSeconds ?? ttl * 2,
     },
     maxTicketsPerBuyer: o.limit ?? 8,
+    refundCutoffSeconds: 0,
     waitingRoom: { enabled: false, admissionsPerSecond: 0, maxShopping: 0, sessionSeconds: 0 },
     currencyCode: "EUR",
     priceCategories: [{ priceCategoryId: "std", name: "Standard", priceMinor: 5000 }],

@@ -91,6 +91,8 @@ export function toEventMessage(
     waitingRoom: { ...l.waitingRoom, shuffleSeedSha256: shuffleSeedSha256 ?? "" },
     currencyCode: l.currencyCode,
     currencyMinorDigits: minorUnitDigits(l.currencyCode),
+    // A layout cached in Redis before the refund policy existed has none: refunds until the start.
+    refundCutoffSeconds: l.refundCutoffSeconds ?? 0,
     priceCategories: l.priceCategories.map((c) => ({
       priceCategoryId: c.priceCategoryId,
       name: c.name,
@@ -114,6 +116,7 @@ export function toEventDraft(e: EventMessage): EventDraft {
     holdPolicy: e.holdPolicy ? { ...e.holdPolicy } : undefined,
     maxTicketsPerBuyer: e.maxTicketsPerBuyer,
     waitingRoom: e.waitingRoom ? { ...e.waitingRoom } : undefined,
+    refundCutoffSeconds: e.refundCutoffSeconds,
     currencyCode: e.currencyCode,
     priceCategories: e.priceCategories.map((c) => ({
       priceCategoryId: c.priceCategoryId,

@@ -6,7 +6,7 @@ import {
   OrderState,
   type Order as OrderMessage,
 } from "../../gen/ticketing/v1/order_service.js";
-import { actingBuyer, maySee } from "../../identity/principal.js";
+import { actingBuyer, maySee, requireOperator } from "../../identity/principal.js";
 import type { Order } from "../../orders/order.js";
 import type { Orders } from "../../orders/orders.js";
 import type { ServiceHandlers } from "../bind.js";
@@ -96,7 +96,9 @@ export function orderHandlers(orders: Orders): ServiceHandlers<typeof OrderServi
       v.id("request_id", req.requestId);
       const buyerId = actingBuyer(ctx.principal, req.buyerId, v);
       v.check();
-      const order = await orders.cancelOrder(req.orderId, buyerId).catch((err: unknown) => {
+      if (req.force) requireOperator(ctx.principal);
+      const refund = { force: req.force, by: ctx.principal.subject };
+      const order = await orders.cancelOrder(req.orderId, buyerId, refund).catch((err: unknown) => {
         throw err instanceof AppError && err.reason === "ORDER_NOT_OWNED" ? orderNotFound(req.orderId) : err;
       });
       return { order: toOrderMessage(order) };

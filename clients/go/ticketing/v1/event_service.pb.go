@@ -601,6 +601,10 @@ type Event struct {
 	// Output only: the currency's minor-unit exponent (ISO 4217): 2 for EUR,
 	// 0 for JPY, 3 for KWD. A price of 1234 EUR is 12.34 EUR; 1234 JPY is 1234 JPY.
 	CurrencyMinorDigits uint32 `protobuf:"varint,16,opt,name=currency_minor_digits,json=currencyMinorDigits,proto3" json:"currency_minor_digits,omitempty"`
+	// Refunds (CancelOrder of a confirmed order) are allowed until this many
+	// seconds before start_time; 0 means until the start, and an event without
+	// a start_time refunds any time. 0..31536000. An operator may force one.
+	RefundCutoffSeconds uint32 `protobuf:"varint,17,opt,name=refund_cutoff_seconds,json=refundCutoffSeconds,proto3" json:"refund_cutoff_seconds,omitempty"`
 	unknownFields       protoimpl.UnknownFields
 	sizeCache           protoimpl.SizeCache
 }
@@ -743,6 +747,13 @@ func (x *Event) GetCreateTime() *timestamppb.Timestamp {
 func (x *Event) GetCurrencyMinorDigits() uint32 {
 	if x != nil {
 		return x.CurrencyMinorDigits
+	}
+	return 0
+}
+
+func (x *Event) GetRefundCutoffSeconds() uint32 {
+	if x != nil {
+		return x.RefundCutoffSeconds
 	}
 	return 0
 }
@@ -2356,7 +2367,7 @@ const file_ticketing_v1_event_service_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12;\n" +
 	"\breserved\x18\x03 \x01(\v2\x1d.ticketing.v1.ReservedSeatingH\x00R\breserved\x12M\n" +
 	"\x11general_admission\x18\x04 \x01(\v2\x1e.ticketing.v1.GeneralAdmissionH\x00R\x10generalAdmissionB\b\n" +
-	"\x06layout\"\xa6\x06\n" +
+	"\x06layout\"\xda\x06\n" +
 	"\x05Event\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
@@ -2378,7 +2389,8 @@ const file_ticketing_v1_event_service_proto_rawDesc = "" +
 	"\bcapacity\x18\x0e \x01(\rR\bcapacity\x12;\n" +
 	"\vcreate_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x122\n" +
-	"\x15currency_minor_digits\x18\x10 \x01(\rR\x13currencyMinorDigits\"^\n" +
+	"\x15currency_minor_digits\x18\x10 \x01(\rR\x13currencyMinorDigits\x122\n" +
+	"\x15refund_cutoff_seconds\x18\x11 \x01(\rR\x13refundCutoffSeconds\"^\n" +
 	"\x12CreateEventRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12)\n" +

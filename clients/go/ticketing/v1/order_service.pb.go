@@ -653,8 +653,11 @@ type CancelOrderRequest struct {
 	// buyer may name only itself (else PERMISSION_DENIED BUYER_MISMATCH) and an
 	// operator must name one. Kept on the wire for compatibility: the caller's
 	// identity comes from its token, never from this field alone.
-	BuyerId       string `protobuf:"bytes,2,opt,name=buyer_id,json=buyerId,proto3" json:"buyer_id,omitempty"`
-	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	BuyerId   string `protobuf:"bytes,2,opt,name=buyer_id,json=buyerId,proto3" json:"buyer_id,omitempty"`
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Operators only: refund even past the event's refund cutoff or with a
+	// checked-in ticket. The operator and the order go to the log.
+	Force         bool `protobuf:"varint,4,opt,name=force,proto3" json:"force,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -708,6 +711,13 @@ func (x *CancelOrderRequest) GetRequestId() string {
 		return x.RequestId
 	}
 	return ""
+}
+
+func (x *CancelOrderRequest) GetForce() bool {
+	if x != nil {
+		return x.Force
+	}
+	return false
 }
 
 type CancelOrderResponse struct {
@@ -925,12 +935,13 @@ const file_ticketing_v1_order_service_proto_rawDesc = "" +
 	"\x11WatchOrderRequest\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\"?\n" +
 	"\x12WatchOrderResponse\x12)\n" +
-	"\x05order\x18\x01 \x01(\v2\x13.ticketing.v1.OrderR\x05order\"i\n" +
+	"\x05order\x18\x01 \x01(\v2\x13.ticketing.v1.OrderR\x05order\"\x7f\n" +
 	"\x12CancelOrderRequest\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x19\n" +
 	"\bbuyer_id\x18\x02 \x01(\tR\abuyerId\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tR\trequestId\"@\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\x12\x14\n" +
+	"\x05force\x18\x04 \x01(\bR\x05force\"@\n" +
 	"\x13CancelOrderResponse\x12)\n" +
 	"\x05order\x18\x01 \x01(\v2\x13.ticketing.v1.OrderR\x05order\"\x85\x01\n" +
 	"\x11ListOrdersRequest\x12\x19\n" +

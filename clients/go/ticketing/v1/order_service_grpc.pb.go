@@ -49,8 +49,15 @@ type OrderServiceClient interface {
 	WatchOrder(ctx context.Context, in *WatchOrderRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchOrderResponse], error)
 	// Cancels an order: before confirmation the payment is voided and the seats
 	// released; after it, refunded, tickets voided and seats put back on sale.
+	// A refund follows the event's policy: none from refund_cutoff_seconds
+	// before the event starts, and none for an order with a checked-in ticket.
+	// The decision and the tickets' revocation are one MySQL transaction that a
+	// CheckIn of the same ticket serializes with: one of the two wins. An
+	// operator may force a refund past both rules (force; logged).
 	// Idempotent. Errors: ORDER_NOT_FOUND (also for another buyer's order),
-	// BUYER_MISMATCH, ORDER_FINAL (FAILED_PRECONDITION, already failed).
+	// BUYER_MISMATCH, SCOPE_MISSING (PERMISSION_DENIED, force without the
+	// operator scope), ORDER_FINAL, REFUND_WINDOW_CLOSED, TICKETS_CHECKED_IN
+	// (FAILED_PRECONDITION).
 	CancelOrder(ctx context.Context, in *CancelOrderRequest, opts ...grpc.CallOption) (*CancelOrderResponse, error)
 	// A buyer's orders, newest first: the caller's own, or (operators) the named
 	// buyer's. Errors: VALIDATION_FAILED, BUYER_MISMATCH.
@@ -147,8 +154,15 @@ type OrderServiceServer interface {
 	WatchOrder(*WatchOrderRequest, grpc.ServerStreamingServer[WatchOrderResponse]) error
 	// Cancels an order: before confirmation the payment is voided and the seats
 	// released; after it, refunded, tickets voided and seats put back on sale.
+	// A refund follows the event's policy: none from refund_cutoff_seconds
+	// before the event starts, and none for an order with a checked-in ticket.
+	// The decision and the tickets' revocation are one MySQL transaction that a
+	// CheckIn of the same ticket serializes with: one of the two wins. An
+	// operator may force a refund past both rules (force; logged).
 	// Idempotent. Errors: ORDER_NOT_FOUND (also for another buyer's order),
-	// BUYER_MISMATCH, ORDER_FINAL (FAILED_PRECONDITION, already failed).
+	// BUYER_MISMATCH, SCOPE_MISSING (PERMISSION_DENIED, force without the
+	// operator scope), ORDER_FINAL, REFUND_WINDOW_CLOSED, TICKETS_CHECKED_IN
+	// (FAILED_PRECONDITION).
 	CancelOrder(context.Context, *CancelOrderRequest) (*CancelOrderResponse, error)
 	// A buyer's orders, newest first: the caller's own, or (operators) the named
 	// buyer's. Errors: VALIDATION_FAILED, BUYER_MISMATCH.

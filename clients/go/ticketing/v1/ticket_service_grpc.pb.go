@@ -42,7 +42,9 @@ type TicketServiceClient interface {
 	VerifyTicket(ctx context.Context, in *VerifyTicketRequest, opts ...grpc.CallOption) (*VerifyTicketResponse, error)
 	// Admits a ticket once, at the scanner's own gate (gate_id empty or the
 	// token's subject; operators name the gate). The same scan uploaded again (same request_id)
-	// answers like the first. Errors: TICKET_CODE_INVALID, TICKET_NOT_FOUND,
+	// answers like the first. A scan and a refund of the same ticket cannot
+	// both win: the scan locks the ticket, so a refund decided first answers
+	// TICKET_REVOKED here, and a scan first makes the refund TICKETS_CHECKED_IN. Errors: TICKET_CODE_INVALID, TICKET_NOT_FOUND,
 	// TICKET_REVOKED (FAILED_PRECONDITION), ALREADY_CHECKED_IN
 	// (FAILED_PRECONDITION, metadata gate_id and check_in_time of the first scan).
 	// Also GATE_EVENT_MISMATCH (PERMISSION_DENIED, a gate scanner of another event).
@@ -111,7 +113,9 @@ type TicketServiceServer interface {
 	VerifyTicket(context.Context, *VerifyTicketRequest) (*VerifyTicketResponse, error)
 	// Admits a ticket once, at the scanner's own gate (gate_id empty or the
 	// token's subject; operators name the gate). The same scan uploaded again (same request_id)
-	// answers like the first. Errors: TICKET_CODE_INVALID, TICKET_NOT_FOUND,
+	// answers like the first. A scan and a refund of the same ticket cannot
+	// both win: the scan locks the ticket, so a refund decided first answers
+	// TICKET_REVOKED here, and a scan first makes the refund TICKETS_CHECKED_IN. Errors: TICKET_CODE_INVALID, TICKET_NOT_FOUND,
 	// TICKET_REVOKED (FAILED_PRECONDITION), ALREADY_CHECKED_IN
 	// (FAILED_PRECONDITION, metadata gate_id and check_in_time of the first scan).
 	// Also GATE_EVENT_MISMATCH (PERMISSION_DENIED, a gate scanner of another event).

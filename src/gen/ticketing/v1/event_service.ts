@@ -210,6 +210,12 @@ export interface Event {
    * 0 for JPY, 3 for KWD. A price of 1234 EUR is 12.34 EUR; 1234 JPY is 1234 JPY.
    */
   currencyMinorDigits: number;
+  /**
+   * Refunds (CancelOrder of a confirmed order) are allowed until this many
+   * seconds before start_time; 0 means until the start, and an event without
+   * a start_time refunds any time. 0..31536000. An operator may force one.
+   */
+  refundCutoffSeconds: number;
 }
 
 export interface CreateEventRequest {
@@ -1211,6 +1217,7 @@ function createBaseEvent(): Event {
     capacity: 0,
     createTime: undefined,
     currencyMinorDigits: 0,
+    refundCutoffSeconds: 0,
   };
 }
 
@@ -1263,6 +1270,9 @@ export const Event: MessageFns<Event> = {
     }
     if (message.currencyMinorDigits !== 0) {
       writer.uint32(128).uint32(message.currencyMinorDigits);
+    }
+    if (message.refundCutoffSeconds !== 0) {
+      writer.uint32(136).uint32(message.refundCutoffSeconds);
     }
     return writer;
   },
@@ -1408,6 +1418,14 @@ export const Event: MessageFns<Event> = {
             message.currencyMinorDigits = reader.uint32();
             continue;
           }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.refundCutoffSeconds = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1488,6 +1506,11 @@ export const Event: MessageFns<Event> = {
         : isSet(object.currency_minor_digits)
         ? globalThis.Number(object.currency_minor_digits)
         : 0,
+      refundCutoffSeconds: isSet(object.refundCutoffSeconds)
+        ? globalThis.Number(object.refundCutoffSeconds)
+        : isSet(object.refund_cutoff_seconds)
+        ? globalThis.Number(object.refund_cutoff_seconds)
+        : 0,
     };
   },
 
@@ -1541,6 +1564,9 @@ export const Event: MessageFns<Event> = {
     if (message.currencyMinorDigits !== 0) {
       obj.currencyMinorDigits = Math.round(message.currencyMinorDigits);
     }
+    if (message.refundCutoffSeconds !== 0) {
+      obj.refundCutoffSeconds = Math.round(message.refundCutoffSeconds);
+    }
     return obj;
   },
 
@@ -1569,6 +1595,7 @@ export const Event: MessageFns<Event> = {
     message.capacity = object.capacity ?? 0;
     message.createTime = object.createTime ?? undefined;
     message.currencyMinorDigits = object.currencyMinorDigits ?? 0;
+    message.refundCutoffSeconds = object.refundCutoffSeconds ?? 0;
     return message;
   },
 };

@@ -170,6 +170,11 @@ export interface CancelOrderRequest {
    */
   buyerId: string;
   requestId: string;
+  /**
+   * Operators only: refund even past the event's refund cutoff or with a
+   * checked-in ticket. The operator and the order go to the log.
+   */
+  force: boolean;
 }
 
 export interface CancelOrderResponse {
@@ -1215,7 +1220,7 @@ export const WatchOrderResponse: MessageFns<WatchOrderResponse> = {
 };
 
 function createBaseCancelOrderRequest(): CancelOrderRequest {
-  return { orderId: "", buyerId: "", requestId: "" };
+  return { orderId: "", buyerId: "", requestId: "", force: false };
 }
 
 export const CancelOrderRequest: MessageFns<CancelOrderRequest> = {
@@ -1228,6 +1233,9 @@ export const CancelOrderRequest: MessageFns<CancelOrderRequest> = {
     }
     if (message.requestId !== "") {
       writer.uint32(26).string(message.requestId);
+    }
+    if (message.force !== false) {
+      writer.uint32(32).bool(message.force);
     }
     return writer;
   },
@@ -1269,6 +1277,14 @@ export const CancelOrderRequest: MessageFns<CancelOrderRequest> = {
             message.requestId = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.force = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1298,6 +1314,7 @@ export const CancelOrderRequest: MessageFns<CancelOrderRequest> = {
         : isSet(object.request_id)
         ? globalThis.String(object.request_id)
         : "",
+      force: isSet(object.force) ? globalThis.Boolean(object.force) : false,
     };
   },
 
@@ -1312,6 +1329,9 @@ export const CancelOrderRequest: MessageFns<CancelOrderRequest> = {
     if (message.requestId !== "") {
       obj.requestId = message.requestId;
     }
+    if (message.force !== false) {
+      obj.force = message.force;
+    }
     return obj;
   },
 
@@ -1323,6 +1343,7 @@ export const CancelOrderRequest: MessageFns<CancelOrderRequest> = {
     message.orderId = object.orderId ?? "";
     message.buyerId = object.buyerId ?? "";
     message.requestId = object.requestId ?? "";
+    message.force = object.force ?? false;
     return message;
   },
 };
@@ -1667,8 +1688,15 @@ export const OrderServiceService = {
   /**
    * Cancels an order: before confirmation the payment is voided and the seats
    * released; after it, refunded, tickets voided and seats put back on sale.
+   * A refund follows the event's policy: none from refund_cutoff_seconds
+   * before the event starts, and none for an order with a checked-in ticket.
+   * The decision and the tickets' revocation are one MySQL transaction that a
+   * CheckIn of the same ticket serializes with: one of the two wins. An
+   * operator may force a refund past both rules (force; logged).
    * Idempotent. Errors: ORDER_NOT_FOUND (also for another buyer's order),
-   * BUYER_MISMATCH, ORDER_FINAL (FAILED_PRECONDITION, already failed).
+   * BUYER_MISMATCH, SCOPE_MISSING (PERMISSION_DENIED, force without the
+   * operator scope), ORDER_FINAL, REFUND_WINDOW_CLOSED, TICKETS_CHECKED_IN
+   * (FAILED_PRECONDITION).
    */
   cancelOrder: {
     path: "/ticketing.v1.OrderService/CancelOrder" as const,
@@ -1719,8 +1747,15 @@ export interface OrderServiceServer extends UntypedServiceImplementation {
   /**
    * Cancels an order: before confirmation the payment is voided and the seats
    * released; after it, refunded, tickets voided and seats put back on sale.
+   * A refund follows the event's policy: none from refund_cutoff_seconds
+   * before the event starts, and none for an order with a checked-in ticket.
+   * The decision and the tickets' revocation are one MySQL transaction that a
+   * CheckIn of the same ticket serializes with: one of the two wins. An
+   * operator may force a refund past both rules (force; logged).
    * Idempotent. Errors: ORDER_NOT_FOUND (also for another buyer's order),
-   * BUYER_MISMATCH, ORDER_FINAL (FAILED_PRECONDITION, already failed).
+   * BUYER_MISMATCH, SCOPE_MISSING (PERMISSION_DENIED, force without the
+   * operator scope), ORDER_FINAL, REFUND_WINDOW_CLOSED, TICKETS_CHECKED_IN
+   * (FAILED_PRECONDITION).
    */
   cancelOrder: handleUnaryCall<CancelOrderRequest, CancelOrderResponse>;
   /**
@@ -1788,8 +1823,15 @@ export interface OrderServiceClient extends Client {
   /**
    * Cancels an order: before confirmation the payment is voided and the seats
    * released; after it, refunded, tickets voided and seats put back on sale.
+   * A refund follows the event's policy: none from refund_cutoff_seconds
+   * before the event starts, and none for an order with a checked-in ticket.
+   * The decision and the tickets' revocation are one MySQL transaction that a
+   * CheckIn of the same ticket serializes with: one of the two wins. An
+   * operator may force a refund past both rules (force; logged).
    * Idempotent. Errors: ORDER_NOT_FOUND (also for another buyer's order),
-   * BUYER_MISMATCH, ORDER_FINAL (FAILED_PRECONDITION, already failed).
+   * BUYER_MISMATCH, SCOPE_MISSING (PERMISSION_DENIED, force without the
+   * operator scope), ORDER_FINAL, REFUND_WINDOW_CLOSED, TICKETS_CHECKED_IN
+   * (FAILED_PRECONDITION).
    */
   cancelOrder(
     request: CancelOrderRequest,
