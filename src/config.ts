@@ -157,6 +157,16 @@ const schema = z
     PAYMENT_SIM_LOST_RESPONSE_RATIO: z.coerce.number().min(0).max(1).default(0),
     // How long a checkout may take to get a payment authorized before it fails.
     PAYMENT_WINDOW_SECONDS: z.coerce.number().int().min(5).max(3600).default(300),
+    // Payment reconciliation (src/orders/reconcile.ts), a Temporal Schedule the
+    // worker keeps: how often it runs (0 = no schedule) and how old an
+    // unsettled authorization must be before it is settled (more than the payment window).
+    PAYMENT_RECONCILE_EVERY_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
+    PAYMENT_RECONCILE_AFTER_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 86_400)
+      .default(600),
     // The worker's CPU niceness (0-19), set at its start: checkouts yield the CPU
     // to holds on a shared machine (src/worker-priority.ts). The local stack
     // starts the Temporal dev server at the same niceness. 0 = unchanged.
@@ -233,6 +243,13 @@ const schema = z
         code: "custom",
         path: ["BENCH_AUTH_BASELINE"],
         message: "turns authentication off for a benchmark: only with BENCH_NOOP=on, never in production",
+      });
+    }
+    if (c.PAYMENT_RECONCILE_AFTER_SECONDS <= c.PAYMENT_WINDOW_SECONDS) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["PAYMENT_RECONCILE_AFTER_SECONDS"],
+        message: "must be more than PAYMENT_WINDOW_SECONDS: a younger authorization may still be its checkout's",
       });
     }
     if (c.NODE_ENV === "production" && !c.AUTH_ISSUER) {

@@ -15,7 +15,9 @@ import { createMysqlPool } from "./adapters/mysql/pool.js";
 import { EventStore } from "./events/event-store.js";
 import { Events } from "./events/events.js";
 import { createHoldActivities } from "./holds/activities.js";
-import { createOrderActivities } from "./orders/activities.js";
+import { createOrderActivities, paymentKeyOf } from "./orders/activities.js";
+import { createReconcileActivities } from "./orders/reconcile.js";
+import { ensureReconcileSchedule } from "./temporal/schedules.js";
 import { OrderNotifier } from "./orders/notifier.js";
 import { OrderStore } from "./orders/order-store.js";
 import { createPaymentGateway, describeProvider } from "./payments/provider.js";
@@ -104,8 +106,18 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
         repairSeats: (target) => seatRepair.repair(target),
         log,
       }),
+      ...createReconcileActivities({
+        orders: orderStore,
+        payments: meteredPayments,
+        log,
+        registry: metrics.registry,
+        olderThanSeconds: config.PAYMENT_RECONCILE_AFTER_SECONDS,
+        batch: 500,
+        paymentKeyOf,
+      }),
     },
   });
+  const reconcileSchedule = await ensureReconcileSchedule(config, log);
   let metricsServer: HttpServer | undefined;
   let metricsPort: number | undefined;
   if (config.WORKER_METRICS_ADDRESS !== "off") {
@@ -128,6 +140,7 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
       metricsPort,
       ...describeProvider(provider),
       payloadsEncrypted: Boolean(converter.payloadCodecs),
+      reconcileSchedule,
       workflows:
         code.workflowBundle && "codePath" in code.workflowBundle ? code.workflowBundle.codePath : code.workflowsPath,
     },

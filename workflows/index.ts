@@ -2,4 +2,5 @@
 // no I/O; activities do that.
 export { checkout } from "./checkout.js";
 export { holdSweeper } from "./hold-sweeper.js";
+export { reconcilePayments } from "./reconcile-payments.js";
 export { refundOrder } from "./refund-order.js";

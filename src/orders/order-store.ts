@@ -241,6 +241,30 @@ export class OrderStore {
     };
   }
 
+  /**
+   * Authorizations older than `olderThanSeconds` that are neither captured
+   * nor voided, oldest first, with their order's state: what reconciliation
+   * settles (and what TicketingPaymentUnsettled alerts on).
+   */
+  async unsettledAuthorizations(
+    olderThanSeconds: number,
+    limit: number,
+  ): Promise<{ orderId: string; eventId: string; orderState: OrderState; ageSeconds: number }[]> {
+    const [rows] = await this.mysql.execute<RowDataPacket[]>(
+      `SELECT p.order_id, o.event_id, o.state, TIMESTAMPDIFF(SECOND, p.created_at, NOW(3)) AS age
+         FROM payments p JOIN orders o ON o.order_id = p.order_id
+        WHERE p.state = 'AUTHORIZED' AND p.created_at < NOW(3) - INTERVAL ? SECOND
+        ORDER BY p.created_at LIMIT ${Number(limit)}`,
+      [olderThanSeconds],
+    );
+    return rows.map((r) => ({
+      orderId: String(r.order_id),
+      eventId: String(r.event_id),
+      orderState: String(r.state) as OrderState,
+      ageSeconds: Number(r.age),
+    }));
+  }
+
   /** Moves the order to `to` only from one of `from`; returns whether it moved. */
   async transition(orderId: string, to: OrderState, from: OrderState[], failureReason?: string): Promise<boolean> {
     const [r] = await this.mysql.execute<ResultSetHeader>(

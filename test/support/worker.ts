@@ -46,6 +46,8 @@ export async function startTestWorker(mysqlUrl: string, env: Record<string, stri
     // Test workers share the machine: their /metrics on a free port, no SDK exporter (no Runtime here installs one).
     WORKER_METRICS_ADDRESS: "127.0.0.1:0",
     TEMPORAL_METRICS_ADDRESS: "off",
+    // No reconciliation schedule unless a test asks for one (test/orders/reconcile.test.ts).
+    PAYMENT_RECONCILE_EVERY_SECONDS: "0",
     ...env,
   });
   const running = await startWorker(config, createLogger(config.LOG_LEVEL, "test-worker"));
