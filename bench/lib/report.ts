@@ -479,7 +479,7 @@ export function writeReports(r: BenchResult, stamp: string): string[] {
   }
   const json = JSON.stringify(
     r,
-    (key, value: unknown) =>
+    (_key, value: unknown) =>
       typeof value === "string"
         ? value.replace(/\/tmp\/ticketing-bench-[A-Za-z0-9]+\//g, "").replace(`${repoRoot}/`, "")
         : value,
