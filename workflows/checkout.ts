@@ -5,15 +5,13 @@
 // and runs in reverse on failure or cancellation, in a scope that cannot be
 // cancelled.
 //
-// Shapes, kept for checkouts already running (patched()):
-//   - "lean-checkout" (current): the payment window is the authorization's
-//     schedule-to-close timeout (no timer); claim + mark sold, capture, and
-//     tickets + confirm are three local activities. Four Temporal round trips
-//     fewer than the shape before, about a third less server CPU per checkout.
-//   - "bounded-capture" (within lean): capture retries a bounded number of
-//     times; a provider that cannot capture ends the checkout (CAPTURE_FAILED).
-//   - before it: a window timer, capture as a normal activity, each step its own
-//     local activity ("issue-tickets" marks the tickets step added to that shape).
+// One shape: the payment window is the authorization's schedule-to-close
+// timeout (no timer); claim + mark sold, capture, and tickets + confirm are
+// three local activities. "lean-checkout" named this shape while an older one
+// (a window timer, one local activity per step) still ran; that one is gone
+// and the marker is deprecated (deprecatePatch). "bounded-capture" is still
+// patched(): checkouts recorded before it capture with unbounded retries;
+// with it, a provider that cannot capture ends the checkout (CAPTURE_FAILED).
 import {
   ActivityFailure,
   ApplicationFailure,
@@ -21,7 +19,7 @@ import {
   condition,
   defineQuery,
   defineUpdate,
-  isCancellation,
+  deprecatePatch,
   patched,
   proxyActivities,
   proxyLocalActivities,
@@ -30,20 +28,23 @@ import {
 } from "@temporalio/workflow";
 import type { CheckoutInput, CheckoutPlan, OrderActivities } from "../src/orders/activities.js";
 
-/** Business failures: final, never retried. */
-const BUSINESS_FAILURES = [
-  "HOLD_EXPIRED",
-  "HOLD_NOT_ACTIVE",
-  "HOLD_NOT_FOUND",
-  "HOLD_NOT_OWNED",
-  "SALE_CLOSED",
+/**
+ * Why a checkout ended without an order confirmed; stable, shown as
+ * Order.failure_reason. Final: the checkout never retries them.
+ */
+const BUSINESS_FAILURES: string[] = [
   "PAYMENT_DECLINED",
   "PAYMENT_AUTHENTICATION_REQUIRED",
   "CAPTURE_FAILED",
   "PAYMENT_WINDOW_ELAPSED",
   "SEATS_LOST",
-  "ORDER_NOT_FOUND",
+  "HOLD_EXPIRED",
+  "HOLD_NOT_ACTIVE",
+  "HOLD_NOT_FOUND",
+  "HOLD_NOT_OWNED",
+  "SALE_CLOSED",
   "IDEMPOTENCY_KEY_REUSED",
+  "ORDER_NOT_FOUND",
 ];
 
 const local = proxyLocalActivities<OrderActivities>({
@@ -135,48 +136,28 @@ export async function checkout(input: CheckoutInput): Promise<CheckoutOutcome> {
 
     // The authorization may happen even if the call fails: register its undo first.
     undo.unshift(() => provider.cancelPayment(p.orderId));
-    const lean = patched("lean-checkout");
-    if (lean) {
-      try {
-        await withinPaymentWindow(input.paymentWindowMs).authorizePayment(p, input.paymentMethodToken);
-      } catch (err) {
-        if (
-          err instanceof ActivityFailure &&
-          err.cause instanceof TimeoutFailure &&
-          err.cause.timeoutType === "SCHEDULE_TO_CLOSE"
-        ) {
-          throw ApplicationFailure.nonRetryable("payment window elapsed", "PAYMENT_WINDOW_ELAPSED");
-        }
-        throw err;
+    // Every checkout still running has this shape (its marker stays in their histories).
+    deprecatePatch("lean-checkout");
+    try {
+      await withinPaymentWindow(input.paymentWindowMs).authorizePayment(p, input.paymentMethodToken);
+    } catch (err) {
+      if (
+        err instanceof ActivityFailure &&
+        err.cause instanceof TimeoutFailure &&
+        err.cause.timeoutType === "SCHEDULE_TO_CLOSE"
+      ) {
+        throw ApplicationFailure.nonRetryable("payment window elapsed", "PAYMENT_WINDOW_ELAPSED");
       }
-    } else {
-      try {
-        await CancellationScope.withTimeout(input.paymentWindowMs, () =>
-          provider.authorizePayment(p, input.paymentMethodToken),
-        );
-      } catch (err) {
-        if (isCancellation(err))
-          throw ApplicationFailure.nonRetryable("payment window elapsed", "PAYMENT_WINDOW_ELAPSED");
-        throw err;
-      }
+      throw err;
     }
     checkCancelled();
 
     confirming = true;
     undo.unshift(() => local.releaseSale(p.orderId));
-    if (lean) {
-      await local.sellSeats(p);
-      if (patched("bounded-capture")) await captureOrGiveUp(p);
-      else await local.capturePayment(p);
-      await local.completeOrder(p);
-    } else {
-      await local.commitSale(p);
-      await local.markSeatsSold(p);
-      await provider.capturePayment(p);
-      // Checkouts recorded before tickets existed replay without this step.
-      if (patched("issue-tickets")) await local.issueTickets(p);
-      await local.confirmOrder(p);
-    }
+    await local.sellSeats(p);
+    if (patched("bounded-capture")) await captureOrGiveUp(p);
+    else await local.capturePayment(p);
+    await local.completeOrder(p);
     outcome = { status: "CONFIRMED", failureReason: "" };
     return outcome;
   } catch (err) {

@@ -5,18 +5,6 @@ export type OrderState = "PENDING_PAYMENT" | "CONFIRMED" | "FAILED" | "CANCELLED
 
 export const FINAL_ORDER_STATES: readonly OrderState[] = ["CONFIRMED", "FAILED", "CANCELLED", "REFUNDED"];
 
-/** Why an order failed; stable, shown as Order.failure_reason. */
-export type FailureReason =
-  | "PAYMENT_DECLINED"
-  | "PAYMENT_AUTHENTICATION_REQUIRED"
-  | "CAPTURE_FAILED"
-  | "PAYMENT_WINDOW_ELAPSED"
-  | "SEATS_LOST"
-  | "HOLD_EXPIRED"
-  | "HOLD_NOT_ACTIVE"
-  | "HOLD_NOT_FOUND"
-  | "HOLD_NOT_OWNED";
-
 export interface OrderTicket {
   ticketId: string;
   seatId: string;

@@ -14,10 +14,11 @@ import { createOrder, holdSeats, openSaleEvent, startCheckoutStack, watchUntilFi
 import { testEnv } from "../../support/env.js";
 
 /**
- * v1: before tickets; v2: tickets signed before confirmation (patched "issue-tickets");
- * v3: the lean shape (patched "lean-checkout": no window timer, paired local steps, local capture).
+ * v3: the lean shape (patched "lean-checkout": no window timer, paired local steps, local capture);
+ * v4: the same with bounded capture (patched "bounded-capture"), "lean-checkout" deprecated.
+ * (v1 and v2, of the shape before "lean-checkout", were dropped with that shape.)
  */
-const VERSION = "v3";
+const VERSION = "v4";
 
 describe("record checkout histories", () => {
   it("records a confirmed, a declined and a cancelled checkout", async () => {
