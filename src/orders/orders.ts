@@ -8,6 +8,7 @@ import {
   WorkflowUpdateRPCTimeoutOrCancelledError,
   type Client,
 } from "@temporalio/client";
+import { status as grpcStatus } from "@grpc/grpc-js";
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from "@temporalio/common";
 import { AppError, dependencyUnavailable, isConnectionError, type Reason } from "../domain/errors.js";
 import type { Holds } from "../holds/holds.js";
@@ -71,6 +72,18 @@ function checkoutRefusal(err: unknown): AppError | undefined {
   const type = err.cause.type;
   const reason = REFUSAL_REASONS.find((r) => r === type);
   return reason === undefined ? undefined : new AppError(reason, err.cause.message);
+}
+
+/** How long CancelOrder waits for Temporal when its call has no deadline. */
+const CANCEL_DEFAULT_WAIT_MS = 10_000;
+
+/** Temporal's calls cut by withDeadline (gRPC DEADLINE_EXCEEDED), or an update's wait that timed out. */
+function isTemporalDeadline(err: unknown): boolean {
+  if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return true;
+  for (let e: unknown = err; e && typeof e === "object"; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: unknown }).code === grpcStatus.DEADLINE_EXCEEDED) return true;
+  }
+  return false;
 }
 
 /** The refund policy refused: the refund workflow failed with one of its rules. */
@@ -143,12 +156,32 @@ export class Orders {
     return this.deps.store.list(buyerId, eventId, pageSize, after);
   }
 
-  /** Before confirmation: void and release. After: refund, revoke tickets, seats back on sale. Idempotent. */
+  /**
+   * Before confirmation: void and release. After: refund, revoke tickets,
+   * seats back on sale. Idempotent. Answers by `answerBy` (the call's
+   * deadline, less a margin for the answer's way back) in every state: a
+   * checkout or refund that has not finished by then goes on, and the caller
+   * is told so (DEADLINE_EXCEEDED with a reason, then WatchOrder or a retry).
+   */
   async cancelOrder(
     orderId: string,
     buyerId: string,
     refund: RefundOptions = { force: false, by: "" },
+    answerBy: Date = new Date(Date.now() + CANCEL_DEFAULT_WAIT_MS),
   ): Promise<Order> {
+    return this.deps.temporal
+      .withDeadline(answerBy, () => this.cancel(orderId, buyerId, refund))
+      .catch((err: unknown) => {
+        if (err instanceof AppError || !isTemporalDeadline(err)) throw err;
+        throw new AppError(
+          "DEADLINE_EXCEEDED",
+          `order ${orderId}: the cancellation did not finish in time; follow WatchOrder, or call again (idempotent)`,
+          { retryAfterMs: 1000, cause: err },
+        );
+      });
+  }
+
+  private async cancel(orderId: string, buyerId: string, refund: RefundOptions): Promise<Order> {
     let order = await this.getOrder(orderId);
     if (order.buyerId !== buyerId) throw new AppError("ORDER_NOT_OWNED", `order ${orderId} belongs to another buyer`);
     if (order.state === "FAILED")

@@ -25,6 +25,9 @@ export function toOrderMessage(order: Order): OrderMessage {
 
 const PAYMENT_TOKEN = /^[A-Za-z0-9_.:-]{1,256}$/;
 
+/** CancelOrder answers this long before the caller's deadline, so the answer arrives in time. */
+const ANSWER_MARGIN_MS = 300;
+
 /** Opaque page token: the last order's (created_at, order_id). */
 function encodeToken(order: Order): string {
   return Buffer.from(JSON.stringify([order.createTime.toISOString(), order.orderId])).toString("base64url");
@@ -98,7 +101,9 @@ export function orderHandlers(orders: Orders): ServiceHandlers<typeof OrderServi
       v.check();
       if (req.force) requireOperator(ctx.principal);
       const refund = { force: req.force, by: ctx.principal.subject };
-      const order = await orders.cancelOrder(req.orderId, buyerId, refund).catch((err: unknown) => {
+      // The answer leaves before the caller's deadline, whatever Temporal is doing.
+      const answerBy = ctx.deadline ? new Date(ctx.deadline.getTime() - ANSWER_MARGIN_MS) : undefined;
+      const order = await orders.cancelOrder(req.orderId, buyerId, refund, answerBy).catch((err: unknown) => {
         throw err instanceof AppError && err.reason === "ORDER_NOT_OWNED" ? orderNotFound(req.orderId) : err;
       });
       return { order: toOrderMessage(order) };

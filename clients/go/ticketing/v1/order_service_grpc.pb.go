@@ -53,7 +53,10 @@ type OrderServiceClient interface {
 	// before the event starts, and none for an order with a checked-in ticket.
 	// The decision and the tickets' revocation are one MySQL transaction that a
 	// CheckIn of the same ticket serializes with: one of the two wins. An
-	// operator may force a refund past both rules (force; logged).
+	// operator may force a refund past both rules (force; logged). It answers
+	// within the call's deadline in every state: a cancellation or refund not
+	// finished by then goes on, and the answer is DEADLINE_EXCEEDED with that
+	// reason and RetryInfo (follow WatchOrder, or call again).
 	// Idempotent. Errors: ORDER_NOT_FOUND (also for another buyer's order),
 	// BUYER_MISMATCH, SCOPE_MISSING (PERMISSION_DENIED, force without the
 	// operator scope), ORDER_FINAL, REFUND_WINDOW_CLOSED, TICKETS_CHECKED_IN
@@ -158,7 +161,10 @@ type OrderServiceServer interface {
 	// before the event starts, and none for an order with a checked-in ticket.
 	// The decision and the tickets' revocation are one MySQL transaction that a
 	// CheckIn of the same ticket serializes with: one of the two wins. An
-	// operator may force a refund past both rules (force; logged).
+	// operator may force a refund past both rules (force; logged). It answers
+	// within the call's deadline in every state: a cancellation or refund not
+	// finished by then goes on, and the answer is DEADLINE_EXCEEDED with that
+	// reason and RetryInfo (follow WatchOrder, or call again).
 	// Idempotent. Errors: ORDER_NOT_FOUND (also for another buyer's order),
 	// BUYER_MISMATCH, SCOPE_MISSING (PERMISSION_DENIED, force without the
 	// operator scope), ORDER_FINAL, REFUND_WINDOW_CLOSED, TICKETS_CHECKED_IN

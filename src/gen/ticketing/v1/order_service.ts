@@ -1692,7 +1692,10 @@ export const OrderServiceService = {
    * before the event starts, and none for an order with a checked-in ticket.
    * The decision and the tickets' revocation are one MySQL transaction that a
    * CheckIn of the same ticket serializes with: one of the two wins. An
-   * operator may force a refund past both rules (force; logged).
+   * operator may force a refund past both rules (force; logged). It answers
+   * within the call's deadline in every state: a cancellation or refund not
+   * finished by then goes on, and the answer is DEADLINE_EXCEEDED with that
+   * reason and RetryInfo (follow WatchOrder, or call again).
    * Idempotent. Errors: ORDER_NOT_FOUND (also for another buyer's order),
    * BUYER_MISMATCH, SCOPE_MISSING (PERMISSION_DENIED, force without the
    * operator scope), ORDER_FINAL, REFUND_WINDOW_CLOSED, TICKETS_CHECKED_IN
@@ -1751,7 +1754,10 @@ export interface OrderServiceServer extends UntypedServiceImplementation {
    * before the event starts, and none for an order with a checked-in ticket.
    * The decision and the tickets' revocation are one MySQL transaction that a
    * CheckIn of the same ticket serializes with: one of the two wins. An
-   * operator may force a refund past both rules (force; logged).
+   * operator may force a refund past both rules (force; logged). It answers
+   * within the call's deadline in every state: a cancellation or refund not
+   * finished by then goes on, and the answer is DEADLINE_EXCEEDED with that
+   * reason and RetryInfo (follow WatchOrder, or call again).
    * Idempotent. Errors: ORDER_NOT_FOUND (also for another buyer's order),
    * BUYER_MISMATCH, SCOPE_MISSING (PERMISSION_DENIED, force without the
    * operator scope), ORDER_FINAL, REFUND_WINDOW_CLOSED, TICKETS_CHECKED_IN
@@ -1827,7 +1833,10 @@ export interface OrderServiceClient extends Client {
    * before the event starts, and none for an order with a checked-in ticket.
    * The decision and the tickets' revocation are one MySQL transaction that a
    * CheckIn of the same ticket serializes with: one of the two wins. An
-   * operator may force a refund past both rules (force; logged).
+   * operator may force a refund past both rules (force; logged). It answers
+   * within the call's deadline in every state: a cancellation or refund not
+   * finished by then goes on, and the answer is DEADLINE_EXCEEDED with that
+   * reason and RetryInfo (follow WatchOrder, or call again).
    * Idempotent. Errors: ORDER_NOT_FOUND (also for another buyer's order),
    * BUYER_MISMATCH, SCOPE_MISSING (PERMISSION_DENIED, force without the
    * operator scope), ORDER_FINAL, REFUND_WINDOW_CLOSED, TICKETS_CHECKED_IN
