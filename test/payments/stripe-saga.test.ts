@@ -77,6 +77,21 @@ describe("the checkout through Stripe", () => {
     expect(callsFor(order.orderId)).toEqual(["create", "confirm", "capture", "refund"]);
   });
 
+  it("a lost confirmation answer: the activity's retry reads the intent, and the order confirms with one charge", async () => {
+    mock.rules.length = 0;
+    // stripe-node resends once on a closed connection: lose both answers, so the activity retries.
+    mock.rules.push({ path: /\/confirm$/, dropResponse: true, times: 2 });
+    mock.rules.push({
+      method: "GET",
+      path: /^\/v1\/payment_intents\/[^/]+$/,
+      rewrite: (body) => ({ ...body, status: "requires_capture" }),
+    });
+    const order = await checkout();
+    expect(order.state).toBe(OrderState.ORDER_STATE_CONFIRMED);
+    // One intent created, confirmed (twice, both answers lost), captured once.
+    expect(callsFor(order.orderId).filter((c) => c !== "confirm")).toEqual(["create", "capture"]);
+  });
+
   it("a declined card fails the order with PAYMENT_DECLINED, frees the seat and voids the intent", async () => {
     mock.rules.length = 0;
     mock.rules.push({
