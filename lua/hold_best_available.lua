@@ -38,10 +38,13 @@
   KEYS[11] fresh     as hold_seats.lua (only with a waiting room)
   ARGV[1] holdId (derived from event, buyer and request id)  ARGV[2] buyerId  ARGV[3] quantity
   ARGV[4] filter "<categoryId>|<sectionId>"
+  ARGV[5] requestHash  the hash of what the request asks for (src/holds/holds.ts)
 
   Returns one of
     {'OK', holdId, createdMs, expiresMs, seatId...}
     {'REPLAY', holdId}  the hold exists: this request already made it
+    {'REUSED', holdId}  the hold exists, made by another request under the
+                        same request id (its stored hash differs)
     {'NO_EVENT'}  {'SALE', state}
     {'LIMIT', alreadyCounted, limit}
     {'NO_ROWS'}         the event's row lists are missing (written before this
@@ -60,7 +63,8 @@ local CHUNK = 32 -- rows per field of the rows hash: BEST_AVAILABLE_CHUNK in src
 -- A hint or cursor is valid until this when no hold limits it (sold seats): until something frees a seat.
 local FOREVER = 9999999999999
 
-if redis.call('EXISTS', k.hold) == 1 then return {'REPLAY', hold_id} end
+local seen = replay_or_reused(k.hold, hold_id, ARGV[5])
+if seen then return seen end
 local meta = read_meta(k.meta)
 if not meta then return {'NO_EVENT'} end
 if meta.state ~= 'OPEN' then return {'SALE', meta.state} end
@@ -264,6 +268,6 @@ if #learned > 0 then chunked('HSET', k.rowhints, learned) end
 if full_rows > start then redis.call('HSET', k.rowcursor, filter, full_rows .. '|' .. string.format('%d', full_until)) end
 if not chosen then return {'TAKEN'} end
 
-local expires = hold_reserved(k, meta, now, hold_id, buyer_id, chosen)
+local expires = hold_reserved(k, meta, now, hold_id, buyer_id, ARGV[5], chosen)
 if KEYS[11] then redis.call('ZREM', KEYS[11], buyer_id) end
 return {'OK', hold_id, tostring(now), tostring(expires), unpack(chosen)}

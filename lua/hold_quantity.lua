@@ -15,10 +15,13 @@
   KEYS[10] fresh   {ev:E}:q:fresh  (only when the event has a waiting room: the buyer
                    is no longer an admitted shopper without a hold)
   ARGV[1] holdId  ARGV[2] buyerId  ARGV[3] sectionId  ARGV[4] quantity (>= 1)
+  ARGV[5] requestHash  the hash of what the request asks for (src/holds/holds.ts)
 
   Returns one of
     {'OK', holdId, createdMs, expiresMs}
     {'REPLAY', holdId}             the hold exists: this request already made it
+    {'REUSED', holdId}             the hold exists, made by another request under
+                                   the same request id (its stored hash differs)
     {'NO_EVENT'}  {'NO_SECTION'}  {'SALE', state}
     {'LIMIT', alreadyCounted, limit}
     {'INSUFFICIENT', free}         nothing changed
@@ -29,8 +32,10 @@ local k = { meta = KEYS[1], ga = KEYS[2], gaq = KEYS[3], gaexp = KEYS[4], hold =
             buyer = KEYS[6], exp = KEYS[7], version = KEYS[8], changes = KEYS[9] }
 local hold_id, buyer_id, section_id = ARGV[1], ARGV[2], ARGV[3]
 local qty = tonumber(ARGV[4])
+local req_hash = ARGV[5]
 
-if redis.call('EXISTS', k.hold) == 1 then return {'REPLAY', hold_id} end
+local seen = replay_or_reused(k.hold, hold_id, req_hash)
+if seen then return seen end
 local meta = read_meta(k.meta)
 if not meta then return {'NO_EVENT'} end
 if redis.call('EXISTS', k.ga) == 0 then return {'NO_SECTION'} end
@@ -46,7 +51,7 @@ local capacity, held, sold = tonumber(g[1]), tonumber(g[2]), tonumber(g[3])
 local free = capacity - held - sold
 if qty > free then return {'INSUFFICIENT', tostring(free)} end
 
-local expires = create_hold(k, meta, now, hold_id, buyer_id,
+local expires = create_hold(k, meta, now, hold_id, buyer_id, req_hash,
   {'kind', 'G', 'section', section_id}, qty)
 redis.call('HINCRBY', k.ga, 'held', qty)
 redis.call('HSET', k.gaq, hold_id, qty)

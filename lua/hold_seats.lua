@@ -11,11 +11,14 @@
   KEYS[8] fresh    {ev:E}:q:fresh  (only when the event has a waiting room: the buyer
                    is no longer an admitted shopper without a hold)
   ARGV[1] holdId   ARGV[2] buyerId
-  ARGV[3..] seat ids (validated, distinct)
+  ARGV[3] requestHash  the hash of what the request asks for (src/holds/holds.ts)
+  ARGV[4..] seat ids (validated, distinct)
 
   Returns one of
     {'OK', holdId, createdMs, expiresMs}
     {'REPLAY', holdId}             the hold exists: this request already made it
+    {'REUSED', holdId}             the hold exists, made by another request under
+                                   the same request id (its stored hash differs)
     {'NO_EVENT'}                   inventory not loaded
     {'SALE', state}                sale not OPEN (SCHEDULED, PAUSED, CLOSED)
     {'LIMIT', alreadyCounted, limit}
@@ -26,15 +29,16 @@
 
 local k = { meta = KEYS[1], seats = KEYS[2], hold = KEYS[3], buyer = KEYS[4],
             exp = KEYS[5], version = KEYS[6], changes = KEYS[7] }
-local hold_id, buyer_id = ARGV[1], ARGV[2]
+local hold_id, buyer_id, req_hash = ARGV[1], ARGV[2], ARGV[3]
 
-if redis.call('EXISTS', k.hold) == 1 then return {'REPLAY', hold_id} end
+local seen = replay_or_reused(k.hold, hold_id, req_hash)
+if seen then return seen end
 local meta = read_meta(k.meta)
 if not meta then return {'NO_EVENT'} end
 if meta.state ~= 'OPEN' then return {'SALE', meta.state} end
 
 local now = now_ms()
-local seats = {unpack(ARGV, 3)}
+local seats = {unpack(ARGV, 4)}
 local count = buyer_count(k.buyer, meta.epoch, now)
 if count + #seats > meta.limit then return {'LIMIT', tostring(count), tostring(meta.limit)} end
 
@@ -45,6 +49,6 @@ for i = 1, #seats do
 end
 if #taken > 0 then return {'TAKEN', unpack(taken)} end
 
-local expires = hold_reserved(k, meta, now, hold_id, buyer_id, seats)
+local expires = hold_reserved(k, meta, now, hold_id, buyer_id, req_hash, seats)
 if KEYS[8] then redis.call('ZREM', KEYS[8], buyer_id) end
 return {'OK', hold_id, tostring(now), tostring(expires)}

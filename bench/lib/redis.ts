@@ -96,7 +96,8 @@ export async function runCeiling(o: {
   const k = eventKeys(o.eventId);
   const R = "__rand_int__";
   const keys = [k.meta, k.seats, k.hold(`h${R}`), k.buyer(`b${R}`), k.expiries, k.version, k.changes];
-  const args = [`h${R}`, `b${R}`, `C-1-${R}`, `C-2-${R}`];
+  // holdId, buyerId, request hash (any string: each hold is new), then the seats.
+  const args = [`h${R}`, `b${R}`, `q${R}`, `C-1-${R}`, `C-2-${R}`];
   const cmd = [
     "-h",
     o.host,

@@ -6,9 +6,11 @@
     seats hash   seatId -> "<expiresMs>|<holdId>" (held or pinned), "S|<holdId>" (sold)
     buyer hash   s<epoch> -> seats bought; h<holdId> -> "<epoch>|<qty>|<expiresMs>"
     hold hash    buyer kind(R|G) seats section qty state(A|P|S|R|E|U: sold then refunded) created
-                 expires ext maxext deadline epoch
+                 expires ext maxext deadline epoch req
                  Its id derives from (event, buyer, request id) (src/holds/holds.ts), so
-                 the hold key is also the record that makes a hold request idempotent.
+                 the hold key is also the record that makes a hold request idempotent;
+                 req is the hash of the request that made it (what was asked for), so a
+                 request id reused for another request is told apart from a retry.
   The clock is Redis TIME: one clock for every API instance.
 ]]
 
@@ -104,6 +106,17 @@ local function reclaim_ga(ga_key, gaq_key, gaexp_key, now)
   return total
 end
 
+-- A hold request whose hold exists already: {'REPLAY', holdId} when the hold
+-- was made by this same request (same hash, or a hold made before holds kept
+-- one), {'REUSED', holdId} when its request id was used for another request.
+-- nil when there is no such hold yet.
+local function replay_or_reused(hold_key, hold_id, req_hash)
+  if redis.call('EXISTS', hold_key) == 0 then return nil end
+  local prior = redis.call('HGET', hold_key, 'req')
+  if prior and prior ~= req_hash then return {'REUSED', hold_id} end
+  return {'REPLAY', hold_id}
+end
+
 -- Reads meta; returns nil when the event's inventory is not loaded.
 local function read_meta(meta_key)
   local m = redis.call('HMGET', meta_key, 'state', 'ttl', 'limit', 'epoch', 'maxext', 'maxlife')
@@ -112,13 +125,14 @@ local function read_meta(meta_key)
            maxext = m[5], maxlife = tonumber(m[6]) }
 end
 
--- Records a new active hold and everything that indexes it.
-local function create_hold(k, meta, now, hold_id, buyer_id, fields, qty)
+-- Records a new active hold and everything that indexes it; req_hash is the
+-- hash of the request that made it (see replay_or_reused).
+local function create_hold(k, meta, now, hold_id, buyer_id, req_hash, fields, qty)
   local expires = now + meta.ttl
   local deadline = now + meta.maxlife
   redis.call('HSET', k.hold, 'buyer', buyer_id, 'state', 'A', 'qty', qty, 'created', now,
     'expires', expires, 'ext', 0, 'maxext', meta.maxext, 'deadline', deadline,
-    'epoch', meta.epoch, unpack(fields))
+    'epoch', meta.epoch, 'req', req_hash, unpack(fields))
   -- Kept a day past its last possible end: retries of the request find it.
   redis.call('PEXPIREAT', k.hold, deadline + 86400000)
   redis.call('HSET', k.buyer, 'h' .. hold_id, meta.epoch .. '|' .. qty .. '|' .. expires)
@@ -127,8 +141,8 @@ local function create_hold(k, meta, now, hold_id, buyer_id, fields, qty)
 end
 
 -- Holds `seats` (all free) for a new hold; returns its expiry.
-local function hold_reserved(k, meta, now, hold_id, buyer_id, seats)
-  local expires = create_hold(k, meta, now, hold_id, buyer_id,
+local function hold_reserved(k, meta, now, hold_id, buyer_id, req_hash, seats)
+  local expires = create_hold(k, meta, now, hold_id, buyer_id, req_hash,
     {'kind', 'R', 'seats', table.concat(seats, ',')}, #seats)
   local value = expires .. '|' .. hold_id
   local pairs_ = {}

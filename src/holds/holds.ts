@@ -62,12 +62,36 @@ const STATE_BY_CODE: Record<string, HoldState> = { A: "ACTIVE", P: "PINNED", S: 
  * A hold's id is derived from the event, the buyer and the request id, so the
  * hold itself is what makes a hold request idempotent: a retry addresses the
  * same key and the script answers REPLAY (no separate request record to
- * write). 96 bits of SHA-256: ids do not collide; request ids are meant to be
+ * write), or REUSED when the hold was made for another request (the hold
+ * keeps holdRequestHash of what it was made for). 96 bits of SHA-256: ids do not collide; request ids are meant to be
  * single use (a UUID per attempt), and a retry finds its hold for a day past
  * the hold's end (lua/includes/common.lua).
  */
 export function holdIdFor(eventId: string, buyerId: string, requestId: string): string {
   return `h_${hash("sha256", `${eventId}\n${buyerId}\n${requestId}`, "base64url").slice(0, 16)}`;
+}
+
+/**
+ * The hash of what a hold request asks for, stored with the hold
+ * (lua/includes/common.lua): a request id reused for another request is
+ * answered REQUEST_ID_REUSED instead of the first hold. Who asks and under
+ * which request id are already in the hold id; the admission token is a
+ * credential, not part of what is asked (a retry may carry a fresh one).
+ * Seat ids are sorted: the same seats in another order are the same request.
+ */
+export function holdRequestHash(
+  what:
+    | { kind: "seats"; seatIds: readonly string[] }
+    | { kind: "quantity"; sectionId: string; quantity: number }
+    | { kind: "best"; quantity: number; filter: string },
+): string {
+  const text =
+    what.kind === "seats"
+      ? `seats\n${[...what.seatIds].sort().join(",")}`
+      : what.kind === "quantity"
+        ? `quantity\n${what.sectionId}\n${what.quantity}`
+        : `best\n${what.quantity}\n${what.filter}`;
+  return hash("sha256", text, "base64url").slice(0, 16);
 }
 
 export interface HoldsDeps {
@@ -134,6 +158,7 @@ export class Holds {
       holdId,
       buyerId: target.buyerId,
       waitingRoom: index.layout.waitingRoom.enabled,
+      requestHash: holdRequestHash({ kind: "seats", seatIds }),
       seatIds,
     });
     this.observer.holdScriptDone("hold_seats", started, target.eventId, "seats", reply.code);
@@ -162,6 +187,7 @@ export class Holds {
       holdId,
       buyerId: target.buyerId,
       waitingRoom: index.layout.waitingRoom.enabled,
+      requestHash: holdRequestHash({ kind: "quantity", sectionId, quantity }),
       sectionId,
       quantity,
     });
@@ -195,13 +221,15 @@ export class Holds {
         metadata: { quantity: String(quantity) },
       });
     }
+    const filterKey = bestAvailableFilter(filter.priceCategoryId, filter.sectionId);
     const input = {
       eventId: target.eventId,
       holdId: holdIdFor(target.eventId, target.buyerId, target.requestId),
       buyerId: target.buyerId,
       waitingRoom: index.layout.waitingRoom.enabled,
+      requestHash: holdRequestHash({ kind: "best", quantity, filter: filterKey }),
       quantity,
-      filter: bestAvailableFilter(filter.priceCategoryId, filter.sectionId),
+      filter: filterKey,
     };
     const started = process.hrtime.bigint();
     let reply = await this.scripts.holdBestAvailable(input);
@@ -339,7 +367,11 @@ export class Holds {
     };
   }
 
-  /** A hold script did not make a new hold: the earlier one (a retry), or the refusal's error. */
+  /**
+   * A hold script did not make a new hold: the earlier one (a retry of the
+   * same request), or the refusal's error (REUSED: the request id made a hold
+   * for another request).
+   */
   private async holdRefused(
     target: HoldTarget,
     index: SeatIndex,
@@ -349,6 +381,7 @@ export class Holds {
     if (reply.code === "REPLAY") return this.getHold(target.eventId, reply.holdId);
     if (reply.code === "NO_EVENT") throw await this.missingInventory(target.eventId);
     throw refusalError(reply, {
+      requestId: target.requestId,
       sectionId: what.sectionId,
       quantity: what.quantity,
       limitRetryAfterMs: index.layout.holdPolicy.ttlSeconds * 1000,

@@ -5,7 +5,7 @@ import { credentials, status, type ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeStatus } from "../../src/grpc/errors.js";
 import { ReservationServiceClient } from "../../src/gen/ticketing/v1/reservation_service.js";
-import { call, startTestApp, uid, type TestApp } from "../support/app.js";
+import { call, callError, startTestApp, uid, type TestApp } from "../support/app.js";
 import { openSaleEvent } from "../support/checkout.js";
 
 let t: TestApp;
@@ -96,5 +96,38 @@ describe("HoldSeats under contention", () => {
     expect(shownHeld.sort()).toEqual([...held].sort());
     // With 10,000 tries at random sets, nearly every seat ends up held.
     expect(held.length).toBeGreaterThan(90);
+  });
+});
+
+describe("HoldSeats and HoldBestAvailable request ids", () => {
+  it("answer ALREADY_EXISTS REQUEST_ID_REUSED for a request id reused with another payload", async () => {
+    const eventId = await openSaleEvent(t, { maxTicketsPerBuyer: 4 });
+    const operator = operatorMetadata();
+    const buyerId = uid("b");
+    const requestId = uid("r");
+    const seats = (seatIds: string[]) => ({
+      eventId,
+      buyerId,
+      admissionToken: "",
+      requestId,
+      selection: { $case: "seats" as const, value: { seatIds } },
+    });
+    const first = await call(t.reservations, t.reservations.holdSeats, seats(["A-1-1"]), operator);
+    const again = await call(t.reservations, t.reservations.holdSeats, seats(["A-1-1"]), operator);
+    expect(again.hold!.holdId).toBe(first.hold!.holdId);
+
+    const reused = await callError(t.reservations, t.reservations.holdSeats, seats(["A-1-2"]), operator);
+    expect(reused.code).toBe(status.ALREADY_EXISTS);
+    expect(reused.errorInfo?.reason).toBe("REQUEST_ID_REUSED");
+    expect(reused.errorInfo?.metadata.request_id).toBe(requestId);
+
+    const best = await callError(
+      t.reservations,
+      t.reservations.holdBestAvailable,
+      { eventId, buyerId, admissionToken: "", requestId, quantity: 1, priceCategoryId: "", sectionId: "" },
+      operator,
+    );
+    expect(best.code).toBe(status.ALREADY_EXISTS);
+    expect(best.errorInfo?.reason).toBe("REQUEST_ID_REUSED");
   });
 });

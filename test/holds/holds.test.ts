@@ -198,6 +198,55 @@ describe("holds", () => {
     });
   });
 
+  it("answers REQUEST_ID_REUSED for a request id reused with another request, and the first hold for the same one", async () => {
+    const layout = await openEvent(f, { limit: 4, gaCapacity: 20 });
+    const t = target(layout.eventId);
+    const first = await f.holds.holdSeats(t, ["A-2-1", "A-2-2"]);
+    // The same seats in another order are the same request: the first hold.
+    expect((await f.holds.holdSeats(t, ["A-2-2", "A-2-1"])).holdId).toBe(first.holdId);
+    // Other seats, a subset, or another kind of hold under the same request id: refused.
+    for (const attempt of [
+      () => f.holds.holdSeats(t, ["A-2-3", "A-2-4"]),
+      () => f.holds.holdSeats(t, ["A-2-1"]),
+      () => f.holds.holdQuantity(t, "FLOOR", 2),
+      () => f.holds.holdBestAvailable(t, 2, { priceCategoryId: "", sectionId: "" }),
+    ]) {
+      await expect(attempt()).rejects.toMatchObject({
+        reason: "REQUEST_ID_REUSED",
+        metadata: { request_id: t.requestId, hold_id: first.holdId },
+      });
+    }
+    // Nothing changed: the first hold is as it was, the other seats are free.
+    expect(await f.holds.getHold(layout.eventId, first.holdId)).toMatchObject({
+      state: "ACTIVE",
+      seatIds: ["A-2-1", "A-2-2"],
+    });
+    expect(await f.redis.hmget(`{ev:${layout.eventId}}:seats`, "A-2-3", "A-2-4")).toEqual([null, null]);
+
+    // General admission: the same section and quantity replay, another quantity or section is refused.
+    const ga = target(layout.eventId);
+    const gaHold = await f.holds.holdQuantity(ga, "FLOOR", 2);
+    expect((await f.holds.holdQuantity(ga, "FLOOR", 2)).holdId).toBe(gaHold.holdId);
+    await expect(f.holds.holdQuantity(ga, "FLOOR", 3)).rejects.toMatchObject({ reason: "REQUEST_ID_REUSED" });
+    await expect(f.holds.holdSeats(ga, ["A-2-5"])).rejects.toMatchObject({ reason: "REQUEST_ID_REUSED" });
+    expect(await f.redis.hget(`{ev:${layout.eventId}}:ga:FLOOR`, "held")).toBe("2");
+
+    // Best available: the same quantity and filter replay; another quantity or filter is refused.
+    const best = target(layout.eventId);
+    const bestHold = await f.holds.holdBestAvailable(best, 2, { priceCategoryId: "", sectionId: "" });
+    expect((await f.holds.holdBestAvailable(best, 2, { priceCategoryId: "", sectionId: "" })).holdId).toBe(
+      bestHold.holdId,
+    );
+    await expect(f.holds.holdBestAvailable(best, 3, { priceCategoryId: "", sectionId: "" })).rejects.toMatchObject({
+      reason: "REQUEST_ID_REUSED",
+    });
+    await expect(f.holds.holdBestAvailable(best, 2, { priceCategoryId: "", sectionId: "A" })).rejects.toMatchObject({
+      reason: "REQUEST_ID_REUSED",
+    });
+    // Even the seats best available picked, named in HoldSeats, are another request.
+    await expect(f.holds.holdSeats(best, bestHold.seatIds)).rejects.toMatchObject({ reason: "REQUEST_ID_REUSED" });
+  });
+
   it("keys a replay to the event, the buyer and the request id together", async () => {
     const layout = await openEvent(f, { limit: 4 });
     const other = await openEvent(f, { limit: 4 });

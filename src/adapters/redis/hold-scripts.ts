@@ -18,21 +18,26 @@ export interface HoldReplay {
   code: "REPLAY";
   holdId: string;
 }
+/** The hold exists, made by another request under the same request id (the stored request hash differs). */
+export interface HoldReused {
+  code: "REUSED";
+  holdId: string;
+}
 /** The event's inventory is not loaded. */
 export interface NoEvent {
   code: "NO_EVENT";
 }
 
-export type HoldSeatsReply = HoldMade | HoldReplay | NoEvent | RefusalOf<"SALE" | "LIMIT" | "TAKEN">;
+export type HoldSeatsReply = HoldMade | HoldReplay | NoEvent | RefusalOf<"SALE" | "LIMIT" | "TAKEN" | "REUSED">;
 export type HoldQuantityReply =
-  HoldMade | HoldReplay | NoEvent | RefusalOf<"SALE" | "LIMIT" | "INSUFFICIENT" | "NO_SECTION">;
+  HoldMade | HoldReplay | NoEvent | RefusalOf<"SALE" | "LIMIT" | "INSUFFICIENT" | "NO_SECTION" | "REUSED">;
 export type HoldBestAvailableReply =
   | (HoldMade & { seatIds: string[] })
   | HoldReplay
   | NoEvent
   /** The event's row lists are missing (loaded before they existed): write them and call again. */
   | { code: "NO_ROWS" }
-  | RefusalOf<"SALE" | "LIMIT" | "TAKEN">;
+  | RefusalOf<"SALE" | "LIMIT" | "TAKEN" | "REUSED">;
 export type ExtendHoldReply =
   | { code: "OK"; expiresMs: number }
   | { code: "REPLAY" }
@@ -58,6 +63,11 @@ interface HoldKeyInput {
 interface NewHoldInput extends HoldKeyInput {
   /** The event has a waiting room: the hold also takes the buyer off its admitted-without-hold list. */
   waitingRoom: boolean;
+  /**
+   * The hash of what the request asks for, stored with the hold: a later call
+   * under the same hold id with another hash is answered REUSED, not REPLAY.
+   */
+  requestHash: string;
 }
 
 /** A hold of an event's general-admission section, or "" for reserved seats. */
@@ -83,7 +93,7 @@ export class HoldScripts {
       k.changes,
     ];
     if (i.waitingRoom) argv.push(queueKeys(i.eventId).fresh);
-    argv.push(i.holdId, i.buyerId);
+    argv.push(i.holdId, i.buyerId, i.requestHash);
     for (const seatId of i.seatIds) argv.push(seatId);
     return this.runner.run("hold_seats", argv).then(decodeNewHold) as Promise<HoldSeatsReply>;
   }
@@ -104,7 +114,7 @@ export class HoldScripts {
       k.changes,
     ];
     if (i.waitingRoom) argv.push(queueKeys(i.eventId).fresh);
-    argv.push(i.holdId, i.buyerId, i.sectionId, i.quantity);
+    argv.push(i.holdId, i.buyerId, i.sectionId, i.quantity, i.requestHash);
     return this.runner.run("hold_quantity", argv).then(decodeNewHold) as Promise<HoldQuantityReply>;
   }
 
@@ -125,7 +135,7 @@ export class HoldScripts {
       k.rowCursor,
     ];
     if (i.waitingRoom) argv.push(queueKeys(i.eventId).fresh);
-    argv.push(i.holdId, i.buyerId, i.quantity, i.filter);
+    argv.push(i.holdId, i.buyerId, i.quantity, i.filter, i.requestHash);
     return this.runner.run("hold_best_available", argv).then(decodeBestAvailable);
   }
 
@@ -249,6 +259,7 @@ function decodeNewHold(r: ScriptReply): HoldSeatsReply | HoldQuantityReply {
     case "OK":
       return { code, holdId: String(r[1]), createdMs: Number(r[2]), expiresMs: Number(r[3]) };
     case "REPLAY":
+    case "REUSED":
       return { code, holdId: String(r[1]) };
     case "NO_EVENT":
     case "NO_SECTION":

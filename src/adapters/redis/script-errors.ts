@@ -25,7 +25,9 @@ export type Refusal =
   /** The buyer's rate limit (waiting room); retry after this many ms. */
   | { code: "RATE"; retryAfterMs: number }
   /** The waiting room's sale is closed. */
-  | { code: "CLOSED" };
+  | { code: "CLOSED" }
+  /** A hold script: the request id made a hold for another request (a different payload). */
+  | { code: "REUSED"; holdId: string };
 
 /** What the caller knows that the reply does not say. */
 export interface RefusalContext {
@@ -38,6 +40,8 @@ export interface RefusalContext {
   limitRetryAfterMs?: number;
   /** RATE: the RPC that was limited. */
   method?: string;
+  /** REUSED: the request id that was reused. */
+  requestId?: string;
 }
 
 const STATE_BY_CODE: Record<string, string> = { A: "ACTIVE", P: "PINNED", S: "SOLD", R: "RELEASED", E: "EXPIRED" };
@@ -116,6 +120,12 @@ export function refusalError(r: Refusal, at: RefusalContext = {}): AppError {
       return new AppError("SALE_CLOSED", "the sale is closed", {
         metadata: { event_id: at.eventId ?? "", sale_state: "CLOSED" },
       });
+    case "REUSED":
+      return new AppError(
+        "REQUEST_ID_REUSED",
+        `request_id ${at.requestId ?? ""} was used before for a different request (hold ${r.holdId})`,
+        { metadata: { request_id: at.requestId ?? "", hold_id: r.holdId } },
+      );
   }
 }
 

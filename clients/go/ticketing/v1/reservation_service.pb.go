@@ -325,6 +325,8 @@ type HoldSeatsRequest struct {
 	// Makes the call idempotent; `[A-Za-z0-9_-]{1,64}`. The hold's id is
 	// derived from the event, the buyer and this id, so a retry returns the same
 	// hold for a day past the hold's end; use a new id (a UUID) per attempt.
+	// The hold keeps a hash of the selection: the same id with another
+	// selection (seats in another order are the same) answers REQUEST_ID_REUSED.
 	RequestId string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// Types that are valid to be assigned to Selection:
 	//
@@ -487,7 +489,9 @@ type HoldBestAvailableRequest struct {
 	// identity comes from its token, never from this field alone.
 	BuyerId        string `protobuf:"bytes,2,opt,name=buyer_id,json=buyerId,proto3" json:"buyer_id,omitempty"`
 	AdmissionToken string `protobuf:"bytes,3,opt,name=admission_token,json=admissionToken,proto3" json:"admission_token,omitempty"`
-	RequestId      string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// As in HoldSeatsRequest: the same id with another quantity, category or
+	// section answers REQUEST_ID_REUSED.
+	RequestId string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// 1..max_tickets_per_buyer.
 	Quantity uint32 `protobuf:"varint,5,opt,name=quantity,proto3" json:"quantity,omitempty"`
 	// Empty: any category.

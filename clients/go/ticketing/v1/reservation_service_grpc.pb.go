@@ -34,20 +34,26 @@ const (
 // they expire, are released or are paid for. The hold path touches Redis only.
 type ReservationServiceClient interface {
 	// Holds the named seats, or a quantity in a general-admission section, all
-	// or nothing. Idempotent by request_id: a retry returns the same hold.
-	// Errors: EVENT_NOT_FOUND; SEAT_NOT_FOUND, SECTION_NOT_FOUND
-	// (INVALID_ARGUMENT); SALE_NOT_OPEN, SALE_PAUSED, SALE_CLOSED
-	// (FAILED_PRECONDITION); SEATS_UNAVAILABLE (ABORTED, the metadata names the
-	// seats taken); INSUFFICIENT_CAPACITY (ABORTED); LIMIT_EXCEEDED
+	// or nothing. Idempotent by request_id: a retry returns the same hold; the
+	// same request_id with another selection is refused.
+	// Errors: EVENT_NOT_FOUND; REQUEST_ID_REUSED (ALREADY_EXISTS, the
+	// request_id made a hold for another request, of either RPC);
+	// SEAT_NOT_FOUND, SECTION_NOT_FOUND (INVALID_ARGUMENT); SALE_NOT_OPEN,
+	// SALE_PAUSED, SALE_CLOSED (FAILED_PRECONDITION); SEATS_UNAVAILABLE
+	// (ABORTED, the metadata names the seats taken); INSUFFICIENT_CAPACITY (ABORTED); LIMIT_EXCEEDED
 	// (RESOURCE_EXHAUSTED); ADMISSION_TOKEN_MISSING (UNAUTHENTICATED),
 	// ADMISSION_TOKEN_INVALID (PERMISSION_DENIED) with the waiting room on.
 	// Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
 	HoldSeats(ctx context.Context, in *HoldSeatsRequest, opts ...grpc.CallOption) (*HoldSeatsResponse, error)
 	// Picks and holds the best `quantity` adjacent seats in a price category
 	// (same row, together, leaving no single seat stranded where that can be
-	// avoided) in one atomic step. Idempotent by request_id.
-	// Errors: EVENT_NOT_FOUND; SALE_NOT_OPEN, SALE_PAUSED, SALE_CLOSED
-	// (FAILED_PRECONDITION); SEATS_UNAVAILABLE (ABORTED, no such block is free);
+	// avoided) in one atomic step. Idempotent by request_id: a retry returns
+	// the same hold; the same request_id with another quantity or filter is
+	// refused.
+	// Errors: EVENT_NOT_FOUND; REQUEST_ID_REUSED (ALREADY_EXISTS, the
+	// request_id made a hold for another request, of either RPC);
+	// SALE_NOT_OPEN, SALE_PAUSED, SALE_CLOSED (FAILED_PRECONDITION);
+	// SEATS_UNAVAILABLE (ABORTED, no such block is free);
 	// LIMIT_EXCEEDED (RESOURCE_EXHAUSTED); ADMISSION_TOKEN_MISSING
 	// (UNAUTHENTICATED), ADMISSION_TOKEN_INVALID (PERMISSION_DENIED) with the
 	// waiting room on.
@@ -135,20 +141,26 @@ func (c *reservationServiceClient) ReleaseHold(ctx context.Context, in *ReleaseH
 // they expire, are released or are paid for. The hold path touches Redis only.
 type ReservationServiceServer interface {
 	// Holds the named seats, or a quantity in a general-admission section, all
-	// or nothing. Idempotent by request_id: a retry returns the same hold.
-	// Errors: EVENT_NOT_FOUND; SEAT_NOT_FOUND, SECTION_NOT_FOUND
-	// (INVALID_ARGUMENT); SALE_NOT_OPEN, SALE_PAUSED, SALE_CLOSED
-	// (FAILED_PRECONDITION); SEATS_UNAVAILABLE (ABORTED, the metadata names the
-	// seats taken); INSUFFICIENT_CAPACITY (ABORTED); LIMIT_EXCEEDED
+	// or nothing. Idempotent by request_id: a retry returns the same hold; the
+	// same request_id with another selection is refused.
+	// Errors: EVENT_NOT_FOUND; REQUEST_ID_REUSED (ALREADY_EXISTS, the
+	// request_id made a hold for another request, of either RPC);
+	// SEAT_NOT_FOUND, SECTION_NOT_FOUND (INVALID_ARGUMENT); SALE_NOT_OPEN,
+	// SALE_PAUSED, SALE_CLOSED (FAILED_PRECONDITION); SEATS_UNAVAILABLE
+	// (ABORTED, the metadata names the seats taken); INSUFFICIENT_CAPACITY (ABORTED); LIMIT_EXCEEDED
 	// (RESOURCE_EXHAUSTED); ADMISSION_TOKEN_MISSING (UNAUTHENTICATED),
 	// ADMISSION_TOKEN_INVALID (PERMISSION_DENIED) with the waiting room on.
 	// Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
 	HoldSeats(context.Context, *HoldSeatsRequest) (*HoldSeatsResponse, error)
 	// Picks and holds the best `quantity` adjacent seats in a price category
 	// (same row, together, leaving no single seat stranded where that can be
-	// avoided) in one atomic step. Idempotent by request_id.
-	// Errors: EVENT_NOT_FOUND; SALE_NOT_OPEN, SALE_PAUSED, SALE_CLOSED
-	// (FAILED_PRECONDITION); SEATS_UNAVAILABLE (ABORTED, no such block is free);
+	// avoided) in one atomic step. Idempotent by request_id: a retry returns
+	// the same hold; the same request_id with another quantity or filter is
+	// refused.
+	// Errors: EVENT_NOT_FOUND; REQUEST_ID_REUSED (ALREADY_EXISTS, the
+	// request_id made a hold for another request, of either RPC);
+	// SALE_NOT_OPEN, SALE_PAUSED, SALE_CLOSED (FAILED_PRECONDITION);
+	// SEATS_UNAVAILABLE (ABORTED, no such block is free);
 	// LIMIT_EXCEEDED (RESOURCE_EXHAUSTED); ADMISSION_TOKEN_MISSING
 	// (UNAUTHENTICATED), ADMISSION_TOKEN_INVALID (PERMISSION_DENIED) with the
 	// waiting room on.

@@ -131,6 +131,8 @@ export interface HoldSeatsRequest {
    * Makes the call idempotent; `[A-Za-z0-9_-]{1,64}`. The hold's id is
    * derived from the event, the buyer and this id, so a retry returns the same
    * hold for a day past the hold's end; use a new id (a UUID) per attempt.
+   * The hold keeps a hash of the selection: the same id with another
+   * selection (seats in another order are the same) answers REQUEST_ID_REUSED.
    */
   requestId: string;
   selection?:
@@ -153,6 +155,10 @@ export interface HoldBestAvailableRequest {
    */
   buyerId: string;
   admissionToken: string;
+  /**
+   * As in HoldSeatsRequest: the same id with another quantity, category or
+   * section answers REQUEST_ID_REUSED.
+   */
   requestId: string;
   /** 1..max_tickets_per_buyer. */
   quantity: number;
@@ -1734,11 +1740,13 @@ export type ReservationServiceService = typeof ReservationServiceService;
 export const ReservationServiceService = {
   /**
    * Holds the named seats, or a quantity in a general-admission section, all
-   * or nothing. Idempotent by request_id: a retry returns the same hold.
-   * Errors: EVENT_NOT_FOUND; SEAT_NOT_FOUND, SECTION_NOT_FOUND
-   * (INVALID_ARGUMENT); SALE_NOT_OPEN, SALE_PAUSED, SALE_CLOSED
-   * (FAILED_PRECONDITION); SEATS_UNAVAILABLE (ABORTED, the metadata names the
-   * seats taken); INSUFFICIENT_CAPACITY (ABORTED); LIMIT_EXCEEDED
+   * or nothing. Idempotent by request_id: a retry returns the same hold; the
+   * same request_id with another selection is refused.
+   * Errors: EVENT_NOT_FOUND; REQUEST_ID_REUSED (ALREADY_EXISTS, the
+   * request_id made a hold for another request, of either RPC);
+   * SEAT_NOT_FOUND, SECTION_NOT_FOUND (INVALID_ARGUMENT); SALE_NOT_OPEN,
+   * SALE_PAUSED, SALE_CLOSED (FAILED_PRECONDITION); SEATS_UNAVAILABLE
+   * (ABORTED, the metadata names the seats taken); INSUFFICIENT_CAPACITY (ABORTED); LIMIT_EXCEEDED
    * (RESOURCE_EXHAUSTED); ADMISSION_TOKEN_MISSING (UNAUTHENTICATED),
    * ADMISSION_TOKEN_INVALID (PERMISSION_DENIED) with the waiting room on.
    * Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
@@ -1755,9 +1763,13 @@ export const ReservationServiceService = {
   /**
    * Picks and holds the best `quantity` adjacent seats in a price category
    * (same row, together, leaving no single seat stranded where that can be
-   * avoided) in one atomic step. Idempotent by request_id.
-   * Errors: EVENT_NOT_FOUND; SALE_NOT_OPEN, SALE_PAUSED, SALE_CLOSED
-   * (FAILED_PRECONDITION); SEATS_UNAVAILABLE (ABORTED, no such block is free);
+   * avoided) in one atomic step. Idempotent by request_id: a retry returns
+   * the same hold; the same request_id with another quantity or filter is
+   * refused.
+   * Errors: EVENT_NOT_FOUND; REQUEST_ID_REUSED (ALREADY_EXISTS, the
+   * request_id made a hold for another request, of either RPC);
+   * SALE_NOT_OPEN, SALE_PAUSED, SALE_CLOSED (FAILED_PRECONDITION);
+   * SEATS_UNAVAILABLE (ABORTED, no such block is free);
    * LIMIT_EXCEEDED (RESOURCE_EXHAUSTED); ADMISSION_TOKEN_MISSING
    * (UNAUTHENTICATED), ADMISSION_TOKEN_INVALID (PERMISSION_DENIED) with the
    * waiting room on.
@@ -1821,11 +1833,13 @@ export const ReservationServiceService = {
 export interface ReservationServiceServer extends UntypedServiceImplementation {
   /**
    * Holds the named seats, or a quantity in a general-admission section, all
-   * or nothing. Idempotent by request_id: a retry returns the same hold.
-   * Errors: EVENT_NOT_FOUND; SEAT_NOT_FOUND, SECTION_NOT_FOUND
-   * (INVALID_ARGUMENT); SALE_NOT_OPEN, SALE_PAUSED, SALE_CLOSED
-   * (FAILED_PRECONDITION); SEATS_UNAVAILABLE (ABORTED, the metadata names the
-   * seats taken); INSUFFICIENT_CAPACITY (ABORTED); LIMIT_EXCEEDED
+   * or nothing. Idempotent by request_id: a retry returns the same hold; the
+   * same request_id with another selection is refused.
+   * Errors: EVENT_NOT_FOUND; REQUEST_ID_REUSED (ALREADY_EXISTS, the
+   * request_id made a hold for another request, of either RPC);
+   * SEAT_NOT_FOUND, SECTION_NOT_FOUND (INVALID_ARGUMENT); SALE_NOT_OPEN,
+   * SALE_PAUSED, SALE_CLOSED (FAILED_PRECONDITION); SEATS_UNAVAILABLE
+   * (ABORTED, the metadata names the seats taken); INSUFFICIENT_CAPACITY (ABORTED); LIMIT_EXCEEDED
    * (RESOURCE_EXHAUSTED); ADMISSION_TOKEN_MISSING (UNAUTHENTICATED),
    * ADMISSION_TOKEN_INVALID (PERMISSION_DENIED) with the waiting room on.
    * Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
@@ -1834,9 +1848,13 @@ export interface ReservationServiceServer extends UntypedServiceImplementation {
   /**
    * Picks and holds the best `quantity` adjacent seats in a price category
    * (same row, together, leaving no single seat stranded where that can be
-   * avoided) in one atomic step. Idempotent by request_id.
-   * Errors: EVENT_NOT_FOUND; SALE_NOT_OPEN, SALE_PAUSED, SALE_CLOSED
-   * (FAILED_PRECONDITION); SEATS_UNAVAILABLE (ABORTED, no such block is free);
+   * avoided) in one atomic step. Idempotent by request_id: a retry returns
+   * the same hold; the same request_id with another quantity or filter is
+   * refused.
+   * Errors: EVENT_NOT_FOUND; REQUEST_ID_REUSED (ALREADY_EXISTS, the
+   * request_id made a hold for another request, of either RPC);
+   * SALE_NOT_OPEN, SALE_PAUSED, SALE_CLOSED (FAILED_PRECONDITION);
+   * SEATS_UNAVAILABLE (ABORTED, no such block is free);
    * LIMIT_EXCEEDED (RESOURCE_EXHAUSTED); ADMISSION_TOKEN_MISSING
    * (UNAUTHENTICATED), ADMISSION_TOKEN_INVALID (PERMISSION_DENIED) with the
    * waiting room on.
@@ -1866,11 +1884,13 @@ export interface ReservationServiceServer extends UntypedServiceImplementation {
 export interface ReservationServiceClient extends Client {
   /**
    * Holds the named seats, or a quantity in a general-admission section, all
-   * or nothing. Idempotent by request_id: a retry returns the same hold.
-   * Errors: EVENT_NOT_FOUND; SEAT_NOT_FOUND, SECTION_NOT_FOUND
-   * (INVALID_ARGUMENT); SALE_NOT_OPEN, SALE_PAUSED, SALE_CLOSED
-   * (FAILED_PRECONDITION); SEATS_UNAVAILABLE (ABORTED, the metadata names the
-   * seats taken); INSUFFICIENT_CAPACITY (ABORTED); LIMIT_EXCEEDED
+   * or nothing. Idempotent by request_id: a retry returns the same hold; the
+   * same request_id with another selection is refused.
+   * Errors: EVENT_NOT_FOUND; REQUEST_ID_REUSED (ALREADY_EXISTS, the
+   * request_id made a hold for another request, of either RPC);
+   * SEAT_NOT_FOUND, SECTION_NOT_FOUND (INVALID_ARGUMENT); SALE_NOT_OPEN,
+   * SALE_PAUSED, SALE_CLOSED (FAILED_PRECONDITION); SEATS_UNAVAILABLE
+   * (ABORTED, the metadata names the seats taken); INSUFFICIENT_CAPACITY (ABORTED); LIMIT_EXCEEDED
    * (RESOURCE_EXHAUSTED); ADMISSION_TOKEN_MISSING (UNAUTHENTICATED),
    * ADMISSION_TOKEN_INVALID (PERMISSION_DENIED) with the waiting room on.
    * Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
@@ -1893,9 +1913,13 @@ export interface ReservationServiceClient extends Client {
   /**
    * Picks and holds the best `quantity` adjacent seats in a price category
    * (same row, together, leaving no single seat stranded where that can be
-   * avoided) in one atomic step. Idempotent by request_id.
-   * Errors: EVENT_NOT_FOUND; SALE_NOT_OPEN, SALE_PAUSED, SALE_CLOSED
-   * (FAILED_PRECONDITION); SEATS_UNAVAILABLE (ABORTED, no such block is free);
+   * avoided) in one atomic step. Idempotent by request_id: a retry returns
+   * the same hold; the same request_id with another quantity or filter is
+   * refused.
+   * Errors: EVENT_NOT_FOUND; REQUEST_ID_REUSED (ALREADY_EXISTS, the
+   * request_id made a hold for another request, of either RPC);
+   * SALE_NOT_OPEN, SALE_PAUSED, SALE_CLOSED (FAILED_PRECONDITION);
+   * SEATS_UNAVAILABLE (ABORTED, no such block is free);
    * LIMIT_EXCEEDED (RESOURCE_EXHAUSTED); ADMISSION_TOKEN_MISSING
    * (UNAUTHENTICATED), ADMISSION_TOKEN_INVALID (PERMISSION_DENIED) with the
    * waiting room on.
