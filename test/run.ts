@@ -111,7 +111,8 @@ async function startStack(tmp: string): Promise<Record<string, string>> {
   else
     timed(
       "redis",
-      () => startRedis({ dir: path.join(tmp, "redis") }),
+      // The product's settings (AOF), as in production.
+      () => startRedis({ dir: path.join(tmp, "redis"), persistent: true }),
       (h) => `${h.url} (pid ${h.pid})`,
       (h) => (env.REDIS_URL = h.url),
     );

@@ -88,7 +88,9 @@ export async function startStores(dir: string, o: StoreOptions = {}): Promise<St
   else
     tasks.push(
       startRedis(
-        p ? { dir: p, dataDir: path.join(p, "redis"), persistent: true } : { dir: path.join(dir, "redis") },
+        p
+          ? { dir: p, dataDir: path.join(p, "redis"), persistent: true }
+          : { dir: path.join(dir, "redis"), persistent: true },
       ).then((h) => {
         owned.push({ name: "redis-server", pid: h.pid, stop: h.stop });
         pids.redis = h.pid;

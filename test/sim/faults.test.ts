@@ -27,7 +27,7 @@ let app: AppProcesses;
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "ticketing-faults-"));
-  redis = await startRedis({ dir: path.join(dir, "redis") });
+  redis = await startRedis({ dir: path.join(dir, "redis"), persistent: true });
   const env = testEnv();
   app = await startApp(
     { redisUrl: redis.url, mysqlUrl: env.mysqlUrl, temporalAddress: env.temporalAddress, pids: { redis: redis.pid } },

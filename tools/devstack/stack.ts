@@ -459,15 +459,35 @@ export interface RedisHandle {
   port: number;
   pid: number;
   logFile: string;
+  /** Settles when redis-server has exited, however it ended (stop, or a signal sent by a test). */
+  exited: Promise<void>;
   stop(): Promise<void>;
 }
+
+/**
+ * How the product's Redis persists (README, "Operating it safely"): an
+ * append-only file, fsynced once a second by a background thread. Every
+ * write reaches the file (the kernel's page cache) before its reply leaves,
+ * so a crash of redis-server alone (SIGKILL, OOM kill) loses no acknowledged
+ * hold; a crash of the whole host loses at most about the last second.
+ * `appendfsync always` would make every hold wait for a disk flush: a few
+ * hundred holds per second on an ordinary disk instead of tens of thousands,
+ * to save a second that MySQL covers anyway (a seat sold there stays sold:
+ * its UNIQUE key refuses a second sale, and the rebuild reads it back).
+ * No RDB snapshots (`--save ""`): the AOF is the one copy, rewritten by Redis
+ * as it grows.
+ */
+export const REDIS_DURABILITY_ARGS = ["--appendonly", "yes", "--appendfsync", "everysec", "--save", ""] as const;
 
 export interface StartRedisOptions {
   /** Log file and (unless dataDir is given) data go here. */
   dir: string;
   /** Where RDB/AOF files go (default: dir). */
   dataDir?: string;
-  /** appendonly yes (everysec fsync); default false: `--save "" --appendonly no`. */
+  /**
+   * The product's store (REDIS_DURABILITY_ARGS, AOF everysec) when true;
+   * false (the default, for benchmark stores only): `--save "" --appendonly no`.
+   */
   persistent?: boolean;
   port?: number;
   timeoutMs?: number;
@@ -490,9 +510,7 @@ export async function startRedis(opts: StartRedisOptions): Promise<RedisHandle> 
       dataDir,
       "--daemonize",
       "no",
-      "--save",
-      "",
-      ...(opts.persistent ? ["--appendonly", "yes", "--appendfsync", "everysec"] : ["--appendonly", "no"]),
+      ...(opts.persistent ? REDIS_DURABILITY_ARGS : ["--save", "", "--appendonly", "no"]),
       ...(opts.extraArgs ?? []),
     ];
     const proc = launch(`redis-server :${port}`, bin, args, { logFile, cwd: dataDir, graceMs: 10_000 });
@@ -511,6 +529,7 @@ export async function startRedis(opts: StartRedisOptions): Promise<RedisHandle> 
       port,
       pid: proc.pid,
       logFile,
+      exited: proc.exited.then(() => undefined),
       stop: () => proc.stop(),
     };
   });
@@ -571,10 +590,7 @@ export async function startRedisCluster(opts: {
               nodeDir,
               "--daemonize",
               "no",
-              "--save",
-              "",
-              "--appendonly",
-              "no",
+              ...REDIS_DURABILITY_ARGS,
             ],
             { logFile: path.join(nodeDir, "redis.log"), cwd: nodeDir },
           ),
