@@ -21,7 +21,7 @@ import { OrderNotifier } from "./orders/notifier.js";
 import { createTicketTokens, Tickets } from "./tickets/tickets.js";
 import { OrderStore } from "./orders/order-store.js";
 import { Orders } from "./orders/orders.js";
-import { CallPipeline } from "./grpc/handlers.js";
+import { CallPipeline, type CallLimits } from "./grpc/handlers.js";
 import { createAuthenticator } from "./identity/from-config.js";
 import { buildServer, listen, serverCredentials, shutdownServer } from "./grpc/server.js";
 import { createServices } from "./grpc/services/index.js";
@@ -65,7 +65,13 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
   await health.start(config.HEALTH_CHECK_INTERVAL_MS);
 
   const auth = await createAuthenticator(config, log);
-  const pipeline = new CallPipeline({ log, metrics, auth, publicReads: config.AUTH_PUBLIC_READS === "on" });
+  const pipeline = new CallPipeline({
+    log,
+    metrics,
+    auth,
+    publicReads: config.AUTH_PUBLIC_READS === "on",
+    limits: callLimits(config),
+  });
   // Built in dependency order, each from what is already there. Three
   // capabilities reach each other only through smaller parts built first: the
   // live-state repair (events' rebuild from MySQL: the holds and the waiting
@@ -155,7 +161,10 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     queue: { ...queue, ticketTokens: ticketKeys.tokens },
     tickets,
   });
-  const server = buildServer(services, health.implementation);
+  const server = buildServer(services, health.implementation, {
+    maxReceiveMessageBytes: Math.max(config.GRPC_MAX_MESSAGE_BYTES, config.GRPC_CREATE_EVENT_MAX_MESSAGE_BYTES),
+    maxConcurrentStreams: config.GRPC_MAX_CONCURRENT_STREAMS,
+  });
   const grpcPort = await listen(server, config.GRPC_ADDRESS, serverCredentials(config));
 
   let metricsServer: HttpServer | undefined;
@@ -208,4 +217,21 @@ class SchemaKeeper {
       .finally(() => (this.running = undefined));
     return this.running;
   }
+}
+
+/** The configured bounds of every call (README, "Operating it safely"). */
+export function callLimits(
+  config: Pick<
+    Config,
+    "GRPC_MAX_MESSAGE_BYTES" | "GRPC_CREATE_EVENT_MAX_MESSAGE_BYTES" | "WATCHERS_PER_METHOD" | "WATCHERS_PER_PRINCIPAL"
+  >,
+): CallLimits {
+  return {
+    maxMessageBytes: (method) =>
+      method === "/ticketing.v1.EventService/CreateEvent"
+        ? config.GRPC_CREATE_EVENT_MAX_MESSAGE_BYTES
+        : config.GRPC_MAX_MESSAGE_BYTES,
+    watchersPerMethod: config.WATCHERS_PER_METHOD,
+    watchersPerPrincipal: config.WATCHERS_PER_PRINCIPAL,
+  };
 }

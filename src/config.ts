@@ -202,6 +202,30 @@ const schema = z
     // baseline only: needs BENCH_NOOP=on and is refused in production.
     BENCH_AUTH_BASELINE: z.enum(["on", "off"]).default("off"),
     HEALTH_CHECK_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(2_000),
+    // Bounded resources (README, "Operating it safely"). A request message
+    // larger than its method's limit is refused before it is decoded
+    // (RESOURCE_EXHAUSTED MESSAGE_TOO_LARGE); the largest limit is also
+    // grpc-js's receive limit, so a bigger body is refused from its length
+    // prefix, before it is read.
+    GRPC_MAX_MESSAGE_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .default(64 * 1024),
+    // CreateEvent's limit: a 100,000-seat venue is about 2 MiB even in rows of one seat.
+    GRPC_CREATE_EVENT_MAX_MESSAGE_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .default(8 * 1024 * 1024),
+    // HTTP/2 streams (calls) one connection may have open at once.
+    GRPC_MAX_CONCURRENT_STREAMS: z.coerce.number().int().min(1).max(100_000).default(1000),
+    // Open streams per streaming method (WatchSeatMap, WatchQueue, WatchOrder) per API process.
+    WATCHERS_PER_METHOD: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
+    // Open streams of one caller (the token's subject) across those methods, per API process.
+    WATCHERS_PER_PRINCIPAL: z.coerce.number().int().min(1).max(100_000).default(8),
     // Traces (OpenTelemetry), off by default; what turns them on: observability/tracing.ts
     // tracesExporter. The exporter reads the other OTEL_* variables itself.
     OTEL_TRACES_EXPORTER: z.enum(["otlp", "console", "none"]).optional(),

@@ -20,6 +20,9 @@ export const Reasons = {
   BUYER_MISMATCH: status.PERMISSION_DENIED,
   GATE_EVENT_MISMATCH: status.PERMISSION_DENIED,
   CALL_BUDGET_EXCEEDED: status.RESOURCE_EXHAUSTED,
+  // Bounded resources (every RPC): a request over its method's size limit, a stream over a watcher cap
+  MESSAGE_TOO_LARGE: status.RESOURCE_EXHAUSTED,
+  STREAM_LIMIT_REACHED: status.RESOURCE_EXHAUSTED,
   // Events
   EVENT_NOT_FOUND: status.NOT_FOUND,
   EVENT_ALREADY_EXISTS: status.ALREADY_EXISTS,

@@ -12,6 +12,7 @@ import {
   type handleUnaryCall,
   type ServerUnaryCall,
   type ServerWritableStream,
+  type ServiceDefinition,
   type ServiceError,
 } from "@grpc/grpc-js";
 import type { Span } from "@opentelemetry/api";
@@ -55,16 +56,130 @@ export interface CallPolicy {
   access: Access;
 }
 
+/** Bounds the pipeline applies to every call (README, "Operating it safely"). */
+export interface CallLimits {
+  /** The largest request message a method takes, in bytes (by its path, /pkg.Service/Method). */
+  maxMessageBytes(method: string): number;
+  /** Open streams of one streaming method in this process. */
+  watchersPerMethod: number;
+  /**
+   * Open streams of one caller (the token's subject) across the streaming
+   * methods, in this process. Operators and anonymous public readers are
+   * bounded by watchersPerMethod only.
+   */
+  watchersPerPrincipal: number;
+}
+
+const UNLIMITED: CallLimits = {
+  maxMessageBytes: () => Infinity,
+  watchersPerMethod: Infinity,
+  watchersPerPrincipal: Infinity,
+};
+
+/** When a caller refused by a stream cap may try again (streams end as watchers leave). */
+const STREAM_RETRY_MS = 5_000;
+
+/**
+ * What a method's deserializer hands over instead of a request larger than
+ * the method's limit: the bytes are not decoded, and the pipeline answers
+ * RESOURCE_EXHAUSTED MESSAGE_TOO_LARGE before the handler runs.
+ */
+class OversizedRequest {
+  constructor(
+    readonly bytes: number,
+    readonly limit: number,
+  ) {}
+}
+
+function tooLarge(method: string, request: OversizedRequest): AppError {
+  const rpc = method.slice(method.lastIndexOf("/") + 1);
+  // No RetryInfo: the same message can never succeed.
+  return new AppError("MESSAGE_TOO_LARGE", `${rpc} takes at most ${request.limit} bytes; got ${request.bytes}`, {
+    metadata: { method: rpc, limit_bytes: String(request.limit), message_bytes: String(request.bytes) },
+  });
+}
+
 const REQUEST_ID_HEADER = "x-request-id";
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export class CallPipeline {
   /** Aborted at shutdown so long-lived streams end and let the server drain. */
   private readonly shutdown = new AbortController();
+  private readonly limits: CallLimits;
+  /** Open streams per streaming method, and per caller (token subject) across them. */
+  private readonly streamsByMethod = new Map<string, number>();
+  private readonly streamsBySubject = new Map<string, number>();
 
-  constructor(private readonly deps: { log: Logger; metrics: Metrics; auth: CallAuthenticator; publicReads: boolean }) {
+  constructor(
+    private readonly deps: {
+      log: Logger;
+      metrics: Metrics;
+      auth: CallAuthenticator;
+      publicReads: boolean;
+      /** None by default (tests of the pipeline itself); the API passes its configured ones. */
+      limits?: CallLimits;
+    },
+  ) {
+    this.limits = deps.limits ?? UNLIMITED;
     // Every open stream listens for shutdown: thousands of listeners are expected here.
     setMaxListeners(0, this.shutdown.signal);
+  }
+
+  /**
+   * The service definition with each method's request size bounded: a message
+   * over the method's limit is not decoded (its deserializer hands over an
+   * OversizedRequest, which unary and serverStream refuse).
+   */
+  bounded<D extends ServiceDefinition>(definition: D): D {
+    const out: Record<string, unknown> = {};
+    for (const [name, method] of Object.entries(definition)) {
+      const limit = this.limits.maxMessageBytes(method.path);
+      const decode = method.requestDeserialize as (bytes: Buffer) => unknown;
+      out[name] = Number.isFinite(limit)
+        ? {
+            ...method,
+            requestDeserialize: (bytes: Buffer): unknown =>
+              bytes.length > limit ? new OversizedRequest(bytes.length, limit) : decode(bytes),
+          }
+        : method;
+    }
+    return out as D;
+  }
+
+  /** Opens a stream slot for the caller, or refuses it; the returned function gives it back. */
+  private openStream(method: string, principal: Principal): () => void {
+    const rpc = method.slice(method.lastIndexOf("/") + 1);
+    const open = this.streamsByMethod.get(method) ?? 0;
+    if (open >= this.limits.watchersPerMethod) {
+      throw new AppError("STREAM_LIMIT_REACHED", `this server has ${open} ${rpc} streams open, its limit`, {
+        metadata: { method: rpc, limit: "process", max: String(this.limits.watchersPerMethod) },
+        retryAfterMs: STREAM_RETRY_MS,
+      });
+    }
+    // Anonymous callers (public reads) share no subject, and an operator acts for
+    // many buyers (every call audited): only the per-method cap bounds them.
+    const subject = principal === ANONYMOUS || principal.operator ? undefined : principal.subject;
+    const mine = subject === undefined ? 0 : (this.streamsBySubject.get(subject) ?? 0);
+    if (subject !== undefined && mine >= this.limits.watchersPerPrincipal) {
+      throw new AppError("STREAM_LIMIT_REACHED", `${subject} has ${mine} streams open on this server, its limit`, {
+        metadata: { method: rpc, limit: "principal", max: String(this.limits.watchersPerPrincipal) },
+        retryAfterMs: STREAM_RETRY_MS,
+      });
+    }
+    this.streamsByMethod.set(method, open + 1);
+    if (subject !== undefined) this.streamsBySubject.set(subject, mine + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.streamsByMethod.get(method) ?? 1) - 1;
+      if (left > 0) this.streamsByMethod.set(method, left);
+      else this.streamsByMethod.delete(method);
+      if (subject === undefined) return;
+      const leftMine = (this.streamsBySubject.get(subject) ?? 1) - 1;
+      if (leftMine > 0) this.streamsBySubject.set(subject, leftMine);
+      else this.streamsBySubject.delete(subject);
+    };
   }
 
   /** Ends every open stream with UNAVAILABLE so clients reconnect elsewhere. */
@@ -81,6 +196,7 @@ export class CallPipeline {
     return (call, callback) => {
       const ctx = new Call(this, method, call, observe);
       const run = async (): Promise<Res> => {
+        if (call.request instanceof OversizedRequest) throw tooLarge(method, call.request);
         // A token seen before is verified synchronously: no turn of the event loop before the handler.
         const pending = this.authenticate(ctx, policy);
         return pending ? pending.then(() => handler(call.request, ctx)) : handler(call.request, ctx);
@@ -116,8 +232,14 @@ export class CallPipeline {
           else call.once("drain", () => resolve());
         });
       const run = async (): Promise<void> => {
+        if (call.request instanceof OversizedRequest) throw tooLarge(method, call.request);
         await this.authenticate(ctx, policy);
-        await handler(call.request, ctx, send);
+        const release = this.openStream(method, ctx.principal);
+        try {
+          await handler(call.request, ctx, send);
+        } finally {
+          release();
+        }
         if (this.shutdown.signal.aborted) {
           throw new AppError("DEPENDENCY_UNAVAILABLE", "server is shutting down; reconnect", {
             retryAfterMs: 0,

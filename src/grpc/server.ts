@@ -26,11 +26,27 @@ export function serverCredentials(config: Pick<Config, "TLS_CERT_FILE" | "TLS_KE
   );
 }
 
-export function buildServer(services: RegisteredService[], health: { addToServer(server: Server): void }): Server {
+export interface ServerLimits {
+  /**
+   * grpc-js's receive limit: the largest of the per-method limits (the
+   * pipeline checks each method's own). A bigger message is refused from its
+   * length prefix, before its body is read (RESOURCE_EXHAUSTED).
+   */
+  maxReceiveMessageBytes: number;
+  /** HTTP/2 streams (calls) one connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  maxConcurrentStreams: number;
+}
+
+export function buildServer(
+  services: RegisteredService[],
+  health: { addToServer(server: Server): void },
+  limits: ServerLimits,
+): Server {
   const server = new Server({
     "grpc.keepalive_time_ms": 60_000,
     "grpc.keepalive_permit_without_calls": 1,
-    "grpc.max_receive_message_length": 16 * 1024 * 1024,
+    "grpc.max_receive_message_length": limits.maxReceiveMessageBytes,
+    "grpc.max_concurrent_streams": limits.maxConcurrentStreams,
   });
   for (const s of services) server.addService(s.definition, s.implementation);
   health.addToServer(server);

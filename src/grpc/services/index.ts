@@ -49,7 +49,7 @@ export function createServices(pipeline: CallPipeline, deps: ServiceDeps): Regis
           },
         ]
       : [];
-  return [
+  const services: RegisteredService[] = [
     ...benchmarkBaseline,
     {
       name: "ticketing.v1.EventService",
@@ -93,4 +93,6 @@ export function createServices(pipeline: CallPipeline, deps: ServiceDeps): Regis
       implementation: bindService(pipeline, TicketServiceService, ticketHandlers(deps.tickets)),
     },
   ];
+  // Every request's size is checked against its method's limit before it is decoded.
+  return services.map((s) => ({ ...s, definition: pipeline.bounded(s.definition) }));
 }
