@@ -151,6 +151,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     notifier,
     paymentWindowMs: config.PAYMENT_WINDOW_SECONDS * 1000,
+    watchSweepMs: config.ORDER_WATCH_SWEEP_MS,
   });
   const services = createServices(pipeline, {
     config,

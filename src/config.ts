@@ -226,6 +226,9 @@ const schema = z
     WATCHERS_PER_METHOD: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
     // Open streams of one caller (the token's subject) across those methods, per API process.
     WATCHERS_PER_PRINCIPAL: z.coerce.number().int().min(1).max(100_000).default(8),
+    // How often one query checks every order this process's WatchOrder streams
+    // watch, for a change whose pub/sub message was lost.
+    ORDER_WATCH_SWEEP_MS: z.coerce.number().int().min(50).max(600_000).default(5_000),
     // Traces (OpenTelemetry), off by default; what turns them on: observability/tracing.ts
     // tracesExporter. The exporter reads the other OTEL_* variables itself.
     OTEL_TRACES_EXPORTER: z.enum(["otlp", "console", "none"]).optional(),

@@ -339,6 +339,29 @@ export class OrderStore {
     );
   }
 
+  /**
+   * What tells WatchOrder that an order changed (watchVersion of orders.ts:
+   * state, last update, ticket count), for many orders in one query; an order
+   * that does not exist is absent.
+   */
+  async watchVersions(orderIds: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    if (orderIds.length === 0) return out;
+    const [rows] = await this.mysql.query<RowDataPacket[]>(
+      `SELECT o.order_id, o.state, o.updated_at, COUNT(t.ticket_id) AS tickets
+         FROM orders o LEFT JOIN tickets t ON t.order_id = o.order_id
+        WHERE o.order_id IN (?) GROUP BY o.order_id, o.state, o.updated_at`,
+      [orderIds],
+    );
+    for (const r of rows) {
+      out.set(
+        String(r.order_id),
+        `${String(r.state)}:${new Date(r.updated_at as Date).getTime()}:${Number(r.tickets)}`,
+      );
+    }
+    return out;
+  }
+
   /** The order with its tickets, in one query. */
   async get(orderId: string): Promise<Order | undefined> {
     const [rows] = await this.mysql.execute<RowDataPacket[]>(

@@ -34,10 +34,27 @@ export interface OrdersDeps {
   taskQueue: string;
   notifier: OrderNotifier;
   paymentWindowMs: number;
+  /**
+   * How often one query checks every watched order of this process for a
+   * change whose message was lost (a publish that failed); 5 s by default.
+   */
+  watchSweepMs?: number;
 }
 
-/** How often WatchOrder re-reads an order that sent no change message. */
-const WATCH_SAFETY_POLL_MS = 5000;
+/** A WatchOrder stream waiting for its order to change. */
+interface OrderWatcher {
+  /** The version it sent last (watchVersion). */
+  version: string;
+  wake(): void;
+}
+
+/** What a watcher compares to tell a change; OrderStore.watchVersions computes the same. */
+function watchVersion(order: Order): string {
+  return `${order.state}:${order.updateTime.getTime()}:${order.tickets.length}`;
+}
+
+/** Orders read per query of the watch sweep. */
+const SWEEP_BATCH = 500;
 
 /** Business failures of the checkout's first step that CreateOrder answers with. */
 const REFUSAL_REASONS: Reason[] = [
@@ -214,35 +231,82 @@ export class Orders {
     return this.getOrder(orderId);
   }
 
-  /** Sends the order now and after every change until it is final or `signal` aborts. */
+  /**
+   * Sends the order now and after every change until it is final or `signal`
+   * aborts. A change wakes the stream through Redis pub/sub; no stream polls
+   * MySQL on its own: one sweep per process (watchSweep) reads every watched
+   * order's version in one query per SWEEP_BATCH orders and wakes only those
+   * that changed, covering a change message lost on the way. A lost
+   * subscription wakes the watchers itself (notifier.ts).
+   */
   async watchOrder(orderId: string, signal: AbortSignal, send: (order: Order) => Promise<void>): Promise<void> {
     let wake: () => void = () => undefined;
     const stop = await this.deps.notifier.listen(orderId, () => wake());
     const onAbort = () => wake();
     signal.addEventListener("abort", onAbort, { once: true });
+    const watcher: OrderWatcher = { version: "", wake: () => wake() };
     try {
-      let last = "";
       for (;;) {
-        let timer: NodeJS.Timeout | undefined;
-        const changed = new Promise<void>((resolve) => {
-          wake = resolve;
-          // A slow safety poll covers a message lost on the way (a publish that
-          // failed); a lost subscription wakes the watchers itself (notifier.ts).
-          timer = setTimeout(resolve, WATCH_SAFETY_POLL_MS);
-        }).finally(() => clearTimeout(timer));
+        const changed = new Promise<void>((resolve) => (wake = resolve));
+        // Read after listening: a change made meanwhile is not missed.
         const order = await this.getOrder(orderId);
-        const version = `${order.state}:${order.updateTime.getTime()}:${order.tickets.length}`;
-        if (version !== last) {
-          last = version;
+        const version = watchVersion(order);
+        if (version !== watcher.version) {
+          watcher.version = version;
           await send(order);
         }
         if (FINAL_ORDER_STATES.includes(order.state) || signal.aborted) return;
+        this.watch(orderId, watcher);
         await changed;
         if (signal.aborted) return;
       }
     } finally {
       signal.removeEventListener("abort", onAbort);
+      this.unwatch(orderId, watcher);
       await stop();
+    }
+  }
+
+  private readonly watchers = new Map<string, Set<OrderWatcher>>();
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweeping = false;
+
+  private watch(orderId: string, watcher: OrderWatcher): void {
+    let set = this.watchers.get(orderId);
+    if (!set) this.watchers.set(orderId, (set = new Set()));
+    set.add(watcher);
+    if (!this.sweepTimer) {
+      this.sweepTimer = setInterval(() => void this.watchSweep(), this.deps.watchSweepMs ?? 5000);
+      this.sweepTimer.unref();
+    }
+  }
+
+  private unwatch(orderId: string, watcher: OrderWatcher): void {
+    const set = this.watchers.get(orderId);
+    if (!set?.delete(watcher) || set.size > 0) return;
+    this.watchers.delete(orderId);
+    if (this.watchers.size === 0 && this.sweepTimer) {
+      clearInterval(this.sweepTimer);
+      this.sweepTimer = undefined;
+    }
+  }
+
+  /** The safety net of every WatchOrder stream of this process (see watchOrder). */
+  private async watchSweep(): Promise<void> {
+    if (this.sweeping) return;
+    this.sweeping = true;
+    try {
+      const ids = [...this.watchers.keys()];
+      for (let i = 0; i < ids.length; i += SWEEP_BATCH) {
+        const versions = await this.deps.store.watchVersions(ids.slice(i, i + SWEEP_BATCH));
+        for (const id of ids.slice(i, i + SWEEP_BATCH)) {
+          for (const w of this.watchers.get(id) ?? []) if (versions.get(id) !== w.version) w.wake();
+        }
+      }
+    } catch {
+      // MySQL unreachable: the streams keep waiting for their change messages; the next sweep tries again.
+    } finally {
+      this.sweeping = false;
     }
   }
 
