@@ -28,6 +28,7 @@ import { createServices } from "./grpc/services/index.js";
 import { HealthMonitor } from "./health.js";
 import type { Logger } from "./logger.js";
 import { Metrics } from "./metrics.js";
+import { MysqlSeedLedger } from "./queue/seed-ledger.js";
 import { shareMetricsWithPrimary } from "./observability/metrics-cluster.js";
 import { DomainMetrics } from "./observability/metrics-domain.js";
 import { EventLabels } from "./observability/metrics-events.js";
@@ -101,7 +102,18 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
   const reclaim = (eventId: string) => holds.reclaimExpired(eventId);
   const hub = new SeatMapWatchHub({ redis, inventory, reclaim, log });
   // The waiting room (#4) reclaims expired holds when they are all that keeps an event sold out.
-  const queue = createQueue({ config, log, redis, scripts, inventory, admission, reclaim, missingInventory });
+  const queue = createQueue({
+    config,
+    log,
+    redis,
+    scripts,
+    inventory,
+    admission,
+    reclaim,
+    missingInventory,
+    seedLedger: new MysqlSeedLedger(mysql),
+    onStateLost: () => domainMetrics.queueStateLost.inc(),
+  });
   queue.ticker.onStep((eventId, step) => domainMetrics.admissions(eventId, step.admitted));
   // With tracing on, Temporal calls (CreateOrder's Update-with-Start) carry the call's trace into the workflow.
   const temporalClient = new Client({

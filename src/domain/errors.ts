@@ -60,6 +60,7 @@ export const Reasons = {
   WAITING_ROOM_DISABLED: status.FAILED_PRECONDITION,
   QUEUE_TICKET_NOT_FOUND: status.NOT_FOUND,
   RATE_LIMITED: status.RESOURCE_EXHAUSTED,
+  QUEUE_STATE_LOST: status.FAILED_PRECONDITION,
 } as const satisfies Record<string, status>;
 
 export type Reason = keyof typeof Reasons;

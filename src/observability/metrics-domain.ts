@@ -4,7 +4,7 @@
 // Label values are bounded: event ids only through EventLabels, never a
 // buyer, hold or order id. Counts that must agree with stored state (seats,
 // orders, tickets) are not here: metrics-funnel.ts reads them at scrape time.
-import { Gauge, Histogram, type Registry } from "prom-client";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { HoldObserver } from "../holds/holds.js";
 import { EventCounter, type EventLabels } from "./metrics-events.js";
 
@@ -20,6 +20,8 @@ export class DomainMetrics implements HoldObserver {
   readonly checkout: Histogram<"outcome">;
   readonly activity: Histogram<"activity" | "outcome">;
   readonly payment: Histogram<"operation" | "result">;
+  /** Waiting rooms found without their committed seed (Redis lost them): the TicketingQueueStateLost alert. */
+  readonly queueStateLost: Counter;
 
   constructor(registry: Registry, events: EventLabels) {
     this.holdAttempts = new EventCounter(events, {
@@ -66,6 +68,11 @@ export class DomainMetrics implements HoldObserver {
       help: "Payment gateway calls by operation (authorize, capture, void, refund) and result (ok, declined, unavailable, state_error, error).",
       labelNames: ["operation", "result"],
       buckets: SLOW_BUCKETS,
+      registers: [registry],
+    });
+    this.queueStateLost = new Counter({
+      name: "ticketing_queue_state_lost_total",
+      help: "Queue calls refused QUEUE_STATE_LOST: a waiting room whose committed seed Redis no longer has (the log names the event).",
       registers: [registry],
     });
     new Gauge({

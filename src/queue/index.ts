@@ -15,6 +15,7 @@ import { TokenService } from "../signing/tokens.js";
 import { AdmissionTokens, TokenAdmissionGate } from "./admission.js";
 import { AdmissionTicker, type ExpiredHoldReclaimer } from "./admission-ticker.js";
 import { QueueWatchHub } from "./queue-watch.js";
+import type { SeedLedger } from "./seed-ledger.js";
 import { WaitingRoom } from "./waiting-room.js";
 
 /** Admission tokens live at most as long as the longest shopping session (LIMITS.sessionSeconds). */
@@ -55,6 +56,10 @@ export interface QueueDeps {
   /** Frees expired holds (Holds.reclaimExpired) when they are all that keeps an event sold out. */
   reclaim: ExpiredHoldReclaimer;
   missingInventory?: (eventId: string) => Promise<AppError>;
+  /** Seed commitments on record outside Redis (WaitingRoomDeps.seedLedger). */
+  seedLedger?: SeedLedger;
+  /** A waiting room found to have lost its state (metric); logged here too. */
+  onStateLost?: (eventId: string) => void;
 }
 
 export function createQueue(deps: QueueDeps) {
@@ -74,6 +79,14 @@ export function createQueue(deps: QueueDeps) {
       positionLimit: config.QUEUE_POSITION_LIMIT,
     },
     missingInventory: deps.missingInventory,
+    seedLedger: deps.seedLedger,
+    onStateLost: (eventId, seedSha256) => {
+      log.error(
+        { eventId, seedSha256 },
+        "waiting room state lost: Redis no longer has the committed seed; its queue calls answer QUEUE_STATE_LOST",
+      );
+      deps.onStateLost?.(eventId);
+    },
   });
   const ticker = new AdmissionTicker({
     redis: deps.redis,

@@ -10,6 +10,7 @@ import { ID_PATTERN, Validator } from "../domain/validation.js";
 import type { Inventory } from "../events/inventory.js";
 import type { SeatIndex } from "../events/layout.js";
 import type { AdmissionTokens } from "./admission.js";
+import type { SeedLedger } from "./seed-ledger.js";
 
 export type QueueState =
   "PRE_QUEUE" | "WAITING" | "ADMITTED" | "EXPIRED" | "SOLD_OUT" | "LEFT" | "COMPLETED" | "SALE_CLOSED";
@@ -68,6 +69,14 @@ export interface WaitingRoomDeps {
   options: WaitingRoomOptions;
   /** Explains an event with no live inventory (unknown, or being rebuilt); EVENT_NOT_FOUND by default. */
   missingInventory?: (eventId: string) => Promise<AppError>;
+  /**
+   * Seed commitments recorded outside Redis. With one, a room whose
+   * commitment Redis lost is refused (QUEUE_STATE_LOST) and never given a
+   * new seed; without one (tests of the room alone), a new seed is committed.
+   */
+  seedLedger?: SeedLedger;
+  /** Told when a room's state is found lost (metric, log); nothing by default. */
+  onStateLost?: (eventId: string, recordedSha256: string) => void;
 }
 
 export class WaitingRoom {
@@ -79,6 +88,8 @@ export class WaitingRoom {
   private readonly maxScan: number;
   /** Events whose seed this process saw committed: no new candidate needed. */
   private readonly committed = new Set<string>();
+  private readonly seedLedger: SeedLedger | undefined;
+  private readonly onStateLost: (eventId: string, recordedSha256: string) => void;
 
   constructor(deps: WaitingRoomDeps) {
     this.scripts = deps.scripts.queue;
@@ -90,21 +101,26 @@ export class WaitingRoom {
       (async (eventId) =>
         new AppError("EVENT_NOT_FOUND", `event ${eventId} not found`, { metadata: { event_id: eventId } }));
     this.maxScan = deps.options.maxScanPerStep ?? DEFAULT_MAX_SCAN;
+    this.seedLedger = deps.seedLedger;
+    this.onStateLost = deps.onStateLost ?? (() => undefined);
   }
 
   /** JoinQueue: the buyer's ticket, and whether this call created it. */
   async join(eventId: string, buyerId: string): Promise<{ ticket: QueueTicket; created: boolean }> {
     const index = await this.room(eventId, buyerId);
-    let reply = await this.scripts.join(this.buyerCall(eventId, buyerId, this.options.joinLimit));
+    let reply = await this.scripts.join(await this.buyerCall(eventId, buyerId, this.options.joinLimit));
     if (reply.code === "NEED_SEED") {
-      // Redis lost the room since this process saw its seed: commit a new one.
+      // Redis lost the room since its seed was committed: refused when the
+      // commitment is on record (never a new seed in silence), else commit one.
+      const recorded = await this.ledgerRead(eventId);
+      if (recorded) throw this.stateLost(eventId, recorded);
       this.committed.delete(eventId);
-      reply = await this.scripts.join(this.buyerCall(eventId, buyerId, this.options.joinLimit));
+      reply = await this.scripts.join(await this.buyerCall(eventId, buyerId, this.options.joinLimit));
     }
     if (reply.code === "NO_EVENT") throw await this.missingInventory(eventId);
     if (reply.code === "NEED_SEED") throw new Error("queue_join asked for a seed it was given");
     if (reply.code !== "OK") throw refusalError(reply, { eventId, method: "JoinQueue" });
-    const room = this.noteCommitted(eventId, reply.room);
+    const room = await this.checkCommitment(eventId, reply.room);
     const ticket = this.unsignedTicket(index, buyerId, room, reply.buyer);
     return {
       ticket: ticket.state === "ADMITTED" ? await this.sign(index, ticket, reply.buyer) : ticket,
@@ -264,23 +280,65 @@ export class WaitingRoom {
   }
 
   private async view(eventId: string, buyerId: string, limit: number): Promise<{ room: RoomBrief; buyer: BuyerView }> {
-    const reply = await this.scripts.position(this.buyerCall(eventId, buyerId, limit));
+    const reply = await this.scripts.position(await this.buyerCall(eventId, buyerId, limit));
     if (reply.code === "NO_EVENT") throw await this.missingInventory(eventId);
     if (reply.code !== "OK") throw refusalError(reply, { eventId, method: "GetQueuePosition" });
-    return { room: this.noteCommitted(eventId, reply.room), buyer: reply.buyer };
+    return { room: await this.checkCommitment(eventId, reply.room), buyer: reply.buyer };
   }
 
   /** A join or position call: with a candidate seed while the event may have none. */
-  private buyerCall(eventId: string, buyerId: string, limit: number) {
-    const [seed, seedHash] = this.candidateSeed(eventId);
+  private async buyerCall(eventId: string, buyerId: string, limit: number) {
+    const [seed, seedHash] = await this.candidateSeed(eventId);
     return { eventId, buyerId, seed, seedHash, limit, windowMs: this.options.rateLimitWindowMs };
   }
 
-  /** A fresh seed and its SHA-256 while the event may have none; the scripts keep it only when it has none yet. */
-  private candidateSeed(eventId: string): [string, string] {
+  /**
+   * A fresh seed and its SHA-256 while the event may have none; the scripts
+   * keep it only when it has none yet. None once a commitment is known here
+   * or on record: a room that lost its seed must not get another.
+   */
+  private async candidateSeed(eventId: string): Promise<[string, string]> {
     if (this.committed.has(eventId)) return ["", ""];
+    if (await this.ledgerRead(eventId)) return ["", ""];
     const seed = randomBytes(32).toString("hex");
     return [seed, createHash("sha256").update(seed).digest("hex")];
+  }
+
+  /**
+   * The room as a script showed it, checked against the recorded commitment:
+   * a new commitment is recorded; a room without the recorded one (Redis
+   * lost it) is refused with QUEUE_STATE_LOST.
+   */
+  private async checkCommitment<R extends RoomBrief>(eventId: string, room: R): Promise<R> {
+    const ledger = this.seedLedger;
+    if (!ledger) return this.noteCommitted(eventId, room);
+    if (this.committed.has(eventId) && room.seedHash) return room;
+    let recorded: string | undefined;
+    try {
+      recorded = await ledger.recorded(eventId);
+      if (!recorded && room.seedHash) recorded = await ledger.record(eventId, room.seedHash);
+    } catch {
+      // MySQL unreachable: the room keeps working from Redis; the next call records or checks again.
+      return room;
+    }
+    if (recorded && recorded !== room.seedHash) throw this.stateLost(eventId, recorded);
+    return this.noteCommitted(eventId, room);
+  }
+
+  /** The recorded commitment; undefined when there is none, no ledger, or MySQL cannot say. */
+  private async ledgerRead(eventId: string): Promise<string | undefined> {
+    return this.seedLedger?.recorded(eventId).catch(() => undefined);
+  }
+
+  private stateLost(eventId: string, recordedSha256: string): AppError {
+    this.committed.delete(eventId);
+    this.onStateLost(eventId, recordedSha256);
+    return new AppError(
+      "QUEUE_STATE_LOST",
+      `the waiting room of ${eventId} lost its state (its seed commitment ${recordedSha256} is gone from Redis); ` +
+        "no new seed is committed until an operator clears the recorded one",
+      { metadata: { event_id: eventId, seed_sha256: recordedSha256 } },
+    );
   }
 
   private noteCommitted<R extends RoomBrief>(eventId: string, room: R): R {

@@ -38,14 +38,18 @@ type QueueServiceClient interface {
 	// left, expired or completed joins again at the back. Before the sale
 	// opens, joiners wait in the pre-queue (shuffled when it opens).
 	// Errors: EVENT_NOT_FOUND (NOT_FOUND), WAITING_ROOM_DISABLED, SALE_CLOSED
-	// (FAILED_PRECONDITION), RATE_LIMITED (RESOURCE_EXHAUSTED, with RetryInfo).
+	// (FAILED_PRECONDITION), RATE_LIMITED (RESOURCE_EXHAUSTED, with RetryInfo),
+	// QUEUE_STATE_LOST (FAILED_PRECONDITION: Redis lost the waiting room and its
+	// committed seed; no new seed is committed until an operator clears the
+	// recorded one, README "Operating it safely").
 	// Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
 	JoinQueue(ctx context.Context, in *JoinQueueRequest, opts ...grpc.CallOption) (*JoinQueueResponse, error)
 	// Where a buyer stands; an admitted buyer gets the admission token. Asking
 	// now and then also tells the waiting room the buyer is still there: a
 	// waiting buyer who stops asking (or watching) is skipped as abandoned.
 	// Errors: EVENT_NOT_FOUND, QUEUE_TICKET_NOT_FOUND (NOT_FOUND),
-	// WAITING_ROOM_DISABLED, RATE_LIMITED (RESOURCE_EXHAUSTED, with RetryInfo).
+	// WAITING_ROOM_DISABLED, RATE_LIMITED (RESOURCE_EXHAUSTED, with RetryInfo),
+	// QUEUE_STATE_LOST (FAILED_PRECONDITION, as for JoinQueue).
 	// Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
 	GetQueuePosition(ctx context.Context, in *GetQueuePositionRequest, opts ...grpc.CallOption) (*GetQueuePositionResponse, error)
 	// The buyer's place, pushed whenever it changes, ending with the admission
@@ -143,14 +147,18 @@ type QueueServiceServer interface {
 	// left, expired or completed joins again at the back. Before the sale
 	// opens, joiners wait in the pre-queue (shuffled when it opens).
 	// Errors: EVENT_NOT_FOUND (NOT_FOUND), WAITING_ROOM_DISABLED, SALE_CLOSED
-	// (FAILED_PRECONDITION), RATE_LIMITED (RESOURCE_EXHAUSTED, with RetryInfo).
+	// (FAILED_PRECONDITION), RATE_LIMITED (RESOURCE_EXHAUSTED, with RetryInfo),
+	// QUEUE_STATE_LOST (FAILED_PRECONDITION: Redis lost the waiting room and its
+	// committed seed; no new seed is committed until an operator clears the
+	// recorded one, README "Operating it safely").
 	// Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
 	JoinQueue(context.Context, *JoinQueueRequest) (*JoinQueueResponse, error)
 	// Where a buyer stands; an admitted buyer gets the admission token. Asking
 	// now and then also tells the waiting room the buyer is still there: a
 	// waiting buyer who stops asking (or watching) is skipped as abandoned.
 	// Errors: EVENT_NOT_FOUND, QUEUE_TICKET_NOT_FOUND (NOT_FOUND),
-	// WAITING_ROOM_DISABLED, RATE_LIMITED (RESOURCE_EXHAUSTED, with RetryInfo).
+	// WAITING_ROOM_DISABLED, RATE_LIMITED (RESOURCE_EXHAUSTED, with RetryInfo),
+	// QUEUE_STATE_LOST (FAILED_PRECONDITION, as for JoinQueue).
 	// Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
 	GetQueuePosition(context.Context, *GetQueuePositionRequest) (*GetQueuePositionResponse, error)
 	// The buyer's place, pushed whenever it changes, ending with the admission

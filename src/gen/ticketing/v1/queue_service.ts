@@ -1551,7 +1551,10 @@ export const QueueServiceService = {
    * left, expired or completed joins again at the back. Before the sale
    * opens, joiners wait in the pre-queue (shuffled when it opens).
    * Errors: EVENT_NOT_FOUND (NOT_FOUND), WAITING_ROOM_DISABLED, SALE_CLOSED
-   * (FAILED_PRECONDITION), RATE_LIMITED (RESOURCE_EXHAUSTED, with RetryInfo).
+   * (FAILED_PRECONDITION), RATE_LIMITED (RESOURCE_EXHAUSTED, with RetryInfo),
+   * QUEUE_STATE_LOST (FAILED_PRECONDITION: Redis lost the waiting room and its
+   * committed seed; no new seed is committed until an operator clears the
+   * recorded one, README "Operating it safely").
    * Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
    */
   joinQueue: {
@@ -1568,7 +1571,8 @@ export const QueueServiceService = {
    * now and then also tells the waiting room the buyer is still there: a
    * waiting buyer who stops asking (or watching) is skipped as abandoned.
    * Errors: EVENT_NOT_FOUND, QUEUE_TICKET_NOT_FOUND (NOT_FOUND),
-   * WAITING_ROOM_DISABLED, RATE_LIMITED (RESOURCE_EXHAUSTED, with RetryInfo).
+   * WAITING_ROOM_DISABLED, RATE_LIMITED (RESOURCE_EXHAUSTED, with RetryInfo),
+   * QUEUE_STATE_LOST (FAILED_PRECONDITION, as for JoinQueue).
    * Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
    */
   getQueuePosition: {
@@ -1637,7 +1641,10 @@ export interface QueueServiceServer extends UntypedServiceImplementation {
    * left, expired or completed joins again at the back. Before the sale
    * opens, joiners wait in the pre-queue (shuffled when it opens).
    * Errors: EVENT_NOT_FOUND (NOT_FOUND), WAITING_ROOM_DISABLED, SALE_CLOSED
-   * (FAILED_PRECONDITION), RATE_LIMITED (RESOURCE_EXHAUSTED, with RetryInfo).
+   * (FAILED_PRECONDITION), RATE_LIMITED (RESOURCE_EXHAUSTED, with RetryInfo),
+   * QUEUE_STATE_LOST (FAILED_PRECONDITION: Redis lost the waiting room and its
+   * committed seed; no new seed is committed until an operator clears the
+   * recorded one, README "Operating it safely").
    * Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
    */
   joinQueue: handleUnaryCall<JoinQueueRequest, JoinQueueResponse>;
@@ -1646,7 +1653,8 @@ export interface QueueServiceServer extends UntypedServiceImplementation {
    * now and then also tells the waiting room the buyer is still there: a
    * waiting buyer who stops asking (or watching) is skipped as abandoned.
    * Errors: EVENT_NOT_FOUND, QUEUE_TICKET_NOT_FOUND (NOT_FOUND),
-   * WAITING_ROOM_DISABLED, RATE_LIMITED (RESOURCE_EXHAUSTED, with RetryInfo).
+   * WAITING_ROOM_DISABLED, RATE_LIMITED (RESOURCE_EXHAUSTED, with RetryInfo),
+   * QUEUE_STATE_LOST (FAILED_PRECONDITION, as for JoinQueue).
    * Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
    */
   getQueuePosition: handleUnaryCall<GetQueuePositionRequest, GetQueuePositionResponse>;
@@ -1679,7 +1687,10 @@ export interface QueueServiceClient extends Client {
    * left, expired or completed joins again at the back. Before the sale
    * opens, joiners wait in the pre-queue (shuffled when it opens).
    * Errors: EVENT_NOT_FOUND (NOT_FOUND), WAITING_ROOM_DISABLED, SALE_CLOSED
-   * (FAILED_PRECONDITION), RATE_LIMITED (RESOURCE_EXHAUSTED, with RetryInfo).
+   * (FAILED_PRECONDITION), RATE_LIMITED (RESOURCE_EXHAUSTED, with RetryInfo),
+   * QUEUE_STATE_LOST (FAILED_PRECONDITION: Redis lost the waiting room and its
+   * committed seed; no new seed is committed until an operator clears the
+   * recorded one, README "Operating it safely").
    * Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
    */
   joinQueue(
@@ -1702,7 +1713,8 @@ export interface QueueServiceClient extends Client {
    * now and then also tells the waiting room the buyer is still there: a
    * waiting buyer who stops asking (or watching) is skipped as abandoned.
    * Errors: EVENT_NOT_FOUND, QUEUE_TICKET_NOT_FOUND (NOT_FOUND),
-   * WAITING_ROOM_DISABLED, RATE_LIMITED (RESOURCE_EXHAUSTED, with RetryInfo).
+   * WAITING_ROOM_DISABLED, RATE_LIMITED (RESOURCE_EXHAUSTED, with RetryInfo),
+   * QUEUE_STATE_LOST (FAILED_PRECONDITION, as for JoinQueue).
    * Also BUYER_MISMATCH (PERMISSION_DENIED, a buyer naming another buyer).
    */
   getQueuePosition(
