@@ -1,7 +1,7 @@
 // The live-inventory scripts (lua/load_inventory.lua, set_sale_state.lua,
 // seat_map.lua): each a function with named inputs and a decoded reply. This
 // module alone knows their KEYS order and reply layouts.
-import { eventKeys } from "./keys.js";
+import { eventKeys, holdFreeingKeys } from "./keys.js";
 import type { ScriptArgv, ScriptReply, ScriptRunner } from "./runner.js";
 
 /** A reserved seat's live state: free, held, sold. */
@@ -100,7 +100,6 @@ export class InventoryScripts {
       .then((updated) => Number(updated) === 1);
   }
 
-  /** lua/seat_map.lua: the live seat state at one instant (read only). */
   /**
    * lua/repair_seats.lua: writes one hold's seats' sold or free state from
    * MySQL's `truth`, touching no other hold and not the epoch. NOT_LOADED when
@@ -113,19 +112,7 @@ export class InventoryScripts {
     sectionId: string;
     truth: SeatTruthInput;
   }): Promise<{ result: "OK" | "NOT_LOADED"; changed: number }> {
-    const k = eventKeys(i.eventId);
-    const keys = [
-      k.meta,
-      k.hold(i.holdId),
-      k.seats,
-      k.buyer(i.buyerId),
-      k.expiries,
-      k.version,
-      k.changes,
-      k.rowHints,
-      k.rowCursor,
-    ];
-    if (i.sectionId) keys.push(k.ga(i.sectionId), k.gaQuantities(i.sectionId), k.gaExpiries(i.sectionId));
+    const keys = holdFreeingKeys(i);
     const argv: ScriptArgv = [keys.length, ...keys, i.holdId, JSON.stringify(i.truth), i.sectionId];
     return this.runner.run("repair_seats", argv).then((r) => ({
       result: String(r[0]) === "OK" ? "OK" : "NOT_LOADED",
@@ -133,6 +120,7 @@ export class InventoryScripts {
     }));
   }
 
+  /** lua/seat_map.lua: the live seat state at one instant (read only). */
   seatMap(i: { eventId: string; gaSectionIds: readonly string[] }): Promise<SeatMapReply> {
     const k = eventKeys(i.eventId);
     const argv: ScriptArgv = [3 + 3 * i.gaSectionIds.length, k.meta, k.seats, k.version];
