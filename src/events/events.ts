@@ -209,6 +209,7 @@ export class Events {
   async createEvent(input: CreateEventInput): Promise<StoredEvent> {
     const { requestId, layout, requestHash } = validateCreateEvent(input);
     const { eventId, created } = await this.store.insertEvent(layout, "SCHEDULED", requestId, requestHash);
+    this.live.created(eventId);
     if (created) {
       await this.live.ensureLive(eventId, layout);
       return this.withCommitment({ layout, saleState: (await this.store.saleState(eventId)) ?? "SCHEDULED" });
