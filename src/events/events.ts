@@ -14,12 +14,17 @@ import { rowStates, type Inventory, type SeatMapSnapshot } from "./inventory.js"
 import {
   capacityOf,
   SeatIndex,
+  type Area,
   type EventLayout,
   type HoldPolicy,
+  type Point,
+  type RowPosition,
   type SaleState,
+  type SeatPosition,
   type SectionLayout,
   type WaitingRoomSettings,
 } from "./layout.js";
+import { checkSeatPlan, toArea, toOutline, toRowPlacement } from "./seat-plan.js";
 
 // ---- input ----------------------------------------------------------------
 
@@ -48,8 +53,19 @@ export interface SectionDraft {
   name: string;
   /** At most one of reserved and generalAdmission is set (a proto oneof). */
   reserved?:
-    { rows: { rowId: string; firstSeatNumber: number; seatCount: number; priceCategoryId: string }[] } | undefined;
-  generalAdmission?: { capacity: number; priceCategoryId: string } | undefined;
+    | {
+        rows: {
+          rowId: string;
+          firstSeatNumber: number;
+          seatCount: number;
+          priceCategoryId: string;
+          placement?: { position?: RowPosition | undefined; seats: SeatPosition[] } | undefined;
+        }[];
+      }
+    | undefined;
+  generalAdmission?: { capacity: number; priceCategoryId: string; area?: Area | undefined } | undefined;
+  /** The seat plan's outline of the section. */
+  outline?: { points: Point[] } | undefined;
 }
 
 export interface CreateEventInput {
@@ -565,9 +581,10 @@ export function validateCreateEvent(input: CreateEventInput, now = new Date()): 
           firstSeatNumber: r.firstSeatNumber || 1,
           seatCount: r.seatCount,
           priceCategoryId: r.priceCategoryId,
+          ...(r.placement ? { placement: toRowPlacement(r.placement) } : {}),
         };
       });
-      sections.push({ sectionId: s.sectionId, name: s.name, rows: rowLayouts });
+      sections.push({ sectionId: s.sectionId, name: s.name, rows: rowLayouts, ...outlineOf(s) });
     } else if (s.generalAdmission) {
       const ga = s.generalAdmission;
       v.int(`${f}.general_admission.capacity`, ga.capacity, 1, LIMITS.gaCapacity);
@@ -575,12 +592,18 @@ export function validateCreateEvent(input: CreateEventInput, now = new Date()): 
       sections.push({
         sectionId: s.sectionId,
         name: s.name,
-        generalAdmission: { capacity: ga.capacity, priceCategoryId: ga.priceCategoryId },
+        generalAdmission: {
+          capacity: ga.capacity,
+          priceCategoryId: ga.priceCategoryId,
+          ...(ga.area ? { area: toArea(ga.area) } : {}),
+        },
+        ...outlineOf(s),
       });
     } else {
       v.add(f, "must set exactly one of reserved or general_admission");
     }
   });
+  if (v.violations.length <= MAX_VIOLATIONS) checkSeatPlan(v, drafts.slice(0, LIMITS.sections), `${p}.sections`);
   const capacity = capacityOf(sections);
   if (capacity > LIMITS.totalCapacity) {
     v.add(`${p}.sections`, `total capacity ${capacity} is more than ${LIMITS.totalCapacity}`);
@@ -611,6 +634,11 @@ export function validateCreateEvent(input: CreateEventInput, now = new Date()): 
     .update(JSON.stringify({ ...rest, eventId: givenId }))
     .digest("hex");
   return { requestId, layout, requestHash };
+}
+
+/** The section's outline for the layout; nothing (not even the key) without one, so old requests hash as before. */
+function outlineOf(s: SectionDraft): { outline?: Point[] } {
+  return s.outline ? { outline: toOutline(s.outline.points ?? []) } : {};
 }
 
 function capped(violations: FieldViolation[]): FieldViolation[] {

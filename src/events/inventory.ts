@@ -6,7 +6,14 @@ import type { RedisClient } from "../adapters/redis/client.js";
 import { eventKeys, queueKeys } from "../adapters/redis/keys.js";
 import type { GaCounts, InventoryScripts, LiveSeatState } from "../adapters/redis/inventory-scripts.js";
 import type { Scripts } from "../adapters/redis/scripts.js";
-import { bestAvailableRowChunks, rowSeatIds, SeatIndex, type EventLayout, type SaleState } from "./layout.js";
+import {
+  bestAvailableRowChunks,
+  rowSeatIds,
+  SeatIndex,
+  withoutPlan,
+  type EventLayout,
+  type SaleState,
+} from "./layout.js";
 
 export type { LiveSeatState };
 
@@ -52,8 +59,9 @@ export class Inventory {
     this.scripts = scripts.inventory;
   }
 
-  /** Writes settings, layout and sold state; drops every existing hold. */
-  async load(layout: EventLayout, saleState: SaleState, sold: SoldState): Promise<{ version: bigint }> {
+  /** Writes settings, layout (without its seat plan) and sold state; drops every existing hold. */
+  async load(full: EventLayout, saleState: SaleState, sold: SoldState): Promise<{ version: bigint }> {
+    const layout = withoutPlan(full);
     const { version } = await this.scripts.loadInventory({
       eventId: layout.eventId,
       state: saleState,

@@ -49,8 +49,8 @@ type EventServiceClient interface {
 	// whose event is gone), INVENTORY_NOT_LOADED (UNAVAILABLE, another call is
 	// changing the event: retry).
 	CreateEvent(ctx context.Context, in *CreateEventRequest, opts ...grpc.CallOption) (*CreateEventResponse, error)
-	// Returns one event with its seat map layout.
-	// Errors: EVENT_NOT_FOUND (NOT_FOUND).
+	// Returns one event with its seat map layout, seat plan coordinates
+	// included. Errors: EVENT_NOT_FOUND (NOT_FOUND).
 	GetEvent(ctx context.Context, in *GetEventRequest, opts ...grpc.CallOption) (*GetEventResponse, error)
 	// Lists events, newest first, without their seat map layouts.
 	// Errors: VALIDATION_FAILED (bad page_size or page_token).
@@ -226,8 +226,8 @@ type EventServiceServer interface {
 	// whose event is gone), INVENTORY_NOT_LOADED (UNAVAILABLE, another call is
 	// changing the event: retry).
 	CreateEvent(context.Context, *CreateEventRequest) (*CreateEventResponse, error)
-	// Returns one event with its seat map layout.
-	// Errors: EVENT_NOT_FOUND (NOT_FOUND).
+	// Returns one event with its seat map layout, seat plan coordinates
+	// included. Errors: EVENT_NOT_FOUND (NOT_FOUND).
 	GetEvent(context.Context, *GetEventRequest) (*GetEventResponse, error)
 	// Lists events, newest first, without their seat map layouts.
 	// Errors: VALIDATION_FAILED (bad page_size or page_token).

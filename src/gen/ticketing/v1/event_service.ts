@@ -145,6 +145,121 @@ export interface Row {
   /** 1..500. */
   seatCount: number;
   priceCategoryId: string;
+  /**
+   * Where the row's seats are on the venue plan (see Point for the
+   * coordinate system). Optional: an event places all of its rows or none.
+   */
+  placement?: RowPlacement | undefined;
+}
+
+/**
+ * The seat plan: coordinates a storefront draws the venue with. Every field
+ * of it is optional; an event without one sells the same way.
+ *
+ * The coordinate system: one plane per event, in plan units (whatever unit
+ * the venue's drawing uses, e.g. centimetres; only ratios matter to a
+ * drawing). The origin is the plan's top-left corner, x grows to the right
+ * and y grows downwards, as in SVG and on screens. Every coordinate is a
+ * finite number in -1000000..1000000. Rotations are in degrees, clockwise
+ * (as seen with y pointing down), -360..360.
+ *
+ * When any row, section outline or general-admission area of an event has
+ * coordinates, the event has a seat plan, and then every seat must get a
+ * position (each row a placement that places all of its seats) and every
+ * general-admission section an area or an outline (INVALID_ARGUMENT
+ * otherwise). Section outlines stay optional.
+ */
+export interface Point {
+  x: number;
+  y: number;
+}
+
+/**
+ * How a row's seats are placed: along the row's line or arc (`position`),
+ * one by one (`seats`), or both (then a seat listed in `seats` is where
+ * `seats` says, the others where `position` puts them). With no `position`,
+ * `seats` must list every seat of the row.
+ */
+export interface RowPlacement {
+  position?:
+    | RowPosition
+    | undefined;
+  /** At most one per seat number; each names a seat of the row. */
+  seats: SeatPosition[];
+}
+
+/**
+ * A row as a line or an arc, its seats spaced evenly along it in seat-number
+ * order. Seat i (0 for first_seat_number, n = seat_count) lies at arc length
+ * t = (i - (n - 1) / 2) * seat_spacing from the middle of the row. With
+ * r = rotation, u = (cos r, sin r) (the row's direction) and
+ * v = (-sin r, cos r) (u turned 90 degrees clockwise):
+ * - curve 0 (straight): seat i is at (x, y) + t * u, its rotation r;
+ * - otherwise, with L = (n - 1) * seat_spacing, R = L / curve (curve in
+ *   radians, so R is negative for a negative curve) and a = t / R (radians):
+ *   seat i is at (x, y) + R * sin(a) * u + R * (cos(a) - 1) * v, its rotation
+ *   r - a (in degrees).
+ * Seats face -v (see rotation), so a positive curve bends the row's ends
+ * forwards and the row wraps around what it faces: a row at rotation 0 with a
+ * positive curve is a smile whose ends rise towards a stage above it.
+ * src/events/geometry.ts (seatPlacements) is the reference implementation.
+ */
+export interface RowPosition {
+  /**
+   * The middle of the row: halfway along it from the first seat's centre to
+   * the last's (on an arc, the middle of the arc).
+   */
+  x: number;
+  y: number;
+  /**
+   * The row's direction from its first seat to its last, in degrees clockwise
+   * from +x: 0 runs left to right, 90 top to bottom. A seat faces 90 degrees
+   * counter-clockwise from its rotation: seats of a row at 0 face up (-y).
+   */
+  rotation: number;
+  /**
+   * Distance between the centres of adjacent seats, along the row; more than
+   * 0 and at most 10000. Required (not 0) for a row of more than one seat.
+   */
+  seatSpacing: number;
+  /**
+   * How far the row bends: the angle in degrees between its direction at the
+   * first seat and at the last; 0 is straight, positive bends its ends
+   * forwards (towards where its seats face), negative backwards; -360..360.
+   */
+  curve: number;
+}
+
+/** One seat placed by itself. */
+export interface SeatPosition {
+  /** A seat of the row: first_seat_number .. first_seat_number + seat_count - 1. */
+  seatNumber: number;
+  /** The seat's centre. */
+  x: number;
+  y: number;
+  /** Degrees clockwise; at 0 the seat faces up (-y), as in a row at 0. */
+  rotation: number;
+}
+
+/**
+ * A closed polygon on the plan, e.g. a section's outline: 3..500 points, the
+ * last joined back to the first.
+ */
+export interface Polygon {
+  points: Point[];
+}
+
+/**
+ * A rectangle on the plan, e.g. a general-admission area: centred on (x, y),
+ * width along x and height along y before it is turned by rotation about its
+ * centre. width and height are more than 0 and at most 2000000.
+ */
+export interface Area {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  rotation: number;
 }
 
 /** Rows of numbered seats. */
@@ -157,6 +272,12 @@ export interface GeneralAdmission {
   /** 1..200000. */
   capacity: number;
   priceCategoryId: string;
+  /**
+   * Where the standing area is on the plan (see Point). Optional, but an
+   * event with a seat plan needs an area or an outline for each
+   * general-admission section.
+   */
+  area?: Area | undefined;
 }
 
 /** A section of the venue: reserved seating or general admission. */
@@ -168,6 +289,11 @@ export interface Section {
     | { $case: "reserved"; value: ReservedSeating }
     | { $case: "generalAdmission"; value: GeneralAdmission }
     | undefined;
+  /**
+   * The section's boundary on the plan (see Point), for any section;
+   * optional.
+   */
+  outline?: Polygon | undefined;
 }
 
 /** A performance with its seat map and sale settings. */
@@ -772,7 +898,7 @@ export const WaitingRoomSettings: MessageFns<WaitingRoomSettings> = {
 };
 
 function createBaseRow(): Row {
-  return { rowId: "", firstSeatNumber: 0, seatCount: 0, priceCategoryId: "" };
+  return { rowId: "", firstSeatNumber: 0, seatCount: 0, priceCategoryId: "", placement: undefined };
 }
 
 export const Row: MessageFns<Row> = {
@@ -788,6 +914,9 @@ export const Row: MessageFns<Row> = {
     }
     if (message.priceCategoryId !== "") {
       writer.uint32(34).string(message.priceCategoryId);
+    }
+    if (message.placement !== undefined) {
+      RowPlacement.encode(message.placement, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -837,6 +966,14 @@ export const Row: MessageFns<Row> = {
             message.priceCategoryId = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.placement = RowPlacement.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -871,6 +1008,7 @@ export const Row: MessageFns<Row> = {
         : isSet(object.price_category_id)
         ? globalThis.String(object.price_category_id)
         : "",
+      placement: isSet(object.placement) ? RowPlacement.fromJSON(object.placement) : undefined,
     };
   },
 
@@ -888,6 +1026,9 @@ export const Row: MessageFns<Row> = {
     if (message.priceCategoryId !== "") {
       obj.priceCategoryId = message.priceCategoryId;
     }
+    if (message.placement !== undefined) {
+      obj.placement = RowPlacement.toJSON(message.placement);
+    }
     return obj;
   },
 
@@ -900,6 +1041,639 @@ export const Row: MessageFns<Row> = {
     message.firstSeatNumber = object.firstSeatNumber ?? 0;
     message.seatCount = object.seatCount ?? 0;
     message.priceCategoryId = object.priceCategoryId ?? "";
+    message.placement = (object.placement !== undefined && object.placement !== null)
+      ? RowPlacement.fromPartial(object.placement)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePoint(): Point {
+  return { x: 0, y: 0 };
+}
+
+export const Point: MessageFns<Point> = {
+  encode(message: Point, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.x !== 0) {
+      writer.uint32(9).double(message.x);
+    }
+    if (message.y !== 0) {
+      writer.uint32(17).double(message.y);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Point {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePoint();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.x = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.y = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Point {
+    return {
+      x: isSet(object.x) ? globalThis.Number(object.x) : 0,
+      y: isSet(object.y) ? globalThis.Number(object.y) : 0,
+    };
+  },
+
+  toJSON(message: Point): unknown {
+    const obj: any = {};
+    if (message.x !== 0) {
+      obj.x = floatToJson(message.x);
+    }
+    if (message.y !== 0) {
+      obj.y = floatToJson(message.y);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Point>, I>>(base?: I): Point {
+    return Point.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Point>, I>>(object: I): Point {
+    const message = createBasePoint();
+    message.x = object.x ?? 0;
+    message.y = object.y ?? 0;
+    return message;
+  },
+};
+
+function createBaseRowPlacement(): RowPlacement {
+  return { position: undefined, seats: [] };
+}
+
+export const RowPlacement: MessageFns<RowPlacement> = {
+  encode(message: RowPlacement, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.position !== undefined) {
+      RowPosition.encode(message.position, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.seats) {
+      SeatPosition.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RowPlacement {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRowPlacement();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.position = RowPosition.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.seats.push(SeatPosition.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RowPlacement {
+    return {
+      position: isSet(object.position) ? RowPosition.fromJSON(object.position) : undefined,
+      seats: globalThis.Array.isArray(object?.seats) ? object.seats.map((e: any) => SeatPosition.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: RowPlacement): unknown {
+    const obj: any = {};
+    if (message.position !== undefined) {
+      obj.position = RowPosition.toJSON(message.position);
+    }
+    if (message.seats?.length) {
+      obj.seats = message.seats.map((e) => SeatPosition.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RowPlacement>, I>>(base?: I): RowPlacement {
+    return RowPlacement.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RowPlacement>, I>>(object: I): RowPlacement {
+    const message = createBaseRowPlacement();
+    message.position = (object.position !== undefined && object.position !== null)
+      ? RowPosition.fromPartial(object.position)
+      : undefined;
+    message.seats = object.seats?.map((e) => SeatPosition.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRowPosition(): RowPosition {
+  return { x: 0, y: 0, rotation: 0, seatSpacing: 0, curve: 0 };
+}
+
+export const RowPosition: MessageFns<RowPosition> = {
+  encode(message: RowPosition, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.x !== 0) {
+      writer.uint32(9).double(message.x);
+    }
+    if (message.y !== 0) {
+      writer.uint32(17).double(message.y);
+    }
+    if (message.rotation !== 0) {
+      writer.uint32(25).double(message.rotation);
+    }
+    if (message.seatSpacing !== 0) {
+      writer.uint32(33).double(message.seatSpacing);
+    }
+    if (message.curve !== 0) {
+      writer.uint32(41).double(message.curve);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RowPosition {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRowPosition();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.x = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.y = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.rotation = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.seatSpacing = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.curve = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RowPosition {
+    return {
+      x: isSet(object.x) ? globalThis.Number(object.x) : 0,
+      y: isSet(object.y) ? globalThis.Number(object.y) : 0,
+      rotation: isSet(object.rotation) ? globalThis.Number(object.rotation) : 0,
+      seatSpacing: isSet(object.seatSpacing)
+        ? globalThis.Number(object.seatSpacing)
+        : isSet(object.seat_spacing)
+        ? globalThis.Number(object.seat_spacing)
+        : 0,
+      curve: isSet(object.curve) ? globalThis.Number(object.curve) : 0,
+    };
+  },
+
+  toJSON(message: RowPosition): unknown {
+    const obj: any = {};
+    if (message.x !== 0) {
+      obj.x = floatToJson(message.x);
+    }
+    if (message.y !== 0) {
+      obj.y = floatToJson(message.y);
+    }
+    if (message.rotation !== 0) {
+      obj.rotation = floatToJson(message.rotation);
+    }
+    if (message.seatSpacing !== 0) {
+      obj.seatSpacing = floatToJson(message.seatSpacing);
+    }
+    if (message.curve !== 0) {
+      obj.curve = floatToJson(message.curve);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RowPosition>, I>>(base?: I): RowPosition {
+    return RowPosition.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RowPosition>, I>>(object: I): RowPosition {
+    const message = createBaseRowPosition();
+    message.x = object.x ?? 0;
+    message.y = object.y ?? 0;
+    message.rotation = object.rotation ?? 0;
+    message.seatSpacing = object.seatSpacing ?? 0;
+    message.curve = object.curve ?? 0;
+    return message;
+  },
+};
+
+function createBaseSeatPosition(): SeatPosition {
+  return { seatNumber: 0, x: 0, y: 0, rotation: 0 };
+}
+
+export const SeatPosition: MessageFns<SeatPosition> = {
+  encode(message: SeatPosition, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.seatNumber !== 0) {
+      writer.uint32(8).uint32(message.seatNumber);
+    }
+    if (message.x !== 0) {
+      writer.uint32(17).double(message.x);
+    }
+    if (message.y !== 0) {
+      writer.uint32(25).double(message.y);
+    }
+    if (message.rotation !== 0) {
+      writer.uint32(33).double(message.rotation);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SeatPosition {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSeatPosition();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.seatNumber = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.x = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.y = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.rotation = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SeatPosition {
+    return {
+      seatNumber: isSet(object.seatNumber)
+        ? globalThis.Number(object.seatNumber)
+        : isSet(object.seat_number)
+        ? globalThis.Number(object.seat_number)
+        : 0,
+      x: isSet(object.x) ? globalThis.Number(object.x) : 0,
+      y: isSet(object.y) ? globalThis.Number(object.y) : 0,
+      rotation: isSet(object.rotation) ? globalThis.Number(object.rotation) : 0,
+    };
+  },
+
+  toJSON(message: SeatPosition): unknown {
+    const obj: any = {};
+    if (message.seatNumber !== 0) {
+      obj.seatNumber = Math.round(message.seatNumber);
+    }
+    if (message.x !== 0) {
+      obj.x = floatToJson(message.x);
+    }
+    if (message.y !== 0) {
+      obj.y = floatToJson(message.y);
+    }
+    if (message.rotation !== 0) {
+      obj.rotation = floatToJson(message.rotation);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SeatPosition>, I>>(base?: I): SeatPosition {
+    return SeatPosition.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SeatPosition>, I>>(object: I): SeatPosition {
+    const message = createBaseSeatPosition();
+    message.seatNumber = object.seatNumber ?? 0;
+    message.x = object.x ?? 0;
+    message.y = object.y ?? 0;
+    message.rotation = object.rotation ?? 0;
+    return message;
+  },
+};
+
+function createBasePolygon(): Polygon {
+  return { points: [] };
+}
+
+export const Polygon: MessageFns<Polygon> = {
+  encode(message: Polygon, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.points) {
+      Point.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Polygon {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePolygon();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.points.push(Point.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Polygon {
+    return { points: globalThis.Array.isArray(object?.points) ? object.points.map((e: any) => Point.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: Polygon): unknown {
+    const obj: any = {};
+    if (message.points?.length) {
+      obj.points = message.points.map((e) => Point.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Polygon>, I>>(base?: I): Polygon {
+    return Polygon.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Polygon>, I>>(object: I): Polygon {
+    const message = createBasePolygon();
+    message.points = object.points?.map((e) => Point.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseArea(): Area {
+  return { x: 0, y: 0, width: 0, height: 0, rotation: 0 };
+}
+
+export const Area: MessageFns<Area> = {
+  encode(message: Area, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.x !== 0) {
+      writer.uint32(9).double(message.x);
+    }
+    if (message.y !== 0) {
+      writer.uint32(17).double(message.y);
+    }
+    if (message.width !== 0) {
+      writer.uint32(25).double(message.width);
+    }
+    if (message.height !== 0) {
+      writer.uint32(33).double(message.height);
+    }
+    if (message.rotation !== 0) {
+      writer.uint32(41).double(message.rotation);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Area {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseArea();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.x = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.y = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.width = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.height = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.rotation = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Area {
+    return {
+      x: isSet(object.x) ? globalThis.Number(object.x) : 0,
+      y: isSet(object.y) ? globalThis.Number(object.y) : 0,
+      width: isSet(object.width) ? globalThis.Number(object.width) : 0,
+      height: isSet(object.height) ? globalThis.Number(object.height) : 0,
+      rotation: isSet(object.rotation) ? globalThis.Number(object.rotation) : 0,
+    };
+  },
+
+  toJSON(message: Area): unknown {
+    const obj: any = {};
+    if (message.x !== 0) {
+      obj.x = floatToJson(message.x);
+    }
+    if (message.y !== 0) {
+      obj.y = floatToJson(message.y);
+    }
+    if (message.width !== 0) {
+      obj.width = floatToJson(message.width);
+    }
+    if (message.height !== 0) {
+      obj.height = floatToJson(message.height);
+    }
+    if (message.rotation !== 0) {
+      obj.rotation = floatToJson(message.rotation);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Area>, I>>(base?: I): Area {
+    return Area.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Area>, I>>(object: I): Area {
+    const message = createBaseArea();
+    message.x = object.x ?? 0;
+    message.y = object.y ?? 0;
+    message.width = object.width ?? 0;
+    message.height = object.height ?? 0;
+    message.rotation = object.rotation ?? 0;
     return message;
   },
 };
@@ -972,7 +1746,7 @@ export const ReservedSeating: MessageFns<ReservedSeating> = {
 };
 
 function createBaseGeneralAdmission(): GeneralAdmission {
-  return { capacity: 0, priceCategoryId: "" };
+  return { capacity: 0, priceCategoryId: "", area: undefined };
 }
 
 export const GeneralAdmission: MessageFns<GeneralAdmission> = {
@@ -982,6 +1756,9 @@ export const GeneralAdmission: MessageFns<GeneralAdmission> = {
     }
     if (message.priceCategoryId !== "") {
       writer.uint32(18).string(message.priceCategoryId);
+    }
+    if (message.area !== undefined) {
+      Area.encode(message.area, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -1015,6 +1792,14 @@ export const GeneralAdmission: MessageFns<GeneralAdmission> = {
             message.priceCategoryId = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.area = Area.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1035,6 +1820,7 @@ export const GeneralAdmission: MessageFns<GeneralAdmission> = {
         : isSet(object.price_category_id)
         ? globalThis.String(object.price_category_id)
         : "",
+      area: isSet(object.area) ? Area.fromJSON(object.area) : undefined,
     };
   },
 
@@ -1046,6 +1832,9 @@ export const GeneralAdmission: MessageFns<GeneralAdmission> = {
     if (message.priceCategoryId !== "") {
       obj.priceCategoryId = message.priceCategoryId;
     }
+    if (message.area !== undefined) {
+      obj.area = Area.toJSON(message.area);
+    }
     return obj;
   },
 
@@ -1056,12 +1845,13 @@ export const GeneralAdmission: MessageFns<GeneralAdmission> = {
     const message = createBaseGeneralAdmission();
     message.capacity = object.capacity ?? 0;
     message.priceCategoryId = object.priceCategoryId ?? "";
+    message.area = (object.area !== undefined && object.area !== null) ? Area.fromPartial(object.area) : undefined;
     return message;
   },
 };
 
 function createBaseSection(): Section {
-  return { sectionId: "", name: "", layout: undefined };
+  return { sectionId: "", name: "", layout: undefined, outline: undefined };
 }
 
 export const Section: MessageFns<Section> = {
@@ -1079,6 +1869,9 @@ export const Section: MessageFns<Section> = {
       case "generalAdmission":
         GeneralAdmission.encode(message.layout.value, writer.uint32(34).fork()).join();
         break;
+    }
+    if (message.outline !== undefined) {
+      Polygon.encode(message.outline, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -1128,6 +1921,14 @@ export const Section: MessageFns<Section> = {
             message.layout = { $case: "generalAdmission", value: GeneralAdmission.decode(reader, reader.uint32()) };
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.outline = Polygon.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1155,6 +1956,7 @@ export const Section: MessageFns<Section> = {
         : isSet(object.general_admission)
         ? { $case: "generalAdmission", value: GeneralAdmission.fromJSON(object.general_admission) }
         : undefined,
+      outline: isSet(object.outline) ? Polygon.fromJSON(object.outline) : undefined,
     };
   },
 
@@ -1170,6 +1972,9 @@ export const Section: MessageFns<Section> = {
       obj.reserved = ReservedSeating.toJSON(message.layout.value);
     } else if (message.layout?.$case === "generalAdmission") {
       obj.generalAdmission = GeneralAdmission.toJSON(message.layout.value);
+    }
+    if (message.outline !== undefined) {
+      obj.outline = Polygon.toJSON(message.outline);
     }
     return obj;
   },
@@ -1195,6 +2000,9 @@ export const Section: MessageFns<Section> = {
         break;
       }
     }
+    message.outline = (object.outline !== undefined && object.outline !== null)
+      ? Polygon.fromPartial(object.outline)
+      : undefined;
     return message;
   },
 };
@@ -4301,8 +5109,8 @@ export const EventServiceService = {
     responseDeserialize: (value: Buffer): CreateEventResponse => CreateEventResponse.decode(value),
   },
   /**
-   * Returns one event with its seat map layout.
-   * Errors: EVENT_NOT_FOUND (NOT_FOUND).
+   * Returns one event with its seat map layout, seat plan coordinates
+   * included. Errors: EVENT_NOT_FOUND (NOT_FOUND).
    */
   getEvent: {
     path: "/ticketing.v1.EventService/GetEvent" as const,
@@ -4449,8 +5257,8 @@ export interface EventServiceServer extends UntypedServiceImplementation {
    */
   createEvent: handleUnaryCall<CreateEventRequest, CreateEventResponse>;
   /**
-   * Returns one event with its seat map layout.
-   * Errors: EVENT_NOT_FOUND (NOT_FOUND).
+   * Returns one event with its seat map layout, seat plan coordinates
+   * included. Errors: EVENT_NOT_FOUND (NOT_FOUND).
    */
   getEvent: handleUnaryCall<GetEventRequest, GetEventResponse>;
   /**
@@ -4534,8 +5342,8 @@ export interface EventServiceClient extends Client {
     callback: (error: ServiceError | null, response: CreateEventResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Returns one event with its seat map layout.
-   * Errors: EVENT_NOT_FOUND (NOT_FOUND).
+   * Returns one event with its seat map layout, seat plan coordinates
+   * included. Errors: EVENT_NOT_FOUND (NOT_FOUND).
    */
   getEvent(
     request: GetEventRequest,
@@ -4721,6 +5529,10 @@ export const EventServiceClient = makeGenericClientConstructor(
   service: typeof EventServiceService;
   serviceName: string;
 };
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
