@@ -4,6 +4,7 @@
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventKeys } from "../../src/adapters/redis/keys.js";
+import { renderSeatMapSvg, SEAT_COLOURS } from "../../bench/sim/seatmap-svg.js";
 import { rowSeatPlacements } from "../../src/events/geometry.js";
 import { SaleState, type Event, type Section } from "../../src/gen/ticketing/v1/event_service.js";
 import { call, callError, startTestApp, uid, type TestApp } from "../support/app.js";
@@ -147,6 +148,16 @@ describe("seat plan", () => {
       selection: { $case: "seats", value: { seatIds: ["ST-1-3", "ST-2-12"] } },
     });
     expect([...hold.hold!.seatIds].sort()).toEqual(["ST-1-3", "ST-2-12"]);
+
+    // Drawn from what GetEvent and GetSeatMap answer: every seat, the two held ones amber.
+    const map = await call(t.events, t.events.getSeatMap, { eventId: e.eventId });
+    const { svg, seats } = renderSeatMapSvg(got, map);
+    expect(seats).toEqual({ free: 10, held: 2, sold: 0 });
+    const held = [...svg.matchAll(/<rect class="seat held" data-seat="([^"]+)"[^>]* fill="([^"]+)"/g)];
+    expect(held.map((m) => [m[1], m[2]]).sort()).toEqual([
+      ["ST-1-3", SEAT_COLOURS.H],
+      ["ST-2-12", SEAT_COLOURS.H],
+    ]);
 
     // ListEvents leaves every section out, plan included.
     const page = await call(t.events, t.events.listEvents, { pageSize: 100, pageToken: "" });
