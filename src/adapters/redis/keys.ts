@@ -8,7 +8,7 @@ function buildEventKeys(eventId: string) {
   return {
     /** HASH: state, ttl_ms, max_ext, max_life_ms, limit, epoch. */
     meta: `${tag}:meta`,
-    /** STRING: the layout JSON (seat map, prices, settings). */
+    /** STRING: the layout JSON (seat map, prices, settings; without the seat plan: layout.ts withoutPlan). */
     layout: `${tag}:layout`,
     /** HASH seatId -> "<expiresMs>|<holdId>" while held, "S|<holdId>" when sold; absent when free. */
     seats: `${tag}:seats`,
