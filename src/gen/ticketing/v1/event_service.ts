@@ -202,7 +202,9 @@ export interface RowPlacement {
  * Seats face -v (see rotation), so a positive curve bends the row's ends
  * forwards and the row wraps around what it faces: a row at rotation 0 with a
  * positive curve is a smile whose ends rise towards a stage above it.
- * src/events/geometry.ts (seatPlacements) is the reference implementation.
+ * Every seat a row places must be on the plan too (x and y within
+ * -1000000..1000000). src/events/geometry.ts (rowSeatPlacements) is the
+ * reference implementation; @ticketing/client exports it.
  */
 export interface RowPosition {
   /**
