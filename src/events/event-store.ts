@@ -246,6 +246,18 @@ export class EventStore {
     return result.affectedRows > 0;
   }
 
+  /** The waiting room's admission settings (UpdateWaitingRoom); whether the event exists. */
+  async setWaitingRoom(
+    eventId: string,
+    wr: { admissionsPerSecond: number; maxShopping: number; sessionSeconds: number },
+  ): Promise<boolean> {
+    const [result] = await this.pool.execute<ResultSetHeader>(
+      "UPDATE events SET admissions_per_second = ?, max_shopping = ?, session_seconds = ? WHERE event_id = ?",
+      [wr.admissionsPerSecond, wr.maxShopping, wr.sessionSeconds, eventId],
+    );
+    return result.affectedRows > 0;
+  }
+
   /** What confirmed orders sold: reserved seats, general-admission quantities, tickets per buyer. */
   /**
    * What MySQL says is sold: every seat an order item still claims (a

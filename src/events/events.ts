@@ -68,6 +68,15 @@ export interface SectionDraft {
   outline?: { points: Point[] } | undefined;
 }
 
+/** UpdateWaitingRoom: the fields left undefined keep their value. */
+export interface WaitingRoomUpdate {
+  eventId: string;
+  requestId: string;
+  admissionsPerSecond?: number | undefined;
+  maxShopping?: number | undefined;
+  sessionSeconds?: number | undefined;
+}
+
 export interface CreateEventInput {
   requestId: string;
   /** Undefined when the request had no event. */
@@ -307,6 +316,53 @@ export class Events {
     });
   }
 
+  // ---- waiting room -------------------------------------------------------
+
+  /**
+   * UpdateWaitingRoom: the fields given replace the event's waiting-room
+   * settings, within CreateEvent's bounds. MySQL first (the truth), then the
+   * live state, where every process's next admission step reads them; under
+   * the event's lock, like a sale state change.
+   */
+  async updateWaitingRoom(input: WaitingRoomUpdate): Promise<StoredEvent> {
+    const v = new Validator();
+    v.id("event_id", input.eventId);
+    v.id("request_id", input.requestId);
+    const { admissionsPerSecond, maxShopping, sessionSeconds } = input;
+    if (admissionsPerSecond === undefined && maxShopping === undefined && sessionSeconds === undefined) {
+      v.add("admissions_per_second", "set at least one of admissions_per_second, max_shopping, session_seconds");
+    }
+    if (admissionsPerSecond !== undefined)
+      v.int("admissions_per_second", admissionsPerSecond, ...LIMITS.admissionsPerSecond);
+    if (maxShopping !== undefined) v.int("max_shopping", maxShopping, ...LIMITS.maxShopping);
+    if (sessionSeconds !== undefined) v.int("session_seconds", sessionSeconds, ...LIMITS.sessionSeconds);
+    v.check();
+    const { eventId } = input;
+    return this.live.locked(eventId, async () => {
+      const stored = await this.requireStored(eventId);
+      const wr = stored.layout.waitingRoom;
+      if (!wr.enabled) {
+        throw new AppError("WAITING_ROOM_DISABLED", `event ${eventId} has no waiting room`, {
+          metadata: { event_id: eventId },
+        });
+      }
+      const waitingRoom: WaitingRoomSettings = {
+        enabled: true,
+        admissionsPerSecond: admissionsPerSecond ?? wr.admissionsPerSecond,
+        maxShopping: maxShopping ?? wr.maxShopping,
+        sessionSeconds: sessionSeconds ?? wr.sessionSeconds,
+      };
+      await this.store.setWaitingRoom(eventId, waitingRoom);
+      const layout: EventLayout = { ...stored.layout, waitingRoom };
+      if (!(await this.inventory.setWaitingRoom(layout))) {
+        this.log.warn({ eventId }, "live inventory missing on a waiting room change; rebuilding from MySQL");
+        await this.inventory.load(layout, stored.saleState, await this.store.soldState(eventId));
+      }
+      this.log.info({ eventId, from: wr, to: waitingRoom }, "waiting room settings changed");
+      return this.withCommitment({ ...stored, layout });
+    });
+  }
+
   // ---- live views ---------------------------------------------------------
 
   async getSeatMap(eventId: string): Promise<SeatMap> {
@@ -368,7 +424,9 @@ export class Events {
       health: {
         preQueue: activity.queueOpened ? 0 : activity.waiting,
         admissionRate: activity.admissionRate,
-        maxShopping: index.layout.waitingRoom.enabled ? index.layout.waitingRoom.maxShopping : 0,
+        maxShopping: index.layout.waitingRoom.enabled
+          ? (activity.maxShopping ?? index.layout.waitingRoom.maxShopping)
+          : 0,
         expiredHolds: activity.expiredHolds,
         soldSeatsInMysql: counts.soldSeats,
         paymentsAuthorized: counts.paymentsAuthorized,

@@ -1,5 +1,5 @@
 // The live-inventory scripts (lua/load_inventory.lua, set_sale_state.lua,
-// seat_map.lua): each a function with named inputs and a decoded reply. This
+// set_waiting_room.lua, seat_map.lua): each a function with named inputs and a decoded reply. This
 // module alone knows their KEYS order and reply layouts.
 import { eventKeys, holdFreeingKeys } from "./keys.js";
 import type { ScriptArgv, ScriptReply, ScriptRunner } from "./runner.js";
@@ -20,6 +20,8 @@ export interface LoadInventoryInput {
   limit: number;
   maxExtensions: number;
   maxLifetimeMs: number;
+  /** The waiting room's settings (queue_step.lua reads them from the live state). */
+  waitingRoom: WaitingRoomLive;
   soldSeats: readonly string[];
   gaSections: readonly { sectionId: string; capacity: number; sold: number }[];
   /** Seats each buyer bought, for the per-buyer limit. */
@@ -28,6 +30,13 @@ export interface LoadInventoryInput {
   rows: readonly string[];
   /** Stored as is. */
   layoutJson: string;
+}
+
+/** The waiting room's settings as the live state keeps them. */
+export interface WaitingRoomLive {
+  admissionsPerSecond: number;
+  maxShopping: number;
+  sessionMs: number;
 }
 
 export interface SeatMapReply {
@@ -81,6 +90,9 @@ export class InventoryScripts {
       limit: i.limit,
       maxExtensions: i.maxExtensions,
       maxLifetimeMs: i.maxLifetimeMs,
+      wrRate: i.waitingRoom.admissionsPerSecond,
+      wrMax: i.waitingRoom.maxShopping,
+      wrSessionMs: i.waitingRoom.sessionMs,
       soldSeats: i.soldSeats,
       // In KEYS order, as the script pairs them.
       ga: i.gaSections.map((s) => [s.capacity, s.sold]),
@@ -97,6 +109,26 @@ export class InventoryScripts {
   setSaleState(i: { eventId: string; state: string }): Promise<boolean> {
     return this.runner
       .run<number>("set_sale_state", [1, eventKeys(i.eventId).meta, i.state])
+      .then((updated) => Number(updated) === 1);
+  }
+
+  /**
+   * lua/set_waiting_room.lua: the waiting room's settings and the layout
+   * carrying them; false when the event's inventory is not loaded.
+   */
+  setWaitingRoom(i: { eventId: string; settings: WaitingRoomLive; layoutJson: string }): Promise<boolean> {
+    const k = eventKeys(i.eventId);
+    const s = i.settings;
+    return this.runner
+      .run<number>("set_waiting_room", [
+        2,
+        k.meta,
+        k.layout,
+        s.admissionsPerSecond,
+        s.maxShopping,
+        s.sessionMs,
+        i.layoutJson,
+      ])
       .then((updated) => Number(updated) === 1);
   }
 

@@ -6,7 +6,7 @@
 function buildEventKeys(eventId: string) {
   const tag = `{ev:${eventId}}`;
   return {
-    /** HASH: state, ttl_ms, max_ext, max_life_ms, limit, epoch. */
+    /** HASH: state, ttl, maxext, maxlife, limit, epoch; the waiting room's wr_rate, wr_max, wr_session_ms. */
     meta: `${tag}:meta`,
     /** STRING: the layout JSON (seat map, prices, settings; without the seat plan: layout.ts withoutPlan). */
     layout: `${tag}:layout`,

@@ -252,6 +252,10 @@ export function eventHandlers(events: Events): ServiceHandlers<typeof EventServi
       };
     },
 
+    async updateWaitingRoom(req) {
+      return { event: toEventMessage(await events.updateWaitingRoom(req)) };
+    },
+
     async rebuildInventory(req) {
       checkIds(req);
       return { total: toCountsMessage(await events.rebuildInventory(req.eventId)) };

@@ -2783,6 +2783,132 @@ func (x *RebuildInventoryResponse) GetTotal() *InventoryCounts {
 	return nil
 }
 
+type UpdateWaitingRoomRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	EventId string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// `[A-Za-z0-9_-]{1,64}`, as on OpenSale (the call is idempotent by its
+	// values: a retry sets the same ones again).
+	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Unset: unchanged. Buyers let in per second; 1..10000.
+	AdmissionsPerSecond *uint32 `protobuf:"varint,3,opt,name=admissions_per_second,json=admissionsPerSecond,proto3,oneof" json:"admissions_per_second,omitempty"`
+	// Unset: unchanged. Most buyers shopping at once; 1..1000000.
+	MaxShopping *uint32 `protobuf:"varint,4,opt,name=max_shopping,json=maxShopping,proto3,oneof" json:"max_shopping,omitempty"`
+	// Unset: unchanged. How long a buyer admitted from now on may shop; 60..7200.
+	SessionSeconds *uint32 `protobuf:"varint,5,opt,name=session_seconds,json=sessionSeconds,proto3,oneof" json:"session_seconds,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *UpdateWaitingRoomRequest) Reset() {
+	*x = UpdateWaitingRoomRequest{}
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateWaitingRoomRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateWaitingRoomRequest) ProtoMessage() {}
+
+func (x *UpdateWaitingRoomRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateWaitingRoomRequest.ProtoReflect.Descriptor instead.
+func (*UpdateWaitingRoomRequest) Descriptor() ([]byte, []int) {
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *UpdateWaitingRoomRequest) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *UpdateWaitingRoomRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *UpdateWaitingRoomRequest) GetAdmissionsPerSecond() uint32 {
+	if x != nil && x.AdmissionsPerSecond != nil {
+		return *x.AdmissionsPerSecond
+	}
+	return 0
+}
+
+func (x *UpdateWaitingRoomRequest) GetMaxShopping() uint32 {
+	if x != nil && x.MaxShopping != nil {
+		return *x.MaxShopping
+	}
+	return 0
+}
+
+func (x *UpdateWaitingRoomRequest) GetSessionSeconds() uint32 {
+	if x != nil && x.SessionSeconds != nil {
+		return *x.SessionSeconds
+	}
+	return 0
+}
+
+type UpdateWaitingRoomResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The event with its waiting room as it is now.
+	Event         *Event `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateWaitingRoomResponse) Reset() {
+	*x = UpdateWaitingRoomResponse{}
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateWaitingRoomResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateWaitingRoomResponse) ProtoMessage() {}
+
+func (x *UpdateWaitingRoomResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateWaitingRoomResponse.ProtoReflect.Descriptor instead.
+func (*UpdateWaitingRoomResponse) Descriptor() ([]byte, []int) {
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *UpdateWaitingRoomResponse) GetEvent() *Event {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
 var File_ticketing_v1_event_service_proto protoreflect.FileDescriptor
 
 const file_ticketing_v1_event_service_proto_rawDesc = "" +
@@ -2981,13 +3107,25 @@ const file_ticketing_v1_event_service_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x02 \x01(\tR\trequestId\"O\n" +
 	"\x18RebuildInventoryResponse\x123\n" +
-	"\x05total\x18\x01 \x01(\v2\x1d.ticketing.v1.InventoryCountsR\x05total*\x84\x01\n" +
+	"\x05total\x18\x01 \x01(\v2\x1d.ticketing.v1.InventoryCountsR\x05total\"\xa2\x02\n" +
+	"\x18UpdateWaitingRoomRequest\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\x127\n" +
+	"\x15admissions_per_second\x18\x03 \x01(\rH\x00R\x13admissionsPerSecond\x88\x01\x01\x12&\n" +
+	"\fmax_shopping\x18\x04 \x01(\rH\x01R\vmaxShopping\x88\x01\x01\x12,\n" +
+	"\x0fsession_seconds\x18\x05 \x01(\rH\x02R\x0esessionSeconds\x88\x01\x01B\x18\n" +
+	"\x16_admissions_per_secondB\x0f\n" +
+	"\r_max_shoppingB\x12\n" +
+	"\x10_session_seconds\"F\n" +
+	"\x19UpdateWaitingRoomResponse\x12)\n" +
+	"\x05event\x18\x01 \x01(\v2\x13.ticketing.v1.EventR\x05event*\x84\x01\n" +
 	"\tSaleState\x12\x1a\n" +
 	"\x16SALE_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14SALE_STATE_SCHEDULED\x10\x01\x12\x13\n" +
 	"\x0fSALE_STATE_OPEN\x10\x02\x12\x15\n" +
 	"\x11SALE_STATE_PAUSED\x10\x03\x12\x15\n" +
-	"\x11SALE_STATE_CLOSED\x10\x042\xd2\x06\n" +
+	"\x11SALE_STATE_CLOSED\x10\x042\xb8\a\n" +
 	"\fEventService\x12R\n" +
 	"\vCreateEvent\x12 .ticketing.v1.CreateEventRequest\x1a!.ticketing.v1.CreateEventResponse\x12I\n" +
 	"\bGetEvent\x12\x1d.ticketing.v1.GetEventRequest\x1a\x1e.ticketing.v1.GetEventResponse\x12O\n" +
@@ -3000,7 +3138,8 @@ const file_ticketing_v1_event_service_proto_rawDesc = "" +
 	"GetSeatMap\x12\x1f.ticketing.v1.GetSeatMapRequest\x1a .ticketing.v1.GetSeatMapResponse\x12W\n" +
 	"\fWatchSeatMap\x12!.ticketing.v1.WatchSeatMapRequest\x1a\".ticketing.v1.WatchSeatMapResponse0\x01\x12^\n" +
 	"\x0fGetEventSummary\x12$.ticketing.v1.GetEventSummaryRequest\x1a%.ticketing.v1.GetEventSummaryResponse\x12a\n" +
-	"\x10RebuildInventory\x12%.ticketing.v1.RebuildInventoryRequest\x1a&.ticketing.v1.RebuildInventoryResponseB/Z-ticketing/clients/go/ticketing/v1;ticketingv1b\x06proto3"
+	"\x10RebuildInventory\x12%.ticketing.v1.RebuildInventoryRequest\x1a&.ticketing.v1.RebuildInventoryResponse\x12d\n" +
+	"\x11UpdateWaitingRoom\x12&.ticketing.v1.UpdateWaitingRoomRequest\x1a'.ticketing.v1.UpdateWaitingRoomResponseB/Z-ticketing/clients/go/ticketing/v1;ticketingv1b\x06proto3"
 
 var (
 	file_ticketing_v1_event_service_proto_rawDescOnce sync.Once
@@ -3015,54 +3154,56 @@ func file_ticketing_v1_event_service_proto_rawDescGZIP() []byte {
 }
 
 var file_ticketing_v1_event_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ticketing_v1_event_service_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_ticketing_v1_event_service_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_ticketing_v1_event_service_proto_goTypes = []any{
-	(SaleState)(0),                   // 0: ticketing.v1.SaleState
-	(*PriceCategory)(nil),            // 1: ticketing.v1.PriceCategory
-	(*HoldPolicy)(nil),               // 2: ticketing.v1.HoldPolicy
-	(*WaitingRoomSettings)(nil),      // 3: ticketing.v1.WaitingRoomSettings
-	(*Row)(nil),                      // 4: ticketing.v1.Row
-	(*Point)(nil),                    // 5: ticketing.v1.Point
-	(*RowPlacement)(nil),             // 6: ticketing.v1.RowPlacement
-	(*RowPosition)(nil),              // 7: ticketing.v1.RowPosition
-	(*SeatPosition)(nil),             // 8: ticketing.v1.SeatPosition
-	(*Polygon)(nil),                  // 9: ticketing.v1.Polygon
-	(*Area)(nil),                     // 10: ticketing.v1.Area
-	(*ReservedSeating)(nil),          // 11: ticketing.v1.ReservedSeating
-	(*GeneralAdmission)(nil),         // 12: ticketing.v1.GeneralAdmission
-	(*Section)(nil),                  // 13: ticketing.v1.Section
-	(*Event)(nil),                    // 14: ticketing.v1.Event
-	(*CreateEventRequest)(nil),       // 15: ticketing.v1.CreateEventRequest
-	(*CreateEventResponse)(nil),      // 16: ticketing.v1.CreateEventResponse
-	(*GetEventRequest)(nil),          // 17: ticketing.v1.GetEventRequest
-	(*GetEventResponse)(nil),         // 18: ticketing.v1.GetEventResponse
-	(*ListEventsRequest)(nil),        // 19: ticketing.v1.ListEventsRequest
-	(*ListEventsResponse)(nil),       // 20: ticketing.v1.ListEventsResponse
-	(*OpenSaleRequest)(nil),          // 21: ticketing.v1.OpenSaleRequest
-	(*OpenSaleResponse)(nil),         // 22: ticketing.v1.OpenSaleResponse
-	(*PauseSaleRequest)(nil),         // 23: ticketing.v1.PauseSaleRequest
-	(*PauseSaleResponse)(nil),        // 24: ticketing.v1.PauseSaleResponse
-	(*CloseSaleRequest)(nil),         // 25: ticketing.v1.CloseSaleRequest
-	(*CloseSaleResponse)(nil),        // 26: ticketing.v1.CloseSaleResponse
-	(*RowState)(nil),                 // 27: ticketing.v1.RowState
-	(*SectionState)(nil),             // 28: ticketing.v1.SectionState
-	(*GetSeatMapRequest)(nil),        // 29: ticketing.v1.GetSeatMapRequest
-	(*GetSeatMapResponse)(nil),       // 30: ticketing.v1.GetSeatMapResponse
-	(*WatchSeatMapRequest)(nil),      // 31: ticketing.v1.WatchSeatMapRequest
-	(*SeatChange)(nil),               // 32: ticketing.v1.SeatChange
-	(*SectionCountsChange)(nil),      // 33: ticketing.v1.SectionCountsChange
-	(*SeatMapDelta)(nil),             // 34: ticketing.v1.SeatMapDelta
-	(*WatchSeatMapResponse)(nil),     // 35: ticketing.v1.WatchSeatMapResponse
-	(*GetEventSummaryRequest)(nil),   // 36: ticketing.v1.GetEventSummaryRequest
-	(*SectionSummary)(nil),           // 37: ticketing.v1.SectionSummary
-	(*CategorySummary)(nil),          // 38: ticketing.v1.CategorySummary
-	(*EventFunnel)(nil),              // 39: ticketing.v1.EventFunnel
-	(*GetEventSummaryResponse)(nil),  // 40: ticketing.v1.GetEventSummaryResponse
-	(*RebuildInventoryRequest)(nil),  // 41: ticketing.v1.RebuildInventoryRequest
-	(*RebuildInventoryResponse)(nil), // 42: ticketing.v1.RebuildInventoryResponse
-	(*timestamppb.Timestamp)(nil),    // 43: google.protobuf.Timestamp
-	(*InventoryCounts)(nil),          // 44: ticketing.v1.InventoryCounts
-	(SeatState)(0),                   // 45: ticketing.v1.SeatState
+	(SaleState)(0),                    // 0: ticketing.v1.SaleState
+	(*PriceCategory)(nil),             // 1: ticketing.v1.PriceCategory
+	(*HoldPolicy)(nil),                // 2: ticketing.v1.HoldPolicy
+	(*WaitingRoomSettings)(nil),       // 3: ticketing.v1.WaitingRoomSettings
+	(*Row)(nil),                       // 4: ticketing.v1.Row
+	(*Point)(nil),                     // 5: ticketing.v1.Point
+	(*RowPlacement)(nil),              // 6: ticketing.v1.RowPlacement
+	(*RowPosition)(nil),               // 7: ticketing.v1.RowPosition
+	(*SeatPosition)(nil),              // 8: ticketing.v1.SeatPosition
+	(*Polygon)(nil),                   // 9: ticketing.v1.Polygon
+	(*Area)(nil),                      // 10: ticketing.v1.Area
+	(*ReservedSeating)(nil),           // 11: ticketing.v1.ReservedSeating
+	(*GeneralAdmission)(nil),          // 12: ticketing.v1.GeneralAdmission
+	(*Section)(nil),                   // 13: ticketing.v1.Section
+	(*Event)(nil),                     // 14: ticketing.v1.Event
+	(*CreateEventRequest)(nil),        // 15: ticketing.v1.CreateEventRequest
+	(*CreateEventResponse)(nil),       // 16: ticketing.v1.CreateEventResponse
+	(*GetEventRequest)(nil),           // 17: ticketing.v1.GetEventRequest
+	(*GetEventResponse)(nil),          // 18: ticketing.v1.GetEventResponse
+	(*ListEventsRequest)(nil),         // 19: ticketing.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),        // 20: ticketing.v1.ListEventsResponse
+	(*OpenSaleRequest)(nil),           // 21: ticketing.v1.OpenSaleRequest
+	(*OpenSaleResponse)(nil),          // 22: ticketing.v1.OpenSaleResponse
+	(*PauseSaleRequest)(nil),          // 23: ticketing.v1.PauseSaleRequest
+	(*PauseSaleResponse)(nil),         // 24: ticketing.v1.PauseSaleResponse
+	(*CloseSaleRequest)(nil),          // 25: ticketing.v1.CloseSaleRequest
+	(*CloseSaleResponse)(nil),         // 26: ticketing.v1.CloseSaleResponse
+	(*RowState)(nil),                  // 27: ticketing.v1.RowState
+	(*SectionState)(nil),              // 28: ticketing.v1.SectionState
+	(*GetSeatMapRequest)(nil),         // 29: ticketing.v1.GetSeatMapRequest
+	(*GetSeatMapResponse)(nil),        // 30: ticketing.v1.GetSeatMapResponse
+	(*WatchSeatMapRequest)(nil),       // 31: ticketing.v1.WatchSeatMapRequest
+	(*SeatChange)(nil),                // 32: ticketing.v1.SeatChange
+	(*SectionCountsChange)(nil),       // 33: ticketing.v1.SectionCountsChange
+	(*SeatMapDelta)(nil),              // 34: ticketing.v1.SeatMapDelta
+	(*WatchSeatMapResponse)(nil),      // 35: ticketing.v1.WatchSeatMapResponse
+	(*GetEventSummaryRequest)(nil),    // 36: ticketing.v1.GetEventSummaryRequest
+	(*SectionSummary)(nil),            // 37: ticketing.v1.SectionSummary
+	(*CategorySummary)(nil),           // 38: ticketing.v1.CategorySummary
+	(*EventFunnel)(nil),               // 39: ticketing.v1.EventFunnel
+	(*GetEventSummaryResponse)(nil),   // 40: ticketing.v1.GetEventSummaryResponse
+	(*RebuildInventoryRequest)(nil),   // 41: ticketing.v1.RebuildInventoryRequest
+	(*RebuildInventoryResponse)(nil),  // 42: ticketing.v1.RebuildInventoryResponse
+	(*UpdateWaitingRoomRequest)(nil),  // 43: ticketing.v1.UpdateWaitingRoomRequest
+	(*UpdateWaitingRoomResponse)(nil), // 44: ticketing.v1.UpdateWaitingRoomResponse
+	(*timestamppb.Timestamp)(nil),     // 45: google.protobuf.Timestamp
+	(*InventoryCounts)(nil),           // 46: ticketing.v1.InventoryCounts
+	(SeatState)(0),                    // 47: ticketing.v1.SeatState
 }
 var file_ticketing_v1_event_service_proto_depIdxs = []int32{
 	6,  // 0: ticketing.v1.Row.placement:type_name -> ticketing.v1.RowPlacement
@@ -3074,15 +3215,15 @@ var file_ticketing_v1_event_service_proto_depIdxs = []int32{
 	11, // 6: ticketing.v1.Section.reserved:type_name -> ticketing.v1.ReservedSeating
 	12, // 7: ticketing.v1.Section.general_admission:type_name -> ticketing.v1.GeneralAdmission
 	9,  // 8: ticketing.v1.Section.outline:type_name -> ticketing.v1.Polygon
-	43, // 9: ticketing.v1.Event.start_time:type_name -> google.protobuf.Timestamp
-	43, // 10: ticketing.v1.Event.sale_open_time:type_name -> google.protobuf.Timestamp
-	43, // 11: ticketing.v1.Event.sale_close_time:type_name -> google.protobuf.Timestamp
+	45, // 9: ticketing.v1.Event.start_time:type_name -> google.protobuf.Timestamp
+	45, // 10: ticketing.v1.Event.sale_open_time:type_name -> google.protobuf.Timestamp
+	45, // 11: ticketing.v1.Event.sale_close_time:type_name -> google.protobuf.Timestamp
 	0,  // 12: ticketing.v1.Event.sale_state:type_name -> ticketing.v1.SaleState
 	2,  // 13: ticketing.v1.Event.hold_policy:type_name -> ticketing.v1.HoldPolicy
 	3,  // 14: ticketing.v1.Event.waiting_room:type_name -> ticketing.v1.WaitingRoomSettings
 	1,  // 15: ticketing.v1.Event.price_categories:type_name -> ticketing.v1.PriceCategory
 	13, // 16: ticketing.v1.Event.sections:type_name -> ticketing.v1.Section
-	43, // 17: ticketing.v1.Event.create_time:type_name -> google.protobuf.Timestamp
+	45, // 17: ticketing.v1.Event.create_time:type_name -> google.protobuf.Timestamp
 	14, // 18: ticketing.v1.CreateEventRequest.event:type_name -> ticketing.v1.Event
 	14, // 19: ticketing.v1.CreateEventResponse.event:type_name -> ticketing.v1.Event
 	14, // 20: ticketing.v1.GetEventResponse.event:type_name -> ticketing.v1.Event
@@ -3091,47 +3232,50 @@ var file_ticketing_v1_event_service_proto_depIdxs = []int32{
 	14, // 23: ticketing.v1.PauseSaleResponse.event:type_name -> ticketing.v1.Event
 	14, // 24: ticketing.v1.CloseSaleResponse.event:type_name -> ticketing.v1.Event
 	27, // 25: ticketing.v1.SectionState.rows:type_name -> ticketing.v1.RowState
-	44, // 26: ticketing.v1.SectionState.counts:type_name -> ticketing.v1.InventoryCounts
+	46, // 26: ticketing.v1.SectionState.counts:type_name -> ticketing.v1.InventoryCounts
 	28, // 27: ticketing.v1.GetSeatMapResponse.sections:type_name -> ticketing.v1.SectionState
-	45, // 28: ticketing.v1.SeatChange.state:type_name -> ticketing.v1.SeatState
-	44, // 29: ticketing.v1.SectionCountsChange.counts:type_name -> ticketing.v1.InventoryCounts
+	47, // 28: ticketing.v1.SeatChange.state:type_name -> ticketing.v1.SeatState
+	46, // 29: ticketing.v1.SectionCountsChange.counts:type_name -> ticketing.v1.InventoryCounts
 	32, // 30: ticketing.v1.SeatMapDelta.seats:type_name -> ticketing.v1.SeatChange
 	33, // 31: ticketing.v1.SeatMapDelta.sections:type_name -> ticketing.v1.SectionCountsChange
 	30, // 32: ticketing.v1.WatchSeatMapResponse.snapshot:type_name -> ticketing.v1.GetSeatMapResponse
 	34, // 33: ticketing.v1.WatchSeatMapResponse.delta:type_name -> ticketing.v1.SeatMapDelta
-	44, // 34: ticketing.v1.SectionSummary.counts:type_name -> ticketing.v1.InventoryCounts
-	44, // 35: ticketing.v1.CategorySummary.counts:type_name -> ticketing.v1.InventoryCounts
+	46, // 34: ticketing.v1.SectionSummary.counts:type_name -> ticketing.v1.InventoryCounts
+	46, // 35: ticketing.v1.CategorySummary.counts:type_name -> ticketing.v1.InventoryCounts
 	0,  // 36: ticketing.v1.GetEventSummaryResponse.sale_state:type_name -> ticketing.v1.SaleState
-	44, // 37: ticketing.v1.GetEventSummaryResponse.total:type_name -> ticketing.v1.InventoryCounts
+	46, // 37: ticketing.v1.GetEventSummaryResponse.total:type_name -> ticketing.v1.InventoryCounts
 	37, // 38: ticketing.v1.GetEventSummaryResponse.sections:type_name -> ticketing.v1.SectionSummary
 	38, // 39: ticketing.v1.GetEventSummaryResponse.categories:type_name -> ticketing.v1.CategorySummary
 	39, // 40: ticketing.v1.GetEventSummaryResponse.funnel:type_name -> ticketing.v1.EventFunnel
-	44, // 41: ticketing.v1.RebuildInventoryResponse.total:type_name -> ticketing.v1.InventoryCounts
-	15, // 42: ticketing.v1.EventService.CreateEvent:input_type -> ticketing.v1.CreateEventRequest
-	17, // 43: ticketing.v1.EventService.GetEvent:input_type -> ticketing.v1.GetEventRequest
-	19, // 44: ticketing.v1.EventService.ListEvents:input_type -> ticketing.v1.ListEventsRequest
-	21, // 45: ticketing.v1.EventService.OpenSale:input_type -> ticketing.v1.OpenSaleRequest
-	23, // 46: ticketing.v1.EventService.PauseSale:input_type -> ticketing.v1.PauseSaleRequest
-	25, // 47: ticketing.v1.EventService.CloseSale:input_type -> ticketing.v1.CloseSaleRequest
-	29, // 48: ticketing.v1.EventService.GetSeatMap:input_type -> ticketing.v1.GetSeatMapRequest
-	31, // 49: ticketing.v1.EventService.WatchSeatMap:input_type -> ticketing.v1.WatchSeatMapRequest
-	36, // 50: ticketing.v1.EventService.GetEventSummary:input_type -> ticketing.v1.GetEventSummaryRequest
-	41, // 51: ticketing.v1.EventService.RebuildInventory:input_type -> ticketing.v1.RebuildInventoryRequest
-	16, // 52: ticketing.v1.EventService.CreateEvent:output_type -> ticketing.v1.CreateEventResponse
-	18, // 53: ticketing.v1.EventService.GetEvent:output_type -> ticketing.v1.GetEventResponse
-	20, // 54: ticketing.v1.EventService.ListEvents:output_type -> ticketing.v1.ListEventsResponse
-	22, // 55: ticketing.v1.EventService.OpenSale:output_type -> ticketing.v1.OpenSaleResponse
-	24, // 56: ticketing.v1.EventService.PauseSale:output_type -> ticketing.v1.PauseSaleResponse
-	26, // 57: ticketing.v1.EventService.CloseSale:output_type -> ticketing.v1.CloseSaleResponse
-	30, // 58: ticketing.v1.EventService.GetSeatMap:output_type -> ticketing.v1.GetSeatMapResponse
-	35, // 59: ticketing.v1.EventService.WatchSeatMap:output_type -> ticketing.v1.WatchSeatMapResponse
-	40, // 60: ticketing.v1.EventService.GetEventSummary:output_type -> ticketing.v1.GetEventSummaryResponse
-	42, // 61: ticketing.v1.EventService.RebuildInventory:output_type -> ticketing.v1.RebuildInventoryResponse
-	52, // [52:62] is the sub-list for method output_type
-	42, // [42:52] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	46, // 41: ticketing.v1.RebuildInventoryResponse.total:type_name -> ticketing.v1.InventoryCounts
+	14, // 42: ticketing.v1.UpdateWaitingRoomResponse.event:type_name -> ticketing.v1.Event
+	15, // 43: ticketing.v1.EventService.CreateEvent:input_type -> ticketing.v1.CreateEventRequest
+	17, // 44: ticketing.v1.EventService.GetEvent:input_type -> ticketing.v1.GetEventRequest
+	19, // 45: ticketing.v1.EventService.ListEvents:input_type -> ticketing.v1.ListEventsRequest
+	21, // 46: ticketing.v1.EventService.OpenSale:input_type -> ticketing.v1.OpenSaleRequest
+	23, // 47: ticketing.v1.EventService.PauseSale:input_type -> ticketing.v1.PauseSaleRequest
+	25, // 48: ticketing.v1.EventService.CloseSale:input_type -> ticketing.v1.CloseSaleRequest
+	29, // 49: ticketing.v1.EventService.GetSeatMap:input_type -> ticketing.v1.GetSeatMapRequest
+	31, // 50: ticketing.v1.EventService.WatchSeatMap:input_type -> ticketing.v1.WatchSeatMapRequest
+	36, // 51: ticketing.v1.EventService.GetEventSummary:input_type -> ticketing.v1.GetEventSummaryRequest
+	41, // 52: ticketing.v1.EventService.RebuildInventory:input_type -> ticketing.v1.RebuildInventoryRequest
+	43, // 53: ticketing.v1.EventService.UpdateWaitingRoom:input_type -> ticketing.v1.UpdateWaitingRoomRequest
+	16, // 54: ticketing.v1.EventService.CreateEvent:output_type -> ticketing.v1.CreateEventResponse
+	18, // 55: ticketing.v1.EventService.GetEvent:output_type -> ticketing.v1.GetEventResponse
+	20, // 56: ticketing.v1.EventService.ListEvents:output_type -> ticketing.v1.ListEventsResponse
+	22, // 57: ticketing.v1.EventService.OpenSale:output_type -> ticketing.v1.OpenSaleResponse
+	24, // 58: ticketing.v1.EventService.PauseSale:output_type -> ticketing.v1.PauseSaleResponse
+	26, // 59: ticketing.v1.EventService.CloseSale:output_type -> ticketing.v1.CloseSaleResponse
+	30, // 60: ticketing.v1.EventService.GetSeatMap:output_type -> ticketing.v1.GetSeatMapResponse
+	35, // 61: ticketing.v1.EventService.WatchSeatMap:output_type -> ticketing.v1.WatchSeatMapResponse
+	40, // 62: ticketing.v1.EventService.GetEventSummary:output_type -> ticketing.v1.GetEventSummaryResponse
+	42, // 63: ticketing.v1.EventService.RebuildInventory:output_type -> ticketing.v1.RebuildInventoryResponse
+	44, // 64: ticketing.v1.EventService.UpdateWaitingRoom:output_type -> ticketing.v1.UpdateWaitingRoomResponse
+	54, // [54:65] is the sub-list for method output_type
+	43, // [43:54] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_ticketing_v1_event_service_proto_init() }
@@ -3148,13 +3292,14 @@ func file_ticketing_v1_event_service_proto_init() {
 		(*WatchSeatMapResponse_Snapshot)(nil),
 		(*WatchSeatMapResponse_Delta)(nil),
 	}
+	file_ticketing_v1_event_service_proto_msgTypes[42].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ticketing_v1_event_service_proto_rawDesc), len(file_ticketing_v1_event_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   42,
+			NumMessages:   44,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

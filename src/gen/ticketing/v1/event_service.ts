@@ -528,6 +528,30 @@ export interface RebuildInventoryResponse {
   total?: InventoryCounts | undefined;
 }
 
+export interface UpdateWaitingRoomRequest {
+  eventId: string;
+  /**
+   * `[A-Za-z0-9_-]{1,64}`, as on OpenSale (the call is idempotent by its
+   * values: a retry sets the same ones again).
+   */
+  requestId: string;
+  /** Unset: unchanged. Buyers let in per second; 1..10000. */
+  admissionsPerSecond?:
+    | number
+    | undefined;
+  /** Unset: unchanged. Most buyers shopping at once; 1..1000000. */
+  maxShopping?:
+    | number
+    | undefined;
+  /** Unset: unchanged. How long a buyer admitted from now on may shop; 60..7200. */
+  sessionSeconds?: number | undefined;
+}
+
+export interface UpdateWaitingRoomResponse {
+  /** The event with its waiting room as it is now. */
+  event?: Event | undefined;
+}
+
 function createBasePriceCategory(): PriceCategory {
   return { priceCategoryId: "", name: "", priceMinor: "0" };
 }
@@ -5083,9 +5107,236 @@ export const RebuildInventoryResponse: MessageFns<RebuildInventoryResponse> = {
   },
 };
 
+function createBaseUpdateWaitingRoomRequest(): UpdateWaitingRoomRequest {
+  return {
+    eventId: "",
+    requestId: "",
+    admissionsPerSecond: undefined,
+    maxShopping: undefined,
+    sessionSeconds: undefined,
+  };
+}
+
+export const UpdateWaitingRoomRequest: MessageFns<UpdateWaitingRoomRequest> = {
+  encode(message: UpdateWaitingRoomRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.eventId !== "") {
+      writer.uint32(10).string(message.eventId);
+    }
+    if (message.requestId !== "") {
+      writer.uint32(18).string(message.requestId);
+    }
+    if (message.admissionsPerSecond !== undefined) {
+      writer.uint32(24).uint32(message.admissionsPerSecond);
+    }
+    if (message.maxShopping !== undefined) {
+      writer.uint32(32).uint32(message.maxShopping);
+    }
+    if (message.sessionSeconds !== undefined) {
+      writer.uint32(40).uint32(message.sessionSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateWaitingRoomRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateWaitingRoomRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.eventId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.admissionsPerSecond = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.maxShopping = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.sessionSeconds = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateWaitingRoomRequest {
+    return {
+      eventId: isSet(object.eventId)
+        ? globalThis.String(object.eventId)
+        : isSet(object.event_id)
+        ? globalThis.String(object.event_id)
+        : "",
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      admissionsPerSecond: isSet(object.admissionsPerSecond)
+        ? globalThis.Number(object.admissionsPerSecond)
+        : isSet(object.admissions_per_second)
+        ? globalThis.Number(object.admissions_per_second)
+        : undefined,
+      maxShopping: isSet(object.maxShopping)
+        ? globalThis.Number(object.maxShopping)
+        : isSet(object.max_shopping)
+        ? globalThis.Number(object.max_shopping)
+        : undefined,
+      sessionSeconds: isSet(object.sessionSeconds)
+        ? globalThis.Number(object.sessionSeconds)
+        : isSet(object.session_seconds)
+        ? globalThis.Number(object.session_seconds)
+        : undefined,
+    };
+  },
+
+  toJSON(message: UpdateWaitingRoomRequest): unknown {
+    const obj: any = {};
+    if (message.eventId !== "") {
+      obj.eventId = message.eventId;
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.admissionsPerSecond !== undefined) {
+      obj.admissionsPerSecond = Math.round(message.admissionsPerSecond);
+    }
+    if (message.maxShopping !== undefined) {
+      obj.maxShopping = Math.round(message.maxShopping);
+    }
+    if (message.sessionSeconds !== undefined) {
+      obj.sessionSeconds = Math.round(message.sessionSeconds);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateWaitingRoomRequest>, I>>(base?: I): UpdateWaitingRoomRequest {
+    return UpdateWaitingRoomRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateWaitingRoomRequest>, I>>(object: I): UpdateWaitingRoomRequest {
+    const message = createBaseUpdateWaitingRoomRequest();
+    message.eventId = object.eventId ?? "";
+    message.requestId = object.requestId ?? "";
+    message.admissionsPerSecond = object.admissionsPerSecond ?? undefined;
+    message.maxShopping = object.maxShopping ?? undefined;
+    message.sessionSeconds = object.sessionSeconds ?? undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateWaitingRoomResponse(): UpdateWaitingRoomResponse {
+  return { event: undefined };
+}
+
+export const UpdateWaitingRoomResponse: MessageFns<UpdateWaitingRoomResponse> = {
+  encode(message: UpdateWaitingRoomResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.event !== undefined) {
+      Event.encode(message.event, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateWaitingRoomResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateWaitingRoomResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.event = Event.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateWaitingRoomResponse {
+    return { event: isSet(object.event) ? Event.fromJSON(object.event) : undefined };
+  },
+
+  toJSON(message: UpdateWaitingRoomResponse): unknown {
+    const obj: any = {};
+    if (message.event !== undefined) {
+      obj.event = Event.toJSON(message.event);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateWaitingRoomResponse>, I>>(base?: I): UpdateWaitingRoomResponse {
+    return UpdateWaitingRoomResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateWaitingRoomResponse>, I>>(object: I): UpdateWaitingRoomResponse {
+    const message = createBaseUpdateWaitingRoomResponse();
+    message.event = (object.event !== undefined && object.event !== null) ? Event.fromPartial(object.event) : undefined;
+    return message;
+  },
+};
+
 /**
  * Events, their seat maps and their sales. CreateEvent, OpenSale, PauseSale,
- * CloseSale, RebuildInventory and GetEventSummary are operator RPCs: their
+ * CloseSale, UpdateWaitingRoom, RebuildInventory and GetEventSummary are
+ * operator RPCs: their
  * token needs the tickets:operate scope (else SCOPE_MISSING). GetEvent,
  * ListEvents, GetSeatMap and WatchSeatMap take any verified caller, or none
  * where the deployment opens public reads (AUTH_PUBLIC_READS).
@@ -5245,6 +5496,30 @@ export const EventServiceService = {
       Buffer.from(RebuildInventoryResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RebuildInventoryResponse => RebuildInventoryResponse.decode(value),
   },
+  /**
+   * Changes the waiting room's admission rate, most shoppers at once and
+   * session length of an event whose waiting room is on, at any point of its
+   * sale: only the fields set change. Written to MySQL, then to the live
+   * state in Redis, where every API process's next admission step (within
+   * QUEUE_TICK_MS) reads it. A lower max_shopping admits nobody until enough
+   * shoppers have left; a new session_seconds applies to buyers admitted from
+   * then on (admitted buyers keep the session their admission token names).
+   * Idempotent: setting the same values again changes nothing.
+   * Errors: VALIDATION_FAILED (no field set, or one out of its CreateEvent
+   * bounds), EVENT_NOT_FOUND, WAITING_ROOM_DISABLED (FAILED_PRECONDITION),
+   * INVENTORY_NOT_LOADED (UNAVAILABLE, another call is changing the event: retry).
+   */
+  updateWaitingRoom: {
+    path: "/ticketing.v1.EventService/UpdateWaitingRoom" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateWaitingRoomRequest): Buffer =>
+      Buffer.from(UpdateWaitingRoomRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateWaitingRoomRequest => UpdateWaitingRoomRequest.decode(value),
+    responseSerialize: (value: UpdateWaitingRoomResponse): Buffer =>
+      Buffer.from(UpdateWaitingRoomResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateWaitingRoomResponse => UpdateWaitingRoomResponse.decode(value),
+  },
 } as const;
 
 export interface EventServiceServer extends UntypedServiceImplementation {
@@ -5316,6 +5591,20 @@ export interface EventServiceServer extends UntypedServiceImplementation {
    * (UNAVAILABLE, another call is changing the event: retry).
    */
   rebuildInventory: handleUnaryCall<RebuildInventoryRequest, RebuildInventoryResponse>;
+  /**
+   * Changes the waiting room's admission rate, most shoppers at once and
+   * session length of an event whose waiting room is on, at any point of its
+   * sale: only the fields set change. Written to MySQL, then to the live
+   * state in Redis, where every API process's next admission step (within
+   * QUEUE_TICK_MS) reads it. A lower max_shopping admits nobody until enough
+   * shoppers have left; a new session_seconds applies to buyers admitted from
+   * then on (admitted buyers keep the session their admission token names).
+   * Idempotent: setting the same values again changes nothing.
+   * Errors: VALIDATION_FAILED (no field set, or one out of its CreateEvent
+   * bounds), EVENT_NOT_FOUND, WAITING_ROOM_DISABLED (FAILED_PRECONDITION),
+   * INVENTORY_NOT_LOADED (UNAVAILABLE, another call is changing the event: retry).
+   */
+  updateWaitingRoom: handleUnaryCall<UpdateWaitingRoomRequest, UpdateWaitingRoomResponse>;
 }
 
 export interface EventServiceClient extends Client {
@@ -5520,6 +5809,34 @@ export interface EventServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RebuildInventoryResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Changes the waiting room's admission rate, most shoppers at once and
+   * session length of an event whose waiting room is on, at any point of its
+   * sale: only the fields set change. Written to MySQL, then to the live
+   * state in Redis, where every API process's next admission step (within
+   * QUEUE_TICK_MS) reads it. A lower max_shopping admits nobody until enough
+   * shoppers have left; a new session_seconds applies to buyers admitted from
+   * then on (admitted buyers keep the session their admission token names).
+   * Idempotent: setting the same values again changes nothing.
+   * Errors: VALIDATION_FAILED (no field set, or one out of its CreateEvent
+   * bounds), EVENT_NOT_FOUND, WAITING_ROOM_DISABLED (FAILED_PRECONDITION),
+   * INVENTORY_NOT_LOADED (UNAVAILABLE, another call is changing the event: retry).
+   */
+  updateWaitingRoom(
+    request: UpdateWaitingRoomRequest,
+    callback: (error: ServiceError | null, response: UpdateWaitingRoomResponse) => void,
+  ): ClientUnaryCall;
+  updateWaitingRoom(
+    request: UpdateWaitingRoomRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateWaitingRoomResponse) => void,
+  ): ClientUnaryCall;
+  updateWaitingRoom(
+    request: UpdateWaitingRoomRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateWaitingRoomResponse) => void,
   ): ClientUnaryCall;
 }
 
