@@ -248,7 +248,7 @@ export function eventHandlers(events: Events): ServiceHandlers<typeof EventServi
           priceCategoryId: c.priceCategoryId,
           counts: toCountsMessage(c.counts),
         })),
-        funnel: summary.funnel,
+        funnel: { ...summary.funnel, admissionsPerSecond: summary.health.admissionRate },
       };
     },
 

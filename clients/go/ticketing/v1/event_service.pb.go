@@ -2498,8 +2498,11 @@ type EventFunnel struct {
 	// Tickets issued and not revoked, and of those checked in.
 	TicketsValid     uint32 `protobuf:"varint,9,opt,name=tickets_valid,json=ticketsValid,proto3" json:"tickets_valid,omitempty"`
 	TicketsCheckedIn uint32 `protobuf:"varint,10,opt,name=tickets_checked_in,json=ticketsCheckedIn,proto3" json:"tickets_checked_in,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Buyers the waiting room let in per second, measured over its last window
+	// of at least 5 s (0 before the first window, and without a waiting room).
+	AdmissionsPerSecond float64 `protobuf:"fixed64,11,opt,name=admissions_per_second,json=admissionsPerSecond,proto3" json:"admissions_per_second,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *EventFunnel) Reset() {
@@ -2598,6 +2601,13 @@ func (x *EventFunnel) GetTicketsValid() uint32 {
 func (x *EventFunnel) GetTicketsCheckedIn() uint32 {
 	if x != nil {
 		return x.TicketsCheckedIn
+	}
+	return 0
+}
+
+func (x *EventFunnel) GetAdmissionsPerSecond() float64 {
+	if x != nil {
+		return x.AdmissionsPerSecond
 	}
 	return 0
 }
@@ -3079,7 +3089,7 @@ const file_ticketing_v1_event_service_proto_rawDesc = "" +
 	"\x06counts\x18\x02 \x01(\v2\x1d.ticketing.v1.InventoryCountsR\x06counts\"t\n" +
 	"\x0fCategorySummary\x12*\n" +
 	"\x11price_category_id\x18\x01 \x01(\tR\x0fpriceCategoryId\x125\n" +
-	"\x06counts\x18\x02 \x01(\v2\x1d.ticketing.v1.InventoryCountsR\x06counts\"\x84\x03\n" +
+	"\x06counts\x18\x02 \x01(\v2\x1d.ticketing.v1.InventoryCountsR\x06counts\"\xb8\x03\n" +
 	"\vEventFunnel\x12\x18\n" +
 	"\awaiting\x18\x01 \x01(\rR\awaiting\x12\x1a\n" +
 	"\bshopping\x18\x02 \x01(\rR\bshopping\x12!\n" +
@@ -3091,7 +3101,8 @@ const file_ticketing_v1_event_service_proto_rawDesc = "" +
 	"\x0forders_refunded\x18\b \x01(\rR\x0eordersRefunded\x12#\n" +
 	"\rtickets_valid\x18\t \x01(\rR\fticketsValid\x12,\n" +
 	"\x12tickets_checked_in\x18\n" +
-	" \x01(\rR\x10ticketsCheckedIn\"\xcd\x02\n" +
+	" \x01(\rR\x10ticketsCheckedIn\x122\n" +
+	"\x15admissions_per_second\x18\v \x01(\x01R\x13admissionsPerSecond\"\xcd\x02\n" +
 	"\x17GetEventSummaryResponse\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x126\n" +
 	"\n" +

@@ -507,6 +507,11 @@ export interface EventFunnel {
   /** Tickets issued and not revoked, and of those checked in. */
   ticketsValid: number;
   ticketsCheckedIn: number;
+  /**
+   * Buyers the waiting room let in per second, measured over its last window
+   * of at least 5 s (0 before the first window, and without a waiting room).
+   */
+  admissionsPerSecond: number;
 }
 
 export interface GetEventSummaryResponse {
@@ -4536,6 +4541,7 @@ function createBaseEventFunnel(): EventFunnel {
     ordersRefunded: 0,
     ticketsValid: 0,
     ticketsCheckedIn: 0,
+    admissionsPerSecond: 0,
   };
 }
 
@@ -4570,6 +4576,9 @@ export const EventFunnel: MessageFns<EventFunnel> = {
     }
     if (message.ticketsCheckedIn !== 0) {
       writer.uint32(80).uint32(message.ticketsCheckedIn);
+    }
+    if (message.admissionsPerSecond !== 0) {
+      writer.uint32(89).double(message.admissionsPerSecond);
     }
     return writer;
   },
@@ -4667,6 +4676,14 @@ export const EventFunnel: MessageFns<EventFunnel> = {
             message.ticketsCheckedIn = reader.uint32();
             continue;
           }
+          case 11: {
+            if (tag !== 89) {
+              break;
+            }
+
+            message.admissionsPerSecond = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4723,6 +4740,11 @@ export const EventFunnel: MessageFns<EventFunnel> = {
         : isSet(object.tickets_checked_in)
         ? globalThis.Number(object.tickets_checked_in)
         : 0,
+      admissionsPerSecond: isSet(object.admissionsPerSecond)
+        ? globalThis.Number(object.admissionsPerSecond)
+        : isSet(object.admissions_per_second)
+        ? globalThis.Number(object.admissions_per_second)
+        : 0,
     };
   },
 
@@ -4758,6 +4780,9 @@ export const EventFunnel: MessageFns<EventFunnel> = {
     if (message.ticketsCheckedIn !== 0) {
       obj.ticketsCheckedIn = Math.round(message.ticketsCheckedIn);
     }
+    if (message.admissionsPerSecond !== 0) {
+      obj.admissionsPerSecond = floatToJson(message.admissionsPerSecond);
+    }
     return obj;
   },
 
@@ -4776,6 +4801,7 @@ export const EventFunnel: MessageFns<EventFunnel> = {
     message.ordersRefunded = object.ordersRefunded ?? 0;
     message.ticketsValid = object.ticketsValid ?? 0;
     message.ticketsCheckedIn = object.ticketsCheckedIn ?? 0;
+    message.admissionsPerSecond = object.admissionsPerSecond ?? 0;
     return message;
   },
 };
