@@ -216,7 +216,8 @@ func (x *HoldPolicy) GetMaxLifetimeSeconds() uint32 {
 // buyers who hold nothing yet than there are seats left (an admitted buyer
 // stops counting once they hold, leave, or stay idle past the server's
 // QUEUE_FIRST_HOLD_GRACE_SECONDS). With nothing left to sell it pauses and
-// waiting buyers see SOLD_OUT.
+// waiting buyers see SOLD_OUT. UpdateWaitingRoom changes admissions_per_second,
+// max_shopping and session_seconds while the sale runs.
 type WaitingRoomSettings struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// With the waiting room on, holds need an admission token.

@@ -114,7 +114,8 @@ export interface HoldPolicy {
  * buyers who hold nothing yet than there are seats left (an admitted buyer
  * stops counting once they hold, leave, or stay idle past the server's
  * QUEUE_FIRST_HOLD_GRACE_SECONDS). With nothing left to sell it pauses and
- * waiting buyers see SOLD_OUT.
+ * waiting buyers see SOLD_OUT. UpdateWaitingRoom changes admissions_per_second,
+ * max_shopping and session_seconds while the sale runs.
  */
 export interface WaitingRoomSettings {
   /** With the waiting room on, holds need an admission token. */
