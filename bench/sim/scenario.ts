@@ -63,7 +63,14 @@ const section = z
  * SIGCONT (redis-stall, mysql-stall, temporal-stall; only stores the
  * simulator started itself).
  */
-export const faultKinds = ["api-crash", "worker-crash", "redis-stall", "mysql-stall", "temporal-stall"] as const;
+export const faultKinds = [
+  "api-crash",
+  "worker-crash",
+  "redis-crash",
+  "redis-stall",
+  "mysql-stall",
+  "temporal-stall",
+] as const;
 const fault = z.object({
   atSeconds: z.number().min(0),
   kind: z.enum(faultKinds),
