@@ -101,6 +101,12 @@ export class KeyRing {
     return key;
   }
 
+  /** Whether `kid` is a key of this ring that verifies at `nowMs`, as last loaded (no MySQL read). */
+  isVerifying(kid: string, nowMs = Date.now()): boolean {
+    const key = this.keys.get(kid);
+    return key !== undefined && (!key.retireAt || key.retireAt.getTime() > nowMs);
+  }
+
   /** Every key that still verifies, newest first (for JWKS). */
   publicKeys(nowMs = Date.now()): SigningKey[] {
     return [...this.keys.values()]
@@ -113,6 +119,45 @@ export class KeyRing {
     await this.withLock(async (conn) => this.insertKey(conn));
     await this.load();
     return this.signingKey();
+  }
+
+  /**
+   * Retires `kid` now (a leaked key): it verifies nothing from now on, here
+   * and, after their next refresh, in every other process. A key that signs
+   * now is first replaced by a new one. Undefined when the ring has no such
+   * key (of this purpose). Idempotent: a key retired already keeps its time.
+   */
+  async retire(kid: string): Promise<SigningKey | undefined> {
+    let found = false;
+    await this.withLock(async (conn) => {
+      const [rows] = await conn.query<RowDataPacket[]>(
+        "SELECT retire_at FROM signing_keys WHERE kid = ? AND purpose = ?",
+        [kid, this.options.purpose],
+      );
+      if (rows.length === 0) return;
+      found = true;
+      const retireAt = rows[0]!.retire_at as Date | null;
+      if (retireAt && retireAt.getTime() <= Date.now()) return;
+      if (!retireAt) await this.insertKey(conn); // it signs now: a successor first
+      await conn.query("UPDATE signing_keys SET retire_at = NOW(3) WHERE kid = ?", [kid]);
+      this.log.warn({ kid, purpose: this.options.purpose }, "signing key retired early");
+    });
+    if (!found) return undefined;
+    await this.load();
+    const [row] = await this.mysql.query<RowDataPacket[]>(
+      "SELECT kid, purpose, public_x, created_at, retire_at FROM signing_keys WHERE kid = ?",
+      [kid],
+    );
+    const r = row[0]!;
+    return {
+      kid,
+      purpose: String(r.purpose),
+      x: String(r.public_x),
+      privatePem: "",
+      publicKey: createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: String(r.public_x) }, format: "jwk" }),
+      createdAt: r.created_at as Date,
+      retireAt: (r.retire_at as Date | null) ?? undefined,
+    };
   }
 
   /**

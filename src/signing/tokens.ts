@@ -101,13 +101,15 @@ export class TokenService {
     const nowMs = Date.now();
     const hit = this.verified.get(token);
     if (hit) {
-      if (hit.untilMs > nowMs) {
+      // The key may have been retired early since (KeyRing.retire), here or, once reloaded, elsewhere.
+      if (hit.untilMs > nowMs && this.ring.isVerifying(hit.token.kid, nowMs)) {
         this.verified.delete(token);
         this.verified.set(token, hit);
         this.stats.cacheHits++;
         return this.checkType(hit.token, token, type);
       }
       this.verified.delete(token);
+      if (hit.untilMs > nowMs) throw new TokenError("unknown_key", `key ${hit.token.kid} is retired`);
       throw new TokenError(
         hit.untilMs >= Number(hit.token.claims.exp) * 1000 ? "expired" : "unknown_key",
         "token expired",

@@ -289,15 +289,27 @@ describe("ticketing (the operator CLI)", () => {
     expect([unknown.code, unknown.stderr]).toEqual([1, expect.stringContaining("ORDER_NOT_FOUND") as string]);
   });
 
-  it("lists the signing keys, and says rotate and retire are not API calls", async () => {
-    const keys = json<{ kid: string; purpose: string }[]>(await cli(["keys", "list", "--json"]));
+  it("lists, rotates and retires the signing keys", async () => {
+    type Key = { kid: string; purpose: string; retireTime?: string };
+    const keys = json<Key[]>(await cli(["keys", "list", "--json"]));
     expect(keys.length).toBeGreaterThanOrEqual(1);
     for (const k of keys) expect(["admission", "ticket"]).toContain(k.purpose);
     const table = await cli(["keys", "list"]);
     expect(table.stdout).toContain(keys[0]!.kid);
-    const rotate = await cli(["keys", "rotate"]);
-    expect(rotate.code).toBe(1);
-    expect(rotate.stderr).toContain("NOT_SUPPORTED");
+
+    const [rotated] = json<Key[]>(await cli(["keys", "rotate", "ticket", "--json"]));
+    expect(rotated).toMatchObject({ purpose: "ticket" });
+    expect(keys.map((k) => k.kid)).not.toContain(rotated!.kid);
+    const retired = await cli(["keys", "retire", rotated!.kid]);
+    expect(retired.stdout).toMatch(new RegExp(`^${rotated!.kid}\\s+ticket\\s+EdDSA\\s+retired`, "m"));
+    expect(retired.stdout).toMatch(/^\S+\s+ticket\s+EdDSA\s+signing/m);
+    const after = json<Key[]>(await cli(["keys", "list", "--json"]));
+    expect(after.map((k) => k.kid)).not.toContain(rotated!.kid);
+
+    const bad = await cli(["keys", "rotate", "payments"]);
+    expect([bad.code, bad.stderr]).toEqual([1, expect.stringContaining("VALIDATION_FAILED") as string]);
+    const unknown = await cli(["keys", "retire", "no-such-key"]);
+    expect([unknown.code, unknown.stderr]).toEqual([1, expect.stringContaining("SIGNING_KEY_NOT_FOUND") as string]);
   });
 
   it("watches the funnel: one frame with --once, as a table or JSON", async () => {

@@ -281,6 +281,17 @@ function rows(): Row[] {
       expect: all(OK),
       public: true,
     },
+    {
+      rpc: "RotateSigningKey",
+      run: (md) => unary(c.queue, c.queue.rotateSigningKey, { purpose: "admission" }, md),
+      expect: { alice: SCOPE, bob: SCOPE, gateRight: SCOPE, operator: OK },
+    },
+    {
+      // The operator gets past the rights to the key's own refusal (no such key).
+      rpc: "RetireSigningKey",
+      run: (md) => unary(c.queue, c.queue.retireSigningKey, { kid: "no-such-key" }, md),
+      expect: { alice: SCOPE, bob: SCOPE, gateRight: SCOPE, operator: "NOT_FOUND:SIGNING_KEY_NOT_FOUND" },
+    },
     // TicketService
     {
       rpc: "VerifyTicket",

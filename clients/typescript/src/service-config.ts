@@ -25,7 +25,7 @@ export const RETRIED_METHODS: Readonly<Record<string, readonly string[]>> = {
   ],
   ReservationService: ["HoldSeats", "HoldBestAvailable", "GetHold"],
   OrderService: ["CreateOrder", "GetOrder", "ListOrders"],
-  QueueService: ["JoinQueue", "GetQueuePosition", "GetSigningKeys"],
+  QueueService: ["JoinQueue", "GetQueuePosition", "GetSigningKeys", "RetireSigningKey"],
   TicketService: ["VerifyTicket", "ListRevokedTickets"],
 };
 

@@ -75,7 +75,7 @@ export function createServices(pipeline: CallPipeline, deps: ServiceDeps): Regis
       definition: QueueServiceService,
       implementation: bindService(pipeline, QueueServiceService, queueHandlers(deps.queue), {
         // Other services verify admission tokens and ticket codes with these keys, without calling us.
-        access: { getSigningKeys: "public" },
+        access: { getSigningKeys: "public", rotateSigningKey: "operator", retireSigningKey: "operator" },
       }),
     },
     {

@@ -4,11 +4,13 @@ import {
   type QueueServiceService,
   type QueueTicket as QueueTicketMessage,
 } from "../../gen/ticketing/v1/queue_service.js";
+import { AppError } from "../../domain/errors.js";
 import { ID_PATTERN, Validator } from "../../domain/validation.js";
 import { actingBuyer } from "../../identity/principal.js";
 import type { AdmissionTicker } from "../../queue/admission-ticker.js";
 import type { QueueWatchHub } from "../../queue/queue-watch.js";
 import type { QueueState, QueueTicket, WaitingRoom } from "../../queue/waiting-room.js";
+import type { KeyRing, SigningKey } from "../../signing/key-ring.js";
 import type { TokenService } from "../../signing/tokens.js";
 import type { ServiceHandlers } from "../bind.js";
 
@@ -49,11 +51,20 @@ export interface QueueServiceDeps {
   ticker: AdmissionTicker;
   tokens: TokenService;
   /** The ticket key ring's tokens, so scanners get the ticket keys from the same JWKS. */
-  ticketTokens?: TokenService;
+  ticketTokens: TokenService;
+}
+
+/** What RotateSigningKey and RetireSigningKey accept as a purpose. */
+const KEY_PURPOSES = ["admission", "ticket"] as const;
+type KeyPurpose = (typeof KEY_PURPOSES)[number];
+
+function signingKeyMessage(key: SigningKey, purpose: string) {
+  return { kid: key.kid, kty: "OKP", crv: "Ed25519", x: key.x, alg: "EdDSA", retireTime: key.retireAt, purpose };
 }
 
 export function queueHandlers(deps: QueueServiceDeps): ServiceHandlers<typeof QueueServiceService> {
   const { room, watch, ticker, tokens } = deps;
+  const rings: Record<KeyPurpose, KeyRing> = { admission: tokens.ring, ticket: deps.ticketTokens.ring };
   /** Mutating calls carry a request id (optional here: both are idempotent per buyer anyway). */
   const checkRequestId = (requestId: string) => {
     if (!requestId || ID_PATTERN.test(requestId)) return;
@@ -94,9 +105,34 @@ export function queueHandlers(deps: QueueServiceDeps): ServiceHandlers<typeof Qu
       return {
         keys: [
           ...tokens.jwks().map((k) => ({ ...k, purpose: "admission" })),
-          ...(deps.ticketTokens?.jwks() ?? []).map((k) => ({ ...k, purpose: "ticket" })),
+          ...deps.ticketTokens.jwks().map((k) => ({ ...k, purpose: "ticket" })),
         ],
       };
+    },
+
+    async rotateSigningKey(req) {
+      const v = new Validator();
+      if (!(KEY_PURPOSES as readonly string[]).includes(req.purpose))
+        v.add("purpose", `must be one of ${KEY_PURPOSES.join(", ")}`);
+      v.check();
+      return { key: signingKeyMessage(await rings[req.purpose as KeyPurpose].rotate(), req.purpose) };
+    },
+
+    async retireSigningKey(req) {
+      const v = new Validator();
+      v.id("kid", req.kid);
+      v.check();
+      for (const purpose of KEY_PURPOSES) {
+        const ring = rings[purpose];
+        const retired = await ring.retire(req.kid);
+        if (retired) {
+          return {
+            key: signingKeyMessage(retired, purpose),
+            signingKey: signingKeyMessage(ring.signingKey(), purpose),
+          };
+        }
+      }
+      throw new AppError("SIGNING_KEY_NOT_FOUND", `no signing key ${req.kid}`, { metadata: { kid: req.kid } });
     },
   };
 }

@@ -847,6 +847,195 @@ func (x *GetSigningKeysResponse) GetKeys() []*SigningKey {
 	return nil
 }
 
+type RotateSigningKeyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "admission" or "ticket".
+	Purpose       string `protobuf:"bytes,1,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateSigningKeyRequest) Reset() {
+	*x = RotateSigningKeyRequest{}
+	mi := &file_ticketing_v1_queue_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateSigningKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateSigningKeyRequest) ProtoMessage() {}
+
+func (x *RotateSigningKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ticketing_v1_queue_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateSigningKeyRequest.ProtoReflect.Descriptor instead.
+func (*RotateSigningKeyRequest) Descriptor() ([]byte, []int) {
+	return file_ticketing_v1_queue_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *RotateSigningKeyRequest) GetPurpose() string {
+	if x != nil {
+		return x.Purpose
+	}
+	return ""
+}
+
+type RotateSigningKeyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The key that signs now.
+	Key           *SigningKey `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateSigningKeyResponse) Reset() {
+	*x = RotateSigningKeyResponse{}
+	mi := &file_ticketing_v1_queue_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateSigningKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateSigningKeyResponse) ProtoMessage() {}
+
+func (x *RotateSigningKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ticketing_v1_queue_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateSigningKeyResponse.ProtoReflect.Descriptor instead.
+func (*RotateSigningKeyResponse) Descriptor() ([]byte, []int) {
+	return file_ticketing_v1_queue_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *RotateSigningKeyResponse) GetKey() *SigningKey {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+type RetireSigningKeyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The key's id (a JWK `kid` from GetSigningKeys, or a token's header).
+	Kid           string `protobuf:"bytes,1,opt,name=kid,proto3" json:"kid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetireSigningKeyRequest) Reset() {
+	*x = RetireSigningKeyRequest{}
+	mi := &file_ticketing_v1_queue_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetireSigningKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetireSigningKeyRequest) ProtoMessage() {}
+
+func (x *RetireSigningKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ticketing_v1_queue_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetireSigningKeyRequest.ProtoReflect.Descriptor instead.
+func (*RetireSigningKeyRequest) Descriptor() ([]byte, []int) {
+	return file_ticketing_v1_queue_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *RetireSigningKeyRequest) GetKid() string {
+	if x != nil {
+		return x.Kid
+	}
+	return ""
+}
+
+type RetireSigningKeyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The retired key, its retire_time now (or when it was retired before).
+	Key *SigningKey `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// The key that signs now for the same purpose (a new one when the retired key was signing).
+	SigningKey    *SigningKey `protobuf:"bytes,2,opt,name=signing_key,json=signingKey,proto3" json:"signing_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetireSigningKeyResponse) Reset() {
+	*x = RetireSigningKeyResponse{}
+	mi := &file_ticketing_v1_queue_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetireSigningKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetireSigningKeyResponse) ProtoMessage() {}
+
+func (x *RetireSigningKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ticketing_v1_queue_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetireSigningKeyResponse.ProtoReflect.Descriptor instead.
+func (*RetireSigningKeyResponse) Descriptor() ([]byte, []int) {
+	return file_ticketing_v1_queue_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *RetireSigningKeyResponse) GetKey() *SigningKey {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *RetireSigningKeyResponse) GetSigningKey() *SigningKey {
+	if x != nil {
+		return x.SigningKey
+	}
+	return nil
+}
+
 var File_ticketing_v1_queue_service_proto protoreflect.FileDescriptor
 
 const file_ticketing_v1_queue_service_proto_rawDesc = "" +
@@ -904,7 +1093,17 @@ const file_ticketing_v1_queue_service_proto_rawDesc = "" +
 	"\apurpose\x18\a \x01(\tR\apurpose\"\x17\n" +
 	"\x15GetSigningKeysRequest\"F\n" +
 	"\x16GetSigningKeysResponse\x12,\n" +
-	"\x04keys\x18\x01 \x03(\v2\x18.ticketing.v1.SigningKeyR\x04keys*\xf8\x01\n" +
+	"\x04keys\x18\x01 \x03(\v2\x18.ticketing.v1.SigningKeyR\x04keys\"3\n" +
+	"\x17RotateSigningKeyRequest\x12\x18\n" +
+	"\apurpose\x18\x01 \x01(\tR\apurpose\"F\n" +
+	"\x18RotateSigningKeyResponse\x12*\n" +
+	"\x03key\x18\x01 \x01(\v2\x18.ticketing.v1.SigningKeyR\x03key\"+\n" +
+	"\x17RetireSigningKeyRequest\x12\x10\n" +
+	"\x03kid\x18\x01 \x01(\tR\x03kid\"\x81\x01\n" +
+	"\x18RetireSigningKeyResponse\x12*\n" +
+	"\x03key\x18\x01 \x01(\v2\x18.ticketing.v1.SigningKeyR\x03key\x129\n" +
+	"\vsigning_key\x18\x02 \x01(\v2\x18.ticketing.v1.SigningKeyR\n" +
+	"signingKey*\xf8\x01\n" +
 	"\n" +
 	"QueueState\x12\x1b\n" +
 	"\x17QUEUE_STATE_UNSPECIFIED\x10\x00\x12\x19\n" +
@@ -915,7 +1114,7 @@ const file_ticketing_v1_queue_service_proto_rawDesc = "" +
 	"\x14QUEUE_STATE_SOLD_OUT\x10\x05\x12\x14\n" +
 	"\x10QUEUE_STATE_LEFT\x10\x06\x12\x19\n" +
 	"\x15QUEUE_STATE_COMPLETED\x10\a\x12\x1b\n" +
-	"\x17QUEUE_STATE_SALE_CLOSED\x10\b2\xc0\x03\n" +
+	"\x17QUEUE_STATE_SALE_CLOSED\x10\b2\x86\x05\n" +
 	"\fQueueService\x12L\n" +
 	"\tJoinQueue\x12\x1e.ticketing.v1.JoinQueueRequest\x1a\x1f.ticketing.v1.JoinQueueResponse\x12a\n" +
 	"\x10GetQueuePosition\x12%.ticketing.v1.GetQueuePositionRequest\x1a&.ticketing.v1.GetQueuePositionResponse\x12Q\n" +
@@ -923,7 +1122,9 @@ const file_ticketing_v1_queue_service_proto_rawDesc = "" +
 	"WatchQueue\x12\x1f.ticketing.v1.WatchQueueRequest\x1a .ticketing.v1.WatchQueueResponse0\x01\x12O\n" +
 	"\n" +
 	"LeaveQueue\x12\x1f.ticketing.v1.LeaveQueueRequest\x1a .ticketing.v1.LeaveQueueResponse\x12[\n" +
-	"\x0eGetSigningKeys\x12#.ticketing.v1.GetSigningKeysRequest\x1a$.ticketing.v1.GetSigningKeysResponseB/Z-ticketing/clients/go/ticketing/v1;ticketingv1b\x06proto3"
+	"\x0eGetSigningKeys\x12#.ticketing.v1.GetSigningKeysRequest\x1a$.ticketing.v1.GetSigningKeysResponse\x12a\n" +
+	"\x10RotateSigningKey\x12%.ticketing.v1.RotateSigningKeyRequest\x1a&.ticketing.v1.RotateSigningKeyResponse\x12a\n" +
+	"\x10RetireSigningKey\x12%.ticketing.v1.RetireSigningKeyRequest\x1a&.ticketing.v1.RetireSigningKeyResponseB/Z-ticketing/clients/go/ticketing/v1;ticketingv1b\x06proto3"
 
 var (
 	file_ticketing_v1_queue_service_proto_rawDescOnce sync.Once
@@ -938,7 +1139,7 @@ func file_ticketing_v1_queue_service_proto_rawDescGZIP() []byte {
 }
 
 var file_ticketing_v1_queue_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ticketing_v1_queue_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_ticketing_v1_queue_service_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_ticketing_v1_queue_service_proto_goTypes = []any{
 	(QueueState)(0),                  // 0: ticketing.v1.QueueState
 	(*QueueTicket)(nil),              // 1: ticketing.v1.QueueTicket
@@ -953,32 +1154,43 @@ var file_ticketing_v1_queue_service_proto_goTypes = []any{
 	(*SigningKey)(nil),               // 10: ticketing.v1.SigningKey
 	(*GetSigningKeysRequest)(nil),    // 11: ticketing.v1.GetSigningKeysRequest
 	(*GetSigningKeysResponse)(nil),   // 12: ticketing.v1.GetSigningKeysResponse
-	(*timestamppb.Timestamp)(nil),    // 13: google.protobuf.Timestamp
+	(*RotateSigningKeyRequest)(nil),  // 13: ticketing.v1.RotateSigningKeyRequest
+	(*RotateSigningKeyResponse)(nil), // 14: ticketing.v1.RotateSigningKeyResponse
+	(*RetireSigningKeyRequest)(nil),  // 15: ticketing.v1.RetireSigningKeyRequest
+	(*RetireSigningKeyResponse)(nil), // 16: ticketing.v1.RetireSigningKeyResponse
+	(*timestamppb.Timestamp)(nil),    // 17: google.protobuf.Timestamp
 }
 var file_ticketing_v1_queue_service_proto_depIdxs = []int32{
 	0,  // 0: ticketing.v1.QueueTicket.state:type_name -> ticketing.v1.QueueState
-	13, // 1: ticketing.v1.QueueTicket.admission_expire_time:type_name -> google.protobuf.Timestamp
-	13, // 2: ticketing.v1.QueueTicket.join_time:type_name -> google.protobuf.Timestamp
+	17, // 1: ticketing.v1.QueueTicket.admission_expire_time:type_name -> google.protobuf.Timestamp
+	17, // 2: ticketing.v1.QueueTicket.join_time:type_name -> google.protobuf.Timestamp
 	1,  // 3: ticketing.v1.JoinQueueResponse.ticket:type_name -> ticketing.v1.QueueTicket
 	1,  // 4: ticketing.v1.GetQueuePositionResponse.ticket:type_name -> ticketing.v1.QueueTicket
 	1,  // 5: ticketing.v1.WatchQueueResponse.ticket:type_name -> ticketing.v1.QueueTicket
-	13, // 6: ticketing.v1.SigningKey.retire_time:type_name -> google.protobuf.Timestamp
+	17, // 6: ticketing.v1.SigningKey.retire_time:type_name -> google.protobuf.Timestamp
 	10, // 7: ticketing.v1.GetSigningKeysResponse.keys:type_name -> ticketing.v1.SigningKey
-	2,  // 8: ticketing.v1.QueueService.JoinQueue:input_type -> ticketing.v1.JoinQueueRequest
-	4,  // 9: ticketing.v1.QueueService.GetQueuePosition:input_type -> ticketing.v1.GetQueuePositionRequest
-	6,  // 10: ticketing.v1.QueueService.WatchQueue:input_type -> ticketing.v1.WatchQueueRequest
-	8,  // 11: ticketing.v1.QueueService.LeaveQueue:input_type -> ticketing.v1.LeaveQueueRequest
-	11, // 12: ticketing.v1.QueueService.GetSigningKeys:input_type -> ticketing.v1.GetSigningKeysRequest
-	3,  // 13: ticketing.v1.QueueService.JoinQueue:output_type -> ticketing.v1.JoinQueueResponse
-	5,  // 14: ticketing.v1.QueueService.GetQueuePosition:output_type -> ticketing.v1.GetQueuePositionResponse
-	7,  // 15: ticketing.v1.QueueService.WatchQueue:output_type -> ticketing.v1.WatchQueueResponse
-	9,  // 16: ticketing.v1.QueueService.LeaveQueue:output_type -> ticketing.v1.LeaveQueueResponse
-	12, // 17: ticketing.v1.QueueService.GetSigningKeys:output_type -> ticketing.v1.GetSigningKeysResponse
-	13, // [13:18] is the sub-list for method output_type
-	8,  // [8:13] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	10, // 8: ticketing.v1.RotateSigningKeyResponse.key:type_name -> ticketing.v1.SigningKey
+	10, // 9: ticketing.v1.RetireSigningKeyResponse.key:type_name -> ticketing.v1.SigningKey
+	10, // 10: ticketing.v1.RetireSigningKeyResponse.signing_key:type_name -> ticketing.v1.SigningKey
+	2,  // 11: ticketing.v1.QueueService.JoinQueue:input_type -> ticketing.v1.JoinQueueRequest
+	4,  // 12: ticketing.v1.QueueService.GetQueuePosition:input_type -> ticketing.v1.GetQueuePositionRequest
+	6,  // 13: ticketing.v1.QueueService.WatchQueue:input_type -> ticketing.v1.WatchQueueRequest
+	8,  // 14: ticketing.v1.QueueService.LeaveQueue:input_type -> ticketing.v1.LeaveQueueRequest
+	11, // 15: ticketing.v1.QueueService.GetSigningKeys:input_type -> ticketing.v1.GetSigningKeysRequest
+	13, // 16: ticketing.v1.QueueService.RotateSigningKey:input_type -> ticketing.v1.RotateSigningKeyRequest
+	15, // 17: ticketing.v1.QueueService.RetireSigningKey:input_type -> ticketing.v1.RetireSigningKeyRequest
+	3,  // 18: ticketing.v1.QueueService.JoinQueue:output_type -> ticketing.v1.JoinQueueResponse
+	5,  // 19: ticketing.v1.QueueService.GetQueuePosition:output_type -> ticketing.v1.GetQueuePositionResponse
+	7,  // 20: ticketing.v1.QueueService.WatchQueue:output_type -> ticketing.v1.WatchQueueResponse
+	9,  // 21: ticketing.v1.QueueService.LeaveQueue:output_type -> ticketing.v1.LeaveQueueResponse
+	12, // 22: ticketing.v1.QueueService.GetSigningKeys:output_type -> ticketing.v1.GetSigningKeysResponse
+	14, // 23: ticketing.v1.QueueService.RotateSigningKey:output_type -> ticketing.v1.RotateSigningKeyResponse
+	16, // 24: ticketing.v1.QueueService.RetireSigningKey:output_type -> ticketing.v1.RetireSigningKeyResponse
+	18, // [18:25] is the sub-list for method output_type
+	11, // [11:18] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_ticketing_v1_queue_service_proto_init() }
@@ -992,7 +1204,7 @@ func file_ticketing_v1_queue_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ticketing_v1_queue_service_proto_rawDesc), len(file_ticketing_v1_queue_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   12,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -24,6 +24,8 @@ const (
 	QueueService_WatchQueue_FullMethodName       = "/ticketing.v1.QueueService/WatchQueue"
 	QueueService_LeaveQueue_FullMethodName       = "/ticketing.v1.QueueService/LeaveQueue"
 	QueueService_GetSigningKeys_FullMethodName   = "/ticketing.v1.QueueService/GetSigningKeys"
+	QueueService_RotateSigningKey_FullMethodName = "/ticketing.v1.QueueService/RotateSigningKey"
+	QueueService_RetireSigningKey_FullMethodName = "/ticketing.v1.QueueService/RetireSigningKey"
 )
 
 // QueueServiceClient is the client API for QueueService service.
@@ -66,6 +68,20 @@ type QueueServiceClient interface {
 	// RFC 8037), each with its purpose, newest first within a purpose; the
 	// first of a purpose signs new tokens.
 	GetSigningKeys(ctx context.Context, in *GetSigningKeysRequest, opts ...grpc.CallOption) (*GetSigningKeysResponse, error)
+	// Operators: a new key of `purpose` ("admission" or "ticket") signs from
+	// now on; the previous ones verify until their retire_time (the longest
+	// token lifetime later), so tokens already handed out stay valid. Other API
+	// processes and workers sign with it after their next ring refresh
+	// (SIGNING_KEY_REFRESH_MS). Each call makes a new key: a retry after a
+	// lost answer makes another, which is harmless.
+	// Errors: VALIDATION_FAILED (INVALID_ARGUMENT, purpose).
+	RotateSigningKey(ctx context.Context, in *RotateSigningKeyRequest, opts ...grpc.CallOption) (*RotateSigningKeyResponse, error)
+	// Operators: retires a key now, e.g. one that leaked. Tokens it signed are
+	// refused from now on by this process, and by every other process after its
+	// next ring refresh; GetSigningKeys no longer lists it. A key that signs
+	// now is first replaced by a new one. Idempotent.
+	// Errors: SIGNING_KEY_NOT_FOUND (NOT_FOUND), VALIDATION_FAILED (INVALID_ARGUMENT).
+	RetireSigningKey(ctx context.Context, in *RetireSigningKeyRequest, opts ...grpc.CallOption) (*RetireSigningKeyResponse, error)
 }
 
 type queueServiceClient struct {
@@ -135,6 +151,26 @@ func (c *queueServiceClient) GetSigningKeys(ctx context.Context, in *GetSigningK
 	return out, nil
 }
 
+func (c *queueServiceClient) RotateSigningKey(ctx context.Context, in *RotateSigningKeyRequest, opts ...grpc.CallOption) (*RotateSigningKeyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RotateSigningKeyResponse)
+	err := c.cc.Invoke(ctx, QueueService_RotateSigningKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queueServiceClient) RetireSigningKey(ctx context.Context, in *RetireSigningKeyRequest, opts ...grpc.CallOption) (*RetireSigningKeyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RetireSigningKeyResponse)
+	err := c.cc.Invoke(ctx, QueueService_RetireSigningKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // QueueServiceServer is the server API for QueueService service.
 // All implementations must embed UnimplementedQueueServiceServer
 // for forward compatibility.
@@ -175,6 +211,20 @@ type QueueServiceServer interface {
 	// RFC 8037), each with its purpose, newest first within a purpose; the
 	// first of a purpose signs new tokens.
 	GetSigningKeys(context.Context, *GetSigningKeysRequest) (*GetSigningKeysResponse, error)
+	// Operators: a new key of `purpose` ("admission" or "ticket") signs from
+	// now on; the previous ones verify until their retire_time (the longest
+	// token lifetime later), so tokens already handed out stay valid. Other API
+	// processes and workers sign with it after their next ring refresh
+	// (SIGNING_KEY_REFRESH_MS). Each call makes a new key: a retry after a
+	// lost answer makes another, which is harmless.
+	// Errors: VALIDATION_FAILED (INVALID_ARGUMENT, purpose).
+	RotateSigningKey(context.Context, *RotateSigningKeyRequest) (*RotateSigningKeyResponse, error)
+	// Operators: retires a key now, e.g. one that leaked. Tokens it signed are
+	// refused from now on by this process, and by every other process after its
+	// next ring refresh; GetSigningKeys no longer lists it. A key that signs
+	// now is first replaced by a new one. Idempotent.
+	// Errors: SIGNING_KEY_NOT_FOUND (NOT_FOUND), VALIDATION_FAILED (INVALID_ARGUMENT).
+	RetireSigningKey(context.Context, *RetireSigningKeyRequest) (*RetireSigningKeyResponse, error)
 	mustEmbedUnimplementedQueueServiceServer()
 }
 
@@ -199,6 +249,12 @@ func (UnimplementedQueueServiceServer) LeaveQueue(context.Context, *LeaveQueueRe
 }
 func (UnimplementedQueueServiceServer) GetSigningKeys(context.Context, *GetSigningKeysRequest) (*GetSigningKeysResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetSigningKeys not implemented")
+}
+func (UnimplementedQueueServiceServer) RotateSigningKey(context.Context, *RotateSigningKeyRequest) (*RotateSigningKeyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RotateSigningKey not implemented")
+}
+func (UnimplementedQueueServiceServer) RetireSigningKey(context.Context, *RetireSigningKeyRequest) (*RetireSigningKeyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RetireSigningKey not implemented")
 }
 func (UnimplementedQueueServiceServer) mustEmbedUnimplementedQueueServiceServer() {}
 func (UnimplementedQueueServiceServer) testEmbeddedByValue()                      {}
@@ -304,6 +360,42 @@ func _QueueService_GetSigningKeys_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _QueueService_RotateSigningKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RotateSigningKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueueServiceServer).RotateSigningKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: QueueService_RotateSigningKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueueServiceServer).RotateSigningKey(ctx, req.(*RotateSigningKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _QueueService_RetireSigningKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RetireSigningKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueueServiceServer).RetireSigningKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: QueueService_RetireSigningKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueueServiceServer).RetireSigningKey(ctx, req.(*RetireSigningKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // QueueService_ServiceDesc is the grpc.ServiceDesc for QueueService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -326,6 +418,14 @@ var QueueService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetSigningKeys",
 			Handler:    _QueueService_GetSigningKeys_Handler,
+		},
+		{
+			MethodName: "RotateSigningKey",
+			Handler:    _QueueService_RotateSigningKey_Handler,
+		},
+		{
+			MethodName: "RetireSigningKey",
+			Handler:    _QueueService_RetireSigningKey_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

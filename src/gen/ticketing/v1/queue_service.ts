@@ -240,6 +240,30 @@ export interface GetSigningKeysResponse {
   keys: SigningKey[];
 }
 
+export interface RotateSigningKeyRequest {
+  /** "admission" or "ticket". */
+  purpose: string;
+}
+
+export interface RotateSigningKeyResponse {
+  /** The key that signs now. */
+  key?: SigningKey | undefined;
+}
+
+export interface RetireSigningKeyRequest {
+  /** The key's id (a JWK `kid` from GetSigningKeys, or a token's header). */
+  kid: string;
+}
+
+export interface RetireSigningKeyResponse {
+  /** The retired key, its retire_time now (or when it was retired before). */
+  key?:
+    | SigningKey
+    | undefined;
+  /** The key that signs now for the same purpose (a new one when the retired key was signing). */
+  signingKey?: SigningKey | undefined;
+}
+
 function createBaseQueueTicket(): QueueTicket {
   return {
     eventId: "",
@@ -1539,6 +1563,298 @@ export const GetSigningKeysResponse: MessageFns<GetSigningKeysResponse> = {
   },
 };
 
+function createBaseRotateSigningKeyRequest(): RotateSigningKeyRequest {
+  return { purpose: "" };
+}
+
+export const RotateSigningKeyRequest: MessageFns<RotateSigningKeyRequest> = {
+  encode(message: RotateSigningKeyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.purpose !== "") {
+      writer.uint32(10).string(message.purpose);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RotateSigningKeyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRotateSigningKeyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.purpose = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RotateSigningKeyRequest {
+    return { purpose: isSet(object.purpose) ? globalThis.String(object.purpose) : "" };
+  },
+
+  toJSON(message: RotateSigningKeyRequest): unknown {
+    const obj: any = {};
+    if (message.purpose !== "") {
+      obj.purpose = message.purpose;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RotateSigningKeyRequest>, I>>(base?: I): RotateSigningKeyRequest {
+    return RotateSigningKeyRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RotateSigningKeyRequest>, I>>(object: I): RotateSigningKeyRequest {
+    const message = createBaseRotateSigningKeyRequest();
+    message.purpose = object.purpose ?? "";
+    return message;
+  },
+};
+
+function createBaseRotateSigningKeyResponse(): RotateSigningKeyResponse {
+  return { key: undefined };
+}
+
+export const RotateSigningKeyResponse: MessageFns<RotateSigningKeyResponse> = {
+  encode(message: RotateSigningKeyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== undefined) {
+      SigningKey.encode(message.key, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RotateSigningKeyResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRotateSigningKeyResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = SigningKey.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RotateSigningKeyResponse {
+    return { key: isSet(object.key) ? SigningKey.fromJSON(object.key) : undefined };
+  },
+
+  toJSON(message: RotateSigningKeyResponse): unknown {
+    const obj: any = {};
+    if (message.key !== undefined) {
+      obj.key = SigningKey.toJSON(message.key);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RotateSigningKeyResponse>, I>>(base?: I): RotateSigningKeyResponse {
+    return RotateSigningKeyResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RotateSigningKeyResponse>, I>>(object: I): RotateSigningKeyResponse {
+    const message = createBaseRotateSigningKeyResponse();
+    message.key = (object.key !== undefined && object.key !== null) ? SigningKey.fromPartial(object.key) : undefined;
+    return message;
+  },
+};
+
+function createBaseRetireSigningKeyRequest(): RetireSigningKeyRequest {
+  return { kid: "" };
+}
+
+export const RetireSigningKeyRequest: MessageFns<RetireSigningKeyRequest> = {
+  encode(message: RetireSigningKeyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kid !== "") {
+      writer.uint32(10).string(message.kid);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RetireSigningKeyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRetireSigningKeyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kid = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RetireSigningKeyRequest {
+    return { kid: isSet(object.kid) ? globalThis.String(object.kid) : "" };
+  },
+
+  toJSON(message: RetireSigningKeyRequest): unknown {
+    const obj: any = {};
+    if (message.kid !== "") {
+      obj.kid = message.kid;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RetireSigningKeyRequest>, I>>(base?: I): RetireSigningKeyRequest {
+    return RetireSigningKeyRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RetireSigningKeyRequest>, I>>(object: I): RetireSigningKeyRequest {
+    const message = createBaseRetireSigningKeyRequest();
+    message.kid = object.kid ?? "";
+    return message;
+  },
+};
+
+function createBaseRetireSigningKeyResponse(): RetireSigningKeyResponse {
+  return { key: undefined, signingKey: undefined };
+}
+
+export const RetireSigningKeyResponse: MessageFns<RetireSigningKeyResponse> = {
+  encode(message: RetireSigningKeyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== undefined) {
+      SigningKey.encode(message.key, writer.uint32(10).fork()).join();
+    }
+    if (message.signingKey !== undefined) {
+      SigningKey.encode(message.signingKey, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RetireSigningKeyResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRetireSigningKeyResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = SigningKey.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.signingKey = SigningKey.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RetireSigningKeyResponse {
+    return {
+      key: isSet(object.key) ? SigningKey.fromJSON(object.key) : undefined,
+      signingKey: isSet(object.signingKey)
+        ? SigningKey.fromJSON(object.signingKey)
+        : isSet(object.signing_key)
+        ? SigningKey.fromJSON(object.signing_key)
+        : undefined,
+    };
+  },
+
+  toJSON(message: RetireSigningKeyResponse): unknown {
+    const obj: any = {};
+    if (message.key !== undefined) {
+      obj.key = SigningKey.toJSON(message.key);
+    }
+    if (message.signingKey !== undefined) {
+      obj.signingKey = SigningKey.toJSON(message.signingKey);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RetireSigningKeyResponse>, I>>(base?: I): RetireSigningKeyResponse {
+    return RetireSigningKeyResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RetireSigningKeyResponse>, I>>(object: I): RetireSigningKeyResponse {
+    const message = createBaseRetireSigningKeyResponse();
+    message.key = (object.key !== undefined && object.key !== null) ? SigningKey.fromPartial(object.key) : undefined;
+    message.signingKey = (object.signingKey !== undefined && object.signingKey !== null)
+      ? SigningKey.fromPartial(object.signingKey)
+      : undefined;
+    return message;
+  },
+};
+
 /**
  * The waiting room in front of an event's sale, and the keys that sign its
  * admission tokens.
@@ -1632,6 +1948,44 @@ export const QueueServiceService = {
       Buffer.from(GetSigningKeysResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetSigningKeysResponse => GetSigningKeysResponse.decode(value),
   },
+  /**
+   * Operators: a new key of `purpose` ("admission" or "ticket") signs from
+   * now on; the previous ones verify until their retire_time (the longest
+   * token lifetime later), so tokens already handed out stay valid. Other API
+   * processes and workers sign with it after their next ring refresh
+   * (SIGNING_KEY_REFRESH_MS). Each call makes a new key: a retry after a
+   * lost answer makes another, which is harmless.
+   * Errors: VALIDATION_FAILED (INVALID_ARGUMENT, purpose).
+   */
+  rotateSigningKey: {
+    path: "/ticketing.v1.QueueService/RotateSigningKey" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RotateSigningKeyRequest): Buffer =>
+      Buffer.from(RotateSigningKeyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RotateSigningKeyRequest => RotateSigningKeyRequest.decode(value),
+    responseSerialize: (value: RotateSigningKeyResponse): Buffer =>
+      Buffer.from(RotateSigningKeyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RotateSigningKeyResponse => RotateSigningKeyResponse.decode(value),
+  },
+  /**
+   * Operators: retires a key now, e.g. one that leaked. Tokens it signed are
+   * refused from now on by this process, and by every other process after its
+   * next ring refresh; GetSigningKeys no longer lists it. A key that signs
+   * now is first replaced by a new one. Idempotent.
+   * Errors: SIGNING_KEY_NOT_FOUND (NOT_FOUND), VALIDATION_FAILED (INVALID_ARGUMENT).
+   */
+  retireSigningKey: {
+    path: "/ticketing.v1.QueueService/RetireSigningKey" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RetireSigningKeyRequest): Buffer =>
+      Buffer.from(RetireSigningKeyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RetireSigningKeyRequest => RetireSigningKeyRequest.decode(value),
+    responseSerialize: (value: RetireSigningKeyResponse): Buffer =>
+      Buffer.from(RetireSigningKeyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RetireSigningKeyResponse => RetireSigningKeyResponse.decode(value),
+  },
 } as const;
 
 export interface QueueServiceServer extends UntypedServiceImplementation {
@@ -1678,6 +2032,24 @@ export interface QueueServiceServer extends UntypedServiceImplementation {
    * first of a purpose signs new tokens.
    */
   getSigningKeys: handleUnaryCall<GetSigningKeysRequest, GetSigningKeysResponse>;
+  /**
+   * Operators: a new key of `purpose` ("admission" or "ticket") signs from
+   * now on; the previous ones verify until their retire_time (the longest
+   * token lifetime later), so tokens already handed out stay valid. Other API
+   * processes and workers sign with it after their next ring refresh
+   * (SIGNING_KEY_REFRESH_MS). Each call makes a new key: a retry after a
+   * lost answer makes another, which is harmless.
+   * Errors: VALIDATION_FAILED (INVALID_ARGUMENT, purpose).
+   */
+  rotateSigningKey: handleUnaryCall<RotateSigningKeyRequest, RotateSigningKeyResponse>;
+  /**
+   * Operators: retires a key now, e.g. one that leaked. Tokens it signed are
+   * refused from now on by this process, and by every other process after its
+   * next ring refresh; GetSigningKeys no longer lists it. A key that signs
+   * now is first replaced by a new one. Idempotent.
+   * Errors: SIGNING_KEY_NOT_FOUND (NOT_FOUND), VALIDATION_FAILED (INVALID_ARGUMENT).
+   */
+  retireSigningKey: handleUnaryCall<RetireSigningKeyRequest, RetireSigningKeyResponse>;
 }
 
 export interface QueueServiceClient extends Client {
@@ -1784,6 +2156,52 @@ export interface QueueServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetSigningKeysResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Operators: a new key of `purpose` ("admission" or "ticket") signs from
+   * now on; the previous ones verify until their retire_time (the longest
+   * token lifetime later), so tokens already handed out stay valid. Other API
+   * processes and workers sign with it after their next ring refresh
+   * (SIGNING_KEY_REFRESH_MS). Each call makes a new key: a retry after a
+   * lost answer makes another, which is harmless.
+   * Errors: VALIDATION_FAILED (INVALID_ARGUMENT, purpose).
+   */
+  rotateSigningKey(
+    request: RotateSigningKeyRequest,
+    callback: (error: ServiceError | null, response: RotateSigningKeyResponse) => void,
+  ): ClientUnaryCall;
+  rotateSigningKey(
+    request: RotateSigningKeyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RotateSigningKeyResponse) => void,
+  ): ClientUnaryCall;
+  rotateSigningKey(
+    request: RotateSigningKeyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RotateSigningKeyResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Operators: retires a key now, e.g. one that leaked. Tokens it signed are
+   * refused from now on by this process, and by every other process after its
+   * next ring refresh; GetSigningKeys no longer lists it. A key that signs
+   * now is first replaced by a new one. Idempotent.
+   * Errors: SIGNING_KEY_NOT_FOUND (NOT_FOUND), VALIDATION_FAILED (INVALID_ARGUMENT).
+   */
+  retireSigningKey(
+    request: RetireSigningKeyRequest,
+    callback: (error: ServiceError | null, response: RetireSigningKeyResponse) => void,
+  ): ClientUnaryCall;
+  retireSigningKey(
+    request: RetireSigningKeyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RetireSigningKeyResponse) => void,
+  ): ClientUnaryCall;
+  retireSigningKey(
+    request: RetireSigningKeyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RetireSigningKeyResponse) => void,
   ): ClientUnaryCall;
 }
 
