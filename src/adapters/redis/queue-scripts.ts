@@ -61,6 +61,46 @@ export type QueueJoinReply =
 
 export type QueuePositionReply = { code: "OK"; room: RoomBrief; buyer: BuyerView } | { code: "NO_EVENT" } | Rate;
 
+/** One buyer's part of a poll batch (lua/queue_poll.lua). */
+export type PollEntry =
+  /** Over the rate limit; `count`: the buyer's polls in the window after this tick's. */
+  | { kind: "R"; count: number }
+  /** Known to the process: place at its read minus the buyers popped since. */
+  | { kind: "K"; count: number }
+  /** Read: the buyer's view, and their score while waiting (undefined otherwise). */
+  | { kind: "B"; count: number; buyer: BuyerView; score: number | undefined };
+
+export type QueuePollReply =
+  | {
+      code: "OK";
+      nowMs: number;
+      room: RoomBrief;
+      /** Members the steps popped from the head so far, places given up so far, the highest score popped. */
+      popped: number;
+      left: number;
+      head: number | undefined;
+      /** Scores of the places given up since `knownLeft`, oldest first (empty when known places are not trusted). */
+      givenUp: number[];
+      entries: PollEntry[];
+    }
+  | { code: "NO_EVENT" };
+
+export interface PollInput {
+  eventId: string;
+  seed: string;
+  seedHash: string;
+  /** Polls per buyer and window; 0 = no limit. */
+  limit: number;
+  windowMs: number;
+  /** The rate-limit window's number (the API's clock / windowMs). */
+  window: number;
+  /** The counters the process last saw; knownLeft undefined = trust nothing known. */
+  knownLeft: number | undefined;
+  knownPopped: number;
+  /** Each buyer once: polls in this tick, and the score known for them (undefined = read them). */
+  buyers: readonly { buyerId: string; polls: number; score: number | undefined }[];
+}
+
 export type QueueWatchReply = { code: "OK"; nowMs: number; room: RoomView; buyers: BuyerView[] } | { code: "NO_EVENT" };
 
 /** A buyer's call, rate limited per window; `seed` and `seedHash` are a candidate ('' when one is committed). */
@@ -115,6 +155,49 @@ export class QueueScripts {
     });
   }
 
+  /** lua/queue_poll.lua: one tick's position polls of one event (see PollInput). */
+  poll(i: PollInput): Promise<QueuePollReply> {
+    const q = queueKeys(i.eventId);
+    const argv: ScriptArgv = [
+      7,
+      eventKeys(i.eventId).meta,
+      q.meta,
+      q.line,
+      q.recs,
+      q.seen,
+      q.pollRate(i.window),
+      q.lefts,
+      i.seed,
+      i.seedHash,
+      i.limit,
+      i.windowMs,
+      i.knownLeft === undefined ? "" : i.knownLeft,
+      i.knownPopped,
+    ];
+    for (const b of i.buyers) argv.push(b.buyerId, b.polls, b.score === undefined ? "" : b.score);
+    return this.runner.run("queue_poll", argv).then((r): QueuePollReply => {
+      if (r[0] === "NO_EVENT") return { code: "NO_EVENT" };
+      if (r[0] !== "OK" || r.length !== 7 + i.buyers.length) throw unexpectedReply("queue_poll", r);
+      const entries: PollEntry[] = [];
+      for (let n = 7; n < r.length; n++) {
+        const f = String(r[n]).split("|");
+        const count = Number(f[0]);
+        if (f[1] === "R" || f[1] === "K") entries.push({ kind: f[1], count });
+        else entries.push({ kind: "B", count, buyer: buyerBrief(f, 2), score: f[7] ? Number(f[7]) : undefined });
+      }
+      return {
+        code: "OK",
+        nowMs: Number(r[1]),
+        room: roomBrief(String(r[2]).split("|"), 0),
+        popped: Number(r[3]),
+        left: Number(r[4]),
+        head: r[5] === "" ? undefined : Number(r[5]),
+        givenUp: (r[6] as ScriptReply).map(Number),
+        entries,
+      };
+    });
+  }
+
   /** lua/queue_watch.lua: many buyers' views in one call, in `buyerIds` order. */
   watch(i: { eventId: string; buyerIds: readonly string[] }): Promise<QueueWatchReply> {
     const q = queueKeys(i.eventId);
@@ -138,7 +221,7 @@ export class QueueScripts {
     mode: "L" | "C";
   }): Promise<{ previousState: string; newState: string }> {
     const q = queueKeys(i.eventId);
-    const argv: ScriptArgv = [5, q.meta, q.line, q.recs, q.shop, q.fresh, i.buyerId, i.mode];
+    const argv: ScriptArgv = [6, q.meta, q.line, q.recs, q.shop, q.fresh, q.lefts, i.buyerId, i.mode];
     return this.runner
       .run("queue_leave", argv)
       .then((r) => ({ previousState: String(r[1] ?? ""), newState: String(r[2] ?? "") }));

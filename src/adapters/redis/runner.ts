@@ -25,6 +25,7 @@ export const SCRIPT_NAMES = [
   "set_sale_state",
   "queue_join",
   "queue_position",
+  "queue_poll",
   "queue_watch",
   "queue_leave",
   "queue_step",
