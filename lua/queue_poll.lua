@@ -2,8 +2,9 @@
   Every GetQueuePosition poll one API process took for one event during one
   short tick, in one call (src/queue/poll-batcher.ts): rate-limits each buyer,
   notes each as still there (a waiting buyer who stops asking is skipped as
-  abandoned when their turn comes), and reads the room and the places the
-  process does not know yet.
+  abandoned when their turn comes; the process skips the note for a known
+  buyer it noted lately, far within the abandon time), and reads the room
+  and the places the process does not know yet.
 
   The process keeps, per waiting buyer it has read after the opening, their
   score and place and the room's `popped` and `left` counters at that read,
@@ -32,8 +33,9 @@
   ARGV[3] rate limit: polls per buyer and window (0 = none)   ARGV[4] window ms
   ARGV[5] the `left` counter the process last saw ('' = it trusts nothing it knows)
   ARGV[6] the `popped` counter the process last saw
-  ARGV[7..] per buyer, three values: buyerId, polls in this tick (>= 1),
-            known score ('' = read this buyer)
+  ARGV[7..] per buyer, three values: buyerId, polls in this tick (n >= 1: note
+            the buyer as still there; -n: n polls, and the process noted them
+            lately, so `seen` is left alone), known score ('' = read this buyer)
 
   Returns {'OK', nowMs, room_brief (as in queue_position.lua), popped, left, head,
            {scores given up since ARGV[5], oldest first; empty when known places
@@ -75,15 +77,19 @@ local seen = {}
 local limited = limit and limit > 0
 for i = 7, #ARGV, 3 do
   local buyer = ARGV[i]
-  local n = 0
-  if limited then n = redis.call('HINCRBY', k.prl, buyer, tonumber(ARGV[i + 1])) end
-  if limited and n - tonumber(ARGV[i + 1]) >= limit then
+  local polls, n = tonumber(ARGV[i + 1]), 0
+  local note = polls > 0
+  if not note then polls = -polls end
+  if limited then n = redis.call('HINCRBY', k.prl, buyer, polls) end
+  if limited and n - polls >= limit then
     out[#out + 1] = n .. '|R'
   else
     local score = tonumber(ARGV[i + 2])
     if trust and score and score > head and not gone[score] then
-      seen[#seen + 1] = buyer
-      seen[#seen + 1] = now
+      if note then
+        seen[#seen + 1] = buyer
+        seen[#seen + 1] = now
+      end
       out[#out + 1] = n .. '|K'
     else
       local r = parse_rec(redis.call('HGET', k.recs, buyer))

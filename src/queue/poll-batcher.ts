@@ -1,7 +1,8 @@
 // GetQueuePosition at the floor: the polls one API process takes for one event
 // during a short tick (QUEUE_POLL_BATCH_MS) share one script call
 // (lua/queue_poll.lua), which rate-limits each buyer, notes each as still there
-// and reads only what the process does not know. The process knows the place
+// (a known buyer at most every noteEveryMs, a tenth of the abandon time at
+// most) and reads only what the process does not know. The process knows the place
 // of each waiting buyer it has read since the opening, with the room's
 // `popped` and `left` counters at that read, and the scores of the places
 // given up since (each batch hands it the new ones). Only the steps (from the
@@ -33,6 +34,8 @@ interface Place {
   popped: number;
   left: number;
   joinMs: number;
+  /** When a batch last noted the buyer as still there (this process's clock). */
+  notedMs: number;
 }
 
 /** Known places kept per event at most; past it they are dropped and read again. */
@@ -90,6 +93,11 @@ export interface PollBatcherDeps {
   /** Polls per buyer and window (0 = none), and the window. */
   limit: number;
   windowMs: number;
+  /**
+   * A known buyer noted as still there this recently is not noted again
+   * (a fraction of the abandon time: the buyer stays far from it).
+   */
+  noteEveryMs: number;
   /** A candidate seed while the event may have none (['', ''] once one is known). */
   candidateSeed: (eventId: string) => Promise<[string, string]>;
   /** The batch's room, checked against the recorded commitment (may throw QUEUE_STATE_LOST). */
@@ -153,14 +161,16 @@ export class PollBatcher {
 
   private async run(eventId: string, e: EventPolls, pending: Map<string, Waiter[]>): Promise<void> {
     const d = this.deps;
-    const buyers: { buyerId: string; polls: number; score: number | undefined }[] = [];
+    const buyers: { buyerId: string; polls: number; note: boolean; score: number | undefined }[] = [];
+    const sentAtMs = Date.now();
     const sentPlaces: (Place | undefined)[] = [];
     let polls = 0;
     for (const [buyerId, list] of pending) {
       let place = e.knownLeft === undefined ? undefined : e.known.get(buyerId);
       // Read again when who left since is no longer known here, or when they left themselves.
       if (place && (place.left < e.givenUpBase || e.gaveUp(place))) place = undefined;
-      buyers.push({ buyerId, polls: list.length, score: place?.score });
+      const note = !place || sentAtMs - place.notedMs >= d.noteEveryMs;
+      buyers.push({ buyerId, polls: list.length, note, score: place?.score });
       sentPlaces.push(place);
       polls += list.length;
     }
@@ -231,7 +241,9 @@ export class PollBatcher {
             admittedMs: 0,
           },
         };
-        if (position < 1) e.known.delete(buyerId); // cannot happen; read them next time if it does
+        if (position < 1)
+          e.known.delete(buyerId); // cannot happen; read them next time if it does
+        else if (buyers[n]!.note) place.notedMs = sentAtMs;
       } else if (entry.kind === "B") {
         reads++;
         answer = { room, buyer: entry.buyer };
@@ -242,6 +254,7 @@ export class PollBatcher {
             popped: reply.popped,
             left: reply.left,
             joinMs: entry.buyer.joinMs,
+            notedMs: sentAtMs,
           });
         } else e.known.delete(buyerId);
       }

@@ -122,6 +122,8 @@ export class WaitingRoom {
             batchMs,
             limit: deps.options.positionLimit,
             windowMs: deps.options.rateLimitWindowMs,
+            // at most a tenth of the abandon time (10 s at most): a buyer who keeps polling stays far from it
+            noteEveryMs: Math.min(10_000, (deps.options.abandonMs || 100_000) / 10),
             candidateSeed: (eventId) => this.candidateSeed(eventId),
             checkRoom: (eventId, room) => this.checkCommitment(eventId, room),
             missingInventory: this.missingInventory,

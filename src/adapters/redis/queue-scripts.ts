@@ -97,8 +97,12 @@ export interface PollInput {
   /** The counters the process last saw; knownLeft undefined = trust nothing known. */
   knownLeft: number | undefined;
   knownPopped: number;
-  /** Each buyer once: polls in this tick, and the score known for them (undefined = read them). */
-  buyers: readonly { buyerId: string; polls: number; score: number | undefined }[];
+  /**
+   * Each buyer once: polls in this tick, whether to note them as still there
+   * (a known buyer noted lately need not be), and the score known for them
+   * (undefined = read them; always noted).
+   */
+  buyers: readonly { buyerId: string; polls: number; note: boolean; score: number | undefined }[];
 }
 
 export type QueueWatchReply = { code: "OK"; nowMs: number; room: RoomView; buyers: BuyerView[] } | { code: "NO_EVENT" };
@@ -174,7 +178,8 @@ export class QueueScripts {
       i.knownLeft === undefined ? "" : i.knownLeft,
       i.knownPopped,
     ];
-    for (const b of i.buyers) argv.push(b.buyerId, b.polls, b.score === undefined ? "" : b.score);
+    for (const b of i.buyers)
+      argv.push(b.buyerId, b.note || b.score === undefined ? b.polls : -b.polls, b.score === undefined ? "" : b.score);
     return this.runner.run("queue_poll", argv).then((r): QueuePollReply => {
       if (r[0] === "NO_EVENT") return { code: "NO_EVENT" };
       if (r[0] !== "OK" || r.length !== 7 + i.buyers.length) throw unexpectedReply("queue_poll", r);
