@@ -41,7 +41,7 @@ import { median, round } from "./lib/stats.js";
 import { processCpuSeconds, sourceInfo } from "./lib/sys.js";
 
 const settings = {
-  buyers: envNumber("BENCH_POLL_BUYERS", 20_000),
+  buyers: envNumber("BENCH_POLL_BUYERS", 10_000),
   n: envNumber("BENCH_N", 30_000),
   rounds: envNumber("BENCH_ROUNDS", 3),
   rps: envNumber("BENCH_POLL_RPS", 5_000),
@@ -400,7 +400,10 @@ runBench(
     about:
       "GetQueuePosition before (one script per poll) and after (batched) in one run: two APIs side by side, interleaved Noop and GetQueuePosition rounds at a fixed rate, API and Redis CPU per call from /proc. Starts its own stack. About 5 minutes on 2 cores.",
     env: [
-      ["BENCH_POLL_BUYERS", "buyers waiting (20000)"],
+      [
+        "BENCH_POLL_BUYERS",
+        "buyers waiting (10000: at 5,000 polls/s each is polled every 2 s or so, a client polling every few seconds)",
+      ],
       ["BENCH_N", "calls per round (30000)"],
       ["BENCH_ROUNDS", "rounds (3)"],
       ["BENCH_POLL_RPS", "ghz --rps of every round (5000)"],

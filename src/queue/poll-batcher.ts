@@ -55,6 +55,9 @@ class EventPolls {
   /** givenUp[j]: the score of the place given up as number givenUpBase + j + 1. */
   givenUp: number[] = [];
   givenUpBase = 0;
+  /** Polls per buyer in the current rate-limit window, counted here (see PollBatcher.counted). */
+  localWindow = -1;
+  readonly localCounts = new Map<string, number>();
 
   forget(left: number): void {
     this.known.clear();
@@ -161,8 +164,13 @@ export class PollBatcher {
 
   private async run(eventId: string, e: EventPolls, pending: Map<string, Waiter[]>): Promise<void> {
     const d = this.deps;
-    const buyers: { buyerId: string; polls: number; note: boolean; score: number | undefined }[] = [];
+    const buyers: { buyerId: string; polls: number; add: number; note: boolean; score: number | undefined }[] = [];
     const sentAtMs = Date.now();
+    const window = d.limit > 0 ? Math.floor(sentAtMs / d.windowMs) : 0;
+    if (e.localWindow !== window) {
+      e.localCounts.clear();
+      e.localWindow = window;
+    }
     const sentPlaces: (Place | undefined)[] = [];
     let polls = 0;
     for (const [buyerId, list] of pending) {
@@ -170,18 +178,21 @@ export class PollBatcher {
       // Read again when who left since is no longer known here, or when they left themselves.
       if (place && (place.left < e.givenUpBase || e.gaveUp(place))) place = undefined;
       const note = !place || sentAtMs - place.notedMs >= d.noteEveryMs;
-      buyers.push({ buyerId, polls: list.length, note, score: place?.score });
+      buyers.push({
+        buyerId,
+        polls: list.length,
+        add: this.counted(e, buyerId, list.length),
+        note,
+        score: place?.score,
+      });
       sentPlaces.push(place);
       polls += list.length;
     }
     const [seed, seedHash] = await d.candidateSeed(eventId);
-    const nowMs = Date.now();
-    const window = d.limit > 0 ? Math.floor(nowMs / d.windowMs) : 0;
     const reply = await d.scripts.poll({
       eventId,
       seed,
       seedHash,
-      limit: d.limit,
       windowMs: d.windowMs,
       window,
       knownLeft: e.knownLeft,
@@ -221,12 +232,12 @@ export class PollBatcher {
     const rate = () => refusalError({ code: "RATE", retryAfterMs }, { eventId, method: "GetQueuePosition" });
     let reads = 0;
     for (let n = 0; n < buyers.length; n++) {
-      const { buyerId, polls: asked } = buyers[n]!;
+      const { buyerId, polls: asked, add } = buyers[n]!;
       const list = pending.get(buyerId)!;
       const entry = reply.entries[n]!;
-      // With a limit, the polls of this tick the window still had room for (the first ones) are answered.
-      const allowed = d.limit > 0 ? Math.max(0, Math.min(asked, d.limit - (entry.count - asked))) : asked;
-      let answer: PollAnswer | undefined;
+      // Counted in Redis: the polls of this tick the window still had room for (the first ones) are answered.
+      const allowed = add > 0 ? Math.max(0, Math.min(asked, d.limit - (entry.count - asked))) : asked;
+      let answer: PollAnswer;
       if (entry.kind === "K") {
         if (!trusted) throw new Error("queue_poll answered from a known place the process no longer trusts");
         const place = sentPlaces[n]!;
@@ -244,7 +255,7 @@ export class PollBatcher {
         if (position < 1)
           e.known.delete(buyerId); // cannot happen; read them next time if it does
         else if (buyers[n]!.note) place.notedMs = sentAtMs;
-      } else if (entry.kind === "B") {
+      } else {
         reads++;
         answer = { room, buyer: entry.buyer };
         if (opened && entry.buyer.code === "W" && entry.score !== undefined && entry.buyer.position > 0) {
@@ -259,12 +270,32 @@ export class PollBatcher {
         } else e.known.delete(buyerId);
       }
       for (let w = 0; w < list.length; w++) {
-        if (answer && w < allowed) list[w]!.resolve(answer);
+        if (w < allowed) list[w]!.resolve(answer);
         else list[w]!.reject(rate());
       }
     }
     this.stats.reads += reads;
     d.onBatch?.(polls, reads);
+  }
+
+  /**
+   * Polls of this tick to add to the buyer's count in Redis. Each process
+   * counts its own polls per buyer and window; a buyer who stays within a
+   * quarter of the limit here costs Redis nothing for it (most buyers: they
+   * poll every few seconds). Past that, every poll is counted in Redis, the
+   * ones made here before included, so the limit holds across processes for
+   * anyone who comes near it (at most a quarter of it per process goes
+   * uncounted).
+   */
+  private counted(e: EventPolls, buyerId: string, polls: number): number {
+    const limit = this.deps.limit;
+    if (limit <= 0) return 0;
+    const before = e.localCounts.get(buyerId) ?? 0;
+    const after = before + polls;
+    e.localCounts.set(buyerId, after);
+    const free = Math.floor(limit / 4);
+    if (after <= free) return 0;
+    return before > free ? polls : after;
   }
 
   /** Forgets events with nothing pending (their known places are read again when polled). */

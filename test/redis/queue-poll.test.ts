@@ -199,6 +199,38 @@ describe("position polls in batches", () => {
     }
   });
 
+  it("counts a buyer's polls in Redis only past a quarter of the limit in one process, and holds the limit across processes", async () => {
+    const opts = { positionLimit: 8, rateLimitWindowMs: 3_600_000, pollBatchMs: 5 };
+    const b = instance(opts);
+    const c = instance(opts);
+    try {
+      const layout = await roomEvent(b);
+      const buyer = uid("spread");
+      await b.room.join(layout.eventId, buyer);
+      const count = async () => {
+        const window = Math.floor(Date.now() / opts.rateLimitWindowMs);
+        return Number((await b.redis.hget(queueKeys(layout.eventId).pollRate(window), buyer)) ?? 0);
+      };
+      // Two polls in each process: within a quarter of the limit, nothing counted in Redis.
+      for (const x of [b, c, b, c]) expect((await x.room.position(layout.eventId, buyer)).state).toBe("WAITING");
+      expect(await count()).toBe(0);
+      // Past it, each process counts its polls, the earlier ones included.
+      await b.room.position(layout.eventId, buyer);
+      expect(await count()).toBe(3);
+      await c.room.position(layout.eventId, buyer);
+      expect(await count()).toBe(6);
+      await b.room.position(layout.eventId, buyer);
+      await c.room.position(layout.eventId, buyer);
+      expect(await count()).toBe(8);
+      // Eight polls made: the ninth is refused, in either process.
+      await expect(b.room.position(layout.eventId, buyer)).rejects.toMatchObject({ reason: "RATE_LIMITED" });
+      await expect(c.room.position(layout.eventId, buyer)).rejects.toMatchObject({ reason: "RATE_LIMITED" });
+    } finally {
+      await b.close();
+      await c.close();
+    }
+  });
+
   it("answers QUEUE_TICKET_NOT_FOUND and EVENT_NOT_FOUND in a batch as one call per poll did", async () => {
     const layout = await roomEvent(a);
     const member = uid("m");

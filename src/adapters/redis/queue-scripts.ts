@@ -61,11 +61,9 @@ export type QueueJoinReply =
 
 export type QueuePositionReply = { code: "OK"; room: RoomBrief; buyer: BuyerView } | { code: "NO_EVENT" } | Rate;
 
-/** One buyer's part of a poll batch (lua/queue_poll.lua). */
+/** One buyer's part of a poll batch (lua/queue_poll.lua); count: the buyer's polls in the window after this call's (0 when none were added). */
 export type PollEntry =
-  /** Over the rate limit; `count`: the buyer's polls in the window after this tick's. */
-  | { kind: "R"; count: number }
-  /** Known to the process: place at its read minus the buyers popped since. */
+  /** Known to the process: place at its read minus the buyers popped since and those who left ahead since. */
   | { kind: "K"; count: number }
   /** Read: the buyer's view, and their score while waiting (undefined otherwise). */
   | { kind: "B"; count: number; buyer: BuyerView; score: number | undefined };
@@ -89,20 +87,19 @@ export interface PollInput {
   eventId: string;
   seed: string;
   seedHash: string;
-  /** Polls per buyer and window; 0 = no limit. */
-  limit: number;
+  /** The rate-limit window and its number (the API's clock / windowMs). */
   windowMs: number;
-  /** The rate-limit window's number (the API's clock / windowMs). */
   window: number;
   /** The counters the process last saw; knownLeft undefined = trust nothing known. */
   knownLeft: number | undefined;
   knownPopped: number;
   /**
-   * Each buyer once: polls in this tick, whether to note them as still there
-   * (a known buyer noted lately need not be), and the score known for them
-   * (undefined = read them; always noted).
+   * Each buyer once: polls to add to their count in the window (0 = not
+   * counted in Redis this time), whether to note them as still there (a
+   * known buyer noted lately need not be; an unknown one always is), and
+   * the score known for them (undefined = read them).
    */
-  buyers: readonly { buyerId: string; polls: number; note: boolean; score: number | undefined }[];
+  buyers: readonly { buyerId: string; add: number; note: boolean; score: number | undefined }[];
 }
 
 export type QueueWatchReply = { code: "OK"; nowMs: number; room: RoomView; buyers: BuyerView[] } | { code: "NO_EVENT" };
@@ -173,22 +170,31 @@ export class QueueScripts {
       q.lefts,
       i.seed,
       i.seedHash,
-      i.limit,
       i.windowMs,
       i.knownLeft === undefined ? "" : i.knownLeft,
       i.knownPopped,
     ];
     for (const b of i.buyers)
-      argv.push(b.buyerId, b.note || b.score === undefined ? b.polls : -b.polls, b.score === undefined ? "" : b.score);
+      argv.push(b.buyerId, b.note || b.score === undefined ? b.add : `-${b.add}`, b.score === undefined ? "" : b.score);
     return this.runner.run("queue_poll", argv).then((r): QueuePollReply => {
       if (r[0] === "NO_EVENT") return { code: "NO_EVENT" };
       if (r[0] !== "OK" || r.length !== 7 + i.buyers.length) throw unexpectedReply("queue_poll", r);
       const entries: PollEntry[] = [];
       for (let n = 7; n < r.length; n++) {
-        const f = String(r[n]).split("|");
-        const count = Number(f[0]);
-        if (f[1] === "R" || f[1] === "K") entries.push({ kind: f[1], count });
-        else entries.push({ kind: "B", count, buyer: buyerBrief(f, 2), score: f[7] ? Number(f[7]) : undefined });
+        const e = r[n];
+        // known: the count alone, as an integer (the cheapest reply there is)
+        if (typeof e === "number") {
+          entries.push({ kind: "K", count: e });
+          continue;
+        }
+        const f = String(e).split("|");
+        if (f[1] !== "B") throw unexpectedReply("queue_poll", e);
+        entries.push({
+          kind: "B",
+          count: Number(f[0]),
+          buyer: buyerBrief(f, 2),
+          score: f[7] ? Number(f[7]) : undefined,
+        });
       }
       return {
         code: "OK",
