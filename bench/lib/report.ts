@@ -497,7 +497,7 @@ export function writeReports(r: BenchResult, stamp: string): string[] {
 const GOALS_START = "<!-- goals: each bench rewrites its own rows; bench:holds keeps this block -->";
 const GOALS_END = "<!-- /goals -->";
 const GOALS_HEAD = [
-  "## Goals (CPU per call by process, from /proc; issue #19)",
+  "## Goals (issue #19: CPU per call by process from /proc; latencies where said)",
   "",
   "| goal | target | measured | verdict | run, load average at start | report |",
   "| --- | --- | --- | --- | --- | --- |",
