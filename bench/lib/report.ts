@@ -504,7 +504,7 @@ const GOALS_HEAD = [
 ];
 
 /** The goal rows kept in bench/RESULTS.md (between the goals markers). */
-function goalRows(file: string): string[] {
+export function goalRows(file: string): string[] {
   const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
   const start = text.indexOf(GOALS_START);
   const end = text.indexOf(GOALS_END);
@@ -523,8 +523,7 @@ function goalsBlock(rows: string[]): string[] {
  * Replaces the goal rows of `goal` (rows starting "| <goal>,") in bench/RESULTS.md
  * with `rows`, keeping the rest of the file as it is.
  */
-export function writeGoalLines(goal: string, rows: string[]): void {
-  const file = path.join(BENCH_DIR, "RESULTS.md");
+export function writeGoalLines(goal: string, rows: string[], file = path.join(BENCH_DIR, "RESULTS.md")): void {
   const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "# Benchmark results\n";
   const kept = goalRows(file).filter((l) => !l.startsWith(`| ${goal},`));
   const block = goalsBlock([...kept, ...rows]).join("\n");
