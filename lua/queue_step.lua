@@ -18,6 +18,9 @@
        will want at least one seat, so admission does not let in more buyers
        than seats; one who does not hold within the grace stops counting, so
        a buyer who walks away holds back the line for at most `grace`.
+       What it takes from the head (admitted or skipped) is counted in qmeta
+       `popped`, with the highest score taken in `head`: GetQueuePosition's
+       batches follow known places through them (lua/queue_poll.lua).
   A gap of `outage` ms or more since the previous step means no API instance
   was stepping (they were down, or could not reach Redis): waiting buyers
   could not say they were still there either, so nobody is skipped as
