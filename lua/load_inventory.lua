@@ -11,6 +11,7 @@
   KEYS[10 .. 9+3g]  per general-admission section: ga, gaq, gaexp (g sections)
   KEYS[10+3g ..]    per buyer with bought seats: {ev:E}:buyer:<buyerId>
   ARGV[1] JSON {state, ttlMs, limit, maxExtensions, maxLifetimeMs,
+                wrRate, wrMax, wrSessionMs (the waiting room's settings, read by queue_step.lua),
                 soldSeats: [seatId...], ga: [[capacity, sold]...] (KEYS order),
                 buyers: [bought...] (KEYS order),
                 rows: [field, chunk, field, chunk...] (src/events/layout.ts bestAvailableRowChunks)}
@@ -27,7 +28,8 @@ local previous = tonumber(redis.call('HGET', KEYS[1], 'epoch')) or 0
 local epoch = tostring(math.max(previous + 1, now_ms()))
 redis.call('HSET', KEYS[1], 'epoch', epoch)
 redis.call('HSET', KEYS[1], 'state', cfg.state, 'ttl', cfg.ttlMs, 'limit', cfg.limit,
-  'maxext', cfg.maxExtensions, 'maxlife', cfg.maxLifetimeMs)
+  'maxext', cfg.maxExtensions, 'maxlife', cfg.maxLifetimeMs, 'wr_rate', cfg.wrRate, 'wr_max', cfg.wrMax,
+  'wr_session_ms', cfg.wrSessionMs)
 redis.call('SET', KEYS[3], ARGV[2])
 redis.call('DEL', KEYS[2], KEYS[4], KEYS[7], KEYS[8], KEYS[9])
 chunked('HSET', KEYS[9], cfg.rows)

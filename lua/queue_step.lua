@@ -29,15 +29,22 @@
   second of burst), and does not fill while the sale is not open or nothing
   is left.
 
+  The settings (rate, max shopping, session) come from the meta hash
+  (wr_rate, wr_max, wr_session_ms: written when the live state is loaded and
+  by UpdateWaitingRoom through set_waiting_room.lua), so a change reaches every
+  instance's next step; ARGV[1..3] stand in for a live state loaded before
+  the meta hash carried them.
+
   KEYS[1] meta   {ev:E}:meta    KEYS[2] qmeta {ev:E}:q:meta   KEYS[3] line {ev:E}:q:line
   KEYS[4] recs   {ev:E}:q:recs  KEYS[5] shop  {ev:E}:q:shop   KEYS[6] seen {ev:E}:q:seen
   KEYS[7] seats  {ev:E}:seats   KEYS[8] exp   {ev:E}:exp
   KEYS[9] fresh  {ev:E}:q:fresh (buyer -> admittedMs; the hold scripts remove a buyer who holds)
   KEYS[10..]     ga hash of each general-admission section {ev:E}:ga:<sectionId>
-  ARGV[1] admissions per second   ARGV[2] max shopping at once   ARGV[3] session ms
+  ARGV[1] admissions per second   ARGV[2] max shopping at once   ARGV[3] session ms (each unless meta has it)
   ARGV[4] abandon ms (a waiting buyer unseen this long is skipped; 0 = never)
   ARGV[5] reserved seats in the layout   ARGV[6] most buyers looked at per step
-  ARGV[7] grace ms: how long an admitted buyer without a hold counts against the seats left (0 = never)
+  ARGV[7] grace ms: how long an admitted buyer without a hold counts against the seats left (0 = never;
+          never more than the session)
   ARGV[8] outage ms: a gap between steps this long means an outage (see above)
 
   Returns {status, ver, admitted, expired, skipped, waiting, shopping, free,
@@ -57,8 +64,13 @@ local abandon_ms, reserved, max_scan = tonumber(ARGV[4]), tonumber(ARGV[5]), ton
 local grace_ms, outage_ms = tonumber(ARGV[7]), tonumber(ARGV[8])
 local CLOSED_ROOM_TTL_MS = 7 * 86400000
 
-local sale_state = redis.call('HGET', k.meta, 'state')
+local ev = redis.call('HMGET', k.meta, 'state', 'wr_rate', 'wr_max', 'wr_session_ms')
+local sale_state = ev[1]
 if not sale_state then return {'NO_EVENT'} end
+rate = tonumber(ev[2]) or rate
+max_shopping = tonumber(ev[3]) or max_shopping
+session_ms = tonumber(ev[4]) or session_ms
+grace_ms = math.min(grace_ms, session_ms)
 local now = now_ms()
 note_open(k.qmeta, sale_state, now)
 local changed = false

@@ -82,14 +82,20 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
   const scripts = new Scripts(redis);
   const inventory = new Inventory(redis, scripts);
   const eventStore = new EventStore(mysql);
-  const liveState = new LiveState({ store: eventStore, inventory, log });
-  const missingInventory = (eventId: string) => liveState.explainMissing(eventId);
   // Metrics of the domain: events label values only while their sale is on (or recently was).
   const eventLabels = new EventLabels(
     () => eventStore.eventIdsWithOpenOrScheduledSales(),
     config.METRICS_EVENT_RETENTION_SECONDS * 1000,
   );
   const domainMetrics = new DomainMetrics(metrics.registry, eventLabels);
+  const liveState = new LiveState({
+    store: eventStore,
+    inventory,
+    log,
+    unknownEventTtlMs: config.UNKNOWN_EVENT_TTL_MS,
+    onUnknownEventLookup: (source) => domainMetrics.unknownEventLookups.inc({ answered_from: source }),
+  });
+  const missingInventory = (eventId: string) => liveState.explainMissing(eventId);
   const admission = createAdmission({ config, log, mysql });
   const holds = new Holds({
     redis,

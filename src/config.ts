@@ -33,6 +33,10 @@ const schema = z
       .min(0)
       .max(7 * 86_400)
       .default(3600),
+    // How long an event id MySQL does not know is answered EVENT_NOT_FOUND
+    // from memory (a flood of made-up ids costs one query per id and period);
+    // another process's new event may be unknown here for this long. 0: off.
+    UNKNOWN_EVENT_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
     // API processes sharing GRPC_ADDRESS (node:cluster); the primary serves
     // the aggregated /metrics of all of them on METRICS_ADDRESS.
     API_PROCESSES: z.coerce.number().int().min(1).max(64).default(1),

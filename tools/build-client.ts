@@ -1,6 +1,6 @@
 // Builds @ticketing/client (clients/typescript): copies the generated stubs of the public API
 // (ticketing.v1 and the google.protobuf / google.rpc messages they use) from
-// the server's src/gen, writes the error reasons as a string union from the
+// the server's src/gen and the seat plan's computation from src/events/geometry.ts, writes the error reasons as a string union from the
 // server's catalogue (src/domain/errors.ts), then compiles src/ to dist/.
 // The copies are build output (git-ignored): `npm run gen` at the repository
 // root stays the one place code is generated.
@@ -43,6 +43,8 @@ rmSync(gen, { recursive: true, force: true });
 for (const dir of ["ticketing/v1", "google/protobuf", "google/rpc"]) {
   cpSync(path.join(serverGen, dir), path.join(gen, dir), { recursive: true });
 }
+// The seat plan's computation, the server's own (it imports nothing): where each seat is drawn.
+cpSync(path.join(root, "src/events/geometry.ts"), path.join(here, "src/geometry.ts"));
 const reasons = Object.keys(Reasons);
 writeFileSync(
   path.join(here, "src/reasons.ts"),

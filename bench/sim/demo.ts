@@ -8,13 +8,22 @@
 // on GRPC_ADDRESS and the worker; if something already answers there it stops
 // and says so. It creates a demo
 // event, runs bench/sim/scenarios/demo.json with the live progress line,
-// prints the funnel and the audit, and then leaves the stack running with the
+// prints the funnel and the audit, draws the live seat map as an SVG (printed,
+// and written beside the report), and then leaves the stack running with the
 // commands to explore it (Ctrl-C stops what the demo started).
 import fs from "node:fs";
 import path from "node:path";
+import { credentials, type ServiceError } from "@grpc/grpc-js";
+import {
+  EventServiceClient,
+  type GetEventResponse,
+  type GetSeatMapResponse,
+} from "../../src/gen/ticketing/v1/event_service.js";
+import { bearerInterceptor, requestTokens } from "../../src/identity/client.js";
 import { canConnect, repoRoot } from "../../tools/devstack/stack.js";
 import { audit, type AuditResult } from "./audit.js";
 import { runSimulation, type Target } from "./driver.js";
+import { hasSeatPlan, renderSeatMapSvg } from "./seatmap-svg.js";
 import { buildReport, summary, writeReport } from "./report.js";
 import { apiEnvFor, loadScenario, workerEnvFor } from "./scenario.js";
 import { parseCommand } from "../lib/command.js";
@@ -34,7 +43,7 @@ async function answers(address: string): Promise<boolean> {
 const command = parseCommand({
   usage: "npm run demo --",
   about:
-    "A small simulated on-sale you can watch: starts the local stack (as npm start does) unless --address names a running API, runs the scenario with a live progress line, prints the funnel and the audit, and leaves the stack it started running (Ctrl-C stops it).",
+    "A small simulated on-sale you can watch: starts the local stack (as npm start does) unless --address names a running API, runs the scenario with a live progress line, prints the funnel, the audit and an SVG of the live seat map, and leaves the stack it started running (Ctrl-C stops it).",
   flags: {
     address: {
       type: "string",
@@ -50,6 +59,37 @@ const command = parseCommand({
     ["TEMPORAL_TASK_QUEUE", "the worker's task queue (ticketing)"],
   ],
 });
+
+/**
+ * The live seat map drawn from GetEvent (the seat plan) and GetSeatMap (the
+ * seats' states), printed and written beside the report; returns the file,
+ * or undefined when the event has no seat plan.
+ */
+async function drawSeatMap(target: Target, eventId: string, dir: string): Promise<string | undefined> {
+  const client = new EventServiceClient(target.address, credentials.createInsecure(), {
+    interceptors: [bearerInterceptor(requestTokens(target.issuer, "demo"))],
+  });
+  try {
+    const unary = <Res>(fn: (cb: (err: ServiceError | null, res: Res) => void) => unknown) =>
+      new Promise<Res>((resolve, reject) => fn((err, res) => (err ? reject(err) : resolve(res))));
+    const { event } = await unary<GetEventResponse>((cb) => client.getEvent({ eventId }, cb));
+    if (!event || !hasSeatPlan(event)) {
+      say(`event ${eventId} has no seat plan: no seat map to draw`);
+      return undefined;
+    }
+    const map = await unary<GetSeatMapResponse>((cb) => client.getSeatMap({ eventId }, cb));
+    const { svg, seats } = renderSeatMapSvg(event, map);
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `seatmap-${eventId}.svg`);
+    fs.writeFileSync(file, svg);
+    process.stdout.write(
+      `\nThe live seat map (seat map version ${map.version}: ${seats.free} seats free, ${seats.held} held, ${seats.sold} sold), as SVG:\n\n${svg}\nwritten to ${path.relative(process.cwd(), file)} (open it in a browser)\n`,
+    );
+    return file;
+  } finally {
+    client.close();
+  }
+}
 
 async function main(): Promise<number> {
   const scenario = loadScenario(command.positionals[0] || "demo");
@@ -104,6 +144,7 @@ async function main(): Promise<number> {
   const rep = buildReport(result, a, { command: "npm run demo" });
   const files = writeReport(rep, path.join(localDir, "sim-results"));
   process.stdout.write(`\n${summary(rep, files)}\n`);
+  const svgFile = await drawSeatMap(target, result.eventId, path.join(localDir, "sim-results"));
 
   const G = fs.existsSync(path.join(repoRoot, ".tools/bin/grpcurl"))
     ? ".tools/bin/grpcurl -plaintext"
@@ -137,6 +178,7 @@ async function main(): Promise<number> {
       ? `  the checkout workflows:         ${uiUrl}/namespaces/default/workflows (checkout-…, one per hold; hold-sweeper-${ev})`
       : "  the checkout workflows:         the Temporal web UI of your stack (checkout-… workflows)",
     `  the full report:                ${path.relative(process.cwd(), files.md)}`,
+    ...(svgFile ? [`  the seat map drawn (SVG):       ${path.relative(process.cwd(), svgFile)}`] : []),
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
   if (!startedHere) return a.ok ? 0 : 1;

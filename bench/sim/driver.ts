@@ -12,6 +12,7 @@ import { FaultInjector, type FaultTargets } from "./faults.js";
 import { Metrics } from "./metrics.js";
 import { capacityOf, type Scenario } from "./scenario.js";
 import { LiveSeatMap } from "./seatmap.js";
+import { reservedPlan } from "./venue-plan.js";
 
 export interface Target {
   /** host:port of the API */
@@ -83,26 +84,36 @@ export function buildEvent(s: Scenario, eventId: string): Event {
       name: sec.name ?? sec.id,
       priceMinor: String(sec.priceMinor),
     })),
-    sections: s.event.sections.map((sec) => ({
-      sectionId: sec.id,
-      name: sec.name ?? sec.id,
-      layout: sec.reserved
-        ? {
-            $case: "reserved" as const,
-            value: {
-              rows: Array.from({ length: sec.reserved.rows }, (_, i) => ({
-                rowId: String(i + 1),
-                firstSeatNumber: 1,
-                seatCount: sec.reserved!.seatsPerRow,
+    sections: s.event.sections.map((sec) => {
+      // The seat plan, where the scenario gives one: each row's line or arc and the section's outline.
+      const plan = sec.reserved?.plan && reservedPlan(sec.reserved.plan, sec.reserved.rows, sec.reserved.seatsPerRow);
+      return {
+        sectionId: sec.id,
+        name: sec.name ?? sec.id,
+        layout: sec.reserved
+          ? {
+              $case: "reserved" as const,
+              value: {
+                rows: Array.from({ length: sec.reserved.rows }, (_, i) => ({
+                  rowId: String(i + 1),
+                  firstSeatNumber: 1,
+                  seatCount: sec.reserved!.seatsPerRow,
+                  priceCategoryId: `p_${sec.id}`,
+                  ...(plan ? { placement: { position: plan.positions[i], seats: [] } } : {}),
+                })),
+              },
+            }
+          : {
+              $case: "generalAdmission" as const,
+              value: {
+                capacity: sec.generalAdmission!.capacity,
                 priceCategoryId: `p_${sec.id}`,
-              })),
+                ...(sec.generalAdmission?.area ? { area: sec.generalAdmission.area } : {}),
+              },
             },
-          }
-        : {
-            $case: "generalAdmission" as const,
-            value: { capacity: sec.generalAdmission!.capacity, priceCategoryId: `p_${sec.id}` },
-          },
-    })),
+        ...(plan ? { outline: { points: plan.outline } } : {}),
+      };
+    }),
     capacity: 0,
     currencyMinorDigits: 0,
     refundCutoffSeconds: 0,

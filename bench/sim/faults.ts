@@ -1,6 +1,7 @@
 // Faults injected while a simulated sale runs (the scenario's `faults`): the
-// API or the worker killed with SIGKILL and started again, or a store frozen
-// with SIGSTOP and thawed with SIGCONT. The audit at the end must pass all the
+// API or the worker killed with SIGKILL and started again, a store frozen
+// with SIGSTOP and thawed with SIGCONT, or Redis killed with SIGKILL and
+// started again on its data (its append-only file) and port. The audit at the end must pass all the
 // same: that is the point of injecting them.
 import type { Metrics } from "./metrics.js";
 import type { Scenario } from "./scenario.js";
@@ -11,8 +12,10 @@ type FaultSpec = Scenario["faults"][number];
 export interface FaultTargets {
   /** The API and worker the simulator started (absent with SIM_API_ADDRESS). */
   app?: AppProcesses;
-  /** Pids of the stores the simulator started itself (redis, mysql, temporal). */
+  /** Pids of the stores the simulator started itself (redis, mysql, temporal); a restart updates them. */
   storePids: Record<string, number>;
+  /** Starts a store the simulator started again, on its data and port, after a crash; resolves with the new pid. */
+  restartStore?: Partial<Record<"redis", () => Promise<number>>>;
 }
 
 const STALLED_STORE: Record<string, string> = {
@@ -42,6 +45,11 @@ export class FaultInjector {
       const store = STALLED_STORE[f.kind];
       if (store && !this.targets.storePids[store])
         problems.push(`${f.kind} at ${f.atSeconds} s: ${store} was not started by the simulator`);
+      if (f.kind === "redis-crash" && (!this.targets.storePids.redis || !this.targets.restartStore?.redis))
+        problems.push(
+          `${f.kind} at ${f.atSeconds} s: redis was not started by the simulator, which could not restart it`,
+        );
+      else if (f.kind === "redis-crash") continue;
       if (!store && !this.targets.app)
         problems.push(`${f.kind} at ${f.atSeconds} s: the API and worker were not started by the simulator`);
     }
@@ -94,7 +102,20 @@ export class FaultInjector {
     const downMs = spec.seconds * 1000;
     try {
       const store = STALLED_STORE[spec.kind];
-      if (store) {
+      if (spec.kind === "redis-crash") {
+        const pid = this.targets.storePids.redis;
+        const restart = this.targets.restartStore?.redis;
+        if (!pid || !restart) throw new Error("redis was not started by the simulator");
+        this.signal(pid, "SIGKILL");
+        await exited(pid);
+        this.log(`fault: redis (pid ${pid}) killed; back in ${spec.seconds} s`);
+        await sleep(downMs);
+        const next = await restart();
+        this.targets.storePids.redis = next;
+        record.endedMs = Date.now();
+        record.note = `redis pid ${pid} killed (SIGKILL), pid ${next} answering on its append-only file ${((record.endedMs - record.startedMs) / 1000).toFixed(1)} s later`;
+        this.log(`fault: ${record.note}`);
+      } else if (store) {
         const pid = this.targets.storePids[store];
         if (!pid) throw new Error(`${store} was not started by the simulator`);
         this.log(`fault: ${store} (pid ${pid}) frozen for ${spec.seconds} s`);
@@ -136,3 +157,15 @@ export class FaultInjector {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Resolves once no process has `pid` (signal 0 fails with ESRCH). */
+async function exited(pid: number): Promise<void> {
+  for (;;) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await sleep(20);
+  }
+}

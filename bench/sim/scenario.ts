@@ -18,12 +18,38 @@ const section = z
     id: id16,
     name: z.string().optional(),
     priceMinor: z.number().int().min(0),
-    /** Reserved rows: `rows` rows of `seatsPerRow` seats. */
+    /** Reserved rows: `rows` rows of `seatsPerRow` seats, optionally placed on the seat plan (venue-plan.ts). */
     reserved: z
-      .object({ rows: z.number().int().min(1).max(1000), seatsPerRow: z.number().int().min(1).max(500) })
+      .object({
+        rows: z.number().int().min(1).max(1000),
+        seatsPerRow: z.number().int().min(1).max(500),
+        plan: z
+          .object({
+            x: z.number(),
+            y: z.number(),
+            rotation: z.number().min(-360).max(360).default(0),
+            seatSpacing: z.number().positive(),
+            rowSpacing: z.number().positive(),
+            curve: z.number().min(-360).max(360).default(0),
+          })
+          .optional(),
+      })
       .optional(),
-    /** A general-admission area. */
-    generalAdmission: z.object({ capacity: z.number().int().min(1).max(200_000) }).optional(),
+    /** A general-admission area, optionally with its rectangle on the seat plan. */
+    generalAdmission: z
+      .object({
+        capacity: z.number().int().min(1).max(200_000),
+        area: z
+          .object({
+            x: z.number(),
+            y: z.number(),
+            width: z.number().positive(),
+            height: z.number().positive(),
+            rotation: z.number().min(-360).max(360).default(0),
+          })
+          .optional(),
+      })
+      .optional(),
   })
   .refine(
     (s) => Boolean(s.reserved) !== Boolean(s.generalAdmission),
@@ -37,7 +63,14 @@ const section = z
  * SIGCONT (redis-stall, mysql-stall, temporal-stall; only stores the
  * simulator started itself).
  */
-export const faultKinds = ["api-crash", "worker-crash", "redis-stall", "mysql-stall", "temporal-stall"] as const;
+export const faultKinds = [
+  "api-crash",
+  "worker-crash",
+  "redis-crash",
+  "redis-stall",
+  "mysql-stall",
+  "temporal-stall",
+] as const;
 const fault = z.object({
   atSeconds: z.number().min(0),
   kind: z.enum(faultKinds),

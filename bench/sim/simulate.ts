@@ -99,7 +99,7 @@ async function main(): Promise<number> {
       processes.stores = `redis ${stores.redisUrl}, mariadb ${stores.mysqlUrl}, temporal ${stores.temporalAddress} (in memory)`;
       processes.logs = dir;
       Object.assign(pids, stores.pids, { api: app.api.pid, worker: app.worker.pid });
-      faultTargets = { app, storePids: stores.pids };
+      faultTargets = { app, storePids: stores.pids, restartStore: stores.restart };
     }
     const seed = process.env.SIM_SEED ? Number(process.env.SIM_SEED) : undefined;
     const cpu0 = cpuNow(pids);

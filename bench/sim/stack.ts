@@ -67,6 +67,8 @@ export interface Stores {
   temporalAddress: string;
   temporalUiUrl?: string | undefined;
   pids: Record<string, number>;
+  /** Starts a store this module started again on its data and port (after a crash fault); resolves with its pid. */
+  restart: { redis?: () => Promise<number> };
 }
 
 export interface StoreOptions {
@@ -78,6 +80,7 @@ export interface StoreOptions {
 
 export async function startStores(dir: string, o: StoreOptions = {}): Promise<Stores> {
   const pids: Record<string, number> = {};
+  const restart: Stores["restart"] = {};
   const tasks: Promise<void>[] = [];
   let redisUrl = process.env.REDIS_URL ?? "";
   let mysqlUrl = process.env.MYSQL_URL ?? "";
@@ -87,16 +90,23 @@ export async function startStores(dir: string, o: StoreOptions = {}): Promise<St
   if (redisUrl) say(`redis: using REDIS_URL=${redisUrl}`);
   else
     tasks.push(
-      startRedis(
-        p
+      (async () => {
+        const options = p
           ? { dir: p, dataDir: path.join(p, "redis"), persistent: true }
-          : { dir: path.join(dir, "redis"), persistent: true },
-      ).then((h) => {
-        owned.push({ name: "redis-server", pid: h.pid, stop: h.stop });
+          : { dir: path.join(dir, "redis"), persistent: true };
+        const h = await startRedis(options);
+        const entry: Owned = { name: "redis-server", pid: h.pid, stop: h.stop };
+        owned.push(entry);
         pids.redis = h.pid;
         redisUrl = h.url;
         say(`redis:    ${h.url} (pid ${h.pid})`);
-      }),
+        restart.redis = async () => {
+          const again = await startRedis({ ...options, port: h.port });
+          Object.assign(entry, { pid: again.pid, stop: again.stop });
+          pids.redis = again.pid;
+          return again.pid;
+        };
+      })(),
     );
   if (mysqlUrl) say(`mysql: using MYSQL_URL=${mysqlUrl}`);
   else
@@ -131,7 +141,7 @@ export async function startStores(dir: string, o: StoreOptions = {}): Promise<St
   const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failed.length > 0)
     throw new Error(`the stack did not start:\n${failed.map((f) => String(f.reason?.message ?? f.reason)).join("\n")}`);
-  return { redisUrl, mysqlUrl, temporalAddress, temporalUiUrl, pids };
+  return { redisUrl, mysqlUrl, temporalAddress, temporalUiUrl, pids, restart };
 }
 
 export type AppRole = "api" | "worker";

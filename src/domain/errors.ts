@@ -139,14 +139,18 @@ const CONNECTION_ERROR_CODES = new Set([
   "ER_CON_COUNT_ERROR",
 ]);
 
-/** True for errors that mean a dependency could not be reached. */
+/**
+ * ioredis while Redis is unreachable (offline queue off, retries spent), and
+ * a Redis Cluster mid-failover: redirections that never settle, MOVED to a
+ * dead master, the cluster down, a replica not yet promoted or still loading.
+ */
+const REDIS_UNAVAILABLE =
+  /Connection is closed|Stream isn't writeable|ClusterAllFailedError|Failed to refresh slots cache|None of startup nodes is available|Too many Cluster redirections|^(CLUSTERDOWN|TRYAGAIN|MOVED|ASK|READONLY|LOADING|MASTERDOWN)\b/;
+
+/** True for errors that mean a dependency could not be reached (or is failing over). */
 export function isConnectionError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
   if (typeof code === "string" && CONNECTION_ERROR_CODES.has(code)) return true;
-  // ioredis: offline queue disabled or retries exhausted while disconnected.
-  return (
-    err.name === "MaxRetriesPerRequestError" ||
-    /Connection is closed|Stream isn't writeable|ClusterAllFailedError|Failed to refresh slots cache/.test(err.message)
-  );
+  return err.name === "MaxRetriesPerRequestError" || REDIS_UNAVAILABLE.test(err.message);
 }

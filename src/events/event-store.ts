@@ -7,7 +7,16 @@ import { AppError } from "../domain/errors.js";
 import { ID_PATTERN } from "../domain/validation.js";
 import { isDuplicateKey, type MysqlPool } from "../adapters/mysql/pool.js";
 import type { SoldState } from "./inventory.js";
-import type { EventLayout, PriceCategoryLayout, RowLayout, SaleState, SectionLayout } from "./layout.js";
+import type {
+  Area,
+  EventLayout,
+  Point,
+  PriceCategoryLayout,
+  RowLayout,
+  RowPlacement,
+  SaleState,
+  SectionLayout,
+} from "./layout.js";
 
 /** Rows per multi-row INSERT: a 50,000-seat venue is 50 statements. */
 const BATCH_ROWS = 1000;
@@ -124,12 +133,12 @@ export class EventStore {
         [eventId],
       ),
       this.pool.execute<RowDataPacket[]>(
-        `SELECT section_id, name, kind, capacity, price_category_id FROM sections
+        `SELECT section_id, name, kind, capacity, price_category_id, plan FROM sections
          WHERE event_id = ? ORDER BY position`,
         [eventId],
       ),
       this.pool.execute<RowDataPacket[]>(
-        `SELECT section_id, row_id, first_seat_number, seat_count, price_category_id FROM section_rows
+        `SELECT section_id, row_id, first_seat_number, seat_count, price_category_id, placement FROM section_rows
          WHERE event_id = ? ORDER BY section_id, position`,
         [eventId],
       ),
@@ -139,26 +148,36 @@ export class EventStore {
       const sectionId = String(r.section_id);
       let list = rowsBySection.get(sectionId);
       if (!list) rowsBySection.set(sectionId, (list = []));
+      const placement = parsePlan<RowPlacement>(r.placement);
       list.push({
         rowId: String(r.row_id),
         firstSeatNumber: Number(r.first_seat_number),
         seatCount: Number(r.seat_count),
         priceCategoryId: String(r.price_category_id),
+        ...(placement ? { placement } : {}),
       });
     }
-    const sectionLayouts: SectionLayout[] = sections.map((s) =>
-      s.kind === "GA"
+    const sectionLayouts: SectionLayout[] = sections.map((s) => {
+      const plan = parsePlan<SectionPlan>(s.plan);
+      const outline = plan?.outline ? { outline: plan.outline } : {};
+      return s.kind === "GA"
         ? {
             sectionId: String(s.section_id),
             name: String(s.name),
-            generalAdmission: { capacity: Number(s.capacity), priceCategoryId: String(s.price_category_id) },
+            generalAdmission: {
+              capacity: Number(s.capacity),
+              priceCategoryId: String(s.price_category_id),
+              ...(plan?.area ? { area: plan.area } : {}),
+            },
+            ...outline,
           }
         : {
             sectionId: String(s.section_id),
             name: String(s.name),
             rows: rowsBySection.get(String(s.section_id)) ?? [],
-          },
-    );
+            ...outline,
+          };
+    });
     return toStoredEvent(event, categories.map(toCategory), sectionLayouts);
   }
 
@@ -224,6 +243,18 @@ export class EventStore {
           state,
           eventId,
         ]);
+    return result.affectedRows > 0;
+  }
+
+  /** The waiting room's admission settings (UpdateWaitingRoom); whether the event exists. */
+  async setWaitingRoom(
+    eventId: string,
+    wr: { admissionsPerSecond: number; maxShopping: number; sessionSeconds: number },
+  ): Promise<boolean> {
+    const [result] = await this.pool.execute<ResultSetHeader>(
+      "UPDATE events SET admissions_per_second = ?, max_shopping = ?, session_seconds = ? WHERE event_id = ?",
+      [wr.admissionsPerSecond, wr.maxShopping, wr.sessionSeconds, eventId],
+    );
     return result.affectedRows > 0;
   }
 
@@ -373,18 +404,47 @@ async function insertSeatMap(conn: PoolConnection, layout: EventLayout): Promise
   );
   await insertBatches(
     conn,
-    "sections (event_id, section_id, name, kind, capacity, sold, price_category_id, position)",
+    "sections (event_id, section_id, name, kind, capacity, sold, price_category_id, position, plan)",
     layout.sections.map((s, i) =>
       s.generalAdmission
-        ? [e, s.sectionId, s.name, "GA", s.generalAdmission.capacity, 0, s.generalAdmission.priceCategoryId, i]
-        : [e, s.sectionId, s.name, "RESERVED", (s.rows ?? []).reduce((n, r) => n + r.seatCount, 0), 0, null, i],
+        ? [
+            e,
+            s.sectionId,
+            s.name,
+            "GA",
+            s.generalAdmission.capacity,
+            0,
+            s.generalAdmission.priceCategoryId,
+            i,
+            sectionPlanJson(s),
+          ]
+        : [
+            e,
+            s.sectionId,
+            s.name,
+            "RESERVED",
+            (s.rows ?? []).reduce((n, r) => n + r.seatCount, 0),
+            0,
+            null,
+            i,
+            sectionPlanJson(s),
+          ],
     ),
   );
   await insertBatches(
     conn,
-    "section_rows (event_id, section_id, row_id, first_seat_number, seat_count, price_category_id, position)",
+    "section_rows (event_id, section_id, row_id, first_seat_number, seat_count, price_category_id, position, placement)",
     layout.sections.flatMap((s) =>
-      (s.rows ?? []).map((r, i) => [e, s.sectionId, r.rowId, r.firstSeatNumber, r.seatCount, r.priceCategoryId, i]),
+      (s.rows ?? []).map((r, i) => [
+        e,
+        s.sectionId,
+        r.rowId,
+        r.firstSeatNumber,
+        r.seatCount,
+        r.priceCategoryId,
+        i,
+        r.placement ? JSON.stringify(r.placement) : null,
+      ]),
     ),
   );
   // Seats are generated batch by batch rather than all at once.
@@ -413,6 +473,26 @@ async function insertBatches(conn: PoolConnection, tableAndColumns: string, rows
     const sql = `INSERT INTO ${tableAndColumns} VALUES ${Array.from({ length: part.length }, () => tuple).join(", ")}`;
     await conn.execute(sql, part.flat() as (string | number | null)[]);
   }
+}
+
+/** What sections.plan holds: the section's outline and, for general admission, its area. */
+interface SectionPlan {
+  outline?: Point[];
+  area?: Area;
+}
+
+function sectionPlanJson(s: SectionLayout): string | null {
+  const plan: SectionPlan = {
+    ...(s.outline ? { outline: s.outline } : {}),
+    ...(s.generalAdmission?.area ? { area: s.generalAdmission.area } : {}),
+  };
+  return plan.outline || plan.area ? JSON.stringify(plan) : null;
+}
+
+/** A plan column: NULL (no plan) or the JSON this store wrote. */
+function parsePlan<T>(value: unknown): T | undefined {
+  const text = typeof value === "string" ? value : Buffer.isBuffer(value) ? value.toString("utf8") : "";
+  return text ? (JSON.parse(text) as T) : undefined;
 }
 
 function toCategory(r: RowDataPacket): PriceCategoryLayout {

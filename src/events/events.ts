@@ -14,12 +14,17 @@ import { rowStates, type Inventory, type SeatMapSnapshot } from "./inventory.js"
 import {
   capacityOf,
   SeatIndex,
+  type Area,
   type EventLayout,
   type HoldPolicy,
+  type Point,
+  type RowPosition,
   type SaleState,
+  type SeatPosition,
   type SectionLayout,
   type WaitingRoomSettings,
 } from "./layout.js";
+import { checkSeatPlan, toArea, toOutline, toRowPlacement } from "./seat-plan.js";
 
 // ---- input ----------------------------------------------------------------
 
@@ -48,8 +53,28 @@ export interface SectionDraft {
   name: string;
   /** At most one of reserved and generalAdmission is set (a proto oneof). */
   reserved?:
-    { rows: { rowId: string; firstSeatNumber: number; seatCount: number; priceCategoryId: string }[] } | undefined;
-  generalAdmission?: { capacity: number; priceCategoryId: string } | undefined;
+    | {
+        rows: {
+          rowId: string;
+          firstSeatNumber: number;
+          seatCount: number;
+          priceCategoryId: string;
+          placement?: { position?: RowPosition | undefined; seats: SeatPosition[] } | undefined;
+        }[];
+      }
+    | undefined;
+  generalAdmission?: { capacity: number; priceCategoryId: string; area?: Area | undefined } | undefined;
+  /** The seat plan's outline of the section. */
+  outline?: { points: Point[] } | undefined;
+}
+
+/** UpdateWaitingRoom: the fields left undefined keep their value. */
+export interface WaitingRoomUpdate {
+  eventId: string;
+  requestId: string;
+  admissionsPerSecond?: number | undefined;
+  maxShopping?: number | undefined;
+  sessionSeconds?: number | undefined;
 }
 
 export interface CreateEventInput {
@@ -209,6 +234,7 @@ export class Events {
   async createEvent(input: CreateEventInput): Promise<StoredEvent> {
     const { requestId, layout, requestHash } = validateCreateEvent(input);
     const { eventId, created } = await this.store.insertEvent(layout, "SCHEDULED", requestId, requestHash);
+    this.live.created(eventId);
     if (created) {
       await this.live.ensureLive(eventId, layout);
       return this.withCommitment({ layout, saleState: (await this.store.saleState(eventId)) ?? "SCHEDULED" });
@@ -290,6 +316,53 @@ export class Events {
     });
   }
 
+  // ---- waiting room -------------------------------------------------------
+
+  /**
+   * UpdateWaitingRoom: the fields given replace the event's waiting-room
+   * settings, within CreateEvent's bounds. MySQL first (the truth), then the
+   * live state, where every process's next admission step reads them; under
+   * the event's lock, like a sale state change.
+   */
+  async updateWaitingRoom(input: WaitingRoomUpdate): Promise<StoredEvent> {
+    const v = new Validator();
+    v.id("event_id", input.eventId);
+    v.id("request_id", input.requestId);
+    const { admissionsPerSecond, maxShopping, sessionSeconds } = input;
+    if (admissionsPerSecond === undefined && maxShopping === undefined && sessionSeconds === undefined) {
+      v.add("admissions_per_second", "set at least one of admissions_per_second, max_shopping, session_seconds");
+    }
+    if (admissionsPerSecond !== undefined)
+      v.int("admissions_per_second", admissionsPerSecond, ...LIMITS.admissionsPerSecond);
+    if (maxShopping !== undefined) v.int("max_shopping", maxShopping, ...LIMITS.maxShopping);
+    if (sessionSeconds !== undefined) v.int("session_seconds", sessionSeconds, ...LIMITS.sessionSeconds);
+    v.check();
+    const { eventId } = input;
+    return this.live.locked(eventId, async () => {
+      const stored = await this.requireStored(eventId);
+      const wr = stored.layout.waitingRoom;
+      if (!wr.enabled) {
+        throw new AppError("WAITING_ROOM_DISABLED", `event ${eventId} has no waiting room`, {
+          metadata: { event_id: eventId },
+        });
+      }
+      const waitingRoom: WaitingRoomSettings = {
+        enabled: true,
+        admissionsPerSecond: admissionsPerSecond ?? wr.admissionsPerSecond,
+        maxShopping: maxShopping ?? wr.maxShopping,
+        sessionSeconds: sessionSeconds ?? wr.sessionSeconds,
+      };
+      await this.store.setWaitingRoom(eventId, waitingRoom);
+      const layout: EventLayout = { ...stored.layout, waitingRoom };
+      if (!(await this.inventory.setWaitingRoom(layout))) {
+        this.log.warn({ eventId }, "live inventory missing on a waiting room change; rebuilding from MySQL");
+        await this.inventory.load(layout, stored.saleState, await this.store.soldState(eventId));
+      }
+      this.log.info({ eventId, from: wr, to: waitingRoom }, "waiting room settings changed");
+      return this.withCommitment({ ...stored, layout });
+    });
+  }
+
   // ---- live views ---------------------------------------------------------
 
   async getSeatMap(eventId: string): Promise<SeatMap> {
@@ -351,7 +424,9 @@ export class Events {
       health: {
         preQueue: activity.queueOpened ? 0 : activity.waiting,
         admissionRate: activity.admissionRate,
-        maxShopping: index.layout.waitingRoom.enabled ? index.layout.waitingRoom.maxShopping : 0,
+        maxShopping: index.layout.waitingRoom.enabled
+          ? (activity.maxShopping ?? index.layout.waitingRoom.maxShopping)
+          : 0,
         expiredHolds: activity.expiredHolds,
         soldSeatsInMysql: counts.soldSeats,
         paymentsAuthorized: counts.paymentsAuthorized,
@@ -564,9 +639,10 @@ export function validateCreateEvent(input: CreateEventInput, now = new Date()): 
           firstSeatNumber: r.firstSeatNumber || 1,
           seatCount: r.seatCount,
           priceCategoryId: r.priceCategoryId,
+          ...(r.placement ? { placement: toRowPlacement(r.placement) } : {}),
         };
       });
-      sections.push({ sectionId: s.sectionId, name: s.name, rows: rowLayouts });
+      sections.push({ sectionId: s.sectionId, name: s.name, rows: rowLayouts, ...outlineOf(s) });
     } else if (s.generalAdmission) {
       const ga = s.generalAdmission;
       v.int(`${f}.general_admission.capacity`, ga.capacity, 1, LIMITS.gaCapacity);
@@ -574,12 +650,18 @@ export function validateCreateEvent(input: CreateEventInput, now = new Date()): 
       sections.push({
         sectionId: s.sectionId,
         name: s.name,
-        generalAdmission: { capacity: ga.capacity, priceCategoryId: ga.priceCategoryId },
+        generalAdmission: {
+          capacity: ga.capacity,
+          priceCategoryId: ga.priceCategoryId,
+          ...(ga.area ? { area: toArea(ga.area) } : {}),
+        },
+        ...outlineOf(s),
       });
     } else {
       v.add(f, "must set exactly one of reserved or general_admission");
     }
   });
+  if (v.violations.length <= MAX_VIOLATIONS) checkSeatPlan(v, drafts.slice(0, LIMITS.sections), `${p}.sections`);
   const capacity = capacityOf(sections);
   if (capacity > LIMITS.totalCapacity) {
     v.add(`${p}.sections`, `total capacity ${capacity} is more than ${LIMITS.totalCapacity}`);
@@ -610,6 +692,11 @@ export function validateCreateEvent(input: CreateEventInput, now = new Date()): 
     .update(JSON.stringify({ ...rest, eventId: givenId }))
     .digest("hex");
   return { requestId, layout, requestHash };
+}
+
+/** The section's outline for the layout; nothing (not even the key) without one, so old requests hash as before. */
+function outlineOf(s: SectionDraft): { outline?: Point[] } {
+  return s.outline ? { outline: toOutline(s.outline.points ?? []) } : {};
 }
 
 function capped(violations: FieldViolation[]): FieldViolation[] {

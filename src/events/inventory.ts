@@ -6,7 +6,14 @@ import type { RedisClient } from "../adapters/redis/client.js";
 import { eventKeys, queueKeys } from "../adapters/redis/keys.js";
 import type { GaCounts, InventoryScripts, LiveSeatState } from "../adapters/redis/inventory-scripts.js";
 import type { Scripts } from "../adapters/redis/scripts.js";
-import { bestAvailableRowChunks, rowSeatIds, SeatIndex, type EventLayout, type SaleState } from "./layout.js";
+import {
+  bestAvailableRowChunks,
+  rowSeatIds,
+  SeatIndex,
+  withoutPlan,
+  type EventLayout,
+  type SaleState,
+} from "./layout.js";
 
 export type { LiveSeatState };
 
@@ -39,6 +46,8 @@ export interface EventActivity {
   queueOpened: boolean;
   /** Admissions per second measured by the waiting room over its last window (0 before any). */
   admissionRate: number;
+  /** The waiting room's max shopping in the live state (UpdateWaitingRoom changes it); undefined when absent. */
+  maxShopping: number | undefined;
 }
 
 export class Inventory {
@@ -52,8 +61,9 @@ export class Inventory {
     this.scripts = scripts.inventory;
   }
 
-  /** Writes settings, layout and sold state; drops every existing hold. */
-  async load(layout: EventLayout, saleState: SaleState, sold: SoldState): Promise<{ version: bigint }> {
+  /** Writes settings, layout (without its seat plan) and sold state; drops every existing hold. */
+  async load(full: EventLayout, saleState: SaleState, sold: SoldState): Promise<{ version: bigint }> {
+    const layout = withoutPlan(full);
     const { version } = await this.scripts.loadInventory({
       eventId: layout.eventId,
       state: saleState,
@@ -61,6 +71,7 @@ export class Inventory {
       limit: layout.maxTicketsPerBuyer,
       maxExtensions: layout.holdPolicy.maxExtensions,
       maxLifetimeMs: layout.holdPolicy.maxLifetimeSeconds * 1000,
+      waitingRoom: liveWaitingRoom(layout),
       soldSeats: sold.seatIds,
       gaSections: layout.sections
         .filter((s) => s.generalAdmission)
@@ -115,6 +126,21 @@ export class Inventory {
     return index;
   }
 
+  /**
+   * The waiting room's settings in the live state (every process's next
+   * admission step reads them) and in the cached layout; false when the
+   * event's inventory is not loaded.
+   */
+  async setWaitingRoom(layout: EventLayout): Promise<boolean> {
+    const set = await this.scripts.setWaitingRoom({
+      eventId: layout.eventId,
+      settings: liveWaitingRoom(layout),
+      layoutJson: JSON.stringify(layout),
+    });
+    if (set) this.layouts.set(layout.eventId, new SeatIndex(layout));
+    return set;
+  }
+
   /** The sale state in the live state; "" when the event's inventory is not loaded. */
   async saleState(eventId: string): Promise<SaleState | ""> {
     return ((await this.redis.hget(eventKeys(eventId).meta, "state")) ?? "") as SaleState | "";
@@ -135,13 +161,14 @@ export class Inventory {
   async activity(eventId: string): Promise<EventActivity> {
     const q = queueKeys(eventId);
     const k = eventKeys(eventId);
-    const [waiting, shopping, activeHolds, expiredHolds, room] = await Promise.all([
+    const [waiting, shopping, activeHolds, expiredHolds, room, maxShopping] = await Promise.all([
       this.redis.zcard(q.line),
       this.redis.zcard(q.shop),
       this.redis.zcard(k.expiries),
       // The local clock is close enough here: the count only feeds the "sweeper behind" alert.
       this.redis.zcount(k.expiries, "-inf", Date.now()),
       this.redis.hmget(q.meta, "opened", "rate"),
+      this.redis.hget(k.meta, "wr_max"),
     ]);
     return {
       waiting,
@@ -150,6 +177,7 @@ export class Inventory {
       expiredHolds,
       queueOpened: Boolean(room[0]),
       admissionRate: Number(room[1] ?? 0),
+      maxShopping: maxShopping === null ? undefined : Number(maxShopping),
     };
   }
 
@@ -160,6 +188,15 @@ export class Inventory {
     });
     return { ...map, saleState: map.saleState as SaleState | "" };
   }
+}
+
+function liveWaitingRoom(layout: EventLayout) {
+  const wr = layout.waitingRoom;
+  return {
+    admissionsPerSecond: wr.admissionsPerSecond,
+    maxShopping: wr.maxShopping,
+    sessionMs: wr.sessionSeconds * 1000,
+  };
 }
 
 /** One character per seat of a row ('F', 'H', 'S'), in seat-number order. */

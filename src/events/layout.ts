@@ -9,6 +9,8 @@ export interface RowLayout {
   firstSeatNumber: number;
   seatCount: number;
   priceCategoryId: string;
+  /** Where its seats are on the seat plan (geometry.ts); absent when the event has no plan. */
+  placement?: RowPlacement;
 }
 
 export interface SectionLayout {
@@ -16,7 +18,47 @@ export interface SectionLayout {
   name: string;
   /** Reserved seating when rows is set; general admission when capacity is. */
   rows?: RowLayout[];
-  generalAdmission?: { capacity: number; priceCategoryId: string };
+  generalAdmission?: { capacity: number; priceCategoryId: string; area?: Area };
+  /** The section's boundary on the seat plan, 3..500 points. */
+  outline?: Point[];
+}
+
+// ---- the seat plan (coordinates; the proto's Point describes the system) ----
+
+export interface Point {
+  x: number;
+  y: number;
+}
+
+/** A row as a line or arc: its middle, direction, seat spacing and bend (degrees). */
+export interface RowPosition {
+  x: number;
+  y: number;
+  rotation: number;
+  seatSpacing: number;
+  curve: number;
+}
+
+export interface SeatPosition {
+  seatNumber: number;
+  x: number;
+  y: number;
+  rotation: number;
+}
+
+/** The row's line or arc, and seats placed one by one (these win over the line). */
+export interface RowPlacement {
+  position?: RowPosition;
+  seats: SeatPosition[];
+}
+
+/** A rectangle centred on (x, y), turned by rotation degrees clockwise. */
+export interface Area {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  rotation: number;
 }
 
 export interface PriceCategoryLayout {
@@ -56,6 +98,33 @@ export interface EventLayout {
   sections: SectionLayout[];
   capacity: number;
   createTime: Date;
+}
+
+/**
+ * The layout without its seat plan: what Redis and each process's cache keep
+ * for the hot path, which never draws (a 50,000-seat plan placed seat by seat
+ * would be megabytes in every process). GetEvent reads the plan from MySQL.
+ */
+export function withoutPlan(layout: EventLayout): EventLayout {
+  const planned = layout.sections.some(
+    (s) => s.outline || s.generalAdmission?.area || (s.rows ?? []).some((r) => r.placement),
+  );
+  if (!planned) return layout;
+  return {
+    ...layout,
+    sections: layout.sections.map(({ outline: _outline, ...s }) => ({
+      ...s,
+      ...(s.generalAdmission
+        ? {
+            generalAdmission: {
+              capacity: s.generalAdmission.capacity,
+              priceCategoryId: s.generalAdmission.priceCategoryId,
+            },
+          }
+        : {}),
+      ...(s.rows ? { rows: s.rows.map(({ placement: _placement, ...r }) => r) } : {}),
+    })),
+  };
 }
 
 export interface SeatInfo {

@@ -6,6 +6,7 @@ import type { Logger } from "../logger.js";
 import type { EventStore, StoredEvent } from "./event-store.js";
 import type { Inventory } from "./inventory.js";
 import type { EventLayout } from "./layout.js";
+import { UnknownEvents, type LookupSource } from "./unknown-events.js";
 
 /** How long a caller waits for another process's change to the same event. */
 const LOCK_WAIT_SECONDS = 30;
@@ -14,12 +15,17 @@ export interface LiveStateDeps {
   store: EventStore;
   inventory: Inventory;
   log: Logger;
+  /** How long an id MySQL does not know is answered EVENT_NOT_FOUND from memory (0: never). */
+  unknownEventTtlMs?: number;
+  /** Each lookup of an event that turned out unknown or was remembered as unknown, by where it was answered. */
+  onUnknownEventLookup?: (source: LookupSource) => void;
 }
 
 export class LiveState {
   private readonly store: EventStore;
   private readonly inventory: Inventory;
   private readonly log: Logger;
+  private readonly unknown: UnknownEvents;
   /** One live-state repair per event at a time in this process (others wait for it). */
   private readonly repairs = new Map<string, Promise<void>>();
 
@@ -27,6 +33,7 @@ export class LiveState {
     this.store = deps.store;
     this.inventory = deps.inventory;
     this.log = deps.log;
+    this.unknown = new UnknownEvents(deps.unknownEventTtlMs ?? 0, deps.onUnknownEventLookup);
   }
 
   /**
@@ -61,7 +68,7 @@ export class LiveState {
    * INVENTORY_NOT_LOADED, which tells the caller to retry.
    */
   async explainMissing(eventId: string): Promise<AppError> {
-    const stored = await this.store.getLayout(eventId);
+    const stored = await this.stored(eventId);
     if (!stored) return eventNotFound(eventId);
     await this.ensureLive(eventId, stored.layout);
     return new AppError("INVENTORY_NOT_LOADED", `event ${eventId}'s live inventory was just rebuilt; retry`, {
@@ -81,9 +88,19 @@ export class LiveState {
   }
 
   async requireStored(eventId: string): Promise<StoredEvent> {
-    const stored = await this.store.getLayout(eventId);
+    const stored = await this.stored(eventId);
     if (!stored) throw eventNotFound(eventId);
     return stored;
+  }
+
+  /** The event now exists (this process created it): no longer answered unknown from memory. */
+  created(eventId: string): void {
+    this.unknown.forget(eventId);
+  }
+
+  /** MySQL's record of the event, unless it is remembered as unknown. */
+  private stored(eventId: string): Promise<StoredEvent | undefined> {
+    return this.unknown.find(eventId, (id) => this.store.getLayout(id));
   }
 }
 

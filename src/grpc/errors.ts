@@ -11,11 +11,16 @@ import { Status } from "../gen/google/rpc/status.js";
 export const ERROR_DOMAIN = "ticketing";
 export const STATUS_DETAILS_KEY = "grpc-status-details-bin";
 
-/** Normalizes any thrown value to an AppError (INTERNAL when unknown). */
-export function toAppError(err: unknown): { error: AppError; unexpected: boolean } {
-  if (err instanceof AppError) return { error: err, unexpected: false };
-  if (isConnectionError(err)) return { error: dependencyUnavailable("a backing store", err), unexpected: true };
-  return { error: new AppError("INTERNAL", "internal error", { cause: err }), unexpected: true };
+/**
+ * Normalizes any thrown value to an AppError (INTERNAL when unknown), and says
+ * what to log: a bug (`unexpected`, with its stack) or a dependency that could
+ * not be reached (`unavailable`: UNAVAILABLE with RetryInfo; one line, since a
+ * Redis failover refuses many calls at once).
+ */
+export function toAppError(err: unknown): { error: AppError; logAs: "expected" | "unavailable" | "unexpected" } {
+  if (err instanceof AppError) return { error: err, logAs: "expected" };
+  if (isConnectionError(err)) return { error: dependencyUnavailable("a backing store", err), logAs: "unavailable" };
+  return { error: new AppError("INTERNAL", "internal error", { cause: err }), logAs: "unexpected" };
 }
 
 function pack(typeName: string, value: Uint8Array): Any {

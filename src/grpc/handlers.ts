@@ -286,8 +286,13 @@ export class CallPipeline {
   }
 
   private fail(ctx: CallContext, err: unknown): AppError {
-    const { error, unexpected } = toAppError(err);
-    if (unexpected) ctx.log.error({ err }, "call failed unexpectedly");
+    const { error, logAs } = toAppError(err);
+    if (logAs === "unexpected") ctx.log.error({ err }, "call failed unexpectedly");
+    else if (logAs === "unavailable")
+      ctx.log.warn(
+        { cause: err instanceof Error ? err.message : String(err) },
+        "call refused: a dependency is unavailable",
+      );
     return error;
   }
 }

@@ -22,6 +22,8 @@ export class DomainMetrics implements HoldObserver {
   readonly payment: Histogram<"operation" | "result">;
   /** Waiting rooms found without their committed seed (Redis lost them): the TicketingQueueStateLost alert. */
   readonly queueStateLost: Counter;
+  /** Calls naming an event that does not exist, by answered_from (mysql, memory): src/events/unknown-events.ts. */
+  readonly unknownEventLookups: Counter<"answered_from">;
   private readonly pollBatches: Counter;
   private readonly polls: Counter;
   private readonly pollReads: Counter;
@@ -71,6 +73,12 @@ export class DomainMetrics implements HoldObserver {
       help: "Payment gateway calls by operation (authorize, capture, void, refund) and result (ok, declined, unavailable, state_error, error).",
       labelNames: ["operation", "result"],
       buckets: SLOW_BUCKETS,
+      registers: [registry],
+    });
+    this.unknownEventLookups = new Counter({
+      name: "ticketing_unknown_event_lookups_total",
+      help: "Calls naming an event that does not exist, by where the answer came from: mysql (a query of its own, one per id and UNKNOWN_EVENT_TTL_MS) or memory (remembered, or sharing a query in flight). Many: someone is probing made-up ids.",
+      labelNames: ["answered_from"],
       registers: [registry],
     });
     this.queueStateLost = new Counter({

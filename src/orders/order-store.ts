@@ -5,26 +5,11 @@ import { createHash } from "node:crypto";
 import type { PoolConnection, ResultSetHeader, RowDataPacket } from "mysql2/promise";
 import { isDuplicateKey, type MysqlPool } from "../adapters/mysql/pool.js";
 import { inSpan, tracerInTrace } from "../observability/tracing.js";
-import type { Order, OrderState, OrderTicket } from "./order.js";
+import type { CheckoutPlan, Order, OrderState, OrderTicket } from "./order.js";
 
 /** The seats were sold to someone else (Redis lost a hold) or GA capacity ran out. */
 export class SeatsLostError extends Error {
   override name = "SeatsLostError";
-}
-
-export interface NewOrder {
-  orderId: string;
-  eventId: string;
-  holdId: string;
-  buyerId: string;
-  idempotencyKey: string;
-  seatIds: string[];
-  sectionId: string;
-  quantity: number;
-  /** Price per seat id (reserved) or per place (general admission). */
-  prices: Map<string, number>;
-  amountMinor: number;
-  currencyCode: string;
 }
 
 /** What MySQL says of one hold's seats (OrderStore.seatTruth; lua/repair_seats.lua's ARGV[2]). */
@@ -68,7 +53,7 @@ export class OrderStore {
    * the buyer holds the idempotency key (UNIQUE (buyer_id, idempotency_key)):
    * two checkouts raced with one key, and this one lost.
    */
-  async insertPending(o: NewOrder, requestHash: string): Promise<InsertPendingResult> {
+  async insertPending(o: CheckoutPlan, requestHash: string): Promise<InsertPendingResult> {
     const [r] = await this.mysql.execute<ResultSetHeader>(
       `INSERT IGNORE INTO orders (order_id, event_id, hold_id, buyer_id, state, failure_reason, section_id, quantity,
          amount_minor, currency_code, created_at, updated_at, idempotency_key, seat_ids, request_hash)
@@ -115,7 +100,8 @@ export class OrderStore {
    * another order owns a seat or capacity ran out. Idempotent: an order whose
    * items exist is left as it is.
    */
-  async commitSale(o: NewOrder): Promise<void> {
+  async commitSale(o: CheckoutPlan): Promise<void> {
+    const prices = new Map(o.prices);
     if (o.sectionId) {
       await this.transaction("commitSale", async (conn) => {
         const [existing] = await conn.execute<RowDataPacket[]>("SELECT 1 FROM order_items WHERE order_id = ? LIMIT 1", [
@@ -130,7 +116,7 @@ export class OrderStore {
           throw new SeatsLostError(`section ${o.sectionId} has fewer than ${o.quantity} places left`);
         await conn.execute(
           "INSERT INTO order_items (order_id, event_id, seat_id, sold_seat_id, price_minor, quantity) VALUES (?, ?, ?, NULL, ?, ?)",
-          [o.orderId, o.eventId, o.sectionId, o.prices.get(o.sectionId) ?? 0, o.quantity],
+          [o.orderId, o.eventId, o.sectionId, prices.get(o.sectionId) ?? 0, o.quantity],
         );
       });
       return;
@@ -141,7 +127,7 @@ export class OrderStore {
     // seat_id)) or a seat sold to another order (UNIQUE (event_id, sold_seat_id)).
     await this.traced("mysql commitSale", "commitSale", async () => {
       const values = o.seatIds.map(() => "(?, ?, ?, ?, ?, 1)").join(",");
-      const params = o.seatIds.flatMap((s) => [o.orderId, o.eventId, s, s, o.prices.get(s) ?? 0]);
+      const params = o.seatIds.flatMap((s) => [o.orderId, o.eventId, s, s, prices.get(s) ?? 0]);
       try {
         await this.mysql.execute(
           `INSERT INTO order_items (order_id, event_id, seat_id, sold_seat_id, price_minor, quantity) VALUES ${values}`,

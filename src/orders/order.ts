@@ -33,6 +33,44 @@ export interface Order {
   requestHash: string;
 }
 
+/** How a refund was asked for: `force` (an operator, named in `by`) passes the refund policy. */
+export interface RefundOptions {
+  force: boolean;
+  by: string;
+}
+
+/** What CreateOrder hands the checkout workflow. */
+export interface CheckoutInput {
+  orderId: string;
+  eventId: string;
+  holdId: string;
+  buyerId: string;
+  idempotencyKey: string;
+  paymentMethodToken: string;
+  paymentWindowMs: number;
+}
+
+/**
+ * What a checkout sells, fixed when it begins: the order as the checkout
+ * records it (OrderStore.insertPending, commitSale). Plain data, since it
+ * travels through Temporal's history.
+ */
+export interface CheckoutPlan {
+  orderId: string;
+  eventId: string;
+  holdId: string;
+  buyerId: string;
+  idempotencyKey: string;
+  seatIds: string[];
+  /** General admission: the section and quantity. */
+  sectionId: string;
+  quantity: number;
+  /** Price per seat id (reserved) or per place (general admission: keyed by the section). */
+  prices: [string, number][];
+  amountMinor: number;
+  currencyCode: string;
+}
+
 /** One order per hold: the id derives from the hold's, so retries converge. */
 export function orderIdForHold(holdId: string): string {
   return `o_${holdId.replace(/^h_/, "")}`;

@@ -185,7 +185,12 @@ export class WaitingRoom {
     await this.scripts.leave({ eventId, buyerId, mode: "C" });
   }
 
-  /** One admission step for the event; undefined when it has no live state or no waiting room. */
+  /**
+   * One admission step for the event; undefined when it has no live state or
+   * no waiting room. The rate, max shopping and session the script uses are
+   * the live state's (UpdateWaitingRoom changes them there); this process's
+   * cached layout only stands in for a live state loaded without them.
+   */
   async step(eventId: string): Promise<StepResult | undefined> {
     const index = await this.inventory.index(eventId);
     if (!index?.layout.waitingRoom.enabled) return undefined;
@@ -201,7 +206,7 @@ export class WaitingRoom {
       abandonMs: this.options.abandonMs,
       reservedSeats: reserved,
       maxScan: this.maxScan,
-      graceMs: Math.min(this.options.firstHoldGraceMs, wr.sessionSeconds * 1000),
+      graceMs: this.options.firstHoldGraceMs,
       outageMs: this.options.outageMs,
     });
   }

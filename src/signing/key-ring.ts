@@ -174,16 +174,25 @@ export class KeyRing {
     const x = publicKey.export({ format: "jwk" }).x ?? "";
     const kid = `${this.options.purpose.slice(0, 8)}-${new Date().toISOString().slice(0, 10)}-${randomBytes(6).toString("base64url")}`;
     const graceMs = this.options.maxTokenLifetimeSeconds * 1000 + 2 * this.options.refreshMs;
-    // One statement retires the predecessors and one inserts the successor;
-    // the named lock keeps a second instance from doing the same meanwhile.
-    await conn.query(
-      "UPDATE signing_keys SET retire_at = NOW(3) + INTERVAL ? MICROSECOND WHERE purpose = ? AND retire_at IS NULL",
-      [graceMs * 1000, this.options.purpose],
-    );
-    await conn.query(
-      "INSERT INTO signing_keys (kid, purpose, alg, public_x, private_pem, created_at) VALUES (?, ?, 'EdDSA', ?, ?, NOW(3))",
-      [kid, this.options.purpose, x, privateKey.export({ format: "pem", type: "pkcs8" }).toString()],
-    );
+    // One statement retires the predecessors and one inserts the successor,
+    // in one transaction: a refused INSERT leaves the current key current
+    // (never a ring whose every key is retiring). The named lock keeps a
+    // second instance from doing the same meanwhile.
+    await conn.beginTransaction();
+    try {
+      await conn.query(
+        "UPDATE signing_keys SET retire_at = NOW(3) + INTERVAL ? MICROSECOND WHERE purpose = ? AND retire_at IS NULL",
+        [graceMs * 1000, this.options.purpose],
+      );
+      await conn.query(
+        "INSERT INTO signing_keys (kid, purpose, alg, public_x, private_pem, created_at) VALUES (?, ?, 'EdDSA', ?, ?, NOW(3))",
+        [kid, this.options.purpose, x, privateKey.export({ format: "pem", type: "pkcs8" }).toString()],
+      );
+      await conn.commit();
+    } catch (err) {
+      await conn.rollback();
+      throw err;
+    }
     this.log.info({ kid, purpose: this.options.purpose }, "new signing key");
   }
 

@@ -706,6 +706,7 @@ describe("live counts and rebuilding", () => {
         ordersRefunded: 0,
         ticketsValid: 0,
         ticketsCheckedIn: 0,
+        admissionsPerSecond: 0,
       },
     });
 

@@ -16,6 +16,9 @@ interface LogLine {
   operator?: string;
   principal?: string;
   requestId?: string;
+  eventId?: string;
+  from?: { admissionsPerSecond: number };
+  to?: { admissionsPerSecond: number };
 }
 
 const lines: LogLine[] = [];
@@ -60,6 +63,35 @@ describe("the operator audit log", () => {
     // Each line carries its call's request id, so it can be joined with the call's other lines.
     for (const l of audit) expect(l.requestId).toMatch(/\S/);
     expect(new Set(audit.map((l) => l.requestId)).size).toBe(3);
+  });
+
+  it("audits UpdateWaitingRoom: the operator's call, and the settings before and after", async () => {
+    const withRoom = await openSaleEvent(t, {
+      waitingRoom: {
+        enabled: true,
+        admissionsPerSecond: 10,
+        maxShopping: 50,
+        sessionSeconds: 600,
+        shuffleSeedSha256: "",
+      },
+    });
+    const before = lines.length;
+    await call(
+      t.events,
+      t.events.updateWaitingRoom,
+      { eventId: withRoom, requestId: uid("r"), admissionsPerSecond: 25 },
+      bearer({ operator: "ops-cy" }),
+    );
+    const mine = lines.slice(before);
+    expect(mine.filter((l) => l.msg === "operator call finished").map((l) => [l.operator, l.method, l.code])).toEqual([
+      ["ops-cy", "/ticketing.v1.EventService/UpdateWaitingRoom", "OK"],
+    ]);
+    const changed = mine.find((l) => l.msg === "waiting room settings changed");
+    expect(changed).toMatchObject({
+      eventId: withRoom,
+      from: { admissionsPerSecond: 10 },
+      to: { admissionsPerSecond: 25 },
+    });
   });
 
   it("logs a buyer refused at an operator method under the buyer's own subject, not as an operator", async () => {

@@ -164,6 +164,18 @@ function rows(): Row[] {
       run: (md) => unary(c.events, c.events[m], { eventId: spare, requestId: r() }, md),
       expect: { alice: SCOPE, bob: SCOPE, gateRight: SCOPE, operator: OK },
     })),
+    {
+      // The operator gets past the rights to the event's own refusal (it has no waiting room).
+      rpc: "UpdateWaitingRoom",
+      run: (md) =>
+        unary(c.events, c.events.updateWaitingRoom, { eventId: spare, requestId: r(), admissionsPerSecond: 5 }, md),
+      expect: {
+        alice: SCOPE,
+        bob: SCOPE,
+        gateRight: SCOPE,
+        operator: "FAILED_PRECONDITION:WAITING_ROOM_DISABLED",
+      },
+    },
     // ReservationService
     { rpc: "HoldSeats", run: (md) => hold(md), expect: buyerWrites },
     {

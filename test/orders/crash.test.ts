@@ -1,72 +1,40 @@
 // Nothing lost: the worker is killed (SIGKILL) in the middle of many
 // checkouts and a new one takes over; every order reaches a final state and
 // the money adds up.
-import { spawn, type ChildProcess } from "node:child_process";
 import type { RowDataPacket } from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderState } from "../../src/gen/ticketing/v1/order_service.js";
 import { call, startTestApp, uid, type TestApp } from "../support/app.js";
 import { createOrder, holdSeats, openSaleEvent } from "../support/checkout.js";
-import { testEnv } from "../support/env.js";
+import { workerProcesses, type WorkerProcesses } from "../support/worker-process.js";
 
 const taskQueue = uid("crash");
 let t: TestApp;
-const workers: ChildProcess[] = [];
-
-function startWorkerProcess(): Promise<ChildProcess> {
-  const env = testEnv();
-  const child = spawn(process.execPath, ["--import", "tsx", "src/worker.ts"], {
-    env: {
-      ...process.env,
-      REDIS_URL: env.redisUrl,
-      ...(env.redisClusterNodes
-        ? { REDIS_CLUSTER_NODES: env.redisClusterNodes.map((n) => `${n.host}:${n.port}`).join(",") }
-        : {}),
-      MYSQL_URL: t.config.MYSQL_URL,
-      TEMPORAL_ADDRESS: env.temporalAddress,
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      PAYMENT_SIM_LATENCY_MS: "200-600",
-      PAYMENT_SIM_DECLINE_RATIO: "0.2",
-      LOG_LEVEL: "info",
-      // Not what this test checks, and the suites running beside it on a
-      // shared machine would starve a niced worker past the test's timeout.
-      WORKER_NICE: "0",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  workers.push(child);
-  return new Promise((resolve, reject) => {
-    let out = "";
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      if (out.includes("ticketing worker running")) resolve(child);
-    };
-    child.stdout.on("data", onData);
-    child.stderr.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`worker exited with ${code} before running:\n${out.slice(-2000)}`)));
-  });
-}
+let workers: WorkerProcesses;
 
 beforeAll(async () => {
   t = await startTestApp({ TEMPORAL_TASK_QUEUE: taskQueue });
+  workers = workerProcesses(t.config.MYSQL_URL, taskQueue, {
+    PAYMENT_SIM_LATENCY_MS: "200-600",
+    PAYMENT_SIM_DECLINE_RATIO: "0.2",
+  });
 });
 afterAll(async () => {
-  for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill("SIGKILL");
+  workers?.stopAll();
   await t?.stop();
 });
 
 describe("a worker crash in the middle of checkouts", () => {
   it("leaves every order final, captured payments equal to confirmed orders, every other authorization voided", async () => {
-    const first = await startWorkerProcess();
+    const first = await workers.start();
     const eventId = await openSaleEvent(t);
     const seats = Array.from({ length: 20 }, (_, i) => `A-${1 + Math.floor(i / 10)}-${1 + (i % 10)}`);
     const holds = await Promise.all(seats.map((seat) => holdSeats(t, eventId, uid("buyer"), [seat])));
     const orders = await Promise.all(holds.map((h) => createOrder(t, h, "tok_card")));
 
     await new Promise((r) => setTimeout(r, 400));
-    first.kill("SIGKILL");
-    await new Promise((r) => first.once("exit", r));
-    await startWorkerProcess();
+    await workers.kill(first);
+    await workers.start();
 
     const deadline = Date.now() + 90_000;
     let states: OrderState[] = [];

@@ -42,7 +42,7 @@ async function strayAuthorization(state: OrderState, ageSeconds: number): Promis
       seatIds: [],
       sectionId: "FLOOR",
       quantity: 1,
-      prices: new Map([["FLOOR", 2000]]),
+      prices: [["FLOOR", 2000]],
       amountMinor: 2000,
       currencyCode: "EUR",
     },

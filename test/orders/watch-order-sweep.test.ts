@@ -44,7 +44,7 @@ describe("WatchOrder", () => {
           seatIds: [`A-1-${i + 1}`],
           sectionId: "",
           quantity: 1,
-          prices: new Map([[`A-1-${i + 1}`, 5000]]),
+          prices: [[`A-1-${i + 1}`, 5000]],
           amountMinor: 5000,
           currencyCode: "EUR",
         },

@@ -6,7 +6,7 @@
 // a failure, a refund for a cancellation after confirmation.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderState, type Order } from "../../src/gen/ticketing/v1/order_service.js";
-import { call, uid } from "../support/app.js";
+import { call, callError, uid } from "../support/app.js";
 import {
   createOrder,
   holdSeats,
@@ -75,6 +75,39 @@ describe("the checkout through Stripe", () => {
     );
     expect(cancelled.order?.state).toBe(OrderState.ORDER_STATE_REFUNDED);
     expect(callsFor(order.orderId)).toEqual(["create", "confirm", "capture", "refund"]);
+  });
+
+  it("after a ticket is checked in, a buyer's refund is refused without a provider call; an operator's forced refund refunds", async () => {
+    mock.rules.length = 0;
+    approve();
+    const order = await checkout();
+    expect(order.state).toBe(OrderState.ORDER_STATE_CONFIRMED);
+    const { order: full } = await call(s.t.orders, s.t.orders.getOrder, { orderId: order.orderId });
+    await call(s.t.tickets, s.t.tickets.checkIn, {
+      code: full!.tickets[0]!.code,
+      gateId: "door-1",
+      requestId: uid("scan"),
+    });
+
+    const refused = await callError(
+      s.t.orders,
+      s.t.orders.cancelOrder,
+      { orderId: order.orderId, buyerId: "", requestId: uid("x"), force: false },
+      bearer({ buyer: order.buyerId }),
+    );
+    expect(refused.errorInfo?.reason).toBe("TICKETS_CHECKED_IN");
+    expect(callsFor(order.orderId)).toEqual(["create", "confirm", "capture"]);
+
+    const forced = await call(
+      s.t.orders,
+      s.t.orders.cancelOrder,
+      { orderId: order.orderId, buyerId: order.buyerId, requestId: uid("x"), force: true },
+      s.t.operator,
+    );
+    expect(forced.order?.state).toBe(OrderState.ORDER_STATE_REFUNDED);
+    expect(callsFor(order.orderId)).toEqual(["create", "confirm", "capture", "refund"]);
+    const refund = mock.requests.find((r) => r.headers["idempotency-key"] === `${order.orderId}:payment:refund`);
+    expect(refund?.path).toBe("/v1/refunds");
   });
 
   it("a lost confirmation answer: the activity's retry reads the intent, and the order confirms with one charge", async () => {

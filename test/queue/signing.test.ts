@@ -2,6 +2,7 @@
 // verification with its cache: admission tokens accepted and refused for
 // every reason, and rotation keeping earlier tokens valid.
 import { generateKeyPairSync, sign as edSign } from "node:crypto";
+import type { RowDataPacket } from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate } from "../../src/adapters/mysql/migrate.js";
 import { createMysqlPool, type MysqlPool } from "../../src/adapters/mysql/pool.js";
@@ -16,6 +17,13 @@ import { freshMysqlDatabase, type FreshDatabase } from "../support/env.js";
 const log = createLogger("silent", "test");
 let db: FreshDatabase;
 let otherDb: FreshDatabase;
+const extraDbs: FreshDatabase[] = [];
+/** A database of one test, dropped with the others at the end. */
+async function track(d: Promise<FreshDatabase>): Promise<FreshDatabase> {
+  const fresh = await d;
+  extraDbs.push(fresh);
+  return fresh;
+}
 const pools: MysqlPool[] = [];
 const signingPools: SigningPool[] = [];
 
@@ -48,7 +56,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(signingPools.map((p) => p.close()));
   await Promise.all(pools.map((p) => p.end()));
-  await Promise.all([db.drop(), otherDb.drop()]);
+  await Promise.all([db.drop(), otherDb.drop(), ...extraDbs.map((d) => d.drop())]);
 });
 
 const admission = (eventId = "ev1", buyerId = "alice", lifetimeMs = 600_000) => {
@@ -194,6 +202,25 @@ describe("signing", () => {
     await shared.query("UPDATE signing_keys SET retire_at = NOW(3) - INTERVAL 1 SECOND WHERE kid = ?", [oldKid]);
     const c = await signer(shared);
     expect((await refusal(c.admission.check(old, "ev1", "alice"))).problem).toBe("unknown_key");
+  });
+
+  it("rotates in one transaction: a refused new key leaves the current key current, not retiring", async () => {
+    const pool = await database(await track(freshMysqlDatabase("signing_tx")));
+    const a = await signer(pool);
+    const current = a.ring.signingKey().kid;
+    await pool.query(
+      `CREATE TRIGGER refuse_new_keys BEFORE INSERT ON signing_keys FOR EACH ROW
+         SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'rotation refused by the test'`,
+    );
+    await expect(a.ring.rotate()).rejects.toThrow("rotation refused by the test");
+    const [rows] = await pool.query<RowDataPacket[]>("SELECT kid, retire_at FROM signing_keys");
+    expect(rows.map((r) => ({ kid: r.kid as string, retireAt: r.retire_at as Date | null }))).toEqual([
+      { kid: current, retireAt: null },
+    ]);
+
+    // Once MySQL takes new keys again, the rotation goes through.
+    await pool.query("DROP TRIGGER refuse_new_keys");
+    expect((await a.ring.rotate()).kid).not.toBe(current);
   });
 
   it("signs in batches: many concurrent signatures, few pool tasks, with and without worker threads", async () => {

@@ -207,6 +207,9 @@ describe("the typed script layer", () => {
         if (state !== "ADMITTED") await sleep(20);
       }
       expect(state).toBe("ADMITTED");
+      // UpdateWaitingRoom's write: where the live state is loaded, and nowhere else.
+      expect(await inventory.setWaitingRoom({ ...wr, waitingRoom: { ...wr.waitingRoom, maxShopping: 5 } })).toBe(true);
+      expect(await inventory.setWaitingRoom({ ...wr, eventId: uid("nothing") })).toBe(false);
       expect((await room.views(wr.eventId, [buyer, uid("nobody")]))?.buyers.map((b) => b.code)).toEqual(["A", ""]);
       await completeShopping(scripts, wr.eventId, buyer);
       await room.leave(wr.eventId, buyer);

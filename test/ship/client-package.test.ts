@@ -48,7 +48,7 @@ afterAll(async () => {
 
 // Runs in the empty project: only the installed package and its dependencies.
 const SCRIPT = `
-import { connect, decodeError, REASONS, RETRIED_METHODS, status } from "@ticketing/client";
+import { connect, decodeError, REASONS, RETRIED_METHODS, rowSeatPlacements, status } from "@ticketing/client";
 
 const [address, token, eventId] = process.argv.slice(2);
 const unary = (client, method, request) =>
@@ -58,6 +58,10 @@ const failure = (p) => p.then(() => undefined, (err) => decodeError(err));
 const api = connect(address, { token, defaultDeadlineSeconds: 1 });
 const anonymous = connect(address);
 const out = { reasons: REASONS.length, retriesHoldSeats: RETRIED_METHODS.ReservationService.includes("HoldSeats") };
+out.seats = rowSeatPlacements({
+  firstSeatNumber: 5, seatCount: 3,
+  placement: { position: { x: 100, y: 40, rotation: 0, seatSpacing: 10, curve: 0 }, seats: [] },
+});
 
 const { event } = await unary(api.events, "getEvent", { eventId });
 out.event = { id: event.eventId, name: event.name, currency: event.currencyCode };
@@ -102,6 +106,11 @@ describe("@ticketing/client, installed from its tarball", () => {
       const out = JSON.parse(stdout.trim().split("\n").pop()!);
       expect(out.reasons).toBe(Object.keys(Reasons).length);
       expect(out.retriesHoldSeats).toBe(true);
+      expect(out.seats).toEqual([
+        { seatNumber: 5, x: 90, y: 40, rotation: 0 },
+        { seatNumber: 6, x: 100, y: 40, rotation: 0 },
+        { seatNumber: 7, x: 110, y: 40, rotation: 0 },
+      ]);
       expect(out.event).toEqual({ id: eventId, name: "Checkout night", currency: "EUR" });
       expect(out.invalid.code).toBe(3); // INVALID_ARGUMENT
       expect(out.invalid.reason).toBe("VALIDATION_FAILED");

@@ -32,6 +32,8 @@ export interface Rule {
   rewrite?: (body: Record<string, unknown>) => Record<string, unknown>;
   /** Let stripe-mock act, then drop the connection: the caller never sees the answer. */
   dropResponse?: boolean;
+  /** Hold the request until this settles, then act (e.g. to kill the worker while calls are in flight). */
+  waitFor?: Promise<unknown>;
   /** How many requests this rule applies to (default: all). */
   times?: number;
 }
@@ -103,27 +105,31 @@ export async function startStripeMock(): Promise<StripeMock> {
         res.end(JSON.stringify(rule.respond.body));
         return;
       }
-      const upstream = http.request(
-        { host: "127.0.0.1", port, method: req.method, path: req.url, headers: req.headers },
-        (up) => {
-          const parts: Buffer[] = [];
-          up.on("data", (c: Buffer) => parts.push(c));
-          up.on("end", () => {
-            if (rule?.dropResponse) {
-              res.socket?.destroy();
-              return;
-            }
-            let text = Buffer.concat(parts).toString();
-            if (rule?.rewrite) text = JSON.stringify(rule.rewrite(JSON.parse(text) as Record<string, unknown>));
-            const headers = { ...up.headers };
-            delete headers["content-length"];
-            res.writeHead(up.statusCode ?? 502, headers);
-            res.end(text);
-          });
-        },
-      );
-      upstream.on("error", () => res.socket?.destroy());
-      upstream.end(body);
+      const forward = () => {
+        const upstream = http.request(
+          { host: "127.0.0.1", port, method: req.method, path: req.url, headers: req.headers },
+          (up) => {
+            const parts: Buffer[] = [];
+            up.on("data", (c: Buffer) => parts.push(c));
+            up.on("end", () => {
+              if (rule?.dropResponse) {
+                res.socket?.destroy();
+                return;
+              }
+              let text = Buffer.concat(parts).toString();
+              if (rule?.rewrite) text = JSON.stringify(rule.rewrite(JSON.parse(text) as Record<string, unknown>));
+              const headers = { ...up.headers };
+              delete headers["content-length"];
+              res.writeHead(up.statusCode ?? 502, headers);
+              res.end(text);
+            });
+          },
+        );
+        upstream.on("error", () => res.socket?.destroy());
+        upstream.end(body);
+      };
+      if (rule?.waitFor) void rule.waitFor.finally(forward);
+      else forward();
     });
   });
   await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));

@@ -536,8 +536,11 @@ export async function startRedis(opts: StartRedisOptions): Promise<RedisHandle> 
 }
 
 export interface RedisClusterHandle {
+  /** The masters as created (a failover may promote a replica since). */
   nodes: { host: string; port: number }[];
   pids: number[];
+  /** Every node, masters and replicas, by client port. */
+  processes: Map<number, ManagedProcess>;
   /** "host:port,host:port,..." as REDIS_CLUSTER_NODES expects. */
   nodesEnv: string;
   stop(): Promise<void>;
@@ -546,9 +549,15 @@ export interface RedisClusterHandle {
 export async function startRedisCluster(opts: {
   dir: string;
   masters?: number;
+  /** Replicas per master (default 0): with 1, killing a master promotes its replica. */
+  replicas?: number;
+  /** cluster-node-timeout: how long a master may be unreachable before its replica takes over (default 5000). */
+  nodeTimeoutMs?: number;
   timeoutMs?: number;
 }): Promise<RedisClusterHandle> {
   const masters = opts.masters ?? 3;
+  const replicas = opts.replicas ?? 0;
+  const nodeCount = masters * (1 + replicas);
   if (masters < 3) throw new Error("startRedisCluster: Redis Cluster needs at least 3 masters");
   const bin = requireBinary("redis-server", "apt-get install redis-server");
   const cli = requireBinary("redis-cli", "apt-get install redis-tools");
@@ -558,15 +567,15 @@ export async function startRedisCluster(opts: {
 
   for (let attempt = 1; ; attempt++) {
     // client ports and cluster-bus ports, all distinct (--cluster-port, so port+10000 need not be free)
-    const ports = await freePorts(masters * 2);
+    const ports = await freePorts(nodeCount * 2);
     const procs: ManagedProcess[] = [];
     const stop = async () => {
       await Promise.all(procs.map((p) => p.stop()));
     };
     try {
-      for (let i = 0; i < masters; i++) {
+      for (let i = 0; i < nodeCount; i++) {
         const port = ports[i]!;
-        const busPort = ports[masters + i]!;
+        const busPort = ports[nodeCount + i]!;
         const nodeDir = path.join(dir, `node-${port}`);
         fs.mkdirSync(nodeDir, { recursive: true });
         procs.push(
@@ -585,7 +594,7 @@ export async function startRedisCluster(opts: {
               "--cluster-config-file",
               "nodes.conf",
               "--cluster-node-timeout",
-              "5000",
+              String(opts.nodeTimeoutMs ?? 5000),
               "--dir",
               nodeDir,
               "--daemonize",
@@ -605,10 +614,11 @@ export async function startRedisCluster(opts: {
         ),
       );
       const createLog = path.join(dir, "cluster-create.log");
-      const addrs = ports.slice(0, masters).map((p) => `127.0.0.1:${p}`);
+      // redis-cli makes the first `masters` addresses masters and the rest their replicas.
+      const addrs = ports.slice(0, nodeCount).map((p) => `127.0.0.1:${p}`);
       const created = await runAsync(
         cli,
-        ["--cluster", "create", ...addrs, "--cluster-replicas", "0", "--cluster-yes"],
+        ["--cluster", "create", ...addrs, "--cluster-replicas", String(replicas), "--cluster-yes"],
         {
           logFile: createLog,
           timeoutMs,
@@ -630,7 +640,7 @@ export async function startRedisCluster(opts: {
               const info = await redisCommand(ports[i]!, ["CLUSTER", "INFO"]);
               return (
                 /cluster_state:ok/.test(info) &&
-                new RegExp(`cluster_known_nodes:${masters}\\b`).test(info) &&
+                new RegExp(`cluster_known_nodes:${nodeCount}\\b`).test(info) &&
                 /cluster_slots_ok:16384\b/.test(info)
               );
             },
@@ -638,10 +648,25 @@ export async function startRedisCluster(opts: {
           ),
         ),
       );
+      // Every replica has synced with its master, so a failover has one to promote.
+      await Promise.all(
+        procs
+          .slice(masters)
+          .map((p, i) =>
+            waitUntilReady(
+              p,
+              "master_link_status:up",
+              async () =>
+                /master_link_status:up/.test(await redisCommand(ports[masters + i]!, ["INFO", "replication"])),
+              { timeoutMs, intervalMs: 100 },
+            ),
+          ),
+      );
       const nodes = ports.slice(0, masters).map((port) => ({ host: "127.0.0.1", port }));
       return {
         nodes,
         pids: procs.map((p) => p.pid),
+        processes: new Map(procs.map((p, i) => [ports[i]!, p])),
         nodesEnv: nodes.map((n) => `${n.host}:${n.port}`).join(","),
         stop,
       };
@@ -740,6 +765,10 @@ export async function startMysql(opts: StartMysqlOptions): Promise<MysqlHandle> 
   }
   const isRoot = process.getuid?.() === 0;
   const user = os.userInfo().username;
+  // Its own temporary directory: the shared /tmp is swept by other programs on a
+  // busy machine, and a temp table deleted under it aborts mariadb-install-db.
+  const tmpDir = path.join(dir, "tmp");
+  fs.mkdirSync(tmpDir, { recursive: true });
 
   if (!fs.existsSync(path.join(dataDir, "mysql"))) {
     fs.mkdirSync(dataDir, { recursive: true });
@@ -751,6 +780,7 @@ export async function startMysql(opts: StartMysqlOptions): Promise<MysqlHandle> 
             `--user=${user}`,
             "--auth-root-authentication-method=normal",
             "--skip-test-db",
+            `--tmpdir=${tmpDir}`,
           ]
         : ["--no-defaults", "--initialize-insecure", `--datadir=${dataDir}`, ...(isRoot ? ["--user=root"] : [])];
     const init = await runAsync(flavor.kind === "mariadb" ? flavor.installDb! : flavor.server, args, {
@@ -774,6 +804,7 @@ export async function startMysql(opts: StartMysqlOptions): Promise<MysqlHandle> 
       `--port=${port}`,
       `--socket=${socket}`,
       `--pid-file=${path.join(dir, "mysqld.pid")}`,
+      `--tmpdir=${tmpDir}`,
       "--skip-log-bin",
       "--max-connections=500",
       "--character-set-server=utf8mb4",

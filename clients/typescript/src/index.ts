@@ -7,6 +7,8 @@ export * from "./connect.js";
 export * from "./errors.js";
 export * from "./service-config.js";
 export { REASONS, type Reason } from "./reasons.js";
+// Where each seat of GetEvent's rows is drawn (the seat plan): rowSeatPlacements(row), seatOnRow, areaCorners.
+export * from "./geometry.js";
 export * as common from "./gen/ticketing/v1/common.js";
 export * as events from "./gen/ticketing/v1/event_service.js";
 export * as reservations from "./gen/ticketing/v1/reservation_service.js";

@@ -18,6 +18,7 @@ export const RETRIED_METHODS: Readonly<Record<string, readonly string[]>> = {
     "OpenSale",
     "PauseSale",
     "CloseSale",
+    "UpdateWaitingRoom",
     "GetSeatMap",
     "GetEventSummary",
     "RebuildInventory",

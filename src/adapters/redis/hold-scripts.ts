@@ -1,7 +1,7 @@
 // The hold scripts (lua/hold_*.lua, extend, pin, release, sell, unsell): each
 // a function with named inputs and a decoded reply. This module alone knows
 // their KEYS order and reply layout; the headers in lua/ are the contract.
-import { eventKeys, queueKeys } from "./keys.js";
+import { eventKeys, holdFreeingKeys, queueKeys } from "./keys.js";
 import type { ScriptArgv, ScriptReply, ScriptRunner } from "./runner.js";
 import { unexpectedReply, type Refusal } from "./script-errors.js";
 
@@ -187,21 +187,8 @@ export class HoldScripts {
 
   /** lua/release_hold.lua: `asking` is the buyer who asks ('' for system and expire). */
   releaseHold(i: SectionInput & { asking: string; mode: "buyer" | "system" | "expire" }): Promise<ReleaseHoldReply> {
-    const k = eventKeys(i.eventId);
-    const argv: ScriptArgv = [
-      i.sectionId ? 12 : 9,
-      k.meta,
-      k.hold(i.holdId),
-      k.seats,
-      k.buyer(i.buyerId),
-      k.expiries,
-      k.version,
-      k.changes,
-      k.rowHints,
-      k.rowCursor,
-    ];
-    if (i.sectionId) argv.push(k.ga(i.sectionId), k.gaQuantities(i.sectionId), k.gaExpiries(i.sectionId));
-    argv.push(i.holdId, i.asking, i.mode);
+    const keys = holdFreeingKeys(i);
+    const argv: ScriptArgv = [keys.length, ...keys, i.holdId, i.asking, i.mode];
     return this.runner.run("release_hold", argv).then((r): ReleaseHoldReply => {
       const code = r[0];
       if (code === "ENDED" || code === "FINAL") return { code, state: String(r[1]) };

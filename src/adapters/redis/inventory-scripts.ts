@@ -1,7 +1,7 @@
 // The live-inventory scripts (lua/load_inventory.lua, set_sale_state.lua,
-// seat_map.lua): each a function with named inputs and a decoded reply. This
+// set_waiting_room.lua, seat_map.lua): each a function with named inputs and a decoded reply. This
 // module alone knows their KEYS order and reply layouts.
-import { eventKeys } from "./keys.js";
+import { eventKeys, holdFreeingKeys } from "./keys.js";
 import type { ScriptArgv, ScriptReply, ScriptRunner } from "./runner.js";
 
 /** A reserved seat's live state: free, held, sold. */
@@ -20,6 +20,8 @@ export interface LoadInventoryInput {
   limit: number;
   maxExtensions: number;
   maxLifetimeMs: number;
+  /** The waiting room's settings (queue_step.lua reads them from the live state). */
+  waitingRoom: WaitingRoomLive;
   soldSeats: readonly string[];
   gaSections: readonly { sectionId: string; capacity: number; sold: number }[];
   /** Seats each buyer bought, for the per-buyer limit. */
@@ -28,6 +30,13 @@ export interface LoadInventoryInput {
   rows: readonly string[];
   /** Stored as is. */
   layoutJson: string;
+}
+
+/** The waiting room's settings as the live state keeps them. */
+export interface WaitingRoomLive {
+  admissionsPerSecond: number;
+  maxShopping: number;
+  sessionMs: number;
 }
 
 export interface SeatMapReply {
@@ -81,6 +90,9 @@ export class InventoryScripts {
       limit: i.limit,
       maxExtensions: i.maxExtensions,
       maxLifetimeMs: i.maxLifetimeMs,
+      wrRate: i.waitingRoom.admissionsPerSecond,
+      wrMax: i.waitingRoom.maxShopping,
+      wrSessionMs: i.waitingRoom.sessionMs,
       soldSeats: i.soldSeats,
       // In KEYS order, as the script pairs them.
       ga: i.gaSections.map((s) => [s.capacity, s.sold]),
@@ -100,7 +112,26 @@ export class InventoryScripts {
       .then((updated) => Number(updated) === 1);
   }
 
-  /** lua/seat_map.lua: the live seat state at one instant (read only). */
+  /**
+   * lua/set_waiting_room.lua: the waiting room's settings and the layout
+   * carrying them; false when the event's inventory is not loaded.
+   */
+  setWaitingRoom(i: { eventId: string; settings: WaitingRoomLive; layoutJson: string }): Promise<boolean> {
+    const k = eventKeys(i.eventId);
+    const s = i.settings;
+    return this.runner
+      .run<number>("set_waiting_room", [
+        2,
+        k.meta,
+        k.layout,
+        s.admissionsPerSecond,
+        s.maxShopping,
+        s.sessionMs,
+        i.layoutJson,
+      ])
+      .then((updated) => Number(updated) === 1);
+  }
+
   /**
    * lua/repair_seats.lua: writes one hold's seats' sold or free state from
    * MySQL's `truth`, touching no other hold and not the epoch. NOT_LOADED when
@@ -113,19 +144,7 @@ export class InventoryScripts {
     sectionId: string;
     truth: SeatTruthInput;
   }): Promise<{ result: "OK" | "NOT_LOADED"; changed: number }> {
-    const k = eventKeys(i.eventId);
-    const keys = [
-      k.meta,
-      k.hold(i.holdId),
-      k.seats,
-      k.buyer(i.buyerId),
-      k.expiries,
-      k.version,
-      k.changes,
-      k.rowHints,
-      k.rowCursor,
-    ];
-    if (i.sectionId) keys.push(k.ga(i.sectionId), k.gaQuantities(i.sectionId), k.gaExpiries(i.sectionId));
+    const keys = holdFreeingKeys(i);
     const argv: ScriptArgv = [keys.length, ...keys, i.holdId, JSON.stringify(i.truth), i.sectionId];
     return this.runner.run("repair_seats", argv).then((r) => ({
       result: String(r[0]) === "OK" ? "OK" : "NOT_LOADED",
@@ -133,6 +152,7 @@ export class InventoryScripts {
     }));
   }
 
+  /** lua/seat_map.lua: the live seat state at one instant (read only). */
   seatMap(i: { eventId: string; gaSectionIds: readonly string[] }): Promise<SeatMapReply> {
     const k = eventKeys(i.eventId);
     const argv: ScriptArgv = [3 + 3 * i.gaSectionIds.length, k.meta, k.seats, k.version];

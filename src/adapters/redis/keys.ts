@@ -6,9 +6,9 @@
 function buildEventKeys(eventId: string) {
   const tag = `{ev:${eventId}}`;
   return {
-    /** HASH: state, ttl_ms, max_ext, max_life_ms, limit, epoch. */
+    /** HASH: state, ttl, maxext, maxlife, limit, epoch; the waiting room's wr_rate, wr_max, wr_session_ms. */
     meta: `${tag}:meta`,
-    /** STRING: the layout JSON (seat map, prices, settings). */
+    /** STRING: the layout JSON (seat map, prices, settings; without the seat plan: layout.ts withoutPlan). */
     layout: `${tag}:layout`,
     /** HASH seatId -> "<expiresMs>|<holdId>" while held, "S|<holdId>" when sold; absent when free. */
     seats: `${tag}:seats`,
@@ -64,6 +64,28 @@ function perEvent<T extends object>(build: (eventId: string) => T): (eventId: st
 export const eventKeys = perEvent(buildEventKeys);
 
 export type EventKeys = ReturnType<typeof eventKeys>;
+
+/**
+ * The KEYS of a script that frees one hold's seats, in the order both
+ * lua/release_hold.lua and lua/repair_seats.lua declare: the event's hold
+ * bookkeeping, then, for a general-admission hold, its section's keys.
+ */
+export function holdFreeingKeys(i: { eventId: string; holdId: string; buyerId: string; sectionId: string }): string[] {
+  const k = eventKeys(i.eventId);
+  const keys = [
+    k.meta,
+    k.hold(i.holdId),
+    k.seats,
+    k.buyer(i.buyerId),
+    k.expiries,
+    k.version,
+    k.changes,
+    k.rowHints,
+    k.rowCursor,
+  ];
+  if (i.sectionId) keys.push(k.ga(i.sectionId), k.gaQuantities(i.sectionId), k.gaExpiries(i.sectionId));
+  return keys;
+}
 
 /** An event's waiting room (lua/includes/queue.lua describes each key). */
 function buildQueueKeys(eventId: string) {

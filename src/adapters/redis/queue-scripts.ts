@@ -119,12 +119,14 @@ export interface StepInput {
   eventId: string;
   /** Every general-admission section of the event. */
   gaSectionIds: readonly string[];
+  /** The next three stand in for settings the live state lacks (it carries them: see lua/queue_step.lua). */
   admissionsPerSecond: number;
   maxShopping: number;
   sessionMs: number;
   abandonMs: number;
   reservedSeats: number;
   maxScan: number;
+  /** Capped at the session by the script. */
   graceMs: number;
   outageMs: number;
 }

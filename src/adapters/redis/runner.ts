@@ -23,6 +23,7 @@ export const SCRIPT_NAMES = [
   "seat_map",
   "load_inventory",
   "set_sale_state",
+  "set_waiting_room",
   "queue_join",
   "queue_position",
   "queue_poll",

@@ -45,14 +45,22 @@ export function toCountsMessage(c: Counts): InventoryCounts {
 }
 
 function toSectionMessage(s: SectionLayout): SectionMessage {
+  // The seat plan's parts only where the event has them (an event without a plan answers as before).
+  const outline = s.outline ? { outline: { points: s.outline.map((p) => ({ ...p })) } } : {};
   if (s.generalAdmission) {
+    const area = s.generalAdmission.area;
     return {
       sectionId: s.sectionId,
       name: s.name,
       layout: {
         $case: "generalAdmission",
-        value: { capacity: s.generalAdmission.capacity, priceCategoryId: s.generalAdmission.priceCategoryId },
+        value: {
+          capacity: s.generalAdmission.capacity,
+          priceCategoryId: s.generalAdmission.priceCategoryId,
+          ...(area ? { area: { ...area } } : {}),
+        },
       },
+      ...outline,
     };
   }
   return {
@@ -66,9 +74,18 @@ function toSectionMessage(s: SectionLayout): SectionMessage {
           firstSeatNumber: r.firstSeatNumber,
           seatCount: r.seatCount,
           priceCategoryId: r.priceCategoryId,
+          ...(r.placement
+            ? {
+                placement: {
+                  ...(r.placement.position ? { position: { ...r.placement.position } } : {}),
+                  seats: r.placement.seats.map((seat) => ({ ...seat })),
+                },
+              }
+            : {}),
         })),
       },
     },
+    ...outline,
   };
 }
 
@@ -125,13 +142,19 @@ export function toEventDraft(e: EventMessage): EventDraft {
     })),
     sections: e.sections.map((s): SectionDraft => {
       const layout = s.layout;
+      const outline = s.outline;
       if (layout?.$case === "reserved") {
-        return { sectionId: s.sectionId, name: s.name, reserved: { rows: layout.value.rows.map((r) => ({ ...r })) } };
+        return {
+          sectionId: s.sectionId,
+          name: s.name,
+          reserved: { rows: layout.value.rows.map((r) => ({ ...r })) },
+          outline,
+        };
       }
       if (layout?.$case === "generalAdmission") {
-        return { sectionId: s.sectionId, name: s.name, generalAdmission: { ...layout.value } };
+        return { sectionId: s.sectionId, name: s.name, generalAdmission: { ...layout.value }, outline };
       }
-      return { sectionId: s.sectionId, name: s.name };
+      return { sectionId: s.sectionId, name: s.name, outline };
     }),
   };
 }
@@ -225,8 +248,12 @@ export function eventHandlers(events: Events): ServiceHandlers<typeof EventServi
           priceCategoryId: c.priceCategoryId,
           counts: toCountsMessage(c.counts),
         })),
-        funnel: summary.funnel,
+        funnel: { ...summary.funnel, admissionsPerSecond: summary.health.admissionRate },
       };
+    },
+
+    async updateWaitingRoom(req) {
+      return { event: toEventMessage(await events.updateWaitingRoom(req)) };
     },
 
     async rebuildInventory(req) {

@@ -61,6 +61,7 @@ export function createServices(pipeline: CallPipeline, deps: ServiceDeps): Regis
           pauseSale: "operator",
           closeSale: "operator",
           rebuildInventory: "operator",
+          updateWaitingRoom: "operator",
           getEventSummary: "operator",
           getEvent: "publicRead",
           listEvents: "publicRead",

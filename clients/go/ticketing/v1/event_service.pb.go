@@ -216,7 +216,8 @@ func (x *HoldPolicy) GetMaxLifetimeSeconds() uint32 {
 // buyers who hold nothing yet than there are seats left (an admitted buyer
 // stops counting once they hold, leave, or stay idle past the server's
 // QUEUE_FIRST_HOLD_GRACE_SECONDS). With nothing left to sell it pauses and
-// waiting buyers see SOLD_OUT.
+// waiting buyers see SOLD_OUT. UpdateWaitingRoom changes admissions_per_second,
+// max_shopping and session_seconds while the sale runs.
 type WaitingRoomSettings struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// With the waiting room on, holds need an admission token.
@@ -311,8 +312,11 @@ type Row struct {
 	// 1..500.
 	SeatCount       uint32 `protobuf:"varint,3,opt,name=seat_count,json=seatCount,proto3" json:"seat_count,omitempty"`
 	PriceCategoryId string `protobuf:"bytes,4,opt,name=price_category_id,json=priceCategoryId,proto3" json:"price_category_id,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Where the row's seats are on the venue plan (see Point for the
+	// coordinate system). Optional: an event places all of its rows or none.
+	Placement     *RowPlacement `protobuf:"bytes,5,opt,name=placement,proto3" json:"placement,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Row) Reset() {
@@ -373,6 +377,437 @@ func (x *Row) GetPriceCategoryId() string {
 	return ""
 }
 
+func (x *Row) GetPlacement() *RowPlacement {
+	if x != nil {
+		return x.Placement
+	}
+	return nil
+}
+
+// The seat plan: coordinates a storefront draws the venue with. Every field
+// of it is optional; an event without one sells the same way.
+//
+// The coordinate system: one plane per event, in plan units (whatever unit
+// the venue's drawing uses, e.g. centimetres; only ratios matter to a
+// drawing). The origin is the plan's top-left corner, x grows to the right
+// and y grows downwards, as in SVG and on screens. Every coordinate is a
+// finite number in -1000000..1000000. Rotations are in degrees, clockwise
+// (as seen with y pointing down), -360..360.
+//
+// When any row, section outline or general-admission area of an event has
+// coordinates, the event has a seat plan, and then every seat must get a
+// position (each row a placement that places all of its seats) and every
+// general-admission section an area or an outline (INVALID_ARGUMENT
+// otherwise). Section outlines stay optional.
+type Point struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	X             float64                `protobuf:"fixed64,1,opt,name=x,proto3" json:"x,omitempty"`
+	Y             float64                `protobuf:"fixed64,2,opt,name=y,proto3" json:"y,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Point) Reset() {
+	*x = Point{}
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Point) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Point) ProtoMessage() {}
+
+func (x *Point) ProtoReflect() protoreflect.Message {
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Point.ProtoReflect.Descriptor instead.
+func (*Point) Descriptor() ([]byte, []int) {
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Point) GetX() float64 {
+	if x != nil {
+		return x.X
+	}
+	return 0
+}
+
+func (x *Point) GetY() float64 {
+	if x != nil {
+		return x.Y
+	}
+	return 0
+}
+
+// How a row's seats are placed: along the row's line or arc (`position`),
+// one by one (`seats`), or both (then a seat listed in `seats` is where
+// `seats` says, the others where `position` puts them). With no `position`,
+// `seats` must list every seat of the row.
+type RowPlacement struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Position *RowPosition           `protobuf:"bytes,1,opt,name=position,proto3" json:"position,omitempty"`
+	// At most one per seat number; each names a seat of the row.
+	Seats         []*SeatPosition `protobuf:"bytes,2,rep,name=seats,proto3" json:"seats,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RowPlacement) Reset() {
+	*x = RowPlacement{}
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RowPlacement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RowPlacement) ProtoMessage() {}
+
+func (x *RowPlacement) ProtoReflect() protoreflect.Message {
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RowPlacement.ProtoReflect.Descriptor instead.
+func (*RowPlacement) Descriptor() ([]byte, []int) {
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RowPlacement) GetPosition() *RowPosition {
+	if x != nil {
+		return x.Position
+	}
+	return nil
+}
+
+func (x *RowPlacement) GetSeats() []*SeatPosition {
+	if x != nil {
+		return x.Seats
+	}
+	return nil
+}
+
+// A row as a line or an arc, its seats spaced evenly along it in seat-number
+// order. Seat i (0 for first_seat_number, n = seat_count) lies at arc length
+// t = (i - (n - 1) / 2) * seat_spacing from the middle of the row. With
+// r = rotation, u = (cos r, sin r) (the row's direction) and
+// v = (-sin r, cos r) (u turned 90 degrees clockwise):
+//   - curve 0 (straight): seat i is at (x, y) + t * u, its rotation r;
+//   - otherwise, with L = (n - 1) * seat_spacing, R = L / curve (curve in
+//     radians, so R is negative for a negative curve) and a = t / R (radians):
+//     seat i is at (x, y) + R * sin(a) * u + R * (cos(a) - 1) * v, its rotation
+//     r - a (in degrees).
+//
+// Seats face -v (see rotation), so a positive curve bends the row's ends
+// forwards and the row wraps around what it faces: a row at rotation 0 with a
+// positive curve is a smile whose ends rise towards a stage above it.
+// Every seat a row places must be on the plan too (x and y within
+// -1000000..1000000). src/events/geometry.ts (rowSeatPlacements) is the
+// reference implementation; @ticketing/client exports it.
+type RowPosition struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The middle of the row: halfway along it from the first seat's centre to
+	// the last's (on an arc, the middle of the arc).
+	X float64 `protobuf:"fixed64,1,opt,name=x,proto3" json:"x,omitempty"`
+	Y float64 `protobuf:"fixed64,2,opt,name=y,proto3" json:"y,omitempty"`
+	// The row's direction from its first seat to its last, in degrees clockwise
+	// from +x: 0 runs left to right, 90 top to bottom. A seat faces 90 degrees
+	// counter-clockwise from its rotation: seats of a row at 0 face up (-y).
+	Rotation float64 `protobuf:"fixed64,3,opt,name=rotation,proto3" json:"rotation,omitempty"`
+	// Distance between the centres of adjacent seats, along the row; more than
+	// 0 and at most 10000. Required (not 0) for a row of more than one seat.
+	SeatSpacing float64 `protobuf:"fixed64,4,opt,name=seat_spacing,json=seatSpacing,proto3" json:"seat_spacing,omitempty"`
+	// How far the row bends: the angle in degrees between its direction at the
+	// first seat and at the last; 0 is straight, positive bends its ends
+	// forwards (towards where its seats face), negative backwards; -360..360.
+	Curve         float64 `protobuf:"fixed64,5,opt,name=curve,proto3" json:"curve,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RowPosition) Reset() {
+	*x = RowPosition{}
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RowPosition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RowPosition) ProtoMessage() {}
+
+func (x *RowPosition) ProtoReflect() protoreflect.Message {
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RowPosition.ProtoReflect.Descriptor instead.
+func (*RowPosition) Descriptor() ([]byte, []int) {
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *RowPosition) GetX() float64 {
+	if x != nil {
+		return x.X
+	}
+	return 0
+}
+
+func (x *RowPosition) GetY() float64 {
+	if x != nil {
+		return x.Y
+	}
+	return 0
+}
+
+func (x *RowPosition) GetRotation() float64 {
+	if x != nil {
+		return x.Rotation
+	}
+	return 0
+}
+
+func (x *RowPosition) GetSeatSpacing() float64 {
+	if x != nil {
+		return x.SeatSpacing
+	}
+	return 0
+}
+
+func (x *RowPosition) GetCurve() float64 {
+	if x != nil {
+		return x.Curve
+	}
+	return 0
+}
+
+// One seat placed by itself.
+type SeatPosition struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A seat of the row: first_seat_number .. first_seat_number + seat_count - 1.
+	SeatNumber uint32 `protobuf:"varint,1,opt,name=seat_number,json=seatNumber,proto3" json:"seat_number,omitempty"`
+	// The seat's centre.
+	X float64 `protobuf:"fixed64,2,opt,name=x,proto3" json:"x,omitempty"`
+	Y float64 `protobuf:"fixed64,3,opt,name=y,proto3" json:"y,omitempty"`
+	// Degrees clockwise; at 0 the seat faces up (-y), as in a row at 0.
+	Rotation      float64 `protobuf:"fixed64,4,opt,name=rotation,proto3" json:"rotation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SeatPosition) Reset() {
+	*x = SeatPosition{}
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SeatPosition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SeatPosition) ProtoMessage() {}
+
+func (x *SeatPosition) ProtoReflect() protoreflect.Message {
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SeatPosition.ProtoReflect.Descriptor instead.
+func (*SeatPosition) Descriptor() ([]byte, []int) {
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SeatPosition) GetSeatNumber() uint32 {
+	if x != nil {
+		return x.SeatNumber
+	}
+	return 0
+}
+
+func (x *SeatPosition) GetX() float64 {
+	if x != nil {
+		return x.X
+	}
+	return 0
+}
+
+func (x *SeatPosition) GetY() float64 {
+	if x != nil {
+		return x.Y
+	}
+	return 0
+}
+
+func (x *SeatPosition) GetRotation() float64 {
+	if x != nil {
+		return x.Rotation
+	}
+	return 0
+}
+
+// A closed polygon on the plan, e.g. a section's outline: 3..500 points, the
+// last joined back to the first.
+type Polygon struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Points        []*Point               `protobuf:"bytes,1,rep,name=points,proto3" json:"points,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Polygon) Reset() {
+	*x = Polygon{}
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Polygon) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Polygon) ProtoMessage() {}
+
+func (x *Polygon) ProtoReflect() protoreflect.Message {
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Polygon.ProtoReflect.Descriptor instead.
+func (*Polygon) Descriptor() ([]byte, []int) {
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Polygon) GetPoints() []*Point {
+	if x != nil {
+		return x.Points
+	}
+	return nil
+}
+
+// A rectangle on the plan, e.g. a general-admission area: centred on (x, y),
+// width along x and height along y before it is turned by rotation about its
+// centre. width and height are more than 0 and at most 2000000.
+type Area struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	X             float64                `protobuf:"fixed64,1,opt,name=x,proto3" json:"x,omitempty"`
+	Y             float64                `protobuf:"fixed64,2,opt,name=y,proto3" json:"y,omitempty"`
+	Width         float64                `protobuf:"fixed64,3,opt,name=width,proto3" json:"width,omitempty"`
+	Height        float64                `protobuf:"fixed64,4,opt,name=height,proto3" json:"height,omitempty"`
+	Rotation      float64                `protobuf:"fixed64,5,opt,name=rotation,proto3" json:"rotation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Area) Reset() {
+	*x = Area{}
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Area) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Area) ProtoMessage() {}
+
+func (x *Area) ProtoReflect() protoreflect.Message {
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Area.ProtoReflect.Descriptor instead.
+func (*Area) Descriptor() ([]byte, []int) {
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Area) GetX() float64 {
+	if x != nil {
+		return x.X
+	}
+	return 0
+}
+
+func (x *Area) GetY() float64 {
+	if x != nil {
+		return x.Y
+	}
+	return 0
+}
+
+func (x *Area) GetWidth() float64 {
+	if x != nil {
+		return x.Width
+	}
+	return 0
+}
+
+func (x *Area) GetHeight() float64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *Area) GetRotation() float64 {
+	if x != nil {
+		return x.Rotation
+	}
+	return 0
+}
+
 // Rows of numbered seats.
 type ReservedSeating struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -383,7 +818,7 @@ type ReservedSeating struct {
 
 func (x *ReservedSeating) Reset() {
 	*x = ReservedSeating{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[4]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -395,7 +830,7 @@ func (x *ReservedSeating) String() string {
 func (*ReservedSeating) ProtoMessage() {}
 
 func (x *ReservedSeating) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[4]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -408,7 +843,7 @@ func (x *ReservedSeating) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReservedSeating.ProtoReflect.Descriptor instead.
 func (*ReservedSeating) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{4}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ReservedSeating) GetRows() []*Row {
@@ -424,13 +859,17 @@ type GeneralAdmission struct {
 	// 1..200000.
 	Capacity        uint32 `protobuf:"varint,1,opt,name=capacity,proto3" json:"capacity,omitempty"`
 	PriceCategoryId string `protobuf:"bytes,2,opt,name=price_category_id,json=priceCategoryId,proto3" json:"price_category_id,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Where the standing area is on the plan (see Point). Optional, but an
+	// event with a seat plan needs an area or an outline for each
+	// general-admission section.
+	Area          *Area `protobuf:"bytes,3,opt,name=area,proto3" json:"area,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GeneralAdmission) Reset() {
 	*x = GeneralAdmission{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[5]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -442,7 +881,7 @@ func (x *GeneralAdmission) String() string {
 func (*GeneralAdmission) ProtoMessage() {}
 
 func (x *GeneralAdmission) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[5]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -455,7 +894,7 @@ func (x *GeneralAdmission) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GeneralAdmission.ProtoReflect.Descriptor instead.
 func (*GeneralAdmission) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{5}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GeneralAdmission) GetCapacity() uint32 {
@@ -472,6 +911,13 @@ func (x *GeneralAdmission) GetPriceCategoryId() string {
 	return ""
 }
 
+func (x *GeneralAdmission) GetArea() *Area {
+	if x != nil {
+		return x.Area
+	}
+	return nil
+}
+
 // A section of the venue: reserved seating or general admission.
 type Section struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -482,14 +928,17 @@ type Section struct {
 	//
 	//	*Section_Reserved
 	//	*Section_GeneralAdmission
-	Layout        isSection_Layout `protobuf_oneof:"layout"`
+	Layout isSection_Layout `protobuf_oneof:"layout"`
+	// The section's boundary on the plan (see Point), for any section;
+	// optional.
+	Outline       *Polygon `protobuf:"bytes,5,opt,name=outline,proto3" json:"outline,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Section) Reset() {
 	*x = Section{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[6]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -501,7 +950,7 @@ func (x *Section) String() string {
 func (*Section) ProtoMessage() {}
 
 func (x *Section) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[6]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -514,7 +963,7 @@ func (x *Section) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Section.ProtoReflect.Descriptor instead.
 func (*Section) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{6}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Section) GetSectionId() string {
@@ -552,6 +1001,13 @@ func (x *Section) GetGeneralAdmission() *GeneralAdmission {
 		if x, ok := x.Layout.(*Section_GeneralAdmission); ok {
 			return x.GeneralAdmission
 		}
+	}
+	return nil
+}
+
+func (x *Section) GetOutline() *Polygon {
+	if x != nil {
+		return x.Outline
 	}
 	return nil
 }
@@ -611,7 +1067,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[7]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -623,7 +1079,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[7]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -636,7 +1092,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{7}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Event) GetEventId() string {
@@ -771,7 +1227,7 @@ type CreateEventRequest struct {
 
 func (x *CreateEventRequest) Reset() {
 	*x = CreateEventRequest{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[8]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -783,7 +1239,7 @@ func (x *CreateEventRequest) String() string {
 func (*CreateEventRequest) ProtoMessage() {}
 
 func (x *CreateEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[8]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -796,7 +1252,7 @@ func (x *CreateEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateEventRequest.ProtoReflect.Descriptor instead.
 func (*CreateEventRequest) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{8}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CreateEventRequest) GetRequestId() string {
@@ -822,7 +1278,7 @@ type CreateEventResponse struct {
 
 func (x *CreateEventResponse) Reset() {
 	*x = CreateEventResponse{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[9]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -834,7 +1290,7 @@ func (x *CreateEventResponse) String() string {
 func (*CreateEventResponse) ProtoMessage() {}
 
 func (x *CreateEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[9]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -847,7 +1303,7 @@ func (x *CreateEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateEventResponse.ProtoReflect.Descriptor instead.
 func (*CreateEventResponse) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{9}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CreateEventResponse) GetEvent() *Event {
@@ -866,7 +1322,7 @@ type GetEventRequest struct {
 
 func (x *GetEventRequest) Reset() {
 	*x = GetEventRequest{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[10]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -878,7 +1334,7 @@ func (x *GetEventRequest) String() string {
 func (*GetEventRequest) ProtoMessage() {}
 
 func (x *GetEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[10]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -891,7 +1347,7 @@ func (x *GetEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEventRequest.ProtoReflect.Descriptor instead.
 func (*GetEventRequest) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{10}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetEventRequest) GetEventId() string {
@@ -910,7 +1366,7 @@ type GetEventResponse struct {
 
 func (x *GetEventResponse) Reset() {
 	*x = GetEventResponse{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[11]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -922,7 +1378,7 @@ func (x *GetEventResponse) String() string {
 func (*GetEventResponse) ProtoMessage() {}
 
 func (x *GetEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[11]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -935,7 +1391,7 @@ func (x *GetEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEventResponse.ProtoReflect.Descriptor instead.
 func (*GetEventResponse) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{11}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetEventResponse) GetEvent() *Event {
@@ -957,7 +1413,7 @@ type ListEventsRequest struct {
 
 func (x *ListEventsRequest) Reset() {
 	*x = ListEventsRequest{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[12]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -969,7 +1425,7 @@ func (x *ListEventsRequest) String() string {
 func (*ListEventsRequest) ProtoMessage() {}
 
 func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[12]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -982,7 +1438,7 @@ func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListEventsRequest) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{12}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListEventsRequest) GetPageSize() uint32 {
@@ -1010,7 +1466,7 @@ type ListEventsResponse struct {
 
 func (x *ListEventsResponse) Reset() {
 	*x = ListEventsResponse{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[13]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1022,7 +1478,7 @@ func (x *ListEventsResponse) String() string {
 func (*ListEventsResponse) ProtoMessage() {}
 
 func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[13]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1035,7 +1491,7 @@ func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListEventsResponse) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{13}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListEventsResponse) GetEvents() []*Event {
@@ -1062,7 +1518,7 @@ type OpenSaleRequest struct {
 
 func (x *OpenSaleRequest) Reset() {
 	*x = OpenSaleRequest{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[14]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1074,7 +1530,7 @@ func (x *OpenSaleRequest) String() string {
 func (*OpenSaleRequest) ProtoMessage() {}
 
 func (x *OpenSaleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[14]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1087,7 +1543,7 @@ func (x *OpenSaleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenSaleRequest.ProtoReflect.Descriptor instead.
 func (*OpenSaleRequest) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{14}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *OpenSaleRequest) GetEventId() string {
@@ -1113,7 +1569,7 @@ type OpenSaleResponse struct {
 
 func (x *OpenSaleResponse) Reset() {
 	*x = OpenSaleResponse{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[15]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1125,7 +1581,7 @@ func (x *OpenSaleResponse) String() string {
 func (*OpenSaleResponse) ProtoMessage() {}
 
 func (x *OpenSaleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[15]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1138,7 +1594,7 @@ func (x *OpenSaleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenSaleResponse.ProtoReflect.Descriptor instead.
 func (*OpenSaleResponse) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{15}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *OpenSaleResponse) GetEvent() *Event {
@@ -1158,7 +1614,7 @@ type PauseSaleRequest struct {
 
 func (x *PauseSaleRequest) Reset() {
 	*x = PauseSaleRequest{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[16]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1170,7 +1626,7 @@ func (x *PauseSaleRequest) String() string {
 func (*PauseSaleRequest) ProtoMessage() {}
 
 func (x *PauseSaleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[16]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1183,7 +1639,7 @@ func (x *PauseSaleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseSaleRequest.ProtoReflect.Descriptor instead.
 func (*PauseSaleRequest) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{16}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *PauseSaleRequest) GetEventId() string {
@@ -1209,7 +1665,7 @@ type PauseSaleResponse struct {
 
 func (x *PauseSaleResponse) Reset() {
 	*x = PauseSaleResponse{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[17]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1221,7 +1677,7 @@ func (x *PauseSaleResponse) String() string {
 func (*PauseSaleResponse) ProtoMessage() {}
 
 func (x *PauseSaleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[17]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1234,7 +1690,7 @@ func (x *PauseSaleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseSaleResponse.ProtoReflect.Descriptor instead.
 func (*PauseSaleResponse) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{17}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *PauseSaleResponse) GetEvent() *Event {
@@ -1254,7 +1710,7 @@ type CloseSaleRequest struct {
 
 func (x *CloseSaleRequest) Reset() {
 	*x = CloseSaleRequest{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[18]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1266,7 +1722,7 @@ func (x *CloseSaleRequest) String() string {
 func (*CloseSaleRequest) ProtoMessage() {}
 
 func (x *CloseSaleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[18]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1279,7 +1735,7 @@ func (x *CloseSaleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseSaleRequest.ProtoReflect.Descriptor instead.
 func (*CloseSaleRequest) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{18}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CloseSaleRequest) GetEventId() string {
@@ -1305,7 +1761,7 @@ type CloseSaleResponse struct {
 
 func (x *CloseSaleResponse) Reset() {
 	*x = CloseSaleResponse{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[19]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1317,7 +1773,7 @@ func (x *CloseSaleResponse) String() string {
 func (*CloseSaleResponse) ProtoMessage() {}
 
 func (x *CloseSaleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[19]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1330,7 +1786,7 @@ func (x *CloseSaleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseSaleResponse.ProtoReflect.Descriptor instead.
 func (*CloseSaleResponse) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{19}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CloseSaleResponse) GetEvent() *Event {
@@ -1353,7 +1809,7 @@ type RowState struct {
 
 func (x *RowState) Reset() {
 	*x = RowState{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[20]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1365,7 +1821,7 @@ func (x *RowState) String() string {
 func (*RowState) ProtoMessage() {}
 
 func (x *RowState) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[20]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1378,7 +1834,7 @@ func (x *RowState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RowState.ProtoReflect.Descriptor instead.
 func (*RowState) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{20}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RowState) GetRowId() string {
@@ -1416,7 +1872,7 @@ type SectionState struct {
 
 func (x *SectionState) Reset() {
 	*x = SectionState{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[21]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1428,7 +1884,7 @@ func (x *SectionState) String() string {
 func (*SectionState) ProtoMessage() {}
 
 func (x *SectionState) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[21]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1441,7 +1897,7 @@ func (x *SectionState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SectionState.ProtoReflect.Descriptor instead.
 func (*SectionState) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{21}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SectionState) GetSectionId() string {
@@ -1474,7 +1930,7 @@ type GetSeatMapRequest struct {
 
 func (x *GetSeatMapRequest) Reset() {
 	*x = GetSeatMapRequest{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[22]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1486,7 +1942,7 @@ func (x *GetSeatMapRequest) String() string {
 func (*GetSeatMapRequest) ProtoMessage() {}
 
 func (x *GetSeatMapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[22]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1499,7 +1955,7 @@ func (x *GetSeatMapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSeatMapRequest.ProtoReflect.Descriptor instead.
 func (*GetSeatMapRequest) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{22}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetSeatMapRequest) GetEventId() string {
@@ -1521,7 +1977,7 @@ type GetSeatMapResponse struct {
 
 func (x *GetSeatMapResponse) Reset() {
 	*x = GetSeatMapResponse{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[23]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1533,7 +1989,7 @@ func (x *GetSeatMapResponse) String() string {
 func (*GetSeatMapResponse) ProtoMessage() {}
 
 func (x *GetSeatMapResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[23]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1546,7 +2002,7 @@ func (x *GetSeatMapResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSeatMapResponse.ProtoReflect.Descriptor instead.
 func (*GetSeatMapResponse) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{23}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetSeatMapResponse) GetEventId() string {
@@ -1579,7 +2035,7 @@ type WatchSeatMapRequest struct {
 
 func (x *WatchSeatMapRequest) Reset() {
 	*x = WatchSeatMapRequest{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[24]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1591,7 +2047,7 @@ func (x *WatchSeatMapRequest) String() string {
 func (*WatchSeatMapRequest) ProtoMessage() {}
 
 func (x *WatchSeatMapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[24]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1604,7 +2060,7 @@ func (x *WatchSeatMapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchSeatMapRequest.ProtoReflect.Descriptor instead.
 func (*WatchSeatMapRequest) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{24}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *WatchSeatMapRequest) GetEventId() string {
@@ -1626,7 +2082,7 @@ type SeatChange struct {
 
 func (x *SeatChange) Reset() {
 	*x = SeatChange{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[25]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1638,7 +2094,7 @@ func (x *SeatChange) String() string {
 func (*SeatChange) ProtoMessage() {}
 
 func (x *SeatChange) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[25]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1651,7 +2107,7 @@ func (x *SeatChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SeatChange.ProtoReflect.Descriptor instead.
 func (*SeatChange) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{25}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SeatChange) GetSeatId() string {
@@ -1679,7 +2135,7 @@ type SectionCountsChange struct {
 
 func (x *SectionCountsChange) Reset() {
 	*x = SectionCountsChange{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[26]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1691,7 +2147,7 @@ func (x *SectionCountsChange) String() string {
 func (*SectionCountsChange) ProtoMessage() {}
 
 func (x *SectionCountsChange) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[26]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1704,7 +2160,7 @@ func (x *SectionCountsChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SectionCountsChange.ProtoReflect.Descriptor instead.
 func (*SectionCountsChange) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{26}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SectionCountsChange) GetSectionId() string {
@@ -1736,7 +2192,7 @@ type SeatMapDelta struct {
 
 func (x *SeatMapDelta) Reset() {
 	*x = SeatMapDelta{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[27]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1748,7 +2204,7 @@ func (x *SeatMapDelta) String() string {
 func (*SeatMapDelta) ProtoMessage() {}
 
 func (x *SeatMapDelta) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[27]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1761,7 +2217,7 @@ func (x *SeatMapDelta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SeatMapDelta.ProtoReflect.Descriptor instead.
 func (*SeatMapDelta) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{27}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SeatMapDelta) GetFromVersion() uint64 {
@@ -1805,7 +2261,7 @@ type WatchSeatMapResponse struct {
 
 func (x *WatchSeatMapResponse) Reset() {
 	*x = WatchSeatMapResponse{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[28]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1817,7 +2273,7 @@ func (x *WatchSeatMapResponse) String() string {
 func (*WatchSeatMapResponse) ProtoMessage() {}
 
 func (x *WatchSeatMapResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[28]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1830,7 +2286,7 @@ func (x *WatchSeatMapResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchSeatMapResponse.ProtoReflect.Descriptor instead.
 func (*WatchSeatMapResponse) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{28}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *WatchSeatMapResponse) GetUpdate() isWatchSeatMapResponse_Update {
@@ -1884,7 +2340,7 @@ type GetEventSummaryRequest struct {
 
 func (x *GetEventSummaryRequest) Reset() {
 	*x = GetEventSummaryRequest{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[29]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1896,7 +2352,7 @@ func (x *GetEventSummaryRequest) String() string {
 func (*GetEventSummaryRequest) ProtoMessage() {}
 
 func (x *GetEventSummaryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[29]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1909,7 +2365,7 @@ func (x *GetEventSummaryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEventSummaryRequest.ProtoReflect.Descriptor instead.
 func (*GetEventSummaryRequest) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{29}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetEventSummaryRequest) GetEventId() string {
@@ -1930,7 +2386,7 @@ type SectionSummary struct {
 
 func (x *SectionSummary) Reset() {
 	*x = SectionSummary{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[30]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1942,7 +2398,7 @@ func (x *SectionSummary) String() string {
 func (*SectionSummary) ProtoMessage() {}
 
 func (x *SectionSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[30]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1955,7 +2411,7 @@ func (x *SectionSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SectionSummary.ProtoReflect.Descriptor instead.
 func (*SectionSummary) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{30}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *SectionSummary) GetSectionId() string {
@@ -1983,7 +2439,7 @@ type CategorySummary struct {
 
 func (x *CategorySummary) Reset() {
 	*x = CategorySummary{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[31]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1995,7 +2451,7 @@ func (x *CategorySummary) String() string {
 func (*CategorySummary) ProtoMessage() {}
 
 func (x *CategorySummary) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[31]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2008,7 +2464,7 @@ func (x *CategorySummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CategorySummary.ProtoReflect.Descriptor instead.
 func (*CategorySummary) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{31}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *CategorySummary) GetPriceCategoryId() string {
@@ -2043,13 +2499,16 @@ type EventFunnel struct {
 	// Tickets issued and not revoked, and of those checked in.
 	TicketsValid     uint32 `protobuf:"varint,9,opt,name=tickets_valid,json=ticketsValid,proto3" json:"tickets_valid,omitempty"`
 	TicketsCheckedIn uint32 `protobuf:"varint,10,opt,name=tickets_checked_in,json=ticketsCheckedIn,proto3" json:"tickets_checked_in,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Buyers the waiting room let in per second, measured over its last window
+	// of at least 5 s (0 before the first window, and without a waiting room).
+	AdmissionsPerSecond float64 `protobuf:"fixed64,11,opt,name=admissions_per_second,json=admissionsPerSecond,proto3" json:"admissions_per_second,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *EventFunnel) Reset() {
 	*x = EventFunnel{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[32]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2061,7 +2520,7 @@ func (x *EventFunnel) String() string {
 func (*EventFunnel) ProtoMessage() {}
 
 func (x *EventFunnel) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[32]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2074,7 +2533,7 @@ func (x *EventFunnel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventFunnel.ProtoReflect.Descriptor instead.
 func (*EventFunnel) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{32}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *EventFunnel) GetWaiting() uint32 {
@@ -2147,6 +2606,13 @@ func (x *EventFunnel) GetTicketsCheckedIn() uint32 {
 	return 0
 }
 
+func (x *EventFunnel) GetAdmissionsPerSecond() float64 {
+	if x != nil {
+		return x.AdmissionsPerSecond
+	}
+	return 0
+}
+
 type GetEventSummaryResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	EventId       string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
@@ -2161,7 +2627,7 @@ type GetEventSummaryResponse struct {
 
 func (x *GetEventSummaryResponse) Reset() {
 	*x = GetEventSummaryResponse{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[33]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2173,7 +2639,7 @@ func (x *GetEventSummaryResponse) String() string {
 func (*GetEventSummaryResponse) ProtoMessage() {}
 
 func (x *GetEventSummaryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[33]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2186,7 +2652,7 @@ func (x *GetEventSummaryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEventSummaryResponse.ProtoReflect.Descriptor instead.
 func (*GetEventSummaryResponse) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{33}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GetEventSummaryResponse) GetEventId() string {
@@ -2241,7 +2707,7 @@ type RebuildInventoryRequest struct {
 
 func (x *RebuildInventoryRequest) Reset() {
 	*x = RebuildInventoryRequest{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[34]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2253,7 +2719,7 @@ func (x *RebuildInventoryRequest) String() string {
 func (*RebuildInventoryRequest) ProtoMessage() {}
 
 func (x *RebuildInventoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[34]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2266,7 +2732,7 @@ func (x *RebuildInventoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebuildInventoryRequest.ProtoReflect.Descriptor instead.
 func (*RebuildInventoryRequest) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{34}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *RebuildInventoryRequest) GetEventId() string {
@@ -2293,7 +2759,7 @@ type RebuildInventoryResponse struct {
 
 func (x *RebuildInventoryResponse) Reset() {
 	*x = RebuildInventoryResponse{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[35]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2305,7 +2771,7 @@ func (x *RebuildInventoryResponse) String() string {
 func (*RebuildInventoryResponse) ProtoMessage() {}
 
 func (x *RebuildInventoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[35]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2318,12 +2784,138 @@ func (x *RebuildInventoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebuildInventoryResponse.ProtoReflect.Descriptor instead.
 func (*RebuildInventoryResponse) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{35}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *RebuildInventoryResponse) GetTotal() *InventoryCounts {
 	if x != nil {
 		return x.Total
+	}
+	return nil
+}
+
+type UpdateWaitingRoomRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	EventId string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// `[A-Za-z0-9_-]{1,64}`, as on OpenSale (the call is idempotent by its
+	// values: a retry sets the same ones again).
+	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Unset: unchanged. Buyers let in per second; 1..10000.
+	AdmissionsPerSecond *uint32 `protobuf:"varint,3,opt,name=admissions_per_second,json=admissionsPerSecond,proto3,oneof" json:"admissions_per_second,omitempty"`
+	// Unset: unchanged. Most buyers shopping at once; 1..1000000.
+	MaxShopping *uint32 `protobuf:"varint,4,opt,name=max_shopping,json=maxShopping,proto3,oneof" json:"max_shopping,omitempty"`
+	// Unset: unchanged. How long a buyer admitted from now on may shop; 60..7200.
+	SessionSeconds *uint32 `protobuf:"varint,5,opt,name=session_seconds,json=sessionSeconds,proto3,oneof" json:"session_seconds,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *UpdateWaitingRoomRequest) Reset() {
+	*x = UpdateWaitingRoomRequest{}
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateWaitingRoomRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateWaitingRoomRequest) ProtoMessage() {}
+
+func (x *UpdateWaitingRoomRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateWaitingRoomRequest.ProtoReflect.Descriptor instead.
+func (*UpdateWaitingRoomRequest) Descriptor() ([]byte, []int) {
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *UpdateWaitingRoomRequest) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *UpdateWaitingRoomRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *UpdateWaitingRoomRequest) GetAdmissionsPerSecond() uint32 {
+	if x != nil && x.AdmissionsPerSecond != nil {
+		return *x.AdmissionsPerSecond
+	}
+	return 0
+}
+
+func (x *UpdateWaitingRoomRequest) GetMaxShopping() uint32 {
+	if x != nil && x.MaxShopping != nil {
+		return *x.MaxShopping
+	}
+	return 0
+}
+
+func (x *UpdateWaitingRoomRequest) GetSessionSeconds() uint32 {
+	if x != nil && x.SessionSeconds != nil {
+		return *x.SessionSeconds
+	}
+	return 0
+}
+
+type UpdateWaitingRoomResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The event with its waiting room as it is now.
+	Event         *Event `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateWaitingRoomResponse) Reset() {
+	*x = UpdateWaitingRoomResponse{}
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateWaitingRoomResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateWaitingRoomResponse) ProtoMessage() {}
+
+func (x *UpdateWaitingRoomResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateWaitingRoomResponse.ProtoReflect.Descriptor instead.
+func (*UpdateWaitingRoomResponse) Descriptor() ([]byte, []int) {
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *UpdateWaitingRoomResponse) GetEvent() *Event {
+	if x != nil {
+		return x.Event
 	}
 	return nil
 }
@@ -2349,24 +2941,53 @@ const file_ticketing_v1_event_service_proto_rawDesc = "" +
 	"\x15admissions_per_second\x18\x02 \x01(\rR\x13admissionsPerSecond\x12!\n" +
 	"\fmax_shopping\x18\x03 \x01(\rR\vmaxShopping\x12'\n" +
 	"\x0fsession_seconds\x18\x04 \x01(\rR\x0esessionSeconds\x12.\n" +
-	"\x13shuffle_seed_sha256\x18\x05 \x01(\tR\x11shuffleSeedSha256\"\x93\x01\n" +
+	"\x13shuffle_seed_sha256\x18\x05 \x01(\tR\x11shuffleSeedSha256\"\xcd\x01\n" +
 	"\x03Row\x12\x15\n" +
 	"\x06row_id\x18\x01 \x01(\tR\x05rowId\x12*\n" +
 	"\x11first_seat_number\x18\x02 \x01(\rR\x0ffirstSeatNumber\x12\x1d\n" +
 	"\n" +
 	"seat_count\x18\x03 \x01(\rR\tseatCount\x12*\n" +
-	"\x11price_category_id\x18\x04 \x01(\tR\x0fpriceCategoryId\"8\n" +
+	"\x11price_category_id\x18\x04 \x01(\tR\x0fpriceCategoryId\x128\n" +
+	"\tplacement\x18\x05 \x01(\v2\x1a.ticketing.v1.RowPlacementR\tplacement\"#\n" +
+	"\x05Point\x12\f\n" +
+	"\x01x\x18\x01 \x01(\x01R\x01x\x12\f\n" +
+	"\x01y\x18\x02 \x01(\x01R\x01y\"w\n" +
+	"\fRowPlacement\x125\n" +
+	"\bposition\x18\x01 \x01(\v2\x19.ticketing.v1.RowPositionR\bposition\x120\n" +
+	"\x05seats\x18\x02 \x03(\v2\x1a.ticketing.v1.SeatPositionR\x05seats\"~\n" +
+	"\vRowPosition\x12\f\n" +
+	"\x01x\x18\x01 \x01(\x01R\x01x\x12\f\n" +
+	"\x01y\x18\x02 \x01(\x01R\x01y\x12\x1a\n" +
+	"\brotation\x18\x03 \x01(\x01R\brotation\x12!\n" +
+	"\fseat_spacing\x18\x04 \x01(\x01R\vseatSpacing\x12\x14\n" +
+	"\x05curve\x18\x05 \x01(\x01R\x05curve\"g\n" +
+	"\fSeatPosition\x12\x1f\n" +
+	"\vseat_number\x18\x01 \x01(\rR\n" +
+	"seatNumber\x12\f\n" +
+	"\x01x\x18\x02 \x01(\x01R\x01x\x12\f\n" +
+	"\x01y\x18\x03 \x01(\x01R\x01y\x12\x1a\n" +
+	"\brotation\x18\x04 \x01(\x01R\brotation\"6\n" +
+	"\aPolygon\x12+\n" +
+	"\x06points\x18\x01 \x03(\v2\x13.ticketing.v1.PointR\x06points\"l\n" +
+	"\x04Area\x12\f\n" +
+	"\x01x\x18\x01 \x01(\x01R\x01x\x12\f\n" +
+	"\x01y\x18\x02 \x01(\x01R\x01y\x12\x14\n" +
+	"\x05width\x18\x03 \x01(\x01R\x05width\x12\x16\n" +
+	"\x06height\x18\x04 \x01(\x01R\x06height\x12\x1a\n" +
+	"\brotation\x18\x05 \x01(\x01R\brotation\"8\n" +
 	"\x0fReservedSeating\x12%\n" +
-	"\x04rows\x18\x01 \x03(\v2\x11.ticketing.v1.RowR\x04rows\"Z\n" +
+	"\x04rows\x18\x01 \x03(\v2\x11.ticketing.v1.RowR\x04rows\"\x82\x01\n" +
 	"\x10GeneralAdmission\x12\x1a\n" +
 	"\bcapacity\x18\x01 \x01(\rR\bcapacity\x12*\n" +
-	"\x11price_category_id\x18\x02 \x01(\tR\x0fpriceCategoryId\"\xd2\x01\n" +
+	"\x11price_category_id\x18\x02 \x01(\tR\x0fpriceCategoryId\x12&\n" +
+	"\x04area\x18\x03 \x01(\v2\x12.ticketing.v1.AreaR\x04area\"\x83\x02\n" +
 	"\aSection\x12\x1d\n" +
 	"\n" +
 	"section_id\x18\x01 \x01(\tR\tsectionId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12;\n" +
 	"\breserved\x18\x03 \x01(\v2\x1d.ticketing.v1.ReservedSeatingH\x00R\breserved\x12M\n" +
-	"\x11general_admission\x18\x04 \x01(\v2\x1e.ticketing.v1.GeneralAdmissionH\x00R\x10generalAdmissionB\b\n" +
+	"\x11general_admission\x18\x04 \x01(\v2\x1e.ticketing.v1.GeneralAdmissionH\x00R\x10generalAdmission\x12/\n" +
+	"\aoutline\x18\x05 \x01(\v2\x15.ticketing.v1.PolygonR\aoutlineB\b\n" +
 	"\x06layout\"\xda\x06\n" +
 	"\x05Event\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x12\n" +
@@ -2469,7 +3090,7 @@ const file_ticketing_v1_event_service_proto_rawDesc = "" +
 	"\x06counts\x18\x02 \x01(\v2\x1d.ticketing.v1.InventoryCountsR\x06counts\"t\n" +
 	"\x0fCategorySummary\x12*\n" +
 	"\x11price_category_id\x18\x01 \x01(\tR\x0fpriceCategoryId\x125\n" +
-	"\x06counts\x18\x02 \x01(\v2\x1d.ticketing.v1.InventoryCountsR\x06counts\"\x84\x03\n" +
+	"\x06counts\x18\x02 \x01(\v2\x1d.ticketing.v1.InventoryCountsR\x06counts\"\xb8\x03\n" +
 	"\vEventFunnel\x12\x18\n" +
 	"\awaiting\x18\x01 \x01(\rR\awaiting\x12\x1a\n" +
 	"\bshopping\x18\x02 \x01(\rR\bshopping\x12!\n" +
@@ -2481,7 +3102,8 @@ const file_ticketing_v1_event_service_proto_rawDesc = "" +
 	"\x0forders_refunded\x18\b \x01(\rR\x0eordersRefunded\x12#\n" +
 	"\rtickets_valid\x18\t \x01(\rR\fticketsValid\x12,\n" +
 	"\x12tickets_checked_in\x18\n" +
-	" \x01(\rR\x10ticketsCheckedIn\"\xcd\x02\n" +
+	" \x01(\rR\x10ticketsCheckedIn\x122\n" +
+	"\x15admissions_per_second\x18\v \x01(\x01R\x13admissionsPerSecond\"\xcd\x02\n" +
 	"\x17GetEventSummaryResponse\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x126\n" +
 	"\n" +
@@ -2497,13 +3119,25 @@ const file_ticketing_v1_event_service_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x02 \x01(\tR\trequestId\"O\n" +
 	"\x18RebuildInventoryResponse\x123\n" +
-	"\x05total\x18\x01 \x01(\v2\x1d.ticketing.v1.InventoryCountsR\x05total*\x84\x01\n" +
+	"\x05total\x18\x01 \x01(\v2\x1d.ticketing.v1.InventoryCountsR\x05total\"\xa2\x02\n" +
+	"\x18UpdateWaitingRoomRequest\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\x127\n" +
+	"\x15admissions_per_second\x18\x03 \x01(\rH\x00R\x13admissionsPerSecond\x88\x01\x01\x12&\n" +
+	"\fmax_shopping\x18\x04 \x01(\rH\x01R\vmaxShopping\x88\x01\x01\x12,\n" +
+	"\x0fsession_seconds\x18\x05 \x01(\rH\x02R\x0esessionSeconds\x88\x01\x01B\x18\n" +
+	"\x16_admissions_per_secondB\x0f\n" +
+	"\r_max_shoppingB\x12\n" +
+	"\x10_session_seconds\"F\n" +
+	"\x19UpdateWaitingRoomResponse\x12)\n" +
+	"\x05event\x18\x01 \x01(\v2\x13.ticketing.v1.EventR\x05event*\x84\x01\n" +
 	"\tSaleState\x12\x1a\n" +
 	"\x16SALE_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14SALE_STATE_SCHEDULED\x10\x01\x12\x13\n" +
 	"\x0fSALE_STATE_OPEN\x10\x02\x12\x15\n" +
 	"\x11SALE_STATE_PAUSED\x10\x03\x12\x15\n" +
-	"\x11SALE_STATE_CLOSED\x10\x042\xd2\x06\n" +
+	"\x11SALE_STATE_CLOSED\x10\x042\xb8\a\n" +
 	"\fEventService\x12R\n" +
 	"\vCreateEvent\x12 .ticketing.v1.CreateEventRequest\x1a!.ticketing.v1.CreateEventResponse\x12I\n" +
 	"\bGetEvent\x12\x1d.ticketing.v1.GetEventRequest\x1a\x1e.ticketing.v1.GetEventResponse\x12O\n" +
@@ -2516,7 +3150,8 @@ const file_ticketing_v1_event_service_proto_rawDesc = "" +
 	"GetSeatMap\x12\x1f.ticketing.v1.GetSeatMapRequest\x1a .ticketing.v1.GetSeatMapResponse\x12W\n" +
 	"\fWatchSeatMap\x12!.ticketing.v1.WatchSeatMapRequest\x1a\".ticketing.v1.WatchSeatMapResponse0\x01\x12^\n" +
 	"\x0fGetEventSummary\x12$.ticketing.v1.GetEventSummaryRequest\x1a%.ticketing.v1.GetEventSummaryResponse\x12a\n" +
-	"\x10RebuildInventory\x12%.ticketing.v1.RebuildInventoryRequest\x1a&.ticketing.v1.RebuildInventoryResponseB/Z-ticketing/clients/go/ticketing/v1;ticketingv1b\x06proto3"
+	"\x10RebuildInventory\x12%.ticketing.v1.RebuildInventoryRequest\x1a&.ticketing.v1.RebuildInventoryResponse\x12d\n" +
+	"\x11UpdateWaitingRoom\x12&.ticketing.v1.UpdateWaitingRoomRequest\x1a'.ticketing.v1.UpdateWaitingRoomResponseB/Z-ticketing/clients/go/ticketing/v1;ticketingv1b\x06proto3"
 
 var (
 	file_ticketing_v1_event_service_proto_rawDescOnce sync.Once
@@ -2531,111 +3166,128 @@ func file_ticketing_v1_event_service_proto_rawDescGZIP() []byte {
 }
 
 var file_ticketing_v1_event_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ticketing_v1_event_service_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_ticketing_v1_event_service_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_ticketing_v1_event_service_proto_goTypes = []any{
-	(SaleState)(0),                   // 0: ticketing.v1.SaleState
-	(*PriceCategory)(nil),            // 1: ticketing.v1.PriceCategory
-	(*HoldPolicy)(nil),               // 2: ticketing.v1.HoldPolicy
-	(*WaitingRoomSettings)(nil),      // 3: ticketing.v1.WaitingRoomSettings
-	(*Row)(nil),                      // 4: ticketing.v1.Row
-	(*ReservedSeating)(nil),          // 5: ticketing.v1.ReservedSeating
-	(*GeneralAdmission)(nil),         // 6: ticketing.v1.GeneralAdmission
-	(*Section)(nil),                  // 7: ticketing.v1.Section
-	(*Event)(nil),                    // 8: ticketing.v1.Event
-	(*CreateEventRequest)(nil),       // 9: ticketing.v1.CreateEventRequest
-	(*CreateEventResponse)(nil),      // 10: ticketing.v1.CreateEventResponse
-	(*GetEventRequest)(nil),          // 11: ticketing.v1.GetEventRequest
-	(*GetEventResponse)(nil),         // 12: ticketing.v1.GetEventResponse
-	(*ListEventsRequest)(nil),        // 13: ticketing.v1.ListEventsRequest
-	(*ListEventsResponse)(nil),       // 14: ticketing.v1.ListEventsResponse
-	(*OpenSaleRequest)(nil),          // 15: ticketing.v1.OpenSaleRequest
-	(*OpenSaleResponse)(nil),         // 16: ticketing.v1.OpenSaleResponse
-	(*PauseSaleRequest)(nil),         // 17: ticketing.v1.PauseSaleRequest
-	(*PauseSaleResponse)(nil),        // 18: ticketing.v1.PauseSaleResponse
-	(*CloseSaleRequest)(nil),         // 19: ticketing.v1.CloseSaleRequest
-	(*CloseSaleResponse)(nil),        // 20: ticketing.v1.CloseSaleResponse
-	(*RowState)(nil),                 // 21: ticketing.v1.RowState
-	(*SectionState)(nil),             // 22: ticketing.v1.SectionState
-	(*GetSeatMapRequest)(nil),        // 23: ticketing.v1.GetSeatMapRequest
-	(*GetSeatMapResponse)(nil),       // 24: ticketing.v1.GetSeatMapResponse
-	(*WatchSeatMapRequest)(nil),      // 25: ticketing.v1.WatchSeatMapRequest
-	(*SeatChange)(nil),               // 26: ticketing.v1.SeatChange
-	(*SectionCountsChange)(nil),      // 27: ticketing.v1.SectionCountsChange
-	(*SeatMapDelta)(nil),             // 28: ticketing.v1.SeatMapDelta
-	(*WatchSeatMapResponse)(nil),     // 29: ticketing.v1.WatchSeatMapResponse
-	(*GetEventSummaryRequest)(nil),   // 30: ticketing.v1.GetEventSummaryRequest
-	(*SectionSummary)(nil),           // 31: ticketing.v1.SectionSummary
-	(*CategorySummary)(nil),          // 32: ticketing.v1.CategorySummary
-	(*EventFunnel)(nil),              // 33: ticketing.v1.EventFunnel
-	(*GetEventSummaryResponse)(nil),  // 34: ticketing.v1.GetEventSummaryResponse
-	(*RebuildInventoryRequest)(nil),  // 35: ticketing.v1.RebuildInventoryRequest
-	(*RebuildInventoryResponse)(nil), // 36: ticketing.v1.RebuildInventoryResponse
-	(*timestamppb.Timestamp)(nil),    // 37: google.protobuf.Timestamp
-	(*InventoryCounts)(nil),          // 38: ticketing.v1.InventoryCounts
-	(SeatState)(0),                   // 39: ticketing.v1.SeatState
+	(SaleState)(0),                    // 0: ticketing.v1.SaleState
+	(*PriceCategory)(nil),             // 1: ticketing.v1.PriceCategory
+	(*HoldPolicy)(nil),                // 2: ticketing.v1.HoldPolicy
+	(*WaitingRoomSettings)(nil),       // 3: ticketing.v1.WaitingRoomSettings
+	(*Row)(nil),                       // 4: ticketing.v1.Row
+	(*Point)(nil),                     // 5: ticketing.v1.Point
+	(*RowPlacement)(nil),              // 6: ticketing.v1.RowPlacement
+	(*RowPosition)(nil),               // 7: ticketing.v1.RowPosition
+	(*SeatPosition)(nil),              // 8: ticketing.v1.SeatPosition
+	(*Polygon)(nil),                   // 9: ticketing.v1.Polygon
+	(*Area)(nil),                      // 10: ticketing.v1.Area
+	(*ReservedSeating)(nil),           // 11: ticketing.v1.ReservedSeating
+	(*GeneralAdmission)(nil),          // 12: ticketing.v1.GeneralAdmission
+	(*Section)(nil),                   // 13: ticketing.v1.Section
+	(*Event)(nil),                     // 14: ticketing.v1.Event
+	(*CreateEventRequest)(nil),        // 15: ticketing.v1.CreateEventRequest
+	(*CreateEventResponse)(nil),       // 16: ticketing.v1.CreateEventResponse
+	(*GetEventRequest)(nil),           // 17: ticketing.v1.GetEventRequest
+	(*GetEventResponse)(nil),          // 18: ticketing.v1.GetEventResponse
+	(*ListEventsRequest)(nil),         // 19: ticketing.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),        // 20: ticketing.v1.ListEventsResponse
+	(*OpenSaleRequest)(nil),           // 21: ticketing.v1.OpenSaleRequest
+	(*OpenSaleResponse)(nil),          // 22: ticketing.v1.OpenSaleResponse
+	(*PauseSaleRequest)(nil),          // 23: ticketing.v1.PauseSaleRequest
+	(*PauseSaleResponse)(nil),         // 24: ticketing.v1.PauseSaleResponse
+	(*CloseSaleRequest)(nil),          // 25: ticketing.v1.CloseSaleRequest
+	(*CloseSaleResponse)(nil),         // 26: ticketing.v1.CloseSaleResponse
+	(*RowState)(nil),                  // 27: ticketing.v1.RowState
+	(*SectionState)(nil),              // 28: ticketing.v1.SectionState
+	(*GetSeatMapRequest)(nil),         // 29: ticketing.v1.GetSeatMapRequest
+	(*GetSeatMapResponse)(nil),        // 30: ticketing.v1.GetSeatMapResponse
+	(*WatchSeatMapRequest)(nil),       // 31: ticketing.v1.WatchSeatMapRequest
+	(*SeatChange)(nil),                // 32: ticketing.v1.SeatChange
+	(*SectionCountsChange)(nil),       // 33: ticketing.v1.SectionCountsChange
+	(*SeatMapDelta)(nil),              // 34: ticketing.v1.SeatMapDelta
+	(*WatchSeatMapResponse)(nil),      // 35: ticketing.v1.WatchSeatMapResponse
+	(*GetEventSummaryRequest)(nil),    // 36: ticketing.v1.GetEventSummaryRequest
+	(*SectionSummary)(nil),            // 37: ticketing.v1.SectionSummary
+	(*CategorySummary)(nil),           // 38: ticketing.v1.CategorySummary
+	(*EventFunnel)(nil),               // 39: ticketing.v1.EventFunnel
+	(*GetEventSummaryResponse)(nil),   // 40: ticketing.v1.GetEventSummaryResponse
+	(*RebuildInventoryRequest)(nil),   // 41: ticketing.v1.RebuildInventoryRequest
+	(*RebuildInventoryResponse)(nil),  // 42: ticketing.v1.RebuildInventoryResponse
+	(*UpdateWaitingRoomRequest)(nil),  // 43: ticketing.v1.UpdateWaitingRoomRequest
+	(*UpdateWaitingRoomResponse)(nil), // 44: ticketing.v1.UpdateWaitingRoomResponse
+	(*timestamppb.Timestamp)(nil),     // 45: google.protobuf.Timestamp
+	(*InventoryCounts)(nil),           // 46: ticketing.v1.InventoryCounts
+	(SeatState)(0),                    // 47: ticketing.v1.SeatState
 }
 var file_ticketing_v1_event_service_proto_depIdxs = []int32{
-	4,  // 0: ticketing.v1.ReservedSeating.rows:type_name -> ticketing.v1.Row
-	5,  // 1: ticketing.v1.Section.reserved:type_name -> ticketing.v1.ReservedSeating
-	6,  // 2: ticketing.v1.Section.general_admission:type_name -> ticketing.v1.GeneralAdmission
-	37, // 3: ticketing.v1.Event.start_time:type_name -> google.protobuf.Timestamp
-	37, // 4: ticketing.v1.Event.sale_open_time:type_name -> google.protobuf.Timestamp
-	37, // 5: ticketing.v1.Event.sale_close_time:type_name -> google.protobuf.Timestamp
-	0,  // 6: ticketing.v1.Event.sale_state:type_name -> ticketing.v1.SaleState
-	2,  // 7: ticketing.v1.Event.hold_policy:type_name -> ticketing.v1.HoldPolicy
-	3,  // 8: ticketing.v1.Event.waiting_room:type_name -> ticketing.v1.WaitingRoomSettings
-	1,  // 9: ticketing.v1.Event.price_categories:type_name -> ticketing.v1.PriceCategory
-	7,  // 10: ticketing.v1.Event.sections:type_name -> ticketing.v1.Section
-	37, // 11: ticketing.v1.Event.create_time:type_name -> google.protobuf.Timestamp
-	8,  // 12: ticketing.v1.CreateEventRequest.event:type_name -> ticketing.v1.Event
-	8,  // 13: ticketing.v1.CreateEventResponse.event:type_name -> ticketing.v1.Event
-	8,  // 14: ticketing.v1.GetEventResponse.event:type_name -> ticketing.v1.Event
-	8,  // 15: ticketing.v1.ListEventsResponse.events:type_name -> ticketing.v1.Event
-	8,  // 16: ticketing.v1.OpenSaleResponse.event:type_name -> ticketing.v1.Event
-	8,  // 17: ticketing.v1.PauseSaleResponse.event:type_name -> ticketing.v1.Event
-	8,  // 18: ticketing.v1.CloseSaleResponse.event:type_name -> ticketing.v1.Event
-	21, // 19: ticketing.v1.SectionState.rows:type_name -> ticketing.v1.RowState
-	38, // 20: ticketing.v1.SectionState.counts:type_name -> ticketing.v1.InventoryCounts
-	22, // 21: ticketing.v1.GetSeatMapResponse.sections:type_name -> ticketing.v1.SectionState
-	39, // 22: ticketing.v1.SeatChange.state:type_name -> ticketing.v1.SeatState
-	38, // 23: ticketing.v1.SectionCountsChange.counts:type_name -> ticketing.v1.InventoryCounts
-	26, // 24: ticketing.v1.SeatMapDelta.seats:type_name -> ticketing.v1.SeatChange
-	27, // 25: ticketing.v1.SeatMapDelta.sections:type_name -> ticketing.v1.SectionCountsChange
-	24, // 26: ticketing.v1.WatchSeatMapResponse.snapshot:type_name -> ticketing.v1.GetSeatMapResponse
-	28, // 27: ticketing.v1.WatchSeatMapResponse.delta:type_name -> ticketing.v1.SeatMapDelta
-	38, // 28: ticketing.v1.SectionSummary.counts:type_name -> ticketing.v1.InventoryCounts
-	38, // 29: ticketing.v1.CategorySummary.counts:type_name -> ticketing.v1.InventoryCounts
-	0,  // 30: ticketing.v1.GetEventSummaryResponse.sale_state:type_name -> ticketing.v1.SaleState
-	38, // 31: ticketing.v1.GetEventSummaryResponse.total:type_name -> ticketing.v1.InventoryCounts
-	31, // 32: ticketing.v1.GetEventSummaryResponse.sections:type_name -> ticketing.v1.SectionSummary
-	32, // 33: ticketing.v1.GetEventSummaryResponse.categories:type_name -> ticketing.v1.CategorySummary
-	33, // 34: ticketing.v1.GetEventSummaryResponse.funnel:type_name -> ticketing.v1.EventFunnel
-	38, // 35: ticketing.v1.RebuildInventoryResponse.total:type_name -> ticketing.v1.InventoryCounts
-	9,  // 36: ticketing.v1.EventService.CreateEvent:input_type -> ticketing.v1.CreateEventRequest
-	11, // 37: ticketing.v1.EventService.GetEvent:input_type -> ticketing.v1.GetEventRequest
-	13, // 38: ticketing.v1.EventService.ListEvents:input_type -> ticketing.v1.ListEventsRequest
-	15, // 39: ticketing.v1.EventService.OpenSale:input_type -> ticketing.v1.OpenSaleRequest
-	17, // 40: ticketing.v1.EventService.PauseSale:input_type -> ticketing.v1.PauseSaleRequest
-	19, // 41: ticketing.v1.EventService.CloseSale:input_type -> ticketing.v1.CloseSaleRequest
-	23, // 42: ticketing.v1.EventService.GetSeatMap:input_type -> ticketing.v1.GetSeatMapRequest
-	25, // 43: ticketing.v1.EventService.WatchSeatMap:input_type -> ticketing.v1.WatchSeatMapRequest
-	30, // 44: ticketing.v1.EventService.GetEventSummary:input_type -> ticketing.v1.GetEventSummaryRequest
-	35, // 45: ticketing.v1.EventService.RebuildInventory:input_type -> ticketing.v1.RebuildInventoryRequest
-	10, // 46: ticketing.v1.EventService.CreateEvent:output_type -> ticketing.v1.CreateEventResponse
-	12, // 47: ticketing.v1.EventService.GetEvent:output_type -> ticketing.v1.GetEventResponse
-	14, // 48: ticketing.v1.EventService.ListEvents:output_type -> ticketing.v1.ListEventsResponse
-	16, // 49: ticketing.v1.EventService.OpenSale:output_type -> ticketing.v1.OpenSaleResponse
-	18, // 50: ticketing.v1.EventService.PauseSale:output_type -> ticketing.v1.PauseSaleResponse
-	20, // 51: ticketing.v1.EventService.CloseSale:output_type -> ticketing.v1.CloseSaleResponse
-	24, // 52: ticketing.v1.EventService.GetSeatMap:output_type -> ticketing.v1.GetSeatMapResponse
-	29, // 53: ticketing.v1.EventService.WatchSeatMap:output_type -> ticketing.v1.WatchSeatMapResponse
-	34, // 54: ticketing.v1.EventService.GetEventSummary:output_type -> ticketing.v1.GetEventSummaryResponse
-	36, // 55: ticketing.v1.EventService.RebuildInventory:output_type -> ticketing.v1.RebuildInventoryResponse
-	46, // [46:56] is the sub-list for method output_type
-	36, // [36:46] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	6,  // 0: ticketing.v1.Row.placement:type_name -> ticketing.v1.RowPlacement
+	7,  // 1: ticketing.v1.RowPlacement.position:type_name -> ticketing.v1.RowPosition
+	8,  // 2: ticketing.v1.RowPlacement.seats:type_name -> ticketing.v1.SeatPosition
+	5,  // 3: ticketing.v1.Polygon.points:type_name -> ticketing.v1.Point
+	4,  // 4: ticketing.v1.ReservedSeating.rows:type_name -> ticketing.v1.Row
+	10, // 5: ticketing.v1.GeneralAdmission.area:type_name -> ticketing.v1.Area
+	11, // 6: ticketing.v1.Section.reserved:type_name -> ticketing.v1.ReservedSeating
+	12, // 7: ticketing.v1.Section.general_admission:type_name -> ticketing.v1.GeneralAdmission
+	9,  // 8: ticketing.v1.Section.outline:type_name -> ticketing.v1.Polygon
+	45, // 9: ticketing.v1.Event.start_time:type_name -> google.protobuf.Timestamp
+	45, // 10: ticketing.v1.Event.sale_open_time:type_name -> google.protobuf.Timestamp
+	45, // 11: ticketing.v1.Event.sale_close_time:type_name -> google.protobuf.Timestamp
+	0,  // 12: ticketing.v1.Event.sale_state:type_name -> ticketing.v1.SaleState
+	2,  // 13: ticketing.v1.Event.hold_policy:type_name -> ticketing.v1.HoldPolicy
+	3,  // 14: ticketing.v1.Event.waiting_room:type_name -> ticketing.v1.WaitingRoomSettings
+	1,  // 15: ticketing.v1.Event.price_categories:type_name -> ticketing.v1.PriceCategory
+	13, // 16: ticketing.v1.Event.sections:type_name -> ticketing.v1.Section
+	45, // 17: ticketing.v1.Event.create_time:type_name -> google.protobuf.Timestamp
+	14, // 18: ticketing.v1.CreateEventRequest.event:type_name -> ticketing.v1.Event
+	14, // 19: ticketing.v1.CreateEventResponse.event:type_name -> ticketing.v1.Event
+	14, // 20: ticketing.v1.GetEventResponse.event:type_name -> ticketing.v1.Event
+	14, // 21: ticketing.v1.ListEventsResponse.events:type_name -> ticketing.v1.Event
+	14, // 22: ticketing.v1.OpenSaleResponse.event:type_name -> ticketing.v1.Event
+	14, // 23: ticketing.v1.PauseSaleResponse.event:type_name -> ticketing.v1.Event
+	14, // 24: ticketing.v1.CloseSaleResponse.event:type_name -> ticketing.v1.Event
+	27, // 25: ticketing.v1.SectionState.rows:type_name -> ticketing.v1.RowState
+	46, // 26: ticketing.v1.SectionState.counts:type_name -> ticketing.v1.InventoryCounts
+	28, // 27: ticketing.v1.GetSeatMapResponse.sections:type_name -> ticketing.v1.SectionState
+	47, // 28: ticketing.v1.SeatChange.state:type_name -> ticketing.v1.SeatState
+	46, // 29: ticketing.v1.SectionCountsChange.counts:type_name -> ticketing.v1.InventoryCounts
+	32, // 30: ticketing.v1.SeatMapDelta.seats:type_name -> ticketing.v1.SeatChange
+	33, // 31: ticketing.v1.SeatMapDelta.sections:type_name -> ticketing.v1.SectionCountsChange
+	30, // 32: ticketing.v1.WatchSeatMapResponse.snapshot:type_name -> ticketing.v1.GetSeatMapResponse
+	34, // 33: ticketing.v1.WatchSeatMapResponse.delta:type_name -> ticketing.v1.SeatMapDelta
+	46, // 34: ticketing.v1.SectionSummary.counts:type_name -> ticketing.v1.InventoryCounts
+	46, // 35: ticketing.v1.CategorySummary.counts:type_name -> ticketing.v1.InventoryCounts
+	0,  // 36: ticketing.v1.GetEventSummaryResponse.sale_state:type_name -> ticketing.v1.SaleState
+	46, // 37: ticketing.v1.GetEventSummaryResponse.total:type_name -> ticketing.v1.InventoryCounts
+	37, // 38: ticketing.v1.GetEventSummaryResponse.sections:type_name -> ticketing.v1.SectionSummary
+	38, // 39: ticketing.v1.GetEventSummaryResponse.categories:type_name -> ticketing.v1.CategorySummary
+	39, // 40: ticketing.v1.GetEventSummaryResponse.funnel:type_name -> ticketing.v1.EventFunnel
+	46, // 41: ticketing.v1.RebuildInventoryResponse.total:type_name -> ticketing.v1.InventoryCounts
+	14, // 42: ticketing.v1.UpdateWaitingRoomResponse.event:type_name -> ticketing.v1.Event
+	15, // 43: ticketing.v1.EventService.CreateEvent:input_type -> ticketing.v1.CreateEventRequest
+	17, // 44: ticketing.v1.EventService.GetEvent:input_type -> ticketing.v1.GetEventRequest
+	19, // 45: ticketing.v1.EventService.ListEvents:input_type -> ticketing.v1.ListEventsRequest
+	21, // 46: ticketing.v1.EventService.OpenSale:input_type -> ticketing.v1.OpenSaleRequest
+	23, // 47: ticketing.v1.EventService.PauseSale:input_type -> ticketing.v1.PauseSaleRequest
+	25, // 48: ticketing.v1.EventService.CloseSale:input_type -> ticketing.v1.CloseSaleRequest
+	29, // 49: ticketing.v1.EventService.GetSeatMap:input_type -> ticketing.v1.GetSeatMapRequest
+	31, // 50: ticketing.v1.EventService.WatchSeatMap:input_type -> ticketing.v1.WatchSeatMapRequest
+	36, // 51: ticketing.v1.EventService.GetEventSummary:input_type -> ticketing.v1.GetEventSummaryRequest
+	41, // 52: ticketing.v1.EventService.RebuildInventory:input_type -> ticketing.v1.RebuildInventoryRequest
+	43, // 53: ticketing.v1.EventService.UpdateWaitingRoom:input_type -> ticketing.v1.UpdateWaitingRoomRequest
+	16, // 54: ticketing.v1.EventService.CreateEvent:output_type -> ticketing.v1.CreateEventResponse
+	18, // 55: ticketing.v1.EventService.GetEvent:output_type -> ticketing.v1.GetEventResponse
+	20, // 56: ticketing.v1.EventService.ListEvents:output_type -> ticketing.v1.ListEventsResponse
+	22, // 57: ticketing.v1.EventService.OpenSale:output_type -> ticketing.v1.OpenSaleResponse
+	24, // 58: ticketing.v1.EventService.PauseSale:output_type -> ticketing.v1.PauseSaleResponse
+	26, // 59: ticketing.v1.EventService.CloseSale:output_type -> ticketing.v1.CloseSaleResponse
+	30, // 60: ticketing.v1.EventService.GetSeatMap:output_type -> ticketing.v1.GetSeatMapResponse
+	35, // 61: ticketing.v1.EventService.WatchSeatMap:output_type -> ticketing.v1.WatchSeatMapResponse
+	40, // 62: ticketing.v1.EventService.GetEventSummary:output_type -> ticketing.v1.GetEventSummaryResponse
+	42, // 63: ticketing.v1.EventService.RebuildInventory:output_type -> ticketing.v1.RebuildInventoryResponse
+	44, // 64: ticketing.v1.EventService.UpdateWaitingRoom:output_type -> ticketing.v1.UpdateWaitingRoomResponse
+	54, // [54:65] is the sub-list for method output_type
+	43, // [43:54] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_ticketing_v1_event_service_proto_init() }
@@ -2644,21 +3296,22 @@ func file_ticketing_v1_event_service_proto_init() {
 		return
 	}
 	file_ticketing_v1_common_proto_init()
-	file_ticketing_v1_event_service_proto_msgTypes[6].OneofWrappers = []any{
+	file_ticketing_v1_event_service_proto_msgTypes[12].OneofWrappers = []any{
 		(*Section_Reserved)(nil),
 		(*Section_GeneralAdmission)(nil),
 	}
-	file_ticketing_v1_event_service_proto_msgTypes[28].OneofWrappers = []any{
+	file_ticketing_v1_event_service_proto_msgTypes[34].OneofWrappers = []any{
 		(*WatchSeatMapResponse_Snapshot)(nil),
 		(*WatchSeatMapResponse_Delta)(nil),
 	}
+	file_ticketing_v1_event_service_proto_msgTypes[42].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ticketing_v1_event_service_proto_rawDesc), len(file_ticketing_v1_event_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   36,
+			NumMessages:   44,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

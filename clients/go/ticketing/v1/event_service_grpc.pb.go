@@ -19,16 +19,17 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	EventService_CreateEvent_FullMethodName      = "/ticketing.v1.EventService/CreateEvent"
-	EventService_GetEvent_FullMethodName         = "/ticketing.v1.EventService/GetEvent"
-	EventService_ListEvents_FullMethodName       = "/ticketing.v1.EventService/ListEvents"
-	EventService_OpenSale_FullMethodName         = "/ticketing.v1.EventService/OpenSale"
-	EventService_PauseSale_FullMethodName        = "/ticketing.v1.EventService/PauseSale"
-	EventService_CloseSale_FullMethodName        = "/ticketing.v1.EventService/CloseSale"
-	EventService_GetSeatMap_FullMethodName       = "/ticketing.v1.EventService/GetSeatMap"
-	EventService_WatchSeatMap_FullMethodName     = "/ticketing.v1.EventService/WatchSeatMap"
-	EventService_GetEventSummary_FullMethodName  = "/ticketing.v1.EventService/GetEventSummary"
-	EventService_RebuildInventory_FullMethodName = "/ticketing.v1.EventService/RebuildInventory"
+	EventService_CreateEvent_FullMethodName       = "/ticketing.v1.EventService/CreateEvent"
+	EventService_GetEvent_FullMethodName          = "/ticketing.v1.EventService/GetEvent"
+	EventService_ListEvents_FullMethodName        = "/ticketing.v1.EventService/ListEvents"
+	EventService_OpenSale_FullMethodName          = "/ticketing.v1.EventService/OpenSale"
+	EventService_PauseSale_FullMethodName         = "/ticketing.v1.EventService/PauseSale"
+	EventService_CloseSale_FullMethodName         = "/ticketing.v1.EventService/CloseSale"
+	EventService_GetSeatMap_FullMethodName        = "/ticketing.v1.EventService/GetSeatMap"
+	EventService_WatchSeatMap_FullMethodName      = "/ticketing.v1.EventService/WatchSeatMap"
+	EventService_GetEventSummary_FullMethodName   = "/ticketing.v1.EventService/GetEventSummary"
+	EventService_RebuildInventory_FullMethodName  = "/ticketing.v1.EventService/RebuildInventory"
+	EventService_UpdateWaitingRoom_FullMethodName = "/ticketing.v1.EventService/UpdateWaitingRoom"
 )
 
 // EventServiceClient is the client API for EventService service.
@@ -36,7 +37,8 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // Events, their seat maps and their sales. CreateEvent, OpenSale, PauseSale,
-// CloseSale, RebuildInventory and GetEventSummary are operator RPCs: their
+// CloseSale, UpdateWaitingRoom, RebuildInventory and GetEventSummary are
+// operator RPCs: their
 // token needs the tickets:operate scope (else SCOPE_MISSING). GetEvent,
 // ListEvents, GetSeatMap and WatchSeatMap take any verified caller, or none
 // where the deployment opens public reads (AUTH_PUBLIC_READS).
@@ -49,8 +51,8 @@ type EventServiceClient interface {
 	// whose event is gone), INVENTORY_NOT_LOADED (UNAVAILABLE, another call is
 	// changing the event: retry).
 	CreateEvent(ctx context.Context, in *CreateEventRequest, opts ...grpc.CallOption) (*CreateEventResponse, error)
-	// Returns one event with its seat map layout.
-	// Errors: EVENT_NOT_FOUND (NOT_FOUND).
+	// Returns one event with its seat map layout, seat plan coordinates
+	// included. Errors: EVENT_NOT_FOUND (NOT_FOUND).
 	GetEvent(ctx context.Context, in *GetEventRequest, opts ...grpc.CallOption) (*GetEventResponse, error)
 	// Lists events, newest first, without their seat map layouts.
 	// Errors: VALIDATION_FAILED (bad page_size or page_token).
@@ -89,6 +91,18 @@ type EventServiceClient interface {
 	// orders; holds are dropped. Errors: EVENT_NOT_FOUND, INVENTORY_NOT_LOADED
 	// (UNAVAILABLE, another call is changing the event: retry).
 	RebuildInventory(ctx context.Context, in *RebuildInventoryRequest, opts ...grpc.CallOption) (*RebuildInventoryResponse, error)
+	// Changes the waiting room's admission rate, most shoppers at once and
+	// session length of an event whose waiting room is on, at any point of its
+	// sale: only the fields set change. Written to MySQL, then to the live
+	// state in Redis, where every API process's next admission step (within
+	// QUEUE_TICK_MS) reads it. A lower max_shopping admits nobody until enough
+	// shoppers have left; a new session_seconds applies to buyers admitted from
+	// then on (admitted buyers keep the session their admission token names).
+	// Idempotent: setting the same values again changes nothing.
+	// Errors: VALIDATION_FAILED (no field set, or one out of its CreateEvent
+	// bounds), EVENT_NOT_FOUND, WAITING_ROOM_DISABLED (FAILED_PRECONDITION),
+	// INVENTORY_NOT_LOADED (UNAVAILABLE, another call is changing the event: retry).
+	UpdateWaitingRoom(ctx context.Context, in *UpdateWaitingRoomRequest, opts ...grpc.CallOption) (*UpdateWaitingRoomResponse, error)
 }
 
 type eventServiceClient struct {
@@ -208,12 +222,23 @@ func (c *eventServiceClient) RebuildInventory(ctx context.Context, in *RebuildIn
 	return out, nil
 }
 
+func (c *eventServiceClient) UpdateWaitingRoom(ctx context.Context, in *UpdateWaitingRoomRequest, opts ...grpc.CallOption) (*UpdateWaitingRoomResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateWaitingRoomResponse)
+	err := c.cc.Invoke(ctx, EventService_UpdateWaitingRoom_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // EventServiceServer is the server API for EventService service.
 // All implementations must embed UnimplementedEventServiceServer
 // for forward compatibility.
 //
 // Events, their seat maps and their sales. CreateEvent, OpenSale, PauseSale,
-// CloseSale, RebuildInventory and GetEventSummary are operator RPCs: their
+// CloseSale, UpdateWaitingRoom, RebuildInventory and GetEventSummary are
+// operator RPCs: their
 // token needs the tickets:operate scope (else SCOPE_MISSING). GetEvent,
 // ListEvents, GetSeatMap and WatchSeatMap take any verified caller, or none
 // where the deployment opens public reads (AUTH_PUBLIC_READS).
@@ -226,8 +251,8 @@ type EventServiceServer interface {
 	// whose event is gone), INVENTORY_NOT_LOADED (UNAVAILABLE, another call is
 	// changing the event: retry).
 	CreateEvent(context.Context, *CreateEventRequest) (*CreateEventResponse, error)
-	// Returns one event with its seat map layout.
-	// Errors: EVENT_NOT_FOUND (NOT_FOUND).
+	// Returns one event with its seat map layout, seat plan coordinates
+	// included. Errors: EVENT_NOT_FOUND (NOT_FOUND).
 	GetEvent(context.Context, *GetEventRequest) (*GetEventResponse, error)
 	// Lists events, newest first, without their seat map layouts.
 	// Errors: VALIDATION_FAILED (bad page_size or page_token).
@@ -266,6 +291,18 @@ type EventServiceServer interface {
 	// orders; holds are dropped. Errors: EVENT_NOT_FOUND, INVENTORY_NOT_LOADED
 	// (UNAVAILABLE, another call is changing the event: retry).
 	RebuildInventory(context.Context, *RebuildInventoryRequest) (*RebuildInventoryResponse, error)
+	// Changes the waiting room's admission rate, most shoppers at once and
+	// session length of an event whose waiting room is on, at any point of its
+	// sale: only the fields set change. Written to MySQL, then to the live
+	// state in Redis, where every API process's next admission step (within
+	// QUEUE_TICK_MS) reads it. A lower max_shopping admits nobody until enough
+	// shoppers have left; a new session_seconds applies to buyers admitted from
+	// then on (admitted buyers keep the session their admission token names).
+	// Idempotent: setting the same values again changes nothing.
+	// Errors: VALIDATION_FAILED (no field set, or one out of its CreateEvent
+	// bounds), EVENT_NOT_FOUND, WAITING_ROOM_DISABLED (FAILED_PRECONDITION),
+	// INVENTORY_NOT_LOADED (UNAVAILABLE, another call is changing the event: retry).
+	UpdateWaitingRoom(context.Context, *UpdateWaitingRoomRequest) (*UpdateWaitingRoomResponse, error)
 	mustEmbedUnimplementedEventServiceServer()
 }
 
@@ -305,6 +342,9 @@ func (UnimplementedEventServiceServer) GetEventSummary(context.Context, *GetEven
 }
 func (UnimplementedEventServiceServer) RebuildInventory(context.Context, *RebuildInventoryRequest) (*RebuildInventoryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RebuildInventory not implemented")
+}
+func (UnimplementedEventServiceServer) UpdateWaitingRoom(context.Context, *UpdateWaitingRoomRequest) (*UpdateWaitingRoomResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateWaitingRoom not implemented")
 }
 func (UnimplementedEventServiceServer) mustEmbedUnimplementedEventServiceServer() {}
 func (UnimplementedEventServiceServer) testEmbeddedByValue()                      {}
@@ -500,6 +540,24 @@ func _EventService_RebuildInventory_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _EventService_UpdateWaitingRoom_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateWaitingRoomRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EventServiceServer).UpdateWaitingRoom(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: EventService_UpdateWaitingRoom_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EventServiceServer).UpdateWaitingRoom(ctx, req.(*UpdateWaitingRoomRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // EventService_ServiceDesc is the grpc.ServiceDesc for EventService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -542,6 +600,10 @@ var EventService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RebuildInventory",
 			Handler:    _EventService_RebuildInventory_Handler,
+		},
+		{
+			MethodName: "UpdateWaitingRoom",
+			Handler:    _EventService_UpdateWaitingRoom_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -114,7 +114,8 @@ export interface HoldPolicy {
  * buyers who hold nothing yet than there are seats left (an admitted buyer
  * stops counting once they hold, leave, or stay idle past the server's
  * QUEUE_FIRST_HOLD_GRACE_SECONDS). With nothing left to sell it pauses and
- * waiting buyers see SOLD_OUT.
+ * waiting buyers see SOLD_OUT. UpdateWaitingRoom changes admissions_per_second,
+ * max_shopping and session_seconds while the sale runs.
  */
 export interface WaitingRoomSettings {
   /** With the waiting room on, holds need an admission token. */
@@ -145,6 +146,123 @@ export interface Row {
   /** 1..500. */
   seatCount: number;
   priceCategoryId: string;
+  /**
+   * Where the row's seats are on the venue plan (see Point for the
+   * coordinate system). Optional: an event places all of its rows or none.
+   */
+  placement?: RowPlacement | undefined;
+}
+
+/**
+ * The seat plan: coordinates a storefront draws the venue with. Every field
+ * of it is optional; an event without one sells the same way.
+ *
+ * The coordinate system: one plane per event, in plan units (whatever unit
+ * the venue's drawing uses, e.g. centimetres; only ratios matter to a
+ * drawing). The origin is the plan's top-left corner, x grows to the right
+ * and y grows downwards, as in SVG and on screens. Every coordinate is a
+ * finite number in -1000000..1000000. Rotations are in degrees, clockwise
+ * (as seen with y pointing down), -360..360.
+ *
+ * When any row, section outline or general-admission area of an event has
+ * coordinates, the event has a seat plan, and then every seat must get a
+ * position (each row a placement that places all of its seats) and every
+ * general-admission section an area or an outline (INVALID_ARGUMENT
+ * otherwise). Section outlines stay optional.
+ */
+export interface Point {
+  x: number;
+  y: number;
+}
+
+/**
+ * How a row's seats are placed: along the row's line or arc (`position`),
+ * one by one (`seats`), or both (then a seat listed in `seats` is where
+ * `seats` says, the others where `position` puts them). With no `position`,
+ * `seats` must list every seat of the row.
+ */
+export interface RowPlacement {
+  position?:
+    | RowPosition
+    | undefined;
+  /** At most one per seat number; each names a seat of the row. */
+  seats: SeatPosition[];
+}
+
+/**
+ * A row as a line or an arc, its seats spaced evenly along it in seat-number
+ * order. Seat i (0 for first_seat_number, n = seat_count) lies at arc length
+ * t = (i - (n - 1) / 2) * seat_spacing from the middle of the row. With
+ * r = rotation, u = (cos r, sin r) (the row's direction) and
+ * v = (-sin r, cos r) (u turned 90 degrees clockwise):
+ * - curve 0 (straight): seat i is at (x, y) + t * u, its rotation r;
+ * - otherwise, with L = (n - 1) * seat_spacing, R = L / curve (curve in
+ *   radians, so R is negative for a negative curve) and a = t / R (radians):
+ *   seat i is at (x, y) + R * sin(a) * u + R * (cos(a) - 1) * v, its rotation
+ *   r - a (in degrees).
+ * Seats face -v (see rotation), so a positive curve bends the row's ends
+ * forwards and the row wraps around what it faces: a row at rotation 0 with a
+ * positive curve is a smile whose ends rise towards a stage above it.
+ * Every seat a row places must be on the plan too (x and y within
+ * -1000000..1000000). src/events/geometry.ts (rowSeatPlacements) is the
+ * reference implementation; @ticketing/client exports it.
+ */
+export interface RowPosition {
+  /**
+   * The middle of the row: halfway along it from the first seat's centre to
+   * the last's (on an arc, the middle of the arc).
+   */
+  x: number;
+  y: number;
+  /**
+   * The row's direction from its first seat to its last, in degrees clockwise
+   * from +x: 0 runs left to right, 90 top to bottom. A seat faces 90 degrees
+   * counter-clockwise from its rotation: seats of a row at 0 face up (-y).
+   */
+  rotation: number;
+  /**
+   * Distance between the centres of adjacent seats, along the row; more than
+   * 0 and at most 10000. Required (not 0) for a row of more than one seat.
+   */
+  seatSpacing: number;
+  /**
+   * How far the row bends: the angle in degrees between its direction at the
+   * first seat and at the last; 0 is straight, positive bends its ends
+   * forwards (towards where its seats face), negative backwards; -360..360.
+   */
+  curve: number;
+}
+
+/** One seat placed by itself. */
+export interface SeatPosition {
+  /** A seat of the row: first_seat_number .. first_seat_number + seat_count - 1. */
+  seatNumber: number;
+  /** The seat's centre. */
+  x: number;
+  y: number;
+  /** Degrees clockwise; at 0 the seat faces up (-y), as in a row at 0. */
+  rotation: number;
+}
+
+/**
+ * A closed polygon on the plan, e.g. a section's outline: 3..500 points, the
+ * last joined back to the first.
+ */
+export interface Polygon {
+  points: Point[];
+}
+
+/**
+ * A rectangle on the plan, e.g. a general-admission area: centred on (x, y),
+ * width along x and height along y before it is turned by rotation about its
+ * centre. width and height are more than 0 and at most 2000000.
+ */
+export interface Area {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  rotation: number;
 }
 
 /** Rows of numbered seats. */
@@ -157,6 +275,12 @@ export interface GeneralAdmission {
   /** 1..200000. */
   capacity: number;
   priceCategoryId: string;
+  /**
+   * Where the standing area is on the plan (see Point). Optional, but an
+   * event with a seat plan needs an area or an outline for each
+   * general-admission section.
+   */
+  area?: Area | undefined;
 }
 
 /** A section of the venue: reserved seating or general admission. */
@@ -168,6 +292,11 @@ export interface Section {
     | { $case: "reserved"; value: ReservedSeating }
     | { $case: "generalAdmission"; value: GeneralAdmission }
     | undefined;
+  /**
+   * The section's boundary on the plan (see Point), for any section;
+   * optional.
+   */
+  outline?: Polygon | undefined;
 }
 
 /** A performance with its seat map and sale settings. */
@@ -379,6 +508,11 @@ export interface EventFunnel {
   /** Tickets issued and not revoked, and of those checked in. */
   ticketsValid: number;
   ticketsCheckedIn: number;
+  /**
+   * Buyers the waiting room let in per second, measured over its last window
+   * of at least 5 s (0 before the first window, and without a waiting room).
+   */
+  admissionsPerSecond: number;
 }
 
 export interface GetEventSummaryResponse {
@@ -398,6 +532,30 @@ export interface RebuildInventoryRequest {
 export interface RebuildInventoryResponse {
   /** Counts after the rebuild. */
   total?: InventoryCounts | undefined;
+}
+
+export interface UpdateWaitingRoomRequest {
+  eventId: string;
+  /**
+   * `[A-Za-z0-9_-]{1,64}`, as on OpenSale (the call is idempotent by its
+   * values: a retry sets the same ones again).
+   */
+  requestId: string;
+  /** Unset: unchanged. Buyers let in per second; 1..10000. */
+  admissionsPerSecond?:
+    | number
+    | undefined;
+  /** Unset: unchanged. Most buyers shopping at once; 1..1000000. */
+  maxShopping?:
+    | number
+    | undefined;
+  /** Unset: unchanged. How long a buyer admitted from now on may shop; 60..7200. */
+  sessionSeconds?: number | undefined;
+}
+
+export interface UpdateWaitingRoomResponse {
+  /** The event with its waiting room as it is now. */
+  event?: Event | undefined;
 }
 
 function createBasePriceCategory(): PriceCategory {
@@ -772,7 +930,7 @@ export const WaitingRoomSettings: MessageFns<WaitingRoomSettings> = {
 };
 
 function createBaseRow(): Row {
-  return { rowId: "", firstSeatNumber: 0, seatCount: 0, priceCategoryId: "" };
+  return { rowId: "", firstSeatNumber: 0, seatCount: 0, priceCategoryId: "", placement: undefined };
 }
 
 export const Row: MessageFns<Row> = {
@@ -788,6 +946,9 @@ export const Row: MessageFns<Row> = {
     }
     if (message.priceCategoryId !== "") {
       writer.uint32(34).string(message.priceCategoryId);
+    }
+    if (message.placement !== undefined) {
+      RowPlacement.encode(message.placement, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -837,6 +998,14 @@ export const Row: MessageFns<Row> = {
             message.priceCategoryId = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.placement = RowPlacement.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -871,6 +1040,7 @@ export const Row: MessageFns<Row> = {
         : isSet(object.price_category_id)
         ? globalThis.String(object.price_category_id)
         : "",
+      placement: isSet(object.placement) ? RowPlacement.fromJSON(object.placement) : undefined,
     };
   },
 
@@ -888,6 +1058,9 @@ export const Row: MessageFns<Row> = {
     if (message.priceCategoryId !== "") {
       obj.priceCategoryId = message.priceCategoryId;
     }
+    if (message.placement !== undefined) {
+      obj.placement = RowPlacement.toJSON(message.placement);
+    }
     return obj;
   },
 
@@ -900,6 +1073,639 @@ export const Row: MessageFns<Row> = {
     message.firstSeatNumber = object.firstSeatNumber ?? 0;
     message.seatCount = object.seatCount ?? 0;
     message.priceCategoryId = object.priceCategoryId ?? "";
+    message.placement = (object.placement !== undefined && object.placement !== null)
+      ? RowPlacement.fromPartial(object.placement)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePoint(): Point {
+  return { x: 0, y: 0 };
+}
+
+export const Point: MessageFns<Point> = {
+  encode(message: Point, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.x !== 0) {
+      writer.uint32(9).double(message.x);
+    }
+    if (message.y !== 0) {
+      writer.uint32(17).double(message.y);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Point {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePoint();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.x = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.y = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Point {
+    return {
+      x: isSet(object.x) ? globalThis.Number(object.x) : 0,
+      y: isSet(object.y) ? globalThis.Number(object.y) : 0,
+    };
+  },
+
+  toJSON(message: Point): unknown {
+    const obj: any = {};
+    if (message.x !== 0) {
+      obj.x = floatToJson(message.x);
+    }
+    if (message.y !== 0) {
+      obj.y = floatToJson(message.y);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Point>, I>>(base?: I): Point {
+    return Point.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Point>, I>>(object: I): Point {
+    const message = createBasePoint();
+    message.x = object.x ?? 0;
+    message.y = object.y ?? 0;
+    return message;
+  },
+};
+
+function createBaseRowPlacement(): RowPlacement {
+  return { position: undefined, seats: [] };
+}
+
+export const RowPlacement: MessageFns<RowPlacement> = {
+  encode(message: RowPlacement, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.position !== undefined) {
+      RowPosition.encode(message.position, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.seats) {
+      SeatPosition.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RowPlacement {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRowPlacement();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.position = RowPosition.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.seats.push(SeatPosition.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RowPlacement {
+    return {
+      position: isSet(object.position) ? RowPosition.fromJSON(object.position) : undefined,
+      seats: globalThis.Array.isArray(object?.seats) ? object.seats.map((e: any) => SeatPosition.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: RowPlacement): unknown {
+    const obj: any = {};
+    if (message.position !== undefined) {
+      obj.position = RowPosition.toJSON(message.position);
+    }
+    if (message.seats?.length) {
+      obj.seats = message.seats.map((e) => SeatPosition.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RowPlacement>, I>>(base?: I): RowPlacement {
+    return RowPlacement.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RowPlacement>, I>>(object: I): RowPlacement {
+    const message = createBaseRowPlacement();
+    message.position = (object.position !== undefined && object.position !== null)
+      ? RowPosition.fromPartial(object.position)
+      : undefined;
+    message.seats = object.seats?.map((e) => SeatPosition.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRowPosition(): RowPosition {
+  return { x: 0, y: 0, rotation: 0, seatSpacing: 0, curve: 0 };
+}
+
+export const RowPosition: MessageFns<RowPosition> = {
+  encode(message: RowPosition, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.x !== 0) {
+      writer.uint32(9).double(message.x);
+    }
+    if (message.y !== 0) {
+      writer.uint32(17).double(message.y);
+    }
+    if (message.rotation !== 0) {
+      writer.uint32(25).double(message.rotation);
+    }
+    if (message.seatSpacing !== 0) {
+      writer.uint32(33).double(message.seatSpacing);
+    }
+    if (message.curve !== 0) {
+      writer.uint32(41).double(message.curve);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RowPosition {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRowPosition();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.x = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.y = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.rotation = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.seatSpacing = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.curve = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RowPosition {
+    return {
+      x: isSet(object.x) ? globalThis.Number(object.x) : 0,
+      y: isSet(object.y) ? globalThis.Number(object.y) : 0,
+      rotation: isSet(object.rotation) ? globalThis.Number(object.rotation) : 0,
+      seatSpacing: isSet(object.seatSpacing)
+        ? globalThis.Number(object.seatSpacing)
+        : isSet(object.seat_spacing)
+        ? globalThis.Number(object.seat_spacing)
+        : 0,
+      curve: isSet(object.curve) ? globalThis.Number(object.curve) : 0,
+    };
+  },
+
+  toJSON(message: RowPosition): unknown {
+    const obj: any = {};
+    if (message.x !== 0) {
+      obj.x = floatToJson(message.x);
+    }
+    if (message.y !== 0) {
+      obj.y = floatToJson(message.y);
+    }
+    if (message.rotation !== 0) {
+      obj.rotation = floatToJson(message.rotation);
+    }
+    if (message.seatSpacing !== 0) {
+      obj.seatSpacing = floatToJson(message.seatSpacing);
+    }
+    if (message.curve !== 0) {
+      obj.curve = floatToJson(message.curve);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RowPosition>, I>>(base?: I): RowPosition {
+    return RowPosition.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RowPosition>, I>>(object: I): RowPosition {
+    const message = createBaseRowPosition();
+    message.x = object.x ?? 0;
+    message.y = object.y ?? 0;
+    message.rotation = object.rotation ?? 0;
+    message.seatSpacing = object.seatSpacing ?? 0;
+    message.curve = object.curve ?? 0;
+    return message;
+  },
+};
+
+function createBaseSeatPosition(): SeatPosition {
+  return { seatNumber: 0, x: 0, y: 0, rotation: 0 };
+}
+
+export const SeatPosition: MessageFns<SeatPosition> = {
+  encode(message: SeatPosition, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.seatNumber !== 0) {
+      writer.uint32(8).uint32(message.seatNumber);
+    }
+    if (message.x !== 0) {
+      writer.uint32(17).double(message.x);
+    }
+    if (message.y !== 0) {
+      writer.uint32(25).double(message.y);
+    }
+    if (message.rotation !== 0) {
+      writer.uint32(33).double(message.rotation);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SeatPosition {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSeatPosition();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.seatNumber = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.x = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.y = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.rotation = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SeatPosition {
+    return {
+      seatNumber: isSet(object.seatNumber)
+        ? globalThis.Number(object.seatNumber)
+        : isSet(object.seat_number)
+        ? globalThis.Number(object.seat_number)
+        : 0,
+      x: isSet(object.x) ? globalThis.Number(object.x) : 0,
+      y: isSet(object.y) ? globalThis.Number(object.y) : 0,
+      rotation: isSet(object.rotation) ? globalThis.Number(object.rotation) : 0,
+    };
+  },
+
+  toJSON(message: SeatPosition): unknown {
+    const obj: any = {};
+    if (message.seatNumber !== 0) {
+      obj.seatNumber = Math.round(message.seatNumber);
+    }
+    if (message.x !== 0) {
+      obj.x = floatToJson(message.x);
+    }
+    if (message.y !== 0) {
+      obj.y = floatToJson(message.y);
+    }
+    if (message.rotation !== 0) {
+      obj.rotation = floatToJson(message.rotation);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SeatPosition>, I>>(base?: I): SeatPosition {
+    return SeatPosition.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SeatPosition>, I>>(object: I): SeatPosition {
+    const message = createBaseSeatPosition();
+    message.seatNumber = object.seatNumber ?? 0;
+    message.x = object.x ?? 0;
+    message.y = object.y ?? 0;
+    message.rotation = object.rotation ?? 0;
+    return message;
+  },
+};
+
+function createBasePolygon(): Polygon {
+  return { points: [] };
+}
+
+export const Polygon: MessageFns<Polygon> = {
+  encode(message: Polygon, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.points) {
+      Point.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Polygon {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePolygon();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.points.push(Point.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Polygon {
+    return { points: globalThis.Array.isArray(object?.points) ? object.points.map((e: any) => Point.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: Polygon): unknown {
+    const obj: any = {};
+    if (message.points?.length) {
+      obj.points = message.points.map((e) => Point.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Polygon>, I>>(base?: I): Polygon {
+    return Polygon.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Polygon>, I>>(object: I): Polygon {
+    const message = createBasePolygon();
+    message.points = object.points?.map((e) => Point.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseArea(): Area {
+  return { x: 0, y: 0, width: 0, height: 0, rotation: 0 };
+}
+
+export const Area: MessageFns<Area> = {
+  encode(message: Area, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.x !== 0) {
+      writer.uint32(9).double(message.x);
+    }
+    if (message.y !== 0) {
+      writer.uint32(17).double(message.y);
+    }
+    if (message.width !== 0) {
+      writer.uint32(25).double(message.width);
+    }
+    if (message.height !== 0) {
+      writer.uint32(33).double(message.height);
+    }
+    if (message.rotation !== 0) {
+      writer.uint32(41).double(message.rotation);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Area {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseArea();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.x = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.y = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.width = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.height = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.rotation = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Area {
+    return {
+      x: isSet(object.x) ? globalThis.Number(object.x) : 0,
+      y: isSet(object.y) ? globalThis.Number(object.y) : 0,
+      width: isSet(object.width) ? globalThis.Number(object.width) : 0,
+      height: isSet(object.height) ? globalThis.Number(object.height) : 0,
+      rotation: isSet(object.rotation) ? globalThis.Number(object.rotation) : 0,
+    };
+  },
+
+  toJSON(message: Area): unknown {
+    const obj: any = {};
+    if (message.x !== 0) {
+      obj.x = floatToJson(message.x);
+    }
+    if (message.y !== 0) {
+      obj.y = floatToJson(message.y);
+    }
+    if (message.width !== 0) {
+      obj.width = floatToJson(message.width);
+    }
+    if (message.height !== 0) {
+      obj.height = floatToJson(message.height);
+    }
+    if (message.rotation !== 0) {
+      obj.rotation = floatToJson(message.rotation);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Area>, I>>(base?: I): Area {
+    return Area.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Area>, I>>(object: I): Area {
+    const message = createBaseArea();
+    message.x = object.x ?? 0;
+    message.y = object.y ?? 0;
+    message.width = object.width ?? 0;
+    message.height = object.height ?? 0;
+    message.rotation = object.rotation ?? 0;
     return message;
   },
 };
@@ -972,7 +1778,7 @@ export const ReservedSeating: MessageFns<ReservedSeating> = {
 };
 
 function createBaseGeneralAdmission(): GeneralAdmission {
-  return { capacity: 0, priceCategoryId: "" };
+  return { capacity: 0, priceCategoryId: "", area: undefined };
 }
 
 export const GeneralAdmission: MessageFns<GeneralAdmission> = {
@@ -982,6 +1788,9 @@ export const GeneralAdmission: MessageFns<GeneralAdmission> = {
     }
     if (message.priceCategoryId !== "") {
       writer.uint32(18).string(message.priceCategoryId);
+    }
+    if (message.area !== undefined) {
+      Area.encode(message.area, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -1015,6 +1824,14 @@ export const GeneralAdmission: MessageFns<GeneralAdmission> = {
             message.priceCategoryId = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.area = Area.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1035,6 +1852,7 @@ export const GeneralAdmission: MessageFns<GeneralAdmission> = {
         : isSet(object.price_category_id)
         ? globalThis.String(object.price_category_id)
         : "",
+      area: isSet(object.area) ? Area.fromJSON(object.area) : undefined,
     };
   },
 
@@ -1046,6 +1864,9 @@ export const GeneralAdmission: MessageFns<GeneralAdmission> = {
     if (message.priceCategoryId !== "") {
       obj.priceCategoryId = message.priceCategoryId;
     }
+    if (message.area !== undefined) {
+      obj.area = Area.toJSON(message.area);
+    }
     return obj;
   },
 
@@ -1056,12 +1877,13 @@ export const GeneralAdmission: MessageFns<GeneralAdmission> = {
     const message = createBaseGeneralAdmission();
     message.capacity = object.capacity ?? 0;
     message.priceCategoryId = object.priceCategoryId ?? "";
+    message.area = (object.area !== undefined && object.area !== null) ? Area.fromPartial(object.area) : undefined;
     return message;
   },
 };
 
 function createBaseSection(): Section {
-  return { sectionId: "", name: "", layout: undefined };
+  return { sectionId: "", name: "", layout: undefined, outline: undefined };
 }
 
 export const Section: MessageFns<Section> = {
@@ -1079,6 +1901,9 @@ export const Section: MessageFns<Section> = {
       case "generalAdmission":
         GeneralAdmission.encode(message.layout.value, writer.uint32(34).fork()).join();
         break;
+    }
+    if (message.outline !== undefined) {
+      Polygon.encode(message.outline, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -1128,6 +1953,14 @@ export const Section: MessageFns<Section> = {
             message.layout = { $case: "generalAdmission", value: GeneralAdmission.decode(reader, reader.uint32()) };
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.outline = Polygon.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1155,6 +1988,7 @@ export const Section: MessageFns<Section> = {
         : isSet(object.general_admission)
         ? { $case: "generalAdmission", value: GeneralAdmission.fromJSON(object.general_admission) }
         : undefined,
+      outline: isSet(object.outline) ? Polygon.fromJSON(object.outline) : undefined,
     };
   },
 
@@ -1170,6 +2004,9 @@ export const Section: MessageFns<Section> = {
       obj.reserved = ReservedSeating.toJSON(message.layout.value);
     } else if (message.layout?.$case === "generalAdmission") {
       obj.generalAdmission = GeneralAdmission.toJSON(message.layout.value);
+    }
+    if (message.outline !== undefined) {
+      obj.outline = Polygon.toJSON(message.outline);
     }
     return obj;
   },
@@ -1195,6 +2032,9 @@ export const Section: MessageFns<Section> = {
         break;
       }
     }
+    message.outline = (object.outline !== undefined && object.outline !== null)
+      ? Polygon.fromPartial(object.outline)
+      : undefined;
     return message;
   },
 };
@@ -3702,6 +4542,7 @@ function createBaseEventFunnel(): EventFunnel {
     ordersRefunded: 0,
     ticketsValid: 0,
     ticketsCheckedIn: 0,
+    admissionsPerSecond: 0,
   };
 }
 
@@ -3736,6 +4577,9 @@ export const EventFunnel: MessageFns<EventFunnel> = {
     }
     if (message.ticketsCheckedIn !== 0) {
       writer.uint32(80).uint32(message.ticketsCheckedIn);
+    }
+    if (message.admissionsPerSecond !== 0) {
+      writer.uint32(89).double(message.admissionsPerSecond);
     }
     return writer;
   },
@@ -3833,6 +4677,14 @@ export const EventFunnel: MessageFns<EventFunnel> = {
             message.ticketsCheckedIn = reader.uint32();
             continue;
           }
+          case 11: {
+            if (tag !== 89) {
+              break;
+            }
+
+            message.admissionsPerSecond = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3889,6 +4741,11 @@ export const EventFunnel: MessageFns<EventFunnel> = {
         : isSet(object.tickets_checked_in)
         ? globalThis.Number(object.tickets_checked_in)
         : 0,
+      admissionsPerSecond: isSet(object.admissionsPerSecond)
+        ? globalThis.Number(object.admissionsPerSecond)
+        : isSet(object.admissions_per_second)
+        ? globalThis.Number(object.admissions_per_second)
+        : 0,
     };
   },
 
@@ -3924,6 +4781,9 @@ export const EventFunnel: MessageFns<EventFunnel> = {
     if (message.ticketsCheckedIn !== 0) {
       obj.ticketsCheckedIn = Math.round(message.ticketsCheckedIn);
     }
+    if (message.admissionsPerSecond !== 0) {
+      obj.admissionsPerSecond = floatToJson(message.admissionsPerSecond);
+    }
     return obj;
   },
 
@@ -3942,6 +4802,7 @@ export const EventFunnel: MessageFns<EventFunnel> = {
     message.ordersRefunded = object.ordersRefunded ?? 0;
     message.ticketsValid = object.ticketsValid ?? 0;
     message.ticketsCheckedIn = object.ticketsCheckedIn ?? 0;
+    message.admissionsPerSecond = object.admissionsPerSecond ?? 0;
     return message;
   },
 };
@@ -4273,9 +5134,236 @@ export const RebuildInventoryResponse: MessageFns<RebuildInventoryResponse> = {
   },
 };
 
+function createBaseUpdateWaitingRoomRequest(): UpdateWaitingRoomRequest {
+  return {
+    eventId: "",
+    requestId: "",
+    admissionsPerSecond: undefined,
+    maxShopping: undefined,
+    sessionSeconds: undefined,
+  };
+}
+
+export const UpdateWaitingRoomRequest: MessageFns<UpdateWaitingRoomRequest> = {
+  encode(message: UpdateWaitingRoomRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.eventId !== "") {
+      writer.uint32(10).string(message.eventId);
+    }
+    if (message.requestId !== "") {
+      writer.uint32(18).string(message.requestId);
+    }
+    if (message.admissionsPerSecond !== undefined) {
+      writer.uint32(24).uint32(message.admissionsPerSecond);
+    }
+    if (message.maxShopping !== undefined) {
+      writer.uint32(32).uint32(message.maxShopping);
+    }
+    if (message.sessionSeconds !== undefined) {
+      writer.uint32(40).uint32(message.sessionSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateWaitingRoomRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateWaitingRoomRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.eventId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.admissionsPerSecond = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.maxShopping = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.sessionSeconds = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateWaitingRoomRequest {
+    return {
+      eventId: isSet(object.eventId)
+        ? globalThis.String(object.eventId)
+        : isSet(object.event_id)
+        ? globalThis.String(object.event_id)
+        : "",
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      admissionsPerSecond: isSet(object.admissionsPerSecond)
+        ? globalThis.Number(object.admissionsPerSecond)
+        : isSet(object.admissions_per_second)
+        ? globalThis.Number(object.admissions_per_second)
+        : undefined,
+      maxShopping: isSet(object.maxShopping)
+        ? globalThis.Number(object.maxShopping)
+        : isSet(object.max_shopping)
+        ? globalThis.Number(object.max_shopping)
+        : undefined,
+      sessionSeconds: isSet(object.sessionSeconds)
+        ? globalThis.Number(object.sessionSeconds)
+        : isSet(object.session_seconds)
+        ? globalThis.Number(object.session_seconds)
+        : undefined,
+    };
+  },
+
+  toJSON(message: UpdateWaitingRoomRequest): unknown {
+    const obj: any = {};
+    if (message.eventId !== "") {
+      obj.eventId = message.eventId;
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.admissionsPerSecond !== undefined) {
+      obj.admissionsPerSecond = Math.round(message.admissionsPerSecond);
+    }
+    if (message.maxShopping !== undefined) {
+      obj.maxShopping = Math.round(message.maxShopping);
+    }
+    if (message.sessionSeconds !== undefined) {
+      obj.sessionSeconds = Math.round(message.sessionSeconds);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateWaitingRoomRequest>, I>>(base?: I): UpdateWaitingRoomRequest {
+    return UpdateWaitingRoomRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateWaitingRoomRequest>, I>>(object: I): UpdateWaitingRoomRequest {
+    const message = createBaseUpdateWaitingRoomRequest();
+    message.eventId = object.eventId ?? "";
+    message.requestId = object.requestId ?? "";
+    message.admissionsPerSecond = object.admissionsPerSecond ?? undefined;
+    message.maxShopping = object.maxShopping ?? undefined;
+    message.sessionSeconds = object.sessionSeconds ?? undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateWaitingRoomResponse(): UpdateWaitingRoomResponse {
+  return { event: undefined };
+}
+
+export const UpdateWaitingRoomResponse: MessageFns<UpdateWaitingRoomResponse> = {
+  encode(message: UpdateWaitingRoomResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.event !== undefined) {
+      Event.encode(message.event, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateWaitingRoomResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateWaitingRoomResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.event = Event.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateWaitingRoomResponse {
+    return { event: isSet(object.event) ? Event.fromJSON(object.event) : undefined };
+  },
+
+  toJSON(message: UpdateWaitingRoomResponse): unknown {
+    const obj: any = {};
+    if (message.event !== undefined) {
+      obj.event = Event.toJSON(message.event);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateWaitingRoomResponse>, I>>(base?: I): UpdateWaitingRoomResponse {
+    return UpdateWaitingRoomResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateWaitingRoomResponse>, I>>(object: I): UpdateWaitingRoomResponse {
+    const message = createBaseUpdateWaitingRoomResponse();
+    message.event = (object.event !== undefined && object.event !== null) ? Event.fromPartial(object.event) : undefined;
+    return message;
+  },
+};
+
 /**
  * Events, their seat maps and their sales. CreateEvent, OpenSale, PauseSale,
- * CloseSale, RebuildInventory and GetEventSummary are operator RPCs: their
+ * CloseSale, UpdateWaitingRoom, RebuildInventory and GetEventSummary are
+ * operator RPCs: their
  * token needs the tickets:operate scope (else SCOPE_MISSING). GetEvent,
  * ListEvents, GetSeatMap and WatchSeatMap take any verified caller, or none
  * where the deployment opens public reads (AUTH_PUBLIC_READS).
@@ -4301,8 +5389,8 @@ export const EventServiceService = {
     responseDeserialize: (value: Buffer): CreateEventResponse => CreateEventResponse.decode(value),
   },
   /**
-   * Returns one event with its seat map layout.
-   * Errors: EVENT_NOT_FOUND (NOT_FOUND).
+   * Returns one event with its seat map layout, seat plan coordinates
+   * included. Errors: EVENT_NOT_FOUND (NOT_FOUND).
    */
   getEvent: {
     path: "/ticketing.v1.EventService/GetEvent" as const,
@@ -4435,6 +5523,30 @@ export const EventServiceService = {
       Buffer.from(RebuildInventoryResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RebuildInventoryResponse => RebuildInventoryResponse.decode(value),
   },
+  /**
+   * Changes the waiting room's admission rate, most shoppers at once and
+   * session length of an event whose waiting room is on, at any point of its
+   * sale: only the fields set change. Written to MySQL, then to the live
+   * state in Redis, where every API process's next admission step (within
+   * QUEUE_TICK_MS) reads it. A lower max_shopping admits nobody until enough
+   * shoppers have left; a new session_seconds applies to buyers admitted from
+   * then on (admitted buyers keep the session their admission token names).
+   * Idempotent: setting the same values again changes nothing.
+   * Errors: VALIDATION_FAILED (no field set, or one out of its CreateEvent
+   * bounds), EVENT_NOT_FOUND, WAITING_ROOM_DISABLED (FAILED_PRECONDITION),
+   * INVENTORY_NOT_LOADED (UNAVAILABLE, another call is changing the event: retry).
+   */
+  updateWaitingRoom: {
+    path: "/ticketing.v1.EventService/UpdateWaitingRoom" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateWaitingRoomRequest): Buffer =>
+      Buffer.from(UpdateWaitingRoomRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateWaitingRoomRequest => UpdateWaitingRoomRequest.decode(value),
+    responseSerialize: (value: UpdateWaitingRoomResponse): Buffer =>
+      Buffer.from(UpdateWaitingRoomResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateWaitingRoomResponse => UpdateWaitingRoomResponse.decode(value),
+  },
 } as const;
 
 export interface EventServiceServer extends UntypedServiceImplementation {
@@ -4449,8 +5561,8 @@ export interface EventServiceServer extends UntypedServiceImplementation {
    */
   createEvent: handleUnaryCall<CreateEventRequest, CreateEventResponse>;
   /**
-   * Returns one event with its seat map layout.
-   * Errors: EVENT_NOT_FOUND (NOT_FOUND).
+   * Returns one event with its seat map layout, seat plan coordinates
+   * included. Errors: EVENT_NOT_FOUND (NOT_FOUND).
    */
   getEvent: handleUnaryCall<GetEventRequest, GetEventResponse>;
   /**
@@ -4506,6 +5618,20 @@ export interface EventServiceServer extends UntypedServiceImplementation {
    * (UNAVAILABLE, another call is changing the event: retry).
    */
   rebuildInventory: handleUnaryCall<RebuildInventoryRequest, RebuildInventoryResponse>;
+  /**
+   * Changes the waiting room's admission rate, most shoppers at once and
+   * session length of an event whose waiting room is on, at any point of its
+   * sale: only the fields set change. Written to MySQL, then to the live
+   * state in Redis, where every API process's next admission step (within
+   * QUEUE_TICK_MS) reads it. A lower max_shopping admits nobody until enough
+   * shoppers have left; a new session_seconds applies to buyers admitted from
+   * then on (admitted buyers keep the session their admission token names).
+   * Idempotent: setting the same values again changes nothing.
+   * Errors: VALIDATION_FAILED (no field set, or one out of its CreateEvent
+   * bounds), EVENT_NOT_FOUND, WAITING_ROOM_DISABLED (FAILED_PRECONDITION),
+   * INVENTORY_NOT_LOADED (UNAVAILABLE, another call is changing the event: retry).
+   */
+  updateWaitingRoom: handleUnaryCall<UpdateWaitingRoomRequest, UpdateWaitingRoomResponse>;
 }
 
 export interface EventServiceClient extends Client {
@@ -4534,8 +5660,8 @@ export interface EventServiceClient extends Client {
     callback: (error: ServiceError | null, response: CreateEventResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Returns one event with its seat map layout.
-   * Errors: EVENT_NOT_FOUND (NOT_FOUND).
+   * Returns one event with its seat map layout, seat plan coordinates
+   * included. Errors: EVENT_NOT_FOUND (NOT_FOUND).
    */
   getEvent(
     request: GetEventRequest,
@@ -4711,6 +5837,34 @@ export interface EventServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RebuildInventoryResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Changes the waiting room's admission rate, most shoppers at once and
+   * session length of an event whose waiting room is on, at any point of its
+   * sale: only the fields set change. Written to MySQL, then to the live
+   * state in Redis, where every API process's next admission step (within
+   * QUEUE_TICK_MS) reads it. A lower max_shopping admits nobody until enough
+   * shoppers have left; a new session_seconds applies to buyers admitted from
+   * then on (admitted buyers keep the session their admission token names).
+   * Idempotent: setting the same values again changes nothing.
+   * Errors: VALIDATION_FAILED (no field set, or one out of its CreateEvent
+   * bounds), EVENT_NOT_FOUND, WAITING_ROOM_DISABLED (FAILED_PRECONDITION),
+   * INVENTORY_NOT_LOADED (UNAVAILABLE, another call is changing the event: retry).
+   */
+  updateWaitingRoom(
+    request: UpdateWaitingRoomRequest,
+    callback: (error: ServiceError | null, response: UpdateWaitingRoomResponse) => void,
+  ): ClientUnaryCall;
+  updateWaitingRoom(
+    request: UpdateWaitingRoomRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateWaitingRoomResponse) => void,
+  ): ClientUnaryCall;
+  updateWaitingRoom(
+    request: UpdateWaitingRoomRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateWaitingRoomResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const EventServiceClient = makeGenericClientConstructor(
@@ -4721,6 +5875,10 @@ export const EventServiceClient = makeGenericClientConstructor(
   service: typeof EventServiceService;
   serviceName: string;
 };
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
