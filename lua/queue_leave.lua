@@ -9,6 +9,10 @@
   KEYS[3] recs   {ev:E}:q:recs
   KEYS[4] shop   {ev:E}:q:shop
   KEYS[5] fresh  {ev:E}:q:fresh
+  KEYS[6] lefts  {ev:E}:q:lefts  (LIST: the score of each place given up in the
+                 line, the newest last, the last 10,000 kept, for a day after
+                 the last one; qmeta `left` counts them all: lua/queue_poll.lua
+                 follows known places through them)
   ARGV[1] buyerId   ARGV[2] mode 'L' | 'C'
 
   Returns {'OK', previousState, newState}: states as in includes/queue.lua,
@@ -17,7 +21,8 @@
 --@include common
 --@include queue
 
-local k = { qmeta = KEYS[1], line = KEYS[2], recs = KEYS[3], shop = KEYS[4], fresh = KEYS[5] }
+local k = { qmeta = KEYS[1], line = KEYS[2], recs = KEYS[3], shop = KEYS[4], fresh = KEYS[5], lefts = KEYS[6] }
+local LEFTS_KEPT, LEFTS_TTL_MS = 10000, 86400000
 local buyer, mode = ARGV[1], ARGV[2]
 local now = now_ms()
 local r = parse_rec(redis.call('HGET', k.recs, buyer))
@@ -26,7 +31,13 @@ local before = r.state
 if before == 'A' and r.exp <= now then before = 'E' end
 
 if (before == 'W' and mode == 'L') or before == 'A' then
-  redis.call('ZREM', k.line, buyer)
+  -- a place given up in the line: the buyers behind it move up one (lua/queue_poll.lua)
+  if redis.call('ZREM', k.line, buyer) == 1 then
+    redis.call('HINCRBY', k.qmeta, 'left', 1)
+    redis.call('RPUSH', k.lefts, fmt(r.score))
+    redis.call('LTRIM', k.lefts, -LEFTS_KEPT, -1)
+    redis.call('PEXPIRE', k.lefts, LEFTS_TTL_MS)
+  end
   redis.call('ZREM', k.shop, buyer)
   redis.call('ZREM', k.fresh, buyer)
   r.state = mode

@@ -18,6 +18,9 @@
        will want at least one seat, so admission does not let in more buyers
        than seats; one who does not hold within the grace stops counting, so
        a buyer who walks away holds back the line for at most `grace`.
+       What it takes from the head (admitted or skipped) is counted in qmeta
+       `popped`, with the highest score taken in `head`: GetQueuePosition's
+       batches follow known places through them (lua/queue_poll.lua).
   A gap of `outage` ms or more since the previous step means no API instance
   was stepping (they were down, or could not reach Redis): waiting buyers
   could not say they were still there either, so nobody is skipped as
@@ -126,10 +129,11 @@ if sale_state == 'OPEN' then
     -- 4. admission
     bucket = math.min(math.max(1, rate), bucket + rate * math.max(0, now - last) / 1000)
     local want = math.min(math.floor(bucket), max_shopping - shopping, free - fresh)
-    local scanned = 0
+    local scanned, head = 0, nil
     while admitted < want and scanned < max_scan do
       local popped = redis.call('ZPOPMIN', k.line, math.min(want - admitted, max_scan - scanned))
       if #popped == 0 then break end
+      head = popped[#popped]
       for i = 1, #popped, 2 do
         local buyer = popped[i]
         scanned = scanned + 1
@@ -148,6 +152,12 @@ if sale_state == 'OPEN' then
           redis.call('HSET', k.recs, buyer, pack_rec(r))
         end
       end
+    end
+    -- what GetQueuePosition's batches follow (lua/queue_poll.lua): members popped
+    -- from the head so far, and the highest score popped (scores only grow once open)
+    if scanned > 0 then
+      redis.call('HINCRBY', k.qmeta, 'popped', scanned)
+      redis.call('HSET', k.qmeta, 'head', head)
     end
     bucket = bucket - admitted
     shopping = shopping + admitted

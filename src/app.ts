@@ -119,6 +119,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     missingInventory,
     seedLedger: new MysqlSeedLedger(mysql),
     onStateLost: () => domainMetrics.queueStateLost.inc(),
+    onPollBatch: (polls, reads) => domainMetrics.pollBatch(polls, reads),
   });
   queue.ticker.onStep((eventId, step) => domainMetrics.admissions(eventId, step.admitted));
   // With tracing on, Temporal calls (CreateOrder's Update-with-Start) carry the call's trace into the workflow.

@@ -190,6 +190,10 @@ const schema = z
     QUEUE_RATE_WINDOW_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
     QUEUE_JOIN_LIMIT: z.coerce.number().int().min(0).max(100_000).default(10),
     QUEUE_POSITION_LIMIT: z.coerce.number().int().min(0).max(100_000).default(50),
+    // GetQueuePosition: the polls of one event in one API process during this
+    // many ms share one Redis script call (src/queue/poll-batcher.ts); 0 = one
+    // script call per poll, as before.
+    QUEUE_POLL_BATCH_MS: z.coerce.number().int().min(0).max(1_000).default(50),
     // Token signing: Piscina worker threads (0 = sign on the event loop).
     SIGNING_THREADS: z.coerce.number().int().min(0).max(64).default(1),
     // Rotate the signing key when the newest is older than this (0 = never on its own).

@@ -17,6 +17,10 @@
                  rate_start, rate_count  the window being measured
                  resumed           ms when admission steps resumed after an outage
                                    (nobody is skipped as abandoned for a while after it)
+                 popped            members the steps have taken from the head of the line so far
+                 head              the highest score they took (scores only grow after opening)
+                 left              places given up in the line (LeaveQueue) so far
+    lefts  LIST  the score of each place given up, newest last (the last 10,000)
     line   ZSET  buyer -> score of everyone waiting (pre-queue included):
                  pre-queue: the first 52 bits of SHA1(seed ':' buyer), so the
                  order at opening is the seed's shuffle; after opening:
@@ -28,6 +32,8 @@
     seen   HASH  buyer -> ms the buyer last asked where they stand
     fresh  ZSET  buyer -> admittedMs of shoppers admitted lately who hold nothing
                  yet (the hold scripts remove a buyer once they hold)
+    prl:<window>  HASH  buyer -> GetQueuePosition polls in that rate-limit window
+                 (lua/queue_poll.lua; the window number from the API's clock)
 ]]
 
 local FIFO_BASE = 4503599627370496 -- 2^52

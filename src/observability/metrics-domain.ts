@@ -24,6 +24,9 @@ export class DomainMetrics implements HoldObserver {
   readonly queueStateLost: Counter;
   /** Calls naming an event that does not exist, by answered_from (mysql, memory): src/events/unknown-events.ts. */
   readonly unknownEventLookups: Counter<"answered_from">;
+  private readonly pollBatches: Counter;
+  private readonly polls: Counter;
+  private readonly pollReads: Counter;
 
   constructor(registry: Registry, events: EventLabels) {
     this.holdAttempts = new EventCounter(events, {
@@ -83,6 +86,21 @@ export class DomainMetrics implements HoldObserver {
       help: "Queue calls refused QUEUE_STATE_LOST: a waiting room whose committed seed Redis no longer has (the log names the event).",
       registers: [registry],
     });
+    this.pollBatches = new Counter({
+      name: "ticketing_queue_poll_batches_total",
+      help: "Script calls that answered GetQueuePosition polls: one per event per QUEUE_POLL_BATCH_MS tick with polls (lua/queue_poll.lua).",
+      registers: [registry],
+    });
+    this.polls = new Counter({
+      name: "ticketing_queue_polls_total",
+      help: "GetQueuePosition polls answered (or refused) through those batches.",
+      registers: [registry],
+    });
+    this.pollReads = new Counter({
+      name: "ticketing_queue_poll_reads_total",
+      help: "Buyers those batches read from Redis (record and rank) instead of answering from the place this process knew.",
+      registers: [registry],
+    });
     new Gauge({
       name: "ticketing_metrics_events",
       help: "Events that currently have label values in this process (sale not closed, or closed within the retention).",
@@ -110,5 +128,11 @@ export class DomainMetrics implements HoldObserver {
 
   admissions(eventId: string, n: number): void {
     this.admitted.inc(eventId, [], n);
+  }
+
+  pollBatch(polls: number, reads: number): void {
+    this.pollBatches.inc();
+    this.polls.inc(polls);
+    if (reads > 0) this.pollReads.inc(reads);
   }
 }

@@ -60,6 +60,8 @@ export interface QueueDeps {
   seedLedger?: SeedLedger;
   /** A waiting room found to have lost its state (metric); logged here too. */
   onStateLost?: (eventId: string) => void;
+  /** Every batch of GetQueuePosition polls (metrics): polls in it, buyers it read. */
+  onPollBatch?: (polls: number, reads: number) => void;
 }
 
 export function createQueue(deps: QueueDeps) {
@@ -77,8 +79,10 @@ export function createQueue(deps: QueueDeps) {
       rateLimitWindowMs: config.QUEUE_RATE_WINDOW_MS,
       joinLimit: config.QUEUE_JOIN_LIMIT,
       positionLimit: config.QUEUE_POSITION_LIMIT,
+      pollBatchMs: config.QUEUE_POLL_BATCH_MS,
     },
     missingInventory: deps.missingInventory,
+    onPollBatch: deps.onPollBatch,
     seedLedger: deps.seedLedger,
     onStateLost: (eventId, seedSha256) => {
       log.error(

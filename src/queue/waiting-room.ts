@@ -10,6 +10,7 @@ import { ID_PATTERN, Validator } from "../domain/validation.js";
 import type { Inventory } from "../events/inventory.js";
 import type { SeatIndex } from "../events/layout.js";
 import type { AdmissionTokens } from "./admission.js";
+import { PollBatcher } from "./poll-batcher.js";
 import type { SeedLedger } from "./seed-ledger.js";
 
 export type QueueState =
@@ -56,6 +57,12 @@ export interface WaitingRoomOptions {
   positionLimit: number;
   /** Most buyers one step looks at (admitted plus skipped). */
   maxScanPerStep?: number;
+  /**
+   * GetQueuePosition: how long the first poll of a tick waits for the others
+   * of the same event to share its script call (src/queue/poll-batcher.ts);
+   * 0 or unset = one script call per poll (lua/queue_position.lua).
+   */
+  pollBatchMs?: number;
 }
 
 export type { BuyerView, RoomBrief, RoomView, StepResult };
@@ -77,6 +84,8 @@ export interface WaitingRoomDeps {
   seedLedger?: SeedLedger;
   /** Told when a room's state is found lost (metric, log); nothing by default. */
   onStateLost?: (eventId: string, recordedSha256: string) => void;
+  /** Told after every batch of position polls (metrics): polls in it, buyers it read. */
+  onPollBatch?: (polls: number, reads: number) => void;
 }
 
 export class WaitingRoom {
@@ -90,6 +99,8 @@ export class WaitingRoom {
   private readonly committed = new Set<string>();
   private readonly seedLedger: SeedLedger | undefined;
   private readonly onStateLost: (eventId: string, recordedSha256: string) => void;
+  /** Position polls sharing one script call per event per tick; undefined = one call per poll. */
+  readonly polls: PollBatcher | undefined;
 
   constructor(deps: WaitingRoomDeps) {
     this.scripts = deps.scripts.queue;
@@ -103,6 +114,22 @@ export class WaitingRoom {
     this.maxScan = deps.options.maxScanPerStep ?? DEFAULT_MAX_SCAN;
     this.seedLedger = deps.seedLedger;
     this.onStateLost = deps.onStateLost ?? (() => undefined);
+    const batchMs = deps.options.pollBatchMs ?? 0;
+    this.polls =
+      batchMs > 0
+        ? new PollBatcher({
+            scripts: this.scripts,
+            batchMs,
+            limit: deps.options.positionLimit,
+            windowMs: deps.options.rateLimitWindowMs,
+            // at most a tenth of the abandon time (10 s at most): a buyer who keeps polling stays far from it
+            noteEveryMs: Math.min(10_000, (deps.options.abandonMs || 100_000) / 10),
+            candidateSeed: (eventId) => this.candidateSeed(eventId),
+            checkRoom: (eventId, room) => this.checkCommitment(eventId, room),
+            missingInventory: this.missingInventory,
+            onBatch: deps.onPollBatch,
+          })
+        : undefined;
   }
 
   /** JoinQueue: the buyer's ticket, and whether this call created it. */
@@ -131,7 +158,9 @@ export class WaitingRoom {
   /** GetQueuePosition: the buyer's ticket (with the admission token once admitted). */
   async position(eventId: string, buyerId: string): Promise<QueueTicket> {
     const index = await this.room(eventId, buyerId);
-    const { room, buyer } = await this.view(eventId, buyerId, this.options.positionLimit);
+    const { room, buyer } = this.polls
+      ? await this.polls.poll(eventId, buyerId)
+      : await this.view(eventId, buyerId, this.options.positionLimit);
     if (!buyer.code) {
       throw new AppError("QUEUE_TICKET_NOT_FOUND", `buyer ${buyerId} is not in the waiting room of ${eventId}`, {
         metadata: { event_id: eventId, buyer_id: buyerId },

@@ -16,6 +16,7 @@ const SCRIPTS = [
   "bench/best-available.ts",
   "bench/strategies.ts",
   "bench/scaling.ts",
+  "bench/queue-poll.ts",
   "bench/sim/simulate.ts",
   "bench/sim/demo.ts",
 ];

@@ -4,6 +4,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { goalRows, writeGoalLines } from "../../bench/lib/report.js";
 import { withEarlierRuns } from "../../bench/lib/results.js";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ticketing-index-"));
@@ -45,5 +46,21 @@ describe("withEarlierRuns", () => {
     fs.writeFileSync(index, "| 2026-01-05 | x | [md](results/rpcs-2026-01-05.md) |\n");
     expect(withEarlierRuns(index, "holds", ["holds-2026-01-06.json"], ["r"])).toEqual(["r"]);
     expect(withEarlierRuns(path.join(dir, "missing.md"), "holds", ["holds-a.json"], ["r"])).toEqual(["r"]);
+  });
+});
+
+describe("writeGoalLines", () => {
+  it("adds a goals block after the title, then replaces only its own goal's rows, keeping the rest of the file", () => {
+    const index = path.join(dir, "GOALS.md");
+    fs.writeFileSync(index, ["# Results", "", "Intro.", "", "## All runs", "", row("2026-01-01", "kept")].join("\n"));
+    writeGoalLines("A", ["| A, first | 1 |"], index);
+    writeGoalLines("B", ["| B, only | 2 |"], index);
+    writeGoalLines("A", ["| A, again | 3 |", "| A, more | 4 |"], index);
+    expect(goalRows(index)).toEqual(["| B, only | 2 |", "| A, again | 3 |", "| A, more | 4 |"]);
+    const text = fs.readFileSync(index, "utf8");
+    expect(text.startsWith("# Results\n\nIntro.\n")).toBe(true);
+    expect(text.indexOf("<!-- /goals -->")).toBeLessThan(text.indexOf("## All runs"));
+    expect(text).toContain(row("2026-01-01", "kept"));
+    expect(text.match(/<!-- goals/g)).toHaveLength(1);
   });
 });

@@ -1,6 +1,7 @@
 // Waiting-room fixtures over real Redis (single node or the cluster): events
 // with the waiting room on, loaded straight into Redis, and a WaitingRoom
 // whose admission tokens are stand-ins (token tests live in test/queue).
+import { RedisScriptRunner, type ScriptRunner } from "../../src/adapters/redis/runner.js";
 import { Scripts } from "../../src/adapters/redis/scripts.js";
 import type { EventLayout, SaleState } from "../../src/events/layout.js";
 import { Inventory } from "../../src/events/inventory.js";
@@ -23,6 +24,8 @@ export const roomOptions: WaitingRoomOptions = {
   rateLimitWindowMs: 10_000,
   joinLimit: 0,
   positionLimit: 0,
+  // Position polls go through the batch (lua/queue_poll.lua), as in the API.
+  pollBatchMs: 5,
 };
 
 /** One "API instance": its own Redis connection, scripts, inventory cache and waiting room. */
@@ -35,9 +38,12 @@ export interface Instance {
   close(): Promise<void>;
 }
 
-export function instance(options: Partial<WaitingRoomOptions> = {}): Instance {
+export function instance(
+  options: Partial<WaitingRoomOptions> = {},
+  wrap?: (runner: ScriptRunner) => ScriptRunner,
+): Instance {
   const redis = testRedis();
-  const scripts = new Scripts(redis);
+  const scripts = wrap ? new Scripts(wrap(new RedisScriptRunner(redis))) : new Scripts(redis);
   const inventory = new Inventory(redis, scripts);
   // Gate checks are the API's business; here every hold is let through.
   const holds = new Holds({ redis, scripts, inventory, gate: { check: async () => undefined } });

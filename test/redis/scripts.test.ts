@@ -197,6 +197,8 @@ describe("the typed script layer", () => {
       await holdLife(wr);
       const buyer = uid("w");
       expect((await room.join(wr.eventId, buyer)).created).toBe(true);
+      // GetEvent's seed commitment (one queue_position call; polls go through queue_poll's batches).
+      expect((await room.commitment(wr.eventId)).seedSha256).toMatch(/^[0-9a-f]{64}$/);
       // The admission bucket fills from the opening: step until it lets the buyer in.
       let state = (await room.position(wr.eventId, buyer)).state;
       for (let i = 0; i < 200 && state !== "ADMITTED"; i++) {

@@ -105,6 +105,10 @@ function buildQueueKeys(eventId: string) {
     fresh: `${tag}:q:fresh`,
     /** STRING counter of a buyer's calls in the current rate-limit window (kind: j join, p position). */
     rateLimit: (kind: "j" | "p", buyerId: string) => `${tag}:q:rl:${kind}:${buyerId}`,
+    /** LIST: the score of each place given up in the line, newest last (lua/queue_leave.lua). */
+    lefts: `${tag}:q:lefts`,
+    /** HASH buyerId -> GetQueuePosition polls in rate-limit window number `window` (lua/queue_poll.lua). */
+    pollRate: (window: number) => `${tag}:q:prl:${window}`,
   };
 }
 

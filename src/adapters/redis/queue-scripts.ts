@@ -61,6 +61,47 @@ export type QueueJoinReply =
 
 export type QueuePositionReply = { code: "OK"; room: RoomBrief; buyer: BuyerView } | { code: "NO_EVENT" } | Rate;
 
+/** One buyer's part of a poll batch (lua/queue_poll.lua); count: the buyer's polls in the window after this call's (0 when none were added). */
+export type PollEntry =
+  /** Known to the process: place at its read minus the buyers popped since and those who left ahead since. */
+  | { kind: "K"; count: number }
+  /** Read: the buyer's view, and their score while waiting (undefined otherwise). */
+  | { kind: "B"; count: number; buyer: BuyerView; score: number | undefined };
+
+export type QueuePollReply =
+  | {
+      code: "OK";
+      nowMs: number;
+      room: RoomBrief;
+      /** Members the steps popped from the head so far, places given up so far, the highest score popped. */
+      popped: number;
+      left: number;
+      head: number | undefined;
+      /** Scores of the places given up since `knownLeft`, oldest first (empty when known places are not trusted). */
+      givenUp: number[];
+      entries: PollEntry[];
+    }
+  | { code: "NO_EVENT" };
+
+export interface PollInput {
+  eventId: string;
+  seed: string;
+  seedHash: string;
+  /** The rate-limit window and its number (the API's clock / windowMs). */
+  windowMs: number;
+  window: number;
+  /** The counters the process last saw; knownLeft undefined = trust nothing known. */
+  knownLeft: number | undefined;
+  knownPopped: number;
+  /**
+   * Each buyer once: polls to add to their count in the window (0 = not
+   * counted in Redis this time), whether to note them as still there (a
+   * known buyer noted lately need not be; an unknown one always is), and
+   * the score known for them (undefined = read them).
+   */
+  buyers: readonly { buyerId: string; add: number; note: boolean; score: number | undefined }[];
+}
+
 export type QueueWatchReply = { code: "OK"; nowMs: number; room: RoomView; buyers: BuyerView[] } | { code: "NO_EVENT" };
 
 /** A buyer's call, rate limited per window; `seed` and `seedHash` are a candidate ('' when one is committed). */
@@ -117,6 +158,59 @@ export class QueueScripts {
     });
   }
 
+  /** lua/queue_poll.lua: one tick's position polls of one event (see PollInput). */
+  poll(i: PollInput): Promise<QueuePollReply> {
+    const q = queueKeys(i.eventId);
+    const argv: ScriptArgv = [
+      7,
+      eventKeys(i.eventId).meta,
+      q.meta,
+      q.line,
+      q.recs,
+      q.seen,
+      q.pollRate(i.window),
+      q.lefts,
+      i.seed,
+      i.seedHash,
+      i.windowMs,
+      i.knownLeft === undefined ? "" : i.knownLeft,
+      i.knownPopped,
+    ];
+    for (const b of i.buyers)
+      argv.push(b.buyerId, b.note || b.score === undefined ? b.add : `-${b.add}`, b.score === undefined ? "" : b.score);
+    return this.runner.run("queue_poll", argv).then((r): QueuePollReply => {
+      if (r[0] === "NO_EVENT") return { code: "NO_EVENT" };
+      if (r[0] !== "OK" || r.length !== 7 + i.buyers.length) throw unexpectedReply("queue_poll", r);
+      const entries: PollEntry[] = [];
+      for (let n = 7; n < r.length; n++) {
+        const e = r[n];
+        // known: the count alone, as an integer (the cheapest reply there is)
+        if (typeof e === "number") {
+          entries.push({ kind: "K", count: e });
+          continue;
+        }
+        const f = String(e).split("|");
+        if (f[1] !== "B") throw unexpectedReply("queue_poll", e);
+        entries.push({
+          kind: "B",
+          count: Number(f[0]),
+          buyer: buyerBrief(f, 2),
+          score: f[7] ? Number(f[7]) : undefined,
+        });
+      }
+      return {
+        code: "OK",
+        nowMs: Number(r[1]),
+        room: roomBrief(String(r[2]).split("|"), 0),
+        popped: Number(r[3]),
+        left: Number(r[4]),
+        head: r[5] === "" ? undefined : Number(r[5]),
+        givenUp: (r[6] as ScriptReply).map(Number),
+        entries,
+      };
+    });
+  }
+
   /** lua/queue_watch.lua: many buyers' views in one call, in `buyerIds` order. */
   watch(i: { eventId: string; buyerIds: readonly string[] }): Promise<QueueWatchReply> {
     const q = queueKeys(i.eventId);
@@ -140,7 +234,7 @@ export class QueueScripts {
     mode: "L" | "C";
   }): Promise<{ previousState: string; newState: string }> {
     const q = queueKeys(i.eventId);
-    const argv: ScriptArgv = [5, q.meta, q.line, q.recs, q.shop, q.fresh, i.buyerId, i.mode];
+    const argv: ScriptArgv = [6, q.meta, q.line, q.recs, q.shop, q.fresh, q.lefts, i.buyerId, i.mode];
     return this.runner
       .run("queue_leave", argv)
       .then((r) => ({ previousState: String(r[1] ?? ""), newState: String(r[2] ?? "") }));

@@ -26,6 +26,7 @@ export const SCRIPT_NAMES = [
   "set_waiting_room",
   "queue_join",
   "queue_position",
+  "queue_poll",
   "queue_watch",
   "queue_leave",
   "queue_step",
