@@ -70,7 +70,7 @@ describe("the checkout through Stripe", () => {
     const cancelled = await call(
       s.t.orders,
       s.t.orders.cancelOrder,
-      { orderId: order.orderId, buyerId: "", requestId: uid("x"), force: false },
+      { orderId: order.orderId, buyerId: "", requestId: uid("x"), force: false, ticketIds: [] },
       bearer({ buyer: order.buyerId }),
     );
     expect(cancelled.order?.state).toBe(OrderState.ORDER_STATE_REFUNDED);
@@ -92,7 +92,7 @@ describe("the checkout through Stripe", () => {
     const refused = await callError(
       s.t.orders,
       s.t.orders.cancelOrder,
-      { orderId: order.orderId, buyerId: "", requestId: uid("x"), force: false },
+      { orderId: order.orderId, buyerId: "", requestId: uid("x"), force: false, ticketIds: [] },
       bearer({ buyer: order.buyerId }),
     );
     expect(refused.errorInfo?.reason).toBe("TICKETS_CHECKED_IN");
@@ -101,7 +101,7 @@ describe("the checkout through Stripe", () => {
     const forced = await call(
       s.t.orders,
       s.t.orders.cancelOrder,
-      { orderId: order.orderId, buyerId: order.buyerId, requestId: uid("x"), force: true },
+      { orderId: order.orderId, buyerId: order.buyerId, requestId: uid("x"), force: true, ticketIds: [] },
       s.t.operator,
     );
     expect(forced.order?.state).toBe(OrderState.ORDER_STATE_REFUNDED);
