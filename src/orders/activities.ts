@@ -257,7 +257,10 @@ async function releaseSeats(deps: OrderActivityDeps, plan: CheckoutPlan): Promis
   if (hold && (hold.state === "PINNED" || hold.state === "ACTIVE")) {
     await holds.releaseHold(plan.eventId, plan.holdId, undefined);
   } else if (hold?.state === "SOLD") {
-    if ((await holds.markUnsold(plan)) === "MISSING") await repair(deps, plan);
+    // unsell_hold gives back the whole hold's quantity: after a partial
+    // refund gave some back already, MySQL says what is left instead.
+    if ((await deps.orders.hasPartialRefunds(plan.orderId)) || (await holds.markUnsold(plan)) === "MISSING")
+      await repair(deps, plan);
   } else if (hold?.state !== "EXPIRED") {
     // Gone, or released (by a rebuild, a refund or a release): MySQL says
     // what the seats are now. Idempotent, and it frees no other hold.

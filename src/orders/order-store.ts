@@ -439,6 +439,14 @@ export class OrderStore {
     });
   }
 
+  /** Whether a partial refund (claimTicketRefund) was decided for the order. */
+  async hasPartialRefunds(orderId: string): Promise<boolean> {
+    const [rows] = await this.mysql.execute<RowDataPacket[]>("SELECT 1 FROM order_refunds WHERE order_id = ? LIMIT 1", [
+      orderId,
+    ]);
+    return rows.length > 0;
+  }
+
   /** The order's refunded amount is all of it (a whole-order refund, or the last partial one). */
   async recordFullRefund(orderId: string): Promise<void> {
     await this.mysql.execute(

@@ -212,6 +212,26 @@ describe("partial refunds", () => {
     expect(await soldSeats(order.orderId)).toEqual(["A-1-3"]);
   });
 
+  it("a whole-order refund racing a partial one of a GA order refunds the capture once, and every place comes back", async () => {
+    const eventId = await openSaleEvent(s.t);
+    for (let i = 0; i < 3; i++) {
+      const order = await floorOrder(eventId, uid("wr"), 3);
+      await Promise.all([refund(order, []), refund(order, [order.tickets[0]!.ticketId])]);
+      const now = (await call(s.t.orders, s.t.orders.getOrder, { orderId: order.orderId })).order!;
+      expect(now.state).toBe(OrderState.ORDER_STATE_REFUNDED);
+      expect(now.refundedAmountMinor).toBe("6000");
+      const l = await ledger(order.orderId);
+      expect(l.state).toBe("REFUNDED");
+      expect(l.refunded).toBe(6000);
+      expect(l.refunds.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(6000);
+      const [sections] = await s.t.app.mysql.query<RowDataPacket[]>(
+        "SELECT sold FROM sections WHERE event_id = ? AND section_id = 'FLOOR'",
+        [eventId],
+      );
+      expect(Number(sections[0]!.sold)).toBe(0);
+    }
+  });
+
   it("lets exactly one of a partial refund and a scan of the same ticket win, every time", async () => {
     const eventId = await openSaleEvent(s.t);
     for (let i = 0; i < 4; i++) {
