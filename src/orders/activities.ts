@@ -374,12 +374,17 @@ async function refundTicketsPayment(
 /**
  * Makes Redis agree with MySQL on the order's seats: the refunded ones free,
  * the others still sold (lua/repair_seats.lua writes each seat of the hold,
- * and a general-admission section's sold count, from MySQL).
+ * and a general-admission section's sold count, from MySQL). A
+ * general-admission count written from MySQL can be behind a checkout of
+ * another order between its MySQL commit and its Redis update; that errs
+ * towards fewer places on sale, never more, until the next repair or rebuild.
  */
 async function releaseRefundedSeats(deps: OrderActivityDeps, orderId: string): Promise<void> {
   const order = await deps.orders.get(orderId);
   if (!order) throw businessFailure("ORDER_NOT_FOUND", `order ${orderId} not found`);
-  await repair(deps, planOf(order));
+  // Under the order's refund lock: no partial refund of it changes MySQL
+  // between the repair's read and its write.
+  await deps.orders.withRefundLock(orderId, () => repair(deps, planOf(order)));
 }
 
 // --- pairs of steps the checkout runs back to back, as one local activity each:

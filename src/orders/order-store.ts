@@ -341,6 +341,39 @@ export class OrderStore {
     force: boolean,
     now = new Date(),
   ): Promise<TicketRefundClaim> {
+    return this.withRefundLock(orderId, () => this.claimTicketRefundLocked(orderId, refundId, ticketIds, force, now));
+  }
+
+  /**
+   * `work` while holding the order's refund lock (a MySQL named lock, on a
+   * connection of its own): partial refunds take it to decide, and to write
+   * the seats' state into Redis from MySQL (releaseRefundedSeats), so no
+   * decision changes MySQL between a repair's read and its write, and a
+   * repair never writes an older truth over a newer one.
+   */
+  async withRefundLock<T>(orderId: string, work: () => Promise<T>): Promise<T> {
+    const name = `ticketing_refund_${createHash("sha256").update(orderId).digest("hex").slice(0, 32)}`;
+    const conn = await this.mysql.getConnection();
+    try {
+      const [rows] = await conn.query<RowDataPacket[]>("SELECT GET_LOCK(?, 10) AS got", [name]);
+      if (Number(rows[0]?.got) !== 1) throw new Error(`order ${orderId}: refund lock not acquired in 10 s`);
+      try {
+        return await work();
+      } finally {
+        await conn.query("SELECT RELEASE_LOCK(?)", [name]).catch(() => undefined);
+      }
+    } finally {
+      conn.release();
+    }
+  }
+
+  private claimTicketRefundLocked(
+    orderId: string,
+    refundId: string,
+    ticketIds: string[],
+    force: boolean,
+    now: Date,
+  ): Promise<TicketRefundClaim> {
     return this.transaction("claimTicketRefund", async (conn) => {
       const [tickets] = await conn.execute<RowDataPacket[]>(
         `SELECT t.ticket_id, t.seat_id, t.revoked_at, c.ticket_id AS checked_in

@@ -196,6 +196,12 @@ describe("partial refunds", () => {
     expect(now.refundedAmountMinor).toBe("8000");
     expect(await ledger(order.orderId)).toEqual({ state: "CAPTURED", refunded: 8000, refunds: [3000, 5000] });
     expect(await soldSeats(order.orderId)).toEqual(["A-1-2"]);
+    // Redis agrees: only A-1-2 still sold (A-2-1 is the first seat of row 2).
+    const map = await call(s.t.events, s.t.events.getSeatMap, { eventId });
+    expect(map.sections.find((x) => x.sectionId === "A")!.rows.map((r) => r.states)).toEqual([
+      "FSFFFFFFFF",
+      "FFFFFFFFFF",
+    ]);
   });
 
   it("refunds one ticket asked for twice at once, and one named again in another set, only once", async () => {
