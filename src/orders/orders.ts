@@ -244,11 +244,11 @@ export class Orders {
   ): Promise<Order> {
     let order = await this.getOrder(orderId);
     if (order.buyerId !== buyerId) throw new AppError("ORDER_NOT_OWNED", `order ${orderId} belongs to another buyer`);
-    if (ticketIds.length > 0) checkTicketIds(order, ticketIds);
     if (order.state === "FAILED")
       throw new AppError("ORDER_FINAL", `order ${orderId} failed; nothing to cancel`, {
         metadata: { order_state: order.state },
       });
+    if (ticketIds.length > 0) checkTicketIds(order, ticketIds);
     try {
       if (order.state === "PENDING_PAYMENT") {
         const outcome = await this.deps.temporal.workflow

@@ -284,6 +284,12 @@ describe("partial refunds", () => {
     const malformed = await refundError(order, ["not a ticket id!"]);
     expect(malformed.badRequest?.fieldViolations.map((v) => v.field)).toEqual(["ticket_ids[0]"]);
 
+    // A failed order answers ORDER_FINAL, with ticket ids or without.
+    const declined = await createOrder(s.t, await holdSeats(s.t, eventId, uid("dec"), ["A-1-9"]), "tok_decline");
+    expect((await watchUntilFinal(s.t, declined.orderId)).pop()!.state).toBe(OrderState.ORDER_STATE_FAILED);
+    const final = await refundError(declined, [a!.ticketId]);
+    expect([final.code, final.errorInfo?.reason]).toEqual([status.FAILED_PRECONDITION, "ORDER_FINAL"]);
+
     // Nothing changed by the refused calls.
     expect(await ledger(order.orderId)).toEqual({ state: "CAPTURED", refunded: 0, refunds: [] });
 

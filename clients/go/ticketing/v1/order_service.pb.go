@@ -693,8 +693,9 @@ type CancelOrderRequest struct {
 	// skipped, never refunded twice, so naming only refunded tickets changes
 	// nothing. Errors: a ticket id that is not one of this order's, or is
 	// named twice: INVALID_ARGUMENT VALIDATION_FAILED with a field violation
-	// on ticket_ids[i]. An order not CONFIRMED answers as without ticket_ids
-	// (ORDER_FINAL for a failed one; a refunded or cancelled one as it is).
+	// on ticket_ids[i]; an order that has no tickets (not confirmed yet, or
+	// cancelled) has none to name. A failed order answers ORDER_FINAL, as
+	// without ticket_ids; a refunded one is answered as it is.
 	TicketIds     []string `protobuf:"bytes,5,rep,name=ticket_ids,json=ticketIds,proto3" json:"ticket_ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
