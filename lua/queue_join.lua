@@ -48,7 +48,8 @@ local r = parse_rec(redis.call('HGET', recs, buyer))
 local rank = nil
 if r and r.state == 'W' then rank = redis.call('ZRANK', line, buyer) end
 if (r and r.state == 'W' and rank) or (r and r.state == 'A' and r.exp > now) then
-  redis.call('HSET', seen, buyer, now)
+  -- still there: noted only for a buyer in the line (`seen` holds nobody else)
+  if r.state == 'W' then redis.call('HSET', seen, buyer, now) end
 else
   local score
   if opened then

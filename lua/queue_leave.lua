@@ -13,6 +13,7 @@
                  line, the newest last, the last 10,000 kept, for a day after
                  the last one; qmeta `left` counts them all: lua/queue_poll.lua
                  follows known places through them)
+  KEYS[7] seen   {ev:E}:q:seen  (the buyer's entry goes: it is kept for buyers in the line only)
   ARGV[1] buyerId   ARGV[2] mode 'L' | 'C'
 
   Returns {'OK', previousState, newState}: states as in includes/queue.lua,
@@ -21,7 +22,8 @@
 --@include common
 --@include queue
 
-local k = { qmeta = KEYS[1], line = KEYS[2], recs = KEYS[3], shop = KEYS[4], fresh = KEYS[5], lefts = KEYS[6] }
+local k = { qmeta = KEYS[1], line = KEYS[2], recs = KEYS[3], shop = KEYS[4], fresh = KEYS[5], lefts = KEYS[6],
+            seen = KEYS[7] }
 local LEFTS_KEPT, LEFTS_TTL_MS = 10000, 86400000
 local buyer, mode = ARGV[1], ARGV[2]
 local now = now_ms()
@@ -40,6 +42,7 @@ if (before == 'W' and mode == 'L') or before == 'A' then
   end
   redis.call('ZREM', k.shop, buyer)
   redis.call('ZREM', k.fresh, buyer)
+  redis.call('HDEL', k.seen, buyer)
   r.state = mode
   redis.call('HSET', k.recs, buyer, pack_rec(r))
   redis.call('HINCRBY', k.qmeta, 'ver', 1)

@@ -112,10 +112,11 @@ for i = FIRST, #ARGV, 3 do
   else
     local r = parse_rec(redis.call('HGET', k.recs, buyer))
     local rank = nil
-    if r then
+    if r and r.state == 'W' then
+      -- only buyers in the line are noted as still there (the abandonment rule's input)
       seen[#seen + 1] = buyer
       seen[#seen + 1] = now
-      if r.state == 'W' then rank = redis.call('ZRANK', k.line, buyer) end
+      rank = redis.call('ZRANK', k.line, buyer)
     end
     out[#out + 1] = n .. '|B|' .. buyer_brief(r, rank, now) .. '|' .. (rank and fmt(r.score) or '')
   end

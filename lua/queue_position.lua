@@ -13,7 +13,8 @@
   ARGV[4] rate limit: calls per window (0 = none)   ARGV[5] window ms
 
   Called on every poll of every waiting buyer, so it is kept to six commands
-  (HGET state, TIME, one HMGET of the room, HGET and HSET of the buyer, ZRANK;
+  (HGET state, TIME, one HMGET of the room, HGET of the buyer, and for a buyer
+  in the line HSET and ZRANK;
   plus INCR with a rate limit) and one string in reply.
 
   Returns one string, fields joined by '|':
@@ -39,8 +40,11 @@ local room = room_brief(KEYS[2], sale_state, now, ARGV[2], ARGV[3])
 local rec = redis.call('HGET', KEYS[4], buyer)
 local r, rank = nil, nil
 if rec then
-  redis.call('HSET', KEYS[5], buyer, now)
   r = parse_rec(rec)
-  if r.state == 'W' then rank = redis.call('ZRANK', KEYS[3], buyer) end
+  if r.state == 'W' then
+    -- only buyers in the line are noted as still there (the abandonment rule's input)
+    redis.call('HSET', KEYS[5], buyer, now)
+    rank = redis.call('ZRANK', KEYS[3], buyer)
+  end
 end
 return 'OK|' .. room .. '|' .. buyer_brief(r, rank, now)

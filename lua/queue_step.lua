@@ -129,7 +129,7 @@ if sale_state == 'OPEN' then
     -- 4. admission
     bucket = math.min(math.max(1, rate), bucket + rate * math.max(0, now - last) / 1000)
     local want = math.min(math.floor(bucket), max_shopping - shopping, free - fresh)
-    local scanned, head = 0, nil
+    local scanned, head, taken = 0, nil, {}
     while admitted < want and scanned < max_scan do
       local popped = redis.call('ZPOPMIN', k.line, math.min(want - admitted, max_scan - scanned))
       if #popped == 0 then break end
@@ -137,6 +137,7 @@ if sale_state == 'OPEN' then
       for i = 1, #popped, 2 do
         local buyer = popped[i]
         scanned = scanned + 1
+        taken[#taken + 1] = buyer
         local r = parse_rec(redis.call('HGET', k.recs, buyer))
         local seen = tonumber(redis.call('HGET', k.seen, buyer)) or (r and r.join) or 0
         if r and r.state == 'W' then
@@ -158,6 +159,8 @@ if sale_state == 'OPEN' then
     if scanned > 0 then
       redis.call('HINCRBY', k.qmeta, 'popped', scanned)
       redis.call('HSET', k.qmeta, 'head', head)
+      -- out of the line: nothing to note of them as still there any more
+      chunked('HDEL', k.seen, taken)
     end
     bucket = bucket - admitted
     shopping = shopping + admitted

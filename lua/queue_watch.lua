@@ -50,7 +50,7 @@ local views, seen = {}, {}
 for i = 1, #ARGV do
   local v = buyer_view(k, ARGV[i], now)
   for j = 1, 5 do views[#views + 1] = v[j] end
-  if v[1] ~= '' then
+  if v[1] == 'W' then -- only buyers in the line are noted as still there
     seen[#seen + 1] = ARGV[i]
     seen[#seen + 1] = now
   end

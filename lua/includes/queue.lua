@@ -29,7 +29,9 @@
                  state W waiting, A admitted (shopping until sessionExpiresMs),
                  L left, E session expired, X skipped (abandoned), C completed
     shop   ZSET  buyer -> sessionExpiresMs of everyone shopping now
-    seen   HASH  buyer -> ms the buyer last asked where they stand
+    seen   HASH  buyer -> ms the buyer last asked where they stand, for buyers
+                 in the line only (the step drops those it takes from the line,
+                 LeaveQueue those who leave), so it stays as small as the line
     fresh  ZSET  buyer -> admittedMs of shoppers admitted lately who hold nothing
                  yet (the hold scripts remove a buyer once they hold)
     prl:<window>  HASH  buyer -> GetQueuePosition polls in that rate-limit window

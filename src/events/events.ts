@@ -365,8 +365,13 @@ export class Events {
 
   // ---- live views ---------------------------------------------------------
 
+  /**
+   * Exact as of the call. A process that follows the event (it keeps doing
+   * so a while after each call) answers from its live map after reading only
+   * the changes since its last read, not the whole seats hash.
+   */
   async getSeatMap(eventId: string): Promise<SeatMap> {
-    const { index, snapshot } = await this.liveSnapshot(eventId);
+    const { index, snapshot } = await this.currentSnapshot(eventId);
     return seatMapOf(index, snapshot);
   }
 
@@ -483,6 +488,22 @@ export class Events {
       if (saleState !== "") {
         this.hub?.keepFollowing(index);
         return { index, snapshot: { ...followed, saleState } };
+      }
+    }
+    const live = await this.liveSnapshot(eventId);
+    this.hub?.keepFollowing(live.index, live.snapshot);
+    return live;
+  }
+
+  /** Like followedOrLiveSnapshot, but with every change made before the call (GetSeatMap). */
+  private async currentSnapshot(eventId: string): Promise<{ index: SeatIndex; snapshot: SeatMapSnapshot }> {
+    const index = this.hub?.follows(eventId) ? await this.inventory.index(eventId) : undefined;
+    if (index) {
+      const saleState = await this.inventory.saleState(eventId);
+      const snapshot = saleState !== "" ? await this.hub?.caughtUp(eventId, saleState) : undefined;
+      if (snapshot) {
+        this.hub?.keepFollowing(index);
+        return { index, snapshot };
       }
     }
     const live = await this.liveSnapshot(eventId);

@@ -52,6 +52,9 @@ class EventFeed {
   private loading: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
+  /** The change-stream read under way, and the one queued behind it (readFresh). */
+  private reading: Promise<void> | undefined;
+  private queued: Promise<void> | undefined;
 
   constructor(
     private readonly index: SeatIndex,
@@ -79,6 +82,17 @@ class EventFeed {
   /** The live map, once loaded; undefined before. */
   snapshot(): SeatMapSnapshot | undefined {
     return this.live && this.current();
+  }
+
+  /**
+   * The live map with every change made before this call: one read of the
+   * change stream (only what is new), shared by the callers that arrive
+   * together; undefined until the map is loaded.
+   */
+  async caughtUp(saleState: SeatMapSnapshot["saleState"]): Promise<SeatMapSnapshot | undefined> {
+    if (!this.live) return undefined;
+    await this.readFresh();
+    return this.current(saleState);
   }
 
   /** The live map as a snapshot (shared, not copied: deliver() reads it before it awaits). */
@@ -109,12 +123,31 @@ class EventFeed {
     this.ticking = true;
     try {
       await this.reclaim(this.index.layout.eventId);
-      await this.readChanges();
+      await this.readFresh();
     } catch (err) {
       this.log.warn({ err, eventId: this.index.layout.eventId }, "seat map feed could not read changes");
     } finally {
       this.ticking = false;
     }
+  }
+
+  /**
+   * A read of the change stream that starts after this call (a read already
+   * under way may have missed the caller's own writes): joins the read queued
+   * behind the current one, or starts one. One read at a time.
+   */
+  private readFresh(): Promise<void> {
+    if (!this.reading) {
+      this.reading = this.readChanges().finally(() => (this.reading = undefined));
+      return this.reading;
+    }
+    this.queued ??= this.reading
+      .catch(() => undefined)
+      .then(() => {
+        this.queued = undefined;
+        return this.readFresh();
+      });
+    return this.queued;
   }
 
   private async readChanges(): Promise<void> {
@@ -325,6 +358,14 @@ export class SeatMapWatchHub {
   /** The event's live map as this process's feed has it (at most a tick behind), if it follows the event. */
   followed(eventId: string): SeatMapSnapshot | undefined {
     return this.feeds.get(eventId)?.snapshot();
+  }
+
+  /**
+   * The event's live map with every change made before this call (one read of
+   * only the new changes), if this process follows the event; undefined if not.
+   */
+  async caughtUp(eventId: string, saleState: SeatMapSnapshot["saleState"]): Promise<SeatMapSnapshot | undefined> {
+    return this.feeds.get(eventId)?.caughtUp(saleState);
   }
 
   /** How many events have a live feed in this process (for tests and metrics). */

@@ -113,6 +113,20 @@ describe("ticketing (the operator CLI)", () => {
     expect(event.eventId).toBe("theatre-2026-spring");
     expect(event.capacity).toBe(14 + 16 + 16 + 18 * 3 + 20 * 2 + 40);
     expect(event.waitingRoom.admissionsPerSecond).toBe(20);
+    // The file's seat plan reached the server: GetEvent answers it, so a storefront can draw the map.
+    const plan = json<{
+      sections: {
+        sectionId: string;
+        outline?: { points: unknown[] };
+        reserved?: { rows: { placement?: { position?: { y: number; seatSpacing: number; curve: number } } }[] };
+        generalAdmission?: { area?: { width: number } };
+      }[];
+    }>(await cli(["event", "show", event.eventId, "--json"]));
+    const stalls = plan.sections.find((x) => x.sectionId === "STALLS")!;
+    expect(stalls.outline?.points).toHaveLength(4);
+    expect(stalls.reserved!.rows.map((r) => r.placement?.position?.y)).toEqual([120, 160, 200, 240, 280, 320]);
+    expect(stalls.reserved!.rows[0]!.placement?.position).toMatchObject({ seatSpacing: 30, curve: 20 });
+    expect(plan.sections.find((x) => x.sectionId === "BAR")!.generalAdmission?.area?.width).toBe(300);
     // Again: the same request id (from the file), the same event.
     expect(
       json<{ eventId: string }>(await cli(["event", "create", "-f", "examples/venues/theatre.yaml", "--json"])).eventId,

@@ -87,6 +87,43 @@ describe("GetEventSummary follows the event", () => {
     expect(heldInMap).toBe(1);
   });
 
+  it("GetSeatMap reads the whole map once, then only the changes since, and is exact as of each call", async () => {
+    const eventId = await openSaleEvent(t);
+    const rowA1 = async () =>
+      (await call(t.events, t.events.getSeatMap, { eventId })).sections
+        .find((x) => x.sectionId === "A")!
+        .rows.find((r) => r.rowId === "1")!.states;
+    const hold = (seatIds: string[]) =>
+      call(t.reservations, t.reservations.holdSeats, {
+        eventId,
+        buyerId: uid("m"),
+        admissionToken: "",
+        requestId: uid("r"),
+        selection: { $case: "seats", value: { seatIds } },
+      });
+
+    const first = await countingSnapshotReads(rowA1);
+    expect([first.value, first.reads]).toEqual(["FFFFFFFFFF", 1]);
+    const later = await countingSnapshotReads(async () => {
+      const seen: string[] = [];
+      // No waiting: each answer already has the hold or release made just before it.
+      const h = await hold(["A-1-1", "A-1-2"]);
+      seen.push(await rowA1());
+      await call(t.reservations, t.reservations.releaseHold, {
+        eventId,
+        holdId: h.hold!.holdId,
+        buyerId: h.hold!.buyerId,
+        requestId: uid("rel"),
+      });
+      seen.push(await rowA1());
+      await hold(["A-1-10"]);
+      seen.push(await rowA1());
+      return seen;
+    });
+    expect(later.value).toEqual(["HHFFFFFFFF", "FFFFFFFFFF", "FFFFFFFFFH"]);
+    expect(later.reads).toBe(0);
+  });
+
   it("stops following once the lease runs out without a renewal, and a renewal keeps it", async () => {
     const hub = new SeatMapWatchHub({
       redis: f.redis,

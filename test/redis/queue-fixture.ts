@@ -1,6 +1,10 @@
 // Waiting-room fixtures over real Redis (single node or the cluster): events
 // with the waiting room on, loaded straight into Redis, and a WaitingRoom
 // whose admission tokens are stand-ins (token tests live in test/queue).
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll } from "vitest";
 import { RedisScriptRunner, type ScriptRunner } from "../../src/adapters/redis/runner.js";
 import { Scripts } from "../../src/adapters/redis/scripts.js";
 import type { EventLayout, SaleState } from "../../src/events/layout.js";
@@ -9,7 +13,41 @@ import { Holds } from "../../src/holds/holds.js";
 import type { AdmissionTokens } from "../../src/queue/admission.js";
 import { WaitingRoom, type WaitingRoomOptions } from "../../src/queue/waiting-room.js";
 import type { RedisClient } from "../../src/adapters/redis/client.js";
+import { startRedis, startRedisCluster } from "../../tools/devstack/stack.js";
 import { testLayout, testRedis, type LayoutOptions } from "../support/inventory.js";
+
+/**
+ * Gives the calling test file a Redis (in the cluster run, a Redis Cluster)
+ * of its own: the API instances other test files start step every waiting
+ * room listed in a shared Redis, and would take the admission steps a test
+ * here counts. Call it at the top of the file, before the hooks that build
+ * instances; the worker process gets the shared stack back afterwards.
+ */
+export function ownRedisForThisFile(): void {
+  const shared = { REDIS_URL: process.env.REDIS_URL, REDIS_CLUSTER_NODES: process.env.REDIS_CLUSTER_NODES };
+  let own: { stop(): Promise<void> } | undefined;
+  let dir: string | undefined;
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "ticketing-queue-redis-"));
+    if (process.env.REDIS_CLUSTER_NODES) {
+      const cluster = await startRedisCluster({ dir });
+      process.env.REDIS_CLUSTER_NODES = cluster.nodesEnv;
+      own = cluster;
+    } else {
+      const redis = await startRedis({ dir });
+      process.env.REDIS_URL = redis.url;
+      own = redis;
+    }
+  }, 120_000);
+  afterAll(async () => {
+    await own?.stop();
+    for (const [name, value] of Object.entries(shared)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+}
 
 /** Admission tokens that are not signed: `token:<event>:<buyer>:<admittedMs>`. */
 export const fakeAdmission = {

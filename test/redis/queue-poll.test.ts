@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { queueKeys } from "../../src/adapters/redis/keys.js";
 import type { ScriptRunner } from "../../src/adapters/redis/runner.js";
 import { uid } from "../support/app.js";
-import { instance, roomEvent, sleep, type Instance } from "./queue-fixture.js";
+import { instance, ownRedisForThisFile, roomEvent, sleep, type Instance } from "./queue-fixture.js";
 
 /** Counts the script calls by name. */
 function counting(calls: Map<string, number>) {
@@ -34,6 +34,8 @@ async function truePlace(i: Instance, eventId: string, buyerId: string): Promise
 
 let a: Instance;
 const calls = new Map<string, number>();
+// A Redis of this file's own: other files' API instances would step its rooms.
+ownRedisForThisFile();
 beforeAll(() => {
   // A long tick: every poll started together surely shares it.
   a = instance({ pollBatchMs: 40 }, counting(calls));

@@ -8,9 +8,11 @@ import { AdmissionTicker } from "../../src/queue/admission-ticker.js";
 import { QueueWatchHub } from "../../src/queue/queue-watch.js";
 import type { QueueTicket } from "../../src/queue/waiting-room.js";
 import { uid } from "../support/app.js";
-import { instance, roomEvent, sleep, type Instance } from "./queue-fixture.js";
+import { instance, ownRedisForThisFile, roomEvent, sleep, type Instance } from "./queue-fixture.js";
 
 let a: Instance;
+// A Redis of this file's own: other files' API instances would step its rooms.
+ownRedisForThisFile();
 beforeAll(() => {
   a = instance();
 });

@@ -2,48 +2,23 @@
 // cluster run): order, the pre-queue shuffle, rate and cap with several
 // instances stepping at once, freed slots, and inventory-aware admission.
 import { createHash } from "node:crypto";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { queueKeys } from "../../src/adapters/redis/keys.js";
 import { rowSeatIds } from "../../src/events/layout.js";
 import { AdmissionTicker } from "../../src/queue/admission-ticker.js";
 import { preQueueOrder, type StepResult } from "../../src/queue/waiting-room.js";
 import { createLogger } from "../../src/logger.js";
-import { startRedis, startRedisCluster } from "../../tools/devstack/stack.js";
 import { uid } from "../support/app.js";
-import { admittedOf, codes, instance, roomEvent, sleep, type Instance } from "./queue-fixture.js";
+import { admittedOf, codes, instance, ownRedisForThisFile, roomEvent, sleep, type Instance } from "./queue-fixture.js";
 
-// A Redis (or Redis Cluster, in the cluster run) of this file's own: the API
-// instances other test files start step every waiting room they find in a
-// shared Redis, and would take the admission steps this file counts.
-let own: { stop(): Promise<void> } | undefined;
-let ownDir: string | undefined;
-const sharedRedis = { REDIS_URL: process.env.REDIS_URL, REDIS_CLUSTER_NODES: process.env.REDIS_CLUSTER_NODES };
+// A Redis of this file's own: other files' API instances would step its rooms.
+ownRedisForThisFile();
 let a: Instance;
-beforeAll(async () => {
-  ownDir = fs.mkdtempSync(path.join(os.tmpdir(), "ticketing-waiting-room-"));
-  if (process.env.REDIS_CLUSTER_NODES) {
-    const cluster = await startRedisCluster({ dir: ownDir });
-    process.env.REDIS_CLUSTER_NODES = cluster.nodesEnv;
-    own = cluster;
-  } else {
-    const redis = await startRedis({ dir: ownDir });
-    process.env.REDIS_URL = redis.url;
-    own = redis;
-  }
+beforeAll(() => {
   a = instance();
 });
 afterAll(async () => {
-  await a?.close();
-  await own?.stop();
-  // The worker process may run another test file next: give it the shared stack back.
-  for (const [name, value] of Object.entries(sharedRedis)) {
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
-  if (ownDir) fs.rmSync(ownDir, { recursive: true, force: true });
+  await a.close();
 });
 
 const buyers = (n: number, prefix = "b") =>

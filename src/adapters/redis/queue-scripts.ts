@@ -234,7 +234,7 @@ export class QueueScripts {
     mode: "L" | "C";
   }): Promise<{ previousState: string; newState: string }> {
     const q = queueKeys(i.eventId);
-    const argv: ScriptArgv = [6, q.meta, q.line, q.recs, q.shop, q.fresh, q.lefts, i.buyerId, i.mode];
+    const argv: ScriptArgv = [7, q.meta, q.line, q.recs, q.shop, q.fresh, q.lefts, q.seen, i.buyerId, i.mode];
     return this.runner
       .run("queue_leave", argv)
       .then((r) => ({ previousState: String(r[1] ?? ""), newState: String(r[2] ?? "") }));

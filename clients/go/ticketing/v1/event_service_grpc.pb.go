@@ -70,7 +70,11 @@ type EventServiceClient interface {
 	// Closes the sale for good: new holds are refused with SALE_CLOSED.
 	// Idempotent. Errors: EVENT_NOT_FOUND, INVENTORY_NOT_LOADED (UNAVAILABLE, retry).
 	CloseSale(ctx context.Context, in *CloseSaleRequest, opts ...grpc.CallOption) (*CloseSaleResponse, error)
-	// The live state of every seat and general-admission section, from Redis.
+	// The live state of every seat and general-admission section, exact as of
+	// the call. The first call reads the whole map from Redis; the answering
+	// process then follows the event a while and answers later calls from its
+	// live map after reading only the changes since (a hold that expired shows
+	// held until it is reclaimed, within a tenth of a second).
 	// Errors: EVENT_NOT_FOUND, INVENTORY_NOT_LOADED (UNAVAILABLE, being rebuilt: retry).
 	GetSeatMap(ctx context.Context, in *GetSeatMapRequest, opts ...grpc.CallOption) (*GetSeatMapResponse, error)
 	// A snapshot of the seat map, then coalesced deltas as seats change. Each
@@ -270,7 +274,11 @@ type EventServiceServer interface {
 	// Closes the sale for good: new holds are refused with SALE_CLOSED.
 	// Idempotent. Errors: EVENT_NOT_FOUND, INVENTORY_NOT_LOADED (UNAVAILABLE, retry).
 	CloseSale(context.Context, *CloseSaleRequest) (*CloseSaleResponse, error)
-	// The live state of every seat and general-admission section, from Redis.
+	// The live state of every seat and general-admission section, exact as of
+	// the call. The first call reads the whole map from Redis; the answering
+	// process then follows the event a while and answers later calls from its
+	// live map after reading only the changes since (a hold that expired shows
+	// held until it is reclaimed, within a tenth of a second).
 	// Errors: EVENT_NOT_FOUND, INVENTORY_NOT_LOADED (UNAVAILABLE, being rebuilt: retry).
 	GetSeatMap(context.Context, *GetSeatMapRequest) (*GetSeatMapResponse, error)
 	// A snapshot of the seat map, then coalesced deltas as seats change. Each

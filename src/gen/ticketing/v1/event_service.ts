@@ -5458,7 +5458,11 @@ export const EventServiceService = {
     responseDeserialize: (value: Buffer): CloseSaleResponse => CloseSaleResponse.decode(value),
   },
   /**
-   * The live state of every seat and general-admission section, from Redis.
+   * The live state of every seat and general-admission section, exact as of
+   * the call. The first call reads the whole map from Redis; the answering
+   * process then follows the event a while and answers later calls from its
+   * live map after reading only the changes since (a hold that expired shows
+   * held until it is reclaimed, within a tenth of a second).
    * Errors: EVENT_NOT_FOUND, INVENTORY_NOT_LOADED (UNAVAILABLE, being rebuilt: retry).
    */
   getSeatMap: {
@@ -5590,7 +5594,11 @@ export interface EventServiceServer extends UntypedServiceImplementation {
    */
   closeSale: handleUnaryCall<CloseSaleRequest, CloseSaleResponse>;
   /**
-   * The live state of every seat and general-admission section, from Redis.
+   * The live state of every seat and general-admission section, exact as of
+   * the call. The first call reads the whole map from Redis; the answering
+   * process then follows the event a while and answers later calls from its
+   * live map after reading only the changes since (a hold that expired shows
+   * held until it is reclaimed, within a tenth of a second).
    * Errors: EVENT_NOT_FOUND, INVENTORY_NOT_LOADED (UNAVAILABLE, being rebuilt: retry).
    */
   getSeatMap: handleUnaryCall<GetSeatMapRequest, GetSeatMapResponse>;
@@ -5759,7 +5767,11 @@ export interface EventServiceClient extends Client {
     callback: (error: ServiceError | null, response: CloseSaleResponse) => void,
   ): ClientUnaryCall;
   /**
-   * The live state of every seat and general-admission section, from Redis.
+   * The live state of every seat and general-admission section, exact as of
+   * the call. The first call reads the whole map from Redis; the answering
+   * process then follows the event a while and answers later calls from its
+   * live map after reading only the changes since (a hold that expired shows
+   * held until it is reclaimed, within a tenth of a second).
    * Errors: EVENT_NOT_FOUND, INVENTORY_NOT_LOADED (UNAVAILABLE, being rebuilt: retry).
    */
   getSeatMap(
