@@ -139,8 +139,8 @@ type OrderTicket struct {
 	SeatId string `protobuf:"bytes,2,opt,name=seat_id,json=seatId,proto3" json:"seat_id,omitempty"`
 	// The signed code for the QR code.
 	Code string `protobuf:"bytes,3,opt,name=code,proto3" json:"code,omitempty"`
-	// Revoked by a refund (of the whole order, or of this ticket): CheckIn and
-	// VerifyTicket refuse it (TICKET_REVOKED).
+	// Revoked by a refund (of the whole order, or of this ticket): CheckIn
+	// refuses it (TICKET_REVOKED) and VerifyTicket answers it REVOKED.
 	Revoked       bool `protobuf:"varint,4,opt,name=revoked,proto3" json:"revoked,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -680,8 +680,8 @@ type CancelOrderRequest struct {
 	Force bool `protobuf:"varint,4,opt,name=force,proto3" json:"force,omitempty"`
 	// Empty: the whole order, as above (for an order partly refunded already:
 	// every ticket still valid). Else a partial refund of a CONFIRMED order,
-	// only these of its tickets (at most 100): they are revoked (CheckIn and
-	// VerifyTicket refuse them with TICKET_REVOKED), their seats or
+	// only these of its tickets (at most 100): they are revoked (CheckIn
+	// refuses them with TICKET_REVOKED, VerifyTicket answers REVOKED), their seats or
 	// general-admission places go back on sale, the payment is refunded by
 	// their prices (refunded_amount_minor adds them up), and the order stays
 	// CONFIRMED with its other tickets valid; it becomes REFUNDED when no valid

@@ -102,8 +102,8 @@ export interface OrderTicket {
   /** The signed code for the QR code. */
   code: string;
   /**
-   * Revoked by a refund (of the whole order, or of this ticket): CheckIn and
-   * VerifyTicket refuse it (TICKET_REVOKED).
+   * Revoked by a refund (of the whole order, or of this ticket): CheckIn
+   * refuses it (TICKET_REVOKED) and VerifyTicket answers it REVOKED.
    */
   revoked: boolean;
 }
@@ -190,8 +190,8 @@ export interface CancelOrderRequest {
   /**
    * Empty: the whole order, as above (for an order partly refunded already:
    * every ticket still valid). Else a partial refund of a CONFIRMED order,
-   * only these of its tickets (at most 100): they are revoked (CheckIn and
-   * VerifyTicket refuse them with TICKET_REVOKED), their seats or
+   * only these of its tickets (at most 100): they are revoked (CheckIn
+   * refuses them with TICKET_REVOKED, VerifyTicket answers REVOKED), their seats or
    * general-admission places go back on sale, the payment is refunded by
    * their prices (refunded_amount_minor adds them up), and the order stays
    * CONFIRMED with its other tickets valid; it becomes REFUNDED when no valid
