@@ -2,7 +2,10 @@
   Repairs the live state of one hold's seats from what MySQL (the truth) says
   about them, when sell_hold or unsell_hold answered MISSING or the hold hash
   is gone: a checkout pinned before a rebuild, a refund of an order sold
-  before one, a refund after the sold hold's hash expired. Touches only the
+  before one, a refund after the sold hold's hash expired; and after every
+  partial refund (workflows/refund-tickets.ts), where MySQL released some of
+  the hold's seats or places and the order keeps the others (the hold stays
+  sold: `mine`; gaSold is the section's count after the refund). Touches only the
   seats concerned, never the epoch or anyone else's holds, so live holds of
   other buyers survive (a rebuild would drop them all). Idempotent.
 

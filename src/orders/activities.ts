@@ -65,6 +65,9 @@ export function createOrderActivities(deps: OrderActivityDeps) {
     refundPayment: bind(refundPayment),
     revokeOrder: bind(revokeOrder),
     markRefunded: bind(markRefunded),
+    claimTicketRefund: bind(claimTicketRefund),
+    refundTicketsPayment: bind(refundTicketsPayment),
+    releaseRefundedSeats: bind(releaseRefundedSeats),
     sellSeats: bind(sellSeats),
     completeOrder: bind(completeOrder),
   };
@@ -254,7 +257,10 @@ async function releaseSeats(deps: OrderActivityDeps, plan: CheckoutPlan): Promis
   if (hold && (hold.state === "PINNED" || hold.state === "ACTIVE")) {
     await holds.releaseHold(plan.eventId, plan.holdId, undefined);
   } else if (hold?.state === "SOLD") {
-    if ((await holds.markUnsold(plan)) === "MISSING") await repair(deps, plan);
+    // unsell_hold gives back the whole hold's quantity: after a partial
+    // refund gave some back already, MySQL says what is left instead.
+    if ((await deps.orders.hasPartialRefunds(plan.orderId)) || (await holds.markUnsold(plan)) === "MISSING")
+      await repair(deps, plan);
   } else if (hold?.state !== "EXPIRED") {
     // Gone, or released (by a rebuild, a refund or a release): MySQL says
     // what the seats are now. Idempotent, and it frees no other hold.
@@ -309,8 +315,76 @@ async function revokeOrder(deps: OrderActivityDeps, orderId: string): Promise<Ch
 
 async function markRefunded(deps: OrderActivityDeps, orderId: string): Promise<void> {
   const { orders } = deps;
+  await orders.recordFullRefund(orderId);
+  await orders.setPaymentState(orderId, "REFUNDED");
   await orders.transition(orderId, "REFUNDED", ["CONFIRMED"]);
   await changed(deps, orderId);
+}
+
+// --- partial refund (some tickets of a confirmed order; workflows/refund-tickets.ts) ---
+
+/** What a partial refund's decision left: the amount to refund, and the order's valid tickets after it. */
+export interface TicketRefund {
+  amountMinor: number;
+  remaining: number;
+}
+
+/**
+ * The refund policy on the named tickets, and (in the same MySQL
+ * transaction) their revocation and their seats or places given back
+ * (OrderStore.claimTicketRefund). A retry returns the decision made first.
+ */
+async function claimTicketRefund(
+  deps: OrderActivityDeps,
+  orderId: string,
+  refundId: string,
+  ticketIds: string[],
+  options: RefundOptions,
+): Promise<TicketRefund> {
+  const { orders } = deps;
+  const claim = await orders.claimTicketRefund(orderId, refundId, ticketIds, options.force);
+  if ("refused" in claim) {
+    throw businessFailure(
+      claim.refused,
+      claim.refused === "REFUND_WINDOW_CLOSED"
+        ? `order ${orderId}: refunds for this event have ended`
+        : `order ${orderId}: a ticket to refund is checked in`,
+    );
+  }
+  if (claim.passed.length > 0) {
+    deps.log.warn(
+      { orderId, ticketIds, operator: options.by, rules: claim.passed },
+      "partial refund forced past the refund policy",
+    );
+  }
+  await changed(deps, orderId);
+  return { amountMinor: claim.amountMinor, remaining: claim.remaining };
+}
+
+/** Refunds the tickets' amount under the refund's own key (<orderId>:payment:refund:<refundId>). */
+async function refundTicketsPayment(
+  deps: OrderActivityDeps,
+  orderId: string,
+  refundId: string,
+  amountMinor: number,
+): Promise<void> {
+  await deps.payments.refund(paymentKeyOf(orderId), { refundId, amountMinor });
+}
+
+/**
+ * Makes Redis agree with MySQL on the order's seats: the refunded ones free,
+ * the others still sold (lua/repair_seats.lua writes each seat of the hold,
+ * and a general-admission section's sold count, from MySQL). A
+ * general-admission count written from MySQL can be behind a checkout of
+ * another order between its MySQL commit and its Redis update; that errs
+ * towards fewer places on sale, never more, until the next repair or rebuild.
+ */
+async function releaseRefundedSeats(deps: OrderActivityDeps, orderId: string): Promise<void> {
+  const order = await deps.orders.get(orderId);
+  if (!order) throw businessFailure("ORDER_NOT_FOUND", `order ${orderId} not found`);
+  // Under the order's refund lock: no partial refund of it changes MySQL
+  // between the repair's read and its write.
+  await deps.orders.withRefundLock(orderId, () => repair(deps, planOf(order)));
 }
 
 // --- pairs of steps the checkout runs back to back, as one local activity each:

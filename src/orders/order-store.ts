@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import type { PoolConnection, ResultSetHeader, RowDataPacket } from "mysql2/promise";
 import { isDuplicateKey, type MysqlPool } from "../adapters/mysql/pool.js";
 import { inSpan, tracerInTrace } from "../observability/tracing.js";
+import { timesMinor, totalMinor } from "../domain/money.js";
 import type { CheckoutPlan, Order, OrderState, OrderTicket } from "./order.js";
 
 /** The seats were sold to someone else (Redis lost a hold) or GA capacity ran out. */
@@ -149,20 +150,21 @@ export class OrderStore {
   async releaseSale(orderId: string): Promise<void> {
     await this.transaction("releaseSale", async (conn) => {
       const [items] = await conn.execute<RowDataPacket[]>(
-        "SELECT event_id, seat_id, sold_seat_id, quantity FROM order_items WHERE order_id = ? AND released_at IS NULL FOR UPDATE",
+        "SELECT event_id, seat_id, sold_seat_id, quantity, released_quantity FROM order_items WHERE order_id = ? AND released_at IS NULL FOR UPDATE",
         [orderId],
       );
       for (const item of items) {
         if (item.sold_seat_id === null) {
+          // Places a partial refund gave back already are not given back twice.
           await conn.execute("UPDATE sections SET sold = sold - ? WHERE event_id = ? AND section_id = ?", [
-            item.quantity,
+            Number(item.quantity) - Number(item.released_quantity),
             item.event_id,
             item.seat_id,
           ]);
         }
       }
       await conn.execute(
-        "UPDATE order_items SET sold_seat_id = NULL, released_at = NOW(3) WHERE order_id = ? AND released_at IS NULL",
+        "UPDATE order_items SET sold_seat_id = NULL, released_at = NOW(3), released_quantity = quantity WHERE order_id = ? AND released_at IS NULL",
         [orderId],
       );
     });
@@ -203,7 +205,7 @@ export class OrderStore {
         : Promise.resolve([] as RowDataPacket[]),
       this.mysql
         .execute<RowDataPacket[]>(
-          `SELECT COALESCE(SUM(oi.quantity), 0) AS n FROM order_items oi JOIN orders o ON o.order_id = oi.order_id
+          `SELECT COALESCE(SUM(oi.quantity - oi.released_quantity), 0) AS n FROM order_items oi JOIN orders o ON o.order_id = oi.order_id
            WHERE oi.event_id = ? AND o.buyer_id = ? AND oi.released_at IS NULL`,
           [eventId, buyerId],
         )
@@ -316,6 +318,174 @@ export class OrderStore {
       );
       return { passed: broken };
     });
+  }
+
+  /**
+   * A partial refund (CancelOrder with ticket_ids), decided and applied in
+   * MySQL in one transaction with the order's tickets locked (FOR UPDATE, as
+   * claimRefund and CheckIn do, so partial refunds of one order, and a refund
+   * and a scan of one ticket, serialize): the refund policy on the named
+   * tickets (a checked-in one refuses with TICKETS_CHECKED_IN unless forced),
+   * then those not revoked yet are revoked, their items released (a seat's
+   * sold_seat_id cleared; general admission: k places off the section's sold
+   * count), the amount (their prices, order_items.price_minor) added to the
+   * order's refunded_minor and recorded under `refundId`. A named ticket
+   * already revoked is skipped: it is never refunded twice. A retry with the
+   * same refundId finds its record and returns the amount decided then.
+   * `remaining`: the order's tickets still valid after it.
+   */
+  async claimTicketRefund(
+    orderId: string,
+    refundId: string,
+    ticketIds: string[],
+    force: boolean,
+    now = new Date(),
+  ): Promise<TicketRefundClaim> {
+    return this.withRefundLock(orderId, () => this.claimTicketRefundLocked(orderId, refundId, ticketIds, force, now));
+  }
+
+  /**
+   * `work` while holding the order's refund lock (a MySQL named lock, on a
+   * connection of its own): partial refunds take it to decide, and to write
+   * the seats' state into Redis from MySQL (releaseRefundedSeats), so no
+   * decision changes MySQL between a repair's read and its write, and a
+   * repair never writes an older truth over a newer one.
+   */
+  async withRefundLock<T>(orderId: string, work: () => Promise<T>): Promise<T> {
+    const name = `ticketing_refund_${createHash("sha256").update(orderId).digest("hex").slice(0, 32)}`;
+    const conn = await this.mysql.getConnection();
+    try {
+      const [rows] = await conn.query<RowDataPacket[]>("SELECT GET_LOCK(?, 10) AS got", [name]);
+      if (Number(rows[0]?.got) !== 1) throw new Error(`order ${orderId}: refund lock not acquired in 10 s`);
+      try {
+        return await work();
+      } finally {
+        await conn.query("SELECT RELEASE_LOCK(?)", [name]).catch(() => undefined);
+      }
+    } finally {
+      conn.release();
+    }
+  }
+
+  private claimTicketRefundLocked(
+    orderId: string,
+    refundId: string,
+    ticketIds: string[],
+    force: boolean,
+    now: Date,
+  ): Promise<TicketRefundClaim> {
+    return this.transaction("claimTicketRefund", async (conn) => {
+      const [tickets] = await conn.execute<RowDataPacket[]>(
+        `SELECT t.ticket_id, t.seat_id, t.revoked_at, c.ticket_id AS checked_in
+           FROM tickets t LEFT JOIN check_ins c ON c.ticket_id = t.ticket_id
+          WHERE t.order_id = ? FOR UPDATE`,
+        [orderId],
+      );
+      const valid = (t: RowDataPacket) => t.revoked_at === null;
+      const [done] = await conn.execute<RowDataPacket[]>(
+        "SELECT amount_minor FROM order_refunds WHERE order_id = ? AND refund_id = ?",
+        [orderId, refundId],
+      );
+      if (done[0]) {
+        return { amountMinor: Number(done[0].amount_minor), passed: [], remaining: tickets.filter(valid).length };
+      }
+      const named = new Set(ticketIds);
+      const mine = tickets.filter((t) => named.has(String(t.ticket_id)));
+      if (mine.length !== named.size) throw new Error(`order ${orderId}: a ticket to refund is not in it`);
+      const take = mine.filter(valid);
+      const broken: RefundRule[] = [];
+      if (take.length > 0) {
+        const [events] = await conn.execute<RowDataPacket[]>(
+          `SELECT e.start_time, e.refund_cutoff_seconds FROM orders o JOIN events e ON e.event_id = o.event_id
+            WHERE o.order_id = ?`,
+          [orderId],
+        );
+        const event = events[0];
+        if (event?.start_time instanceof Date) {
+          const cutoff = event.start_time.getTime() - Number(event.refund_cutoff_seconds) * 1000;
+          if (now.getTime() >= cutoff) broken.push("REFUND_WINDOW_CLOSED");
+        }
+        if (take.some((t) => t.checked_in !== null)) broken.push("TICKETS_CHECKED_IN");
+        if (broken.length > 0 && !force) return { refused: broken[0]! };
+      }
+      const [items] = await conn.execute<RowDataPacket[]>(
+        "SELECT event_id, seat_id, sold_seat_id, price_minor, quantity, released_quantity, released_at FROM order_items WHERE order_id = ? FOR UPDATE",
+        [orderId],
+      );
+      const itemOf = new Map(items.map((i) => [String(i.seat_id), i]));
+      // Places per item to give back: 1 per reserved seat, k for k general-admission
+      // tickets (their seat ids are "<section>#<n>"; the item is the section's).
+      const places = new Map<string, number>();
+      for (const t of take) {
+        const seat = String(t.seat_id);
+        const key = itemOf.has(seat) ? seat : seat.replace(/#\d+$/, "");
+        places.set(key, (places.get(key) ?? 0) + 1);
+      }
+      const amounts: number[] = [];
+      for (const [seatId, k] of places) {
+        const item = itemOf.get(seatId);
+        if (!item) throw new Error(`order ${orderId}: no item for ticket seat ${seatId}`);
+        amounts.push(timesMinor(Number(item.price_minor), k));
+        if (item.released_at !== null) continue; // given back already (e.g. a compensation)
+        if (item.sold_seat_id === null) {
+          // General admission: one item of `quantity` places, no seat of its own.
+          const left = Number(item.quantity) - Number(item.released_quantity);
+          const give = Math.min(k, left);
+          if (give > 0) {
+            await conn.execute("UPDATE sections SET sold = sold - ? WHERE event_id = ? AND section_id = ?", [
+              give,
+              item.event_id,
+              seatId,
+            ]);
+            // released_at first: MySQL and MariaDB assign left to right, so it sees the old released_quantity.
+            await conn.execute(
+              `UPDATE order_items SET released_at = IF(released_quantity + ? >= quantity, NOW(3), NULL),
+                      released_quantity = released_quantity + ?
+                WHERE order_id = ? AND seat_id = ?`,
+              [give, give, orderId, seatId],
+            );
+          }
+        } else {
+          await conn.execute(
+            `UPDATE order_items SET sold_seat_id = NULL, released_at = NOW(3), released_quantity = quantity
+              WHERE order_id = ? AND seat_id = ? AND released_at IS NULL`,
+            [orderId, seatId],
+          );
+        }
+      }
+      const amountMinor = totalMinor(amounts);
+      if (take.length > 0) {
+        await conn.query(
+          "UPDATE tickets SET state = 'REVOKED', revoked_at = NOW(3) WHERE order_id = ? AND ticket_id IN (?) AND revoked_at IS NULL",
+          [orderId, take.map((t) => String(t.ticket_id))],
+        );
+      }
+      await conn.execute(
+        "INSERT INTO order_refunds (order_id, refund_id, ticket_ids, amount_minor, created_at) VALUES (?, ?, ?, ?, NOW(3))",
+        [orderId, refundId, [...named].sort().join(","), amountMinor],
+      );
+      await conn.execute(
+        "UPDATE orders SET refunded_minor = refunded_minor + ?, updated_at = NOW(3) WHERE order_id = ?",
+        [amountMinor, orderId],
+      );
+      return { amountMinor, passed: broken, remaining: tickets.filter(valid).length - take.length };
+    });
+  }
+
+  /** Whether a partial refund (claimTicketRefund) was decided for the order. */
+  async hasPartialRefunds(orderId: string): Promise<boolean> {
+    const [rows] = await this.mysql.execute<RowDataPacket[]>("SELECT 1 FROM order_refunds WHERE order_id = ? LIMIT 1", [
+      orderId,
+    ]);
+    return rows.length > 0;
+  }
+
+  /** The order's refunded amount is all of it (a whole-order refund, or the last partial one). */
+  async recordFullRefund(orderId: string): Promise<void> {
+    await this.mysql.execute(
+      "UPDATE orders SET refunded_minor = amount_minor, updated_at = NOW(3) WHERE order_id = ? AND refunded_minor <> amount_minor",
+      [orderId],
+    );
   }
 
   async revokeTickets(orderId: string): Promise<void> {
@@ -453,9 +623,13 @@ export type RefundRule = "REFUND_WINDOW_CLOSED" | "TICKETS_CHECKED_IN";
 /** claimRefund's decision: refused by a rule, or the tickets revoked (with the rules an operator's force passed). */
 export type RefundClaim = { refused: RefundRule } | { passed: RefundRule[] };
 
+/** claimTicketRefund's decision: refused by a rule, or the amount to refund and the valid tickets left. */
+export type TicketRefundClaim =
+  { refused: RefundRule } | { amountMinor: number; passed: RefundRule[]; remaining: number };
+
 /** An order row with its tickets' columns (t_*), one row per ticket (one with NULLs when it has none). */
 const ORDER_WITH_TICKETS =
-  "SELECT o.*, t.ticket_id AS t_ticket_id, t.seat_id AS t_seat_id, t.code AS t_code FROM orders o LEFT JOIN tickets t ON t.order_id = o.order_id";
+  "SELECT o.*, t.ticket_id AS t_ticket_id, t.seat_id AS t_seat_id, t.code AS t_code, t.revoked_at AS t_revoked_at FROM orders o LEFT JOIN tickets t ON t.order_id = o.order_id";
 
 /** Orders (in the rows' order) from ORDER_WITH_TICKETS rows. */
 function ordersOf(rows: RowDataPacket[]): Order[] {
@@ -472,6 +646,7 @@ function ordersOf(rows: RowDataPacket[]): Order[] {
         ticket_id: row.t_ticket_id as unknown,
         seat_id: row.t_seat_id as unknown,
         code: row.t_code as unknown,
+        revoked_at: row.t_revoked_at as unknown,
       } as RowDataPacket);
     }
   }
@@ -496,7 +671,13 @@ function toOrder(row: RowDataPacket, tickets: RowDataPacket[]): Order {
     quantity: Number(row.quantity),
     amountMinor: Number(row.amount_minor),
     currencyCode: String(row.currency_code),
-    tickets: tickets.map((t) => ({ ticketId: String(t.ticket_id), seatId: String(t.seat_id), code: String(t.code) })),
+    refundedMinor: Number(row.refunded_minor ?? 0),
+    tickets: tickets.map((t) => ({
+      ticketId: String(t.ticket_id),
+      seatId: String(t.seat_id),
+      code: String(t.code),
+      revoked: t.revoked_at !== null && t.revoked_at !== undefined,
+    })),
     createTime: new Date(row.created_at as Date),
     updateTime: new Date(row.updated_at as Date),
     idempotencyKey: String(row.idempotency_key ?? ""),

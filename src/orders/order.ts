@@ -9,6 +9,8 @@ export interface OrderTicket {
   ticketId: string;
   seatId: string;
   code: string;
+  /** Revoked by a refund (whole-order or partial). */
+  revoked?: boolean;
 }
 
 export interface Order {
@@ -23,6 +25,8 @@ export interface Order {
   sectionId: string;
   quantity: number;
   amountMinor: number;
+  /** Refunded so far (partial refunds add up; a whole-order refund is amountMinor). */
+  refundedMinor: number;
   currencyCode: string;
   tickets: OrderTicket[];
   createTime: Date;
@@ -82,4 +86,9 @@ export function checkoutWorkflowId(orderId: string): string {
 
 export function refundWorkflowId(orderId: string): string {
   return `refund-${orderId}`;
+}
+
+/** A partial refund's workflow: one per order and set of tickets (refundIdOf). */
+export function ticketRefundWorkflowId(orderId: string, refundId: string): string {
+  return `refund-${orderId}-${refundId}`;
 }

@@ -14,8 +14,19 @@ import { AppError, dependencyUnavailable, isConnectionError, type Reason } from 
 import type { Holds } from "../holds/holds.js";
 import { cancelOrderUpdate, checkout, createOrderUpdate } from "../../workflows/checkout.js";
 import { refundOrder } from "../../workflows/refund-order.js";
+import { refundTickets } from "../../workflows/refund-tickets.js";
+import { createHash } from "node:crypto";
+import { invalidArgument } from "../domain/errors.js";
+import type { FieldViolation } from "../domain/errors.js";
 import type { OrderNotifier } from "./notifier.js";
-import { checkoutWorkflowId, FINAL_ORDER_STATES, orderIdForHold, refundWorkflowId, type Order } from "./order.js";
+import {
+  checkoutWorkflowId,
+  FINAL_ORDER_STATES,
+  orderIdForHold,
+  refundWorkflowId,
+  ticketRefundWorkflowId,
+  type Order,
+} from "./order.js";
 import { orderRequestHash, type OrderStore } from "./order-store.js";
 import type { RefundOptions } from "./activities.js";
 
@@ -113,6 +124,32 @@ function refundRefusal(err: unknown): AppError | undefined {
 
 const REFUND_RULES: Reason[] = ["REFUND_WINDOW_CLOSED", "TICKETS_CHECKED_IN"];
 
+/**
+ * A partial refund's id: the order and its sorted ticket ids, hashed. The
+ * same tickets give the same id, whatever their order in the request: one
+ * workflow (refund-<orderId>-<refundId>) and one provider refund
+ * (<orderId>:payment:refund:<refundId>) per set.
+ */
+export function refundIdOf(orderId: string, ticketIds: readonly string[]): string {
+  return createHash("sha256")
+    .update(JSON.stringify([orderId, [...ticketIds].sort()]))
+    .digest("hex")
+    .slice(0, 24);
+}
+
+/** ticket_ids of a CancelOrder: each a ticket of this order, each once; else INVALID_ARGUMENT. */
+function checkTicketIds(order: Order, ticketIds: readonly string[]): void {
+  const mine = new Set(order.tickets.map((t) => t.ticketId));
+  const seen = new Set<string>();
+  const violations: FieldViolation[] = [];
+  ticketIds.forEach((id, i) => {
+    if (!mine.has(id)) violations.push({ field: `ticket_ids[${i}]`, description: "is not a ticket of this order" });
+    else if (seen.has(id)) violations.push({ field: `ticket_ids[${i}]`, description: "is named twice" });
+    seen.add(id);
+  });
+  if (violations.length > 0) throw invalidArgument(violations);
+}
+
 export class Orders {
   constructor(private readonly deps: OrdersDeps) {}
 
@@ -185,9 +222,10 @@ export class Orders {
     buyerId: string,
     refund: RefundOptions = { force: false, by: "" },
     answerBy: Date = new Date(Date.now() + CANCEL_DEFAULT_WAIT_MS),
+    ticketIds: readonly string[] = [],
   ): Promise<Order> {
     return this.deps.temporal
-      .withDeadline(answerBy, () => this.cancel(orderId, buyerId, refund))
+      .withDeadline(answerBy, () => this.cancel(orderId, buyerId, refund, ticketIds))
       .catch((err: unknown) => {
         if (err instanceof AppError || !isTemporalDeadline(err)) throw err;
         throw new AppError(
@@ -198,13 +236,19 @@ export class Orders {
       });
   }
 
-  private async cancel(orderId: string, buyerId: string, refund: RefundOptions): Promise<Order> {
+  private async cancel(
+    orderId: string,
+    buyerId: string,
+    refund: RefundOptions,
+    ticketIds: readonly string[],
+  ): Promise<Order> {
     let order = await this.getOrder(orderId);
     if (order.buyerId !== buyerId) throw new AppError("ORDER_NOT_OWNED", `order ${orderId} belongs to another buyer`);
     if (order.state === "FAILED")
       throw new AppError("ORDER_FINAL", `order ${orderId} failed; nothing to cancel`, {
         metadata: { order_state: order.state },
       });
+    if (ticketIds.length > 0) checkTicketIds(order, ticketIds);
     try {
       if (order.state === "PENDING_PAYMENT") {
         const outcome = await this.deps.temporal.workflow
@@ -213,7 +257,27 @@ export class Orders {
         order = await this.getOrder(orderId);
         if (outcome.status !== "CONFIRMED") return order;
       }
-      if (order.state === "CONFIRMED") {
+      // Some tickets, or the rest of an order partly refunded already: a
+      // partial refund (a whole-order refund would give back seats that are
+      // no longer this order's).
+      // Every ticket revoked while CONFIRMED: a refund is finishing; it ends the order.
+      const rest = order.tickets.filter((t) => !t.revoked).map((t) => t.ticketId);
+      const partlyRefunded = rest.length < order.tickets.length;
+      const partial = ticketIds.length > 0 ? [...ticketIds] : partlyRefunded ? rest : undefined;
+      if (order.state === "CONFIRMED" && partial?.length === 0) return order;
+      if (order.state === "CONFIRMED" && partial) {
+        const refundId = refundIdOf(orderId, partial);
+        await this.deps.temporal.workflow
+          .execute(refundTickets, {
+            workflowId: ticketRefundWorkflowId(orderId, refundId),
+            taskQueue: this.deps.taskQueue,
+            args: [orderId, refundId, partial, refund],
+            workflowIdConflictPolicy: "USE_EXISTING",
+          })
+          .catch((err: unknown) => {
+            throw refundRefusal(err) ?? err;
+          });
+      } else if (order.state === "CONFIRMED") {
         await this.deps.temporal.workflow
           .execute(refundOrder, {
             workflowId: refundWorkflowId(orderId),

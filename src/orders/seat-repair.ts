@@ -1,6 +1,7 @@
 // Repairs the live state of one hold's seats from MySQL, the truth, when
 // Redis no longer has the hold as the checkout or refund expects (sell_hold
-// or unsell_hold answered MISSING, or the hold hash is gone). Only the seats
+// or unsell_hold answered MISSING, or the hold hash is gone), and after a
+// partial refund released some of a sold hold's seats. Only the seats
 // concerned are written (lua/repair_seats.lua): a rebuild of the whole event
 // would drop every live hold and start a new epoch, and under steady
 // checkout traffic each pinned hold of the old epoch would start another.

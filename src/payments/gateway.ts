@@ -21,8 +21,18 @@ export interface PaymentGateway {
   capture(paymentKey: string): Promise<void>;
   /** Drops an authorization that will not be captured; harmless if none was made. */
   void(paymentKey: string): Promise<void>;
-  /** Gives captured money back. */
-  refund(paymentKey: string): Promise<void>;
+  /**
+   * Gives captured money back: all of it (what is left of it), or with `part`
+   * that amount only, once per refundId (a retry refunds nothing twice). The
+   * refunds of a payment never add up to more than its capture.
+   */
+  refund(paymentKey: string, part?: PartialRefund): Promise<void>;
+}
+
+/** A partial refund: `amountMinor` of the capture, named by `refundId` (stable per order and tickets). */
+export interface PartialRefund {
+  refundId: string;
+  amountMinor: number;
 }
 
 /** The provider could not be reached or answered with a transient error: retry. */

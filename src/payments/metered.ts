@@ -7,6 +7,7 @@ import {
   PaymentUnavailableError,
   type AuthorizeRequest,
   type AuthorizeResult,
+  type PartialRefund,
   type PaymentGateway,
 } from "./gateway.js";
 
@@ -34,8 +35,8 @@ export class MeteredPaymentGateway implements PaymentGateway {
     return this.timed("void", () => this.inner.void(paymentKey));
   }
 
-  refund(paymentKey: string): Promise<void> {
-    return this.timed("refund", () => this.inner.refund(paymentKey));
+  refund(paymentKey: string, part?: PartialRefund): Promise<void> {
+    return this.timed("refund", () => this.inner.refund(paymentKey, part));
   }
 
   private async timed<T>(

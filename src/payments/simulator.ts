@@ -10,6 +10,7 @@ import {
   PaymentUnavailableError,
   type AuthorizeRequest,
   type AuthorizeResult,
+  type PartialRefund,
   type PaymentGateway,
 } from "./gateway.js";
 
@@ -98,8 +99,54 @@ export class PaymentSimulator implements PaymentGateway {
     return this.transition(paymentKey, "VOIDED", ["AUTHORIZED"]);
   }
 
-  refund(paymentKey: string): Promise<void> {
-    return this.transition(paymentKey, "REFUNDED", ["CAPTURED"]);
+  async refund(paymentKey: string, part?: PartialRefund): Promise<void> {
+    if (!part) {
+      await this.transition(paymentKey, "REFUNDED", ["CAPTURED"]);
+      // What is left of the capture: all of it refunded now.
+      await this.mysql.execute(
+        "UPDATE simulated_payments SET refunded_minor = amount_minor WHERE idempotency_key = ?",
+        [paymentKey],
+      );
+      return;
+    }
+    await this.enter();
+    const conn = await this.mysql.getConnection();
+    try {
+      await conn.beginTransaction();
+      const [rows] = await conn.execute<RowDataPacket[]>(
+        "SELECT state, amount_minor, refunded_minor FROM simulated_payments WHERE idempotency_key = ? FOR UPDATE",
+        [paymentKey],
+      );
+      const row = rows[0];
+      const refundKey = `${paymentKey}:refund:${part.refundId}`;
+      const [seen] = await conn.execute<RowDataPacket[]>("SELECT 1 FROM simulated_refunds WHERE refund_key = ?", [
+        refundKey,
+      ]);
+      // A retry of a refund made, or a payment refunded in full already: nothing more to give back.
+      if (seen.length === 0 && row?.state !== "REFUNDED") {
+        const refunded = Number(row?.refunded_minor ?? 0) + part.amountMinor;
+        if (!row || row.state !== "CAPTURED" || refunded > Number(row.amount_minor)) {
+          throw new PaymentStateError(
+            `cannot refund ${part.amountMinor} of payment ${paymentKey} (${row ? `${String(row.state)}, ${String(row.refunded_minor)} of ${String(row.amount_minor)} refunded` : "nothing"})`,
+          );
+        }
+        await conn.execute(
+          "INSERT INTO simulated_refunds (refund_key, idempotency_key, amount_minor, created_at) VALUES (?, ?, ?, NOW(3))",
+          [refundKey, paymentKey, part.amountMinor],
+        );
+        await conn.execute(
+          "UPDATE simulated_payments SET refunded_minor = ?, state = ?, updated_at = NOW(3) WHERE idempotency_key = ?",
+          [refunded, refunded === Number(row.amount_minor) ? "REFUNDED" : "CAPTURED", paymentKey],
+        );
+      }
+      await conn.commit();
+    } catch (err) {
+      await conn.rollback().catch(() => undefined);
+      throw err;
+    } finally {
+      conn.release();
+    }
+    await this.leave();
   }
 
   /** Moves a payment to `to` from one of `from`; already at `to` is success (idempotent). */

@@ -31,6 +31,7 @@ import {
   type AuthorizeRequest,
   type AuthorizeResult,
   type DeclineReason,
+  type PartialRefund,
   type PaymentGateway,
 } from "./gateway.js";
 
@@ -163,12 +164,21 @@ export class StripeGateway implements PaymentGateway {
     }
   }
 
-  async refund(paymentKey: string): Promise<void> {
+  async refund(paymentKey: string, part?: PartialRefund): Promise<void> {
     const id = await this.find(paymentKey);
     if (!id) throw new PaymentStateError(`payment ${paymentKey} was never authorized`);
     try {
+      // A partial refund: its amount, under a key of its own (<paymentKey>:refund:<refundId>).
       const refund = await this.call("refund", paymentKey, () =>
-        this.stripe.refunds.create({ payment_intent: id }, { idempotencyKey: idempotencyKey(paymentKey, "refund") }),
+        part
+          ? this.stripe.refunds.create(
+              { payment_intent: id, amount: part.amountMinor },
+              { idempotencyKey: `${idempotencyKey(paymentKey, "refund")}:${part.refundId}` },
+            )
+          : this.stripe.refunds.create(
+              { payment_intent: id },
+              { idempotencyKey: idempotencyKey(paymentKey, "refund") },
+            ),
       );
       if (refund.status === "failed" || refund.status === "canceled") {
         throw new PaymentStateError(`refund of ${paymentKey} ${refund.status}`);

@@ -2,7 +2,7 @@
 // them. Wrapped around the real gateway only when tracing is on.
 import type { Tracer } from "@opentelemetry/api";
 import { activeTracer, inSpan } from "../observability/tracing.js";
-import type { AuthorizeRequest, AuthorizeResult, PaymentGateway } from "./gateway.js";
+import type { AuthorizeRequest, AuthorizeResult, PartialRefund, PaymentGateway } from "./gateway.js";
 
 /** The gateway itself with tracing off; else one that traces every call. */
 export function traceGateway(gateway: PaymentGateway): PaymentGateway {
@@ -37,8 +37,8 @@ class TracedGateway implements PaymentGateway {
     return this.call("void", paymentKey, () => this.gateway.void(paymentKey));
   }
 
-  refund(paymentKey: string): Promise<void> {
-    return this.call("refund", paymentKey, () => this.gateway.refund(paymentKey));
+  refund(paymentKey: string, part?: PartialRefund): Promise<void> {
+    return this.call("refund", paymentKey, () => this.gateway.refund(paymentKey, part));
   }
 
   private call(operation: string, paymentKey: string, work: () => Promise<void>): Promise<void> {

@@ -291,7 +291,18 @@ describe("ticketing (the operator CLI)", () => {
     const shown = await cli(["orders", "show", order.orderId]);
     expect(shown.code).toBe(0);
     expect(shown.stdout).toMatch(/^state\s+CONFIRMED$/m);
-    expect(shown.stdout).toMatch(/^ticket\s+seat$/m);
+    expect(shown.stdout).toMatch(/^ticket\s+seat\s+state$/m);
+    expect(shown.stdout).not.toMatch(/^refunded/m);
+
+    // One ticket of two: the order stays CONFIRMED, that ticket revoked, 50.00 refunded.
+    const { order: full } = await call(s.t.orders, s.t.orders.getOrder, { orderId: order.orderId });
+    const first = full!.tickets.find((t) => t.seatId === "A-1-1")!;
+    const partial = await cli(["orders", "refund", order.orderId, "--tickets", first.ticketId]);
+    expect(partial.code).toBe(0);
+    expect(partial.stdout).toMatch(/^state\s+CONFIRMED$/m);
+    expect(partial.stdout).toMatch(/^refunded\s+50\.00 EUR$/m);
+    expect(partial.stdout).toMatch(new RegExp(`^${first.ticketId}\\s+A-1-1\\s+revoked$`, "m"));
+    expect(partial.stdout).toMatch(/\s+A-1-2\s+valid$/m);
 
     const refunded = json<{ state: string }>(await cli(["orders", "refund", order.orderId, "--json"]));
     expect(refunded.state).toBe("ORDER_STATE_REFUNDED");

@@ -315,7 +315,7 @@ function rows(): Row[] {
         unary(
           c.orders,
           c.orders.cancelOrder,
-          { orderId: cancelOrderId, buyerId: "", requestId: r(), force: false },
+          { orderId: cancelOrderId, buyerId: "", requestId: r(), force: false, ticketIds: [] },
           md,
         ),
       expect: { bob: "NOT_FOUND:ORDER_NOT_FOUND", gateRight: SCOPE, operator: BAD_REQUEST, alice: OK },

@@ -34,7 +34,7 @@ function cancelWithin3s(order: Order) {
   return new Promise<ReturnType<typeof decodeStatus>>((resolve, reject) => {
     const md: Metadata = bearer({ buyer: order.buyerId });
     s.t.orders.cancelOrder(
-      { orderId: order.orderId, buyerId: "", requestId: uid("x"), force: false },
+      { orderId: order.orderId, buyerId: "", requestId: uid("x"), force: false, ticketIds: [] },
       md,
       { deadline: Date.now() + 3000 },
       (err) => (err ? resolve(decodeStatus(err)) : reject(new Error("cancelled with no worker running"))),
@@ -88,7 +88,7 @@ describe("CancelOrder with no worker", () => {
     const res = await call(
       s.t.orders,
       s.t.orders.cancelOrder,
-      { orderId: order.orderId, buyerId: "", requestId: uid("x"), force: false },
+      { orderId: order.orderId, buyerId: "", requestId: uid("x"), force: false, ticketIds: [] },
       bearer({ buyer: order.buyerId }),
     );
     // Cancelled before its capture, or refunded if the checkout confirmed first.

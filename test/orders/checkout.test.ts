@@ -146,6 +146,7 @@ describe("checkout", () => {
       buyerId: hold.buyerId,
       requestId: uid("c"),
       force: false,
+      ticketIds: [],
     });
     expect(cancelled.order!.state).toBe(OrderState.ORDER_STATE_REFUNDED);
     expect(await ledgerState(s.t, order.orderId)).toBe("REFUNDED");
@@ -156,6 +157,7 @@ describe("checkout", () => {
       buyerId: hold.buyerId,
       requestId: uid("c"),
       force: false,
+      ticketIds: [],
     });
     expect(again.order!.state).toBe(OrderState.ORDER_STATE_REFUNDED);
     // Its tickets are revoked: refused at the door and on the revocation list.
@@ -269,6 +271,7 @@ describe("checkout", () => {
       buyerId: buyer,
       requestId: uid("c"),
       force: false,
+      ticketIds: [],
     });
     expect(failed.code).toBe(status.FAILED_PRECONDITION);
     expect(failed.errorInfo?.reason).toBe("ORDER_FINAL");
@@ -277,6 +280,7 @@ describe("checkout", () => {
       buyerId: uid("mallory"),
       requestId: uid("c"),
       force: false,
+      ticketIds: [],
     });
     // Another buyer's order is not found: order ids cannot be probed.
     expect(foreign.errorInfo?.reason).toBe("ORDER_NOT_FOUND");

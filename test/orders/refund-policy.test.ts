@@ -38,7 +38,7 @@ const cancel = (order: Order, force = false) =>
   call(
     s.t.orders,
     s.t.orders.cancelOrder,
-    { orderId: order.orderId, buyerId: force ? order.buyerId : "", requestId: uid("x"), force },
+    { orderId: order.orderId, buyerId: force ? order.buyerId : "", requestId: uid("x"), force, ticketIds: [] },
     force ? s.t.operator : bearer({ buyer: order.buyerId }),
   );
 const scan = (order: Order) =>
@@ -64,7 +64,7 @@ describe("the refund policy", () => {
     const refused = await callError(
       s.t.orders,
       s.t.orders.cancelOrder,
-      { orderId: tooLate.orderId, buyerId: "", requestId: uid("x"), force: false },
+      { orderId: tooLate.orderId, buyerId: "", requestId: uid("x"), force: false, ticketIds: [] },
       bearer({ buyer: tooLate.buyerId }),
     );
     expect(refused.code).toBe(status.FAILED_PRECONDITION);
@@ -77,7 +77,7 @@ describe("the refund policy", () => {
     const notOperator = await callError(
       s.t.orders,
       s.t.orders.cancelOrder,
-      { orderId: tooLate.orderId, buyerId: "", requestId: uid("x"), force: true },
+      { orderId: tooLate.orderId, buyerId: "", requestId: uid("x"), force: true, ticketIds: [] },
       bearer({ buyer: tooLate.buyerId }),
     );
     expect(notOperator.errorInfo?.reason).toBe("SCOPE_MISSING");
@@ -91,7 +91,7 @@ describe("the refund policy", () => {
     const refused = await callError(
       s.t.orders,
       s.t.orders.cancelOrder,
-      { orderId: order.orderId, buyerId: "", requestId: uid("x"), force: false },
+      { orderId: order.orderId, buyerId: "", requestId: uid("x"), force: false, ticketIds: [] },
       bearer({ buyer: order.buyerId }),
     );
     expect(refused.errorInfo?.reason).toBe("TICKETS_CHECKED_IN");

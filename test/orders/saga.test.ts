@@ -66,6 +66,7 @@ describe("checkouts with a provider that takes a moment", () => {
       buyerId: hold.buyerId,
       requestId: uid("c"),
       force: false,
+      ticketIds: [],
     });
     expect(res.order!.state).toBe(OrderState.ORDER_STATE_CANCELLED);
     expect(["none", "VOIDED"]).toContain(await ledgerState(s.t, order.orderId));

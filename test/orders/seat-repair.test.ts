@@ -85,6 +85,7 @@ describe("seat repair instead of rebuilds", () => {
         buyerId: alice,
         requestId: uid("c"),
         force: false,
+        ticketIds: [],
       });
       expect(refunded.order!.state).toBe(OrderState.ORDER_STATE_REFUNDED);
     }

@@ -70,7 +70,7 @@ describe("the checkout through Stripe", () => {
     const cancelled = await call(
       s.t.orders,
       s.t.orders.cancelOrder,
-      { orderId: order.orderId, buyerId: "", requestId: uid("x"), force: false },
+      { orderId: order.orderId, buyerId: "", requestId: uid("x"), force: false, ticketIds: [] },
       bearer({ buyer: order.buyerId }),
     );
     expect(cancelled.order?.state).toBe(OrderState.ORDER_STATE_REFUNDED);
@@ -92,7 +92,7 @@ describe("the checkout through Stripe", () => {
     const refused = await callError(
       s.t.orders,
       s.t.orders.cancelOrder,
-      { orderId: order.orderId, buyerId: "", requestId: uid("x"), force: false },
+      { orderId: order.orderId, buyerId: "", requestId: uid("x"), force: false, ticketIds: [] },
       bearer({ buyer: order.buyerId }),
     );
     expect(refused.errorInfo?.reason).toBe("TICKETS_CHECKED_IN");
@@ -101,13 +101,53 @@ describe("the checkout through Stripe", () => {
     const forced = await call(
       s.t.orders,
       s.t.orders.cancelOrder,
-      { orderId: order.orderId, buyerId: order.buyerId, requestId: uid("x"), force: true },
+      { orderId: order.orderId, buyerId: order.buyerId, requestId: uid("x"), force: true, ticketIds: [] },
       s.t.operator,
     );
     expect(forced.order?.state).toBe(OrderState.ORDER_STATE_REFUNDED);
     expect(callsFor(order.orderId)).toEqual(["create", "confirm", "capture", "refund"]);
     const refund = mock.requests.find((r) => r.headers["idempotency-key"] === `${order.orderId}:payment:refund`);
     expect(refund?.path).toBe("/v1/refunds");
+  });
+
+  it("a partial refund sends the tickets' amount under a key of its own; the rest refunds the remainder", async () => {
+    mock.rules.length = 0;
+    approve();
+    const own = await openSaleEvent(s.t);
+    const hold = await holdSeats(s.t, own, uid("sp"), ["A-1-1", "A-1-2", "A-2-1"]);
+    const created = await createOrder(s.t, hold, "pm_card_visa");
+    expect((await watchUntilFinal(s.t, created.orderId)).pop()!.state).toBe(OrderState.ORDER_STATE_CONFIRMED);
+    const { order } = await call(s.t.orders, s.t.orders.getOrder, { orderId: created.orderId });
+    const back = order!.tickets.find((t) => t.seatId === "A-2-1")!;
+
+    const partial = await call(
+      s.t.orders,
+      s.t.orders.cancelOrder,
+      { orderId: order!.orderId, buyerId: "", requestId: uid("x"), force: false, ticketIds: [back.ticketId] },
+      bearer({ buyer: order!.buyerId }),
+    );
+    expect(partial.order?.state).toBe(OrderState.ORDER_STATE_CONFIRMED);
+    expect(partial.order?.refundedAmountMinor).toBe("3000");
+    const refunds = () => mock.requests.filter((r) => r.path === "/v1/refunds" && r.headers["idempotency-key"]);
+    const first = refunds().filter((r) => String(r.headers["idempotency-key"]).startsWith(`${order!.orderId}:`));
+    expect(first).toHaveLength(1);
+    expect(first[0]!.form.get("amount")).toBe("3000");
+    expect(String(first[0]!.headers["idempotency-key"])).toMatch(
+      new RegExp(`^${order!.orderId}:payment:refund:[0-9a-f]{24}$`),
+    );
+
+    // The rest (an empty ticket_ids): the two front seats' 100.00, under its own key too.
+    const rest = await call(
+      s.t.orders,
+      s.t.orders.cancelOrder,
+      { orderId: order!.orderId, buyerId: "", requestId: uid("x"), force: false, ticketIds: [] },
+      bearer({ buyer: order!.buyerId }),
+    );
+    expect(rest.order?.state).toBe(OrderState.ORDER_STATE_REFUNDED);
+    expect(rest.order?.refundedAmountMinor).toBe("13000");
+    const all = refunds().filter((r) => String(r.headers["idempotency-key"]).startsWith(`${order!.orderId}:`));
+    expect(all.map((r) => r.form.get("amount"))).toEqual(["3000", "10000"]);
+    expect(new Set(all.map((r) => r.headers["idempotency-key"])).size).toBe(2);
   });
 
   it("a lost confirmation answer: the activity's retry reads the intent, and the order confirms with one charge", async () => {

@@ -37,6 +37,9 @@ function printOrder(ctx: Context, o: orders.Order): void {
       ["state", `${state(o.state)}${o.failureReason ? ` (${o.failureReason})` : ""}`],
       ["places", places(o)],
       ["amount", amount(o)],
+      ...(o.refundedAmountMinor !== "0"
+        ? [["refunded", amount({ ...o, amountMinor: o.refundedAmountMinor })] as [string, string]]
+        : []),
       ["hold", o.holdId],
       ["created", when(o.createTime)],
       ["updated", when(o.updateTime)],
@@ -46,8 +49,8 @@ function printOrder(ctx: Context, o: orders.Order): void {
     ctx.out("\n");
     ctx.out(
       table(
-        ["ticket", "seat"],
-        o.tickets.map((t) => [t.ticketId, t.seatId]),
+        ["ticket", "seat", "state"],
+        o.tickets.map((t) => [t.ticketId, t.seatId, t.revoked ? "revoked" : "valid"]),
       ),
     );
   }
@@ -109,11 +112,14 @@ const show: Command = {
 
 const refund: Command = {
   name: "orders refund",
-  args: "ORDER_ID [--force]",
+  args: "ORDER_ID [--tickets ID,ID] [--force]",
   summary: "cancel an order: refund it when confirmed, void it before",
-  help: `--force   refund even past the event's refund cutoff or with a checked-in
-          ticket (operators only; logged)`,
-  options: { force: { type: "boolean" } },
+  help: `--tickets  refund only these tickets of a confirmed order (comma-separated
+           ticket ids): they are revoked and their seats go back on sale;
+           the order stays CONFIRMED until no valid ticket is left
+--force    refund even past the event's refund cutoff or with a checked-in
+           ticket (operators only; logged)`,
+  options: { force: { type: "boolean" }, tickets: { type: "string" } },
   positionals: 1,
   async run(ctx) {
     const orderId = positional(ctx, 0, "ORDER_ID");
@@ -125,6 +131,10 @@ const refund: Command = {
       buyerId: current!.buyerId,
       requestId: requestId("refund"),
       force: Boolean(ctx.values.force),
+      ticketIds: String(ctx.values.tickets ?? "")
+        .split(",")
+        .map((id) => id.trim())
+        .filter(Boolean),
     });
     printOrder(ctx, order!);
   },

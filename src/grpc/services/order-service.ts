@@ -20,10 +20,19 @@ const STATES: Record<Order["state"], OrderState> = {
 };
 
 export function toOrderMessage(order: Order): OrderMessage {
-  return { ...order, state: STATES[order.state], amountMinor: String(order.amountMinor) };
+  return {
+    ...order,
+    state: STATES[order.state],
+    amountMinor: String(order.amountMinor),
+    refundedAmountMinor: String(order.refundedMinor),
+    tickets: order.tickets.map((t) => ({ ticketId: t.ticketId, seatId: t.seatId, code: t.code, revoked: !!t.revoked })),
+  };
 }
 
 const PAYMENT_TOKEN = /^[A-Za-z0-9_.:-]{1,256}$/;
+
+/** Tickets one CancelOrder may refund by name (an order has at most as many as a buyer may buy). */
+const MAX_REFUND_TICKETS = 100;
 
 /** CancelOrder answers this long before the caller's deadline, so the answer arrives in time. */
 const ANSWER_MARGIN_MS = 300;
@@ -97,15 +106,20 @@ export function orderHandlers(orders: Orders): ServiceHandlers<typeof OrderServi
       const v = new Validator();
       v.id("order_id", req.orderId);
       v.id("request_id", req.requestId);
+      if (req.ticketIds.length > MAX_REFUND_TICKETS)
+        v.add("ticket_ids", `must name at most ${MAX_REFUND_TICKETS} tickets`);
+      req.ticketIds.forEach((id, i) => v.id(`ticket_ids[${i}]`, id));
       const buyerId = actingBuyer(ctx.principal, req.buyerId, v);
       v.check();
       if (req.force) requireOperator(ctx.principal);
       const refund = { force: req.force, by: ctx.principal.subject };
       // The answer leaves before the caller's deadline, whatever Temporal is doing.
       const answerBy = ctx.deadline ? new Date(ctx.deadline.getTime() - ANSWER_MARGIN_MS) : undefined;
-      const order = await orders.cancelOrder(req.orderId, buyerId, refund, answerBy).catch((err: unknown) => {
-        throw err instanceof AppError && err.reason === "ORDER_NOT_OWNED" ? orderNotFound(req.orderId) : err;
-      });
+      const order = await orders
+        .cancelOrder(req.orderId, buyerId, refund, answerBy, req.ticketIds)
+        .catch((err: unknown) => {
+          throw err instanceof AppError && err.reason === "ORDER_NOT_OWNED" ? orderNotFound(req.orderId) : err;
+        });
       return { order: toOrderMessage(order) };
     },
 

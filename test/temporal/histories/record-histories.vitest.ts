@@ -35,7 +35,7 @@ describe("record checkout histories", () => {
       const declined = await createOrder(s.t, await holdSeats(s.t, eventId, uid("b"), ["A-1-2"]), "tok_decline");
       const cancelHold = await holdSeats(s.t, eventId, uid("c"), ["A-1-3"]);
       const cancelled = await createOrder(s.t, cancelHold, "tok_approve");
-      await call(s.t.orders, s.t.orders.cancelOrder, { orderId: cancelled.orderId, buyerId: cancelHold.buyerId, requestId: uid("x"), force: false });
+      await call(s.t.orders, s.t.orders.cancelOrder, { orderId: cancelled.orderId, buyerId: cancelHold.buyerId, requestId: uid("x"), force: false, ticketIds: [] });
       await Promise.all([watchUntilFinal(s.t, confirmed.orderId), watchUntilFinal(s.t, declined.orderId)]);
       await save("checkout-confirmed", checkoutWorkflowId(confirmed.orderId));
       await save("checkout-declined", checkoutWorkflowId(declined.orderId));

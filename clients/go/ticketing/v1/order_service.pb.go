@@ -138,7 +138,10 @@ type OrderTicket struct {
 	// `section-row-number`, or `section` for general admission.
 	SeatId string `protobuf:"bytes,2,opt,name=seat_id,json=seatId,proto3" json:"seat_id,omitempty"`
 	// The signed code for the QR code.
-	Code          string `protobuf:"bytes,3,opt,name=code,proto3" json:"code,omitempty"`
+	Code string `protobuf:"bytes,3,opt,name=code,proto3" json:"code,omitempty"`
+	// Revoked by a refund (of the whole order, or of this ticket): CheckIn
+	// refuses it (TICKET_REVOKED) and VerifyTicket answers it REVOKED.
+	Revoked       bool `protobuf:"varint,4,opt,name=revoked,proto3" json:"revoked,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -194,6 +197,13 @@ func (x *OrderTicket) GetCode() string {
 	return ""
 }
 
+func (x *OrderTicket) GetRevoked() bool {
+	if x != nil {
+		return x.Revoked
+	}
+	return false
+}
+
 // A hold being paid for.
 type Order struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -213,8 +223,11 @@ type Order struct {
 	Tickets       []*OrderTicket         `protobuf:"bytes,12,rep,name=tickets,proto3" json:"tickets,omitempty"`
 	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Money refunded so far, in minor units of currency_code: the sum of the
+	// partial refunds' ticket prices, or amount_minor once REFUNDED.
+	RefundedAmountMinor int64 `protobuf:"varint,15,opt,name=refunded_amount_minor,json=refundedAmountMinor,proto3" json:"refunded_amount_minor,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Order) Reset() {
@@ -343,6 +356,13 @@ func (x *Order) GetUpdateTime() *timestamppb.Timestamp {
 		return x.UpdateTime
 	}
 	return nil
+}
+
+func (x *Order) GetRefundedAmountMinor() int64 {
+	if x != nil {
+		return x.RefundedAmountMinor
+	}
+	return 0
 }
 
 type CreateOrderRequest struct {
@@ -657,7 +677,26 @@ type CancelOrderRequest struct {
 	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// Operators only: refund even past the event's refund cutoff or with a
 	// checked-in ticket. The operator and the order go to the log.
-	Force         bool `protobuf:"varint,4,opt,name=force,proto3" json:"force,omitempty"`
+	Force bool `protobuf:"varint,4,opt,name=force,proto3" json:"force,omitempty"`
+	// Empty: the whole order, as above (for an order partly refunded already:
+	// every ticket still valid). Else a partial refund of a CONFIRMED order,
+	// only these of its tickets (at most 100): they are revoked (CheckIn
+	// refuses them with TICKET_REVOKED, VerifyTicket answers REVOKED), their seats or
+	// general-admission places go back on sale, the payment is refunded by
+	// their prices (refunded_amount_minor adds them up), and the order stays
+	// CONFIRMED with its other tickets valid; it becomes REFUNDED when no valid
+	// ticket is left. The refund policy applies to the tickets named:
+	// REFUND_WINDOW_CLOSED, and TICKETS_CHECKED_IN when one of them is checked
+	// in (force passes both, as above); a refusal changes nothing. Idempotent:
+	// the same set of tickets (in any order) is one refund, however often it
+	// is asked for; a named ticket refunded already (by another call) is
+	// skipped, never refunded twice, so naming only refunded tickets changes
+	// nothing. Errors: a ticket id that is not one of this order's, or is
+	// named twice: INVALID_ARGUMENT VALIDATION_FAILED with a field violation
+	// on ticket_ids[i]; an order that has no tickets (not confirmed yet, or
+	// cancelled) has none to name. A failed order answers ORDER_FINAL, as
+	// without ticket_ids; a refunded one is answered as it is.
+	TicketIds     []string `protobuf:"bytes,5,rep,name=ticket_ids,json=ticketIds,proto3" json:"ticket_ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -718,6 +757,13 @@ func (x *CancelOrderRequest) GetForce() bool {
 		return x.Force
 	}
 	return false
+}
+
+func (x *CancelOrderRequest) GetTicketIds() []string {
+	if x != nil {
+		return x.TicketIds
+	}
+	return nil
 }
 
 type CancelOrderResponse struct {
@@ -896,11 +942,12 @@ const file_ticketing_v1_order_service_proto_rawDesc = "" +
 	"\n" +
 	" ticketing/v1/order_service.proto\x12\fticketing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"B\n" +
 	"\x0ePaymentDetails\x120\n" +
-	"\x14payment_method_token\x18\x01 \x01(\tR\x12paymentMethodToken\"W\n" +
+	"\x14payment_method_token\x18\x01 \x01(\tR\x12paymentMethodToken\"q\n" +
 	"\vOrderTicket\x12\x1b\n" +
 	"\tticket_id\x18\x01 \x01(\tR\bticketId\x12\x17\n" +
 	"\aseat_id\x18\x02 \x01(\tR\x06seatId\x12\x12\n" +
-	"\x04code\x18\x03 \x01(\tR\x04code\"\x95\x04\n" +
+	"\x04code\x18\x03 \x01(\tR\x04code\x12\x18\n" +
+	"\arevoked\x18\x04 \x01(\bR\arevoked\"\xc9\x04\n" +
 	"\x05Order\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x19\n" +
 	"\bevent_id\x18\x02 \x01(\tR\aeventId\x12\x17\n" +
@@ -919,7 +966,8 @@ const file_ticketing_v1_order_service_proto_rawDesc = "" +
 	"\vcreate_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xc4\x01\n" +
+	"updateTime\x122\n" +
+	"\x15refunded_amount_minor\x18\x0f \x01(\x03R\x13refundedAmountMinor\"\xc4\x01\n" +
 	"\x12CreateOrderRequest\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x17\n" +
 	"\ahold_id\x18\x02 \x01(\tR\x06holdId\x12\x19\n" +
@@ -935,13 +983,15 @@ const file_ticketing_v1_order_service_proto_rawDesc = "" +
 	"\x11WatchOrderRequest\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\"?\n" +
 	"\x12WatchOrderResponse\x12)\n" +
-	"\x05order\x18\x01 \x01(\v2\x13.ticketing.v1.OrderR\x05order\"\x7f\n" +
+	"\x05order\x18\x01 \x01(\v2\x13.ticketing.v1.OrderR\x05order\"\x9e\x01\n" +
 	"\x12CancelOrderRequest\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x19\n" +
 	"\bbuyer_id\x18\x02 \x01(\tR\abuyerId\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tR\trequestId\x12\x14\n" +
-	"\x05force\x18\x04 \x01(\bR\x05force\"@\n" +
+	"\x05force\x18\x04 \x01(\bR\x05force\x12\x1d\n" +
+	"\n" +
+	"ticket_ids\x18\x05 \x03(\tR\tticketIds\"@\n" +
 	"\x13CancelOrderResponse\x12)\n" +
 	"\x05order\x18\x01 \x01(\v2\x13.ticketing.v1.OrderR\x05order\"\x85\x01\n" +
 	"\x11ListOrdersRequest\x12\x19\n" +

@@ -57,10 +57,13 @@ type OrderServiceClient interface {
 	// within the call's deadline in every state: a cancellation or refund not
 	// finished by then goes on, and the answer is DEADLINE_EXCEEDED with that
 	// reason and RetryInfo (follow WatchOrder, or call again).
-	// Idempotent. Errors: ORDER_NOT_FOUND (also for another buyer's order),
-	// BUYER_MISMATCH, SCOPE_MISSING (PERMISSION_DENIED, force without the
-	// operator scope), ORDER_FINAL, REFUND_WINDOW_CLOSED, TICKETS_CHECKED_IN
-	// (FAILED_PRECONDITION).
+	// With ticket_ids, a partial refund of a confirmed order: see
+	// CancelOrderRequest.ticket_ids.
+	// Idempotent. Errors: VALIDATION_FAILED (INVALID_ARGUMENT: a ticket id not
+	// of this order, or named twice), ORDER_NOT_FOUND (also for another
+	// buyer's order), BUYER_MISMATCH, SCOPE_MISSING (PERMISSION_DENIED, force
+	// without the operator scope), ORDER_FINAL, REFUND_WINDOW_CLOSED,
+	// TICKETS_CHECKED_IN (FAILED_PRECONDITION).
 	CancelOrder(ctx context.Context, in *CancelOrderRequest, opts ...grpc.CallOption) (*CancelOrderResponse, error)
 	// A buyer's orders, newest first: the caller's own, or (operators) the named
 	// buyer's. Errors: VALIDATION_FAILED, BUYER_MISMATCH.
@@ -165,10 +168,13 @@ type OrderServiceServer interface {
 	// within the call's deadline in every state: a cancellation or refund not
 	// finished by then goes on, and the answer is DEADLINE_EXCEEDED with that
 	// reason and RetryInfo (follow WatchOrder, or call again).
-	// Idempotent. Errors: ORDER_NOT_FOUND (also for another buyer's order),
-	// BUYER_MISMATCH, SCOPE_MISSING (PERMISSION_DENIED, force without the
-	// operator scope), ORDER_FINAL, REFUND_WINDOW_CLOSED, TICKETS_CHECKED_IN
-	// (FAILED_PRECONDITION).
+	// With ticket_ids, a partial refund of a confirmed order: see
+	// CancelOrderRequest.ticket_ids.
+	// Idempotent. Errors: VALIDATION_FAILED (INVALID_ARGUMENT: a ticket id not
+	// of this order, or named twice), ORDER_NOT_FOUND (also for another
+	// buyer's order), BUYER_MISMATCH, SCOPE_MISSING (PERMISSION_DENIED, force
+	// without the operator scope), ORDER_FINAL, REFUND_WINDOW_CLOSED,
+	// TICKETS_CHECKED_IN (FAILED_PRECONDITION).
 	CancelOrder(context.Context, *CancelOrderRequest) (*CancelOrderResponse, error)
 	// A buyer's orders, newest first: the caller's own, or (operators) the named
 	// buyer's. Errors: VALIDATION_FAILED, BUYER_MISMATCH.

@@ -101,6 +101,11 @@ export interface OrderTicket {
   seatId: string;
   /** The signed code for the QR code. */
   code: string;
+  /**
+   * Revoked by a refund (of the whole order, or of this ticket): CheckIn
+   * refuses it (TICKET_REVOKED) and VerifyTicket answers it REVOKED.
+   */
+  revoked: boolean;
 }
 
 /** A hold being paid for. */
@@ -122,7 +127,14 @@ export interface Order {
   currencyCode: string;
   tickets: OrderTicket[];
   createTime?: Date | undefined;
-  updateTime?: Date | undefined;
+  updateTime?:
+    | Date
+    | undefined;
+  /**
+   * Money refunded so far, in minor units of currency_code: the sum of the
+   * partial refunds' ticket prices, or amount_minor once REFUNDED.
+   */
+  refundedAmountMinor: string;
 }
 
 export interface CreateOrderRequest {
@@ -175,6 +187,27 @@ export interface CancelOrderRequest {
    * checked-in ticket. The operator and the order go to the log.
    */
   force: boolean;
+  /**
+   * Empty: the whole order, as above (for an order partly refunded already:
+   * every ticket still valid). Else a partial refund of a CONFIRMED order,
+   * only these of its tickets (at most 100): they are revoked (CheckIn
+   * refuses them with TICKET_REVOKED, VerifyTicket answers REVOKED), their seats or
+   * general-admission places go back on sale, the payment is refunded by
+   * their prices (refunded_amount_minor adds them up), and the order stays
+   * CONFIRMED with its other tickets valid; it becomes REFUNDED when no valid
+   * ticket is left. The refund policy applies to the tickets named:
+   * REFUND_WINDOW_CLOSED, and TICKETS_CHECKED_IN when one of them is checked
+   * in (force passes both, as above); a refusal changes nothing. Idempotent:
+   * the same set of tickets (in any order) is one refund, however often it
+   * is asked for; a named ticket refunded already (by another call) is
+   * skipped, never refunded twice, so naming only refunded tickets changes
+   * nothing. Errors: a ticket id that is not one of this order's, or is
+   * named twice: INVALID_ARGUMENT VALIDATION_FAILED with a field violation
+   * on ticket_ids[i]; an order that has no tickets (not confirmed yet, or
+   * cancelled) has none to name. A failed order answers ORDER_FINAL, as
+   * without ticket_ids; a refunded one is answered as it is.
+   */
+  ticketIds: string[];
 }
 
 export interface CancelOrderResponse {
@@ -275,7 +308,7 @@ export const PaymentDetails: MessageFns<PaymentDetails> = {
 };
 
 function createBaseOrderTicket(): OrderTicket {
-  return { ticketId: "", seatId: "", code: "" };
+  return { ticketId: "", seatId: "", code: "", revoked: false };
 }
 
 export const OrderTicket: MessageFns<OrderTicket> = {
@@ -288,6 +321,9 @@ export const OrderTicket: MessageFns<OrderTicket> = {
     }
     if (message.code !== "") {
       writer.uint32(26).string(message.code);
+    }
+    if (message.revoked !== false) {
+      writer.uint32(32).bool(message.revoked);
     }
     return writer;
   },
@@ -329,6 +365,14 @@ export const OrderTicket: MessageFns<OrderTicket> = {
             message.code = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.revoked = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -354,6 +398,7 @@ export const OrderTicket: MessageFns<OrderTicket> = {
         ? globalThis.String(object.seat_id)
         : "",
       code: isSet(object.code) ? globalThis.String(object.code) : "",
+      revoked: isSet(object.revoked) ? globalThis.Boolean(object.revoked) : false,
     };
   },
 
@@ -368,6 +413,9 @@ export const OrderTicket: MessageFns<OrderTicket> = {
     if (message.code !== "") {
       obj.code = message.code;
     }
+    if (message.revoked !== false) {
+      obj.revoked = message.revoked;
+    }
     return obj;
   },
 
@@ -379,6 +427,7 @@ export const OrderTicket: MessageFns<OrderTicket> = {
     message.ticketId = object.ticketId ?? "";
     message.seatId = object.seatId ?? "";
     message.code = object.code ?? "";
+    message.revoked = object.revoked ?? false;
     return message;
   },
 };
@@ -399,6 +448,7 @@ function createBaseOrder(): Order {
     tickets: [],
     createTime: undefined,
     updateTime: undefined,
+    refundedAmountMinor: "0",
   };
 }
 
@@ -445,6 +495,9 @@ export const Order: MessageFns<Order> = {
     }
     if (message.updateTime !== undefined) {
       Timestamp.encode(toTimestamp(message.updateTime), writer.uint32(114).fork()).join();
+    }
+    if (message.refundedAmountMinor !== "0") {
+      writer.uint32(120).int64(message.refundedAmountMinor);
     }
     return writer;
   },
@@ -574,6 +627,14 @@ export const Order: MessageFns<Order> = {
             message.updateTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.refundedAmountMinor = reader.int64().toString();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -648,6 +709,11 @@ export const Order: MessageFns<Order> = {
         : isSet(object.update_time)
         ? fromJsonTimestamp(object.update_time)
         : undefined,
+      refundedAmountMinor: isSet(object.refundedAmountMinor)
+        ? globalThis.String(object.refundedAmountMinor)
+        : isSet(object.refunded_amount_minor)
+        ? globalThis.String(object.refunded_amount_minor)
+        : "0",
     };
   },
 
@@ -695,6 +761,9 @@ export const Order: MessageFns<Order> = {
     if (message.updateTime !== undefined) {
       obj.updateTime = message.updateTime.toISOString();
     }
+    if (message.refundedAmountMinor !== "0") {
+      obj.refundedAmountMinor = message.refundedAmountMinor;
+    }
     return obj;
   },
 
@@ -717,6 +786,7 @@ export const Order: MessageFns<Order> = {
     message.tickets = object.tickets?.map((e) => OrderTicket.fromPartial(e)) || [];
     message.createTime = object.createTime ?? undefined;
     message.updateTime = object.updateTime ?? undefined;
+    message.refundedAmountMinor = object.refundedAmountMinor ?? "0";
     return message;
   },
 };
@@ -1220,7 +1290,7 @@ export const WatchOrderResponse: MessageFns<WatchOrderResponse> = {
 };
 
 function createBaseCancelOrderRequest(): CancelOrderRequest {
-  return { orderId: "", buyerId: "", requestId: "", force: false };
+  return { orderId: "", buyerId: "", requestId: "", force: false, ticketIds: [] };
 }
 
 export const CancelOrderRequest: MessageFns<CancelOrderRequest> = {
@@ -1236,6 +1306,9 @@ export const CancelOrderRequest: MessageFns<CancelOrderRequest> = {
     }
     if (message.force !== false) {
       writer.uint32(32).bool(message.force);
+    }
+    for (const v of message.ticketIds) {
+      writer.uint32(42).string(v!);
     }
     return writer;
   },
@@ -1285,6 +1358,14 @@ export const CancelOrderRequest: MessageFns<CancelOrderRequest> = {
             message.force = reader.bool();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.ticketIds.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1315,6 +1396,11 @@ export const CancelOrderRequest: MessageFns<CancelOrderRequest> = {
         ? globalThis.String(object.request_id)
         : "",
       force: isSet(object.force) ? globalThis.Boolean(object.force) : false,
+      ticketIds: globalThis.Array.isArray(object?.ticketIds)
+        ? object.ticketIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.ticket_ids)
+        ? object.ticket_ids.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -1332,6 +1418,9 @@ export const CancelOrderRequest: MessageFns<CancelOrderRequest> = {
     if (message.force !== false) {
       obj.force = message.force;
     }
+    if (message.ticketIds?.length) {
+      obj.ticketIds = message.ticketIds;
+    }
     return obj;
   },
 
@@ -1344,6 +1433,7 @@ export const CancelOrderRequest: MessageFns<CancelOrderRequest> = {
     message.buyerId = object.buyerId ?? "";
     message.requestId = object.requestId ?? "";
     message.force = object.force ?? false;
+    message.ticketIds = object.ticketIds?.map((e) => e) || [];
     return message;
   },
 };
@@ -1696,10 +1786,13 @@ export const OrderServiceService = {
    * within the call's deadline in every state: a cancellation or refund not
    * finished by then goes on, and the answer is DEADLINE_EXCEEDED with that
    * reason and RetryInfo (follow WatchOrder, or call again).
-   * Idempotent. Errors: ORDER_NOT_FOUND (also for another buyer's order),
-   * BUYER_MISMATCH, SCOPE_MISSING (PERMISSION_DENIED, force without the
-   * operator scope), ORDER_FINAL, REFUND_WINDOW_CLOSED, TICKETS_CHECKED_IN
-   * (FAILED_PRECONDITION).
+   * With ticket_ids, a partial refund of a confirmed order: see
+   * CancelOrderRequest.ticket_ids.
+   * Idempotent. Errors: VALIDATION_FAILED (INVALID_ARGUMENT: a ticket id not
+   * of this order, or named twice), ORDER_NOT_FOUND (also for another
+   * buyer's order), BUYER_MISMATCH, SCOPE_MISSING (PERMISSION_DENIED, force
+   * without the operator scope), ORDER_FINAL, REFUND_WINDOW_CLOSED,
+   * TICKETS_CHECKED_IN (FAILED_PRECONDITION).
    */
   cancelOrder: {
     path: "/ticketing.v1.OrderService/CancelOrder" as const,
@@ -1758,10 +1851,13 @@ export interface OrderServiceServer extends UntypedServiceImplementation {
    * within the call's deadline in every state: a cancellation or refund not
    * finished by then goes on, and the answer is DEADLINE_EXCEEDED with that
    * reason and RetryInfo (follow WatchOrder, or call again).
-   * Idempotent. Errors: ORDER_NOT_FOUND (also for another buyer's order),
-   * BUYER_MISMATCH, SCOPE_MISSING (PERMISSION_DENIED, force without the
-   * operator scope), ORDER_FINAL, REFUND_WINDOW_CLOSED, TICKETS_CHECKED_IN
-   * (FAILED_PRECONDITION).
+   * With ticket_ids, a partial refund of a confirmed order: see
+   * CancelOrderRequest.ticket_ids.
+   * Idempotent. Errors: VALIDATION_FAILED (INVALID_ARGUMENT: a ticket id not
+   * of this order, or named twice), ORDER_NOT_FOUND (also for another
+   * buyer's order), BUYER_MISMATCH, SCOPE_MISSING (PERMISSION_DENIED, force
+   * without the operator scope), ORDER_FINAL, REFUND_WINDOW_CLOSED,
+   * TICKETS_CHECKED_IN (FAILED_PRECONDITION).
    */
   cancelOrder: handleUnaryCall<CancelOrderRequest, CancelOrderResponse>;
   /**
@@ -1837,10 +1933,13 @@ export interface OrderServiceClient extends Client {
    * within the call's deadline in every state: a cancellation or refund not
    * finished by then goes on, and the answer is DEADLINE_EXCEEDED with that
    * reason and RetryInfo (follow WatchOrder, or call again).
-   * Idempotent. Errors: ORDER_NOT_FOUND (also for another buyer's order),
-   * BUYER_MISMATCH, SCOPE_MISSING (PERMISSION_DENIED, force without the
-   * operator scope), ORDER_FINAL, REFUND_WINDOW_CLOSED, TICKETS_CHECKED_IN
-   * (FAILED_PRECONDITION).
+   * With ticket_ids, a partial refund of a confirmed order: see
+   * CancelOrderRequest.ticket_ids.
+   * Idempotent. Errors: VALIDATION_FAILED (INVALID_ARGUMENT: a ticket id not
+   * of this order, or named twice), ORDER_NOT_FOUND (also for another
+   * buyer's order), BUYER_MISMATCH, SCOPE_MISSING (PERMISSION_DENIED, force
+   * without the operator scope), ORDER_FINAL, REFUND_WINDOW_CLOSED,
+   * TICKETS_CHECKED_IN (FAILED_PRECONDITION).
    */
   cancelOrder(
     request: CancelOrderRequest,
