@@ -6,6 +6,7 @@ import type { Event } from "../../src/gen/ticketing/v1/event_service.js";
 import { OrderState, type Order, type WatchOrderResponse } from "../../src/gen/ticketing/v1/order_service.js";
 import { QueueState, type QueueTicket, type WatchQueueResponse } from "../../src/gen/ticketing/v1/queue_service.js";
 import type { Hold } from "../../src/gen/ticketing/v1/reservation_service.js";
+import { orderIdForHold } from "../../src/orders/order.js";
 import { RpcError, isCode, type ClientSet, type Clients } from "./clients.js";
 import type { Metrics } from "./metrics.js";
 import type { Scenario } from "./scenario.js";
@@ -549,9 +550,18 @@ export class Buyer {
       }
     } catch (err) {
       if (!(err instanceof RpcError)) throw err;
-      if (this.explicit) await this.leave();
-      this.finish(`order-error:${err.reason ?? err.code}`);
-      return undefined;
+      // A call that never answered may still have made the order (one per
+      // hold): the buyer looks before giving up, as a storefront would.
+      const made =
+        err.code === status.UNAVAILABLE || err.code === status.DEADLINE_EXCEEDED
+          ? await this.orderOfHold(hold.holdId)
+          : undefined;
+      if (!made) {
+        if (this.explicit) await this.leave();
+        this.finish(`order-error:${err.reason ?? err.code}`);
+        return undefined;
+      }
+      order = made;
     }
     const rec: OrderRecord = {
       orderId: order.orderId,
@@ -583,6 +593,17 @@ export class Buyer {
       this.m.funnel.ticketsBought += rec.tickets.length;
     } else this.m.funnel.failedOrders++;
     return rec;
+  }
+
+  /** The order of a hold, if CreateOrder made one (its id derives from the hold's); undefined if not, or unknown. */
+  private async orderOfHold(holdId: string): Promise<Order | undefined> {
+    const o = this.set.orders;
+    try {
+      const { order } = await this.c.clients.call("GetOrder", o, o.getOrder, { orderId: orderIdForHold(holdId) });
+      return order;
+    } catch {
+      return undefined;
+    }
   }
 
   /** WatchOrder until final; on a broken stream, GetOrder every second. */
