@@ -3,5 +3,4 @@
 export { checkout } from "./checkout.js";
 export { holdSweeper } from "./hold-sweeper.js";
 export { reconcilePayments } from "./reconcile-payments.js";
-export { refundOrder } from "./refund-order.js";
-export { refundTickets } from "./refund-tickets.js";
+export { refundOrder, refundTickets } from "./refund-order.js";

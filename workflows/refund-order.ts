@@ -1,5 +1,6 @@
-// Cancel after confirmation (workflow id refund-<orderId>): decide the refund
-// by the event's policy and revoke the tickets in the same step (no scan
+// Refunds after confirmation, sharing their activity options. refundOrder
+// (workflow id refund-<orderId>), the whole order: decide the refund by the
+// event's policy and revoke the tickets in the same step (no scan
 // admits them after it), refund the payment, give the seats back in MySQL and
 // put them back on sale in Redis, then mark the order REFUNDED. A refusal
 // (REFUND_WINDOW_CLOSED, TICKETS_CHECKED_IN) ends the workflow before any
@@ -32,4 +33,27 @@ export async function refundOrder(orderId: string, options: RefundOptions = { fo
   const plan = await local.revokeOrder(orderId);
   await local.releaseSeats(plan);
   await local.markRefunded(orderId);
+}
+
+/**
+ * A partial refund (workflow id refund-<orderId>-<refundId>): some tickets of
+ * a confirmed order. The refund policy on those tickets decides, and in the
+ * same MySQL transaction they are revoked and their seats or places given
+ * back; then their price is refunded under the refund's own key, Redis is
+ * made to agree with MySQL for the order's seats, and the order becomes
+ * REFUNDED once no valid ticket is left (else it stays CONFIRMED). A refusal
+ * (REFUND_WINDOW_CLOSED, TICKETS_CHECKED_IN) ends it before anything changes.
+ * Every step is idempotent: a retry or a second run with the same tickets
+ * refunds nothing twice.
+ */
+export async function refundTickets(
+  orderId: string,
+  refundId: string,
+  ticketIds: string[],
+  options: RefundOptions = { force: false, by: "" },
+): Promise<void> {
+  const claim = await local.claimTicketRefund(orderId, refundId, ticketIds, options);
+  if (claim.amountMinor > 0) await provider.refundTicketsPayment(orderId, refundId, claim.amountMinor);
+  await local.releaseRefundedSeats(orderId);
+  if (claim.remaining === 0) await local.markRefunded(orderId);
 }

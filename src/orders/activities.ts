@@ -321,7 +321,7 @@ async function markRefunded(deps: OrderActivityDeps, orderId: string): Promise<v
   await changed(deps, orderId);
 }
 
-// --- partial refund (some tickets of a confirmed order; workflows/refund-tickets.ts) ---
+// --- partial refund (some tickets of a confirmed order; workflows/refund-order.ts) ---
 
 /** What a partial refund's decision left: the amount to refund, and the order's valid tickets after it. */
 export interface TicketRefund {

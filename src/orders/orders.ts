@@ -13,8 +13,7 @@ import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from "@tempo
 import { AppError, dependencyUnavailable, isConnectionError, type Reason } from "../domain/errors.js";
 import type { Holds } from "../holds/holds.js";
 import { cancelOrderUpdate, checkout, createOrderUpdate } from "../../workflows/checkout.js";
-import { refundOrder } from "../../workflows/refund-order.js";
-import { refundTickets } from "../../workflows/refund-tickets.js";
+import { refundOrder, refundTickets } from "../../workflows/refund-order.js";
 import { createHash } from "node:crypto";
 import { invalidArgument } from "../domain/errors.js";
 import type { FieldViolation } from "../domain/errors.js";
