@@ -29,13 +29,11 @@
 // BENCH_STRATEGY_NAIVE (on|off), BENCH_STRATEGY_ONLY (comma-separated names),
 // BENCH_STRATEGY_ROUND_TIMEOUT_S (600), BENCH_KEEP_TMP (1 keeps the temp dir),
 // BENCH_OUT (where results/ and STRATEGIES-RESULTS.md go; default bench/).
-import fs from "node:fs";
 import os from "node:os";
-import path from "node:path";
 import { repoRoot } from "../tools/devstack/stack.js";
 import { say } from "./lib/stack.js";
 import { median, round } from "./lib/stats.js";
-import { machineInfo, sourceInfo } from "./lib/sys.js";
+import { sourceInfo } from "./lib/sys.js";
 import { assertValidWorkload, makeVenue, makeWorkload, runRound, type RoundRun } from "./strategies/driver.js";
 import { LuaHold } from "./strategies/lua-hold.js";
 import { MysqlForUpdate } from "./strategies/mysql-for-update.js";
@@ -45,44 +43,10 @@ import { writeStrategyReports, type StrategiesResult, type StrategySummary } fro
 import { CODES, readSettings, type Settings } from "./strategies/settings.js";
 import { installStoreSignalHandlers, startStores, stopStores, type Stores } from "./strategies/stores.js";
 import { BASELINE, type HoldStrategy } from "./strategies/types.js";
-import { resultStamp } from "./lib/results.js";
-import { parseCommand } from "./lib/command.js";
+import { runBench, type BenchOutcome, type BenchRun } from "./lib/runner.js";
 
-parseCommand({
-  usage: "npm run bench:strategies --",
-  about:
-    "The usual ways to hold seats (MySQL FOR UPDATE, optimistic versions, a Redis SET NX lock, a naive broken baseline) against our Lua hold on the same contention, in interleaved rounds with the invariants after each. Starts its own Redis and MariaDB.",
-  env: [
-    ["BENCH_STRATEGY_BUYERS", "buyers per round (20000)"],
-    ["BENCH_STRATEGY_CONCURRENCY", "calls in flight (64)"],
-    ["BENCH_ROUNDS", "rounds (3)"],
-    ["BENCH_STRATEGY_WARMUP", "untallied calls per strategy (2000)"],
-    ["BENCH_STRATEGY_SEED", "the workload's seed (from the clock)"],
-    ["BENCH_STRATEGY_MYSQL_POOL", "MySQL pool size (16)"],
-    ["BENCH_STRATEGY_FOR_UPDATE_ATTEMPTS", "tries per call of mysql-for-update (5)"],
-    ["BENCH_STRATEGY_OPTIMISTIC_ATTEMPTS", "tries per call of mysql-optimistic (10)"],
-    ["BENCH_STRATEGY_LOCK_ATTEMPTS", "lock tries per call of redis-setnx-lock (50)"],
-    ["BENCH_STRATEGY_LOCK_TTL_MS", "the lock's TTL (2000)"],
-    ["BENCH_STRATEGY_NAIVE", "on | off: the broken baseline (on)"],
-    ["BENCH_STRATEGY_ONLY", "comma list of strategy names"],
-    ["BENCH_STRATEGY_ROUND_TIMEOUT_S", "a round's time limit (600)"],
-    ["REDIS_URL", "use this Redis instead of starting one"],
-    ["MYSQL_URL", "use this MariaDB/MySQL (the tables go to a database of their own)"],
-    ["BENCH_OUT", "where results/ and STRATEGIES-RESULTS.md go (default bench/)"],
-    ["BENCH_KEEP_TMP", "1 keeps the temp dir"],
-  ],
-});
-
-const started = new Date();
-
-// A bad knob stops the bench before anything starts, with the knob's name.
+// A bad knob stops the bench before anything starts, with the knob's name (runner: validate).
 let settings: Settings;
-try {
-  settings = readSettings(started);
-} catch (err) {
-  say(`bench:strategies: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(2);
-}
 
 function commandLine(): string {
   const knobs = Object.entries(process.env)
@@ -198,185 +162,216 @@ function summarise(s: HoldStrategy, rounds: RoundRun[]): StrategySummary {
   };
 }
 
-async function main(): Promise<number> {
-  const runId = `s${started.getTime().toString(36)}`;
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ticketing-strategies-"));
-  let keepTmp = process.env.BENCH_KEEP_TMP === "1";
-  installStoreSignalHandlers(() => say(`temp dir (logs): ${tmp}`));
-  const machine = machineInfo();
-  const failures: string[] = [];
-  const strategies: HoldStrategy[] = [];
-  say(
-    `run ${runId}; temp dir ${tmp}; ${machine.nproc} cores (${machine.cpuModel}), load ${machine.loadAvgBefore.join(" ")}`,
-  );
-  try {
-    const stores = await startStores(tmp, runId);
-    strategies.push(...buildStrategies(stores));
-    const venueOf = (s: HoldStrategy, tag: string) =>
-      makeVenue(
-        `${runId}_${CODES[s.name] ?? s.name}_${tag}`,
-        settings.rows,
-        settings.seatsPerRow,
-        settings.maxSeatsPerBuyer,
-      );
-    const seatIds = venueOf(strategies[0]!, "x").seatIds;
-    const workload = makeWorkload({
-      buyers: settings.buyers,
-      seatIds,
-      maxSeats: settings.maxSeatsPerBuyer,
-      seed: settings.seed,
-    });
-    assertValidWorkload(venueOf(strategies[0]!, "x"), workload);
-    say(
-      `workload: ${settings.buyers.toLocaleString("en-US")} buyers for ${seatIds.length} seats, 1-${settings.maxSeatsPerBuyer} each (seed ${settings.seed}, ${workload.seatsRequested.toLocaleString("en-US")} seats asked for), concurrency ${settings.concurrency}`,
+interface Workload {
+  venueOf: (s: HoldStrategy, tag: string) => ReturnType<typeof makeVenue>;
+  seatIds: string[];
+  workload: ReturnType<typeof makeWorkload>;
+  common: (s: HoldStrategy, roundNo: number) => Parameters<typeof runRound>[3];
+}
+
+function prepareWorkload(runId: string, strategies: HoldStrategy[], stores: Stores): Workload {
+  const venueOf = (s: HoldStrategy, tag: string) =>
+    makeVenue(
+      `${runId}_${CODES[s.name] ?? s.name}_${tag}`,
+      settings.rows,
+      settings.seatsPerRow,
+      settings.maxSeatsPerBuyer,
     );
-    const common = (s: HoldStrategy, roundNo: number) => ({
-      concurrency: settings.concurrency,
-      round: roundNo,
-      storePid: storePid(s, stores),
-      timeoutMs: settings.roundTimeoutS * 1000,
-      onProgress: (done: number, ms: number) =>
-        say(
-          `  ${s.name}: ${done.toLocaleString("en-US")} of ${settings.buyers.toLocaleString("en-US")} calls after ${Math.round(ms / 1000)} s`,
-        ),
-    });
-
-    // Warm-up (untallied): JIT, connection pools, InnoDB buffer pool, script cache.
-    const warmup: RoundRun[] = [];
-    if (settings.warmupCalls > 0) {
-      const w = makeWorkload({
-        buyers: settings.warmupCalls,
-        seatIds,
-        maxSeats: settings.maxSeatsPerBuyer,
-        seed: settings.seed + 1,
-      });
-      for (const s of strategies) {
-        const r = await runRound(s, venueOf(s, "w"), w, common(s, 0));
-        say(`warm-up  ${line(r)}`);
-        warmup.push(r);
-      }
-    }
-
-    // Rounds: every strategy runs right next to a run of the baseline (A L, L B, C L, ...), so
-    // each ratio compares two runs a few seconds apart on this shared machine; the order of
-    // the strategies rotates and which of a pair goes first alternates.
-    const rounds: RoundRun[] = [];
-    const order: string[][] = [];
-    const baseline = strategies.find((s) => s.name === BASELINE);
-    const others = strategies.filter((s) => s !== baseline);
-    for (let i = 0; i < settings.rounds; i++) {
-      const turn = others.map((_, j) => others[(i + j) % others.length]!);
-      const sequence: HoldStrategy[][] = baseline
-        ? turn.length
-          ? turn.map((s, j) => ((i + j) % 2 === 0 ? [baseline, s] : [s, baseline]))
-          : [[baseline]]
-        : turn.map((s) => [s]);
-      order.push(sequence.flat().map((s) => s.name));
-      for (const pair of sequence) {
-        const partner = pair.find((s) => s !== baseline);
-        const runs: RoundRun[] = [];
-        for (const s of pair) {
-          const tag = `r${i + 1}${s === baseline && partner ? (CODES[partner.name] ?? "") : ""}`;
-          const r = await runRound(s, venueOf(s, tag), workload, common(s, i + 1));
-          if (partner) r.pairedWith = s === baseline ? partner.name : BASELINE;
-          runs.push(r);
-        }
-        const base = runs.find((r) => r.strategy === BASELINE);
-        const other = runs.find((r) => r.strategy !== BASELINE);
-        if (base && other) other.ratioVsBaseline = round(other.callsPerSecond / base.callsPerSecond, 3);
-        for (const r of runs) {
-          say(`round ${i + 1}  ${line(r)}${r.ratioVsBaseline !== undefined ? `  ratio ${r.ratioVsBaseline}` : ""}`);
-          rounds.push(r);
-        }
-      }
-    }
-
-    const summary = strategies.map((s) => summarise(s, rounds));
-    for (const r of [...warmup, ...rounds]) {
-      const s = strategies.find((x) => x.name === r.strategy)!;
-      const what = r.round === 0 ? "warm-up" : `round ${r.round}`;
-      for (const c of r.checks.filter((x) => !x.ok)) {
-        const accounting = c.name.startsWith("every call accounted for");
-        if (s.claimsCorrect || accounting) failures.push(`${s.name} ${what}: invariant broken: ${c.name}: ${c.detail}`);
-      }
-    }
-    say("summary (medians of the rounds; ratio = calls/s ÷ calls/s of the lua-hold run next to it):");
-    for (const x of summary) {
+  const seatIds = venueOf(strategies[0]!, "x").seatIds;
+  const workload = makeWorkload({
+    buyers: settings.buyers,
+    seatIds,
+    maxSeats: settings.maxSeatsPerBuyer,
+    seed: settings.seed,
+  });
+  assertValidWorkload(venueOf(strategies[0]!, "x"), workload);
+  say(
+    `workload: ${settings.buyers.toLocaleString("en-US")} buyers for ${seatIds.length} seats, 1-${settings.maxSeatsPerBuyer} each (seed ${settings.seed}, ${workload.seatsRequested.toLocaleString("en-US")} seats asked for), concurrency ${settings.concurrency}`,
+  );
+  const common = (s: HoldStrategy, roundNo: number) => ({
+    concurrency: settings.concurrency,
+    round: roundNo,
+    storePid: storePid(s, stores),
+    timeoutMs: settings.roundTimeoutS * 1000,
+    onProgress: (done: number, ms: number) =>
       say(
-        `  ${x.name.padEnd(18)} ${String(x.medianCallsPerSecond).padStart(6)} calls/s  ratio ${x.ratioVsLua}  p50 ${x.medianP50Ms} ms p99 ${x.medianP99Ms} ms  ` +
-          `held ${x.medianHeld} taken ${x.medianTaken} failed ${x.medianFailed}  oversold seats (max) ${x.maxOversoldSeats}  invariants ${x.invariantsOk ? "ok" : x.claimsCorrect ? "BROKEN" : "broken (expected)"}`,
-      );
-    }
+        `  ${s.name}: ${done.toLocaleString("en-US")} of ${settings.buyers.toLocaleString("en-US")} calls after ${Math.round(ms / 1000)} s`,
+      ),
+  });
+  return { venueOf, seatIds, workload, common };
+}
 
-    const finished = new Date();
-    const result: StrategiesResult = {
-      kind: "strategies",
-      schema: 1,
-      runId,
-      startedAt: started.toISOString(),
-      finishedAt: finished.toISOString(),
-      durationSeconds: round((finished.getTime() - started.getTime()) / 1000, 1),
-      ok: failures.length === 0,
-      failures,
-      command: commandLine(),
-      settings,
-      source: sourceInfo(repoRoot),
-      machine: {
-        ...machine,
-        loadAvgAfter: os.loadavg().map((x) => round(x, 2)),
-        redis: stores.redisVersion,
-        mysql: stores.mysql,
-      },
-      stores: {
-        own: stores.own,
-        pids: stores.pids,
-        database: stores.database,
-        reused: {
-          ...(stores.own.redis ? {} : { redisUrl: stores.redisUrl }),
-          ...(stores.own.mysql ? {} : { mysqlUrl: process.env.MYSQL_URL }),
-        },
-      },
-      venue: {
-        rows: settings.rows,
-        seatsPerRow: settings.seatsPerRow,
-        capacity: seatIds.length,
-        maxSeatsPerBuyer: settings.maxSeatsPerBuyer,
-      },
-      workload: {
-        buyers: settings.buyers,
-        seed: settings.seed,
-        seatsRequested: workload.seatsRequested,
-        concurrency: settings.concurrency,
-      },
-      order,
-      warmup,
-      rounds,
-      summary,
-    };
-    const files = writeStrategyReports(result, resultStamp(started));
-    say(`wrote ${files.map((f) => path.relative(repoRoot, f)).join(", ")}`);
-    if (failures.length > 0) {
-      keepTmp = true;
-      say(`FAILED:\n  ${failures.join("\n  ")}`);
-      return 1;
+/** Untallied calls per strategy: JIT, connection pools, InnoDB buffer pool, script cache. */
+async function warmUp(strategies: HoldStrategy[], w: Workload): Promise<RoundRun[]> {
+  const warmup: RoundRun[] = [];
+  if (settings.warmupCalls === 0) return warmup;
+  const calls = makeWorkload({
+    buyers: settings.warmupCalls,
+    seatIds: w.seatIds,
+    maxSeats: settings.maxSeatsPerBuyer,
+    seed: settings.seed + 1,
+  });
+  for (const s of strategies) {
+    const r = await runRound(s, w.venueOf(s, "w"), calls, w.common(s, 0));
+    say(`warm-up  ${line(r)}`);
+    warmup.push(r);
+  }
+  return warmup;
+}
+
+/**
+ * Every strategy runs right next to a run of the baseline (A L, L B, C L, ...), so
+ * each ratio compares two runs a few seconds apart on this shared machine; the order of
+ * the strategies rotates and which of a pair goes first alternates.
+ */
+async function runRounds(strategies: HoldStrategy[], w: Workload): Promise<{ rounds: RoundRun[]; order: string[][] }> {
+  const rounds: RoundRun[] = [];
+  const order: string[][] = [];
+  const baseline = strategies.find((s) => s.name === BASELINE);
+  const others = strategies.filter((s) => s !== baseline);
+  for (let i = 0; i < settings.rounds; i++) {
+    const turn = others.map((_, j) => others[(i + j) % others.length]!);
+    const sequence: HoldStrategy[][] = baseline
+      ? turn.length
+        ? turn.map((s, j) => ((i + j) % 2 === 0 ? [baseline, s] : [s, baseline]))
+        : [[baseline]]
+      : turn.map((s) => [s]);
+    order.push(sequence.flat().map((s) => s.name));
+    for (const pair of sequence) {
+      const partner = pair.find((s) => s !== baseline);
+      const runs: RoundRun[] = [];
+      for (const s of pair) {
+        const tag = `r${i + 1}${s === baseline && partner ? (CODES[partner.name] ?? "") : ""}`;
+        const r = await runRound(s, w.venueOf(s, tag), w.workload, w.common(s, i + 1));
+        if (partner) r.pairedWith = s === baseline ? partner.name : BASELINE;
+        runs.push(r);
+      }
+      const base = runs.find((r) => r.strategy === BASELINE);
+      const other = runs.find((r) => r.strategy !== BASELINE);
+      if (base && other) other.ratioVsBaseline = round(other.callsPerSecond / base.callsPerSecond, 3);
+      for (const r of runs) {
+        say(`round ${i + 1}  ${line(r)}${r.ratioVsBaseline !== undefined ? `  ratio ${r.ratioVsBaseline}` : ""}`);
+        rounds.push(r);
+      }
     }
-    return 0;
-  } catch (err) {
-    keepTmp = true;
-    say(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    return 1;
-  } finally {
-    for (const s of strategies) await s.close().catch((err: unknown) => say(`closing ${s.name}: ${String(err)}`));
-    await stopStores();
-    if (keepTmp) say(`temp dir kept: ${tmp}`);
-    else fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  return { rounds, order };
+}
+
+/** Broken invariants of strategies that claim to be correct, and lost calls of any. */
+function brokenInvariants(strategies: HoldStrategy[], runs: RoundRun[]): string[] {
+  const failures: string[] = [];
+  for (const r of runs) {
+    const s = strategies.find((x) => x.name === r.strategy)!;
+    const what = r.round === 0 ? "warm-up" : `round ${r.round}`;
+    for (const c of r.checks.filter((x) => !x.ok)) {
+      const accounting = c.name.startsWith("every call accounted for");
+      if (s.claimsCorrect || accounting) failures.push(`${s.name} ${what}: invariant broken: ${c.name}: ${c.detail}`);
+    }
+  }
+  return failures;
+}
+
+function printSummary(summary: StrategySummary[]): void {
+  say("summary (medians of the rounds; ratio = calls/s ÷ calls/s of the lua-hold run next to it):");
+  for (const x of summary) {
+    say(
+      `  ${x.name.padEnd(18)} ${String(x.medianCallsPerSecond).padStart(6)} calls/s  ratio ${x.ratioVsLua}  p50 ${x.medianP50Ms} ms p99 ${x.medianP99Ms} ms  ` +
+        `held ${x.medianHeld} taken ${x.medianTaken} failed ${x.medianFailed}  oversold seats (max) ${x.maxOversoldSeats}  invariants ${x.invariantsOk ? "ok" : x.claimsCorrect ? "BROKEN" : "broken (expected)"}`,
+    );
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    say(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    void stopStores().finally(() => process.exit(1));
+async function main(run: BenchRun): Promise<BenchOutcome> {
+  const { runId, started, machine } = run;
+  const stores = await startStores(run.tmp, runId);
+  const strategies = buildStrategies(stores);
+  for (const s of strategies)
+    run.defer(() => s.close().catch((err: unknown) => say(`closing ${s.name}: ${String(err)}`)));
+  const w = prepareWorkload(runId, strategies, stores);
+  const warmup = await warmUp(strategies, w);
+  const { rounds, order } = await runRounds(strategies, w);
+  const summary = strategies.map((s) => summarise(s, rounds));
+  const failures = brokenInvariants(strategies, [...warmup, ...rounds]);
+  printSummary(summary);
+
+  const finished = new Date();
+  const result: StrategiesResult = {
+    kind: "strategies",
+    schema: 1,
+    runId,
+    startedAt: started.toISOString(),
+    finishedAt: finished.toISOString(),
+    durationSeconds: round((finished.getTime() - started.getTime()) / 1000, 1),
+    ok: failures.length === 0,
+    failures,
+    command: commandLine(),
+    settings,
+    source: sourceInfo(repoRoot),
+    machine: {
+      ...machine,
+      loadAvgAfter: os.loadavg().map((x) => round(x, 2)),
+      redis: stores.redisVersion,
+      mysql: stores.mysql,
+    },
+    stores: {
+      own: stores.own,
+      pids: stores.pids,
+      database: stores.database,
+      reused: {
+        ...(stores.own.redis ? {} : { redisUrl: stores.redisUrl }),
+        ...(stores.own.mysql ? {} : { mysqlUrl: process.env.MYSQL_URL }),
+      },
+    },
+    venue: {
+      rows: settings.rows,
+      seatsPerRow: settings.seatsPerRow,
+      capacity: w.seatIds.length,
+      maxSeatsPerBuyer: settings.maxSeatsPerBuyer,
+    },
+    workload: {
+      buyers: settings.buyers,
+      seed: settings.seed,
+      seatsRequested: w.workload.seatsRequested,
+      concurrency: settings.concurrency,
+    },
+    order,
+    warmup,
+    rounds,
+    summary,
+  };
+  return { files: writeStrategyReports(result, run.stamp), failures };
+}
+
+runBench(
+  {
+    usage: "npm run bench:strategies --",
+    about:
+      "The usual ways to hold seats (MySQL FOR UPDATE, optimistic versions, a Redis SET NX lock, a naive broken baseline) against our Lua hold on the same contention, in interleaved rounds with the invariants after each. Starts its own Redis and MariaDB.",
+    env: [
+      ["BENCH_STRATEGY_BUYERS", "buyers per round (20000)"],
+      ["BENCH_STRATEGY_CONCURRENCY", "calls in flight (64)"],
+      ["BENCH_ROUNDS", "rounds (3)"],
+      ["BENCH_STRATEGY_WARMUP", "untallied calls per strategy (2000)"],
+      ["BENCH_STRATEGY_SEED", "the workload's seed (from the clock)"],
+      ["BENCH_STRATEGY_MYSQL_POOL", "MySQL pool size (16)"],
+      ["BENCH_STRATEGY_FOR_UPDATE_ATTEMPTS", "tries per call of mysql-for-update (5)"],
+      ["BENCH_STRATEGY_OPTIMISTIC_ATTEMPTS", "tries per call of mysql-optimistic (10)"],
+      ["BENCH_STRATEGY_LOCK_ATTEMPTS", "lock tries per call of redis-setnx-lock (50)"],
+      ["BENCH_STRATEGY_LOCK_TTL_MS", "the lock's TTL (2000)"],
+      ["BENCH_STRATEGY_NAIVE", "on | off: the broken baseline (on)"],
+      ["BENCH_STRATEGY_ONLY", "comma list of strategy names"],
+      ["BENCH_STRATEGY_ROUND_TIMEOUT_S", "a round's time limit (600)"],
+      ["REDIS_URL", "use this Redis instead of starting one"],
+      ["MYSQL_URL", "use this MariaDB/MySQL (the tables go to a database of their own)"],
+      ["BENCH_OUT", "where results/ and STRATEGIES-RESULTS.md go (default bench/)"],
+      ["BENCH_KEEP_TMP", "1 keeps the temp dir"],
+    ],
+    runIdPrefix: "s",
+    tmpPrefix: "ticketing-strategies-",
+    validate: () => (settings = readSettings(new Date())),
+    installSignals: installStoreSignalHandlers,
+    teardown: stopStores,
   },
+  main,
 );

@@ -4,7 +4,7 @@
 // verdict ("wrote …", FAILED with the failures, or the error), the clean-ups
 // the body registered (clients first), the teardown of every process it
 // started (by PID) and the temp dir (kept on failure or BENCH_KEEP_TMP=1).
-// Exit code: 0 passed, 1 failed, 2 bad command line, 130 interrupted.
+// Exit code: 0 passed, 1 failed, 2 bad command line (or knob), 130 interrupted.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -19,6 +19,8 @@ export interface BenchSpec<F extends Record<string, FlagSpec> = Record<string, F
   runIdPrefix: string;
   /** The temp dir's name prefix, e.g. "ticketing-bench-". */
   tmpPrefix: string;
+  /** Reads the bench's knobs right after the command line; a throw is a bad command line (exit 2, its message). */
+  validate?: () => void;
   /** Go tools it needs (ghz, grpcurl): built on first use, before anything starts. */
   tools?: GoTool[];
   /** Also on a signal, before the teardown (e.g. stop processes lib/stack does not know). */
@@ -56,6 +58,12 @@ export function runBench<F extends Record<string, FlagSpec>>(
   body: (run: BenchRun<F>) => Promise<BenchOutcome>,
 ): void {
   const args = parseCommand(spec);
+  try {
+    spec.validate?.();
+  } catch (err) {
+    say(`${spec.usage.replace(/ --$/, "")}: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(2);
+  }
   execute(spec, args, body).then(
     (code) => process.exit(code),
     (err: unknown) => {
