@@ -29,14 +29,13 @@
 // commandstats) and ghz, in µs per call.
 import { benchClientOptions } from "./lib/identity.js";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { migrate } from "../src/adapters/mysql/migrate.js";
 import { createMysqlPool } from "../src/adapters/mysql/pool.js";
 import { createRedis } from "../src/adapters/redis/client.js";
 import { queueKeys } from "../src/adapters/redis/keys.js";
-import { ensureTools, repoRoot } from "../tools/devstack/stack.js";
+import { repoRoot } from "../tools/devstack/stack.js";
 import {
   SaleState,
   EventServiceClient,
@@ -56,32 +55,12 @@ import { SigningPool } from "../src/signing/pool.js";
 import { TokenService } from "../src/signing/tokens.js";
 import { runGhz, type GhzRun } from "./lib/ghz.js";
 import { esc, ghzRoundSeries, htmlPage, roundCharts, type ChartRound, type RoundSeries } from "./lib/charts.js";
-import { installSignalHandlers, say, startApi, startBenchStack, stopAll, type ApiProcess } from "./lib/stack.js";
-import { machineInfo, processCpuSeconds, sourceInfo } from "./lib/sys.js";
+import { say, startApi, startBenchStack, type ApiProcess, type BenchStack } from "./lib/stack.js";
+import { processCpuSeconds, sourceInfo } from "./lib/sys.js";
 import { envNumber } from "./lib/env.js";
 import { cpuCeilings, median, round, type CpuSplit } from "./lib/stats.js";
-import { parseCommand, STACK_ENV } from "./lib/command.js";
-
-parseCommand({
-  usage: "npm run bench:queue --",
-  about:
-    "The waiting room: JoinQueue and GetQueuePosition against Noop and Eval (interleaved), a flood of joiners, WatchQueue streams (memory per stream, update delay), token signing with and without the pool. Starts its own stack.",
-  env: [
-    ["BENCH_N", "calls per throughput round (30000)"],
-    ["BENCH_ROUNDS", "rounds (3)"],
-    ["BENCH_CONCURRENCY", "ghz --concurrency (64)"],
-    ["BENCH_CONNECTIONS", "ghz --connections (4)"],
-    ["BENCH_SKIP", "ghz --skipFirst (2000)"],
-    ["BENCH_FLOOD", "distinct joiners on one event (100000)"],
-    ["BENCH_WATCHERS", "WatchQueue streams (5000)"],
-    ["BENCH_WATCH_ROUNDS", "admission steps watched (5)"],
-    ["BENCH_SIGN", "tokens per signing run (20000)"],
-    ["BENCH_GHZ_CPUS", "ghz --cpus (1)"],
-    ["BENCH_PARTS", "which parts run: throughput,flood,watch,sign (all; a subset writes nothing to bench/)"],
-    ["BENCH_API_NODE_ARGS", "extra node flags for the API"],
-    ...STACK_ENV,
-  ],
-});
+import { STACK_ENV } from "./lib/command.js";
+import { runBench, type BenchOutcome, type BenchRun } from "./lib/runner.js";
 
 const env = envNumber;
 
@@ -613,79 +592,103 @@ function markdown(
   return lines.join("\n");
 }
 
-async function main(): Promise<void> {
-  await ensureTools(["ghz", "grpcurl"]); // built on first use
-  installSignalHandlers();
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ticketing-bench-queue-"));
-  const machine = machineInfo();
-  const source = sourceInfo(repoRoot);
-  try {
-    const stack = await startBenchStack(tmp);
-    Object.assign(process.env, {
-      QUEUE_JOIN_LIMIT: "0",
-      QUEUE_POSITION_LIMIT: "0",
-      // Buyers driven by ghz never come back to ask: do not skip them as abandoned.
-      QUEUE_ABANDON_SECONDS: "0",
-    });
-    const api = await startApi(stack, tmp, GRPCURL);
-    say(`api ${api.address} (pid ${api.pid})`);
-    redisProbe = { pid: stack.own.redis ? stack.pids.redis : undefined, client: createRedis({ url: stack.redisUrl }) };
-    const events = new EventServiceClient(api.address, credentials.createInsecure(), benchClientOptions);
-    if (!ALL_PARTS) {
-      // Iterating on some figures: print them, write nothing to bench/.
-      const partial: Record<string, unknown> = { settings, parts: [...PARTS] };
-      if (PARTS.has("throughput")) partial.throughput = await throughput(api, tmp, events);
-      if (PARTS.has("flood")) partial.flood = await flood(api, tmp, events, stack.redisUrl);
-      events.close();
-      if (PARTS.has("watch"))
-        partial.watch = await watchBench(
-          api,
-          () => new QueueServiceClient(api.address, credentials.createInsecure(), benchClientOptions),
-        );
-      if (PARTS.has("sign")) partial.signing = await signing(stack.mysqlUrl);
-      await redisProbe.client.quit();
-      const t = partial.throughput as Awaited<ReturnType<typeof throughput>> | undefined;
-      if (t) process.stdout.write(`${throughputMarkdown(t)}\n`);
-      process.stdout.write(`${JSON.stringify(partial, (k, v: unknown) => (k === "command" ? undefined : v), 2)}\n`);
-      return;
-    }
-    const t = await throughput(api, tmp, events);
-    const f = await flood(api, tmp, events, stack.redisUrl);
-    events.close();
-    const w = await watchBench(
-      api,
-      () => new QueueServiceClient(api.address, credentials.createInsecure(), benchClientOptions),
-    );
-    const s = await signing(stack.mysqlUrl);
-    await redisProbe.client.quit();
-    const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-    const report = { stamp, machine, source, settings, throughput: t, flood: f, watch: w, signing: s };
-    fs.mkdirSync(path.join(OUT, "results"), { recursive: true });
-    const base = path.join(OUT, "results", `queue-${stamp}`);
-    fs.writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
-    const chartsLink = (dir: string) =>
-      `\nCharts (throughput and latency over time per round, latency histograms): \`${dir}${path.basename(base)}.html\` (raw output, not committed: the bench writes it beside its report).\n`;
-    const md = `${markdown(report)}${chartsLink("results/")}`;
-    fs.writeFileSync(`${base}.md`, `${markdown(report)}${chartsLink("")}`);
-    fs.writeFileSync(`${base}.html`, chartsPage(stamp, t, `${path.basename(base)}.md`));
-    const summaryFile = path.join(OUT, "QUEUE-RESULTS.md");
-    const previous = fs.existsSync(summaryFile)
-      ? fs.readFileSync(summaryFile, "utf8").replace(/^# Waiting room bench results\n+/, "")
-      : "";
-    fs.writeFileSync(
-      summaryFile,
-      `# Waiting room bench results\n\nNewest first; every run's full report is in results/.\n\n${md.replace(/^# /, "## ").replace(/\n## /g, "\n### ")}\n${previous.replace(/^Newest first.*\n+/, "")}`,
-    );
-    process.stdout.write(md);
-    say(`wrote ${base}.{json,md,html} and ${summaryFile}`);
-  } finally {
-    await stopAll();
-    if (!process.env.BENCH_KEEP_TMP) fs.rmSync(tmp, { recursive: true, force: true });
-  }
+/** Iterating on some figures (BENCH_PARTS a subset): print them, write nothing to bench/. */
+async function partialRun(api: ApiProcess, stack: BenchStack, tmp: string, events: EventServiceClient): Promise<void> {
+  const partial: Record<string, unknown> = { settings, parts: [...PARTS] };
+  if (PARTS.has("throughput")) partial.throughput = await throughput(api, tmp, events);
+  if (PARTS.has("flood")) partial.flood = await flood(api, tmp, events, stack.redisUrl);
+  events.close();
+  if (PARTS.has("watch")) partial.watch = await watchBench(api, () => queueClient(api));
+  if (PARTS.has("sign")) partial.signing = await signing(stack.mysqlUrl);
+  const t = partial.throughput as Awaited<ReturnType<typeof throughput>> | undefined;
+  if (t) process.stdout.write(`${throughputMarkdown(t)}\n`);
+  process.stdout.write(`${JSON.stringify(partial, (k, v: unknown) => (k === "command" ? undefined : v), 2)}\n`);
 }
 
-main().catch(async (err: unknown) => {
-  say(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-  await stopAll();
-  process.exit(1);
-});
+type QueueReport = Parameters<typeof markdown>[0] & { stamp: string };
+
+/** results/queue-<stamp>.{json,md,html}, and the headline prepended to QUEUE-RESULTS.md. */
+function writeReports(report: QueueReport, t: Awaited<ReturnType<typeof throughput>>): string[] {
+  fs.mkdirSync(path.join(OUT, "results"), { recursive: true });
+  const base = path.join(OUT, "results", `queue-${report.stamp}`);
+  fs.writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
+  const chartsLink = (dir: string) =>
+    `\nCharts (throughput and latency over time per round, latency histograms): \`${dir}${path.basename(base)}.html\` (raw output, not committed: the bench writes it beside its report).\n`;
+  const md = `${markdown(report)}${chartsLink("results/")}`;
+  fs.writeFileSync(`${base}.md`, `${markdown(report)}${chartsLink("")}`);
+  fs.writeFileSync(`${base}.html`, chartsPage(report.stamp, t, `${path.basename(base)}.md`));
+  const summaryFile = path.join(OUT, "QUEUE-RESULTS.md");
+  const previous = fs.existsSync(summaryFile)
+    ? fs.readFileSync(summaryFile, "utf8").replace(/^# Waiting room bench results\n+/, "")
+    : "";
+  fs.writeFileSync(
+    summaryFile,
+    `# Waiting room bench results\n\nNewest first; every run's full report is in results/.\n\n${md.replace(/^# /, "## ").replace(/\n## /g, "\n### ")}\n${previous.replace(/^Newest first.*\n+/, "")}`,
+  );
+  process.stdout.write(md);
+  return [`${base}.json`, `${base}.md`, `${base}.html`, summaryFile];
+}
+
+const queueClient = (api: ApiProcess) =>
+  new QueueServiceClient(api.address, credentials.createInsecure(), benchClientOptions);
+
+async function main(run: BenchRun): Promise<BenchOutcome> {
+  const { tmp, machine } = run;
+  const source = sourceInfo(repoRoot);
+  const stack = await startBenchStack(tmp);
+  Object.assign(process.env, {
+    QUEUE_JOIN_LIMIT: "0",
+    QUEUE_POSITION_LIMIT: "0",
+    // Buyers driven by ghz never come back to ask: do not skip them as abandoned.
+    QUEUE_ABANDON_SECONDS: "0",
+  });
+  const api = await startApi(stack, tmp, GRPCURL);
+  say(`api ${api.address} (pid ${api.pid})`);
+  redisProbe = { pid: stack.own.redis ? stack.pids.redis : undefined, client: createRedis({ url: stack.redisUrl }) };
+  run.defer(() => redisProbe?.client.quit());
+  const events = new EventServiceClient(api.address, credentials.createInsecure(), benchClientOptions);
+  if (!ALL_PARTS) {
+    await partialRun(api, stack, tmp, events);
+    return { files: [], failures: [] };
+  }
+  const t = await throughput(api, tmp, events);
+  const f = await flood(api, tmp, events, stack.redisUrl);
+  events.close();
+  const w = await watchBench(api, () => queueClient(api));
+  const s = await signing(stack.mysqlUrl);
+  const report = { stamp: run.stamp, machine, source, settings, throughput: t, flood: f, watch: w, signing: s };
+  const { accountedFor: a } = f;
+  const failures = a.check
+    ? []
+    : [
+        `flood: ${a.ok} joins answered OK, but Redis has ${a.records} records, ${a.inLine} in line and ${a.shopping} shopping`,
+      ];
+  return { files: writeReports(report, t), failures };
+}
+
+runBench(
+  {
+    usage: "npm run bench:queue --",
+    about:
+      "The waiting room: JoinQueue and GetQueuePosition against Noop and Eval (interleaved), a flood of joiners, WatchQueue streams (memory per stream, update delay), token signing with and without the pool. Starts its own stack.",
+    env: [
+      ["BENCH_N", "calls per throughput round (30000)"],
+      ["BENCH_ROUNDS", "rounds (3)"],
+      ["BENCH_CONCURRENCY", "ghz --concurrency (64)"],
+      ["BENCH_CONNECTIONS", "ghz --connections (4)"],
+      ["BENCH_SKIP", "ghz --skipFirst (2000)"],
+      ["BENCH_FLOOD", "distinct joiners on one event (100000)"],
+      ["BENCH_WATCHERS", "WatchQueue streams (5000)"],
+      ["BENCH_WATCH_ROUNDS", "admission steps watched (5)"],
+      ["BENCH_SIGN", "tokens per signing run (20000)"],
+      ["BENCH_GHZ_CPUS", "ghz --cpus (1)"],
+      ["BENCH_PARTS", "which parts run: throughput,flood,watch,sign (all; a subset writes nothing to bench/)"],
+      ["BENCH_API_NODE_ARGS", "extra node flags for the API"],
+      ...STACK_ENV,
+    ],
+    runIdPrefix: "q",
+    tmpPrefix: "ticketing-bench-queue-",
+    tools: ["ghz", "grpcurl"],
+  },
+  main,
+);
