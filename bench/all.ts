@@ -5,7 +5,7 @@
 // and a link to every report. A bench that fails does not stop the others;
 // the umbrella exits non-zero when any failed.
 //
-// Knobs (env): BENCH_ONLY (comma list of holds, rpcs, checkout, queue, best,
+// Knobs (env): BENCH_ONLY (comma list of holds, rpcs, checkout, queue, poll, best,
 // strategies, scaling; default all that exist), BENCH_OUT (where results/ goes; each
 // bench honours it too). Every other BENCH_* variable reaches every bench, so
 // a quick smoke of the whole suite is e.g.
@@ -19,21 +19,11 @@ import path from "node:path";
 import { spawn } from "node:child_process";
 import { repoRoot } from "../tools/devstack/stack.js";
 import { barChart, esc, htmlPage } from "./lib/charts.js";
+import { runBench, type BenchOutcome, type BenchRun } from "./lib/runner.js";
+import { say } from "./lib/stack.js";
 import { median, round } from "./lib/stats.js";
-import { machineInfo, sourceInfo } from "./lib/sys.js";
-import { RESULTS_DIR, resultStamp } from "./lib/results.js";
-import { parseCommand } from "./lib/command.js";
-
-parseCommand({
-  usage: "npm run bench --",
-  about:
-    "Every benchmark in sequence, each with its own stack, then bench/results/index-<timestamp>.{md,html}: each measured call against its baseline and goal, each bench's verdict and reports. A bench that fails does not stop the others; exits non-zero if any failed. 25-35 minutes on 2 cores.",
-  env: [
-    ["BENCH_ONLY", "comma list of holds, rpcs, checkout, queue, best, strategies, scaling (default: all)"],
-    ["BENCH_OUT", "where results/ goes (each bench honours it too)"],
-    ["BENCH_*", "every other knob reaches every bench (see each one's --help)"],
-  ],
-});
+import { type machineInfo, sourceInfo } from "./lib/sys.js";
+import { RESULTS_DIR } from "./lib/results.js";
 
 /** One measured call against its baseline, as the summary shows it. */
 interface Figure {
@@ -43,6 +33,8 @@ interface Figure {
   baseline: string;
   ratio: number;
   goal?: number;
+  /** "at most": the ratio meets the goal when ≤ it (a CPU cost); default "at least" (a throughput). */
+  goalIsCeiling?: boolean;
   goalNote?: string;
 }
 
@@ -133,7 +125,7 @@ const BENCHES: Bench[] = [
   {
     name: "queue",
     script: "bench:queue",
-    prefix: "queue-",
+    prefix: "queue-2",
     figures: (r: J) => {
       const rounds = r.throughput.rounds as J[];
       const m = (f: (x: J) => number) => median(rounds.map(f));
@@ -158,6 +150,24 @@ const BENCHES: Bench[] = [
         },
       ];
     },
+  },
+  {
+    name: "poll",
+    script: "bench:poll",
+    prefix: "queue-poll-",
+    // the batched API's CPU per poll against Noop's, same run (bench/queue-poll.ts: after, settings)
+    figures: (r: J) => [
+      {
+        bench: "poll",
+        measure: "GetQueuePosition, API CPU per poll (batched)",
+        value: `${r.after.posApiUs} µs`,
+        baseline: `Noop ${r.after.noopApiUs} µs`,
+        ratio: r.after.apiRatio,
+        goal: r.settings.apiGoal,
+        goalIsCeiling: true,
+        goalNote: "issue #19",
+      },
+    ],
   },
   {
     name: "best",
@@ -235,10 +245,6 @@ interface Outcome {
   skipped?: string;
 }
 
-function say(msg: string): void {
-  process.stderr.write(`[bench all ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-}
-
 /** Runs `npm run <script>`, its output passed through; resolves with the exit code and the last lines. */
 function runScript(script: string): Promise<{ code: number | null; tail: string }> {
   return new Promise((resolve) => {
@@ -269,12 +275,8 @@ function listResults(): Set<string> {
   return new Set(fs.existsSync(RESULTS_DIR) ? fs.readdirSync(RESULTS_DIR) : []);
 }
 
-async function main(): Promise<number> {
-  const started = new Date();
-  const stamp = resultStamp(started);
-  const scripts = (
-    JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { scripts: Record<string, string> }
-  ).scripts;
+/** BENCH_ONLY as a list; a name no bench has is a bad knob. */
+function chosenBenches(): Bench[] {
   const only = (process.env.BENCH_ONLY ?? "")
     .split(",")
     .map((s) => s.trim())
@@ -282,57 +284,71 @@ async function main(): Promise<number> {
   for (const o of only)
     if (!BENCHES.some((b) => b.name === o))
       throw new Error(`BENCH_ONLY: no bench named ${o} (${BENCHES.map((b) => b.name).join(", ")})`);
-  const machine = machineInfo();
-  const outcomes: Outcome[] = [];
-  for (const bench of BENCHES) {
-    if (only.length && !only.includes(bench.name)) continue;
-    if (!scripts[bench.script]) {
-      say(`${bench.name}: no "${bench.script}" script in package.json yet: skipped`);
-      outcomes.push({
-        bench,
-        exitCode: null,
-        seconds: 0,
-        files: [],
-        figures: [],
-        skipped: `no "${bench.script}" script in package.json when this ran`,
-      });
-      continue;
-    }
-    say(`${bench.name}: npm run ${bench.script}`);
-    const before = listResults();
-    const t0 = Date.now();
-    const { code, tail } = await runScript(bench.script);
-    const seconds = round((Date.now() - t0) / 1000, 1);
-    const files = [...listResults()].filter((f) => !before.has(f) && f.startsWith(bench.prefix)).sort();
-    const json = files.find((f) => f.endsWith(".json"));
-    let figures: Figure[] = [];
-    let headline: string | undefined;
-    if (json) {
-      try {
-        const r = JSON.parse(fs.readFileSync(path.join(RESULTS_DIR, json), "utf8")) as J;
-        figures = bench.figures(r);
-        if (typeof r.headline === "string") headline = r.headline;
-      } catch (err) {
-        headline = `could not read ${json}: ${String(err)}`;
-      }
-    }
-    say(`${bench.name}: exit ${code} after ${seconds} s; wrote ${files.join(", ") || "nothing"}`);
-    outcomes.push({
+  return BENCHES.filter((b) => only.length === 0 || only.includes(b.name));
+}
+
+/** Runs one bench's npm script and reads the headline figures of the JSON it wrote. */
+async function runOne(bench: Bench, scripts: Record<string, string>): Promise<Outcome> {
+  if (!scripts[bench.script]) {
+    say(`${bench.name}: no "${bench.script}" script in package.json yet: skipped`);
+    return {
       bench,
-      exitCode: code,
-      seconds,
-      files,
-      figures,
-      headline,
-      tail: code === 0 ? undefined : tail.split("\n").slice(-15).join("\n"),
-    });
+      exitCode: null,
+      seconds: 0,
+      files: [],
+      figures: [],
+      skipped: `no "${bench.script}" script in package.json when this ran`,
+    };
   }
-  const finished = new Date();
-  const files = writeIndex(stamp, { started, finished, machine, source: sourceInfo(repoRoot), outcomes });
-  say(`wrote ${files.join(", ")}`);
-  const failed = outcomes.filter((o) => !o.skipped && o.exitCode !== 0);
-  if (failed.length) say(`FAILED: ${failed.map((o) => o.bench.name).join(", ")}`);
-  return failed.length ? 1 : 0;
+  say(`${bench.name}: npm run ${bench.script}`);
+  const before = listResults();
+  const t0 = Date.now();
+  const { code, tail } = await runScript(bench.script);
+  const seconds = round((Date.now() - t0) / 1000, 1);
+  const files = [...listResults()].filter((f) => !before.has(f) && f.startsWith(bench.prefix)).sort();
+  const json = files.find((f) => f.endsWith(".json"));
+  let figures: Figure[] = [];
+  let headline: string | undefined;
+  if (json) {
+    try {
+      const r = JSON.parse(fs.readFileSync(path.join(RESULTS_DIR, json), "utf8")) as J;
+      figures = bench.figures(r);
+      if (typeof r.headline === "string") headline = r.headline;
+    } catch (err) {
+      headline = `could not read ${json}: ${String(err)}`;
+    }
+  }
+  say(`${bench.name}: exit ${code} after ${seconds} s; wrote ${files.join(", ") || "nothing"}`);
+  return {
+    bench,
+    exitCode: code,
+    seconds,
+    files,
+    figures,
+    headline,
+    tail: code === 0 ? undefined : tail.split("\n").slice(-15).join("\n"),
+  };
+}
+
+let benches: Bench[];
+
+async function main(run: BenchRun): Promise<BenchOutcome> {
+  const scripts = (
+    JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { scripts: Record<string, string> }
+  ).scripts;
+  const outcomes: Outcome[] = [];
+  for (const bench of benches) outcomes.push(await runOne(bench, scripts));
+  const files = writeIndex(run.stamp, {
+    started: run.started,
+    finished: new Date(),
+    machine: run.machine,
+    source: sourceInfo(repoRoot),
+    outcomes,
+  });
+  const failures = outcomes
+    .filter((o) => !o.skipped && o.exitCode !== 0)
+    .map((o) => `${o.bench.name}: exit ${o.exitCode}`);
+  return { files, failures };
 }
 
 function verdict(o: Outcome): string {
@@ -342,7 +358,8 @@ function verdict(o: Outcome): string {
 
 function goalCell(f: Figure): string {
   if (f.goal === undefined || f.goal === null) return `none${f.goalNote ? ` (${f.goalNote})` : ""}`;
-  return `≥ ${f.goal} (${f.goalNote ?? ""}): ${f.ratio >= f.goal ? "met" : "not met"}`;
+  const met = f.goalIsCeiling ? f.ratio <= f.goal : f.ratio >= f.goal;
+  return `${f.goalIsCeiling ? "≤" : "≥"} ${f.goal} (${f.goalNote ?? ""}): ${met ? "met" : "not met"}`;
 }
 
 function writeIndex(
@@ -444,10 +461,21 @@ function writeIndex(
   return [md, html];
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    say(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    process.exit(1);
+runBench(
+  {
+    usage: "npm run bench --",
+    about:
+      "Every benchmark in sequence, each with its own stack, then bench/results/index-<timestamp>.{md,html}: each measured call against its baseline and goal, each bench's verdict and reports. A bench that fails does not stop the others; exits non-zero if any failed. 25-35 minutes on 2 cores.",
+    env: [
+      ["BENCH_ONLY", "comma list of holds, rpcs, checkout, queue, poll, best, strategies, scaling (default: all)"],
+      ["BENCH_OUT", "where results/ goes (each bench honours it too)"],
+      ["BENCH_*", "every other knob reaches every bench (see each one's --help)"],
+    ],
+    runIdPrefix: "a",
+    tmpPrefix: "ticketing-bench-all-",
+    validate: () => (benches = chosenBenches()),
+    // Each bench stops what it started (Ctrl-C reaches it through the process group).
+    teardown: async () => {},
   },
+  main,
 );
