@@ -4,8 +4,8 @@
 // process then creates under one of those ids is found at once.
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SaleState } from "../../src/gen/ticketing/v1/event_service.js";
 import { call, callError, startTestApp, uid, type TestApp } from "../support/app.js";
+import { oneRowEvent } from "../support/events.js";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -67,28 +67,7 @@ describe("calls naming unknown events", () => {
       t.events.createEvent,
       {
         requestId: uid("create"),
-        event: {
-          eventId,
-          name: "Late arrival",
-          venue: "Hall",
-          saleState: SaleState.SALE_STATE_UNSPECIFIED,
-          maxTicketsPerBuyer: 4,
-          currencyCode: "EUR",
-          priceCategories: [{ priceCategoryId: "std", name: "Standard", priceMinor: "1000" }],
-          sections: [
-            {
-              sectionId: "A",
-              name: "Stalls",
-              layout: {
-                $case: "reserved",
-                value: { rows: [{ rowId: "1", firstSeatNumber: 1, seatCount: 4, priceCategoryId: "std" }] },
-              },
-            },
-          ],
-          capacity: 0,
-          currencyMinorDigits: 0,
-          refundCutoffSeconds: 0,
-        },
+        event: oneRowEvent(eventId, { name: "Late arrival" }),
       },
       t.operator,
     );

@@ -7,12 +7,13 @@ import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { credentials } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../../tools/devstack/stack.js";
-import { EventServiceClient, SaleState } from "../../src/gen/ticketing/v1/event_service.js";
+import { EventServiceClient } from "../../src/gen/ticketing/v1/event_service.js";
 import { ReservationServiceClient } from "../../src/gen/ticketing/v1/reservation_service.js";
 import { call, callError, freePort, uid } from "../support/app.js";
 import { authEnv, authInterceptor, operatorMetadata } from "../support/identity.js";
 import { freshMysqlDatabase, testEnv, type FreshDatabase } from "../support/env.js";
 import { scrape, valueOf } from "./prom-text.js";
+import { oneRowEvent } from "../support/events.js";
 
 let api: ChildProcess;
 let db: FreshDatabase;
@@ -152,28 +153,7 @@ describe("API_PROCESSES=2", () => {
         events.createEvent,
         {
           requestId: uid("create"),
-          event: {
-            eventId,
-            name: "Cluster night",
-            venue: "Hall",
-            saleState: SaleState.SALE_STATE_UNSPECIFIED,
-            maxTicketsPerBuyer: 4,
-            currencyCode: "EUR",
-            priceCategories: [{ priceCategoryId: "std", name: "Standard", priceMinor: "1000" }],
-            sections: [
-              {
-                sectionId: "A",
-                name: "Stalls",
-                layout: {
-                  $case: "reserved",
-                  value: { rows: [{ rowId: "1", firstSeatNumber: 1, seatCount: 10, priceCategoryId: "std" }] },
-                },
-              },
-            ],
-            capacity: 0,
-            currencyMinorDigits: 0,
-            refundCutoffSeconds: 0,
-          },
+          event: oneRowEvent(eventId, { name: "Cluster night", seatCount: 10 }),
         },
         operator,
       );

@@ -12,8 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../../tools/devstack/stack.js";
 import { call, freePort, startTestApp, uid, type TestApp } from "../support/app.js";
 import { holdSeats, openSaleEvent } from "../support/checkout.js";
-import { freshMysqlDatabase, testEnv, type FreshDatabase } from "../support/env.js";
+import { freshMysqlDatabase, type FreshDatabase } from "../support/env.js";
 import { scrape, type Family } from "./prom-text.js";
+import { workerProcesses, type WorkerProcesses } from "../support/worker-process.js";
 
 const OPS = path.join(repoRoot, "ops");
 const DASHBOARD = path.join(OPS, "grafana/dashboards/ticketing.json");
@@ -155,43 +156,28 @@ describe("the Grafana dashboard", () => {
 
 describe("every metric the dashboard and the alerts name is exported", () => {
   let t: TestApp;
-  let worker: ChildProcess | undefined;
+  let workers: WorkerProcesses | undefined;
   let workerDb: FreshDatabase;
   let exported: Set<string>;
 
   beforeAll(async () => {
     t = await startTestApp();
     // The worker as deployed (its own process), so the Temporal SDK's metrics are there too.
-    const stack = testEnv();
     workerDb = await freshMysqlDatabase("ops_worker");
     const [metricsPort, sdkPort] = [await freePort(), await freePort()];
-    let output = "";
-    worker = spawn(process.execPath, ["--import", "tsx", "src/worker.ts"], {
-      cwd: repoRoot,
-      env: {
-        ...process.env,
-        REDIS_URL: stack.redisUrl,
-        MYSQL_URL: workerDb.url,
-        TEMPORAL_ADDRESS: stack.temporalAddress,
-        TEMPORAL_TASK_QUEUE: uid("tq"),
-        WORKER_METRICS_ADDRESS: `127.0.0.1:${metricsPort}`,
-        TEMPORAL_METRICS_ADDRESS: `127.0.0.1:${sdkPort}`,
-        LOG_LEVEL: "info",
-        SIGNING_THREADS: "0",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
+    workers = workerProcesses(workerDb.url, uid("tq"), {
+      WORKER_METRICS_ADDRESS: `127.0.0.1:${metricsPort}`,
+      TEMPORAL_METRICS_ADDRESS: `127.0.0.1:${sdkPort}`,
+      SIGNING_THREADS: "0",
     });
-    worker.stdout!.on("data", (d: Buffer) => (output += d.toString()));
-    worker.stderr!.on("data", (d: Buffer) => (output += d.toString()));
+    const worker = await workers.start();
     exported = exportedNames((await scrape(t.app.metricsPort!)).families);
     // Until the SDK reports its pollers (they start a moment after the worker).
     const deadline = Date.now() + 90_000;
     for (;;) {
       if (worker.exitCode !== null || Date.now() > deadline)
-        throw new Error(`worker metrics not ready:\n${output.slice(-3000)}`);
-      const names = output.includes("ticketing worker running")
-        ? exportedNames((await scrape(metricsPort)).families)
-        : new Set<string>();
+        throw new Error(`worker metrics not ready (exit code ${worker.exitCode})`);
+      const names = exportedNames((await scrape(metricsPort)).families);
       if (names.has("temporal_num_pollers") && names.has("temporal_worker_task_slots_used")) {
         for (const n of names) exported.add(n);
         break;
@@ -203,10 +189,7 @@ describe("every metric the dashboard and the alerts name is exported", () => {
   });
 
   afterAll(async () => {
-    if (worker && worker.exitCode === null) {
-      worker.kill("SIGTERM");
-      await new Promise((r) => worker!.once("exit", r));
-    }
+    workers?.stopAll();
     await t?.stop();
     await workerDb?.drop();
   });

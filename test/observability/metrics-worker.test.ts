@@ -1,11 +1,11 @@
 // The worker process (src/worker.ts, as deployed) serves its own /metrics on
 // WORKER_METRICS_ADDRESS, with the Temporal SDK's runtime metrics (its
 // Prometheus exporter on TEMPORAL_METRICS_ADDRESS) merged into one valid scrape.
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { repoRoot } from "../../tools/devstack/stack.js";
 import { freePort, uid } from "../support/app.js";
-import { freshMysqlDatabase, testEnv, type FreshDatabase } from "../support/env.js";
+import { freshMysqlDatabase, type FreshDatabase } from "../support/env.js";
+import { workerProcesses, type WorkerProcesses } from "../support/worker-process.js";
 import { scrape } from "./prom-text.js";
 
 let worker: ChildProcess;
@@ -13,40 +13,22 @@ let exited: Promise<number | null>;
 let db: FreshDatabase;
 let metricsPort: number;
 let sdkPort: number;
-let output = "";
+let workers: WorkerProcesses | undefined;
 
 beforeAll(async () => {
-  const stack = testEnv();
   db = await freshMysqlDatabase("worker_metrics");
   [metricsPort, sdkPort] = [await freePort(), await freePort()];
-  worker = spawn(process.execPath, ["--import", "tsx", "src/worker.ts"], {
-    cwd: repoRoot,
-    env: {
-      ...process.env,
-      REDIS_URL: stack.redisUrl,
-      MYSQL_URL: db.url,
-      TEMPORAL_ADDRESS: stack.temporalAddress,
-      TEMPORAL_TASK_QUEUE: uid("tq"),
-      WORKER_METRICS_ADDRESS: `127.0.0.1:${metricsPort}`,
-      TEMPORAL_METRICS_ADDRESS: `127.0.0.1:${sdkPort}`,
-      LOG_LEVEL: "info",
-      SIGNING_THREADS: "0",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
+  workers = workerProcesses(db.url, uid("tq"), {
+    WORKER_METRICS_ADDRESS: `127.0.0.1:${metricsPort}`,
+    TEMPORAL_METRICS_ADDRESS: `127.0.0.1:${sdkPort}`,
+    SIGNING_THREADS: "0",
   });
+  worker = await workers.start();
   exited = new Promise((resolve) => worker.once("exit", (code) => resolve(code)));
-  worker.stdout!.on("data", (d: Buffer) => (output += d.toString()));
-  worker.stderr!.on("data", (d: Buffer) => (output += d.toString()));
-  const deadline = Date.now() + 90_000;
-  while (!output.includes("ticketing worker running")) {
-    if (worker.exitCode !== null || Date.now() > deadline)
-      throw new Error(`the worker did not start:\n${output.slice(-4000)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 });
 
 afterAll(async () => {
-  if (worker.exitCode === null && worker.signalCode === null) worker.kill("SIGKILL");
+  workers?.stopAll();
   await db?.drop();
 });
 

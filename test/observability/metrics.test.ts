@@ -4,7 +4,7 @@
 // carries a buyer, hold, order or ticket id.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderState } from "../../src/gen/ticketing/v1/order_service.js";
-import { SaleState, type GetEventSummaryResponse } from "../../src/gen/ticketing/v1/event_service.js";
+import { type GetEventSummaryResponse } from "../../src/gen/ticketing/v1/event_service.js";
 import { call, freePort, startTestApp, uid } from "../support/app.js";
 import {
   createOrder,
@@ -15,6 +15,7 @@ import {
   type CheckoutStack,
 } from "../support/checkout.js";
 import { allSamples, parseExposition, scrape, valueOf, type Family } from "./prom-text.js";
+import { oneRowEvent } from "../support/events.js";
 
 let s: CheckoutStack;
 beforeAll(async () => {
@@ -186,35 +187,19 @@ describe("metrics", () => {
       s.t.events.createEvent,
       {
         requestId: uid("create"),
-        event: {
-          eventId: roomEvent,
-          name: "Queue night",
-          venue: "Hall",
-          saleState: SaleState.SALE_STATE_UNSPECIFIED,
-          maxTicketsPerBuyer: 2,
-          waitingRoom: {
-            enabled: true,
-            admissionsPerSecond: 50,
-            maxShopping: 100,
-            sessionSeconds: 600,
-            shuffleSeedSha256: "",
-          },
-          currencyCode: "EUR",
-          priceCategories: [{ priceCategoryId: "std", name: "Standard", priceMinor: "4500" }],
-          sections: [
-            {
-              sectionId: "A",
-              name: "Stalls",
-              layout: {
-                $case: "reserved",
-                value: { rows: [{ rowId: "1", firstSeatNumber: 1, seatCount: 20, priceCategoryId: "std" }] },
-              },
+        event: oneRowEvent(
+          roomEvent,
+          { name: "Queue night", seatCount: 20, priceMinor: "4500", maxTicketsPerBuyer: 2 },
+          {
+            waitingRoom: {
+              enabled: true,
+              admissionsPerSecond: 50,
+              maxShopping: 100,
+              sessionSeconds: 600,
+              shuffleSeedSha256: "",
             },
-          ],
-          capacity: 0,
-          currencyMinorDigits: 0,
-          refundCutoffSeconds: 0,
-        },
+          },
+        ),
       },
       s.t.operator,
     );

@@ -10,12 +10,13 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { credentials } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EventServiceClient, SaleState } from "../../src/gen/ticketing/v1/event_service.js";
+import { EventServiceClient } from "../../src/gen/ticketing/v1/event_service.js";
 import { OrderServiceClient, OrderState } from "../../src/gen/ticketing/v1/order_service.js";
 import { ReservationServiceClient } from "../../src/gen/ticketing/v1/reservation_service.js";
 import { call, uid } from "../support/app.js";
 import { freshMysqlDatabase, testEnv, type FreshDatabase } from "../support/env.js";
 import { authEnv, authInterceptor, operatorMetadata } from "../support/identity.js";
+import { oneRowEvent } from "../support/events.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const dist = path.join(root, "dist");
@@ -185,28 +186,7 @@ describe("npm run build", () => {
           events.createEvent,
           {
             requestId: uid("create"),
-            event: {
-              eventId,
-              name: "Built night",
-              venue: "Hall",
-              saleState: SaleState.SALE_STATE_UNSPECIFIED,
-              maxTicketsPerBuyer: 4,
-              currencyCode: "EUR",
-              priceCategories: [{ priceCategoryId: "std", name: "Standard", priceMinor: "4500" }],
-              sections: [
-                {
-                  sectionId: "A",
-                  name: "Stalls",
-                  layout: {
-                    $case: "reserved",
-                    value: { rows: [{ rowId: "1", firstSeatNumber: 1, seatCount: 4, priceCategoryId: "std" }] },
-                  },
-                },
-              ],
-              capacity: 0,
-              currencyMinorDigits: 0,
-              refundCutoffSeconds: 0,
-            },
+            event: oneRowEvent(eventId, { name: "Built night", priceMinor: "4500" }),
           },
           operator,
         );
