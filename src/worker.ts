@@ -10,7 +10,7 @@ import { traceGateway } from "./payments/traced-gateway.js";
 import { createRedis } from "./adapters/redis/client.js";
 import { Scripts } from "./adapters/redis/scripts.js";
 import { Inventory } from "./events/inventory.js";
-import { migrate } from "./adapters/mysql/migrate.js";
+import { migrateWhenReachable } from "./adapters/mysql/migrate.js";
 import { createMysqlPool } from "./adapters/mysql/pool.js";
 import { EventStore } from "./events/event-store.js";
 import { Events } from "./events/events.js";
@@ -52,8 +52,12 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
   const redis = createRedis({ url: config.REDIS_URL, clusterNodes: config.REDIS_CLUSTER_NODES });
   redis.on("error", (err: Error) => log.debug({ err: err.message }, "redis connection error"));
   const mysql = createMysqlPool(config.MYSQL_URL, config.MYSQL_POOL_SIZE);
-  // Either process may start first; migrations are idempotent and locked.
-  await migrate(mysql);
+  // Either process may start first; migrations are idempotent and locked. A
+  // worker started before MySQL answers waits for it rather than exiting.
+  await migrateWhenReachable(mysql, {
+    onRetry: (err, attempt, delayMs) =>
+      log.warn({ err, attempt, retryInMs: delayMs }, "MySQL unreachable: the worker waits for it to apply migrations"),
+  });
   const scripts = new Scripts(redis);
   const inventory = new Inventory(redis, scripts);
   const events = new Events({ store: new EventStore(mysql), inventory, log });

@@ -2,8 +2,10 @@
 // recorded in schema_migrations; re-running is harmless. A named lock keeps
 // two processes starting at once from applying the same file twice.
 import { readdir, readFile } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import type { RowDataPacket } from "mysql2/promise";
+import { isConnectionError } from "../../domain/errors.js";
 import type { MysqlPool } from "./pool.js";
 
 const MIGRATIONS_DIR = fileURLToPath(new URL("./migrations/", import.meta.url));
@@ -63,4 +65,30 @@ export function splitStatements(sql: string): string[] {
     .split(/;\s*$/m)
     .map((s) => s.trim())
     .filter(Boolean);
+}
+
+export interface MigrateWhenReachableOptions {
+  /** Told of every attempt that found MySQL unreachable, and how long until the next. */
+  onRetry(err: unknown, attempt: number, delayMs: number): void;
+  /** The longest wait between attempts (250 ms, doubling up to this). */
+  maxDelayMs?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * migrate(), tried again while MySQL cannot be reached: a process started
+ * before its database (or beside a database too busy to accept within the
+ * connect timeout) waits for it instead of exiting. Any other error throws.
+ */
+export async function migrateWhenReachable(pool: MysqlPool, o: MigrateWhenReachableOptions): Promise<MigrationResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await migrate(pool);
+    } catch (err) {
+      if (!isConnectionError(err) || o.signal?.aborted) throw err;
+      const delayMs = Math.min(o.maxDelayMs ?? 5000, 250 * 2 ** Math.min(attempt - 1, 10));
+      o.onRetry(err, attempt, delayMs);
+      await sleep(delayMs, undefined, { signal: o.signal });
+    }
+  }
 }
