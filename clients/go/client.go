@@ -40,6 +40,7 @@ const serviceConfig = `{"methodConfig": [
             {"service": "ticketing.v1.OrderService", "method": "CreateOrder"},
             {"service": "ticketing.v1.OrderService", "method": "GetOrder"},
             {"service": "ticketing.v1.OrderService", "method": "ListOrders"},
+            {"service": "ticketing.v1.OrderService", "method": "ListEventOrders"},
             {"service": "ticketing.v1.QueueService", "method": "JoinQueue"},
             {"service": "ticketing.v1.QueueService", "method": "GetQueuePosition"},
             {"service": "ticketing.v1.QueueService", "method": "GetSigningKeys"},

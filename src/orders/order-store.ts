@@ -38,6 +38,13 @@ export function orderRequestHash(req: { eventId: string; holdId: string; payment
     .digest("hex");
 }
 
+/** Which orders OrderStore.list returns: a buyer's, an event's, or both; empty fields match anything. */
+export interface OrderFilter {
+  buyerId?: string;
+  eventId?: string;
+  state?: OrderState;
+}
+
 /** How recording a pending order went. */
 export type InsertPendingResult = "INSERTED" | "EXISTS" | "IDEMPOTENCY_KEY_REUSED";
 
@@ -565,28 +572,39 @@ export class OrderStore {
     return rows[0] ? this.get(String(rows[0].order_id)) : undefined;
   }
 
-  /** A buyer's orders, newest first, by keyset on (created_at, order_id). */
-  async list(
-    buyerId: string,
-    eventId: string,
-    pageSize: number,
-    after?: { createdAt: Date; orderId: string },
-  ): Promise<Order[]> {
-    const params: unknown[] = [buyerId];
-    let where = "buyer_id = ?";
-    if (eventId) {
-      where += " AND event_id = ?";
-      params.push(eventId);
+  /**
+   * Orders matching `filter`, newest first, by keyset on (created_at,
+   * order_id): a page starts after `after`, so orders inserted meanwhile
+   * (newer than every page read) never shift it. Without tickets. A buyer's
+   * orders use ix_orders_buyer, an event's ix_orders_event_created.
+   */
+  async list(filter: OrderFilter, pageSize: number, after?: { createdAt: Date; orderId: string }): Promise<Order[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    for (const [column, value] of [
+      ["buyer_id", filter.buyerId],
+      ["event_id", filter.eventId],
+      ["state", filter.state],
+    ] as const) {
+      if (!value) continue;
+      where.push(`${column} = ?`);
+      params.push(value);
     }
+    if (where.length === 0) throw new Error("OrderStore.list: a filter needs a buyer or an event");
     if (after) {
-      where += " AND (created_at < ? OR (created_at = ? AND order_id < ?))";
+      where.push("(created_at < ? OR (created_at = ? AND order_id < ?))");
       params.push(after.createdAt, after.createdAt, after.orderId);
     }
     const [rows] = await this.mysql.query<RowDataPacket[]>(
-      `SELECT * FROM orders WHERE ${where} ORDER BY created_at DESC, order_id DESC LIMIT ${Number(pageSize)}`,
+      `SELECT * FROM orders WHERE ${where.join(" AND ")} ORDER BY created_at DESC, order_id DESC LIMIT ${Number(pageSize)}`,
       params,
     );
     return rows.map((r) => toOrder(r, []));
+  }
+
+  async eventExists(eventId: string): Promise<boolean> {
+    const [rows] = await this.mysql.execute<RowDataPacket[]>("SELECT 1 FROM events WHERE event_id = ?", [eventId]);
+    return rows.length > 0;
   }
 
   /** `name` names the transaction's span when tracing is on. */

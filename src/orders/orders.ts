@@ -26,7 +26,7 @@ import {
   ticketRefundWorkflowId,
   type Order,
 } from "./order.js";
-import { orderRequestHash, type OrderStore } from "./order-store.js";
+import { orderRequestHash, type OrderFilter, type OrderStore } from "./order-store.js";
 import type { RefundOptions } from "./activities.js";
 
 export interface CreateOrderRequest {
@@ -205,8 +205,23 @@ export class Orders {
     return order;
   }
 
+  /** A buyer's orders (of one event, or of every event with eventId ""), newest first. */
   async listOrders(buyerId: string, eventId: string, pageSize: number, after?: { createdAt: Date; orderId: string }) {
-    return this.deps.store.list(buyerId, eventId, pageSize, after);
+    return this.deps.store.list({ buyerId, eventId }, pageSize, after);
+  }
+
+  /** An event's orders, newest first, of one state or buyer when given; EVENT_NOT_FOUND for an unknown event. */
+  async listEventOrders(
+    eventId: string,
+    only: Omit<OrderFilter, "eventId">,
+    pageSize: number,
+    after?: { createdAt: Date; orderId: string },
+  ) {
+    const page = await this.deps.store.list({ ...only, eventId }, pageSize, after);
+    // Checked only when nothing matched: an order of the event proves it exists.
+    if (page.length === 0 && !(await this.deps.store.eventExists(eventId)))
+      throw new AppError("EVENT_NOT_FOUND", `event ${eventId} not found`);
+    return page;
   }
 
   /**

@@ -283,10 +283,37 @@ describe("ticketing (the operator CLI)", () => {
     expect(listed).toEqual([expect.objectContaining({ orderId: order.orderId, state: "ORDER_STATE_CONFIRMED" })]);
     const table = await cli(["orders", "list", eventId, "--buyer", buyer]);
     expect(table.stdout).toMatch(
-      new RegExp(`^${order.orderId}\\s+${eventId}\\s+CONFIRMED\\s+A-1-1 A-1-2\\s+100\\.00 EUR`, "m"),
+      new RegExp(`^${order.orderId}\\s+${eventId}\\s+${buyer}\\s+CONFIRMED\\s+A-1-1 A-1-2\\s+100\\.00 EUR`, "m"),
     );
-    const noBuyer = await cli(["orders", "list", eventId]);
-    expect([noBuyer.code, noBuyer.stderr]).toEqual([2, expect.stringContaining("--buyer") as string]);
+    const anyEvent = json<{ orderId: string }[]>(
+      await cli(["orders", "list", "--event-any", "--buyer", buyer, "--json"]),
+    );
+    expect(anyEvent.map((o) => o.orderId)).toEqual([order.orderId]);
+
+    // Without --buyer: every order of the event (ListEventOrders), page by page, newest first.
+    const declined = await createOrder(s.t, await holdSeats(s.t, eventId, uid("other"), ["A-2-1"]), "tok_decline");
+    await watchUntilFinal(s.t, declined.orderId);
+    const everyone = json<{ orderId: string; state: string }[]>(
+      await cli(["orders", "list", eventId, "--page-size", "1", "--json"]),
+    );
+    expect(everyone.map((o) => [o.orderId, o.state])).toEqual([
+      [declined.orderId, "ORDER_STATE_FAILED"],
+      [order.orderId, "ORDER_STATE_CONFIRMED"],
+    ]);
+    const limited = json<{ orderId: string }[]>(await cli(["orders", "list", eventId, "--limit", "1", "--json"]));
+    expect(limited.map((o) => o.orderId)).toEqual([declined.orderId]);
+    const failedOnly = await cli(["orders", "list", eventId, "--state", "failed"]);
+    expect(failedOnly.code).toBe(0);
+    expect(failedOnly.stdout.trimEnd().split("\n")).toEqual([
+      expect.stringMatching(/^order\s+event\s+buyer\s+state\s+places\s+amount\s+created$/),
+      expect.stringMatching(new RegExp(`^${declined.orderId}\\s+${eventId}\\s+\\S+\\s+FAILED\\s+A-2-1\\s+30\\.00 EUR`)),
+    ]);
+    const badState = await cli(["orders", "list", eventId, "--state", "LOST"]);
+    expect([badState.code, badState.stderr]).toEqual([2, expect.stringContaining("--state must be one of") as string]);
+    const unknownEvent = await cli(["orders", "list", "no-such-event"]);
+    expect([unknownEvent.code, unknownEvent.stderr]).toEqual([1, expect.stringContaining("EVENT_NOT_FOUND") as string]);
+    const asBuyer = await cli(["orders", "list", eventId], { TICKETING_TOKEN: tokenFor({ buyer }) });
+    expect([asBuyer.code, asBuyer.stderr]).toEqual([1, expect.stringContaining("SCOPE_MISSING") as string]);
 
     const shown = await cli(["orders", "show", order.orderId]);
     expect(shown.code).toBe(0);

@@ -40,6 +40,7 @@ afterAll(() => t?.stop());
 
 const PAUSE = "/ticketing.v1.EventService/PauseSale";
 const OPEN = "/ticketing.v1.EventService/OpenSale";
+const LIST_EVENT_ORDERS = "/ticketing.v1.OrderService/ListEventOrders";
 
 describe("the operator audit log", () => {
   it("names the operator, the method and the outcome of every operator call", async () => {
@@ -92,6 +93,29 @@ describe("the operator audit log", () => {
       from: { admissionsPerSecond: 10 },
       to: { admissionsPerSecond: 25 },
     });
+  });
+
+  it("audits ListEventOrders, the operator's read of every buyer's orders", async () => {
+    const before = lines.length;
+    const listed = await call(
+      t.orders,
+      t.orders.listEventOrders,
+      { eventId, state: 0, buyerId: "", pageSize: 10, pageToken: "" },
+      bearer({ operator: "ops-dee" }),
+    );
+    expect(listed.orders).toEqual([]);
+    const refused = await callError(
+      t.orders,
+      t.orders.listEventOrders,
+      { eventId, state: 0, buyerId: "", pageSize: 10, pageToken: "" },
+      bearer({ buyer: "mallory" }),
+    );
+    expect(refused.code).toBe(status.PERMISSION_DENIED);
+    const mine = lines.slice(before).filter((l) => l.method === LIST_EVENT_ORDERS);
+    expect(mine.map((l) => [l.msg, l.operator ?? l.principal, l.code])).toEqual([
+      ["operator call finished", "ops-dee", "OK"],
+      ["call finished", "mallory", "PERMISSION_DENIED"],
+    ]);
   });
 
   it("logs a buyer refused at an operator method under the buyer's own subject, not as an operator", async () => {

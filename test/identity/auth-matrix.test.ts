@@ -254,6 +254,17 @@ function rows(): Row[] {
       run: (md) => unary(c.orders, c.orders.listOrders, { buyerId: "", eventId: ev, pageSize: 5, pageToken: "" }, md),
       expect: buyerWrites,
     },
+    {
+      rpc: "ListEventOrders",
+      run: (md) =>
+        unary(
+          c.orders,
+          c.orders.listEventOrders,
+          { eventId: ev, state: OrderState.ORDER_STATE_UNSPECIFIED, buyerId: "", pageSize: 5, pageToken: "" },
+          md,
+        ),
+      expect: { alice: SCOPE, bob: SCOPE, gateRight: SCOPE, operator: OK },
+    },
     // QueueService
     {
       rpc: "JoinQueue",

@@ -56,28 +56,59 @@ function printOrder(ctx: Context, o: orders.Order): void {
   }
 }
 
+/** --state's names, as the table prints them. */
+const STATE_BY_NAME = new Map(Object.entries(STATES).map(([n, name]) => [name, Number(n) as orders.OrderState]));
+
 const list: Command = {
   name: "orders list",
-  args: "EVENT_ID --buyer BUYER_ID",
-  summary: "a buyer's orders for an event, newest first",
-  help: `The API lists orders per buyer (ListOrders): --buyer names whose.
---event-any lists the buyer's orders of every event (EVENT_ID then omitted).`,
-  options: { buyer: { type: "string" }, limit: { type: "string" }, "event-any": { type: "boolean" } },
+  args: "EVENT_ID [--state STATE] [--buyer BUYER_ID] [--limit N]",
+  summary: "an event's orders, newest first",
+  help: `Every order of the event (ListEventOrders), page by page until the last
+(or --limit), newest first.
+--state STATE     only orders in this state: ${[...STATE_BY_NAME.keys()].join(", ")}
+--buyer BUYER_ID  only this buyer's orders
+--limit N         at most N orders
+--page-size N     orders per call (default and most: 500; 100 with --event-any)
+--event-any       with --buyer, the buyer's orders of every event
+                  (ListOrders; EVENT_ID then omitted, no --state)`,
+  options: {
+    state: { type: "string" },
+    buyer: { type: "string" },
+    limit: { type: "string" },
+    "page-size": { type: "string" },
+    "event-any": { type: "boolean" },
+  },
   positionals: 1,
   async run(ctx) {
-    const buyerId = ctx.values.buyer as string | undefined;
-    if (!buyerId) throw new UsageError("missing --buyer BUYER_ID (the API lists orders per buyer)");
-    const eventId = ctx.values["event-any"] ? "" : positional(ctx, 0, "EVENT_ID");
-    const limit = intOption(ctx, "limit") ?? 100;
+    const buyerId = (ctx.values.buyer as string | undefined) ?? "";
+    const limit = intOption(ctx, "limit") ?? Infinity;
+    if (limit < 1) throw new UsageError("--limit must be at least 1");
+    const pageSize = intOption(ctx, "page-size");
+    if (pageSize === 0) throw new UsageError("--page-size must be at least 1");
+    const stateName = ctx.values.state as string | undefined;
+    const wanted = stateName === undefined ? undefined : STATE_BY_NAME.get(stateName.toUpperCase());
+    if (stateName !== undefined && wanted === undefined)
+      throw new UsageError(`--state must be one of ${[...STATE_BY_NAME.keys()].join(", ")}, not "${stateName}"`);
+    const api = () => ctx.api().orders;
+    let next: (pageToken: string, size: number) => Promise<{ orders: orders.Order[]; nextPageToken: string }>;
+    let pageMax: number;
+    if (ctx.values["event-any"]) {
+      if (!buyerId) throw new UsageError("--event-any lists one buyer's orders: name it with --buyer");
+      if (wanted !== undefined) throw new UsageError("--state needs EVENT_ID (not with --event-any)");
+      if (ctx.positionals.length > 0) throw new UsageError("--event-any takes no EVENT_ID");
+      next = (pageToken, size) => unary(api(), "listOrders", { buyerId, eventId: "", pageSize: size, pageToken });
+      pageMax = 100;
+    } else {
+      const eventId = positional(ctx, 0, "EVENT_ID");
+      const filter = { eventId, buyerId, state: wanted ?? orders.OrderState.ORDER_STATE_UNSPECIFIED };
+      next = (pageToken, size) => unary(api(), "listEventOrders", { ...filter, pageSize: size, pageToken });
+      pageMax = 500;
+    }
     const all: orders.Order[] = [];
     let pageToken = "";
     do {
-      const page = await unary(ctx.api().orders, "listOrders", {
-        buyerId,
-        eventId,
-        pageSize: Math.min(100, limit - all.length),
-        pageToken,
-      });
+      // The server bounds page_size itself: a larger --page-size is its VALIDATION_FAILED.
+      const page = await next(pageToken, Math.min(pageSize ?? pageMax, limit - all.length));
       all.push(...page.orders);
       pageToken = page.nextPageToken;
     } while (pageToken && all.length < limit);
@@ -91,8 +122,8 @@ const list: Command = {
       );
     ctx.out(
       table(
-        ["order", "event", "state", "places", "amount", "created"],
-        all.map((o) => [o.orderId, o.eventId, state(o.state), places(o), amount(o), when(o.createTime)]),
+        ["order", "event", "buyer", "state", "places", "amount", "created"],
+        all.map((o) => [o.orderId, o.eventId, o.buyerId, state(o.state), places(o), amount(o), when(o.createTime)]),
       ),
     );
   },

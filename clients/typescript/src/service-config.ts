@@ -24,7 +24,7 @@ export const RETRIED_METHODS: Readonly<Record<string, readonly string[]>> = {
     "RebuildInventory",
   ],
   ReservationService: ["HoldSeats", "HoldBestAvailable", "GetHold"],
-  OrderService: ["CreateOrder", "GetOrder", "ListOrders"],
+  OrderService: ["CreateOrder", "GetOrder", "ListOrders", "ListEventOrders"],
   QueueService: ["JoinQueue", "GetQueuePosition", "GetSigningKeys", "RetireSigningKey"],
   TicketService: ["VerifyTicket", "ListRevokedTickets"],
 };

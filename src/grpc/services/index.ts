@@ -86,7 +86,9 @@ export function createServices(pipeline: CallPipeline, deps: ServiceDeps): Regis
     {
       name: "ticketing.v1.OrderService",
       definition: OrderServiceService,
-      implementation: bindService(pipeline, OrderServiceService, orderHandlers(deps.orders)),
+      implementation: bindService(pipeline, OrderServiceService, orderHandlers(deps.orders), {
+        access: { listEventOrders: "operator" },
+      }),
     },
     {
       name: "ticketing.v1.TicketService",

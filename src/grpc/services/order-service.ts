@@ -42,16 +42,32 @@ function encodeToken(order: Order): string {
   return Buffer.from(JSON.stringify([order.createTime.toISOString(), order.orderId])).toString("base64url");
 }
 
-function decodeToken(token: string): { createdAt: Date; orderId: string } {
+function decodeToken(token: string, rpc: string): { createdAt: Date; orderId: string } {
   try {
     const [createdAt, orderId] = JSON.parse(Buffer.from(token, "base64url").toString()) as [string, string];
     const date = new Date(createdAt);
     if (typeof orderId !== "string" || Number.isNaN(date.getTime())) throw new Error("bad token");
     return { createdAt: date, orderId };
   } catch {
-    throw invalidArgument([{ field: "page_token", description: "is not a token from a previous ListOrders response" }]);
+    throw invalidArgument([{ field: "page_token", description: `is not a token from a previous ${rpc} response` }]);
   }
 }
+
+/** One page of `pageSize` from a query asked for pageSize + 1 (the extra one says a next page exists). */
+function toPage(page: Order[], pageSize: number): { orders: OrderMessage[]; nextPageToken: string } {
+  const shown = page.slice(0, pageSize);
+  const last = shown[shown.length - 1];
+  return {
+    orders: shown.map(toOrderMessage),
+    nextPageToken: page.length > pageSize && last ? encodeToken(last) : "",
+  };
+}
+
+/** ListEventOrders' page sizes: an operator pages through a whole event (tens of thousands of orders). */
+const EVENT_PAGE_MAX = 500;
+const EVENT_PAGE_DEFAULT = 100;
+
+const STATE_NAMES = new Map(Object.entries(STATES).map(([name, state]) => [state, name as Order["state"]]));
 
 export function orderHandlers(orders: Orders): ServiceHandlers<typeof OrderServiceService> {
   return {
@@ -130,14 +146,23 @@ export function orderHandlers(orders: Orders): ServiceHandlers<typeof OrderServi
       const buyerId = actingBuyer(ctx.principal, req.buyerId, v);
       v.check();
       const pageSize = req.pageSize || 20;
-      const after = req.pageToken ? decodeToken(req.pageToken) : undefined;
-      const page = await orders.listOrders(buyerId, req.eventId, pageSize + 1, after);
-      const shown = page.slice(0, pageSize);
-      const last = shown[shown.length - 1];
-      return {
-        orders: shown.map(toOrderMessage),
-        nextPageToken: page.length > pageSize && last ? encodeToken(last) : "",
-      };
+      const after = req.pageToken ? decodeToken(req.pageToken, "ListOrders") : undefined;
+      return toPage(await orders.listOrders(buyerId, req.eventId, pageSize + 1, after), pageSize);
+    },
+
+    // Operators only (the method's access policy): no buyer acts here.
+    async listEventOrders(req) {
+      const v = new Validator();
+      v.id("event_id", req.eventId);
+      v.optionalId("buyer_id", req.buyerId);
+      const state = STATE_NAMES.get(req.state);
+      if (req.state !== OrderState.ORDER_STATE_UNSPECIFIED && !state) v.add("state", "is not an order state");
+      if (req.pageSize !== 0) v.int("page_size", req.pageSize, 1, EVENT_PAGE_MAX);
+      v.check();
+      const pageSize = req.pageSize || EVENT_PAGE_DEFAULT;
+      const after = req.pageToken ? decodeToken(req.pageToken, "ListEventOrders") : undefined;
+      const only = { buyerId: req.buyerId, ...(state ? { state } : {}) };
+      return toPage(await orders.listEventOrders(req.eventId, only, pageSize + 1, after), pageSize);
     },
   };
 }

@@ -936,6 +936,140 @@ func (x *ListOrdersResponse) GetNextPageToken() string {
 	return ""
 }
 
+type ListEventOrdersRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	EventId string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// Only orders in this state; unspecified: every state.
+	State OrderState `protobuf:"varint,2,opt,name=state,proto3,enum=ticketing.v1.OrderState" json:"state,omitempty"`
+	// Only this buyer's orders; empty: every buyer's.
+	BuyerId string `protobuf:"bytes,3,opt,name=buyer_id,json=buyerId,proto3" json:"buyer_id,omitempty"`
+	// 1..500, default 100.
+	PageSize uint32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The previous response's next_page_token (with the same filters); empty
+	// for the first page.
+	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEventOrdersRequest) Reset() {
+	*x = ListEventOrdersRequest{}
+	mi := &file_ticketing_v1_order_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEventOrdersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEventOrdersRequest) ProtoMessage() {}
+
+func (x *ListEventOrdersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ticketing_v1_order_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEventOrdersRequest.ProtoReflect.Descriptor instead.
+func (*ListEventOrdersRequest) Descriptor() ([]byte, []int) {
+	return file_ticketing_v1_order_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ListEventOrdersRequest) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *ListEventOrdersRequest) GetState() OrderState {
+	if x != nil {
+		return x.State
+	}
+	return OrderState_ORDER_STATE_UNSPECIFIED
+}
+
+func (x *ListEventOrdersRequest) GetBuyerId() string {
+	if x != nil {
+		return x.BuyerId
+	}
+	return ""
+}
+
+func (x *ListEventOrdersRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListEventOrdersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListEventOrdersResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Orders []*Order               `protobuf:"bytes,1,rep,name=orders,proto3" json:"orders,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEventOrdersResponse) Reset() {
+	*x = ListEventOrdersResponse{}
+	mi := &file_ticketing_v1_order_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEventOrdersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEventOrdersResponse) ProtoMessage() {}
+
+func (x *ListEventOrdersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ticketing_v1_order_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEventOrdersResponse.ProtoReflect.Descriptor instead.
+func (*ListEventOrdersResponse) Descriptor() ([]byte, []int) {
+	return file_ticketing_v1_order_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ListEventOrdersResponse) GetOrders() []*Order {
+	if x != nil {
+		return x.Orders
+	}
+	return nil
+}
+
+func (x *ListEventOrdersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_ticketing_v1_order_service_proto protoreflect.FileDescriptor
 
 const file_ticketing_v1_order_service_proto_rawDesc = "" +
@@ -1002,6 +1136,16 @@ const file_ticketing_v1_order_service_proto_rawDesc = "" +
 	"page_token\x18\x04 \x01(\tR\tpageToken\"i\n" +
 	"\x12ListOrdersResponse\x12+\n" +
 	"\x06orders\x18\x01 \x03(\v2\x13.ticketing.v1.OrderR\x06orders\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xba\x01\n" +
+	"\x16ListEventOrdersRequest\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12.\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x18.ticketing.v1.OrderStateR\x05state\x12\x19\n" +
+	"\bbuyer_id\x18\x03 \x01(\tR\abuyerId\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\rR\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\"n\n" +
+	"\x17ListEventOrdersResponse\x12+\n" +
+	"\x06orders\x18\x01 \x03(\v2\x13.ticketing.v1.OrderR\x06orders\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xb2\x01\n" +
 	"\n" +
 	"OrderState\x12\x1b\n" +
@@ -1010,7 +1154,7 @@ const file_ticketing_v1_order_service_proto_rawDesc = "" +
 	"\x15ORDER_STATE_CONFIRMED\x10\x02\x12\x16\n" +
 	"\x12ORDER_STATE_FAILED\x10\x03\x12\x19\n" +
 	"\x15ORDER_STATE_CANCELLED\x10\x04\x12\x18\n" +
-	"\x14ORDER_STATE_REFUNDED\x10\x052\xa5\x03\n" +
+	"\x14ORDER_STATE_REFUNDED\x10\x052\x85\x04\n" +
 	"\fOrderService\x12R\n" +
 	"\vCreateOrder\x12 .ticketing.v1.CreateOrderRequest\x1a!.ticketing.v1.CreateOrderResponse\x12I\n" +
 	"\bGetOrder\x12\x1d.ticketing.v1.GetOrderRequest\x1a\x1e.ticketing.v1.GetOrderResponse\x12Q\n" +
@@ -1018,7 +1162,8 @@ const file_ticketing_v1_order_service_proto_rawDesc = "" +
 	"WatchOrder\x12\x1f.ticketing.v1.WatchOrderRequest\x1a .ticketing.v1.WatchOrderResponse0\x01\x12R\n" +
 	"\vCancelOrder\x12 .ticketing.v1.CancelOrderRequest\x1a!.ticketing.v1.CancelOrderResponse\x12O\n" +
 	"\n" +
-	"ListOrders\x12\x1f.ticketing.v1.ListOrdersRequest\x1a .ticketing.v1.ListOrdersResponseB/Z-ticketing/clients/go/ticketing/v1;ticketingv1b\x06proto3"
+	"ListOrders\x12\x1f.ticketing.v1.ListOrdersRequest\x1a .ticketing.v1.ListOrdersResponse\x12^\n" +
+	"\x0fListEventOrders\x12$.ticketing.v1.ListEventOrdersRequest\x1a%.ticketing.v1.ListEventOrdersResponseB/Z-ticketing/clients/go/ticketing/v1;ticketingv1b\x06proto3"
 
 var (
 	file_ticketing_v1_order_service_proto_rawDescOnce sync.Once
@@ -1033,50 +1178,56 @@ func file_ticketing_v1_order_service_proto_rawDescGZIP() []byte {
 }
 
 var file_ticketing_v1_order_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ticketing_v1_order_service_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_ticketing_v1_order_service_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_ticketing_v1_order_service_proto_goTypes = []any{
-	(OrderState)(0),               // 0: ticketing.v1.OrderState
-	(*PaymentDetails)(nil),        // 1: ticketing.v1.PaymentDetails
-	(*OrderTicket)(nil),           // 2: ticketing.v1.OrderTicket
-	(*Order)(nil),                 // 3: ticketing.v1.Order
-	(*CreateOrderRequest)(nil),    // 4: ticketing.v1.CreateOrderRequest
-	(*CreateOrderResponse)(nil),   // 5: ticketing.v1.CreateOrderResponse
-	(*GetOrderRequest)(nil),       // 6: ticketing.v1.GetOrderRequest
-	(*GetOrderResponse)(nil),      // 7: ticketing.v1.GetOrderResponse
-	(*WatchOrderRequest)(nil),     // 8: ticketing.v1.WatchOrderRequest
-	(*WatchOrderResponse)(nil),    // 9: ticketing.v1.WatchOrderResponse
-	(*CancelOrderRequest)(nil),    // 10: ticketing.v1.CancelOrderRequest
-	(*CancelOrderResponse)(nil),   // 11: ticketing.v1.CancelOrderResponse
-	(*ListOrdersRequest)(nil),     // 12: ticketing.v1.ListOrdersRequest
-	(*ListOrdersResponse)(nil),    // 13: ticketing.v1.ListOrdersResponse
-	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
+	(OrderState)(0),                 // 0: ticketing.v1.OrderState
+	(*PaymentDetails)(nil),          // 1: ticketing.v1.PaymentDetails
+	(*OrderTicket)(nil),             // 2: ticketing.v1.OrderTicket
+	(*Order)(nil),                   // 3: ticketing.v1.Order
+	(*CreateOrderRequest)(nil),      // 4: ticketing.v1.CreateOrderRequest
+	(*CreateOrderResponse)(nil),     // 5: ticketing.v1.CreateOrderResponse
+	(*GetOrderRequest)(nil),         // 6: ticketing.v1.GetOrderRequest
+	(*GetOrderResponse)(nil),        // 7: ticketing.v1.GetOrderResponse
+	(*WatchOrderRequest)(nil),       // 8: ticketing.v1.WatchOrderRequest
+	(*WatchOrderResponse)(nil),      // 9: ticketing.v1.WatchOrderResponse
+	(*CancelOrderRequest)(nil),      // 10: ticketing.v1.CancelOrderRequest
+	(*CancelOrderResponse)(nil),     // 11: ticketing.v1.CancelOrderResponse
+	(*ListOrdersRequest)(nil),       // 12: ticketing.v1.ListOrdersRequest
+	(*ListOrdersResponse)(nil),      // 13: ticketing.v1.ListOrdersResponse
+	(*ListEventOrdersRequest)(nil),  // 14: ticketing.v1.ListEventOrdersRequest
+	(*ListEventOrdersResponse)(nil), // 15: ticketing.v1.ListEventOrdersResponse
+	(*timestamppb.Timestamp)(nil),   // 16: google.protobuf.Timestamp
 }
 var file_ticketing_v1_order_service_proto_depIdxs = []int32{
 	0,  // 0: ticketing.v1.Order.state:type_name -> ticketing.v1.OrderState
 	2,  // 1: ticketing.v1.Order.tickets:type_name -> ticketing.v1.OrderTicket
-	14, // 2: ticketing.v1.Order.create_time:type_name -> google.protobuf.Timestamp
-	14, // 3: ticketing.v1.Order.update_time:type_name -> google.protobuf.Timestamp
+	16, // 2: ticketing.v1.Order.create_time:type_name -> google.protobuf.Timestamp
+	16, // 3: ticketing.v1.Order.update_time:type_name -> google.protobuf.Timestamp
 	1,  // 4: ticketing.v1.CreateOrderRequest.payment:type_name -> ticketing.v1.PaymentDetails
 	3,  // 5: ticketing.v1.CreateOrderResponse.order:type_name -> ticketing.v1.Order
 	3,  // 6: ticketing.v1.GetOrderResponse.order:type_name -> ticketing.v1.Order
 	3,  // 7: ticketing.v1.WatchOrderResponse.order:type_name -> ticketing.v1.Order
 	3,  // 8: ticketing.v1.CancelOrderResponse.order:type_name -> ticketing.v1.Order
 	3,  // 9: ticketing.v1.ListOrdersResponse.orders:type_name -> ticketing.v1.Order
-	4,  // 10: ticketing.v1.OrderService.CreateOrder:input_type -> ticketing.v1.CreateOrderRequest
-	6,  // 11: ticketing.v1.OrderService.GetOrder:input_type -> ticketing.v1.GetOrderRequest
-	8,  // 12: ticketing.v1.OrderService.WatchOrder:input_type -> ticketing.v1.WatchOrderRequest
-	10, // 13: ticketing.v1.OrderService.CancelOrder:input_type -> ticketing.v1.CancelOrderRequest
-	12, // 14: ticketing.v1.OrderService.ListOrders:input_type -> ticketing.v1.ListOrdersRequest
-	5,  // 15: ticketing.v1.OrderService.CreateOrder:output_type -> ticketing.v1.CreateOrderResponse
-	7,  // 16: ticketing.v1.OrderService.GetOrder:output_type -> ticketing.v1.GetOrderResponse
-	9,  // 17: ticketing.v1.OrderService.WatchOrder:output_type -> ticketing.v1.WatchOrderResponse
-	11, // 18: ticketing.v1.OrderService.CancelOrder:output_type -> ticketing.v1.CancelOrderResponse
-	13, // 19: ticketing.v1.OrderService.ListOrders:output_type -> ticketing.v1.ListOrdersResponse
-	15, // [15:20] is the sub-list for method output_type
-	10, // [10:15] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	0,  // 10: ticketing.v1.ListEventOrdersRequest.state:type_name -> ticketing.v1.OrderState
+	3,  // 11: ticketing.v1.ListEventOrdersResponse.orders:type_name -> ticketing.v1.Order
+	4,  // 12: ticketing.v1.OrderService.CreateOrder:input_type -> ticketing.v1.CreateOrderRequest
+	6,  // 13: ticketing.v1.OrderService.GetOrder:input_type -> ticketing.v1.GetOrderRequest
+	8,  // 14: ticketing.v1.OrderService.WatchOrder:input_type -> ticketing.v1.WatchOrderRequest
+	10, // 15: ticketing.v1.OrderService.CancelOrder:input_type -> ticketing.v1.CancelOrderRequest
+	12, // 16: ticketing.v1.OrderService.ListOrders:input_type -> ticketing.v1.ListOrdersRequest
+	14, // 17: ticketing.v1.OrderService.ListEventOrders:input_type -> ticketing.v1.ListEventOrdersRequest
+	5,  // 18: ticketing.v1.OrderService.CreateOrder:output_type -> ticketing.v1.CreateOrderResponse
+	7,  // 19: ticketing.v1.OrderService.GetOrder:output_type -> ticketing.v1.GetOrderResponse
+	9,  // 20: ticketing.v1.OrderService.WatchOrder:output_type -> ticketing.v1.WatchOrderResponse
+	11, // 21: ticketing.v1.OrderService.CancelOrder:output_type -> ticketing.v1.CancelOrderResponse
+	13, // 22: ticketing.v1.OrderService.ListOrders:output_type -> ticketing.v1.ListOrdersResponse
+	15, // 23: ticketing.v1.OrderService.ListEventOrders:output_type -> ticketing.v1.ListEventOrdersResponse
+	18, // [18:24] is the sub-list for method output_type
+	12, // [12:18] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_ticketing_v1_order_service_proto_init() }
@@ -1090,7 +1241,7 @@ func file_ticketing_v1_order_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ticketing_v1_order_service_proto_rawDesc), len(file_ticketing_v1_order_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   13,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,11 +19,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	OrderService_CreateOrder_FullMethodName = "/ticketing.v1.OrderService/CreateOrder"
-	OrderService_GetOrder_FullMethodName    = "/ticketing.v1.OrderService/GetOrder"
-	OrderService_WatchOrder_FullMethodName  = "/ticketing.v1.OrderService/WatchOrder"
-	OrderService_CancelOrder_FullMethodName = "/ticketing.v1.OrderService/CancelOrder"
-	OrderService_ListOrders_FullMethodName  = "/ticketing.v1.OrderService/ListOrders"
+	OrderService_CreateOrder_FullMethodName     = "/ticketing.v1.OrderService/CreateOrder"
+	OrderService_GetOrder_FullMethodName        = "/ticketing.v1.OrderService/GetOrder"
+	OrderService_WatchOrder_FullMethodName      = "/ticketing.v1.OrderService/WatchOrder"
+	OrderService_CancelOrder_FullMethodName     = "/ticketing.v1.OrderService/CancelOrder"
+	OrderService_ListOrders_FullMethodName      = "/ticketing.v1.OrderService/ListOrders"
+	OrderService_ListEventOrders_FullMethodName = "/ticketing.v1.OrderService/ListEventOrders"
 )
 
 // OrderServiceClient is the client API for OrderService service.
@@ -68,6 +69,14 @@ type OrderServiceClient interface {
 	// A buyer's orders, newest first: the caller's own, or (operators) the named
 	// buyer's. Errors: VALIDATION_FAILED, BUYER_MISMATCH.
 	ListOrders(ctx context.Context, in *ListOrdersRequest, opts ...grpc.CallOption) (*ListOrdersResponse, error)
+	// Operators only: every order of an event, newest first (by create_time,
+	// then order_id), optionally only one state's or one buyer's. Without
+	// tickets (GetOrder has them). Pages by keyset on (create_time, order_id):
+	// an order created while a caller pages is newer than every page already
+	// read, so nothing is skipped or repeated; it shows on the next listing.
+	// Errors: VALIDATION_FAILED (INVALID_ARGUMENT), SCOPE_MISSING
+	// (PERMISSION_DENIED: not an operator), EVENT_NOT_FOUND.
+	ListEventOrders(ctx context.Context, in *ListEventOrdersRequest, opts ...grpc.CallOption) (*ListEventOrdersResponse, error)
 }
 
 type orderServiceClient struct {
@@ -137,6 +146,16 @@ func (c *orderServiceClient) ListOrders(ctx context.Context, in *ListOrdersReque
 	return out, nil
 }
 
+func (c *orderServiceClient) ListEventOrders(ctx context.Context, in *ListEventOrdersRequest, opts ...grpc.CallOption) (*ListEventOrdersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListEventOrdersResponse)
+	err := c.cc.Invoke(ctx, OrderService_ListEventOrders_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OrderServiceServer is the server API for OrderService service.
 // All implementations must embed UnimplementedOrderServiceServer
 // for forward compatibility.
@@ -179,6 +198,14 @@ type OrderServiceServer interface {
 	// A buyer's orders, newest first: the caller's own, or (operators) the named
 	// buyer's. Errors: VALIDATION_FAILED, BUYER_MISMATCH.
 	ListOrders(context.Context, *ListOrdersRequest) (*ListOrdersResponse, error)
+	// Operators only: every order of an event, newest first (by create_time,
+	// then order_id), optionally only one state's or one buyer's. Without
+	// tickets (GetOrder has them). Pages by keyset on (create_time, order_id):
+	// an order created while a caller pages is newer than every page already
+	// read, so nothing is skipped or repeated; it shows on the next listing.
+	// Errors: VALIDATION_FAILED (INVALID_ARGUMENT), SCOPE_MISSING
+	// (PERMISSION_DENIED: not an operator), EVENT_NOT_FOUND.
+	ListEventOrders(context.Context, *ListEventOrdersRequest) (*ListEventOrdersResponse, error)
 	mustEmbedUnimplementedOrderServiceServer()
 }
 
@@ -203,6 +230,9 @@ func (UnimplementedOrderServiceServer) CancelOrder(context.Context, *CancelOrder
 }
 func (UnimplementedOrderServiceServer) ListOrders(context.Context, *ListOrdersRequest) (*ListOrdersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListOrders not implemented")
+}
+func (UnimplementedOrderServiceServer) ListEventOrders(context.Context, *ListEventOrdersRequest) (*ListEventOrdersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListEventOrders not implemented")
 }
 func (UnimplementedOrderServiceServer) mustEmbedUnimplementedOrderServiceServer() {}
 func (UnimplementedOrderServiceServer) testEmbeddedByValue()                      {}
@@ -308,6 +338,24 @@ func _OrderService_ListOrders_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OrderService_ListEventOrders_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListEventOrdersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrderServiceServer).ListEventOrders(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrderService_ListEventOrders_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrderServiceServer).ListEventOrders(ctx, req.(*ListEventOrdersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OrderService_ServiceDesc is the grpc.ServiceDesc for OrderService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -330,6 +378,10 @@ var OrderService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListOrders",
 			Handler:    _OrderService_ListOrders_Handler,
+		},
+		{
+			MethodName: "ListEventOrders",
+			Handler:    _OrderService_ListEventOrders_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

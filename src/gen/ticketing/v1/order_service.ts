@@ -234,6 +234,27 @@ export interface ListOrdersResponse {
   nextPageToken: string;
 }
 
+export interface ListEventOrdersRequest {
+  eventId: string;
+  /** Only orders in this state; unspecified: every state. */
+  state: OrderState;
+  /** Only this buyer's orders; empty: every buyer's. */
+  buyerId: string;
+  /** 1..500, default 100. */
+  pageSize: number;
+  /**
+   * The previous response's next_page_token (with the same filters); empty
+   * for the first page.
+   */
+  pageToken: string;
+}
+
+export interface ListEventOrdersResponse {
+  orders: Order[];
+  /** Empty on the last page. */
+  nextPageToken: string;
+}
+
 function createBasePaymentDetails(): PaymentDetails {
   return { paymentMethodToken: "" };
 }
@@ -1727,6 +1748,244 @@ export const ListOrdersResponse: MessageFns<ListOrdersResponse> = {
   },
 };
 
+function createBaseListEventOrdersRequest(): ListEventOrdersRequest {
+  return { eventId: "", state: 0, buyerId: "", pageSize: 0, pageToken: "" };
+}
+
+export const ListEventOrdersRequest: MessageFns<ListEventOrdersRequest> = {
+  encode(message: ListEventOrdersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.eventId !== "") {
+      writer.uint32(10).string(message.eventId);
+    }
+    if (message.state !== 0) {
+      writer.uint32(16).int32(message.state);
+    }
+    if (message.buyerId !== "") {
+      writer.uint32(26).string(message.buyerId);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(32).uint32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(42).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListEventOrdersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListEventOrdersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.eventId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.buyerId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListEventOrdersRequest {
+    return {
+      eventId: isSet(object.eventId)
+        ? globalThis.String(object.eventId)
+        : isSet(object.event_id)
+        ? globalThis.String(object.event_id)
+        : "",
+      state: isSet(object.state) ? orderStateFromJSON(object.state) : 0,
+      buyerId: isSet(object.buyerId)
+        ? globalThis.String(object.buyerId)
+        : isSet(object.buyer_id)
+        ? globalThis.String(object.buyer_id)
+        : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListEventOrdersRequest): unknown {
+    const obj: any = {};
+    if (message.eventId !== "") {
+      obj.eventId = message.eventId;
+    }
+    if (message.state !== 0) {
+      obj.state = orderStateToJSON(message.state);
+    }
+    if (message.buyerId !== "") {
+      obj.buyerId = message.buyerId;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListEventOrdersRequest>, I>>(base?: I): ListEventOrdersRequest {
+    return ListEventOrdersRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListEventOrdersRequest>, I>>(object: I): ListEventOrdersRequest {
+    const message = createBaseListEventOrdersRequest();
+    message.eventId = object.eventId ?? "";
+    message.state = object.state ?? 0;
+    message.buyerId = object.buyerId ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListEventOrdersResponse(): ListEventOrdersResponse {
+  return { orders: [], nextPageToken: "" };
+}
+
+export const ListEventOrdersResponse: MessageFns<ListEventOrdersResponse> = {
+  encode(message: ListEventOrdersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.orders) {
+      Order.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListEventOrdersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListEventOrdersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.orders.push(Order.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListEventOrdersResponse {
+    return {
+      orders: globalThis.Array.isArray(object?.orders) ? object.orders.map((e: any) => Order.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListEventOrdersResponse): unknown {
+    const obj: any = {};
+    if (message.orders?.length) {
+      obj.orders = message.orders.map((e) => Order.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListEventOrdersResponse>, I>>(base?: I): ListEventOrdersResponse {
+    return ListEventOrdersResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListEventOrdersResponse>, I>>(object: I): ListEventOrdersResponse {
+    const message = createBaseListEventOrdersResponse();
+    message.orders = object.orders?.map((e) => Order.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
 /** Orders: a hold being paid for, run by a durable checkout workflow. */
 export type OrderServiceService = typeof OrderServiceService;
 export const OrderServiceService = {
@@ -1816,6 +2075,26 @@ export const OrderServiceService = {
     responseSerialize: (value: ListOrdersResponse): Buffer => Buffer.from(ListOrdersResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListOrdersResponse => ListOrdersResponse.decode(value),
   },
+  /**
+   * Operators only: every order of an event, newest first (by create_time,
+   * then order_id), optionally only one state's or one buyer's. Without
+   * tickets (GetOrder has them). Pages by keyset on (create_time, order_id):
+   * an order created while a caller pages is newer than every page already
+   * read, so nothing is skipped or repeated; it shows on the next listing.
+   * Errors: VALIDATION_FAILED (INVALID_ARGUMENT), SCOPE_MISSING
+   * (PERMISSION_DENIED: not an operator), EVENT_NOT_FOUND.
+   */
+  listEventOrders: {
+    path: "/ticketing.v1.OrderService/ListEventOrders" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListEventOrdersRequest): Buffer =>
+      Buffer.from(ListEventOrdersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListEventOrdersRequest => ListEventOrdersRequest.decode(value),
+    responseSerialize: (value: ListEventOrdersResponse): Buffer =>
+      Buffer.from(ListEventOrdersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListEventOrdersResponse => ListEventOrdersResponse.decode(value),
+  },
 } as const;
 
 export interface OrderServiceServer extends UntypedServiceImplementation {
@@ -1865,6 +2144,16 @@ export interface OrderServiceServer extends UntypedServiceImplementation {
    * buyer's. Errors: VALIDATION_FAILED, BUYER_MISMATCH.
    */
   listOrders: handleUnaryCall<ListOrdersRequest, ListOrdersResponse>;
+  /**
+   * Operators only: every order of an event, newest first (by create_time,
+   * then order_id), optionally only one state's or one buyer's. Without
+   * tickets (GetOrder has them). Pages by keyset on (create_time, order_id):
+   * an order created while a caller pages is newer than every page already
+   * read, so nothing is skipped or repeated; it shows on the next listing.
+   * Errors: VALIDATION_FAILED (INVALID_ARGUMENT), SCOPE_MISSING
+   * (PERMISSION_DENIED: not an operator), EVENT_NOT_FOUND.
+   */
+  listEventOrders: handleUnaryCall<ListEventOrdersRequest, ListEventOrdersResponse>;
 }
 
 export interface OrderServiceClient extends Client {
@@ -1974,6 +2263,30 @@ export interface OrderServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListOrdersResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Operators only: every order of an event, newest first (by create_time,
+   * then order_id), optionally only one state's or one buyer's. Without
+   * tickets (GetOrder has them). Pages by keyset on (create_time, order_id):
+   * an order created while a caller pages is newer than every page already
+   * read, so nothing is skipped or repeated; it shows on the next listing.
+   * Errors: VALIDATION_FAILED (INVALID_ARGUMENT), SCOPE_MISSING
+   * (PERMISSION_DENIED: not an operator), EVENT_NOT_FOUND.
+   */
+  listEventOrders(
+    request: ListEventOrdersRequest,
+    callback: (error: ServiceError | null, response: ListEventOrdersResponse) => void,
+  ): ClientUnaryCall;
+  listEventOrders(
+    request: ListEventOrdersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListEventOrdersResponse) => void,
+  ): ClientUnaryCall;
+  listEventOrders(
+    request: ListEventOrdersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListEventOrdersResponse) => void,
   ): ClientUnaryCall;
 }
 
