@@ -263,9 +263,16 @@ describe("ticketing (the operator CLI)", () => {
 
   it("creates the 50,000-seat example stadium", async () => {
     const r = await cli(["event", "create", "--file", "examples/venues/stadium.yaml", "--json"]);
-    const event = json<{ eventId: string; capacity: number; sections: unknown[] }>(r);
+    const event = json<{
+      eventId: string;
+      capacity: number;
+      sections: { outline?: object; reserved: { rows: { placement?: { position?: object } }[] } }[];
+    }>(r);
     expect(event.capacity).toBe(50_000);
     expect(event.sections).toHaveLength(40);
+    // Its seat plan (a bowl round the pitch) reached the server: every block outlined, every row placed.
+    expect(event.sections.filter((x) => !x.outline)).toEqual([]);
+    expect(event.sections.flatMap((x) => x.reserved.rows).filter((row) => !row.placement?.position)).toEqual([]);
     const summary = await call(s.t.events, s.t.events.getEventSummary, { eventId: event.eventId }, s.t.operator);
     expect(summary.total).toMatchObject({ capacity: 50_000, free: 50_000 });
   });
