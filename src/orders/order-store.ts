@@ -45,6 +45,45 @@ export interface OrderFilter {
   state?: OrderState;
 }
 
+/**
+ * OrderStore.list's query: a page by keyset on (created_at, order_id), so
+ * orders inserted meanwhile (newer than every page read) never shift it.
+ * The page's ids come from an index alone (ix_orders_event_created covers an
+ * event's filters; ix_orders_buyer serves a buyer's few orders), then their
+ * rows by primary key: asked for whole rows at once, MariaDB walks the index
+ * from the newest order down to the token, so a page deep in a 50,000-order
+ * event read ~45,000 entries (230 ms) instead of its own.
+ */
+export function listQuery(
+  filter: OrderFilter,
+  pageSize: number,
+  after?: { createdAt: Date; orderId: string },
+): { sql: string; params: unknown[] } {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  for (const [column, value] of [
+    ["buyer_id", filter.buyerId],
+    ["event_id", filter.eventId],
+    ["state", filter.state],
+  ] as const) {
+    if (!value) continue;
+    where.push(`${column} = ?`);
+    params.push(value);
+  }
+  if (where.length === 0) throw new Error("OrderStore.list: a filter needs a buyer or an event");
+  if (after) {
+    // `created_at <= ?` bounds the index range by itself; the OR breaks ties by order_id.
+    where.push("created_at <= ? AND (created_at < ? OR order_id < ?)");
+    params.push(after.createdAt, after.createdAt, after.orderId);
+  }
+  const sql = `SELECT o.* FROM orders o JOIN (
+      SELECT order_id FROM orders WHERE ${where.join(" AND ")}
+       ORDER BY created_at DESC, order_id DESC LIMIT ${Number(pageSize)}
+    ) page ON page.order_id = o.order_id
+    ORDER BY o.created_at DESC, o.order_id DESC`;
+  return { sql, params };
+}
+
 /** How recording a pending order went. */
 export type InsertPendingResult = "INSERTED" | "EXISTS" | "IDEMPOTENCY_KEY_REUSED";
 
@@ -572,33 +611,10 @@ export class OrderStore {
     return rows[0] ? this.get(String(rows[0].order_id)) : undefined;
   }
 
-  /**
-   * Orders matching `filter`, newest first, by keyset on (created_at,
-   * order_id): a page starts after `after`, so orders inserted meanwhile
-   * (newer than every page read) never shift it. Without tickets. A buyer's
-   * orders use ix_orders_buyer, an event's ix_orders_event_created.
-   */
+  /** Orders matching `filter`, newest first, after `after` (see listQuery). Without tickets. */
   async list(filter: OrderFilter, pageSize: number, after?: { createdAt: Date; orderId: string }): Promise<Order[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    for (const [column, value] of [
-      ["buyer_id", filter.buyerId],
-      ["event_id", filter.eventId],
-      ["state", filter.state],
-    ] as const) {
-      if (!value) continue;
-      where.push(`${column} = ?`);
-      params.push(value);
-    }
-    if (where.length === 0) throw new Error("OrderStore.list: a filter needs a buyer or an event");
-    if (after) {
-      where.push("(created_at < ? OR (created_at = ? AND order_id < ?))");
-      params.push(after.createdAt, after.createdAt, after.orderId);
-    }
-    const [rows] = await this.mysql.query<RowDataPacket[]>(
-      `SELECT * FROM orders WHERE ${where.join(" AND ")} ORDER BY created_at DESC, order_id DESC LIMIT ${Number(pageSize)}`,
-      params,
-    );
+    const { sql, params } = listQuery(filter, pageSize, after);
+    const [rows] = await this.mysql.query<RowDataPacket[]>(sql, params);
     return rows.map((r) => toOrder(r, []));
   }
 

@@ -6,6 +6,7 @@ import { status } from "@grpc/grpc-js";
 import type { RowDataPacket } from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderState, type ListEventOrdersRequest, type Order } from "../../src/gen/ticketing/v1/order_service.js";
+import { listQuery } from "../../src/orders/order-store.js";
 import { call, callError, uid } from "../support/app.js";
 import {
   createOrder,
@@ -119,11 +120,12 @@ describe("ListEventOrders", () => {
     expect(both).toEqual({ orders: [], nextPageToken: "" });
   });
 
-  it("is served by the index on (event_id, created_at, order_id): a page reads its rows, no sort", async () => {
-    // Enough orders (written straight to MySQL) that the optimizer weighs the index against a scan.
+  it("reads a page deep in a big event from the index: its own entries, not every newer one", async () => {
+    // Enough orders (written straight to MySQL) that the optimizer weighs its choices as in a real event.
     const busy = await openSaleEvent(s.t);
+    const time = (i: number) => new Date(Date.UTC(2026, 0, 1) + i * 10);
     const rows = Array.from({ length: 3000 }, (_, i) => [
-      `o_plan_${busy}_${i}`,
+      `o_plan_${i}_${busy}`,
       busy,
       `h_plan_${i}`,
       `b_plan_${i % 300}`,
@@ -131,8 +133,8 @@ describe("ListEventOrders", () => {
       1,
       5000,
       "EUR",
-      new Date(Date.UTC(2026, 0, 1) + i * 10),
-      new Date(Date.UTC(2026, 0, 1) + i * 10),
+      time(i),
+      time(i),
     ]);
     await s.t.app.mysql.query(
       `INSERT INTO orders (order_id, event_id, hold_id, buyer_id, state, quantity, amount_minor, currency_code,
@@ -140,17 +142,29 @@ describe("ListEventOrders", () => {
       [rows],
     );
     await s.t.app.mysql.query("ANALYZE TABLE orders");
-    const after = new Date(Date.UTC(2026, 0, 1) + 1500 * 10);
-    for (const [where, params] of [
-      ["event_id = ?", [busy]],
-      ["event_id = ? AND state = ?", [busy, "FAILED"]],
-      ["event_id = ? AND (created_at < ? OR (created_at = ? AND order_id < ?))", [busy, after, after, "o_plan_x"]],
-    ] as const) {
-      const [plan] = await s.t.app.mysql.query<RowDataPacket[]>(
-        `EXPLAIN SELECT * FROM orders WHERE ${where} ORDER BY created_at DESC, order_id DESC LIMIT 101`,
-        [...params],
-      );
-      expect(plan.map((r) => [r.key, /filesort/.test(String(r.Extra))])).toEqual([["ix_orders_event_created", false]]);
+    // The page after order 1500: 1,499 orders are newer. Walking them all is what a page must not do.
+    const after = { createdAt: time(1500), orderId: `o_plan_1500_${busy}` };
+    const conn = await s.t.app.mysql.getConnection();
+    try {
+      for (const [state, mostEntries] of [
+        [undefined, 150],
+        ["FAILED" as const, 1000], // one in 7 is FAILED: about 700 entries for 101 of them
+      ] as const) {
+        const { sql, params } = listQuery({ eventId: busy, ...(state ? { state } : {}) }, 101, after);
+        const [plan] = await conn.query<RowDataPacket[]>(`EXPLAIN ${sql}`, params);
+        const inner = plan.find((r) => r.table === "orders")!;
+        expect([inner.key, String(inner.Extra)]).toEqual([
+          "ix_orders_event_created",
+          expect.stringContaining("Using index"),
+        ]);
+        await conn.query("FLUSH STATUS");
+        const [page] = await conn.query<RowDataPacket[]>(sql, params);
+        const [read] = await conn.query<RowDataPacket[]>("SHOW SESSION STATUS LIKE 'Handler_read_prev'");
+        expect(page).toHaveLength(101);
+        expect(Number(read[0]!.Value)).toBeLessThan(mostEntries);
+      }
+    } finally {
+      conn.release();
     }
     // And the RPC pages through all of them.
     let seen = 0;
