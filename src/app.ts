@@ -80,7 +80,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
   // its tokens) and the holds (the seat-map feeds and the waiting room reclaim
   // expired holds through them).
   const scripts = new Scripts(redis);
-  const inventory = new Inventory(redis, scripts);
+  const inventory = new Inventory({ redis, scripts });
   const eventStore = new EventStore(mysql);
   // Metrics of the domain: events label values only while their sale is on (or recently was).
   const eventLabels = new EventLabels(

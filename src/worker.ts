@@ -59,7 +59,7 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
       log.warn({ err, attempt, retryInMs: delayMs }, "MySQL unreachable: the worker waits for it to apply migrations"),
   });
   const scripts = new Scripts(redis);
-  const inventory = new Inventory(redis, scripts);
+  const inventory = new Inventory({ redis, scripts });
   const events = new Events({ store: new EventStore(mysql), inventory, log });
   // This process's metrics (no funnel gauges: the API exports those once for all).
   const metrics = new Metrics();

@@ -17,7 +17,7 @@ export interface BenchRedis {
 export function benchRedis(url: string): BenchRedis {
   const redis = createRedis({ url });
   const scripts = new Scripts(redis);
-  const inventory = new Inventory(redis, scripts);
+  const inventory = new Inventory({ redis, scripts });
   return { redis, scripts, inventory, close: async () => void (await redis.quit()) };
 }
 

@@ -50,15 +50,19 @@ export interface EventActivity {
   maxShopping: number | undefined;
 }
 
+export interface InventoryDeps {
+  redis: RedisClient;
+  scripts: Scripts;
+}
+
 export class Inventory {
   private readonly layouts = new Map<string, SeatIndex>();
+  private readonly redis: RedisClient;
   private readonly scripts: InventoryScripts;
 
-  constructor(
-    private readonly redis: RedisClient,
-    scripts: Scripts,
-  ) {
-    this.scripts = scripts.inventory;
+  constructor(deps: InventoryDeps) {
+    this.redis = deps.redis;
+    this.scripts = deps.scripts.inventory;
   }
 
   /** Writes settings, layout (without its seat plan) and sold state; drops every existing hold. */

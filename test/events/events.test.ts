@@ -776,7 +776,7 @@ describe("live counts and rebuilding", () => {
     await dropLiveState(closed.eventId);
 
     // A second process on the same MySQL and Redis, as at a restart.
-    const inventory = new Inventory(t.app.redis, new Scripts(t.app.redis));
+    const inventory = new Inventory({ redis: t.app.redis, scripts: new Scripts(t.app.redis) });
     const events = new Events({ store: new EventStore(t.app.mysql), inventory, log: createLogger("silent", "test") });
     const rebuilt = await events.rebuildMissing();
     expect(rebuilt).toBeGreaterThanOrEqual(1);

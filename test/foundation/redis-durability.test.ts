@@ -75,7 +75,7 @@ describe("Redis durability", () => {
     { timeout: 120_000 },
     async () => {
       const scripts = new Scripts(client);
-      const inventory = new Inventory(client, scripts);
+      const inventory = new Inventory({ redis: client, scripts });
       const holds = new Holds({ redis: client, scripts, inventory });
       const layout = testLayout({ rows: 10, seatsPerRow: 20, limit: 4 });
       await inventory.load(layout, "OPEN", { seatIds: [], gaSold: new Map(), boughtByBuyer: new Map() });

@@ -162,11 +162,11 @@ describe("seat repair instead of rebuilds", () => {
     dead.on("error", () => undefined);
     try {
       const scripts = new Scripts(dead);
-      const holds = new Holds({ redis: dead, scripts, inventory: new Inventory(dead, scripts) });
+      const holds = new Holds({ redis: dead, scripts, inventory: new Inventory({ redis: dead, scripts }) });
       const repaired: RepairTarget[] = [];
       const activities = createOrderActivities({
         holds,
-        inventory: new Inventory(dead, scripts),
+        inventory: new Inventory({ redis: dead, scripts }),
         orders: undefined as never,
         payments: undefined as never,
         notifier: undefined as never,

@@ -82,7 +82,7 @@ export function instance(
 ): Instance {
   const redis = testRedis();
   const scripts = wrap ? new Scripts(wrap(new RedisScriptRunner(redis))) : new Scripts(redis);
-  const inventory = new Inventory(redis, scripts);
+  const inventory = new Inventory({ redis, scripts });
   // Gate checks are the API's business; here every hold is let through.
   const holds = new Holds({ redis, scripts, inventory, gate: { check: async () => undefined } });
   const room = new WaitingRoom({

@@ -126,7 +126,7 @@ describe("the typed script layer", () => {
           return real.run<R>(name, argv);
         },
       });
-      inventory = new Inventory(redis, scripts);
+      inventory = new Inventory({ redis, scripts });
       holds = new Holds({ redis, scripts, inventory, gate: { check: async () => undefined } });
       room = new WaitingRoom({ scripts, inventory, admission: fakeAdmission, options: roomOptions });
     });

@@ -79,7 +79,7 @@ export interface Fixture {
 export function redisFixture(): Fixture {
   const redis = testRedis();
   const scripts = new Scripts(redis);
-  const inventory = new Inventory(redis, scripts);
+  const inventory = new Inventory({ redis, scripts });
   const holds = new Holds({ redis, scripts, inventory });
   return { redis, scripts, inventory, holds, close: async () => void (await redis.quit()) };
 }
