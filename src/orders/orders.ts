@@ -388,27 +388,50 @@ export class Orders {
     }
   }
 
-  /** Workflow failures carry the business reason as their type; Temporal down is UNAVAILABLE. */
   private translate(err: unknown): Error {
-    // The checkout is started (or will be, by a retry) but did not record the
-    // order within Temporal's long poll, e.g. a worker starved of CPU: the
-    // same idempotency key answers with the same order.
-    if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
-      return new AppError(
-        "DEADLINE_EXCEEDED",
-        "the checkout did not answer in time; retry with the same idempotency key",
-        {
-          retryAfterMs: 1000,
-          cause: err,
-        },
-      );
-    }
-    if (
-      isConnectionError(err) ||
-      (err instanceof Error && /UNAVAILABLE|Connection|connect/i.test(err.message) && !(err instanceof AppError))
-    ) {
-      return dependencyUnavailable("temporal", err);
-    }
-    return err instanceof Error ? err : new Error(String(err));
+    return temporalCallError(err);
   }
+}
+
+/** A failed call to Temporal as the caller should see it: Temporal down (or busy) is UNAVAILABLE. */
+export function temporalCallError(err: unknown): Error {
+  // The checkout is started (or will be, by a retry) but did not record the
+  // order within Temporal's long poll, e.g. a worker starved of CPU: the
+  // same idempotency key answers with the same order.
+  if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+    return new AppError(
+      "DEADLINE_EXCEEDED",
+      "the checkout did not answer in time; retry with the same idempotency key",
+      {
+        retryAfterMs: 1000,
+        cause: err,
+      },
+    );
+  }
+  if (
+    isConnectionError(err) ||
+    workflowTaskFailing(err) ||
+    (err instanceof Error && /UNAVAILABLE|Connection|connect/i.test(err.message) && !(err instanceof AppError))
+  ) {
+    return dependencyUnavailable("temporal", err);
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/**
+ * Temporal refuses an update (FAILED_PRECONDITION) while the workflow's task
+ * is failing: its worker died or timed out mid-task (a Redis failover, a
+ * starved CPU) and Temporal retries the task. Transient, so a retry with the
+ * same idempotency key answers, rather than an INTERNAL.
+ */
+function workflowTaskFailing(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (
+      /Workflow Task in failed state/i.test(e.message) &&
+      (code === undefined || code === grpcStatus.FAILED_PRECONDITION)
+    )
+      return true;
+  }
+  return false;
 }
