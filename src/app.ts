@@ -19,6 +19,8 @@ import { Sweepers } from "./holds/sweepers.js";
 import { createAdmission, createQueue } from "./queue/index.js";
 import { OrderNotifier } from "./orders/notifier.js";
 import { createTicketTokens, Tickets } from "./tickets/tickets.js";
+import { workerTicketKeyAdmin } from "./tickets/key-admin.js";
+import { ringKeyAdmin } from "./signing/key-admin.js";
 import { OrderStore } from "./orders/order-store.js";
 import { Orders } from "./orders/orders.js";
 import { CallPipeline, type CallLimits } from "./grpc/handlers.js";
@@ -152,6 +154,8 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     .openSaleIds()
     .then((ids) => Promise.all(ids.map((id) => sweepers.ensure(id))))
     .catch((err: unknown) => log.warn({ err }, "could not list sales to sweep"));
+  // Verify-only: no KEKs, no private column read; the worker signs tickets
+  // and creates their keys (until its first start there are none).
   const ticketKeys = createTicketTokens(
     mysql,
     { rotateAfterSeconds: config.SIGNING_KEY_ROTATE_SECONDS, refreshMs: config.SIGNING_KEY_REFRESH_MS, threads: 0 },
@@ -178,7 +182,18 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     holds,
     events,
     orders,
-    queue: { ...queue, ticketTokens: ticketKeys.tokens },
+    queue: {
+      ...queue,
+      ticketTokens: ticketKeys.tokens,
+      keyAdmin: {
+        admission: ringKeyAdmin(admission.ring),
+        ticket: workerTicketKeyAdmin({
+          temporal: temporalClient,
+          taskQueue: config.TEMPORAL_TASK_QUEUE,
+          ring: ticketKeys.ring,
+        }),
+      },
+    },
     tickets,
   });
   const server = buildServer(services, health.implementation, {

@@ -204,6 +204,23 @@ const schema = z
       .default(7 * 86_400),
     // How often every instance re-reads the key ring from MySQL.
     SIGNING_KEY_REFRESH_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
+    // Key-encryption keys of the signing keys' private halves in MySQL
+    // (src/signing/envelope.ts), one list per purpose, in the format of
+    // TEMPORAL_CODEC_KEYS: the last one wraps new keys, every listed one
+    // unwraps. Admission keys: the API's; ticket keys: the worker's only (the
+    // API verifies tickets with public keys). From a file or the variable;
+    // required in production by the process that signs (src/signing/keks.ts),
+    // a published development key otherwise.
+    ADMISSION_SIGNING_KEKS: z
+      .string()
+      .optional()
+      .transform((v) => (v === "" ? undefined : v)),
+    ADMISSION_SIGNING_KEKS_FILE: optionalFile,
+    TICKET_SIGNING_KEKS: z
+      .string()
+      .optional()
+      .transform((v) => (v === "" ? undefined : v)),
+    TICKET_SIGNING_KEKS_FILE: optionalFile,
     // Serves ticketing.bench.v1.NoopService, the benchmarks' baseline.
     BENCH_NOOP: z.enum(["on", "off"]).default("off"),
     // Authentication off, for bench:holds' same-run cost-of-authentication
@@ -265,6 +282,11 @@ const schema = z
         path: ["TEMPORAL_CODEC_KEYS"],
         message: "set it or TEMPORAL_CODEC_KEYS_FILE, not both",
       });
+    }
+    for (const name of ["ADMISSION_SIGNING_KEKS", "TICKET_SIGNING_KEKS"] as const) {
+      if (c[name] && c[`${name}_FILE`]) {
+        ctx.addIssue({ code: "custom", path: [name], message: `set it or ${name}_FILE, not both` });
+      }
     }
     if (c.NODE_ENV === "production" && !c.TEMPORAL_CODEC_KEYS && !c.TEMPORAL_CODEC_KEYS_FILE) {
       ctx.addIssue({
@@ -330,7 +352,12 @@ export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
 export type Config = z.output<typeof schema>;
 
 /** Variables whose value never appears in an error message. */
-const SECRET_VARIABLES = new Set(["STRIPE_SECRET_KEY", "TEMPORAL_CODEC_KEYS"]);
+const SECRET_VARIABLES = new Set([
+  "STRIPE_SECRET_KEY",
+  "TEMPORAL_CODEC_KEYS",
+  "ADMISSION_SIGNING_KEKS",
+  "TICKET_SIGNING_KEKS",
+]);
 
 /** Thrown by loadConfig; its message names every bad variable. */
 export class ConfigError extends Error {

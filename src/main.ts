@@ -16,14 +16,17 @@ async function main(): Promise<void> {
   });
   // The app loads only now (it takes seconds under tsx), so --help and a bad
   // command line answer at once.
-  const [{ startApp }, { runApiPrimary }, { startTracing, tracesExporter }] = await Promise.all([
+  const [{ startApp }, { runApiPrimary }, { startTracing, tracesExporter }, { signingKeks }] = await Promise.all([
     import("./app.js"),
     import("./observability/metrics-cluster.js"),
     import("./observability/tracing.js"),
+    import("./signing/keks.js"),
   ]);
   let config;
   try {
     config = loadConfig();
+    // The API signs admission tokens (ticket codes are the worker's).
+    signingKeks(config, "admission");
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`ticketing: ${err.message}\n`);

@@ -24,6 +24,8 @@ import { createPaymentGateway, describeProvider } from "./payments/provider.js";
 import { SeatRepair } from "./orders/seat-repair.js";
 import { completeShopping } from "./queue/waiting-room.js";
 import { createTicketTokens, Tickets } from "./tickets/tickets.js";
+import { createTicketKeyActivities } from "./tickets/key-activities.js";
+import { signingKeks } from "./signing/keks.js";
 import { Holds } from "./holds/holds.js";
 import { createLogger, type Logger } from "./logger.js";
 import { Metrics } from "./metrics.js";
@@ -78,6 +80,8 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
       rotateAfterSeconds: config.SIGNING_KEY_ROTATE_SECONDS,
       refreshMs: config.SIGNING_KEY_REFRESH_MS,
       threads: config.SIGNING_THREADS,
+      // Only the worker holds the ticket keys' KEKs: it signs ticket codes.
+      keks: signingKeks(config, "ticket"),
     },
     log,
   );
@@ -99,6 +103,7 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
     ...code,
     activities: {
       ...createHoldActivities({ redis, holds }),
+      ...createTicketKeyActivities(ticketKeys.ring),
       ...createOrderActivities({
         holds,
         inventory,
@@ -191,6 +196,7 @@ async function main(): Promise<void> {
     config = loadConfig();
     paymentProvider(config);
     dataConverter(config);
+    signingKeks(config, "ticket");
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`ticketing-worker: ${err.message}\n`);

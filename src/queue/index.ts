@@ -9,6 +9,7 @@ import type { Config } from "../config.js";
 import type { AppError } from "../domain/errors.js";
 import type { Inventory } from "../events/inventory.js";
 import type { Logger } from "../logger.js";
+import { signingKeks } from "../signing/keks.js";
 import { KeyRing } from "../signing/key-ring.js";
 import { SigningPool } from "../signing/pool.js";
 import { TokenService } from "../signing/tokens.js";
@@ -35,6 +36,8 @@ export function createAdmission(deps: { config: Config; log: Logger; mysql: Mysq
       maxTokenLifetimeSeconds: ADMISSION_MAX_TOKEN_SECONDS,
       rotateAfterSeconds: config.SIGNING_KEY_ROTATE_SECONDS,
       refreshMs: config.SIGNING_KEY_REFRESH_MS,
+      // The API signs admission tokens: it holds their KEKs.
+      keks: signingKeks(config, "admission"),
     },
     log,
   );

@@ -4,7 +4,7 @@
 // with its token or its key), so checking the same token again costs a map
 // lookup instead of an Ed25519 verify (~63 µs, more than a hold).
 import { errors as joseErrors, jwtVerify, type JWTPayload } from "jose";
-import type { KeyRing, SigningKey } from "./key-ring.js";
+import type { KeyRing, VerifyingKey } from "./key-ring.js";
 import { UnknownKeyError } from "./key-ring.js";
 import type { SigningPool } from "./pool.js";
 
@@ -121,7 +121,7 @@ export class TokenService {
     if (token.length > 4096 || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token)) {
       throw new TokenError("malformed", "not a compact JWT");
     }
-    let key: SigningKey | undefined;
+    let key: VerifyingKey | undefined;
     let result;
     try {
       this.stats.verifications++;
@@ -168,7 +168,7 @@ export class TokenService {
   }
 
   /** Caches a good token until it expires or its key retires, whichever comes first. */
-  private remember(token: string, verified: VerifiedToken, key: SigningKey): void {
+  private remember(token: string, verified: VerifiedToken, key: VerifyingKey): void {
     const untilMs = Math.min(Number(verified.claims.exp) * 1000, key.retireAt?.getTime() ?? Number.POSITIVE_INFINITY);
     this.verified.set(token, { token: verified, untilMs });
     if (this.verified.size > this.cacheSize) this.verified.delete(this.verified.keys().next().value!);

@@ -11,6 +11,7 @@ import { KeyRing } from "../signing/key-ring.js";
 import { SigningPool } from "../signing/pool.js";
 import { TokenError, TokenService } from "../signing/tokens.js";
 import type { OrderTicket } from "../orders/order.js";
+import type { CodecKey } from "../temporal/payload-codec.js";
 
 export const TICKET_TOKEN_TYPE = "ticket";
 /** Ticket codes stay valid this long at most (a sale rarely opens more than a year ahead). */
@@ -32,9 +33,11 @@ export interface TicketKeysOptions {
   rotateAfterSeconds: number;
   refreshMs: number;
   threads: number;
+  /** The worker's TICKET_SIGNING_KEKS; absent in the API, whose ring verifies only. */
+  keks?: CodecKey[];
 }
 
-/** The "ticket" key ring with its own signing pool: the worker signs, the API verifies. */
+/** The "ticket" key ring with its own signing pool: the worker signs (with KEKs), the API verifies. */
 export function createTicketTokens(
   mysql: MysqlPool,
   options: TicketKeysOptions,
@@ -47,6 +50,7 @@ export function createTicketTokens(
       maxTokenLifetimeSeconds: TICKET_MAX_LIFETIME_SECONDS,
       rotateAfterSeconds: options.rotateAfterSeconds,
       refreshMs: options.refreshMs,
+      ...(options.keks ? { keks: options.keks } : {}),
     },
     log,
   );

@@ -2,13 +2,14 @@
 // or a payment method: the product's logger redacts them by field name and
 // scrubs whatever is left of them from the finished line. The rotation of a
 // signing key is failed on purpose (MySQL refuses the INSERT, and mysql2's
-// error carries the statement with the new private key inlined); its log line
-// is then searched for key material.
+// error carries the statement with its values inlined: the new key, sealed);
+// its log line is then searched for key material.
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate } from "../../src/adapters/mysql/migrate.js";
 import { createMysqlPool, type MysqlPool } from "../../src/adapters/mysql/pool.js";
 import { createLogger } from "../../src/logger.js";
+import { DEVELOPMENT_KEK } from "../../src/signing/keks.js";
 import { KeyRing } from "../../src/signing/key-ring.js";
 import { SigningPool } from "../../src/signing/pool.js";
 import { TokenService } from "../../src/signing/tokens.js";
@@ -16,6 +17,8 @@ import { freshMysqlDatabase, type FreshDatabase } from "../support/env.js";
 
 /** The start of every Ed25519 private key in PKCS#8 PEM: its algorithm prefix, base64. */
 const ED25519_PKCS8 = "MC4CAQAwBQYDK2VwBCIEI";
+/** The same prefix of the DER, as mysql2 inlines a Buffer (X'…'). */
+const ED25519_PKCS8_HEX = "302e020100300506032b6570";
 
 let db: FreshDatabase;
 let pool: MysqlPool;
@@ -45,7 +48,17 @@ function capturedLogger() {
 }
 
 const ring = (rotateAfterSeconds: number, log = createLogger("silent", "t")) =>
-  new KeyRing(pool, { purpose: "ticket", maxTokenLifetimeSeconds: 3600, rotateAfterSeconds, refreshMs: 60_000 }, log);
+  new KeyRing(
+    pool,
+    {
+      purpose: "ticket",
+      maxTokenLifetimeSeconds: 3600,
+      rotateAfterSeconds,
+      refreshMs: 60_000,
+      keks: [DEVELOPMENT_KEK],
+    },
+    log,
+  );
 
 describe("log redaction", () => {
   it("logs a failed key rotation without the key: no PEM, no PKCS#8, no err.sql", async () => {
@@ -63,10 +76,13 @@ describe("log redaction", () => {
         () => undefined,
         (e: unknown) => e as Error & { sql?: string },
       );
-    // What an unredacted line would have carried: the statement with the new key inlined.
+    // What an unredacted line would have carried: the statement with its values
+    // inlined, where the new private key is sealed (envelope.ts), never in clear.
     expect(err?.message).toContain("rotation refused by the test");
-    expect(err?.sql).toContain("PRIVATE KEY");
-    expect(err?.sql).toContain(ED25519_PKCS8);
+    expect(err?.sql).toContain("INSERT INTO signing_keys");
+    expect(err?.sql).not.toContain("PRIVATE KEY");
+    expect(err?.sql).not.toContain(ED25519_PKCS8);
+    expect(err?.sql?.toLowerCase()).not.toContain(ED25519_PKCS8_HEX);
 
     // Logged as the API logs it (src/app.ts) and as the ring's refresh timer does.
     log.warn({ err }, "ticket key ring not loaded yet; VerifyTicket answers UNAVAILABLE");
@@ -77,6 +93,7 @@ describe("log redaction", () => {
     expect(lines).toContain("[redacted]");
     expect(lines).not.toContain("PRIVATE KEY");
     expect(lines).not.toContain(ED25519_PKCS8);
+    expect(lines.toLowerCase()).not.toContain(ED25519_PKCS8_HEX);
     expect(lines).not.toContain("INSERT INTO signing_keys");
   });
 

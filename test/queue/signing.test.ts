@@ -9,6 +9,7 @@ import { createMysqlPool, type MysqlPool } from "../../src/adapters/mysql/pool.j
 import { AppError } from "../../src/domain/errors.js";
 import { createLogger } from "../../src/logger.js";
 import { AdmissionTokens } from "../../src/queue/admission.js";
+import { DEVELOPMENT_KEK } from "../../src/signing/keks.js";
 import { KeyRing } from "../../src/signing/key-ring.js";
 import { SigningPool } from "../../src/signing/pool.js";
 import { TokenService } from "../../src/signing/tokens.js";
@@ -38,7 +39,7 @@ async function database(d: FreshDatabase): Promise<MysqlPool> {
 async function signer(mysql: MysqlPool, threads = 1, refreshMs = 60_000) {
   const ring = new KeyRing(
     mysql,
-    { purpose: "admission", maxTokenLifetimeSeconds: 7200, rotateAfterSeconds: 0, refreshMs },
+    { purpose: "admission", maxTokenLifetimeSeconds: 7200, rotateAfterSeconds: 0, refreshMs, keks: [DEVELOPMENT_KEK] },
     log,
   );
   await ring.start();

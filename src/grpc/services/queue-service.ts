@@ -10,7 +10,9 @@ import { actingBuyer } from "../../identity/principal.js";
 import type { AdmissionTicker } from "../../queue/admission-ticker.js";
 import type { QueueWatchHub } from "../../queue/queue-watch.js";
 import type { QueueState, QueueTicket, WaitingRoom } from "../../queue/waiting-room.js";
-import type { KeyRing, SigningKey } from "../../signing/key-ring.js";
+import type { SigningKeyAdmin } from "../../signing/key-admin.js";
+import { KEY_PURPOSES, type KeyPurpose } from "../../signing/keks.js";
+import type { VerifyingKey } from "../../signing/key-ring.js";
 import type { TokenService } from "../../signing/tokens.js";
 import type { ServiceHandlers } from "../bind.js";
 
@@ -52,19 +54,16 @@ export interface QueueServiceDeps {
   tokens: TokenService;
   /** The ticket key ring's tokens, so scanners get the ticket keys from the same JWKS. */
   ticketTokens: TokenService;
+  /** Who rotates and retires each purpose's keys (ticket keys: the worker, which holds their KEKs). */
+  keyAdmin: Record<KeyPurpose, SigningKeyAdmin>;
 }
 
-/** What RotateSigningKey and RetireSigningKey accept as a purpose. */
-const KEY_PURPOSES = ["admission", "ticket"] as const;
-type KeyPurpose = (typeof KEY_PURPOSES)[number];
-
-function signingKeyMessage(key: SigningKey, purpose: string) {
+function signingKeyMessage(key: VerifyingKey, purpose: string) {
   return { kid: key.kid, kty: "OKP", crv: "Ed25519", x: key.x, alg: "EdDSA", retireTime: key.retireAt, purpose };
 }
 
 export function queueHandlers(deps: QueueServiceDeps): ServiceHandlers<typeof QueueServiceService> {
   const { room, watch, ticker, tokens } = deps;
-  const rings: Record<KeyPurpose, KeyRing> = { admission: tokens.ring, ticket: deps.ticketTokens.ring };
   /** Mutating calls carry a request id (optional here: both are idempotent per buyer anyway). */
   const checkRequestId = (requestId: string) => {
     if (!requestId || ID_PATTERN.test(requestId)) return;
@@ -102,6 +101,7 @@ export function queueHandlers(deps: QueueServiceDeps): ServiceHandlers<typeof Qu
     },
 
     async getSigningKeys() {
+      await Promise.all([tokens.ring.loadIfEmpty(), deps.ticketTokens.ring.loadIfEmpty()]);
       return {
         keys: [
           ...tokens.jwks().map((k) => ({ ...k, purpose: "admission" })),
@@ -115,7 +115,7 @@ export function queueHandlers(deps: QueueServiceDeps): ServiceHandlers<typeof Qu
       if (!(KEY_PURPOSES as readonly string[]).includes(req.purpose))
         v.add("purpose", `must be one of ${KEY_PURPOSES.join(", ")}`);
       v.check();
-      return { key: signingKeyMessage(await rings[req.purpose as KeyPurpose].rotate(), req.purpose) };
+      return { key: signingKeyMessage(await deps.keyAdmin[req.purpose as KeyPurpose].rotate(), req.purpose) };
     },
 
     async retireSigningKey(req) {
@@ -123,12 +123,11 @@ export function queueHandlers(deps: QueueServiceDeps): ServiceHandlers<typeof Qu
       v.id("kid", req.kid);
       v.check();
       for (const purpose of KEY_PURPOSES) {
-        const ring = rings[purpose];
-        const retired = await ring.retire(req.kid);
+        const retired = await deps.keyAdmin[purpose].retire(req.kid);
         if (retired) {
           return {
-            key: signingKeyMessage(retired, purpose),
-            signingKey: signingKeyMessage(ring.signingKey(), purpose),
+            key: signingKeyMessage(retired.key, purpose),
+            signingKey: signingKeyMessage(retired.signingKey, purpose),
           };
         }
       }
