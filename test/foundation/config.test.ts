@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config.js";
+import { DEVELOPMENT_KEK, signingKeks } from "../../src/signing/keks.js";
 
 describe("configuration", () => {
   it("has local defaults that work with nothing set", () => {
@@ -74,5 +75,27 @@ describe("configuration", () => {
       { host: "10.0.0.1", port: 7000 },
       { host: "10.0.0.2", port: 7001 },
     ]);
+  });
+
+  it("takes each purpose's signing KEKs from its own variable or file; production refuses to sign without them", () => {
+    const secret = Buffer.alloc(32, 7).toString("base64");
+    const prod = { NODE_ENV: "production", AUTH_ISSUER: "https://id.example", TEMPORAL_CODEC_KEYS: `c:${secret}` };
+    // The API (admission) needs only ADMISSION_SIGNING_KEKS; the worker (ticket) only TICKET_SIGNING_KEKS.
+    const api = loadConfig({ ...prod, ADMISSION_SIGNING_KEKS: `a1:${secret},a2:${secret}` });
+    expect(signingKeks(api, "admission").map((k) => k.id)).toEqual(["a1", "a2"]);
+    expect(() => signingKeks(api, "ticket")).toThrow(/TICKET_SIGNING_KEKS: is required in production/);
+    const worker = loadConfig({ ...prod, TICKET_SIGNING_KEKS_FILE: "/run/secrets/ticket-keks" });
+    expect(signingKeks(worker, "ticket", () => `t1:${secret}`).map((k) => k.id)).toEqual(["t1"]);
+    expect(() => signingKeks(worker, "admission")).toThrow(ConfigError);
+    // Outside production, unset means the published development KEK.
+    expect(signingKeks(loadConfig({}), "ticket")).toEqual([DEVELOPMENT_KEK]);
+    // A bad list is named by variable (or by key id), never shown.
+    const bad = loadConfig({ ADMISSION_SIGNING_KEKS: `a1:${secret.slice(0, 20)}` });
+    expect(() => signingKeks(bad, "admission")).toThrow(
+      /ADMISSION_SIGNING_KEKS \(value hidden\): key "a1" must be 32 bytes/,
+    );
+    expect(() => loadConfig({ TICKET_SIGNING_KEKS: `t:${secret}`, TICKET_SIGNING_KEKS_FILE: "/x" })).toThrow(
+      /TICKET_SIGNING_KEKS \(value hidden\): set it or TICKET_SIGNING_KEKS_FILE, not both/,
+    );
   });
 });
