@@ -73,7 +73,9 @@ type QueueServiceClient interface {
 	// token lifetime later), so tokens already handed out stay valid. Other API
 	// processes and workers sign with it after their next ring refresh
 	// (SIGNING_KEY_REFRESH_MS). Each call makes a new key: a retry after a
-	// lost answer makes another, which is harmless.
+	// lost answer makes another, which is harmless. Ticket keys are made by a
+	// worker (only workers can encrypt them); with no worker answering within
+	// 30 s the call fails DEPENDENCY_UNAVAILABLE. RetireSigningKey likewise.
 	// Errors: VALIDATION_FAILED (INVALID_ARGUMENT, purpose).
 	RotateSigningKey(ctx context.Context, in *RotateSigningKeyRequest, opts ...grpc.CallOption) (*RotateSigningKeyResponse, error)
 	// Operators: retires a key now, e.g. one that leaked. Tokens it signed are
@@ -216,7 +218,9 @@ type QueueServiceServer interface {
 	// token lifetime later), so tokens already handed out stay valid. Other API
 	// processes and workers sign with it after their next ring refresh
 	// (SIGNING_KEY_REFRESH_MS). Each call makes a new key: a retry after a
-	// lost answer makes another, which is harmless.
+	// lost answer makes another, which is harmless. Ticket keys are made by a
+	// worker (only workers can encrypt them); with no worker answering within
+	// 30 s the call fails DEPENDENCY_UNAVAILABLE. RetireSigningKey likewise.
 	// Errors: VALIDATION_FAILED (INVALID_ARGUMENT, purpose).
 	RotateSigningKey(context.Context, *RotateSigningKeyRequest) (*RotateSigningKeyResponse, error)
 	// Operators: retires a key now, e.g. one that leaked. Tokens it signed are

@@ -1954,7 +1954,9 @@ export const QueueServiceService = {
    * token lifetime later), so tokens already handed out stay valid. Other API
    * processes and workers sign with it after their next ring refresh
    * (SIGNING_KEY_REFRESH_MS). Each call makes a new key: a retry after a
-   * lost answer makes another, which is harmless.
+   * lost answer makes another, which is harmless. Ticket keys are made by a
+   * worker (only workers can encrypt them); with no worker answering within
+   * 30 s the call fails DEPENDENCY_UNAVAILABLE. RetireSigningKey likewise.
    * Errors: VALIDATION_FAILED (INVALID_ARGUMENT, purpose).
    */
   rotateSigningKey: {
@@ -2038,7 +2040,9 @@ export interface QueueServiceServer extends UntypedServiceImplementation {
    * token lifetime later), so tokens already handed out stay valid. Other API
    * processes and workers sign with it after their next ring refresh
    * (SIGNING_KEY_REFRESH_MS). Each call makes a new key: a retry after a
-   * lost answer makes another, which is harmless.
+   * lost answer makes another, which is harmless. Ticket keys are made by a
+   * worker (only workers can encrypt them); with no worker answering within
+   * 30 s the call fails DEPENDENCY_UNAVAILABLE. RetireSigningKey likewise.
    * Errors: VALIDATION_FAILED (INVALID_ARGUMENT, purpose).
    */
   rotateSigningKey: handleUnaryCall<RotateSigningKeyRequest, RotateSigningKeyResponse>;
@@ -2163,7 +2167,9 @@ export interface QueueServiceClient extends Client {
    * token lifetime later), so tokens already handed out stay valid. Other API
    * processes and workers sign with it after their next ring refresh
    * (SIGNING_KEY_REFRESH_MS). Each call makes a new key: a retry after a
-   * lost answer makes another, which is harmless.
+   * lost answer makes another, which is harmless. Ticket keys are made by a
+   * worker (only workers can encrypt them); with no worker answering within
+   * 30 s the call fails DEPENDENCY_UNAVAILABLE. RetireSigningKey likewise.
    * Errors: VALIDATION_FAILED (INVALID_ARGUMENT, purpose).
    */
   rotateSigningKey(
