@@ -134,15 +134,19 @@ export class KeyRing {
     const { purpose } = this.options;
     if (!this.signs)
       throw new Error(`this process verifies ${purpose} tokens only: it holds no ${purpose} private key`);
-    const newest = this.currentKey();
+    const newest = this.loadedNewest();
     if (newest.privatePem === undefined) {
       throw this.unreadable.get(newest.kid) ?? new Error(`signing key ${newest.kid} has no private key`);
     }
-    return { ...newest, privatePem: newest.privatePem };
+    return newest as SigningKey;
   }
 
-  /** The key that signs now, public half (every ring knows it). */
-  currentKey(): VerifyingKey & { privatePem?: string } {
+  /** The key that signs now, its public half (every ring knows it). */
+  currentKey(): VerifyingKey {
+    return publicHalfOf(this.loadedNewest());
+  }
+
+  private loadedNewest(): RingKey {
     if (!this.newest) throw dependencyUnavailable("mysql", new Error("the signing key ring is not loaded yet"));
     return this.newest;
   }
@@ -224,7 +228,7 @@ export class KeyRing {
     if (!found) return undefined;
     await this.load();
     const key = await this.find(kid);
-    return key && { key, signingKey: publicHalfOf(this.currentKey()) };
+    return key && { key, signingKey: this.currentKey() };
   }
 
   /**
