@@ -40,7 +40,9 @@ const rotate: Command = {
   args: "admission|ticket",
   summary: "a new key signs from now on; tokens already out stay valid until they expire",
   help: `Other API processes and workers sign with it after their next key refresh
-(SIGNING_KEY_REFRESH_MS). The previous keys verify until their retire time.`,
+(SIGNING_KEY_REFRESH_MS). The previous keys verify until their retire time.
+Ticket keys are made by a worker (only workers hold their key-encryption keys):
+with no worker running, the call fails DEPENDENCY_UNAVAILABLE after 30 s.`,
   positionals: 1,
   async run(ctx) {
     const purpose = positional(ctx, 0, "PURPOSE");
