@@ -12,12 +12,18 @@ import type { KeyRing } from "../signing/key-ring.js";
 import { retireTicketKey, rotateTicketKey } from "../../workflows/ticket-keys.js";
 import { fromRecord } from "./key-activities.js";
 
-/** How long the API waits for a worker to take the task before answering UNAVAILABLE. */
-const WORKER_WAIT = "30 seconds";
+/** How long the API waits for a worker to do it before answering UNAVAILABLE. */
+const WORKER_WAIT_MS = 30_000;
 
 /** The API's side: the workflows on the worker's task queue, then a re-read of `ring` (verify-only). */
-export function workerTicketKeyAdmin(deps: { temporal: Client; taskQueue: string; ring: KeyRing }): SigningKeyAdmin {
+export function workerTicketKeyAdmin(deps: {
+  temporal: Client;
+  taskQueue: string;
+  ring: KeyRing;
+  workerWaitMs?: number;
+}): SigningKeyAdmin {
   const { temporal, taskQueue, ring } = deps;
+  const workflowExecutionTimeout = deps.workerWaitMs ?? WORKER_WAIT_MS;
   const onWorker = async <T>(run: () => Promise<T>): Promise<T> => {
     try {
       return await run();
@@ -39,7 +45,7 @@ export function workerTicketKeyAdmin(deps: { temporal: Client; taskQueue: string
           await temporal.workflow.execute(rotateTicketKey, {
             workflowId: `ticket-key-rotate-${randomUUID()}`,
             taskQueue,
-            workflowExecutionTimeout: WORKER_WAIT,
+            workflowExecutionTimeout,
           }),
         ),
       ),
@@ -52,7 +58,7 @@ export function workerTicketKeyAdmin(deps: { temporal: Client; taskQueue: string
           taskQueue,
           args: [kid],
           workflowIdConflictPolicy: "USE_EXISTING",
-          workflowExecutionTimeout: WORKER_WAIT,
+          workflowExecutionTimeout,
         }),
       );
       return retired ? { key: fromRecord(retired.key), signingKey: fromRecord(retired.signingKey) } : undefined;

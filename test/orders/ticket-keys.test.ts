@@ -6,7 +6,12 @@ import { randomBytes } from "node:crypto";
 import { status } from "@grpc/grpc-js";
 import type { RowDataPacket } from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Client, Connection } from "@temporalio/client";
+import { AppError } from "../../src/domain/errors.js";
 import { OrderState } from "../../src/gen/ticketing/v1/order_service.js";
+import { createLogger } from "../../src/logger.js";
+import { KeyRing } from "../../src/signing/key-ring.js";
+import { workerTicketKeyAdmin } from "../../src/tickets/key-admin.js";
 import { call, callError, uid } from "../support/app.js";
 import {
   createOrder,
@@ -70,5 +75,34 @@ describe("ticket keys are the worker's", () => {
     const after = (await call(s.t.queue, s.t.queue.getSigningKeys, {})).keys.map((k) => k.kid);
     expect(after).toContain(retired.signingKey!.kid);
     expect(after).not.toContain(key!.kid);
+  });
+
+  it("answers DEPENDENCY_UNAVAILABLE when no worker does it in time, and NOT_FOUND without asking one", async () => {
+    const connection = await Connection.connect({ address: s.worker.config.TEMPORAL_ADDRESS });
+    try {
+      // The API's verify-only ring, and a task queue no worker polls.
+      const ring = new KeyRing(
+        s.t.app.mysql,
+        { purpose: "ticket", maxTokenLifetimeSeconds: 3600, rotateAfterSeconds: 0, refreshMs: 60_000 },
+        createLogger("silent", "test"),
+      );
+      await ring.load();
+      const admin = workerTicketKeyAdmin({
+        temporal: new Client({ connection, namespace: s.worker.config.TEMPORAL_NAMESPACE }),
+        taskQueue: uid("nobody"),
+        ring,
+        workerWaitMs: 1000,
+      });
+      const unavailable = (p: Promise<unknown>) =>
+        p.then(
+          () => "answered",
+          (e: unknown) => (e instanceof AppError ? `${e.reason}:${String(e.metadata.dependency)}` : String(e)),
+        );
+      expect(await unavailable(admin.rotate())).toBe("DEPENDENCY_UNAVAILABLE:worker");
+      expect(await unavailable(admin.retire(ring.currentKey().kid))).toBe("DEPENDENCY_UNAVAILABLE:worker");
+      expect(await admin.retire(uid("no-such-kid"))).toBeUndefined();
+    } finally {
+      await connection.close();
+    }
   });
 });
