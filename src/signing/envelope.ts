@@ -1,5 +1,5 @@
 // Envelope encryption of the signing keys' private halves in MySQL
-// (signing_keys, migration 010). Each key gets its own random data key (DEK);
+// (signing_keys, migration 011). Each key gets its own random data key (DEK);
 // the PKCS#8 private key is sealed under the DEK and the DEK is wrapped under
 // a key-encryption key (KEK) from configuration, both AES-256-GCM. The row's
 // purpose and kid are authenticated with both (and the KEK id with the DEK),

@@ -1,5 +1,5 @@
 // The Ed25519 key ring every process of a purpose shares, stored in MySQL
-// (signing_keys, migrations 002 and 010) and cached in-process.
+// (signing_keys, migrations 002 and 011) and cached in-process.
 //
 // Rotation with overlap: the newest key of a purpose signs; when a newer key
 // takes over, the older ones get a retire time = rotation time + the longest
