@@ -343,6 +343,7 @@ export class CheckoutDriver {
         const res = await unary(this.orders, this.orders.createOrder, {
           eventId: this.eventId,
           holdId,
+          holdIds: [],
           buyerId,
           idempotencyKey: `${this.runId}-k${i}`,
           payment: { paymentMethodToken: "tok_approve" },

@@ -527,6 +527,7 @@ export class Buyer {
     const req = {
       eventId: this.c.eventId,
       holdId: hold.holdId,
+      holdIds: [],
       buyerId: this.rec.id,
       idempotencyKey: this.rid("k"),
       payment: { paymentMethodToken: `tok_sim_${this.rec.id}` },
@@ -753,6 +754,7 @@ export class Bot {
             const { order } = await c.clients.call("CreateOrder", o, o.createOrder, {
               eventId: c.eventId,
               holdId: h.holdId,
+              holdIds: [],
               buyerId: rec.id,
               idempotencyKey: this.rid("k"),
               payment: { paymentMethodToken: `tok_sim_${rec.id}` },

@@ -6,11 +6,12 @@
     seats hash   seatId -> "<expiresMs>|<holdId>" (held or pinned), "S|<holdId>" (sold)
     buyer hash   s<epoch> -> seats bought; h<holdId> -> "<epoch>|<qty>|<expiresMs>"
     hold hash    buyer kind(R|G) seats section qty state(A|P|S|R|E|U: sold then refunded) created
-                 expires ext maxext deadline epoch req
+                 expires ext maxext deadline epoch req order
                  Its id derives from (event, buyer, request id) (src/holds/holds.ts), so
                  the hold key is also the record that makes a hold request idempotent;
                  req is the hash of the request that made it (what was asked for), so a
-                 request id reused for another request is told apart from a retry.
+                 request id reused for another request is told apart from a retry;
+                 order is the order that pinned it (lua/pin_hold.lua).
   The clock is Redis TIME: one clock for every API instance.
 ]]
 

@@ -273,12 +273,27 @@ export class Holds {
     return this.getHold(eventId, holdId);
   }
 
-  /** Pins an active hold for checkout so it cannot expire while payment is in flight. */
-  async pinHold(eventId: string, holdId: string, buyerId: string, pinMs: number): Promise<Hold> {
-    const hold = await this.getHold(eventId, holdId);
-    const reply = await this.scripts.pinHold({ eventId, holdId, buyerId, sectionId: hold.sectionId, pinMs });
-    if (reply.code !== "OK") throw refusalError(reply, { holdId });
-    return { ...hold, state: "PINNED", expireTime: new Date(reply.expiresMs) };
+  /**
+   * Pins the holds of one order for checkout, all or none (lua/pin_hold.lua),
+   * so none can expire while payment is in flight. A refusal names the hold
+   * (metadata hold_id) and leaves every hold as it was.
+   */
+  async pinHolds(eventId: string, holdIds: readonly string[], buyerId: string, orderId: string, pinMs: number) {
+    const holds = await Promise.all(
+      holdIds.map((holdId) =>
+        this.getHold(eventId, holdId).catch((err: unknown) => {
+          if (err instanceof AppError) err.metadata.hold_id = holdId;
+          throw err;
+        }),
+      ),
+    );
+    const reply = await this.scripts.pinHolds({ eventId, buyerId, orderId, holds, pinMs });
+    if (reply.code !== "OK") {
+      const err = refusalError(reply, { holdId: reply.holdId });
+      err.metadata.hold_id = reply.holdId;
+      throw err;
+    }
+    return holds.map((h, i): Hold => ({ ...h, state: "PINNED", expireTime: new Date(reply.expiresMs[i]!) }));
   }
 
   /**

@@ -10,7 +10,16 @@ import type { Logger } from "../logger.js";
 import { PaymentStateError, type PaymentGateway } from "../payments/gateway.js";
 import type { Tickets } from "../tickets/tickets.js";
 import type { OrderNotifier } from "./notifier.js";
-import type { CheckoutInput, CheckoutPlan, Order, OrderState, RefundOptions } from "./order.js";
+import {
+  holdsOfPlan,
+  orderFieldsOf,
+  type CheckoutInput,
+  type CheckoutPlan,
+  type Order,
+  type OrderHold,
+  type OrderState,
+  type RefundOptions,
+} from "./order.js";
 import { orderRequestHash, type OrderStore, SeatsLostError } from "./order-store.js";
 import type { RepairResult, RepairTarget } from "./seat-repair.js";
 import { timesMinor, totalMinor } from "../domain/money.js";
@@ -73,14 +82,21 @@ export function createOrderActivities(deps: OrderActivityDeps) {
   };
 }
 
-async function repair(deps: OrderActivityDeps, plan: CheckoutPlan): Promise<void> {
-  const result = await deps.repairSeats(plan);
+/** Repairs one hold's seats of the plan from MySQL (seat-repair.ts). */
+async function repair(deps: OrderActivityDeps, plan: CheckoutPlan, hold: OrderHold): Promise<void> {
+  const { eventId, buyerId } = plan;
+  const result = await deps.repairSeats({ eventId, buyerId, ...hold });
   if (result === "NOT_LOADED") {
     deps.log.warn(
-      { eventId: plan.eventId, holdId: plan.holdId },
+      { eventId, holdId: hold.holdId },
       "event has no live state in redis; its seats load with the next rebuild",
     );
   }
+}
+
+/** Repairs every hold's seats of the plan from MySQL. */
+async function repairAll(deps: OrderActivityDeps, plan: CheckoutPlan): Promise<void> {
+  for (const hold of holdsOfPlan(plan)) await repair(deps, plan, hold);
 }
 
 async function changed(deps: OrderActivityDeps, orderId: string): Promise<void> {
@@ -89,12 +105,22 @@ async function changed(deps: OrderActivityDeps, orderId: string): Promise<void> 
     .catch((err: unknown) => deps.log.warn({ err, orderId }, "order update not published"));
 }
 
-/** Pins the hold, prices it and records the order as PENDING_PAYMENT. */
+/**
+ * Pins every hold of the order (all or none, one script), prices them and
+ * records the order as PENDING_PAYMENT with its holds.
+ */
 async function beginCheckout(deps: OrderActivityDeps, input: CheckoutInput): Promise<CheckoutPlan> {
   const { holds, inventory, orders } = deps;
-  let hold;
+  const holdIds = input.holdIds ?? [input.holdId];
+  let pinned;
   try {
-    hold = await holds.pinHold(input.eventId, input.holdId, input.buyerId, input.paymentWindowMs + PIN_MARGIN_MS);
+    pinned = await holds.pinHolds(
+      input.eventId,
+      holdIds,
+      input.buyerId,
+      input.orderId,
+      input.paymentWindowMs + PIN_MARGIN_MS,
+    );
   } catch (err) {
     // A retry after the pin and the insert both succeeded finds the order in
     // place (read only then: only this checkout inserts it, before it returns).
@@ -109,38 +135,54 @@ async function beginCheckout(deps: OrderActivityDeps, input: CheckoutInput): Pro
   }
   const index = await inventory.requireIndex(input.eventId);
   const prices = new Map<string, number>();
-  if (hold.sectionId) {
-    const section = index.section(hold.sectionId);
-    prices.set(hold.sectionId, index.priceOf(section?.generalAdmission?.priceCategoryId ?? ""));
-  } else {
-    for (const seat of hold.seatIds) prices.set(seat, index.priceOf(index.seat(seat)?.priceCategoryId ?? ""));
+  const amounts: number[] = [];
+  for (const hold of pinned) {
+    if (hold.sectionId) {
+      const section = index.section(hold.sectionId);
+      const price = index.priceOf(section?.generalAdmission?.priceCategoryId ?? "");
+      prices.set(hold.sectionId, price);
+      amounts.push(timesMinor(price, hold.quantity));
+    } else {
+      for (const seat of hold.seatIds) {
+        const price = index.priceOf(index.seat(seat)?.priceCategoryId ?? "");
+        prices.set(seat, price);
+        amounts.push(price);
+      }
+    }
   }
-  // Checked integer arithmetic (domain/money.ts): a total is exact or the checkout fails.
-  const amountMinor = hold.sectionId
-    ? timesMinor(prices.get(hold.sectionId) ?? 0, hold.quantity)
-    : totalMinor(prices.values());
+  const orderHolds: OrderHold[] = pinned.map((h) => ({
+    holdId: h.holdId,
+    seatIds: h.seatIds,
+    sectionId: h.sectionId,
+    quantity: h.quantity,
+  }));
   const plan: CheckoutPlan = {
     orderId: input.orderId,
     eventId: input.eventId,
     holdId: input.holdId,
     buyerId: input.buyerId,
     idempotencyKey: input.idempotencyKey,
-    seatIds: hold.seatIds,
-    sectionId: hold.sectionId,
-    quantity: hold.quantity,
+    ...orderFieldsOf(orderHolds),
+    holds: orderHolds,
     prices: [...prices.entries()],
-    amountMinor,
+    // Checked integer arithmetic (domain/money.ts): a total is exact or the checkout fails.
+    amountMinor: totalMinor(amounts),
     currencyCode: index.layout.currencyCode,
   };
-  if ((await orders.insertPending(plan, orderRequestHash(input))) === "IDEMPOTENCY_KEY_REUSED") {
-    // Another checkout of this buyer recorded its order under the same key
-    // first (two holds, one key, at once). This hold can never be checked
-    // out again (one checkout per hold): give its seats back.
-    await holds.releaseHold(input.eventId, input.holdId, undefined);
-    throw businessFailure(
-      "IDEMPOTENCY_KEY_REUSED",
-      `idempotency key ${input.idempotencyKey} was used for another order of this buyer`,
-    );
+  const inserted = await orders.insertPending(plan, orderRequestHash({ ...input, holdIds }));
+  if (inserted === "IDEMPOTENCY_KEY_REUSED" || inserted === "HOLD_IN_ORDER") {
+    // IDEMPOTENCY_KEY_REUSED: another checkout of this buyer recorded its
+    // order under the same key first (other holds, one key, at once).
+    // HOLD_IN_ORDER: MySQL has one of the holds in another order (Redis, which
+    // refuses that at the pin, lost it). Either way this checkout can never
+    // record its order (one checkout per set of holds): give the seats back.
+    for (const holdId of holdIds) await holds.releaseHold(input.eventId, holdId, undefined);
+    throw inserted === "IDEMPOTENCY_KEY_REUSED"
+      ? businessFailure(
+          "IDEMPOTENCY_KEY_REUSED",
+          `idempotency key ${input.idempotencyKey} was used for another order of this buyer`,
+        )
+      : businessFailure("HOLD_NOT_ACTIVE", `a hold of order ${input.orderId} is part of another order`);
   }
   await changed(deps, plan.orderId);
   return plan;
@@ -169,7 +211,7 @@ async function authorizePayment(
   return result.authorizationId;
 }
 
-/** Claims the seats in MySQL; losing them to another order is a business failure. */
+/** Claims every hold's seats in MySQL, all or none; losing them to another order is a business failure. */
 async function commitSale(deps: OrderActivityDeps, plan: CheckoutPlan): Promise<void> {
   const { orders } = deps;
   try {
@@ -187,7 +229,10 @@ async function commitSale(deps: OrderActivityDeps, plan: CheckoutPlan): Promise<
  */
 async function markSeatsSold(deps: OrderActivityDeps, plan: CheckoutPlan): Promise<void> {
   const { holds } = deps;
-  if ((await holds.markSold(plan)) === "MISSING") await repair(deps, plan);
+  const { eventId, buyerId } = plan;
+  for (const hold of holdsOfPlan(plan)) {
+    if ((await holds.markSold({ eventId, buyerId, ...hold })) === "MISSING") await repair(deps, plan, hold);
+  }
 }
 
 /** A provider answer that the authorization cannot be captured (voided, expired) is final: CAPTURE_FAILED. */
@@ -208,7 +253,7 @@ async function issueTickets(deps: OrderActivityDeps, plan: CheckoutPlan): Promis
   const index = await inventory.requireIndex(plan.eventId);
   const start = index.layout.startTime?.getTime();
   const validUntil = new Date(start !== undefined ? start + 86_400_000 : Date.now() + 365 * 86_400_000);
-  const tickets = await deps.tickets.sign(plan, validUntil);
+  const tickets = await deps.tickets.sign({ ...plan, holds: holdsOfPlan(plan) }, validUntil);
   await orders.insertTickets(plan.orderId, plan.eventId, tickets);
 }
 
@@ -241,30 +286,36 @@ async function releaseSale(deps: OrderActivityDeps, orderId: string): Promise<vo
 }
 
 /**
- * Frees the seats in Redis: releases a pinned hold, or puts sold seats back
- * on sale. A hold Redis lost, or one a rebuild dropped, has its seats
- * repaired from MySQL instead. Only a missing hold counts as missing: a
- * Redis timeout or connection error is thrown and the step retried.
+ * Frees the seats of every hold of the order in Redis: releases a pinned
+ * hold, or puts sold seats back on sale. A hold Redis lost, or one a rebuild
+ * dropped, has its seats repaired from MySQL instead. Only a missing hold
+ * counts as missing: a Redis timeout or connection error is thrown and the
+ * step retried.
  */
 async function releaseSeats(deps: OrderActivityDeps, plan: CheckoutPlan): Promise<void> {
   const { holds } = deps;
-  let hold;
-  try {
-    hold = await holds.getHold(plan.eventId, plan.holdId);
-  } catch (err) {
-    if (!(err instanceof AppError && err.reason === "HOLD_NOT_FOUND")) throw err;
-  }
-  if (hold && (hold.state === "PINNED" || hold.state === "ACTIVE")) {
-    await holds.releaseHold(plan.eventId, plan.holdId, undefined);
-  } else if (hold?.state === "SOLD") {
-    // unsell_hold gives back the whole hold's quantity: after a partial
-    // refund gave some back already, MySQL says what is left instead.
-    if ((await deps.orders.hasPartialRefunds(plan.orderId)) || (await holds.markUnsold(plan)) === "MISSING")
-      await repair(deps, plan);
-  } else if (hold?.state !== "EXPIRED") {
-    // Gone, or released (by a rebuild, a refund or a release): MySQL says
-    // what the seats are now. Idempotent, and it frees no other hold.
-    await repair(deps, plan);
+  const { eventId, buyerId } = plan;
+  let partlyRefunded: boolean | undefined;
+  for (const part of holdsOfPlan(plan)) {
+    let hold;
+    try {
+      hold = await holds.getHold(eventId, part.holdId);
+    } catch (err) {
+      if (!(err instanceof AppError && err.reason === "HOLD_NOT_FOUND")) throw err;
+    }
+    if (hold && (hold.state === "PINNED" || hold.state === "ACTIVE")) {
+      await holds.releaseHold(eventId, part.holdId, undefined);
+    } else if (hold?.state === "SOLD") {
+      // unsell_hold gives back the whole hold's quantity: after a partial
+      // refund gave some back already, MySQL says what is left instead.
+      partlyRefunded ??= await deps.orders.hasPartialRefunds(plan.orderId);
+      if (partlyRefunded || (await holds.markUnsold({ eventId, buyerId, ...part })) === "MISSING")
+        await repair(deps, plan, part);
+    } else if (hold?.state !== "EXPIRED") {
+      // Gone, or released (by a rebuild, a refund or a release): MySQL says
+      // what the seats are now. Idempotent, and it frees no other hold.
+      await repair(deps, plan, part);
+    }
   }
 }
 
@@ -384,7 +435,7 @@ async function releaseRefundedSeats(deps: OrderActivityDeps, orderId: string): P
   if (!order) throw businessFailure("ORDER_NOT_FOUND", `order ${orderId} not found`);
   // Under the order's refund lock: no partial refund of it changes MySQL
   // between the repair's read and its write.
-  await deps.orders.withRefundLock(orderId, () => repair(deps, planOf(order)));
+  await deps.orders.withRefundLock(orderId, () => repairAll(deps, planOf(order)));
 }
 
 // --- pairs of steps the checkout runs back to back, as one local activity each:
@@ -413,6 +464,7 @@ function planOf(order: Order): CheckoutPlan {
     seatIds: order.seatIds,
     sectionId: order.sectionId,
     quantity: order.quantity,
+    holds: order.holds,
     prices: [],
     amountMinor: order.amountMinor,
     currencyCode: order.currencyCode,

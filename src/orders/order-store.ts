@@ -6,7 +6,14 @@ import type { PoolConnection, ResultSetHeader, RowDataPacket } from "mysql2/prom
 import { isDuplicateKey, type MysqlPool } from "../adapters/mysql/pool.js";
 import { inSpan, tracerInTrace } from "../observability/tracing.js";
 import { timesMinor, totalMinor } from "../domain/money.js";
-import type { CheckoutPlan, Order, OrderState, OrderTicket } from "./order.js";
+import {
+  holdsOfPlan,
+  type CheckoutPlan,
+  type Order,
+  type OrderHold,
+  type OrderState,
+  type OrderTicket,
+} from "./order.js";
 
 /** The seats were sold to someone else (Redis lost a hold) or GA capacity ran out. */
 export class SeatsLostError extends Error {
@@ -29,12 +36,18 @@ export interface SeatTruth {
 
 /**
  * What makes two CreateOrder requests of one buyer and idempotency key the
- * same request: the event, the hold and the payment method, hashed (the
- * token itself is never stored).
+ * same request: the event, the set of holds (in any order) and the payment
+ * method, hashed (the token itself is never stored). An order of one hold
+ * hashes as it did before orders had several.
  */
-export function orderRequestHash(req: { eventId: string; holdId: string; paymentMethodToken: string }): string {
+export function orderRequestHash(req: {
+  eventId: string;
+  holdIds: readonly string[];
+  paymentMethodToken: string;
+}): string {
+  const holds = req.holdIds.length === 1 ? req.holdIds[0] : [...req.holdIds].sort();
   return createHash("sha256")
-    .update(JSON.stringify([req.eventId, req.holdId, req.paymentMethodToken]))
+    .update(JSON.stringify([req.eventId, holds, req.paymentMethodToken]))
     .digest("hex");
 }
 
@@ -84,8 +97,11 @@ export function listQuery(
   return { sql, params };
 }
 
-/** How recording a pending order went. */
-export type InsertPendingResult = "INSERTED" | "EXISTS" | "IDEMPOTENCY_KEY_REUSED";
+/**
+ * How recording a pending order went. "HOLD_IN_ORDER": a hold of the plan is
+ * part of another order already (order_holds' primary key).
+ */
+export type InsertPendingResult = "INSERTED" | "EXISTS" | "IDEMPOTENCY_KEY_REUSED" | "HOLD_IN_ORDER";
 
 export class OrderStore {
   constructor(
@@ -95,33 +111,56 @@ export class OrderStore {
   ) {}
 
   /**
-   * Records the order as PENDING_PAYMENT; a second call for the same order
-   * changes nothing ("EXISTS"). "IDEMPOTENCY_KEY_REUSED" when another order of
-   * the buyer holds the idempotency key (UNIQUE (buyer_id, idempotency_key)):
-   * two checkouts raced with one key, and this one lost.
+   * Records the order as PENDING_PAYMENT, with its holds (order_holds), in
+   * one transaction; a second call for the same order changes nothing
+   * ("EXISTS"). "IDEMPOTENCY_KEY_REUSED" when another order of the buyer
+   * holds the idempotency key (UNIQUE (buyer_id, idempotency_key)): two
+   * checkouts raced with one key, and this one lost. "HOLD_IN_ORDER" when
+   * another order has one of its holds.
    */
   async insertPending(o: CheckoutPlan, requestHash: string): Promise<InsertPendingResult> {
-    const [r] = await this.mysql.execute<ResultSetHeader>(
-      `INSERT IGNORE INTO orders (order_id, event_id, hold_id, buyer_id, state, failure_reason, section_id, quantity,
-         amount_minor, currency_code, created_at, updated_at, idempotency_key, seat_ids, request_hash)
-       VALUES (?, ?, ?, ?, 'PENDING_PAYMENT', NULL, ?, ?, ?, ?, NOW(3), NOW(3), ?, ?, ?)`,
-      [
-        o.orderId,
-        o.eventId,
-        o.holdId,
-        o.buyerId,
-        o.sectionId || null,
-        o.quantity,
-        o.amountMinor,
-        o.currencyCode,
-        o.idempotencyKey,
-        o.seatIds.join(","),
-        requestHash,
-      ],
-    );
-    if (r.affectedRows === 1) return "INSERTED";
-    const [rows] = await this.mysql.execute<RowDataPacket[]>("SELECT 1 FROM orders WHERE order_id = ?", [o.orderId]);
-    return rows.length > 0 ? "EXISTS" : "IDEMPOTENCY_KEY_REUSED";
+    return this.transaction("insertPending", async (conn) => {
+      const [r] = await conn.execute<ResultSetHeader>(
+        `INSERT IGNORE INTO orders (order_id, event_id, hold_id, buyer_id, state, failure_reason, section_id, quantity,
+           amount_minor, currency_code, created_at, updated_at, idempotency_key, seat_ids, request_hash)
+         VALUES (?, ?, ?, ?, 'PENDING_PAYMENT', NULL, ?, ?, ?, ?, NOW(3), NOW(3), ?, ?, ?)`,
+        [
+          o.orderId,
+          o.eventId,
+          o.holdId,
+          o.buyerId,
+          o.sectionId || null,
+          o.quantity,
+          o.amountMinor,
+          o.currencyCode,
+          o.idempotencyKey,
+          o.seatIds.join(","),
+          requestHash,
+        ],
+      );
+      if (r.affectedRows !== 1) {
+        const [rows] = await conn.execute<RowDataPacket[]>(
+          "SELECT order_id FROM orders WHERE order_id = ? OR (buyer_id = ? AND idempotency_key = ?)",
+          [o.orderId, o.buyerId, o.idempotencyKey],
+        );
+        if (rows.some((row) => row.order_id === o.orderId)) return "EXISTS";
+        // Else the key's order, or the order of this plan's first hold (UNIQUE (event_id, hold_id)).
+        return rows.length > 0 ? "IDEMPOTENCY_KEY_REUSED" : "HOLD_IN_ORDER";
+      }
+      const holds = holdsOfPlan(o);
+      try {
+        await conn.execute(
+          `INSERT INTO order_holds (event_id, hold_id, order_id, seat_ids, section_id, quantity)
+           VALUES ${holds.map(() => "(?, ?, ?, ?, ?, ?)").join(",")}`,
+          holds.flatMap((h) => [o.eventId, h.holdId, o.orderId, h.seatIds.join(","), h.sectionId || null, h.quantity]),
+        );
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err;
+        await conn.rollback();
+        return "HOLD_IN_ORDER";
+      }
+      return "INSERTED";
+    });
   }
 
   async recordAuthorization(
@@ -143,43 +182,61 @@ export class OrderStore {
   }
 
   /**
-   * Claims the seats (or places) for the order; throws SeatsLostError when
-   * another order owns a seat or capacity ran out. Idempotent: an order whose
-   * items exist is left as it is.
+   * Claims the seats and places of every hold of the order; throws
+   * SeatsLostError when another order owns a seat or capacity ran out, and
+   * then claims none. Idempotent: an order whose items exist is left as it is.
    */
   async commitSale(o: CheckoutPlan): Promise<void> {
     const prices = new Map(o.prices);
-    if (o.sectionId) {
+    const holds = holdsOfPlan(o);
+    // Reserved items: one per seat, with the hold that held it.
+    const seatItems = holds.flatMap((h) =>
+      h.seatIds.map((s) => [o.orderId, o.eventId, s, s, prices.get(s) ?? 0, 1, h.holdId]),
+    );
+    const gaPlaces = new Map<string, number>();
+    for (const h of holds) if (h.sectionId) gaPlaces.set(h.sectionId, (gaPlaces.get(h.sectionId) ?? 0) + h.quantity);
+    const insertSeats = (conn: Pick<PoolConnection, "execute">) =>
+      conn.execute(
+        `INSERT INTO order_items (order_id, event_id, seat_id, sold_seat_id, price_minor, quantity, hold_id) VALUES ${seatItems.map(() => "(?, ?, ?, ?, ?, ?, ?)").join(",")}`,
+        seatItems.flat(),
+      );
+    if (gaPlaces.size > 0) {
+      // General admission (and any seats beside it): one transaction, so a
+      // section out of places or a seat sold to another order claims nothing.
       await this.transaction("commitSale", async (conn) => {
         const [existing] = await conn.execute<RowDataPacket[]>("SELECT 1 FROM order_items WHERE order_id = ? LIMIT 1", [
           o.orderId,
         ]);
         if (existing.length > 0) return;
-        const [r] = await conn.execute<ResultSetHeader>(
-          "UPDATE sections SET sold = sold + ? WHERE event_id = ? AND section_id = ? AND sold + ? <= capacity",
-          [o.quantity, o.eventId, o.sectionId, o.quantity],
-        );
-        if (r.affectedRows !== 1)
-          throw new SeatsLostError(`section ${o.sectionId} has fewer than ${o.quantity} places left`);
-        await conn.execute(
-          "INSERT INTO order_items (order_id, event_id, seat_id, sold_seat_id, price_minor, quantity) VALUES (?, ?, ?, NULL, ?, ?)",
-          [o.orderId, o.eventId, o.sectionId, prices.get(o.sectionId) ?? 0, o.quantity],
-        );
+        for (const [sectionId, quantity] of gaPlaces) {
+          const [r] = await conn.execute<ResultSetHeader>(
+            "UPDATE sections SET sold = sold + ? WHERE event_id = ? AND section_id = ? AND sold + ? <= capacity",
+            [quantity, o.eventId, sectionId, quantity],
+          );
+          if (r.affectedRows !== 1)
+            throw new SeatsLostError(`section ${sectionId} has fewer than ${quantity} places left`);
+          await conn.execute(
+            "INSERT INTO order_items (order_id, event_id, seat_id, sold_seat_id, price_minor, quantity) VALUES (?, ?, ?, NULL, ?, ?)",
+            [o.orderId, o.eventId, sectionId, prices.get(sectionId) ?? 0, quantity],
+          );
+        }
+        if (seatItems.length === 0) return;
+        try {
+          await insertSeats(conn);
+        } catch (err) {
+          if (isDuplicateKey(err)) throw new SeatsLostError("a seat of this order was sold to another order");
+          throw err;
+        }
       });
       return;
     }
-    // Reserved seats: one INSERT of every item is atomic by itself (all rows or
-    // none), so no transaction and one round trip. A duplicate key is either a
-    // retry of this order (its items are there: the primary key (order_id,
-    // seat_id)) or a seat sold to another order (UNIQUE (event_id, sold_seat_id)).
+    // Reserved seats only: one INSERT of every item is atomic by itself (all
+    // rows or none), so no transaction and one round trip. A duplicate key is
+    // either a retry of this order (its items are there: the primary key
+    // (order_id, seat_id)) or a seat sold to another order (UNIQUE (event_id, sold_seat_id)).
     await this.traced("mysql commitSale", "commitSale", async () => {
-      const values = o.seatIds.map(() => "(?, ?, ?, ?, ?, 1)").join(",");
-      const params = o.seatIds.flatMap((s) => [o.orderId, o.eventId, s, s, prices.get(s) ?? 0]);
       try {
-        await this.mysql.execute(
-          `INSERT INTO order_items (order_id, event_id, seat_id, sold_seat_id, price_minor, quantity) VALUES ${values}`,
-          params,
-        );
+        await insertSeats(this.mysql);
       } catch (err) {
         if (!isDuplicateKey(err)) throw err;
         const [existing] = await this.mysql.execute<RowDataPacket[]>(
@@ -221,7 +278,8 @@ export class OrderStore {
    * (src/orders/seat-repair.ts): which of its seats an order owns (and that
    * order's hold), which are free, the section's sold count (general
    * admission), how many places the buyer bought in the event, and whether
-   * the hold's own order owns its seats.
+   * the hold's own order owns its seats (general admission: places of its
+   * section; an order over several holds has one item per section).
    */
   async seatTruth(target: {
     eventId: string;
@@ -236,7 +294,8 @@ export class OrderStore {
         ? Promise.resolve([] as RowDataPacket[])
         : this.mysql
             .execute<RowDataPacket[]>(
-              `SELECT oi.sold_seat_id, o.hold_id FROM order_items oi JOIN orders o ON o.order_id = oi.order_id
+              `SELECT oi.sold_seat_id, COALESCE(oi.hold_id, o.hold_id) AS hold_id
+                 FROM order_items oi JOIN orders o ON o.order_id = oi.order_id
                WHERE oi.event_id = ? AND oi.sold_seat_id IN (${seatIds.map(() => "?").join(",")})`,
               [eventId, ...seatIds],
             )
@@ -259,8 +318,9 @@ export class OrderStore {
       sectionId
         ? this.mysql
             .execute<RowDataPacket[]>(
-              "SELECT 1 FROM order_items oi JOIN orders o ON o.order_id = oi.order_id WHERE o.event_id = ? AND o.hold_id = ? AND oi.released_at IS NULL LIMIT 1",
-              [eventId, holdId],
+              `SELECT 1 FROM order_holds oh JOIN order_items oi ON oi.order_id = oh.order_id
+                WHERE oh.event_id = ? AND oh.hold_id = ? AND oi.seat_id = ? AND oi.released_at IS NULL LIMIT 1`,
+              [eventId, holdId, sectionId],
             )
             .then(([rows]) => rows)
         : Promise.resolve([] as RowDataPacket[]),
@@ -564,13 +624,39 @@ export class OrderStore {
     return out;
   }
 
-  /** The order with its tickets, in one query. */
+  /** The order with its tickets and its holds. */
   async get(orderId: string): Promise<Order | undefined> {
     const [rows] = await this.mysql.execute<RowDataPacket[]>(
       `${ORDER_WITH_TICKETS} WHERE o.order_id = ? ORDER BY t.seat_id`,
       [orderId],
     );
-    return ordersOf(rows)[0];
+    // After the order: its holds were committed with it, so a read that found it finds them.
+    const orders = ordersOf(rows);
+    return orders[0] && withHolds(orders, await this.holdsOf([orderId]))[0];
+  }
+
+  /** The holds of each order (order_holds), sorted by hold id (code units, as JavaScript sorts: not MySQL's collation). */
+  private async holdsOf(orderIds: readonly string[]): Promise<Map<string, OrderHold[]>> {
+    const out = new Map<string, OrderHold[]>();
+    if (orderIds.length === 0) return out;
+    const [rows] = await this.mysql.query<RowDataPacket[]>(
+      "SELECT order_id, hold_id, seat_ids, section_id, quantity FROM order_holds WHERE order_id IN (?)",
+      [orderIds],
+    );
+    for (const r of rows) {
+      const id = String(r.order_id);
+      out.set(id, [
+        ...(out.get(id) ?? []),
+        {
+          holdId: String(r.hold_id),
+          seatIds: r.seat_ids ? String(r.seat_ids).split(",").filter(Boolean) : [],
+          sectionId: r.section_id ? String(r.section_id) : "",
+          quantity: Number(r.quantity),
+        },
+      ]);
+    }
+    for (const holds of out.values()) holds.sort((a, b) => (a.holdId < b.holdId ? -1 : a.holdId > b.holdId ? 1 : 0));
+    return out;
   }
 
   /** The order a buyer made with an idempotency key, if any. */
@@ -596,16 +682,18 @@ export class OrderStore {
       `${ORDER_WITH_TICKETS} WHERE o.order_id = ? OR (o.buyer_id = ? AND o.idempotency_key = ?) ORDER BY o.order_id, t.seat_id`,
       [orderId, buyerId, idempotencyKey],
     );
-    const orders = ordersOf(rows);
+    const found = ordersOf(rows);
+    const orders = withHolds(found, await this.holdsOf(found.map((o) => o.orderId)));
     return {
       byId: orders.find((o) => o.orderId === orderId),
       byKey: orders.find((o) => o.buyerId === buyerId && rowKey(rows, o.orderId) === idempotencyKey),
     };
   }
 
+  /** The order a hold is part of, if any (order_holds). */
   async getByHold(eventId: string, holdId: string): Promise<Order | undefined> {
     const [rows] = await this.mysql.execute<RowDataPacket[]>(
-      "SELECT order_id FROM orders WHERE event_id = ? AND hold_id = ?",
+      "SELECT order_id FROM order_holds WHERE event_id = ? AND hold_id = ?",
       [eventId, holdId],
     );
     return rows[0] ? this.get(String(rows[0].order_id)) : undefined;
@@ -615,7 +703,8 @@ export class OrderStore {
   async list(filter: OrderFilter, pageSize: number, after?: { createdAt: Date; orderId: string }): Promise<Order[]> {
     const { sql, params } = listQuery(filter, pageSize, after);
     const [rows] = await this.mysql.query<RowDataPacket[]>(sql, params);
-    return rows.map((r) => toOrder(r, []));
+    const orders = rows.map((r) => toOrder(r, []));
+    return withHolds(orders, await this.holdsOf(orders.map((o) => o.orderId)));
   }
 
   async eventExists(eventId: string): Promise<boolean> {
@@ -687,6 +776,19 @@ function ordersOf(rows: RowDataPacket[]): Order[] {
   return [...byId.values()].map((o) => toOrder(o.row, o.tickets));
 }
 
+/**
+ * Orders with their holds filled in; an order without order_holds rows (one
+ * recorded by a version before them) is its one hold.
+ */
+function withHolds(orders: Order[], holds: Map<string, OrderHold[]>): Order[] {
+  return orders.map((o) => ({
+    ...o,
+    holds: holds.get(o.orderId) ?? [
+      { holdId: o.holdId, seatIds: o.seatIds, sectionId: o.sectionId, quantity: o.quantity },
+    ],
+  }));
+}
+
 function rowKey(rows: RowDataPacket[], orderId: string): string | undefined {
   const row = rows.find((r) => String(r.order_id) === orderId);
   return row ? String(row.idempotency_key ?? "") : undefined;
@@ -703,6 +805,7 @@ function toOrder(row: RowDataPacket, tickets: RowDataPacket[]): Order {
     seatIds: row.seat_ids ? String(row.seat_ids).split(",").filter(Boolean) : [],
     sectionId: row.section_id ? String(row.section_id) : "",
     quantity: Number(row.quantity),
+    holds: [],
     amountMinor: Number(row.amount_minor),
     currencyCode: String(row.currency_code),
     refundedMinor: Number(row.refunded_minor ?? 0),

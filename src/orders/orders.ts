@@ -21,7 +21,8 @@ import type { OrderNotifier } from "./notifier.js";
 import {
   checkoutWorkflowId,
   FINAL_ORDER_STATES,
-  orderIdForHold,
+  orderIdForHolds,
+  type CheckoutInput,
   refundWorkflowId,
   ticketRefundWorkflowId,
   type Order,
@@ -31,7 +32,8 @@ import type { RefundOptions } from "./activities.js";
 
 export interface CreateOrderRequest {
   eventId: string;
-  holdId: string;
+  /** 1..MAX_ORDER_HOLDS distinct holds, in any order. */
+  holdIds: readonly string[];
   buyerId: string;
   idempotencyKey: string;
   paymentMethodToken: string;
@@ -77,16 +79,21 @@ const REFUSAL_REASONS: Reason[] = [
 ];
 
 /**
- * An idempotency key names one request: the same key with another hold, or
- * the same hold with another payload (payment method), is refused. Orders
- * recorded before request hashes existed are compared by hold only.
+ * An idempotency key names one request: the same key with other holds, or
+ * the same holds with another payload (payment method), is refused. Orders
+ * recorded before request hashes existed are compared by holds only.
  */
-function refuseOtherRequest(prior: Order, req: CreateOrderRequest, requestHash: string): void {
-  if (prior.holdId !== req.holdId || (prior.requestHash !== "" && prior.requestHash !== requestHash)) {
+function refuseOtherRequest(prior: Order, holdIds: readonly string[], requestHash: string): void {
+  const sameHolds =
+    prior.holds
+      .map((h) => h.holdId)
+      .sort()
+      .join(",") === [...holdIds].sort().join(",");
+  if (!sameHolds || (prior.requestHash !== "" && prior.requestHash !== requestHash)) {
     throw new AppError(
       "IDEMPOTENCY_KEY_REUSED",
-      prior.holdId !== req.holdId
-        ? `idempotency key already used for order ${prior.orderId} of another hold`
+      !sameHolds
+        ? `idempotency key already used for order ${prior.orderId} of other holds`
         : `idempotency key already used for order ${prior.orderId} with another request`,
       { metadata: { order_id: prior.orderId } },
     );
@@ -154,28 +161,51 @@ export class Orders {
 
   async createOrder(req: CreateOrderRequest): Promise<Order> {
     const { store, holds } = this.deps;
-    const orderId = orderIdForHold(req.holdId);
-    // The hold's order and the buyer's order with this key, in one query.
+    const holdIds = [...req.holdIds].sort();
+    const orderId = orderIdForHolds(req.eventId, holdIds);
+    // The holds' order and the buyer's order with this key, in one query.
     const { byId, byKey: prior } = await store.getForCreate(orderId, req.buyerId, req.idempotencyKey);
-    const requestHash = orderRequestHash(req);
-    if (prior) refuseOtherRequest(prior, req, requestHash);
+    const requestHash = orderRequestHash({ ...req, holdIds });
+    if (prior) refuseOtherRequest(prior, holdIds, requestHash);
     const existing = prior ?? byId;
     if (existing) {
       if (existing.buyerId !== req.buyerId)
-        throw new AppError("HOLD_NOT_OWNED", `hold ${req.holdId} belongs to another buyer`);
+        throw new AppError("HOLD_NOT_OWNED", `hold ${existing.holdId} belongs to another buyer`);
       return existing;
     }
     // Fail fast on holds that cannot be paid for; the workflow re-checks atomically when it pins.
-    const hold = await holds.getHold(req.eventId, req.holdId);
-    if (hold.buyerId !== req.buyerId)
-      throw new AppError("HOLD_NOT_OWNED", `hold ${req.holdId} belongs to another buyer`);
-    if (hold.state === "EXPIRED") throw new AppError("HOLD_EXPIRED", `hold ${req.holdId} has expired`);
-    if (hold.state !== "ACTIVE" && hold.state !== "PINNED") {
-      throw new AppError("HOLD_NOT_ACTIVE", `hold ${req.holdId} is ${hold.state.toLowerCase()}`, {
-        metadata: { hold_state: hold.state },
-      });
+    const several = holdIds.length > 1;
+    const refuse = (reason: Reason, holdId: string, message: string, metadata: Record<string, string> = {}) =>
+      new AppError(reason, message, { metadata: several ? { ...metadata, hold_id: holdId } : metadata });
+    for (const hold of await Promise.all(
+      holdIds.map((holdId) =>
+        holds.getHold(req.eventId, holdId).catch((err: unknown) => {
+          if (err instanceof AppError && several) err.metadata.hold_id = holdId;
+          throw err;
+        }),
+      ),
+    )) {
+      if (hold.buyerId !== req.buyerId)
+        throw refuse("HOLD_NOT_OWNED", hold.holdId, `hold ${hold.holdId} belongs to another buyer`);
+      if (hold.state === "EXPIRED") throw refuse("HOLD_EXPIRED", hold.holdId, `hold ${hold.holdId} has expired`);
+      // PINNED may be this order's own checkout, begun by a concurrent call; its pin decides.
+      if (hold.state !== "ACTIVE" && hold.state !== "PINNED") {
+        throw refuse("HOLD_NOT_ACTIVE", hold.holdId, `hold ${hold.holdId} is ${hold.state.toLowerCase()}`, {
+          hold_state: hold.state,
+        });
+      }
     }
 
+    const input: CheckoutInput = {
+      orderId,
+      eventId: req.eventId,
+      holdId: holdIds[0]!,
+      holdIds,
+      buyerId: req.buyerId,
+      idempotencyKey: req.idempotencyKey,
+      paymentMethodToken: req.paymentMethodToken,
+      paymentWindowMs: this.deps.paymentWindowMs,
+    };
     try {
       await this.deps.temporal.workflow.executeUpdateWithStart(createOrderUpdate, {
         args: [req.idempotencyKey],
@@ -183,9 +213,9 @@ export class Orders {
         startWorkflowOperation: new WithStartWorkflowOperation(checkout, {
           workflowId: checkoutWorkflowId(orderId),
           taskQueue: this.deps.taskQueue,
-          args: [{ ...req, orderId, paymentWindowMs: this.deps.paymentWindowMs }],
+          args: [input],
           workflowIdConflictPolicy: "USE_EXISTING",
-          // One checkout per hold, ever: a finished one is answered from MySQL.
+          // One checkout per set of holds, ever: a finished one is answered from MySQL.
           workflowIdReusePolicy: "REJECT_DUPLICATE",
         }),
       });
@@ -193,9 +223,9 @@ export class Orders {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw checkoutRefusal(err) ?? this.translate(err);
     }
     const order = await store.get(orderId);
-    if (!order) throw new AppError("HOLD_NOT_ACTIVE", `hold ${req.holdId} could not be checked out`);
+    if (!order) throw new AppError("HOLD_NOT_ACTIVE", `holds ${holdIds.join(", ")} could not be checked out`);
     // A concurrent call with this key and another payload may have started the checkout first.
-    if (order.idempotencyKey === req.idempotencyKey) refuseOtherRequest(order, req, requestHash);
+    if (order.idempotencyKey === req.idempotencyKey) refuseOtherRequest(order, holdIds, requestHash);
     return order;
   }
 

@@ -10,7 +10,7 @@ import type { Logger } from "../logger.js";
 import { KeyRing } from "../signing/key-ring.js";
 import { SigningPool } from "../signing/pool.js";
 import { TokenError, TokenService } from "../signing/tokens.js";
-import type { OrderTicket } from "../orders/order.js";
+import type { OrderHold, OrderTicket } from "../orders/order.js";
 import type { CodecKey } from "../temporal/payload-codec.js";
 
 export const TICKET_TOKEN_TYPE = "ticket";
@@ -65,16 +65,21 @@ export class Tickets {
   ) {}
 
   /**
-   * Signs one code per seat (per place for general admission). Ids derive
-   * from the order, so issuing twice gives the same tickets.
+   * Signs one code per seat, then one per general-admission place (each
+   * section's places numbered from 1: `<section>#<n>`, whichever of the
+   * order's holds they came from). Ids derive from the order, so issuing
+   * twice gives the same tickets.
    */
   async sign(
-    order: { orderId: string; eventId: string; seatIds: string[]; sectionId: string; quantity: number },
+    order: { orderId: string; eventId: string; holds: readonly OrderHold[] },
     validUntil: Date,
   ): Promise<OrderTicket[]> {
-    const seats = order.sectionId
-      ? Array.from({ length: order.quantity }, (_, i) => `${order.sectionId}#${i + 1}`)
-      : order.seatIds;
+    const places = new Map<string, number>();
+    for (const h of order.holds) if (h.sectionId) places.set(h.sectionId, (places.get(h.sectionId) ?? 0) + h.quantity);
+    const seats = [
+      ...order.holds.flatMap((h) => h.seatIds),
+      ...[...places].flatMap(([section, n]) => Array.from({ length: n }, (_, i) => `${section}#${i + 1}`)),
+    ];
     const maxUntil = Date.now() + TICKET_MAX_LIFETIME_SECONDS * 1000 - 60_000;
     const expiresAt = new Date(Math.min(validUntil.getTime(), maxUntil));
     return Promise.all(

@@ -87,7 +87,7 @@ describe("Redis durability", () => {
       const sold: Hold[] = [];
       for (let i = 0; i < 5; i++) {
         const hold = await holds.holdSeats(target(), [`A-1-${2 * i + 1}`, `A-1-${2 * i + 2}`]);
-        await holds.pinHold(eventId, hold.holdId, hold.buyerId, 60_000);
+        await holds.pinHolds(eventId, [hold.holdId], hold.buyerId, `o_${hold.holdId}`, 60_000);
         expect(await holds.markSold(hold)).toBe("OK");
         sold.push(hold);
       }

@@ -300,7 +300,7 @@ describe("holds", () => {
     await sleepUntil(Date.now() + 1500);
     const released = await f.holds.holdSeats(target(layout.eventId), row(1));
     const refunded = await f.holds.holdSeats(target(layout.eventId), row(3));
-    await f.holds.pinHold(layout.eventId, refunded.holdId, refunded.buyerId, 60_000);
+    await f.holds.pinHolds(layout.eventId, [refunded.holdId], refunded.buyerId, `o_${refunded.holdId}`, 60_000);
     expect(await f.holds.markSold(refunded)).toBe("OK");
 
     await expect(best4()).rejects.toMatchObject({ reason: "SEATS_UNAVAILABLE" });
@@ -344,7 +344,7 @@ describe("holds", () => {
     for (let r = 1; r <= 35; r++) {
       if (r === 5) continue;
       const h = await f.holds.holdSeats(target(layout.eventId), row(r));
-      await f.holds.pinHold(layout.eventId, h.holdId, h.buyerId, 60_000);
+      await f.holds.pinHolds(layout.eventId, [h.holdId], h.buyerId, `o_${h.holdId}`, 60_000);
       expect(await f.holds.markSold(h)).toBe("OK");
     }
     const sold12 = await f.holds.getHold(

@@ -231,6 +231,7 @@ function rows(): Row[] {
           {
             eventId: ev,
             holdId: holds.order!.holdId,
+            holdIds: [],
             buyerId: "",
             idempotencyKey: "k-matrix",
             payment: { paymentMethodToken: "tok_approve" },
@@ -451,6 +452,7 @@ beforeAll(async () => {
       {
         eventId: ev,
         holdId: h.holdId,
+        holdIds: [],
         buyerId: "",
         idempotencyKey: uid("k"),
         payment: { paymentMethodToken: "tok_approve" },

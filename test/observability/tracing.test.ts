@@ -60,6 +60,7 @@ async function purchase(t: TestApp, eventId: string, metadata: () => Metadata): 
     {
       eventId,
       holdId: hold!.holdId,
+      holdIds: [],
       buyerId,
       idempotencyKey: uid("k"),
       payment: { paymentMethodToken: ALWAYS_APPROVE },

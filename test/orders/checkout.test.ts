@@ -128,6 +128,7 @@ describe("checkout", () => {
     const err = await callError(s.t.orders, s.t.orders.createOrder, {
       eventId,
       holdId: other.holdId,
+      holdIds: [],
       buyerId: other.buyerId,
       idempotencyKey: key,
       payment: { paymentMethodToken: "tok_approve" },
@@ -190,6 +191,7 @@ describe("checkout", () => {
     const foreign = await callError(s.t.orders, s.t.orders.createOrder, {
       eventId,
       holdId: hold.holdId,
+      holdIds: [],
       buyerId: uid("mallory"),
       idempotencyKey: uid("k"),
       payment: { paymentMethodToken: "tok_approve" },
@@ -199,6 +201,7 @@ describe("checkout", () => {
     const unknown = await callError(s.t.orders, s.t.orders.createOrder, {
       eventId,
       holdId: "h_nope",
+      holdIds: [],
       buyerId: hold.buyerId,
       idempotencyKey: uid("k"),
       payment: { paymentMethodToken: "tok_approve" },
@@ -207,6 +210,7 @@ describe("checkout", () => {
     const bad = await callError(s.t.orders, s.t.orders.createOrder, {
       eventId,
       holdId: hold.holdId,
+      holdIds: [],
       buyerId: hold.buyerId,
       idempotencyKey: "",
       payment: { paymentMethodToken: "has spaces" },

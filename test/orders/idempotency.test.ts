@@ -28,6 +28,7 @@ function createOrderCall(eventId: string, holdId: string, buyerId: string, idemp
   return call(s.t.orders, s.t.orders.createOrder, {
     eventId,
     holdId,
+    holdIds: [],
     buyerId,
     idempotencyKey,
     payment: { paymentMethodToken: token },
@@ -69,6 +70,7 @@ describe("CreateOrder idempotency", () => {
       const refusal = await callError(s.t.orders, s.t.orders.createOrder, {
         eventId,
         holdId: holds.find((h) => h.holdId !== won[0]!.holdId)!.holdId,
+        holdIds: [],
         buyerId: buyer,
         idempotencyKey: key,
         payment: { paymentMethodToken: "tok_approve" },
@@ -90,6 +92,7 @@ describe("CreateOrder idempotency", () => {
     const other = await callError(s.t.orders, s.t.orders.createOrder, {
       eventId,
       holdId: hold.holdId,
+      holdIds: [],
       buyerId: buyer,
       idempotencyKey: key,
       payment: { paymentMethodToken: "tok_decline" },

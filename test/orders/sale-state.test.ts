@@ -54,6 +54,7 @@ describe("checkout and the sale's state", () => {
     const refused = await callError(s.t.orders, s.t.orders.createOrder, {
       eventId,
       holdId: hold.holdId,
+      holdIds: [],
       buyerId: hold.buyerId,
       idempotencyKey: uid("k"),
       payment: { paymentMethodToken: "tok_approve" },

@@ -159,7 +159,9 @@ describe("the typed script layer", () => {
       expect((await holds.extendHold(eventId, seats.holdId, seats.buyerId, uid("x"))).extensionsUsed).toBe(1);
       expect((await holds.extendHold(eventId, ga.holdId, ga.buyerId, uid("x"))).extensionsUsed).toBe(1);
       for (const h of [seats, ga]) {
-        expect((await holds.pinHold(eventId, h.holdId, h.buyerId, 60_000)).state).toBe("PINNED");
+        expect((await holds.pinHolds(eventId, [h.holdId], h.buyerId, `o_${h.holdId}`, 60_000))[0]!.state).toBe(
+          "PINNED",
+        );
         expect(await holds.markSold(h)).toBe("OK");
         expect(await holds.markUnsold(h)).toBe("OK");
         // The checkout's repair of a lost hold, in both shapes: the seats (or places) are free in MySQL,

@@ -201,6 +201,7 @@ describe("npm run build", () => {
         const { order } = await call(orders, orders.createOrder, {
           eventId,
           holdId: hold!.holdId,
+          holdIds: [],
           buyerId: hold!.buyerId,
           idempotencyKey: uid("k"),
           payment: { paymentMethodToken: "tok_approve" },

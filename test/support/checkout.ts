@@ -98,6 +98,7 @@ export async function createOrder(t: TestApp, hold: Hold, token: string, idempot
   const res = await call(t.orders, t.orders.createOrder, {
     eventId: hold.eventId,
     holdId: hold.holdId,
+    holdIds: [],
     buyerId: hold.buyerId,
     idempotencyKey,
     payment: { paymentMethodToken: token },

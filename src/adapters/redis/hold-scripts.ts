@@ -42,8 +42,9 @@ export type ExtendHoldReply =
   | { code: "OK"; expiresMs: number }
   | { code: "REPLAY" }
   | RefusalOf<"NOT_FOUND" | "NOT_OWNED" | "EXPIRED" | "NOT_ACTIVE" | "EXTENSION_LIMIT">;
-export type PinHoldReply =
-  { code: "OK"; expiresMs: number } | RefusalOf<"NOT_FOUND" | "NOT_OWNED" | "EXPIRED" | "SOLD" | "NOT_ACTIVE" | "SALE">;
+type PinRefusal = RefusalOf<"NOT_FOUND" | "NOT_OWNED" | "EXPIRED" | "SOLD" | "NOT_ACTIVE" | "SALE">;
+/** expiresMs: one per hold, in the order given; a refusal names the hold it concerns. */
+export type PinHoldsReply = { code: "OK"; expiresMs: number[] } | (PinRefusal & { holdId: string });
 export type ReleaseHoldReply =
   /** Ended now (state E: it had expired; R: released); its seats are free. */
   | { code: "ENDED"; state: string }
@@ -164,24 +165,28 @@ export class HoldScripts {
     });
   }
 
-  /** lua/pin_hold.lua: the hold cannot expire for `pinMs` (a checkout pays for it). */
-  pinHold(i: SectionInput & { pinMs: number }): Promise<PinHoldReply> {
+  /**
+   * lua/pin_hold.lua: the holds of one order cannot expire for `pinMs` (a
+   * checkout pays for them); all or none.
+   */
+  pinHolds(i: {
+    eventId: string;
+    buyerId: string;
+    orderId: string;
+    holds: readonly { holdId: string; sectionId: string }[];
+    pinMs: number;
+  }): Promise<PinHoldsReply> {
     const k = eventKeys(i.eventId);
-    const argv: ScriptArgv = [
-      6,
-      k.meta,
-      k.hold(i.holdId),
-      k.seats,
-      k.buyer(i.buyerId),
-      k.expiries,
-      k.gaExpiries(i.sectionId || "_"),
-      i.holdId,
-      i.buyerId,
-      i.pinMs,
-    ];
-    return this.runner.run("pin_hold", argv).then((r): PinHoldReply => {
-      if (r[0] === "OK") return { code: "OK", expiresMs: Number(r[1]) };
-      return holdStateRefusal("pin_hold", r) as PinHoldReply;
+    const argv: ScriptArgv = [4 + 2 * i.holds.length, k.meta, k.seats, k.buyer(i.buyerId), k.expiries];
+    // Any key of the event's slot when a hold has no section: the script reads it only for one.
+    for (const h of i.holds) argv.push(k.hold(h.holdId), k.gaExpiries(h.sectionId || "_"));
+    argv.push(i.buyerId, i.pinMs, i.orderId);
+    for (const h of i.holds) argv.push(h.holdId);
+    return this.runner.run("pin_hold", argv).then((r): PinHoldsReply => {
+      if (r[0] === "OK") return { code: "OK", expiresMs: r.slice(1).map(Number) };
+      // Refusals name their hold second: {code, holdId, state?}.
+      const holdId = String(r[1]);
+      return { ...(holdStateRefusal("pin_hold", [r[0]!, ...r.slice(2)]) as PinRefusal), holdId };
     });
   }
 

@@ -7,7 +7,7 @@ import {
   type Order as OrderMessage,
 } from "../../gen/ticketing/v1/order_service.js";
 import { actingBuyer, maySee, requireOperator } from "../../identity/principal.js";
-import type { Order } from "../../orders/order.js";
+import { MAX_ORDER_HOLDS, type Order } from "../../orders/order.js";
 import type { Orders } from "../../orders/orders.js";
 import type { ServiceHandlers } from "../bind.js";
 
@@ -74,7 +74,7 @@ export function orderHandlers(orders: Orders): ServiceHandlers<typeof OrderServi
     async createOrder(req, ctx) {
       const v = new Validator();
       v.id("event_id", req.eventId);
-      v.id("hold_id", req.holdId);
+      const holdIds = checkHoldIds(v, req.holdId, req.holdIds);
       v.id("idempotency_key", req.idempotencyKey);
       const token = req.payment?.paymentMethodToken ?? "";
       if (!req.payment) v.add("payment", "is required");
@@ -85,7 +85,7 @@ export function orderHandlers(orders: Orders): ServiceHandlers<typeof OrderServi
       const order = await orders
         .createOrder({
           eventId: req.eventId,
-          holdId: req.holdId,
+          holdIds,
           buyerId,
           idempotencyKey: req.idempotencyKey,
           paymentMethodToken: token,
@@ -93,7 +93,8 @@ export function orderHandlers(orders: Orders): ServiceHandlers<typeof OrderServi
         .catch((err: unknown) => {
           // Another buyer's hold is answered as not found, so hold ids cannot be probed.
           if (err instanceof AppError && err.reason === "HOLD_NOT_OWNED") {
-            throw new AppError("HOLD_NOT_FOUND", `hold ${req.holdId} not found`);
+            const holdId = err.metadata.hold_id ?? holdIds[0]!;
+            throw new AppError("HOLD_NOT_FOUND", `hold ${holdId} not found`, { metadata: { ...err.metadata } });
           }
           throw err;
         });
@@ -165,6 +166,26 @@ export function orderHandlers(orders: Orders): ServiceHandlers<typeof OrderServi
       return toPage(await orders.listEventOrders(req.eventId, only, pageSize + 1, after), pageSize);
     },
   };
+}
+
+/**
+ * The holds of a CreateOrder: hold_id (one) or hold_ids (1..MAX_ORDER_HOLDS,
+ * each once), never both; violations go to `v`.
+ */
+function checkHoldIds(v: Validator, holdId: string, holdIds: readonly string[]): string[] {
+  if (holdId && holdIds.length > 0) {
+    v.add("hold_id", "set hold_id or hold_ids, not both");
+    return [];
+  }
+  if (holdId || holdIds.length === 0) return [v.id("hold_id", holdId)];
+  if (holdIds.length > MAX_ORDER_HOLDS) v.add("hold_ids", `must name at most ${MAX_ORDER_HOLDS} holds`);
+  const seen = new Set<string>();
+  holdIds.forEach((id, i) => {
+    v.id(`hold_ids[${i}]`, id);
+    if (seen.has(id)) v.add(`hold_ids[${i}]`, "is named twice");
+    seen.add(id);
+  });
+  return [...holdIds];
 }
 
 /** Another buyer's order is answered as not found, so order ids cannot be probed. */

@@ -204,30 +204,40 @@ func (x *OrderTicket) GetRevoked() bool {
 	return false
 }
 
-// A hold being paid for.
+// One or more holds of one buyer and event being paid for.
 type Order struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	OrderId string                 `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
 	EventId string                 `protobuf:"bytes,2,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
-	HoldId  string                 `protobuf:"bytes,3,opt,name=hold_id,json=holdId,proto3" json:"hold_id,omitempty"`
-	BuyerId string                 `protobuf:"bytes,4,opt,name=buyer_id,json=buyerId,proto3" json:"buyer_id,omitempty"`
-	State   OrderState             `protobuf:"varint,5,opt,name=state,proto3,enum=ticketing.v1.OrderState" json:"state,omitempty"`
+	// The order's first hold (holds[0].hold_id): the only one for an order of
+	// one hold.
+	HoldId  string     `protobuf:"bytes,3,opt,name=hold_id,json=holdId,proto3" json:"hold_id,omitempty"`
+	BuyerId string     `protobuf:"bytes,4,opt,name=buyer_id,json=buyerId,proto3" json:"buyer_id,omitempty"`
+	State   OrderState `protobuf:"varint,5,opt,name=state,proto3,enum=ticketing.v1.OrderState" json:"state,omitempty"`
 	// With FAILED: a stable reason such as PAYMENT_DECLINED,
 	// PAYMENT_WINDOW_ELAPSED, SEATS_LOST.
-	FailureReason string                 `protobuf:"bytes,6,opt,name=failure_reason,json=failureReason,proto3" json:"failure_reason,omitempty"`
-	SeatIds       []string               `protobuf:"bytes,7,rep,name=seat_ids,json=seatIds,proto3" json:"seat_ids,omitempty"`
-	SectionId     string                 `protobuf:"bytes,8,opt,name=section_id,json=sectionId,proto3" json:"section_id,omitempty"`
-	Quantity      uint32                 `protobuf:"varint,9,opt,name=quantity,proto3" json:"quantity,omitempty"`
-	AmountMinor   int64                  `protobuf:"varint,10,opt,name=amount_minor,json=amountMinor,proto3" json:"amount_minor,omitempty"`
-	CurrencyCode  string                 `protobuf:"bytes,11,opt,name=currency_code,json=currencyCode,proto3" json:"currency_code,omitempty"`
-	Tickets       []*OrderTicket         `protobuf:"bytes,12,rep,name=tickets,proto3" json:"tickets,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	FailureReason string `protobuf:"bytes,6,opt,name=failure_reason,json=failureReason,proto3" json:"failure_reason,omitempty"`
+	// Every reserved seat of every hold.
+	SeatIds []string `protobuf:"bytes,7,rep,name=seat_ids,json=seatIds,proto3" json:"seat_ids,omitempty"`
+	// The general-admission section of the order's places; empty when it has
+	// none, or places in more than one section (see holds).
+	SectionId string `protobuf:"bytes,8,opt,name=section_id,json=sectionId,proto3" json:"section_id,omitempty"`
+	// Tickets in all: seats plus general-admission places.
+	Quantity uint32 `protobuf:"varint,9,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	// The sum of every hold's prices.
+	AmountMinor  int64                  `protobuf:"varint,10,opt,name=amount_minor,json=amountMinor,proto3" json:"amount_minor,omitempty"`
+	CurrencyCode string                 `protobuf:"bytes,11,opt,name=currency_code,json=currencyCode,proto3" json:"currency_code,omitempty"`
+	Tickets      []*OrderTicket         `protobuf:"bytes,12,rep,name=tickets,proto3" json:"tickets,omitempty"`
+	CreateTime   *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime   *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Money refunded so far, in minor units of currency_code: the sum of the
 	// partial refunds' ticket prices, or amount_minor once REFUNDED.
 	RefundedAmountMinor int64 `protobuf:"varint,15,opt,name=refunded_amount_minor,json=refundedAmountMinor,proto3" json:"refunded_amount_minor,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// The holds the order pays for, sorted by hold id; each hold is in at most
+	// one order.
+	Holds         []*OrderHold `protobuf:"bytes,16,rep,name=holds,proto3" json:"holds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Order) Reset() {
@@ -365,10 +375,90 @@ func (x *Order) GetRefundedAmountMinor() int64 {
 	return 0
 }
 
+func (x *Order) GetHolds() []*OrderHold {
+	if x != nil {
+		return x.Holds
+	}
+	return nil
+}
+
+// One hold of an order, as it was when the order pinned it.
+type OrderHold struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	HoldId string                 `protobuf:"bytes,1,opt,name=hold_id,json=holdId,proto3" json:"hold_id,omitempty"`
+	// Reserved seats; empty for general admission.
+	SeatIds []string `protobuf:"bytes,2,rep,name=seat_ids,json=seatIds,proto3" json:"seat_ids,omitempty"`
+	// General admission: the section and its places.
+	SectionId     string `protobuf:"bytes,3,opt,name=section_id,json=sectionId,proto3" json:"section_id,omitempty"`
+	Quantity      uint32 `protobuf:"varint,4,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OrderHold) Reset() {
+	*x = OrderHold{}
+	mi := &file_ticketing_v1_order_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OrderHold) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OrderHold) ProtoMessage() {}
+
+func (x *OrderHold) ProtoReflect() protoreflect.Message {
+	mi := &file_ticketing_v1_order_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OrderHold.ProtoReflect.Descriptor instead.
+func (*OrderHold) Descriptor() ([]byte, []int) {
+	return file_ticketing_v1_order_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *OrderHold) GetHoldId() string {
+	if x != nil {
+		return x.HoldId
+	}
+	return ""
+}
+
+func (x *OrderHold) GetSeatIds() []string {
+	if x != nil {
+		return x.SeatIds
+	}
+	return nil
+}
+
+func (x *OrderHold) GetSectionId() string {
+	if x != nil {
+		return x.SectionId
+	}
+	return ""
+}
+
+func (x *OrderHold) GetQuantity() uint32 {
+	if x != nil {
+		return x.Quantity
+	}
+	return 0
+}
+
 type CreateOrderRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	EventId string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
-	HoldId  string                 `protobuf:"bytes,2,opt,name=hold_id,json=holdId,proto3" json:"hold_id,omitempty"`
+	// The hold to pay for (an order of one hold). Set this or hold_ids, not
+	// both.
+	HoldId string `protobuf:"bytes,2,opt,name=hold_id,json=holdId,proto3" json:"hold_id,omitempty"`
 	// The buyer acted for. Empty means the caller (the token's subject); a
 	// buyer may name only itself (else PERMISSION_DENIED BUYER_MISMATCH) and an
 	// operator must name one. Kept on the wire for compatibility: the caller's
@@ -377,13 +467,21 @@ type CreateOrderRequest struct {
 	// Makes the call idempotent; `[A-Za-z0-9_-]{1,64}`.
 	IdempotencyKey string          `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	Payment        *PaymentDetails `protobuf:"bytes,5,opt,name=payment,proto3" json:"payment,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The holds to pay for in one order: 1 to 10, each named once, all of this
+	// buyer and event_id, active and in no other order. The order pins all of
+	// them or none (a hold that cannot be pinned leaves the others as they
+	// were), charges the sum of their prices, and sells every seat and place
+	// or none. Reserved and general-admission holds may be mixed. Their order
+	// does not matter: the same set is the same order and the same request
+	// for idempotency_key. Set this or hold_id, not both.
+	HoldIds       []string `protobuf:"bytes,6,rep,name=hold_ids,json=holdIds,proto3" json:"hold_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateOrderRequest) Reset() {
 	*x = CreateOrderRequest{}
-	mi := &file_ticketing_v1_order_service_proto_msgTypes[3]
+	mi := &file_ticketing_v1_order_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -395,7 +493,7 @@ func (x *CreateOrderRequest) String() string {
 func (*CreateOrderRequest) ProtoMessage() {}
 
 func (x *CreateOrderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_order_service_proto_msgTypes[3]
+	mi := &file_ticketing_v1_order_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -408,7 +506,7 @@ func (x *CreateOrderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateOrderRequest.ProtoReflect.Descriptor instead.
 func (*CreateOrderRequest) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_order_service_proto_rawDescGZIP(), []int{3}
+	return file_ticketing_v1_order_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CreateOrderRequest) GetEventId() string {
@@ -446,6 +544,13 @@ func (x *CreateOrderRequest) GetPayment() *PaymentDetails {
 	return nil
 }
 
+func (x *CreateOrderRequest) GetHoldIds() []string {
+	if x != nil {
+		return x.HoldIds
+	}
+	return nil
+}
+
 type CreateOrderResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Order         *Order                 `protobuf:"bytes,1,opt,name=order,proto3" json:"order,omitempty"`
@@ -455,7 +560,7 @@ type CreateOrderResponse struct {
 
 func (x *CreateOrderResponse) Reset() {
 	*x = CreateOrderResponse{}
-	mi := &file_ticketing_v1_order_service_proto_msgTypes[4]
+	mi := &file_ticketing_v1_order_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -467,7 +572,7 @@ func (x *CreateOrderResponse) String() string {
 func (*CreateOrderResponse) ProtoMessage() {}
 
 func (x *CreateOrderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_order_service_proto_msgTypes[4]
+	mi := &file_ticketing_v1_order_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -480,7 +585,7 @@ func (x *CreateOrderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateOrderResponse.ProtoReflect.Descriptor instead.
 func (*CreateOrderResponse) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_order_service_proto_rawDescGZIP(), []int{4}
+	return file_ticketing_v1_order_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CreateOrderResponse) GetOrder() *Order {
@@ -499,7 +604,7 @@ type GetOrderRequest struct {
 
 func (x *GetOrderRequest) Reset() {
 	*x = GetOrderRequest{}
-	mi := &file_ticketing_v1_order_service_proto_msgTypes[5]
+	mi := &file_ticketing_v1_order_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -511,7 +616,7 @@ func (x *GetOrderRequest) String() string {
 func (*GetOrderRequest) ProtoMessage() {}
 
 func (x *GetOrderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_order_service_proto_msgTypes[5]
+	mi := &file_ticketing_v1_order_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -524,7 +629,7 @@ func (x *GetOrderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOrderRequest.ProtoReflect.Descriptor instead.
 func (*GetOrderRequest) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_order_service_proto_rawDescGZIP(), []int{5}
+	return file_ticketing_v1_order_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetOrderRequest) GetOrderId() string {
@@ -543,7 +648,7 @@ type GetOrderResponse struct {
 
 func (x *GetOrderResponse) Reset() {
 	*x = GetOrderResponse{}
-	mi := &file_ticketing_v1_order_service_proto_msgTypes[6]
+	mi := &file_ticketing_v1_order_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -555,7 +660,7 @@ func (x *GetOrderResponse) String() string {
 func (*GetOrderResponse) ProtoMessage() {}
 
 func (x *GetOrderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_order_service_proto_msgTypes[6]
+	mi := &file_ticketing_v1_order_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -568,7 +673,7 @@ func (x *GetOrderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOrderResponse.ProtoReflect.Descriptor instead.
 func (*GetOrderResponse) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_order_service_proto_rawDescGZIP(), []int{6}
+	return file_ticketing_v1_order_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetOrderResponse) GetOrder() *Order {
@@ -587,7 +692,7 @@ type WatchOrderRequest struct {
 
 func (x *WatchOrderRequest) Reset() {
 	*x = WatchOrderRequest{}
-	mi := &file_ticketing_v1_order_service_proto_msgTypes[7]
+	mi := &file_ticketing_v1_order_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -599,7 +704,7 @@ func (x *WatchOrderRequest) String() string {
 func (*WatchOrderRequest) ProtoMessage() {}
 
 func (x *WatchOrderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_order_service_proto_msgTypes[7]
+	mi := &file_ticketing_v1_order_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -612,7 +717,7 @@ func (x *WatchOrderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchOrderRequest.ProtoReflect.Descriptor instead.
 func (*WatchOrderRequest) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_order_service_proto_rawDescGZIP(), []int{7}
+	return file_ticketing_v1_order_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *WatchOrderRequest) GetOrderId() string {
@@ -631,7 +736,7 @@ type WatchOrderResponse struct {
 
 func (x *WatchOrderResponse) Reset() {
 	*x = WatchOrderResponse{}
-	mi := &file_ticketing_v1_order_service_proto_msgTypes[8]
+	mi := &file_ticketing_v1_order_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -643,7 +748,7 @@ func (x *WatchOrderResponse) String() string {
 func (*WatchOrderResponse) ProtoMessage() {}
 
 func (x *WatchOrderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_order_service_proto_msgTypes[8]
+	mi := &file_ticketing_v1_order_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -656,7 +761,7 @@ func (x *WatchOrderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchOrderResponse.ProtoReflect.Descriptor instead.
 func (*WatchOrderResponse) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_order_service_proto_rawDescGZIP(), []int{8}
+	return file_ticketing_v1_order_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *WatchOrderResponse) GetOrder() *Order {
@@ -703,7 +808,7 @@ type CancelOrderRequest struct {
 
 func (x *CancelOrderRequest) Reset() {
 	*x = CancelOrderRequest{}
-	mi := &file_ticketing_v1_order_service_proto_msgTypes[9]
+	mi := &file_ticketing_v1_order_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -715,7 +820,7 @@ func (x *CancelOrderRequest) String() string {
 func (*CancelOrderRequest) ProtoMessage() {}
 
 func (x *CancelOrderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_order_service_proto_msgTypes[9]
+	mi := &file_ticketing_v1_order_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -728,7 +833,7 @@ func (x *CancelOrderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelOrderRequest.ProtoReflect.Descriptor instead.
 func (*CancelOrderRequest) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_order_service_proto_rawDescGZIP(), []int{9}
+	return file_ticketing_v1_order_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CancelOrderRequest) GetOrderId() string {
@@ -775,7 +880,7 @@ type CancelOrderResponse struct {
 
 func (x *CancelOrderResponse) Reset() {
 	*x = CancelOrderResponse{}
-	mi := &file_ticketing_v1_order_service_proto_msgTypes[10]
+	mi := &file_ticketing_v1_order_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -787,7 +892,7 @@ func (x *CancelOrderResponse) String() string {
 func (*CancelOrderResponse) ProtoMessage() {}
 
 func (x *CancelOrderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_order_service_proto_msgTypes[10]
+	mi := &file_ticketing_v1_order_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -800,7 +905,7 @@ func (x *CancelOrderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelOrderResponse.ProtoReflect.Descriptor instead.
 func (*CancelOrderResponse) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_order_service_proto_rawDescGZIP(), []int{10}
+	return file_ticketing_v1_order_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CancelOrderResponse) GetOrder() *Order {
@@ -828,7 +933,7 @@ type ListOrdersRequest struct {
 
 func (x *ListOrdersRequest) Reset() {
 	*x = ListOrdersRequest{}
-	mi := &file_ticketing_v1_order_service_proto_msgTypes[11]
+	mi := &file_ticketing_v1_order_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -840,7 +945,7 @@ func (x *ListOrdersRequest) String() string {
 func (*ListOrdersRequest) ProtoMessage() {}
 
 func (x *ListOrdersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_order_service_proto_msgTypes[11]
+	mi := &file_ticketing_v1_order_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -853,7 +958,7 @@ func (x *ListOrdersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOrdersRequest.ProtoReflect.Descriptor instead.
 func (*ListOrdersRequest) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_order_service_proto_rawDescGZIP(), []int{11}
+	return file_ticketing_v1_order_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListOrdersRequest) GetBuyerId() string {
@@ -894,7 +999,7 @@ type ListOrdersResponse struct {
 
 func (x *ListOrdersResponse) Reset() {
 	*x = ListOrdersResponse{}
-	mi := &file_ticketing_v1_order_service_proto_msgTypes[12]
+	mi := &file_ticketing_v1_order_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -906,7 +1011,7 @@ func (x *ListOrdersResponse) String() string {
 func (*ListOrdersResponse) ProtoMessage() {}
 
 func (x *ListOrdersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_order_service_proto_msgTypes[12]
+	mi := &file_ticketing_v1_order_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -919,7 +1024,7 @@ func (x *ListOrdersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOrdersResponse.ProtoReflect.Descriptor instead.
 func (*ListOrdersResponse) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_order_service_proto_rawDescGZIP(), []int{12}
+	return file_ticketing_v1_order_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListOrdersResponse) GetOrders() []*Order {
@@ -954,7 +1059,7 @@ type ListEventOrdersRequest struct {
 
 func (x *ListEventOrdersRequest) Reset() {
 	*x = ListEventOrdersRequest{}
-	mi := &file_ticketing_v1_order_service_proto_msgTypes[13]
+	mi := &file_ticketing_v1_order_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -966,7 +1071,7 @@ func (x *ListEventOrdersRequest) String() string {
 func (*ListEventOrdersRequest) ProtoMessage() {}
 
 func (x *ListEventOrdersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_order_service_proto_msgTypes[13]
+	mi := &file_ticketing_v1_order_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -979,7 +1084,7 @@ func (x *ListEventOrdersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventOrdersRequest.ProtoReflect.Descriptor instead.
 func (*ListEventOrdersRequest) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_order_service_proto_rawDescGZIP(), []int{13}
+	return file_ticketing_v1_order_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListEventOrdersRequest) GetEventId() string {
@@ -1028,7 +1133,7 @@ type ListEventOrdersResponse struct {
 
 func (x *ListEventOrdersResponse) Reset() {
 	*x = ListEventOrdersResponse{}
-	mi := &file_ticketing_v1_order_service_proto_msgTypes[14]
+	mi := &file_ticketing_v1_order_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1040,7 +1145,7 @@ func (x *ListEventOrdersResponse) String() string {
 func (*ListEventOrdersResponse) ProtoMessage() {}
 
 func (x *ListEventOrdersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_order_service_proto_msgTypes[14]
+	mi := &file_ticketing_v1_order_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1053,7 +1158,7 @@ func (x *ListEventOrdersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventOrdersResponse.ProtoReflect.Descriptor instead.
 func (*ListEventOrdersResponse) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_order_service_proto_rawDescGZIP(), []int{14}
+	return file_ticketing_v1_order_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListEventOrdersResponse) GetOrders() []*Order {
@@ -1081,7 +1186,7 @@ const file_ticketing_v1_order_service_proto_rawDesc = "" +
 	"\tticket_id\x18\x01 \x01(\tR\bticketId\x12\x17\n" +
 	"\aseat_id\x18\x02 \x01(\tR\x06seatId\x12\x12\n" +
 	"\x04code\x18\x03 \x01(\tR\x04code\x12\x18\n" +
-	"\arevoked\x18\x04 \x01(\bR\arevoked\"\xc9\x04\n" +
+	"\arevoked\x18\x04 \x01(\bR\arevoked\"\xf8\x04\n" +
 	"\x05Order\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x19\n" +
 	"\bevent_id\x18\x02 \x01(\tR\aeventId\x12\x17\n" +
@@ -1101,13 +1206,21 @@ const file_ticketing_v1_order_service_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x122\n" +
-	"\x15refunded_amount_minor\x18\x0f \x01(\x03R\x13refundedAmountMinor\"\xc4\x01\n" +
+	"\x15refunded_amount_minor\x18\x0f \x01(\x03R\x13refundedAmountMinor\x12-\n" +
+	"\x05holds\x18\x10 \x03(\v2\x17.ticketing.v1.OrderHoldR\x05holds\"z\n" +
+	"\tOrderHold\x12\x17\n" +
+	"\ahold_id\x18\x01 \x01(\tR\x06holdId\x12\x19\n" +
+	"\bseat_ids\x18\x02 \x03(\tR\aseatIds\x12\x1d\n" +
+	"\n" +
+	"section_id\x18\x03 \x01(\tR\tsectionId\x12\x1a\n" +
+	"\bquantity\x18\x04 \x01(\rR\bquantity\"\xdf\x01\n" +
 	"\x12CreateOrderRequest\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x17\n" +
 	"\ahold_id\x18\x02 \x01(\tR\x06holdId\x12\x19\n" +
 	"\bbuyer_id\x18\x03 \x01(\tR\abuyerId\x12'\n" +
 	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\x126\n" +
-	"\apayment\x18\x05 \x01(\v2\x1c.ticketing.v1.PaymentDetailsR\apayment\"@\n" +
+	"\apayment\x18\x05 \x01(\v2\x1c.ticketing.v1.PaymentDetailsR\apayment\x12\x19\n" +
+	"\bhold_ids\x18\x06 \x03(\tR\aholdIds\"@\n" +
 	"\x13CreateOrderResponse\x12)\n" +
 	"\x05order\x18\x01 \x01(\v2\x13.ticketing.v1.OrderR\x05order\",\n" +
 	"\x0fGetOrderRequest\x12\x19\n" +
@@ -1178,56 +1291,58 @@ func file_ticketing_v1_order_service_proto_rawDescGZIP() []byte {
 }
 
 var file_ticketing_v1_order_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ticketing_v1_order_service_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_ticketing_v1_order_service_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_ticketing_v1_order_service_proto_goTypes = []any{
 	(OrderState)(0),                 // 0: ticketing.v1.OrderState
 	(*PaymentDetails)(nil),          // 1: ticketing.v1.PaymentDetails
 	(*OrderTicket)(nil),             // 2: ticketing.v1.OrderTicket
 	(*Order)(nil),                   // 3: ticketing.v1.Order
-	(*CreateOrderRequest)(nil),      // 4: ticketing.v1.CreateOrderRequest
-	(*CreateOrderResponse)(nil),     // 5: ticketing.v1.CreateOrderResponse
-	(*GetOrderRequest)(nil),         // 6: ticketing.v1.GetOrderRequest
-	(*GetOrderResponse)(nil),        // 7: ticketing.v1.GetOrderResponse
-	(*WatchOrderRequest)(nil),       // 8: ticketing.v1.WatchOrderRequest
-	(*WatchOrderResponse)(nil),      // 9: ticketing.v1.WatchOrderResponse
-	(*CancelOrderRequest)(nil),      // 10: ticketing.v1.CancelOrderRequest
-	(*CancelOrderResponse)(nil),     // 11: ticketing.v1.CancelOrderResponse
-	(*ListOrdersRequest)(nil),       // 12: ticketing.v1.ListOrdersRequest
-	(*ListOrdersResponse)(nil),      // 13: ticketing.v1.ListOrdersResponse
-	(*ListEventOrdersRequest)(nil),  // 14: ticketing.v1.ListEventOrdersRequest
-	(*ListEventOrdersResponse)(nil), // 15: ticketing.v1.ListEventOrdersResponse
-	(*timestamppb.Timestamp)(nil),   // 16: google.protobuf.Timestamp
+	(*OrderHold)(nil),               // 4: ticketing.v1.OrderHold
+	(*CreateOrderRequest)(nil),      // 5: ticketing.v1.CreateOrderRequest
+	(*CreateOrderResponse)(nil),     // 6: ticketing.v1.CreateOrderResponse
+	(*GetOrderRequest)(nil),         // 7: ticketing.v1.GetOrderRequest
+	(*GetOrderResponse)(nil),        // 8: ticketing.v1.GetOrderResponse
+	(*WatchOrderRequest)(nil),       // 9: ticketing.v1.WatchOrderRequest
+	(*WatchOrderResponse)(nil),      // 10: ticketing.v1.WatchOrderResponse
+	(*CancelOrderRequest)(nil),      // 11: ticketing.v1.CancelOrderRequest
+	(*CancelOrderResponse)(nil),     // 12: ticketing.v1.CancelOrderResponse
+	(*ListOrdersRequest)(nil),       // 13: ticketing.v1.ListOrdersRequest
+	(*ListOrdersResponse)(nil),      // 14: ticketing.v1.ListOrdersResponse
+	(*ListEventOrdersRequest)(nil),  // 15: ticketing.v1.ListEventOrdersRequest
+	(*ListEventOrdersResponse)(nil), // 16: ticketing.v1.ListEventOrdersResponse
+	(*timestamppb.Timestamp)(nil),   // 17: google.protobuf.Timestamp
 }
 var file_ticketing_v1_order_service_proto_depIdxs = []int32{
 	0,  // 0: ticketing.v1.Order.state:type_name -> ticketing.v1.OrderState
 	2,  // 1: ticketing.v1.Order.tickets:type_name -> ticketing.v1.OrderTicket
-	16, // 2: ticketing.v1.Order.create_time:type_name -> google.protobuf.Timestamp
-	16, // 3: ticketing.v1.Order.update_time:type_name -> google.protobuf.Timestamp
-	1,  // 4: ticketing.v1.CreateOrderRequest.payment:type_name -> ticketing.v1.PaymentDetails
-	3,  // 5: ticketing.v1.CreateOrderResponse.order:type_name -> ticketing.v1.Order
-	3,  // 6: ticketing.v1.GetOrderResponse.order:type_name -> ticketing.v1.Order
-	3,  // 7: ticketing.v1.WatchOrderResponse.order:type_name -> ticketing.v1.Order
-	3,  // 8: ticketing.v1.CancelOrderResponse.order:type_name -> ticketing.v1.Order
-	3,  // 9: ticketing.v1.ListOrdersResponse.orders:type_name -> ticketing.v1.Order
-	0,  // 10: ticketing.v1.ListEventOrdersRequest.state:type_name -> ticketing.v1.OrderState
-	3,  // 11: ticketing.v1.ListEventOrdersResponse.orders:type_name -> ticketing.v1.Order
-	4,  // 12: ticketing.v1.OrderService.CreateOrder:input_type -> ticketing.v1.CreateOrderRequest
-	6,  // 13: ticketing.v1.OrderService.GetOrder:input_type -> ticketing.v1.GetOrderRequest
-	8,  // 14: ticketing.v1.OrderService.WatchOrder:input_type -> ticketing.v1.WatchOrderRequest
-	10, // 15: ticketing.v1.OrderService.CancelOrder:input_type -> ticketing.v1.CancelOrderRequest
-	12, // 16: ticketing.v1.OrderService.ListOrders:input_type -> ticketing.v1.ListOrdersRequest
-	14, // 17: ticketing.v1.OrderService.ListEventOrders:input_type -> ticketing.v1.ListEventOrdersRequest
-	5,  // 18: ticketing.v1.OrderService.CreateOrder:output_type -> ticketing.v1.CreateOrderResponse
-	7,  // 19: ticketing.v1.OrderService.GetOrder:output_type -> ticketing.v1.GetOrderResponse
-	9,  // 20: ticketing.v1.OrderService.WatchOrder:output_type -> ticketing.v1.WatchOrderResponse
-	11, // 21: ticketing.v1.OrderService.CancelOrder:output_type -> ticketing.v1.CancelOrderResponse
-	13, // 22: ticketing.v1.OrderService.ListOrders:output_type -> ticketing.v1.ListOrdersResponse
-	15, // 23: ticketing.v1.OrderService.ListEventOrders:output_type -> ticketing.v1.ListEventOrdersResponse
-	18, // [18:24] is the sub-list for method output_type
-	12, // [12:18] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	17, // 2: ticketing.v1.Order.create_time:type_name -> google.protobuf.Timestamp
+	17, // 3: ticketing.v1.Order.update_time:type_name -> google.protobuf.Timestamp
+	4,  // 4: ticketing.v1.Order.holds:type_name -> ticketing.v1.OrderHold
+	1,  // 5: ticketing.v1.CreateOrderRequest.payment:type_name -> ticketing.v1.PaymentDetails
+	3,  // 6: ticketing.v1.CreateOrderResponse.order:type_name -> ticketing.v1.Order
+	3,  // 7: ticketing.v1.GetOrderResponse.order:type_name -> ticketing.v1.Order
+	3,  // 8: ticketing.v1.WatchOrderResponse.order:type_name -> ticketing.v1.Order
+	3,  // 9: ticketing.v1.CancelOrderResponse.order:type_name -> ticketing.v1.Order
+	3,  // 10: ticketing.v1.ListOrdersResponse.orders:type_name -> ticketing.v1.Order
+	0,  // 11: ticketing.v1.ListEventOrdersRequest.state:type_name -> ticketing.v1.OrderState
+	3,  // 12: ticketing.v1.ListEventOrdersResponse.orders:type_name -> ticketing.v1.Order
+	5,  // 13: ticketing.v1.OrderService.CreateOrder:input_type -> ticketing.v1.CreateOrderRequest
+	7,  // 14: ticketing.v1.OrderService.GetOrder:input_type -> ticketing.v1.GetOrderRequest
+	9,  // 15: ticketing.v1.OrderService.WatchOrder:input_type -> ticketing.v1.WatchOrderRequest
+	11, // 16: ticketing.v1.OrderService.CancelOrder:input_type -> ticketing.v1.CancelOrderRequest
+	13, // 17: ticketing.v1.OrderService.ListOrders:input_type -> ticketing.v1.ListOrdersRequest
+	15, // 18: ticketing.v1.OrderService.ListEventOrders:input_type -> ticketing.v1.ListEventOrdersRequest
+	6,  // 19: ticketing.v1.OrderService.CreateOrder:output_type -> ticketing.v1.CreateOrderResponse
+	8,  // 20: ticketing.v1.OrderService.GetOrder:output_type -> ticketing.v1.GetOrderResponse
+	10, // 21: ticketing.v1.OrderService.WatchOrder:output_type -> ticketing.v1.WatchOrderResponse
+	12, // 22: ticketing.v1.OrderService.CancelOrder:output_type -> ticketing.v1.CancelOrderResponse
+	14, // 23: ticketing.v1.OrderService.ListOrders:output_type -> ticketing.v1.ListOrdersResponse
+	16, // 24: ticketing.v1.OrderService.ListEventOrders:output_type -> ticketing.v1.ListEventOrdersResponse
+	19, // [19:25] is the sub-list for method output_type
+	13, // [13:19] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_ticketing_v1_order_service_proto_init() }
@@ -1241,7 +1356,7 @@ func file_ticketing_v1_order_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ticketing_v1_order_service_proto_rawDesc), len(file_ticketing_v1_order_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   15,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -33,14 +33,20 @@ const (
 //
 // Orders: a hold being paid for, run by a durable checkout workflow.
 type OrderServiceClient interface {
-	// Starts the checkout of a hold. Idempotent by idempotency_key: a retry, a
-	// double click or a second API instance returns the same order.
+	// Starts the checkout of one hold, or of several holds of the same buyer
+	// and event as one order (hold_ids): one payment for the sum of their
+	// prices, and all of them sold or none. Idempotent by idempotency_key: a
+	// retry, a double click or a second API instance returns the same order.
 	// A paused sale still checks out the holds already made; a closed one does
 	// not (SALE_CLOSED), unless the hold was pinned for checkout before it closed.
 	// Errors: HOLD_NOT_FOUND (also for another buyer's hold), HOLD_EXPIRED,
-	// HOLD_NOT_ACTIVE, SALE_CLOSED (FAILED_PRECONDITION), BUYER_MISMATCH (PERMISSION_DENIED),
-	// IDEMPOTENCY_KEY_REUSED (ALREADY_EXISTS: the key was used for another hold,
-	// or for this hold with another payment method).
+	// HOLD_NOT_ACTIVE (also for a hold already in another order; metadata
+	// hold_id names the hold when the order has several), SALE_CLOSED
+	// (FAILED_PRECONDITION), BUYER_MISMATCH (PERMISSION_DENIED),
+	// IDEMPOTENCY_KEY_REUSED (ALREADY_EXISTS: the key was used for other holds,
+	// or for these holds with another payment method), VALIDATION_FAILED
+	// (INVALID_ARGUMENT: no hold, both hold_id and hold_ids, more than 10
+	// holds, a hold named twice, a malformed id).
 	CreateOrder(ctx context.Context, in *CreateOrderRequest, opts ...grpc.CallOption) (*CreateOrderResponse, error)
 	// Returns an order, with its ticket codes: only to its buyer and to
 	// operators. Errors: ORDER_NOT_FOUND (also for another buyer's order).
@@ -162,14 +168,20 @@ func (c *orderServiceClient) ListEventOrders(ctx context.Context, in *ListEventO
 //
 // Orders: a hold being paid for, run by a durable checkout workflow.
 type OrderServiceServer interface {
-	// Starts the checkout of a hold. Idempotent by idempotency_key: a retry, a
-	// double click or a second API instance returns the same order.
+	// Starts the checkout of one hold, or of several holds of the same buyer
+	// and event as one order (hold_ids): one payment for the sum of their
+	// prices, and all of them sold or none. Idempotent by idempotency_key: a
+	// retry, a double click or a second API instance returns the same order.
 	// A paused sale still checks out the holds already made; a closed one does
 	// not (SALE_CLOSED), unless the hold was pinned for checkout before it closed.
 	// Errors: HOLD_NOT_FOUND (also for another buyer's hold), HOLD_EXPIRED,
-	// HOLD_NOT_ACTIVE, SALE_CLOSED (FAILED_PRECONDITION), BUYER_MISMATCH (PERMISSION_DENIED),
-	// IDEMPOTENCY_KEY_REUSED (ALREADY_EXISTS: the key was used for another hold,
-	// or for this hold with another payment method).
+	// HOLD_NOT_ACTIVE (also for a hold already in another order; metadata
+	// hold_id names the hold when the order has several), SALE_CLOSED
+	// (FAILED_PRECONDITION), BUYER_MISMATCH (PERMISSION_DENIED),
+	// IDEMPOTENCY_KEY_REUSED (ALREADY_EXISTS: the key was used for other holds,
+	// or for these holds with another payment method), VALIDATION_FAILED
+	// (INVALID_ARGUMENT: no hold, both hold_id and hold_ids, more than 10
+	// holds, a hold named twice, a malformed id).
 	CreateOrder(context.Context, *CreateOrderRequest) (*CreateOrderResponse, error)
 	// Returns an order, with its ticket codes: only to its buyer and to
 	// operators. Errors: ORDER_NOT_FOUND (also for another buyer's order).

@@ -108,10 +108,14 @@ export interface OrderTicket {
   revoked: boolean;
 }
 
-/** A hold being paid for. */
+/** One or more holds of one buyer and event being paid for. */
 export interface Order {
   orderId: string;
   eventId: string;
+  /**
+   * The order's first hold (holds[0].hold_id): the only one for an order of
+   * one hold.
+   */
   holdId: string;
   buyerId: string;
   state: OrderState;
@@ -120,9 +124,16 @@ export interface Order {
    * PAYMENT_WINDOW_ELAPSED, SEATS_LOST.
    */
   failureReason: string;
+  /** Every reserved seat of every hold. */
   seatIds: string[];
+  /**
+   * The general-admission section of the order's places; empty when it has
+   * none, or places in more than one section (see holds).
+   */
   sectionId: string;
+  /** Tickets in all: seats plus general-admission places. */
   quantity: number;
+  /** The sum of every hold's prices. */
   amountMinor: string;
   currencyCode: string;
   tickets: OrderTicket[];
@@ -135,10 +146,29 @@ export interface Order {
    * partial refunds' ticket prices, or amount_minor once REFUNDED.
    */
   refundedAmountMinor: string;
+  /**
+   * The holds the order pays for, sorted by hold id; each hold is in at most
+   * one order.
+   */
+  holds: OrderHold[];
+}
+
+/** One hold of an order, as it was when the order pinned it. */
+export interface OrderHold {
+  holdId: string;
+  /** Reserved seats; empty for general admission. */
+  seatIds: string[];
+  /** General admission: the section and its places. */
+  sectionId: string;
+  quantity: number;
 }
 
 export interface CreateOrderRequest {
   eventId: string;
+  /**
+   * The hold to pay for (an order of one hold). Set this or hold_ids, not
+   * both.
+   */
   holdId: string;
   /**
    * The buyer acted for. Empty means the caller (the token's subject); a
@@ -149,7 +179,19 @@ export interface CreateOrderRequest {
   buyerId: string;
   /** Makes the call idempotent; `[A-Za-z0-9_-]{1,64}`. */
   idempotencyKey: string;
-  payment?: PaymentDetails | undefined;
+  payment?:
+    | PaymentDetails
+    | undefined;
+  /**
+   * The holds to pay for in one order: 1 to 10, each named once, all of this
+   * buyer and event_id, active and in no other order. The order pins all of
+   * them or none (a hold that cannot be pinned leaves the others as they
+   * were), charges the sum of their prices, and sells every seat and place
+   * or none. Reserved and general-admission holds may be mixed. Their order
+   * does not matter: the same set is the same order and the same request
+   * for idempotency_key. Set this or hold_id, not both.
+   */
+  holdIds: string[];
 }
 
 export interface CreateOrderResponse {
@@ -470,6 +512,7 @@ function createBaseOrder(): Order {
     createTime: undefined,
     updateTime: undefined,
     refundedAmountMinor: "0",
+    holds: [],
   };
 }
 
@@ -519,6 +562,9 @@ export const Order: MessageFns<Order> = {
     }
     if (message.refundedAmountMinor !== "0") {
       writer.uint32(120).int64(message.refundedAmountMinor);
+    }
+    for (const v of message.holds) {
+      OrderHold.encode(v!, writer.uint32(130).fork()).join();
     }
     return writer;
   },
@@ -656,6 +702,14 @@ export const Order: MessageFns<Order> = {
             message.refundedAmountMinor = reader.int64().toString();
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.holds.push(OrderHold.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -735,6 +789,9 @@ export const Order: MessageFns<Order> = {
         : isSet(object.refunded_amount_minor)
         ? globalThis.String(object.refunded_amount_minor)
         : "0",
+      holds: globalThis.Array.isArray(object?.holds)
+        ? object.holds.map((e: any) => OrderHold.fromJSON(e))
+        : [],
     };
   },
 
@@ -785,6 +842,9 @@ export const Order: MessageFns<Order> = {
     if (message.refundedAmountMinor !== "0") {
       obj.refundedAmountMinor = message.refundedAmountMinor;
     }
+    if (message.holds?.length) {
+      obj.holds = message.holds.map((e) => OrderHold.toJSON(e));
+    }
     return obj;
   },
 
@@ -808,12 +868,142 @@ export const Order: MessageFns<Order> = {
     message.createTime = object.createTime ?? undefined;
     message.updateTime = object.updateTime ?? undefined;
     message.refundedAmountMinor = object.refundedAmountMinor ?? "0";
+    message.holds = object.holds?.map((e) => OrderHold.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseOrderHold(): OrderHold {
+  return { holdId: "", seatIds: [], sectionId: "", quantity: 0 };
+}
+
+export const OrderHold: MessageFns<OrderHold> = {
+  encode(message: OrderHold, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.holdId !== "") {
+      writer.uint32(10).string(message.holdId);
+    }
+    for (const v of message.seatIds) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.sectionId !== "") {
+      writer.uint32(26).string(message.sectionId);
+    }
+    if (message.quantity !== 0) {
+      writer.uint32(32).uint32(message.quantity);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OrderHold {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOrderHold();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.holdId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.seatIds.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.sectionId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.quantity = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OrderHold {
+    return {
+      holdId: isSet(object.holdId)
+        ? globalThis.String(object.holdId)
+        : isSet(object.hold_id)
+        ? globalThis.String(object.hold_id)
+        : "",
+      seatIds: globalThis.Array.isArray(object?.seatIds)
+        ? object.seatIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.seat_ids)
+        ? object.seat_ids.map((e: any) => globalThis.String(e))
+        : [],
+      sectionId: isSet(object.sectionId)
+        ? globalThis.String(object.sectionId)
+        : isSet(object.section_id)
+        ? globalThis.String(object.section_id)
+        : "",
+      quantity: isSet(object.quantity) ? globalThis.Number(object.quantity) : 0,
+    };
+  },
+
+  toJSON(message: OrderHold): unknown {
+    const obj: any = {};
+    if (message.holdId !== "") {
+      obj.holdId = message.holdId;
+    }
+    if (message.seatIds?.length) {
+      obj.seatIds = message.seatIds;
+    }
+    if (message.sectionId !== "") {
+      obj.sectionId = message.sectionId;
+    }
+    if (message.quantity !== 0) {
+      obj.quantity = Math.round(message.quantity);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OrderHold>, I>>(base?: I): OrderHold {
+    return OrderHold.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OrderHold>, I>>(object: I): OrderHold {
+    const message = createBaseOrderHold();
+    message.holdId = object.holdId ?? "";
+    message.seatIds = object.seatIds?.map((e) => e) || [];
+    message.sectionId = object.sectionId ?? "";
+    message.quantity = object.quantity ?? 0;
     return message;
   },
 };
 
 function createBaseCreateOrderRequest(): CreateOrderRequest {
-  return { eventId: "", holdId: "", buyerId: "", idempotencyKey: "", payment: undefined };
+  return { eventId: "", holdId: "", buyerId: "", idempotencyKey: "", payment: undefined, holdIds: [] };
 }
 
 export const CreateOrderRequest: MessageFns<CreateOrderRequest> = {
@@ -832,6 +1022,9 @@ export const CreateOrderRequest: MessageFns<CreateOrderRequest> = {
     }
     if (message.payment !== undefined) {
       PaymentDetails.encode(message.payment, writer.uint32(42).fork()).join();
+    }
+    for (const v of message.holdIds) {
+      writer.uint32(50).string(v!);
     }
     return writer;
   },
@@ -889,6 +1082,14 @@ export const CreateOrderRequest: MessageFns<CreateOrderRequest> = {
             message.payment = PaymentDetails.decode(reader, reader.uint32());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.holdIds.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -924,6 +1125,11 @@ export const CreateOrderRequest: MessageFns<CreateOrderRequest> = {
         ? globalThis.String(object.idempotency_key)
         : "",
       payment: isSet(object.payment) ? PaymentDetails.fromJSON(object.payment) : undefined,
+      holdIds: globalThis.Array.isArray(object?.holdIds)
+        ? object.holdIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.hold_ids)
+        ? object.hold_ids.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -944,6 +1150,9 @@ export const CreateOrderRequest: MessageFns<CreateOrderRequest> = {
     if (message.payment !== undefined) {
       obj.payment = PaymentDetails.toJSON(message.payment);
     }
+    if (message.holdIds?.length) {
+      obj.holdIds = message.holdIds;
+    }
     return obj;
   },
 
@@ -959,6 +1168,7 @@ export const CreateOrderRequest: MessageFns<CreateOrderRequest> = {
     message.payment = (object.payment !== undefined && object.payment !== null)
       ? PaymentDetails.fromPartial(object.payment)
       : undefined;
+    message.holdIds = object.holdIds?.map((e) => e) || [];
     return message;
   },
 };
@@ -1990,14 +2200,20 @@ export const ListEventOrdersResponse: MessageFns<ListEventOrdersResponse> = {
 export type OrderServiceService = typeof OrderServiceService;
 export const OrderServiceService = {
   /**
-   * Starts the checkout of a hold. Idempotent by idempotency_key: a retry, a
-   * double click or a second API instance returns the same order.
+   * Starts the checkout of one hold, or of several holds of the same buyer
+   * and event as one order (hold_ids): one payment for the sum of their
+   * prices, and all of them sold or none. Idempotent by idempotency_key: a
+   * retry, a double click or a second API instance returns the same order.
    * A paused sale still checks out the holds already made; a closed one does
    * not (SALE_CLOSED), unless the hold was pinned for checkout before it closed.
    * Errors: HOLD_NOT_FOUND (also for another buyer's hold), HOLD_EXPIRED,
-   * HOLD_NOT_ACTIVE, SALE_CLOSED (FAILED_PRECONDITION), BUYER_MISMATCH (PERMISSION_DENIED),
-   * IDEMPOTENCY_KEY_REUSED (ALREADY_EXISTS: the key was used for another hold,
-   * or for this hold with another payment method).
+   * HOLD_NOT_ACTIVE (also for a hold already in another order; metadata
+   * hold_id names the hold when the order has several), SALE_CLOSED
+   * (FAILED_PRECONDITION), BUYER_MISMATCH (PERMISSION_DENIED),
+   * IDEMPOTENCY_KEY_REUSED (ALREADY_EXISTS: the key was used for other holds,
+   * or for these holds with another payment method), VALIDATION_FAILED
+   * (INVALID_ARGUMENT: no hold, both hold_id and hold_ids, more than 10
+   * holds, a hold named twice, a malformed id).
    */
   createOrder: {
     path: "/ticketing.v1.OrderService/CreateOrder" as const,
@@ -2099,14 +2315,20 @@ export const OrderServiceService = {
 
 export interface OrderServiceServer extends UntypedServiceImplementation {
   /**
-   * Starts the checkout of a hold. Idempotent by idempotency_key: a retry, a
-   * double click or a second API instance returns the same order.
+   * Starts the checkout of one hold, or of several holds of the same buyer
+   * and event as one order (hold_ids): one payment for the sum of their
+   * prices, and all of them sold or none. Idempotent by idempotency_key: a
+   * retry, a double click or a second API instance returns the same order.
    * A paused sale still checks out the holds already made; a closed one does
    * not (SALE_CLOSED), unless the hold was pinned for checkout before it closed.
    * Errors: HOLD_NOT_FOUND (also for another buyer's hold), HOLD_EXPIRED,
-   * HOLD_NOT_ACTIVE, SALE_CLOSED (FAILED_PRECONDITION), BUYER_MISMATCH (PERMISSION_DENIED),
-   * IDEMPOTENCY_KEY_REUSED (ALREADY_EXISTS: the key was used for another hold,
-   * or for this hold with another payment method).
+   * HOLD_NOT_ACTIVE (also for a hold already in another order; metadata
+   * hold_id names the hold when the order has several), SALE_CLOSED
+   * (FAILED_PRECONDITION), BUYER_MISMATCH (PERMISSION_DENIED),
+   * IDEMPOTENCY_KEY_REUSED (ALREADY_EXISTS: the key was used for other holds,
+   * or for these holds with another payment method), VALIDATION_FAILED
+   * (INVALID_ARGUMENT: no hold, both hold_id and hold_ids, more than 10
+   * holds, a hold named twice, a malformed id).
    */
   createOrder: handleUnaryCall<CreateOrderRequest, CreateOrderResponse>;
   /**
@@ -2158,14 +2380,20 @@ export interface OrderServiceServer extends UntypedServiceImplementation {
 
 export interface OrderServiceClient extends Client {
   /**
-   * Starts the checkout of a hold. Idempotent by idempotency_key: a retry, a
-   * double click or a second API instance returns the same order.
+   * Starts the checkout of one hold, or of several holds of the same buyer
+   * and event as one order (hold_ids): one payment for the sum of their
+   * prices, and all of them sold or none. Idempotent by idempotency_key: a
+   * retry, a double click or a second API instance returns the same order.
    * A paused sale still checks out the holds already made; a closed one does
    * not (SALE_CLOSED), unless the hold was pinned for checkout before it closed.
    * Errors: HOLD_NOT_FOUND (also for another buyer's hold), HOLD_EXPIRED,
-   * HOLD_NOT_ACTIVE, SALE_CLOSED (FAILED_PRECONDITION), BUYER_MISMATCH (PERMISSION_DENIED),
-   * IDEMPOTENCY_KEY_REUSED (ALREADY_EXISTS: the key was used for another hold,
-   * or for this hold with another payment method).
+   * HOLD_NOT_ACTIVE (also for a hold already in another order; metadata
+   * hold_id names the hold when the order has several), SALE_CLOSED
+   * (FAILED_PRECONDITION), BUYER_MISMATCH (PERMISSION_DENIED),
+   * IDEMPOTENCY_KEY_REUSED (ALREADY_EXISTS: the key was used for other holds,
+   * or for these holds with another payment method), VALIDATION_FAILED
+   * (INVALID_ARGUMENT: no hold, both hold_id and hold_ids, more than 10
+   * holds, a hold named twice, a malformed id).
    */
   createOrder(
     request: CreateOrderRequest,
