@@ -112,15 +112,37 @@ export async function audit(o: AuditOptions): Promise<AuditResult> {
         `unknown ${unknown.length}${unknown.length ? ` (${list(unknown.map((r) => String(r.order_id)))})` : ""}, state differs ${disagree.length}${disagree.length ? ` (${list(disagree.map((x) => `${x.orderId}: saw ${x.state}, MySQL ${byId.get(x.orderId)!.state}`))})` : ""}`,
     );
     const breaches = result.records.filter((b) => b.idempotencyBreach);
+    // A hold is in one order at most, whether as an order's first hold
+    // (orders.hold_id) or any of its holds (order_holds); every order has its
+    // holds, the first among them; every hold is its order's buyer's own.
     const perHold = await rows(
       mysql,
-      "SELECT hold_id, COUNT(*) AS n FROM orders WHERE event_id = ? GROUP BY hold_id HAVING COUNT(*) > 1",
-      [eventId],
+      `SELECT hold_id, COUNT(DISTINCT order_id) AS n FROM (
+         SELECT hold_id, order_id FROM orders WHERE event_id = ?
+         UNION ALL SELECT hold_id, order_id FROM order_holds WHERE event_id = ?) x
+       GROUP BY hold_id HAVING COUNT(DISTINCT order_id) > 1`,
+      [eventId, eventId],
     );
+    const orderHolds = await rows(mysql, "SELECT order_id, hold_id FROM order_holds WHERE event_id = ?", [eventId]);
+    const holdsBy = new Map<string, string[]>();
+    for (const r of orderHolds)
+      holdsBy.set(String(r.order_id), [...(holdsBy.get(String(r.order_id)) ?? []), String(r.hold_id)]);
+    const holdless = orders.filter((r) => !holdsBy.get(String(r.order_id))?.includes(String(r.hold_id)));
+    const holdOwner = new Map(result.records.flatMap((b) => b.holdIds.map((h) => [h, b.id] as const)));
+    const foreign = orderHolds.filter(
+      (r) => holdOwner.get(String(r.hold_id)) !== String(byId.get(String(r.order_id))?.buyer_id),
+    );
+    const multi = [...holdsBy.values()].filter((h) => h.length > 1);
     add(
-      "idempotency: a double-submitted CreateOrder answers one order; one order per hold",
-      breaches.length === 0 && perHold.length === 0,
-      `${fmt(result.metrics.stats("CreateOrder").calls)} CreateOrder calls; ${breaches.length} double submits answered two orders${breaches.length ? ` (${list(breaches.map((b) => b.idempotencyBreach!))})` : ""}; ${perHold.length} holds with several orders`,
+      "idempotency: a double-submitted CreateOrder answers one order; one order per hold, each hold its buyer's",
+      breaches.length === 0 && perHold.length === 0 && holdless.length === 0 && foreign.length === 0,
+      `${fmt(result.metrics.stats("CreateOrder").calls)} CreateOrder calls; ${breaches.length} double submits answered two orders${breaches.length ? ` (${list(breaches.map((b) => b.idempotencyBreach!))})` : ""}; ` +
+        `${perHold.length} holds with several orders${perHold.length ? ` (${list(perHold.map((r) => String(r.hold_id)))})` : ""}; ` +
+        `${fmt(multi.length)} orders over several holds (${fmt(multi.reduce((n, h) => n + h.length, 0))} holds)` +
+        (holdless.length ? `; orders without their holds: ${list(holdless.map((r) => String(r.order_id)))}` : "") +
+        (foreign.length
+          ? `; holds of another buyer: ${list(foreign.map((r) => `${r.hold_id} in ${r.order_id}`))}`
+          : ""),
     );
 
     // --- seats and places
@@ -131,7 +153,8 @@ export async function audit(o: AuditOptions): Promise<AuditResult> {
     );
     const sold = await rows(
       mysql,
-      "SELECT i.sold_seat_id, i.order_id, o.hold_id, o.state FROM order_items i JOIN orders o ON o.order_id = i.order_id WHERE i.event_id = ? AND i.sold_seat_id IS NOT NULL",
+      // The hold that held the seat (an order over several holds has one per seat; older items: the order's).
+      "SELECT i.sold_seat_id, i.order_id, COALESCE(i.hold_id, o.hold_id) AS hold_id, o.state FROM order_items i JOIN orders o ON o.order_id = i.order_id WHERE i.event_id = ? AND i.sold_seat_id IS NOT NULL",
       [eventId],
     );
     add(
@@ -208,7 +231,7 @@ export async function audit(o: AuditOptions): Promise<AuditResult> {
       gaRedis.push(`${id}: sold ${so} held ${held} of ${c}${ok ? "" : ` (MySQL sold ${mysqlSold})`}`);
     }
     add(
-      "Redis agrees with MySQL (every sold seat S with its order's hold, nothing else S; GA sold counts equal; sold + held ≤ capacity)",
+      "Redis agrees with MySQL (every sold seat S with the hold that held it, nothing else S; GA sold counts equal; sold + held ≤ capacity)",
       wrongInRedis.length === 0 && extraInRedis.length === 0 && gaRedisOk,
       `${fmt(redisSold.length)} seats S in Redis, ${fmt(soldMysql.size)} sold in MySQL` +
         (wrongInRedis.length

@@ -6,7 +6,7 @@ import type { Event } from "../../src/gen/ticketing/v1/event_service.js";
 import { OrderState, type Order, type WatchOrderResponse } from "../../src/gen/ticketing/v1/order_service.js";
 import { QueueState, type QueueTicket, type WatchQueueResponse } from "../../src/gen/ticketing/v1/queue_service.js";
 import type { Hold } from "../../src/gen/ticketing/v1/reservation_service.js";
-import { orderIdForHold } from "../../src/orders/order.js";
+import { orderIdForHolds } from "../../src/orders/order.js";
 import { RpcError, isCode, type ClientSet, type Clients } from "./clients.js";
 import type { Metrics } from "./metrics.js";
 import type { Scenario } from "./scenario.js";
@@ -14,7 +14,8 @@ import type { LiveSeatMap } from "./seatmap.js";
 
 export interface OrderRecord {
   orderId: string;
-  holdId: string;
+  /** The holds it pays for (two for a buyer who held twice). */
+  holdIds: string[];
   quantity: number;
   state?: string;
   failureReason?: string;
@@ -122,6 +123,8 @@ export class Buyer {
   private readonly watch: boolean;
   private readonly wanted: number;
   private readonly choice: "seats" | "bestAvailable" | "generalAdmission";
+  /** Holds twice (the wanted tickets split in two) before paying for both in one order. */
+  private readonly holdTwice: boolean;
   private token = "";
   private tokenExpiresMs = Infinity;
   private requestSeq = 0;
@@ -144,6 +147,8 @@ export class Buyer {
     this.watch = rnd() < s.buyer.watchShare;
     this.wanted = Math.min(s.event.maxTicketsPerBuyer, Number(pickWeighted(s.buyer.tickets, rnd())));
     this.choice = pickWeighted(s.buyer.choice, rnd());
+    // Drawn only when the knob is on, so scenarios without it replay the same buyers.
+    this.holdTwice = s.buyer.holdTwice > 0 && this.wanted > 1 && rnd() < s.buyer.holdTwice;
   }
 
   private get m(): Metrics {
@@ -397,13 +402,21 @@ export class Buyer {
     for (;;) {
       await this.think();
       if (this.c.stopping) return this.finish("stopped-shopping");
-      const hold = await this.hold();
+      const first = Math.ceil(this.wanted / 2);
+      const hold = await this.hold(this.holdTwice ? first : this.wanted);
       if (!hold) return;
+      const holds = [hold];
       this.m.funnel.holding++;
       let released = false;
       try {
+        if (this.holdTwice) {
+          // A second pick before paying: seats gone by then leave the first hold to pay for alone.
+          await this.think();
+          const second = await this.hold(this.wanted - first, true);
+          if (second) holds.push(second);
+        }
         if (this.abandonStep === "hold") {
-          if (this.explicit) await this.release(hold);
+          if (this.explicit) for (const h of holds) await this.release(h);
           released = true;
           if (this.explicit) await this.leave();
           return this.finish(this.explicit ? "abandoned-hold (released)" : "abandoned-hold (silent)");
@@ -413,7 +426,7 @@ export class Buyer {
         this.m.funnel.holding--;
       }
       if (released) return;
-      const order = await this.order(hold);
+      const order = await this.order(holds);
       if (!order) return;
       if (order.state === "CONFIRMED") return this.finish("confirmed");
       if (
@@ -478,8 +491,8 @@ export class Buyer {
     return res.hold!;
   }
 
-  private async hold(): Promise<Hold | undefined> {
-    let quantity = this.wanted;
+  /** A hold of `quantity`; a second hold (`second`) that fails ends nothing: the buyer pays for the first. */
+  private async hold(quantity: number, second = false): Promise<Hold | undefined> {
     for (let attempt = 1; ; attempt++) {
       try {
         const hold = await this.tryHold(quantity);
@@ -496,6 +509,7 @@ export class Buyer {
           await this.think();
           continue;
         }
+        if (second) return undefined;
         if (this.explicit || retryable) await this.leave();
         if (err.code === status.ABORTED) this.finish("no-seats");
         else if (err.reason === "SALE_CLOSED" || err.reason === "SALE_PAUSED") this.finish("closed");
@@ -521,13 +535,17 @@ export class Buyer {
     }
   }
 
-  /** CreateOrder (twice with the same key for a double-submitter), then follows it to a final state. */
-  private async order(hold: Hold): Promise<OrderRecord | undefined> {
+  /**
+   * CreateOrder for one hold, or for two in one order (hold_ids); twice with
+   * the same key for a double-submitter. Then follows it to a final state.
+   */
+  private async order(holds: Hold[]): Promise<OrderRecord | undefined> {
     const o = this.set.orders;
+    const holdIds = holds.map((h) => h.holdId);
     const req = {
       eventId: this.c.eventId,
-      holdId: hold.holdId,
-      holdIds: [],
+      holdId: holds.length === 1 ? holdIds[0]! : "",
+      holdIds: holds.length === 1 ? [] : holdIds,
       buyerId: this.rec.id,
       idempotencyKey: this.rid("k"),
       payment: { paymentMethodToken: `tok_sim_${this.rec.id}` },
@@ -552,10 +570,10 @@ export class Buyer {
     } catch (err) {
       if (!(err instanceof RpcError)) throw err;
       // A call that never answered may still have made the order (one per
-      // hold): the buyer looks before giving up, as a storefront would.
+      // set of holds): the buyer looks before giving up, as a storefront would.
       const made =
         err.code === status.UNAVAILABLE || err.code === status.DEADLINE_EXCEEDED
-          ? await this.orderOfHold(hold.holdId)
+          ? await this.orderOfHolds(holdIds)
           : undefined;
       if (!made) {
         if (this.explicit) await this.leave();
@@ -566,8 +584,8 @@ export class Buyer {
     }
     const rec: OrderRecord = {
       orderId: order.orderId,
-      holdId: hold.holdId,
-      quantity: order.quantity || hold.seatIds.length || hold.quantity,
+      holdIds,
+      quantity: order.quantity || holds.reduce((n, h) => n + (h.seatIds.length || h.quantity), 0),
       tickets: [],
     };
     this.rec.orders.push(rec);
@@ -596,11 +614,12 @@ export class Buyer {
     return rec;
   }
 
-  /** The order of a hold, if CreateOrder made one (its id derives from the hold's); undefined if not, or unknown. */
-  private async orderOfHold(holdId: string): Promise<Order | undefined> {
+  /** The order of a set of holds, if CreateOrder made one (its id derives from theirs); undefined if not, or unknown. */
+  private async orderOfHolds(holdIds: string[]): Promise<Order | undefined> {
     const o = this.set.orders;
     try {
-      const { order } = await this.c.clients.call("GetOrder", o, o.getOrder, { orderId: orderIdForHold(holdId) });
+      const orderId = orderIdForHolds(this.c.eventId, holdIds);
+      const { order } = await this.c.clients.call("GetOrder", o, o.getOrder, { orderId });
       return order;
     } catch {
       return undefined;
@@ -761,7 +780,7 @@ export class Bot {
             });
             const r: OrderRecord = {
               orderId: order!.orderId,
-              holdId: h.holdId,
+              holdIds: [h.holdId],
               quantity: order!.quantity,
               tickets: [],
             };

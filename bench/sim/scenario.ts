@@ -130,6 +130,8 @@ export const scenarioSchema = z.object({
       retryAfterDecline: share.default(0.3),
       /** Share of buyers who send CreateOrder twice with the same idempotency key (double click). */
       doubleSubmit: share.default(0.05),
+      /** Share of buyers wanting 2+ tickets who hold twice (half each time) and pay for both holds in one order. */
+      holdTwice: share.default(0),
     })
     .default({
       tickets: { "2": 1 },
@@ -140,6 +142,7 @@ export const scenarioSchema = z.object({
       holdAttempts: 3,
       retryAfterDecline: 0.3,
       doubleSubmit: 0.05,
+      holdTwice: 0,
     }),
   abandon: z
     .object({

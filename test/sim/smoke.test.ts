@@ -1,7 +1,7 @@
 // The on-sale simulator's smoke scenario (bench/sim/scenarios/smoke.json)
 // against the test stack: 200 buyers through the real API and checkout worker
-// (waiting room with a pre-queue, holds of every kind, declines, abandonment,
-// refresh storms, bots), then the whole audit from MySQL, Redis and the
+// (waiting room with a pre-queue, holds of every kind, orders over two holds,
+// declines, abandonment, refresh storms, bots), then the whole audit from MySQL, Redis and the
 // payment simulator's ledger. Timings are not asserted, only invariants and a
 // sane funnel.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -61,6 +61,8 @@ describe("the smoke on-sale", () => {
     expect(
       result.records.filter((b) => b.outcome !== "confirmed" && b.outcome !== "bot-confirmed").length,
     ).toBeGreaterThan(0);
+    // Some buyers held twice and paid for both holds in one order (buyer.holdTwice).
+    expect(result.records.some((b) => b.orders.some((o) => o.holdIds.length > 1))).toBe(true);
     // The bots tried without a token and the gate refused every time.
     const bots = result.records.filter((b) => b.bot).length;
     expect(bots).toBeGreaterThan(0);
