@@ -277,6 +277,38 @@ describe("ticketing (the operator CLI)", () => {
     expect(summary.total).toMatchObject({ capacity: 50_000, free: 50_000 });
   });
 
+  it("shows every hold of an order over several holds, with its seats and places", async () => {
+    const eventId = await openSaleEvent(s.t);
+    const buyer = uid("buyer");
+    const seats = await holdSeats(s.t, eventId, buyer, ["A-2-4", "A-2-5"]);
+    const floor = (
+      await call(s.t.reservations, s.t.reservations.holdSeats, {
+        eventId,
+        buyerId: buyer,
+        admissionToken: "",
+        requestId: uid("r"),
+        selection: { $case: "generalAdmission", value: { sectionId: "FLOOR", quantity: 2 } },
+      })
+    ).hold!;
+    const { order } = await call(s.t.orders, s.t.orders.createOrder, {
+      eventId,
+      holdId: "",
+      holdIds: [seats.holdId, floor.holdId],
+      buyerId: buyer,
+      idempotencyKey: uid("k"),
+      payment: { paymentMethodToken: "tok_approve" },
+    });
+    await watchUntilFinal(s.t, order!.orderId);
+    const shown = await cli(["orders", "show", order!.orderId]);
+    expect(shown.code).toBe(0);
+    const both = [seats.holdId, floor.holdId].sort();
+    expect(shown.stdout).toMatch(new RegExp(`^holds\\s+${both.join(" ")}$`, "m"));
+    expect(shown.stdout).toMatch(new RegExp(`^${seats.holdId}\\s+A-2-4 A-2-5$`, "m"));
+    expect(shown.stdout).toMatch(new RegExp(`^${floor.holdId}\\s+2 x FLOOR$`, "m"));
+    // 2 x 30.00 + 2 x 20.00
+    expect(shown.stdout).toMatch(/^amount\s+100\.00 EUR$/m);
+  });
+
   it("lists, shows and refunds orders", async () => {
     const eventId = await openSaleEvent(s.t);
     const buyer = uid("buyer");

@@ -25,7 +25,14 @@ const STATES: Record<number, string> = {
 const state = (s: orders.OrderState) => STATES[s] ?? "UNSPECIFIED";
 
 const amount = (o: orders.Order) => `${money(o.amountMinor, minorUnitDigits(o.currencyCode))} ${o.currencyCode}`;
-const places = (o: orders.Order) => (o.seatIds.length > 0 ? o.seatIds.join(" ") : `${o.quantity} x ${o.sectionId}`);
+/** An order's holds (an order recorded before orders had several: its one hold). */
+const holdsOf = (o: orders.Order): orders.OrderHold[] =>
+  o.holds.length > 0
+    ? o.holds
+    : [{ holdId: o.holdId, seatIds: o.seatIds, sectionId: o.sectionId, quantity: o.quantity }];
+const holdPlaces = (h: orders.OrderHold) => (h.sectionId ? `${h.quantity} x ${h.sectionId}` : h.seatIds.join(" "));
+/** Every seat and general-admission place of every hold. */
+const places = (o: orders.Order) => holdsOf(o).map(holdPlaces).join(" ");
 
 function printOrder(ctx: Context, o: orders.Order): void {
   if (ctx.json) return ctx.out(JSON.stringify(orders.Order.toJSON(o), null, 2) + "\n");
@@ -40,11 +47,25 @@ function printOrder(ctx: Context, o: orders.Order): void {
       ...(o.refundedAmountMinor !== "0"
         ? [["refunded", amount({ ...o, amountMinor: o.refundedAmountMinor })] as [string, string]]
         : []),
-      ["hold", o.holdId],
+      [
+        holdsOf(o).length > 1 ? "holds" : "hold",
+        holdsOf(o)
+          .map((h) => h.holdId)
+          .join(" "),
+      ],
       ["created", when(o.createTime)],
       ["updated", when(o.updateTime)],
     ]),
   );
+  if (holdsOf(o).length > 1) {
+    ctx.out("\n");
+    ctx.out(
+      table(
+        ["hold", "places"],
+        holdsOf(o).map((h) => [h.holdId, holdPlaces(h)]),
+      ),
+    );
+  }
   if (o.tickets.length > 0) {
     ctx.out("\n");
     ctx.out(
