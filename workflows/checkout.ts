@@ -1,7 +1,7 @@
-// The checkout of one hold (workflow id checkout-<orderId>, started by
-// CreateOrder with Update-with-Start): pin the hold, authorize payment, claim
-// the seats in MySQL, mark them sold in Redis, capture, sign the tickets,
-// confirm. Every step's undo is registered before the step can leave effects
+// The checkout of one order, over one hold or several (workflow id
+// checkout-<orderId>, started by CreateOrder with Update-with-Start): pin the
+// holds (all or none), authorize payment, claim the seats in MySQL, mark them
+// sold in Redis, capture, sign the tickets, confirm. Every step's undo is registered before the step can leave effects
 // and runs in reverse on failure or cancellation, in a scope that cannot be
 // cancelled.
 //

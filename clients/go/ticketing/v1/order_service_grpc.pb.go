@@ -40,8 +40,10 @@ type OrderServiceClient interface {
 	// A paused sale still checks out the holds already made; a closed one does
 	// not (SALE_CLOSED), unless the hold was pinned for checkout before it closed.
 	// Errors: HOLD_NOT_FOUND (also for another buyer's hold), HOLD_EXPIRED,
-	// HOLD_NOT_ACTIVE (also for a hold already in another order; metadata
-	// hold_id names the hold when the order has several), SALE_CLOSED
+	// HOLD_NOT_ACTIVE (also for a hold already in another order); with
+	// several holds, metadata hold_id names the hold refused when the refusal
+	// comes before the checkout begins (a race lost at the pin does not say
+	// which), SALE_CLOSED
 	// (FAILED_PRECONDITION), BUYER_MISMATCH (PERMISSION_DENIED),
 	// IDEMPOTENCY_KEY_REUSED (ALREADY_EXISTS: the key was used for other holds,
 	// or for these holds with another payment method), VALIDATION_FAILED
@@ -175,8 +177,10 @@ type OrderServiceServer interface {
 	// A paused sale still checks out the holds already made; a closed one does
 	// not (SALE_CLOSED), unless the hold was pinned for checkout before it closed.
 	// Errors: HOLD_NOT_FOUND (also for another buyer's hold), HOLD_EXPIRED,
-	// HOLD_NOT_ACTIVE (also for a hold already in another order; metadata
-	// hold_id names the hold when the order has several), SALE_CLOSED
+	// HOLD_NOT_ACTIVE (also for a hold already in another order); with
+	// several holds, metadata hold_id names the hold refused when the refusal
+	// comes before the checkout begins (a race lost at the pin does not say
+	// which), SALE_CLOSED
 	// (FAILED_PRECONDITION), BUYER_MISMATCH (PERMISSION_DENIED),
 	// IDEMPOTENCY_KEY_REUSED (ALREADY_EXISTS: the key was used for other holds,
 	// or for these holds with another payment method), VALIDATION_FAILED
