@@ -116,7 +116,7 @@ export async function checkoutChecks(o: {
     [eventId],
   );
   const [sold] = await mysql.query<RowDataPacket[]>(
-    "SELECT i.sold_seat_id, i.order_id, o.hold_id, o.state FROM order_items i JOIN orders o ON o.order_id = i.order_id WHERE i.event_id = ? AND i.sold_seat_id IS NOT NULL",
+    "SELECT i.sold_seat_id, i.order_id, COALESCE(i.hold_id, o.hold_id) AS hold_id, o.state FROM order_items i JOIN orders o ON o.order_id = i.order_id WHERE i.event_id = ? AND i.sold_seat_id IS NOT NULL",
     [eventId],
   );
   add(
