@@ -45,7 +45,7 @@ import { CheckoutDriver, SeatAllocator, checkoutEvent, type BuyerRecord } from "
 import { checkoutChecks } from "./lib/checkout-invariants.js";
 import { cpuDelta, cpuSnapshot, OtherProcessSampler, stopOwned, type TemporalDb } from "./lib/checkout-procs.js";
 import { envNumber } from "./lib/env.js";
-import { benchRedis, gridLayout, loadOpenEvent, writeNoopFile, type GridShape } from "./lib/events.js";
+import { benchRedis, gridLayout, loadOpenEvent, writeNoopFile, type BenchRedis, type GridShape } from "./lib/events.js";
 import { runGhz } from "./lib/ghz.js";
 import { readEventState, seatChecks, type Check } from "./lib/invariants.js";
 import { eventVersion } from "./lib/redis.js";
@@ -66,7 +66,7 @@ import {
 } from "./lib/rpcs-report.js";
 import { say } from "./lib/stack.js";
 import { STACK_ENV } from "./lib/command.js";
-import { startCheckoutStack, stopCheckoutStack } from "./lib/checkout-stack.js";
+import { startCheckoutStack, stopCheckoutStack, type CheckoutStack } from "./lib/checkout-stack.js";
 import { runBench, type BenchOutcome, type BenchRun } from "./lib/runner.js";
 import { median, round } from "./lib/stats.js";
 import { sourceInfo } from "./lib/sys.js";
@@ -140,201 +140,274 @@ function noopPayloadFor(bytes: number): number {
   return chars;
 }
 
-async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): Promise<BenchOutcome> {
-  const failures: string[] = [];
+/** What every phase uses: the run, the stack under test, its clients and where the data files go. */
+interface Ctx {
+  run: BenchRun;
+  sampler: OtherProcessSampler;
+  stack: CheckoutStack;
+  pids: Record<string, number | undefined>;
+  b: BenchRedis;
+  mysql: MysqlPool;
+  redisVersion: string;
+  /** ghz data files. */
+  data: string;
+  /** ghz outputs, removed once read. */
+  out: string;
+  /** Noop data files by request size on the wire. */
+  noopFiles: Map<number, string>;
+}
+
+/** HoldBestAvailable's event (Redis only) and what its calls were sent. */
+interface BestEvent {
+  layout: EventLayout;
+  grid: GridShape;
+  sectionsPerRound: number;
+  warmupSections: number;
+  version0: number;
+  /** The section each buyer's call named, for the invariants. */
+  sectionOf: Map<string, string>;
+  /** One data file per round. */
+  files: string[];
+  bytes: number;
+  /** Calls sent, warm-up included. */
+  sent: number;
+}
+
+/** The checkout event, the holds made for CreateOrder and what became of them. */
+interface OrdersEvent {
+  eventId: string;
+  seats: SeatAllocator;
+  driver: CheckoutDriver;
+  prepared: PreparedCheckout[];
+  holdSeconds: number;
+  createWarm: PreparedCheckout[];
+  createRounds: PreparedCheckout[][];
+  records: BuyerRecord[];
+  drains: { round: string; seconds: number; byState: Record<string, number> }[];
+  createCalls: { round: string; sent: number; codes: Record<string, number> }[];
+}
+
+/** CheckIn's scans and the check_ins rows counted around them. */
+interface Scans {
+  perRound: number;
+  /** Tickets scanned once, warm-up included. */
+  scanned: number;
+  before: number;
+  afterFirst: number;
+  afterRescan: number;
+}
+
+/** The stack: Temporal (file-backed like bench:checkout unless BENCH_TEMPORAL_DB=memory), Redis, MariaDB, API, worker. */
+async function startStack(run: BenchRun): Promise<Ctx> {
   const sampler = new OtherProcessSampler();
   sampler.start(2000);
-  defer(() => sampler.stop());
-  // --- the stack: Temporal (file-backed like bench:checkout unless BENCH_TEMPORAL_DB=memory), Redis, MariaDB, API, worker
-  const {
-    temporal: t,
-    stack,
-    api,
-    worker,
-    taskQueue,
-  } = await startCheckoutStack({
-    runId,
-    tmp,
+  run.defer(() => sampler.stop());
+  const stack = await startCheckoutStack({
+    runId: run.runId,
+    tmp: run.tmp,
     grpcurl: GRPCURL,
     temporalDb: settings.temporalDb,
   });
   const pids: Record<string, number | undefined> = {
-    api: api.pid,
-    worker: worker.pid,
-    redis: stack.pids.redis,
-    mysql: stack.pids.mysql,
-    temporal: t.pid,
+    api: stack.api.pid,
+    worker: stack.worker.pid,
+    redis: stack.stack.pids.redis,
+    mysql: stack.stack.pids.mysql,
+    temporal: stack.temporal.pid,
   };
-  const b = benchRedis(stack.redisUrl);
-  defer(() => b.close());
-  const mysql = createMysqlPool(stack.mysqlUrl, 4);
-  defer(() => mysql.end());
+  const b = benchRedis(stack.stack.redisUrl);
+  run.defer(() => b.close());
+  const mysql = createMysqlPool(stack.stack.mysqlUrl, 4);
+  run.defer(() => mysql.end());
   const redisVersion = /redis_version:(\S+)/.exec(await b.redis.info("server"))?.[1] ?? "?";
 
-  const data = path.join(tmp, "data");
-  const out = path.join(tmp, "ghz");
+  const data = path.join(run.tmp, "data");
+  const out = path.join(run.tmp, "ghz");
   fs.mkdirSync(data);
   fs.mkdirSync(out);
+  return { run, sampler, stack, pids, b, mysql, redisVersion, data, out, noopFiles: new Map() };
+}
 
-  // --- one ghz round, with the CPU of every process over it and the series for the charts
-  const measure = async (
-    call: string,
-    phase: RpcRound["phase"],
-    roundNo: number,
-    o: { method: string; dataFile: string; total: number; skipFirst: number; concurrency: number },
-  ): Promise<RpcRound> => {
-    const outFile = path.join(
-      out,
-      `${phase}-${call.replace(/\W+/g, "_")}-${roundNo}-${Math.random().toString(36).slice(2, 7)}.json`,
-    );
-    const s0 = cpuSnapshot(pids);
-    const ghz = await runGhz({
-      ghz: GHZ,
-      protoset: PROTOSET,
-      call: o.method,
-      address: api.address,
-      dataFile: o.dataFile,
-      total: o.total,
-      concurrency: o.concurrency,
-      connections: settings.connections,
-      skipFirst: o.skipFirst || undefined,
-      countErrors: true,
-      cpus: settings.ghzCpus || undefined,
-      gogc: settings.ghzGogc || undefined,
-      format: "json",
-      outFile,
-    });
-    const s1 = cpuSnapshot(pids);
-    if (ghz.exitCode !== 0 || !ghz.summary)
-      throw new Error(`ghz exited with ${ghz.exitCode} (${call} ${phase} ${roundNo}): ${ghz.stderr.slice(0, 2000)}`);
-    ghz.summary.errorKinds = collapseErrorKinds(ghz.summary.errorKinds);
-    const cpu = cpuDelta(s0, s1, { ghz: ghz.cpuSeconds });
-    const r: RpcRound = {
-      call,
-      phase,
-      round: roundNo,
-      sent: o.total,
-      skipFirst: o.skipFirst,
-      concurrency: o.concurrency,
-      command: ghz.command,
-      summary: ghz.summary,
-      ghzCpuSeconds: round(ghz.cpuSeconds, 3),
-      ghzCores: round(ghz.cpuCores, 3),
-      wallSeconds: round(ghz.wallSeconds, 3),
-      cpu,
-      apiUsPerCall: round(((cpu.seconds.api ?? NaN) / o.total) * 1e6, 1),
-      series: ghzRoundSeries(outFile),
-    };
-    fs.rmSync(outFile, { force: true });
-    const s = ghz.summary;
-    say(
-      `${phase} ${roundNo} ${call.padEnd(21)} ${Math.round(s.rps)} calls/s p50 ${s.latencyMs.p50} ms p99 ${s.latencyMs.p99} ms codes ${JSON.stringify(s.codes)} | ghz ${Math.round(ghz.cpuCores * 100)} %, api ${r.apiUsPerCall} µs/call (${Math.round((cpu.cores.api ?? 0) * 100)} %), redis ${Math.round((cpu.cores.redis ?? 0) * 100)} %, mysql ${Math.round((cpu.cores.mysql ?? 0) * 100)} %, worker ${Math.round((cpu.cores.worker ?? 0) * 100)} %, temporal ${Math.round((cpu.cores.temporal ?? 0) * 100)} %, other ${Math.round(cpu.otherCores * 100)} %`,
-    );
-    return r;
-  };
-
-  /** A Noop data file whose requests are as large as `bytes` on the wire. */
-  const noopFiles = new Map<number, string>();
-  const noopFile = (bytes: number) => {
-    let file = noopFiles.get(bytes);
-    if (!file) {
-      file = path.join(data, `noop-${bytes}.json`);
-      writeNoopFile(file, { count: settings.n, payloadChars: noopPayloadFor(bytes), idPrefix: `${runId}n${bytes}` });
-      noopFiles.set(bytes, file);
-    }
-    return file;
-  };
-
-  /** Interleaved pairs: Noop, X, Noop, X, ... and the summary of the X rounds against their Noop rounds. */
-  const pairs = async (
-    name: string,
-    method: string,
-    what: string,
-    o: {
-      requestBytes: number;
-      concurrency: number;
-      callsPerRound: number;
-      round: (i: number) => { dataFile: string; total: number; skipFirst: number };
-      after?: (i: number) => Promise<void>;
-      notes?: string[];
-    },
-  ): Promise<RpcResult> => {
-    const rounds: RpcRound[] = [];
-    const noop = noopFile(o.requestBytes);
-    for (let i = 1; i <= settings.rounds; i++) {
-      rounds.push(
-        await measure("Noop", "throughput", i, {
-          method: M.noop,
-          dataFile: noop,
-          total: settings.n,
-          skipFirst: settings.skipFirst,
-          concurrency: o.concurrency,
-        }),
-      );
-      rounds.push(await measure(name, "throughput", i, { method, concurrency: o.concurrency, ...o.round(i) }));
-      if (o.after) await o.after(i);
-    }
-    const xs = rounds.filter((r) => r.call !== "Noop");
-    const ns = rounds.filter((r) => r.call === "Noop");
-    const rps = (r: RpcRound) => r.summary?.rps ?? NaN;
-    const pairRatios = xs.map((x, i) => rps(x) / rps(ns[i]!));
-    const codes: Record<string, number> = {};
-    const errorKinds: Record<string, number> = {};
-    for (const x of xs) {
-      for (const [k, v] of Object.entries(x.summary?.codes ?? {})) codes[k] = (codes[k] ?? 0) + v;
-      for (const [k, v] of Object.entries(x.summary?.errorKinds ?? {})) errorKinds[k] = (errorKinds[k] ?? 0) + v;
-    }
-    const goal = GOALS[name] ?? { note: "no goal set in the issues" };
-    const medianRatio = median(pairRatios);
-    const apiX = median(xs.map((r) => r.apiUsPerCall));
-    const apiN = median(ns.map((r) => r.apiUsPerCall));
-    const maxGhz = Math.max(...rounds.map((r) => r.ghzCores));
-    const result: RpcResult = {
-      name,
-      method,
-      what,
-      requestBytes: o.requestBytes,
-      noopBytes: NoopRequest.encode({ payload: "x".repeat(noopPayloadFor(o.requestBytes)) }).finish().length,
-      concurrency: o.concurrency,
-      callsPerRound: o.callsPerRound,
-      rounds,
-      pairRatios: pairRatios.map((x) => round(x, 3)),
-      medianRatio: round(medianRatio, 3),
-      medianRps: round(median(xs.map(rps))),
-      medianNoopRps: round(median(ns.map(rps))),
-      p50: median(xs.map((r) => r.summary?.latencyMs.p50 ?? NaN)),
-      p99: median(xs.map((r) => r.summary?.latencyMs.p99 ?? NaN)),
-      noopP50: median(ns.map((r) => r.summary?.latencyMs.p50 ?? NaN)),
-      noopP99: median(ns.map((r) => r.summary?.latencyMs.p99 ?? NaN)),
-      apiUsPerCall: round(apiX, 1),
-      apiUsPerNoop: round(apiN, 1),
-      cpuRatio: round(apiN / apiX, 3),
-      codes,
-      errorKinds,
-      goal: goal.goal,
-      goalNote: goal.note,
-      goalMet: goal.goal === undefined ? undefined : medianRatio >= goal.goal,
-      maxGhzCores: round(maxGhz, 3),
-      generatorLimited: maxGhz > settings.ghzCpuFlag,
-      notes: o.notes ?? [],
-    };
-    say(
-      `${name}: ${result.medianRps}/s vs Noop ${result.medianNoopRps}/s, median ratio ${result.medianRatio}${goal.goal !== undefined ? ` (goal ≥ ${goal.goal})` : ""}`,
-    );
-    return result;
-  };
-
-  // --- events: HoldBestAvailable's (Redis only) and the checkout event (CreateEvent + OpenSale: MySQL and Redis)
-  const bestSectionsPerRound = Math.max(1, Math.ceil(settings.n / settings.bestPerSection));
-  const bestWarmupSections = Math.max(1, Math.ceil(settings.warmup / settings.bestPerSection));
-  const BEST: GridShape = { sections: bestWarmupSections + settings.rounds * bestSectionsPerRound, ...BEST_SECTION };
-  const bestLayout: EventLayout = gridLayout(`${runId}_best`, BEST, 4);
-  await loadOpenEvent(b, bestLayout);
-  const bestVersion0 = await eventVersion(b.redis, bestLayout.eventId);
-  say(
-    `HoldBestAvailable event ${bestLayout.eventId}: ${bestLayout.capacity} seats in ${BEST.sections} sections of ${BEST.rowsPerSection} x ${BEST.seatsPerRow}`,
+/** One ghz round, with the CPU of every process over it and the series for the charts. */
+async function measure(
+  ctx: Ctx,
+  call: string,
+  phase: RpcRound["phase"],
+  roundNo: number,
+  o: { method: string; dataFile: string; total: number; skipFirst: number; concurrency: number },
+): Promise<RpcRound> {
+  const outFile = path.join(
+    ctx.out,
+    `${phase}-${call.replace(/\W+/g, "_")}-${roundNo}-${Math.random().toString(36).slice(2, 7)}.json`,
   );
+  const s0 = cpuSnapshot(ctx.pids);
+  const ghz = await runGhz({
+    ghz: GHZ,
+    protoset: PROTOSET,
+    call: o.method,
+    address: ctx.stack.api.address,
+    dataFile: o.dataFile,
+    total: o.total,
+    concurrency: o.concurrency,
+    connections: settings.connections,
+    skipFirst: o.skipFirst || undefined,
+    countErrors: true,
+    cpus: settings.ghzCpus || undefined,
+    gogc: settings.ghzGogc || undefined,
+    format: "json",
+    outFile,
+  });
+  const s1 = cpuSnapshot(ctx.pids);
+  if (ghz.exitCode !== 0 || !ghz.summary)
+    throw new Error(`ghz exited with ${ghz.exitCode} (${call} ${phase} ${roundNo}): ${ghz.stderr.slice(0, 2000)}`);
+  ghz.summary.errorKinds = collapseErrorKinds(ghz.summary.errorKinds);
+  const cpu = cpuDelta(s0, s1, { ghz: ghz.cpuSeconds });
+  const r: RpcRound = {
+    call,
+    phase,
+    round: roundNo,
+    sent: o.total,
+    skipFirst: o.skipFirst,
+    concurrency: o.concurrency,
+    command: ghz.command,
+    summary: ghz.summary,
+    ghzCpuSeconds: round(ghz.cpuSeconds, 3),
+    ghzCores: round(ghz.cpuCores, 3),
+    wallSeconds: round(ghz.wallSeconds, 3),
+    cpu,
+    apiUsPerCall: round(((cpu.seconds.api ?? NaN) / o.total) * 1e6, 1),
+    series: ghzRoundSeries(outFile),
+  };
+  fs.rmSync(outFile, { force: true });
+  const s = ghz.summary;
+  say(
+    `${phase} ${roundNo} ${call.padEnd(21)} ${Math.round(s.rps)} calls/s p50 ${s.latencyMs.p50} ms p99 ${s.latencyMs.p99} ms codes ${JSON.stringify(s.codes)} | ghz ${Math.round(ghz.cpuCores * 100)} %, api ${r.apiUsPerCall} µs/call (${Math.round((cpu.cores.api ?? 0) * 100)} %), redis ${Math.round((cpu.cores.redis ?? 0) * 100)} %, mysql ${Math.round((cpu.cores.mysql ?? 0) * 100)} %, worker ${Math.round((cpu.cores.worker ?? 0) * 100)} %, temporal ${Math.round((cpu.cores.temporal ?? 0) * 100)} %, other ${Math.round(cpu.otherCores * 100)} %`,
+  );
+  return r;
+}
 
+/** A Noop data file whose requests are as large as `bytes` on the wire. */
+function noopFile(ctx: Ctx, bytes: number): string {
+  let file = ctx.noopFiles.get(bytes);
+  if (!file) {
+    file = path.join(ctx.data, `noop-${bytes}.json`);
+    writeNoopFile(file, {
+      count: settings.n,
+      payloadChars: noopPayloadFor(bytes),
+      idPrefix: `${ctx.run.runId}n${bytes}`,
+    });
+    ctx.noopFiles.set(bytes, file);
+  }
+  return file;
+}
+
+/** Interleaved pairs: Noop, X, Noop, X, ... and the summary of the X rounds against their Noop rounds. */
+async function pairs(
+  ctx: Ctx,
+  name: string,
+  method: string,
+  what: string,
+  o: {
+    requestBytes: number;
+    concurrency: number;
+    callsPerRound: number;
+    round: (i: number) => { dataFile: string; total: number; skipFirst: number };
+    after?: (i: number) => Promise<void>;
+    notes?: string[];
+  },
+): Promise<RpcResult> {
+  const rounds: RpcRound[] = [];
+  const noop = noopFile(ctx, o.requestBytes);
+  for (let i = 1; i <= settings.rounds; i++) {
+    rounds.push(
+      await measure(ctx, "Noop", "throughput", i, {
+        method: M.noop,
+        dataFile: noop,
+        total: settings.n,
+        skipFirst: settings.skipFirst,
+        concurrency: o.concurrency,
+      }),
+    );
+    rounds.push(await measure(ctx, name, "throughput", i, { method, concurrency: o.concurrency, ...o.round(i) }));
+    if (o.after) await o.after(i);
+  }
+  const xs = rounds.filter((r) => r.call !== "Noop");
+  const ns = rounds.filter((r) => r.call === "Noop");
+  const rps = (r: RpcRound) => r.summary?.rps ?? NaN;
+  const pairRatios = xs.map((x, i) => rps(x) / rps(ns[i]!));
+  const codes: Record<string, number> = {};
+  const errorKinds: Record<string, number> = {};
+  for (const x of xs) {
+    for (const [k, v] of Object.entries(x.summary?.codes ?? {})) codes[k] = (codes[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(x.summary?.errorKinds ?? {})) errorKinds[k] = (errorKinds[k] ?? 0) + v;
+  }
+  const goal = GOALS[name] ?? { note: "no goal set in the issues" };
+  const medianRatio = median(pairRatios);
+  const apiX = median(xs.map((r) => r.apiUsPerCall));
+  const apiN = median(ns.map((r) => r.apiUsPerCall));
+  const maxGhz = Math.max(...rounds.map((r) => r.ghzCores));
+  const result: RpcResult = {
+    name,
+    method,
+    what,
+    requestBytes: o.requestBytes,
+    noopBytes: NoopRequest.encode({ payload: "x".repeat(noopPayloadFor(o.requestBytes)) }).finish().length,
+    concurrency: o.concurrency,
+    callsPerRound: o.callsPerRound,
+    rounds,
+    pairRatios: pairRatios.map((x) => round(x, 3)),
+    medianRatio: round(medianRatio, 3),
+    medianRps: round(median(xs.map(rps))),
+    medianNoopRps: round(median(ns.map(rps))),
+    p50: median(xs.map((r) => r.summary?.latencyMs.p50 ?? NaN)),
+    p99: median(xs.map((r) => r.summary?.latencyMs.p99 ?? NaN)),
+    noopP50: median(ns.map((r) => r.summary?.latencyMs.p50 ?? NaN)),
+    noopP99: median(ns.map((r) => r.summary?.latencyMs.p99 ?? NaN)),
+    apiUsPerCall: round(apiX, 1),
+    apiUsPerNoop: round(apiN, 1),
+    cpuRatio: round(apiN / apiX, 3),
+    codes,
+    errorKinds,
+    goal: goal.goal,
+    goalNote: goal.note,
+    goalMet: goal.goal === undefined ? undefined : medianRatio >= goal.goal,
+    maxGhzCores: round(maxGhz, 3),
+    generatorLimited: maxGhz > settings.ghzCpuFlag,
+    notes: o.notes ?? [],
+  };
+  say(
+    `${name}: ${result.medianRps}/s vs Noop ${result.medianNoopRps}/s, median ratio ${result.medianRatio}${goal.goal !== undefined ? ` (goal ≥ ${goal.goal})` : ""}`,
+  );
+  return result;
+}
+
+/** HoldBestAvailable's event: Redis only, sections enough for the warm-up and every round. */
+async function loadBestEvent(ctx: Ctx): Promise<BestEvent> {
+  const sectionsPerRound = Math.max(1, Math.ceil(settings.n / settings.bestPerSection));
+  const warmupSections = Math.max(1, Math.ceil(settings.warmup / settings.bestPerSection));
+  const grid: GridShape = { sections: warmupSections + settings.rounds * sectionsPerRound, ...BEST_SECTION };
+  const layout: EventLayout = gridLayout(`${ctx.run.runId}_best`, grid, 4);
+  await loadOpenEvent(ctx.b, layout);
+  const version0 = await eventVersion(ctx.b.redis, layout.eventId);
+  say(
+    `HoldBestAvailable event ${layout.eventId}: ${layout.capacity} seats in ${grid.sections} sections of ${grid.rowsPerSection} x ${grid.seatsPerRow}`,
+  );
+  return {
+    layout,
+    grid,
+    sectionsPerRound,
+    warmupSections,
+    version0,
+    sectionOf: new Map(),
+    files: [],
+    bytes: 0,
+    sent: 0,
+  };
+}
+
+/** The checkout event (CreateEvent + OpenSale: MySQL and Redis) and one hold per CreateOrder call, made beforehand through HoldSeats. */
+async function openOrdersEvent(ctx: Ctx): Promise<OrdersEvent> {
+  const { runId } = ctx.run;
   const checkouts = settings.createWarmup + settings.rounds * settings.createN;
   const seatsPerSection = 20 * 50;
   const shape = {
@@ -344,15 +417,14 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
   };
   const eventId = `${runId}_orders`;
   const seats = new SeatAllocator(shape);
-  const driver = new CheckoutDriver(api.address, eventId, seats, runId);
-  defer(() => driver.close());
+  const driver = new CheckoutDriver(ctx.stack.api.address, eventId, seats, runId);
+  ctx.run.defer(() => driver.close());
   await driver.createAndOpen({
     ...checkoutEvent(eventId, shape),
     maxTicketsPerBuyer: Math.max(6, settings.orderSeats),
   });
   say(`checkout event ${eventId}: ${seats.capacity} seats`);
 
-  // --- holds for CreateOrder, one per call, made beforehand through HoldSeats
   const holdT0 = performance.now();
   const prepared = await prepareHolds({
     driver,
@@ -368,56 +440,76 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
   const createRounds = Array.from({ length: settings.rounds }, (_, i) =>
     prepared.slice(settings.createWarmup + i * settings.createN, settings.createWarmup + (i + 1) * settings.createN),
   );
-  const createFile = (list: PreparedCheckout[], name: string) => {
-    const file = path.join(data, `${name}.json`);
-    writeJsonArray(file, createOrderRows(list));
-    return file;
+  return {
+    eventId,
+    seats,
+    driver,
+    prepared,
+    holdSeconds,
+    createWarm,
+    createRounds,
+    records: prepared.map((p) => p.record),
+    drains: [],
+    createCalls: [],
   };
+}
 
-  // --- warm-up (not tallied): Noop, HoldBestAvailable, CreateOrder (JIT, connections, Temporal caches)
-  const warmup: RpcRound[] = [];
+function createFile(ctx: Ctx, list: PreparedCheckout[], name: string): string {
+  const file = path.join(ctx.data, `${name}.json`);
+  writeJsonArray(file, createOrderRows(list));
+  return file;
+}
+
+/** HoldBestAvailable's data files (warm-up and one per round), the section each call names. */
+function writeBestFiles(ctx: Ctx, best: BestEvent): { rows: object[] } {
+  const { runId } = ctx.run;
   const bestWarm = bestAvailableRows({
-    eventId: bestLayout.eventId,
-    grid: BEST,
+    eventId: best.layout.eventId,
+    grid: best.grid,
     firstSection: 0,
-    sections: bestWarmupSections,
+    sections: best.warmupSections,
     count: settings.warmup,
     quantity: settings.bestQuantity,
     idPrefix: `${runId}bw`,
   });
-  const bestSectionOf = new Map(bestWarm.sectionOf);
-  const bestFiles: string[] = [];
+  for (const [k, v] of bestWarm.sectionOf) best.sectionOf.set(k, v);
   for (let i = 0; i < settings.rounds; i++) {
     const rows = bestAvailableRows({
-      eventId: bestLayout.eventId,
-      grid: BEST,
-      firstSection: bestWarmupSections + i * bestSectionsPerRound,
-      sections: bestSectionsPerRound,
+      eventId: best.layout.eventId,
+      grid: best.grid,
+      firstSection: best.warmupSections + i * best.sectionsPerRound,
+      sections: best.sectionsPerRound,
       count: settings.n,
       quantity: settings.bestQuantity,
       idPrefix: `${runId}b${i + 1}`,
     });
-    for (const [k, v] of rows.sectionOf) bestSectionOf.set(k, v);
-    const file = path.join(data, `best-${i + 1}.json`);
+    for (const [k, v] of rows.sectionOf) best.sectionOf.set(k, v);
+    const file = path.join(ctx.data, `best-${i + 1}.json`);
     writeJsonArray(file, rows.rows);
-    bestFiles.push(file);
+    best.files.push(file);
   }
-  const bestBytes = wireBytes(HoldBestAvailableRequest, bestWarm.rows[0]!);
-  let bestSent = 0;
+  best.bytes = wireBytes(HoldBestAvailableRequest, bestWarm.rows[0]!);
+  return { rows: bestWarm.rows };
+}
+
+/** Warm-up (not tallied): Noop, HoldBestAvailable, CreateOrder (JIT, connections, Temporal caches). */
+async function warmUp(ctx: Ctx, best: BestEvent, orders: OrdersEvent): Promise<RpcRound[]> {
+  const warmup: RpcRound[] = [];
+  const bestWarm = writeBestFiles(ctx, best);
   if (settings.warmup > 0) {
-    const wf = path.join(data, "best-warmup.json");
+    const wf = path.join(ctx.data, "best-warmup.json");
     writeJsonArray(wf, bestWarm.rows);
     warmup.push(
-      await measure("Noop", "warmup", 1, {
+      await measure(ctx, "Noop", "warmup", 1, {
         method: M.noop,
-        dataFile: noopFile(bestBytes),
+        dataFile: noopFile(ctx, best.bytes),
         total: Math.min(settings.warmup, settings.n),
         skipFirst: 0,
         concurrency: settings.concurrency,
       }),
     );
     warmup.push(
-      await measure("HoldBestAvailable", "warmup", 1, {
+      await measure(ctx, "HoldBestAvailable", "warmup", 1, {
         method: M.best,
         dataFile: wf,
         total: settings.warmup,
@@ -425,105 +517,109 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
         concurrency: settings.concurrency,
       }),
     );
-    bestSent += settings.warmup;
+    best.sent += settings.warmup;
   }
-  const createBytes = wireBytes(CreateOrderRequest, createOrderRows(prepared.slice(0, 1))[0]!);
-  const records: BuyerRecord[] = prepared.map((p) => p.record);
-  const drains: { round: string; seconds: number; byState: Record<string, number> }[] = [];
-  const createCalls: { round: string; sent: number; codes: Record<string, number> }[] = [];
-  if (createWarm.length > 0) {
-    const w = await measure("CreateOrder", "warmup", 1, {
+  if (orders.createWarm.length > 0) {
+    const w = await measure(ctx, "CreateOrder", "warmup", 1, {
       method: M.create,
-      dataFile: createFile(createWarm, "create-warmup"),
-      total: createWarm.length,
+      dataFile: createFile(ctx, orders.createWarm, "create-warmup"),
+      total: orders.createWarm.length,
       skipFirst: 0,
       concurrency: settings.createConcurrency,
     });
     warmup.push(w);
-    createCalls.push({ round: "warmup", sent: w.sent, codes: w.summary?.codes ?? {} });
-    const d = await awaitOrders(driver, createWarm, { timeoutMs: settings.drainTimeoutMs });
-    drains.push({ round: "warmup", seconds: round(d.seconds, 2), byState: d.byState });
+    orders.createCalls.push({ round: "warmup", sent: w.sent, codes: w.summary?.codes ?? {} });
+    const d = await awaitOrders(orders.driver, orders.createWarm, { timeoutMs: settings.drainTimeoutMs });
+    orders.drains.push({ round: "warmup", seconds: round(d.seconds, 2), byState: d.byState });
   }
+  return warmup;
+}
 
-  const rpcs: RpcResult[] = [];
-  // --- HoldBestAvailable
-  rpcs.push(
-    await pairs(
-      "HoldBestAvailable",
-      M.best,
-      `${settings.bestQuantity} adjacent seats (no single seat stranded) in a named section of a ${bestLayout.capacity.toLocaleString("en-US")}-seat open event, distinct buyer and request ids; Redis only.`,
-      {
-        requestBytes: bestBytes,
-        concurrency: settings.concurrency,
-        callsPerRound: settings.n,
-        round: (i) => {
-          bestSent += settings.n;
-          return { dataFile: bestFiles[i - 1]!, total: settings.n, skipFirst: settings.skipFirst };
-        },
-        notes: [
-          `Each round has its own ${bestSectionsPerRound} sections (${BEST.rowsPerSection} rows × ${BEST.seatsPerRow} seats) and call i names section i mod ${bestSectionsPerRound}, so each section gets ${settings.bestPerSection} calls and ends half full: every round sees the same fill. Without section_id the API hands the script every row of the event (${BEST.sections * BEST.rowsPerSection} here) and the script reads rows best-first until one has a block, so the cost per call would grow with the seats sold before it.`,
-        ],
+function benchHoldBestAvailable(ctx: Ctx, best: BestEvent): Promise<RpcResult> {
+  return pairs(
+    ctx,
+    "HoldBestAvailable",
+    M.best,
+    `${settings.bestQuantity} adjacent seats (no single seat stranded) in a named section of a ${best.layout.capacity.toLocaleString("en-US")}-seat open event, distinct buyer and request ids; Redis only.`,
+    {
+      requestBytes: best.bytes,
+      concurrency: settings.concurrency,
+      callsPerRound: settings.n,
+      round: (i) => {
+        best.sent += settings.n;
+        return { dataFile: best.files[i - 1]!, total: settings.n, skipFirst: settings.skipFirst };
       },
-    ),
+      notes: [
+        `Each round has its own ${best.sectionsPerRound} sections (${best.grid.rowsPerSection} rows × ${best.grid.seatsPerRow} seats) and call i names section i mod ${best.sectionsPerRound}, so each section gets ${settings.bestPerSection} calls and ends half full: every round sees the same fill. Without section_id the API hands the script every row of the event (${best.grid.sections * best.grid.rowsPerSection} here) and the script reads rows best-first until one has a block, so the cost per call would grow with the seats sold before it.`,
+      ],
+    },
   );
+}
 
-  // --- CreateOrder: each round waits for its checkouts to finish before the next Noop round
-  rpcs.push(
-    await pairs(
-      "CreateOrder",
-      M.create,
-      `Update-with-Start of the checkout workflow for a hold of ${settings.orderSeats} seats made beforehand (tok_approve), one hold and a distinct idempotency key per call; returns once the workflow has accepted the order (PENDING_PAYMENT written to MySQL).`,
-      {
-        requestBytes: createBytes,
-        concurrency: settings.createConcurrency,
-        callsPerRound: settings.createN,
-        round: (i) => ({
-          dataFile: createFile(createRounds[i - 1]!, `create-${i}`),
-          total: createRounds[i - 1]!.length,
-          skipFirst: 0,
-        }),
-        after: async (i) => {
-          const d = await awaitOrders(driver, createRounds[i - 1]!, { timeoutMs: settings.drainTimeoutMs });
-          drains.push({ round: String(i), seconds: round(d.seconds, 2), byState: d.byState });
-          say(
-            `CreateOrder round ${i}: every order final ${round(d.seconds, 1)} s after the round (${JSON.stringify(d.byState)})`,
-          );
-        },
-        notes: [
-          `No calls skipped (a warm-up round of ${settings.createWarmup} checkouts ran first). After each round the bench follows WatchOrder for the round's orders until every one is final, so the next Noop round does not run beside the round's workflows; that wait is not part of the rate. The worker runs the payment simulator without latency or declines.`,
-        ],
+/** CreateOrder: each round waits for its checkouts to finish before the next Noop round. */
+async function benchCreateOrder(ctx: Ctx, orders: OrdersEvent): Promise<RpcResult> {
+  const createBytes = wireBytes(CreateOrderRequest, createOrderRows(orders.prepared.slice(0, 1))[0]!);
+  const result = await pairs(
+    ctx,
+    "CreateOrder",
+    M.create,
+    `Update-with-Start of the checkout workflow for a hold of ${settings.orderSeats} seats made beforehand (tok_approve), one hold and a distinct idempotency key per call; returns once the workflow has accepted the order (PENDING_PAYMENT written to MySQL).`,
+    {
+      requestBytes: createBytes,
+      concurrency: settings.createConcurrency,
+      callsPerRound: settings.createN,
+      round: (i) => ({
+        dataFile: createFile(ctx, orders.createRounds[i - 1]!, `create-${i}`),
+        total: orders.createRounds[i - 1]!.length,
+        skipFirst: 0,
+      }),
+      after: async (i) => {
+        const d = await awaitOrders(orders.driver, orders.createRounds[i - 1]!, { timeoutMs: settings.drainTimeoutMs });
+        orders.drains.push({ round: String(i), seconds: round(d.seconds, 2), byState: d.byState });
+        say(
+          `CreateOrder round ${i}: every order final ${round(d.seconds, 1)} s after the round (${JSON.stringify(d.byState)})`,
+        );
       },
-    ),
+      notes: [
+        `No calls skipped (a warm-up round of ${settings.createWarmup} checkouts ran first). After each round the bench follows WatchOrder for the round's orders until every one is final, so the next Noop round does not run beside the round's workflows; that wait is not part of the rate. The worker runs the payment simulator without latency or declines.`,
+      ],
+    },
   );
-  for (const r of rpcs[rpcs.length - 1]!.rounds.filter((x) => x.call === "CreateOrder"))
-    createCalls.push({ round: String(r.round), sent: r.sent, codes: r.summary?.codes ?? {} });
+  for (const r of result.rounds.filter((x) => x.call === "CreateOrder"))
+    orders.createCalls.push({ round: String(r.round), sent: r.sent, codes: r.summary?.codes ?? {} });
+  return result;
+}
 
-  // --- the orders and tickets the CreateOrder rounds made
-  const confirmed = prepared.filter((p) => p.record.finalState === "CONFIRMED");
-  const tickets = confirmed.flatMap((p) => p.tickets);
-  say(`${confirmed.length} confirmed orders with ${tickets.length} tickets for GetOrder, CheckIn and VerifyTicket`);
-  if (confirmed.length === 0 || tickets.length < settings.checkinWarmup + settings.rounds)
-    throw new Error(`too few confirmed orders (${confirmed.length}) or tickets (${tickets.length}) to go on`);
-
-  // --- GetOrder, cycling over the confirmed orders
+/** GetOrder, cycling over the confirmed orders. */
+function benchGetOrder(ctx: Ctx, confirmed: PreparedCheckout[]): Promise<RpcResult> {
   const getRows = confirmed.map((p) => ({ order_id: p.orderId }));
-  const getFile = path.join(data, "get.json");
+  const getFile = path.join(ctx.data, "get.json");
   writeJsonArray(getFile, getRows);
-  rpcs.push(
-    await pairs(
-      "GetOrder",
-      M.get,
-      `a confirmed order with its ${settings.orderSeats} tickets (codes included), from MySQL; cycling over ${confirmed.length} orders.`,
-      {
-        requestBytes: wireBytes(GetOrderRequest, getRows[0]!),
-        concurrency: settings.concurrency,
-        callsPerRound: settings.n,
-        round: () => ({ dataFile: getFile, total: settings.n, skipFirst: settings.skipFirst }),
-      },
-    ),
+  return pairs(
+    ctx,
+    "GetOrder",
+    M.get,
+    `a confirmed order with its ${settings.orderSeats} tickets (codes included), from MySQL; cycling over ${confirmed.length} orders.`,
+    {
+      requestBytes: wireBytes(GetOrderRequest, getRows[0]!),
+      concurrency: settings.concurrency,
+      callsPerRound: settings.n,
+      round: () => ({ dataFile: getFile, total: settings.n, skipFirst: settings.skipFirst }),
+    },
   );
+}
 
-  // --- CheckIn: first scans, every call a different ticket; then the same tickets again
+type Ticket = PreparedCheckout["tickets"][number];
+
+/** CheckIn: first scans (a warm-up round, then every call a different ticket); then the same tickets again. */
+async function benchCheckIns(
+  ctx: Ctx,
+  orders: OrdersEvent,
+  confirmed: PreparedCheckout[],
+  tickets: Ticket[],
+  warmup: RpcRound[],
+): Promise<{ results: RpcResult[]; scans: Scans }> {
+  const { runId } = ctx.run;
   const gates = ["gate-a", "gate-b", "gate-c", "gate-d"];
   const checkinPerRound =
     settings.checkinN > 0 ? settings.checkinN : Math.floor((tickets.length - settings.checkinWarmup) / settings.rounds);
@@ -538,12 +634,12 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
       gate_id: gates[j % gates.length]!,
       request_id: `${runId}-${prefix}-${from + j}`,
     }));
-  const checkinWarmFile = path.join(data, "checkin-warmup.json");
+  const checkinWarmFile = path.join(ctx.data, "checkin-warmup.json");
   writeJsonArray(checkinWarmFile, scanRows(0, settings.checkinWarmup, "s"));
   const checkinSample = scanRows(0, 1, "s")[0]!;
   const checkinBytes = wireBytes(CheckInRequest, checkinSample);
   warmup.push(
-    await measure("CheckIn", "warmup", 1, {
+    await measure(ctx, "CheckIn", "warmup", 1, {
       method: M.checkIn,
       dataFile: checkinWarmFile,
       total: settings.checkinWarmup,
@@ -552,84 +648,85 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
     }),
   );
   const checkinOf = (i: number) => {
-    const file = path.join(data, `checkin-${i}.json`);
+    const file = path.join(ctx.data, `checkin-${i}.json`);
     writeJsonArray(file, scanRows(settings.checkinWarmup + (i - 1) * checkinPerRound, checkinPerRound, "s"));
     return file;
   };
   const scanned = settings.checkinWarmup + settings.rounds * checkinPerRound;
-  const checkInsBefore = await countCheckIns(mysql, eventId);
-  rpcs.push(
-    await pairs(
-      "CheckIn",
-      M.checkIn,
-      "admits a ticket at a gate: verifies the code's signature (first sight: not in the API's verified-code cache), reads the ticket, inserts its check-in; every call a different ticket.",
-      {
-        requestBytes: checkinBytes,
-        concurrency: settings.concurrency,
-        callsPerRound: checkinPerRound,
-        round: (i) => ({ dataFile: checkinOf(i), total: checkinPerRound, skipFirst: 0 }),
-        notes: [
-          `Rounds are as long as the tickets allow (${tickets.length} tickets from ${confirmed.length} orders: ${settings.checkinWarmup} for a warm-up round, ${checkinPerRound} per round), so they are short and noisier than the others; no calls skipped, so every scan is tallied and checked against the check_ins table.`,
-        ],
-      },
-    ),
+  const before = await countCheckIns(ctx.mysql, orders.eventId);
+  const first = await pairs(
+    ctx,
+    "CheckIn",
+    M.checkIn,
+    "admits a ticket at a gate: verifies the code's signature (first sight: not in the API's verified-code cache), reads the ticket, inserts its check-in; every call a different ticket.",
+    {
+      requestBytes: checkinBytes,
+      concurrency: settings.concurrency,
+      callsPerRound: checkinPerRound,
+      round: (i) => ({ dataFile: checkinOf(i), total: checkinPerRound, skipFirst: 0 }),
+      notes: [
+        `Rounds are as long as the tickets allow (${tickets.length} tickets from ${confirmed.length} orders: ${settings.checkinWarmup} for a warm-up round, ${checkinPerRound} per round), so they are short and noisier than the others; no calls skipped, so every scan is tallied and checked against the check_ins table.`,
+      ],
+    },
   );
-  const checkInsAfterFirst = await countCheckIns(mysql, eventId);
+  const afterFirst = await countCheckIns(ctx.mysql, orders.eventId);
   const rescanRows = Array.from({ length: scanned }, (_, j) => ({
     code: tickets[j]!.code,
     gate_id: gates[(j + 1) % gates.length]!,
     request_id: `${runId}-rs-${j}`,
   }));
-  const rescanFile = path.join(data, "rescan.json");
+  const rescanFile = path.join(ctx.data, "rescan.json");
   writeJsonArray(rescanFile, rescanRows);
-  rpcs.push(
-    await pairs(
-      "CheckIn (repeat scan)",
-      M.checkIn,
-      `the tickets already admitted, scanned again at another gate with a new request id: refused with FAILED_PRECONDITION (ALREADY_CHECKED_IN, naming the first gate and time); cycling over ${scanned} tickets.`,
-      {
-        requestBytes: wireBytes(CheckInRequest, rescanRows[0]!),
-        concurrency: settings.concurrency,
-        callsPerRound: settings.rescanN,
-        round: () => ({
-          dataFile: rescanFile,
-          total: settings.rescanN,
-          skipFirst: Math.min(settings.skipFirst, Math.floor(settings.rescanN / 10)),
-        }),
-        notes: [
-          "The refusal path: cached signature, the ticket read, the INSERT refused by the primary key, the first check-in read back, an error with details.",
-        ],
-      },
-    ),
+  const repeat = await pairs(
+    ctx,
+    "CheckIn (repeat scan)",
+    M.checkIn,
+    `the tickets already admitted, scanned again at another gate with a new request id: refused with FAILED_PRECONDITION (ALREADY_CHECKED_IN, naming the first gate and time); cycling over ${scanned} tickets.`,
+    {
+      requestBytes: wireBytes(CheckInRequest, rescanRows[0]!),
+      concurrency: settings.concurrency,
+      callsPerRound: settings.rescanN,
+      round: () => ({
+        dataFile: rescanFile,
+        total: settings.rescanN,
+        skipFirst: Math.min(settings.skipFirst, Math.floor(settings.rescanN / 10)),
+      }),
+      notes: [
+        "The refusal path: cached signature, the ticket read, the INSERT refused by the primary key, the first check-in read back, an error with details.",
+      ],
+    },
   );
-  const checkInsAfterRescan = await countCheckIns(mysql, eventId);
+  const afterRescan = await countCheckIns(ctx.mysql, orders.eventId);
+  return {
+    results: [first, repeat],
+    scans: { perRound: checkinPerRound, scanned, before, afterFirst, afterRescan },
+  };
+}
 
-  // --- VerifyTicket, cycling over every ticket
+/** VerifyTicket, cycling over every ticket. */
+function benchVerifyTicket(ctx: Ctx, tickets: Ticket[]): Promise<RpcResult> {
   const verifyRows = tickets.map((tk) => ({ code: tk.code }));
-  const verifyFile = path.join(data, "verify.json");
+  const verifyFile = path.join(ctx.data, "verify.json");
   writeJsonArray(verifyFile, verifyRows);
-  rpcs.push(
-    await pairs(
-      "VerifyTicket",
-      M.verify,
-      `checks a ticket code and returns the ticket's state without admitting it; cycling over ${tickets.length} tickets.`,
-      {
-        requestBytes: wireBytes(VerifyTicketRequest, verifyRows[0]!),
-        concurrency: settings.concurrency,
-        callsPerRound: settings.n,
-        round: () => ({ dataFile: verifyFile, total: settings.n, skipFirst: settings.skipFirst }),
-        notes: [
-          `Every code was seen by CheckIn before, so the signature check is a hit in the API's verified-code cache (100,000 codes) and each call costs the cache lookup and a MySQL read of the ticket. An uncached Ed25519 verify (~63 µs) is part of CheckIn's first scans above.`,
-        ],
-      },
-    ),
+  return pairs(
+    ctx,
+    "VerifyTicket",
+    M.verify,
+    `checks a ticket code and returns the ticket's state without admitting it; cycling over ${tickets.length} tickets.`,
+    {
+      requestBytes: wireBytes(VerifyTicketRequest, verifyRows[0]!),
+      concurrency: settings.concurrency,
+      callsPerRound: settings.n,
+      round: () => ({ dataFile: verifyFile, total: settings.n, skipFirst: settings.skipFirst }),
+      notes: [
+        `Every code was seen by CheckIn before, so the signature check is a hit in the API's verified-code cache (100,000 codes) and each call costs the cache lookup and a MySQL read of the ticket. An uncached Ed25519 verify (~63 µs) is part of CheckIn's first scans above.`,
+      ],
+    },
   );
+}
 
-  // --- invariants
-  say("checking invariants");
-  const groups: { group: string; checks: Check[] }[] = [];
-  // every ghz round: each tallied call has a code, and the tally is what was sent minus the skipped
-  const allRounds = [...warmup, ...rpcs.flatMap((x) => x.rounds)];
+/** Every ghz round: each tallied call has a code, and the tally is what was sent minus the skipped. */
+function ghzRoundChecks(allRounds: RpcRound[]): Check[] {
   const miscounted = allRounds.filter((r) => {
     const s = r.summary!;
     const sum = Object.values(s.codes).reduce((a, v) => a + v, 0);
@@ -638,45 +735,44 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
   // repeat scans are refused by design; everything else must succeed
   const expected = (r: RpcRound) => (r.call === "CheckIn (repeat scan)" ? "FailedPrecondition" : "OK");
   const unexpected = allRounds.filter((r) => Object.keys(r.summary!.codes).some((c) => c !== expected(r)));
-  groups.push({
-    group: "every ghz round",
-    checks: [
-      {
-        name: "every call accounted for (codes tallied = calls sent − skipped warm-up)",
-        ok: miscounted.length === 0,
-        detail:
-          miscounted.length === 0
-            ? `${allRounds.length} rounds, ${allRounds.reduce((a, r) => a + r.sent, 0).toLocaleString("en-US")} calls`
-            : miscounted
-                .map(
-                  (r) =>
-                    `${r.call} ${r.phase} ${r.round}: sent ${r.sent}, skipped ${r.skipFirst}, tallied ${r.summary!.count}, codes ${JSON.stringify(r.summary!.codes)}`,
-                )
-                .join("; "),
-      },
-      {
-        name: "every call answered as expected (OK; repeat scans FAILED_PRECONDITION)",
-        ok: unexpected.length === 0,
-        detail:
-          unexpected.length === 0
-            ? "yes"
-            : unexpected
-                .map(
-                  (r) =>
-                    `${r.call} ${r.phase} ${r.round}: ${JSON.stringify(r.summary!.codes)} ${JSON.stringify(r.summary!.errorKinds)}`,
-                )
-                .join("; "),
-      },
-    ],
-  });
+  return [
+    {
+      name: "every call accounted for (codes tallied = calls sent − skipped warm-up)",
+      ok: miscounted.length === 0,
+      detail:
+        miscounted.length === 0
+          ? `${allRounds.length} rounds, ${allRounds.reduce((a, r) => a + r.sent, 0).toLocaleString("en-US")} calls`
+          : miscounted
+              .map(
+                (r) =>
+                  `${r.call} ${r.phase} ${r.round}: sent ${r.sent}, skipped ${r.skipFirst}, tallied ${r.summary!.count}, codes ${JSON.stringify(r.summary!.codes)}`,
+              )
+              .join("; "),
+    },
+    {
+      name: "every call answered as expected (OK; repeat scans FAILED_PRECONDITION)",
+      ok: unexpected.length === 0,
+      detail:
+        unexpected.length === 0
+          ? "yes"
+          : unexpected
+              .map(
+                (r) =>
+                  `${r.call} ${r.phase} ${r.round}: ${JSON.stringify(r.summary!.codes)} ${JSON.stringify(r.summary!.errorKinds)}`,
+              )
+              .join("; "),
+    },
+  ];
+}
 
-  // HoldBestAvailable: the event's Redis state
-  const bestState = await readEventState(b, bestLayout);
-  const bestChecks = seatChecks(bestState, new SeatIndex(bestLayout));
+/** HoldBestAvailable: the event's Redis state. */
+async function bestAvailableChecks(ctx: Ctx, best: BestEvent): Promise<Check[]> {
+  const bestState = await readEventState(ctx.b, best.layout);
+  const bestChecks = seatChecks(bestState, new SeatIndex(best.layout));
   bestChecks.push({
     name: "every HoldBestAvailable call made exactly one hold",
-    ok: bestState.holds.length === bestSent && bestState.version - bestVersion0 === bestSent,
-    detail: `${bestSent} calls sent (warm-up included), ${bestState.holds.length} holds indexed, ${bestState.version - bestVersion0} version bumps`,
+    ok: bestState.holds.length === best.sent && bestState.version - best.version0 === best.sent,
+    detail: `${best.sent} calls sent (warm-up included), ${bestState.holds.length} holds indexed, ${bestState.version - best.version0} version bumps`,
   });
   const badBlocks: string[] = [];
   for (const h of bestState.holds) {
@@ -685,7 +781,7 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
     const sameRow = parsed.length === h.seats.length && new Set(parsed.map((m) => `${m[1]}-${m[2]}`)).size === 1;
     const adjacent = nums.every((v, i) => i === 0 || v === nums[i - 1]! + 1);
     const section = parsed[0]?.[1];
-    if (h.seats.length !== settings.bestQuantity || !sameRow || !adjacent || section !== bestSectionOf.get(h.buyer))
+    if (h.seats.length !== settings.bestQuantity || !sameRow || !adjacent || section !== best.sectionOf.get(h.buyer))
       badBlocks.push(`${h.holdId} (${h.buyer}): ${h.seats.join(",")}`);
   }
   bestChecks.push({
@@ -696,10 +792,19 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
         ? `${bestState.holds.length} holds checked`
         : `${badBlocks.length} are not: ${badBlocks.slice(0, 5).join("; ")}`,
   });
-  groups.push({ group: `HoldBestAvailable event ${bestLayout.eventId} (Redis)`, checks: bestChecks });
+  return bestChecks;
+}
 
-  // checkout event: the same checks as bench:checkout, from what WatchOrder reported
-  const inv = await checkoutChecks({ mysql, redis: b.redis, eventId, capacity: seats.capacity, records });
+/** Checkout event: the same checks as bench:checkout, from what WatchOrder reported. */
+async function ordersChecks(ctx: Ctx, orders: OrdersEvent): Promise<Awaited<ReturnType<typeof checkoutChecks>>> {
+  const { eventId, seats, records, createCalls, prepared } = orders;
+  const inv = await checkoutChecks({
+    mysql: ctx.mysql,
+    redis: ctx.b.redis,
+    eventId,
+    capacity: seats.capacity,
+    records,
+  });
   const ghzOk = createCalls.reduce((a, c) => a + (c.codes.OK ?? 0), 0);
   const ghzSent = createCalls.reduce((a, c) => a + c.sent, 0);
   const ordersFound = records.filter((r) => r.createCode === "OK").length;
@@ -708,23 +813,71 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
     ok: ghzOk === ghzSent && ordersFound === ghzOk && ghzSent === prepared.length,
     detail: `${prepared.length} holds prepared, ${ghzSent} CreateOrder calls sent, ${ghzOk} OK (ghz), ${ordersFound} orders WatchOrder found`,
   });
-  groups.push({ group: `checkout event ${eventId} (MySQL, payment ledger, Redis)`, checks: inv.checks });
+  return inv;
+}
 
-  // tickets at the door
+/** Tickets at the door. */
+async function ticketChecks(
+  ctx: Ctx,
+  orders: OrdersEvent,
+  allRounds: RpcRound[],
+  scans: Scans,
+  tickets: Ticket[],
+): Promise<Check[]> {
+  const { scanned, before, afterFirst, afterRescan } = scans;
   const checkinOk = allRounds.filter((r) => r.call === "CheckIn").reduce((a, r) => a + (r.summary!.codes.OK ?? 0), 0);
-  const ticketChecks: Check[] = [
+  return [
     {
       name: "one check-in per admitting scan, none from the repeat scans",
       ok:
-        checkInsAfterFirst - checkInsBefore === scanned - settings.checkinWarmup &&
-        checkInsAfterFirst === scanned &&
+        afterFirst - before === scanned - settings.checkinWarmup &&
+        afterFirst === scanned &&
         checkinOk === scanned &&
-        checkInsAfterRescan === checkInsAfterFirst,
-      detail: `${scanned} tickets scanned once (warm-up included), ${checkinOk} OK; check_ins rows: ${checkInsBefore} before the measured rounds, ${checkInsAfterFirst} after them, ${checkInsAfterRescan} after the repeat scans`,
+        afterRescan === afterFirst,
+      detail: `${scanned} tickets scanned once (warm-up included), ${checkinOk} OK; check_ins rows: ${before} before the measured rounds, ${afterFirst} after them, ${afterRescan} after the repeat scans`,
     },
-    ...(await ticketTableChecks(mysql, eventId, tickets.length)),
+    ...(await ticketTableChecks(ctx.mysql, orders.eventId, tickets.length)),
   ];
-  groups.push({ group: "tickets and check-ins (MySQL)", checks: ticketChecks });
+}
+
+async function main(run: BenchRun): Promise<BenchOutcome> {
+  const failures: string[] = [];
+  const ctx = await startStack(run);
+  const best = await loadBestEvent(ctx);
+  const orders = await openOrdersEvent(ctx);
+  const warmup = await warmUp(ctx, best, orders);
+
+  const rpcs: RpcResult[] = [];
+  rpcs.push(await benchHoldBestAvailable(ctx, best));
+  rpcs.push(await benchCreateOrder(ctx, orders));
+
+  // --- the orders and tickets the CreateOrder rounds made
+  const confirmed = orders.prepared.filter((p) => p.record.finalState === "CONFIRMED");
+  const tickets = confirmed.flatMap((p) => p.tickets);
+  say(`${confirmed.length} confirmed orders with ${tickets.length} tickets for GetOrder, CheckIn and VerifyTicket`);
+  if (confirmed.length === 0 || tickets.length < settings.checkinWarmup + settings.rounds)
+    throw new Error(`too few confirmed orders (${confirmed.length}) or tickets (${tickets.length}) to go on`);
+
+  rpcs.push(await benchGetOrder(ctx, confirmed));
+  const checkIns = await benchCheckIns(ctx, orders, confirmed, tickets, warmup);
+  rpcs.push(...checkIns.results);
+  rpcs.push(await benchVerifyTicket(ctx, tickets));
+
+  // --- invariants
+  say("checking invariants");
+  const allRounds = [...warmup, ...rpcs.flatMap((x) => x.rounds)];
+  const groups: { group: string; checks: Check[] }[] = [];
+  groups.push({ group: "every ghz round", checks: ghzRoundChecks(allRounds) });
+  groups.push({
+    group: `HoldBestAvailable event ${best.layout.eventId} (Redis)`,
+    checks: await bestAvailableChecks(ctx, best),
+  });
+  const inv = await ordersChecks(ctx, orders);
+  groups.push({ group: `checkout event ${orders.eventId} (MySQL, payment ledger, Redis)`, checks: inv.checks });
+  groups.push({
+    group: "tickets and check-ins (MySQL)",
+    checks: await ticketChecks(ctx, orders, allRounds, checkIns.scans, tickets),
+  });
 
   for (const g of groups) {
     for (const c of g.checks) {
@@ -736,27 +889,60 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
     if (x.generatorLimited)
       say(`note: ${x.name}: ghz used ${Math.round(x.maxGhzCores * 100)} % of a core in some round`);
 
-  const others = sampler.stop();
+  const result = buildResult(ctx, {
+    failures,
+    best,
+    orders,
+    confirmed,
+    tickets,
+    scans: checkIns.scans,
+    facts: inv.facts,
+    rpcs,
+    warmup,
+    groups,
+  });
+  return { files: writeRpcsReports(result, run.stamp), failures };
+}
+
+function buildResult(
+  ctx: Ctx,
+  o: {
+    failures: string[];
+    best: BestEvent;
+    orders: OrdersEvent;
+    confirmed: PreparedCheckout[];
+    tickets: Ticket[];
+    scans: Scans;
+    facts: RpcsBenchResult["prep"]["facts"];
+    rpcs: RpcResult[];
+    warmup: RpcRound[];
+    groups: { group: string; checks: Check[] }[];
+  },
+): RpcsBenchResult {
+  const { runId, started, machine } = ctx.run;
+  const { temporal: t, stack, api, worker, taskQueue } = ctx.stack;
+  const { best, orders } = o;
+  const others = ctx.sampler.stop();
   const finished = new Date();
   const shownEnv = Object.entries(process.env)
     .filter(([k]) => /^BENCH_/.test(k))
     .map(([k, v]) => `${k}=${v}`)
     .join(" ");
-  const result: RpcsBenchResult = {
+  return {
     kind: "rpcs",
     schema: 1,
     runId,
     startedAt: started.toISOString(),
     finishedAt: finished.toISOString(),
     durationSeconds: round((finished.getTime() - started.getTime()) / 1000, 1),
-    ok: failures.length === 0,
-    failures,
+    ok: o.failures.length === 0,
+    failures: o.failures,
     command: `${shownEnv ? `${shownEnv} ` : ""}npm run bench:rpcs`,
     settings,
     source: sourceInfo(repoRoot),
     machine: {
       ...machine,
-      redis: redisVersion,
+      redis: ctx.redisVersion,
       loadAvgAfter: os.loadavg().map((x) => round(x, 2)),
       othersDuringRun: others,
     },
@@ -764,33 +950,35 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
       temporal: t.command,
       redisUrl: stack.redisUrl,
       mysqlUrl: stack.mysqlUrl,
-      pids,
+      pids: ctx.pids,
       apiCommand: api.command,
       workerCommand: worker.command,
       taskQueue,
     },
     prep: {
       bestAvailableEvent: {
-        eventId: bestLayout.eventId,
-        seats: bestLayout.capacity,
-        sections: BEST.sections,
-        sectionsPerRound: bestSectionsPerRound,
-        callsSent: bestSent,
+        eventId: best.layout.eventId,
+        seats: best.layout.capacity,
+        sections: best.grid.sections,
+        sectionsPerRound: best.sectionsPerRound,
+        callsSent: best.sent,
       },
-      checkoutEvent: { eventId, seats: seats.capacity, seatsUsed: seats.used },
-      holdsForCreateOrder: { count: prepared.length, seatsEach: settings.orderSeats, seconds: round(holdSeconds, 2) },
-      ordersFinalAfterEachCreateOrderRound: drains,
-      confirmedOrders: confirmed.length,
-      tickets: tickets.length,
-      checkIn: { warmup: settings.checkinWarmup, perRound: checkinPerRound, rescanPerRound: settings.rescanN },
-      facts: inv.facts,
+      checkoutEvent: { eventId: orders.eventId, seats: orders.seats.capacity, seatsUsed: orders.seats.used },
+      holdsForCreateOrder: {
+        count: orders.prepared.length,
+        seatsEach: settings.orderSeats,
+        seconds: round(orders.holdSeconds, 2),
+      },
+      ordersFinalAfterEachCreateOrderRound: orders.drains,
+      confirmedOrders: o.confirmed.length,
+      tickets: o.tickets.length,
+      checkIn: { warmup: settings.checkinWarmup, perRound: o.scans.perRound, rescanPerRound: settings.rescanN },
+      facts: o.facts,
     },
-    rpcs,
-    warmup,
-    invariants: { ok: groups.every((g) => g.checks.every((c) => c.ok)), groups },
+    rpcs: o.rpcs,
+    warmup: o.warmup,
+    invariants: { ok: o.groups.every((g) => g.checks.every((c) => c.ok)), groups: o.groups },
   };
-  const files = writeRpcsReports(result, stamp);
-  return { files, failures };
 }
 
 async function countCheckIns(mysql: MysqlPool, eventId: string): Promise<number> {
