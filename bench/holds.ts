@@ -30,7 +30,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { repoRoot } from "../tools/devstack/stack.js";
-import { SeatIndex } from "../src/events/layout.js";
+import { SeatIndex, type EventLayout } from "../src/events/layout.js";
 import { HoldSeatsRequest } from "../src/gen/ticketing/v1/reservation_service.js";
 import { NoopRequest } from "../src/gen/ticketing/bench/v1/noop_service.js";
 import {
@@ -59,7 +59,15 @@ import {
   type CeilingRun,
 } from "./lib/redis.js";
 import { writeReports, type BenchResult, type HoldsSettings, type RoundResult } from "./lib/report.js";
-import { apiLogTail, run, say, startApi, startBenchStack, type ApiProcess } from "./lib/stack.js";
+import {
+  apiLogTail,
+  run as runCommand,
+  say,
+  startApi,
+  startBenchStack,
+  type ApiProcess,
+  type BenchStack,
+} from "./lib/stack.js";
 import { machineCpuSeconds, processCpuSeconds, sourceInfo } from "./lib/sys.js";
 import { envNumber } from "./lib/env.js";
 import { cpuCeilings, median, round, type CpuSplit } from "./lib/stats.js";
@@ -201,33 +209,81 @@ async function measure(
   return r;
 }
 
-async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): Promise<BenchOutcome> {
-  const failures: string[] = [];
-  const rb = await run("redis-benchmark", ["--version"]);
+/** What every phase uses: the run, the stack, both APIs, the events and where the data files go. */
+interface Ctx {
+  run: BenchRun;
+  stack: BenchStack;
+  api: ApiProcess;
+  /** The same API with authentication off, for HoldSeats' cost of authentication in the same run. */
+  apiAuthOff: ApiProcess;
+  b: BenchRedis;
+  redisVersion: string;
+  tput: EventLayout;
+  aux: EventLayout;
+  authOff: EventLayout;
+  cont: EventLayout;
+  /** ghz data files. */
+  data: string;
+  /** ghz outputs. */
+  out: string;
+  /** The next unused call of the aux event (warm-up, latency and HTML rounds take its seats in turn). */
+  auxCursor: number;
+}
+
+/** The data files of the throughput rounds, and the request sizes on the wire. */
+interface DataFiles {
+  holdFiles: string[];
+  authOffHoldFiles: string[];
+  noopFile: string;
+  holdBytes: number;
+  noopBytes: number;
+}
+
+/** The API under test (and its twin with authentication off), for measure. */
+function on(ctx: Ctx, api: ApiProcess = ctx.api): { api: ApiProcess; b: BenchRedis; address: string } {
+  return { api, b: ctx.b, address: api.address };
+}
+
+function checkPrerequisites(rb: { code: number | null }): void {
   if (rb.code !== 0) throw new Error("redis-benchmark not found: apt-get install redis-tools");
-  const ghzVersion = "v0.121.0 (tools/devstack/install-tools.sh; a go-install build reports 'dev')";
   const perHoldRounds = settings.rounds * settings.n;
   if (2 * perHoldRounds > gridCapacity(BIG)) {
     throw new Error(
       `BENCH_ROUNDS x BENCH_N = ${perHoldRounds} HoldSeats calls need ${2 * perHoldRounds} seats: more than the ${gridCapacity(BIG)} of the throughput event`,
     );
   }
+}
+
+async function startStack(run: BenchRun): Promise<Ctx> {
+  const { tmp, runId } = run;
   const stack = await startBenchStack(tmp);
   const api = await startApi(stack, tmp, GRPCURL);
   say(`api:      ${api.address} (pid ${api.pid}, log ${api.logFile})`);
-  // The same API with authentication off, for HoldSeats' cost of authentication in the same run.
   const apiAuthOff = await startApi(stack, tmp, GRPCURL, { name: "api-auth-off", env: { BENCH_AUTH_BASELINE: "on" } });
   say(`api (authentication off): ${apiAuthOff.address} (pid ${apiAuthOff.pid}, log ${apiAuthOff.logFile})`);
   const b = benchRedis(stack.redisUrl);
-  defer(() => b.close());
+  run.defer(() => b.close());
   const redisVersion = /redis_version:(\S+)/.exec(await b.redis.info("server"))?.[1] ?? "?";
+  return {
+    run,
+    stack,
+    api,
+    apiAuthOff,
+    b,
+    redisVersion,
+    tput: gridLayout(`${runId}_tput`, BIG, 4),
+    aux: gridLayout(`${runId}_aux`, BIG, 4),
+    authOff: gridLayout(`${runId}_noauth`, BIG, 4),
+    cont: gridLayout(`${runId}_cont`, CONTENTION, settings.contentionMaxSeats, "A"),
+    data: path.join(tmp, "data"),
+    out: path.join(tmp, "ghz"),
+    auxCursor: 0,
+  };
+}
 
-  // --- events
-  const tput = gridLayout(`${runId}_tput`, BIG, 4);
-  const aux = gridLayout(`${runId}_aux`, BIG, 4);
-  const authOff = gridLayout(`${runId}_noauth`, BIG, 4);
-  const cont = gridLayout(`${runId}_cont`, CONTENTION, settings.contentionMaxSeats, "A");
-  for (const layout of [tput, aux, authOff, cont]) await loadOpenEvent(b, layout);
+async function loadEvents(ctx: Ctx): Promise<BenchResult["events"]> {
+  const { tput, aux, authOff, cont } = ctx;
+  for (const layout of [tput, aux, authOff, cont]) await loadOpenEvent(ctx.b, layout);
   const events = [
     { role: "throughput rounds (every call holds 2 seats nobody else holds)", layout: tput },
     { role: "throughput rounds against the API with authentication off (same shape)", layout: authOff },
@@ -244,33 +300,35 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
         : `sections S0-S${BIG.sections - 1} x rows 1-${BIG.rowsPerSection} x seats 1-${BIG.seatsPerRow}`,
   }));
   say(`events loaded: ${events.map((e) => `${e.eventId} (${e.capacity} seats)`).join(", ")}`);
+  return events;
+}
 
-  // --- data files
-  const data = path.join(tmp, "data");
-  fs.mkdirSync(data);
-  const out = path.join(tmp, "ghz");
-  fs.mkdirSync(out);
-  let auxCursor = 0;
-  const auxHolds = (count: number, name: string) => {
-    const file = path.join(data, `${name}.json`);
-    writeDistinctHoldsFile(file, {
-      eventId: aux.eventId,
-      grid: BIG,
-      firstCall: auxCursor,
-      count,
-      idPrefix: `${runId}${name}`,
-    });
-    auxCursor += count;
-    return file;
-  };
+/** `count` distinct 2-seat holds on the aux event, after the ones already handed out. */
+function auxHolds(ctx: Ctx, count: number, name: string): string {
+  const file = path.join(ctx.data, `${name}.json`);
+  writeDistinctHoldsFile(file, {
+    eventId: ctx.aux.eventId,
+    grid: BIG,
+    firstCall: ctx.auxCursor,
+    count,
+    idPrefix: `${ctx.run.runId}${name}`,
+  });
+  ctx.auxCursor += count;
+  return file;
+}
+
+function writeDataFiles(ctx: Ctx): DataFiles {
+  const { runId } = ctx.run;
+  fs.mkdirSync(ctx.data);
+  fs.mkdirSync(ctx.out);
   const holdFiles: string[] = [];
   const authOffHoldFiles: string[] = [];
   for (let i = 0; i < settings.rounds; i++) {
     for (const [files, eventId, name] of [
-      [holdFiles, tput.eventId, "t"],
-      [authOffHoldFiles, authOff.eventId, "u"],
+      [holdFiles, ctx.tput.eventId, "t"],
+      [authOffHoldFiles, ctx.authOff.eventId, "u"],
     ] as const) {
-      const file = path.join(data, `holds-${name}-round${i + 1}.json`);
+      const file = path.join(ctx.data, `holds-${name}-round${i + 1}.json`);
       writeDistinctHoldsFile(file, {
         eventId,
         grid: BIG,
@@ -296,7 +354,7 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
     selection: { $case: "seats", value: { seatIds: sample.seats.seat_ids } },
   }).finish().length;
   const payloadChars = holdBytes - 2;
-  const noopFile = path.join(data, "noop.json");
+  const noopFile = path.join(ctx.data, "noop.json");
   writeNoopFile(noopFile, {
     count: Math.max(settings.n, settings.latencyMaxCalls, settings.warmupCalls),
     payloadChars,
@@ -304,49 +362,52 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
   });
   const noopBytes = NoopRequest.encode({ payload: "x".repeat(payloadChars) }).finish().length;
   say(`request bodies: HoldSeats ${holdBytes} B, Noop ${noopBytes} B`);
+  return { holdFiles, authOffHoldFiles, noopFile, holdBytes, noopBytes };
+}
 
-  const common = { api, b, address: api.address };
-  // --- warm-up (not tallied): JIT, connections, Redis script cache
+/** Warm-up (not tallied): JIT, connections, Redis script cache. */
+async function warmUp(ctx: Ctx, files: DataFiles): Promise<RoundResult[]> {
   const warmup: RoundResult[] = [];
-  if (settings.warmupCalls > 0) {
-    warmup.push(
-      await measure("warmup", 1, "Noop", {
-        ...common,
-        dataFile: noopFile,
-        total: settings.warmupCalls,
-        outFile: path.join(out, "warmup-noop.json"),
-      }),
-    );
-    warmup.push(
-      await measure("warmup", 1, "HoldSeats", {
-        ...common,
-        dataFile: auxHolds(settings.warmupCalls, "w"),
-        total: settings.warmupCalls,
-        outFile: path.join(out, "warmup-holds.json"),
-        eventId: aux.eventId,
-      }),
-    );
-    warmup.push(
-      await measure("warmup", 1, "HoldSeatsAuthOff", {
-        api: apiAuthOff,
-        b,
-        address: apiAuthOff.address,
-        // Half a warm-up (JIT and connections settle within it): the latency rounds need the rest of aux's seats.
-        dataFile: auxHolds(Math.ceil(settings.warmupCalls / 2), "wu"),
-        total: Math.ceil(settings.warmupCalls / 2),
-        outFile: path.join(out, "warmup-holds-auth-off.json"),
-        eventId: aux.eventId,
-      }),
-    );
-  }
+  if (settings.warmupCalls === 0) return warmup;
+  warmup.push(
+    await measure("warmup", 1, "Noop", {
+      ...on(ctx),
+      dataFile: files.noopFile,
+      total: settings.warmupCalls,
+      outFile: path.join(ctx.out, "warmup-noop.json"),
+    }),
+  );
+  warmup.push(
+    await measure("warmup", 1, "HoldSeats", {
+      ...on(ctx),
+      dataFile: auxHolds(ctx, settings.warmupCalls, "w"),
+      total: settings.warmupCalls,
+      outFile: path.join(ctx.out, "warmup-holds.json"),
+      eventId: ctx.aux.eventId,
+    }),
+  );
+  warmup.push(
+    await measure("warmup", 1, "HoldSeatsAuthOff", {
+      ...on(ctx, ctx.apiAuthOff),
+      // Half a warm-up (JIT and connections settle within it): the latency rounds need the rest of aux's seats.
+      dataFile: auxHolds(ctx, Math.ceil(settings.warmupCalls / 2), "wu"),
+      total: Math.ceil(settings.warmupCalls / 2),
+      outFile: path.join(ctx.out, "warmup-holds-auth-off.json"),
+      eventId: ctx.aux.eventId,
+    }),
+  );
+  return warmup;
+}
 
-  // --- throughput: Noop, HoldSeats, Eval, Noop, HoldSeats, Eval, ... (HoldSeats right after its Noop)
+/** Throughput: Noop, HoldSeats, Eval, HoldSeatsAuthOff, Noop, ... (HoldSeats right after its Noop). */
+async function throughputRounds(ctx: Ctx, files: DataFiles): Promise<RoundResult[]> {
+  const { out } = ctx;
   const rounds: RoundResult[] = [];
   for (let i = 0; i < settings.rounds; i++) {
     rounds.push(
       await measure("throughput", i + 1, "Noop", {
-        ...common,
-        dataFile: noopFile,
+        ...on(ctx),
+        dataFile: files.noopFile,
         total: settings.n,
         skipFirst: settings.skipFirst,
         outFile: path.join(out, `noop-${i + 1}.json`),
@@ -354,38 +415,51 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
     );
     rounds.push(
       await measure("throughput", i + 1, "HoldSeats", {
-        ...common,
-        dataFile: holdFiles[i]!,
+        ...on(ctx),
+        dataFile: files.holdFiles[i]!,
         total: settings.n,
         skipFirst: settings.skipFirst,
         outFile: path.join(out, `holds-${i + 1}.json`),
-        eventId: tput.eventId,
+        eventId: ctx.tput.eventId,
       }),
     );
     // The request body is Noop's (same size as HoldSeats'); eventId set so the round counts Redis's CPU.
     rounds.push(
       await measure("throughput", i + 1, "Eval", {
-        ...common,
-        dataFile: noopFile,
+        ...on(ctx),
+        dataFile: files.noopFile,
         total: settings.n,
         skipFirst: settings.skipFirst,
         outFile: path.join(out, `eval-${i + 1}.json`),
-        eventId: tput.eventId,
+        eventId: ctx.tput.eventId,
       }),
     );
     rounds.push(
       await measure("throughput", i + 1, "HoldSeatsAuthOff", {
-        api: apiAuthOff,
-        b,
-        address: apiAuthOff.address,
-        dataFile: authOffHoldFiles[i]!,
+        ...on(ctx, ctx.apiAuthOff),
+        dataFile: files.authOffHoldFiles[i]!,
         total: settings.n,
         skipFirst: settings.skipFirst,
         outFile: path.join(out, `holds-auth-off-${i + 1}.json`),
-        eventId: authOff.eventId,
+        eventId: ctx.authOff.eventId,
       }),
     );
   }
+  return rounds;
+}
+
+/** Any code but OK in these rounds is a failure. */
+function nonOkCodes(what: string, rounds: RoundResult[]): string[] {
+  const failures: string[] = [];
+  for (const r of rounds) {
+    const bad = Object.entries(r.ghz.summary?.codes ?? {}).filter(([c]) => c !== "OK");
+    if (bad.length > 0)
+      failures.push(`${what} ${r.call} round ${r.round}: non-OK codes ${JSON.stringify(Object.fromEntries(bad))}`);
+  }
+  return failures;
+}
+
+function summariseThroughput(rounds: RoundResult[]) {
   const noops = rounds.filter((r) => r.call === "Noop");
   const holdsR = rounds.filter((r) => r.call === "HoldSeats");
   const evals = rounds.filter((r) => r.call === "Eval");
@@ -400,7 +474,7 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
   const medianGhzCoresHold = median(holdsR.map((r) => r.ghz.cpuCores));
   const [noopSplit, holdSplit, evalSplit] = [cpuSplit(noops), cpuSplit(holdsR), cpuSplit(evals)];
   const ceilings = cpuCeilings(noopSplit, holdSplit, evalSplit);
-  const throughput = {
+  return {
     rounds,
     medianNoopRps: round(medianNoopRps),
     medianHoldRps: round(medianHoldRps),
@@ -437,12 +511,9 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
       goalMet: median(authPairs) <= AUTH_COST_GOAL,
     },
   };
-  for (const r of rounds) {
-    const codes = r.ghz.summary?.codes ?? {};
-    const bad = Object.entries(codes).filter(([c]) => c !== "OK");
-    if (bad.length > 0)
-      failures.push(`throughput ${r.call} round ${r.round}: non-OK codes ${JSON.stringify(Object.fromEntries(bad))}`);
-  }
+}
+
+function sayThroughput(throughput: ReturnType<typeof summariseThroughput>): void {
   say(
     `throughput: Noop ${throughput.medianNoopRps}/s, HoldSeats ${throughput.medianHoldRps}/s, median ratio ${throughput.medianRatio} (goal ${settings.ratioGoal})`,
   );
@@ -457,74 +528,73 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
     `CPU per call (ghz + API + Redis): Noop ${JSON.stringify(throughput.machineUsPerNoop)}, HoldSeats ${JSON.stringify(throughput.machineUsPerHold)} µs; ` +
       `whole-machine ratio ${throughput.machineCpuRatio}, ceiling if a hold cost the API no more than Noop ${throughput.ceilingIfApiFree}`,
   );
+}
 
-  // --- latency at load: both at 50 % of HoldSeats' median maximum
+/** Latency at load: Noop and HoldSeats both at 50 % of HoldSeats' median maximum. */
+async function latencyRounds(ctx: Ctx, files: DataFiles, medianHoldRps: number): Promise<BenchResult["latency"]> {
   const rpsTarget = Math.max(100, Math.round(medianHoldRps * 0.5));
   const latencyCalls = Math.min(
     settings.latencyMaxCalls,
     Math.max(4_000, Math.round(rpsTarget * settings.latencyTargetSeconds)),
   );
-  const latencyRounds: RoundResult[] = [];
+  const rounds: RoundResult[] = [];
   for (let i = 0; i < settings.rounds; i++) {
-    latencyRounds.push(
+    rounds.push(
       await measure("latency", i + 1, "Noop", {
-        ...common,
-        dataFile: noopFile,
+        ...on(ctx),
+        dataFile: files.noopFile,
         total: latencyCalls,
         skipFirst: Math.round(latencyCalls * 0.05),
         rps: rpsTarget,
-        outFile: path.join(out, `lat-noop-${i + 1}.json`),
+        outFile: path.join(ctx.out, `lat-noop-${i + 1}.json`),
       }),
     );
-    latencyRounds.push(
+    rounds.push(
       await measure("latency", i + 1, "HoldSeats", {
-        ...common,
-        dataFile: auxHolds(latencyCalls, `l${i + 1}`),
+        ...on(ctx),
+        dataFile: auxHolds(ctx, latencyCalls, `l${i + 1}`),
         total: latencyCalls,
         skipFirst: Math.round(latencyCalls * 0.05),
         rps: rpsTarget,
-        outFile: path.join(out, `lat-holds-${i + 1}.json`),
-        eventId: aux.eventId,
+        outFile: path.join(ctx.out, `lat-holds-${i + 1}.json`),
+        eventId: ctx.aux.eventId,
       }),
     );
   }
   const p = (r: RoundResult, k: "p50" | "p99") => r.ghz.summary?.latencyMs[k] ?? NaN;
-  const ln = latencyRounds.filter((r) => r.call === "Noop");
-  const lh = latencyRounds.filter((r) => r.call === "HoldSeats");
-  const latency = {
+  const ln = rounds.filter((r) => r.call === "Noop");
+  const lh = rounds.filter((r) => r.call === "HoldSeats");
+  return {
     rpsTarget,
-    rounds: latencyRounds,
+    rounds,
     medianNoopP50: median(ln.map((r) => p(r, "p50"))),
     medianNoopP99: median(ln.map((r) => p(r, "p99"))),
     medianHoldP50: median(lh.map((r) => p(r, "p50"))),
     medianHoldP99: median(lh.map((r) => p(r, "p99"))),
   };
-  for (const r of latencyRounds) {
-    const bad = Object.entries(r.ghz.summary?.codes ?? {}).filter(([c]) => c !== "OK");
-    if (bad.length > 0)
-      failures.push(`latency ${r.call} round ${r.round}: non-OK codes ${JSON.stringify(Object.fromEntries(bad))}`);
-  }
+}
 
-  // --- one HoldSeats round as ghz's HTML report
-  let html: BenchResult["html"];
-  if (settings.htmlCalls > 0) {
-    const htmlOut = path.join(out, "holds.html");
-    const r = await measure("html", 1, "HoldSeats", {
-      ...common,
-      dataFile: auxHolds(settings.htmlCalls, "h"),
-      total: settings.htmlCalls,
-      skipFirst: 200,
-      format: "html",
-      outFile: htmlOut,
-      eventId: aux.eventId,
-    });
-    html = { file: htmlOut, round: r };
-  }
+/** One HoldSeats round as ghz's HTML report. */
+async function htmlRound(ctx: Ctx): Promise<BenchResult["html"]> {
+  if (settings.htmlCalls === 0) return undefined;
+  const htmlOut = path.join(ctx.out, "holds.html");
+  const r = await measure("html", 1, "HoldSeats", {
+    ...on(ctx),
+    dataFile: auxHolds(ctx, settings.htmlCalls, "h"),
+    total: settings.htmlCalls,
+    skipFirst: 200,
+    format: "html",
+    outFile: htmlOut,
+    eventId: ctx.aux.eventId,
+  });
+  return { file: htmlOut, round: r };
+}
 
-  // --- the throughput event: every call held 2 seats of its own
+/** The throughput event: every call held 2 seats of its own. */
+async function bigEventChecks(ctx: Ctx, holdsR: RoundResult[]): Promise<BenchResult["bigEvent"]> {
   say("checking the throughput event's state");
-  const tputState = await readEventState(b, tput);
-  const tputChecks = seatChecks(tputState, new SeatIndex(tput));
+  const tputState = await readEventState(ctx.b, ctx.tput);
+  const tputChecks = seatChecks(tputState, new SeatIndex(ctx.tput));
   const callsSent = holdsR.reduce((a, r) => a + r.sent, 0);
   const created = holdsR.reduce((a, r) => a + (r.holdsCreated ?? 0), 0);
   tputChecks.push({
@@ -537,14 +607,17 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
     ok: tputState.holds.every((h) => h.seats.length === 2) && tputState.seatValues.size === 2 * tputState.holds.length,
     detail: `${tputState.seatValues.size} seats in the seats hash for ${tputState.holds.length} holds`,
   });
-  const bigEvent = {
+  return {
     checks: tputChecks,
     holds: tputState.holds.length,
     heldSeats: tputState.seatValues.size,
     callsSent,
   };
+}
 
-  // --- Redis: CPU per hold over gRPC, and the script's own ceiling
+/** Redis: CPU per hold over gRPC, and the script's own ceiling (redis-benchmark EVALSHA on a fresh event per run). */
+async function redisCeiling(ctx: Ctx, holdsR: RoundResult[], medianHoldRps: number): Promise<BenchResult["redis"]> {
+  const { b, stack } = ctx;
   const holdsMeasured = holdsR.reduce((a, r) => a + (r.holdsCreated ?? 0), 0);
   const cpuUsPerHold = (holdsR.reduce((a, r) => a + r.redisCpuSeconds, 0) / holdsMeasured) * 1e6;
   const { sha, source } = holdSeatsSha();
@@ -552,7 +625,12 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
   if (loaded !== sha) throw new Error(`SCRIPT LOAD returned ${loaded}, expected ${sha}`);
   const ceiling: CeilingRun[] = [];
   for (let i = 0; i < settings.ceilingRuns; i++) {
-    const layout = gridLayout(`${runId}_ceil${i + 1}`, { sections: 1, rowsPerSection: 2, seatsPerRow: 10 }, 4, "C");
+    const layout = gridLayout(
+      `${ctx.run.runId}_ceil${i + 1}`,
+      { sections: 1, rowsPerSection: 2, seatsPerRow: 10 },
+      4,
+      "C",
+    );
     await loadOpenEvent(b, layout);
     const c = await runCeiling({
       redis: b.redis,
@@ -571,7 +649,7 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
     await dropEvent(b.redis, layout.eventId);
   }
   const medianCeilingRps = median(ceiling.map((c) => c.rps));
-  const redisResult = {
+  return {
     cpuUsPerHold: round(cpuUsPerHold, 2),
     scriptUsPerHold: round(median(holdsR.map((r) => r.scriptUsPerCall ?? NaN)), 2),
     holdsMeasured,
@@ -582,25 +660,28 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
     medianCeilingScriptUsPerCall: round(median(ceiling.map((c) => c.scriptUsPerCall)), 2),
     grpcOverCeiling: round(medianHoldRps / medianCeilingRps, 3),
   };
+}
 
-  // --- contention: 100,000 calls for 100 seats
-  const seed = started.getTime() % 2 ** 31 || 1;
-  const contFile = path.join(data, "contention.json");
+/** Contention: 100,000 calls for 100 seats, then the event's state against what ghz was told. */
+async function contentionRound(ctx: Ctx): Promise<BenchResult["contention"]> {
+  const { cont, b } = ctx;
+  const seed = ctx.run.started.getTime() % 2 ** 31 || 1;
+  const contFile = path.join(ctx.data, "contention.json");
   const contSeats = Array.from({ length: gridCapacity(CONTENTION) }, (_, i) => gridSeat(CONTENTION, i, "A"));
   const { seatsRequested } = writeContentionFile(contFile, {
     eventId: cont.eventId,
     seats: contSeats,
     count: settings.contentionCalls,
     maxSeats: settings.contentionMaxSeats,
-    idPrefix: `${runId}c`,
+    idPrefix: `${ctx.run.runId}c`,
     seed,
   });
   const contRound = await measure("contention", 1, "HoldSeats", {
-    ...common,
+    ...on(ctx),
     dataFile: contFile,
     total: settings.contentionCalls,
     countErrors: true,
-    outFile: path.join(out, "contention.json"),
+    outFile: path.join(ctx.out, "contention.json"),
     eventId: cont.eventId,
   });
   const cs = contRound.ghz.summary!;
@@ -652,16 +733,43 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
   say(
     `contention: ${Math.round(cs.rps)} calls/s, p50 ${cs.latencyMs.p50} ms p99 ${cs.latencyMs.p99} ms, codes ${JSON.stringify(cs.codes)}, ${contention.holds} holds on ${heldSeats} seats`,
   );
+  return contention;
+}
 
-  const allChecks = [...tputChecks, ...contChecks];
+async function main(run: BenchRun): Promise<BenchOutcome> {
+  const failures: string[] = [];
+  checkPrerequisites(await runCommand("redis-benchmark", ["--version"]));
+  const ghzVersion = "v0.121.0 (tools/devstack/install-tools.sh; a go-install build reports 'dev')";
+  const ctx = await startStack(run);
+  const events = await loadEvents(ctx);
+  const files = writeDataFiles(ctx);
+  const warmup = await warmUp(ctx, files);
+
+  const rounds = await throughputRounds(ctx, files);
+  const holdsR = rounds.filter((r) => r.call === "HoldSeats");
+  const throughput = summariseThroughput(rounds);
+  failures.push(...nonOkCodes("throughput", rounds));
+  sayThroughput(throughput);
+
+  const medianHoldRps = median(holdsR.map((r) => r.ghz.summary?.rps ?? NaN));
+  const latency = await latencyRounds(ctx, files, medianHoldRps);
+  failures.push(...nonOkCodes("latency", latency.rounds));
+  const html = await htmlRound(ctx);
+  const bigEvent = await bigEventChecks(ctx, holdsR);
+  const redisResult = await redisCeiling(ctx, holdsR, medianHoldRps);
+  const contention = await contentionRound(ctx);
+
+  const allChecks = [...bigEvent.checks, ...contention.checks];
   const broken = allChecks.filter((c) => !c.ok);
   for (const c of broken) failures.push(`invariant broken: ${c.name}: ${c.detail}`);
   for (const c of allChecks) say(`${c.ok ? "ok    " : "BROKEN"} ${c.name}: ${c.detail}`);
 
+  const { stack, api, b } = ctx;
   if (!stack.own.redis) {
-    for (const e of [tput, aux, cont]) await dropEvent(b.redis, e.eventId);
+    for (const e of [ctx.tput, ctx.aux, ctx.cont]) await dropEvent(b.redis, e.eventId);
   }
 
+  const { runId, started, machine } = run;
   const finished = new Date();
   const result: BenchResult = {
     kind: "holds",
@@ -674,7 +782,12 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
     failures,
     settings,
     source: sourceInfo(repoRoot),
-    machine: { ...machine, ghz: ghzVersion, redis: redisVersion, loadAvgAfter: os.loadavg().map((x) => round(x, 2)) },
+    machine: {
+      ...machine,
+      ghz: ghzVersion,
+      redis: ctx.redisVersion,
+      loadAvgAfter: os.loadavg().map((x) => round(x, 2)),
+    },
     stack: {
       own: stack.own,
       pids: stack.pids,
@@ -685,7 +798,7 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
       apiPid: api.pid,
     },
     events,
-    requestBytes: { holdSeats: holdBytes, noop: noopBytes },
+    requestBytes: { holdSeats: files.holdBytes, noop: files.noopBytes },
     warmup,
     throughput,
     latency,
@@ -695,9 +808,9 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
     contention,
     ok_invariants: broken.length === 0,
   };
-  const files = writeReports(result, stamp);
-  files.push(writeChartsPage(result, files));
-  return { files, failures };
+  const written = writeReports(result, run.stamp);
+  written.push(writeChartsPage(result, written));
+  return { files: written, failures };
 }
 
 /** results/holds-<stamp>-charts.html: the rounds as charts (the .html beside it is ghz's own report of one round); linked from the .md. */
