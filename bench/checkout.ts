@@ -45,9 +45,9 @@ import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { Client, Connection } from "@temporalio/client";
-import { createMysqlPool } from "../src/adapters/mysql/pool.js";
+import { createMysqlPool, type MysqlPool } from "../src/adapters/mysql/pool.js";
 import { repoRoot, sleep } from "../tools/devstack/stack.js";
-import { SeatIndex } from "../src/events/layout.js";
+import { SeatIndex, type EventLayout } from "../src/events/layout.js";
 import {
   BareDriver,
   CheckoutDriver,
@@ -67,6 +67,7 @@ import {
   processNiceness,
   stopOwned,
   type CpuDelta,
+  type WorkerProcess,
   type TemporalDb,
 } from "./lib/checkout-procs.js";
 import {
@@ -82,7 +83,8 @@ import {
   gridCapacity,
   gridLayout,
   loadOpenEvent,
-  writeDistinctHoldsFile,
+  DistinctHoldFiles,
+  type BenchRedis,
   type GridShape,
 } from "./lib/events.js";
 import { runGhz } from "./lib/ghz.js";
@@ -94,7 +96,7 @@ import { median, round } from "./lib/stats.js";
 import { workerNiceFromEnv } from "../src/worker-priority.js";
 import { sourceInfo } from "./lib/sys.js";
 import { STACK_ENV } from "./lib/command.js";
-import { startCheckoutStack, stopCheckoutStack } from "./lib/checkout-stack.js";
+import { startCheckoutStack, stopCheckoutStack, type CheckoutStack } from "./lib/checkout-stack.js";
 import { runBench, type BenchOutcome, type BenchRun } from "./lib/runner.js";
 
 const env = envNumber;
@@ -149,16 +151,46 @@ function stripRecords(s: CheckoutRoundStats): Omit<CheckoutRoundStats, "records"
   return rest;
 }
 
-async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): Promise<BenchOutcome> {
-  const failures: string[] = [];
-  const sampler = new OtherProcessSampler();
-  sampler.start(2000);
-  defer(() => sampler.stop());
-  // --- the stack: Temporal (ours, unless TEMPORAL_ADDRESS), Redis, MariaDB, then the API and both workers
-  const reuseTemporal = process.env.TEMPORAL_ADDRESS;
+/** The stack under test and the clients the bench reads it with. */
+interface Stack {
+  cs: CheckoutStack;
+  bare: WorkerProcess;
+  pids: Record<string, number | undefined>;
+  niceness: Record<string, { nice: number; autogroup?: number } | undefined>;
+  client: Client;
+  mysql: MysqlPool;
+  b: BenchRedis;
+  redisVersion: string;
+}
+
+/** The checkout event and the drivers that run checkouts and bare workflows. */
+interface CheckoutEvent {
+  eventId: string;
+  shape: { sections: number; rows: number; seatsPerRow: number };
+  seats: SeatAllocator;
+  driver: CheckoutDriver;
+  bareDriver: BareDriver;
+  previousDriver: BareDriver;
+}
+
+/** What every phase uses: the run, the stack, both events, and every buyer and bare workflow so far. */
+interface Ctx extends Stack, CheckoutEvent {
+  run: BenchRun;
+  sampler: OtherProcessSampler;
+  holdLayout: EventLayout;
+  /** HoldSeats data files, each starting where the last one ended. */
+  holdFiles: DistinctHoldFiles;
+  /** ghz outputs. */
+  ghzOut: string;
+  allRecords: BuyerRecord[];
+  allBare: BareRoundStats[];
+}
+
+/** The stack: Temporal (ours, unless TEMPORAL_ADDRESS), Redis, MariaDB, then the API and both workers. */
+async function startStack(run: BenchRun): Promise<Stack> {
   const cs = await startCheckoutStack({
-    runId,
-    tmp,
+    runId: run.runId,
+    tmp: run.tmp,
     grpcurl: GRPCURL,
     temporalDb: settings.temporalDb,
     temporalArgs: settings.temporalArgs.split(/\s+/).filter(Boolean),
@@ -171,9 +203,8 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
     },
     bare: true,
   });
-  const { temporal: t, stack, api, worker, taskQueue, bareQueue } = cs;
+  const { temporal: t, stack, api, worker } = cs;
   const bare = cs.bare!;
-  const temporalInfo = t;
 
   const pids: Record<string, number | undefined> = {
     temporal: t.pid,
@@ -193,15 +224,19 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
       .join(", ")}`,
   );
   const connection = await Connection.connect({ address: t.address });
-  defer(() => connection.close());
+  run.defer(() => connection.close());
   const client = new Client({ connection, namespace: "default" });
   const mysql = createMysqlPool(stack.mysqlUrl, 4);
-  defer(() => mysql.end());
+  run.defer(() => mysql.end());
   const b = benchRedis(stack.redisUrl);
-  defer(() => b.close());
+  run.defer(() => b.close());
   const redisVersion = /redis_version:(\S+)/.exec(await b.redis.info("server"))?.[1] ?? "?";
+  return { cs, bare, pids, niceness, client, mysql, b, redisVersion };
+}
 
-  // --- the checkout event (CreateEvent + OpenSale over gRPC: MySQL and Redis), sized for every round
+/** The checkout event (CreateEvent + OpenSale over gRPC: MySQL and Redis), sized for every round. */
+async function openCheckoutEvent(run: BenchRun, s: Stack): Promise<CheckoutEvent> {
+  const { runId } = run;
   const perRoundLoaded = 1500; // generous: ~20 checkouts/s for the ramp, a ghz round and the drain
   const seatsNeeded =
     Math.ceil(
@@ -211,82 +246,112 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
   const shape = { sections: Math.max(1, Math.ceil(seatsNeeded / seatsPerSection)), rows: 20, seatsPerRow: 50 };
   const eventId = `${runId}_checkout`;
   const seats = new SeatAllocator(shape);
-  const driver = new CheckoutDriver(api.address, eventId, seats, runId);
-  defer(() => driver.close());
+  const driver = new CheckoutDriver(s.cs.api.address, eventId, seats, runId);
+  run.defer(() => driver.close());
   const createStart = performance.now();
   await driver.createAndOpen(checkoutEvent(eventId, shape));
   say(
     `checkout event ${eventId}: ${seats.capacity} seats (CreateEvent + OpenSale in ${Math.round(performance.now() - createStart)} ms)`,
   );
-  const bareDriver = new BareDriver(client, bareQueue, runId, settings.paymentWindowSeconds * 1000);
-  const previousDriver = new BareDriver(client, bareQueue, runId, settings.paymentWindowSeconds * 1000, "previous");
+  const paymentWindowMs = settings.paymentWindowSeconds * 1000;
+  const bareDriver = new BareDriver(s.client, s.cs.bareQueue, runId, paymentWindowMs);
+  const previousDriver = new BareDriver(s.client, s.cs.bareQueue, runId, paymentWindowMs, "previous");
+  return { eventId, shape, seats, driver, bareDriver, previousDriver };
+}
 
-  // --- the HoldSeats event: Redis only, every call holds 2 seats nobody else holds
+/** The HoldSeats event: Redis only, every call holds 2 seats nobody else holds. */
+async function loadHoldEvent(
+  run: BenchRun,
+  s: Stack,
+): Promise<{ holdLayout: EventLayout; holdFiles: DistinctHoldFiles; ghzOut: string }> {
   const holdCalls = settings.holdWarmup + 2 * settings.rounds * settings.holdN;
   const BIG: GridShape = {
     sections: Math.max(1, Math.ceil((2 * holdCalls) / 1000)),
     rowsPerSection: 4,
     seatsPerRow: 250,
   };
-  const holdLayout = gridLayout(`${runId}_holds`, BIG, 4);
-  await loadOpenEvent(b, holdLayout);
+  const holdLayout = gridLayout(`${run.runId}_holds`, BIG, 4);
+  await loadOpenEvent(s.b, holdLayout);
   say(`HoldSeats event ${holdLayout.eventId}: ${gridCapacity(BIG)} seats (Redis only)`);
-  const data = path.join(tmp, "data");
-  const ghzOut = path.join(tmp, "ghz");
+  const data = path.join(run.tmp, "data");
+  const ghzOut = path.join(run.tmp, "ghz");
   fs.mkdirSync(data);
   fs.mkdirSync(ghzOut);
-  let holdCursor = 0;
-  const holdFile = (count: number, name: string) => {
-    const file = path.join(data, `${name}.json`);
-    writeDistinctHoldsFile(file, {
-      eventId: holdLayout.eventId,
-      grid: BIG,
-      firstCall: holdCursor,
-      count,
-      idPrefix: `${runId}${name}`,
-    });
-    holdCursor += count;
-    return file;
-  };
+  const holdFiles = new DistinctHoldFiles({ dir: data, eventId: holdLayout.eventId, grid: BIG, runId: run.runId });
+  return { holdLayout, holdFiles, ghzOut };
+}
 
-  const allRecords: BuyerRecord[] = [];
-  const allBare: BareRoundStats[] = [];
-
-  // --- warm-up (not tallied): JIT, workflow bundles and caches, connections
+/** Warm-up (not tallied): JIT, workflow bundles and caches, connections. */
+async function warmUp(ctx: Ctx): Promise<{ warmC: CheckoutRoundStats; warmB: BareRoundStats }> {
   say(`warm-up: ${settings.warmupCheckouts} checkouts, ${settings.warmupCheckouts} bare workflows`);
-  const warmC = await driver.round("warmup", settings.warmupCheckouts, settings.concurrency);
-  allRecords.push(...warmC.records);
+  const warmC = await ctx.driver.round("warmup", settings.warmupCheckouts, settings.concurrency);
+  ctx.allRecords.push(...warmC.records);
   say(`warm-up checkout: ${warmC.confirmed}/${warmC.buyers} confirmed, ${warmC.rate}/s, p50 ${warmC.latencyMs.p50} ms`);
-  const warmB = await bareDriver.round("warmup", settings.warmupCheckouts, settings.concurrency);
-  allBare.push(warmB);
+  const warmB = await ctx.bareDriver.round("warmup", settings.warmupCheckouts, settings.concurrency);
+  ctx.allBare.push(warmB);
   say(`warm-up bare: ${warmB.completed}/${warmB.workflows}, ${warmB.rate}/s, p50 ${warmB.latencyMs.p50} ms`);
   if (settings.previousShape)
-    allBare.push(await previousDriver.round("warmup-previous", settings.warmupCheckouts, settings.concurrency));
+    ctx.allBare.push(await ctx.previousDriver.round("warmup-previous", settings.warmupCheckouts, settings.concurrency));
+  return { warmC, warmB };
+}
 
-  // --- 0. one at a time (concurrency 1): the unloaded latency and where it goes
+/** One at a time (concurrency 1): the unloaded latency and where it goes. */
+async function serialRounds(
+  ctx: Ctx,
+): Promise<{ serialC: CheckoutRoundStats; serialB: BareRoundStats; serialP?: BareRoundStats }> {
   say(`one at a time: ${settings.serial} checkouts, then ${settings.serial} bare workflows`);
-  const serialC = await driver.round("serial-checkout", settings.serial, 1);
-  allRecords.push(...serialC.records);
-  const serialB = await bareDriver.round("serial-bare", settings.serial, 1);
-  allBare.push(serialB);
+  const serialC = await ctx.driver.round("serial-checkout", settings.serial, 1);
+  ctx.allRecords.push(...serialC.records);
+  const serialB = await ctx.bareDriver.round("serial-bare", settings.serial, 1);
+  ctx.allBare.push(serialB);
   const serialP = settings.previousShape
-    ? await previousDriver.round("serial-previous", settings.serial, 1)
+    ? await ctx.previousDriver.round("serial-previous", settings.serial, 1)
     : undefined;
-  if (serialP) allBare.push(serialP);
+  if (serialP) ctx.allBare.push(serialP);
   say(
     `one at a time: checkout p50 ${serialC.latencyMs.p50} ms p99 ${serialC.latencyMs.p99} ms (CreateOrder ${serialC.createOrderMs.p50} ms); bare p50 ${serialB.latencyMs.p50} ms p99 ${serialB.latencyMs.p99} ms (update ${serialB.updateMs.p50} ms)` +
       (serialP ? `; previous shape p50 ${serialP.latencyMs.p50} ms p99 ${serialP.latencyMs.p99} ms` : ""),
   );
+  return { serialC, serialB, serialP };
+}
 
-  // --- 1. checkout vs bare, interleaved A B A B A B
+/** One round of bare workflows (the current shape or the previous one), with the CPU of every process over it. */
+async function measureBare(
+  ctx: Ctx,
+  driver: BareDriver,
+  label: string,
+  i: number,
+  shown: string,
+): Promise<MeasuredBare> {
+  const s0 = cpuSnapshot(ctx.pids);
+  const bb = await driver.round(`${label}-${i}`, settings.checkouts, settings.concurrency);
+  const s1 = cpuSnapshot(ctx.pids);
+  ctx.allBare.push(bb);
+  const cpu = cpuDelta(s0, s1);
+  say(
+    `${shown}${bb.completed}/${bb.workflows} completed in ${bb.windowSeconds} s = ${bb.rate}/s, p50 ${bb.latencyMs.p50} ms p99 ${bb.latencyMs.p99} ms | cores: temporal ${cpu.cores.temporal ?? "-"}, bare worker ${cpu.cores.bareWorker}, bench ${cpu.cores.bench}, other ${cpu.otherCores}`,
+  );
+  return {
+    round: i,
+    stats: { ...bb, workflowIds: [] },
+    cpu,
+    cpuMsPerWorkflow: perItemMs(cpu, bb.completed),
+    workflowIds: bb.workflowIds,
+  };
+}
+
+/** Checkout vs bare, interleaved A B A B A B (and the previous shape after each pair when asked for). */
+async function checkoutVsBare(
+  ctx: Ctx,
+): Promise<{ checkoutRounds: MeasuredCheckout[]; bareRounds: MeasuredBare[]; previousRounds: MeasuredBare[] }> {
   const checkoutRounds: MeasuredCheckout[] = [];
   const bareRounds: MeasuredBare[] = [];
   const previousRounds: MeasuredBare[] = [];
   for (let i = 1; i <= settings.rounds; i++) {
-    let s0 = cpuSnapshot(pids);
-    const c = await driver.round(`checkout-${i}`, settings.checkouts, settings.concurrency);
-    let s1 = cpuSnapshot(pids);
-    allRecords.push(...c.records);
+    const s0 = cpuSnapshot(ctx.pids);
+    const c = await ctx.driver.round(`checkout-${i}`, settings.checkouts, settings.concurrency);
+    const s1 = cpuSnapshot(ctx.pids);
+    ctx.allRecords.push(...c.records);
     const cCpu = cpuDelta(s0, s1);
     checkoutRounds.push({
       round: i,
@@ -298,129 +363,102 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
     say(
       `checkout ${i}: ${c.confirmed}/${c.buyers} CONFIRMED in ${c.windowSeconds} s = ${c.rate}/s, p50 ${c.latencyMs.p50} ms p99 ${c.latencyMs.p99} ms | cores: temporal ${cCpu.cores.temporal ?? "-"}, worker ${cCpu.cores.worker}, api ${cCpu.cores.api}, mysql ${cCpu.cores.mysql ?? "-"}, redis ${cCpu.cores.redis ?? "-"}, bench ${cCpu.cores.bench}, other ${cCpu.otherCores}`,
     );
-    s0 = cpuSnapshot(pids);
-    const bb = await bareDriver.round(`bare-${i}`, settings.checkouts, settings.concurrency);
-    s1 = cpuSnapshot(pids);
-    allBare.push(bb);
-    const bCpu = cpuDelta(s0, s1);
-    bareRounds.push({
-      round: i,
-      stats: { ...bb, workflowIds: [] },
-      cpu: bCpu,
-      cpuMsPerWorkflow: perItemMs(bCpu, bb.completed),
-      workflowIds: bb.workflowIds,
-    });
-    say(
-      `bare ${i}:     ${bb.completed}/${bb.workflows} completed in ${bb.windowSeconds} s = ${bb.rate}/s, p50 ${bb.latencyMs.p50} ms p99 ${bb.latencyMs.p99} ms | cores: temporal ${bCpu.cores.temporal ?? "-"}, bare worker ${bCpu.cores.bareWorker}, bench ${bCpu.cores.bench}, other ${bCpu.otherCores}`,
-    );
-    if (settings.previousShape) {
-      s0 = cpuSnapshot(pids);
-      const pp = await previousDriver.round(`previous-${i}`, settings.checkouts, settings.concurrency);
-      s1 = cpuSnapshot(pids);
-      allBare.push(pp);
-      const pCpu = cpuDelta(s0, s1);
-      previousRounds.push({
-        round: i,
-        stats: { ...pp, workflowIds: [] },
-        cpu: pCpu,
-        cpuMsPerWorkflow: perItemMs(pCpu, pp.completed),
-        workflowIds: pp.workflowIds,
-      });
-      say(
-        `previous ${i}: ${pp.completed}/${pp.workflows} completed in ${pp.windowSeconds} s = ${pp.rate}/s, p50 ${pp.latencyMs.p50} ms p99 ${pp.latencyMs.p99} ms | cores: temporal ${pCpu.cores.temporal ?? "-"}, bare worker ${pCpu.cores.bareWorker}, bench ${pCpu.cores.bench}, other ${pCpu.otherCores}`,
-      );
-    }
+    bareRounds.push(await measureBare(ctx, ctx.bareDriver, "bare", i, `bare ${i}:     `));
+    if (settings.previousShape)
+      previousRounds.push(await measureBare(ctx, ctx.previousDriver, "previous", i, `previous ${i}: `));
   }
   const pairRatios = checkoutRounds.map((c, i) => c.stats.rate / bareRounds[i]!.stats.rate);
-  const medianCheckoutRate = median(checkoutRounds.map((c) => c.stats.rate));
-  const medianBareRate = median(bareRounds.map((x) => x.stats.rate));
-  const medianRatio = median(pairRatios);
   say(
-    `checkout ${round(medianCheckoutRate, 2)}/s vs bare ${round(medianBareRate, 2)}/s: median ratio ${round(medianRatio, 3)} (goal ≥ ${settings.checkoutGoal})`,
+    `checkout ${round(median(checkoutRounds.map((c) => c.stats.rate)), 2)}/s vs bare ${round(median(bareRounds.map((x) => x.stats.rate)), 2)}/s: median ratio ${round(median(pairRatios), 3)} (goal ≥ ${settings.checkoutGoal})`,
   );
+  return { checkoutRounds, bareRounds, previousRounds };
+}
 
-  // --- 2. HoldSeats idle vs while checkouts run, interleaved
-  const ghzRun = async (label: string, total: number, skip: number) => {
-    const file = holdFile(total, label);
-    return runGhz({
-      ghz: GHZ,
-      protoset: PROTOSET,
-      call: HOLD,
-      address: api.address,
-      dataFile: file,
-      total,
-      concurrency: settings.ghzConcurrency,
-      connections: settings.connections,
-      skipFirst: skip,
-      cpus: settings.ghzCpus || undefined,
-      gogc: settings.ghzGogc || undefined,
-      format: "json",
-      outFile: path.join(ghzOut, `${label}.json`),
-    });
+/** One ghz run of HoldSeats on a fresh data file. */
+function ghzRun(ctx: Ctx, label: string, total: number, skip: number) {
+  const file = ctx.holdFiles.next(total, label);
+  return runGhz({
+    ghz: GHZ,
+    protoset: PROTOSET,
+    call: HOLD,
+    address: ctx.cs.api.address,
+    dataFile: file,
+    total,
+    concurrency: settings.ghzConcurrency,
+    connections: settings.connections,
+    skipFirst: skip,
+    cpus: settings.ghzCpus || undefined,
+    gogc: settings.ghzGogc || undefined,
+    format: "json",
+    outFile: path.join(ctx.ghzOut, `${label}.json`),
+  });
+}
+
+/** One HoldSeats round, idle or while checkouts run (they start loadRampMs before ghz and stop after it). */
+async function measureHold(ctx: Ctx, round_: number, loaded: boolean): Promise<HoldRound> {
+  const { b, pids, holdLayout } = ctx;
+  const label = `${loaded ? "loaded" : "idle"}-${round_}`;
+  const bg = loaded ? ctx.driver.continuous(label, settings.concurrency) : undefined;
+  if (bg) await sleep(settings.loadRampMs);
+  const v0 = await eventVersion(b.redis, holdLayout.eventId);
+  const s0 = cpuSnapshot(pids);
+  const g0 = performance.now();
+  const ghz = await ghzRun(ctx, label, settings.holdN, settings.holdSkip);
+  const g1 = performance.now();
+  const s1 = cpuSnapshot(pids);
+  const v1 = await eventVersion(b.redis, holdLayout.eventId);
+  const bgStats = bg ? await bg.stop() : undefined;
+  if (bgStats) ctx.allRecords.push(...bgStats.records);
+  if (ghz.exitCode !== 0) throw new Error(`ghz exited with ${ghz.exitCode} (${label}): ${ghz.stderr.slice(0, 2000)}`);
+  const cpu = cpuDelta(s0, s1, { ghz: ghz.cpuSeconds });
+  const duringRecords = bgStats
+    ? bgStats.records.filter((r) => r.finalState === "CONFIRMED" && r.finalAt! >= g0 && r.finalAt! <= g1)
+    : [];
+  const during = duringRecords.length;
+  const duringLatency = duringRecords.map((r) => r.checkoutMs!).sort((a, b) => a - b);
+  const r: HoldRound = {
+    round: round_,
+    loaded,
+    ghz,
+    holdsCreated: v1 - v0,
+    cpu,
+    apiUsPerCall: round(((cpu.seconds.api ?? NaN) / settings.holdN) * 1e6, 1),
+    checkoutsDuringGhz: bg ? during : undefined,
+    checkoutRateDuringGhz: bg ? round(during / ((g1 - g0) / 1000), 2) : undefined,
+    checkoutLatencyDuringGhzMs: bg
+      ? {
+          p50: round(percentile(duringLatency, 50), 1),
+          p99: round(percentile(duringLatency, 99), 1),
+          max: round(duringLatency[duringLatency.length - 1] ?? NaN, 1),
+        }
+      : undefined,
+    checkouts: bgStats ? stripRecords(bgStats) : undefined,
   };
+  const s = ghz.summary;
+  say(
+    `HoldSeats ${label.padEnd(8)} ${s ? `${Math.round(s.rps)} calls/s p50 ${s.latencyMs.p50} ms p99 ${s.latencyMs.p99} ms codes ${JSON.stringify(s.codes)}` : "?"} | ghz ${Math.round(ghz.cpuCores * 100)} % core, api ${cpu.cores.api}, temporal ${cpu.cores.temporal ?? "-"}, worker ${cpu.cores.worker}, other ${cpu.otherCores}` +
+      (bgStats
+        ? ` | checkouts meanwhile: ${during} CONFIRMED during ghz (${r.checkoutRateDuringGhz}/s, CreateOrder→CONFIRMED p50 ${r.checkoutLatencyDuringGhzMs?.p50} ms p99 ${r.checkoutLatencyDuringGhzMs?.p99} ms), ${bgStats.confirmed}/${bgStats.buyers} in all`
+        : ""),
+  );
+  return r;
+}
+
+/** HoldSeats idle vs while checkouts run, interleaved; non-OK codes are failures. */
+async function holdRoundsIdleVsLoaded(ctx: Ctx, failures: string[]): Promise<HoldRound[]> {
   const holdRounds: HoldRound[] = [];
-  const measureHold = async (round_: number, loaded: boolean): Promise<HoldRound> => {
-    const label = `${loaded ? "loaded" : "idle"}-${round_}`;
-    const bg = loaded ? driver.continuous(label, settings.concurrency) : undefined;
-    if (bg) await sleep(settings.loadRampMs);
-    const v0 = await eventVersion(b.redis, holdLayout.eventId);
-    const s0 = cpuSnapshot(pids);
-    const g0 = performance.now();
-    const ghz = await ghzRun(label, settings.holdN, settings.holdSkip);
-    const g1 = performance.now();
-    const s1 = cpuSnapshot(pids);
-    const v1 = await eventVersion(b.redis, holdLayout.eventId);
-    const bgStats = bg ? await bg.stop() : undefined;
-    if (bgStats) allRecords.push(...bgStats.records);
-    if (ghz.exitCode !== 0) throw new Error(`ghz exited with ${ghz.exitCode} (${label}): ${ghz.stderr.slice(0, 2000)}`);
-    const cpu = cpuDelta(s0, s1, { ghz: ghz.cpuSeconds });
-    const duringRecords = bgStats
-      ? bgStats.records.filter((r) => r.finalState === "CONFIRMED" && r.finalAt! >= g0 && r.finalAt! <= g1)
-      : [];
-    const during = duringRecords.length;
-    const duringLatency = duringRecords.map((r) => r.checkoutMs!).sort((a, b) => a - b);
-    const r: HoldRound = {
-      round: round_,
-      loaded,
-      ghz,
-      holdsCreated: v1 - v0,
-      cpu,
-      apiUsPerCall: round(((cpu.seconds.api ?? NaN) / settings.holdN) * 1e6, 1),
-      checkoutsDuringGhz: bg ? during : undefined,
-      checkoutRateDuringGhz: bg ? round(during / ((g1 - g0) / 1000), 2) : undefined,
-      checkoutLatencyDuringGhzMs: bg
-        ? {
-            p50: round(percentile(duringLatency, 50), 1),
-            p99: round(percentile(duringLatency, 99), 1),
-            max: round(duringLatency[duringLatency.length - 1] ?? NaN, 1),
-          }
-        : undefined,
-      checkouts: bgStats ? stripRecords(bgStats) : undefined,
-    };
-    const s = ghz.summary;
-    say(
-      `HoldSeats ${label.padEnd(8)} ${s ? `${Math.round(s.rps)} calls/s p50 ${s.latencyMs.p50} ms p99 ${s.latencyMs.p99} ms codes ${JSON.stringify(s.codes)}` : "?"} | ghz ${Math.round(ghz.cpuCores * 100)} % core, api ${cpu.cores.api}, temporal ${cpu.cores.temporal ?? "-"}, worker ${cpu.cores.worker}, other ${cpu.otherCores}` +
-        (bgStats
-          ? ` | checkouts meanwhile: ${during} CONFIRMED during ghz (${r.checkoutRateDuringGhz}/s, CreateOrder→CONFIRMED p50 ${r.checkoutLatencyDuringGhzMs?.p50} ms p99 ${r.checkoutLatencyDuringGhzMs?.p99} ms), ${bgStats.confirmed}/${bgStats.buyers} in all`
-          : ""),
-    );
-    return r;
-  };
   say(`HoldSeats warm-up: ${settings.holdWarmup} calls`);
-  const warmG = await ghzRun("hold-warmup", settings.holdWarmup, 0);
+  const warmG = await ghzRun(ctx, "hold-warmup", settings.holdWarmup, 0);
   if (warmG.exitCode !== 0)
     throw new Error(`ghz warm-up exited with ${warmG.exitCode}: ${warmG.stderr.slice(0, 2000)}`);
   for (let i = 1; i <= settings.rounds; i++) {
-    holdRounds.push(await measureHold(i, false));
-    holdRounds.push(await measureHold(i, true));
+    holdRounds.push(await measureHold(ctx, i, false));
+    holdRounds.push(await measureHold(ctx, i, true));
   }
-  const rps = (r: HoldRound) => r.ghz.summary?.rps ?? NaN;
   const idle = holdRounds.filter((r) => !r.loaded);
   const loaded = holdRounds.filter((r) => r.loaded);
-  const holdPairRatios = loaded.map((l, i) => rps(l) / rps(idle[i]!));
-  const holdMedianRatio = median(holdPairRatios);
   say(
-    `HoldSeats idle ${Math.round(median(idle.map(rps)))}/s vs with checkouts ${Math.round(median(loaded.map(rps)))}/s: median ratio ${round(holdMedianRatio, 3)} (goal ≥ ${settings.holdGoal})`,
+    `HoldSeats idle ${Math.round(median(idle.map(holdRps)))}/s vs with checkouts ${Math.round(median(loaded.map(holdRps)))}/s: median ratio ${round(median(loaded.map((l, i) => holdRps(l) / holdRps(idle[i]!))), 3)} (goal ≥ ${settings.holdGoal})`,
   );
   for (const r of [...holdRounds]) {
     const bad = Object.entries(r.ghz.summary?.codes ?? {}).filter(([c]) => c !== "OK");
@@ -429,31 +467,42 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
         `HoldSeats ${r.loaded ? "loaded" : "idle"} round ${r.round}: non-OK codes ${JSON.stringify(Object.fromEntries(bad))}`,
       );
   }
+  return holdRounds;
+}
 
-  // --- 3. where the time goes: sampled histories of the last measured rounds
+function holdRps(r: HoldRound): number {
+  return r.ghz.summary?.rps ?? NaN;
+}
+
+/** Where the time goes: sampled histories of the last measured rounds. */
+async function readHistories(
+  ctx: Ctx,
+  serial: Awaited<ReturnType<typeof serialRounds>>,
+  measured: Awaited<ReturnType<typeof checkoutVsBare>>,
+): Promise<CheckoutBenchResult["histories"]> {
+  const { client } = ctx;
+  const { checkoutRounds, bareRounds, previousRounds } = measured;
   say(`reading ${settings.historySample} histories of each kind`);
   const lastC = checkoutRounds[checkoutRounds.length - 1]!;
   const lastB = bareRounds[bareRounds.length - 1]!;
-  const histories = {
+  return {
     checkout: await sampleHistories(client, lastC.workflowIds, settings.historySample),
     bare: await sampleHistories(client, lastB.workflowIds, settings.historySample),
-    serialCheckout: await sampleHistories(client, serialC.workflowIds, settings.historySample),
-    serialBare: await sampleHistories(client, serialB.workflowIds, settings.historySample),
+    serialCheckout: await sampleHistories(client, serial.serialC.workflowIds, settings.historySample),
+    serialBare: await sampleHistories(client, serial.serialB.workflowIds, settings.historySample),
     previousShape: previousRounds.length
       ? await sampleHistories(client, previousRounds[previousRounds.length - 1]!.workflowIds, settings.historySample)
       : undefined,
-    serialPreviousShape: serialP
-      ? await sampleHistories(client, serialP.workflowIds, settings.historySample)
+    serialPreviousShape: serial.serialP
+      ? await sampleHistories(client, serial.serialP.workflowIds, settings.historySample)
       : undefined,
   };
+}
 
-  // --- 4. invariants
-  say("checking invariants");
-  // every buyer's checkout is over (stop() waited for them); let the last notifications land
-  const inv = await checkoutChecks({ mysql, redis: b.redis, eventId, capacity: seats.capacity, records: allRecords });
-  const bareInv = bareChecks(allBare);
-  const holdState = await readEventState(b, holdLayout);
-  const holdChecks = seatChecks(holdState, new SeatIndex(holdLayout));
+/** The HoldSeats event's state against the calls made. */
+async function holdEventChecks(ctx: Ctx, holdRounds: HoldRound[]): Promise<Check[]> {
+  const holdState = await readEventState(ctx.b, ctx.holdLayout);
+  const holdChecks = seatChecks(holdState, new SeatIndex(ctx.holdLayout));
   const holdSent = settings.holdWarmup + holdRounds.reduce((a, r) => a + r.ghz.summary!.sent, 0);
   const holdCreated = holdRounds.reduce((a, r) => a + r.holdsCreated, 0);
   const holdOk = holdRounds.reduce((a, r) => a + (r.ghz.summary?.codes.OK ?? 0), 0);
@@ -466,12 +515,30 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
       holdOk === holdTallied,
     detail: `${holdSent} calls sent (warm-up included), ${holdState.holds.length} holds indexed; measured rounds: ${holdCreated} holds created (version delta) for ${settings.rounds * 2 * settings.holdN} calls, ${holdOk} OK of ${holdTallied} tallied`,
   });
-  const seatsExhausted = [
-    warmC,
-    serialC,
-    ...checkoutRounds.map((c) => c.stats),
-    ...holdRounds.map((r) => r.checkouts).filter((x) => x !== undefined),
-  ].some((s) => s.seatsExhausted);
+  return holdChecks;
+}
+
+/** The invariants of both events and the bare baseline; broken ones (and a run out of seats) are failures. */
+async function invariants(
+  ctx: Ctx,
+  failures: string[],
+  roundStats: Pick<CheckoutRoundStats, "seatsExhausted">[],
+  holdRounds: HoldRound[],
+): Promise<CheckoutBenchResult["invariants"]> {
+  say("checking invariants");
+  // every buyer's checkout is over (stop() waited for them); let the last notifications land
+  const inv = await checkoutChecks({
+    mysql: ctx.mysql,
+    redis: ctx.b.redis,
+    eventId: ctx.eventId,
+    capacity: ctx.seats.capacity,
+    records: ctx.allRecords,
+  });
+  const bareInv = bareChecks(ctx.allBare);
+  const holdChecks = await holdEventChecks(ctx, holdRounds);
+  const seatsExhausted = [...roundStats, ...holdRounds.map((r) => r.checkouts).filter((x) => x !== undefined)].some(
+    (s) => s.seatsExhausted,
+  );
   if (seatsExhausted)
     failures.push("the checkout event ran out of seats: a loaded round stopped early (raise perRoundLoaded)");
   const allChecks: { group: string; checks: Check[] }[] = [
@@ -486,10 +553,69 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
     }
   }
   const invariantsOk = allChecks.every((g) => g.checks.every((c) => c.ok));
+  return { ok: invariantsOk, groups: allChecks, facts: inv.facts };
+}
 
-  const others = sampler.stop();
+async function main(run: BenchRun): Promise<BenchOutcome> {
+  const failures: string[] = [];
+  const sampler = new OtherProcessSampler();
+  sampler.start(2000);
+  run.defer(() => sampler.stop());
+  const stack = await startStack(run);
+  const event = await openCheckoutEvent(run, stack);
+  const ctx: Ctx = {
+    run,
+    sampler,
+    ...stack,
+    ...event,
+    ...(await loadHoldEvent(run, stack)),
+    allRecords: [],
+    allBare: [],
+  };
+  const warm = await warmUp(ctx);
+  const serial = await serialRounds(ctx);
+  const measured = await checkoutVsBare(ctx);
+  const holdRounds = await holdRoundsIdleVsLoaded(ctx, failures);
+  const histories = await readHistories(ctx, serial, measured);
+  const invariantsResult = await invariants(
+    ctx,
+    failures,
+    [warm.warmC, serial.serialC, ...measured.checkoutRounds.map((c) => c.stats)],
+    holdRounds,
+  );
+  const result = buildResult(ctx, { failures, warm, serial, measured, holdRounds, histories, invariantsResult });
+  return { files: writeCheckoutReports(result, run.stamp), failures };
+}
+
+function buildResult(
+  ctx: Ctx,
+  o: {
+    failures: string[];
+    warm: Awaited<ReturnType<typeof warmUp>>;
+    serial: Awaited<ReturnType<typeof serialRounds>>;
+    measured: Awaited<ReturnType<typeof checkoutVsBare>>;
+    holdRounds: HoldRound[];
+    histories: CheckoutBenchResult["histories"];
+    invariantsResult: CheckoutBenchResult["invariants"];
+  },
+): CheckoutBenchResult {
+  const { runId, started, machine } = ctx.run;
+  const { temporal: temporalInfo, stack, api, worker, taskQueue, bareQueue } = ctx.cs;
+  const { warmC, warmB } = o.warm;
+  const { serialC, serialB, serialP } = o.serial;
+  const { checkoutRounds, bareRounds, previousRounds } = o.measured;
+  const { holdRounds } = o;
+  const pairRatios = checkoutRounds.map((c, i) => c.stats.rate / bareRounds[i]!.stats.rate);
+  const medianCheckoutRate = median(checkoutRounds.map((c) => c.stats.rate));
+  const medianBareRate = median(bareRounds.map((x) => x.stats.rate));
+  const medianRatio = median(pairRatios);
+  const idle = holdRounds.filter((r) => !r.loaded);
+  const loaded = holdRounds.filter((r) => r.loaded);
+  const holdPairRatios = loaded.map((l, i) => holdRps(l) / holdRps(idle[i]!));
+  const holdMedianRatio = median(holdPairRatios);
+  const others = ctx.sampler.stop();
   const finished = new Date();
-  const result: CheckoutBenchResult = {
+  return {
     kind: "checkout",
     schema: 2,
     baselineShape: "current",
@@ -497,31 +623,31 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
     startedAt: started.toISOString(),
     finishedAt: finished.toISOString(),
     durationSeconds: round((finished.getTime() - started.getTime()) / 1000, 1),
-    ok: failures.length === 0,
-    failures,
+    ok: o.failures.length === 0,
+    failures: o.failures,
     settings,
     source: sourceInfo(repoRoot),
     machine: {
       ...machine,
-      redis: redisVersion,
+      redis: ctx.redisVersion,
       loadAvgAfter: os.loadavg().map((x) => round(x, 2)),
       othersDuringRun: others,
     },
     stack: {
-      temporal: { ...temporalInfo, db: reuseTemporal ? "external" : settings.temporalDb },
+      temporal: { ...temporalInfo, db: process.env.TEMPORAL_ADDRESS ? "external" : settings.temporalDb },
       redisUrl: stack.redisUrl,
       mysqlUrl: stack.mysqlUrl,
-      pids,
+      pids: ctx.pids,
       apiCommand: api.command,
       workerCommand: worker.command,
-      bareWorkerCommand: bare.command,
-      niceness,
+      bareWorkerCommand: ctx.bare.command,
+      niceness: ctx.niceness,
       taskQueue,
       bareTaskQueue: bareQueue,
     },
     events: {
-      checkout: { eventId, capacity: seats.capacity, seatsUsed: seats.used, shape },
-      holds: { eventId: holdLayout.eventId, capacity: holdLayout.capacity },
+      checkout: { eventId: ctx.eventId, capacity: ctx.seats.capacity, seatsUsed: ctx.seats.used, shape: ctx.shape },
+      holds: { eventId: ctx.holdLayout.eventId, capacity: ctx.holdLayout.capacity },
     },
     warmup: { checkout: stripRecords(warmC), bare: { ...warmB, workflowIds: [] } },
     serial: {
@@ -569,8 +695,8 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
     },
     holds: {
       rounds: holdRounds,
-      medianIdleRps: round(median(idle.map(rps))),
-      medianLoadedRps: round(median(loaded.map(rps))),
+      medianIdleRps: round(median(idle.map(holdRps))),
+      medianLoadedRps: round(median(loaded.map(holdRps))),
       pairRatios: holdPairRatios.map((x) => round(x, 3)),
       medianRatio: round(holdMedianRatio, 3),
       goal: settings.holdGoal,
@@ -588,11 +714,9 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
       cpuRatio: round(median(idle.map((r) => r.apiUsPerCall)) / median(loaded.map((r) => r.apiUsPerCall)), 3),
       generatorLimited: holdRounds.some((r) => r.ghz.cpuCores > settings.ghzCpuFlag),
     },
-    histories,
-    invariants: { ok: invariantsOk, groups: allChecks, facts: inv.facts },
+    histories: o.histories,
+    invariants: o.invariantsResult,
   };
-  const files = writeCheckoutReports(result, stamp);
-  return { files, failures };
 }
 
 function medianOfRecords(rs: Record<string, number>[]): Record<string, number> {

@@ -41,6 +41,7 @@ import {
   loadOpenEvent,
   writeContentionFile,
   writeDistinctHoldsFile,
+  DistinctHoldFiles,
   writeNoopFile,
   type BenchRedis,
   type GridShape,
@@ -226,8 +227,8 @@ interface Ctx {
   data: string;
   /** ghz outputs. */
   out: string;
-  /** The next unused call of the aux event (warm-up, latency and HTML rounds take its seats in turn). */
-  auxCursor: number;
+  /** Data files on the aux event: the warm-up, latency and HTML rounds take its seats in turn. */
+  auxHolds: DistinctHoldFiles;
 }
 
 /** The data files of the throughput rounds, and the request sizes on the wire. */
@@ -264,6 +265,8 @@ async function startStack(run: BenchRun): Promise<Ctx> {
   const b = benchRedis(stack.redisUrl);
   run.defer(() => b.close());
   const redisVersion = /redis_version:(\S+)/.exec(await b.redis.info("server"))?.[1] ?? "?";
+  const aux = gridLayout(`${runId}_aux`, BIG, 4);
+  const data = path.join(tmp, "data");
   return {
     run,
     stack,
@@ -272,12 +275,12 @@ async function startStack(run: BenchRun): Promise<Ctx> {
     b,
     redisVersion,
     tput: gridLayout(`${runId}_tput`, BIG, 4),
-    aux: gridLayout(`${runId}_aux`, BIG, 4),
+    aux,
     authOff: gridLayout(`${runId}_noauth`, BIG, 4),
     cont: gridLayout(`${runId}_cont`, CONTENTION, settings.contentionMaxSeats, "A"),
-    data: path.join(tmp, "data"),
+    data,
     out: path.join(tmp, "ghz"),
-    auxCursor: 0,
+    auxHolds: new DistinctHoldFiles({ dir: data, eventId: aux.eventId, grid: BIG, runId }),
   };
 }
 
@@ -301,20 +304,6 @@ async function loadEvents(ctx: Ctx): Promise<BenchResult["events"]> {
   }));
   say(`events loaded: ${events.map((e) => `${e.eventId} (${e.capacity} seats)`).join(", ")}`);
   return events;
-}
-
-/** `count` distinct 2-seat holds on the aux event, after the ones already handed out. */
-function auxHolds(ctx: Ctx, count: number, name: string): string {
-  const file = path.join(ctx.data, `${name}.json`);
-  writeDistinctHoldsFile(file, {
-    eventId: ctx.aux.eventId,
-    grid: BIG,
-    firstCall: ctx.auxCursor,
-    count,
-    idPrefix: `${ctx.run.runId}${name}`,
-  });
-  ctx.auxCursor += count;
-  return file;
 }
 
 function writeDataFiles(ctx: Ctx): DataFiles {
@@ -380,7 +369,7 @@ async function warmUp(ctx: Ctx, files: DataFiles): Promise<RoundResult[]> {
   warmup.push(
     await measure("warmup", 1, "HoldSeats", {
       ...on(ctx),
-      dataFile: auxHolds(ctx, settings.warmupCalls, "w"),
+      dataFile: ctx.auxHolds.next(settings.warmupCalls, "w"),
       total: settings.warmupCalls,
       outFile: path.join(ctx.out, "warmup-holds.json"),
       eventId: ctx.aux.eventId,
@@ -390,7 +379,7 @@ async function warmUp(ctx: Ctx, files: DataFiles): Promise<RoundResult[]> {
     await measure("warmup", 1, "HoldSeatsAuthOff", {
       ...on(ctx, ctx.apiAuthOff),
       // Half a warm-up (JIT and connections settle within it): the latency rounds need the rest of aux's seats.
-      dataFile: auxHolds(ctx, Math.ceil(settings.warmupCalls / 2), "wu"),
+      dataFile: ctx.auxHolds.next(Math.ceil(settings.warmupCalls / 2), "wu"),
       total: Math.ceil(settings.warmupCalls / 2),
       outFile: path.join(ctx.out, "warmup-holds-auth-off.json"),
       eventId: ctx.aux.eventId,
@@ -552,7 +541,7 @@ async function latencyRounds(ctx: Ctx, files: DataFiles, medianHoldRps: number):
     rounds.push(
       await measure("latency", i + 1, "HoldSeats", {
         ...on(ctx),
-        dataFile: auxHolds(ctx, latencyCalls, `l${i + 1}`),
+        dataFile: ctx.auxHolds.next(latencyCalls, `l${i + 1}`),
         total: latencyCalls,
         skipFirst: Math.round(latencyCalls * 0.05),
         rps: rpsTarget,
@@ -580,7 +569,7 @@ async function htmlRound(ctx: Ctx): Promise<BenchResult["html"]> {
   const htmlOut = path.join(ctx.out, "holds.html");
   const r = await measure("html", 1, "HoldSeats", {
     ...on(ctx),
-    dataFile: auxHolds(ctx, settings.htmlCalls, "h"),
+    dataFile: ctx.auxHolds.next(settings.htmlCalls, "h"),
     total: settings.htmlCalls,
     skipFirst: 200,
     format: "html",

@@ -2,6 +2,7 @@
 // does (an Inventory on the bench's own ioredis client, sale OPEN, waiting room
 // off), and the ghz data files that address their seats.
 import fs from "node:fs";
+import path from "node:path";
 import { createRedis, type RedisClient } from "../../src/adapters/redis/client.js";
 import { Scripts } from "../../src/adapters/redis/scripts.js";
 import { Inventory } from "../../src/events/inventory.js";
@@ -116,6 +117,29 @@ export function writeDistinctHoldsFile(
   }
   fs.writeFileSync(file, `[\n${out.join(",\n")}\n]\n`);
   return { bytesPerMessage: bytes / o.count };
+}
+
+/**
+ * Distinct-hold data files on one event, handed out in turn: each file's calls
+ * start where the last file's ended, so no two calls of the run name a seat twice.
+ */
+export class DistinctHoldFiles {
+  private firstCall = 0;
+  constructor(private readonly o: { dir: string; eventId: string; grid: GridShape; runId: string }) {}
+
+  /** `<dir>/<name>.json` with the next `count` calls; ids are `<runId><name>-b<call>`. */
+  next(count: number, name: string): string {
+    const file = path.join(this.o.dir, `${name}.json`);
+    writeDistinctHoldsFile(file, {
+      eventId: this.o.eventId,
+      grid: this.o.grid,
+      firstCall: this.firstCall,
+      count,
+      idPrefix: `${this.o.runId}${name}`,
+    });
+    this.firstCall += count;
+    return file;
+  }
 }
 
 /** `count` Noop requests whose payload makes them about as large as a hold request. */
