@@ -17,7 +17,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
-import { createRedis } from "../src/adapters/redis/client.js";
+import { createRedis, type RedisClient } from "../src/adapters/redis/client.js";
 import { queueKeys } from "../src/adapters/redis/keys.js";
 import {
   EventServiceClient,
@@ -120,12 +120,32 @@ interface Measured {
   command: string;
 }
 
-async function main(run: BenchRun): Promise<BenchOutcome> {
+interface Api {
+  name: string;
+  id: string;
+  proc: ApiProcess;
+}
+
+/** What every phase uses: the run, the two APIs, a Redis client, the event and the next buyer a poll file starts at. */
+interface Ctx {
+  run: BenchRun;
+  apis: Api[];
+  redis: RedisClient;
+  /** The batched API's Prometheus port. */
+  metricsPort: number;
+  eventId: string;
+  pollOffset: number;
+}
+
+type PollSummary = ReturnType<typeof summarise>;
+
+/** The stack and two APIs, per poll and batched, and the event buyers wait for. */
+async function start(run: BenchRun): Promise<Ctx> {
   const { tmp } = run;
   const stack = await startBenchStack(tmp);
   const common = { QUEUE_ABANDON_SECONDS: "0" }; // ghz's buyers are polled now and then, never skipped
   const metricsPort = await freePort();
-  const apis: { name: string; id: string; proc: ApiProcess }[] = [
+  const apis: Api[] = [
     {
       name: "per poll (QUEUE_POLL_BATCH_MS=0)",
       id: "per-poll",
@@ -146,50 +166,68 @@ async function main(run: BenchRun): Promise<BenchOutcome> {
   ];
   const redis = createRedis({ url: stack.redisUrl });
   run.defer(() => redis.quit());
-  /** The batched API's poll counters (ticketing_queue_poll*_total). */
-  const pollCounters = async () => {
-    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-    const get = (name: string) => Number(new RegExp(`^${name} ([\\d.e+]+)$`, "m").exec(text)?.[1] ?? NaN);
-    return {
-      batches: get("ticketing_queue_poll_batches_total"),
-      polls: get("ticketing_queue_polls_total"),
-      reads: get("ticketing_queue_poll_reads_total"),
-    };
-  };
   const events = new EventServiceClient(apis[1]!.proc.address, credentials.createInsecure(), benchClientOptions);
   run.defer(() => events.close());
   const eventId = await createEvent(events, run.runId);
   say(`event ${eventId}; joining ${settings.buyers} buyers`);
+  return { run, apis, redis, metricsPort, eventId, pollOffset: 0 };
+}
 
-  const file = (name: string, rows: object[]) => {
-    const f = path.join(tmp, `${name}.json`);
-    fs.writeFileSync(f, `[\n${rows.map((r) => JSON.stringify(r)).join(",\n")}\n]\n`);
-    return f;
+/** The batched API's poll counters (ticketing_queue_poll*_total). */
+async function pollCounters(ctx: Ctx): Promise<{ batches: number; polls: number; reads: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${ctx.metricsPort}/metrics`)).text();
+  const get = (name: string) => Number(new RegExp(`^${name} ([\\d.e+]+)$`, "m").exec(text)?.[1] ?? NaN);
+  return {
+    batches: get("ticketing_queue_poll_batches_total"),
+    polls: get("ticketing_queue_polls_total"),
+    reads: get("ticketing_queue_poll_reads_total"),
   };
-  const ghz = (api: ApiProcess, name: string, callName: string, dataFile: string, total: number, rps?: number) =>
-    runGhz({
-      ghz: GHZ,
-      protoset: PROTOSET,
-      call: callName,
-      address: api.address,
-      dataFile,
-      total,
-      concurrency: settings.concurrency,
-      connections: settings.connections,
-      skipFirst: rps ? settings.skipFirst : 0,
-      rps,
-      countErrors: true,
-      cpus: settings.ghzCpus,
-      gogc: 400,
-      format: "json",
-      outFile: path.join(tmp, `${name}.out.json`),
-    });
-  const buyer = (i: number) => `p${i}`;
+}
+
+async function evalshaStats(ctx: Ctx): Promise<{ calls: number; usec: number }> {
+  const info = await ctx.redis.info("commandstats");
+  const m = /cmdstat_evalsha:calls=(\d+),usec=(\d+)/.exec(info);
+  return m ? { calls: Number(m[1]), usec: Number(m[2]) } : { calls: 0, usec: 0 };
+}
+
+function dataFile(ctx: Ctx, name: string, rows: object[]): string {
+  const f = path.join(ctx.run.tmp, `${name}.json`);
+  fs.writeFileSync(f, `[\n${rows.map((r) => JSON.stringify(r)).join(",\n")}\n]\n`);
+  return f;
+}
+
+function ghz(api: ApiProcess, ctx: Ctx, name: string, callName: string, file: string, total: number, rps?: number) {
+  return runGhz({
+    ghz: GHZ,
+    protoset: PROTOSET,
+    call: callName,
+    address: api.address,
+    dataFile: file,
+    total,
+    concurrency: settings.concurrency,
+    connections: settings.connections,
+    skipFirst: rps ? settings.skipFirst : 0,
+    rps,
+    countErrors: true,
+    cpus: settings.ghzCpus,
+    gogc: 400,
+    format: "json",
+    outFile: path.join(ctx.run.tmp, `${name}.out.json`),
+  });
+}
+
+const buyer = (i: number) => `p${i}`;
+
+/** Every buyer joins the line; then polls once on each API, so the batched one knows their places as it would on a busy day. */
+async function joinAndWarm(ctx: Ctx): Promise<number> {
+  const { eventId, apis } = ctx;
   const joined = await ghz(
     apis[1]!.proc,
+    ctx,
     "join",
     JOIN,
-    file(
+    dataFile(
+      ctx,
       "join",
       Array.from({ length: settings.buyers }, (_, i) => ({
         event_id: eventId,
@@ -199,130 +237,138 @@ async function main(run: BenchRun): Promise<BenchOutcome> {
     ),
     settings.buyers,
   );
-  const inLine = await redis.zcard(queueKeys(eventId).line);
+  const inLine = await ctx.redis.zcard(queueKeys(eventId).line);
   say(`joined: ${JSON.stringify(joined.summary?.codes)}; ${inLine} in line`);
-  // Every buyer polled once on each API, so the batched one knows their places as it would on a busy day.
-  const warm = file(
+  const warm = dataFile(
+    ctx,
     "warm",
     Array.from({ length: settings.buyers }, (_, i) => ({ event_id: eventId, buyer_id: buyer(i) })),
   );
-  for (const a of apis) await ghz(a.proc, `warm-${a.id}`, POSITION, warm, settings.buyers);
+  for (const a of apis) await ghz(a.proc, ctx, `warm-${a.id}`, POSITION, warm, settings.buyers);
+  return inLine;
+}
 
-  const noopFile = file(
-    "noop",
-    Array.from({ length: 1000 }, (_, i) => ({ payload: `${eventId}-${buyer(i)}-${"x".repeat(8)}` })),
+/** Distinct buyers within a round, spread over the line; every buyer about equally often over the run. */
+function pollFile(ctx: Ctx): string {
+  const rows = Array.from({ length: settings.n }, (_, i) => ({
+    event_id: ctx.eventId,
+    buyer_id: buyer((ctx.pollOffset + i * 7919) % settings.buyers),
+  }));
+  ctx.pollOffset += settings.n;
+  return dataFile(ctx, `poll-${ctx.pollOffset}`, rows);
+}
+
+/** One ghz round at the fixed rate, with the API's and Redis's CPU and the batched API's counters over it. */
+async function measure(
+  ctx: Ctx,
+  a: Api,
+  name: string,
+  callName: "Noop" | "GetQueuePosition",
+  file: string,
+): Promise<Measured> {
+  const { redis } = ctx;
+  const api0 = processCpuSeconds(a.proc.pid);
+  const redis0 = await redisCpuSeconds(redis);
+  const cs0 = await evalshaStats(ctx);
+  const pc0 = a.id === "batched" ? await pollCounters(ctx) : undefined;
+  const r: GhzRun = await ghz(
+    a.proc,
+    ctx,
+    name,
+    callName === "Noop" ? NOOP : POSITION,
+    file,
+    settings.n + settings.skipFirst,
+    settings.rps,
   );
-  let offset = 0;
-  const pollFile = () => {
-    // Distinct buyers within a round, spread over the line; every buyer about equally often over the run.
-    const rows = Array.from({ length: settings.n }, (_, i) => ({
-      event_id: eventId,
-      buyer_id: buyer((offset + i * 7919) % settings.buyers),
-    }));
-    offset += settings.n;
-    return file(`poll-${offset}`, rows);
+  const api1 = processCpuSeconds(a.proc.pid);
+  const redis1 = await redisCpuSeconds(redis);
+  const cs1 = await evalshaStats(ctx);
+  const pc1 = pc0 ? await pollCounters(ctx) : undefined;
+  const calls = settings.n + settings.skipFirst;
+  const us = (x?: number, y?: number) =>
+    x !== undefined && y !== undefined ? round(((y - x) * 1e6) / calls, 2) : undefined;
+  return {
+    api: a.name,
+    call: callName,
+    rps: round(r.summary?.rps ?? NaN),
+    p50Ms: r.summary?.latencyMs.p50,
+    p99Ms: r.summary?.latencyMs.p99,
+    codes: r.summary?.codes ?? {},
+    apiUs: us(api0, api1),
+    redisUs: us(redis0, redis1),
+    evalshaPerCall: round((cs1.calls - cs0.calls) / calls, 4),
+    scriptUsPerCall: round((cs1.usec - cs0.usec) / calls, 2),
+    ghzUs: round((r.cpuCores * r.wallSeconds * 1e6) / calls, 1),
+    batches:
+      pc0 && pc1 && pc1.polls > pc0.polls
+        ? {
+            pollsPerBatch: round((pc1.polls - pc0.polls) / (pc1.batches - pc0.batches), 1),
+            readsPerPoll: round((pc1.reads - pc0.reads) / (pc1.polls - pc0.polls), 4),
+          }
+        : undefined,
+    // the bench token in ghz's --metadata stays out of the report
+    command: r.command.replace(/--metadata '[^']*'/, "--metadata '<bench token>'"),
   };
+}
 
-  const commandstats = async () => {
-    const info = await redis.info("commandstats");
-    const m = /cmdstat_evalsha:calls=(\d+),usec=(\d+)/.exec(info);
-    return m ? { calls: Number(m[1]), usec: Number(m[2]) } : { calls: 0, usec: 0 };
-  };
-  const measure = async (
-    a: { name: string; id: string; proc: ApiProcess },
-    name: string,
-    callName: "Noop" | "GetQueuePosition",
-    dataFile: string,
-  ): Promise<Measured> => {
-    const api0 = processCpuSeconds(a.proc.pid);
-    const redis0 = await redisCpuSeconds(redis);
-    const cs0 = await commandstats();
-    const pc0 = a.id === "batched" ? await pollCounters() : undefined;
-    const r: GhzRun = await ghz(
-      a.proc,
-      name,
-      callName === "Noop" ? NOOP : POSITION,
-      dataFile,
-      settings.n + settings.skipFirst,
-      settings.rps,
-    );
-    const api1 = processCpuSeconds(a.proc.pid);
-    const redis1 = await redisCpuSeconds(redis);
-    const cs1 = await commandstats();
-    const pc1 = pc0 ? await pollCounters() : undefined;
-    const calls = settings.n + settings.skipFirst;
-    const us = (x?: number, y?: number) =>
-      x !== undefined && y !== undefined ? round(((y - x) * 1e6) / calls, 2) : undefined;
-    return {
-      api: a.name,
-      call: callName,
-      rps: round(r.summary?.rps ?? NaN),
-      p50Ms: r.summary?.latencyMs.p50,
-      p99Ms: r.summary?.latencyMs.p99,
-      codes: r.summary?.codes ?? {},
-      apiUs: us(api0, api1),
-      redisUs: us(redis0, redis1),
-      evalshaPerCall: round((cs1.calls - cs0.calls) / calls, 4),
-      scriptUsPerCall: round((cs1.usec - cs0.usec) / calls, 2),
-      ghzUs: round((r.cpuCores * r.wallSeconds * 1e6) / calls, 1),
-      batches:
-        pc0 && pc1 && pc1.polls > pc0.polls
-          ? {
-              pollsPerBatch: round((pc1.polls - pc0.polls) / (pc1.batches - pc0.batches), 1),
-              readsPerPoll: round((pc1.reads - pc0.reads) / (pc1.polls - pc0.polls), 4),
-            }
-          : undefined,
-      // the bench token in ghz's --metadata stays out of the report
-      command: r.command.replace(/--metadata '[^']*'/, "--metadata '<bench token>'"),
-    };
-  };
-
+/** Rounds of Noop then GetQueuePosition on each API, the APIs' order alternating. */
+async function runRounds(ctx: Ctx): Promise<Measured[][]> {
+  const noopFile = dataFile(
+    ctx,
+    "noop",
+    Array.from({ length: 1000 }, (_, i) => ({ payload: `${ctx.eventId}-${buyer(i)}-${"x".repeat(8)}` })),
+  );
   const rounds: Measured[][] = [];
   for (let r = 0; r < settings.rounds; r++) {
     say(`round ${r + 1}/${settings.rounds}`);
-    const order = r % 2 === 0 ? apis : [...apis].reverse();
+    const order = r % 2 === 0 ? ctx.apis : [...ctx.apis].reverse();
     const row: Measured[] = [];
     for (const a of order) {
-      row.push(await measure(a, `noop-${a.id}-${r}`, "Noop", noopFile));
-      row.push(await measure(a, `pos-${a.id}-${r}`, "GetQueuePosition", pollFile()));
+      row.push(await measure(ctx, a, `noop-${a.id}-${r}`, "Noop", noopFile));
+      row.push(await measure(ctx, a, `pos-${a.id}-${r}`, "GetQueuePosition", pollFile(ctx)));
     }
     for (const m of row) say(`  ${m.api} ${m.call}: ${m.rps}/s, API ${m.apiUs} µs, Redis ${m.redisUs} µs`);
     rounds.push(row);
   }
+  return rounds;
+}
 
-  const per = (api: string) => {
-    const of = (c: Measured["call"]) => rounds.map((row) => row.find((m) => m.api === api && m.call === c)!);
-    const noop = of("Noop");
-    const pos = of("GetQueuePosition");
-    const ratios = pos.map((p, i) => (p.apiUs ?? NaN) / (noop[i]!.apiUs ?? NaN));
-    const redisNet = pos.map((p, i) => (p.redisUs ?? NaN) - (noop[i]!.redisUs ?? 0));
-    return {
-      api,
-      noopApiUs: round(median(noop.map((x) => x.apiUs ?? NaN)), 1),
-      posApiUs: round(median(pos.map((x) => x.apiUs ?? NaN)), 1),
-      apiRatio: round(median(ratios), 3),
-      posRedisUs: round(median(pos.map((x) => x.redisUs ?? NaN)), 2),
-      noopRedisUs: round(median(noop.map((x) => x.redisUs ?? NaN)), 2),
-      redisNetUs: round(median(redisNet), 2),
-      evalshaPerPoll: round(median(pos.map((x) => x.evalshaPerCall)), 4),
-      scriptUsPerPoll: round(median(pos.map((x) => x.scriptUsPerCall)), 2),
-      posRps: round(median(pos.map((x) => x.rps))),
-      posP50: round(median(pos.map((x) => x.p50Ms ?? NaN)), 2),
-      posP99: round(median(pos.map((x) => x.p99Ms ?? NaN)), 2),
-      pollsPerBatch: pos[0]?.batches ? round(median(pos.map((x) => x.batches?.pollsPerBatch ?? NaN)), 1) : undefined,
-      readsPerPoll: pos[0]?.batches ? round(median(pos.map((x) => x.batches?.readsPerPoll ?? NaN)), 4) : undefined,
-    };
+/** One API's medians over the rounds. */
+function summarise(rounds: Measured[][], api: string) {
+  const of = (c: Measured["call"]) => rounds.map((row) => row.find((m) => m.api === api && m.call === c)!);
+  const noop = of("Noop");
+  const pos = of("GetQueuePosition");
+  const ratios = pos.map((p, i) => (p.apiUs ?? NaN) / (noop[i]!.apiUs ?? NaN));
+  const redisNet = pos.map((p, i) => (p.redisUs ?? NaN) - (noop[i]!.redisUs ?? 0));
+  return {
+    api,
+    noopApiUs: round(median(noop.map((x) => x.apiUs ?? NaN)), 1),
+    posApiUs: round(median(pos.map((x) => x.apiUs ?? NaN)), 1),
+    apiRatio: round(median(ratios), 3),
+    posRedisUs: round(median(pos.map((x) => x.redisUs ?? NaN)), 2),
+    noopRedisUs: round(median(noop.map((x) => x.redisUs ?? NaN)), 2),
+    redisNetUs: round(median(redisNet), 2),
+    evalshaPerPoll: round(median(pos.map((x) => x.evalshaPerCall)), 4),
+    scriptUsPerPoll: round(median(pos.map((x) => x.scriptUsPerCall)), 2),
+    posRps: round(median(pos.map((x) => x.rps))),
+    posP50: round(median(pos.map((x) => x.p50Ms ?? NaN)), 2),
+    posP99: round(median(pos.map((x) => x.p99Ms ?? NaN)), 2),
+    pollsPerBatch: pos[0]?.batches ? round(median(pos.map((x) => x.batches?.pollsPerBatch ?? NaN)), 1) : undefined,
+    readsPerPoll: pos[0]?.batches ? round(median(pos.map((x) => x.batches?.readsPerPoll ?? NaN)), 4) : undefined,
   };
-  const before = per(apis[0]!.name);
-  const after = per(apis[1]!.name);
+}
+
+/** results/queue-poll-<stamp>.{json,md}. */
+function writeReport(
+  ctx: Ctx,
+  o: { inLine: number; rounds: Measured[][]; before: PollSummary; after: PollSummary; command: string },
+): string[] {
+  const { run } = ctx;
+  const { inLine, rounds, before, after, command } = o;
   const apiMet = after.apiRatio <= settings.apiGoal;
   const redisMet = after.redisNetUs <= settings.redisGoalUs;
   const loadAfter = fs.readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).map(Number);
   const source = sourceInfo(repoRoot);
-  const command = `npm run bench:poll${Object.entries(process.env)
-    .filter(([k]) => k.startsWith("BENCH_"))
-    .map(([k, v]) => ` ${k}=${v}`)
-    .join("")}`;
   const report = {
     startedAt: run.started.toISOString(),
     command,
@@ -330,7 +376,7 @@ async function main(run: BenchRun): Promise<BenchOutcome> {
     loadAfter,
     source,
     settings,
-    eventId,
+    eventId: ctx.eventId,
     buyersInLine: inLine,
     before,
     after,
@@ -340,7 +386,7 @@ async function main(run: BenchRun): Promise<BenchOutcome> {
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
   const base = path.join(RESULTS_DIR, `queue-poll-${run.stamp}`);
   fs.writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
-  const row = (x: ReturnType<typeof per>) =>
+  const row = (x: PollSummary) =>
     `| ${x.api} | ${x.noopApiUs} | ${x.posApiUs} | **${x.apiRatio}** | ${x.posRedisUs} | ${x.noopRedisUs} | **${x.redisNetUs}** | ${x.evalshaPerPoll} | ${x.scriptUsPerPoll} | ${x.posRps} | ${x.posP50} / ${x.posP99} |`;
   const md = [
     `# GetQueuePosition at the floor, ${run.stamp}`,
@@ -373,25 +419,45 @@ async function main(run: BenchRun): Promise<BenchOutcome> {
     "",
   ].join("\n");
   fs.writeFileSync(`${base}.md`, md);
+  return [`${base}.json`, `${base}.md`];
+}
+
+/** Its two goal lines in RESULTS.md's index. */
+function goalLines(run: BenchRun, rounds: Measured[][], before: PollSummary, after: PollSummary): string[] {
+  const apiMet = after.apiRatio <= settings.apiGoal;
+  const redisMet = after.redisNetUs <= settings.redisGoalUs;
+  return [
+    `| GetQueuePosition, API CPU per poll / Noop | ≤ ${settings.apiGoal} | ${after.apiRatio} (${after.posApiUs} / ${after.noopApiUs} µs, median of ${settings.rounds} rounds: ${rounds
+      .map((r) => {
+        const a = r.filter((m) => m.api === after.api);
+        return round((a[1]?.apiUs ?? NaN) / (a[0]?.apiUs ?? NaN), 3);
+      })
+      .join(
+        ", ",
+      )}; one script per poll, same run: ${before.apiRatio}) | ${apiMet ? "met" : "not met"} | ${run.stamp}, load ${run.machine.loadAvgBefore[0]} | [md](results/queue-poll-${run.stamp}.md) |`,
+    `| GetQueuePosition, Redis CPU per poll at about 5,000 polls/s | ≤ ${settings.redisGoalUs} µs | ${after.redisNetUs} µs net of the Noop round's ${after.noopRedisUs}, ${after.posRedisUs} raw, at ${after.posRps.toLocaleString("en-US")} polls/s (ghz --rps ${settings.rps}; ${after.pollsPerBatch} polls per script call); per poll before: ${before.redisNetUs} net, EVALSHA per poll ${after.evalshaPerPoll} vs ${before.evalshaPerPoll} | ${redisMet ? "met (net)" : "not met"} | ${run.stamp}, load ${run.machine.loadAvgBefore[0]} | [md](results/queue-poll-${run.stamp}.md) |`,
+  ];
+}
+
+async function main(run: BenchRun): Promise<BenchOutcome> {
+  const ctx = await start(run);
+  const inLine = await joinAndWarm(ctx);
+  const rounds = await runRounds(ctx);
+  const before = summarise(rounds, ctx.apis[0]!.name);
+  const after = summarise(rounds, ctx.apis[1]!.name);
+  const command = `npm run bench:poll${Object.entries(process.env)
+    .filter(([k]) => k.startsWith("BENCH_"))
+    .map(([k, v]) => ` ${k}=${v}`)
+    .join("")}`;
+  const files = writeReport(ctx, { inLine, rounds, before, after, command });
   const failures: string[] = [];
   for (const r of rounds)
     for (const m of r) {
       const bad = Object.entries(m.codes).filter(([code]) => code !== "OK");
       if (bad.length) failures.push(`${m.api} ${m.call}: codes ${JSON.stringify(m.codes)}`);
     }
-  const files = [`${base}.json`, `${base}.md`];
   if (!process.env.BENCH_OUT) {
-    writeGoalLines("GetQueuePosition", [
-      `| GetQueuePosition, API CPU per poll / Noop | ≤ ${settings.apiGoal} | ${after.apiRatio} (${after.posApiUs} / ${after.noopApiUs} µs, median of ${settings.rounds} rounds: ${rounds
-        .map((r) => {
-          const a = r.filter((m) => m.api === after.api);
-          return round((a[1]?.apiUs ?? NaN) / (a[0]?.apiUs ?? NaN), 3);
-        })
-        .join(
-          ", ",
-        )}; one script per poll, same run: ${before.apiRatio}) | ${apiMet ? "met" : "not met"} | ${run.stamp}, load ${run.machine.loadAvgBefore[0]} | [md](results/queue-poll-${run.stamp}.md) |`,
-      `| GetQueuePosition, Redis CPU per poll at about 5,000 polls/s | ≤ ${settings.redisGoalUs} µs | ${after.redisNetUs} µs net of the Noop round's ${after.noopRedisUs}, ${after.posRedisUs} raw, at ${after.posRps.toLocaleString("en-US")} polls/s (ghz --rps ${settings.rps}; ${after.pollsPerBatch} polls per script call); per poll before: ${before.redisNetUs} net, EVALSHA per poll ${after.evalshaPerPoll} vs ${before.evalshaPerPoll} | ${redisMet ? "met (net)" : "not met"} | ${run.stamp}, load ${run.machine.loadAvgBefore[0]} | [md](results/queue-poll-${run.stamp}.md) |`,
-    ]);
+    writeGoalLines("GetQueuePosition", goalLines(run, rounds, before, after));
     files.push(path.join(BENCH_DIR, "RESULTS.md"));
   }
   return {
