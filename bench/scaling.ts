@@ -24,7 +24,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { repoRoot } from "../tools/devstack/stack.js";
-import { SeatIndex } from "../src/events/layout.js";
+import { SeatIndex, type EventLayout } from "../src/events/layout.js";
 import { HoldSeatsRequest } from "../src/gen/ticketing/v1/reservation_service.js";
 import { ghzRoundSeries } from "./lib/charts.js";
 import { envNumber } from "./lib/env.js";
@@ -33,13 +33,13 @@ import {
   gridLayout,
   gridSeat,
   loadOpenEvent,
-  writeDistinctHoldsFile,
+  DistinctHoldFiles,
   writeNoopFile,
   type BenchRedis,
   type GridShape,
 } from "./lib/events.js";
 import { runGhz } from "./lib/ghz.js";
-import { readEventState, seatChecks } from "./lib/invariants.js";
+import { readEventState, seatChecks, type Check } from "./lib/invariants.js";
 import { dropEvent, eventVersion, redisCpuSeconds } from "./lib/redis.js";
 import { childPids, sampleTree, treeDelta, waitForWorkers } from "./lib/scaling-procs.js";
 import {
@@ -51,7 +51,7 @@ import {
   type ScalingRound,
   type ScalingSettings,
 } from "./lib/scaling-report.js";
-import { apiLogTail, say, startApi, startBenchStack, stopAll, type ApiProcess } from "./lib/stack.js";
+import { apiLogTail, say, startApi, startBenchStack, stopAll, type ApiProcess, type BenchStack } from "./lib/stack.js";
 import { median, round } from "./lib/stats.js";
 import { machineCpuSeconds, sourceInfo } from "./lib/sys.js";
 import { STACK_ENV } from "./lib/command.js";
@@ -186,12 +186,35 @@ async function measure(
 /** The APIs under test (N=1 and N), for the teardown to find workers a primary left behind. */
 const apis: Api[] = [];
 
-async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): Promise<BenchOutcome> {
-  const failures: string[] = [];
+/** What every phase uses: the run, the stack, both APIs, the HoldSeats event and the data files. */
+interface Ctx {
+  run: BenchRun;
+  stack: BenchStack;
+  b: BenchRedis;
+  redisVersion: string;
+  one: Api;
+  many: Api;
+  grid: GridShape;
+  layout: EventLayout;
+  /** The event's version once loaded: every hold after it bumps it once. */
+  loadedVersion: number;
+  /** HoldSeats data files, each starting where the last one ended. */
+  holds: DistinctHoldFiles;
+  noopFile: string;
+  /** ghz outputs. */
+  out: string;
+}
+
+function checkSettings(): void {
   if (settings.processes < 2 || !Number.isInteger(settings.processes))
     throw new Error(`BENCH_SCALING_PROCESSES=${settings.processes}: compare 1 with an integer N ≥ 2`);
   if (settings.rounds < 1 || settings.n <= settings.skipFirst)
     throw new Error("BENCH_ROUNDS ≥ 1 and BENCH_N > BENCH_SKIP, please");
+}
+
+/** The stack, the APIs (N=1 and N), the HoldSeats event sized for every call and the Noop data file. */
+async function prepare(run: BenchRun): Promise<Ctx> {
+  const { runId, tmp } = run;
   // every HoldSeats call of the run (warm-up included) holds 2 seats nobody else holds
   const holdCalls = 2 * (settings.warmupCalls + settings.rounds * settings.n);
   const grid: GridShape = {
@@ -211,7 +234,7 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
   }
   const [one, many] = apis as [Api, Api];
   const b = benchRedis(stack.redisUrl);
-  defer(() => b.close());
+  run.defer(() => b.close());
   const redisVersion = /redis_version:(\S+)/.exec(await b.redis.info("server"))?.[1] ?? "?";
 
   const layout = gridLayout(`${runId}_holds`, grid, 4);
@@ -225,19 +248,6 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
   const out = path.join(tmp, "ghz");
   fs.mkdirSync(data);
   fs.mkdirSync(out);
-  let cursor = 0;
-  const holdsFile = (count: number, name: string) => {
-    const file = path.join(data, `${name}.json`);
-    writeDistinctHoldsFile(file, {
-      eventId: layout.eventId,
-      grid,
-      firstCall: cursor,
-      count,
-      idPrefix: `${runId}${name}`,
-    });
-    cursor += count;
-    return file;
-  };
   // the Noop body is as large on the wire as a HoldSeats body (as in bench/holds.ts)
   const holdBytes = HoldSeatsRequest.encode({
     eventId: layout.eventId,
@@ -252,63 +262,68 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
     payloadChars: holdBytes - 2,
     idPrefix: runId,
   });
+  const holds = new DistinctHoldFiles({ dir: data, eventId: layout.eventId, grid, runId });
+  return { run, stack, b, redisVersion, one, many, grid, layout, loadedVersion, holds, noopFile, out };
+}
 
-  const other = (api: Api) => (api === one ? many : one);
-  const common = { b };
+/** One ghz round on `api`, the other API idle beside it. */
+function measureOn(
+  ctx: Ctx,
+  api: Api,
+  phase: ScalingRound["phase"],
+  roundNo: number,
+  call: Call,
+  o: { dataFile: string; total: number; skipFirst: number; outFile: string; eventId?: string },
+): Promise<ScalingRound> {
+  return measure(phase, roundNo, call, { b: ctx.b, api, idle: api === ctx.one ? ctx.many : ctx.one, ...o });
+}
+
+async function warmUp(ctx: Ctx): Promise<ScalingRound[]> {
   const warmup: ScalingRound[] = [];
-  if (settings.warmupCalls > 0) {
-    for (const api of apis) {
-      warmup.push(
-        await measure("warmup", 1, "Noop", {
-          ...common,
-          api,
-          idle: other(api),
-          dataFile: noopFile,
-          total: settings.warmupCalls,
-          skipFirst: 0,
-          outFile: path.join(out, `warmup-noop-n${api.n}.json`),
-        }),
-      );
-      warmup.push(
-        await measure("warmup", 1, "HoldSeats", {
-          ...common,
-          api,
-          idle: other(api),
-          dataFile: holdsFile(settings.warmupCalls, `w${api.n}`),
-          total: settings.warmupCalls,
-          skipFirst: 0,
-          outFile: path.join(out, `warmup-holds-n${api.n}.json`),
-          eventId: layout.eventId,
-        }),
-      );
-    }
+  if (settings.warmupCalls === 0) return warmup;
+  for (const api of apis) {
+    warmup.push(
+      await measureOn(ctx, api, "warmup", 1, "Noop", {
+        dataFile: ctx.noopFile,
+        total: settings.warmupCalls,
+        skipFirst: 0,
+        outFile: path.join(ctx.out, `warmup-noop-n${api.n}.json`),
+      }),
+    );
+    warmup.push(
+      await measureOn(ctx, api, "warmup", 1, "HoldSeats", {
+        dataFile: ctx.holds.next(settings.warmupCalls, `w${api.n}`),
+        total: settings.warmupCalls,
+        skipFirst: 0,
+        outFile: path.join(ctx.out, `warmup-holds-n${api.n}.json`),
+        eventId: ctx.layout.eventId,
+      }),
+    );
   }
+  return warmup;
+}
 
-  // HoldSeats on both, then Noop on both; which N goes first alternates, so neither always runs on a warmer machine
+/** HoldSeats on both, then Noop on both; which N goes first alternates, so neither always runs on a warmer machine. */
+async function throughputRounds(ctx: Ctx): Promise<ScalingRound[]> {
+  const { one, many, out } = ctx;
   const rounds: ScalingRound[] = [];
   for (let i = 1; i <= settings.rounds; i++) {
     const order = i % 2 === 1 ? [one, many] : [many, one];
     for (const api of order) {
       rounds.push(
-        await measure("throughput", i, "HoldSeats", {
-          ...common,
-          api,
-          idle: other(api),
-          dataFile: holdsFile(settings.n, `h${i}n${api.n}`),
+        await measureOn(ctx, api, "throughput", i, "HoldSeats", {
+          dataFile: ctx.holds.next(settings.n, `h${i}n${api.n}`),
           total: settings.n,
           skipFirst: settings.skipFirst,
           outFile: path.join(out, `holds-${i}-n${api.n}.json`),
-          eventId: layout.eventId,
+          eventId: ctx.layout.eventId,
         }),
       );
     }
     for (const api of order) {
       rounds.push(
-        await measure("throughput", i, "Noop", {
-          ...common,
-          api,
-          idle: other(api),
-          dataFile: noopFile,
+        await measureOn(ctx, api, "throughput", i, "Noop", {
+          dataFile: ctx.noopFile,
           total: settings.n,
           skipFirst: settings.skipFirst,
           outFile: path.join(out, `noop-${i}-n${api.n}.json`),
@@ -316,16 +331,12 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
       );
     }
   }
+  return rounds;
+}
 
-  for (const r of [...warmup, ...rounds]) {
-    const bad = Object.entries(r.codes).filter(([c]) => c !== "OK");
-    if (bad.length > 0)
-      failures.push(
-        `${r.phase} ${r.round} ${r.call} N=${r.n}: non-OK codes ${JSON.stringify(Object.fromEntries(bad))}`,
-      );
-  }
-
-  // --- figures
+/** N against 1: throughput ratios per round, and each N's medians. */
+function figures(ctx: Ctx, rounds: ScalingRound[]) {
+  const { many } = ctx;
   const pick = (call: Call, n: number) => rounds.filter((r) => r.call === call && r.n === n);
   const ratios = (call: Call) =>
     pick(call, many.n).map((r) => r.rps / (pick(call, 1).find((q) => q.round === r.round)?.rps ?? NaN));
@@ -359,19 +370,32 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
   const medianNoopRatio = round(median(noopRatios), 3);
   const holdCpuPerCallRatio = round(pN.medianApiUsPerHold / p1.medianApiUsPerHold, 3);
   const noopCpuPerCallRatio = round(pN.medianApiUsPerNoop / p1.medianApiUsPerNoop, 3);
-  const generatorLimited = rounds.some((r) => r.ghzCpuOverFlag);
   say(
     `HoldSeats: N=1 ${p1.medianHoldRps}/s, N=${many.n} ${pN.medianHoldRps}/s, ratio ${medianHoldRatio}; Noop: ${p1.medianNoopRps}/s vs ${pN.medianNoopRps}/s, ratio ${medianNoopRatio}`,
   );
   say(
     `API CPU per call: HoldSeats ${p1.medianApiUsPerHold} vs ${pN.medianApiUsPerHold} µs (x${holdCpuPerCallRatio}), Noop ${p1.medianApiUsPerNoop} vs ${pN.medianApiUsPerNoop} µs (x${noopCpuPerCallRatio})`,
   );
+  return {
+    perN,
+    p1,
+    pN,
+    holdRatios: holdRatios.map((x) => round(x, 3)),
+    noopRatios: noopRatios.map((x) => round(x, 3)),
+    medianHoldRatio,
+    medianNoopRatio,
+    holdCpuPerCallRatio,
+    noopCpuPerCallRatio,
+  };
+}
 
-  // --- invariants: the HoldSeats event, and the cluster still the one we measured
+/** Invariants: the HoldSeats event, and the cluster still the one we measured. */
+async function invariantChecks(ctx: Ctx, measured: ScalingRound[]): Promise<Check[]> {
+  const { b, layout, loadedVersion, one, many } = ctx;
   say("checking the HoldSeats event's state");
   const state = await readEventState(b, layout);
   const checks = seatChecks(state, new SeatIndex(layout));
-  const holdRounds = [...warmup, ...rounds].filter((r) => r.call === "HoldSeats");
+  const holdRounds = measured.filter((r) => r.call === "HoldSeats");
   const sent = holdRounds.reduce((a, r) => a + r.sent, 0);
   const created = holdRounds.reduce((a, r) => a + (r.holdsCreated ?? 0), 0);
   const tallied = holdRounds.reduce((a, r) => a + Object.values(r.codes).reduce((x, y) => x + y, 0), 0);
@@ -406,13 +430,37 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
       many.proc.proc.exitInfo === undefined,
     detail: `workers at start ${many.workers.join(", ")}, at the end ${nowWorkers.join(", ") || "none"}`,
   });
+  return checks;
+}
+
+async function main(run: BenchRun): Promise<BenchOutcome> {
+  const failures: string[] = [];
+  checkSettings();
+  const ctx = await prepare(run);
+  const warmup = await warmUp(ctx);
+  const rounds = await throughputRounds(ctx);
+
+  for (const r of [...warmup, ...rounds]) {
+    const bad = Object.entries(r.codes).filter(([c]) => c !== "OK");
+    if (bad.length > 0)
+      failures.push(
+        `${r.phase} ${r.round} ${r.call} N=${r.n}: non-OK codes ${JSON.stringify(Object.fromEntries(bad))}`,
+      );
+  }
+
+  const f = figures(ctx, rounds);
+  const generatorLimited = rounds.some((r) => r.ghzCpuOverFlag);
+  const checks = await invariantChecks(ctx, [...warmup, ...rounds]);
   const broken = checks.filter((c) => !c.ok);
   for (const c of broken) failures.push(`invariant broken: ${c.name}: ${c.detail}`);
   for (const c of checks) say(`${c.ok ? "ok    " : "BROKEN"} ${c.name}: ${c.detail}`);
+  const { stack, b, layout, many } = ctx;
   if (!stack.own.redis) await dropEvent(b.redis, layout.eventId);
 
+  const { runId, started, machine } = run;
+  const { p1, pN } = f;
   const headline =
-    `N=${many.n}/N=1 throughput on ${machine.nproc} shared cores: HoldSeats ${medianHoldRatio}, Noop ${medianNoopRatio} (medians of ${settings.rounds}); ` +
+    `N=${many.n}/N=1 throughput on ${machine.nproc} shared cores: HoldSeats ${f.medianHoldRatio}, Noop ${f.medianNoopRatio} (medians of ${settings.rounds}); ` +
     `Node CPU per call N=1 → N=${many.n}: HoldSeats ${p1.medianApiUsPerHold} → ${pN.medianApiUsPerHold} µs, Noop ${p1.medianApiUsPerNoop} → ${pN.medianApiUsPerNoop} µs; ` +
     `busiest worker ${round((pN.medianMaxWorkerCpuShare ?? NaN) * 100, 1)} % of the workers' CPU${generatorLimited ? "; ghz over 70 % of a core in some rounds" : ""}`;
   const finished = new Date();
@@ -429,7 +477,7 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
     command: scalingCommand(),
     settings,
     source: sourceInfo(repoRoot),
-    machine: { ...machine, redis: redisVersion, loadAvgAfter: os.loadavg().map((x) => round(x, 2)) },
+    machine: { ...machine, redis: ctx.redisVersion, loadAvgAfter: os.loadavg().map((x) => round(x, 2)) },
     stack: {
       own: stack.own,
       pids: stack.pids,
@@ -448,22 +496,22 @@ async function main({ started, runId, stamp, machine, tmp, defer }: BenchRun): P
     event: {
       eventId: layout.eventId,
       capacity: layout.capacity,
-      layout: `sections S0-S${grid.sections - 1} x rows 1-4 x seats 1-250`,
+      layout: `sections S0-S${ctx.grid.sections - 1} x rows 1-4 x seats 1-250`,
     },
     warmup,
     rounds,
-    perN,
-    holdRatios: holdRatios.map((x) => round(x, 3)),
-    noopRatios: noopRatios.map((x) => round(x, 3)),
-    medianHoldRatio,
-    medianNoopRatio,
-    holdCpuPerCallRatio,
-    noopCpuPerCallRatio,
+    perN: f.perN,
+    holdRatios: f.holdRatios,
+    noopRatios: f.noopRatios,
+    medianHoldRatio: f.medianHoldRatio,
+    medianNoopRatio: f.medianNoopRatio,
+    holdCpuPerCallRatio: f.holdCpuPerCallRatio,
+    noopCpuPerCallRatio: f.noopCpuPerCallRatio,
     generatorLimited,
     checks,
     ok_invariants: broken.length === 0,
   };
-  const files = writeScalingReports(result, stamp);
+  const files = writeScalingReports(result, run.stamp);
   return { files, failures, headline };
 }
 
