@@ -268,10 +268,21 @@ function coresCell(cpu: CpuDelta, keys: string[]): string {
 }
 
 export function markdown(r: CheckoutBenchResult): string {
-  const c = r.checkout;
-  const h = r.holds;
-  const m = r.machine;
   const L: string[] = [];
+  titleLines(r, L);
+  machineLines(r, L);
+  stackLines(r, L);
+  checkoutVsBareLines(r, L);
+  timeLines(r, L);
+  holdSeatsLines(r, L);
+  codeLines(r, L);
+  invariantLines(r, L);
+  commandLines(r, L);
+  return L.join("\n");
+}
+
+/** The title, the verdict and the headline. */
+function titleLines(r: CheckoutBenchResult, L: string[]): void {
   L.push(`# Checkout benchmark ${r.startedAt}`);
   L.push("");
   L.push(
@@ -284,8 +295,11 @@ export function markdown(r: CheckoutBenchResult): string {
   L.push("");
   L.push(`**Headline:** ${headline(r)}.`);
   L.push("");
+}
 
-  // --- machine
+/** ## Machine: the hardware, the code and what else ran meanwhile. */
+function machineLines(r: CheckoutBenchResult, L: string[]): void {
+  const m = r.machine;
   L.push("## Machine");
   L.push("");
   L.push("| | |");
@@ -322,8 +336,10 @@ export function markdown(r: CheckoutBenchResult): string {
   L.push("```");
   L.push("</details>");
   L.push("");
+}
 
-  // --- stack
+/** ## Stack: the processes under test and the events. */
+function stackLines(r: CheckoutBenchResult, L: string[]): void {
   L.push("## Stack");
   L.push("");
   const tdb =
@@ -345,8 +361,11 @@ export function markdown(r: CheckoutBenchResult): string {
     `- checkout event \`${r.events.checkout.eventId}\`: ${r.events.checkout.capacity.toLocaleString("en-US")} seats created by CreateEvent + OpenSale (MySQL and Redis; its hold sweeper runs on the worker's queue), ${r.events.checkout.seatsUsed.toLocaleString("en-US")} used; HoldSeats event \`${r.events.holds.eventId}\`: ${r.events.holds.capacity.toLocaleString("en-US")} seats loaded straight into Redis`,
   );
   L.push("");
+}
 
-  // --- checkout vs bare
+/** ## 1: checkouts per second against the bare Temporal baseline. */
+function checkoutVsBareLines(r: CheckoutBenchResult, L: string[]): void {
+  const c = r.checkout;
   L.push("## 1. Checkouts per second vs the bare Temporal baseline");
   L.push("");
   L.push(
@@ -409,8 +428,12 @@ export function markdown(r: CheckoutBenchResult): string {
     );
   }
   L.push("");
+}
 
-  // --- where the time goes
+/** ## Where the checkout's time goes: CPU by process, wall time from the histories. */
+function timeLines(r: CheckoutBenchResult, L: string[]): void {
+  const c = r.checkout;
+  const m = r.machine;
   L.push("## Where the checkout's time goes");
   L.push("");
   L.push("CPU per checkout (per CONFIRMED order) and per bare workflow, by process, median of the rounds:");
@@ -469,8 +492,13 @@ export function markdown(r: CheckoutBenchResult): string {
     );
   }
   L.push("");
+}
 
-  // --- HoldSeats
+/** ## 2: HoldSeats with and without checkouts, and the goal's CPU budget. */
+function holdSeatsLines(r: CheckoutBenchResult, L: string[]): void {
+  const c = r.checkout;
+  const h = r.holds;
+  const m = r.machine;
   L.push("## 2. HoldSeats with and without checkouts");
   L.push("");
   L.push(
@@ -520,8 +548,10 @@ export function markdown(r: CheckoutBenchResult): string {
   if (h.generatorLimited)
     L.push(`\n> ⚠ ghz used more than 70 % of a core in some round: the generator competed with the server for CPU.`);
   L.push("");
+}
 
-  // --- errors
+/** ## Calls by gRPC code. */
+function codeLines(r: CheckoutBenchResult, L: string[]): void {
   L.push("## Calls by gRPC code");
   L.push("");
   L.push("Every call of the run (warm-up and loaded rounds included):");
@@ -530,8 +560,10 @@ export function markdown(r: CheckoutBenchResult): string {
   L.push("| --- | --- |");
   for (const [name, cs] of Object.entries(callCodes(r))) L.push(`| ${name} | ${codes(cs)} |`);
   L.push("");
+}
 
-  // --- invariants
+/** ## Invariants, one table per group. */
+function invariantLines(r: CheckoutBenchResult, L: string[]): void {
   L.push("## Invariants (after the run)");
   L.push("");
   for (const g of r.invariants.groups) {
@@ -542,8 +574,11 @@ export function markdown(r: CheckoutBenchResult): string {
     for (const x of g.checks) L.push(`| ${x.name} | ${x.ok ? "ok" : "**BROKEN**"} | ${esc(x.detail)} |`);
     L.push("");
   }
+}
 
-  // --- commands
+/** ## Command lines. */
+function commandLines(r: CheckoutBenchResult, L: string[]): void {
+  const h = r.holds;
   L.push("## Command lines");
   L.push("");
   L.push("```sh");
@@ -558,7 +593,6 @@ export function markdown(r: CheckoutBenchResult): string {
   L.push("");
   L.push(`Settings: \`${JSON.stringify(r.settings)}\``);
   L.push("");
-  return L.join("\n");
 }
 
 /** The largest share of the machine used by processes outside the bench in any measured round. */
