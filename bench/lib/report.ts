@@ -249,10 +249,27 @@ export function headline(r: BenchResult): string {
 }
 
 export function markdown(r: BenchResult): string {
+  const L: string[] = [];
+  titleLines(r, L);
+  machineLines(r, L);
+  setupLines(r, L);
+  throughputLines(r, L);
+  latencyLines(r, L);
+  redisLines(r, L);
+  contentionLines(r, L);
+  commandLines(r, L);
+  return L.join("\n").replace(/\/tmp\/ticketing-bench-[A-Za-z0-9]+\//g, "");
+}
+
+/** The ghz command line of a round of `call`. */
+function first(rs: RoundResult[], call: string): string {
+  return rs.find((x) => x.call === call)?.ghz.command ?? "";
+}
+
+/** The title, the verdict, the headline and the generator's warning. */
+function titleLines(r: BenchResult, L: string[]): void {
   const t = r.throughput;
   const m = r.machine;
-  const L: string[] = [];
-  const first = (rs: RoundResult[], call: string) => rs.find((x) => x.call === call)?.ghz.command ?? "";
   L.push(`# HoldSeats benchmark ${r.startedAt}`);
   L.push("");
   L.push(
@@ -271,6 +288,12 @@ export function markdown(r: BenchResult): string {
     );
     L.push("");
   }
+}
+
+/** Machine: the hardware and what else ran. */
+function machineLines(r: BenchResult, L: string[]): void {
+  const t = r.throughput;
+  const m = r.machine;
   L.push("## Machine");
   L.push("");
   L.push("| | |");
@@ -293,6 +316,11 @@ export function markdown(r: BenchResult): string {
   L.push("");
   L.push("</details>");
   L.push("");
+}
+
+/** Setup: the code, the stack, the events, the requests and how they are measured. */
+function setupLines(r: BenchResult, L: string[]): void {
+  const m = r.machine;
   L.push("## Setup");
   L.push("");
   L.push(
@@ -323,6 +351,11 @@ export function markdown(r: BenchResult): string {
     "- CPU: ghz from bash `times` after it exits; API from /proc/<pid>/stat (utime+stime) over the round, per call sent; Redis from INFO cpu (used_cpu_sys+used_cpu_user) over the round, per hold created (the event's version is INCR'd by every successful hold), and script execution time per EVALSHA from INFO commandstats (no network I/O); rest of machine = /proc/stat busy − the three.",
   );
   L.push("");
+}
+
+/** Throughput, interleaved rounds. */
+function throughputLines(r: BenchResult, L: string[]): void {
+  const t = r.throughput;
   L.push("## Throughput (interleaved)");
   L.push("");
   L.push(ROUND_HEAD);
@@ -374,6 +407,10 @@ export function markdown(r: BenchResult): string {
     );
   }
   L.push("");
+}
+
+/** Latency at load. */
+function latencyLines(r: BenchResult, L: string[]): void {
   L.push("## Latency at load");
   L.push("");
   L.push(
@@ -393,6 +430,11 @@ export function markdown(r: BenchResult): string {
     );
   }
   L.push("");
+}
+
+/** Redis: CPU per hold and the script's ceiling. */
+function redisLines(r: BenchResult, L: string[]): void {
+  const t = r.throughput;
   L.push("## Redis");
   L.push("");
   L.push(
@@ -416,9 +458,13 @@ export function markdown(r: BenchResult): string {
     `Median ceiling **${n0(r.redis.medianCeilingRps)} holds/s** (${f(r.redis.medianCeilingCpuUsPerCall, 2)} µs Redis CPU, ${f(r.redis.medianCeilingScriptUsPerCall, 2)} µs script time per call); HoldSeats over gRPC reaches **${f(r.redis.grpcOverCeiling, 3)}** of it (${n0(t.medianHoldRps)}/s).`,
   );
   L.push("");
+}
+
+/** Contention: 100 seats. */
+function contentionLines(r: BenchResult, L: string[]): void {
+  const c = r.contention;
   L.push("## Contention: 100 seats");
   L.push("");
-  const c = r.contention;
   const cs = c.round.ghz.summary;
   L.push(
     `${c.calls.toLocaleString("en-US")} HoldSeats calls for event \`${c.eventId}\` (4 rows × 25 seats), each for 1–4 random distinct seats (xorshift seed ${c.seed}; ${c.seatsRequested.toLocaleString("en-US")} seats asked for in all), unique buyer and request ids; same ghz connections/concurrency, no warm-up skipped, \`--count-errors\` (latencies include the refusals).`,
@@ -444,6 +490,12 @@ export function markdown(r: BenchResult): string {
   L.push("");
   L.push(checksTable(r.bigEvent.checks));
   L.push("");
+}
+
+/** Command lines. */
+function commandLines(r: BenchResult, L: string[]): void {
+  const t = r.throughput;
+  const c = r.contention;
   L.push("## Command lines");
   L.push("");
   L.push("Paths relative to the repository; data files are generated in a temp dir per run (`data/…`).");
@@ -458,7 +510,6 @@ export function markdown(r: BenchResult): string {
   L.push(`# Redis ceiling:\n${r.redis.ceiling[0]?.command ?? ""}`);
   L.push("```");
   L.push("");
-  return L.join("\n").replace(/\/tmp\/ticketing-bench-[A-Za-z0-9]+\//g, "");
 }
 
 function median(xs: number[]): number {
