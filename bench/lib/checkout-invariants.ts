@@ -14,6 +14,10 @@ const FINAL = new Set(["CONFIRMED", "FAILED", "CANCELLED", "REFUNDED"]);
 const list = (xs: string[], n = 5) =>
   xs.length > n ? `${xs.slice(0, n).join(", ")}, … (${xs.length})` : xs.join(", ");
 
+/** Adds one check. */
+type Add = (name: string, ok: boolean, detail: string) => void;
+
+/** Checkouts against MySQL, the payment ledger and Redis, from what the driver saw of each buyer. */
 export async function checkoutChecks(o: {
   mysql: MysqlPool;
   redis: RedisClient;
@@ -23,9 +27,28 @@ export async function checkoutChecks(o: {
 }): Promise<{ checks: Check[]; facts: Record<string, number> }> {
   const { mysql, redis, eventId, records } = o;
   const checks: Check[] = [];
-  const add = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
+  const add: Add = (name, ok, detail) => checks.push({ name, ok, detail });
+  const { createOk } = driverChecks(add, records);
+  const { orders } = await orderChecks(add, mysql, eventId, createOk);
+  const { confirmed, captured } = await ledgerChecks(add, mysql, orders);
+  const { sold } = await mysqlSeatChecks(add, mysql, eventId, orders, o.capacity);
+  await redisSeatChecks(add, redis, eventId, sold);
+  const { nTickets } = await ticketChecks(add, mysql, eventId, sold);
+  return {
+    checks,
+    facts: {
+      buyers: records.length,
+      orders: orders.length,
+      confirmed: confirmed.length,
+      captured: captured.size,
+      soldSeats: sold.length,
+      tickets: nTickets,
+    },
+  };
+}
 
-  // --- what the driver saw
+/** What the driver saw: every call accounted for, every checkout CONFIRMED. */
+function driverChecks(add: Add, records: BuyerRecord[]): { createOk: BuyerRecord[] } {
   const holdCalls = records.filter((r) => r.holdCode !== undefined);
   const holdsOk = records.filter((r) => r.holdCode === "OK");
   const createCalls = records.filter((r) => r.createCode !== undefined);
@@ -50,8 +73,16 @@ export async function checkoutChecks(o: {
       ? `${finalSeen.length} of ${records.length} CONFIRMED`
       : `${unexpected.length} not: ${list(unexpected.map((r) => `${r.orderId}=${r.finalState}/${r.failureReason ?? ""}`))}`,
   );
+  return { createOk };
+}
 
-  // --- MySQL orders
+/** MySQL orders: one per successful CreateOrder, each final, in the state WatchOrder reported. */
+async function orderChecks(
+  add: Add,
+  mysql: MysqlPool,
+  eventId: string,
+  createOk: BuyerRecord[],
+): Promise<{ orders: RowDataPacket[] }> {
   const [orders] = await mysql.query<RowDataPacket[]>(
     "SELECT order_id, hold_id, state, quantity FROM orders WHERE event_id = ?",
     [eventId],
@@ -81,8 +112,15 @@ export async function checkoutChecks(o: {
       ? `all ${createOk.length} agree`
       : `${disagree.length} differ: ${list(disagree.map((r) => `${r.orderId}: watch ${r.finalState}, MySQL ${byId.get(r.orderId!)!.state}`))}`,
   );
+  return { orders };
+}
 
-  // --- the simulator's ledger
+/** The payment simulator's ledger: captured = CONFIRMED, nothing left authorized. */
+async function ledgerChecks(
+  add: Add,
+  mysql: MysqlPool,
+  orders: RowDataPacket[],
+): Promise<{ confirmed: string[]; captured: Set<string> }> {
   const confirmed = orders.filter((r) => String(r.state) === "CONFIRMED").map((r) => String(r.order_id));
   const keys = orders.map((r) => `${r.order_id}:payment`);
   const [ledger] = keys.length
@@ -109,8 +147,17 @@ export async function checkoutChecks(o: {
     authorizedLeft.length === 0,
     authorizedLeft.length === 0 ? "none" : list(authorizedLeft),
   );
+  return { confirmed, captured };
+}
 
-  // --- seats: MySQL
+/** Seats in MySQL: none sold twice, sold = the CONFIRMED orders' seats, within capacity. */
+async function mysqlSeatChecks(
+  add: Add,
+  mysql: MysqlPool,
+  eventId: string,
+  orders: RowDataPacket[],
+  capacity: number,
+): Promise<{ sold: RowDataPacket[] }> {
   const [dups] = await mysql.query<RowDataPacket[]>(
     "SELECT sold_seat_id, COUNT(*) AS n FROM order_items WHERE event_id = ? AND sold_seat_id IS NOT NULL GROUP BY sold_seat_id HAVING COUNT(*) > 1",
     [eventId],
@@ -135,9 +182,12 @@ export async function checkoutChecks(o: {
     soldOfUnconfirmed.length === 0 && sold.length === expectedSeats,
     `${sold.length} sold seats, CONFIRMED orders hold ${expectedSeats}${soldOfUnconfirmed.length ? `; sold for unconfirmed orders: ${list(soldOfUnconfirmed.map((r) => String(r.sold_seat_id)))}` : ""}`,
   );
-  add("sold ≤ capacity", sold.length <= o.capacity, `${sold.length} of ${o.capacity}`);
+  add("sold ≤ capacity", sold.length <= capacity, `${sold.length} of ${capacity}`);
+  return { sold };
+}
 
-  // --- seats: Redis agrees
+/** Redis's seat map agrees with MySQL, and no seat is left held. */
+async function redisSeatChecks(add: Add, redis: RedisClient, eventId: string, sold: RowDataPacket[]): Promise<void> {
   const k = eventKeys(eventId);
   const hash = await redis.hgetall(k.seats);
   const wrong: string[] = [];
@@ -163,8 +213,15 @@ export async function checkoutChecks(o: {
     stillHeld.length === 0,
     stillHeld.length === 0 ? "none" : `${stillHeld.length}: ${list(stillHeld)}`,
   );
+}
 
-  // --- tickets
+/** One ticket per sold seat. */
+async function ticketChecks(
+  add: Add,
+  mysql: MysqlPool,
+  eventId: string,
+  sold: RowDataPacket[],
+): Promise<{ nTickets: number }> {
   const [tickets] = await mysql.query<RowDataPacket[]>(
     "SELECT COUNT(*) AS n, COUNT(DISTINCT seat_id) AS seats FROM tickets WHERE event_id = ? AND revoked_at IS NULL",
     [eventId],
@@ -175,18 +232,7 @@ export async function checkoutChecks(o: {
     nTickets === sold.length && Number(tickets[0]?.seats ?? 0) === sold.length,
     `${nTickets} tickets for ${sold.length} sold seats`,
   );
-
-  return {
-    checks,
-    facts: {
-      buyers: records.length,
-      orders: orders.length,
-      confirmed: confirmed.length,
-      captured: captured.size,
-      soldSeats: sold.length,
-      tickets: nTickets,
-    },
-  };
+  return { nTickets };
 }
 
 export function bareChecks(rounds: BareRoundStats[]): Check[] {
