@@ -16,20 +16,15 @@
 // bench/RESULTS.md (lib/report.ts keeps them when bench:holds rewrites it).
 import fs from "node:fs";
 import path from "node:path";
-import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
+import { credentials } from "@grpc/grpc-js";
 import { createRedis, type RedisClient } from "../src/adapters/redis/client.js";
 import { queueKeys } from "../src/adapters/redis/keys.js";
-import {
-  EventServiceClient,
-  SaleState,
-  type CreateEventRequest,
-  type CreateEventResponse,
-  type Event,
-} from "../src/gen/ticketing/v1/event_service.js";
+import { EventServiceClient } from "../src/gen/ticketing/v1/event_service.js";
 import { repoRoot } from "../tools/devstack/stack.js";
 import { STACK_ENV } from "./lib/command.js";
 import { envNumber } from "./lib/env.js";
 import { runGhz, type GhzRun } from "./lib/ghz.js";
+import { createQueueEvent } from "./lib/queue-event.js";
 import { benchClientOptions } from "./lib/identity.js";
 import { BENCH_DIR, RESULTS_DIR } from "./lib/results.js";
 import { writeGoalLines } from "./lib/report.js";
@@ -61,46 +56,15 @@ const NOOP = "ticketing.bench.v1.NoopService/Noop";
 const POSITION = "ticketing.v1.QueueService/GetQueuePosition";
 const JOIN = "ticketing.v1.QueueService/JoinQueue";
 
-type Unary<Req, Res> = (req: Req, md: Metadata, cb: (e: ServiceError | null, r: Res) => void) => unknown;
-function call<Req, Res>(client: object, method: Unary<Req, Res>, req: Req): Promise<Res> {
-  return new Promise((resolve, reject) =>
-    method.call(client, req, new Metadata(), (e, r) => (e ? reject(e) : resolve(r))),
-  );
-}
-
-async function createEvent(events: EventServiceClient, runId: string): Promise<string> {
-  const eventId = `poll_${runId}`;
-  const event: Event = {
-    eventId,
+/** The event buyers wait for: one admission a second, so nobody leaves the line. */
+function createEvent(events: EventServiceClient, runId: string): Promise<string> {
+  return createQueueEvent(events, {
+    eventId: `poll_${runId}`,
     name: "Poll bench",
-    venue: "Hall",
-    startTime: undefined,
-    saleOpenTime: undefined,
-    saleCloseTime: undefined,
-    saleState: SaleState.SALE_STATE_UNSPECIFIED,
-    holdPolicy: undefined,
-    maxTicketsPerBuyer: 4,
-    waitingRoom: { enabled: true, admissionsPerSecond: 1, maxShopping: 1, sessionSeconds: 3600, shuffleSeedSha256: "" },
-    currencyCode: "EUR",
-    priceCategories: [{ priceCategoryId: "std", name: "Standard", priceMinor: "4500" }],
-    sections: [
-      {
-        sectionId: "A",
-        name: "Stalls",
-        layout: {
-          $case: "reserved",
-          value: { rows: [{ rowId: "1", seatCount: 100, priceCategoryId: "std", firstSeatNumber: 1 }] },
-        },
-      },
-    ],
-    capacity: 0,
-    currencyMinorDigits: 0,
-    refundCutoffSeconds: 0,
-    createTime: undefined,
-  };
-  await call<CreateEventRequest, CreateEventResponse>(events, events.createEvent, { requestId: `c_${eventId}`, event });
-  await call(events, events.openSale, { eventId, requestId: `o_${eventId}` });
-  return eventId;
+    admissionsPerSecond: 1,
+    maxShopping: 1,
+    sessionSeconds: 3600,
+  });
 }
 
 interface Measured {

@@ -30,19 +30,13 @@
 import { benchClientOptions } from "./lib/identity.js";
 import fs from "node:fs";
 import path from "node:path";
-import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
+import { credentials } from "@grpc/grpc-js";
 import { migrate } from "../src/adapters/mysql/migrate.js";
 import { createMysqlPool } from "../src/adapters/mysql/pool.js";
 import { createRedis } from "../src/adapters/redis/client.js";
 import { queueKeys } from "../src/adapters/redis/keys.js";
 import { repoRoot } from "../tools/devstack/stack.js";
-import {
-  SaleState,
-  EventServiceClient,
-  type CreateEventRequest,
-  type CreateEventResponse,
-  type Event,
-} from "../src/gen/ticketing/v1/event_service.js";
+import { EventServiceClient } from "../src/gen/ticketing/v1/event_service.js";
 import {
   QueueServiceClient,
   type QueueTicket,
@@ -54,6 +48,7 @@ import { KeyRing } from "../src/signing/key-ring.js";
 import { SigningPool } from "../src/signing/pool.js";
 import { TokenService } from "../src/signing/tokens.js";
 import { runGhz, type GhzRun } from "./lib/ghz.js";
+import { call, createQueueEvent } from "./lib/queue-event.js";
 import { esc, ghzRoundSeries, htmlPage, roundCharts, type ChartRound, type RoundSeries } from "./lib/charts.js";
 import { say, startApi, startBenchStack, type ApiProcess, type BenchStack } from "./lib/stack.js";
 import { processCpuSeconds, sourceInfo } from "./lib/sys.js";
@@ -86,59 +81,19 @@ const PROTOSET = path.join(repoRoot, "src/gen/descriptors.binpb");
 const OUT = process.env.BENCH_OUT ?? path.join(repoRoot, "bench");
 const runId = Date.now().toString(36);
 
-type Unary<Req, Res> = (req: Req, md: Metadata, cb: (e: ServiceError | null, r: Res) => void) => unknown;
-function call<Req, Res>(client: object, method: Unary<Req, Res>, req: Req, md = new Metadata()): Promise<Res> {
-  return new Promise((resolve, reject) => method.call(client, req, md, (e, r) => (e ? reject(e) : resolve(r))));
-}
-
 function writeData(file: string, rows: object[]): void {
   fs.writeFileSync(file, `[\n${rows.map((r) => JSON.stringify(r)).join(",\n")}\n]\n`);
 }
 
-async function createEvent(events: EventServiceClient, o: { rate: number; maxShopping: number }): Promise<string> {
-  const md = new Metadata();
-  const event: Event = {
+/** The bench's waiting-room event: `rate` admissions per second, at most `maxShopping` shopping at once. */
+function createEvent(events: EventServiceClient, o: { rate: number; maxShopping: number }): Promise<string> {
+  return createQueueEvent(events, {
     eventId: `q_${runId}_${Math.random().toString(36).slice(2, 8)}`,
     name: "Queue bench",
-    venue: "Hall",
-    startTime: undefined,
-    saleOpenTime: undefined,
-    saleCloseTime: undefined,
-    saleState: SaleState.SALE_STATE_UNSPECIFIED,
-    holdPolicy: undefined,
-    maxTicketsPerBuyer: 4,
-    waitingRoom: {
-      enabled: true,
-      admissionsPerSecond: o.rate,
-      maxShopping: o.maxShopping,
-      sessionSeconds: 600,
-      shuffleSeedSha256: "",
-    },
-    currencyCode: "EUR",
-    priceCategories: [{ priceCategoryId: "std", name: "Standard", priceMinor: "4500" }],
-    sections: [
-      {
-        sectionId: "A",
-        name: "Stalls",
-        layout: {
-          $case: "reserved",
-          value: { rows: [{ rowId: "1", seatCount: 100, priceCategoryId: "std", firstSeatNumber: 1 }] },
-        },
-      },
-    ],
-    capacity: 0,
-    currencyMinorDigits: 0,
-    refundCutoffSeconds: 0,
-    createTime: undefined,
-  };
-  const { event: created } = await call<CreateEventRequest, CreateEventResponse>(
-    events,
-    events.createEvent,
-    { requestId: `c_${event.eventId}`, event },
-    md,
-  );
-  await call(events, events.openSale, { eventId: created!.eventId, requestId: `o_${event.eventId}` }, md);
-  return created!.eventId;
+    admissionsPerSecond: o.rate,
+    maxShopping: o.maxShopping,
+    sessionSeconds: 600,
+  });
 }
 
 /** Every ghz round's series by round name (noop-a0, join0, ...), for the HTML charts. */

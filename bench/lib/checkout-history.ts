@@ -108,21 +108,9 @@ export function breakdown(workflowId: string, events: HEvent[]): HistoryBreakdow
   };
 }
 
-export interface HistorySummary {
+/** The medians over the sample of each figure of a breakdown. */
+export interface HistorySummary extends Omit<HistoryBreakdown, "workflowId"> {
   sampled: number;
-  /** medians over the sample */
-  events: number;
-  totalMs: number;
-  workflowTasks: number;
-  wftQueueMs: number;
-  wftRunMs: number;
-  activities: number;
-  activityQueueMs: number;
-  activityRunMs: number;
-  otherMs: number;
-  timers: number;
-  markers: number;
-  perActivity: Record<string, { queueMs: number; runMs: number }>;
   samples: HistoryBreakdown[];
 }
 
