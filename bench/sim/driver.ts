@@ -135,6 +135,85 @@ export function arrivalSchedule(s: Scenario, rnd: () => number): number[] {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** CreateEvent (the operator's call), then the shuffle seed's hash before the open when the waiting room is on. */
+async function createEvent(
+  clients: Clients,
+  s: Scenario,
+  eventId: string,
+  cap: ReturnType<typeof capacityOf>,
+  log: (m: string) => void,
+): Promise<{ event: Event; seedHashBeforeOpen: string }> {
+  const ev = clients.sets[0]!.events;
+  const created = await clients.call(
+    "CreateEvent",
+    ev,
+    ev.createEvent,
+    { requestId: `create-${eventId}`.slice(0, 64), event: buildEvent(s, eventId) },
+    clients.operator,
+    300_000,
+  );
+  const event = created.event!;
+  log(
+    `event ${eventId}: ${cap.total.toLocaleString("en-US")} places (${cap.reserved.toLocaleString("en-US")} reserved, GA ${JSON.stringify(cap.ga)}), ` +
+      `waiting room ${s.event.waitingRoom.enabled ? `on (${s.event.waitingRoom.admissionsPerSecond}/s, ${s.event.waitingRoom.maxShopping} shopping)` : "off"}, ` +
+      `${s.buyers.toLocaleString("en-US")} buyers`,
+  );
+  let seedHashBeforeOpen = "";
+  if (s.event.waitingRoom.enabled) {
+    const got = await clients.call("GetEvent", ev, ev.getEvent, { eventId });
+    seedHashBeforeOpen = got.event?.waitingRoom?.shuffleSeedSha256 ?? "";
+  }
+  return { event, seedHashBeforeOpen };
+}
+
+/** One record per scheduled arrival; every (1/bots.share)-th buyer is a bot. */
+function buyerRecords(s: Scenario, schedule: number[], runId: string): BuyerRecord[] {
+  const botEvery = s.bots.share > 0 ? 1 / s.bots.share : Infinity;
+  const records: BuyerRecord[] = schedule.map((t, i) => ({
+    id: `${runId}-${Number.isFinite(botEvery) && i % Math.round(botEvery) === Math.round(botEvery) - 1 ? "bot" : "b"}${i}`,
+    bot: false,
+    scheduledMs: Math.round(t),
+    joins: 0,
+    holdIds: [],
+    orders: [],
+  }));
+  for (const r of records) r.bot = r.id.includes("-bot");
+  return records;
+}
+
+/** CloseSale (the operator's call); a failure is logged, not thrown. */
+async function closeSaleOf(clients: Clients, eventId: string, log: (m: string) => void): Promise<void> {
+  const ev = clients.sets[0]!.events;
+  try {
+    await clients.call(
+      "CloseSale",
+      ev,
+      ev.closeSale,
+      { eventId, requestId: `close-${eventId}`.slice(0, 64) },
+      clients.operator,
+    );
+  } catch (err) {
+    log(`CloseSale failed: ${(err as Error).message}`);
+  }
+}
+
+/** Stops the journeys still running: the sale closed, the buyers told to stop, then aborted; each wait bounded. */
+async function stopJourneys(o: {
+  s: Scenario;
+  ctx: SimContext;
+  stop: AbortController;
+  closeSale: () => Promise<void>;
+  pending: () => number;
+}): Promise<void> {
+  o.ctx.stopping = true;
+  await o.closeSale();
+  const until = Date.now() + 10_000;
+  while (o.pending() > 0 && Date.now() < until) await sleep(100);
+  o.stop.abort();
+  const hard = Date.now() + (o.s.run.settleSeconds + 30) * 1000;
+  while (o.pending() > 0 && Date.now() < hard) await sleep(100);
+}
+
 export async function runSimulation(o: RunOptions): Promise<SimResult> {
   const s = o.scenario;
   const log = o.log ?? ((m: string) => process.stderr.write(`[sim] ${m}\n`));
@@ -162,25 +241,7 @@ export async function runSimulation(o: RunOptions): Promise<SimResult> {
   try {
     // --- the event
     const ev = clients.sets[0]!.events;
-    const created = await clients.call(
-      "CreateEvent",
-      ev,
-      ev.createEvent,
-      { requestId: `create-${eventId}`.slice(0, 64), event: buildEvent(s, eventId) },
-      clients.operator,
-      300_000,
-    );
-    const event = created.event!;
-    log(
-      `event ${eventId}: ${cap.total.toLocaleString("en-US")} places (${cap.reserved.toLocaleString("en-US")} reserved, GA ${JSON.stringify(cap.ga)}), ` +
-        `waiting room ${s.event.waitingRoom.enabled ? `on (${s.event.waitingRoom.admissionsPerSecond}/s, ${s.event.waitingRoom.maxShopping} shopping)` : "off"}, ` +
-        `${s.buyers.toLocaleString("en-US")} buyers`,
-    );
-    let seedHashBeforeOpen = "";
-    if (s.event.waitingRoom.enabled) {
-      const got = await clients.call("GetEvent", ev, ev.getEvent, { eventId });
-      seedHashBeforeOpen = got.event?.waitingRoom?.shuffleSeedSha256 ?? "";
-    }
+    const { event, seedHashBeforeOpen } = await createEvent(clients, s, eventId, cap, log);
     if (s.buyer.choice.seats > 0) {
       seatMap = new LiveSeatMap(clients, eventId);
     }
@@ -206,16 +267,7 @@ export async function runSimulation(o: RunOptions): Promise<SimResult> {
 
     // --- arrivals
     const schedule = arrivalSchedule(s, rnd);
-    const botEvery = s.bots.share > 0 ? 1 / s.bots.share : Infinity;
-    const records: BuyerRecord[] = schedule.map((t, i) => ({
-      id: `${runId}-${Number.isFinite(botEvery) && i % Math.round(botEvery) === Math.round(botEvery) - 1 ? "bot" : "b"}${i}`,
-      bot: false,
-      scheduledMs: Math.round(t),
-      joins: 0,
-      holdIds: [],
-      orders: [],
-    }));
-    for (const r of records) r.bot = r.id.includes("-bot");
+    const records = buyerRecords(s, schedule, runId);
     const preQueueMs = schedule.length > 0 && schedule[0]! < 0 ? -schedule[0]! + 300 : 0;
     const openedMs = Date.now() + preQueueMs;
     progress.setPhase(preQueueMs > 0 ? "pre-queue" : "");
@@ -271,32 +323,14 @@ export async function runSimulation(o: RunOptions): Promise<SimResult> {
     while (pending > 0 && Date.now() - openedMs < s.run.maxSeconds * 1000) await sleep(100);
     // Faults not yet due are dropped; one under way finishes (the app back up, the store thawed).
     await faults.stop();
-    const closeSale = async () => {
-      try {
-        await clients.call(
-          "CloseSale",
-          ev,
-          ev.closeSale,
-          { eventId, requestId: `close-${eventId}`.slice(0, 64) },
-          clients.operator,
-        );
-      } catch (err) {
-        log(`CloseSale failed: ${(err as Error).message}`);
-      }
-    };
+    const closeSale = () => closeSaleOf(clients, eventId, log);
     if (pending > 0) {
       stoppedAtMaxSeconds = true;
       log(
         `run.maxSeconds (${s.run.maxSeconds} s) reached with ${pending} journeys running: closing the sale, stopping the buyers`,
       );
       progress.setPhase("stopping");
-      ctx.stopping = true;
-      await closeSale();
-      const until = Date.now() + 10_000;
-      while (pending > 0 && Date.now() < until) await sleep(100);
-      stop.abort();
-      const hard = Date.now() + (s.run.settleSeconds + 30) * 1000;
-      while (pending > 0 && Date.now() < hard) await sleep(100);
+      await stopJourneys({ s, ctx, stop, closeSale, pending: () => pending });
     } else if (s.run.closeSaleAtEnd) {
       await closeSale();
     }
