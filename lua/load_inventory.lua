@@ -12,6 +12,7 @@
   KEYS[10+3g ..]    per buyer with bought seats: {ev:E}:buyer:<buyerId>
   ARGV[1] JSON {state, ttlMs, limit, maxExtensions, maxLifetimeMs,
                 wrRate, wrMax, wrSessionMs (the waiting room's settings, read by queue_step.lua),
+                wrAdaptive (adaptive admission's settings as JSON, '' when off; src/queue/adaptive-admission.ts),
                 soldSeats: [seatId...], ga: [[capacity, sold]...] (KEYS order),
                 buyers: [bought...] (KEYS order),
                 rows: [field, chunk, field, chunk...] (src/events/layout.ts bestAvailableRowChunks)}
@@ -29,7 +30,7 @@ local epoch = tostring(math.max(previous + 1, now_ms()))
 redis.call('HSET', KEYS[1], 'epoch', epoch)
 redis.call('HSET', KEYS[1], 'state', cfg.state, 'ttl', cfg.ttlMs, 'limit', cfg.limit,
   'maxext', cfg.maxExtensions, 'maxlife', cfg.maxLifetimeMs, 'wr_rate', cfg.wrRate, 'wr_max', cfg.wrMax,
-  'wr_session_ms', cfg.wrSessionMs)
+  'wr_session_ms', cfg.wrSessionMs, 'wr_adaptive', cfg.wrAdaptive)
 redis.call('SET', KEYS[3], ARGV[2])
 redis.call('DEL', KEYS[2], KEYS[4], KEYS[7], KEYS[8], KEYS[9])
 chunked('HSET', KEYS[9], cfg.rows)

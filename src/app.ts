@@ -109,6 +109,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
   });
   const reclaim = (eventId: string) => holds.reclaimExpired(eventId);
   const hub = new SeatMapWatchHub({ redis, inventory, reclaim, log });
+  const orderStore = new OrderStore(mysql);
   // The waiting room (#4) reclaims expired holds when they are all that keeps an event sold out.
   const queue = createQueue({
     config,
@@ -122,6 +123,9 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     seedLedger: new MysqlSeedLedger(mysql),
     onStateLost: () => domainMetrics.queueStateLost.inc(),
     onPollBatch: (polls, reads) => domainMetrics.pollBatch(polls, reads),
+    checkoutBacklog: (eventId) => orderStore.pendingCheckouts(eventId),
+    onAdmissionRate: (eventId, rate) => domainMetrics.admissionRateIs(eventId, rate),
+    onAdmissionRateChange: (eventId, d) => domainMetrics.admissionRateChanged(eventId, d.from, d.to, d.reasons),
   });
   queue.ticker.onStep((eventId, step) => domainMetrics.admissions(eventId, step.admitted));
   // With tracing on, Temporal calls (CreateOrder's Update-with-Start) carry the call's trace into the workflow.
@@ -168,7 +172,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
   const tickets = new Tickets(mysql, ticketKeys.tokens);
   const notifier = new OrderNotifier(redis);
   const orders = new Orders({
-    store: new OrderStore(mysql),
+    store: orderStore,
     holds,
     temporal: temporalClient,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
@@ -195,6 +199,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
       },
     },
     tickets,
+    signals: queue.signals,
   });
   const server = buildServer(services, health.implementation, {
     maxReceiveMessageBytes: Math.max(config.GRPC_MAX_MESSAGE_BYTES, config.GRPC_CREATE_EVENT_MAX_MESSAGE_BYTES),

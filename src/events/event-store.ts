@@ -8,6 +8,7 @@ import { ID_PATTERN } from "../domain/validation.js";
 import { isDuplicateKey, type MysqlPool } from "../adapters/mysql/pool.js";
 import type { SoldState } from "./inventory.js";
 import type {
+  AdaptiveAdmission,
   Area,
   EventLayout,
   Point,
@@ -16,6 +17,7 @@ import type {
   RowPlacement,
   SaleState,
   SectionLayout,
+  WaitingRoomSettings,
 } from "./layout.js";
 
 /** Rows per multi-row INSERT: a 50,000-seat venue is 50 statements. */
@@ -247,13 +249,11 @@ export class EventStore {
   }
 
   /** The waiting room's admission settings (UpdateWaitingRoom); whether the event exists. */
-  async setWaitingRoom(
-    eventId: string,
-    wr: { admissionsPerSecond: number; maxShopping: number; sessionSeconds: number },
-  ): Promise<boolean> {
+  async setWaitingRoom(eventId: string, wr: WaitingRoomSettings): Promise<boolean> {
     const [result] = await this.pool.execute<ResultSetHeader>(
-      "UPDATE events SET admissions_per_second = ?, max_shopping = ?, session_seconds = ? WHERE event_id = ?",
-      [wr.admissionsPerSecond, wr.maxShopping, wr.sessionSeconds, eventId],
+      `UPDATE events SET admissions_per_second = ?, max_shopping = ?, session_seconds = ?, adaptive_admission = ?
+        WHERE event_id = ?`,
+      [wr.admissionsPerSecond, wr.maxShopping, wr.sessionSeconds, adaptiveJson(wr), eventId],
     );
     return result.affectedRows > 0;
   }
@@ -369,8 +369,8 @@ async function insertEventRow(conn: PoolConnection, layout: EventLayout, saleSta
     `INSERT INTO events (event_id, name, venue, start_time, sale_open_time, sale_close_time, sale_state,
        hold_ttl_seconds, hold_max_extensions, hold_max_lifetime_seconds, max_tickets_per_buyer,
        waiting_room_enabled, admissions_per_second, max_shopping, session_seconds, currency_code, capacity, created_at,
-       refund_cutoff_seconds)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       refund_cutoff_seconds, adaptive_admission)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     [
       layout.eventId,
       layout.name,
@@ -391,8 +391,14 @@ async function insertEventRow(conn: PoolConnection, layout: EventLayout, saleSta
       layout.capacity,
       sqlTime(layout.createTime),
       layout.refundCutoffSeconds,
+      adaptiveJson(layout.waitingRoom),
     ],
   );
+}
+
+/** The adaptive_admission column: the block's JSON while on, NULL while off. */
+function adaptiveJson(wr: WaitingRoomSettings): string | null {
+  return wr.adaptive ? JSON.stringify(wr.adaptive) : null;
 }
 
 async function insertSeatMap(conn: PoolConnection, layout: EventLayout): Promise<void> {
@@ -525,6 +531,7 @@ function toStoredEvent(
         admissionsPerSecond: Number(r.admissions_per_second),
         maxShopping: Number(r.max_shopping),
         sessionSeconds: Number(r.session_seconds),
+        ...(r.adaptive_admission ? { adaptive: JSON.parse(String(r.adaptive_admission)) as AdaptiveAdmission } : {}),
       },
       currencyCode: String(r.currency_code),
       priceCategories,

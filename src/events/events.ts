@@ -14,6 +14,7 @@ import { rowStates, type Inventory, type SeatMapSnapshot } from "./inventory.js"
 import {
   capacityOf,
   SeatIndex,
+  type AdaptiveAdmission,
   type Area,
   type EventLayout,
   type HoldPolicy,
@@ -25,6 +26,7 @@ import {
   type WaitingRoomSettings,
 } from "./layout.js";
 import { checkSeatPlan, toArea, toOutline, toRowPlacement } from "./seat-plan.js";
+import { adaptiveAdmission } from "./adaptive-admission.js";
 
 // ---- input ----------------------------------------------------------------
 
@@ -75,6 +77,8 @@ export interface WaitingRoomUpdate {
   admissionsPerSecond?: number | undefined;
   maxShopping?: number | undefined;
   sessionSeconds?: number | undefined;
+  /** Replaces the whole adaptive block (enabled false: off). */
+  adaptive?: Partial<AdaptiveAdmission> | undefined;
 }
 
 export interface CreateEventInput {
@@ -328,9 +332,17 @@ export class Events {
     const v = new Validator();
     v.id("event_id", input.eventId);
     v.id("request_id", input.requestId);
-    const { admissionsPerSecond, maxShopping, sessionSeconds } = input;
-    if (admissionsPerSecond === undefined && maxShopping === undefined && sessionSeconds === undefined) {
-      v.add("admissions_per_second", "set at least one of admissions_per_second, max_shopping, session_seconds");
+    const { admissionsPerSecond, maxShopping, sessionSeconds, adaptive } = input;
+    if (
+      admissionsPerSecond === undefined &&
+      maxShopping === undefined &&
+      sessionSeconds === undefined &&
+      adaptive === undefined
+    ) {
+      v.add(
+        "admissions_per_second",
+        "set at least one of admissions_per_second, max_shopping, session_seconds, adaptive",
+      );
     }
     if (admissionsPerSecond !== undefined)
       v.int("admissions_per_second", admissionsPerSecond, ...LIMITS.admissionsPerSecond);
@@ -352,9 +364,25 @@ export class Events {
         maxShopping: maxShopping ?? wr.maxShopping,
         sessionSeconds: sessionSeconds ?? wr.sessionSeconds,
       };
+      // The adaptive rate starts from admissions_per_second, so it must lie within the adaptive bounds.
+      const check = new Validator();
+      const nextAdaptive =
+        adaptive === undefined
+          ? wr.adaptive
+          : adaptiveAdmission(check, "adaptive", adaptive, waitingRoom.admissionsPerSecond);
+      if (adaptive === undefined && nextAdaptive && admissionsPerSecond !== undefined) {
+        const { minAdmissionsPerSecond: min, maxAdmissionsPerSecond: max } = nextAdaptive;
+        if (admissionsPerSecond < min || admissionsPerSecond > max)
+          check.add("admissions_per_second", `must lie in the adaptive bounds ${min}..${max}`);
+      }
+      check.check();
+      if (nextAdaptive) waitingRoom.adaptive = nextAdaptive;
       await this.store.setWaitingRoom(eventId, waitingRoom);
       const layout: EventLayout = { ...stored.layout, waitingRoom };
-      if (!(await this.inventory.setWaitingRoom(layout))) {
+      // The current rate restarts from admissions_per_second when it is given or adaptive admission
+      // turns on or off; otherwise an adaptive rate goes on from where the controller left it.
+      const restartRate = admissionsPerSecond !== undefined || Boolean(nextAdaptive) !== Boolean(wr.adaptive);
+      if (!(await this.inventory.setWaitingRoom(layout, restartRate))) {
         this.log.warn({ eventId }, "live inventory missing on a waiting room change; rebuilding from MySQL");
         await this.inventory.load(layout, stored.saleState, await this.store.soldState(eventId));
       }
@@ -597,6 +625,9 @@ export function validateCreateEvent(input: CreateEventInput, now = new Date()): 
     v.int(`${p}.waiting_room.admissions_per_second`, waitingRoom.admissionsPerSecond, ...LIMITS.admissionsPerSecond);
     v.int(`${p}.waiting_room.max_shopping`, waitingRoom.maxShopping, ...LIMITS.maxShopping);
     v.int(`${p}.waiting_room.session_seconds`, waitingRoom.sessionSeconds, ...LIMITS.sessionSeconds);
+    // Only where it is on (no key otherwise), so requests without it hash as before.
+    const adaptive = adaptiveAdmission(v, `${p}.waiting_room.adaptive`, wr?.adaptive, waitingRoom.admissionsPerSecond);
+    if (adaptive) waitingRoom.adaptive = adaptive;
   }
 
   // Price categories.

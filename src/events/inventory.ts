@@ -132,14 +132,15 @@ export class Inventory {
 
   /**
    * The waiting room's settings in the live state (every process's next
-   * admission step reads them) and in the cached layout; false when the
-   * event's inventory is not loaded.
+   * admission step reads them) and in the cached layout; the current rate
+   * only with `restartRate`. False when the event's inventory is not loaded.
    */
-  async setWaitingRoom(layout: EventLayout): Promise<boolean> {
+  async setWaitingRoom(layout: EventLayout, restartRate: boolean): Promise<boolean> {
     const set = await this.scripts.setWaitingRoom({
       eventId: layout.eventId,
       settings: liveWaitingRoom(layout),
       layoutJson: JSON.stringify(layout),
+      restartRate,
     });
     if (set) this.layouts.set(layout.eventId, new SeatIndex(layout));
     return set;
@@ -200,6 +201,7 @@ function liveWaitingRoom(layout: EventLayout) {
     admissionsPerSecond: wr.admissionsPerSecond,
     maxShopping: wr.maxShopping,
     sessionMs: wr.sessionSeconds * 1000,
+    adaptiveJson: wr.adaptive ? JSON.stringify(wr.adaptive) : "",
   };
 }
 

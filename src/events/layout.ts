@@ -75,9 +75,25 @@ export interface HoldPolicy {
 
 export interface WaitingRoomSettings {
   enabled: boolean;
+  /** The fixed rate; with adaptive admission, where the adaptive rate starts. */
   admissionsPerSecond: number;
   maxShopping: number;
   sessionSeconds: number;
+  /** Present only while adaptive admission is on (events/adaptive-admission.ts). */
+  adaptive?: AdaptiveAdmission;
+}
+
+/** AIMD admission (proto AdaptiveAdmission), defaults applied; `enabled` is always true where stored. */
+export interface AdaptiveAdmission {
+  enabled: boolean;
+  minAdmissionsPerSecond: number;
+  maxAdmissionsPerSecond: number;
+  stepPerInterval: number;
+  cutFactor: number;
+  intervalSeconds: number;
+  targetHoldP99Ms: number;
+  targetCheckoutBacklog: number;
+  targetErrorRatio: number;
 }
 
 /** Everything about an event except its live state. */

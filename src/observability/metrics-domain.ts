@@ -27,6 +27,8 @@ export class DomainMetrics implements HoldObserver {
   private readonly pollBatches: Counter;
   private readonly polls: Counter;
   private readonly pollReads: Counter;
+  private readonly admissionRate: Gauge<"event_id">;
+  private readonly admissionRateChanges: EventCounter<"direction" | "reason">;
 
   constructor(registry: Registry, events: EventLabels) {
     this.holdAttempts = new EventCounter(events, {
@@ -101,6 +103,19 @@ export class DomainMetrics implements HoldObserver {
       help: "Buyers those batches read from Redis (record and rank) instead of answering from the place this process knew.",
       registers: [registry],
     });
+    this.admissionRate = new Gauge({
+      name: "ticketing_admission_rate",
+      help: "Adaptive admission's current rate (buyers let in per second) of each event that has it on, as this process last read it (every process reads the same value).",
+      labelNames: ["event_id"],
+      registers: [registry],
+    });
+    events.onDrop((eventId) => this.admissionRate.remove({ event_id: eventId }));
+    this.admissionRateChanges = new EventCounter(events, {
+      name: "ticketing_admission_rate_changes_total",
+      help: "Adaptive admission's rate changes this process decided, by direction (up, down) and reason (healthy, or the signals over target joined by '+': hold_p99, checkout_backlog, error_ratio).",
+      labelNames: ["direction", "reason"],
+      registry,
+    });
     new Gauge({
       name: "ticketing_metrics_events",
       help: "Events that currently have label values in this process (sale not closed, or closed within the retention).",
@@ -128,6 +143,16 @@ export class DomainMetrics implements HoldObserver {
 
   admissions(eventId: string, n: number): void {
     this.admitted.inc(eventId, [], n);
+  }
+
+  /** Adaptive admission's current rate; undefined once it is off. */
+  admissionRateIs(eventId: string, rate: number | undefined): void {
+    if (rate === undefined) this.admissionRate.remove({ event_id: eventId });
+    else this.admissionRate.set({ event_id: eventId }, rate);
+  }
+
+  admissionRateChanged(eventId: string, from: number, to: number, reasons: readonly string[]): void {
+    this.admissionRateChanges.inc(eventId, [to > from ? "up" : "down", reasons.join("+")]);
   }
 
   pollBatch(polls: number, reads: number): void {

@@ -378,6 +378,15 @@ export class OrderStore {
     return moved;
   }
 
+  /** The event's checkouts in flight: orders PENDING_PAYMENT (adaptive admission's backlog; from one index). */
+  async pendingCheckouts(eventId: string): Promise<number> {
+    const [rows] = await this.mysql.execute<RowDataPacket[]>(
+      "SELECT COUNT(*) AS n FROM orders WHERE event_id = ? AND state = 'PENDING_PAYMENT'",
+      [eventId],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
   async insertTickets(orderId: string, eventId: string, tickets: OrderTicket[]): Promise<void> {
     if (tickets.length === 0) return;
     const values = tickets.map(() => "(?, ?, ?, ?, ?, 'VALID', NOW(3))").join(",");

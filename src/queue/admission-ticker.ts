@@ -82,6 +82,11 @@ export class AdmissionTicker {
       .catch((err: unknown) => this.log.warn({ err, eventId }, "could not announce a waiting room"));
   }
 
+  /** The events this process steps now (adaptive admission looks at the same ones). */
+  tracked(): Iterable<string> {
+    return this.events;
+  }
+
   onStep(listener: StepListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -15,6 +15,8 @@ import { SigningPool } from "../signing/pool.js";
 import { TokenService } from "../signing/tokens.js";
 import { AdmissionTokens, TokenAdmissionGate } from "./admission.js";
 import { AdmissionTicker, type ExpiredHoldReclaimer } from "./admission-ticker.js";
+import { AdmissionSignals } from "./admission-signals.js";
+import { AdaptiveAdmissionController, type RateDecision, type Signals } from "./adaptive-admission.js";
 import { QueueWatchHub } from "./queue-watch.js";
 import type { SeedLedger } from "./seed-ledger.js";
 import { WaitingRoom } from "./waiting-room.js";
@@ -65,6 +67,12 @@ export interface QueueDeps {
   onStateLost?: (eventId: string) => void;
   /** Every batch of GetQueuePosition polls (metrics): polls in it, buyers it read. */
   onPollBatch?: (polls: number, reads: number) => void;
+  /** Adaptive admission's backlog signal: the event's orders PENDING_PAYMENT (OrderStore.pendingCheckouts). */
+  checkoutBacklog: (eventId: string) => Promise<number>;
+  /** Adaptive admission's current rate of an event as this process last read it; undefined once off (metrics). */
+  onAdmissionRate?: (eventId: string, rate: number | undefined) => void;
+  /** A rate change this process decided (metrics). */
+  onAdmissionRateChange?: (eventId: string, decision: RateDecision, signals: Signals) => void;
 }
 
 export function createQueue(deps: QueueDeps) {
@@ -106,14 +114,29 @@ export function createQueue(deps: QueueDeps) {
   const keepAliveMs =
     config.QUEUE_ABANDON_SECONDS > 0 ? Math.max(1000, (config.QUEUE_ABANDON_SECONDS * 1000) / 3) : 60_000;
   const watch = new QueueWatchHub({ room, ticker, log, keepAliveMs });
+  // Adaptive admission: every process publishes its signals; whoever takes an interval's lease decides it.
+  const signals = new AdmissionSignals(deps.redis, log);
+  const adaptive = new AdaptiveAdmissionController({
+    redis: deps.redis,
+    scripts: deps.scripts,
+    log,
+    checkoutBacklog: deps.checkoutBacklog,
+    events: () => ticker.tracked(),
+    onRate: deps.onAdmissionRate,
+    onChange: deps.onAdmissionRateChange,
+  });
   return {
     ...deps.admission,
     room,
     ticker,
     watch,
-    /** Loads (or creates) the key ring and starts stepping admission. */
+    signals,
+    adaptive,
+    /** Loads (or creates) the key ring and starts stepping admission (adaptive admission with it). */
     async start(): Promise<void> {
       ticker.start();
+      signals.start();
+      adaptive.start();
       await ring.start().catch((err: unknown) => {
         // MySQL may come up later: the ring's refresh timer keeps trying, and
         // signing answers UNAVAILABLE until then.
@@ -123,6 +146,8 @@ export function createQueue(deps: QueueDeps) {
     },
     async stop(): Promise<void> {
       ticker.stop();
+      adaptive.stop();
+      await signals.stop().catch(() => undefined);
       ring.stop();
       await pool.close();
     },

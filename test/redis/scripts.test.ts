@@ -210,8 +210,12 @@ describe("the typed script layer", () => {
       }
       expect(state).toBe("ADMITTED");
       // UpdateWaitingRoom's write: where the live state is loaded, and nowhere else.
-      expect(await inventory.setWaitingRoom({ ...wr, waitingRoom: { ...wr.waitingRoom, maxShopping: 5 } })).toBe(true);
-      expect(await inventory.setWaitingRoom({ ...wr, eventId: uid("nothing") })).toBe(false);
+      expect(await inventory.setWaitingRoom({ ...wr, waitingRoom: { ...wr.waitingRoom, maxShopping: 5 } }, false)).toBe(
+        true,
+      );
+      expect(await inventory.setWaitingRoom({ ...wr, eventId: uid("nothing") }, true)).toBe(false);
+      // Adaptive admission's decision: refused while it is off.
+      expect(await scripts.queue.setAdmissionRate({ eventId: wr.eventId, from: 5, to: 6 })).toBe(false);
       expect((await room.views(wr.eventId, [buyer, uid("nobody")]))?.buyers.map((b) => b.code)).toEqual(["A", ""]);
       await completeShopping(scripts, wr.eventId, buyer);
       await room.leave(wr.eventId, buyer);

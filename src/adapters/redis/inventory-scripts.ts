@@ -37,6 +37,8 @@ export interface WaitingRoomLive {
   admissionsPerSecond: number;
   maxShopping: number;
   sessionMs: number;
+  /** Adaptive admission's settings as JSON; "" when off. */
+  adaptiveJson: string;
 }
 
 export interface SeatMapReply {
@@ -93,6 +95,7 @@ export class InventoryScripts {
       wrRate: i.waitingRoom.admissionsPerSecond,
       wrMax: i.waitingRoom.maxShopping,
       wrSessionMs: i.waitingRoom.sessionMs,
+      wrAdaptive: i.waitingRoom.adaptiveJson,
       soldSeats: i.soldSeats,
       // In KEYS order, as the script pairs them.
       ga: i.gaSections.map((s) => [s.capacity, s.sold]),
@@ -114,9 +117,15 @@ export class InventoryScripts {
 
   /**
    * lua/set_waiting_room.lua: the waiting room's settings and the layout
-   * carrying them; false when the event's inventory is not loaded.
+   * carrying them; the current rate only with `restartRate` (else an
+   * adaptive rate goes on). False when the event's inventory is not loaded.
    */
-  setWaitingRoom(i: { eventId: string; settings: WaitingRoomLive; layoutJson: string }): Promise<boolean> {
+  setWaitingRoom(i: {
+    eventId: string;
+    settings: WaitingRoomLive;
+    layoutJson: string;
+    restartRate: boolean;
+  }): Promise<boolean> {
     const k = eventKeys(i.eventId);
     const s = i.settings;
     return this.runner
@@ -124,10 +133,11 @@ export class InventoryScripts {
         2,
         k.meta,
         k.layout,
-        s.admissionsPerSecond,
+        i.restartRate ? s.admissionsPerSecond : "",
         s.maxShopping,
         s.sessionMs,
         i.layoutJson,
+        s.adaptiveJson,
       ])
       .then((updated) => Number(updated) === 1);
   }

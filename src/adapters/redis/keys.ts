@@ -6,7 +6,10 @@
 function buildEventKeys(eventId: string) {
   const tag = `{ev:${eventId}}`;
   return {
-    /** HASH: state, ttl, maxext, maxlife, limit, epoch; the waiting room's wr_rate, wr_max, wr_session_ms. */
+    /**
+     * HASH: state, ttl, maxext, maxlife, limit, epoch; the waiting room's wr_rate, wr_max, wr_session_ms and
+     * wr_adaptive (adaptive admission's settings as JSON, '' when off).
+     */
     meta: `${tag}:meta`,
     /** STRING: the layout JSON (seat map, prices, settings; without the seat plan: layout.ts withoutPlan). */
     layout: `${tag}:layout`,
@@ -109,6 +112,14 @@ function buildQueueKeys(eventId: string) {
     lefts: `${tag}:q:lefts`,
     /** HASH buyerId -> GetQueuePosition polls in rate-limit window number `window` (lua/queue_poll.lua). */
     pollRate: (window: number) => `${tag}:q:prl:${window}`,
+    /**
+     * HASH of the admission signals every API process published during one
+     * wall-clock second (src/queue/admission-signals.ts): n holds, h<i> holds
+     * in latency bucket i, c calls, e of them failed. Expires after minutes.
+     */
+    signals: (second: number) => `${tag}:q:sig:${second}`,
+    /** STRING, the id of the process deciding adaptive admission's current interval; expires with it. */
+    controlLease: `${tag}:q:aimd`,
   };
 }
 

@@ -1,4 +1,4 @@
-// The waiting-room scripts (lua/queue_*.lua): each a function with named
+// The waiting-room scripts (lua/queue_*.lua, set_admission_rate.lua): each a function with named
 // inputs and a decoded reply. This module alone knows their KEYS order and
 // reply layouts (room_brief, buyer_brief, room_view: lua/includes/queue.lua).
 import { eventKeys, queueKeys } from "./keys.js";
@@ -285,6 +285,16 @@ export class QueueScripts {
         awaitingFirstHold: n(12),
       };
     });
+  }
+
+  /**
+   * lua/set_admission_rate.lua: adaptive admission's new rate, set only while
+   * it is on and the current rate is still `from`; whether it was set.
+   */
+  setAdmissionRate(i: { eventId: string; from: number; to: number }): Promise<boolean> {
+    return this.runner
+      .run<number>("set_admission_rate", [1, eventKeys(i.eventId).meta, i.from, i.to])
+      .then((set) => Number(set) === 1);
   }
 }
 

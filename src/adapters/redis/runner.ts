@@ -30,6 +30,7 @@ export const SCRIPT_NAMES = [
   "queue_watch",
   "queue_leave",
   "queue_step",
+  "set_admission_rate",
   "bench_one_script",
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];

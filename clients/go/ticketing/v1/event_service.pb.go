@@ -232,8 +232,11 @@ type WaitingRoomSettings struct {
 	// shuffles the pre-queue when the sale opens, committed before anyone can
 	// join; the seed itself is revealed in QueueTicket once the shuffle is done.
 	ShuffleSeedSha256 string `protobuf:"bytes,5,opt,name=shuffle_seed_sha256,json=shuffleSeedSha256,proto3" json:"shuffle_seed_sha256,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Adaptive admission (AIMD); unset or enabled = false: admission keeps
+	// admissions_per_second, which is also the adaptive rate's starting point.
+	Adaptive      *AdaptiveAdmission `protobuf:"bytes,6,opt,name=adaptive,proto3" json:"adaptive,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WaitingRoomSettings) Reset() {
@@ -301,6 +304,144 @@ func (x *WaitingRoomSettings) GetShuffleSeedSha256() string {
 	return ""
 }
 
+func (x *WaitingRoomSettings) GetAdaptive() *AdaptiveAdmission {
+	if x != nil {
+		return x.Adaptive
+	}
+	return nil
+}
+
+// Admission that follows the backend's health instead of a fixed rate
+// (AIMD). Every interval_seconds one API process (whichever claims the
+// interval first) reads the event-wide signals of the last interval, which
+// every API process publishes to Redis: the p99 of HoldSeats and
+// HoldBestAvailable as the server handled them, the event's orders in
+// PENDING_PAYMENT (checkouts in flight), and the ratio of HoldSeats,
+// HoldBestAvailable and CreateOrder calls answered UNAVAILABLE, INTERNAL or
+// DEADLINE_EXCEEDED. All under their targets: the rate grows by
+// step_per_interval, up to max_admissions_per_second. Any over: it is cut to
+// rate * cut_factor, down to min_admissions_per_second. Every process's next
+// admission step uses the new rate. Zero fields take their defaults.
+type AdaptiveAdmission struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Enabled bool                   `protobuf:"varint,1,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	// The rate's bounds; 1..10000, min <= admissions_per_second <= max.
+	// Defaults: 1 and 10000.
+	MinAdmissionsPerSecond uint32 `protobuf:"varint,2,opt,name=min_admissions_per_second,json=minAdmissionsPerSecond,proto3" json:"min_admissions_per_second,omitempty"`
+	MaxAdmissionsPerSecond uint32 `protobuf:"varint,3,opt,name=max_admissions_per_second,json=maxAdmissionsPerSecond,proto3" json:"max_admissions_per_second,omitempty"`
+	// Added to the rate after an interval with every signal under its target;
+	// 1..10000, default 5.
+	StepPerInterval uint32 `protobuf:"varint,4,opt,name=step_per_interval,json=stepPerInterval,proto3" json:"step_per_interval,omitempty"`
+	// The rate is multiplied by this after an interval with a signal over its
+	// target; 0.1..0.95, default 0.5.
+	CutFactor float64 `protobuf:"fixed64,5,opt,name=cut_factor,json=cutFactor,proto3" json:"cut_factor,omitempty"`
+	// How often the rate is decided; 1..60, default 5.
+	IntervalSeconds uint32 `protobuf:"varint,6,opt,name=interval_seconds,json=intervalSeconds,proto3" json:"interval_seconds,omitempty"`
+	// Target of the holds' p99 (server-side handling time, event-wide) in
+	// milliseconds; 1..60000, default 250.
+	TargetHoldP99Ms uint32 `protobuf:"varint,7,opt,name=target_hold_p99_ms,json=targetHoldP99Ms,proto3" json:"target_hold_p99_ms,omitempty"`
+	// Target of the checkouts in flight (orders PENDING_PAYMENT); 1..1000000,
+	// default 100.
+	TargetCheckoutBacklog uint32 `protobuf:"varint,8,opt,name=target_checkout_backlog,json=targetCheckoutBacklog,proto3" json:"target_checkout_backlog,omitempty"`
+	// Target of the error ratio; 0.0001..1, default 0.01.
+	TargetErrorRatio float64 `protobuf:"fixed64,9,opt,name=target_error_ratio,json=targetErrorRatio,proto3" json:"target_error_ratio,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *AdaptiveAdmission) Reset() {
+	*x = AdaptiveAdmission{}
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdaptiveAdmission) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdaptiveAdmission) ProtoMessage() {}
+
+func (x *AdaptiveAdmission) ProtoReflect() protoreflect.Message {
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdaptiveAdmission.ProtoReflect.Descriptor instead.
+func (*AdaptiveAdmission) Descriptor() ([]byte, []int) {
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AdaptiveAdmission) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *AdaptiveAdmission) GetMinAdmissionsPerSecond() uint32 {
+	if x != nil {
+		return x.MinAdmissionsPerSecond
+	}
+	return 0
+}
+
+func (x *AdaptiveAdmission) GetMaxAdmissionsPerSecond() uint32 {
+	if x != nil {
+		return x.MaxAdmissionsPerSecond
+	}
+	return 0
+}
+
+func (x *AdaptiveAdmission) GetStepPerInterval() uint32 {
+	if x != nil {
+		return x.StepPerInterval
+	}
+	return 0
+}
+
+func (x *AdaptiveAdmission) GetCutFactor() float64 {
+	if x != nil {
+		return x.CutFactor
+	}
+	return 0
+}
+
+func (x *AdaptiveAdmission) GetIntervalSeconds() uint32 {
+	if x != nil {
+		return x.IntervalSeconds
+	}
+	return 0
+}
+
+func (x *AdaptiveAdmission) GetTargetHoldP99Ms() uint32 {
+	if x != nil {
+		return x.TargetHoldP99Ms
+	}
+	return 0
+}
+
+func (x *AdaptiveAdmission) GetTargetCheckoutBacklog() uint32 {
+	if x != nil {
+		return x.TargetCheckoutBacklog
+	}
+	return 0
+}
+
+func (x *AdaptiveAdmission) GetTargetErrorRatio() float64 {
+	if x != nil {
+		return x.TargetErrorRatio
+	}
+	return 0
+}
+
 // One row of numbered seats, all in one price category.
 type Row struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -321,7 +462,7 @@ type Row struct {
 
 func (x *Row) Reset() {
 	*x = Row{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[3]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -333,7 +474,7 @@ func (x *Row) String() string {
 func (*Row) ProtoMessage() {}
 
 func (x *Row) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[3]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -346,7 +487,7 @@ func (x *Row) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Row.ProtoReflect.Descriptor instead.
 func (*Row) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{3}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Row) GetRowId() string {
@@ -409,7 +550,7 @@ type Point struct {
 
 func (x *Point) Reset() {
 	*x = Point{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[4]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -421,7 +562,7 @@ func (x *Point) String() string {
 func (*Point) ProtoMessage() {}
 
 func (x *Point) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[4]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -434,7 +575,7 @@ func (x *Point) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Point.ProtoReflect.Descriptor instead.
 func (*Point) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{4}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Point) GetX() float64 {
@@ -466,7 +607,7 @@ type RowPlacement struct {
 
 func (x *RowPlacement) Reset() {
 	*x = RowPlacement{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[5]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -478,7 +619,7 @@ func (x *RowPlacement) String() string {
 func (*RowPlacement) ProtoMessage() {}
 
 func (x *RowPlacement) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[5]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -491,7 +632,7 @@ func (x *RowPlacement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RowPlacement.ProtoReflect.Descriptor instead.
 func (*RowPlacement) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{5}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RowPlacement) GetPosition() *RowPosition {
@@ -548,7 +689,7 @@ type RowPosition struct {
 
 func (x *RowPosition) Reset() {
 	*x = RowPosition{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[6]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -560,7 +701,7 @@ func (x *RowPosition) String() string {
 func (*RowPosition) ProtoMessage() {}
 
 func (x *RowPosition) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[6]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -573,7 +714,7 @@ func (x *RowPosition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RowPosition.ProtoReflect.Descriptor instead.
 func (*RowPosition) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{6}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RowPosition) GetX() float64 {
@@ -627,7 +768,7 @@ type SeatPosition struct {
 
 func (x *SeatPosition) Reset() {
 	*x = SeatPosition{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[7]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -639,7 +780,7 @@ func (x *SeatPosition) String() string {
 func (*SeatPosition) ProtoMessage() {}
 
 func (x *SeatPosition) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[7]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -652,7 +793,7 @@ func (x *SeatPosition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SeatPosition.ProtoReflect.Descriptor instead.
 func (*SeatPosition) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{7}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SeatPosition) GetSeatNumber() uint32 {
@@ -694,7 +835,7 @@ type Polygon struct {
 
 func (x *Polygon) Reset() {
 	*x = Polygon{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[8]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -706,7 +847,7 @@ func (x *Polygon) String() string {
 func (*Polygon) ProtoMessage() {}
 
 func (x *Polygon) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[8]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -719,7 +860,7 @@ func (x *Polygon) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Polygon.ProtoReflect.Descriptor instead.
 func (*Polygon) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{8}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Polygon) GetPoints() []*Point {
@@ -745,7 +886,7 @@ type Area struct {
 
 func (x *Area) Reset() {
 	*x = Area{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[9]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -757,7 +898,7 @@ func (x *Area) String() string {
 func (*Area) ProtoMessage() {}
 
 func (x *Area) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[9]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -770,7 +911,7 @@ func (x *Area) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Area.ProtoReflect.Descriptor instead.
 func (*Area) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{9}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Area) GetX() float64 {
@@ -818,7 +959,7 @@ type ReservedSeating struct {
 
 func (x *ReservedSeating) Reset() {
 	*x = ReservedSeating{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[10]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -830,7 +971,7 @@ func (x *ReservedSeating) String() string {
 func (*ReservedSeating) ProtoMessage() {}
 
 func (x *ReservedSeating) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[10]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -843,7 +984,7 @@ func (x *ReservedSeating) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReservedSeating.ProtoReflect.Descriptor instead.
 func (*ReservedSeating) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{10}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ReservedSeating) GetRows() []*Row {
@@ -869,7 +1010,7 @@ type GeneralAdmission struct {
 
 func (x *GeneralAdmission) Reset() {
 	*x = GeneralAdmission{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[11]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -881,7 +1022,7 @@ func (x *GeneralAdmission) String() string {
 func (*GeneralAdmission) ProtoMessage() {}
 
 func (x *GeneralAdmission) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[11]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -894,7 +1035,7 @@ func (x *GeneralAdmission) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GeneralAdmission.ProtoReflect.Descriptor instead.
 func (*GeneralAdmission) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{11}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GeneralAdmission) GetCapacity() uint32 {
@@ -938,7 +1079,7 @@ type Section struct {
 
 func (x *Section) Reset() {
 	*x = Section{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[12]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -950,7 +1091,7 @@ func (x *Section) String() string {
 func (*Section) ProtoMessage() {}
 
 func (x *Section) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[12]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -963,7 +1104,7 @@ func (x *Section) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Section.ProtoReflect.Descriptor instead.
 func (*Section) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{12}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Section) GetSectionId() string {
@@ -1067,7 +1208,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[13]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1079,7 +1220,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[13]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1092,7 +1233,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{13}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Event) GetEventId() string {
@@ -1227,7 +1368,7 @@ type CreateEventRequest struct {
 
 func (x *CreateEventRequest) Reset() {
 	*x = CreateEventRequest{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[14]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1239,7 +1380,7 @@ func (x *CreateEventRequest) String() string {
 func (*CreateEventRequest) ProtoMessage() {}
 
 func (x *CreateEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[14]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1252,7 +1393,7 @@ func (x *CreateEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateEventRequest.ProtoReflect.Descriptor instead.
 func (*CreateEventRequest) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{14}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CreateEventRequest) GetRequestId() string {
@@ -1278,7 +1419,7 @@ type CreateEventResponse struct {
 
 func (x *CreateEventResponse) Reset() {
 	*x = CreateEventResponse{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[15]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1290,7 +1431,7 @@ func (x *CreateEventResponse) String() string {
 func (*CreateEventResponse) ProtoMessage() {}
 
 func (x *CreateEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[15]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1303,7 +1444,7 @@ func (x *CreateEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateEventResponse.ProtoReflect.Descriptor instead.
 func (*CreateEventResponse) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{15}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CreateEventResponse) GetEvent() *Event {
@@ -1322,7 +1463,7 @@ type GetEventRequest struct {
 
 func (x *GetEventRequest) Reset() {
 	*x = GetEventRequest{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[16]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1334,7 +1475,7 @@ func (x *GetEventRequest) String() string {
 func (*GetEventRequest) ProtoMessage() {}
 
 func (x *GetEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[16]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1347,7 +1488,7 @@ func (x *GetEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEventRequest.ProtoReflect.Descriptor instead.
 func (*GetEventRequest) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{16}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetEventRequest) GetEventId() string {
@@ -1366,7 +1507,7 @@ type GetEventResponse struct {
 
 func (x *GetEventResponse) Reset() {
 	*x = GetEventResponse{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[17]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1378,7 +1519,7 @@ func (x *GetEventResponse) String() string {
 func (*GetEventResponse) ProtoMessage() {}
 
 func (x *GetEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[17]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1391,7 +1532,7 @@ func (x *GetEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEventResponse.ProtoReflect.Descriptor instead.
 func (*GetEventResponse) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{17}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetEventResponse) GetEvent() *Event {
@@ -1413,7 +1554,7 @@ type ListEventsRequest struct {
 
 func (x *ListEventsRequest) Reset() {
 	*x = ListEventsRequest{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[18]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1425,7 +1566,7 @@ func (x *ListEventsRequest) String() string {
 func (*ListEventsRequest) ProtoMessage() {}
 
 func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[18]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1438,7 +1579,7 @@ func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListEventsRequest) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{18}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListEventsRequest) GetPageSize() uint32 {
@@ -1466,7 +1607,7 @@ type ListEventsResponse struct {
 
 func (x *ListEventsResponse) Reset() {
 	*x = ListEventsResponse{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[19]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1478,7 +1619,7 @@ func (x *ListEventsResponse) String() string {
 func (*ListEventsResponse) ProtoMessage() {}
 
 func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[19]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1491,7 +1632,7 @@ func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListEventsResponse) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{19}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListEventsResponse) GetEvents() []*Event {
@@ -1518,7 +1659,7 @@ type OpenSaleRequest struct {
 
 func (x *OpenSaleRequest) Reset() {
 	*x = OpenSaleRequest{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[20]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1530,7 +1671,7 @@ func (x *OpenSaleRequest) String() string {
 func (*OpenSaleRequest) ProtoMessage() {}
 
 func (x *OpenSaleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[20]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1543,7 +1684,7 @@ func (x *OpenSaleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenSaleRequest.ProtoReflect.Descriptor instead.
 func (*OpenSaleRequest) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{20}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *OpenSaleRequest) GetEventId() string {
@@ -1569,7 +1710,7 @@ type OpenSaleResponse struct {
 
 func (x *OpenSaleResponse) Reset() {
 	*x = OpenSaleResponse{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[21]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1581,7 +1722,7 @@ func (x *OpenSaleResponse) String() string {
 func (*OpenSaleResponse) ProtoMessage() {}
 
 func (x *OpenSaleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[21]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1594,7 +1735,7 @@ func (x *OpenSaleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenSaleResponse.ProtoReflect.Descriptor instead.
 func (*OpenSaleResponse) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{21}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *OpenSaleResponse) GetEvent() *Event {
@@ -1614,7 +1755,7 @@ type PauseSaleRequest struct {
 
 func (x *PauseSaleRequest) Reset() {
 	*x = PauseSaleRequest{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[22]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1626,7 +1767,7 @@ func (x *PauseSaleRequest) String() string {
 func (*PauseSaleRequest) ProtoMessage() {}
 
 func (x *PauseSaleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[22]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1639,7 +1780,7 @@ func (x *PauseSaleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseSaleRequest.ProtoReflect.Descriptor instead.
 func (*PauseSaleRequest) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{22}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *PauseSaleRequest) GetEventId() string {
@@ -1665,7 +1806,7 @@ type PauseSaleResponse struct {
 
 func (x *PauseSaleResponse) Reset() {
 	*x = PauseSaleResponse{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[23]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1677,7 +1818,7 @@ func (x *PauseSaleResponse) String() string {
 func (*PauseSaleResponse) ProtoMessage() {}
 
 func (x *PauseSaleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[23]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1690,7 +1831,7 @@ func (x *PauseSaleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseSaleResponse.ProtoReflect.Descriptor instead.
 func (*PauseSaleResponse) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{23}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *PauseSaleResponse) GetEvent() *Event {
@@ -1710,7 +1851,7 @@ type CloseSaleRequest struct {
 
 func (x *CloseSaleRequest) Reset() {
 	*x = CloseSaleRequest{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[24]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1722,7 +1863,7 @@ func (x *CloseSaleRequest) String() string {
 func (*CloseSaleRequest) ProtoMessage() {}
 
 func (x *CloseSaleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[24]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1735,7 +1876,7 @@ func (x *CloseSaleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseSaleRequest.ProtoReflect.Descriptor instead.
 func (*CloseSaleRequest) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{24}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CloseSaleRequest) GetEventId() string {
@@ -1761,7 +1902,7 @@ type CloseSaleResponse struct {
 
 func (x *CloseSaleResponse) Reset() {
 	*x = CloseSaleResponse{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[25]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1773,7 +1914,7 @@ func (x *CloseSaleResponse) String() string {
 func (*CloseSaleResponse) ProtoMessage() {}
 
 func (x *CloseSaleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[25]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1786,7 +1927,7 @@ func (x *CloseSaleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseSaleResponse.ProtoReflect.Descriptor instead.
 func (*CloseSaleResponse) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{25}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CloseSaleResponse) GetEvent() *Event {
@@ -1809,7 +1950,7 @@ type RowState struct {
 
 func (x *RowState) Reset() {
 	*x = RowState{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[26]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1821,7 +1962,7 @@ func (x *RowState) String() string {
 func (*RowState) ProtoMessage() {}
 
 func (x *RowState) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[26]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1834,7 +1975,7 @@ func (x *RowState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RowState.ProtoReflect.Descriptor instead.
 func (*RowState) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{26}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RowState) GetRowId() string {
@@ -1872,7 +2013,7 @@ type SectionState struct {
 
 func (x *SectionState) Reset() {
 	*x = SectionState{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[27]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1884,7 +2025,7 @@ func (x *SectionState) String() string {
 func (*SectionState) ProtoMessage() {}
 
 func (x *SectionState) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[27]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1897,7 +2038,7 @@ func (x *SectionState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SectionState.ProtoReflect.Descriptor instead.
 func (*SectionState) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{27}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SectionState) GetSectionId() string {
@@ -1930,7 +2071,7 @@ type GetSeatMapRequest struct {
 
 func (x *GetSeatMapRequest) Reset() {
 	*x = GetSeatMapRequest{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[28]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1942,7 +2083,7 @@ func (x *GetSeatMapRequest) String() string {
 func (*GetSeatMapRequest) ProtoMessage() {}
 
 func (x *GetSeatMapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[28]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1955,7 +2096,7 @@ func (x *GetSeatMapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSeatMapRequest.ProtoReflect.Descriptor instead.
 func (*GetSeatMapRequest) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{28}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetSeatMapRequest) GetEventId() string {
@@ -1977,7 +2118,7 @@ type GetSeatMapResponse struct {
 
 func (x *GetSeatMapResponse) Reset() {
 	*x = GetSeatMapResponse{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[29]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1989,7 +2130,7 @@ func (x *GetSeatMapResponse) String() string {
 func (*GetSeatMapResponse) ProtoMessage() {}
 
 func (x *GetSeatMapResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[29]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2002,7 +2143,7 @@ func (x *GetSeatMapResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSeatMapResponse.ProtoReflect.Descriptor instead.
 func (*GetSeatMapResponse) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{29}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetSeatMapResponse) GetEventId() string {
@@ -2035,7 +2176,7 @@ type WatchSeatMapRequest struct {
 
 func (x *WatchSeatMapRequest) Reset() {
 	*x = WatchSeatMapRequest{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[30]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2047,7 +2188,7 @@ func (x *WatchSeatMapRequest) String() string {
 func (*WatchSeatMapRequest) ProtoMessage() {}
 
 func (x *WatchSeatMapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[30]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2060,7 +2201,7 @@ func (x *WatchSeatMapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchSeatMapRequest.ProtoReflect.Descriptor instead.
 func (*WatchSeatMapRequest) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{30}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *WatchSeatMapRequest) GetEventId() string {
@@ -2082,7 +2223,7 @@ type SeatChange struct {
 
 func (x *SeatChange) Reset() {
 	*x = SeatChange{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[31]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2094,7 +2235,7 @@ func (x *SeatChange) String() string {
 func (*SeatChange) ProtoMessage() {}
 
 func (x *SeatChange) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[31]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2107,7 +2248,7 @@ func (x *SeatChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SeatChange.ProtoReflect.Descriptor instead.
 func (*SeatChange) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{31}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SeatChange) GetSeatId() string {
@@ -2135,7 +2276,7 @@ type SectionCountsChange struct {
 
 func (x *SectionCountsChange) Reset() {
 	*x = SectionCountsChange{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[32]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2147,7 +2288,7 @@ func (x *SectionCountsChange) String() string {
 func (*SectionCountsChange) ProtoMessage() {}
 
 func (x *SectionCountsChange) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[32]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2160,7 +2301,7 @@ func (x *SectionCountsChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SectionCountsChange.ProtoReflect.Descriptor instead.
 func (*SectionCountsChange) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{32}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SectionCountsChange) GetSectionId() string {
@@ -2192,7 +2333,7 @@ type SeatMapDelta struct {
 
 func (x *SeatMapDelta) Reset() {
 	*x = SeatMapDelta{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[33]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2204,7 +2345,7 @@ func (x *SeatMapDelta) String() string {
 func (*SeatMapDelta) ProtoMessage() {}
 
 func (x *SeatMapDelta) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[33]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2217,7 +2358,7 @@ func (x *SeatMapDelta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SeatMapDelta.ProtoReflect.Descriptor instead.
 func (*SeatMapDelta) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{33}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *SeatMapDelta) GetFromVersion() uint64 {
@@ -2261,7 +2402,7 @@ type WatchSeatMapResponse struct {
 
 func (x *WatchSeatMapResponse) Reset() {
 	*x = WatchSeatMapResponse{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[34]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2273,7 +2414,7 @@ func (x *WatchSeatMapResponse) String() string {
 func (*WatchSeatMapResponse) ProtoMessage() {}
 
 func (x *WatchSeatMapResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[34]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2286,7 +2427,7 @@ func (x *WatchSeatMapResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchSeatMapResponse.ProtoReflect.Descriptor instead.
 func (*WatchSeatMapResponse) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{34}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *WatchSeatMapResponse) GetUpdate() isWatchSeatMapResponse_Update {
@@ -2340,7 +2481,7 @@ type GetEventSummaryRequest struct {
 
 func (x *GetEventSummaryRequest) Reset() {
 	*x = GetEventSummaryRequest{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[35]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2352,7 +2493,7 @@ func (x *GetEventSummaryRequest) String() string {
 func (*GetEventSummaryRequest) ProtoMessage() {}
 
 func (x *GetEventSummaryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[35]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2365,7 +2506,7 @@ func (x *GetEventSummaryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEventSummaryRequest.ProtoReflect.Descriptor instead.
 func (*GetEventSummaryRequest) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{35}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetEventSummaryRequest) GetEventId() string {
@@ -2386,7 +2527,7 @@ type SectionSummary struct {
 
 func (x *SectionSummary) Reset() {
 	*x = SectionSummary{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[36]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2398,7 +2539,7 @@ func (x *SectionSummary) String() string {
 func (*SectionSummary) ProtoMessage() {}
 
 func (x *SectionSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[36]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2411,7 +2552,7 @@ func (x *SectionSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SectionSummary.ProtoReflect.Descriptor instead.
 func (*SectionSummary) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{36}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *SectionSummary) GetSectionId() string {
@@ -2439,7 +2580,7 @@ type CategorySummary struct {
 
 func (x *CategorySummary) Reset() {
 	*x = CategorySummary{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[37]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2451,7 +2592,7 @@ func (x *CategorySummary) String() string {
 func (*CategorySummary) ProtoMessage() {}
 
 func (x *CategorySummary) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[37]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2464,7 +2605,7 @@ func (x *CategorySummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CategorySummary.ProtoReflect.Descriptor instead.
 func (*CategorySummary) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{37}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *CategorySummary) GetPriceCategoryId() string {
@@ -2508,7 +2649,7 @@ type EventFunnel struct {
 
 func (x *EventFunnel) Reset() {
 	*x = EventFunnel{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[38]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2520,7 +2661,7 @@ func (x *EventFunnel) String() string {
 func (*EventFunnel) ProtoMessage() {}
 
 func (x *EventFunnel) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[38]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2533,7 +2674,7 @@ func (x *EventFunnel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventFunnel.ProtoReflect.Descriptor instead.
 func (*EventFunnel) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{38}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *EventFunnel) GetWaiting() uint32 {
@@ -2627,7 +2768,7 @@ type GetEventSummaryResponse struct {
 
 func (x *GetEventSummaryResponse) Reset() {
 	*x = GetEventSummaryResponse{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[39]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2639,7 +2780,7 @@ func (x *GetEventSummaryResponse) String() string {
 func (*GetEventSummaryResponse) ProtoMessage() {}
 
 func (x *GetEventSummaryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[39]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2652,7 +2793,7 @@ func (x *GetEventSummaryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEventSummaryResponse.ProtoReflect.Descriptor instead.
 func (*GetEventSummaryResponse) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{39}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GetEventSummaryResponse) GetEventId() string {
@@ -2707,7 +2848,7 @@ type RebuildInventoryRequest struct {
 
 func (x *RebuildInventoryRequest) Reset() {
 	*x = RebuildInventoryRequest{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[40]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2719,7 +2860,7 @@ func (x *RebuildInventoryRequest) String() string {
 func (*RebuildInventoryRequest) ProtoMessage() {}
 
 func (x *RebuildInventoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[40]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2732,7 +2873,7 @@ func (x *RebuildInventoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebuildInventoryRequest.ProtoReflect.Descriptor instead.
 func (*RebuildInventoryRequest) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{40}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *RebuildInventoryRequest) GetEventId() string {
@@ -2759,7 +2900,7 @@ type RebuildInventoryResponse struct {
 
 func (x *RebuildInventoryResponse) Reset() {
 	*x = RebuildInventoryResponse{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[41]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2771,7 +2912,7 @@ func (x *RebuildInventoryResponse) String() string {
 func (*RebuildInventoryResponse) ProtoMessage() {}
 
 func (x *RebuildInventoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[41]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2784,7 +2925,7 @@ func (x *RebuildInventoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebuildInventoryResponse.ProtoReflect.Descriptor instead.
 func (*RebuildInventoryResponse) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{41}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *RebuildInventoryResponse) GetTotal() *InventoryCounts {
@@ -2806,13 +2947,16 @@ type UpdateWaitingRoomRequest struct {
 	MaxShopping *uint32 `protobuf:"varint,4,opt,name=max_shopping,json=maxShopping,proto3,oneof" json:"max_shopping,omitempty"`
 	// Unset: unchanged. How long a buyer admitted from now on may shop; 60..7200.
 	SessionSeconds *uint32 `protobuf:"varint,5,opt,name=session_seconds,json=sessionSeconds,proto3,oneof" json:"session_seconds,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Unset: unchanged. Set: replaces the whole adaptive block (zero fields
+	// take their defaults; enabled = false turns it off).
+	Adaptive      *AdaptiveAdmission `protobuf:"bytes,6,opt,name=adaptive,proto3" json:"adaptive,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateWaitingRoomRequest) Reset() {
 	*x = UpdateWaitingRoomRequest{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[42]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2824,7 +2968,7 @@ func (x *UpdateWaitingRoomRequest) String() string {
 func (*UpdateWaitingRoomRequest) ProtoMessage() {}
 
 func (x *UpdateWaitingRoomRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[42]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2837,7 +2981,7 @@ func (x *UpdateWaitingRoomRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateWaitingRoomRequest.ProtoReflect.Descriptor instead.
 func (*UpdateWaitingRoomRequest) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{42}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *UpdateWaitingRoomRequest) GetEventId() string {
@@ -2875,6 +3019,13 @@ func (x *UpdateWaitingRoomRequest) GetSessionSeconds() uint32 {
 	return 0
 }
 
+func (x *UpdateWaitingRoomRequest) GetAdaptive() *AdaptiveAdmission {
+	if x != nil {
+		return x.Adaptive
+	}
+	return nil
+}
+
 type UpdateWaitingRoomResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The event with its waiting room as it is now.
@@ -2885,7 +3036,7 @@ type UpdateWaitingRoomResponse struct {
 
 func (x *UpdateWaitingRoomResponse) Reset() {
 	*x = UpdateWaitingRoomResponse{}
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[43]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2897,7 +3048,7 @@ func (x *UpdateWaitingRoomResponse) String() string {
 func (*UpdateWaitingRoomResponse) ProtoMessage() {}
 
 func (x *UpdateWaitingRoomResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ticketing_v1_event_service_proto_msgTypes[43]
+	mi := &file_ticketing_v1_event_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2910,7 +3061,7 @@ func (x *UpdateWaitingRoomResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateWaitingRoomResponse.ProtoReflect.Descriptor instead.
 func (*UpdateWaitingRoomResponse) Descriptor() ([]byte, []int) {
-	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{43}
+	return file_ticketing_v1_event_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *UpdateWaitingRoomResponse) GetEvent() *Event {
@@ -2935,13 +3086,25 @@ const file_ticketing_v1_event_service_proto_rawDesc = "" +
 	"\vttl_seconds\x18\x01 \x01(\rR\n" +
 	"ttlSeconds\x12%\n" +
 	"\x0emax_extensions\x18\x02 \x01(\rR\rmaxExtensions\x120\n" +
-	"\x14max_lifetime_seconds\x18\x03 \x01(\rR\x12maxLifetimeSeconds\"\xdf\x01\n" +
+	"\x14max_lifetime_seconds\x18\x03 \x01(\rR\x12maxLifetimeSeconds\"\x9c\x02\n" +
 	"\x13WaitingRoomSettings\x12\x18\n" +
 	"\aenabled\x18\x01 \x01(\bR\aenabled\x122\n" +
 	"\x15admissions_per_second\x18\x02 \x01(\rR\x13admissionsPerSecond\x12!\n" +
 	"\fmax_shopping\x18\x03 \x01(\rR\vmaxShopping\x12'\n" +
 	"\x0fsession_seconds\x18\x04 \x01(\rR\x0esessionSeconds\x12.\n" +
-	"\x13shuffle_seed_sha256\x18\x05 \x01(\tR\x11shuffleSeedSha256\"\xcd\x01\n" +
+	"\x13shuffle_seed_sha256\x18\x05 \x01(\tR\x11shuffleSeedSha256\x12;\n" +
+	"\badaptive\x18\x06 \x01(\v2\x1f.ticketing.v1.AdaptiveAdmissionR\badaptive\"\xac\x03\n" +
+	"\x11AdaptiveAdmission\x12\x18\n" +
+	"\aenabled\x18\x01 \x01(\bR\aenabled\x129\n" +
+	"\x19min_admissions_per_second\x18\x02 \x01(\rR\x16minAdmissionsPerSecond\x129\n" +
+	"\x19max_admissions_per_second\x18\x03 \x01(\rR\x16maxAdmissionsPerSecond\x12*\n" +
+	"\x11step_per_interval\x18\x04 \x01(\rR\x0fstepPerInterval\x12\x1d\n" +
+	"\n" +
+	"cut_factor\x18\x05 \x01(\x01R\tcutFactor\x12)\n" +
+	"\x10interval_seconds\x18\x06 \x01(\rR\x0fintervalSeconds\x12+\n" +
+	"\x12target_hold_p99_ms\x18\a \x01(\rR\x0ftargetHoldP99Ms\x126\n" +
+	"\x17target_checkout_backlog\x18\b \x01(\rR\x15targetCheckoutBacklog\x12,\n" +
+	"\x12target_error_ratio\x18\t \x01(\x01R\x10targetErrorRatio\"\xcd\x01\n" +
 	"\x03Row\x12\x15\n" +
 	"\x06row_id\x18\x01 \x01(\tR\x05rowId\x12*\n" +
 	"\x11first_seat_number\x18\x02 \x01(\rR\x0ffirstSeatNumber\x12\x1d\n" +
@@ -3119,14 +3282,15 @@ const file_ticketing_v1_event_service_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x02 \x01(\tR\trequestId\"O\n" +
 	"\x18RebuildInventoryResponse\x123\n" +
-	"\x05total\x18\x01 \x01(\v2\x1d.ticketing.v1.InventoryCountsR\x05total\"\xa2\x02\n" +
+	"\x05total\x18\x01 \x01(\v2\x1d.ticketing.v1.InventoryCountsR\x05total\"\xdf\x02\n" +
 	"\x18UpdateWaitingRoomRequest\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x02 \x01(\tR\trequestId\x127\n" +
 	"\x15admissions_per_second\x18\x03 \x01(\rH\x00R\x13admissionsPerSecond\x88\x01\x01\x12&\n" +
 	"\fmax_shopping\x18\x04 \x01(\rH\x01R\vmaxShopping\x88\x01\x01\x12,\n" +
-	"\x0fsession_seconds\x18\x05 \x01(\rH\x02R\x0esessionSeconds\x88\x01\x01B\x18\n" +
+	"\x0fsession_seconds\x18\x05 \x01(\rH\x02R\x0esessionSeconds\x88\x01\x01\x12;\n" +
+	"\badaptive\x18\x06 \x01(\v2\x1f.ticketing.v1.AdaptiveAdmissionR\badaptiveB\x18\n" +
 	"\x16_admissions_per_secondB\x0f\n" +
 	"\r_max_shoppingB\x12\n" +
 	"\x10_session_seconds\"F\n" +
@@ -3166,128 +3330,131 @@ func file_ticketing_v1_event_service_proto_rawDescGZIP() []byte {
 }
 
 var file_ticketing_v1_event_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ticketing_v1_event_service_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
+var file_ticketing_v1_event_service_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_ticketing_v1_event_service_proto_goTypes = []any{
 	(SaleState)(0),                    // 0: ticketing.v1.SaleState
 	(*PriceCategory)(nil),             // 1: ticketing.v1.PriceCategory
 	(*HoldPolicy)(nil),                // 2: ticketing.v1.HoldPolicy
 	(*WaitingRoomSettings)(nil),       // 3: ticketing.v1.WaitingRoomSettings
-	(*Row)(nil),                       // 4: ticketing.v1.Row
-	(*Point)(nil),                     // 5: ticketing.v1.Point
-	(*RowPlacement)(nil),              // 6: ticketing.v1.RowPlacement
-	(*RowPosition)(nil),               // 7: ticketing.v1.RowPosition
-	(*SeatPosition)(nil),              // 8: ticketing.v1.SeatPosition
-	(*Polygon)(nil),                   // 9: ticketing.v1.Polygon
-	(*Area)(nil),                      // 10: ticketing.v1.Area
-	(*ReservedSeating)(nil),           // 11: ticketing.v1.ReservedSeating
-	(*GeneralAdmission)(nil),          // 12: ticketing.v1.GeneralAdmission
-	(*Section)(nil),                   // 13: ticketing.v1.Section
-	(*Event)(nil),                     // 14: ticketing.v1.Event
-	(*CreateEventRequest)(nil),        // 15: ticketing.v1.CreateEventRequest
-	(*CreateEventResponse)(nil),       // 16: ticketing.v1.CreateEventResponse
-	(*GetEventRequest)(nil),           // 17: ticketing.v1.GetEventRequest
-	(*GetEventResponse)(nil),          // 18: ticketing.v1.GetEventResponse
-	(*ListEventsRequest)(nil),         // 19: ticketing.v1.ListEventsRequest
-	(*ListEventsResponse)(nil),        // 20: ticketing.v1.ListEventsResponse
-	(*OpenSaleRequest)(nil),           // 21: ticketing.v1.OpenSaleRequest
-	(*OpenSaleResponse)(nil),          // 22: ticketing.v1.OpenSaleResponse
-	(*PauseSaleRequest)(nil),          // 23: ticketing.v1.PauseSaleRequest
-	(*PauseSaleResponse)(nil),         // 24: ticketing.v1.PauseSaleResponse
-	(*CloseSaleRequest)(nil),          // 25: ticketing.v1.CloseSaleRequest
-	(*CloseSaleResponse)(nil),         // 26: ticketing.v1.CloseSaleResponse
-	(*RowState)(nil),                  // 27: ticketing.v1.RowState
-	(*SectionState)(nil),              // 28: ticketing.v1.SectionState
-	(*GetSeatMapRequest)(nil),         // 29: ticketing.v1.GetSeatMapRequest
-	(*GetSeatMapResponse)(nil),        // 30: ticketing.v1.GetSeatMapResponse
-	(*WatchSeatMapRequest)(nil),       // 31: ticketing.v1.WatchSeatMapRequest
-	(*SeatChange)(nil),                // 32: ticketing.v1.SeatChange
-	(*SectionCountsChange)(nil),       // 33: ticketing.v1.SectionCountsChange
-	(*SeatMapDelta)(nil),              // 34: ticketing.v1.SeatMapDelta
-	(*WatchSeatMapResponse)(nil),      // 35: ticketing.v1.WatchSeatMapResponse
-	(*GetEventSummaryRequest)(nil),    // 36: ticketing.v1.GetEventSummaryRequest
-	(*SectionSummary)(nil),            // 37: ticketing.v1.SectionSummary
-	(*CategorySummary)(nil),           // 38: ticketing.v1.CategorySummary
-	(*EventFunnel)(nil),               // 39: ticketing.v1.EventFunnel
-	(*GetEventSummaryResponse)(nil),   // 40: ticketing.v1.GetEventSummaryResponse
-	(*RebuildInventoryRequest)(nil),   // 41: ticketing.v1.RebuildInventoryRequest
-	(*RebuildInventoryResponse)(nil),  // 42: ticketing.v1.RebuildInventoryResponse
-	(*UpdateWaitingRoomRequest)(nil),  // 43: ticketing.v1.UpdateWaitingRoomRequest
-	(*UpdateWaitingRoomResponse)(nil), // 44: ticketing.v1.UpdateWaitingRoomResponse
-	(*timestamppb.Timestamp)(nil),     // 45: google.protobuf.Timestamp
-	(*InventoryCounts)(nil),           // 46: ticketing.v1.InventoryCounts
-	(SeatState)(0),                    // 47: ticketing.v1.SeatState
+	(*AdaptiveAdmission)(nil),         // 4: ticketing.v1.AdaptiveAdmission
+	(*Row)(nil),                       // 5: ticketing.v1.Row
+	(*Point)(nil),                     // 6: ticketing.v1.Point
+	(*RowPlacement)(nil),              // 7: ticketing.v1.RowPlacement
+	(*RowPosition)(nil),               // 8: ticketing.v1.RowPosition
+	(*SeatPosition)(nil),              // 9: ticketing.v1.SeatPosition
+	(*Polygon)(nil),                   // 10: ticketing.v1.Polygon
+	(*Area)(nil),                      // 11: ticketing.v1.Area
+	(*ReservedSeating)(nil),           // 12: ticketing.v1.ReservedSeating
+	(*GeneralAdmission)(nil),          // 13: ticketing.v1.GeneralAdmission
+	(*Section)(nil),                   // 14: ticketing.v1.Section
+	(*Event)(nil),                     // 15: ticketing.v1.Event
+	(*CreateEventRequest)(nil),        // 16: ticketing.v1.CreateEventRequest
+	(*CreateEventResponse)(nil),       // 17: ticketing.v1.CreateEventResponse
+	(*GetEventRequest)(nil),           // 18: ticketing.v1.GetEventRequest
+	(*GetEventResponse)(nil),          // 19: ticketing.v1.GetEventResponse
+	(*ListEventsRequest)(nil),         // 20: ticketing.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),        // 21: ticketing.v1.ListEventsResponse
+	(*OpenSaleRequest)(nil),           // 22: ticketing.v1.OpenSaleRequest
+	(*OpenSaleResponse)(nil),          // 23: ticketing.v1.OpenSaleResponse
+	(*PauseSaleRequest)(nil),          // 24: ticketing.v1.PauseSaleRequest
+	(*PauseSaleResponse)(nil),         // 25: ticketing.v1.PauseSaleResponse
+	(*CloseSaleRequest)(nil),          // 26: ticketing.v1.CloseSaleRequest
+	(*CloseSaleResponse)(nil),         // 27: ticketing.v1.CloseSaleResponse
+	(*RowState)(nil),                  // 28: ticketing.v1.RowState
+	(*SectionState)(nil),              // 29: ticketing.v1.SectionState
+	(*GetSeatMapRequest)(nil),         // 30: ticketing.v1.GetSeatMapRequest
+	(*GetSeatMapResponse)(nil),        // 31: ticketing.v1.GetSeatMapResponse
+	(*WatchSeatMapRequest)(nil),       // 32: ticketing.v1.WatchSeatMapRequest
+	(*SeatChange)(nil),                // 33: ticketing.v1.SeatChange
+	(*SectionCountsChange)(nil),       // 34: ticketing.v1.SectionCountsChange
+	(*SeatMapDelta)(nil),              // 35: ticketing.v1.SeatMapDelta
+	(*WatchSeatMapResponse)(nil),      // 36: ticketing.v1.WatchSeatMapResponse
+	(*GetEventSummaryRequest)(nil),    // 37: ticketing.v1.GetEventSummaryRequest
+	(*SectionSummary)(nil),            // 38: ticketing.v1.SectionSummary
+	(*CategorySummary)(nil),           // 39: ticketing.v1.CategorySummary
+	(*EventFunnel)(nil),               // 40: ticketing.v1.EventFunnel
+	(*GetEventSummaryResponse)(nil),   // 41: ticketing.v1.GetEventSummaryResponse
+	(*RebuildInventoryRequest)(nil),   // 42: ticketing.v1.RebuildInventoryRequest
+	(*RebuildInventoryResponse)(nil),  // 43: ticketing.v1.RebuildInventoryResponse
+	(*UpdateWaitingRoomRequest)(nil),  // 44: ticketing.v1.UpdateWaitingRoomRequest
+	(*UpdateWaitingRoomResponse)(nil), // 45: ticketing.v1.UpdateWaitingRoomResponse
+	(*timestamppb.Timestamp)(nil),     // 46: google.protobuf.Timestamp
+	(*InventoryCounts)(nil),           // 47: ticketing.v1.InventoryCounts
+	(SeatState)(0),                    // 48: ticketing.v1.SeatState
 }
 var file_ticketing_v1_event_service_proto_depIdxs = []int32{
-	6,  // 0: ticketing.v1.Row.placement:type_name -> ticketing.v1.RowPlacement
-	7,  // 1: ticketing.v1.RowPlacement.position:type_name -> ticketing.v1.RowPosition
-	8,  // 2: ticketing.v1.RowPlacement.seats:type_name -> ticketing.v1.SeatPosition
-	5,  // 3: ticketing.v1.Polygon.points:type_name -> ticketing.v1.Point
-	4,  // 4: ticketing.v1.ReservedSeating.rows:type_name -> ticketing.v1.Row
-	10, // 5: ticketing.v1.GeneralAdmission.area:type_name -> ticketing.v1.Area
-	11, // 6: ticketing.v1.Section.reserved:type_name -> ticketing.v1.ReservedSeating
-	12, // 7: ticketing.v1.Section.general_admission:type_name -> ticketing.v1.GeneralAdmission
-	9,  // 8: ticketing.v1.Section.outline:type_name -> ticketing.v1.Polygon
-	45, // 9: ticketing.v1.Event.start_time:type_name -> google.protobuf.Timestamp
-	45, // 10: ticketing.v1.Event.sale_open_time:type_name -> google.protobuf.Timestamp
-	45, // 11: ticketing.v1.Event.sale_close_time:type_name -> google.protobuf.Timestamp
-	0,  // 12: ticketing.v1.Event.sale_state:type_name -> ticketing.v1.SaleState
-	2,  // 13: ticketing.v1.Event.hold_policy:type_name -> ticketing.v1.HoldPolicy
-	3,  // 14: ticketing.v1.Event.waiting_room:type_name -> ticketing.v1.WaitingRoomSettings
-	1,  // 15: ticketing.v1.Event.price_categories:type_name -> ticketing.v1.PriceCategory
-	13, // 16: ticketing.v1.Event.sections:type_name -> ticketing.v1.Section
-	45, // 17: ticketing.v1.Event.create_time:type_name -> google.protobuf.Timestamp
-	14, // 18: ticketing.v1.CreateEventRequest.event:type_name -> ticketing.v1.Event
-	14, // 19: ticketing.v1.CreateEventResponse.event:type_name -> ticketing.v1.Event
-	14, // 20: ticketing.v1.GetEventResponse.event:type_name -> ticketing.v1.Event
-	14, // 21: ticketing.v1.ListEventsResponse.events:type_name -> ticketing.v1.Event
-	14, // 22: ticketing.v1.OpenSaleResponse.event:type_name -> ticketing.v1.Event
-	14, // 23: ticketing.v1.PauseSaleResponse.event:type_name -> ticketing.v1.Event
-	14, // 24: ticketing.v1.CloseSaleResponse.event:type_name -> ticketing.v1.Event
-	27, // 25: ticketing.v1.SectionState.rows:type_name -> ticketing.v1.RowState
-	46, // 26: ticketing.v1.SectionState.counts:type_name -> ticketing.v1.InventoryCounts
-	28, // 27: ticketing.v1.GetSeatMapResponse.sections:type_name -> ticketing.v1.SectionState
-	47, // 28: ticketing.v1.SeatChange.state:type_name -> ticketing.v1.SeatState
-	46, // 29: ticketing.v1.SectionCountsChange.counts:type_name -> ticketing.v1.InventoryCounts
-	32, // 30: ticketing.v1.SeatMapDelta.seats:type_name -> ticketing.v1.SeatChange
-	33, // 31: ticketing.v1.SeatMapDelta.sections:type_name -> ticketing.v1.SectionCountsChange
-	30, // 32: ticketing.v1.WatchSeatMapResponse.snapshot:type_name -> ticketing.v1.GetSeatMapResponse
-	34, // 33: ticketing.v1.WatchSeatMapResponse.delta:type_name -> ticketing.v1.SeatMapDelta
-	46, // 34: ticketing.v1.SectionSummary.counts:type_name -> ticketing.v1.InventoryCounts
-	46, // 35: ticketing.v1.CategorySummary.counts:type_name -> ticketing.v1.InventoryCounts
-	0,  // 36: ticketing.v1.GetEventSummaryResponse.sale_state:type_name -> ticketing.v1.SaleState
-	46, // 37: ticketing.v1.GetEventSummaryResponse.total:type_name -> ticketing.v1.InventoryCounts
-	37, // 38: ticketing.v1.GetEventSummaryResponse.sections:type_name -> ticketing.v1.SectionSummary
-	38, // 39: ticketing.v1.GetEventSummaryResponse.categories:type_name -> ticketing.v1.CategorySummary
-	39, // 40: ticketing.v1.GetEventSummaryResponse.funnel:type_name -> ticketing.v1.EventFunnel
-	46, // 41: ticketing.v1.RebuildInventoryResponse.total:type_name -> ticketing.v1.InventoryCounts
-	14, // 42: ticketing.v1.UpdateWaitingRoomResponse.event:type_name -> ticketing.v1.Event
-	15, // 43: ticketing.v1.EventService.CreateEvent:input_type -> ticketing.v1.CreateEventRequest
-	17, // 44: ticketing.v1.EventService.GetEvent:input_type -> ticketing.v1.GetEventRequest
-	19, // 45: ticketing.v1.EventService.ListEvents:input_type -> ticketing.v1.ListEventsRequest
-	21, // 46: ticketing.v1.EventService.OpenSale:input_type -> ticketing.v1.OpenSaleRequest
-	23, // 47: ticketing.v1.EventService.PauseSale:input_type -> ticketing.v1.PauseSaleRequest
-	25, // 48: ticketing.v1.EventService.CloseSale:input_type -> ticketing.v1.CloseSaleRequest
-	29, // 49: ticketing.v1.EventService.GetSeatMap:input_type -> ticketing.v1.GetSeatMapRequest
-	31, // 50: ticketing.v1.EventService.WatchSeatMap:input_type -> ticketing.v1.WatchSeatMapRequest
-	36, // 51: ticketing.v1.EventService.GetEventSummary:input_type -> ticketing.v1.GetEventSummaryRequest
-	41, // 52: ticketing.v1.EventService.RebuildInventory:input_type -> ticketing.v1.RebuildInventoryRequest
-	43, // 53: ticketing.v1.EventService.UpdateWaitingRoom:input_type -> ticketing.v1.UpdateWaitingRoomRequest
-	16, // 54: ticketing.v1.EventService.CreateEvent:output_type -> ticketing.v1.CreateEventResponse
-	18, // 55: ticketing.v1.EventService.GetEvent:output_type -> ticketing.v1.GetEventResponse
-	20, // 56: ticketing.v1.EventService.ListEvents:output_type -> ticketing.v1.ListEventsResponse
-	22, // 57: ticketing.v1.EventService.OpenSale:output_type -> ticketing.v1.OpenSaleResponse
-	24, // 58: ticketing.v1.EventService.PauseSale:output_type -> ticketing.v1.PauseSaleResponse
-	26, // 59: ticketing.v1.EventService.CloseSale:output_type -> ticketing.v1.CloseSaleResponse
-	30, // 60: ticketing.v1.EventService.GetSeatMap:output_type -> ticketing.v1.GetSeatMapResponse
-	35, // 61: ticketing.v1.EventService.WatchSeatMap:output_type -> ticketing.v1.WatchSeatMapResponse
-	40, // 62: ticketing.v1.EventService.GetEventSummary:output_type -> ticketing.v1.GetEventSummaryResponse
-	42, // 63: ticketing.v1.EventService.RebuildInventory:output_type -> ticketing.v1.RebuildInventoryResponse
-	44, // 64: ticketing.v1.EventService.UpdateWaitingRoom:output_type -> ticketing.v1.UpdateWaitingRoomResponse
-	54, // [54:65] is the sub-list for method output_type
-	43, // [43:54] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	4,  // 0: ticketing.v1.WaitingRoomSettings.adaptive:type_name -> ticketing.v1.AdaptiveAdmission
+	7,  // 1: ticketing.v1.Row.placement:type_name -> ticketing.v1.RowPlacement
+	8,  // 2: ticketing.v1.RowPlacement.position:type_name -> ticketing.v1.RowPosition
+	9,  // 3: ticketing.v1.RowPlacement.seats:type_name -> ticketing.v1.SeatPosition
+	6,  // 4: ticketing.v1.Polygon.points:type_name -> ticketing.v1.Point
+	5,  // 5: ticketing.v1.ReservedSeating.rows:type_name -> ticketing.v1.Row
+	11, // 6: ticketing.v1.GeneralAdmission.area:type_name -> ticketing.v1.Area
+	12, // 7: ticketing.v1.Section.reserved:type_name -> ticketing.v1.ReservedSeating
+	13, // 8: ticketing.v1.Section.general_admission:type_name -> ticketing.v1.GeneralAdmission
+	10, // 9: ticketing.v1.Section.outline:type_name -> ticketing.v1.Polygon
+	46, // 10: ticketing.v1.Event.start_time:type_name -> google.protobuf.Timestamp
+	46, // 11: ticketing.v1.Event.sale_open_time:type_name -> google.protobuf.Timestamp
+	46, // 12: ticketing.v1.Event.sale_close_time:type_name -> google.protobuf.Timestamp
+	0,  // 13: ticketing.v1.Event.sale_state:type_name -> ticketing.v1.SaleState
+	2,  // 14: ticketing.v1.Event.hold_policy:type_name -> ticketing.v1.HoldPolicy
+	3,  // 15: ticketing.v1.Event.waiting_room:type_name -> ticketing.v1.WaitingRoomSettings
+	1,  // 16: ticketing.v1.Event.price_categories:type_name -> ticketing.v1.PriceCategory
+	14, // 17: ticketing.v1.Event.sections:type_name -> ticketing.v1.Section
+	46, // 18: ticketing.v1.Event.create_time:type_name -> google.protobuf.Timestamp
+	15, // 19: ticketing.v1.CreateEventRequest.event:type_name -> ticketing.v1.Event
+	15, // 20: ticketing.v1.CreateEventResponse.event:type_name -> ticketing.v1.Event
+	15, // 21: ticketing.v1.GetEventResponse.event:type_name -> ticketing.v1.Event
+	15, // 22: ticketing.v1.ListEventsResponse.events:type_name -> ticketing.v1.Event
+	15, // 23: ticketing.v1.OpenSaleResponse.event:type_name -> ticketing.v1.Event
+	15, // 24: ticketing.v1.PauseSaleResponse.event:type_name -> ticketing.v1.Event
+	15, // 25: ticketing.v1.CloseSaleResponse.event:type_name -> ticketing.v1.Event
+	28, // 26: ticketing.v1.SectionState.rows:type_name -> ticketing.v1.RowState
+	47, // 27: ticketing.v1.SectionState.counts:type_name -> ticketing.v1.InventoryCounts
+	29, // 28: ticketing.v1.GetSeatMapResponse.sections:type_name -> ticketing.v1.SectionState
+	48, // 29: ticketing.v1.SeatChange.state:type_name -> ticketing.v1.SeatState
+	47, // 30: ticketing.v1.SectionCountsChange.counts:type_name -> ticketing.v1.InventoryCounts
+	33, // 31: ticketing.v1.SeatMapDelta.seats:type_name -> ticketing.v1.SeatChange
+	34, // 32: ticketing.v1.SeatMapDelta.sections:type_name -> ticketing.v1.SectionCountsChange
+	31, // 33: ticketing.v1.WatchSeatMapResponse.snapshot:type_name -> ticketing.v1.GetSeatMapResponse
+	35, // 34: ticketing.v1.WatchSeatMapResponse.delta:type_name -> ticketing.v1.SeatMapDelta
+	47, // 35: ticketing.v1.SectionSummary.counts:type_name -> ticketing.v1.InventoryCounts
+	47, // 36: ticketing.v1.CategorySummary.counts:type_name -> ticketing.v1.InventoryCounts
+	0,  // 37: ticketing.v1.GetEventSummaryResponse.sale_state:type_name -> ticketing.v1.SaleState
+	47, // 38: ticketing.v1.GetEventSummaryResponse.total:type_name -> ticketing.v1.InventoryCounts
+	38, // 39: ticketing.v1.GetEventSummaryResponse.sections:type_name -> ticketing.v1.SectionSummary
+	39, // 40: ticketing.v1.GetEventSummaryResponse.categories:type_name -> ticketing.v1.CategorySummary
+	40, // 41: ticketing.v1.GetEventSummaryResponse.funnel:type_name -> ticketing.v1.EventFunnel
+	47, // 42: ticketing.v1.RebuildInventoryResponse.total:type_name -> ticketing.v1.InventoryCounts
+	4,  // 43: ticketing.v1.UpdateWaitingRoomRequest.adaptive:type_name -> ticketing.v1.AdaptiveAdmission
+	15, // 44: ticketing.v1.UpdateWaitingRoomResponse.event:type_name -> ticketing.v1.Event
+	16, // 45: ticketing.v1.EventService.CreateEvent:input_type -> ticketing.v1.CreateEventRequest
+	18, // 46: ticketing.v1.EventService.GetEvent:input_type -> ticketing.v1.GetEventRequest
+	20, // 47: ticketing.v1.EventService.ListEvents:input_type -> ticketing.v1.ListEventsRequest
+	22, // 48: ticketing.v1.EventService.OpenSale:input_type -> ticketing.v1.OpenSaleRequest
+	24, // 49: ticketing.v1.EventService.PauseSale:input_type -> ticketing.v1.PauseSaleRequest
+	26, // 50: ticketing.v1.EventService.CloseSale:input_type -> ticketing.v1.CloseSaleRequest
+	30, // 51: ticketing.v1.EventService.GetSeatMap:input_type -> ticketing.v1.GetSeatMapRequest
+	32, // 52: ticketing.v1.EventService.WatchSeatMap:input_type -> ticketing.v1.WatchSeatMapRequest
+	37, // 53: ticketing.v1.EventService.GetEventSummary:input_type -> ticketing.v1.GetEventSummaryRequest
+	42, // 54: ticketing.v1.EventService.RebuildInventory:input_type -> ticketing.v1.RebuildInventoryRequest
+	44, // 55: ticketing.v1.EventService.UpdateWaitingRoom:input_type -> ticketing.v1.UpdateWaitingRoomRequest
+	17, // 56: ticketing.v1.EventService.CreateEvent:output_type -> ticketing.v1.CreateEventResponse
+	19, // 57: ticketing.v1.EventService.GetEvent:output_type -> ticketing.v1.GetEventResponse
+	21, // 58: ticketing.v1.EventService.ListEvents:output_type -> ticketing.v1.ListEventsResponse
+	23, // 59: ticketing.v1.EventService.OpenSale:output_type -> ticketing.v1.OpenSaleResponse
+	25, // 60: ticketing.v1.EventService.PauseSale:output_type -> ticketing.v1.PauseSaleResponse
+	27, // 61: ticketing.v1.EventService.CloseSale:output_type -> ticketing.v1.CloseSaleResponse
+	31, // 62: ticketing.v1.EventService.GetSeatMap:output_type -> ticketing.v1.GetSeatMapResponse
+	36, // 63: ticketing.v1.EventService.WatchSeatMap:output_type -> ticketing.v1.WatchSeatMapResponse
+	41, // 64: ticketing.v1.EventService.GetEventSummary:output_type -> ticketing.v1.GetEventSummaryResponse
+	43, // 65: ticketing.v1.EventService.RebuildInventory:output_type -> ticketing.v1.RebuildInventoryResponse
+	45, // 66: ticketing.v1.EventService.UpdateWaitingRoom:output_type -> ticketing.v1.UpdateWaitingRoomResponse
+	56, // [56:67] is the sub-list for method output_type
+	45, // [45:56] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_ticketing_v1_event_service_proto_init() }
@@ -3296,22 +3463,22 @@ func file_ticketing_v1_event_service_proto_init() {
 		return
 	}
 	file_ticketing_v1_common_proto_init()
-	file_ticketing_v1_event_service_proto_msgTypes[12].OneofWrappers = []any{
+	file_ticketing_v1_event_service_proto_msgTypes[13].OneofWrappers = []any{
 		(*Section_Reserved)(nil),
 		(*Section_GeneralAdmission)(nil),
 	}
-	file_ticketing_v1_event_service_proto_msgTypes[34].OneofWrappers = []any{
+	file_ticketing_v1_event_service_proto_msgTypes[35].OneofWrappers = []any{
 		(*WatchSeatMapResponse_Snapshot)(nil),
 		(*WatchSeatMapResponse_Delta)(nil),
 	}
-	file_ticketing_v1_event_service_proto_msgTypes[42].OneofWrappers = []any{}
+	file_ticketing_v1_event_service_proto_msgTypes[43].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ticketing_v1_event_service_proto_rawDesc), len(file_ticketing_v1_event_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   44,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

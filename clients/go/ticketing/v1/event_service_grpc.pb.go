@@ -95,14 +95,18 @@ type EventServiceClient interface {
 	// orders; holds are dropped. Errors: EVENT_NOT_FOUND, INVENTORY_NOT_LOADED
 	// (UNAVAILABLE, another call is changing the event: retry).
 	RebuildInventory(ctx context.Context, in *RebuildInventoryRequest, opts ...grpc.CallOption) (*RebuildInventoryResponse, error)
-	// Changes the waiting room's admission rate, most shoppers at once and
-	// session length of an event whose waiting room is on, at any point of its
-	// sale: only the fields set change. Written to MySQL, then to the live
+	// Changes the waiting room's admission rate, most shoppers at once,
+	// session length and adaptive admission of an event whose waiting room is
+	// on, at any point of its sale: only the fields set change. A given
+	// admissions_per_second, or adaptive admission turned on or off, sets the
+	// current rate to admissions_per_second; otherwise an adaptive rate goes on
+	// from where it is. Written to MySQL, then to the live
 	// state in Redis, where every API process's next admission step (within
 	// QUEUE_TICK_MS) reads it. A lower max_shopping admits nobody until enough
 	// shoppers have left; a new session_seconds applies to buyers admitted from
 	// then on (admitted buyers keep the session their admission token names).
-	// Idempotent: setting the same values again changes nothing.
+	// Idempotent: setting the same values again changes nothing (but a given
+	// admissions_per_second restarts an adaptive rate from it).
 	// Errors: VALIDATION_FAILED (no field set, or one out of its CreateEvent
 	// bounds), EVENT_NOT_FOUND, WAITING_ROOM_DISABLED (FAILED_PRECONDITION),
 	// INVENTORY_NOT_LOADED (UNAVAILABLE, another call is changing the event: retry).
@@ -299,14 +303,18 @@ type EventServiceServer interface {
 	// orders; holds are dropped. Errors: EVENT_NOT_FOUND, INVENTORY_NOT_LOADED
 	// (UNAVAILABLE, another call is changing the event: retry).
 	RebuildInventory(context.Context, *RebuildInventoryRequest) (*RebuildInventoryResponse, error)
-	// Changes the waiting room's admission rate, most shoppers at once and
-	// session length of an event whose waiting room is on, at any point of its
-	// sale: only the fields set change. Written to MySQL, then to the live
+	// Changes the waiting room's admission rate, most shoppers at once,
+	// session length and adaptive admission of an event whose waiting room is
+	// on, at any point of its sale: only the fields set change. A given
+	// admissions_per_second, or adaptive admission turned on or off, sets the
+	// current rate to admissions_per_second; otherwise an adaptive rate goes on
+	// from where it is. Written to MySQL, then to the live
 	// state in Redis, where every API process's next admission step (within
 	// QUEUE_TICK_MS) reads it. A lower max_shopping admits nobody until enough
 	// shoppers have left; a new session_seconds applies to buyers admitted from
 	// then on (admitted buyers keep the session their admission token names).
-	// Idempotent: setting the same values again changes nothing.
+	// Idempotent: setting the same values again changes nothing (but a given
+	// admissions_per_second restarts an adaptive rate from it).
 	// Errors: VALIDATION_FAILED (no field set, or one out of its CreateEvent
 	// bounds), EVENT_NOT_FOUND, WAITING_ROOM_DISABLED (FAILED_PRECONDITION),
 	// INVENTORY_NOT_LOADED (UNAVAILABLE, another call is changing the event: retry).

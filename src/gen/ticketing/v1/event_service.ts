@@ -132,6 +132,58 @@ export interface WaitingRoomSettings {
    * join; the seed itself is revealed in QueueTicket once the shuffle is done.
    */
   shuffleSeedSha256: string;
+  /**
+   * Adaptive admission (AIMD); unset or enabled = false: admission keeps
+   * admissions_per_second, which is also the adaptive rate's starting point.
+   */
+  adaptive?: AdaptiveAdmission | undefined;
+}
+
+/**
+ * Admission that follows the backend's health instead of a fixed rate
+ * (AIMD). Every interval_seconds one API process (whichever claims the
+ * interval first) reads the event-wide signals of the last interval, which
+ * every API process publishes to Redis: the p99 of HoldSeats and
+ * HoldBestAvailable as the server handled them, the event's orders in
+ * PENDING_PAYMENT (checkouts in flight), and the ratio of HoldSeats,
+ * HoldBestAvailable and CreateOrder calls answered UNAVAILABLE, INTERNAL or
+ * DEADLINE_EXCEEDED. All under their targets: the rate grows by
+ * step_per_interval, up to max_admissions_per_second. Any over: it is cut to
+ * rate * cut_factor, down to min_admissions_per_second. Every process's next
+ * admission step uses the new rate. Zero fields take their defaults.
+ */
+export interface AdaptiveAdmission {
+  enabled: boolean;
+  /**
+   * The rate's bounds; 1..10000, min <= admissions_per_second <= max.
+   * Defaults: 1 and 10000.
+   */
+  minAdmissionsPerSecond: number;
+  maxAdmissionsPerSecond: number;
+  /**
+   * Added to the rate after an interval with every signal under its target;
+   * 1..10000, default 5.
+   */
+  stepPerInterval: number;
+  /**
+   * The rate is multiplied by this after an interval with a signal over its
+   * target; 0.1..0.95, default 0.5.
+   */
+  cutFactor: number;
+  /** How often the rate is decided; 1..60, default 5. */
+  intervalSeconds: number;
+  /**
+   * Target of the holds' p99 (server-side handling time, event-wide) in
+   * milliseconds; 1..60000, default 250.
+   */
+  targetHoldP99Ms: number;
+  /**
+   * Target of the checkouts in flight (orders PENDING_PAYMENT); 1..1000000,
+   * default 100.
+   */
+  targetCheckoutBacklog: number;
+  /** Target of the error ratio; 0.0001..1, default 0.01. */
+  targetErrorRatio: number;
 }
 
 /** One row of numbered seats, all in one price category. */
@@ -550,7 +602,14 @@ export interface UpdateWaitingRoomRequest {
     | number
     | undefined;
   /** Unset: unchanged. How long a buyer admitted from now on may shop; 60..7200. */
-  sessionSeconds?: number | undefined;
+  sessionSeconds?:
+    | number
+    | undefined;
+  /**
+   * Unset: unchanged. Set: replaces the whole adaptive block (zero fields
+   * take their defaults; enabled = false turns it off).
+   */
+  adaptive?: AdaptiveAdmission | undefined;
 }
 
 export interface UpdateWaitingRoomResponse {
@@ -781,7 +840,14 @@ export const HoldPolicy: MessageFns<HoldPolicy> = {
 };
 
 function createBaseWaitingRoomSettings(): WaitingRoomSettings {
-  return { enabled: false, admissionsPerSecond: 0, maxShopping: 0, sessionSeconds: 0, shuffleSeedSha256: "" };
+  return {
+    enabled: false,
+    admissionsPerSecond: 0,
+    maxShopping: 0,
+    sessionSeconds: 0,
+    shuffleSeedSha256: "",
+    adaptive: undefined,
+  };
 }
 
 export const WaitingRoomSettings: MessageFns<WaitingRoomSettings> = {
@@ -800,6 +866,9 @@ export const WaitingRoomSettings: MessageFns<WaitingRoomSettings> = {
     }
     if (message.shuffleSeedSha256 !== "") {
       writer.uint32(42).string(message.shuffleSeedSha256);
+    }
+    if (message.adaptive !== undefined) {
+      AdaptiveAdmission.encode(message.adaptive, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -857,6 +926,14 @@ export const WaitingRoomSettings: MessageFns<WaitingRoomSettings> = {
             message.shuffleSeedSha256 = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.adaptive = AdaptiveAdmission.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -892,6 +969,7 @@ export const WaitingRoomSettings: MessageFns<WaitingRoomSettings> = {
         : isSet(object.shuffle_seed_sha256)
         ? globalThis.String(object.shuffle_seed_sha256)
         : "",
+      adaptive: isSet(object.adaptive) ? AdaptiveAdmission.fromJSON(object.adaptive) : undefined,
     };
   },
 
@@ -912,6 +990,9 @@ export const WaitingRoomSettings: MessageFns<WaitingRoomSettings> = {
     if (message.shuffleSeedSha256 !== "") {
       obj.shuffleSeedSha256 = message.shuffleSeedSha256;
     }
+    if (message.adaptive !== undefined) {
+      obj.adaptive = AdaptiveAdmission.toJSON(message.adaptive);
+    }
     return obj;
   },
 
@@ -925,6 +1006,248 @@ export const WaitingRoomSettings: MessageFns<WaitingRoomSettings> = {
     message.maxShopping = object.maxShopping ?? 0;
     message.sessionSeconds = object.sessionSeconds ?? 0;
     message.shuffleSeedSha256 = object.shuffleSeedSha256 ?? "";
+    message.adaptive = (object.adaptive !== undefined && object.adaptive !== null)
+      ? AdaptiveAdmission.fromPartial(object.adaptive)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseAdaptiveAdmission(): AdaptiveAdmission {
+  return {
+    enabled: false,
+    minAdmissionsPerSecond: 0,
+    maxAdmissionsPerSecond: 0,
+    stepPerInterval: 0,
+    cutFactor: 0,
+    intervalSeconds: 0,
+    targetHoldP99Ms: 0,
+    targetCheckoutBacklog: 0,
+    targetErrorRatio: 0,
+  };
+}
+
+export const AdaptiveAdmission: MessageFns<AdaptiveAdmission> = {
+  encode(message: AdaptiveAdmission, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.enabled !== false) {
+      writer.uint32(8).bool(message.enabled);
+    }
+    if (message.minAdmissionsPerSecond !== 0) {
+      writer.uint32(16).uint32(message.minAdmissionsPerSecond);
+    }
+    if (message.maxAdmissionsPerSecond !== 0) {
+      writer.uint32(24).uint32(message.maxAdmissionsPerSecond);
+    }
+    if (message.stepPerInterval !== 0) {
+      writer.uint32(32).uint32(message.stepPerInterval);
+    }
+    if (message.cutFactor !== 0) {
+      writer.uint32(41).double(message.cutFactor);
+    }
+    if (message.intervalSeconds !== 0) {
+      writer.uint32(48).uint32(message.intervalSeconds);
+    }
+    if (message.targetHoldP99Ms !== 0) {
+      writer.uint32(56).uint32(message.targetHoldP99Ms);
+    }
+    if (message.targetCheckoutBacklog !== 0) {
+      writer.uint32(64).uint32(message.targetCheckoutBacklog);
+    }
+    if (message.targetErrorRatio !== 0) {
+      writer.uint32(73).double(message.targetErrorRatio);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AdaptiveAdmission {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAdaptiveAdmission();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.enabled = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.minAdmissionsPerSecond = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.maxAdmissionsPerSecond = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.stepPerInterval = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.cutFactor = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.intervalSeconds = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.targetHoldP99Ms = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.targetCheckoutBacklog = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.targetErrorRatio = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AdaptiveAdmission {
+    return {
+      enabled: isSet(object.enabled) ? globalThis.Boolean(object.enabled) : false,
+      minAdmissionsPerSecond: isSet(object.minAdmissionsPerSecond)
+        ? globalThis.Number(object.minAdmissionsPerSecond)
+        : isSet(object.min_admissions_per_second)
+        ? globalThis.Number(object.min_admissions_per_second)
+        : 0,
+      maxAdmissionsPerSecond: isSet(object.maxAdmissionsPerSecond)
+        ? globalThis.Number(object.maxAdmissionsPerSecond)
+        : isSet(object.max_admissions_per_second)
+        ? globalThis.Number(object.max_admissions_per_second)
+        : 0,
+      stepPerInterval: isSet(object.stepPerInterval)
+        ? globalThis.Number(object.stepPerInterval)
+        : isSet(object.step_per_interval)
+        ? globalThis.Number(object.step_per_interval)
+        : 0,
+      cutFactor: isSet(object.cutFactor)
+        ? globalThis.Number(object.cutFactor)
+        : isSet(object.cut_factor)
+        ? globalThis.Number(object.cut_factor)
+        : 0,
+      intervalSeconds: isSet(object.intervalSeconds)
+        ? globalThis.Number(object.intervalSeconds)
+        : isSet(object.interval_seconds)
+        ? globalThis.Number(object.interval_seconds)
+        : 0,
+      targetHoldP99Ms: isSet(object.targetHoldP99Ms)
+        ? globalThis.Number(object.targetHoldP99Ms)
+        : isSet(object.target_hold_p99_ms)
+        ? globalThis.Number(object.target_hold_p99_ms)
+        : 0,
+      targetCheckoutBacklog: isSet(object.targetCheckoutBacklog)
+        ? globalThis.Number(object.targetCheckoutBacklog)
+        : isSet(object.target_checkout_backlog)
+        ? globalThis.Number(object.target_checkout_backlog)
+        : 0,
+      targetErrorRatio: isSet(object.targetErrorRatio)
+        ? globalThis.Number(object.targetErrorRatio)
+        : isSet(object.target_error_ratio)
+        ? globalThis.Number(object.target_error_ratio)
+        : 0,
+    };
+  },
+
+  toJSON(message: AdaptiveAdmission): unknown {
+    const obj: any = {};
+    if (message.enabled !== false) {
+      obj.enabled = message.enabled;
+    }
+    if (message.minAdmissionsPerSecond !== 0) {
+      obj.minAdmissionsPerSecond = Math.round(message.minAdmissionsPerSecond);
+    }
+    if (message.maxAdmissionsPerSecond !== 0) {
+      obj.maxAdmissionsPerSecond = Math.round(message.maxAdmissionsPerSecond);
+    }
+    if (message.stepPerInterval !== 0) {
+      obj.stepPerInterval = Math.round(message.stepPerInterval);
+    }
+    if (message.cutFactor !== 0) {
+      obj.cutFactor = floatToJson(message.cutFactor);
+    }
+    if (message.intervalSeconds !== 0) {
+      obj.intervalSeconds = Math.round(message.intervalSeconds);
+    }
+    if (message.targetHoldP99Ms !== 0) {
+      obj.targetHoldP99Ms = Math.round(message.targetHoldP99Ms);
+    }
+    if (message.targetCheckoutBacklog !== 0) {
+      obj.targetCheckoutBacklog = Math.round(message.targetCheckoutBacklog);
+    }
+    if (message.targetErrorRatio !== 0) {
+      obj.targetErrorRatio = floatToJson(message.targetErrorRatio);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AdaptiveAdmission>, I>>(base?: I): AdaptiveAdmission {
+    return AdaptiveAdmission.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AdaptiveAdmission>, I>>(object: I): AdaptiveAdmission {
+    const message = createBaseAdaptiveAdmission();
+    message.enabled = object.enabled ?? false;
+    message.minAdmissionsPerSecond = object.minAdmissionsPerSecond ?? 0;
+    message.maxAdmissionsPerSecond = object.maxAdmissionsPerSecond ?? 0;
+    message.stepPerInterval = object.stepPerInterval ?? 0;
+    message.cutFactor = object.cutFactor ?? 0;
+    message.intervalSeconds = object.intervalSeconds ?? 0;
+    message.targetHoldP99Ms = object.targetHoldP99Ms ?? 0;
+    message.targetCheckoutBacklog = object.targetCheckoutBacklog ?? 0;
+    message.targetErrorRatio = object.targetErrorRatio ?? 0;
     return message;
   },
 };
@@ -5141,6 +5464,7 @@ function createBaseUpdateWaitingRoomRequest(): UpdateWaitingRoomRequest {
     admissionsPerSecond: undefined,
     maxShopping: undefined,
     sessionSeconds: undefined,
+    adaptive: undefined,
   };
 }
 
@@ -5160,6 +5484,9 @@ export const UpdateWaitingRoomRequest: MessageFns<UpdateWaitingRoomRequest> = {
     }
     if (message.sessionSeconds !== undefined) {
       writer.uint32(40).uint32(message.sessionSeconds);
+    }
+    if (message.adaptive !== undefined) {
+      AdaptiveAdmission.encode(message.adaptive, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -5217,6 +5544,14 @@ export const UpdateWaitingRoomRequest: MessageFns<UpdateWaitingRoomRequest> = {
             message.sessionSeconds = reader.uint32();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.adaptive = AdaptiveAdmission.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5256,6 +5591,7 @@ export const UpdateWaitingRoomRequest: MessageFns<UpdateWaitingRoomRequest> = {
         : isSet(object.session_seconds)
         ? globalThis.Number(object.session_seconds)
         : undefined,
+      adaptive: isSet(object.adaptive) ? AdaptiveAdmission.fromJSON(object.adaptive) : undefined,
     };
   },
 
@@ -5276,6 +5612,9 @@ export const UpdateWaitingRoomRequest: MessageFns<UpdateWaitingRoomRequest> = {
     if (message.sessionSeconds !== undefined) {
       obj.sessionSeconds = Math.round(message.sessionSeconds);
     }
+    if (message.adaptive !== undefined) {
+      obj.adaptive = AdaptiveAdmission.toJSON(message.adaptive);
+    }
     return obj;
   },
 
@@ -5289,6 +5628,9 @@ export const UpdateWaitingRoomRequest: MessageFns<UpdateWaitingRoomRequest> = {
     message.admissionsPerSecond = object.admissionsPerSecond ?? undefined;
     message.maxShopping = object.maxShopping ?? undefined;
     message.sessionSeconds = object.sessionSeconds ?? undefined;
+    message.adaptive = (object.adaptive !== undefined && object.adaptive !== null)
+      ? AdaptiveAdmission.fromPartial(object.adaptive)
+      : undefined;
     return message;
   },
 };
@@ -5528,14 +5870,18 @@ export const EventServiceService = {
     responseDeserialize: (value: Buffer): RebuildInventoryResponse => RebuildInventoryResponse.decode(value),
   },
   /**
-   * Changes the waiting room's admission rate, most shoppers at once and
-   * session length of an event whose waiting room is on, at any point of its
-   * sale: only the fields set change. Written to MySQL, then to the live
+   * Changes the waiting room's admission rate, most shoppers at once,
+   * session length and adaptive admission of an event whose waiting room is
+   * on, at any point of its sale: only the fields set change. A given
+   * admissions_per_second, or adaptive admission turned on or off, sets the
+   * current rate to admissions_per_second; otherwise an adaptive rate goes on
+   * from where it is. Written to MySQL, then to the live
    * state in Redis, where every API process's next admission step (within
    * QUEUE_TICK_MS) reads it. A lower max_shopping admits nobody until enough
    * shoppers have left; a new session_seconds applies to buyers admitted from
    * then on (admitted buyers keep the session their admission token names).
-   * Idempotent: setting the same values again changes nothing.
+   * Idempotent: setting the same values again changes nothing (but a given
+   * admissions_per_second restarts an adaptive rate from it).
    * Errors: VALIDATION_FAILED (no field set, or one out of its CreateEvent
    * bounds), EVENT_NOT_FOUND, WAITING_ROOM_DISABLED (FAILED_PRECONDITION),
    * INVENTORY_NOT_LOADED (UNAVAILABLE, another call is changing the event: retry).
@@ -5627,14 +5973,18 @@ export interface EventServiceServer extends UntypedServiceImplementation {
    */
   rebuildInventory: handleUnaryCall<RebuildInventoryRequest, RebuildInventoryResponse>;
   /**
-   * Changes the waiting room's admission rate, most shoppers at once and
-   * session length of an event whose waiting room is on, at any point of its
-   * sale: only the fields set change. Written to MySQL, then to the live
+   * Changes the waiting room's admission rate, most shoppers at once,
+   * session length and adaptive admission of an event whose waiting room is
+   * on, at any point of its sale: only the fields set change. A given
+   * admissions_per_second, or adaptive admission turned on or off, sets the
+   * current rate to admissions_per_second; otherwise an adaptive rate goes on
+   * from where it is. Written to MySQL, then to the live
    * state in Redis, where every API process's next admission step (within
    * QUEUE_TICK_MS) reads it. A lower max_shopping admits nobody until enough
    * shoppers have left; a new session_seconds applies to buyers admitted from
    * then on (admitted buyers keep the session their admission token names).
-   * Idempotent: setting the same values again changes nothing.
+   * Idempotent: setting the same values again changes nothing (but a given
+   * admissions_per_second restarts an adaptive rate from it).
    * Errors: VALIDATION_FAILED (no field set, or one out of its CreateEvent
    * bounds), EVENT_NOT_FOUND, WAITING_ROOM_DISABLED (FAILED_PRECONDITION),
    * INVENTORY_NOT_LOADED (UNAVAILABLE, another call is changing the event: retry).
@@ -5850,14 +6200,18 @@ export interface EventServiceClient extends Client {
     callback: (error: ServiceError | null, response: RebuildInventoryResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Changes the waiting room's admission rate, most shoppers at once and
-   * session length of an event whose waiting room is on, at any point of its
-   * sale: only the fields set change. Written to MySQL, then to the live
+   * Changes the waiting room's admission rate, most shoppers at once,
+   * session length and adaptive admission of an event whose waiting room is
+   * on, at any point of its sale: only the fields set change. A given
+   * admissions_per_second, or adaptive admission turned on or off, sets the
+   * current rate to admissions_per_second; otherwise an adaptive rate goes on
+   * from where it is. Written to MySQL, then to the live
    * state in Redis, where every API process's next admission step (within
    * QUEUE_TICK_MS) reads it. A lower max_shopping admits nobody until enough
    * shoppers have left; a new session_seconds applies to buyers admitted from
    * then on (admitted buyers keep the session their admission token names).
-   * Idempotent: setting the same values again changes nothing.
+   * Idempotent: setting the same values again changes nothing (but a given
+   * admissions_per_second restarts an adaptive rate from it).
    * Errors: VALIDATION_FAILED (no field set, or one out of its CreateEvent
    * bounds), EVENT_NOT_FOUND, WAITING_ROOM_DISABLED (FAILED_PRECONDITION),
    * INVENTORY_NOT_LOADED (UNAVAILABLE, another call is changing the event: retry).
