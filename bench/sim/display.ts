@@ -4,6 +4,13 @@ import type { Metrics } from "./metrics.js";
 
 const n = (x: number) => x.toLocaleString("en-US");
 
+/** The 99th percentile (nearest rank) of a second's samples; undefined without any. */
+function p99(ms: number[]): number | undefined {
+  if (ms.length === 0) return undefined;
+  const sorted = [...ms].sort((a, b) => a - b);
+  return Math.round(sorted[Math.min(sorted.length - 1, Math.ceil(0.99 * sorted.length) - 1)]!);
+}
+
 export class Progress {
   private timer: NodeJS.Timeout | undefined;
   private lastCalls = 0;
@@ -53,7 +60,11 @@ export class Progress {
       paid: f.paid,
       confirmed: f.confirmed,
       tickets: f.ticketsBought,
+      rate: m.admissionRate,
+      holdP99Ms: p99(m.holdWindow),
+      pending: f.paying,
     });
+    m.holdWindow = [];
     if (this.quiet || now - this.lastPrinted < this.everyMs - 50) return;
     this.lastPrinted = now;
     const line = this.line(rate);

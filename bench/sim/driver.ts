@@ -51,6 +51,8 @@ export interface RunOptions {
   log?: (msg: string) => void;
   /** What the scenario's faults act on; required when it has any. */
   faultTargets?: FaultTargets;
+  /** The event's current admission rate (from the live state), sampled into the timeline every second. */
+  admissionRate?: (eventId: string) => Promise<number | undefined>;
 }
 
 /** mulberry32: a small seeded PRNG, so a scenario's choices can be replayed. */
@@ -77,7 +79,11 @@ export function buildEvent(s: Scenario, eventId: string): Event {
       maxLifetimeSeconds: Math.min(7200, s.event.holdTtlSeconds * 2),
     },
     maxTicketsPerBuyer: s.event.maxTicketsPerBuyer,
-    waitingRoom: { ...s.event.waitingRoom, shuffleSeedSha256: "" },
+    waitingRoom: {
+      ...s.event.waitingRoom,
+      adaptive: s.event.waitingRoom.adaptive && { enabled: true, ...s.event.waitingRoom.adaptive },
+      shuffleSeedSha256: "",
+    },
     currencyCode: s.event.currencyCode,
     priceCategories: s.event.sections.map((sec) => ({
       priceCategoryId: `p_${sec.id}`,
@@ -237,6 +243,14 @@ export async function runSimulation(o: RunOptions): Promise<SimResult> {
   const cannot = faults.check();
   if (cannot.length > 0) throw new Error(`the scenario's faults cannot be injected here:\n  ${cannot.join("\n  ")}`);
   const loop = monitorEventLoopDelay({ resolution: 20 });
+  const rateSampler = o.admissionRate
+    ? setInterval(() => {
+        o.admissionRate!(eventId).then(
+          (rate) => (metrics.admissionRate = rate),
+          () => undefined,
+        );
+      }, 1000)
+    : undefined;
   loop.enable();
   try {
     // --- the event
@@ -357,6 +371,7 @@ export async function runSimulation(o: RunOptions): Promise<SimResult> {
     };
   } finally {
     await faults.stop();
+    clearInterval(rateSampler);
     loop.disable();
     const ms = (ns: number) => Math.round(ns / 1e4) / 100;
     metrics.loopDelayMs = { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) };

@@ -118,7 +118,17 @@ export class Metrics {
     paid: number;
     confirmed: number;
     tickets: number;
+    /** The admission rate the live state had (sampled when the run can read Redis). */
+    rate?: number;
+    /** p99 (ms, client side) of the holds answered during this second; absent without any. */
+    holdP99Ms?: number;
+    /** Orders created whose final state the buyers have not seen yet (checkouts in flight). */
+    pending?: number;
   }[] = [];
+  /** The admission rate as last sampled (RunOptions.admissionRate). */
+  admissionRate: number | undefined;
+  /** Hold latencies (ms) since the last timeline sample. */
+  holdWindow: number[] = [];
   totalCalls = 0;
   totalErrors = 0;
   /** Calls sent again after UNAVAILABLE or DEADLINE_EXCEEDED, by method (each failed attempt is also in `rpc`). */
@@ -147,6 +157,7 @@ export class Metrics {
     const s = this.stats(method);
     s.calls++;
     s.latency.record(ms);
+    if (method.startsWith("Hold")) this.holdWindow.push(ms);
     const name = codeName(code);
     s.codes[name] = (s.codes[name] ?? 0) + 1;
     this.totalCalls++;

@@ -92,6 +92,19 @@ export const scenarioSchema = z.object({
         admissionsPerSecond: z.number().int().min(1).max(10_000).default(100),
         maxShopping: z.number().int().min(1).max(1_000_000).default(1000),
         sessionSeconds: z.number().int().min(60).max(7200).default(600),
+        /** Adaptive admission (proto AdaptiveAdmission, camelCase; the server validates it); absent: off. */
+        adaptive: z
+          .object({
+            minAdmissionsPerSecond: z.number().default(0),
+            maxAdmissionsPerSecond: z.number().default(0),
+            stepPerInterval: z.number().default(0),
+            cutFactor: z.number().default(0),
+            intervalSeconds: z.number().default(0),
+            targetHoldP99Ms: z.number().default(0),
+            targetCheckoutBacklog: z.number().default(0),
+            targetErrorRatio: z.number().default(0),
+          })
+          .optional(),
       })
       .default({ enabled: false, admissionsPerSecond: 100, maxShopping: 1000, sessionSeconds: 600 }),
   }),
@@ -247,7 +260,10 @@ export function listScenarios(): string[] {
   }
 }
 
-/** Parses and validates a scenario; `overrides` win over the file (SIM_BUYERS, SIM_MAX_SECONDS from the env by default). */
+/**
+ * Parses and validates a scenario; `overrides` win over the file (SIM_BUYERS, SIM_MAX_SECONDS, SIM_RATE: the
+ * waiting room's admissions per second, SIM_ADAPTIVE=off: without adaptive admission; from the env by default).
+ */
 export function parseScenario(raw: unknown, env: NodeJS.ProcessEnv = process.env): Scenario {
   const r = scenarioSchema.safeParse(raw);
   if (!r.success) {
@@ -266,6 +282,13 @@ export function parseScenario(raw: unknown, env: NodeJS.ProcessEnv = process.env
     if (!Number.isFinite(n) || n < 1) throw new Error(`SIM_MAX_SECONDS=${env.SIM_MAX_SECONDS}: not a positive number`);
     s.run.maxSeconds = n;
   }
+  // The admission comparison (bench/ADAPTIVE-ADMISSION.md): one scenario at several fixed rates, and adaptive.
+  if (env.SIM_RATE) {
+    const n = Number(env.SIM_RATE);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`SIM_RATE=${env.SIM_RATE}: not a positive integer`);
+    s.event.waitingRoom.admissionsPerSecond = n;
+  }
+  if (env.SIM_ADAPTIVE === "off") delete s.event.waitingRoom.adaptive;
   const c = s.buyer.choice;
   const hasGa = s.event.sections.some((x) => x.generalAdmission);
   const hasReserved = s.event.sections.some((x) => x.reserved);

@@ -12,6 +12,8 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { createRedis } from "../../src/adapters/redis/client.js";
+import { eventKeys } from "../../src/adapters/redis/keys.js";
 import { audit } from "./audit.js";
 import { runSimulation, seededRandom, type Target } from "./driver.js";
 import type { FaultTargets } from "./faults.js";
@@ -46,6 +48,8 @@ const command = parseCommand({
   positionals: [["scenario", "the scenario's name (required)"]],
   env: [
     ["SIM_BUYERS", "scale the scenario to this many buyers"],
+    ["SIM_RATE", "the waiting room's admissions per second (adaptive admission's start)"],
+    ["SIM_ADAPTIVE", "off: run the scenario without its adaptive admission"],
     ["SIM_MAX_SECONDS", "stop the buyers after this long"],
     ["SIM_SEED", "the random seed"],
     ["SIM_PROGRESS_SECONDS", "how often the progress line prints"],
@@ -103,16 +107,21 @@ async function main(): Promise<number> {
     }
     const seed = process.env.SIM_SEED ? Number(process.env.SIM_SEED) : undefined;
     const cpu0 = cpuNow(pids);
+    const rates = createRedis({ url: redisUrl });
     const result = await runSimulation({
       target,
       scenario,
       rnd: seed !== undefined ? seededRandom(seed) : undefined,
       faultTargets,
-    });
+      admissionRate: async (eventId) => {
+        const rate = await rates.hget(eventKeys(eventId).meta, "wr_rate");
+        return rate === null ? undefined : Number(rate);
+      },
+    }).finally(() => rates.disconnect());
     const cpu = cpuCores(cpu0, cpuNow(pids));
     say(`buyers done in ${((result.endedMs - result.openedMs) / 1000).toFixed(1)} s after the open; auditing`);
     const a = await audit({ result, target, mysqlUrl, redisUrl });
-    const command = `npm run simulate -- ${name}${process.env.SIM_BUYERS ? ` (SIM_BUYERS=${process.env.SIM_BUYERS})` : ""}${process.env.SIM_MAX_SECONDS ? ` (SIM_MAX_SECONDS=${process.env.SIM_MAX_SECONDS})` : ""}`;
+    const command = `npm run simulate -- ${name}${process.env.SIM_BUYERS ? ` (SIM_BUYERS=${process.env.SIM_BUYERS})` : ""}${process.env.SIM_MAX_SECONDS ? ` (SIM_MAX_SECONDS=${process.env.SIM_MAX_SECONDS})` : ""}${process.env.SIM_RATE ? ` (SIM_RATE=${process.env.SIM_RATE})` : ""}${process.env.SIM_ADAPTIVE ? ` (SIM_ADAPTIVE=${process.env.SIM_ADAPTIVE})` : ""}`;
     const rep = buildReport(result, a, { command, processes, cpu });
     const files = writeReport(rep);
     process.stdout.write(`${summary(rep, files)}\n`);
