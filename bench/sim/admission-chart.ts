@@ -8,8 +8,8 @@
 //   node --import tsx bench/sim/admission-chart.ts --out bench/adaptive-admission.svg \
 //     --p99-target 250 --backlog-target 60 "fixed 40/s=bench/results/sim-a.json" "adaptive=bench/results/sim-b.json"
 import fs from "node:fs";
+import { parseArgs } from "node:util";
 import { lineChart, type Series } from "../lib/charts.js";
-import { parseCommand } from "../lib/command.js";
 
 interface Sample {
   t: number;
@@ -54,19 +54,17 @@ function readRun(arg: string): Run {
 }
 
 function main(): number {
-  const cmd = parseCommand({
-    usage: "node --import tsx bench/sim/admission-chart.ts",
-    about: "Charts simulator runs' admission rate, holds p99 and checkouts in flight, and prints their figures.",
-    flags: {
-      out: { type: "string", description: "the SVG to write (bench/adaptive-admission.svg)", value: "file" },
-      "p99-target": { type: "string", description: "the holds p99 target drawn, ms (250)", value: "ms" },
-      "backlog-target": { type: "string", description: "the checkout backlog target drawn (60)", value: "n" },
+  const cmd = parseArgs({
+    options: {
+      out: { type: "string", default: "bench/adaptive-admission.svg" },
+      "p99-target": { type: "string", default: "250" },
+      "backlog-target": { type: "string", default: "60" },
     },
-    positionals: [["label=file ...", "a run: its label and its bench/results/sim-*.json"]],
+    allowPositionals: true,
   });
-  const out = cmd.flags.out ?? "bench/adaptive-admission.svg";
-  const p99Target = Number(cmd.flags["p99-target"] ?? 250);
-  const backlogTarget = Number(cmd.flags["backlog-target"] ?? 60);
+  const out = cmd.values.out;
+  const p99Target = Number(cmd.values["p99-target"]);
+  const backlogTarget = Number(cmd.values["backlog-target"]);
   const runs = cmd.positionals.map(readRun);
   if (runs.length === 0) throw new Error("name at least one label=file");
 
@@ -100,8 +98,9 @@ function main(): number {
     lineChart({
       title: "Holds' p99 per second (client side, ms)",
       xLabel: "seconds since the open",
-      yLabel: "ms",
+      yLabel: "ms (log)",
       series: [...series((s) => s.holdP99Ms), target(`target ${p99Target} ms (server side)`, p99Target)],
+      logY: true,
       width,
     }),
     lineChart({

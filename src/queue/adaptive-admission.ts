@@ -22,7 +22,7 @@ import { p99Ms, readSignals, type IntervalSignals } from "./admission-signals.js
 /** How often each process looks at each room's adaptive settings and lease. */
 const CHECK_EVERY_MS = 500;
 
-export type RateReason = "healthy" | "hold_p99" | "checkout_backlog" | "error_ratio";
+export type RateReason = "healthy" | "idle" | "hold_p99" | "checkout_backlog" | "error_ratio";
 
 export interface Signals {
   holdP99Ms: number;
@@ -39,12 +39,19 @@ export interface RateDecision {
   reasons: RateReason[];
 }
 
-/** The AIMD rule: every signal under its target adds the step (≤ max); any over multiplies by the factor (≥ min). */
+/**
+ * The AIMD rule: every signal under its target adds the step (≤ max); any
+ * over multiplies by the factor (≥ min). An interval without a single hold
+ * ("idle": nobody admitted is shopping, e.g. while the room is paused or
+ * sold out) is no evidence the backend could take more: the rate stays, so
+ * it does not climb to the max while nothing tests it.
+ */
 export function decideRate(a: AdaptiveAdmission, rate: number, s: Signals): RateDecision {
   const reasons: RateReason[] = [];
   if (s.holdP99Ms > a.targetHoldP99Ms) reasons.push("hold_p99");
   if (s.checkoutBacklog > a.targetCheckoutBacklog) reasons.push("checkout_backlog");
   if (s.errorRatio > a.targetErrorRatio) reasons.push("error_ratio");
+  if (reasons.length === 0 && s.holds === 0) return { from: rate, to: rate, reasons: ["idle"] };
   const next = reasons.length === 0 ? rate + a.stepPerInterval : Math.floor(rate * a.cutFactor);
   const to = Math.min(a.maxAdmissionsPerSecond, Math.max(a.minAdmissionsPerSecond, next));
   return { from: rate, to, reasons: reasons.length === 0 ? ["healthy"] : reasons };

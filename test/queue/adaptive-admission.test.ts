@@ -81,6 +81,17 @@ function eventWith(rate: number, adaptive?: Partial<AdaptiveAdmission>): Event {
   };
 }
 
+/** Publishes, for each of the next seconds, `holds` holds that took about `ms` each, as every process would. */
+async function feedHolds(eventId: string, seconds: number, holds: number, ms: number): Promise<void> {
+  const now = Math.floor(Date.now() / 1000);
+  for (let s = now - 2; s < now + seconds; s++) {
+    const key = queueKeys(eventId).signals(s);
+    await t.app.redis.del(key);
+    await t.app.redis.hset(key, "n", holds, "c", holds, `h${bucketOf(ms)}`, holds);
+    await t.app.redis.pexpire(key, 120_000);
+  }
+}
+
 /** Creates the event, opens its sale and has a buyer join, so every API process steps (and controls) it. */
 async function openWithBuyer(event: Event): Promise<string> {
   const { event: created } = await call(t.events, t.events.createEvent, { requestId: uid("r"), event }, t.operator);
@@ -128,6 +139,9 @@ describe("adaptive admission's rule", () => {
       "error_ratio",
     ]);
     expect(decideRate(a, 8, { ...healthy, errorRatio: 0.06 }).to).toBe(5);
+    // No hold at all in the interval: no evidence for more, the rate stays (a breach still cuts).
+    expect(decideRate(a, 10, { ...healthy, holds: 0, holdP99Ms: 0 })).toEqual({ from: 10, to: 10, reasons: ["idle"] });
+    expect(decideRate(a, 10, { ...healthy, holds: 0, holdP99Ms: 0, checkoutBacklog: 11 }).to).toBe(5);
   });
 
   it("reads the p99 from the histogram of every process's holds", () => {
@@ -208,17 +222,22 @@ describe("adaptive admission", () => {
   });
 
   it("raises a healthy event's rate step by step up to its most, and says so in the metrics", async () => {
-    const eventId = await openWithBuyer(
-      eventWith(5, {
-        ...LENIENT,
-        minAdmissionsPerSecond: 1,
-        maxAdmissionsPerSecond: 13,
-        stepPerInterval: 4,
-        intervalSeconds: 1,
-      }),
-    );
+    const settings = {
+      ...LENIENT,
+      minAdmissionsPerSecond: 1,
+      maxAdmissionsPerSecond: 13,
+      stepPerInterval: 4,
+      intervalSeconds: 1,
+    };
+    const event = eventWith(5, settings);
+    // Quick holds for the next seconds: an interval without any hold leaves the rate where it is.
+    await feedHolds(event.eventId, 30, 50, 3);
+    const idle = await openWithBuyer(eventWith(5, settings));
+    const eventId = await openWithBuyer(event);
     const rates = await followRate(eventId, (r) => r[r.length - 1] === 13);
     expect(rates).toEqual([5, 9, 13]);
+    // Decided over the same seconds, the room nobody held in kept its rate.
+    expect(await liveRate(idle)).toBe(5);
 
     const { text } = await scrape(t.app.metricsPort!);
     expect(text).toMatch(new RegExp(`ticketing_admission_rate\\{event_id="${eventId}"\\} 13`));
@@ -239,16 +258,12 @@ describe("adaptive admission", () => {
       targetErrorRatio: 1,
     });
     // Every process's holds took about a second, for the next several seconds (as the processes publish them).
-    const now = Math.floor(Date.now() / 1000);
-    for (let s = now - 2; s < now + 12; s++) {
-      const key = queueKeys(event.eventId).signals(s);
-      await t.app.redis.hset(key, "n", 100, "c", 100, `h${bucketOf(1000)}`, 100);
-      await t.app.redis.pexpire(key, 60_000);
-    }
+    await feedHolds(event.eventId, 12, 100, 1000);
     const eventId = await openWithBuyer(event);
     const rates = await followRate(eventId, (r) => r[r.length - 1] === 5);
     expect(rates).toEqual([40, 20, 10, 5]);
-    // The slow seconds pass: healthy again, the rate grows by the step.
+    // Holds are quick again: the rate grows by the step.
+    await feedHolds(eventId, 30, 50, 3);
     await followRate(eventId, (r) => r[r.length - 1] === 10);
     const { text } = await scrape(t.app.metricsPort!);
     expect(text).toMatch(
@@ -260,15 +275,15 @@ describe("adaptive admission", () => {
 
   it("publishes real holds' times and outcomes event-wide, and never moves a rate it does not control", async () => {
     const fixed = await openWithBuyer(eventWith(7));
-    const adaptive = await openWithBuyer(
-      eventWith(5, {
-        ...LENIENT,
-        minAdmissionsPerSecond: 1,
-        maxAdmissionsPerSecond: 17,
-        stepPerInterval: 4,
-        intervalSeconds: 1,
-      }),
-    );
+    const adaptiveEvent = eventWith(5, {
+      ...LENIENT,
+      minAdmissionsPerSecond: 1,
+      maxAdmissionsPerSecond: 17,
+      stepPerInterval: 4,
+      intervalSeconds: 1,
+    });
+    await feedHolds(adaptiveEvent.eventId, 30, 50, 3);
+    const adaptive = await openWithBuyer(adaptiveEvent);
     // A hold without an admission token: refused, but handled, so it counts.
     const since = Math.floor(Date.now() / 1000);
     const refused = await callError(t.reservations, t.reservations.holdSeats, {

@@ -148,9 +148,11 @@ export interface WaitingRoomSettings {
  * PENDING_PAYMENT (checkouts in flight), and the ratio of HoldSeats,
  * HoldBestAvailable and CreateOrder calls answered UNAVAILABLE, INTERNAL or
  * DEADLINE_EXCEEDED. All under their targets: the rate grows by
- * step_per_interval, up to max_admissions_per_second. Any over: it is cut to
- * rate * cut_factor, down to min_admissions_per_second. Every process's next
- * admission step uses the new rate. Zero fields take their defaults.
+ * step_per_interval, up to max_admissions_per_second (but stays put after an
+ * interval without a single hold: no evidence the backend could take more).
+ * Any over: it is cut to rate * cut_factor, down to
+ * min_admissions_per_second. Every process's next admission step uses the
+ * new rate. Zero fields take their defaults.
  */
 export interface AdaptiveAdmission {
   enabled: boolean;
