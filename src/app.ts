@@ -169,7 +169,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     .start()
     .catch((err: unknown) => log.warn({ err }, "ticket key ring not loaded yet; VerifyTicket answers UNAVAILABLE"));
   ticketKeys.ring.startRefreshing();
-  const tickets = new Tickets(mysql, ticketKeys.tokens);
+  const tickets = new Tickets({ mysql, tokens: ticketKeys.tokens });
   const notifier = new OrderNotifier(redis);
   const orders = new Orders({
     store: orderStore,

@@ -110,7 +110,7 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
         orders: orderStore,
         payments: meteredPayments,
         notifier,
-        tickets: new Tickets(mysql, ticketKeys.tokens),
+        tickets: new Tickets({ mysql, tokens: ticketKeys.tokens }),
         completeShopping: (eventId, buyerId) => completeShopping(scripts, eventId, buyerId),
         repairSeats: (target) => seatRepair.repair(target),
         log,

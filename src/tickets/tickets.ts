@@ -58,11 +58,20 @@ export function createTicketTokens(
   return { ring, pool, tokens: new TokenService(ring, pool) };
 }
 
+export interface TicketsDeps {
+  mysql: MysqlPool;
+  /** The "ticket" ring's tokens: signing in the worker, verifying only in the API. */
+  tokens: TokenService;
+}
+
 export class Tickets {
-  constructor(
-    private readonly mysql: MysqlPool,
-    private readonly tokens: TokenService,
-  ) {}
+  private readonly mysql: MysqlPool;
+  private readonly tokens: TokenService;
+
+  constructor(deps: TicketsDeps) {
+    this.mysql = deps.mysql;
+    this.tokens = deps.tokens;
+  }
 
   /**
    * Signs one code per seat, then one per general-admission place (each
