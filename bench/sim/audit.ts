@@ -12,7 +12,7 @@ import { eventKeys, queueKeys } from "../../src/adapters/redis/keys.js";
 import { TicketState } from "../../src/gen/ticketing/v1/ticket_service.js";
 import { Clients } from "./clients.js";
 import type { SimResult, Target } from "./driver.js";
-import { Metrics } from "./metrics.js";
+import { describeRefusals, Metrics } from "./metrics.js";
 import { capacityOf } from "./scenario.js";
 
 export interface Check {
@@ -511,6 +511,29 @@ export async function audit(o: AuditOptions): Promise<AuditResult> {
       offlineBad === 0 && onlineBad === 0 && received.length === expected,
       `${fmt(received.length)} tickets received by buyers (${fmt(expected)} expected); offline ${fmt(sample.length - offlineBad)}/${fmt(sample.length)} ok; VerifyTicket ${fmt(toVerify.length - onlineBad)}/${fmt(toVerify.length)} ok${bad.length ? ` (${list(bad, 3)})` : ""}`,
     );
+
+    // --- a Redis Cluster failover: refused calls are UNAVAILABLE (retried), never INTERNAL or UNKNOWN
+    const failovers = result.metrics.faults.filter(
+      (x) => x.kind === "redis-failover" && !x.note.startsWith("not injected"),
+    );
+    if (failovers.length > 0) {
+      const outcomeOf = (holdId: string) => result.records.find((b) => b.holdIds.includes(holdId))?.outcome ?? "?";
+      add(
+        "a Redis Cluster failover: calls refused only with UNAVAILABLE (no INTERNAL or UNKNOWN), and the replica took over",
+        failovers.every((x) => x.failover && x.refusals && x.refusals.unexpected === 0),
+        failovers
+          .map((x) =>
+            x.failover
+              ? `master :${x.failover.killedPort} killed, replica :${x.failover.promotedPort} serving ${(x.failover.promotedAfterMs / 1000).toFixed(1)} s later; ` +
+                `refused ${describeRefusals(x.refusals)}; ` +
+                (x.failover.lostHolds.length
+                  ? `${x.failover.lostHolds.length} holds the old master had were not replicated and are gone (their buyers' journeys: ${list(x.failover.lostHolds.map(outcomeOf))})`
+                  : "no hold lost with the old master")
+              : x.note,
+          )
+          .join("; "),
+      );
+    }
 
     // --- the run itself
     add(

@@ -298,7 +298,7 @@ export async function runSimulation(o: RunOptions): Promise<SimResult> {
         clients.operator,
       );
       opened = true;
-      faults.start(openedMs);
+      faults.start(openedMs, eventId);
       progress.setPhase("");
       log(
         `sale open (${preQueueMs > 0 ? `${records.filter((r) => r.scheduledMs < 0).length.toLocaleString("en-US")} buyers scheduled before it` : "no pre-queue"})`,

@@ -85,6 +85,61 @@ export interface Funnel {
   done: number;
 }
 
+/** Codes that say the service could not answer, as opposed to an answer about the request itself. */
+const REFUSAL_CODES = new Set<number>([status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.INTERNAL, status.UNKNOWN]);
+
+export interface Refusals {
+  /** Calls by code (UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL, UNKNOWN). */
+  byCode: Record<string, number>;
+  unavailable: number;
+  /** INTERNAL + UNKNOWN: never expected, whatever broke. */
+  unexpected: number;
+  firstUnavailableMs?: number | undefined;
+  lastUnavailableMs?: number | undefined;
+  /** From the first to the last UNAVAILABLE, ms (0 when there was none or one). */
+  windowMs: number;
+}
+
+/** "UNAVAILABLE 12 over 2.3 s, DEADLINE_EXCEEDED 1, INTERNAL 0, UNKNOWN 0" (over: the first to the last UNAVAILABLE). */
+export function describeRefusals(r: Refusals | undefined): string {
+  if (!r) return "–";
+  const n = (x: number) => x.toLocaleString("en-US");
+  const others = Object.entries(r.byCode)
+    .filter(([c]) => c !== "UNAVAILABLE" && c !== "INTERNAL" && c !== "UNKNOWN")
+    .map(([c, x]) => `, ${c} ${n(x)}`)
+    .join("");
+  return (
+    `UNAVAILABLE ${n(r.unavailable)}${r.unavailable ? ` over ${(r.windowMs / 1000).toFixed(1)} s` : ""}${others}, ` +
+    `INTERNAL ${n(r.byCode.INTERNAL ?? 0)}, UNKNOWN ${n(r.byCode.UNKNOWN ?? 0)}`
+  );
+}
+
+/** A Redis Cluster failover (bench/sim/faults.ts, redis-failover). */
+export interface FailoverRecord {
+  /** The master serving the event's slot, killed, and the replica promoted in its place (client ports). */
+  killedPort: number;
+  promotedPort: number;
+  slot: number;
+  /** From the kill until the replica was a master and the cluster ok again, ms. */
+  promotedAfterMs: number;
+  /** Holds the old master had a moment before the kill that its replica never got (asynchronous replication). */
+  lostHolds: string[];
+  /** Seat-map changes (the event's version counter) the replica was behind by. */
+  lostSeatChanges: number;
+}
+
+export interface FaultRecord {
+  kind: string;
+  atSeconds: number;
+  seconds: number;
+  startedMs: number;
+  endedMs?: number;
+  note: string;
+  /** The calls refused from the fault's start until the next fault started (or the run ended). */
+  refusals?: Refusals;
+  failover?: FailoverRecord;
+}
+
 export class Metrics {
   readonly rpc = new Map<string, RpcStats>();
   readonly funnel: Funnel = {
@@ -134,14 +189,13 @@ export class Metrics {
   /** Calls sent again after UNAVAILABLE or DEADLINE_EXCEEDED, by method (each failed attempt is also in `rpc`). */
   readonly retries: Record<string, number> = {};
   /** Faults injected (bench/sim/faults.ts), in order. */
-  readonly faults: {
-    kind: string;
-    atSeconds: number;
-    seconds: number;
-    startedMs: number;
-    endedMs?: number;
-    note: string;
-  }[] = [];
+  readonly faults: FaultRecord[] = [];
+  /**
+   * When calls were refused (UNAVAILABLE, DEADLINE_EXCEEDED) or failed
+   * unexpectedly (INTERNAL, UNKNOWN): wall-clock ms of the answer and the
+   * code, bounded; a fault's record says which of these fell in its window.
+   */
+  readonly refusals: { atMs: number; code: string }[] = [];
   /** Arrivals that started later than scheduled (the client could not keep up), ms. */
   readonly arrivalLag = new Histogram();
   /** The simulator's own event-loop delay (client-side latencies include it). */
@@ -165,7 +219,31 @@ export class Metrics {
       this.totalErrors++;
       const key = reason ? `${name}/${reason}` : name;
       s.reasons[key] = (s.reasons[key] ?? 0) + 1;
+      if (REFUSAL_CODES.has(code) && this.refusals.length < 200_000)
+        this.refusals.push({ atMs: Date.now(), code: name });
     }
+  }
+
+  /** The refusals answered in [fromMs, toMs): counts by code, and the first to the last UNAVAILABLE. */
+  refusalsBetween(fromMs: number, toMs: number): Refusals {
+    const byCode: Record<string, number> = {};
+    let first: number | undefined;
+    let last: number | undefined;
+    for (const r of this.refusals) {
+      if (r.atMs < fromMs || r.atMs >= toMs) continue;
+      byCode[r.code] = (byCode[r.code] ?? 0) + 1;
+      if (r.code !== "UNAVAILABLE") continue;
+      first ??= r.atMs;
+      last = r.atMs;
+    }
+    return {
+      byCode,
+      unavailable: byCode.UNAVAILABLE ?? 0,
+      unexpected: (byCode.INTERNAL ?? 0) + (byCode.UNKNOWN ?? 0),
+      firstUnavailableMs: first,
+      lastUnavailableMs: last,
+      windowMs: first !== undefined && last !== undefined ? last - first : 0,
+    };
   }
 
   retried(method: string): void {

@@ -7,6 +7,7 @@ import { repoRoot } from "../../tools/devstack/stack.js";
 import { machineInfo, sourceInfo, type MachineInfo, type SourceInfo } from "../lib/sys.js";
 import type { AuditResult } from "./audit.js";
 import type { SimResult } from "./driver.js";
+import { describeRefusals, type FaultRecord } from "./metrics.js";
 import { capacityOf } from "./scenario.js";
 
 export interface SimReport {
@@ -44,7 +45,7 @@ export interface SimReport {
   /** Calls sent again after UNAVAILABLE or DEADLINE_EXCEEDED, by method. */
   retries: Record<string, number>;
   /** Faults injected during the sale. */
-  faults: { kind: string; atSeconds: number; seconds: number; startedMs: number; endedMs?: number; note: string }[];
+  faults: FaultRecord[];
   totalCalls: number;
   callsPerSecond: number;
   arrivalLagMs: { p50: number; p99: number; max: number };
@@ -131,11 +132,11 @@ function funnelTable(rep: SimReport): string {
 
 function faultTable(rep: SimReport): string {
   return [
-    "| at (s after the open) | fault | planned | actual | what happened |",
-    "| ---: | --- | ---: | ---: | --- |",
+    "| at (s after the open) | fault | planned | actual | calls refused until the next fault (UNAVAILABLE: first to last) | what happened |",
+    "| ---: | --- | ---: | ---: | --- | --- |",
     ...rep.faults.map(
       (x) =>
-        `| ${f(x.atSeconds)} | ${x.kind} | ${f(x.seconds)} s | ${x.endedMs !== undefined ? `${f((x.endedMs - x.startedMs) / 1000)} s` : "–"} | ${x.note} |`,
+        `| ${f(x.atSeconds)} | ${x.kind} | ${f(x.seconds)} s | ${x.endedMs !== undefined ? `${f((x.endedMs - x.startedMs) / 1000)} s` : "–"} | ${describeRefusals(x.refusals)} | ${x.note} |`,
     ),
   ].join("\n");
 }
@@ -281,7 +282,9 @@ export function summary(rep: SimReport, files?: { json: string; md: string }): s
         .join(", ") || "none"
     }`,
     ...(rep.faults.length
-      ? [`  faults: ${rep.faults.map((x) => `${x.kind} at ${f(x.atSeconds)} s (${x.note})`).join("; ")}`]
+      ? [
+          `  faults: ${rep.faults.map((x) => `${x.kind} at ${f(x.atSeconds)} s (${x.note}; refused: ${describeRefusals(x.refusals)})`).join("; ")}`,
+        ]
       : []),
     top,
     "  audit:",

@@ -59,15 +59,20 @@ const section = z
 /**
  * A fault injected while the sale runs, `atSeconds` after the open, lasting
  * `seconds`: a process killed with SIGKILL and started again after that long
- * (api-crash, worker-crash), or a store frozen with SIGSTOP and thawed with
- * SIGCONT (redis-stall, mysql-stall, temporal-stall; only stores the
- * simulator started itself).
+ * (api-crash, worker-crash, redis-crash), a store frozen with SIGSTOP and
+ * thawed with SIGCONT (redis-stall, mysql-stall, temporal-stall; only stores
+ * the simulator started itself), or the Redis Cluster master serving the
+ * event killed for good, so that its replica takes over (redis-failover:
+ * the old master is started again as a replica once the new one serves and
+ * `seconds` have passed). On a cluster the Redis faults act on the master
+ * serving the event's slot.
  */
 export const faultKinds = [
   "api-crash",
   "worker-crash",
   "redis-crash",
   "redis-stall",
+  "redis-failover",
   "mysql-stall",
   "temporal-stall",
 ] as const;
@@ -205,6 +210,18 @@ export const scenarioSchema = z.object({
     .default({ latencyMs: "20-80", declineRatio: 0.2, failureRatio: 0, lostResponseRatio: 0 }),
   /** Faults to inject, by time after the open (see `fault` above). */
   faults: z.array(fault).max(100).default([]),
+  /**
+   * Run on a Redis Cluster the simulator starts (instead of one Redis):
+   * `masters`, `replicas` per master, and `nodeTimeoutMs` (cluster-node-timeout:
+   * how long a master may be unreachable before its replica takes over).
+   */
+  redisCluster: z
+    .object({
+      masters: z.number().int().min(3).max(16).default(3),
+      replicas: z.number().int().min(0).max(2).default(1),
+      nodeTimeoutMs: z.number().int().min(500).max(60_000).default(4000),
+    })
+    .optional(),
   /** Extra env for the API and worker processes the simulator starts (e.g. QUEUE_ABANDON_SECONDS). */
   serverEnv: z.record(z.string(), z.string()).default({}),
   run: z
@@ -300,6 +317,21 @@ export function parseScenario(raw: unknown, env: NodeJS.ProcessEnv = process.env
     throw new Error("invalid scenario: seats/bestAvailable choice without a reserved section");
   if (Object.values(s.buyer.tickets).every((w) => w <= 0))
     throw new Error("invalid scenario: buyer.tickets has no positive weight");
+  const cluster = s.redisCluster;
+  for (const f of s.faults) {
+    const at = `faults: ${f.kind} at ${f.atSeconds} s`;
+    if (f.kind === "redis-failover" && !cluster?.replicas)
+      throw new Error(`invalid scenario: ${at} needs a redisCluster with replicas (one to promote)`);
+    // Down for half the node timeout or more, a master risks being failed over: that is redis-failover's job.
+    if (
+      (f.kind === "redis-stall" || f.kind === "redis-crash") &&
+      cluster &&
+      f.seconds * 1000 > cluster.nodeTimeoutMs / 2
+    )
+      throw new Error(
+        `invalid scenario: ${at} lasts ${f.seconds} s, more than half of redisCluster.nodeTimeoutMs (${cluster.nodeTimeoutMs} ms): its replica could take over`,
+      );
+  }
   return s;
 }
 

@@ -3,9 +3,10 @@
 // bench/results/sim-<scenario>-<timestamp>.{json,md} and exits non-zero when
 // the audit fails.
 //
-// Starts its own Redis, MariaDB, Temporal dev server (in memory), API and
-// worker in a temp dir (REDIS_URL / MYSQL_URL / TEMPORAL_ADDRESS reuse running
-// stores); SIM_API_ADDRESS targets an API already running (then MYSQL_URL and
+// Starts its own Redis (a Redis Cluster with replicas when the scenario has
+// `redisCluster`), MariaDB, Temporal dev server (in memory), API and worker in
+// a temp dir (REDIS_URL / REDIS_CLUSTER_NODES / MYSQL_URL / TEMPORAL_ADDRESS
+// reuse running stores); SIM_API_ADDRESS targets an API already running (then MYSQL_URL and
 // REDIS_URL are needed for the audit, and the scenario's payment settings
 // cannot reach that API's worker). SIM_BUYERS / SIM_MAX_SECONDS scale a
 // scenario down for a quick try; SIM_SEED makes its random choices repeatable.
@@ -55,6 +56,7 @@ const command = parseCommand({
     ["SIM_PROGRESS_SECONDS", "how often the progress line prints"],
     ["SIM_API_ADDRESS", "drive the API running there (needs MYSQL_URL and REDIS_URL for the audit)"],
     ["REDIS_URL", "use this Redis (and the audit reads it)"],
+    ["REDIS_CLUSTER_NODES", "use this Redis Cluster (host:port,...) for a scenario with redisCluster"],
     ["MYSQL_URL", "use this MySQL (and the audit reads it)"],
     ["TEMPORAL_ADDRESS", "use this Temporal server"],
   ],
@@ -76,6 +78,7 @@ async function main(): Promise<number> {
     let target: Target;
     let mysqlUrl: string;
     let redisUrl: string;
+    let redisClusterNodes: string | undefined;
     const processes: Record<string, string> = {};
     const pids: Record<string, number> = {};
     let faultTargets: FaultTargets = { storePids: {} };
@@ -88,22 +91,29 @@ async function main(): Promise<number> {
       };
       mysqlUrl = process.env.MYSQL_URL;
       redisUrl = process.env.REDIS_URL;
+      redisClusterNodes = process.env.REDIS_CLUSTER_NODES || undefined;
       say(
         `using the API at ${target.address}; its worker's payment settings apply, not the scenario's (${JSON.stringify(scenario.payment)})`,
       );
       processes.api = `reused ${target.address}`;
     } else {
       say(`starting the stack in ${dir}`);
-      const stores = await startStores(dir);
+      const stores = await startStores(dir, { redisCluster: scenario.redisCluster });
       const app = await startApp(stores, dir, { apiEnv: apiEnvFor(scenario), workerEnv: workerEnvFor(scenario) });
       target = { address: app.address, issuer: app.issuer };
       mysqlUrl = stores.mysqlUrl;
       redisUrl = stores.redisUrl;
+      redisClusterNodes = stores.redisClusterNodes;
       Object.assign(processes, app.commands);
-      processes.stores = `redis ${stores.redisUrl}, mariadb ${stores.mysqlUrl}, temporal ${stores.temporalAddress} (in memory)`;
+      processes.stores = `${redisClusterNodes ? `redis cluster ${redisClusterNodes} (masters; ${stores.redisCluster?.processes.size ?? "?"} nodes, cluster-node-timeout ${scenario.redisCluster?.nodeTimeoutMs} ms)` : `redis ${stores.redisUrl}`}, mariadb ${stores.mysqlUrl}, temporal ${stores.temporalAddress} (in memory)`;
       processes.logs = dir;
       Object.assign(pids, stores.pids, { api: app.api.pid, worker: app.worker.pid });
-      faultTargets = { app, storePids: stores.pids, restartStore: stores.restart };
+      faultTargets = {
+        app,
+        storePids: stores.pids,
+        restartStore: stores.restart,
+        ...(stores.redisCluster ? { redisCluster: stores.redisCluster } : {}),
+      };
     }
     const seed = process.env.SIM_SEED ? Number(process.env.SIM_SEED) : undefined;
     const cpu0 = cpuNow(pids);
@@ -120,7 +130,16 @@ async function main(): Promise<number> {
     }).finally(() => rates.disconnect());
     const cpu = cpuCores(cpu0, cpuNow(pids));
     say(`buyers done in ${((result.endedMs - result.openedMs) / 1000).toFixed(1)} s after the open; auditing`);
-    const a = await audit({ result, target, mysqlUrl, redisUrl });
+    const a = await audit({
+      result,
+      target,
+      mysqlUrl,
+      redisUrl,
+      redisClusterNodes: redisClusterNodes?.split(",").map((n) => {
+        const [host, port] = n.split(":");
+        return { host: host!, port: Number(port) };
+      }),
+    });
     const command = `npm run simulate -- ${name}${process.env.SIM_BUYERS ? ` (SIM_BUYERS=${process.env.SIM_BUYERS})` : ""}${process.env.SIM_MAX_SECONDS ? ` (SIM_MAX_SECONDS=${process.env.SIM_MAX_SECONDS})` : ""}${process.env.SIM_RATE ? ` (SIM_RATE=${process.env.SIM_RATE})` : ""}${process.env.SIM_ADAPTIVE ? ` (SIM_ADAPTIVE=${process.env.SIM_ADAPTIVE})` : ""}`;
     const rep = buildReport(result, a, { command, processes, cpu });
     const files = writeReport(rep);

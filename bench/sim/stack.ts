@@ -1,5 +1,6 @@
-// The simulator's own stack: Redis, MariaDB and a Temporal dev server on free
-// ports (or what REDIS_URL / MYSQL_URL / TEMPORAL_ADDRESS point at), then the
+// The simulator's own stack: Redis (or a Redis Cluster with replicas, when the
+// scenario asks for one), MariaDB and a Temporal dev server on free ports (or
+// what REDIS_URL / REDIS_CLUSTER_NODES / MYSQL_URL / TEMPORAL_ADDRESS point at), then the
 // API and the worker as separate processes with the scenario's env. Everything
 // started here is stopped by PID: at the end, on failure and on Ctrl-C.
 import { ensureLocalIssuer, type LocalIssuer } from "../../src/identity/local-issuer.js";
@@ -14,10 +15,12 @@ import {
   sleep,
   startMysql,
   startRedis,
+  startRedisCluster,
   startTemporal,
   tail,
   waitUntilReady,
   type ManagedProcess,
+  type RedisClusterHandle,
 } from "../../tools/devstack/stack.js";
 import { QueueServiceClient } from "../../src/gen/ticketing/v1/queue_service.js";
 
@@ -63,6 +66,10 @@ export function installSignalHandlers(): void {
 
 export interface Stores {
   redisUrl: string;
+  /** REDIS_CLUSTER_NODES ("host:port,...") when the stack runs a Redis Cluster. */
+  redisClusterNodes?: string | undefined;
+  /** The Redis Cluster this module started (faults act on its nodes). */
+  redisCluster?: RedisClusterHandle | undefined;
   mysqlUrl: string;
   temporalAddress: string;
   temporalUiUrl?: string | undefined;
@@ -76,6 +83,8 @@ export interface StoreOptions {
   persistentDir?: string;
   /** Serve the Temporal web UI. */
   ui?: boolean;
+  /** Run a Redis Cluster (the scenario's `redisCluster`) instead of one Redis; REDIS_CLUSTER_NODES reuses one. */
+  redisCluster?: { masters: number; replicas: number; nodeTimeoutMs: number } | undefined;
 }
 
 export async function startStores(dir: string, o: StoreOptions = {}): Promise<Stores> {
@@ -83,11 +92,38 @@ export async function startStores(dir: string, o: StoreOptions = {}): Promise<St
   const restart: Stores["restart"] = {};
   const tasks: Promise<void>[] = [];
   let redisUrl = process.env.REDIS_URL ?? "";
+  let redisClusterNodes: string | undefined;
+  let redisCluster: RedisClusterHandle | undefined;
   let mysqlUrl = process.env.MYSQL_URL ?? "";
   let temporalAddress = process.env.TEMPORAL_ADDRESS ?? "";
   let temporalUiUrl: string | undefined;
   const p = o.persistentDir;
-  if (redisUrl) say(`redis: using REDIS_URL=${redisUrl}`);
+  const c = o.redisCluster;
+  if (c && p) throw new Error("a Redis Cluster runs in a temp dir only, not with persistentDir");
+  if (c && process.env.REDIS_CLUSTER_NODES) {
+    redisClusterNodes = process.env.REDIS_CLUSTER_NODES;
+    redisUrl = `redis://${redisClusterNodes.split(",")[0]}`;
+    say(`redis: using REDIS_CLUSTER_NODES=${redisClusterNodes}`);
+  } else if (c)
+    tasks.push(
+      (async () => {
+        const h = await startRedisCluster({
+          dir: path.join(dir, "redis-cluster"),
+          masters: c.masters,
+          replicas: c.replicas,
+          nodeTimeoutMs: c.nodeTimeoutMs,
+        });
+        owned.push({ name: `redis cluster (${h.processes.size} nodes)`, pid: h.pids[0]!, stop: h.stop });
+        for (const [port, proc] of h.processes) pids[`redis:${port}`] = proc.pid;
+        redisCluster = h;
+        redisClusterNodes = h.nodesEnv;
+        redisUrl = `redis://${h.nodes[0]!.host}:${h.nodes[0]!.port}`;
+        say(
+          `redis:    cluster of ${c.masters} masters × ${1 + c.replicas} (cluster-node-timeout ${c.nodeTimeoutMs} ms), ports ${[...h.processes.keys()].join(", ")}`,
+        );
+      })(),
+    );
+  else if (redisUrl) say(`redis: using REDIS_URL=${redisUrl}`);
   else
     tasks.push(
       (async () => {
@@ -141,7 +177,7 @@ export async function startStores(dir: string, o: StoreOptions = {}): Promise<St
   const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failed.length > 0)
     throw new Error(`the stack did not start:\n${failed.map((f) => String(f.reason?.message ?? f.reason)).join("\n")}`);
-  return { redisUrl, mysqlUrl, temporalAddress, temporalUiUrl, pids, restart };
+  return { redisUrl, redisClusterNodes, redisCluster, mysqlUrl, temporalAddress, temporalUiUrl, pids, restart };
 }
 
 export type AppRole = "api" | "worker";
@@ -225,6 +261,7 @@ export async function startApp(
   const taskQueue = o.taskQueue ?? `sim-${Date.now().toString(36)}`;
   const common: Record<string, string> = {
     REDIS_URL: stores.redisUrl,
+    ...(stores.redisClusterNodes ? { REDIS_CLUSTER_NODES: stores.redisClusterNodes } : {}),
     MYSQL_URL: stores.mysqlUrl,
     TEMPORAL_ADDRESS: stores.temporalAddress,
     TEMPORAL_TASK_QUEUE: taskQueue,
@@ -232,6 +269,7 @@ export async function startApp(
     AUTH_CALL_BUDGET_PER_SECOND: "0",
     LOG_LEVEL: o.logLevel ?? "warn",
   };
+  // Cluster mode only when these stores are a cluster, never from the caller's env.
   const base: NodeJS.ProcessEnv = { ...process.env };
   delete base.REDIS_CLUSTER_NODES;
   const apiEnv = { ...common, GRPC_ADDRESS: address, METRICS_ADDRESS: "off", ...o.apiEnv };

@@ -1,57 +1,100 @@
 // The chaos scenario (bench/sim/scenarios/chaos.json) against real processes:
 // the API and the checkout worker run as their own processes (so they can be
-// killed), on a Redis this test starts (so it can be frozen), with the test
-// stack's MariaDB and Temporal. During the sale the API is killed and started
-// again, Redis is frozen, the worker is killed and started again, and Redis
-// is killed and started again on its append-only file and port; buyers
-// retry with the same request ids and idempotency keys. The whole audit must
-// pass: nothing sold twice, every payment settled, every order accounted for,
-// the queue still fair, and nobody skipped as abandoned for the outage.
+// killed), on a Redis Cluster of 3 masters with a replica each that this test
+// starts (so its nodes can be frozen and killed), with the test stack's
+// MariaDB and Temporal. During the sale the API is killed and started again,
+// the event's Redis master is frozen, the worker is killed and started again,
+// the event's master is killed and started again on its append-only file,
+// and finally killed for good so that its replica takes over; buyers retry
+// with the same request ids and idempotency keys. The whole audit must pass:
+// nothing sold twice, every payment settled, every order accounted for, the
+// queue still fair, nobody skipped as abandoned for the outage, and the
+// failover refused calls with UNAVAILABLE only.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { audit } from "../../bench/sim/audit.js";
 import { runSimulation, seededRandom } from "../../bench/sim/driver.js";
-import { apiEnvFor, capacityOf, loadScenario, workerEnvFor } from "../../bench/sim/scenario.js";
+import { apiEnvFor, capacityOf, loadScenario, parseScenario, workerEnvFor } from "../../bench/sim/scenario.js";
 import { startApp, stopOwned, type AppProcesses } from "../../bench/sim/stack.js";
-import { startRedis, type RedisHandle } from "../../tools/devstack/stack.js";
+import { startRedisCluster, type RedisClusterHandle } from "../../tools/devstack/stack.js";
 import { testEnv } from "../support/env.js";
 
-const scenario = loadScenario("chaos", { SIM_BUYERS: "160" });
-// MariaDB and Temporal belong to the whole test run: only what this test started may be frozen.
-scenario.faults = scenario.faults.filter((f) => f.kind !== "mysql-stall" && f.kind !== "temporal-stall");
+describe("fault specs in a scenario", () => {
+  const minimal = {
+    name: "faulty",
+    buyers: 10,
+    event: { sections: [{ id: "F", priceMinor: 100, generalAdmission: { capacity: 5 } }] },
+  };
+  const parse = (extra: object) => parseScenario({ ...minimal, ...extra }, {});
 
-let dir: string;
-let redis: RedisHandle;
-let app: AppProcesses;
+  it("accepts a Redis Cluster failover on a cluster with replicas, and the chaos scenario has one", () => {
+    const s = parse({
+      redisCluster: { nodeTimeoutMs: 2000 },
+      faults: [{ atSeconds: 5, kind: "redis-failover", seconds: 3 }],
+    });
+    expect(s.redisCluster).toEqual({ masters: 3, replicas: 1, nodeTimeoutMs: 2000 });
+    expect(s.faults.map((f) => f.kind)).toEqual(["redis-failover"]);
+    const chaos = loadScenario("chaos", {});
+    expect(chaos.faults.map((f) => f.kind)).toContain("redis-failover");
+    expect(chaos.redisCluster?.replicas).toBeGreaterThan(0);
+  });
 
-beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "ticketing-faults-"));
-  redis = await startRedis({ dir: path.join(dir, "redis"), persistent: true });
-  const env = testEnv();
-  app = await startApp(
-    {
-      redisUrl: redis.url,
-      mysqlUrl: env.mysqlUrl,
-      temporalAddress: env.temporalAddress,
-      pids: { redis: redis.pid },
-      restart: {},
-    },
-    dir,
-    { apiEnv: apiEnvFor(scenario), workerEnv: workerEnvFor(scenario) },
-  );
-}, 300_000);
+  it("refuses a failover without a cluster with replicas to promote", () => {
+    const failover = { faults: [{ atSeconds: 5, kind: "redis-failover", seconds: 3 }] };
+    expect(() => parse(failover)).toThrow(/redis-failover at 5 s needs a redisCluster with replicas/);
+    expect(() => parse({ ...failover, redisCluster: { replicas: 0 } })).toThrow(/needs a redisCluster with replicas/);
+  });
 
-afterAll(async () => {
-  await stopOwned();
-  await redis?.stop();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
-}, 120_000);
+  it("refuses a Redis freeze or crash on a cluster long enough for a replica to take over", () => {
+    for (const kind of ["redis-stall", "redis-crash"])
+      expect(() =>
+        parse({ redisCluster: { nodeTimeoutMs: 2000 }, faults: [{ atSeconds: 1, kind, seconds: 1.5 }] }),
+      ).toThrow(new RegExp(`${kind} at 1 s lasts 1.5 s, more than half of redisCluster.nodeTimeoutMs \\(2000 ms\\)`));
+    expect(
+      parse({ redisCluster: { nodeTimeoutMs: 2000 }, faults: [{ atSeconds: 1, kind: "redis-stall", seconds: 1 }] })
+        .faults,
+    ).toHaveLength(1);
+  });
+});
 
 describe("an on-sale with faults", () => {
+  const scenario = loadScenario("chaos", { SIM_BUYERS: "160" });
+  // MariaDB and Temporal belong to the whole test run: only what this test started may be frozen.
+  scenario.faults = scenario.faults.filter((f) => f.kind !== "mysql-stall" && f.kind !== "temporal-stall");
+  const clusterSpec = scenario.redisCluster!;
+
+  let dir: string;
+  let cluster: RedisClusterHandle;
+  let app: AppProcesses;
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "ticketing-faults-"));
+    cluster = await startRedisCluster({ dir: path.join(dir, "redis-cluster"), ...clusterSpec });
+    const env = testEnv();
+    app = await startApp(
+      {
+        redisUrl: `redis://${cluster.nodesEnv.split(",")[0]}`,
+        redisClusterNodes: cluster.nodesEnv,
+        mysqlUrl: env.mysqlUrl,
+        temporalAddress: env.temporalAddress,
+        pids: {},
+        restart: {},
+      },
+      dir,
+      { apiEnv: apiEnvFor(scenario), workerEnv: workerEnvFor(scenario) },
+    );
+  }, 300_000);
+
+  afterAll(async () => {
+    await stopOwned();
+    await cluster?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  }, 120_000);
+
   it(
-    "keeps every promise through an API crash, a Redis freeze, a worker crash and a Redis crash",
+    "keeps every promise through an API crash, a Redis freeze, a worker crash, a Redis crash and a Redis failover",
     { timeout: 400_000 },
     async () => {
       const target = { address: app.address, issuer: app.issuer };
@@ -63,23 +106,14 @@ describe("an on-sale with faults", () => {
         rnd: seededRandom(11),
         quiet: true,
         log: (m) => lines.push(m),
-        faultTargets: {
-          app,
-          storePids: { redis: redis.pid },
-          // Again on the same data (its append-only file) and port: what the API and worker reconnect to.
-          restartStore: {
-            redis: async () => {
-              redis = await startRedis({ dir: path.join(dir, "redis"), persistent: true, port: redis.port });
-              return redis.pid;
-            },
-          },
-        },
+        faultTargets: { app, storePids: {}, redisCluster: cluster },
       });
       const a = await audit({
         result,
         target,
         mysqlUrl: testEnv().mysqlUrl,
-        redisUrl: redis.url,
+        redisUrl: "",
+        redisClusterNodes: cluster.nodes,
         log: (m) => lines.push(m),
       });
       const broken = a.checks.filter((c) => !c.ok);
@@ -94,7 +128,7 @@ describe("an on-sale with faults", () => {
       expect(
         faults.map((f) => f.kind),
         context,
-      ).toEqual(["api-crash", "redis-stall", "worker-crash", "redis-crash"]);
+      ).toEqual(["api-crash", "redis-stall", "worker-crash", "redis-crash", "redis-failover"]);
       expect(
         faults.every(
           (f) => f.endedMs !== undefined && !f.note.startsWith("not injected") && !f.note.startsWith("could not"),
@@ -106,6 +140,19 @@ describe("an on-sale with faults", () => {
       // Buyers did see the API down, and retried.
       expect(result.metrics.errorsByCode().UNAVAILABLE ?? 0).toBeGreaterThan(0);
       expect(Object.values(result.metrics.retries).reduce((x, y) => x + y, 0)).toBeGreaterThan(0);
+
+      // The failover: another node serves the event, calls were refused for a while, and only with UNAVAILABLE.
+      const failover = faults.find((f) => f.kind === "redis-failover")!;
+      expect(failover.failover?.promotedPort, context).not.toBe(failover.failover?.killedPort);
+      expect(failover.failover!.promotedAfterMs).toBeGreaterThan(0);
+      expect(failover.refusals?.unavailable, context).toBeGreaterThan(0);
+      expect(failover.refusals!.windowMs).toBe(
+        failover.refusals!.lastUnavailableMs! - failover.refusals!.firstUnavailableMs!,
+      );
+      expect(failover.refusals!.firstUnavailableMs).toBeGreaterThanOrEqual(failover.startedMs);
+      expect(failover.refusals!.byCode.INTERNAL ?? 0, context).toBe(0);
+      expect(failover.refusals!.byCode.UNKNOWN ?? 0, context).toBe(0);
+      console.log(`redis-failover: ${failover.note}; refusals ${JSON.stringify(failover.refusals)}`);
 
       // And the sale still sold: confirmed tickets, never more than the places.
       const f = result.metrics.funnel;

@@ -538,12 +538,57 @@ export async function startRedis(opts: StartRedisOptions): Promise<RedisHandle> 
 export interface RedisClusterHandle {
   /** The masters as created (a failover may promote a replica since). */
   nodes: { host: string; port: number }[];
+  /** Every node's pid as first started (`processes` follows restarts). */
   pids: number[];
-  /** Every node, masters and replicas, by client port. */
+  /** Every node, masters and replicas, by client port; a restart replaces the entry. */
   processes: Map<number, ManagedProcess>;
   /** "host:port,host:port,..." as REDIS_CLUSTER_NODES expects. */
   nodesEnv: string;
+  /** cluster-node-timeout, ms. */
+  nodeTimeoutMs: number;
+  /**
+   * Starts a node that died (a SIGKILL by a test or a fault) again on its
+   * ports and data (nodes.conf and the append-only file), and waits until it
+   * answers: it rejoins as what the cluster now says it is (a master that
+   * was failed over comes back as its successor's replica).
+   */
+  restartNode(port: number): Promise<ManagedProcess>;
   stop(): Promise<void>;
+}
+
+export interface ClusterNodeInfo {
+  id: string;
+  port: number;
+  /** myself, master, slave, fail, fail?, handshake, noaddr, ... */
+  flags: string[];
+  /** The node id of its master, for a replica. */
+  masterId: string | undefined;
+  linkState: string;
+  /** Slot ranges served, inclusive. */
+  slots: [number, number][];
+}
+
+/** CLUSTER NODES as seen from the node on `port`. */
+export async function clusterNodes(port: number, host = "127.0.0.1"): Promise<ClusterNodeInfo[]> {
+  const text = await redisCommand(port, ["CLUSTER", "NODES"], 2000, host);
+  return text
+    .split("\n")
+    .filter((line) => line.trim())
+    .map((line) => {
+      const [id, addr, flags, master, , , , linkState, ...slots] = line.trim().split(" ");
+      return {
+        id: id!,
+        port: Number(/:(\d+)/.exec(addr ?? "")?.[1] ?? 0),
+        flags: (flags ?? "").split(","),
+        masterId: master && master !== "-" ? master : undefined,
+        linkState: linkState ?? "",
+        // "from-to" or "slot"; "[slot-<-id]" entries are migrations, not served slots
+        slots: slots
+          .filter((x) => !x.startsWith("["))
+          .map((x) => x.split("-").map(Number))
+          .map(([from, to]) => [from!, to ?? from!] as [number, number]),
+      };
+    });
 }
 
 export async function startRedisCluster(opts: {
@@ -562,6 +607,7 @@ export async function startRedisCluster(opts: {
   const bin = requireBinary("redis-server", "apt-get install redis-server");
   const cli = requireBinary("redis-cli", "apt-get install redis-tools");
   const timeoutMs = opts.timeoutMs ?? 60_000;
+  const nodeTimeoutMs = opts.nodeTimeoutMs ?? 5000;
   const dir = path.resolve(opts.dir);
   fs.mkdirSync(dir, { recursive: true });
 
@@ -569,42 +615,44 @@ export async function startRedisCluster(opts: {
     // client ports and cluster-bus ports, all distinct (--cluster-port, so port+10000 need not be free)
     const ports = await freePorts(nodeCount * 2);
     const procs: ManagedProcess[] = [];
+    const processes = new Map<number, ManagedProcess>();
     const stop = async () => {
-      await Promise.all(procs.map((p) => p.stop()));
+      await Promise.all([...processes.values()].map((p) => p.stop()));
+    };
+    // The same command starts a node the first time and again after it died.
+    const launchNode = (i: number): ManagedProcess => {
+      const port = ports[i]!;
+      const nodeDir = path.join(dir, `node-${port}`);
+      fs.mkdirSync(nodeDir, { recursive: true });
+      const proc = launch(
+        `redis-server (cluster) :${port}`,
+        bin,
+        [
+          "--port",
+          String(port),
+          "--cluster-port",
+          String(ports[nodeCount + i]!),
+          "--bind",
+          "127.0.0.1",
+          "--cluster-enabled",
+          "yes",
+          "--cluster-config-file",
+          "nodes.conf",
+          "--cluster-node-timeout",
+          String(nodeTimeoutMs),
+          "--dir",
+          nodeDir,
+          "--daemonize",
+          "no",
+          ...REDIS_DURABILITY_ARGS,
+        ],
+        { logFile: path.join(nodeDir, "redis.log"), cwd: nodeDir },
+      );
+      processes.set(port, proc);
+      return proc;
     };
     try {
-      for (let i = 0; i < nodeCount; i++) {
-        const port = ports[i]!;
-        const busPort = ports[nodeCount + i]!;
-        const nodeDir = path.join(dir, `node-${port}`);
-        fs.mkdirSync(nodeDir, { recursive: true });
-        procs.push(
-          launch(
-            `redis-server (cluster) :${port}`,
-            bin,
-            [
-              "--port",
-              String(port),
-              "--cluster-port",
-              String(busPort),
-              "--bind",
-              "127.0.0.1",
-              "--cluster-enabled",
-              "yes",
-              "--cluster-config-file",
-              "nodes.conf",
-              "--cluster-node-timeout",
-              String(opts.nodeTimeoutMs ?? 5000),
-              "--dir",
-              nodeDir,
-              "--daemonize",
-              "no",
-              ...REDIS_DURABILITY_ARGS,
-            ],
-            { logFile: path.join(nodeDir, "redis.log"), cwd: nodeDir },
-          ),
-        );
-      }
+      for (let i = 0; i < nodeCount; i++) procs.push(launchNode(i));
       await Promise.all(
         procs.map((p, i) =>
           waitUntilReady(p, "PONG", async () => (await redisCommand(ports[i]!, ["PING"])) === "PONG", {
@@ -666,8 +714,26 @@ export async function startRedisCluster(opts: {
       return {
         nodes,
         pids: procs.map((p) => p.pid),
-        processes: new Map(procs.map((p, i) => [ports[i]!, p])),
+        processes,
         nodesEnv: nodes.map((n) => `${n.host}:${n.port}`).join(","),
+        nodeTimeoutMs,
+        async restartNode(port) {
+          const i = ports.indexOf(port);
+          const old = processes.get(port);
+          if (i < 0 || i >= nodeCount || !old) throw new Error(`no cluster node on port ${port}`);
+          if (!old.exitInfo) throw new Error(`cluster node :${port} (pid ${old.pid}) is still running`);
+          const proc = launchNode(i);
+          try {
+            await waitUntilReady(proc, "PONG", async () => (await redisCommand(port, ["PING"])) === "PONG", {
+              timeoutMs,
+              intervalMs: 50,
+            });
+          } catch (err) {
+            await proc.stop();
+            throw err;
+          }
+          return proc;
+        },
         stop,
       };
     } catch (err) {
