@@ -5,7 +5,8 @@
 // Cluster, the master serving the event killed for good so that its replica
 // takes over. The audit at the end must pass all the same: that is the point
 // of injecting them. Each fault's record says which calls were refused from
-// its start until the next fault (the first to the last UNAVAILABLE).
+// its start until the next fault (or 30 s after it ended): by code, and the
+// window from the first to the last UNAVAILABLE.
 import { Redis } from "ioredis";
 import { eventKeys } from "../../src/adapters/redis/keys.js";
 import { clusterNodes, redisCommand, type RedisClusterHandle } from "../../tools/devstack/stack.js";
@@ -25,6 +26,9 @@ export interface FaultTargets {
   /** The Redis Cluster the simulator started: the Redis faults act on the master serving the event's slot. */
   redisCluster?: RedisClusterHandle;
 }
+
+/** How long after a fault ended a refused call still counts as its own: a buyer retries for up to 30 s (run.unavailableRetrySeconds). */
+const REFUSALS_AFTER_MS = 30_000;
 
 const STALLED_STORE: Record<string, string> = {
   "redis-stall": "redis",
@@ -106,12 +110,14 @@ export class FaultInjector {
     await Promise.allSettled([...this.running]);
     for (const pid of this.frozen) this.signal(pid, "SIGCONT");
     this.frozen.clear();
-    // Each fault's refusals: from its start until the next one started, or now (the buyers are done).
+    // Each fault's refusals: from its start until the next one started or REFUSALS_AFTER_MS after it ended.
     const injected = this.metrics.faults
       .filter((f) => !f.note.startsWith("not injected"))
       .sort((a, b) => a.startedMs - b.startedMs);
+    const now = Date.now();
     injected.forEach((f, i) => {
-      f.refusals ??= this.metrics.refusalsBetween(f.startedMs, injected[i + 1]?.startedMs ?? Date.now());
+      const until = Math.min(injected[i + 1]?.startedMs ?? now, (f.endedMs ?? now) + REFUSALS_AFTER_MS);
+      f.refusals ??= this.metrics.refusalsBetween(f.startedMs, until);
     });
   }
 

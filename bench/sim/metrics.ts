@@ -135,7 +135,7 @@ export interface FaultRecord {
   startedMs: number;
   endedMs?: number;
   note: string;
-  /** The calls refused from the fault's start until the next fault started (or the run ended). */
+  /** The calls refused from the fault's start until the next fault started or 30 s after it ended. */
   refusals?: Refusals;
   failover?: FailoverRecord;
 }

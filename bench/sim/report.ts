@@ -132,7 +132,7 @@ function funnelTable(rep: SimReport): string {
 
 function faultTable(rep: SimReport): string {
   return [
-    "| at (s after the open) | fault | planned | actual | calls refused until the next fault (UNAVAILABLE: first to last) | what happened |",
+    "| at (s after the open) | fault | planned | actual | calls refused until the next fault or 30 s after (UNAVAILABLE: first to last) | what happened |",
     "| ---: | --- | ---: | ---: | --- | --- |",
     ...rep.faults.map(
       (x) =>
