@@ -231,7 +231,9 @@ async function waitForPollers(
           taskQueue: { name: taskQueue },
           taskQueueType,
         });
-        if (!r.pollers || r.pollers.length === 0) ready = false;
+        // This process's own pollers (identity "<pid>@<host>", the SDK's default): Temporal
+        // lists a crashed worker's pollers for a while after it died.
+        if (!r.pollers?.some((p) => p.identity?.startsWith(`${proc.pid}@`))) ready = false;
       }
       if (ready) return;
       if (Date.now() > deadline)
