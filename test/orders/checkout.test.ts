@@ -2,7 +2,7 @@
 // server, MySQL, Redis and the payment simulator.
 import { status } from "@grpc/grpc-js";
 import type { RowDataPacket } from "mysql2/promise";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { OrderState } from "../../src/gen/ticketing/v1/order_service.js";
 import { HoldState } from "../../src/gen/ticketing/v1/reservation_service.js";
 import { TicketState } from "../../src/gen/ticketing/v1/ticket_service.js";
@@ -12,18 +12,11 @@ import {
   holdSeats,
   ledgerState,
   openSaleEvent,
-  startCheckoutStack,
+  checkoutStackForThisFile,
   watchUntilFinal,
-  type CheckoutStack,
 } from "../support/checkout.js";
 
-let s: CheckoutStack;
-beforeAll(async () => {
-  s = await startCheckoutStack();
-});
-afterAll(async () => {
-  await s?.stop();
-});
+const s = checkoutStackForThisFile();
 
 async function seatStates(eventId: string): Promise<string> {
   const map = await call(s.t.events, s.t.events.getSeatMap, { eventId });

@@ -3,26 +3,14 @@
 // payment method, is refused with IDEMPOTENCY_KEY_REUSED and creates nothing.
 import { status, type ServiceError } from "@grpc/grpc-js";
 import type { RowDataPacket } from "mysql2/promise";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { decodeStatus } from "../../src/grpc/errors.js";
 import { OrderState } from "../../src/gen/ticketing/v1/order_service.js";
 import { HoldState } from "../../src/gen/ticketing/v1/reservation_service.js";
 import { call, callError, uid } from "../support/app.js";
-import {
-  holdSeats,
-  openSaleEvent,
-  startCheckoutStack,
-  watchUntilFinal,
-  type CheckoutStack,
-} from "../support/checkout.js";
+import { holdSeats, openSaleEvent, checkoutStackForThisFile, watchUntilFinal } from "../support/checkout.js";
 
-let s: CheckoutStack;
-beforeAll(async () => {
-  s = await startCheckoutStack();
-});
-afterAll(async () => {
-  await s?.stop();
-});
+const s = checkoutStackForThisFile();
 
 function createOrderCall(eventId: string, holdId: string, buyerId: string, idempotencyKey: string, token: string) {
   return call(s.t.orders, s.t.orders.createOrder, {

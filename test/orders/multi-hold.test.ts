@@ -4,7 +4,7 @@
 // MySQL, Redis and the payment simulator's ledger.
 import { status, type ServiceError } from "@grpc/grpc-js";
 import type { RowDataPacket } from "mysql2/promise";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { decodeStatus } from "../../src/grpc/errors.js";
 import { OrderState, type CreateOrderRequest, type Order } from "../../src/gen/ticketing/v1/order_service.js";
 import { HoldState, type Hold } from "../../src/gen/ticketing/v1/reservation_service.js";
@@ -13,17 +13,12 @@ import {
   holdSeats,
   ledgerState,
   openSaleEvent,
-  startCheckoutStack,
+  checkoutStackForThisFile,
   watchUntilFinal,
-  type CheckoutStack,
 } from "../support/checkout.js";
 import { bearer } from "../support/identity.js";
 
-let s: CheckoutStack;
-beforeAll(async () => {
-  s = await startCheckoutStack();
-}, 120_000);
-afterAll(() => s?.stop());
+const s = checkoutStackForThisFile();
 
 function orderRequest(eventId: string, holds: Hold[], key = uid("k"), token = "tok_approve"): CreateOrderRequest {
   return {

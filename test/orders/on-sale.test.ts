@@ -3,25 +3,13 @@
 // offline with the published keys, and free the shopping slot.
 import { createPublicKey } from "node:crypto";
 import { jwtVerify } from "jose";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { OrderState } from "../../src/gen/ticketing/v1/order_service.js";
 import { QueueState, type QueueTicket } from "../../src/gen/ticketing/v1/queue_service.js";
 import { call, callError, uid } from "../support/app.js";
-import {
-  createOrder,
-  openSaleEvent,
-  startCheckoutStack,
-  watchUntilFinal,
-  type CheckoutStack,
-} from "../support/checkout.js";
+import { createOrder, openSaleEvent, checkoutStackForThisFile, watchUntilFinal } from "../support/checkout.js";
 
-let s: CheckoutStack;
-beforeAll(async () => {
-  s = await startCheckoutStack({ QUEUE_TICK_MS: "20" });
-});
-afterAll(async () => {
-  await s?.stop();
-});
+const s = checkoutStackForThisFile({ QUEUE_TICK_MS: "20" });
 
 async function admittedTicket(eventId: string, buyerId: string): Promise<QueueTicket> {
   const deadline = Date.now() + 20_000;

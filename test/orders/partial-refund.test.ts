@@ -5,7 +5,7 @@
 // payment simulator's ledger.
 import { status, type ServiceError } from "@grpc/grpc-js";
 import type { RowDataPacket } from "mysql2/promise";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { decodeStatus } from "../../src/grpc/errors.js";
 import { OrderState, type Order } from "../../src/gen/ticketing/v1/order_service.js";
 import { TicketState } from "../../src/gen/ticketing/v1/ticket_service.js";
@@ -15,17 +15,12 @@ import {
   holdSeats,
   ledgerState,
   openSaleEvent,
-  startCheckoutStack,
+  checkoutStackForThisFile,
   watchUntilFinal,
-  type CheckoutStack,
 } from "../support/checkout.js";
 import { bearer } from "../support/identity.js";
 
-let s: CheckoutStack;
-beforeAll(async () => {
-  s = await startCheckoutStack();
-}, 120_000);
-afterAll(() => s?.stop());
+const s = checkoutStackForThisFile();
 
 async function confirmed(order: Order): Promise<Order> {
   expect((await watchUntilFinal(s.t, order.orderId)).pop()!.state).toBe(OrderState.ORDER_STATE_CONFIRMED);

@@ -4,7 +4,7 @@
 // locked MySQL row: exactly one of them wins, every time.
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { decodeStatus } from "../../src/grpc/errors.js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { OrderState, type Order } from "../../src/gen/ticketing/v1/order_service.js";
 import { TicketState } from "../../src/gen/ticketing/v1/ticket_service.js";
 import { call, callError, uid } from "../support/app.js";
@@ -12,17 +12,12 @@ import {
   createOrder,
   holdSeats,
   openSaleEvent,
-  startCheckoutStack,
+  checkoutStackForThisFile,
   watchUntilFinal,
-  type CheckoutStack,
 } from "../support/checkout.js";
 import { bearer } from "../support/identity.js";
 
-let s: CheckoutStack;
-beforeAll(async () => {
-  s = await startCheckoutStack();
-}, 120_000);
-afterAll(() => s?.stop());
+const s = checkoutStackForThisFile();
 
 const HOUR_MS = 3_600_000;
 

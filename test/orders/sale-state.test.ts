@@ -3,7 +3,7 @@
 // none, and a hold pinned before the close runs to its end. Checkouts racing
 // a CloseSale each end one way or the other, and only the confirmed ones sell.
 import { status } from "@grpc/grpc-js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { SaleState } from "../../src/gen/ticketing/v1/event_service.js";
 import { HoldState } from "../../src/gen/ticketing/v1/reservation_service.js";
 import { OrderState, type Order } from "../../src/gen/ticketing/v1/order_service.js";
@@ -12,16 +12,11 @@ import {
   createOrder,
   holdSeats,
   openSaleEvent,
-  startCheckoutStack,
+  checkoutStackForThisFile,
   watchUntilFinal,
-  type CheckoutStack,
 } from "../support/checkout.js";
 
-let s: CheckoutStack;
-beforeAll(async () => {
-  s = await startCheckoutStack();
-}, 120_000);
-afterAll(() => s?.stop());
+const s = checkoutStackForThisFile();
 
 const setSale = (eventId: string, to: "pause" | "close") =>
   to === "pause"

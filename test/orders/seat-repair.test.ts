@@ -4,7 +4,7 @@
 // buyers' live holds survive and the inventory epoch stays. A Redis error is
 // retried, never taken for a missing hold.
 import type { PoolConnection } from "mysql2/promise";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
 import { eventKeys } from "../../src/adapters/redis/keys.js";
 import { Scripts } from "../../src/adapters/redis/scripts.js";
@@ -20,18 +20,11 @@ import {
   createOrder,
   holdSeats,
   openSaleEvent,
-  startCheckoutStack,
+  checkoutStackForThisFile,
   watchUntilFinal,
-  type CheckoutStack,
 } from "../support/checkout.js";
 
-let s: CheckoutStack;
-beforeAll(async () => {
-  s = await startCheckoutStack();
-});
-afterAll(async () => {
-  await s?.stop();
-});
+const s = checkoutStackForThisFile();
 
 const epochOf = (eventId: string) => s.t.app.redis.hget(eventKeys(eventId).meta, "epoch");
 

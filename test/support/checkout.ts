@@ -1,6 +1,7 @@
 // An API and a worker sharing one database and one task queue, plus helpers
 // to create an open event and hold seats through the real RPCs.
 import { Metadata } from "@grpc/grpc-js";
+import { afterAll, beforeAll } from "vitest";
 import type { RowDataPacket } from "mysql2/promise";
 import { SaleState, type Event } from "../../src/gen/ticketing/v1/event_service.js";
 import { OrderState, type Order } from "../../src/gen/ticketing/v1/order_service.js";
@@ -28,6 +29,34 @@ export async function startCheckoutStack(
       await worker.running.stop();
       await t.stop();
     },
+  };
+}
+
+/**
+ * A checkout stack started before this test file's tests and stopped after
+ * them; its fields read the running stack (so `s.t` works in every test).
+ */
+export function checkoutStackForThisFile(
+  env: Record<string, string> = {},
+  workerEnv: Record<string, string> = {},
+): CheckoutStack {
+  let stack: CheckoutStack | undefined;
+  beforeAll(async () => {
+    stack = await startCheckoutStack(env, workerEnv);
+  }, 120_000);
+  afterAll(() => stack?.stop());
+  const running = () => {
+    if (!stack) throw new Error("the checkout stack is not started (used outside a test?)");
+    return stack;
+  };
+  return {
+    get t() {
+      return running().t;
+    },
+    get worker() {
+      return running().worker;
+    },
+    stop: () => running().stop(),
   };
 }
 
