@@ -17,6 +17,8 @@ const production = {
   NODE_ENV: "production",
   AUTH_ISSUER: "https://id.example.com/",
   TEMPORAL_CODEC_KEYS: `k1:${Buffer.alloc(32, 7).toString("base64")}`,
+  // The worker signs tickets: in production it needs the KEK that seals their keys.
+  TICKET_SIGNING_KEKS: `t1:${Buffer.alloc(32, 9).toString("base64")}`,
 };
 
 function errorOf(fn: () => unknown): Error {
